@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what building, testing or benchmarking YesApp needs on Debian 12.
+#   scripts/deps.sh build   libraries and tools to build build/yesapp
+#   scripts/deps.sh test    + Node.js/npm packages, clang (fuzzing)
+#   scripts/deps.sh bench   + wrk
+# As root it runs apt-get itself (apt-get update once first); otherwise it
+# prints the apt-get line to run and fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-build}
+pkgs=(gcc make pkg-config libc6-dev libmicrohttpd-dev libuv1-dev libwebsockets-dev libssl-dev
+      libsignal-protocol-c-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
+      libcurl4-openssl-dev libjansson-dev libqrencode-dev zlib1g-dev)
+case "$what" in
+build) ;;
+test) pkgs+=(clang libclang-rt-14-dev) ;;
+bench) pkgs+=(clang libclang-rt-14-dev wrk) ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "$what" != build ] && ! command -v node >/dev/null; then missing+=(nodejs); fi
+if [ "$what" != build ] && ! command -v npm >/dev/null; then missing+=(npm); fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "deps: installing ${missing[*]}" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	else
+		echo "deps: missing Debian packages: ${missing[*]}" >&2
+		echo "deps: run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+# Node packages for the interop tests and the peer side of benchmarks.
+if [ "$what" != build ]; then
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		echo "deps: npm ci" >&2
+		npm ci --no-audit --no-fund --loglevel=error >&2
+	fi
+fi

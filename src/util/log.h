@@ -1,0 +1,41 @@
+/*
+ * JSON logs: one object per line on stdout (or the stream set with
+ * ylog_set_output): {"timestamp","level","message", ...fields}.
+ *
+ * Fields are given as a jansson json_pack() format and its arguments, e.g.
+ *   LOG_INFO("request", "{s:s, s:i}", "method", m, "status", 200);
+ * or NULL for none. The macros do not evaluate their arguments when the
+ * level is filtered out. Never log keys or message bodies above debug.
+ * Safe to call from several threads.
+ */
+#ifndef YESAPP_LOG_H
+#define YESAPP_LOG_H
+
+#include <stdio.h>
+
+enum ylog_level { YLOG_DEBUG = 0, YLOG_INFO = 1, YLOG_WARN = 2, YLOG_ERROR = 3, YLOG_OFF = 4 };
+
+extern enum ylog_level ylog_min;
+
+/* Parses "debug|info|warn|error" (also "warning", "off"). 0 or Y_EINVAL. */
+int ylog_parse_level(const char *s, enum ylog_level *out);
+const char *ylog_level_name(enum ylog_level lvl);
+/* Borrows f; it must outlive logging. NULL restores stdout. */
+void ylog_set_output(FILE *f);
+void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...);
+
+#define YLOG(lvl, msg, ...) \
+	do { \
+		if ((lvl) >= ylog_min) \
+			ylog_write((lvl), (msg), __VA_ARGS__); \
+	} while (0)
+#define LOG_DEBUG(msg, ...) YLOG(YLOG_DEBUG, (msg), __VA_ARGS__)
+#define LOG_INFO(msg, ...) YLOG(YLOG_INFO, (msg), __VA_ARGS__)
+#define LOG_WARN(msg, ...) YLOG(YLOG_WARN, (msg), __VA_ARGS__)
+#define LOG_ERROR(msg, ...) YLOG(YLOG_ERROR, (msg), __VA_ARGS__)
+
+/* Writes an ISO-8601 UTC timestamp with milliseconds ("2026-01-02T03:04:05.678Z")
+ * into out (at least 25 bytes). */
+void ylog_timestamp(char out[32]);
+
+#endif
