@@ -1,0 +1,124 @@
+/*
+ * The storage interface. Everything the server keeps goes through these
+ * calls; SQLite (store_sqlite.c) is the embedded default and PostgreSQL will
+ * sit behind the same interface. No SQL or driver type leaks out of here.
+ *
+ * Thread safety: a struct store may be used from several threads at once
+ * (the HTTP threads and the WhatsApp loop); the implementation serializes.
+ *
+ * Strings inside result structs are owned by the struct and freed by the
+ * matching *_release(). Ids are UUID v4 strings (36 chars + NUL).
+ * Times are milliseconds since the Unix epoch (UTC).
+ *
+ * Pagination is keyset-based: a list call takes the cursor of the last row
+ * of the previous page (or NULL for the first page) and fills `next` when
+ * more rows follow. The API layer turns a store_cursor into an opaque string.
+ */
+#ifndef YESAPP_STORE_H
+#define YESAPP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define STORE_ID_LEN 37 /* UUID text + NUL */
+
+struct store_cursor {
+	int64_t ts;                /* the ordering timestamp of the last row */
+	char id[STORE_ID_LEN];     /* tie-breaker: the last row's id */
+};
+
+/*
+ * Opens (creating if needed) the database named by `url`: a file path or
+ * "sqlite:PATH"; "postgres://..." returns Y_EUNSUPPORTED for now. Applies
+ * pending migrations from the embedded list (migrations/NNNN_*.sql), each in
+ * a transaction, recorded in schema_migrations. A database whose schema is
+ * newer than this binary is refused with Y_EVERSION (and a logged reason).
+ */
+int store_open(const char *url, struct store **out);
+void store_close(struct store *st); /* NULL is a no-op */
+/* Cheap liveness query (SELECT 1). */
+int store_ping(struct store *st);
+/* Schema version now applied, and the newest this binary knows. */
+int store_schema_version(struct store *st, int *applied, int *known);
+
+/* ---- API keys: only SHA-256 digests are stored, never plaintext ---- */
+struct store_apikey {
+	char id[STORE_ID_LEN];
+	char *name;                /* may be "" */
+	char prefix[9];            /* first 8 hex chars of the plaintext key, for display */
+	int64_t created_at;
+	int64_t last_used_at;      /* 0 if never */
+	int revoked;               /* 0/1 */
+};
+int store_apikey_count_active(struct store *st, int64_t *n);
+int store_apikey_add(struct store *st, const uint8_t hash[32], const char *name,
+		     const char *prefix, char id_out[STORE_ID_LEN]);
+/* Finds an active key by digest. Y_ENOTFOUND if none (or revoked). */
+int store_apikey_find(struct store *st, const uint8_t hash[32], char id_out[STORE_ID_LEN]);
+int store_apikey_touch(struct store *st, const char *id, int64_t now);
+/* All keys, newest first; *out is an array of *n entries, free with store_apikeys_free. */
+int store_apikey_list(struct store *st, struct store_apikey **out, size_t *n);
+void store_apikeys_free(struct store_apikey *keys, size_t n);
+/* Y_ENOTFOUND if no such id; revoking twice is Y_OK. */
+int store_apikey_revoke(struct store *st, const char *id);
+
+/* ---- sessions (one per linked WhatsApp number) ---- */
+struct store_session {
+	char id[STORE_ID_LEN];
+	char *name;
+	char *status;              /* pending|qr|connecting|connected|disconnected|logged_out|failed */
+	char *phone;               /* E.164 digits once linked, else NULL */
+	char *push_name;           /* NULL if unknown */
+	char *webhook_url;         /* NULL if none */
+	char *webhook_secret;      /* NULL if none */
+	char *webhook_events;      /* JSON array text, NULL means all events */
+	int64_t created_at;
+	int64_t updated_at;
+};
+void store_session_release(struct store_session *s);
+int store_session_create(struct store *st, const char *name, struct store_session *out);
+int store_session_get(struct store *st, const char *id, struct store_session *out);
+/* Ordered by created_at DESC, id DESC (newest first). */
+int store_session_list(struct store *st, const struct store_cursor *after, int limit,
+		       struct store_session **out, size_t *n, struct store_cursor *next, int *has_next);
+void store_sessions_free(struct store_session *s, size_t n);
+/* Deletes the session and, by cascade, its messages and webhook log. */
+int store_session_delete(struct store *st, const char *id);
+int store_session_set_status(struct store *st, const char *id, const char *status,
+			     const char *phone /* NULL keeps */);
+/* url NULL clears the webhook. events: JSON array text or NULL (all). */
+int store_session_set_webhook(struct store *st, const char *id, const char *url,
+			      const char *secret, const char *events);
+
+/* ---- messages ---- */
+struct store_message {
+	char id[STORE_ID_LEN];     /* our id */
+	char session_id[STORE_ID_LEN];
+	char *wa_id;               /* WhatsApp message id, NULL until known */
+	char *chat;                /* peer or group JID */
+	int from_me;
+	char *type;                /* text|image|document|... */
+	char *body;                /* JSON text of the content */
+	char *status;              /* queued|sent|delivered|read|failed|received */
+	int64_t timestamp;         /* ordering time */
+	int64_t created_at;
+};
+void store_message_release(struct store_message *m);
+/* Fills out->id (a new UUID) and created_at when empty/zero. */
+int store_message_insert(struct store *st, struct store_message *m);
+/* Newest first (timestamp DESC, id DESC). Y_ENOTFOUND if the session does not exist. */
+int store_message_list(struct store *st, const char *session_id, const struct store_cursor *after,
+		       int limit, struct store_message **out, size_t *n,
+		       struct store_cursor *next, int *has_next);
+void store_messages_free(struct store_message *m, size_t n);
+
+/* ---- webhook delivery log ---- */
+int store_webhook_log_add(struct store *st, const char *session_id, const char *event,
+			  const char *url, int http_status, int attempt, const char *error);
+
+/* Deletes messages and webhook log rows older than `before` (ms). */
+int store_prune(struct store *st, int64_t before, int64_t *deleted);
+
+#endif

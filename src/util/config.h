@@ -1,0 +1,40 @@
+/*
+ * Server configuration: one table (config.c) lists every setting with its
+ * environment variable, CLI flag, type, default, bounds and help text. The
+ * same table feeds the parser, `yesapp --help` and the README table.
+ * Environment first, CLI flags override. An invalid value stops start-up
+ * with a message naming the variable.
+ */
+#ifndef YESAPP_CONFIG_H
+#define YESAPP_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "util/log.h"
+
+struct config {
+	int port;                 /* PORT, --port (3000); 0 = ephemeral */
+	char *host;               /* HOST, --host (0.0.0.0) */
+	char *data_dir;           /* DATA_DIR, --data-dir (./data) */
+	char *database_url;       /* DATABASE_URL, --database-url (DATA_DIR/db.sqlite) */
+	enum ylog_level log_level;/* LOG_LEVEL, --log-level (info) */
+	char *api_key;            /* API_KEY, --api-key (NULL) */
+	char *cors_origins;       /* CORS_ORIGINS, --cors-origins (NULL = none) comma list or "*" */
+	int rate_limit_global;    /* RATE_LIMIT_GLOBAL (100 requests/min per client key or IP) */
+	int rate_limit_messages;  /* RATE_LIMIT_MESSAGES (50/min per session) */
+	int queue_max;            /* QUEUE_MAX (1000) */
+	int retention_days;       /* RETENTION_DAYS (90) */
+	char *wa_ws_url;          /* WA_WS_URL (wss://web.whatsapp.com/ws/chat) */
+	size_t max_body_bytes;    /* MAX_BODY_BYTES (1 MiB) */
+};
+
+/* Fills cfg from env and argv (argv[0] is the first argument after the
+ * subcommand). On error writes a one-line reason naming the variable or flag
+ * into err and returns Y_EINVAL. */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+void config_release(struct config *cfg);
+/* Prints the settings table for --help. */
+void config_print_help(FILE *f);
+
+#endif
