@@ -325,6 +325,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 
 		cfg->database_url = malloc(n);
 		if (!cfg->database_url) {
+			set_err(err, errlen, "out of memory");
 			rc = Y_ENOMEM;
 			goto out;
 		}
