@@ -218,6 +218,13 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	for (int i = 1; i < argc; i++) { /* `yesapp keys list --help` too */
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+	}
+
 	if (!cmd || (!strncmp(cmd, "--", 2) && strcmp(cmd, "--help") && strcmp(cmd, "--version")))
 		return cmd_serve(argc - 1, argv + 1); /* options only: serve */
 	if (!strcmp(cmd, "serve"))

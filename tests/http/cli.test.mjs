@@ -31,7 +31,7 @@ test('version and help', () => {
   const v = run(['version']);
   assert.equal(v.status, 0);
   assert.match(v.stdout, /^yesapp \d+\.\d+\.\d+\n$/);
-  for (const h of [['--help'], ['help'], ['-h']]) {
+  for (const h of [['--help'], ['help'], ['-h'], ['serve', '--help'], ['keys', 'list', '-h']]) {
     const r = run(h);
     assert.equal(r.status, 0, h.join(' '));
     for (const cmd of ['serve', 'keys create', 'keys list', 'keys revoke', 'version'])
