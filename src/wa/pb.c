@@ -259,7 +259,11 @@ static int json_msg(const ProtobufCMessage *m, struct ybuf *o, int depth)
 			first = 0;
 			continue;
 		}
-		if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			/* quantifier_offset holds the oneof case: the member's id. */
+			if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
+				continue;
+		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING) {
 				if (!*(void *const *)val)
 					continue;
