@@ -59,11 +59,13 @@ static const char *test_current;
 		} \
 	} while (0)
 
-/* Stops the current test (after a failed CHECK that later code depends on). */
+/* Stops the current test (after a failed CHECK that later code depends on).
+ * cond is evaluated once, so it may have side effects. */
 #define REQUIRE(cond) \
 	do { \
+		int require_before_ = test_failed_checks; \
 		CHECK(cond); \
-		if (!(cond)) \
+		if (test_failed_checks != require_before_) \
 			return; \
 	} while (0)
 
