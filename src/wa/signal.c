@@ -248,7 +248,7 @@ static int collect_device(const char *key, void *arg)
 	long v = strtol(d, &end, 10);
 
 	if (*d && !*end && v >= 0 && v <= INT32_MAX)
-		return signal_int_list_push_back(w->list, (int)v) ? SG_ERR_NOMEM : 0;
+		return signal_int_list_push_back(w->list, (int)v) ? Y_ENOMEM : 0;
 	return 0;
 }
 
@@ -270,7 +270,7 @@ static int cb_sub_device_sessions(signal_int_list **sessions, const char *name, 
 	rc = s->store->each(s->store->ud, WA_SIGNAL_SESSION, prefix, collect_device, &w);
 	if (rc) {
 		signal_int_list_free(w.list);
-		return rc < 0 && rc > -1000 ? store_fail(s, rc) : SG_ERR_NOMEM;
+		return store_fail(s, rc < 0 ? rc : Y_EDB);
 	}
 	*sessions = w.list;
 	return (int)signal_int_list_size(w.list);
@@ -439,9 +439,11 @@ static int cb_save_identity(const signal_protocol_address *a, uint8_t *key_data,
 	return st_save(ud, WA_SIGNAL_IDENTITY, key, key_data, key_len);
 }
 
-/* Every identity is trusted, as both Baileys and whatsmeow's default store
- * do: WhatsApp has no user-visible key verification step in this flow, and
- * a changed identity simply replaces the stored one (save_identity). */
+/* Every identity is trusted, as in Baileys; a changed identity replaces the
+ * stored one (save_identity). whatsmeow trusts on first use and, with its
+ * default AutoTrustIdentity, answers a changed key by deleting the old
+ * identity and session and retrying, which ends in the same state. Nothing
+ * reports identity changes yet (a client may want an event for them). */
 static int cb_is_trusted_identity(const signal_protocol_address *a, uint8_t *key_data, size_t key_len,
 				  void *ud)
 {

@@ -24,7 +24,7 @@
  * A session is stored only after a message decrypted and verified; a
  * failed decryption leaves it as it was (libsignal may already have saved
  * the sender's identity key of a pkmsg, which is harmless: all identities
- * are trusted, as in Baileys and whatsmeow).
+ * are trusted, as in Baileys; see cb_is_trusted_identity in signal.c).
  */
 #ifndef YESAPP_WA_SIGNAL_H
 #define YESAPP_WA_SIGNAL_H

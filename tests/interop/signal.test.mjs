@@ -16,6 +16,7 @@ const build = process.env.YESAPP_BUILD || join(root, 'build/asan');
 const require = createRequire(join(root, 'package.json'));
 const libsignal = require('libsignal');
 const group = require(join(root, 'node_modules/baileys6/WASignalGroup/index.js'));
+require(join(root, 'node_modules/baileys6/lib/index.js')); // loads Baileys' module cycle in its own order
 const generics = require(join(root, 'node_modules/baileys6/lib/Utils/generics.js'));
 const { curve, keyhelper, ProtocolAddress, SessionBuilder, SessionCipher, SessionRecord } = libsignal;
 
@@ -154,6 +155,32 @@ async function cToNode(c, node, cAddr, nodeUser, nodeDevice, pt) {
 	assert.deepEqual(Buffer.from(out), pt);
 	return { type: r.type, ct };
 }
+
+test('address naming matches Baileys 7 (user_domain) and Baileys 6 (bare user)', async () => {
+	await import(join(root, 'node_modules/baileys7/lib/index.js')); // settles its import cycles first
+	const b7 = await import(join(root, 'node_modules/baileys7/lib/Signal/libsignal.js'));
+	const b6 = require(join(root, 'node_modules/baileys6/lib/Signal/libsignal.js'));
+	const keys = { get: async () => ({}), set: async () => {}, transaction: async (f) => f() };
+	const logger = { child: () => logger, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+	const r7 = b7.makeLibSignalRepository({ creds: {}, keys }, logger, async () => []);
+	const r6 = b6.makeLibSignalRepository({ creds: {}, keys });
+	const c = new CPeer();
+	const jids = ['491701234567@s.whatsapp.net', '491701234567:12@s.whatsapp.net', '100000000000001:3@lid',
+		'100000000000001@lid', '491701234567:99@hosted', '100000000000001:99@hosted.lid', '123456_7:2@msgr'];
+	for (const jid of jids) {
+		// decoded as a binary JID arrives: user, agent, device, server
+		const [left, server] = jid.split('@');
+		const [userAgent, device] = left.split(':');
+		const [user, agent] = userAgent.split('_');
+		const parts = { user, server, agent: Number(agent || 0), device: Number(device || 0) };
+		const d = await c.ok({ cmd: 'address', ...parts, style: 'domain' });
+		assert.equal(`${d.name}.${d.device}`, r7.jidToSignalProtocolAddress(jid), jid);
+		const u = await c.ok({ cmd: 'address', ...parts, style: 'user' });
+		assert.equal(`${u.name}.${u.device}`, r6.jidToSignalProtocolAddress(jid), jid);
+	}
+	assert.equal((await c.call({ cmd: 'address', user: '12.3', server: 'lid', agent: 0, device: 0, style: 'domain' })).code, Y_EINVAL);
+	assert.equal(await c.close(), 0);
+});
 
 test('XEdDSA: C signatures verify in libsignal-node and the other way round', async () => {
 	const c = new CPeer();

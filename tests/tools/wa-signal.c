@@ -16,6 +16,7 @@
  *   {"cmd":"process_skdm","group":g, address, "skdm":hex}
  *   {"cmd":"group_decrypt","group":g, address, "ciphertext":hex}
  *   {"cmd":"pad","plaintext":hex} / {"cmd":"unpad","data":hex}
+ *   {"cmd":"address","user":u,"server":s,"agent":n,"device":d,"style":"domain"|"user"}
  * Replies are {"ok":true,...} or {"ok":false,"error":"<y_strerror>"}.
  * Bytes travel as lowercase hex. Exits at end of input.
  */
@@ -362,6 +363,27 @@ static int cmd_pad(json_t *req, json_t *rep, int unpad)
 	return rc;
 }
 
+static int cmd_address(json_t *req, json_t *rep)
+{
+	const char *style = json_string_value(json_object_get(req, "style"));
+	json_int_t agent = json_integer_value(json_object_get(req, "agent"));
+	json_int_t dev = json_integer_value(json_object_get(req, "device"));
+	struct wa_signal_addr a;
+	int rc;
+
+	if (!style || agent < 0 || agent > 255 || dev < 0 || dev > UINT32_MAX)
+		return Y_EINVAL;
+	rc = wa_signal_address(&a, json_string_value(json_object_get(req, "user")),
+			       json_string_value(json_object_get(req, "server")), (uint8_t)agent,
+			       (uint32_t)dev,
+			       !strcmp(style, "user") ? WA_SIGNAL_ADDR_USER_ONLY : WA_SIGNAL_ADDR_DOMAIN);
+	if (rc)
+		return rc;
+	json_object_set_new(rep, "name", json_string(a.name));
+	json_object_set_new(rep, "device", json_integer(a.device));
+	return 0;
+}
+
 static int dispatch(json_t *req, json_t *rep)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -374,6 +396,8 @@ static int dispatch(json_t *req, json_t *rep)
 		return cmd_pad(req, rep, !strcmp(cmd, "unpad"));
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(req, rep);
+	if (!strcmp(cmd, "address"))
+		return cmd_address(req, rep);
 	if (!sig)
 		return Y_ESTATE;
 	if (!strcmp(cmd, "bundle"))

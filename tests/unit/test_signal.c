@@ -530,6 +530,78 @@ TEST(padding)
 	CHECK_EQ_INT(un, 2);
 }
 
+/* A store that forwards to a memstore and fails on demand, as a database might. */
+struct flaky {
+	struct wa_signal_store *inner;
+	int fail_load, fail_save;
+};
+
+static int flaky_load(void *ud, enum wa_signal_kind k, const char *key, struct ybuf *out)
+{
+	struct flaky *f = ud;
+	return f->fail_load ? Y_EDB : f->inner->load(f->inner->ud, k, key, out);
+}
+
+static int flaky_save(void *ud, enum wa_signal_kind k, const char *key, const uint8_t *d, size_t n)
+{
+	struct flaky *f = ud;
+	return f->fail_save ? Y_EDB : f->inner->save(f->inner->ud, k, key, d, n);
+}
+
+static int flaky_remove(void *ud, enum wa_signal_kind k, const char *key)
+{
+	struct flaky *f = ud;
+	return f->inner->remove(f->inner->ud, k, key);
+}
+
+static int flaky_each(void *ud, enum wa_signal_kind k, const char *prefix, wa_signal_store_each_fn fn,
+		      void *arg)
+{
+	struct flaky *f = ud;
+	return f->fail_load ? Y_EDB : f->inner->each(f->inner->ud, k, prefix, fn, arg);
+}
+
+TEST(store_errors_are_reported)
+{
+	struct peer alice, bob;
+	struct flaky f = { 0 };
+	struct wa_signal_store st = { &f, flaky_load, flaky_save, flaky_remove, flaky_each, NULL };
+	uint8_t pt[16] = "stored or not", *ct = NULL, *out = NULL;
+	size_t ctn, outn;
+	enum wa_signal_type t;
+
+	REQUIRE(peer_init(&alice, "111", 0) == 0);
+	REQUIRE(peer_init(&bob, "222", 0) == 0);
+	/* alice's endpoint now runs over the flaky store wrapping her memstore */
+	f.inner = alice.store;
+	wa_signal_free(alice.s);
+	alice.s = wa_signal_new(&alice.id, &st);
+	REQUIRE(alice.s != NULL);
+	REQUIRE(connect_peers(&alice, &bob) == 0);
+	f.fail_save = 1;
+	CHECK_EQ_INT(wa_signal_encrypt(alice.s, &bob.addr, pt, sizeof pt, &t, &ct, &ctn), Y_EDB);
+	CHECK(ct == NULL);
+	f.fail_save = 0;
+	f.fail_load = 1;
+	CHECK_EQ_INT(wa_signal_has_session(alice.s, &bob.addr), Y_EDB);
+	CHECK_EQ_INT(wa_signal_encrypt(alice.s, &bob.addr, pt, sizeof pt, &t, &ct, &ctn), Y_EDB);
+	CHECK_EQ_INT(wa_signal_delete_all_sessions(alice.s, bob.addr.name), Y_EDB);
+	f.fail_load = 0;
+	/* nothing was half-stored: the session still works */
+	CHECK_EQ_INT(send_one(&alice, &bob, pt, sizeof pt), WA_SIGNAL_PKMSG);
+	CHECK_EQ_INT(send_one(&bob, &alice, pt, sizeof pt), WA_SIGNAL_MSG);
+	/* a failing save on the receiving side fails the decryption */
+	REQUIRE(wa_signal_encrypt(bob.s, &alice.addr, pt, sizeof pt, &t, &ct, &ctn) == 0);
+	f.fail_save = 1;
+	CHECK_EQ_INT(wa_signal_decrypt(alice.s, &bob.addr, t, ct, ctn, &out, &outn), Y_EDB);
+	f.fail_save = 0;
+	CHECK_EQ_INT(wa_signal_decrypt(alice.s, &bob.addr, t, ct, ctn, &out, &outn), 0);
+	free(out);
+	free(ct);
+	peer_release(&alice);
+	peer_release(&bob);
+}
+
 static int count_key(const char *key, void *arg)
 {
 	(void)key;
@@ -586,6 +658,7 @@ int main(void)
 	RUN(sessions_per_device);
 	RUN(group_sender_keys);
 	RUN(padding);
+	RUN(store_errors_are_reported);
 	RUN(memstore);
 	return test_summary();
 }
