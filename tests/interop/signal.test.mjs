@@ -252,6 +252,15 @@ test('Node builds a session from our C bundle: pkmsg to C, C replies msg, ratche
 			assert.equal(r.type, 'msg');
 		}
 	}
+	// a bundle without a one-time prekey (the server ran out of them)
+	const node2 = new NodePeer('222', 4);
+	const { bundle: bare } = await c.ok({ cmd: 'bundle', prekey_id: 0 });
+	assert.equal(bare.key_id, undefined);
+	await new SessionBuilder(node2, cAddr).initOutgoing(deviceFromWire(bare));
+	assert.equal((await nodeToC(node2, c, cAddr, '222', 4, bytes(40))).type, 'pkmsg');
+	assert.equal((await cToNode(c, node2, cAddr, '222', 4, bytes(40))).type, 'msg');
+	assert.equal((await nodeToC(node2, c, cAddr, '222', 4, bytes(40))).type, 'msg');
+	assert.equal((await c.ok({ cmd: 'prekey_count' })).count, 3);
 	assert.equal(await c.close(), 0);
 });
 
