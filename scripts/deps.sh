@@ -41,8 +41,12 @@ fi
 
 # Node packages for the interop tests and the peer side of benchmarks.
 if [ "$what" != build ]; then
-	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	# Reinstall only when package.json or the lockfile changed in content (not
+	# mtime: a fresh checkout must not wipe a good node_modules).
+	stamp=$(cat package.json package-lock.json | sha256sum | cut -c1-64)
+	if [ ! -f node_modules/.package-lock.json ] || [ "$(cat node_modules/.yesapp-stamp 2>/dev/null)" != "$stamp" ]; then
 		echo "deps: npm ci" >&2
 		npm ci --no-audit --no-fund --loglevel=error >&2
+		echo "$stamp" > node_modules/.yesapp-stamp
 	fi
 fi
