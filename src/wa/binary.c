@@ -316,7 +316,9 @@ static void write_string(struct enc *e, const char *s, size_t len, int nest)
 		}
 	}
 	at = memchr(s, '@', len);
-	if (at)
+	if (at && nest < 0)
+		fail(e, Y_EINVAL); /* a name holding '@' would travel as a JID */
+	else if (at)
 		write_string_jid(e, s, len, at, nest);
 	else
 		write_raw(e, s, len);
@@ -335,13 +337,11 @@ static void write_list_start(struct enc *e, size_t n)
 		fail(e, Y_ETOOBIG);
 }
 
+/* A tag or key: a string that must not turn into a JID (nest -1 tells
+ * write_string to refuse '@'). */
 static void write_name(struct enc *e, const char *s, size_t len)
 {
-	if (len && memchr(s, '@', len)) {
-		fail(e, Y_EINVAL);
-		return;
-	}
-	write_string(e, s, len, 0);
+	write_string(e, s, len, -1);
 }
 
 static void write_val(struct enc *e, const struct wa_val *v)
@@ -418,6 +418,8 @@ struct dec {
 	const uint8_t *p, *end;
 	int dict;
 	struct wa_arena *a;
+	const char *const *single; /* this dict's single-byte tokens */
+	const uint8_t *single_len;
 };
 
 #define NEED(d, n) do { if ((size_t)((d)->end - (d)->p) < (size_t)(n)) return Y_ETRUNC; } while (0)
@@ -434,40 +436,48 @@ static int read_byte(struct dec *d, uint8_t *out)
 	return Y_OK;
 }
 
+/* Nibble and hex alphabets; 0 marks a value that is invalid (nibble 12..14)
+ * or the pad (15), which may only end an odd-length string. */
+static const char nib_chars[16] = "0123456789-.";
+static const char hex_chars[16] = "0123456789ABCDE";
+
 static int read_packed(struct dec *d, uint8_t tag, struct wa_val *v)
 {
-	static const char nibchars[16] = "0123456789-.\0\0\0\0";
-	static const char hexchars[16] = "0123456789ABCDEF";
+	const char *alpha = tag == T_NIBBLE_8 ? nib_chars : hex_chars;
 	uint8_t start;
 	size_t nbytes, nchars;
 	char *s;
-	int rc = read_byte(d, &start);
+	int rc = read_byte(d, &start), odd;
 
 	if (rc)
 		return rc;
 	nbytes = start & 0x7f;
+	odd = (start & 0x80) != 0;
 	NEED(d, nbytes);
-	if ((start & 0x80) && nbytes == 0)
+	if (odd && nbytes == 0)
 		return Y_EINVAL;
-	nchars = nbytes * 2 - ((start & 0x80) ? 1 : 0);
-	s = wa_arena_alloc(d->a, nchars + 2);
+	nchars = nbytes * 2 - (size_t)odd;
+	s = wa_arena_alloc(d->a, nbytes * 2 + 1);
 	if (!s)
 		return Y_ENOMEM;
-	for (size_t i = 0; i < nbytes * 2; i++) {
-		uint8_t x = d->p[i / 2];
-		unsigned nb = (i % 2) ? (x & 0x0f) : (x >> 4);
-		if (i == nchars) { /* the pad nibble of an odd length */
-			if (nb != 0x0f)
+	for (size_t i = 0; i < nbytes; i++) {
+		uint8_t x = d->p[i];
+		char hi = alpha[x >> 4], lo = alpha[x & 0x0f];
+		/* hex 'F' (15) is the one value the table cannot hold */
+		if (!hi) {
+			if (tag != T_HEX_8 || (x >> 4) != 15)
 				return Y_EINVAL;
-			break;
+			hi = 'F';
 		}
-		if (tag == T_NIBBLE_8) {
-			if (nb > 11)
+		if (!lo) {
+			if ((x & 0x0f) != 15 || (tag == T_NIBBLE_8 && !(odd && i == nbytes - 1)))
 				return Y_EINVAL;
-			s[i] = nibchars[nb];
-		} else {
-			s[i] = hexchars[nb];
+			lo = 'F';
+		} else if (odd && i == nbytes - 1) {
+			return Y_EINVAL; /* the pad nibble must be 15 */
 		}
+		s[2 * i] = hi;
+		s[2 * i + 1] = lo;
 	}
 	d->p += nbytes;
 	s[nchars] = 0;
@@ -502,12 +512,19 @@ static int read_len(struct dec *d, uint8_t tag, size_t *len)
 
 static int read_value(struct dec *d, uint8_t tag, struct wa_val *v, int nest);
 
-static int read_part(struct dec *d, struct wa_val *v, int nest)
+static inline int read_part(struct dec *d, struct wa_val *v, int nest)
 {
 	uint8_t t;
-	int rc = read_byte(d, &t);
 
-	return rc ? rc : read_value(d, t, v, nest);
+	NEED(d, 1);
+	t = *d->p++;
+	if (t >= 1 && t < WA_TOKENS_SINGLE_COUNT) { /* the common case, inline */
+		v->type = WA_VAL_STR;
+		v->str = d->single[t];
+		v->len = d->single_len[t];
+		return Y_OK;
+	}
+	return read_value(d, t, v, nest);
 }
 
 static int read_u16(struct dec *d, uint16_t *out)
@@ -606,9 +623,8 @@ static int read_value(struct dec *d, uint8_t tag, struct wa_val *v, int nest)
 
 	v->type = WA_VAL_STR;
 	if (tag >= 1 && tag < WA_TOKENS_SINGLE_COUNT) {
-		tok = wa_tokens_single(d->dict, tag, &len);
-		v->str = tok;
-		v->len = (uint32_t)len;
+		v->str = d->single[tag];
+		v->len = d->single_len[tag];
 		return Y_OK;
 	}
 	switch (tag) {
@@ -780,12 +796,13 @@ static int read_node(struct dec *d, struct wa_node *n, int depth)
 
 int wa_binary_decode_node(const uint8_t *data, size_t len, int dict, struct wa_node **out)
 {
-	struct dec d = { data, data + len, dict, NULL };
+	struct dec d = { data, data + len, dict, NULL, NULL, NULL };
 	struct wa_node *root;
 	int rc;
 
 	*out = NULL;
-	if (!wa_tokens_valid_dict(dict))
+	d.single = wa_tokens_single_table(dict, &d.single_len);
+	if (!d.single)
 		return Y_EINVAL;
 	/* One arena chunk sized for the usual expansion of a stanza. */
 	root = wa_node_new_root_sized(len * 4 + 512);

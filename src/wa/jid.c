@@ -111,30 +111,39 @@ static int show_agent(const struct wa_jid *j)
 		streq(j->server, j->server_len, WA_SERVER_USER);
 }
 
+static char *put_uint(char *p, unsigned v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
 /* Writes the text form into p (room for wa_jid_text_len() bytes). */
 static size_t render(const struct wa_jid *j, char *p)
 {
 	char *start = p;
-	char num[16];
-	int n;
 
 	if (j->kind == WA_JID_INTEROP) {
-		n = snprintf(num, sizeof(num), "%u-", j->integrator);
-		memcpy(p, num, (size_t)n);
-		p += n;
+		p = put_uint(p, j->integrator);
+		*p++ = '-';
 	}
 	memcpy(p, j->user, j->user_len);
 	p += j->user_len;
 	if (show_agent(j)) {
-		n = snprintf(num, sizeof(num), "_%u", j->agent);
-		memcpy(p, num, (size_t)n);
-		p += n;
+		*p++ = '_';
+		p = put_uint(p, j->agent);
 	}
 	if (j->kind == WA_JID_FB || j->kind == WA_JID_INTEROP ||
 	    (j->kind == WA_JID_AD && j->device)) {
-		n = snprintf(num, sizeof(num), ":%u", j->device);
-		memcpy(p, num, (size_t)n);
-		p += n;
+		*p++ = ':';
+		p = put_uint(p, j->device);
 	}
 	*p++ = '@';
 	memcpy(p, j->server, j->server_len);

@@ -43,6 +43,16 @@ const char *wa_tokens_single(int dict, unsigned index, size_t *len)
 	return t->single[index];
 }
 
+const char *const *wa_tokens_single_table(int dict, const uint8_t **lens)
+{
+	const struct dict_tables *t = tables(dict);
+
+	if (!t)
+		return NULL;
+	*lens = t->single_len;
+	return t->single;
+}
+
 const char *wa_tokens_double(int dict, unsigned table, unsigned index, size_t *len)
 {
 	const struct dict_tables *t = tables(dict);

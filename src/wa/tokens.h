@@ -23,6 +23,10 @@ int wa_tokens_valid_dict(int dict);
 /* The single-byte token at index 1..235 (NULL otherwise); *len gets its length. */
 const char *wa_tokens_single(int dict, unsigned index, size_t *len);
 
+/* The whole single-byte table of dict (index 0 is ""), for decoders' fast
+ * path; *lens gets the matching lengths. NULL for an unknown dict. */
+const char *const *wa_tokens_single_table(int dict, const uint8_t **lens);
+
 /* The double-byte token `index` of table 0..3 (NULL if out of range). */
 const char *wa_tokens_double(int dict, unsigned table, unsigned index, size_t *len);
 
