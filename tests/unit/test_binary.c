@@ -528,6 +528,29 @@ TEST(accessors)
 	ybuf_release(&t);
 }
 
+TEST(tree_memory_is_capped)
+{
+	/* 2000 children with 20 attributes each: ~84 KB in, a few MB of tree */
+	struct wa_node *n = wa_node_new("list"), *back = NULL;
+	struct ybuf b = YBUF_INIT(0);
+	int rc;
+
+	for (int i = 0; i < 2000; i++) {
+		struct wa_node *c = wa_node_add_child(n, "item");
+		for (int k = 0; k < 20; k++)
+			wa_node_add_attr(c, k % 2 ? "id" : "type", "get");
+	}
+	rc = wa_binary_encode(n, WA_DICT_V2, &b);
+	REQUIRE(rc == 0);
+	CHECK_EQ_INT(wa_binary_decode_limited(b.data, b.len, WA_DICT_V2, 1 << 20, &back), Y_ETOOBIG);
+	CHECK(back == NULL);
+	CHECK_EQ_INT(wa_binary_decode(b.data, b.len, WA_DICT_V2, &back), 0);
+	CHECK(back && wa_node_equal(n, back));
+	wa_node_free(back);
+	wa_node_free(n);
+	ybuf_release(&b);
+}
+
 int main(void)
 {
 	RUN(packed_and_jid_vectors);
@@ -544,5 +567,6 @@ int main(void)
 	RUN(deep_nesting_is_refused);
 	RUN(builder_errors_and_text);
 	RUN(accessors);
+	RUN(tree_memory_is_capped);
 	return test_summary();
 }
