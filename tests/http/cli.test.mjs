@@ -52,6 +52,8 @@ test('docs/configuration.md holds the generated settings table', () => {
   assert.equal(r.status, 0);
   const doc = readFileSync(join(root, 'docs', 'configuration.md'), 'utf8');
   assert.ok(doc.includes(r.stdout), 'docs/configuration.md is stale: regenerate it with yesapp config-table');
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  assert.ok(readme.includes(r.stdout), 'README.md settings table is stale: regenerate it with yesapp config-table');
   assert.equal(r.stdout.trim().split('\n').length, SETTINGS.length + 2);
 });
 
