@@ -4,6 +4,11 @@
  * loop is driven until a condition holds, under a deadline that fails the test.
  */
 #include <stdbool.h>
+#include <strings.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "test.h"
@@ -523,6 +528,241 @@ TEST(connect_refused_and_wrong_path)
 	fixture_release(&fx);
 }
 
+/* ---- the client's upgrade request, as a plain TCP server sees it ---- */
+
+struct raw_srv {
+	uv_tcp_t listener, conn;
+	bool accepted, done;
+	char req[4096];
+	size_t len;
+};
+
+static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct raw_srv *r = h->data;
+
+	b->base = r->req + r->len;
+	b->len = sizeof(r->req) - 1 - r->len;
+}
+
+static void raw_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct raw_srv *r = st->data;
+
+	if (n > 0) {
+		r->len += (size_t)n;
+		r->req[r->len] = 0;
+	}
+	if (n < 0 || strstr(r->req, "\r\n\r\n") || r->len >= sizeof(r->req) - 1) {
+		r->done = true;
+		uv_read_stop(st);
+		uv_close((uv_handle_t *)st, NULL); /* no answer: the client fails */
+	}
+}
+
+static void raw_conn(uv_stream_t *ls, int status)
+{
+	struct raw_srv *r = ls->data;
+
+	if (status || r->accepted)
+		return;
+	uv_tcp_init(ls->loop, &r->conn);
+	r->conn.data = r;
+	if (uv_accept(ls, (uv_stream_t *)&r->conn) == 0) {
+		r->accepted = true;
+		uv_read_start((uv_stream_t *)&r->conn, raw_alloc, raw_read);
+	} else {
+		uv_close((uv_handle_t *)&r->conn, NULL);
+	}
+}
+
+/* Case-insensitive search for a header line "name: value". */
+static bool has_header(const char *req, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = strstr(req, "\r\n"); p; p = strstr(p + 2, "\r\n"))
+		if (!strncasecmp(p + 2, line, n) && p[2 + n] == '\r')
+			return true;
+	return false;
+}
+
+TEST(client_sends_whatsapp_web_headers)
+{
+	struct fixture fx;
+	struct raw_srv r = { 0 };
+	struct peer c;
+	struct sockaddr_in sa;
+	struct sockaddr_storage bound;
+	int blen = sizeof(bound);
+	char url[128];
+	struct wa_socket_opts o = { 0 };
+
+	rc_ = fixture_init(&fx, 1);
+	REQUIRE(rc_);
+	uv_tcp_init(&fx.uv, &r.listener);
+	r.listener.data = &r;
+	uv_ip4_addr("127.0.0.1", 0, &sa);
+	CHECK_EQ_INT(uv_tcp_bind(&r.listener, (const struct sockaddr *)&sa, 0), 0);
+	CHECK_EQ_INT(uv_listen((uv_stream_t *)&r.listener, 4, raw_conn), 0);
+	uv_tcp_getsockname(&r.listener, (struct sockaddr *)&bound, &blen);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/chat",
+		 ntohs(((struct sockaddr_in *)&bound)->sin_port));
+	peer_init(&c);
+	o.url = url;
+	o.dict = 3;
+	rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &c, &c.s);
+	CHECK_EQ_INT(rc_, Y_OK);
+	CHECK(run_until(fx.l, is_closed, &c));
+	CHECK(r.done);
+	CHECK(!strncmp(r.req, "GET /ws/chat HTTP/1.1\r\n", 23));
+	CHECK(has_header(r.req, "Origin: https://web.whatsapp.com"));
+	CHECK(has_header(r.req, "Cache-Control: no-cache"));
+	CHECK(has_header(r.req, "Pragma: no-cache"));
+	CHECK(has_header(r.req, "Upgrade: websocket"));
+	{
+		char host[160];
+
+		snprintf(host, sizeof(host), "Host: %s", url + 5);
+		*strchr(host, '/') = 0;
+		CHECK(has_header(r.req, host));
+	}
+	CHECK(!strcasestr(r.req, "Sec-WebSocket-Protocol"));
+	CHECK(!strcasestr(r.req, "Sec-WebSocket-Extensions"));
+	CHECK_EQ_INT(c.close_err, Y_EIO);
+	CHECK_EQ_INT(c.opened, 0);
+	uv_close((uv_handle_t *)&r.listener, NULL);
+	ybuf_release(&c.frames);
+	fixture_release(&fx);
+}
+
+/* ---- TLS: a CA made here, a wss listener, clients trusting it or not ---- */
+
+static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *cn, bool ca)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 1 : 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, name);
+	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+	X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	if (!ca) {
+		ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
+					  "DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1");
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	X509_sign(x, signer, EVP_sha256());
+	X509_NAME_free(name);
+	return x;
+}
+
+static bool write_pem(const char *path, X509 *x, EVP_PKEY *k)
+{
+	FILE *f = fopen(path, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = x ? PEM_write_X509(f, x) : PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	return ok;
+}
+
+/* Writes ca.pem, cert.pem, key.pem into dir. */
+static bool make_pki(const char *dir)
+{
+	EVP_PKEY *cak = EVP_EC_gen("P-256"), *k = EVP_EC_gen("P-256");
+	X509 *ca = make_cert(cak, cak, NULL, "yesapp test CA", true);
+	X509 *leaf = make_cert(k, cak, ca, "localhost", false);
+	char p[256];
+	bool ok;
+
+	snprintf(p, sizeof(p), "%s/ca.pem", dir);
+	ok = write_pem(p, ca, NULL);
+	snprintf(p, sizeof(p), "%s/cert.pem", dir);
+	ok = ok && write_pem(p, leaf, NULL);
+	snprintf(p, sizeof(p), "%s/key.pem", dir);
+	ok = ok && write_pem(p, NULL, k);
+	X509_free(ca);
+	X509_free(leaf);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+TEST(tls_listener_and_client_with_own_ca)
+{
+	char dir[] = "/tmp/yesapp-socket-tls-XXXXXX", ca[256], cert[256], key[256], url[128];
+	struct wa_listener_opts lo = { 0 };
+	struct wa_socket_opts o = { 0 };
+	struct fixture fx;
+	struct server tsv = { 0 };
+	struct peer c, d;
+	struct want_frames w;
+
+	REQUIRE(mkdtemp(dir));
+	rc_ = make_pki(dir);
+	REQUIRE(rc_);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	rc_ = fixture_init(&fx, 1);
+	REQUIRE(rc_);
+	tsv.peers = calloc(2, sizeof(*tsv.peers));
+	tsv.npeers = 2;
+	peer_init(&tsv.peers[0]);
+	peer_init(&tsv.peers[1]);
+	tsv.echo = 1;
+	lo.cert_file = cert;
+	lo.key_file = key;
+	rc_ = wa_listener_new(fx.l, &lo, on_accept, &tsv, &tsv.ls);
+	CHECK_EQ_INT(rc_, Y_OK);
+	if (rc_ == Y_OK) {
+		snprintf(url, sizeof(url), "wss://127.0.0.1:%d/ws/chat", wa_listener_port(tsv.ls));
+		o.url = url;
+		o.dict = 2;
+		o.ca_file = ca;
+		peer_init(&c);
+		rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &c, &c.s);
+		CHECK_EQ_INT(rc_, Y_OK);
+		CHECK_EQ_INT(wa_socket_send_frame(c.s, (const uint8_t *)"over tls", 8), Y_OK);
+		w.p = &c;
+		w.n = 1;
+		CHECK(run_until(fx.l, has_frames, &w));
+		CHECK(c.frames.len == 11 && !memcmp(c.frames.data, "\0\0\10over tls", 11));
+		CHECK_EQ_INT(tsv.peers[0].dict_at_first, 2);
+
+		/* system CAs do not know our CA: the handshake fails */
+		o.ca_file = NULL;
+		peer_init(&d);
+		rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &d, &d.s);
+		CHECK_EQ_INT(rc_, Y_OK);
+		CHECK(run_until(fx.l, is_closed, &d));
+		CHECK_EQ_INT(d.opened, 0);
+		CHECK_EQ_INT(d.close_err, Y_EIO);
+		ybuf_release(&c.frames);
+		ybuf_release(&d.frames);
+	}
+	fixture_release(&fx);
+	free_server(&tsv);
+	unlink(ca);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 /* ---- many connections on one loop ---- */
 
 #define MANY 250
@@ -639,6 +879,8 @@ int main(void)
 	RUN(peer_close_and_abort_are_reported);
 	RUN(bad_framing_closes_with_error);
 	RUN(connect_refused_and_wrong_path);
+	RUN(client_sends_whatsapp_web_headers);
+	RUN(tls_listener_and_client_with_own_ca);
 	RUN(many_connections_share_one_loop);
 	RUN(owned_loop_frees_open_sockets);
 	return test_summary();
