@@ -23,7 +23,7 @@
 #define PATH_DEFAULT "/ws/chat"
 #define FRAG_SIZE 16384          /* largest websocket fragment we write */
 #define WRITE_BUDGET (256 * 1024) /* bytes per writable callback, for fairness */
-#define RX_BUFFER 4096           /* lws per-connection receive buffer */
+#define RX_BUFFER 1024           /* lws per-connection receive buffer */
 #define TEXT_MAX 512             /* origin, path, reason strings */
 /* lws 4.1 keeps LWS_WRITE_CLOSE (4) private; the wire opcode is 8. */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
