@@ -426,17 +426,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	char buf[64];
 
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		/* whatsmeow sends these besides Origin */
-		unsigned char **p = in, *end = *p + len;
-
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-						(const unsigned char *)"no-cache", 8, p, end) ||
-		    lws_add_http_header_by_name(wsi, (const unsigned char *)"pragma:",
-						(const unsigned char *)"no-cache", 8, p, end))
-			return -1;
-		return 0;
-	}
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
@@ -639,6 +628,8 @@ int wa_socket_connect(struct wa_loop *l, const struct wa_socket_opts *o,
 	ci.port = port;
 	ci.path = path;
 	ci.host = host;
+	/* lws 4.1 itself sends "Pragma: no-cache" and "Cache-Control: no-cache",
+	 * as whatsmeow does; the test checks they go out once. */
 	ci.origin = o->origin ? o->origin : ORIGIN_DEFAULT;
 	ci.protocol = NULL; /* WhatsApp Web asks for no subprotocol */
 	ci.local_protocol_name = protocols[0].name;

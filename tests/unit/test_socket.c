@@ -576,15 +576,21 @@ static void raw_conn(uv_stream_t *ls, int status)
 	}
 }
 
-/* Case-insensitive search for a header line "name: value". */
+/* True if the request has exactly one header line "name: value" (name
+ * compared case-insensitively) and no other line with that name. */
 static bool has_header(const char *req, const char *line)
 {
-	size_t n = strlen(line);
+	size_t n = strlen(line), name = (size_t)(strchr(line, ':') - line) + 1;
+	int exact = 0, same_name = 0;
 
-	for (const char *p = strstr(req, "\r\n"); p; p = strstr(p + 2, "\r\n"))
-		if (!strncasecmp(p + 2, line, n) && p[2 + n] == '\r')
-			return true;
-	return false;
+	for (const char *p = strstr(req, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
+		if (!strncasecmp(p + 2, line, name))
+			same_name++;
+		if (!strncasecmp(p + 2, line, name) && !strncmp(p + 2 + name, line + name, n - name) &&
+		    p[2 + n] == '\r')
+			exact++;
+	}
+	return exact == 1 && same_name == 1;
 }
 
 TEST(client_sends_whatsapp_web_headers)
@@ -619,6 +625,8 @@ TEST(client_sends_whatsapp_web_headers)
 	CHECK(has_header(r.req, "Origin: https://web.whatsapp.com"));
 	CHECK(has_header(r.req, "Cache-Control: no-cache"));
 	CHECK(has_header(r.req, "Pragma: no-cache"));
+	if (test_failed_checks)
+		fprintf(stderr, "  request was:\n%s", r.req);
 	CHECK(has_header(r.req, "Upgrade: websocket"));
 	{
 		char host[160];
