@@ -612,7 +612,8 @@ TEST(client_sends_whatsapp_web_headers)
 	CHECK_EQ_INT(uv_tcp_bind(&r.listener, (const struct sockaddr *)&sa, 0), 0);
 	CHECK_EQ_INT(uv_listen((uv_stream_t *)&r.listener, 4, raw_conn), 0);
 	uv_tcp_getsockname(&r.listener, (struct sockaddr *)&bound, &blen);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/chat",
+	/* by name: resolved first, and the Host header keeps the name */
+	snprintf(url, sizeof(url), "ws://localhost:%d/ws/chat",
 		 ntohs(((struct sockaddr_in *)&bound)->sin_port));
 	peer_init(&c);
 	o.url = url;
@@ -771,6 +772,51 @@ TEST(tls_listener_and_client_with_own_ca)
 	rmdir(dir);
 }
 
+/* Host names are resolved off the loop (libuv's thread pool), then dialled;
+ * a socket may be aborted, or its loop freed, while its name resolves. */
+TEST(connects_by_name_and_aborts_while_resolving)
+{
+	struct fixture fx;
+	struct peer c, d;
+	struct want_frames w;
+	struct wa_socket_opts o = { 0 };
+	char url[128];
+
+	rc_ = fixture_init(&fx, 2);
+	REQUIRE(rc_);
+	snprintf(url, sizeof(url), "ws://localhost:%d/ws/chat", wa_listener_port(fx.sv.ls));
+	o.url = url;
+	o.dict = 2;
+	peer_init(&c);
+	rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &c, &c.s);
+	CHECK_EQ_INT(rc_, Y_OK);
+	CHECK_EQ_INT(wa_socket_send_frame(c.s, (const uint8_t *)"named", 5), Y_OK);
+	CHECK(run_until(fx.l, is_open, &c));
+	CHECK_EQ_INT(c.opened, 1);
+	REQUIRE(fx.sv.accepted == 1);
+	w.p = &fx.sv.peers[0];
+	w.n = 1;
+	CHECK(run_until(fx.l, has_frames, &w));
+	CHECK(w.p->frames.len == 8 && !memcmp(w.p->frames.data, "\0\0\5named", 8));
+
+	peer_init(&d);
+	rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &d, &d.s);
+	CHECK_EQ_INT(rc_, Y_OK);
+	wa_socket_abort(d.s);
+	CHECK_EQ_INT(d.closed, 0);
+	CHECK(run_until(fx.l, is_closed, &d));
+	CHECK_EQ_INT(d.close_err, 0);
+	CHECK_EQ_INT(d.opened, 0);
+	/* and one left resolving when the loop is freed */
+	peer_init(&d);
+	rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &d, &d.s);
+	CHECK_EQ_INT(rc_, Y_OK);
+	ybuf_release(&c.frames);
+	ybuf_release(&d.frames);
+	fixture_release(&fx);
+	CHECK_EQ_INT(d.closed, 0);
+}
+
 /* ---- many connections on one loop ---- */
 
 #define MANY 250
@@ -889,6 +935,7 @@ int main(void)
 	RUN(connect_refused_and_wrong_path);
 	RUN(client_sends_whatsapp_web_headers);
 	RUN(tls_listener_and_client_with_own_ca);
+	RUN(connects_by_name_and_aborts_while_resolving);
 	RUN(many_connections_share_one_loop);
 	RUN(owned_loop_frees_open_sockets);
 	return test_summary();
