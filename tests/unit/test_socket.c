@@ -817,6 +817,98 @@ TEST(connects_by_name_and_aborts_while_resolving)
 	CHECK_EQ_INT(d.closed, 0);
 }
 
+/* ---- plain HTTP and garbage at the listener ---- */
+
+struct raw_cli {
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	const char *send;
+	char resp[2048];
+	size_t len;
+	bool done;
+};
+
+static void rc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct raw_cli *r = h->data;
+
+	b->base = r->resp + r->len;
+	b->len = sizeof(r->resp) - 1 - r->len;
+}
+
+static void rc_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct raw_cli *r = st->data;
+
+	if (n > 0) {
+		r->len += (size_t)n;
+		r->resp[r->len] = 0;
+	}
+	if (n < 0 || r->len >= sizeof(r->resp) - 1) {
+		r->done = true; /* the server closed (or we have enough) */
+		uv_close((uv_handle_t *)st, NULL);
+	}
+}
+
+static void rc_connected(uv_connect_t *req, int status)
+{
+	struct raw_cli *r = req->data;
+	uv_buf_t b = uv_buf_init((char *)r->send, (unsigned)strlen(r->send));
+
+	if (status) {
+		r->done = true;
+		uv_close((uv_handle_t *)&r->tcp, NULL);
+		return;
+	}
+	uv_write(&r->wreq, (uv_stream_t *)&r->tcp, &b, 1, NULL);
+	uv_read_start((uv_stream_t *)&r->tcp, rc_alloc, rc_read);
+}
+
+static bool rc_done(void *arg)
+{
+	return ((struct raw_cli *)arg)->done;
+}
+
+static void raw_request(struct fixture *fx, struct raw_cli *r, const char *send)
+{
+	struct sockaddr_in sa;
+
+	memset(r, 0, sizeof(*r));
+	r->send = send;
+	uv_tcp_init(&fx->uv, &r->tcp);
+	r->tcp.data = r;
+	r->creq.data = r;
+	uv_ip4_addr("127.0.0.1", wa_listener_port(fx->sv.ls), &sa);
+	uv_tcp_connect(&r->creq, &r->tcp, (const struct sockaddr *)&sa, rc_connected);
+	CHECK(run_until(fx->l, rc_done, r));
+}
+
+TEST(listener_refuses_plain_http_and_garbage)
+{
+	struct fixture fx;
+	struct raw_cli r;
+	struct peer c;
+
+	rc_ = fixture_init(&fx, 1);
+	REQUIRE(rc_);
+	raw_request(&fx, &r, "GET /ws/chat HTTP/1.1\r\nHost: x\r\n\r\n");
+	CHECK(!strncmp(r.resp, "HTTP/1.1 404", 12));
+	raw_request(&fx, &r, "\x16\x03\x01garbage\r\n\r\n\r\n");
+	CHECK(r.done);
+	raw_request(&fx, &r, "GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+			     "Connection: Upgrade\r\nSec-WebSocket-Version: 99\r\n\r\n");
+	CHECK(strncmp(r.resp, "HTTP/1.1 101", 12) != 0);
+	CHECK_EQ_INT(fx.sv.accepted, 0);
+	/* still serving */
+	peer_init(&c);
+	rc_ = connect_peer(fx.l, &fx.sv, "/ws/chat", &c);
+	CHECK(rc_ == Y_OK && run_until(fx.l, is_open, &c) && c.opened);
+	CHECK_EQ_INT(fx.sv.accepted, 1);
+	ybuf_release(&c.frames);
+	fixture_release(&fx);
+}
+
 /* ---- many connections on one loop ---- */
 
 #define MANY 250
@@ -936,6 +1028,7 @@ int main(void)
 	RUN(client_sends_whatsapp_web_headers);
 	RUN(tls_listener_and_client_with_own_ca);
 	RUN(connects_by_name_and_aborts_while_resolving);
+	RUN(listener_refuses_plain_http_and_garbage);
 	RUN(many_connections_share_one_loop);
 	RUN(owned_loop_frees_open_sockets);
 	return test_summary();
