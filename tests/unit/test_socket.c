@@ -909,6 +909,127 @@ TEST(listener_refuses_plain_http_and_garbage)
 	fixture_release(&fx);
 }
 
+/* ---- closing and aborting from inside callbacks ---- */
+
+struct cbt {
+	struct peer p;
+	int mode; /* 0 abort in on_open, 1 close in on_frame, 2 reconnect in on_close */
+	struct fixture *fx;
+	struct peer *again;
+};
+
+static void cbt_open(struct wa_socket *s, void *ud)
+{
+	struct cbt *t = ud;
+
+	p_open(s, &t->p);
+	if (t->mode == 0)
+		wa_socket_abort(s);
+	if (t->mode == 2)
+		wa_socket_close(s);
+}
+
+static void cbt_frame(struct wa_socket *s, const uint8_t *f, size_t n, void *ud)
+{
+	struct cbt *t = ud;
+
+	p_frame(s, f, n, &t->p);
+	if (t->mode == 1)
+		wa_socket_close(s);
+}
+
+static void cbt_close(struct wa_socket *s, int err, const char *reason, void *ud)
+{
+	struct cbt *t = ud;
+
+	p_close(s, err, reason, &t->p);
+	if (t->mode == 2 && t->again) {
+		/* a new connection from inside on_close */
+		rc_ = connect_peer(t->fx->l, &t->fx->sv, "/ws/chat", t->again);
+		t->again = NULL;
+	}
+}
+
+static const struct wa_socket_cbs cbt_cbs = { cbt_open, cbt_frame, NULL, cbt_close };
+
+/* server side: abort inside on_frame */
+static void srv_abort_frame(struct wa_socket *s, const uint8_t *f, size_t n, void *ud)
+{
+	p_frame(s, f, n, ud);
+	wa_socket_abort(s);
+	CHECK_EQ_INT(wa_socket_send_frame(s, f, n), Y_ECLOSED);
+}
+
+static bool cbt_all_done(void *arg)
+{
+	struct cbt *t = arg;
+
+	return t[0].p.closed && t[1].p.closed && t[2].p.closed;
+}
+
+TEST(close_and_abort_inside_callbacks)
+{
+	static const uint8_t two[] = "\0\0\1a\0\0\1b";
+	struct fixture fx;
+	struct cbt t[3];
+	struct peer again, d;
+	struct wa_socket_opts o = { 0 };
+	struct wa_socket_cbs sc = peer_cbs;
+	char url[128];
+
+	rc_ = fixture_init(&fx, 8);
+	REQUIRE(rc_);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/chat", wa_listener_port(fx.sv.ls));
+	o.url = url;
+	o.dict = 2;
+	memset(t, 0, sizeof(t));
+	peer_init(&again);
+	for (int i = 0; i < 3; i++) {
+		peer_init(&t[i].p);
+		t[i].mode = i;
+		t[i].fx = &fx;
+		rc_ = wa_socket_connect(fx.l, &o, &cbt_cbs, &t[i], &t[i].p.s);
+		CHECK_EQ_INT(rc_, Y_OK);
+	}
+	t[2].again = &again;
+	/* mode 1 needs two frames in one message from its server side */
+	CHECK(run_until(fx.l, is_open, &t[1].p));
+	for (int i = 0; i < fx.sv.accepted; i++)
+		if (fx.sv.peers[i].s && !fx.sv.peers[i].closed)
+			wa_socket_send_raw(fx.sv.peers[i].s, two, sizeof(two) - 1);
+	CHECK(run_until(fx.l, cbt_all_done, t));
+	CHECK(run_until(fx.l, is_open, &again));
+	CHECK_EQ_INT(again.opened, 1);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(t[i].p.closed, 1);
+	CHECK_EQ_INT(t[0].p.close_err, 0);
+	CHECK_EQ_INT(t[1].p.close_err, 0);
+	CHECK_EQ_INT(t[1].p.nframes, 1); /* nothing delivered after close */
+	CHECK_EQ_INT(t[2].p.close_err, 0);
+
+	/* the server aborts from inside on_frame */
+	peer_init(&d);
+	rc_ = connect_peer(fx.l, &fx.sv, "/ws/chat", &d);
+	CHECK(rc_ == Y_OK && run_until(fx.l, is_open, &d));
+	{
+		struct peer *sp = &fx.sv.peers[fx.sv.accepted - 1];
+
+		sc.on_frame = srv_abort_frame;
+		wa_socket_set_cbs(sp->s, &sc, sp);
+		CHECK_EQ_INT(wa_socket_send_frame(d.s, (const uint8_t *)"x", 1), Y_OK);
+		CHECK(run_until(fx.l, is_closed, &d));
+		CHECK(run_until(fx.l, is_closed, sp));
+		CHECK_EQ_INT(sp->close_err, 0);
+		CHECK_EQ_INT(sp->closed, 1);
+		CHECK_EQ_INT(d.close_err, Y_ECLOSED);
+	}
+	for (int i = 0; i < 3; i++)
+		ybuf_release(&t[i].p.frames);
+	ybuf_release(&again.frames);
+	ybuf_release(&d.frames);
+	fixture_release(&fx);
+}
+
 /* ---- many connections on one loop ---- */
 
 #define MANY 250
@@ -1029,6 +1150,7 @@ int main(void)
 	RUN(tls_listener_and_client_with_own_ca);
 	RUN(connects_by_name_and_aborts_while_resolving);
 	RUN(listener_refuses_plain_http_and_garbage);
+	RUN(close_and_abort_inside_callbacks);
 	RUN(many_connections_share_one_loop);
 	RUN(owned_loop_frees_open_sockets);
 	return test_summary();
