@@ -105,7 +105,7 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-static void lws_log(int level, const char *line)
+static void log_from_lws(int level, const char *line)
 {
 	char msg[TEXT_MAX];
 	size_t n = strlen(line);
@@ -820,7 +820,7 @@ int wa_loop_new(uv_loop_t *uv, struct wa_loop **out)
 		if (e)
 			lws_set_log_level(atoi(e), NULL);
 		else
-			lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+			lws_set_log_level(LLL_ERR | LLL_WARN, log_from_lws);
 		log_set = true;
 	}
 	l = calloc(1, sizeof(*l));
