@@ -51,8 +51,12 @@ PROTOS := $(wildcard src/wa/proto/*.proto)
 GEN_C := $(PROTOS:src/wa/proto/%.proto=$(GEN)/%.pb-c.c)
 GEN_H := $(GEN_C:.c=.h)
 
+# migrations/NNNN_*.sql are embedded into the binary (scripts/gen-migrations.sh).
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
 LIB_SRCS := $(sort $(shell find src -name '*.c' ! -path src/main.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o) $(GEN_C:$(GEN)/%.c=$(OUT)/obj/gen/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o) $(GEN_C:$(GEN)/%.c=$(OUT)/obj/gen/%.o) \
+	$(OUT)/obj/gen/migrations.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUT)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -104,6 +108,10 @@ _bench: $(BENCH_BINS)
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/wa/proto/%.proto
 	@mkdir -p $(GEN)
 	protoc-c --proto_path=src/wa/proto --c_out=$(GEN) $<
+
+$(GEN)/migrations.c: $(MIGRATIONS) scripts/gen-migrations.sh
+	@mkdir -p $(GEN)
+	scripts/gen-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(OUT)/obj/gen/%.o: $(GEN)/%.c | $(GEN_H)
 	@mkdir -p $(dir $@)

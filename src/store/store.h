@@ -23,6 +23,7 @@
 struct store;
 
 #define STORE_ID_LEN 37 /* UUID text + NUL */
+#define STORE_LIST_MAX 1000 /* the largest page a list call returns; limit is 1..this */
 
 struct store_cursor {
 	int64_t ts;                /* the ordering timestamp of the last row */
@@ -57,6 +58,8 @@ int store_apikey_add(struct store *st, const uint8_t hash[32], const char *name,
 		     const char *prefix, char id_out[STORE_ID_LEN]);
 /* Finds an active key by digest. Y_ENOTFOUND if none (or revoked). */
 int store_apikey_find(struct store *st, const uint8_t hash[32], char id_out[STORE_ID_LEN]);
+/* Records a use at `now`. Writes at most once a minute per key (so
+ * last_used_at is exact to a minute); an unknown id is not an error. */
 int store_apikey_touch(struct store *st, const char *id, int64_t now);
 /* All keys, newest first; *out is an array of *n entries, free with store_apikeys_free. */
 int store_apikey_list(struct store *st, struct store_apikey **out, size_t *n);
@@ -80,12 +83,17 @@ struct store_session {
 void store_session_release(struct store_session *s);
 int store_session_create(struct store *st, const char *name, struct store_session *out);
 int store_session_get(struct store *st, const char *id, struct store_session *out);
-/* Ordered by created_at DESC, id DESC (newest first). */
+/* Ordered by created_at DESC, id DESC (newest first). limit is
+ * 1..STORE_LIST_MAX (else Y_EINVAL). On success *out (caller frees with
+ * store_sessions_free, also when *n is 0) holds *n rows; *has_next is 1 when
+ * more rows follow, and then *next is the cursor to pass as `after`. */
 int store_session_list(struct store *st, const struct store_cursor *after, int limit,
 		       struct store_session **out, size_t *n, struct store_cursor *next, int *has_next);
 void store_sessions_free(struct store_session *s, size_t n);
 /* Deletes the session and, by cascade, its messages and webhook log. */
 int store_session_delete(struct store *st, const char *id);
+/* status must be one of the values listed in struct store_session (else
+ * Y_EINVAL); Y_ENOTFOUND if no such session. Bumps updated_at. */
 int store_session_set_status(struct store *st, const char *id, const char *status,
 			     const char *phone /* NULL keeps */);
 /* url NULL clears the webhook. events: JSON array text or NULL (all). */
@@ -106,19 +114,33 @@ struct store_message {
 	int64_t created_at;
 };
 void store_message_release(struct store_message *m);
-/* Fills out->id (a new UUID) and created_at when empty/zero. */
+/* Fills m->id (a new UUID) and m->created_at when empty/zero, and
+ * m->timestamp (= created_at) when zero. chat, type and status are required
+ * (Y_EINVAL). Y_ENOTFOUND if the session does not exist, Y_EEXIST if the id,
+ * or the wa_id within the session, is taken. Borrows m's strings. */
 int store_message_insert(struct store *st, struct store_message *m);
-/* Newest first (timestamp DESC, id DESC). Y_ENOTFOUND if the session does not exist. */
+/* The message `id` of session `session_id`; Y_ENOTFOUND if none. */
+int store_message_get(struct store *st, const char *session_id, const char *id,
+		      struct store_message *out);
+/* Sets the status (and the WhatsApp id when wa_id is non-NULL) of message
+ * `id`. Y_ENOTFOUND if none, Y_EEXIST if wa_id is taken in the session. */
+int store_message_set_status(struct store *st, const char *id, const char *status,
+			     const char *wa_id /* NULL keeps */);
+/* Newest first (timestamp DESC, id DESC); the cursor's ts is a timestamp.
+ * Y_ENOTFOUND if the session does not exist. */
 int store_message_list(struct store *st, const char *session_id, const struct store_cursor *after,
 		       int limit, struct store_message **out, size_t *n,
 		       struct store_cursor *next, int *has_next);
 void store_messages_free(struct store_message *m, size_t n);
 
 /* ---- webhook delivery log ---- */
+/* session_id may be NULL (not tied to a session); error may be NULL.
+ * Y_ENOTFOUND if session_id names no session. */
 int store_webhook_log_add(struct store *st, const char *session_id, const char *event,
 			  const char *url, int http_status, int attempt, const char *error);
 
-/* Deletes messages and webhook log rows older than `before` (ms). */
+/* Deletes messages whose timestamp, and webhook log rows whose created_at,
+ * is older than `before` (ms). *deleted (may be NULL) gets the row count. */
 int store_prune(struct store *st, int64_t before, int64_t *deleted);
 
 #endif

@@ -30,11 +30,15 @@ struct config {
 };
 
 /* Fills cfg from env and argv (argv[0] is the first argument after the
- * subcommand). On error writes a one-line reason naming the variable or flag
- * into err and returns Y_EINVAL. */
+ * subcommand). Flags are "--name value" or "--name=value"; an environment
+ * variable set to "" counts as unset. On error writes a one-line reason
+ * naming the variable or flag into err and returns Y_EINVAL (cfg is then
+ * released). On success the caller releases cfg with config_release. */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_release(struct config *cfg);
 /* Prints the settings table for --help. */
 void config_print_help(FILE *f);
+/* Prints the settings as a Markdown table (docs/configuration.md). */
+void config_print_markdown(FILE *f);
 
 #endif

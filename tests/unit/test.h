@@ -59,11 +59,13 @@ static const char *test_current;
 		} \
 	} while (0)
 
-/* Stops the current test (after a failed CHECK that later code depends on). */
+/* Stops the current test (after a failed CHECK that later code depends on).
+ * Evaluates cond exactly once, so it may have side effects. */
 #define REQUIRE(cond) \
 	do { \
-		CHECK(cond); \
-		if (!(cond)) \
+		int req_ok_ = !!(cond); \
+		CHECK(req_ok_ && #cond); \
+		if (!req_ok_) \
 			return; \
 	} while (0)
 

@@ -1,0 +1,1189 @@
+/*
+ * The SQLite implementation of store.h.
+ *
+ * One connection per struct store, in WAL mode with a busy timeout and
+ * foreign keys on. A mutex serializes every call, so the HTTP threads and
+ * the WhatsApp loop can share one store. Statements are prepared once, on
+ * first use, and cached in st->stmt[] until store_close (each call resets
+ * and clears the one it used before returning, still under the mutex).
+ *
+ * Migrations come from the embedded list (migrations.h) and are applied in
+ * order at open, each in its own IMMEDIATE transaction together with its
+ * schema_migrations row, so a crash leaves the schema at a whole version and
+ * two processes opening the same file at once apply each version once.
+ */
+#include "store/store.h"
+#include "store/migrations.h"
+#include "store/store_sqlite.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/uuid.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define BUSY_TIMEOUT_MS 5000
+#define TOUCH_INTERVAL_MS 60000
+
+enum stmt_id {
+	S_PING,
+	S_KEY_COUNT,
+	S_KEY_ADD,
+	S_KEY_ACTIVE,
+	S_KEY_TOUCH,
+	S_KEY_LIST,
+	S_KEY_REVOKE,
+	S_SESS_ADD,
+	S_SESS_GET,
+	S_SESS_LIST_FIRST,
+	S_SESS_LIST_AFTER,
+	S_SESS_DELETE,
+	S_SESS_STATUS,
+	S_SESS_WEBHOOK,
+	S_SESS_EXISTS,
+	S_MSG_ADD,
+	S_MSG_GET,
+	S_MSG_LIST_FIRST,
+	S_MSG_LIST_AFTER,
+	S_MSG_STATUS,
+	S_HOOKLOG_ADD,
+	S_PRUNE_MSG,
+	S_PRUNE_HOOKLOG,
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S__COUNT
+};
+
+#define SESS_COLS "id, name, status, phone, push_name, webhook_url, webhook_secret, " \
+	"webhook_events, created_at, updated_at"
+#define MSG_COLS "id, session_id, wa_id, chat, from_me, type, body, status, timestamp, created_at"
+
+static const char *const stmt_sql[S__COUNT] = {
+	[S_PING] = "SELECT 1",
+	[S_KEY_COUNT] = "SELECT count(*) FROM api_keys WHERE revoked = 0",
+	[S_KEY_ADD] = "INSERT INTO api_keys (id, name, prefix, hash, created_at) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_KEY_ACTIVE] = "SELECT id, hash FROM api_keys WHERE revoked = 0",
+	[S_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND last_used_at <= ?3",
+	[S_KEY_LIST] = "SELECT id, name, prefix, created_at, last_used_at, revoked FROM api_keys "
+		       "ORDER BY created_at DESC, id DESC",
+	[S_KEY_REVOKE] = "UPDATE api_keys SET revoked = 1 WHERE id = ?1",
+	[S_SESS_ADD] = "INSERT INTO sessions (id, name, status, created_at, updated_at) "
+		       "VALUES (?1, ?2, 'pending', ?3, ?3)",
+	[S_SESS_GET] = "SELECT " SESS_COLS " FROM sessions WHERE id = ?1",
+	[S_SESS_LIST_FIRST] = "SELECT " SESS_COLS " FROM sessions "
+			      "ORDER BY created_at DESC, id DESC LIMIT ?1",
+	[S_SESS_LIST_AFTER] = "SELECT " SESS_COLS " FROM sessions "
+			      "WHERE created_at < ?2 OR (created_at = ?2 AND id < ?3) "
+			      "ORDER BY created_at DESC, id DESC LIMIT ?1",
+	[S_SESS_DELETE] = "DELETE FROM sessions WHERE id = ?1",
+	[S_SESS_STATUS] = "UPDATE sessions SET status = ?2, phone = coalesce(?3, phone), "
+			  "updated_at = ?4 WHERE id = ?1",
+	[S_SESS_WEBHOOK] = "UPDATE sessions SET webhook_url = ?2, webhook_secret = ?3, "
+			   "webhook_events = ?4, updated_at = ?5 WHERE id = ?1",
+	[S_SESS_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
+	[S_MSG_ADD] = "INSERT INTO messages (" MSG_COLS ") "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND session_id = ?2",
+	[S_MSG_LIST_FIRST] = "SELECT " MSG_COLS " FROM messages WHERE session_id = ?2 "
+			     "ORDER BY timestamp DESC, id DESC LIMIT ?1",
+	[S_MSG_LIST_AFTER] = "SELECT " MSG_COLS " FROM messages WHERE session_id = ?2 "
+			     "AND (timestamp < ?3 OR (timestamp = ?3 AND id < ?4)) "
+			     "ORDER BY timestamp DESC, id DESC LIMIT ?1",
+	[S_MSG_STATUS] = "UPDATE messages SET status = ?2, wa_id = coalesce(?3, wa_id) WHERE id = ?1",
+	[S_HOOKLOG_ADD] = "INSERT INTO webhook_log (session_id, event, url, http_status, attempt, "
+			  "error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_PRUNE_MSG] = "DELETE FROM messages WHERE timestamp < ?1",
+	[S_PRUNE_HOOKLOG] = "DELETE FROM webhook_log WHERE created_at < ?1",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+};
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t mu;
+	sqlite3_stmt *stmt[S__COUNT];
+};
+
+static const char *const session_statuses[] = {
+	"pending", "qr", "connecting", "connected", "disconnected", "logged_out", "failed", NULL
+};
+static const char *const message_statuses[] = {
+	"queued", "sent", "delivered", "read", "failed", "received", NULL
+};
+
+static int in_list(const char *s, const char *const *list)
+{
+	if (!s)
+		return 0;
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+/* Logs the connection's last error and maps an SQLite result code to ours. */
+static int db_error(struct store *st, int rc, const char *what)
+{
+	int ext = sqlite3_extended_errcode(st->db);
+
+	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return Y_ENOTFOUND;
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return Y_EEXIST;
+	LOG_ERROR("store: sqlite error", "{s:s, s:s, s:i}", "op", what, "error",
+		  sqlite3_errmsg(st->db), "code", ext);
+	if (rc == SQLITE_NOMEM)
+		return Y_ENOMEM;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return Y_EBUSY;
+	return Y_EDB;
+}
+
+/* The cached statement `id`, prepared on first use; NULL (logged) on error.
+ * Called with the mutex held; the caller resets it with done(). */
+static sqlite3_stmt *prep(struct store *st, enum stmt_id id)
+{
+	if (!st->stmt[id]) {
+		int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					    &st->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			db_error(st, rc, stmt_sql[id]);
+			st->stmt[id] = NULL;
+		}
+	}
+	return st->stmt[id];
+}
+
+static void done(sqlite3_stmt *s)
+{
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* A copy of text column i, or NULL for SQL NULL. Y_ENOMEM if out of memory. */
+static int col_str(sqlite3_stmt *s, int i, char **out)
+{
+	const unsigned char *t;
+
+	*out = NULL;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return Y_OK;
+	t = sqlite3_column_text(s, i);
+	if (!t)
+		return Y_ENOMEM;
+	*out = strdup((const char *)t);
+	return *out ? Y_OK : Y_ENOMEM;
+}
+
+static void col_id(sqlite3_stmt *s, int i, char out[STORE_ID_LEN])
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	snprintf(out, STORE_ID_LEN, "%s", t ? (const char *)t : "");
+}
+
+/* Runs a statement that returns no rows. Returns Y_OK or an error. */
+static int exec_stmt(struct store *st, enum stmt_id id)
+{
+	sqlite3_stmt *s = prep(st, id);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	rc = sqlite3_step(s);
+	done(s);
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, stmt_sql[id]);
+}
+
+static int exec_sql(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		LOG_ERROR("store: sqlite exec failed", "{s:s, s:i}", "error",
+			  msg ? msg : sqlite3_errstr(rc), "code", rc);
+		sqlite3_free(msg);
+		return rc == SQLITE_BUSY ? Y_EBUSY : Y_EDB;
+	}
+	return Y_OK;
+}
+
+/* ---- opening and migrations ---- */
+
+/* Creates every missing directory of `path` (like mkdir -p), mode 0700. */
+static int make_dirs(const char *path)
+{
+	char *p = strdup(path);
+	int rc = Y_OK;
+
+	if (!p)
+		return Y_ENOMEM;
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			LOG_ERROR("store: cannot create directory", "{s:s, s:s}", "path", p, "error",
+				  strerror(errno));
+			rc = Y_EIO;
+			break;
+		}
+		*c = '/';
+	}
+	free(p);
+	return rc;
+}
+
+/* Newest applied version (0 for none). Checks that versions 1..max are all
+ * there. Called inside the migration transaction. */
+static int applied_version(struct store *st, int *applied)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db,
+				    "SELECT coalesce(max(version), 0), count(*) FROM schema_migrations",
+				    -1, &s, NULL);
+	int ret = Y_OK;
+
+	if (rc != SQLITE_OK)
+		return db_error(st, rc, "read schema_migrations");
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		ret = db_error(st, rc, "read schema_migrations");
+		goto out;
+	}
+	*applied = sqlite3_column_int(s, 0);
+	if (sqlite3_column_int(s, 1) != *applied) {
+		LOG_ERROR("store: schema_migrations has gaps", "{s:i, s:i}", "newest", *applied,
+			  "rows", sqlite3_column_int(s, 1));
+		ret = Y_EDB;
+	}
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+static int record_migration(struct store *st, const struct store_migration *m)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db,
+				    "INSERT INTO schema_migrations (version, name, applied_at) "
+				    "VALUES (?1, ?2, ?3)", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(st, rc, "record migration");
+	sqlite3_bind_int(s, 1, m->version);
+	sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "record migration");
+}
+
+/* Applies migrations up to version `upto`, one transaction each. */
+static int migrate(struct store *st, int upto)
+{
+	int rc, applied = 0;
+
+	rc = exec_sql(st, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			  "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+			  "applied_at INTEGER NOT NULL)");
+	if (rc)
+		return rc;
+	for (;;) {
+		const struct store_migration *m;
+
+		rc = exec_sql(st, "BEGIN IMMEDIATE");
+		if (rc)
+			return rc;
+		/* Re-read inside the transaction: another process may have
+		 * applied the next version meanwhile. */
+		rc = applied_version(st, &applied);
+		if (rc)
+			goto rollback;
+		if (applied > store_migrations_count) {
+			LOG_ERROR("store: database schema is newer than this binary; upgrade yesapp",
+				  "{s:i, s:i}", "database_version", applied, "known_version",
+				  store_migrations_count);
+			rc = Y_EVERSION;
+			goto rollback;
+		}
+		if (applied >= upto)
+			break;
+		m = &store_migrations[applied];
+		if (m->version != applied + 1)
+			BUG("embedded migrations are not numbered 1..n");
+		rc = exec_sql(st, m->sql);
+		if (!rc)
+			rc = record_migration(st, m);
+		if (rc) {
+			LOG_ERROR("store: migration failed", "{s:i, s:s}", "version", m->version,
+				  "name", m->name);
+			goto rollback;
+		}
+		rc = exec_sql(st, "COMMIT");
+		if (rc)
+			goto rollback;
+		LOG_INFO("store: migration applied", "{s:i, s:s}", "version", m->version, "name",
+			 m->name);
+	}
+	return exec_sql(st, "COMMIT");
+rollback:
+	exec_sql(st, "ROLLBACK");
+	return rc;
+}
+
+/* Resolves a DATABASE_URL to a SQLite path (borrowed from url). */
+static int url_path(const char *url, const char **path)
+{
+	if (!url || !*url)
+		return Y_EINVAL;
+	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13)) {
+		LOG_ERROR("store: PostgreSQL is not supported yet; use a SQLite path", NULL);
+		return Y_EUNSUPPORTED;
+	}
+	if (!strncmp(url, "sqlite://", 9))
+		url += 9;
+	else if (!strncmp(url, "sqlite:", 7))
+		url += 7;
+	if (!*url || strstr(url, "://"))
+		return Y_EINVAL;
+	*path = url;
+	return Y_OK;
+}
+
+int store_sqlite_open_upto(const char *url, int upto, struct store **out)
+{
+	struct store *st = NULL;
+	const char *path = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = url_path(url, &path);
+	if (rc)
+		return rc;
+	if (upto < 0 || upto > store_migrations_count)
+		return Y_EINVAL;
+	if (strcmp(path, ":memory:") && (rc = make_dirs(path)))
+		return rc;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return Y_ENOMEM;
+	pthread_mutex_init(&st->mu, NULL);
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		LOG_ERROR("store: cannot open database", "{s:s, s:s}", "path", path, "error",
+			  st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		rc = Y_EDB;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	rc = exec_sql(st, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; "
+			  "PRAGMA synchronous = NORMAL");
+	if (rc)
+		goto fail;
+	rc = migrate(st, upto);
+	if (rc)
+		goto fail;
+	*out = st;
+	return Y_OK;
+fail:
+	store_close(st);
+	return rc;
+}
+
+int store_open(const char *url, struct store **out)
+{
+	return store_sqlite_open_upto(url, store_migrations_count, out);
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+int store_ping(struct store *st)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_PING);
+	rc = !s ? Y_EDB : sqlite3_step(s);
+	if (s)
+		rc = rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 1 ? Y_OK : db_error(st, rc, "ping");
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_schema_version(struct store *st, int *applied, int *known)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = applied_version(st, applied);
+	pthread_mutex_unlock(&st->mu);
+	*known = store_migrations_count;
+	return rc;
+}
+
+/* ---- API keys ---- */
+
+int store_apikey_count_active(struct store *st, int64_t *n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_KEY_COUNT);
+	rc = !s ? Y_EDB : sqlite3_step(s);
+	if (s) {
+		if (rc == SQLITE_ROW) {
+			*n = sqlite3_column_int64(s, 0);
+			rc = Y_OK;
+		} else {
+			rc = db_error(st, rc, "count keys");
+		}
+	}
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_apikey_add(struct store *st, const uint8_t hash[32], const char *name,
+		     const char *prefix, char id_out[STORE_ID_LEN])
+{
+	sqlite3_stmt *s;
+	char id[STORE_ID_LEN];
+	int rc = uuid_v4(id);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_KEY_ADD);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, name ? name : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 3, prefix ? prefix : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 4, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 5, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "add key");
+	if (!rc)
+		memcpy(id_out, id, STORE_ID_LEN);
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/*
+ * Compares the digest with every active key's digest in constant time
+ * (CRYPTO_memcmp, and no early exit on a match) rather than looking it up
+ * through the index, so the time taken says nothing about stored digests.
+ * There are few keys, so the scan is cheap.
+ */
+int store_apikey_find(struct store *st, const uint8_t hash[32], char id_out[STORE_ID_LEN])
+{
+	sqlite3_stmt *s;
+	int rc, found = 0;
+
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_KEY_ACTIVE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const void *h = sqlite3_column_blob(s, 1);
+		int len = sqlite3_column_bytes(s, 1);
+
+		if (h && len == 32 && CRYPTO_memcmp(h, hash, 32) == 0 && !found) {
+			col_id(s, 0, id_out);
+			found = 1;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rc = db_error(st, rc, "find key");
+	else
+		rc = found ? Y_OK : Y_ENOTFOUND;
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_apikey_touch(struct store *st, const char *id, int64_t now)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_KEY_TOUCH);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, now - TOUCH_INTERVAL_MS);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "touch key");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_apikey_list(struct store *st, struct store_apikey **out, size_t *n)
+{
+	struct store_apikey *keys = NULL, *grown;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_KEY_LIST);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_apikey *k;
+		const unsigned char *prefix;
+
+		if (count == cap) {
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(keys, cap * sizeof(*keys));
+			if (!grown) {
+				rc = Y_ENOMEM;
+				goto out;
+			}
+			keys = grown;
+		}
+		k = &keys[count];
+		memset(k, 0, sizeof(*k));
+		col_id(s, 0, k->id);
+		count++;
+		if (col_str(s, 1, &k->name)) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		prefix = sqlite3_column_text(s, 2);
+		snprintf(k->prefix, sizeof(k->prefix), "%s", prefix ? (const char *)prefix : "");
+		k->created_at = sqlite3_column_int64(s, 3);
+		k->last_used_at = sqlite3_column_int64(s, 4);
+		k->revoked = sqlite3_column_int(s, 5) != 0;
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list keys");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_apikeys_free(keys, count);
+		return rc;
+	}
+	*out = keys;
+	*n = count;
+	return Y_OK;
+}
+
+void store_apikeys_free(struct store_apikey *keys, size_t n)
+{
+	if (!keys)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(keys[i].name);
+	free(keys);
+}
+
+/* Runs an UPDATE/DELETE bound by the caller; Y_ENOTFOUND if no row matched. */
+static int step_change(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc != SQLITE_DONE)
+		return db_error(st, rc, what);
+	return sqlite3_changes(st->db) > 0 ? Y_OK : Y_ENOTFOUND;
+}
+
+int store_apikey_revoke(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_KEY_REVOKE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	rc = step_change(st, s, "revoke key");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- sessions ---- */
+
+void store_session_release(struct store_session *x)
+{
+	if (!x)
+		return;
+	free(x->name);
+	free(x->status);
+	free(x->phone);
+	free(x->push_name);
+	free(x->webhook_url);
+	free(x->webhook_secret);
+	free(x->webhook_events);
+	memset(x, 0, sizeof(*x));
+}
+
+void store_sessions_free(struct store_session *x, size_t n)
+{
+	if (!x)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_session_release(&x[i]);
+	free(x);
+}
+
+/* Fills *x from a row of SESS_COLS. On error *x is released. */
+static int read_session(sqlite3_stmt *s, struct store_session *x)
+{
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	col_id(s, 0, x->id);
+	rc = col_str(s, 1, &x->name);
+	rc = rc ? rc : col_str(s, 2, &x->status);
+	rc = rc ? rc : col_str(s, 3, &x->phone);
+	rc = rc ? rc : col_str(s, 4, &x->push_name);
+	rc = rc ? rc : col_str(s, 5, &x->webhook_url);
+	rc = rc ? rc : col_str(s, 6, &x->webhook_secret);
+	rc = rc ? rc : col_str(s, 7, &x->webhook_events);
+	x->created_at = sqlite3_column_int64(s, 8);
+	x->updated_at = sqlite3_column_int64(s, 9);
+	if (!rc && (!x->name || !x->status))
+		rc = Y_EDB; /* NOT NULL columns */
+	if (rc)
+		store_session_release(x);
+	return rc;
+}
+
+/* Reads session `id` with the mutex held. */
+static int session_get_locked(struct store *st, const char *id, struct store_session *out)
+{
+	sqlite3_stmt *s = prep(st, S_SESS_GET);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = read_session(s, out);
+	else if (rc == SQLITE_DONE)
+		rc = Y_ENOTFOUND;
+	else
+		rc = db_error(st, rc, "get session");
+	done(s);
+	return rc;
+}
+
+int store_session_create(struct store *st, const char *name, struct store_session *out)
+{
+	sqlite3_stmt *s;
+	char id[STORE_ID_LEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!name)
+		return Y_EINVAL;
+	rc = uuid_v4(id);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SESS_ADD);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	rc = sqlite3_step(s);
+	done(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "create session");
+	if (!rc)
+		rc = session_get_locked(st, id, out);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_session_get(struct store *st, const char *id, struct store_session *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = session_get_locked(st, id, out);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_session_list(struct store *st, const struct store_cursor *after, int limit,
+		       struct store_session **out, size_t *n, struct store_cursor *next, int *has_next)
+{
+	struct store_session *rows = NULL;
+	size_t count = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*has_next = 0;
+	if (limit < 1 || limit > STORE_LIST_MAX)
+		return Y_EINVAL;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, after ? S_SESS_LIST_AFTER : S_SESS_LIST_FIRST);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	sqlite3_bind_int(s, 1, limit + 1); /* one more tells whether a next page exists */
+	if (after) {
+		sqlite3_bind_int64(s, 2, after->ts);
+		sqlite3_bind_text(s, 3, after->id, -1, SQLITE_TRANSIENT);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == (size_t)limit) {
+			*has_next = 1;
+			break;
+		}
+		rc = read_session(s, &rows[count]);
+		if (rc)
+			goto out;
+		count++;
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = Y_OK;
+	else
+		rc = db_error(st, rc, "list sessions");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_sessions_free(rows, count);
+		*has_next = 0;
+		return rc;
+	}
+	if (*has_next && next) {
+		next->ts = rows[count - 1].created_at;
+		memcpy(next->id, rows[count - 1].id, STORE_ID_LEN);
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+int store_session_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SESS_DELETE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	rc = step_change(st, s, "delete session");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_session_set_status(struct store *st, const char *id, const char *status,
+			     const char *phone)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!id || !in_list(status, session_statuses))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SESS_STATUS);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, status);
+	bind_text(s, 3, phone);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	rc = step_change(st, s, "set session status");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_session_set_webhook(struct store *st, const char *id, const char *url,
+			      const char *secret, const char *events)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SESS_WEBHOOK);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, url);
+	bind_text(s, 3, url ? secret : NULL); /* clearing the URL clears all three */
+	bind_text(s, 4, url ? events : NULL);
+	sqlite3_bind_int64(s, 5, clock_now_ms());
+	rc = step_change(st, s, "set webhook");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- messages ---- */
+
+void store_message_release(struct store_message *m)
+{
+	if (!m)
+		return;
+	free(m->wa_id);
+	free(m->chat);
+	free(m->type);
+	free(m->body);
+	free(m->status);
+	memset(m, 0, sizeof(*m));
+}
+
+void store_messages_free(struct store_message *m, size_t n)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_message_release(&m[i]);
+	free(m);
+}
+
+static int read_message(sqlite3_stmt *s, struct store_message *m)
+{
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	col_id(s, 0, m->id);
+	col_id(s, 1, m->session_id);
+	rc = col_str(s, 2, &m->wa_id);
+	rc = rc ? rc : col_str(s, 3, &m->chat);
+	m->from_me = sqlite3_column_int(s, 4) != 0;
+	rc = rc ? rc : col_str(s, 5, &m->type);
+	rc = rc ? rc : col_str(s, 6, &m->body);
+	rc = rc ? rc : col_str(s, 7, &m->status);
+	m->timestamp = sqlite3_column_int64(s, 8);
+	m->created_at = sqlite3_column_int64(s, 9);
+	if (!rc && (!m->chat || !m->type || !m->status))
+		rc = Y_EDB;
+	if (rc)
+		store_message_release(m);
+	return rc;
+}
+
+int store_message_insert(struct store *st, struct store_message *m)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!m->chat || !m->type || !in_list(m->status, message_statuses))
+		return Y_EINVAL;
+	if (!m->id[0] && (rc = uuid_v4(m->id)))
+		return rc;
+	if (!m->created_at)
+		m->created_at = clock_now_ms();
+	if (!m->timestamp)
+		m->timestamp = m->created_at;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_MSG_ADD);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, m->id);
+	bind_text(s, 2, m->session_id);
+	bind_text(s, 3, m->wa_id);
+	bind_text(s, 4, m->chat);
+	sqlite3_bind_int(s, 5, m->from_me ? 1 : 0);
+	bind_text(s, 6, m->type);
+	bind_text(s, 7, m->body);
+	bind_text(s, 8, m->status);
+	sqlite3_bind_int64(s, 9, m->timestamp);
+	sqlite3_bind_int64(s, 10, m->created_at);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "insert message");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_message_get(struct store *st, const char *session_id, const char *id,
+		      struct store_message *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!session_id || !id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_MSG_GET);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, session_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = read_message(s, out);
+	else if (rc == SQLITE_DONE)
+		rc = Y_ENOTFOUND;
+	else
+		rc = db_error(st, rc, "get message");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_message_set_status(struct store *st, const char *id, const char *status,
+			     const char *wa_id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!id || !in_list(status, message_statuses))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_MSG_STATUS);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, status);
+	bind_text(s, 3, wa_id);
+	rc = step_change(st, s, "set message status");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int session_exists_locked(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = prep(st, S_SESS_EXISTS);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_ROW ? Y_OK : rc == SQLITE_DONE ? Y_ENOTFOUND
+							 : db_error(st, rc, "find session");
+	done(s);
+	return rc;
+}
+
+int store_message_list(struct store *st, const char *session_id, const struct store_cursor *after,
+		       int limit, struct store_message **out, size_t *n,
+		       struct store_cursor *next, int *has_next)
+{
+	struct store_message *rows = NULL;
+	size_t count = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*has_next = 0;
+	if (!session_id || limit < 1 || limit > STORE_LIST_MAX)
+		return Y_EINVAL;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	rc = session_exists_locked(st, session_id);
+	if (rc)
+		goto out;
+	s = prep(st, after ? S_MSG_LIST_AFTER : S_MSG_LIST_FIRST);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	sqlite3_bind_int(s, 1, limit + 1);
+	bind_text(s, 2, session_id);
+	if (after) {
+		sqlite3_bind_int64(s, 3, after->ts);
+		sqlite3_bind_text(s, 4, after->id, -1, SQLITE_TRANSIENT);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == (size_t)limit) {
+			*has_next = 1;
+			break;
+		}
+		rc = read_message(s, &rows[count]);
+		if (rc)
+			goto out;
+		count++;
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = Y_OK;
+	else
+		rc = db_error(st, rc, "list messages");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_messages_free(rows, count);
+		*has_next = 0;
+		return rc;
+	}
+	if (*has_next && next) {
+		next->ts = rows[count - 1].timestamp;
+		memcpy(next->id, rows[count - 1].id, STORE_ID_LEN);
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+/* ---- webhook log and retention ---- */
+
+int store_webhook_log_add(struct store *st, const char *session_id, const char *event,
+			  const char *url, int http_status, int attempt, const char *error)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!event || !url)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_HOOKLOG_ADD);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, event);
+	bind_text(s, 3, url);
+	sqlite3_bind_int(s, 4, http_status);
+	sqlite3_bind_int(s, 5, attempt);
+	bind_text(s, 6, error);
+	sqlite3_bind_int64(s, 7, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "add webhook log");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int prune_one(struct store *st, enum stmt_id id, int64_t before, int64_t *deleted)
+{
+	sqlite3_stmt *s = prep(st, id);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	sqlite3_bind_int64(s, 1, before);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		*deleted += sqlite3_changes(st->db);
+	done(s);
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "prune");
+}
+
+int store_prune(struct store *st, int64_t before, int64_t *deleted)
+{
+	int64_t count = 0;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc)
+		goto out;
+	rc = prune_one(st, S_PRUNE_MSG, before, &count);
+	if (!rc)
+		rc = prune_one(st, S_PRUNE_HOOKLOG, before, &count);
+	if (!rc)
+		rc = exec_stmt(st, S_COMMIT);
+	if (rc) {
+		exec_stmt(st, S_ROLLBACK);
+		count = 0;
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	if (deleted)
+		*deleted = count;
+	return rc;
+}

@@ -1,0 +1,13 @@
+/*
+ * Internals of the SQLite store that tests need. Not for other modules.
+ */
+#ifndef YESAPP_STORE_SQLITE_H
+#define YESAPP_STORE_SQLITE_H
+
+#include "store/store.h"
+
+/* store_open, but applies migrations only up to version `upto` (for tests
+ * that build a database at an older schema version). */
+int store_sqlite_open_upto(const char *url, int upto, struct store **out);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * The configuration table and its parser. Every setting is one row of
+ * `options` below: the parser, `yesapp --help` and the Markdown table in
+ * docs/configuration.md (`yesapp config-table`) are all driven by it, so a
+ * new setting is a new row plus its field in struct config.
+ *
+ * Order of precedence: built-in default < environment variable < CLI flag.
+ * Defaults are written as text and go through the same parser as user
+ * input, so what --help shows is exactly what is used.
+ */
+#include "util/config.h"
+#include "util/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type {
+	OPT_INT,     /* int within [min, max] */
+	OPT_SIZE,    /* size_t byte count within [min, max] */
+	OPT_LEVEL,   /* log level name */
+	OPT_HOST,    /* a host name or IP literal */
+	OPT_PATH,    /* a non-empty path */
+	OPT_DBURL,   /* SQLite path or sqlite:PATH; postgres:// refused for now */
+	OPT_WSURL,   /* ws:// or wss:// URL */
+	OPT_SECRET,  /* printable ASCII without spaces, 1..max chars */
+	OPT_ORIGINS, /* "*" or comma-separated http(s)://origin list */
+};
+
+struct option_row {
+	const char *env;      /* environment variable */
+	const char *flag;     /* CLI flag, without the leading "--" */
+	const char *arg;      /* placeholder shown in --help */
+	enum opt_type type;
+	size_t offset;        /* of the field in struct config */
+	const char *def;      /* default as text; NULL = unset */
+	const char *def_doc;  /* how the default is shown, when not `def` */
+	long long min, max;   /* bounds (OPT_INT, OPT_SIZE; max length for OPT_SECRET) */
+	const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct option_row options[] = {
+	{ "PORT", "port", "N", OPT_INT, FIELD(port), "3000", NULL, 0, 65535,
+	  "TCP port of the REST API (0 picks a free port)" },
+	{ "HOST", "host", "ADDR", OPT_HOST, FIELD(host), "0.0.0.0", NULL, 0, 0,
+	  "address to listen on" },
+	{ "DATA_DIR", "data-dir", "DIR", OPT_PATH, FIELD(data_dir), "./data", NULL, 0, 0,
+	  "directory for the database and session files (created if missing)" },
+	{ "DATABASE_URL", "database-url", "URL", OPT_DBURL, FIELD(database_url), NULL,
+	  "DATA_DIR/db.sqlite", 0, 0,
+	  "SQLite file path or sqlite:PATH (postgres:// is not supported yet)" },
+	{ "LOG_LEVEL", "log-level", "LEVEL", OPT_LEVEL, FIELD(log_level), "info", NULL, 0, 0,
+	  "debug, info, warn or error" },
+	{ "API_KEY", "api-key", "KEY", OPT_SECRET, FIELD(api_key), NULL, "(none)", 0, 256,
+	  "an API key to accept (stored hashed); if no key exists one is generated "
+	  "and logged once" },
+	{ "CORS_ORIGINS", "cors-origins", "LIST", OPT_ORIGINS, FIELD(cors_origins), NULL,
+	  "(none)", 0, 0, "allowed browser origins: * or a comma-separated list of "
+	  "http(s)://host[:port]" },
+	{ "RATE_LIMIT_GLOBAL", "rate-limit-global", "N", OPT_INT, FIELD(rate_limit_global), "100",
+	  NULL, 0, 1000000, "requests per minute per API key or client IP (0 = unlimited)" },
+	{ "RATE_LIMIT_MESSAGES", "rate-limit-messages", "N", OPT_INT, FIELD(rate_limit_messages),
+	  "50", NULL, 0, 100000, "messages sent per minute per session (0 = unlimited)" },
+	{ "QUEUE_MAX", "queue-max", "N", OPT_INT, FIELD(queue_max), "1000", NULL, 1, 1000000,
+	  "outgoing messages queued per session before sends are refused" },
+	{ "RETENTION_DAYS", "retention-days", "DAYS", OPT_INT, FIELD(retention_days), "90", NULL,
+	  0, 36500, "days to keep messages and webhook logs (0 = forever)" },
+	{ "WA_WS_URL", "wa-ws-url", "URL", OPT_WSURL, FIELD(wa_ws_url),
+	  "wss://web.whatsapp.com/ws/chat", NULL, 0, 0, "WhatsApp websocket endpoint" },
+	{ "MAX_BODY_BYTES", "max-body-bytes", "BYTES", OPT_SIZE, FIELD(max_body_bytes), "1048576",
+	  "1048576 (1 MiB)", 1024, 64LL << 20, "largest accepted HTTP request body" },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int is_string_type(enum opt_type t)
+{
+	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL;
+}
+
+/* Parses a whole decimal integer; 0 or Y_EINVAL. */
+static int parse_ll(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!*s || !(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
+		return Y_EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return Y_EINVAL;
+	*out = v;
+	return Y_OK;
+}
+
+/* Text after "scheme://" up to the first '/', ':' or end must be non-empty. */
+static int has_host(const char *after_scheme)
+{
+	size_t n = strcspn(after_scheme, "/:?#");
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (isspace((unsigned char)after_scheme[i]) || after_scheme[i] == '@')
+			return 0;
+	return 1;
+}
+
+static int valid_origins(const char *s)
+{
+	if (!strcmp(s, "*"))
+		return 1;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		const char *host;
+
+		if (!strncmp(s, "http://", 7))
+			host = s + 7;
+		else if (!strncmp(s, "https://", 8))
+			host = s + 8;
+		else
+			return 0;
+		if (host >= s + n || !has_host(host))
+			return 0;
+		for (const char *c = host; c < s + n; c++) /* origins carry no path */
+			if (*c == '/' || isspace((unsigned char)*c))
+				return 0;
+		s += n;
+		if (*s == ',') {
+			s++;
+			if (!*s)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Parses `val` for `o` into cfg. On error fills err with a reason that
+ * starts with `who` (the variable name or "--flag").
+ */
+static int apply(struct config *cfg, const struct option_row *o, const char *val,
+		 const char *who, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + o->offset;
+	long long v;
+	enum ylog_level lvl;
+
+	switch (o->type) {
+	case OPT_INT:
+	case OPT_SIZE:
+		if (parse_ll(val, &v) || v < o->min || v > o->max) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected an integer from %lld to %lld",
+				who, val, o->min, o->max);
+			return Y_EINVAL;
+		}
+		if (o->type == OPT_INT)
+			*(int *)field = (int)v;
+		else
+			*(size_t *)field = (size_t)v;
+		return Y_OK;
+	case OPT_LEVEL:
+		if (ylog_parse_level(val, &lvl) || lvl == YLOG_OFF) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected debug, info, warn or error",
+				who, val);
+			return Y_EINVAL;
+		}
+		*(enum ylog_level *)field = lvl;
+		return Y_OK;
+	case OPT_HOST:
+		if (!*val || strlen(val) > 253 || strspn(val, "abcdefghijklmnopqrstuvwxyz"
+							  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+							  strlen(val)) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected a host name or IP address",
+				who, val);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_PATH:
+		if (!*val) {
+			set_err(err, errlen, "%s: must not be empty", who);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_DBURL:
+		if (!strncmp(val, "postgres://", 11) || !strncmp(val, "postgresql://", 13)) {
+			set_err(err, errlen, "%s: PostgreSQL is not supported yet; use a SQLite file path "
+				"or sqlite:PATH", who);
+			return Y_EINVAL;
+		}
+		if (!*val || (strstr(val, "://") && strncmp(val, "sqlite://", 9))) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected a SQLite file path or "
+				"sqlite:PATH", who, val);
+			return Y_EINVAL;
+		}
+		if (!strcmp(val, "sqlite:") || !strcmp(val, "sqlite://")) {
+			set_err(err, errlen, "%s: the SQLite path is empty", who);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_WSURL:
+		if (!((!strncmp(val, "wss://", 6) && has_host(val + 6)) ||
+		      (!strncmp(val, "ws://", 5) && has_host(val + 5)))) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected a ws:// or wss:// URL",
+				who, val);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_SECRET: {
+		size_t n = strlen(val);
+
+		if (!n || (long long)n > o->max) {
+			set_err(err, errlen, "%s: must be 1 to %lld characters", who, o->max);
+			return Y_EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (val[i] <= ' ' || val[i] > '~') {
+				set_err(err, errlen, "%s: only printable ASCII without spaces is allowed",
+					who);
+				return Y_EINVAL;
+			}
+		}
+		break;
+	}
+	case OPT_ORIGINS:
+		if (!valid_origins(val)) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected * or a comma-separated "
+				"list of http(s)://host[:port] origins", who, val);
+			return Y_EINVAL;
+		}
+		break;
+	}
+	/* a string setting */
+	char *copy = strdup(val);
+
+	if (!copy) {
+		set_err(err, errlen, "%s: out of memory", who);
+		return Y_ENOMEM;
+	}
+	free(*(char **)field);
+	*(char **)field = copy;
+	return Y_OK;
+}
+
+static const struct option_row *find_flag(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strlen(options[i].flag) == len && !strncmp(options[i].flag, name, len))
+			return &options[i];
+	return NULL;
+}
+
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	int rc = Y_OK;
+
+	memset(cfg, 0, sizeof(*cfg));
+	set_err(err, errlen, "%s", "");
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if (options[i].def &&
+		    apply(cfg, &options[i], options[i].def, options[i].env, err, errlen))
+			BUG("a built-in configuration default does not parse");
+	}
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const char *v = getenv(options[i].env);
+
+		if (v && *v && (rc = apply(cfg, &options[i], v, options[i].env, err, errlen)))
+			goto out;
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *name, *eq, *val;
+		const struct option_row *o;
+		char who[64];
+
+		if (strncmp(a, "--", 2) || !a[2]) {
+			set_err(err, errlen, "unexpected argument \"%s\"", a);
+			rc = Y_EINVAL;
+			goto out;
+		}
+		name = a + 2;
+		eq = strchr(name, '=');
+		o = find_flag(name, eq ? (size_t)(eq - name) : strlen(name));
+		if (!o) {
+			set_err(err, errlen, "unknown option \"%.*s\" (see yesapp --help)",
+				(int)(eq ? (size_t)(eq - a) : strlen(a)), a);
+			rc = Y_EINVAL;
+			goto out;
+		}
+		snprintf(who, sizeof(who), "--%s", o->flag);
+		if (eq) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			set_err(err, errlen, "%s: a value is required", who);
+			rc = Y_EINVAL;
+			goto out;
+		}
+		rc = apply(cfg, o, val, who, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (!cfg->database_url) {
+		size_t n = strlen(cfg->data_dir) + sizeof("/db.sqlite");
+
+		cfg->database_url = malloc(n);
+		if (!cfg->database_url) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		snprintf(cfg->database_url, n, "%s/db.sqlite", cfg->data_dir);
+	}
+out:
+	if (rc) {
+		config_release(cfg);
+		rc = Y_EINVAL;
+	}
+	return rc;
+}
+
+void config_release(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if (is_string_type(options[i].type)) {
+			char **p = (char **)((char *)cfg + options[i].offset);
+
+			free(*p);
+			*p = NULL;
+		}
+	}
+}
+
+static const char *type_doc(const struct option_row *o, char *buf, size_t len)
+{
+	switch (o->type) {
+	case OPT_INT:
+		snprintf(buf, len, "integer %lld..%lld", o->min, o->max);
+		return buf;
+	case OPT_SIZE:
+		snprintf(buf, len, "bytes %lld..%lld", o->min, o->max);
+		return buf;
+	case OPT_LEVEL:
+		return "debug|info|warn|error";
+	case OPT_HOST:
+		return "host or IP";
+	case OPT_PATH:
+		return "path";
+	case OPT_DBURL:
+		return "path or sqlite:PATH";
+	case OPT_WSURL:
+		return "ws:// or wss:// URL";
+	case OPT_SECRET:
+		snprintf(buf, len, "string, up to %lld chars", o->max);
+		return buf;
+	case OPT_ORIGINS:
+		return "* or origin list";
+	}
+	return "?";
+}
+
+static const char *default_doc(const struct option_row *o)
+{
+	return o->def_doc ? o->def_doc : o->def;
+}
+
+void config_print_help(FILE *f)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option_row *o = &options[i];
+		char flag[48];
+
+		snprintf(flag, sizeof(flag), "--%s %s", o->flag, o->arg);
+		fprintf(f, "  %-28s %-20s %s\n", flag, o->env, o->help);
+		fprintf(f, "  %-28s %-20s default: %s\n", "", "", default_doc(o));
+	}
+}
+
+void config_print_markdown(FILE *f)
+{
+	fprintf(f, "| Variable | Flag | Type | Default | Description |\n");
+	fprintf(f, "|---|---|---|---|---|\n");
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option_row *o = &options[i];
+		char buf[64];
+
+		fprintf(f, "| `%s` | `--%s` | %s | `%s` | %s |\n", o->env, o->flag,
+			type_doc(o, buf, sizeof(buf)), default_doc(o), o->help);
+	}
+}

@@ -1,0 +1,514 @@
+/* Tests of the SQLite store (store.h) on temporary databases. */
+#include "test.h"
+#include "tmpdir.h"
+
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/uuid.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+static char tmp[256];
+static int dbn;
+
+/* Opens a fresh database file in the temp directory; path (if non-NULL,
+ * 300 bytes) gets its file name. */
+static struct store *fresh(char *path)
+{
+	char p[300];
+	struct store *st = NULL;
+
+	snprintf(p, sizeof(p), "%s/db%d.sqlite", tmp, ++dbn);
+	if (path)
+		memcpy(path, p, sizeof(p));
+	if (store_open(p, &st) != Y_OK)
+		return NULL;
+	return st;
+}
+
+/* Runs a single-integer query on the database file directly. */
+static long long raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	long long v = -1;
+
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static void fill_hash(uint8_t h[32], uint8_t seed)
+{
+	for (int i = 0; i < 32; i++)
+		h[i] = (uint8_t)(seed * 31 + i);
+}
+
+static int add_message(struct store *st, const char *sid, int64_t ts, const char *wa_id)
+{
+	struct store_message m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.session_id, sizeof(m.session_id), "%s", sid);
+	m.chat = "15551234567@s.whatsapp.net";
+	m.type = "text";
+	m.body = "{\"text\":\"hi\"}";
+	m.status = "queued";
+	m.wa_id = (char *)wa_id;
+	m.timestamp = ts;
+	return store_message_insert(st, &m);
+}
+
+TEST(open_creates_dirs_wal_and_refuses_postgres)
+{
+	char url[400], path[300];
+	struct store *st = (struct store *)1;
+	struct stat sb;
+	int applied = -1, known = -1;
+
+	snprintf(path, sizeof(path), "%s/a/b/db.sqlite", tmp);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	REQUIRE(store_open(url, &st) == Y_OK);
+	CHECK(stat(path, &sb) == 0);
+	CHECK_EQ_INT(store_ping(st), Y_OK);
+	CHECK_EQ_INT(store_schema_version(st, &applied, &known), Y_OK);
+	CHECK(known >= 2);
+	CHECK_EQ_INT(applied, known);
+	store_close(st);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL) == SQLITE_OK);
+	REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+	CHECK_EQ_STR((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+
+	st = (struct store *)1;
+	CHECK_EQ_INT(store_open("postgres://u:p@localhost/db", &st), Y_EUNSUPPORTED);
+	CHECK(st == NULL);
+	CHECK_EQ_INT(store_open("", &st), Y_EINVAL);
+	CHECK_EQ_INT(store_open("mysql://x", &st), Y_EINVAL);
+	snprintf(url, sizeof(url), "%s/not-a-dir", tmp);
+	FILE *f = fopen(url, "w");
+	REQUIRE(f != NULL);
+	fclose(f);
+	snprintf(url, sizeof(url), "%s/not-a-dir/db.sqlite", tmp);
+	CHECK(store_open(url, &st) != Y_OK);
+	store_close(NULL);
+}
+
+TEST(session_crud_and_webhook)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s, g;
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "main", &s) == Y_OK);
+	CHECK(uuid_valid(s.id));
+	CHECK_EQ_STR(s.name, "main");
+	CHECK_EQ_STR(s.status, "pending");
+	CHECK(s.phone == NULL && s.webhook_url == NULL && s.webhook_events == NULL);
+	CHECK(s.created_at > 0 && s.created_at == s.updated_at);
+
+	CHECK_EQ_INT(store_session_set_status(st, s.id, "connected", "15551234567"), Y_OK);
+	CHECK_EQ_INT(store_session_set_status(st, s.id, "qr", NULL), Y_OK);
+	CHECK_EQ_INT(store_session_set_status(st, s.id, "bogus", NULL), Y_EINVAL);
+	CHECK_EQ_INT(store_session_set_status(st, "nope", "qr", NULL), Y_ENOTFOUND);
+	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "qr");
+	CHECK_EQ_STR(g.phone, "15551234567"); /* NULL kept the phone */
+	CHECK(g.updated_at >= g.created_at);
+	store_session_release(&g);
+
+	CHECK_EQ_INT(store_session_set_webhook(st, s.id, "https://example.test/hook", "sec",
+					       "[\"message\"]"), Y_OK);
+	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.webhook_url, "https://example.test/hook");
+	CHECK_EQ_STR(g.webhook_secret, "sec");
+	CHECK_EQ_STR(g.webhook_events, "[\"message\"]");
+	store_session_release(&g);
+	CHECK_EQ_INT(store_session_set_webhook(st, s.id, NULL, "ignored", "[]"), Y_OK);
+	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
+	CHECK(g.webhook_url == NULL && g.webhook_secret == NULL && g.webhook_events == NULL);
+	store_session_release(&g);
+	CHECK_EQ_INT(store_session_set_webhook(st, "nope", NULL, NULL, NULL), Y_ENOTFOUND);
+
+	CHECK_EQ_INT(store_session_delete(st, s.id), Y_OK);
+	CHECK_EQ_INT(store_session_get(st, s.id, &g), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_session_delete(st, s.id), Y_ENOTFOUND);
+	store_session_release(&s);
+	store_session_release(NULL);
+	store_close(st);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+TEST(session_pages_have_no_gaps_or_duplicates)
+{
+	enum { N = 23, PAGE = 5 };
+	struct store *st = fresh(NULL);
+	char *made[N], *seen[N + 1];
+	size_t nseen = 0;
+	struct store_cursor cur;
+	int has_next = 1, pages = 0;
+	int64_t prev_ts = INT64_MAX;
+	char prev_id[STORE_ID_LEN] = "\x7f";
+
+	REQUIRE(st != NULL);
+	for (int i = 0; i < N; i++) {
+		struct store_session s;
+
+		REQUIRE(store_session_create(st, "s", &s) == Y_OK);
+		made[i] = strdup(s.id);
+		store_session_release(&s);
+	}
+	while (has_next) {
+		struct store_session *rows;
+		size_t n;
+
+		REQUIRE(store_session_list(st, pages ? &cur : NULL, PAGE, &rows, &n, &cur,
+					   &has_next) == Y_OK);
+		pages++;
+		CHECK(n == PAGE || !has_next);
+		for (size_t i = 0; i < n && nseen < N + 1; i++) {
+			/* strictly descending by (created_at, id) */
+			CHECK(rows[i].created_at < prev_ts ||
+			      (rows[i].created_at == prev_ts && strcmp(rows[i].id, prev_id) < 0));
+			prev_ts = rows[i].created_at;
+			snprintf(prev_id, sizeof(prev_id), "%s", rows[i].id);
+			seen[nseen++] = strdup(rows[i].id);
+		}
+		store_sessions_free(rows, n);
+		REQUIRE(pages <= N);
+	}
+	CHECK_EQ_INT(pages, (N + PAGE - 1) / PAGE);
+	REQUIRE(nseen == N);
+	qsort(made, N, sizeof(char *), cmp_str);
+	qsort(seen, N, sizeof(char *), cmp_str);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ_STR(made[i], seen[i]);
+	for (int i = 0; i < N; i++) {
+		free(made[i]);
+		free(seen[i]);
+	}
+	struct store_session *rows = (struct store_session *)1;
+	size_t n = 9;
+	CHECK_EQ_INT(store_session_list(st, NULL, 0, &rows, &n, &cur, &has_next), Y_EINVAL);
+	CHECK_EQ_INT(store_session_list(st, NULL, STORE_LIST_MAX + 1, &rows, &n, &cur, &has_next),
+		     Y_EINVAL);
+	CHECK(rows == NULL && n == 0);
+	store_close(st);
+}
+
+TEST(message_pages_survive_ties_and_new_inserts)
+{
+	enum { N = 47, PAGE = 10 };
+	struct store *st = fresh(NULL);
+	struct store_session s, other;
+	struct store_cursor cur;
+	int has_next = 1, pages = 0, seen_old = 0;
+	char seen[N + 1][STORE_ID_LEN];
+	size_t nseen = 0;
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	REQUIRE(store_session_create(st, "b", &other) == Y_OK);
+	for (int i = 0; i < N; i++) /* timestamps repeat: only the id breaks ties */
+		REQUIRE(add_message(st, s.id, 1000 + i / 4, NULL) == Y_OK);
+	for (int i = 0; i < 5; i++)
+		REQUIRE(add_message(st, other.id, 1000 + i, NULL) == Y_OK);
+	while (has_next) {
+		struct store_message *rows;
+		size_t n;
+
+		REQUIRE(store_message_list(st, s.id, pages ? &cur : NULL, PAGE, &rows, &n, &cur,
+					   &has_next) == Y_OK);
+		if (pages == 0) /* a newer message arriving between pages is not repeated */
+			REQUIRE(add_message(st, s.id, 999999, NULL) == Y_OK);
+		pages++;
+		for (size_t i = 0; i < n; i++) {
+			CHECK_EQ_STR(rows[i].session_id, s.id);
+			for (size_t k = 0; k < nseen; k++)
+				CHECK(strcmp(seen[k], rows[i].id) != 0);
+			if (nseen < N + 1)
+				memcpy(seen[nseen++], rows[i].id, STORE_ID_LEN);
+			if (rows[i].timestamp < 999999)
+				seen_old++;
+		}
+		store_messages_free(rows, n);
+		REQUIRE(pages <= N);
+	}
+	CHECK_EQ_INT(seen_old, N);
+	CHECK_EQ_INT(nseen, N);
+
+	struct store_message *rows;
+	size_t n;
+	CHECK_EQ_INT(store_message_list(st, "no-such-session", NULL, 10, &rows, &n, &cur, &has_next),
+		     Y_ENOTFOUND);
+	REQUIRE(store_message_list(st, other.id, NULL, 10, &rows, &n, &cur, &has_next) == Y_OK);
+	CHECK_EQ_INT(n, 5);
+	CHECK_EQ_INT(has_next, 0);
+	store_messages_free(rows, n);
+	store_session_release(&s);
+	store_session_release(&other);
+	store_close(st);
+}
+
+TEST(message_insert_get_status)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_message m, g;
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	memset(&m, 0, sizeof(m));
+	memcpy(m.session_id, s.id, STORE_ID_LEN);
+	m.chat = "123@g.us";
+	m.type = "text";
+	m.status = "queued";
+	m.from_me = 1;
+	REQUIRE(store_message_insert(st, &m) == Y_OK);
+	CHECK(uuid_valid(m.id));
+	CHECK(m.created_at > 0 && m.timestamp == m.created_at);
+	REQUIRE(store_message_get(st, s.id, m.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.chat, "123@g.us");
+	CHECK_EQ_INT(g.from_me, 1);
+	CHECK(g.body == NULL && g.wa_id == NULL);
+	store_message_release(&g);
+	CHECK_EQ_INT(store_message_insert(st, &m), Y_EEXIST); /* same id */
+
+	CHECK_EQ_INT(store_message_set_status(st, m.id, "sent", "3EB0ABCDEF"), Y_OK);
+	CHECK_EQ_INT(store_message_set_status(st, m.id, "delivered", NULL), Y_OK);
+	CHECK_EQ_INT(store_message_set_status(st, m.id, "lost", NULL), Y_EINVAL);
+	CHECK_EQ_INT(store_message_set_status(st, "nope", "read", NULL), Y_ENOTFOUND);
+	REQUIRE(store_message_get(st, s.id, m.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "delivered");
+	CHECK_EQ_STR(g.wa_id, "3EB0ABCDEF");
+	store_message_release(&g);
+	CHECK_EQ_INT(add_message(st, s.id, 5, "3EB0ABCDEF"), Y_EEXIST); /* wa_id taken */
+	CHECK_EQ_INT(store_message_get(st, "other", m.id, &g), Y_ENOTFOUND);
+
+	CHECK_EQ_INT(add_message(st, "no-such-session", 5, NULL), Y_ENOTFOUND);
+	memset(&m, 0, sizeof(m));
+	memcpy(m.session_id, s.id, STORE_ID_LEN);
+	m.chat = "x";
+	m.type = "text";
+	m.status = "weird";
+	CHECK_EQ_INT(store_message_insert(st, &m), Y_EINVAL);
+	m.status = "queued";
+	m.chat = NULL;
+	CHECK_EQ_INT(store_message_insert(st, &m), Y_EINVAL);
+	store_session_release(&s);
+	store_close(st);
+}
+
+TEST(delete_cascades_to_messages_and_webhook_log)
+{
+	char path[300];
+	struct store *st = fresh(path);
+	struct store_session a, b;
+	char q[200];
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &a) == Y_OK);
+	REQUIRE(store_session_create(st, "b", &b) == Y_OK);
+	for (int i = 0; i < 3; i++) {
+		REQUIRE(add_message(st, a.id, 100 + i, NULL) == Y_OK);
+		REQUIRE(add_message(st, b.id, 100 + i, NULL) == Y_OK);
+	}
+	CHECK_EQ_INT(store_webhook_log_add(st, a.id, "message", "http://127.0.0.1:9/h", 500, 1,
+					   "server error"), Y_OK);
+	CHECK_EQ_INT(store_webhook_log_add(st, b.id, "message", "http://127.0.0.1:9/h", 200, 1,
+					   NULL), Y_OK);
+	CHECK_EQ_INT(store_webhook_log_add(st, NULL, "startup", "http://127.0.0.1:9/h", 0, 1,
+					   NULL), Y_OK);
+	CHECK_EQ_INT(store_webhook_log_add(st, "no-such", "x", "http://h", 0, 1, NULL),
+		     Y_ENOTFOUND);
+	CHECK_EQ_INT(store_webhook_log_add(st, a.id, NULL, "http://h", 0, 1, NULL), Y_EINVAL);
+	REQUIRE(store_session_delete(st, a.id) == Y_OK);
+	store_close(st);
+
+	snprintf(q, sizeof(q), "SELECT count(*) FROM messages WHERE session_id = '%s'", a.id);
+	CHECK_EQ_INT(raw_int(path, q), 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM webhook_log WHERE session_id = '%s'", a.id);
+	CHECK_EQ_INT(raw_int(path, q), 0);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM messages"), 3);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM webhook_log"), 2);
+	store_session_release(&a);
+	store_session_release(&b);
+}
+
+TEST(apikeys_add_find_touch_revoke)
+{
+	struct store *st = fresh(NULL);
+	uint8_t h1[32], h2[32], h3[32];
+	char id1[STORE_ID_LEN], id2[STORE_ID_LEN], found[STORE_ID_LEN];
+	struct store_apikey *keys;
+	size_t n;
+	int64_t active = -1;
+
+	REQUIRE(st != NULL);
+	fill_hash(h1, 1);
+	fill_hash(h2, 2);
+	fill_hash(h3, 3);
+	CHECK_EQ_INT(store_apikey_count_active(st, &active), Y_OK);
+	CHECK_EQ_INT(active, 0);
+	REQUIRE(store_apikey_add(st, h1, "ci", "0123abcd", id1) == Y_OK);
+	REQUIRE(store_apikey_add(st, h2, NULL, "ffff0000", id2) == Y_OK);
+	CHECK(uuid_valid(id1) && uuid_valid(id2) && strcmp(id1, id2));
+	CHECK_EQ_INT(store_apikey_add(st, h1, "dup", "0123abcd", found), Y_EEXIST);
+	CHECK_EQ_INT(store_apikey_count_active(st, &active), Y_OK);
+	CHECK_EQ_INT(active, 2);
+
+	REQUIRE(store_apikey_find(st, h1, found) == Y_OK);
+	CHECK_EQ_STR(found, id1);
+	REQUIRE(store_apikey_find(st, h2, found) == Y_OK);
+	CHECK_EQ_STR(found, id2);
+	CHECK_EQ_INT(store_apikey_find(st, h3, found), Y_ENOTFOUND);
+
+	int64_t now = clock_now_ms();
+	CHECK_EQ_INT(store_apikey_touch(st, id1, now), Y_OK);
+	CHECK_EQ_INT(store_apikey_touch(st, id1, now + 1000), Y_OK); /* within a minute: kept */
+	CHECK_EQ_INT(store_apikey_touch(st, "unknown", now), Y_OK);
+	REQUIRE(store_apikey_list(st, &keys, &n) == Y_OK);
+	REQUIRE(n == 2);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(keys[i].id, id1)) {
+			CHECK_EQ_STR(keys[i].name, "ci");
+			CHECK_EQ_STR(keys[i].prefix, "0123abcd");
+			CHECK_EQ_INT(keys[i].last_used_at, now);
+		} else {
+			CHECK_EQ_STR(keys[i].name, "");
+			CHECK_EQ_INT(keys[i].last_used_at, 0);
+		}
+		CHECK_EQ_INT(keys[i].revoked, 0);
+		CHECK(keys[i].created_at > 0);
+	}
+	CHECK(keys[0].created_at > keys[1].created_at ||
+	      (keys[0].created_at == keys[1].created_at && strcmp(keys[0].id, keys[1].id) > 0));
+	store_apikeys_free(keys, n);
+	CHECK_EQ_INT(store_apikey_touch(st, id1, now + 61000), Y_OK);
+
+	CHECK_EQ_INT(store_apikey_revoke(st, id1), Y_OK);
+	CHECK_EQ_INT(store_apikey_revoke(st, id1), Y_OK); /* twice is fine */
+	CHECK_EQ_INT(store_apikey_revoke(st, "no-such-id"), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_apikey_find(st, h1, found), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_apikey_count_active(st, &active), Y_OK);
+	CHECK_EQ_INT(active, 1);
+	REQUIRE(store_apikey_list(st, &keys, &n) == Y_OK);
+	REQUIRE(n == 2);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ_INT(keys[i].revoked, !strcmp(keys[i].id, id1));
+		if (!strcmp(keys[i].id, id1))
+			CHECK_EQ_INT(keys[i].last_used_at, now + 61000);
+	}
+	store_apikeys_free(keys, n);
+	store_apikeys_free(NULL, 0);
+	store_close(st);
+}
+
+TEST(prune_deletes_only_older_rows)
+{
+	char path[300];
+	struct store *st = fresh(path);
+	struct store_session s;
+	int64_t deleted = -1;
+	int64_t now = clock_now_ms();
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	REQUIRE(add_message(st, s.id, now - 10 * 86400000LL, NULL) == Y_OK);
+	REQUIRE(add_message(st, s.id, now - 5 * 86400000LL, NULL) == Y_OK);
+	REQUIRE(add_message(st, s.id, now, NULL) == Y_OK);
+	REQUIRE(store_webhook_log_add(st, s.id, "message", "http://h", 200, 1, NULL) == Y_OK);
+
+	CHECK_EQ_INT(store_prune(st, now - 20 * 86400000LL, &deleted), Y_OK);
+	CHECK_EQ_INT(deleted, 0);
+	CHECK_EQ_INT(store_prune(st, now - 7 * 86400000LL, &deleted), Y_OK);
+	CHECK_EQ_INT(deleted, 1);
+	CHECK_EQ_INT(store_prune(st, now - 7 * 86400000LL, NULL), Y_OK);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM messages"), 2);
+	CHECK_EQ_INT(store_prune(st, now + 60000, &deleted), Y_OK);
+	CHECK_EQ_INT(deleted, 3); /* two messages + one webhook log row */
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM webhook_log"), 0);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM sessions"), 1);
+	store_session_release(&s);
+	store_close(st);
+}
+
+struct writer_arg {
+	struct store *st;
+	const char *sid;
+	int base;
+	int failures;
+};
+
+static void *writer(void *p)
+{
+	struct writer_arg *a = p;
+
+	for (int i = 0; i < 100; i++) {
+		if (add_message(a->st, a->sid, a->base + i, NULL) != Y_OK)
+			a->failures++;
+		if (store_ping(a->st) != Y_OK)
+			a->failures++;
+	}
+	return NULL;
+}
+
+TEST(threads_share_one_store)
+{
+	char path[300];
+	struct store *st = fresh(path);
+	struct store_session s;
+	pthread_t th[4];
+	struct writer_arg args[4];
+	char q[200];
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct writer_arg){ st, s.id, i * 1000, 0 };
+		REQUIRE(pthread_create(&th[i], NULL, writer, &args[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(args[i].failures, 0);
+	}
+	store_close(st);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM messages WHERE session_id = '%s'", s.id);
+	CHECK_EQ_INT(raw_int(path, q), 400);
+	store_session_release(&s);
+}
+
+int main(void)
+{
+	if (tmpdir_make(tmp, sizeof(tmp))) {
+		perror("mkdtemp");
+		return 1;
+	}
+	ylog_min = YLOG_OFF; /* the refusals below log errors on purpose */
+	RUN(open_creates_dirs_wal_and_refuses_postgres);
+	RUN(session_crud_and_webhook);
+	RUN(session_pages_have_no_gaps_or_duplicates);
+	RUN(message_pages_survive_ties_and_new_inserts);
+	RUN(message_insert_get_status);
+	RUN(delete_cascades_to_messages_and_webhook_log);
+	RUN(apikeys_add_find_touch_revoke);
+	RUN(prune_deletes_only_older_rows);
+	RUN(threads_share_one_store);
+	tmpdir_remove(tmp);
+	return test_summary();
+}
