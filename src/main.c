@@ -1,12 +1,249 @@
+/*
+ * The `yesapp` command line: start-up and subcommands.
+ *
+ *   yesapp [serve] [options]        run the server (the default)
+ *   yesapp keys create [--name N]   make an API key and print it once
+ *   yesapp keys list                list keys (never their secret)
+ *   yesapp keys revoke <id>         revoke a key
+ *   yesapp config-table             the settings as a Markdown table
+ *   yesapp version | help | --help
+ *
+ * Every subcommand accepts the settings' flags (e.g. --data-dir) after it.
+ * Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration
+ * error (the message names the variable or flag).
+ */
+#include "auth/apikey.h"
+#include "server.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/err.h"
+#include "util/log.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define YESAPP_VERSION "0.1.0"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: yesapp [command] [options]\n"
+		"\n"
+		"commands:\n"
+		"  serve                  run the REST API server (the default command)\n"
+		"  keys create [--name N] create an API key and print it (shown only once)\n"
+		"  keys list              list API keys: id, name, prefix, created, last used, revoked\n"
+		"  keys revoke <id>       revoke an API key\n"
+		"  config-table           print the settings below as a Markdown table\n"
+		"  version                print the version\n"
+		"  help, --help, -h       print this help\n"
+		"\n"
+		"settings (environment variable, or the flag, which wins):\n");
+	config_print_help(f);
+}
+
+/* Loads the configuration from env and args; prints the reason on error. */
+static int load_config(struct config *cfg, int argc, char **argv)
+{
+	char err[512];
+
+	if (config_load(cfg, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "yesapp: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int open_store(const struct config *cfg, struct store **st)
+{
+	int rc = store_open(cfg->database_url, st);
+
+	if (rc) {
+		fprintf(stderr, "yesapp: cannot open the database %s: %s\n", cfg->database_url,
+			y_strerror(rc));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static void format_time(int64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!ms || !gmtime_r(&t, &tm)) {
+		snprintf(out, 32, "-");
+		return;
+	}
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int keys_create(struct store *st, const char *name)
+{
+	char key[APIKEY_HEX_LEN + 1], id[STORE_ID_LEN];
+	int rc = apikey_create(st, name, key, id);
+
+	if (rc) {
+		fprintf(stderr, "yesapp: cannot create a key: %s\n", y_strerror(rc));
+		return EXIT_RUNTIME;
+	}
+	printf("%s\n", key);
+	fprintf(stderr, "created API key %s%s%s; it is shown only this once\n", id,
+		name ? " named " : "", name ? name : "");
+	return 0;
+}
+
+static int keys_list(struct store *st)
+{
+	struct store_apikey *keys;
+	size_t n;
+	int rc = store_apikey_list(st, &keys, &n);
+
+	if (rc) {
+		fprintf(stderr, "yesapp: cannot list keys: %s\n", y_strerror(rc));
+		return EXIT_RUNTIME;
+	}
+	printf("%-36s  %-16s  %-8s  %-20s  %-20s  %s\n", "ID", "NAME", "PREFIX", "CREATED",
+	       "LAST USED", "REVOKED");
+	for (size_t i = 0; i < n; i++) {
+		char created[32], used[32];
+
+		format_time(keys[i].created_at, created);
+		format_time(keys[i].last_used_at, used);
+		printf("%-36s  %-16s  %-8s  %-20s  %-20s  %s\n", keys[i].id,
+		       keys[i].name && *keys[i].name ? keys[i].name : "-", keys[i].prefix, created,
+		       used, keys[i].revoked ? "yes" : "no");
+	}
+	store_apikeys_free(keys, n);
+	return 0;
+}
+
+static int keys_revoke(struct store *st, const char *id)
+{
+	int rc = store_apikey_revoke(st, id);
+
+	if (rc == Y_ENOTFOUND) {
+		fprintf(stderr, "yesapp: no API key with id %s\n", id);
+		return EXIT_RUNTIME;
+	}
+	if (rc) {
+		fprintf(stderr, "yesapp: cannot revoke the key: %s\n", y_strerror(rc));
+		return EXIT_RUNTIME;
+	}
+	printf("revoked %s\n", id);
+	return 0;
+}
+
+/*
+ * `yesapp keys <create|list|revoke> ...`: picks out the subcommand's own
+ * arguments (--name, the id) and hands the rest to the configuration.
+ */
+static int cmd_keys(int argc, char **argv)
+{
+	struct config cfg;
+	struct store *st = NULL;
+	const char *action = argc > 0 ? argv[0] : NULL, *name = NULL, *id = NULL;
+	char **rest = NULL;
+	int nrest = 0, rc;
+
+	if (!action || (strcmp(action, "create") && strcmp(action, "list") &&
+			strcmp(action, "revoke"))) {
+		fprintf(stderr, "yesapp: keys needs create, list or revoke (see yesapp --help)\n");
+		return EXIT_USAGE;
+	}
+	rest = calloc((size_t)argc + 1, sizeof(*rest));
+	if (!rest)
+		return EXIT_RUNTIME;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(action, "create") && !strcmp(a, "--name") && i + 1 < argc) {
+			name = argv[++i];
+		} else if (!strcmp(action, "create") && !strncmp(a, "--name=", 7)) {
+			name = a + 7;
+		} else if (!strcmp(action, "create") && !strcmp(a, "--name")) {
+			fprintf(stderr, "yesapp: --name: a value is required\n");
+			rc = EXIT_USAGE;
+			goto out_free;
+		} else if (!strcmp(action, "revoke") && !id && strncmp(a, "--", 2)) {
+			id = a;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	if (!strcmp(action, "revoke") && !id) {
+		fprintf(stderr, "yesapp: keys revoke needs a key id (see yesapp keys list)\n");
+		rc = EXIT_USAGE;
+		goto out_free;
+	}
+	rc = load_config(&cfg, nrest, rest);
+	if (rc)
+		goto out_free;
+	ylog_set_output(stderr); /* stdout carries the command's output */
+	ylog_min = cfg.log_level > YLOG_WARN ? cfg.log_level : YLOG_WARN;
+	rc = open_store(&cfg, &st);
+	if (!rc) {
+		if (!strcmp(action, "create"))
+			rc = keys_create(st, name);
+		else if (!strcmp(action, "list"))
+			rc = keys_list(st);
+		else
+			rc = keys_revoke(st, id);
+	}
+	store_close(st);
+	config_release(&cfg);
+out_free:
+	free(rest);
+	return rc;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct config cfg;
+	int rc = load_config(&cfg, argc, argv);
+
+	if (rc)
+		return rc;
+	ylog_min = cfg.log_level;
+	rc = server_run(&cfg);
+	config_release(&cfg);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "version")) {
-		puts("yesapp 0.1.0");
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	for (int i = 1; i < argc; i++) { /* `yesapp keys list --help` too */
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+	}
+
+	if (!cmd || (!strncmp(cmd, "--", 2) && strcmp(cmd, "--help") && strcmp(cmd, "--version")))
+		return cmd_serve(argc - 1, argv + 1); /* options only: serve */
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 2, argv + 2);
+	if (!strcmp(cmd, "keys"))
+		return cmd_keys(argc - 2, argv + 2);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("yesapp %s\n", YESAPP_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "usage: yesapp version\n");
-	return 2;
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "config-table")) {
+		config_print_markdown(stdout);
+		return 0;
+	}
+	fprintf(stderr, "yesapp: unknown command \"%s\"\n\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
 }

@@ -142,9 +142,10 @@ static int db_error(struct store *st, int rc, const char *what)
 		return Y_EEXIST;
 	LOG_ERROR("store: sqlite error", "{s:s, s:s, s:i}", "op", what, "error",
 		  sqlite3_errmsg(st->db), "code", ext);
-	if (rc == SQLITE_NOMEM)
+	/* extended result codes are on: compare the primary code */
+	if ((rc & 0xff) == SQLITE_NOMEM)
 		return Y_ENOMEM;
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		return Y_EBUSY;
 	return Y_EDB;
 }
@@ -224,7 +225,7 @@ static int exec_sql(struct store *st, const char *sql)
 		LOG_ERROR("store: sqlite exec failed", "{s:s, s:i}", "error",
 			  msg ? msg : sqlite3_errstr(rc), "code", rc);
 		sqlite3_free(msg);
-		return rc == SQLITE_BUSY ? Y_EBUSY : Y_EDB;
+		return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? Y_EBUSY : Y_EDB;
 	}
 	return Y_OK;
 }
@@ -406,6 +407,11 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 	rc = migrate(st, upto);
 	if (rc)
 		goto fail;
+	/* The file holds webhook secrets: owner-only. SQLite gives its -wal
+	 * and -shm files the same mode. (The file exists once migrate ran.) */
+	if (strcmp(path, ":memory:") && chmod(path, 0600) != 0)
+		LOG_WARN("store: cannot restrict the database file mode", "{s:s, s:s}", "path", path,
+			 "error", strerror(errno));
 	*out = st;
 	return Y_OK;
 fail:
@@ -427,6 +433,13 @@ void store_close(struct store *st)
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
+}
+
+void store_sqlite_set_busy_timeout(struct store *st, int ms)
+{
+	pthread_mutex_lock(&st->mu);
+	sqlite3_busy_timeout(st->db, ms);
+	pthread_mutex_unlock(&st->mu);
 }
 
 int store_ping(struct store *st)

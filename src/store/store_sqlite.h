@@ -9,5 +9,8 @@
 /* store_open, but applies migrations only up to version `upto` (for tests
  * that build a database at an older schema version). */
 int store_sqlite_open_upto(const char *url, int upto, struct store **out);
+/* Changes how long a call waits for another connection's lock before it
+ * fails with Y_EBUSY (default 5000 ms). */
+void store_sqlite_set_busy_timeout(struct store *st, int ms);
 
 #endif

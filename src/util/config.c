@@ -325,6 +325,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 
 		cfg->database_url = malloc(n);
 		if (!cfg->database_url) {
+			set_err(err, errlen, "out of memory");
 			rc = Y_ENOMEM;
 			goto out;
 		}
@@ -397,6 +398,16 @@ void config_print_help(FILE *f)
 	}
 }
 
+/* Writes s for a Markdown table cell: '|' and '*' are escaped. */
+static void md_cell(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|' || *s == '*')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
 void config_print_markdown(FILE *f)
 {
 	fprintf(f, "| Variable | Flag | Type | Default | Description |\n");
@@ -405,7 +416,12 @@ void config_print_markdown(FILE *f)
 		const struct option_row *o = &options[i];
 		char buf[64];
 
-		fprintf(f, "| `%s` | `--%s` | %s | `%s` | %s |\n", o->env, o->flag,
-			type_doc(o, buf, sizeof(buf)), default_doc(o), o->help);
+		const char *def = default_doc(o);
+
+		fprintf(f, "| `%s` | `--%s` | ", o->env, o->flag);
+		md_cell(f, type_doc(o, buf, sizeof(buf)));
+		fprintf(f, def[0] == '(' ? " | %s | " : " | `%s` | ", def);
+		md_cell(f, o->help);
+		fprintf(f, " |\n");
 	}
 }

@@ -3,6 +3,7 @@
 #include "tmpdir.h"
 
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -77,6 +78,7 @@ TEST(open_creates_dirs_wal_and_refuses_postgres)
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	REQUIRE(store_open(url, &st) == Y_OK);
 	CHECK(stat(path, &sb) == 0);
+	CHECK_EQ_INT(sb.st_mode & 0777, 0600); /* webhook secrets live here */
 	CHECK_EQ_INT(store_ping(st), Y_OK);
 	CHECK_EQ_INT(store_schema_version(st, &applied, &known), Y_OK);
 	CHECK(known >= 2);
@@ -377,6 +379,13 @@ TEST(apikeys_add_find_touch_revoke)
 	REQUIRE(store_apikey_find(st, h2, found) == Y_OK);
 	CHECK_EQ_STR(found, id2);
 	CHECK_EQ_INT(store_apikey_find(st, h3, found), Y_ENOTFOUND);
+	for (int i = 0; i < 32; i++) { /* every byte of the digest counts */
+		uint8_t near[32];
+
+		memcpy(near, h1, 32);
+		near[i] ^= 0x01;
+		CHECK_EQ_INT(store_apikey_find(st, near, found), Y_ENOTFOUND);
+	}
 
 	int64_t now = clock_now_ms();
 	CHECK_EQ_INT(store_apikey_touch(st, id1, now), Y_OK);
@@ -493,6 +502,26 @@ TEST(threads_share_one_store)
 	store_session_release(&s);
 }
 
+TEST(locked_database_is_busy_not_a_crash)
+{
+	char path[300];
+	struct store *st = fresh(path);
+	struct store_session s;
+	sqlite3 *other = NULL;
+
+	REQUIRE(st != NULL);
+	store_sqlite_set_busy_timeout(st, 50);
+	REQUIRE(sqlite3_open(path, &other) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK_EQ_INT(store_session_create(st, "x", &s), Y_EBUSY);
+	CHECK(s.name == NULL);
+	REQUIRE(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(other);
+	REQUIRE(store_session_create(st, "x", &s) == Y_OK); /* and it recovers */
+	store_session_release(&s);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (tmpdir_make(tmp, sizeof(tmp))) {
@@ -509,6 +538,7 @@ int main(void)
 	RUN(apikeys_add_find_touch_revoke);
 	RUN(prune_deletes_only_older_rows);
 	RUN(threads_share_one_store);
+	RUN(locked_database_is_busy_not_a_crash);
 	tmpdir_remove(tmp);
 	return test_summary();
 }
