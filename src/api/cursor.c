@@ -1,5 +1,6 @@
 #include "api/cursor.h"
 #include "api/validate.h"
+#include "util/codec.h"
 #include "util/err.h"
 
 #include <openssl/crypto.h>
@@ -11,8 +12,6 @@
 #define RAW_LEN 37 /* 1 + 8 + 16 + 12 */
 #define TAG_LEN 12
 #define VERSION 1
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int tag(const uint8_t key[API_CURSOR_KEY_LEN], const char *scope, const uint8_t *raw,
 	       size_t n, uint8_t out[TAG_LEN])
@@ -38,7 +37,6 @@ int api_cursor_encode(const uint8_t key[API_CURSOR_KEY_LEN], const char *scope,
 {
 	uint8_t raw[RAW_LEN];
 	uint64_t ts = (uint64_t)c->ts;
-	size_t o = 0;
 	int rc;
 
 	if (c->ts < 0)
@@ -51,57 +49,23 @@ int api_cursor_encode(const uint8_t key[API_CURSOR_KEY_LEN], const char *scope,
 	rc = tag(key, scope, raw, RAW_LEN - TAG_LEN, raw + RAW_LEN - TAG_LEN);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < RAW_LEN; i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16;
-		size_t left = RAW_LEN - i;
-
-		if (left > 1)
-			v |= (uint32_t)raw[i + 1] << 8;
-		if (left > 2)
-			v |= raw[i + 2];
-		out[o++] = b64url[(v >> 18) & 63];
-		out[o++] = b64url[(v >> 12) & 63];
-		if (left > 1)
-			out[o++] = b64url[(v >> 6) & 63];
-		if (left > 2)
-			out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
-	return o == API_CURSOR_LEN ? Y_OK : Y_EINVAL;
-}
-
-static int b64val(char c)
-{
-	const char *p = c ? strchr(b64url, c) : NULL;
-
-	return p ? (int)(p - b64url) : -1;
+	if (codec_b64url_encode(raw, RAW_LEN, out) != API_CURSOR_LEN)
+		return Y_EINVAL;
+	return Y_OK;
 }
 
 int api_cursor_decode(const uint8_t key[API_CURSOR_KEY_LEN], const char *scope, const char *text,
 		      struct store_cursor *out)
 {
-	uint8_t raw[RAW_LEN + 2], want[TAG_LEN];
-	uint32_t acc = 0;
-	int bits = 0;
+	uint8_t raw[RAW_LEN], want[TAG_LEN];
 	size_t n = 0;
 	uint64_t ts = 0;
 
 	if (!text || strnlen(text, API_CURSOR_LEN + 1) != API_CURSOR_LEN)
 		return Y_EINVAL;
-	for (size_t i = 0; i < API_CURSOR_LEN; i++) {
-		int v = b64val(text[i]);
-
-		if (v < 0)
-			return Y_EINVAL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			raw[n++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (n != RAW_LEN || acc != 0) /* leftover bits must be zero (canonical form) */
+	/* The exact unpadded length: one accepted spelling per cursor. */
+	if (codec_b64url_decode(text, API_CURSOR_LEN, raw, sizeof(raw), &n) != Y_OK ||
+	    n != RAW_LEN)
 		return Y_EINVAL;
 	if (raw[0] != VERSION)
 		return Y_EINVAL;

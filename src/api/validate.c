@@ -1,4 +1,7 @@
 #include "api/validate.h"
+#include "util/codec.h"
+#include "util/err.h"
+#include "util/uuid.h"
 
 #include <string.h>
 #include <strings.h>
@@ -24,32 +27,22 @@ int api_uuid_parse(const char *s, size_t len, char out[37])
 {
 	if (!s || len != 36)
 		return 0;
-	for (size_t i = 0; i < 36; i++) {
-		int dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : hexval(s[i]) < 0)
-			return 0;
-		out[i] = (s[i] >= 'A' && s[i] <= 'F') ? (char)(s[i] - 'A' + 'a') : s[i];
-	}
+	memcpy(out, s, 36);
 	out[36] = '\0';
-	return 1;
+	return uuid_valid(out);
 }
 
 int api_uuid_bytes(const char *s, unsigned char out[16])
 {
-	char canon[37];
-	size_t j = 0;
+	char hex[32];
+	size_t n = 0;
 
-	if (!s || !api_uuid_parse(s, strnlen(s, 37), canon))
+	if (!s || strnlen(s, 37) != 36 || !uuid_valid(s))
 		return 0;
-	for (size_t i = 0; i < 36; i++) {
-		if (canon[i] == '-')
-			continue;
-		out[j / 2] = (unsigned char)(j % 2 ? (out[j / 2] | hexval(canon[i]))
-						   : (hexval(canon[i]) << 4));
-		j++;
-	}
-	return 1;
+	for (size_t i = 0, j = 0; i < 36; i++)
+		if (s[i] != '-')
+			hex[j++] = s[i];
+	return codec_hex_decode(hex, sizeof(hex), out, 16, &n) == Y_OK && n == 16;
 }
 
 int api_phone_parse(const char *s, char out[API_PHONE_MAX + 1])

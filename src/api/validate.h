@@ -13,8 +13,8 @@
 #define API_LIMIT_DEFAULT 50
 #define API_LIMIT_MAX 500
 
-/* Canonical UUID text (8-4-4-4-12 hex) of exactly len bytes; lower-cases it
- * into out (37 bytes). Returns 1 if valid. */
+/* Canonical lower-case UUID text (8-4-4-4-12 hex) of exactly len bytes
+ * (need not be NUL-terminated); copies it into out (37 bytes). 1 if valid. */
 int api_uuid_parse(const char *s, size_t len, char out[37]);
 /* Parses a UUID into 16 bytes; 1 if valid. */
 int api_uuid_bytes(const char *s, unsigned char out[16]);

@@ -8,8 +8,9 @@ TEST(uuid)
 	char out[37];
 	unsigned char b[16];
 
-	CHECK(api_uuid_parse("0F8E2A4C-1B3D-4E5F-8A9B-0C1D2E3F4A5B", 36, out));
+	CHECK(api_uuid_parse("0f8e2a4c-1b3d-4e5f-8a9b-0c1d2e3f4a5bXYZ", 36, out));
 	CHECK_EQ_STR(out, "0f8e2a4c-1b3d-4e5f-8a9b-0c1d2e3f4a5b");
+	CHECK(!api_uuid_parse("0F8E2A4C-1B3D-4E5F-8A9B-0C1D2E3F4A5B", 36, out));
 	CHECK(!api_uuid_parse("0f8e2a4c-1b3d-4e5f-8a9b-0c1d2e3f4a5", 35, out));
 	CHECK(!api_uuid_parse("0f8e2a4c-1b3d-4e5f-8a9b-0c1d2e3f4a5bb", 37, out));
 	CHECK(!api_uuid_parse("0f8e2a4c11b3d-4e5f-8a9b-0c1d2e3f4a5b", 36, out));

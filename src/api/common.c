@@ -1,0 +1,170 @@
+#include "api/api.h"
+#include "api/validate.h"
+#include "auth/apikey.h"
+#include "http/json.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const struct http_route api_routes[] = {
+	{ HTTP_GET, "/health", api_health, HTTP_ROUTE_PUBLIC },
+	{ HTTP_GET, "/ready", api_ready, HTTP_ROUTE_PUBLIC },
+	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, 0 },
+	{ HTTP_GET, "/api/v1/sessions", api_sessions_list, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}", api_session_get, 0 },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}", api_session_delete, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0 },
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN])
+{
+	struct api_ctx *ctx = app;
+	char id[STORE_ID_LEN];
+	int rc;
+
+	if (strnlen(key, 257) > 256)
+		return Y_ENOTFOUND;
+	rc = apikey_verify(ctx->st, key, id);
+	if (rc == Y_OK)
+		snprintf(id_out, HTTP_KEY_ID_LEN, "%s", id);
+	return rc;
+}
+
+json_t *api_time_json(int64_t ms)
+{
+	char out[40];
+	struct tm tm;
+	time_t secs;
+	size_t n;
+
+	if (ms <= 0)
+		return json_null();
+	secs = (time_t)(ms / 1000);
+	if (!gmtime_r(&secs, &tm))
+		return json_null();
+	n = strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, sizeof(out) - n, ".%03dZ", (int)(ms % 1000));
+	return json_string(out);
+}
+
+void api_reply_invalid(struct http_req *req, json_t *details)
+{
+	http_reply_error(req, 400, "VALIDATION_ERROR", "invalid request", details);
+}
+
+int api_session_id_param(struct http_req *req, char out[STORE_ID_LEN])
+{
+	size_t len = 0;
+	const char *p = http_req_param(req, 0, &len);
+
+	if (!p || !api_uuid_parse(p, len, out)) {
+		api_reply_invalid(req, http_json_field_error("id", "must be a UUID"));
+		return 0;
+	}
+	return 1;
+}
+
+int api_page_args(struct http_req *req, const char *scope, int *limit, struct store_cursor *cur,
+		  int *have_cursor)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	int present = 0;
+	const char *v = http_req_query(req, "limit", &present);
+
+	*have_cursor = 0;
+	if (!api_limit_parse(v, present, limit)) {
+		json_t *d = http_json_field_error("limit", "must be an integer from 1 to 500");
+
+		api_reply_invalid(req, d);
+		return 0;
+	}
+	v = http_req_query(req, "cursor", &present);
+	if (present) {
+		if (!v || api_cursor_decode(ctx->cursor_key, scope, v, cur) != Y_OK) {
+			api_reply_invalid(req, http_json_field_error("cursor", "invalid cursor"));
+			return 0;
+		}
+		*have_cursor = 1;
+	}
+	return 1;
+}
+
+int api_page_next(struct http_req *req, json_t *page, const char *scope, int has_next,
+		  const struct store_cursor *next)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	char text[API_CURSOR_LEN + 1];
+
+	if (!has_next)
+		return json_object_set_new(page, "nextCursor", json_null()) == 0;
+	if (api_cursor_encode(ctx->cursor_key, scope, next, text) != Y_OK)
+		return 0;
+	return json_object_set_new(page, "nextCursor", json_string(text)) == 0;
+}
+
+void api_reply_store_error(struct http_req *req, int rc)
+{
+	if (rc == Y_ENOTFOUND) {
+		http_reply_error(req, 404, "SESSION_NOT_FOUND", "no such session", NULL);
+		return;
+	}
+	LOG_ERROR("store error", "{s:s, s:s}", "error", y_strerror(rc), "requestId", http_req_id(req));
+	http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+}
+
+json_t *api_body_object(struct http_req *req, const char *const *allowed)
+{
+	size_t len;
+	const char *body = http_req_body(req, &len);
+	json_t *o = NULL, *d = NULL;
+
+	if (http_json_parse_object(body, len, &o, &d) != Y_OK ||
+	    http_json_only_keys(o, allowed, &d) != Y_OK) {
+		json_decref(o);
+		api_reply_invalid(req, d);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *api_session_json(const struct store_session *s)
+{
+	json_t *webhook = json_null();
+
+	if (s->webhook_url) {
+		json_t *events = s->webhook_events ? json_loads(s->webhook_events, 0, NULL) : NULL;
+
+		webhook = json_pack("{s:s, s:o, s:b}", "url", s->webhook_url, "events",
+				    events ? events : json_null(), "hasSecret", s->webhook_secret != NULL);
+	}
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o}", "id", s->id, "name",
+			 str_or_null(s->name), "status", str_or_null(s->status), "phone",
+			 str_or_null(s->phone), "pushName", str_or_null(s->push_name), "qrCode",
+			 "webhook", webhook ? webhook : json_null(), "createdAt",
+			 api_time_json(s->created_at), "updatedAt", api_time_json(s->updated_at));
+}
+
+json_t *api_message_json(const struct store_message *m)
+{
+	json_t *body = m->body ? json_loads(m->body, JSON_DECODE_ANY, NULL) : NULL;
+
+	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}", "id", m->id,
+			 "sessionId", m->session_id, "waId", str_or_null(m->wa_id), "chat",
+			 str_or_null(m->chat), "fromMe", m->from_me, "type", str_or_null(m->type),
+			 "content", body ? body : json_null(), "status", str_or_null(m->status),
+			 "timestamp", api_time_json(m->timestamp), "createdAt",
+			 api_time_json(m->created_at));
+}
