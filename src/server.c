@@ -79,7 +79,7 @@ int server_run(const struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	memset(&ctx, 0, sizeof(ctx));
+	api_ctx_init(&ctx);
 	ctx.started_ms = clock_mono_ms();
 	ctx.data_dir = cfg->data_dir;
 	if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
@@ -142,5 +142,6 @@ out:
 	}
 	svc_free(svc);
 	store_close(st);
+	api_ctx_release(&ctx);
 	return exit_code;
 }

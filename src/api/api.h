@@ -13,6 +13,7 @@
 #define YESAPP_API_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "api/cursor.h"
@@ -24,18 +25,38 @@
 #define API_TEXT_MAX 4096
 #define API_SECRET_MAX 256
 
+#define API_AUTH_CACHE_SLOTS 64
+#define API_AUTH_CACHE_TTL_MS 2000
+
+/* A verified key, remembered briefly so that a busy client does not cost a
+ * database lookup per request. Only successes are cached. */
+struct api_auth_entry {
+	uint8_t digest[32];
+	char id[STORE_ID_LEN];
+	int64_t expires_ms;        /* monotonic; 0 = empty */
+};
+
+/* Set up with api_ctx_init, torn down with api_ctx_release. */
 struct api_ctx {
 	struct store *st;          /* borrowed */
 	struct svc *svc;           /* borrowed */
 	const char *data_dir;      /* borrowed; checked by /ready */
 	uint8_t cursor_key[API_CURSOR_KEY_LEN];
 	int64_t started_ms;        /* monotonic, for /health uptime */
+	pthread_mutex_t auth_lock; /* private: guards auth_cache */
+	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
 };
+
+void api_ctx_init(struct api_ctx *ctx);
+void api_ctx_release(struct api_ctx *ctx);
 
 extern const struct http_route api_routes[];
 extern const size_t api_nroutes;
 
-/* The HTTP layer's API-key verifier (app is a struct api_ctx). */
+/* The HTTP layer's API-key verifier (app is a struct api_ctx). A key that
+ * verified is trusted for API_AUTH_CACHE_TTL_MS without asking the store
+ * again, so a key revoked by `yesapp keys revoke` (another process) stops
+ * working within that time. */
 int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
 
 /* ---- shared by the handlers (api/common.c) ---- */

@@ -2,9 +2,11 @@
 #include "api/validate.h"
 #include "auth/apikey.h"
 #include "http/json.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -24,18 +26,49 @@ const struct http_route api_routes[] = {
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
+void api_ctx_init(struct api_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	pthread_mutex_init(&ctx->auth_lock, NULL);
+}
+
+void api_ctx_release(struct api_ctx *ctx)
+{
+	pthread_mutex_destroy(&ctx->auth_lock);
+	OPENSSL_cleanse(ctx->auth_cache, sizeof(ctx->auth_cache));
+	OPENSSL_cleanse(ctx->cursor_key, sizeof(ctx->cursor_key));
+}
+
 int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN])
 {
 	struct api_ctx *ctx = app;
+	struct api_auth_entry *e;
 	char id[STORE_ID_LEN];
+	uint8_t digest[32];
+	int64_t now = clock_mono_ms();
 	int rc;
 
 	if (strnlen(key, 257) > 256)
 		return Y_ENOTFOUND;
+	apikey_hash(key, digest);
+	e = &ctx->auth_cache[digest[0] % API_AUTH_CACHE_SLOTS];
+	pthread_mutex_lock(&ctx->auth_lock);
+	if (e->expires_ms > now && !CRYPTO_memcmp(e->digest, digest, sizeof(digest))) {
+		snprintf(id_out, HTTP_KEY_ID_LEN, "%s", e->id);
+		pthread_mutex_unlock(&ctx->auth_lock);
+		return Y_OK;
+	}
+	pthread_mutex_unlock(&ctx->auth_lock);
 	rc = apikey_verify(ctx->st, key, id);
-	if (rc == Y_OK)
-		snprintf(id_out, HTTP_KEY_ID_LEN, "%s", id);
-	return rc;
+	if (rc != Y_OK)
+		return rc;
+	snprintf(id_out, HTTP_KEY_ID_LEN, "%s", id);
+	pthread_mutex_lock(&ctx->auth_lock);
+	memcpy(e->digest, digest, sizeof(digest));
+	memcpy(e->id, id, sizeof(id));
+	e->expires_ms = now + API_AUTH_CACHE_TTL_MS;
+	pthread_mutex_unlock(&ctx->auth_lock);
+	return Y_OK;
 }
 
 json_t *api_time_json(int64_t ms)

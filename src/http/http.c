@@ -11,7 +11,6 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
-#include "util/uuid.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -20,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,6 +114,36 @@ int http_cors_allowed(const char *list, const char *origin)
 		p = e + 1;
 	}
 	return 0;
+}
+
+/*
+ * Request ids only need to be unique, not secret: a UUID-v4-shaped id from a
+ * per-thread xorshift generator seeded once from getrandom(), which avoids a
+ * CSPRNG call (and its fork check, a getpid syscall) on every request.
+ */
+static uint64_t next_random(void)
+{
+	static __thread uint64_t s;
+
+	if (!s) {
+		if (getrandom(&s, sizeof(s), 0) != (ssize_t)sizeof(s) || !s)
+			s = (uint64_t)now_ns() | 1;
+	}
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return s * 0x2545F4914F6CDD1DULL;
+}
+
+static void new_request_id(char out[HTTP_REQUEST_ID_MAX + 1])
+{
+	uint64_t a = next_random(), b = next_random();
+
+	a = (a & ~0xF000ULL) | 0x4000ULL;                      /* version 4 */
+	b = (b & ~(3ULL << 62)) | (2ULL << 62);                /* variant 10 */
+	snprintf(out, HTTP_REQUEST_ID_MAX + 1, "%08x-%04x-%04x-%04x-%012llx",
+		 (unsigned)(a >> 32), (unsigned)((a >> 16) & 0xFFFF), (unsigned)(a & 0xFFFF),
+		 (unsigned)(b >> 48), (unsigned long long)(b & 0xFFFFFFFFFFFFULL));
 }
 
 /* ---- handler API ---- */
@@ -419,9 +449,8 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 	if (http_request_id_ok(rid))
 		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
-	else if (uuid_v4(req->request_id) != Y_OK)
-		snprintf(req->request_id, sizeof(req->request_id), "%llu",
-			 (unsigned long long)req->start_ns);
+	else
+		new_request_id(req->request_id);
 	return req;
 }
 

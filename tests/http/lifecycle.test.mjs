@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { startServer, stopServer, req, assertError, tempDir, removeDir, BUILD } from './lib.mjs';
@@ -177,6 +177,31 @@ test('message history pages newest first across equal timestamps', async () => {
     assertError(await req(srv, 'GET', `/api/v1/sessions/${other.body.id}/messages?cursor=${first.body.nextCursor}`),
       400, 'VALIDATION_ERROR');
     assertError(await req(srv, 'GET', `/api/v1/sessions?cursor=${first.body.nextCursor}`), 400, 'VALIDATION_ERROR');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('a key revoked by `yesapp keys revoke` stops working within the 2 s auth cache TTL', async () => {
+  const srv = await startServer();
+  try {
+    const env = { PATH: process.env.PATH, DATA_DIR: srv.dataDir, ASAN_OPTIONS: 'detect_leaks=1' };
+    const r = spawnSync(join(BUILD, 'yesapp'), ['keys', 'create', '--name', 'temp'], { env, encoding: 'utf8' });
+    const out = r.stdout + r.stderr;
+    const id = /created API key ([0-9a-f-]{36})/.exec(out)?.[1];
+    const key = /^([0-9a-f]{64})$/m.exec(out)?.[1];
+    assert.ok(id && key, out);
+    assert.equal((await req(srv, 'GET', '/api/v1/sessions', { key })).status, 200);
+    execFileSync(join(BUILD, 'yesapp'), ['keys', 'revoke', id], { env });
+    const t0 = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - t0 < 5000) {
+      status = (await req(srv, 'GET', '/api/v1/sessions', { key })).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 401);
+    assert.ok(Date.now() - t0 < 3000, `revocation took ${Date.now() - t0} ms`);
+    assert.equal((await req(srv, 'GET', '/api/v1/sessions')).status, 200, 'the other key still works');
   } finally {
     await stopServer(srv);
   }
