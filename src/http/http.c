@@ -26,6 +26,7 @@
 #define RATELIMIT_SLOTS 16384
 #define CONNECTION_LIMIT 1024
 #define CONNECTION_TIMEOUT_S 30
+#define DISCARD_FACTOR 4 /* read at most this many times MAX_BODY_BYTES of a too-big body */
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -47,6 +48,7 @@ struct http_req {
 	int64_t start_ns;
 	struct ybuf body;
 	int too_big;
+	size_t discarded;            /* body bytes dropped after too_big */
 	struct http_match match;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char key_id[HTTP_KEY_ID_LEN];
@@ -484,8 +486,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!req->too_big && ybuf_append(&req->body, upload_data, *upload_data_size) != Y_OK) {
+		if (req->too_big) {
+			/* libmicrohttpd cannot answer before the upload ends, so
+			 * the rest is discarded, but only up to a bound: past it
+			 * the connection is dropped without an answer. */
+			req->discarded += *upload_data_size;
+			if (req->discarded > DISCARD_FACTOR * srv->o.max_body_bytes)
+				return MHD_NO;
+		} else if (ybuf_append(&req->body, upload_data, *upload_data_size) != Y_OK) {
 			req->too_big = 1;
+			req->discarded = req->body.len + *upload_data_size;
 			ybuf_release(&req->body);
 		}
 		*upload_data_size = 0;

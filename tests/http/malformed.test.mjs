@@ -143,6 +143,18 @@ test('a chunked body that grows past the cap gets 413', async () => {
   assert.equal(r.body.error, 'PAYLOAD_TOO_LARGE');
 });
 
+test('a chunked body far past the cap is cut off: the connection closes, no hang', async () => {
+  const chunk = 'a'.repeat(1000);
+  let msg = `POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nX-API-Key: ${srv.key}\r\n` +
+    'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+  for (let i = 0; i < 60; i++) msg += `${chunk.length.toString(16)}\r\n${chunk}\r\n`;
+  const t0 = Date.now();
+  const t = await raw(msg, { waitMs: 5000 }); // never sends the final chunk
+  assert.ok(Date.now() - t0 < 4000, 'closed by the server, not by our timeout');
+  assert.doesNotMatch(t, /^HTTP\/1\.1 2/);
+  assert.equal((await req(srv, 'GET', '/health')).status, 200);
+});
+
 test('protocol garbage does not crash the server', async () => {
   for (const bytes of [
     'GARBAGE\r\n\r\n',
