@@ -9,7 +9,8 @@
 #   bench http-health ours=<v>req/s peer=<v>req/s ratio=<ours/peer>
 #   bench http-health-p99 ours=<v>ms peer=<v>ms ratio=<peer/ours>
 #   bench http-session ... / bench http-session-p99 ...
-# Env: BENCH_CONNS (default 32 connections), BENCH_THREADS (wrk threads, 1).
+# Env: BENCH_CONNS (default 32 connections), BENCH_THREADS (wrk threads, 1),
+# BENCH_LOG_LEVEL (our LOG_LEVEL, default info: one access-log line per request).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
@@ -60,12 +61,19 @@ start() {
 	[ -s "$tmp/$name.port" ] || { echo "$name did not start:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
 }
 
-start ours 's/.*"message":"listening".*"port":\([0-9]*\).*/\1/p' \
-	env PORT=0 HOST=127.0.0.1 DATA_DIR="$tmp/data" API_KEY="$key" RATE_LIMIT_GLOBAL=1000000 \
-	LOG_LEVEL=info "$B/yesapp" serve
+# Ours listens on a port picked here (its "listening" log line is not
+# printed below LOG_LEVEL=info); ready once /health answers.
+ours=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+env PORT="$ours" HOST=127.0.0.1 DATA_DIR="$tmp/data" API_KEY="$key" RATE_LIMIT_GLOBAL=1000000 \
+	LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" "$B/yesapp" serve >/dev/null 2>"$tmp/ours.err" &
+pids+=($!)
+for _ in $(seq 100); do
+	curl -fsS "http://127.0.0.1:$ours/health" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$ours/health" >/dev/null || { echo "ours did not start:" >&2; cat "$tmp/ours.err" >&2; exit 1; }
 start peer 's/^{"listening":\([0-9]*\)}$/\1/p' \
 	env PORT=0 API_KEY="$key" RATE_LIMIT=1000000 node bench/http/peer.mjs
-ours=$(cat "$tmp/ours.port")
 peer=$(cat "$tmp/peer.port")
 
 session_id() { # base URL
@@ -105,7 +113,7 @@ report() { # name ours_url peer_url
 		printf "bench %s-p99 ours=%.3fms peer=%.3fms ratio=%.2f\n", n, op99, pp99, pp99 / op99 }'
 }
 
-echo "# $mode: ${dur}s per figure, wrk -t$wthreads -c$conns, $(nproc) cores" >&2
+echo "# $mode: ${dur}s per figure, wrk -t$wthreads -c$conns, $(nproc) cores, LOG_LEVEL=${BENCH_LOG_LEVEL:-info}, load $(cut -d" " -f1-3 /proc/loadavg)" >&2
 report http-health "http://127.0.0.1:$ours/health" "http://127.0.0.1:$peer/health"
 report http-session "http://127.0.0.1:$ours/api/v1/sessions/$ours_id" \
 	"http://127.0.0.1:$peer/api/v1/sessions/$peer_id"
