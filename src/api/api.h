@@ -60,7 +60,11 @@ extern const size_t api_nroutes;
 int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
 
 /* ---- shared by the handlers (api/common.c) ---- */
-/* ISO-8601 UTC with milliseconds, as a new JSON string; null for 0. */
+#define API_TIME_LEN 48
+/* ISO-8601 UTC with milliseconds ("2026-01-02T03:04:05.678Z") for ms since
+ * the epoch in 1..year 9999; returns 0 (out untouched) outside that range. */
+int api_time_format(int64_t ms, char out[API_TIME_LEN]);
+/* The same as a new JSON string; JSON null outside the range (e.g. 0). */
 json_t *api_time_json(int64_t ms);
 /* Validates the {id} path parameter into out; answers 400 and returns 0 if
  * malformed. */

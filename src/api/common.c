@@ -9,7 +9,6 @@
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 const struct http_route api_routes[] = {
 	{ HTTP_GET, "/health", api_health, HTTP_ROUTE_PUBLIC },
@@ -71,21 +70,45 @@ int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN])
 	return Y_OK;
 }
 
+/*
+ * Civil date from days since 1970-01-01 (proleptic Gregorian), the
+ * well-known era-based method. Pure arithmetic: unlike gmtime_r it takes no
+ * libc time-zone lock, which HTTP threads would contend on.
+ */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+int api_time_format(int64_t ms, char out[API_TIME_LEN])
+{
+	int64_t days, y;
+	unsigned mo, d, secs;
+
+	if (ms <= 0 || ms > 253402300799999LL) /* up to 9999-12-31T23:59:59.999Z */
+		return 0;
+	days = ms / 86400000;
+	secs = (unsigned)(ms / 1000 % 86400);
+	civil_from_days(days, &y, &mo, &d);
+	snprintf(out, API_TIME_LEN, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)y, mo, d, secs / 3600,
+		 secs / 60 % 60, secs % 60, (unsigned)(ms % 1000));
+	return 1;
+}
+
 json_t *api_time_json(int64_t ms)
 {
-	char out[40];
-	struct tm tm;
-	time_t secs;
-	size_t n;
+	char out[API_TIME_LEN];
 
-	if (ms <= 0)
-		return json_null();
-	secs = (time_t)(ms / 1000);
-	if (!gmtime_r(&secs, &tm))
-		return json_null();
-	n = strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, sizeof(out) - n, ".%03dZ", (int)(ms % 1000));
-	return json_string(out);
+	return api_time_format(ms, out) ? json_string(out) : json_null();
 }
 
 void api_reply_invalid(struct http_req *req, json_t *details)

@@ -526,7 +526,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (ylog_min <= YLOG_INFO) {
 		char path[257], method[17];
-		double ms = (double)(now_ns() - req->start_ns) / 1e6;
+		/* whole microseconds, so the number prints short */
+		double ms = (double)((now_ns() - req->start_ns + 500) / 1000) / 1000.0;
 
 		sanitize(req->path, path, sizeof(path));
 		sanitize(req->method_name, method, sizeof(method));

@@ -1,7 +1,10 @@
 #include "test.h"
+#include "api/api.h"
 #include "api/validate.h"
 #include "http/json.h"
 #include "util/err.h"
+
+#include <time.h>
 
 TEST(uuid)
 {
@@ -138,6 +141,47 @@ TEST(json_strict)
 	json_decref(o);
 }
 
+TEST(iso_times)
+{
+	char out[API_TIME_LEN];
+	static const struct {
+		int64_t ms;
+		const char *iso;
+	} cases[] = {
+		{ 1, "1970-01-01T00:00:00.001Z" },
+		{ 951782400000LL, "2000-02-29T00:00:00.000Z" },
+		{ 1764000000123LL, "2025-11-24T16:00:00.123Z" },
+		{ 4102444799999LL, "2099-12-31T23:59:59.999Z" },
+		{ 253402300799999LL, "9999-12-31T23:59:59.999Z" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		REQUIRE(api_time_format(cases[i].ms, out));
+		CHECK_EQ_STR(out, cases[i].iso);
+	}
+	/* Every day boundary for 1000 years matches gmtime_r. */
+	for (int64_t day = 0; day < 365243; day += 7) {
+		int64_t ms = day * 86400000LL + 43200000;
+		time_t t = (time_t)(ms / 1000);
+		struct tm tm;
+		char want[API_TIME_LEN];
+
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+		REQUIRE(api_time_format(ms, out));
+		if (strcmp(out, want)) {
+			CHECK_EQ_STR(out, want);
+			return;
+		}
+	}
+	CHECK(!api_time_format(0, out));
+	CHECK(!api_time_format(-5, out));
+	CHECK(!api_time_format(253402300800000LL, out));
+	json_t *j = api_time_json(0);
+	CHECK(json_is_null(j));
+	json_decref(j);
+}
+
 int main(void)
 {
 	RUN(uuid);
@@ -145,5 +189,6 @@ int main(void)
 	RUN(url);
 	RUN(limit_and_events);
 	RUN(json_strict);
+	RUN(iso_times);
 	return test_summary();
 }
