@@ -286,7 +286,7 @@ static void dispatch(struct http_req *req)
 {
 	struct http_server *srv = req->srv;
 	const char *key, *origin;
-	int route_rc, rc;
+	int route_rc, rc, auth_broken = 0;
 	char ident[80];
 
 	if (req->too_big) {
@@ -306,9 +306,11 @@ static void dispatch(struct http_req *req)
 		rc = srv->o.auth ? srv->o.auth(srv->o.app, key, req->key_id) : Y_ENOTFOUND;
 		if (rc == Y_OK)
 			req->authed = 1;
-		else if (rc != Y_ENOTFOUND)
+		else if (rc != Y_ENOTFOUND) {
+			auth_broken = 1; /* could not check: not the client's fault */
 			LOG_ERROR("api key check failed", "{s:s, s:s}", "error", y_strerror(rc),
 				  "requestId", req->request_id);
+		}
 	}
 	if (req->authed) {
 		snprintf(ident, sizeof(ident), "k:%s", req->key_id);
@@ -341,6 +343,10 @@ static void dispatch(struct http_req *req)
 		return;
 	}
 
+	if (needs_auth(req, route_rc) && !req->authed && auth_broken) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "could not check the API key", NULL);
+		return;
+	}
 	if (needs_auth(req, route_rc) && !req->authed) {
 		http_reply_error(req, 401, "UNAUTHORIZED",
 				 key && *key ? "invalid API key" : "missing X-API-Key header", NULL);

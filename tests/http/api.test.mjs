@@ -166,3 +166,26 @@ test('routing errors: 404 NOT_FOUND and 405 METHOD_NOT_ALLOWED with Allow', asyn
   assertError(h, 405, 'METHOD_NOT_ALLOWED');
   assert.equal(h.headers.get('allow'), 'GET, HEAD, OPTIONS');
 });
+
+test('concurrent requests: 100 parallel creates all land, with distinct ids', async () => {
+  const before = new Set();
+  for (let cursor = null, first = true; first || cursor; first = false) {
+    const r = await req(srv, 'GET', `/api/v1/sessions?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+    r.body.data.forEach((s) => before.add(s.id));
+    cursor = r.body.nextCursor;
+  }
+  const made = await Promise.all(Array.from({ length: 100 }, (_, i) =>
+    req(srv, 'POST', '/api/v1/sessions', { body: { name: `parallel-${i}` } })));
+  for (const r of made) assert.equal(r.status, 201, r.text);
+  const ids = made.map((r) => r.body.id);
+  assert.equal(new Set(ids).size, 100);
+  const rids = made.map((r) => r.headers.get('x-request-id'));
+  assert.equal(new Set(rids).size, 100, 'distinct request ids');
+  const gets = await Promise.all(ids.map((id) => req(srv, 'GET', `/api/v1/sessions/${id}`)));
+  gets.forEach((g, i) => { assert.equal(g.status, 200); assert.equal(g.body.name, made[i].body.name); });
+  assert.ok(before.size + 100 <= 500, 'fits one page');
+  const after = await req(srv, 'GET', '/api/v1/sessions?limit=500');
+  const listed = new Set(after.body.data.map((s) => s.id));
+  assert.equal(listed.size, before.size + 100);
+  for (const id of ids) assert.ok(listed.has(id));
+});
