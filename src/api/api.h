@@ -1,0 +1,103 @@
+/*
+ * The REST API: route table, handlers (one file per resource) and the
+ * helpers they share. The handlers reach the store and the session service
+ * through struct api_ctx, handed to the HTTP layer as its `app` pointer.
+ *
+ * Error codes (body {"error","message","details"}):
+ *   VALIDATION_ERROR 400, INVALID_PHONE_NUMBER 400, UNAUTHORIZED 401,
+ *   NOT_FOUND 404, SESSION_NOT_FOUND 404, METHOD_NOT_ALLOWED 405,
+ *   PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429, INTERNAL_ERROR 500,
+ *   SESSION_NOT_CONNECTED 503.
+ */
+#ifndef YESAPP_API_H
+#define YESAPP_API_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "api/cursor.h"
+#include "http/http.h"
+#include "service/session.h"
+#include "store/store.h"
+
+#define API_SESSION_NAME_MAX 100
+#define API_TEXT_MAX 4096
+#define API_SECRET_MAX 256
+
+#define API_AUTH_CACHE_SLOTS 64
+#define API_AUTH_CACHE_TTL_MS 2000
+
+/* A verified key, remembered briefly so that a busy client does not cost a
+ * database lookup per request. Only successes are cached. */
+struct api_auth_entry {
+	uint8_t digest[32];
+	char id[STORE_ID_LEN];
+	int64_t expires_ms;        /* monotonic; 0 = empty */
+};
+
+/* Set up with api_ctx_init, torn down with api_ctx_release. */
+struct api_ctx {
+	struct store *st;          /* borrowed */
+	struct svc *svc;           /* borrowed */
+	const char *data_dir;      /* borrowed; checked by /ready */
+	uint8_t cursor_key[API_CURSOR_KEY_LEN];
+	int64_t started_ms;        /* monotonic, for /health uptime */
+	pthread_mutex_t auth_lock; /* private: guards auth_cache */
+	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
+};
+
+void api_ctx_init(struct api_ctx *ctx);
+void api_ctx_release(struct api_ctx *ctx);
+
+extern const struct http_route api_routes[];
+extern const size_t api_nroutes;
+
+/* The HTTP layer's API-key verifier (app is a struct api_ctx). A key that
+ * verified is trusted for API_AUTH_CACHE_TTL_MS without asking the store
+ * again, so a key revoked by `yesapp keys revoke` (another process) stops
+ * working within that time. */
+int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
+
+/* ---- shared by the handlers (api/common.c) ---- */
+#define API_TIME_LEN 48
+/* ISO-8601 UTC with milliseconds ("2026-01-02T03:04:05.678Z") for ms since
+ * the epoch in 1..year 9999; returns 0 (out untouched) outside that range. */
+int api_time_format(int64_t ms, char out[API_TIME_LEN]);
+/* The same as a new JSON string; JSON null outside the range (e.g. 0). */
+json_t *api_time_json(int64_t ms);
+/* Validates the {id} path parameter into out; answers 400 and returns 0 if
+ * malformed. */
+int api_session_id_param(struct http_req *req, char out[STORE_ID_LEN]);
+/* Reads `limit` and `cursor` for a list in `scope`; answers 400 and returns 0
+ * on bad input. *have_cursor says whether *cur was filled. */
+int api_page_args(struct http_req *req, const char *scope, int *limit, struct store_cursor *cur,
+		  int *have_cursor);
+/* Adds "nextCursor" (string or null) to a page object; 0 on failure. */
+int api_page_next(struct http_req *req, json_t *page, const char *scope, int has_next,
+		  const struct store_cursor *next);
+/* Answers a store failure: Y_ENOTFOUND -> 404 SESSION_NOT_FOUND, else 500. */
+void api_reply_store_error(struct http_req *req, int rc);
+/* Parses the body as a strict JSON object with only `allowed` keys; answers
+ * 400 and returns NULL on failure. Caller owns the result. */
+json_t *api_body_object(struct http_req *req, const char *const *allowed);
+/* Answers 400 VALIDATION_ERROR with details (taken). */
+void api_reply_invalid(struct http_req *req, json_t *details);
+
+json_t *api_session_json(const struct store_session *s);
+json_t *api_message_json(const struct store_message *m);
+
+/* handlers */
+void api_health(struct http_req *req);
+void api_ready(struct http_req *req);
+void api_sessions_create(struct http_req *req);
+void api_sessions_list(struct http_req *req);
+void api_session_get(struct http_req *req);
+void api_session_delete(struct http_req *req);
+void api_messages_list(struct http_req *req);
+void api_messages_send(struct http_req *req);
+void api_webhook_put(struct http_req *req);
+void api_webhook_get(struct http_req *req);
+void api_webhook_delete(struct http_req *req);
+
+#endif

@@ -1,0 +1,226 @@
+#include "api/api.h"
+#include "api/validate.h"
+#include "auth/apikey.h"
+#include "http/json.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+const struct http_route api_routes[] = {
+	{ HTTP_GET, "/health", api_health, HTTP_ROUTE_PUBLIC },
+	{ HTTP_GET, "/ready", api_ready, HTTP_ROUTE_PUBLIC },
+	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, 0 },
+	{ HTTP_GET, "/api/v1/sessions", api_sessions_list, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}", api_session_get, 0 },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}", api_session_delete, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0 },
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+void api_ctx_init(struct api_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	pthread_mutex_init(&ctx->auth_lock, NULL);
+}
+
+void api_ctx_release(struct api_ctx *ctx)
+{
+	pthread_mutex_destroy(&ctx->auth_lock);
+	OPENSSL_cleanse(ctx->auth_cache, sizeof(ctx->auth_cache));
+	OPENSSL_cleanse(ctx->cursor_key, sizeof(ctx->cursor_key));
+}
+
+int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN])
+{
+	struct api_ctx *ctx = app;
+	struct api_auth_entry *e;
+	char id[STORE_ID_LEN];
+	uint8_t digest[32];
+	int64_t now = clock_mono_ms();
+	int rc;
+
+	if (strnlen(key, 257) > 256)
+		return Y_ENOTFOUND;
+	apikey_hash(key, digest);
+	e = &ctx->auth_cache[digest[0] % API_AUTH_CACHE_SLOTS];
+	pthread_mutex_lock(&ctx->auth_lock);
+	if (e->expires_ms > now && !CRYPTO_memcmp(e->digest, digest, sizeof(digest))) {
+		snprintf(id_out, HTTP_KEY_ID_LEN, "%s", e->id);
+		pthread_mutex_unlock(&ctx->auth_lock);
+		return Y_OK;
+	}
+	pthread_mutex_unlock(&ctx->auth_lock);
+	rc = apikey_verify(ctx->st, key, id);
+	if (rc != Y_OK)
+		return rc;
+	snprintf(id_out, HTTP_KEY_ID_LEN, "%s", id);
+	pthread_mutex_lock(&ctx->auth_lock);
+	memcpy(e->digest, digest, sizeof(digest));
+	memcpy(e->id, id, sizeof(id));
+	e->expires_ms = now + API_AUTH_CACHE_TTL_MS;
+	pthread_mutex_unlock(&ctx->auth_lock);
+	return Y_OK;
+}
+
+/*
+ * Civil date from days since 1970-01-01 (proleptic Gregorian), the
+ * well-known era-based method. Pure arithmetic: unlike gmtime_r it takes no
+ * libc time-zone lock, which HTTP threads would contend on.
+ */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+int api_time_format(int64_t ms, char out[API_TIME_LEN])
+{
+	int64_t days, y;
+	unsigned mo, d, secs;
+
+	if (ms <= 0 || ms > 253402300799999LL) /* up to 9999-12-31T23:59:59.999Z */
+		return 0;
+	days = ms / 86400000;
+	secs = (unsigned)(ms / 1000 % 86400);
+	civil_from_days(days, &y, &mo, &d);
+	snprintf(out, API_TIME_LEN, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)y, mo, d, secs / 3600,
+		 secs / 60 % 60, secs % 60, (unsigned)(ms % 1000));
+	return 1;
+}
+
+json_t *api_time_json(int64_t ms)
+{
+	char out[API_TIME_LEN];
+
+	return api_time_format(ms, out) ? json_string(out) : json_null();
+}
+
+void api_reply_invalid(struct http_req *req, json_t *details)
+{
+	http_reply_error(req, 400, "VALIDATION_ERROR", "invalid request", details);
+}
+
+int api_session_id_param(struct http_req *req, char out[STORE_ID_LEN])
+{
+	size_t len = 0;
+	const char *p = http_req_param(req, 0, &len);
+
+	if (!p || !api_uuid_parse(p, len, out)) {
+		api_reply_invalid(req, http_json_field_error("id", "must be a UUID"));
+		return 0;
+	}
+	return 1;
+}
+
+int api_page_args(struct http_req *req, const char *scope, int *limit, struct store_cursor *cur,
+		  int *have_cursor)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	int present = 0;
+	const char *v = http_req_query(req, "limit", &present);
+
+	*have_cursor = 0;
+	if (!api_limit_parse(v, present, limit)) {
+		json_t *d = http_json_field_error("limit", "must be an integer from 1 to 500");
+
+		api_reply_invalid(req, d);
+		return 0;
+	}
+	v = http_req_query(req, "cursor", &present);
+	if (present) {
+		if (!v || api_cursor_decode(ctx->cursor_key, scope, v, cur) != Y_OK) {
+			api_reply_invalid(req, http_json_field_error("cursor", "invalid cursor"));
+			return 0;
+		}
+		*have_cursor = 1;
+	}
+	return 1;
+}
+
+int api_page_next(struct http_req *req, json_t *page, const char *scope, int has_next,
+		  const struct store_cursor *next)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	char text[API_CURSOR_LEN + 1];
+
+	if (!has_next)
+		return json_object_set_new(page, "nextCursor", json_null()) == 0;
+	if (api_cursor_encode(ctx->cursor_key, scope, next, text) != Y_OK)
+		return 0;
+	return json_object_set_new(page, "nextCursor", json_string(text)) == 0;
+}
+
+void api_reply_store_error(struct http_req *req, int rc)
+{
+	if (rc == Y_ENOTFOUND) {
+		http_reply_error(req, 404, "SESSION_NOT_FOUND", "no such session", NULL);
+		return;
+	}
+	LOG_ERROR("store error", "{s:s, s:s}", "error", y_strerror(rc), "requestId", http_req_id(req));
+	http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+}
+
+json_t *api_body_object(struct http_req *req, const char *const *allowed)
+{
+	size_t len;
+	const char *body = http_req_body(req, &len);
+	json_t *o = NULL, *d = NULL;
+
+	if (http_json_parse_object(body, len, &o, &d) != Y_OK ||
+	    http_json_only_keys(o, allowed, &d) != Y_OK) {
+		json_decref(o);
+		api_reply_invalid(req, d);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *api_session_json(const struct store_session *s)
+{
+	json_t *webhook = json_null();
+
+	if (s->webhook_url) {
+		json_t *events = s->webhook_events ? json_loads(s->webhook_events, 0, NULL) : NULL;
+
+		webhook = json_pack("{s:s, s:o, s:b}", "url", s->webhook_url, "events",
+				    events ? events : json_null(), "hasSecret", s->webhook_secret != NULL);
+	}
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o}", "id", s->id, "name",
+			 str_or_null(s->name), "status", str_or_null(s->status), "phone",
+			 str_or_null(s->phone), "pushName", str_or_null(s->push_name), "qrCode",
+			 "webhook", webhook ? webhook : json_null(), "createdAt",
+			 api_time_json(s->created_at), "updatedAt", api_time_json(s->updated_at));
+}
+
+json_t *api_message_json(const struct store_message *m)
+{
+	json_t *body = m->body ? json_loads(m->body, JSON_DECODE_ANY, NULL) : NULL;
+
+	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}", "id", m->id,
+			 "sessionId", m->session_id, "waId", str_or_null(m->wa_id), "chat",
+			 str_or_null(m->chat), "fromMe", m->from_me, "type", str_or_null(m->type),
+			 "content", body ? body : json_null(), "status", str_or_null(m->status),
+			 "timestamp", api_time_json(m->timestamp), "createdAt",
+			 api_time_json(m->created_at));
+}

@@ -1,0 +1,677 @@
+/*
+ * libmicrohttpd glue and the middleware chain (see http.h for the order).
+ *
+ * Ownership: each connection's current request is a heap struct http_req
+ * created on the first access-handler call (headers received) and freed in
+ * the request-completed callback, which also writes the access-log line and
+ * ends the request's "in flight" count used by graceful shutdown.
+ */
+#include "http/http.h"
+#include "http/ratelimit.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RATELIMIT_SLOTS 16384
+#define CONNECTION_LIMIT 1024
+#define CONNECTION_TIMEOUT_S 30
+#define DISCARD_FACTOR 4 /* read at most this many times MAX_BODY_BYTES of a too-big body */
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct http_server_opts o;
+	char *cors;                  /* owned copy of o.cors_origins, NULL if none */
+	struct http_ratelimit *rl;   /* NULL when rate limiting is off */
+	int port;
+	atomic_int in_flight;
+	atomic_int quiesced;
+	atomic_ullong requests;
+};
+
+struct http_req {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	const char *method_name;     /* borrowed from MHD, valid for the request */
+	const char *path;            /* borrowed from MHD */
+	int method;
+	int64_t start_ns;
+	struct ybuf body;
+	int too_big;
+	size_t discarded;            /* body bytes dropped after too_big */
+	struct http_match match;
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char key_id[HTTP_KEY_ID_LEN];
+	int authed;
+	const char *origin;          /* allowed Origin header value, else NULL */
+	/* the response */
+	int answered;
+	int status;
+	char *resp;                  /* malloc'd body or NULL */
+	size_t resp_len;
+	int allow_mask;              /* 405: methods for Allow */
+	int retry_after;             /* 429: seconds */
+	int rl_remaining;            /* -1 = no rate-limit headers */
+	int preflight;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int http_request_id_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+
+		if (n >= HTTP_REQUEST_ID_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+int http_cors_allowed(const char *list, const char *origin)
+{
+	size_t olen;
+	const char *p = list;
+
+	if (!list || !origin || !*origin)
+		return 0;
+	olen = strlen(origin);
+	while (*p) {
+		const char *e = strchr(p, ',');
+		const char *a = p, *b = e ? e : p + strlen(p);
+
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b - a == 1 && *a == '*')
+			return 1;
+		if ((size_t)(b - a) == olen && !memcmp(a, origin, olen))
+			return 1;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/*
+ * Request ids only need to be unique, not secret: a UUID-v4-shaped id from a
+ * per-thread xorshift generator seeded once from getrandom(), which avoids a
+ * CSPRNG call (and its fork check, a getpid syscall) on every request.
+ */
+static uint64_t next_random(void)
+{
+	static __thread uint64_t s;
+
+	if (!s) {
+		if (getrandom(&s, sizeof(s), 0) != (ssize_t)sizeof(s) || !s)
+			s = (uint64_t)now_ns() | 1;
+	}
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return s * 0x2545F4914F6CDD1DULL;
+}
+
+static void new_request_id(char out[HTTP_REQUEST_ID_MAX + 1])
+{
+	uint64_t a = next_random(), b = next_random();
+
+	a = (a & ~0xF000ULL) | 0x4000ULL;                      /* version 4 */
+	b = (b & ~(3ULL << 62)) | (2ULL << 62);                /* variant 10 */
+	snprintf(out, HTTP_REQUEST_ID_MAX + 1, "%08x-%04x-%04x-%04x-%012llx",
+		 (unsigned)(a >> 32), (unsigned)((a >> 16) & 0xFFFF), (unsigned)(a & 0xFFFF),
+		 (unsigned)(b >> 48), (unsigned long long)(b & 0xFFFFFFFFFFFFULL));
+}
+
+/* ---- handler API ---- */
+
+void *http_req_app(const struct http_req *req)
+{
+	return req->srv->o.app;
+}
+
+int http_req_method(const struct http_req *req)
+{
+	return req->method;
+}
+
+const char *http_req_param(const struct http_req *req, int i, size_t *len)
+{
+	if (i < 0 || i >= req->match.nparams)
+		return NULL;
+	if (len)
+		*len = req->match.params[i].len;
+	return req->match.params[i].p;
+}
+
+const char *http_req_query(const struct http_req *req, const char *name, int *present)
+{
+	const char *v = NULL;
+	size_t vlen = 0;
+	enum MHD_Result r;
+
+	r = MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
+					  &vlen);
+	if (present)
+		*present = r == MHD_YES;
+	return r == MHD_YES ? v : NULL;
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_body(const struct http_req *req, size_t *len)
+{
+	if (len)
+		*len = req->body.len;
+	return req->body.data ? (const char *)req->body.data : "";
+}
+
+const char *http_req_key_id(const struct http_req *req)
+{
+	return req->authed ? req->key_id : NULL;
+}
+
+const char *http_req_id(const struct http_req *req)
+{
+	return req->request_id;
+}
+
+static void set_answer(struct http_req *req, int status, char *body, size_t len)
+{
+	if (req->answered) {
+		/* A second answer is a programmer error; keep the first. */
+		free(body);
+		LOG_ERROR("handler answered twice", "{s:s, s:s}", "path", req->path, "requestId",
+			  req->request_id);
+		return;
+	}
+	req->answered = 1;
+	req->status = status;
+	req->resp = body;
+	req->resp_len = len;
+}
+
+void http_reply_json(struct http_req *req, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (!text) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "could not build the response", NULL);
+		return;
+	}
+	set_answer(req, status, text, strlen(text));
+}
+
+void http_reply_error(struct http_req *req, int status, const char *code, const char *message,
+		      json_t *details)
+{
+	json_t *o;
+	char *text;
+
+	if (!details)
+		details = json_object();
+	o = json_pack("{s:s, s:s, s:o}", "error", code, "message", message, "details", details);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!text) {
+		static const char fallback[] =
+			"{\"error\":\"INTERNAL_ERROR\",\"message\":\"out of memory\",\"details\":{}}";
+
+		text = strdup(fallback);
+		status = 500;
+	}
+	set_answer(req, status, text, text ? strlen(text) : 0);
+}
+
+void http_reply_empty(struct http_req *req, int status)
+{
+	set_answer(req, status, NULL, 0);
+}
+
+/* ---- the middleware chain ---- */
+
+static void client_ip(struct http_req *req, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(out, outlen, "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+			  (socklen_t)outlen);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+			  (socklen_t)outlen);
+}
+
+static int needs_auth(const struct http_req *req, int route_rc)
+{
+	if (strncmp(req->path, "/api/", 5) && strcmp(req->path, "/api"))
+		return 0;
+	return !(route_rc == Y_OK && (req->match.route->flags & HTTP_ROUTE_PUBLIC));
+}
+
+static void dispatch(struct http_req *req)
+{
+	struct http_server *srv = req->srv;
+	const char *key, *origin;
+	int route_rc, rc, auth_broken = 0;
+	char ident[80];
+
+	if (req->too_big) {
+		json_t *d = json_pack("{s:I}", "maxBytes", (json_int_t)srv->o.max_body_bytes);
+
+		http_reply_error(req, 413, "PAYLOAD_TOO_LARGE", "request body too large", d);
+		return;
+	}
+
+	origin = http_req_header(req, "Origin");
+	if (origin && srv->cors && http_cors_allowed(srv->cors, origin))
+		req->origin = origin;
+
+	/* Identity: a valid API key, else the client address. */
+	key = http_req_header(req, "X-API-Key");
+	if (key && *key) {
+		rc = srv->o.auth ? srv->o.auth(srv->o.app, key, req->key_id) : Y_ENOTFOUND;
+		if (rc == Y_OK)
+			req->authed = 1;
+		else if (rc != Y_ENOTFOUND) {
+			auth_broken = 1; /* could not check: not the client's fault */
+			LOG_ERROR("api key check failed", "{s:s, s:s}", "error", y_strerror(rc),
+				  "requestId", req->request_id);
+		}
+	}
+	if (req->authed) {
+		snprintf(ident, sizeof(ident), "k:%s", req->key_id);
+	} else {
+		ident[0] = 'i';
+		ident[1] = ':';
+		client_ip(req, ident + 2, sizeof(ident) - 2);
+	}
+	if (srv->rl) {
+		int retry;
+
+		if (!http_ratelimit_hit(srv->rl, ident, strlen(ident), now_ns() / 1000000,
+					&req->rl_remaining, &retry)) {
+			req->retry_after = retry;
+			http_reply_error(req, 429, "RATE_LIMIT_EXCEEDED", "too many requests",
+					 json_pack("{s:i, s:i}", "limit", srv->o.rate_limit_per_min,
+						   "retryAfter", retry));
+			return;
+		}
+	}
+
+	route_rc = http_router_match(srv->o.routes, srv->o.nroutes, req->method, req->path,
+				     &req->match);
+
+	/* OPTIONS: CORS preflight or a plain question about allowed methods. */
+	if (req->method == HTTP_OPTIONS && route_rc != Y_ENOTFOUND) {
+		req->allow_mask = req->match.allowed | HTTP_OPTIONS;
+		req->preflight = origin && http_req_header(req, "Access-Control-Request-Method");
+		http_reply_empty(req, 204);
+		return;
+	}
+
+	if (needs_auth(req, route_rc) && !req->authed && auth_broken) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "could not check the API key", NULL);
+		return;
+	}
+	if (needs_auth(req, route_rc) && !req->authed) {
+		http_reply_error(req, 401, "UNAUTHORIZED",
+				 key && *key ? "invalid API key" : "missing X-API-Key header", NULL);
+		return;
+	}
+	if (route_rc == Y_ENOTFOUND) {
+		http_reply_error(req, 404, "NOT_FOUND", "no such route",
+				 json_pack("{s:s}", "path", req->path));
+		return;
+	}
+	if (route_rc == Y_EUNSUPPORTED) {
+		char allow[96];
+
+		req->allow_mask = req->match.allowed | HTTP_OPTIONS;
+		http_methods_format(req->allow_mask, allow, sizeof(allow));
+		http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "method not allowed on this route",
+				 json_pack("{s:s, s:s}", "method", req->method_name, "allow", allow));
+		return;
+	}
+	req->match.route->handler(req);
+	if (!req->answered) {
+		LOG_ERROR("handler gave no answer", "{s:s}", "path", req->path);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+	}
+}
+
+static void add_headers(struct http_req *req, struct MHD_Response *r, int has_body)
+{
+	struct http_server *srv = req->srv;
+	char tmp[96];
+
+	MHD_add_response_header(r, "X-Request-Id", req->request_id);
+	if (has_body)
+		MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (req->allow_mask) {
+		http_methods_format(req->allow_mask, tmp, sizeof(tmp));
+		MHD_add_response_header(r, "Allow", tmp);
+	}
+	if (srv->rl && req->rl_remaining >= 0) {
+		snprintf(tmp, sizeof(tmp), "%d", srv->o.rate_limit_per_min);
+		MHD_add_response_header(r, "X-RateLimit-Limit", tmp);
+		snprintf(tmp, sizeof(tmp), "%d", req->rl_remaining);
+		MHD_add_response_header(r, "X-RateLimit-Remaining", tmp);
+	}
+	if (req->retry_after > 0) {
+		snprintf(tmp, sizeof(tmp), "%d", req->retry_after);
+		MHD_add_response_header(r, "Retry-After", tmp);
+	}
+	if (req->origin) {
+		int any = !strcmp(srv->cors, "*");
+
+		MHD_add_response_header(r, "Access-Control-Allow-Origin", any ? "*" : req->origin);
+		if (!any)
+			MHD_add_response_header(r, "Vary", "Origin");
+		MHD_add_response_header(r, "Access-Control-Expose-Headers",
+					"X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining");
+		if (req->preflight) {
+			http_methods_format(req->allow_mask, tmp, sizeof(tmp));
+			MHD_add_response_header(r, "Access-Control-Allow-Methods", tmp);
+			MHD_add_response_header(r, "Access-Control-Allow-Headers",
+						"Content-Type, X-API-Key, X-Request-Id");
+			MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+		}
+	}
+	if (atomic_load(&srv->quiesced) || req->too_big)
+		MHD_add_response_header(r, "Connection", "close");
+}
+
+static enum MHD_Result send_answer(struct http_req *req)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (req->resp)
+		r = MHD_create_response_from_buffer(req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
+	else
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO; /* MHD closes the connection; req->resp freed in completed() */
+	add_headers(req, r, req->resp != NULL);
+	req->resp = NULL; /* now owned by the response */
+	ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *conn,
+				const char *url, const char *method)
+{
+	struct http_req *req = calloc(1, sizeof(*req));
+	const char *rid;
+
+	if (!req)
+		return NULL;
+	req->srv = srv;
+	req->conn = conn;
+	req->path = url;
+	req->method_name = method;
+	req->method = http_method_parse(method);
+	req->start_ns = now_ns();
+	req->rl_remaining = -1;
+	ybuf_init(&req->body, srv->o.max_body_bytes);
+	rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+	if (http_request_id_ok(rid))
+		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+	else
+		new_request_id(req->request_id);
+	return req;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_req *req = *con_cls;
+
+	if (!req) {
+		const char *cl;
+
+		req = req_new(srv, conn, url, method);
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		atomic_fetch_add(&srv->in_flight, 1);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl) {
+			char *end;
+			unsigned long long n = strtoull(cl, &end, 10);
+
+			if (end != cl && n > srv->o.max_body_bytes) {
+				/* Answer now, without reading the announced body. */
+				req->too_big = 1;
+				dispatch(req);
+				return send_answer(req);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (req->too_big) {
+			/* libmicrohttpd cannot answer before the upload ends, so
+			 * the rest is discarded, but only up to a bound: past it
+			 * the connection is dropped without an answer. */
+			req->discarded += *upload_data_size;
+			if (req->discarded > DISCARD_FACTOR * srv->o.max_body_bytes)
+				return MHD_NO;
+		} else if (ybuf_append(&req->body, upload_data, *upload_data_size) != Y_OK) {
+			req->too_big = 1;
+			req->discarded = req->body.len + *upload_data_size;
+			ybuf_release(&req->body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->answered)
+		return MHD_YES; /* already queued (413 on first call) */
+	dispatch(req);
+	return send_answer(req);
+}
+
+static void sanitize(const char *in, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	for (; in && *in && i + 1 < outlen; in++)
+		out[i++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
+	out[i] = '\0';
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_req *req = *con_cls;
+
+	if (!req)
+		return;
+	if (ylog_min <= YLOG_INFO) {
+		char path[257], method[17];
+		/* whole microseconds, so the number prints short */
+		double ms = (double)((now_ns() - req->start_ns + 500) / 1000) / 1000.0;
+
+		sanitize(req->path, path, sizeof(path));
+		sanitize(req->method_name, method, sizeof(method));
+		LOG_INFO("request", "{s:s, s:s, s:i, s:f, s:s, s:b}", "method", method, "path", path,
+			 "status", req->answered ? req->status : 0, "durationMs", ms, "requestId",
+			 req->request_id, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	}
+	atomic_fetch_add(&srv->requests, 1);
+	ybuf_release(&req->body);
+	free(req->resp);
+	free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	LOG_DEBUG("libmicrohttpd", "{s:s}", "detail", msg);
+}
+
+int http_server_start(const struct http_server_opts *opts, struct http_server **out)
+{
+	struct http_server *srv;
+	struct addrinfo hints, *ai = NULL;
+	char portstr[8];
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	int rc;
+
+	*out = NULL;
+	if (!opts->routes || !opts->host || opts->port < 0 || opts->port > 65535 ||
+	    opts->rate_limit_per_min < 0 || opts->max_body_bytes == 0)
+		return Y_EINVAL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return Y_ENOMEM;
+	srv->o = *opts;
+	if (srv->o.threads < 1)
+		srv->o.threads = 1;
+	if (opts->cors_origins && *opts->cors_origins) {
+		srv->cors = strdup(opts->cors_origins);
+		if (!srv->cors) {
+			rc = Y_ENOMEM;
+			goto fail;
+		}
+	}
+	srv->o.cors_origins = srv->cors;
+	if (opts->rate_limit_per_min > 0) {
+		srv->rl = http_ratelimit_new(opts->rate_limit_per_min, RATELIMIT_SLOTS);
+		if (!srv->rl) {
+			rc = Y_ENOMEM;
+			goto fail;
+		}
+	}
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", opts->port);
+	if (getaddrinfo(opts->host, portstr, &hints, &ai) || !ai) {
+		LOG_ERROR("cannot resolve HOST", "{s:s}", "host", opts->host);
+		rc = Y_EINVAL;
+		goto fail;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->d = MHD_start_daemon(
+		flags, (uint16_t)opts->port, NULL, NULL, on_request, srv,
+		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_THREAD_POOL_SIZE, srv->o.threads > 1 ? srv->o.threads : 0u,
+		MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!srv->d) {
+		LOG_ERROR("cannot listen", "{s:s, s:i}", "host", opts->host, "port", opts->port);
+		rc = Y_EIO;
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : opts->port;
+	*out = srv;
+	return Y_OK;
+fail:
+	http_server_free(srv);
+	return rc;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+	MHD_socket fd;
+
+	if (atomic_exchange(&srv->quiesced, 1))
+		return;
+	fd = MHD_quiesce_daemon(srv->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+int http_server_wait_idle(struct http_server *srv, int timeout_ms)
+{
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000LL;
+
+	while (atomic_load(&srv->in_flight) > 0) {
+		struct timespec ts = { 0, 5 * 1000000L };
+
+		if (now_ns() >= deadline)
+			return Y_ETIMEOUT;
+		nanosleep(&ts, NULL);
+	}
+	return Y_OK;
+}
+
+void http_server_free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->d)
+		MHD_stop_daemon(srv->d);
+	http_ratelimit_free(srv->rl);
+	free(srv->cors);
+	free(srv);
+}
+
+unsigned long long http_server_requests(const struct http_server *srv)
+{
+	return atomic_load(&srv->requests);
+}

@@ -1,0 +1,97 @@
+/*
+ * The HTTP server: libmicrohttpd glue plus the middleware chain every request
+ * passes through, in this order:
+ *
+ *   request id -> body cap (413) -> identity (X-API-Key) -> rate limit (429)
+ *   -> CORS preflight -> auth for /api/ (401) -> router (404/405) -> handler
+ *
+ * Every response carries X-Request-Id, the security headers and, for an
+ * allowed Origin, the CORS headers; every request ends in one access-log
+ * line {method, path, status, durationMs, requestId}.
+ *
+ * This layer knows nothing of the store or of WhatsApp: the API layer gives
+ * it a route table, an API-key verifier and an opaque `app` pointer.
+ *
+ * A struct http_req lives from the arrival of the request headers until the
+ * response is sent; handlers borrow it and must answer exactly once through
+ * one of the http_reply_* calls (a handler that does not answer produces a
+ * 500 INTERNAL_ERROR).
+ */
+#ifndef YESAPP_HTTP_H
+#define YESAPP_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "http/router.h"
+
+#define HTTP_KEY_ID_LEN 64
+#define HTTP_REQUEST_ID_MAX 128
+
+struct http_server;
+struct http_req;
+
+struct http_server_opts {
+	const char *host;            /* bind address: IPv4/IPv6 literal or host name */
+	int port;                    /* 0 = ephemeral (see http_server_port) */
+	size_t max_body_bytes;       /* larger bodies get 413 PAYLOAD_TOO_LARGE */
+	const char *cors_origins;    /* NULL/"" = no CORS, "*" = any, or "a,b,c" */
+	int rate_limit_per_min;      /* per identity; 0 = off */
+	unsigned threads;            /* 1 = one epoll thread, N > 1 = pool of N */
+	const struct http_route *routes; /* borrowed; must outlive the server */
+	size_t nroutes;
+	/* Verifies a presented API key. Y_OK fills id_out (the key's id, the
+	 * rate-limit identity), Y_ENOTFOUND for an unknown key, other codes are
+	 * internal failures. Called from server threads. */
+	int (*auth)(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
+	void *app;                   /* borrowed; handed to handlers */
+};
+
+/* Binds and starts serving. *out is freed with http_server_free. Y_EINVAL for
+ * bad options, Y_EIO when the address cannot be bound. */
+int http_server_start(const struct http_server_opts *opts, struct http_server **out);
+/* The bound port (the real one when opts.port was 0). */
+int http_server_port(const struct http_server *srv);
+/* Stops accepting new connections; requests already under way continue and
+ * their responses ask the client to close the connection. */
+void http_server_quiesce(struct http_server *srv);
+/* Waits until no request is in flight; Y_ETIMEOUT after timeout_ms. */
+int http_server_wait_idle(struct http_server *srv, int timeout_ms);
+/* Stops the threads, closes every connection, frees. NULL is a no-op. */
+void http_server_free(struct http_server *srv);
+/* Requests handled since start (all statuses). */
+unsigned long long http_server_requests(const struct http_server *srv);
+
+/* ---- for handlers ---- */
+void *http_req_app(const struct http_req *req);
+int http_req_method(const struct http_req *req);
+/* The i-th `{param}` of the matched route; NULL if i is out of range. */
+const char *http_req_param(const struct http_req *req, int i, size_t *len);
+/* A query-string argument (unescaped, borrowed) or NULL. *present says whether
+ * the name appeared at all (also as "?name" without a value). */
+const char *http_req_query(const struct http_req *req, const char *name, int *present);
+const char *http_req_header(const struct http_req *req, const char *name);
+/* The request body (NUL-terminated, borrowed); len may be 0. */
+const char *http_req_body(const struct http_req *req, size_t *len);
+/* The authenticated key id, or NULL on public routes without a valid key. */
+const char *http_req_key_id(const struct http_req *req);
+const char *http_req_id(const struct http_req *req);
+
+/* Answers with a JSON body (takes ownership of body; NULL -> 500). */
+void http_reply_json(struct http_req *req, int status, json_t *body);
+/* Answers {"error": code, "message": message, "details": details or {}}
+ * (takes ownership of details, may be NULL). */
+void http_reply_error(struct http_req *req, int status, const char *code, const char *message,
+		      json_t *details);
+/* Answers with no body (e.g. 204). */
+void http_reply_empty(struct http_req *req, int status);
+
+/* ---- exposed for unit tests ---- */
+/* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of
+ * [A-Za-z0-9._:-]. */
+int http_request_id_ok(const char *s);
+/* Returns 1 if origin is allowed by the list ("*" or exact comma-separated
+ * entries, surrounding spaces ignored). */
+int http_cors_allowed(const char *list, const char *origin);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * The router: a static table of (method mask, path pattern, handler) rows.
+ * Patterns are literal segments and `{name}` placeholders that match exactly
+ * one non-empty segment ("/api/v1/sessions/{id}/webhook"). Matching does no
+ * allocation: captured parameters point into the path the caller passed, so
+ * they live as long as that string.
+ *
+ * The table is owned by the caller (usually a static array) and must outlive
+ * every match made with it.
+ */
+#ifndef YESAPP_HTTP_ROUTER_H
+#define YESAPP_HTTP_ROUTER_H
+
+#include <stddef.h>
+
+struct http_req;
+
+enum http_method {
+	HTTP_GET = 1,
+	HTTP_POST = 2,
+	HTTP_PUT = 4,
+	HTTP_DELETE = 8,
+	HTTP_PATCH = 16,
+	HTTP_OPTIONS = 32,
+	HTTP_HEAD = 64,
+};
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_SEGMENTS 16
+
+/* Route flags. */
+#define HTTP_ROUTE_PUBLIC 1 /* no API key needed even under /api/ */
+
+typedef void (*http_handler)(struct http_req *req);
+
+struct http_route {
+	int methods;          /* mask of enum http_method */
+	const char *pattern;  /* "/api/v1/sessions/{id}" */
+	http_handler handler;
+	int flags;
+};
+
+struct http_param {
+	const char *p;        /* borrowed: points into the matched path */
+	size_t len;
+};
+
+struct http_match {
+	const struct http_route *route; /* NULL unless Y_OK */
+	int allowed;          /* methods accepted on this path (for Allow) */
+	int nparams;
+	struct http_param params[HTTP_MAX_PARAMS];
+};
+
+/* "GET" -> HTTP_GET ...; 0 for anything else. */
+int http_method_parse(const char *s);
+/* Writes "GET, HEAD, POST" style text for a method mask into out. */
+void http_methods_format(int mask, char *out, size_t outlen);
+
+/*
+ * Matches method+path against the table. HEAD is served by GET routes.
+ * Returns Y_OK (m->route and params filled), Y_ENOTFOUND (no pattern fits the
+ * path), or Y_EUNSUPPORTED (the path exists but not for this method;
+ * m->allowed holds the methods that would be accepted).
+ */
+int http_router_match(const struct http_route *routes, size_t n, int method, const char *path,
+		      struct http_match *m);
+
+#endif

@@ -1,0 +1,73 @@
+/* Fuzzes the request-input decoders: strict JSON bodies and the field
+ * checks the API applies to them, the router, and the query/path checks. */
+#include "api/validate.h"
+#include "http/json.h"
+#include "http/router.h"
+#include "util/err.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void h(struct http_req *r) { (void)r; }
+
+static const struct http_route routes[] = {
+	{ HTTP_GET, "/health", h, HTTP_ROUTE_PUBLIC },
+	{ HTTP_GET | HTTP_POST, "/api/v1/sessions", h, 0 },
+	{ HTTP_GET | HTTP_DELETE, "/api/v1/sessions/{id}", h, 0 },
+	{ HTTP_GET | HTTP_PUT, "/api/v1/sessions/{id}/webhook", h, 0 },
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const keys[] = { "name", "to", "text", "url", "secret", "events", NULL };
+	char *s = malloc(size + 1);
+	json_t *o = NULL, *d = NULL;
+	struct http_match m;
+	const char *v;
+	char out[64];
+	int lim;
+
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+
+	if (http_json_parse_object((const char *)data, size, &o, &d) == Y_OK) {
+		if (d || !json_is_object(o))
+			abort();
+		json_decref(d);
+		d = NULL;
+		http_json_only_keys(o, keys, &d);
+		json_decref(d);
+		for (size_t i = 0; keys[i]; i++) {
+			d = NULL;
+			if (http_json_get_string(o, keys[i], i & 1, 1, 100, &v, &d) == Y_OK) {
+				api_phone_parse(v, out);
+				api_url_check(v);
+				api_event_known(v);
+			}
+			json_decref(d);
+		}
+		json_decref(o);
+	} else {
+		if (o || !d)
+			abort();
+		json_decref(d);
+	}
+
+	if (http_router_match(routes, 4, HTTP_GET, s, &m) == Y_OK) {
+		for (int i = 0; i < m.nparams; i++) {
+			if (m.params[i].p < s || m.params[i].p + m.params[i].len > s + size)
+				abort();
+			api_uuid_parse(m.params[i].p, m.params[i].len, out);
+		}
+	}
+	api_uuid_parse(s, size, out);
+	api_phone_parse(s, out);
+	api_url_check(s);
+	api_limit_parse(s, 1, &lim);
+	http_utf8_chars(s, size);
+	free(s);
+	return 0;
+}

@@ -1,0 +1,119 @@
+// Shared helpers for the HTTP tests: start a real `yesapp serve` on an
+// ephemeral port with a temp DATA_DIR, find its port and API key in the JSON
+// log, send requests, and stop it with SIGTERM (asserting exit code 0).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import assert from 'node:assert/strict';
+
+export const BUILD = resolve(process.env.YESAPP_BUILD || 'build/asan');
+export const BIN = join(BUILD, 'yesapp');
+const KEY_RE = /API Key: ([0-9a-f]{64})/;
+
+export function tempDir() {
+  return mkdtempSync(join(tmpdir(), 'yesapp-http-'));
+}
+
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Starts the server. Resolves once it logged {"message":"listening","port":N}.
+export async function startServer({ dataDir, env = {}, timeoutMs = 15000 } = {}) {
+  const ownDir = !dataDir;
+  dataDir = dataDir || tempDir();
+  const proc = spawn(BIN, ['serve'], {
+    env: {
+      PATH: process.env.PATH,
+      ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1',
+      UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || 'print_stacktrace=1:halt_on_error=1',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_GLOBAL: '100000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const srv = {
+    proc, dataDir, ownDir, lines: [], logs: [], stderr: '', port: 0, key: null,
+    keyLines: 0, exited: null,
+  };
+  srv.exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
+  proc.stderr.on('data', (d) => { srv.stderr += d; });
+  let buf = '';
+  const ready = new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`server did not start:\n${srv.lines.join('\n')}\n${srv.stderr}`)), timeoutMs);
+    proc.stdout.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        srv.lines.push(line);
+        const m = KEY_RE.exec(line);
+        if (m) { srv.key = m[1]; srv.keyLines++; }
+        let obj = null;
+        try { obj = JSON.parse(line); } catch { /* not JSON */ }
+        if (obj) srv.logs.push(obj);
+        if (obj && obj.message === 'listening' && Number.isInteger(obj.port)) {
+          srv.port = obj.port;
+          clearTimeout(timer);
+          res();
+        }
+      }
+    });
+    srv.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      rej(new Error(`server exited early (${code ?? signal}):\n${srv.lines.join('\n')}\n${srv.stderr}`));
+    });
+  });
+  await ready;
+  srv.base = `http://127.0.0.1:${srv.port}`;
+  return srv;
+}
+
+// SIGTERM, wait, assert a clean exit (code 0, no sanitizer report).
+export async function stopServer(srv, { removeData = srv.ownDir } = {}) {
+  srv.proc.kill('SIGTERM');
+  const { code, signal } = await srv.exited;
+  assert.equal(signal, null, `server died of ${signal}\n${srv.stderr}`);
+  assert.equal(code, 0, `server exit code ${code}\n${srv.stderr}`);
+  assert.doesNotMatch(srv.stderr, /AddressSanitizer|runtime error|LeakSanitizer/);
+  if (removeData) removeDir(srv.dataDir);
+}
+
+// One request. Returns {status, headers, body (parsed JSON or null), text}.
+export async function req(srv, method, path, { body, key = srv.key, headers = {} } = {}) {
+  const h = { ...headers };
+  if (key) h['X-API-Key'] = key;
+  let payload;
+  if (body !== undefined) {
+    payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    if (!h['Content-Type']) h['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(srv.base + path, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json = null;
+  if (text.length) {
+    try { json = JSON.parse(text); } catch { json = undefined; }
+  }
+  return { status: res.status, headers: res.headers, body: json, text };
+}
+
+// Asserts a well-formed error body with the given status and code.
+export function assertError(r, status, code) {
+  assert.equal(r.status, status, `expected ${status} ${code}, got ${r.status}: ${r.text}`);
+  assert.ok(r.body && typeof r.body === 'object', `error body is JSON: ${r.text}`);
+  assert.equal(r.body.error, code);
+  assert.equal(typeof r.body.message, 'string');
+  assert.ok(r.body.message.length > 0);
+  assert.ok(r.body.details && typeof r.body.details === 'object' && !Array.isArray(r.body.details));
+  assert.match(r.headers.get('content-type') || '', /^application\/json/);
+  assert.ok(r.headers.get('x-request-id'), 'X-Request-Id on error responses');
+}
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

@@ -1,0 +1,134 @@
+#include "test.h"
+#include "http/http.h"
+#include "http/router.h"
+#include "util/err.h"
+
+static void h1(struct http_req *r) { (void)r; }
+static void h2(struct http_req *r) { (void)r; }
+static void h3(struct http_req *r) { (void)r; }
+
+static const struct http_route routes[] = {
+	{ HTTP_GET, "/health", h1, HTTP_ROUTE_PUBLIC },
+	{ HTTP_GET | HTTP_POST, "/api/v1/sessions", h2, 0 },
+	{ HTTP_GET | HTTP_DELETE, "/api/v1/sessions/{id}", h3, 0 },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", h1, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", h2, 0 },
+	{ HTTP_GET, "/a/{x}/b/{y}", h3, 0 },
+};
+#define NR (sizeof(routes) / sizeof(routes[0]))
+
+TEST(router_literal_and_method)
+{
+	struct http_match m;
+
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_GET, "/health", &m), Y_OK);
+	CHECK(m.route == &routes[0]);
+	CHECK_EQ_INT(m.nparams, 0);
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_HEAD, "/health", &m), Y_OK);
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_POST, "/health", &m), Y_EUNSUPPORTED);
+	CHECK_EQ_INT(m.allowed, HTTP_GET | HTTP_HEAD);
+	CHECK(m.route == NULL);
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_POST, "/api/v1/sessions", &m), Y_OK);
+	CHECK(m.route == &routes[1]);
+}
+
+TEST(router_params)
+{
+	struct http_match m;
+	const char *path = "/api/v1/sessions/abc-123";
+
+	REQUIRE(http_router_match(routes, NR, HTTP_DELETE, path, &m) == Y_OK);
+	CHECK(m.route == &routes[2]);
+	CHECK_EQ_INT(m.nparams, 1);
+	CHECK_EQ_INT(m.params[0].len, 7);
+	CHECK(m.params[0].p == path + 17);
+	REQUIRE(http_router_match(routes, NR, HTTP_GET, "/a/one/b/two", &m) == Y_OK);
+	CHECK_EQ_INT(m.nparams, 2);
+	CHECK(!memcmp(m.params[0].p, "one", 3) && m.params[0].len == 3);
+	CHECK(!memcmp(m.params[1].p, "two", 3) && m.params[1].len == 3);
+}
+
+TEST(router_allow_merges_rows)
+{
+	struct http_match m;
+
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_GET, "/api/v1/sessions/x/webhook", &m), Y_OK);
+	CHECK(m.route == &routes[4]);
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_PUT, "/api/v1/sessions/x/webhook", &m), Y_OK);
+	CHECK(m.route == &routes[3]);
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_DELETE, "/api/v1/sessions/x/webhook", &m),
+		     Y_EUNSUPPORTED);
+	CHECK_EQ_INT(m.allowed, HTTP_GET | HTTP_HEAD | HTTP_PUT);
+}
+
+TEST(router_not_found)
+{
+	struct http_match m;
+	static const char *const bad[] = {
+		"", "/", "health", "/health/", "/healthz", "/api/v1/sessions/", "/api/v1/sessions//webhook",
+		"/api/v1/sessions/x/y", "/api/v1", "//health", "/a//b/c", "/a/x/b/", NULL,
+	};
+
+	for (int i = 0; bad[i]; i++) {
+		int rc = http_router_match(routes, NR, HTTP_GET, bad[i], &m);
+
+		if (rc != Y_ENOTFOUND)
+			fprintf(stderr, "  path '%s' -> %d\n", bad[i], rc);
+		CHECK_EQ_INT(rc, Y_ENOTFOUND);
+		CHECK(m.route == NULL);
+	}
+	CHECK_EQ_INT(http_router_match(routes, NR, HTTP_GET, NULL, &m), Y_ENOTFOUND);
+	/* An unknown method on a known path is 405, not 404. */
+	CHECK_EQ_INT(http_router_match(routes, NR, 0, "/health", &m), Y_EUNSUPPORTED);
+}
+
+TEST(methods_parse_and_format)
+{
+	char buf[64];
+
+	CHECK_EQ_INT(http_method_parse("GET"), HTTP_GET);
+	CHECK_EQ_INT(http_method_parse("DELETE"), HTTP_DELETE);
+	CHECK_EQ_INT(http_method_parse("get"), 0);
+	CHECK_EQ_INT(http_method_parse("BREW"), 0);
+	CHECK_EQ_INT(http_method_parse(NULL), 0);
+	http_methods_format(HTTP_GET | HTTP_HEAD | HTTP_DELETE | HTTP_OPTIONS, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "GET, HEAD, DELETE, OPTIONS");
+	http_methods_format(HTTP_GET | HTTP_POST, buf, 6);
+	CHECK_EQ_STR(buf, "GET");
+}
+
+TEST(request_id_and_cors)
+{
+	char longid[200];
+
+	CHECK(http_request_id_ok("abc-DEF_1.2:3"));
+	CHECK(!http_request_id_ok(""));
+	CHECK(!http_request_id_ok(NULL));
+	CHECK(!http_request_id_ok("a b"));
+	CHECK(!http_request_id_ok("x\r\nSet-Cookie: a"));
+	memset(longid, 'a', sizeof(longid));
+	longid[128] = '\0';
+	CHECK(http_request_id_ok(longid));
+	longid[128] = 'a';
+	longid[129] = '\0';
+	CHECK(!http_request_id_ok(longid));
+
+	CHECK(http_cors_allowed("*", "https://x.example"));
+	CHECK(http_cors_allowed("https://a.example, https://b.example", "https://b.example"));
+	CHECK(http_cors_allowed("https://a.example,https://b.example", "https://a.example"));
+	CHECK(!http_cors_allowed("https://a.example", "https://a.example.evil"));
+	CHECK(!http_cors_allowed("https://a.example", "https://a.exampl"));
+	CHECK(!http_cors_allowed(NULL, "https://a.example"));
+	CHECK(!http_cors_allowed("https://a.example", ""));
+}
+
+int main(void)
+{
+	RUN(router_literal_and_method);
+	RUN(router_params);
+	RUN(router_allow_merges_rows);
+	RUN(router_not_found);
+	RUN(methods_parse_and_format);
+	RUN(request_id_and_cors);
+	return test_summary();
+}
