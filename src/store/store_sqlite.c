@@ -21,6 +21,7 @@
 #include "util/uuid.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
 #define TOUCH_INTERVAL_MS 60000
@@ -256,6 +258,40 @@ static int make_dirs(const char *path)
 	return rc;
 }
 
+/*
+ * Makes the database file owner-only before SQLite opens it: creates it
+ * with mode 0600 when missing and tightens an existing one (and leftover
+ * -wal/-shm files). SQLite creates the -wal and -shm files with the mode of
+ * the database file, and they hold the same rows (webhook secrets among
+ * them) until a checkpoint, so a chmod after opening comes too late.
+ * Failures are logged; SQLite then reports what is really wrong.
+ */
+static int restrict_mode(const char *path)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	size_t n = strlen(path) + 5;
+	char *side;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		if (fchmod(fd, 0600) != 0)
+			LOG_WARN("store: cannot restrict the database file mode", "{s:s, s:s}", "path",
+				 path, "error", strerror(errno));
+		close(fd);
+	}
+	side = malloc(n);
+	if (!side)
+		return Y_ENOMEM;
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(side, n, "%s%s", path, suffix[i]);
+		if (chmod(side, 0600) != 0 && errno != ENOENT)
+			LOG_WARN("store: cannot restrict the database file mode", "{s:s, s:s}", "path",
+				 side, "error", strerror(errno));
+	}
+	free(side);
+	return Y_OK;
+}
+
 /* Newest applied version (0 for none). Checks that versions 1..max are all
  * there. Called inside the migration transaction. */
 static int applied_version(struct store *st, int *applied)
@@ -385,7 +421,7 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 		return rc;
 	if (upto < 0 || upto > store_migrations_count)
 		return Y_EINVAL;
-	if (strcmp(path, ":memory:") && (rc = make_dirs(path)))
+	if (strcmp(path, ":memory:") && ((rc = make_dirs(path)) || (rc = restrict_mode(path))))
 		return rc;
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -407,11 +443,6 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 	rc = migrate(st, upto);
 	if (rc)
 		goto fail;
-	/* The file holds webhook secrets: owner-only. SQLite gives its -wal
-	 * and -shm files the same mode. (The file exists once migrate ran.) */
-	if (strcmp(path, ":memory:") && chmod(path, 0600) != 0)
-		LOG_WARN("store: cannot restrict the database file mode", "{s:s, s:s}", "path", path,
-			 "error", strerror(errno));
 	*out = st;
 	return Y_OK;
 fail:
