@@ -183,6 +183,13 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
+/* Binds a cursor's id. The cursor is decoded from a client's page token, so
+ * its id is not trusted to hold a NUL: read at most the array. */
+static void bind_cursor_id(sqlite3_stmt *s, int i, const struct store_cursor *c)
+{
+	sqlite3_bind_text(s, i, c->id, (int)strnlen(c->id, sizeof(c->id)), SQLITE_TRANSIENT);
+}
+
 /* A copy of text column i, or NULL for SQL NULL. Y_ENOMEM if out of memory. */
 static int col_str(sqlite3_stmt *s, int i, char **out)
 {
@@ -842,7 +849,7 @@ int store_session_list(struct store *st, const struct store_cursor *after, int l
 	sqlite3_bind_int(s, 1, limit + 1); /* one more tells whether a next page exists */
 	if (after) {
 		sqlite3_bind_int64(s, 2, after->ts);
-		sqlite3_bind_text(s, 3, after->id, -1, SQLITE_TRANSIENT);
+		bind_cursor_id(s, 3, after);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {
@@ -1128,7 +1135,7 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 	bind_text(s, 2, session_id);
 	if (after) {
 		sqlite3_bind_int64(s, 3, after->ts);
-		sqlite3_bind_text(s, 4, after->id, -1, SQLITE_TRANSIENT);
+		bind_cursor_id(s, 4, after);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {

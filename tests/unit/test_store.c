@@ -551,6 +551,35 @@ TEST(wal_and_shm_files_are_owner_only)
 	store_close(st);
 }
 
+/* A cursor comes from a client-supplied page token: an id without a NUL
+ * inside its 37 bytes must not make the store read past the struct. */
+TEST(cursor_id_without_nul_is_not_overread)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s, *rows = NULL;
+	struct store_message *msgs = NULL;
+	struct store_cursor *cur;
+	size_t n = 9;
+	int more = 1;
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "c", &s) == Y_OK);
+	/* exactly sizeof(*cur) on the heap, so ASan sees any byte beyond it */
+	cur = malloc(sizeof(*cur));
+	REQUIRE(cur != NULL);
+	memset(cur, 'f', sizeof(*cur));
+	cur->ts = INT64_MAX;
+	CHECK_EQ_INT(store_session_list(st, cur, 10, &rows, &n, NULL, &more), Y_OK);
+	CHECK_EQ_INT(n, 1); /* "ffff...f" sorts after every UUID at the same ts */
+	store_sessions_free(rows, n);
+	CHECK_EQ_INT(store_message_list(st, s.id, cur, 10, &msgs, &n, NULL, &more), Y_OK);
+	CHECK_EQ_INT(n, 0);
+	store_messages_free(msgs, n);
+	free(cur);
+	store_session_release(&s);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (tmpdir_make(tmp, sizeof(tmp))) {
@@ -569,6 +598,7 @@ int main(void)
 	RUN(threads_share_one_store);
 	RUN(locked_database_is_busy_not_a_crash);
 	RUN(wal_and_shm_files_are_owner_only);
+	RUN(cursor_id_without_nul_is_not_overread);
 	tmpdir_remove(tmp);
 	return test_summary();
 }
