@@ -169,7 +169,12 @@ static int cmd_keys(int argc, char **argv)
 			fprintf(stderr, "yesapp: --name: a value is required\n");
 			rc = EXIT_USAGE;
 			goto out_free;
-		} else if (!strcmp(action, "revoke") && !id && strncmp(a, "--", 2)) {
+		} else if (!strncmp(a, "--", 2)) {
+			/* a setting: every one takes a value, "--flag=v" or "--flag v" */
+			rest[nrest++] = argv[i];
+			if (!strchr(a, '=') && i + 1 < argc)
+				rest[nrest++] = argv[++i];
+		} else if (!strcmp(action, "revoke") && !id) {
 			id = a;
 		} else {
 			rest[nrest++] = argv[i];

@@ -1,9 +1,10 @@
 /*
  * API keys (apikey.h). A key is 32 bytes from RAND_bytes shown to the user
  * once as 64 hex chars; the store keeps only its SHA-256 digest and the first
- * 8 hex chars (to tell keys apart in listings). Verification hashes the
- * presented key and compares digests in constant time (store_apikey_find
- * uses CRYPTO_memcmp over every active key).
+ * 8 chars (to tell keys apart in listings; fewer for a short configured key,
+ * see prefix_of). Verification hashes the presented key and compares digests
+ * in constant time (store_apikey_find uses CRYPTO_memcmp over every active
+ * key).
  */
 #include "auth/apikey.h"
 #include "util/clock.h"
@@ -27,9 +28,14 @@ void apikey_hash(const char *plaintext, uint8_t out[32])
 		BUG("SHA-256 failed");
 }
 
+/* The part of a key kept in clear to tell keys apart: its first 8 chars,
+ * but never more than a quarter of it (a configured API_KEY may be short,
+ * and its prefix is listed and logged). */
 static void prefix_of(const char *plaintext, char prefix[9])
 {
-	snprintf(prefix, 9, "%.8s", plaintext);
+	size_t n = strnlen(plaintext, 32) / 4;
+
+	snprintf(prefix, 9, "%.*s", (int)(n < 8 ? n : 8), plaintext);
 }
 
 int apikey_create(struct store *st, const char *name, char plaintext[APIKEY_HEX_LEN + 1],

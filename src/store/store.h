@@ -48,7 +48,7 @@ int store_schema_version(struct store *st, int *applied, int *known);
 struct store_apikey {
 	char id[STORE_ID_LEN];
 	char *name;                /* may be "" */
-	char prefix[9];            /* first 8 hex chars of the plaintext key, for display */
+	char prefix[9];            /* up to 8 leading chars of the plaintext key, for display */
 	int64_t created_at;
 	int64_t last_used_at;      /* 0 if never */
 	int revoked;               /* 0/1 */

@@ -21,6 +21,7 @@
 #include "util/uuid.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
 #define TOUCH_INTERVAL_MS 60000
@@ -181,6 +183,13 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
+/* Binds a cursor's id. The cursor is decoded from a client's page token, so
+ * its id is not trusted to hold a NUL: read at most the array. */
+static void bind_cursor_id(sqlite3_stmt *s, int i, const struct store_cursor *c)
+{
+	sqlite3_bind_text(s, i, c->id, (int)strnlen(c->id, sizeof(c->id)), SQLITE_TRANSIENT);
+}
+
 /* A copy of text column i, or NULL for SQL NULL. Y_ENOMEM if out of memory. */
 static int col_str(sqlite3_stmt *s, int i, char **out)
 {
@@ -254,6 +263,40 @@ static int make_dirs(const char *path)
 	}
 	free(p);
 	return rc;
+}
+
+/*
+ * Makes the database file owner-only before SQLite opens it: creates it
+ * with mode 0600 when missing and tightens an existing one (and leftover
+ * -wal/-shm files). SQLite creates the -wal and -shm files with the mode of
+ * the database file, and they hold the same rows (webhook secrets among
+ * them) until a checkpoint, so a chmod after opening comes too late.
+ * Failures are logged; SQLite then reports what is really wrong.
+ */
+static int restrict_mode(const char *path)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	size_t n = strlen(path) + 5;
+	char *side;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		if (fchmod(fd, 0600) != 0)
+			LOG_WARN("store: cannot restrict the database file mode", "{s:s, s:s}", "path",
+				 path, "error", strerror(errno));
+		close(fd);
+	}
+	side = malloc(n);
+	if (!side)
+		return Y_ENOMEM;
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(side, n, "%s%s", path, suffix[i]);
+		if (chmod(side, 0600) != 0 && errno != ENOENT)
+			LOG_WARN("store: cannot restrict the database file mode", "{s:s, s:s}", "path",
+				 side, "error", strerror(errno));
+	}
+	free(side);
+	return Y_OK;
 }
 
 /* Newest applied version (0 for none). Checks that versions 1..max are all
@@ -385,7 +428,7 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 		return rc;
 	if (upto < 0 || upto > store_migrations_count)
 		return Y_EINVAL;
-	if (strcmp(path, ":memory:") && (rc = make_dirs(path)))
+	if (strcmp(path, ":memory:") && ((rc = make_dirs(path)) || (rc = restrict_mode(path))))
 		return rc;
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -407,11 +450,6 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 	rc = migrate(st, upto);
 	if (rc)
 		goto fail;
-	/* The file holds webhook secrets: owner-only. SQLite gives its -wal
-	 * and -shm files the same mode. (The file exists once migrate ran.) */
-	if (strcmp(path, ":memory:") && chmod(path, 0600) != 0)
-		LOG_WARN("store: cannot restrict the database file mode", "{s:s, s:s}", "path", path,
-			 "error", strerror(errno));
 	*out = st;
 	return Y_OK;
 fail:
@@ -811,7 +849,7 @@ int store_session_list(struct store *st, const struct store_cursor *after, int l
 	sqlite3_bind_int(s, 1, limit + 1); /* one more tells whether a next page exists */
 	if (after) {
 		sqlite3_bind_int64(s, 2, after->ts);
-		sqlite3_bind_text(s, 3, after->id, -1, SQLITE_TRANSIENT);
+		bind_cursor_id(s, 3, after);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {
@@ -1097,7 +1135,7 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 	bind_text(s, 2, session_id);
 	if (after) {
 		sqlite3_bind_int64(s, 3, after->ts);
-		sqlite3_bind_text(s, 4, after->id, -1, SQLITE_TRANSIENT);
+		bind_cursor_id(s, 4, after);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {

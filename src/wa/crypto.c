@@ -379,6 +379,7 @@ static int sp_hmac_final(void *ctx, signal_buffer **output, void *user)
 	if (EVP_MAC_final(ctx, md, &n, sizeof(md)) != 1 || n != sizeof(md))
 		return SG_ERR_UNKNOWN;
 	*output = signal_buffer_create(md, n);
+	wa_wipe(md, sizeof(md)); /* ratchet chain and message keys */
 	return *output ? 0 : SG_ERR_NOMEM;
 }
 
@@ -410,14 +411,18 @@ static int sp_sha512_final(void *ctx, signal_buffer **output, void *user)
 {
 	uint8_t md[64];
 	unsigned n = 0;
+	int rc = SG_ERR_UNKNOWN;
 
 	if (EVP_DigestFinal_ex(ctx, md, &n) != 1 || n != sizeof(md))
-		return SG_ERR_UNKNOWN;
+		goto out;
 	/* The provider contract: leave the context ready for reuse. */
 	if (EVP_DigestInit_ex(ctx, EVP_sha512(), NULL) != 1)
-		return SG_ERR_UNKNOWN;
+		goto out;
 	*output = signal_buffer_create(md, n);
-	return *output ? 0 : SG_ERR_NOMEM;
+	rc = *output ? 0 : SG_ERR_NOMEM;
+out:
+	wa_wipe(md, sizeof(md)); /* XEdDSA hashes the private key into its nonce here */
+	return rc;
 }
 
 static void sp_sha512_cleanup(void *ctx, void *user)

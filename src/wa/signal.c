@@ -1122,7 +1122,7 @@ int wa_signal_unpad(const uint8_t *in, size_t len, size_t *unpadded_len)
 	if (!in || !len || !unpadded_len)
 		return Y_EINVAL;
 	p = in[len - 1];
-	if (p == 0 || p > len)
+	if (p > len)
 		return Y_EINVAL;
 	for (size_t i = len - p; i < len; i++)
 		if (in[i] != p)

@@ -211,8 +211,9 @@ int wa_signal_group_decrypt(struct wa_signal *s, const char *group, const struct
 int wa_signal_pad(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 /* The same with a caller-chosen p (1..15, else Y_EINVAL); for tests. */
 int wa_signal_pad_with(const uint8_t *in, size_t len, unsigned p, uint8_t **out, size_t *out_len);
-/* The unpadded length of a padded plaintext: checks that the last byte p is
- * non-zero, p <= len, and the last p bytes all equal p. 0 or Y_EINVAL. */
+/* The unpadded length of a padded plaintext: checks that len > 0, the last
+ * byte p <= len, and the last p bytes all equal p (as whatsmeow; a p of 0
+ * removes nothing, as in whatsmeow and Baileys). 0 or Y_EINVAL. */
 int wa_signal_unpad(const uint8_t *in, size_t len, size_t *unpadded_len);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The in-memory wa_signal_store: one chained hash table over (kind, key).
  * Entries own copies of their key and record; the table doubles when it
- * holds more entries than buckets.
+ * holds more entries than buckets. Records hold private keys and chain
+ * keys, so every record is wiped before it is freed.
  */
 #include "wa/signal_store.h"
 
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "wa/crypto.h"
 
 struct mem_entry {
 	struct mem_entry *next;
@@ -98,6 +100,7 @@ static int mem_save(void *ud, enum wa_signal_kind kind, const char *key, const u
 		memcpy(copy, data, len);
 	pp = mem_find(m, kind, key);
 	if (*pp) {
+		wa_wipe((*pp)->data, (*pp)->len);
 		free((*pp)->data);
 		(*pp)->data = copy;
 		(*pp)->len = len;
@@ -129,6 +132,7 @@ static int mem_remove(void *ud, enum wa_signal_kind kind, const char *key)
 	if (!e)
 		return 0;
 	*pp = e->next;
+	wa_wipe(e->data, e->len);
 	free(e->data);
 	free(e);
 	m->count--;
@@ -162,6 +166,7 @@ static void mem_destroy(void *ud)
 		struct mem_entry *e = m->buckets[i], *next;
 		for (; e; e = next) {
 			next = e->next;
+			wa_wipe(e->data, e->len);
 			free(e->data);
 			free(e);
 		}

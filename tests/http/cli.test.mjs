@@ -120,3 +120,23 @@ test('keys create, list and revoke against a data dir', () => {
   assert.equal(run(['keys', 'rotate', '--data-dir', data]).status, 2);
   assert.equal(run(['keys', 'create', '--name']).status, 2);
 });
+
+test('keys revoke takes its id after flags given as "--flag value"', () => {
+  const data = join(dir, 'data-order');
+  const a = run(['keys', 'create', '--data-dir', data]);
+  assert.equal(a.status, 0, a.stderr);
+  const l = run(['keys', 'list', '--data-dir', data]);
+  const id = l.stdout.trim().split('\n')[1].split(/\s+/)[0];
+  assert.match(id, /^[0-9a-f-]{36}$/);
+
+  // the flag's value must not be taken for the id (nor the id for a path)
+  const rv = run(['keys', 'revoke', '--data-dir', data, id]);
+  const stray0 = existsSync(id);
+  rmSync(id, { recursive: true, force: true });
+  assert.equal(rv.status, 0, rv.stderr);
+  assert.match(rv.stdout, new RegExp(`revoked ${id}`));
+  assert.equal(stray0, false, 'no database created under a directory named after the id');
+  const listed = run(['keys', 'list', '--log-level', 'error', '--data-dir', data]);
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.ok(/\byes$/.test(listed.stdout.trim().split('\n')[1]), listed.stdout);
+});

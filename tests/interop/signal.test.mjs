@@ -341,6 +341,11 @@ test('v2 padding: C pads, Baileys unpads; Baileys pads, C unpads', async () => {
 	assert.ok(lens.size > 5, 'pad lengths vary');
 	const r = await c.call({ cmd: 'unpad', data: '61620203' }); // pad 3 claimed, bytes differ
 	assert.equal(r.code, Y_EINVAL);
+	// a last byte 0 removes nothing, in Baileys as in C
+	const zero = Buffer.from('616200', 'hex');
+	assert.deepEqual(Buffer.from(generics.unpadRandomMax16(zero)), zero);
+	const z = await c.ok({ cmd: 'unpad', data: zero.toString('hex') });
+	assert.equal(z.plaintext, zero.toString('hex'));
 	assert.equal(await c.close(), 0);
 });
 

@@ -184,6 +184,41 @@ TEST(bootstrap_with_configured_key)
 	store_close(st);
 }
 
+/* The prefix kept in clear (listings, logs) must not give a configured key
+ * away: API_KEY may be as short as one character, and a prefix of 8
+ * showed a short key whole. At most a quarter of a key is shown. */
+TEST(prefix_never_reveals_a_configured_key)
+{
+	static const char *const keys[] = { "k3y-8chr", "Tr0ub4dor&3", "my-configured-secret-key" };
+	char path[300];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct store *st = fresh(path);
+		struct store_apikey *list = NULL;
+		size_t n = 0, len = 0, klen = strlen(keys[i]);
+		char *logs = NULL;
+		FILE *f;
+
+		REQUIRE(st != NULL);
+		f = open_memstream(&logs, &len);
+		REQUIRE(f != NULL);
+		ylog_set_output(f);
+		ylog_min = YLOG_DEBUG; /* every line, the info one with the prefix too */
+		CHECK_EQ_INT(apikey_bootstrap(st, keys[i]), Y_OK);
+		ylog_set_output(NULL);
+		ylog_min = YLOG_OFF;
+		fclose(f);
+		CHECK(strstr(logs, keys[i]) == NULL);
+		REQUIRE(store_apikey_list(st, &list, &n) == Y_OK);
+		REQUIRE(n == 1);
+		CHECK(strlen(list[0].prefix) * 4 <= klen);
+		CHECK(!strncmp(list[0].prefix, keys[i], strlen(list[0].prefix)));
+		store_apikeys_free(list, n);
+		free(logs);
+		store_close(st);
+	}
+}
+
 int main(void)
 {
 	if (tmpdir_make(tmp, sizeof(tmp))) {
@@ -195,6 +230,7 @@ int main(void)
 	RUN(create_verify_revoke);
 	RUN(bootstrap_generates_and_logs_once);
 	RUN(bootstrap_with_configured_key);
+	RUN(prefix_never_reveals_a_configured_key);
 	tmpdir_remove(tmp);
 	return test_summary();
 }

@@ -522,6 +522,64 @@ TEST(locked_database_is_busy_not_a_crash)
 	store_close(st);
 }
 
+/* The -wal and -shm files hold the same rows as the database (webhook
+ * secrets among them) until a checkpoint: they must be owner-only from the
+ * moment SQLite creates them, whatever the umask. */
+TEST(wal_and_shm_files_are_owner_only)
+{
+	char path[300], side[320];
+	struct store_session s;
+	struct store *st;
+	struct stat sb;
+	mode_t old = umask(022);
+
+	st = fresh(path);
+	umask(old);
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "perm", &s) == Y_OK);
+	CHECK_EQ_INT(store_session_set_webhook(st, s.id, "https://example.test/h", "s3cret", NULL),
+		     Y_OK);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	REQUIRE(stat(side, &sb) == 0); /* still open: the WAL file exists */
+	CHECK_EQ_INT(sb.st_mode & 0777, 0600);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	REQUIRE(stat(side, &sb) == 0);
+	CHECK_EQ_INT(sb.st_mode & 0777, 0600);
+	CHECK(stat(path, &sb) == 0);
+	CHECK_EQ_INT(sb.st_mode & 0777, 0600);
+	store_session_release(&s);
+	store_close(st);
+}
+
+/* A cursor comes from a client-supplied page token: an id without a NUL
+ * inside its 37 bytes must not make the store read past the struct. */
+TEST(cursor_id_without_nul_is_not_overread)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s, *rows = NULL;
+	struct store_message *msgs = NULL;
+	struct store_cursor *cur;
+	size_t n = 9;
+	int more = 1;
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "c", &s) == Y_OK);
+	/* exactly sizeof(*cur) on the heap, so ASan sees any byte beyond it */
+	cur = malloc(sizeof(*cur));
+	REQUIRE(cur != NULL);
+	memset(cur, 'f', sizeof(*cur));
+	cur->ts = INT64_MAX;
+	CHECK_EQ_INT(store_session_list(st, cur, 10, &rows, &n, NULL, &more), Y_OK);
+	CHECK_EQ_INT(n, 1); /* "ffff...f" sorts after every UUID at the same ts */
+	store_sessions_free(rows, n);
+	CHECK_EQ_INT(store_message_list(st, s.id, cur, 10, &msgs, &n, NULL, &more), Y_OK);
+	CHECK_EQ_INT(n, 0);
+	store_messages_free(msgs, n);
+	free(cur);
+	store_session_release(&s);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (tmpdir_make(tmp, sizeof(tmp))) {
@@ -539,6 +597,8 @@ int main(void)
 	RUN(prune_deletes_only_older_rows);
 	RUN(threads_share_one_store);
 	RUN(locked_database_is_busy_not_a_crash);
+	RUN(wal_and_shm_files_are_owner_only);
+	RUN(cursor_id_without_nul_is_not_overread);
 	tmpdir_remove(tmp);
 	return test_summary();
 }
