@@ -26,7 +26,7 @@ void api_sessions_create(struct http_req *req)
 		}
 	}
 	memset(&s, 0, sizeof(s));
-	rc = store_session_create(ctx->st, name, &s);
+	rc = svc_session_create(ctx->svc, name, &s);
 	json_decref(body);
 	if (rc) {
 		api_reply_store_error(req, rc);
@@ -81,7 +81,7 @@ void api_session_get(struct http_req *req)
 	if (!api_session_id_param(req, id))
 		return;
 	memset(&s, 0, sizeof(s));
-	rc = store_session_get(ctx->st, id, &s);
+	rc = svc_session_get(ctx->svc, id, &s);
 	if (rc) {
 		api_reply_store_error(req, rc);
 		return;

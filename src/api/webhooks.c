@@ -90,7 +90,7 @@ void api_webhook_put(struct http_req *req)
 	}
 	if (rc)
 		goto invalid;
-	rc = store_session_set_webhook(ctx->st, id, url, secret, events);
+	rc = svc_session_set_webhook(ctx->svc, id, url, secret, events);
 	free(events);
 	json_decref(body);
 	if (rc) {
@@ -98,7 +98,7 @@ void api_webhook_put(struct http_req *req)
 		return;
 	}
 	memset(&s, 0, sizeof(s));
-	rc = store_session_get(ctx->st, id, &s);
+	rc = svc_session_get(ctx->svc, id, &s);
 	if (rc) {
 		api_reply_store_error(req, rc);
 		return;
@@ -123,7 +123,7 @@ void api_webhook_get(struct http_req *req)
 	if (!api_session_id_param(req, id))
 		return;
 	memset(&s, 0, sizeof(s));
-	rc = store_session_get(ctx->st, id, &s);
+	rc = svc_session_get(ctx->svc, id, &s);
 	if (rc) {
 		api_reply_store_error(req, rc);
 		return;
@@ -144,7 +144,7 @@ void api_webhook_delete(struct http_req *req)
 
 	if (!api_session_id_param(req, id))
 		return;
-	rc = store_session_set_webhook(ctx->st, id, NULL, NULL, NULL);
+	rc = svc_session_set_webhook(ctx->svc, id, NULL, NULL, NULL);
 	if (rc) {
 		api_reply_store_error(req, rc);
 		return;

@@ -1,35 +1,200 @@
+/*
+ * The session service and its in-memory registry (see session.h). The
+ * registry is a chained hash table of deep copies of struct store_session,
+ * keyed by id. Invariants, holding whenever `lock` is free:
+ *   - every session in the store is in the table once, with the same fields
+ *     (as far as writes went through this service);
+ *   - `failed` counts the entries whose status is "failed";
+ *   - `count` is the number of entries.
+ */
 #include "service/session.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define REG_MIN_BUCKETS 64
+
+struct reg_entry {
+	struct reg_entry *next;
+	uint64_t hash;
+	struct store_session s; /* owned deep copy */
+};
 
 struct svc {
 	struct store *st;
 	const struct svc_engine_ops *ops; /* NULL until an engine is attached */
 	void *eng;
-	atomic_size_t failed; /* sessions in the failed state (no engine) */
+	pthread_rwlock_t lock;            /* guards the table below */
+	pthread_mutex_t write_lock;       /* serializes writers (store + table) */
+	struct reg_entry **buckets;
+	size_t nbuckets;                  /* a power of two */
+	size_t count;
+	atomic_size_t failed;             /* entries in the failed state */
 };
 
-/* Walks every session once, counting those in the failed state. */
-static int count_failed(struct store *st, size_t *failed)
+static uint64_t id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *id; id++) {
+		h ^= (unsigned char)*id;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int is_failed(const struct store_session *x)
+{
+	return x->status && !strcmp(x->status, "failed");
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return Y_OK;
+	*dst = strdup(src);
+	return *dst ? Y_OK : Y_ENOMEM;
+}
+
+/* Deep-copies src into dst; on failure dst holds nothing to release. */
+static int session_copy(struct store_session *dst, const struct store_session *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst->id, src->id, sizeof(dst->id));
+	dst->created_at = src->created_at;
+	dst->updated_at = src->updated_at;
+	if (dup_str(&dst->name, src->name) || dup_str(&dst->status, src->status) ||
+	    dup_str(&dst->phone, src->phone) || dup_str(&dst->push_name, src->push_name) ||
+	    dup_str(&dst->webhook_url, src->webhook_url) ||
+	    dup_str(&dst->webhook_secret, src->webhook_secret) ||
+	    dup_str(&dst->webhook_events, src->webhook_events)) {
+		store_session_release(dst);
+		return Y_ENOMEM;
+	}
+	return Y_OK;
+}
+
+/* The entry of `id`, or NULL. Caller holds `lock` (either mode). */
+static struct reg_entry *reg_find(struct svc *s, const char *id, struct reg_entry ***link)
+{
+	uint64_t h = id_hash(id);
+	struct reg_entry **pp = &s->buckets[h & (s->nbuckets - 1)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->hash == h && !strcmp((*pp)->s.id, id)) {
+			if (link)
+				*link = pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+/* Doubles the table when it holds more entries than buckets. Caller holds
+ * `lock` for writing. A failed resize keeps the old table (still correct). */
+static void reg_grow(struct svc *s)
+{
+	size_t n = s->nbuckets * 2;
+	struct reg_entry **b;
+
+	if (s->count <= s->nbuckets)
+		return;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct reg_entry *e = s->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = n;
+}
+
+/* Adds (or replaces) a copy of x. Caller holds `lock` for writing. */
+static int reg_put(struct svc *s, const struct store_session *x)
+{
+	struct reg_entry *e = reg_find(s, x->id, NULL);
+	struct store_session copy;
+
+	if (session_copy(&copy, x))
+		return Y_ENOMEM;
+	if (e) {
+		if (is_failed(&e->s))
+			atomic_fetch_sub(&s->failed, 1);
+		store_session_release(&e->s);
+		e->s = copy;
+	} else {
+		e = malloc(sizeof(*e));
+		if (!e) {
+			store_session_release(&copy);
+			return Y_ENOMEM;
+		}
+		e->hash = id_hash(x->id);
+		e->s = copy;
+		e->next = s->buckets[e->hash & (s->nbuckets - 1)];
+		s->buckets[e->hash & (s->nbuckets - 1)] = e;
+		s->count++;
+		reg_grow(s);
+	}
+	if (is_failed(&e->s))
+		atomic_fetch_add(&s->failed, 1);
+	return Y_OK;
+}
+
+/* Removes `id` if present. Caller holds `lock` for writing. */
+static void reg_remove(struct svc *s, const char *id)
+{
+	struct reg_entry **link, *e = reg_find(s, id, &link);
+
+	if (!e)
+		return;
+	*link = e->next;
+	if (is_failed(&e->s))
+		atomic_fetch_sub(&s->failed, 1);
+	store_session_release(&e->s);
+	free(e);
+	s->count--;
+}
+
+static int locked_put(struct svc *s, const struct store_session *x)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&s->lock);
+	rc = reg_put(s, x);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+/* Loads every stored session into the (empty) table. */
+static int reg_load(struct svc *s)
 {
 	struct store_cursor cur, next;
 	int have_cur = 0, has_next = 1, rc = Y_OK;
 
-	*failed = 0;
-	while (has_next) {
+	while (has_next && rc == Y_OK) {
 		struct store_session *list = NULL;
 		size_t n = 0;
 
-		rc = store_session_list(st, have_cur ? &cur : NULL, 500, &list, &n, &next, &has_next);
+		rc = store_session_list(s->st, have_cur ? &cur : NULL, STORE_LIST_MAX, &list, &n, &next,
+					&has_next);
 		if (rc)
 			break;
-		for (size_t i = 0; i < n; i++)
-			if (list[i].status && !strcmp(list[i].status, "failed"))
-				(*failed)++;
+		for (size_t i = 0; rc == Y_OK && i < n; i++)
+			rc = locked_put(s, &list[i]);
 		store_sessions_free(list, n);
 		cur = next;
 		have_cur = 1;
@@ -37,20 +202,47 @@ static int count_failed(struct store *st, size_t *failed)
 	return rc;
 }
 
+static void reg_clear(struct svc *s)
+{
+	for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
+		struct reg_entry *e = s->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			store_session_release(&e->s);
+			free(e);
+		}
+	}
+	free(s->buckets);
+	s->buckets = NULL;
+}
+
 int svc_new(struct store *st, struct svc **out)
 {
 	struct svc *s = calloc(1, sizeof(*s));
-	size_t failed = 0;
+	pthread_rwlockattr_t attr;
 	int rc;
 
 	*out = NULL;
 	if (!s)
 		return Y_ENOMEM;
 	s->st = st;
-	rc = count_failed(st, &failed);
-	atomic_store(&s->failed, failed);
-	if (rc) {
+	s->nbuckets = REG_MIN_BUCKETS;
+	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	if (!s->buckets) {
 		free(s);
+		return Y_ENOMEM;
+	}
+	/* glibc's default rwlock prefers readers, which can starve a writer
+	 * under a steady stream of GETs. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&s->write_lock, NULL);
+	rc = reg_load(s);
+	if (rc) {
+		svc_free(s);
 		return rc;
 	}
 	*out = s;
@@ -59,6 +251,11 @@ int svc_new(struct store *st, struct svc **out)
 
 void svc_free(struct svc *s)
 {
+	if (!s)
+		return;
+	reg_clear(s);
+	pthread_rwlock_destroy(&s->lock);
+	pthread_mutex_destroy(&s->write_lock);
 	free(s);
 }
 
@@ -68,39 +265,182 @@ void svc_set_engine(struct svc *s, const struct svc_engine_ops *ops, void *eng)
 	s->eng = eng;
 }
 
-int svc_send_text(struct svc *s, const char *session_id, const char *phone, const char *text,
-		  struct store_message *out)
+int svc_session_get(struct svc *s, const char *id, struct store_session *out)
 {
-	struct store_session sess;
+	struct reg_entry *e;
+	int rc = Y_ENOTFOUND;
+
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&s->lock);
+	e = reg_find(s, id, NULL);
+	if (e)
+		rc = session_copy(out, &e->s);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int svc_session_exists(struct svc *s, const char *id)
+{
+	int found;
+
+	pthread_rwlock_rdlock(&s->lock);
+	found = reg_find(s, id, NULL) != NULL;
+	pthread_rwlock_unlock(&s->lock);
+	return found;
+}
+
+size_t svc_session_count(struct svc *s)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = s->count;
+	pthread_rwlock_unlock(&s->lock);
+	return n;
+}
+
+int svc_session_create(struct svc *s, const char *name, struct store_session *out)
+{
 	int rc;
 
-	memset(&sess, 0, sizeof(sess));
-	rc = store_session_get(s->st, session_id, &sess);
-	if (rc)
-		return rc;
-	store_session_release(&sess);
-	if (!s->ops || !s->ops->send_text)
-		return Y_ESTATE; /* no WhatsApp engine: nothing is connected */
-	return s->ops->send_text(s->eng, session_id, phone, text, out);
+	pthread_mutex_lock(&s->write_lock);
+	rc = store_session_create(s->st, name, out);
+	if (rc == Y_OK && locked_put(s, out) != Y_OK) {
+		/* Out of memory: undo, so that store and registry agree. */
+		store_session_delete(s->st, out->id);
+		store_session_release(out);
+		rc = Y_ENOMEM;
+	}
+	pthread_mutex_unlock(&s->write_lock);
+	return rc;
 }
 
 int svc_delete_session(struct svc *s, const char *session_id)
 {
-	struct store_session sess;
-	int was_failed, rc;
+	int rc;
 
-	memset(&sess, 0, sizeof(sess));
-	rc = store_session_get(s->st, session_id, &sess);
-	if (rc)
-		return rc;
-	was_failed = sess.status && !strcmp(sess.status, "failed");
-	store_session_release(&sess);
-	rc = store_session_delete(s->st, session_id);
-	if (rc == Y_OK && was_failed)
-		atomic_fetch_sub(&s->failed, 1);
+	pthread_mutex_lock(&s->write_lock);
+	rc = svc_session_exists(s, session_id) ? store_session_delete(s->st, session_id)
+					       : Y_ENOTFOUND;
+	if (rc == Y_OK) {
+		pthread_rwlock_wrlock(&s->lock);
+		reg_remove(s, session_id);
+		pthread_rwlock_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->write_lock);
 	if (rc == Y_OK && s->ops && s->ops->forget)
 		s->ops->forget(s->eng, session_id);
 	return rc;
+}
+
+/*
+ * After a successful store write of session `id`: reads the row back and
+ * puts it in the registry. If that read fails (e.g. the database is busy),
+ * `patch` applies the same change to the registry's copy, with our own
+ * updated_at. Caller holds write_lock.
+ */
+static int reg_refresh(struct svc *s, const char *id,
+		       int (*patch)(struct store_session *x, const void *arg), const void *arg)
+{
+	struct store_session row, copy;
+	struct reg_entry *e;
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	if (store_session_get(s->st, id, &row) == Y_OK) {
+		rc = locked_put(s, &row);
+		store_session_release(&row);
+		return rc;
+	}
+	pthread_rwlock_rdlock(&s->lock);
+	e = reg_find(s, id, NULL);
+	rc = e ? session_copy(&copy, &e->s) : Y_ENOTFOUND;
+	pthread_rwlock_unlock(&s->lock);
+	if (rc)
+		return rc;
+	rc = patch(&copy, arg);
+	copy.updated_at = clock_now_ms();
+	if (rc == Y_OK)
+		rc = locked_put(s, &copy);
+	store_session_release(&copy);
+	return rc;
+}
+
+struct status_change {
+	const char *status, *phone;
+};
+
+static int patch_status(struct store_session *x, const void *arg)
+{
+	const struct status_change *c = arg;
+
+	free(x->status);
+	if (dup_str(&x->status, c->status))
+		return Y_ENOMEM;
+	if (c->phone) {
+		free(x->phone);
+		if (dup_str(&x->phone, c->phone))
+			return Y_ENOMEM;
+	}
+	return Y_OK;
+}
+
+int svc_session_set_status(struct svc *s, const char *id, const char *status, const char *phone)
+{
+	struct status_change c = { status, phone };
+	int rc;
+
+	pthread_mutex_lock(&s->write_lock);
+	rc = store_session_set_status(s->st, id, status, phone);
+	if (rc == Y_OK)
+		rc = reg_refresh(s, id, patch_status, &c);
+	pthread_mutex_unlock(&s->write_lock);
+	return rc;
+}
+
+struct webhook_change {
+	const char *url, *secret, *events;
+};
+
+static int patch_webhook(struct store_session *x, const void *arg)
+{
+	const struct webhook_change *c = arg;
+	int rc;
+
+	free(x->webhook_url);
+	free(x->webhook_secret);
+	free(x->webhook_events);
+	if (!c->url) { /* cleared: the store drops secret and events too */
+		x->webhook_url = x->webhook_secret = x->webhook_events = NULL;
+		return Y_OK;
+	}
+	rc = dup_str(&x->webhook_url, c->url);
+	rc = rc ? rc : dup_str(&x->webhook_secret, c->secret);
+	return rc ? rc : dup_str(&x->webhook_events, c->events);
+}
+
+int svc_session_set_webhook(struct svc *s, const char *id, const char *url, const char *secret,
+			    const char *events)
+{
+	struct webhook_change c = { url, secret, events };
+	int rc;
+
+	pthread_mutex_lock(&s->write_lock);
+	rc = store_session_set_webhook(s->st, id, url, secret, events);
+	if (rc == Y_OK)
+		rc = reg_refresh(s, id, patch_webhook, &c);
+	pthread_mutex_unlock(&s->write_lock);
+	return rc;
+}
+
+int svc_send_text(struct svc *s, const char *session_id, const char *phone, const char *text,
+		  struct store_message *out)
+{
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->send_text)
+		return Y_ESTATE; /* no WhatsApp engine: nothing is connected */
+	return s->ops->send_text(s->eng, session_id, phone, text, out);
 }
 
 int svc_whatsapp_ok(struct svc *s)

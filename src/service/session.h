@@ -5,11 +5,22 @@
  * Y_ESTATE, which the API turns into 503 SESSION_NOT_CONNECTED. Nothing here
  * pretends to deliver.
  *
+ * The service keeps an in-memory registry of every session, loaded from the
+ * store by svc_new and updated write-through by the svc_session_* writers
+ * (store first, then memory), so that reading a session never touches the
+ * database. The store stays the source of truth on disk; sessions must only
+ * be created, deleted or changed through this service while it runs.
+ * Readers share a rwlock (writers preferred); writers are serialized by a
+ * mutex held across the store write and the registry update, so the registry
+ * applies writes in the store's order.
+ *
  * The service borrows the store; both must outlive it. Thread-safe as long as
  * the engine's callbacks are.
  */
 #ifndef YESAPP_SERVICE_SESSION_H
 #define YESAPP_SERVICE_SESSION_H
+
+#include <stddef.h>
 
 #include "store/store.h"
 
@@ -29,21 +40,38 @@ struct svc_engine_ops {
 	void (*forget)(void *eng, const char *session_id);
 };
 
-/* Creates the service and counts sessions left in the "failed" state. */
+/* Creates the service and loads every stored session into the registry. */
 int svc_new(struct store *st, struct svc **out);
 void svc_free(struct svc *s); /* NULL is a no-op */
 /* Attaches an engine (ops and eng borrowed, must outlive the service). */
 void svc_set_engine(struct svc *s, const struct svc_engine_ops *ops, void *eng);
 
+/* ---- the registry ---- */
+/* Copies session `id` into *out (caller releases with store_session_release)
+ * without touching the store. Y_ENOTFOUND if unknown, Y_ENOMEM. */
+int svc_session_get(struct svc *s, const char *id, struct store_session *out);
+/* 1 if session `id` is known, else 0. */
+int svc_session_exists(struct svc *s, const char *id);
+/* Number of sessions in the registry. */
+size_t svc_session_count(struct svc *s);
+/* Creates a session in the store and the registry; *out as store_session_create. */
+int svc_session_create(struct svc *s, const char *name, struct store_session *out);
+/* Deletes a session (and its messages); Y_ENOTFOUND if unknown. */
+int svc_delete_session(struct svc *s, const char *session_id);
+/* As store_session_set_status, then the registry follows. */
+int svc_session_set_status(struct svc *s, const char *id, const char *status,
+			   const char *phone /* NULL keeps */);
+/* As store_session_set_webhook, then the registry follows. */
+int svc_session_set_webhook(struct svc *s, const char *id, const char *url, const char *secret,
+			    const char *events);
+
 /* Y_ENOTFOUND for an unknown session, Y_ESTATE when it is not connected. */
 int svc_send_text(struct svc *s, const char *session_id, const char *phone, const char *text,
 		  struct store_message *out);
-/* Deletes a session (and its messages); Y_ENOTFOUND if unknown. */
-int svc_delete_session(struct svc *s, const char *session_id);
 /*
  * The WhatsApp readiness check. With an engine: what the engine reports.
- * Without one: 1 unless a stored session is in the "failed" state (counted
- * at start-up), since no engine runs that could be failing.
+ * Without one: 1 unless a session is in the "failed" state, since no engine
+ * runs that could be failing.
  */
 int svc_whatsapp_ok(struct svc *s);
 
