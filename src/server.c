@@ -1,13 +1,14 @@
 /*
  * `yesapp serve`: wires the store, the API keys, the session service, the
- * API and the HTTP server together, then waits for SIGTERM/SIGINT and shuts
- * down gracefully (stop accepting, finish in-flight requests, close the
- * store). Owns everything it creates; the config is borrowed.
+ * retention timer, the API and the HTTP server together, then waits for
+ * SIGTERM/SIGINT and shuts down gracefully (stop accepting, finish in-flight
+ * requests, close the store). Owns everything it creates; the config is borrowed.
  */
 #include "server.h"
 #include "api/api.h"
 #include "auth/apikey.h"
 #include "http/http.h"
+#include "service/retention.h"
 #include "service/session.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -65,6 +66,7 @@ int server_run(const struct config *cfg)
 {
 	struct store *st = NULL;
 	struct svc *svc = NULL;
+	struct retention *ret = NULL;
 	struct http_server *http = NULL;
 	struct api_ctx ctx;
 	struct http_server_opts o;
@@ -109,6 +111,14 @@ int server_run(const struct config *cfg)
 	}
 	ctx.st = st;
 	ctx.svc = svc;
+	/* Old rows go now and then every hour (a failure is logged, not fatal:
+	 * the next run tries again). */
+	retention_prune(st, cfg->retention_days, clock_now_ms(), NULL);
+	rc = retention_start(st, cfg->retention_days, RETENTION_INTERVAL_MS, &ret);
+	if (rc) {
+		LOG_ERROR("cannot start the retention timer", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
 
 	memset(&o, 0, sizeof(o));
 	o.host = cfg->host;
@@ -140,6 +150,7 @@ out:
 		http_server_free(http);
 		LOG_INFO("stopped", "{s:I}", "requests", (json_int_t)served);
 	}
+	retention_stop(ret);
 	svc_free(svc);
 	store_close(st);
 	api_ctx_release(&ctx);
