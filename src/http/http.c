@@ -530,7 +530,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!req)
 		return;
-	if (ylog_min <= YLOG_INFO) {
+	if (ylog_on(YLOG_INFO)) {
 		char path[257], method[17];
 		/* whole microseconds, so the number prints short */
 		double ms = (double)((now_ns() - req->start_ns + 500) / 1000) / 1000.0;

@@ -6,16 +6,27 @@
  *   LOG_INFO("request", "{s:s, s:i}", "method", m, "status", 200);
  * or NULL for none. The macros do not evaluate their arguments when the
  * level is filtered out. Never log keys or message bodies above debug.
+ * Strings that are not valid UTF-8 are logged with U+FFFD in place of each
+ * invalid sequence; reals print with 15 significant digits.
  * Safe to call from several threads.
  */
 #ifndef YESAPP_LOG_H
 #define YESAPP_LOG_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 enum ylog_level { YLOG_DEBUG = 0, YLOG_INFO = 1, YLOG_WARN = 2, YLOG_ERROR = 3, YLOG_OFF = 4 };
 
-extern enum ylog_level ylog_min;
+/* The lowest level written. Atomic so that any thread may change it; the
+ * macros read it relaxed (a level change shows up "soon", never torn). */
+extern _Atomic enum ylog_level ylog_min;
+
+/* 1 if lines of level lvl are written. */
+static inline int ylog_on(enum ylog_level lvl)
+{
+	return lvl >= atomic_load_explicit(&ylog_min, memory_order_relaxed);
+}
 
 /* Parses "debug|info|warn|error" (also "warning", "off"). 0 or Y_EINVAL. */
 int ylog_parse_level(const char *s, enum ylog_level *out);
@@ -23,10 +34,14 @@ const char *ylog_level_name(enum ylog_level lvl);
 /* Borrows f; it must outlive logging. NULL restores stdout. */
 void ylog_set_output(FILE *f);
 void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...);
+/* A copy of s (caller frees) with every invalid UTF-8 sequence (a bad lead
+ * byte and the continuation bytes after it) replaced by U+FFFD; NULL if out
+ * of memory. */
+char *ylog_utf8_repair(const char *s);
 
 #define YLOG(lvl, msg, ...) \
 	do { \
-		if ((lvl) >= ylog_min) \
+		if (ylog_on(lvl)) \
 			ylog_write((lvl), (msg), __VA_ARGS__); \
 	} while (0)
 #define LOG_DEBUG(msg, ...) YLOG(YLOG_DEBUG, (msg), __VA_ARGS__)

@@ -3,6 +3,11 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
 TEST(buf_grows_and_caps)
 {
 	struct ybuf b = YBUF_INIT(10);
@@ -72,11 +77,176 @@ TEST(log_writes_json_lines_and_filters)
 	free(mem);
 }
 
+/* Runs fn with logging captured; returns the output (caller frees). */
+static char *capture(void (*fn)(void))
+{
+	char *mem = NULL;
+	size_t memlen = 0;
+	FILE *f = open_memstream(&mem, &memlen);
+
+	if (!f)
+		return NULL;
+	ylog_set_output(f);
+	fn();
+	ylog_set_output(NULL);
+	fclose(f);
+	return mem;
+}
+
+static void log_bad_utf8(void)
+{
+	ylog_min = YLOG_INFO;
+	LOG_INFO("bad \xff msg", "{s:s, s:s, s:i, s:s}", "path", "/a\xc3(b", "user", "ok", "status",
+		 200, "k\xe2\x82", "v");
+	LOG_INFO("null", "{s:s, s:s?, s:s*, s:i}", "a", (const char *)NULL, "b",
+		 (const char *)NULL, "c", (const char *)NULL, "d", 7);
+	LOG_INFO("nested", "{s:[i,i], s:s}", "pair", 1, 2, "x", "y");
+}
+
+TEST(log_repairs_invalid_utf8_and_keeps_every_field)
+{
+	char *out = capture(log_bad_utf8), *nl;
+	json_t *j;
+
+	REQUIRE(out != NULL);
+	nl = strchr(out, '\n');
+	REQUIRE(nl != NULL);
+	j = json_loadb(out, (size_t)(nl - out), 0, NULL);
+	REQUIRE(j != NULL);
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "message")), "bad \xef\xbf\xbd msg");
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "path")), "/a\xef\xbf\xbd(b");
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "user")), "ok");
+	CHECK_EQ_INT(json_integer_value(json_object_get(j, "status")), 200);
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "k\xef\xbf\xbd")), "v");
+	CHECK(json_object_get(j, "logError") == NULL);
+	json_decref(j);
+	/* A NULL string is null (s, s?) or left out (s*); the other fields stay. */
+	j = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, NULL);
+	REQUIRE(j != NULL);
+	CHECK(json_is_null(json_object_get(j, "a")));
+	CHECK(json_is_null(json_object_get(j, "b")));
+	CHECK(json_object_get(j, "c") == NULL);
+	CHECK_EQ_INT(json_integer_value(json_object_get(j, "d")), 7);
+	json_decref(j);
+	/* Other formats still go through jansson. */
+	CHECK(strstr(out, "\"pair\":[1,2],\"x\":\"y\"") != NULL);
+	free(out);
+}
+
+TEST(utf8_repair_replaces_each_bad_sequence)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "h\xc3\xa9llo \xf0\x9f\x98\x80", "h\xc3\xa9llo \xf0\x9f\x98\x80" },
+		{ "\xff", "\xef\xbf\xbd" },
+		{ "a\xe2\x82", "a\xef\xbf\xbd" },          /* cut short */
+		{ "\xe2\x82z", "\xef\xbf\xbdz" },
+		{ "\x80\x80x", "\xef\xbf\xbdx" },          /* stray continuations */
+		{ "\xc0\xaf/", "\xef\xbf\xbd/" },          /* overlong */
+		{ "\xed\xa0\x80!", "\xef\xbf\xbd!" },      /* surrogate */
+		{ "\xf4\x90\x80\x80", "\xef\xbf\xbd" },    /* above U+10FFFF */
+		{ "x\xfe\xffy", "x\xef\xbf\xbd\xef\xbf\xbdy" },
+		{ "", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = ylog_utf8_repair(cases[i].in);
+
+		CHECK_EQ_STR(got, cases[i].want);
+		free(got);
+	}
+}
+
+static void log_reals(void)
+{
+	ylog_min = YLOG_INFO;
+	LOG_INFO("r", "{s:f, s:f, s:f}", "durationMs", 3.014, "sum", 0.1 + 0.2, "big", 1234567.25);
+}
+
+TEST(log_prints_reals_short)
+{
+	char *out = capture(log_reals);
+
+	REQUIRE(out != NULL);
+	CHECK(strstr(out, "\"durationMs\":3.014,") != NULL);
+	CHECK(strstr(out, "\"sum\":0.3,") != NULL);
+	CHECK(strstr(out, "\"big\":1234567.25}") != NULL);
+	free(out);
+}
+
+#define LOG_THREADS 4
+#define LOG_LINES 200
+
+static atomic_int level_flips_done;
+
+static void *log_hammer(void *arg)
+{
+	for (int i = 0; i < LOG_LINES; i++)
+		LOG_WARN("hammer", "{s:i, s:i}", "thread", (int)(intptr_t)arg, "i", i);
+	return NULL;
+}
+
+static void *level_flipper(void *arg)
+{
+	for (int i = 0; i < 1000; i++)
+		atomic_store_explicit(&ylog_min, i % 2 ? YLOG_WARN : YLOG_ERROR,
+				      memory_order_relaxed);
+	ylog_min = YLOG_WARN;
+	atomic_store(&level_flips_done, 1);
+	return NULL;
+}
+
+static void log_threads(void)
+{
+	pthread_t t[LOG_THREADS], flip;
+
+	ylog_min = YLOG_WARN;
+	pthread_create(&flip, NULL, level_flipper, NULL);
+	for (int i = 0; i < LOG_THREADS; i++)
+		pthread_create(&t[i], NULL, log_hammer, (void *)(intptr_t)i);
+	for (int i = 0; i < LOG_THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(flip, NULL);
+}
+
+TEST(log_level_changes_while_threads_log)
+{
+	char *out = capture(log_threads), *p;
+	int lines = 0, good = 0;
+
+	REQUIRE(out != NULL);
+	CHECK_EQ_INT(atomic_load(&level_flips_done), 1);
+	CHECK(ylog_on(YLOG_WARN) && !ylog_on(YLOG_INFO)); /* the last store wins */
+	/* Every line written is whole JSON: no torn or interleaved lines. */
+	for (p = out; *p;) {
+		char *nl = strchr(p, '\n');
+		json_t *j;
+
+		if (!nl)
+			break;
+		lines++;
+		j = json_loadb(p, (size_t)(nl - p), 0, NULL);
+		good += j && !strcmp(json_string_value(json_object_get(j, "message")), "hammer");
+		json_decref(j);
+		p = nl + 1;
+	}
+	CHECK_EQ_INT(*p, '\0');
+	CHECK(lines <= LOG_THREADS * LOG_LINES);
+	CHECK_EQ_INT(good, lines);
+	free(out);
+}
+
 int main(void)
 {
 	RUN(buf_grows_and_caps);
 	RUN(buf_printf_and_detach);
 	RUN(strerror_covers_table);
 	RUN(log_writes_json_lines_and_filters);
+	RUN(log_repairs_invalid_utf8_and_keeps_every_field);
+	RUN(utf8_repair_replaces_each_bad_sequence);
+	RUN(log_prints_reals_short);
+	RUN(log_level_changes_while_threads_log);
 	return test_summary();
 }
