@@ -1,24 +1,32 @@
 /*
  * JSON log lines (see log.h). Strings that are not valid UTF-8 are repaired
  * (each invalid sequence becomes U+FFFD) rather than dropped, so a line
- * always keeps every field. Flat field formats ("{s:s, s:i, ...}" with the
- * scalar types s s? s* i I f b n) are built here directly; anything else
- * goes through jansson's json_vpack_ex.
+ * always keeps every field. Lines are written straight into a buffer:
+ * flat field formats ("{s:s, s:i, ...}" with the scalar types s s? s* i I f
+ * b n) without jansson, anything else through jansson's json_vpack_ex. A
+ * line longer than LOG_LINE_MAX is dropped. Lines to stdout (no stream set)
+ * go straight to file descriptor 1 with write(2), bypassing stdio: stdout
+ * then carries only log lines (as in `yesapp serve`).
  */
 #include "util/log.h"
 #include "util/err.h"
+#include "util/buf.h"
 #include "util/utf8.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Reals print with 15 significant digits: 3.014, not 3.0139999999999998. */
 #define LOG_REAL_DIGITS 15
+#define LOG_LINE_MAX (1 << 20) /* a longer line is not written */
 
 _Atomic enum ylog_level ylog_min = YLOG_INFO;
 
@@ -107,21 +115,95 @@ char *ylog_utf8_repair(const char *s)
 	return out;
 }
 
-/* A JSON string of s, repaired if it is not valid UTF-8. */
-static json_t *str_json(const char *s)
+/* Appends s as a JSON string, ASCII only (like jansson's
+ * JSON_ENSURE_ASCII): s must be valid UTF-8. */
+static void put_str_valid(struct ybuf *b, const unsigned char *s)
 {
-	size_t len = strlen(s);
-	char *fixed;
-	json_t *j;
+	static const char hex[] = "0123456789abcdef";
 
-	if (utf8_valid((const uint8_t *)s, len))
-		return json_stringn_nocheck(s, len);
+	ybuf_append_byte(b, '"');
+	while (*s) {
+		const unsigned char *run = s;
+		unsigned cp;
+		char esc[13];
+
+		while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+			s++;
+		if (s > run)
+			ybuf_append(b, run, (size_t)(s - run));
+		if (!*s)
+			break;
+		if (*s < 0x80) {
+			cp = *s++;
+		} else if (*s < 0xe0) {
+			cp = (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu);
+			s += 2;
+		} else if (*s < 0xf0) {
+			cp = (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
+			s += 3;
+		} else {
+			cp = (s[0] & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 |
+			     (s[3] & 0x3fu);
+			s += 4;
+		}
+		switch (cp) {
+		case '"': ybuf_append(b, "\\\"", 2); continue;
+		case '\\': ybuf_append(b, "\\\\", 2); continue;
+		case '\b': ybuf_append(b, "\\b", 2); continue;
+		case '\f': ybuf_append(b, "\\f", 2); continue;
+		case '\n': ybuf_append(b, "\\n", 2); continue;
+		case '\r': ybuf_append(b, "\\r", 2); continue;
+		case '\t': ybuf_append(b, "\\t", 2); continue;
+		default: break;
+		}
+		if (cp >= 0x10000) { /* a surrogate pair */
+			unsigned v = cp - 0x10000, hi = 0xd800 | (v >> 10), lo = 0xdc00 | (v & 0x3ff);
+
+			memcpy(esc, "\\u", 2);
+			for (int i = 0; i < 4; i++)
+				esc[2 + i] = hex[(hi >> (12 - 4 * i)) & 0xf];
+			memcpy(esc + 6, "\\u", 2);
+			for (int i = 0; i < 4; i++)
+				esc[8 + i] = hex[(lo >> (12 - 4 * i)) & 0xf];
+			ybuf_append(b, esc, 12);
+		} else {
+			memcpy(esc, "\\u", 2);
+			for (int i = 0; i < 4; i++)
+				esc[2 + i] = hex[(cp >> (12 - 4 * i)) & 0xf];
+			ybuf_append(b, esc, 6);
+		}
+	}
+	ybuf_append_byte(b, '"');
+}
+
+/* Appends s as a JSON string, repaired first if it is not valid UTF-8. */
+static void put_str(struct ybuf *b, const char *s)
+{
+	char *fixed;
+
+	if (utf8_valid((const uint8_t *)s, strlen(s))) {
+		put_str_valid(b, (const unsigned char *)s);
+		return;
+	}
 	fixed = ylog_utf8_repair(s);
-	if (!fixed)
-		return NULL;
-	j = json_string_nocheck(fixed);
+	put_str_valid(b, (const unsigned char *)(fixed ? fixed : "?"));
 	free(fixed);
-	return j;
+}
+
+/* Appends a real as jansson would with JSON_REAL_PRECISION(LOG_REAL_DIGITS);
+ * NaN and infinities (not JSON) become null. */
+static void put_real(struct ybuf *b, double v)
+{
+	char tmp[40];
+
+	if (isnan(v) || isinf(v)) {
+		ybuf_append(b, "null", 4);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*g", LOG_REAL_DIGITS, v);
+	ybuf_append_str(b, tmp);
+	if (!strpbrk(tmp, ".e"))
+		ybuf_append(b, ".0", 2);
 }
 
 static int reserved_key(const char *k)
@@ -129,7 +211,7 @@ static int reserved_key(const char *k)
 	return !strcmp(k, "timestamp") || !strcmp(k, "level") || !strcmp(k, "message");
 }
 
-/* 1 if fmt is a flat object of scalars that add_flat can build. */
+/* 1 if fmt is a flat object of scalars that put_flat can write. */
 static int flat_format(const char *fmt)
 {
 	if (*fmt != '{')
@@ -137,17 +219,18 @@ static int flat_format(const char *fmt)
 	return fmt[strspn(fmt, "{}sifbnI?*:, \t\n")] == '\0';
 }
 
-/* Adds the fields of a flat format to obj. Returns 0, or -1 with *why set
- * when the format is malformed (the arguments are then not all read). */
-static int add_flat(json_t *obj, const char *fmt, va_list ap, const char **why)
+/* Appends ,"key":value for each field of a flat format. Returns 0, or -1
+ * with *why set when the format is malformed (the arguments are then not
+ * all read). A repeated key is written twice (jansson would keep one). */
+static int put_flat(struct ybuf *b, const char *fmt, va_list ap, const char **why)
 {
 	const char *p = fmt + 1;
 
 #define SKIP_SEP() while (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',' || *p == ':') p++
 	for (;;) {
-		const char *key;
-		json_t *v = NULL;
-		char mod;
+		const char *key, *s = NULL;
+		char num[32], type, mod = 0;
+		double real = 0;
 
 		SKIP_SEP();
 		if (*p == '}')
@@ -159,95 +242,114 @@ static int add_flat(json_t *obj, const char *fmt, va_list ap, const char **why)
 		p++;
 		key = va_arg(ap, const char *);
 		SKIP_SEP();
-		mod = 0;
-		switch (*p++) {
-		case 's': {
-			const char *s = va_arg(ap, const char *);
-
+		num[0] = '\0';
+		type = *p++;
+		switch (type) {
+		case 's':
+			s = va_arg(ap, const char *);
 			if (*p == '?' || *p == '*')
 				mod = *p++;
-			if (s)
-				v = str_json(s);
-			else if (mod == '*')
-				continue;
-			else
-				v = json_null(); /* jansson refuses a NULL "s"; we keep the line */
+			if (!s && mod == '*')
+				continue; /* left out */
 			break;
-		}
 		case 'i':
-			v = json_integer(va_arg(ap, int));
+			snprintf(num, sizeof(num), "%d", va_arg(ap, int));
 			break;
 		case 'I':
-			v = json_integer(va_arg(ap, json_int_t));
+			snprintf(num, sizeof(num), "%lld", (long long)va_arg(ap, json_int_t));
 			break;
 		case 'f':
-			v = json_real(va_arg(ap, double));
+			real = va_arg(ap, double);
 			break;
 		case 'b':
-			v = json_boolean(va_arg(ap, int));
+			snprintf(num, sizeof(num), "%s", va_arg(ap, int) ? "true" : "false");
 			break;
 		case 'n':
-			v = json_null();
+			snprintf(num, sizeof(num), "null");
 			break;
 		default:
 			*why = "unexpected value type";
 			return -1;
 		}
-		if (!key) {
-			json_decref(v);
+		if (!key)
 			continue;
-		}
-		if (reserved_key(key) || !utf8_valid((const uint8_t *)key, strlen(key))) {
-			char *k = ylog_utf8_repair(key);
-
-			if (k && !reserved_key(k))
-				json_object_set_new_nocheck(obj, k, v);
-			else
-				json_decref(v);
-			free(k);
+		if (reserved_key(key))
 			continue;
-		}
-		json_object_set_new_nocheck(obj, key, v);
+		ybuf_append_byte(b, ',');
+		put_str(b, key);
+		ybuf_append_byte(b, ':');
+		if (type == 's')
+			s ? put_str(b, s) : (void)ybuf_append(b, "null", 4); /* NULL "s": null */
+		else if (type == 'f')
+			put_real(b, real);
+		else
+			ybuf_append_str(b, num);
 	}
 #undef SKIP_SEP
 	return 0;
 }
 
-/* Copies the fields of json_vpack_ex's result into obj. */
-static void add_packed(json_t *obj, const char *fmt, va_list ap)
+/* Appends the fields of json_vpack_ex's result (other formats). */
+static void put_packed(struct ybuf *b, const char *fmt, va_list ap)
 {
 	json_error_t jerr;
 	json_t *fields = json_vpack_ex(&jerr, 0, fmt, ap);
-	const char *k;
-	json_t *v;
+	char *text;
 
 	if (!json_is_object(fields)) {
-		json_object_set_new(obj, "logError", json_string(jerr.text));
 		json_decref(fields);
+		ybuf_append(b, ",\"logError\":", 12);
+		put_str(b, jerr.text);
 		return;
 	}
-	json_object_foreach(fields, k, v) {
-		if (!reserved_key(k))
-			json_object_set(obj, k, v);
-	}
+	json_object_del(fields, "timestamp");
+	json_object_del(fields, "level");
+	json_object_del(fields, "message");
+	text = json_dumps(fields, JSON_COMPACT | JSON_ENSURE_ASCII |
+					  JSON_REAL_PRECISION(LOG_REAL_DIGITS));
 	json_decref(fields);
+	if (text && strlen(text) > 2) { /* "{...}" without its braces */
+		ybuf_append_byte(b, ',');
+		ybuf_append(b, text + 1, strlen(text) - 2);
+	}
+	free(text);
+}
+
+/* Writes the line with one write(2) when it can: on a pipe, lines of up to
+ * PIPE_BUF bytes stay whole without a lock, so the HTTP threads do not queue
+ * behind each other's system call. */
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere to report a failed log write */
+		p += w;
+		n -= (size_t)w;
+	}
 }
 
 void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...)
 {
+	struct ybuf b = YBUF_INIT(LOG_LINE_MAX);
 	char ts[32];
-	json_t *obj;
-	char *line;
-	size_t len;
 	FILE *f;
 
 	ylog_timestamp(ts);
-	obj = json_object();
-	if (!obj)
+	if (ybuf_reserve(&b, 256))
 		return;
-	json_object_set_new_nocheck(obj, "timestamp", json_string_nocheck(ts));
-	json_object_set_new_nocheck(obj, "level", json_string_nocheck(ylog_level_name(lvl)));
-	json_object_set_new_nocheck(obj, "message", msg ? str_json(msg) : json_null());
+	ybuf_append(&b, "{\"timestamp\":\"", 14);
+	ybuf_append_str(&b, ts);
+	ybuf_append(&b, "\",\"level\":\"", 11);
+	ybuf_append_str(&b, ylog_level_name(lvl));
+	ybuf_append(&b, "\",\"message\":", 12);
+	if (msg)
+		put_str(&b, msg);
+	else
+		ybuf_append(&b, "null", 4);
 	if (fields_fmt) {
 		va_list ap;
 
@@ -255,24 +357,25 @@ void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ..
 		if (flat_format(fields_fmt)) {
 			const char *why = NULL;
 
-			if (add_flat(obj, fields_fmt, ap, &why))
-				json_object_set_new(obj, "logError", json_string(why));
+			if (put_flat(&b, fields_fmt, ap, &why)) {
+				ybuf_append(&b, ",\"logError\":", 12);
+				put_str(&b, why);
+			}
 		} else {
-			add_packed(obj, fields_fmt, ap);
+			put_packed(&b, fields_fmt, ap);
 		}
 		va_end(ap);
 	}
-	line = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII |
-				       JSON_REAL_PRECISION(LOG_REAL_DIGITS));
-	json_decref(obj);
-	if (!line)
-		return;
-	len = strlen(line);
-	line[len] = '\n'; /* replaces the NUL: written with its length below */
-	pthread_mutex_lock(&out_lock);
-	f = out_stream ? out_stream : stdout;
-	fwrite(line, 1, len + 1, f);
-	fflush(f);
-	pthread_mutex_unlock(&out_lock);
-	free(line);
+	if (ybuf_append(&b, "}\n", 2) == Y_OK) {
+		pthread_mutex_lock(&out_lock);
+		f = out_stream;
+		if (f) {
+			fwrite(b.data, 1, b.len, f);
+			fflush(f);
+		}
+		pthread_mutex_unlock(&out_lock);
+		if (!f)
+			write_all(STDOUT_FILENO, b.data, b.len);
+	}
+	ybuf_release(&b);
 }

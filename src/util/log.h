@@ -31,7 +31,8 @@ static inline int ylog_on(enum ylog_level lvl)
 /* Parses "debug|info|warn|error" (also "warning", "off"). 0 or Y_EINVAL. */
 int ylog_parse_level(const char *s, enum ylog_level *out);
 const char *ylog_level_name(enum ylog_level lvl);
-/* Borrows f; it must outlive logging. NULL restores stdout. */
+/* Borrows f; it must outlive logging. NULL restores stdout (written with
+ * write(2) on file descriptor 1, not through stdio). */
 void ylog_set_output(FILE *f);
 void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...);
 /* A copy of s (caller frees) with every invalid UTF-8 sequence (a bad lead

@@ -4,6 +4,7 @@
 #include "util/log.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -176,6 +177,35 @@ TEST(log_prints_reals_short)
 	free(out);
 }
 
+static const char tricky[] = "q\"\\\n\t\x01/\x7f \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+
+static void log_escapes(void)
+{
+	ylog_min = YLOG_INFO;
+	LOG_INFO(tricky, "{s:s, s:f, s:f, s:f, s:I, s:b, s:n}", "v", tricky, "three", 3.0,
+		 "huge", 1e20, "nan", NAN, "big", (json_int_t)-9007199254740993LL, "t", 1, "z");
+}
+
+TEST(log_escapes_strings_as_ascii_json)
+{
+	char *out = capture(log_escapes);
+	json_t *j;
+
+	REQUIRE(out != NULL);
+	for (const char *p = out; *p; p++)
+		CHECK((unsigned char)*p < 0x80);
+	CHECK(strstr(out, "\"v\":\"q\\\"\\\\\\n\\t\\u0001/\x7f \\u00e9 \\u20ac \\ud83d\\ude00\"") !=
+	      NULL);
+	CHECK(strstr(out, "\"three\":3.0,\"huge\":1e+20,\"nan\":null,") != NULL);
+	CHECK(strstr(out, "\"big\":-9007199254740993,\"t\":true,\"z\":null}") != NULL);
+	j = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+	REQUIRE(j != NULL);
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "message")), tricky);
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "v")), tricky);
+	json_decref(j);
+	free(out);
+}
+
 #define LOG_THREADS 4
 #define LOG_LINES 200
 
@@ -247,6 +277,7 @@ int main(void)
 	RUN(log_repairs_invalid_utf8_and_keeps_every_field);
 	RUN(utf8_repair_replaces_each_bad_sequence);
 	RUN(log_prints_reals_short);
+	RUN(log_escapes_strings_as_ascii_json);
 	RUN(log_level_changes_while_threads_log);
 	return test_summary();
 }
