@@ -15,16 +15,30 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #define PRESENTED_MAX 512 /* longer presented keys are rejected unhashed */
 
+/* SHA-256 fetched once: with EVP_sha256() OpenSSL 3 looks the
+ * implementation up again on every digest (a locked provider-store search),
+ * a measurable cost when every request hashes its key. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
 void apikey_hash(const char *plaintext, uint8_t out[32])
 {
 	unsigned int n = 0;
 
-	if (EVP_Digest(plaintext, strlen(plaintext), out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+	pthread_once(&sha256_once, sha256_fetch);
+	if (!sha256_md ||
+	    EVP_Digest(plaintext, strlen(plaintext), out, &n, sha256_md, NULL) != 1 || n != 32)
 		BUG("SHA-256 failed");
 }
 
