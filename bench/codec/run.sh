@@ -2,16 +2,17 @@
 # Codec benchmark: our C codec (codec_bench) against Baileys' WABinary on the
 # same corpus, for dictionary v3 (Baileys 7) and v2 (Baileys 6).
 # Usage: bench/codec/run.sh quick|full [BUILD_DIR]   (quick: a few seconds)
-# Prints per dictionary:
-#   bench codec-encode ours=<v>nodes/s peer=<v>nodes/s ratio=<r>
-#   bench codec-decode ours=<v>nodes/s peer=<v>nodes/s ratio=<r>
-# and the same in MB/s (bytes of encoded frames per second). Rates are per
+# Prints per dictionary (v3, v2):
+#   bench codec-encode-v3 ours=<v>nodes/s peer=<v>nodes/s ratio=<r>
+#   bench codec-decode-v3 ours=<v>nodes/s peer=<v>nodes/s ratio=<r>
+# and the same in MB/s (codec-encode-mb-v3, ...: bytes of encoded frames per
+# second). Rates are per
 # second of CPU time of each process, so that neighbours on a shared machine
 # do not skew the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
-B=${2:-build}
+B=${2:-${YESAPP_BUILD:-build}}
 case "$mode" in
 quick) secs=0.5; count=2000 ;;
 full) secs=5; count=10000 ;;
@@ -31,11 +32,11 @@ for dict in 3 2; do
 	node bench/codec/make-corpus.mjs "$dict" "$count" "$corpus"
 	ours=$("$B/bench/codec_bench" "$dict" "$corpus" "$secs")
 	peer=$(node bench/codec/peer_bench.mjs "$dict" "$corpus" "$secs")
-	echo "# dictionary v$dict, $count nodes, $(stat -c %s "$corpus") bytes (peer: baileys$((dict + 4)))"
+	echo "# dictionary v$dict, $count nodes, $(stat -c %s "$corpus") bytes (peer: baileys$((dict + 4)))" >&2
 	for op in encode decode; do
 		o=$(val "$ours" "${op}_nodes_per_s"); p=$(val "$peer" "${op}_nodes_per_s")
-		echo "bench codec-$op ours=${o}nodes/s peer=${p}nodes/s ratio=$(ratio "$o" "$p")"
+		echo "bench codec-$op-v$dict ours=${o}nodes/s peer=${p}nodes/s ratio=$(ratio "$o" "$p")"
 		o=$(val "$ours" "${op}_mb_per_s"); p=$(val "$peer" "${op}_mb_per_s")
-		echo "bench codec-$op-mb ours=${o}MB/s peer=${p}MB/s ratio=$(ratio "$o" "$p")"
+		echo "bench codec-$op-mb-v$dict ours=${o}MB/s peer=${p}MB/s ratio=$(ratio "$o" "$p")"
 	done
 done

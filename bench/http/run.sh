@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
-B=${2:-build}
+B=${2:-${YESAPP_BUILD:-build}}
 case "$mode" in
 quick) dur=5 ;;
 full) dur=20 ;;

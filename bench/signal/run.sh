@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
-B=${YESAPP_BUILD:-${2:-build}}
+B=${2:-${YESAPP_BUILD:-build}}
 case "$mode" in
 quick) s=40; m=300 ;;
 full) s=200; m=2000 ;;
