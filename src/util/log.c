@@ -66,15 +66,66 @@ void ylog_set_output(FILE *f)
 	pthread_mutex_unlock(&out_lock);
 }
 
+/* Civil date from days since 1970-01-01 (proleptic Gregorian, the
+ * era-based method). Pure arithmetic: gmtime_r would take libc's time-zone
+ * lock on every log line, which the HTTP threads contend on. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
+void ylog_format_ms(int64_t ms, char out[32])
+{
+	int64_t days, y, secs;
+	unsigned m, d, rem;
+	char *p = out;
+
+	if (ms < 0 || ms > 253402300799999LL) /* outside years 1970..9999 */
+		ms = 0;
+	days = ms / 86400000;
+	rem = (unsigned)(ms % 86400000);
+	civil_from_days(days, &y, &m, &d);
+	secs = rem / 1000;
+	p = put_digits(p, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)(secs / 3600), 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(secs / 60 % 60), 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(secs % 60), 2);
+	*p++ = '.';
+	p = put_digits(p, rem % 1000, 3);
+	*p++ = 'Z';
+	*p = '\0';
+}
+
 void ylog_timestamp(char out[32])
 {
 	struct timespec ts;
-	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+	ylog_format_ms((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, out);
 }
 
 /* Length of the invalid sequence at s (1..4 bytes, never past len): its

@@ -14,6 +14,7 @@
 #define YESAPP_LOG_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum ylog_level { YLOG_DEBUG = 0, YLOG_INFO = 1, YLOG_WARN = 2, YLOG_ERROR = 3, YLOG_OFF = 4 };
@@ -53,5 +54,8 @@ char *ylog_utf8_repair(const char *s);
 /* Writes an ISO-8601 UTC timestamp with milliseconds ("2026-01-02T03:04:05.678Z")
  * into out (at least 25 bytes). */
 void ylog_timestamp(char out[32]);
+/* The same for ms since the epoch (years 1970..9999; outside that, the
+ * epoch), without libc's time-zone lock. */
+void ylog_format_ms(int64_t ms, char out[32]);
 
 #endif

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 TEST(buf_grows_and_caps)
 {
@@ -268,6 +269,42 @@ TEST(log_level_changes_while_threads_log)
 	free(out);
 }
 
+TEST(log_time_matches_gmtime)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL; /* seeded: the same values every run */
+
+	for (int i = 0; i < 20000; i++) {
+		int64_t ms;
+		time_t t;
+		struct tm tm;
+		char want[48], got[32];
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		ms = i < 3 ? (int64_t[]){ 0, 951782400000LL, 253402300799999LL }[i]
+			   : (int64_t)(x % 253402300800000ULL);
+		t = (time_t)(ms / 1000);
+		gmtime_r(&t, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(ms % 1000));
+		ylog_format_ms(ms, got);
+		if (strcmp(got, want)) {
+			CHECK_EQ_STR(got, want);
+			break;
+		}
+	}
+	{
+		char got[32];
+
+		ylog_format_ms(-1, got); /* out of range: the epoch */
+		CHECK_EQ_STR(got, "1970-01-01T00:00:00.000Z");
+		ylog_format_ms(253402300800000LL, got);
+		CHECK_EQ_STR(got, "1970-01-01T00:00:00.000Z");
+	}
+}
+
 int main(void)
 {
 	RUN(buf_grows_and_caps);
@@ -277,6 +314,7 @@ int main(void)
 	RUN(log_repairs_invalid_utf8_and_keeps_every_field);
 	RUN(utf8_repair_replaces_each_bad_sequence);
 	RUN(log_prints_reals_short);
+	RUN(log_time_matches_gmtime);
 	RUN(log_escapes_strings_as_ascii_json);
 	RUN(log_level_changes_while_threads_log);
 	return test_summary();
