@@ -60,12 +60,12 @@ static const char *test_current;
 	} while (0)
 
 /* Stops the current test (after a failed CHECK that later code depends on).
- * Evaluates cond exactly once, so it may have side effects. */
+ * cond is evaluated once, so it may have side effects. */
 #define REQUIRE(cond) \
 	do { \
-		int req_ok_ = !!(cond); \
-		CHECK(req_ok_ && #cond); \
-		if (!req_ok_) \
+		int require_before_ = test_failed_checks; \
+		CHECK(cond); \
+		if (test_failed_checks != require_before_) \
 			return; \
 	} while (0)
 
