@@ -141,6 +141,18 @@ const uint8_t *wa_socket_routing(const struct wa_socket *s, size_t *len);
 
 /* ---- listener ---- */
 
+struct ybuf;
+
+/*
+ * One plain HTTP request on a listener: method ("GET", "POST", "DELETE",
+ * "PUT"), the path with its query string, the whole body (NULL, 0 if none).
+ * All valid during the call only. Append the response body to resp (capped
+ * at 1 MiB) and return the status code; the content type is
+ * application/json. ud is the listener's user data. Runs on the loop.
+ */
+typedef int (*wa_listener_http_cb)(void *ud, const char *method, const char *uri,
+				   const uint8_t *body, size_t len, struct ybuf *resp);
+
 struct wa_listener_opts {
 	const char *host;     /* address to bind; NULL: "127.0.0.1" */
 	int port;             /* 0: ephemeral (see wa_listener_port) */
@@ -149,6 +161,10 @@ struct wa_listener_opts {
 	const char *key_file;
 	size_t queue_max;     /* per accepted socket; 0: WA_SOCKET_QUEUE_DEFAULT */
 	size_t frame_max;     /* 0: WA_FRAME_MAX */
+	/* Optional: plain HTTP requests (not websocket upgrades) on the same
+	 * port go to on_http; without it they get 404. */
+	wa_listener_http_cb on_http;
+	size_t http_body_max; /* request bodies above this get 413; 0: 64 KiB */
 };
 
 /*
