@@ -143,5 +143,7 @@ $(OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(OUT)/libyesapp.a | $(GEN_H)
 $(OUT)/bench/%: $$(wildcard bench/*/%.c) $(OUT)/libyesapp.a | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(MODE_LDFLAGS) -o $@ $< $(OUT)/libyesapp.a $(LIBS)
+# The bench programs' dependency files must not match the rule above.
+$(OUT)/bench/%.d: ;
 
 -include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -422,6 +422,12 @@ struct dec {
 	const uint8_t *single_len;
 };
 
+/* An arena allocation failed: over the tree cap, or out of memory. */
+static int oom(const struct dec *d)
+{
+	return wa_arena_over(d->a) ? Y_ETOOBIG : Y_ENOMEM;
+}
+
 #define NEED(d, n) do { if ((size_t)((d)->end - (d)->p) < (size_t)(n)) return Y_ETRUNC; } while (0)
 
 static size_t left(const struct dec *d)
@@ -459,7 +465,7 @@ static int read_packed(struct dec *d, uint8_t tag, struct wa_val *v)
 	nchars = nbytes * 2 - (size_t)odd;
 	s = wa_arena_alloc(d->a, nbytes * 2 + 1);
 	if (!s)
-		return Y_ENOMEM;
+		return oom(d);
 	for (size_t i = 0; i < nbytes; i++) {
 		uint8_t x = d->p[i];
 		char hi = alpha[x >> 4], lo = alpha[x & 0x0f];
@@ -546,7 +552,7 @@ static int keep_part(struct dec *d, const struct wa_val *part, const struct wa_v
 		return Y_OK;
 	copy = wa_arena_alloc(d->a, sizeof(*copy));
 	if (!copy)
-		return Y_ENOMEM;
+		return oom(d);
 	*copy = *part;
 	*out = copy;
 	return Y_OK;
@@ -607,7 +613,7 @@ static int read_jid(struct dec *d, uint8_t tag, struct wa_val *v, int nest)
 		return Y_ETOOBIG;
 	t = wa_arena_alloc(d->a, tlen + 1);
 	if (!t)
-		return Y_ENOMEM;
+		return oom(d);
 	wa_jid_to_str(j, t, tlen + 1);
 	v->str = t;
 	v->len = (uint32_t)tlen;
@@ -651,7 +657,7 @@ static int read_value(struct dec *d, uint8_t tag, struct wa_val *v, int nest)
 			return rc;
 		s = wa_arena_alloc(d->a, len + 1);
 		if (!s)
-			return Y_ENOMEM;
+			return oom(d);
 		memcpy(s, d->p, len);
 		s[len] = 0;
 		d->p += len;
@@ -733,7 +739,7 @@ static int read_node(struct dec *d, struct wa_node *n, int depth)
 			return Y_ETRUNC;
 		n->attrs = wa_arena_alloc(d->a, nattrs * sizeof(*n->attrs));
 		if (!n->attrs)
-			return Y_ENOMEM;
+			return oom(d);
 		n->nattrs = n->attrs_cap = (uint32_t)nattrs;
 		for (size_t i = 0; i < nattrs; i++) {
 			struct wa_attr *at = &n->attrs[i];
@@ -763,7 +769,7 @@ static int read_node(struct dec *d, struct wa_node *n, int depth)
 		n->kids = wa_arena_alloc(d->a, nk * sizeof(*n->kids));
 		kids = wa_arena_alloc(d->a, nk * sizeof(*kids));
 		if (!n->kids || !kids)
-			return Y_ENOMEM;
+			return oom(d);
 		memset(kids, 0, nk * sizeof(*kids));
 		n->nkids = n->kids_cap = (uint32_t)nk;
 		for (size_t i = 0; i < nk; i++) {
@@ -782,7 +788,7 @@ static int read_node(struct dec *d, struct wa_node *n, int depth)
 			return rc;
 		b = wa_arena_alloc(d->a, len ? len : 1);
 		if (!b)
-			return Y_ENOMEM;
+			return oom(d);
 		memcpy(b, d->p, len);
 		d->p += len;
 		n->bytes = b;
@@ -794,7 +800,8 @@ static int read_node(struct dec *d, struct wa_node *n, int depth)
 	return read_value(d, t, &n->val, 1);
 }
 
-int wa_binary_decode_node(const uint8_t *data, size_t len, int dict, struct wa_node **out)
+static int decode_node(const uint8_t *data, size_t len, int dict, size_t max_tree,
+	struct wa_node **out)
 {
 	struct dec d = { data, data + len, dict, NULL, NULL, NULL };
 	struct wa_node *root;
@@ -809,6 +816,7 @@ int wa_binary_decode_node(const uint8_t *data, size_t len, int dict, struct wa_n
 	if (!root)
 		return Y_ENOMEM;
 	d.a = root->arena;
+	wa_arena_set_limit(d.a, max_tree);
 	rc = read_node(&d, root, 0);
 	root->arena = d.a;
 	root->is_root = 1;
@@ -820,6 +828,11 @@ int wa_binary_decode_node(const uint8_t *data, size_t len, int dict, struct wa_n
 	}
 	*out = root;
 	return Y_OK;
+}
+
+int wa_binary_decode_node(const uint8_t *data, size_t len, int dict, struct wa_node **out)
+{
+	return decode_node(data, len, dict, WA_BINARY_MAX_TREE, out);
 }
 
 static int inflate_capped(const uint8_t *in, size_t len, size_t cap, uint8_t **out, size_t *outlen)
@@ -885,7 +898,8 @@ static int inflate_capped(const uint8_t *in, size_t len, size_t cap, uint8_t **o
 	return Y_OK;
 }
 
-int wa_binary_decode(const uint8_t *data, size_t len, int dict, struct wa_node **out)
+int wa_binary_decode_limited(const uint8_t *data, size_t len, int dict, size_t max_tree,
+	struct wa_node **out)
 {
 	uint8_t *plain;
 	size_t plen;
@@ -895,11 +909,16 @@ int wa_binary_decode(const uint8_t *data, size_t len, int dict, struct wa_node *
 	if (len < 1)
 		return Y_ETRUNC;
 	if (!(data[0] & WA_BINARY_FLAG_ZLIB))
-		return wa_binary_decode_node(data + 1, len - 1, dict, out);
+		return decode_node(data + 1, len - 1, dict, max_tree, out);
 	rc = inflate_capped(data + 1, len - 1, WA_BINARY_MAX_INFLATE, &plain, &plen);
 	if (rc)
 		return rc;
-	rc = wa_binary_decode_node(plain, plen, dict, out);
+	rc = decode_node(plain, plen, dict, max_tree, out);
 	free(plain);
 	return rc;
+}
+
+int wa_binary_decode(const uint8_t *data, size_t len, int dict, struct wa_node **out)
+{
+	return wa_binary_decode_limited(data, len, dict, WA_BINARY_MAX_TREE, out);
 }

@@ -23,6 +23,7 @@ struct ybuf;
 #define WA_BINARY_MAX_DEPTH 64            /* nested nodes */
 #define WA_BINARY_MAX_JID_NEST 256        /* JIDs nested in JID parts */
 #define WA_BINARY_MAX_INFLATE (16u << 20) /* zlib output cap (flag 0x02) */
+#define WA_BINARY_MAX_TREE (64u << 20)    /* memory of one decoded tree */
 
 /* Leading flags byte. */
 #define WA_BINARY_FLAG_ZLIB 0x02
@@ -50,9 +51,14 @@ int wa_binary_encode_node(const struct wa_node *node, int dict, struct ybuf *out
  * Y_ETRUNC also for a list, attribute or byte count the rest of the input
  * cannot hold (checked before allocating, so memory stays proportional to
  * the input), Y_ETOOBIG (nesting deeper than the limits, inflated size over
- * the cap), Y_ENOMEM.
+ * the cap, tree memory over WA_BINARY_MAX_TREE: attribute-heavy input
+ * expands up to ~50x), Y_ENOMEM.
  */
 int wa_binary_decode(const uint8_t *data, size_t len, int dict, struct wa_node **out);
+
+/* The same with another cap on the decoded tree's memory (bytes). */
+int wa_binary_decode_limited(const uint8_t *data, size_t len, int dict, size_t max_tree,
+	struct wa_node **out);
 
 /* Decodes a node without the flags byte (no decompression). */
 int wa_binary_decode_node(const uint8_t *data, size_t len, int dict, struct wa_node **out);

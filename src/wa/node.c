@@ -21,17 +21,26 @@ struct chunk {
 struct wa_arena {
 	struct chunk *head;
 	size_t next_size;
+	size_t total; /* bytes of all chunks */
+	size_t limit; /* 0: none */
+	int over;     /* an allocation failed because of limit */
 };
 
 #define CHUNK_MIN 1024
 #define CHUNK_MAX (1u << 20)
 
-static struct chunk *chunk_new(size_t size)
+static struct chunk *chunk_new(struct wa_arena *a, size_t size)
 {
-	struct chunk *c = malloc(sizeof(*c) + size);
+	struct chunk *c;
 
+	if (a->limit && (size > a->limit || a->total > a->limit - size)) {
+		a->over = 1;
+		return NULL;
+	}
+	c = malloc(sizeof(*c) + size);
 	if (!c)
 		return NULL;
+	a->total += size;
 	c->next = NULL;
 	c->size = size;
 	c->used = 0;
@@ -50,7 +59,7 @@ void *wa_arena_alloc(struct wa_arena *a, size_t n)
 		size_t size = a->next_size;
 		if (need > size / 2) {
 			/* a big block gets a chunk of its own behind the head */
-			struct chunk *big = chunk_new(need);
+			struct chunk *big = chunk_new(a, need);
 			if (!big)
 				return NULL;
 			if (c) {
@@ -62,7 +71,7 @@ void *wa_arena_alloc(struct wa_arena *a, size_t n)
 			big->used = need;
 			return big->data;
 		}
-		c = chunk_new(size);
+		c = chunk_new(a, size);
 		if (!c)
 			return NULL;
 		c->next = a->head;
@@ -73,6 +82,16 @@ void *wa_arena_alloc(struct wa_arena *a, size_t n)
 	p = (char *)c->data + c->used;
 	c->used += need;
 	return p;
+}
+
+void wa_arena_set_limit(struct wa_arena *a, size_t limit)
+{
+	a->limit = limit;
+}
+
+int wa_arena_over(const struct wa_arena *a)
+{
+	return a->over;
 }
 
 static void arena_free(struct wa_arena *a)
@@ -100,7 +119,7 @@ static char *arena_strdup(struct wa_arena *a, const char *s, size_t len)
 
 struct wa_node *wa_node_new_root_sized(size_t hint)
 {
-	struct wa_arena tmp = { NULL, CHUNK_MIN };
+	struct wa_arena tmp = { NULL, CHUNK_MIN, 0, 0, 0 };
 	struct wa_arena *a;
 	struct wa_node *n;
 

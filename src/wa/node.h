@@ -138,5 +138,9 @@ int wa_node_equal(const struct wa_node *a, const struct wa_node *b);
 /* ---- arena (used by the decoder; private to src/wa/) ---- */
 struct wa_node *wa_node_new_root_sized(size_t arena_hint);
 void *wa_arena_alloc(struct wa_arena *a, size_t n);
+/* Caps the arena's total size (later chunks fail); wa_arena_over() tells
+ * whether an allocation failed for that reason rather than ENOMEM. */
+void wa_arena_set_limit(struct wa_arena *a, size_t limit);
+int wa_arena_over(const struct wa_arena *a);
 
 #endif

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include <curve.h>
 #include <group_cipher.h>
 #include <group_session_builder.h>

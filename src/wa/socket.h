@@ -94,7 +94,10 @@ struct wa_socket_opts {
 #define WA_SOCKET_QUEUE_DEFAULT ((size_t)4 << 20)
 
 /*
- * Starts a client connection. cbs is copied; ud is passed to the callbacks.
+ * Starts a client connection. A host name is first resolved on libuv's
+ * thread pool (IPv4 preferred), so the loop never blocks on DNS; the name
+ * stays in the Host header and is what TLS verifies. cbs is copied; ud is
+ * passed to the callbacks.
  * Returns 0 (then on_close runs exactly once, even if the connection fails
  * at once) or Y_EINVAL (bad URL or options), Y_ENOMEM; *out is set on 0.
  * Frames may be sent before on_open: they wait in the queue.

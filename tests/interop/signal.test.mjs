@@ -1,6 +1,7 @@
 // Interop of our Signal layer (src/wa/signal.c over libsignal-protocol-c) with
-// the libsignal npm package Baileys uses (node_modules/libsignal 6.0.0) and
-// Baileys 6's sender-key code (WASignalGroup). Our side is the helper
+// the libsignal npm package Baileys uses (node_modules/libsignal 6.0.0), with
+// the sender-key code of Baileys 6 (WASignalGroup) and Baileys 7
+// (lib/Signal/Group), and with both Baileys' address naming. Our side is the helper
 // build/<flavour>/tools/wa-signal, driven with JSON lines over stdin/stdout.
 // Deterministic test data (seeded PRNG); keys are random as in real use.
 import { test, after } from 'node:test';
@@ -15,7 +16,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const build = process.env.YESAPP_BUILD || join(root, 'build/asan');
 const require = createRequire(join(root, 'package.json'));
 const libsignal = require('libsignal');
-const group = require(join(root, 'node_modules/baileys6/WASignalGroup/index.js'));
+const group6 = require(join(root, 'node_modules/baileys6/WASignalGroup/index.js'));
+const group7 = await import(join(root, 'node_modules/baileys7/lib/Signal/Group/index.js'));
+// The two Baileys sender-key implementations, with how each stores and revives a record.
+const groupImpls = {
+	'Baileys 6 (WASignalGroup)': {
+		...group6, freeze: (r) => r.serialize(), revive: (k) => new group6.SenderKeyRecord(k),
+	},
+	'Baileys 7 (Signal/Group)': {
+		...group7, freeze: (r) => Buffer.from(JSON.stringify(r.serialize())),
+		revive: (k) => group7.SenderKeyRecord.deserialize(k),
+	},
+};
 require(join(root, 'node_modules/baileys6/lib/index.js')); // loads Baileys' module cycle in its own order
 const generics = require(join(root, 'node_modules/baileys6/lib/Utils/generics.js'));
 const { curve, keyhelper, ProtocolAddress, SessionBuilder, SessionCipher, SessionRecord } = libsignal;
@@ -70,7 +82,8 @@ after(async () => {
 // ---- a Node endpoint as Baileys sets it up: in-memory storage that keeps
 // serialized records, as Baileys' auth state does ----
 class NodePeer {
-	constructor(user, device, nPrekeys = 3) {
+	constructor(user, device, nPrekeys = 3, group = groupImpls['Baileys 6 (WASignalGroup)']) {
+		this.group = group;
 		this.addr = new ProtocolAddress(user, device);
 		this.identity = curve.generateKeyPair();
 		this.registrationId = keyhelper.generateRegistrationId();
@@ -93,9 +106,9 @@ class NodePeer {
 	async getOurIdentity() { return this.identity; }
 	async loadSenderKey(name) {
 		const k = this.senderKeys.get(name.toString());
-		return k ? new group.SenderKeyRecord(k) : new group.SenderKeyRecord();
+		return k ? this.group.revive(k) : new this.group.SenderKeyRecord();
 	}
-	async storeSenderKey(name, record) { this.senderKeys.set(name.toString(), record.serialize()); }
+	async storeSenderKey(name, record) { this.senderKeys.set(name.toString(), this.group.freeze(record)); }
 
 	// Our bundle in the wire form of <iq xmlns=encrypt> (raw 32-byte keys, BE ids).
 	wireBundle(preKeyId) {
@@ -239,6 +252,15 @@ test('Node builds a session from our C bundle: pkmsg to C, C replies msg, ratche
 			assert.equal(r.type, 'msg');
 		}
 	}
+	// a bundle without a one-time prekey (the server ran out of them)
+	const node2 = new NodePeer('222', 4);
+	const { bundle: bare } = await c.ok({ cmd: 'bundle', prekey_id: 0 });
+	assert.equal(bare.key_id, undefined);
+	await new SessionBuilder(node2, cAddr).initOutgoing(deviceFromWire(bare));
+	assert.equal((await nodeToC(node2, c, cAddr, '222', 4, bytes(40))).type, 'pkmsg');
+	assert.equal((await cToNode(c, node2, cAddr, '222', 4, bytes(40))).type, 'msg');
+	assert.equal((await nodeToC(node2, c, cAddr, '222', 4, bytes(40))).type, 'msg');
+	assert.equal((await c.ok({ cmd: 'prekey_count' })).count, 3);
 	assert.equal(await c.close(), 0);
 });
 
@@ -322,35 +344,40 @@ test('v2 padding: C pads, Baileys unpads; Baileys pads, C unpads', async () => {
 	assert.equal(await c.close(), 0);
 });
 
-test('sender keys: C and Baileys 6 (WASignalGroup) exchange SKDMs and skmsgs', async () => {
-	const c = new CPeer();
-	const me = await c.ok({ cmd: 'init', user: '111', device: 0, prekeys: 0 });
-	const gid = '120363000000000777@g.us';
-	const node = new NodePeer('555', 2);
-	// C -> Node
-	const { skdm } = await c.ok({ cmd: 'skdm', group: gid });
-	const cName = new group.SenderKeyName(gid, new ProtocolAddress(me.name, 0));
-	await new group.GroupSessionBuilder(node).process(cName, new group.SenderKeyDistributionMessage(null, null, null, null, Buffer.from(skdm, 'hex')));
-	const cipherC = new group.GroupCipher(node, cName);
-	for (let i = 0; i < 6; i++) {
-		const pt = bytes(1 + (rnd() % 100));
-		const { ciphertext } = await c.ok({ cmd: 'group_encrypt', group: gid, plaintext: pt.toString('hex') });
-		assert.deepEqual(Buffer.from(await cipherC.decrypt(Buffer.from(ciphertext, 'hex'))), pt);
-	}
-	// Node -> C
-	const nName = new group.SenderKeyName(gid, node.addr);
-	const dist = await new group.GroupSessionBuilder(node).create(nName);
-	await c.ok({ cmd: 'process_skdm', group: gid, user: '555', device: 2, skdm: Buffer.from(dist.serialize()).toString('hex') });
-	const cipherN = new group.GroupCipher(node, nName);
-	for (let i = 0; i < 6; i++) {
-		const pt = bytes(1 + (rnd() % 100));
-		const ct = Buffer.from(await cipherN.encrypt(pt));
-		const r = await c.ok({ cmd: 'group_decrypt', group: gid, user: '555', device: 2, ciphertext: ct.toString('hex') });
-		assert.equal(r.plaintext, pt.toString('hex'));
-		if (i === 5) {
-			const again = await c.call({ cmd: 'group_decrypt', group: gid, user: '555', device: 2, ciphertext: ct.toString('hex') });
-			assert.equal(again.code, Y_EEXIST);
+for (const [implName, group] of Object.entries(groupImpls)) {
+	test(`sender keys: C and ${implName} exchange SKDMs and skmsgs`, async () => {
+		const c = new CPeer();
+		const me = await c.ok({ cmd: 'init', user: '111', device: 0, prekeys: 0 });
+		const gid = '120363000000000777@g.us';
+		const node = new NodePeer('555', 2, 0, group);
+		// C -> Node
+		const { skdm } = await c.ok({ cmd: 'skdm', group: gid });
+		const cName = new group.SenderKeyName(gid, new ProtocolAddress(me.name, 0));
+		await new group.GroupSessionBuilder(node).process(cName, new group.SenderKeyDistributionMessage(null, null, null, null, Buffer.from(skdm, 'hex')));
+		const cipherC = new group.GroupCipher(node, cName);
+		for (let i = 0; i < 6; i++) {
+			const pt = bytes(1 + (rnd() % 100));
+			const { ciphertext } = await c.ok({ cmd: 'group_encrypt', group: gid, plaintext: pt.toString('hex') });
+			assert.deepEqual(Buffer.from(await cipherC.decrypt(Buffer.from(ciphertext, 'hex'))), pt);
 		}
-	}
-	assert.equal(await c.close(), 0);
-});
+		// Node -> C
+		const nName = new group.SenderKeyName(gid, node.addr);
+		const dist = await new group.GroupSessionBuilder(node).create(nName);
+		await c.ok({ cmd: 'process_skdm', group: gid, user: '555', device: 2, skdm: Buffer.from(dist.serialize()).toString('hex') });
+		const cipherN = new group.GroupCipher(node, nName);
+		for (let i = 0; i < 6; i++) {
+			const pt = bytes(1 + (rnd() % 100));
+			const ct = Buffer.from(await cipherN.encrypt(pt));
+			const r = await c.ok({ cmd: 'group_decrypt', group: gid, user: '555', device: 2, ciphertext: ct.toString('hex') });
+			assert.equal(r.plaintext, pt.toString('hex'));
+			if (i === 5) {
+				const again = await c.call({ cmd: 'group_decrypt', group: gid, user: '555', device: 2, ciphertext: ct.toString('hex') });
+				assert.equal(again.code, Y_EEXIST);
+				ct[ct.length - 70] ^= 1; // inside the signed part
+				const bad = await c.call({ cmd: 'group_decrypt', group: gid, user: '555', device: 2, ciphertext: ct.toString('hex') });
+				assert.equal(bad.code, Y_ECRYPTO);
+			}
+		}
+		assert.equal(await c.close(), 0);
+	});
+}

@@ -481,6 +481,76 @@ TEST(builder_errors_and_text)
 	ybuf_release(&t);
 }
 
+TEST(accessors)
+{
+	struct wa_node *n = wa_node_new("list"), *back = NULL;
+	struct ybuf b = YBUF_INIT(0), t = YBUF_INIT(0);
+	char user[300];
+	struct wa_jid j;
+	size_t len = 99;
+	uint64_t v = 0;
+
+	memset(user, '7', sizeof(user) - 1);
+	user[sizeof(user) - 1] = 0;
+	wa_node_add_attr(n, "big", "18446744073709551615");
+	wa_node_add_attr(n, "over", "18446744073709551616");
+	wa_node_add_attr(n, "neg", "-1");
+	for (int i = 0; i < 3; i++) {
+		struct wa_node *c = wa_node_add_child(n, i == 1 ? "other" : "item");
+		char id[4] = { (char)('a' + i), 0 };
+		wa_node_add_attr(c, "id", id);
+	}
+	int rc = wa_binary_encode(n, WA_DICT_V3, &b); /* REQUIRE evaluates twice */
+	REQUIRE(rc == 0);
+	rc = wa_binary_decode(b.data, b.len, WA_DICT_V3, &back);
+	REQUIRE(rc == 0);
+	CHECK_EQ_INT(wa_node_attr_u64(back, "big", &v), 0);
+	CHECK(v == UINT64_MAX);
+	CHECK_EQ_INT(wa_node_attr_u64(back, "over", &v), Y_EINVAL);
+	CHECK_EQ_INT(wa_node_attr_u64(back, "neg", &v), Y_EINVAL);
+	CHECK_EQ_STR(wa_node_attr(wa_node_child_nth(back, "item", 1), "id"), "c");
+	CHECK(wa_node_child_nth(back, "item", 2) == NULL);
+	CHECK_EQ_STR(wa_node_attr(wa_node_child(back, "other"), "id"), "b");
+	CHECK(wa_node_bytes(back, &len) == NULL && len == 0);
+	CHECK(wa_node_attr_val(back, "missing") == NULL);
+	CHECK(wa_node_is(back, "list") && !wa_node_is(back, "lis"));
+	/* a long user takes the heap path of wa_jid_format */
+	rc = wa_jid_parse("x@s.whatsapp.net", 16, &j);
+	REQUIRE(rc == 0);
+	j.user = user;
+	j.user_len = (uint32_t)strlen(user);
+	CHECK_EQ_INT(wa_jid_format(&j, &t), 0);
+	CHECK_EQ_INT(t.len, 299 + 15);
+	CHECK(t.data && !memcmp(t.data + 299, "@s.whatsapp.net", 15));
+	wa_node_free(back);
+	wa_node_free(n);
+	ybuf_release(&b);
+	ybuf_release(&t);
+}
+
+TEST(tree_memory_is_capped)
+{
+	/* 2000 children with 20 attributes each: ~84 KB in, a few MB of tree */
+	struct wa_node *n = wa_node_new("list"), *back = NULL;
+	struct ybuf b = YBUF_INIT(0);
+	int rc;
+
+	for (int i = 0; i < 2000; i++) {
+		struct wa_node *c = wa_node_add_child(n, "item");
+		for (int k = 0; k < 20; k++)
+			wa_node_add_attr(c, k % 2 ? "id" : "type", "get");
+	}
+	rc = wa_binary_encode(n, WA_DICT_V2, &b);
+	REQUIRE(rc == 0);
+	CHECK_EQ_INT(wa_binary_decode_limited(b.data, b.len, WA_DICT_V2, 1 << 20, &back), Y_ETOOBIG);
+	CHECK(back == NULL);
+	CHECK_EQ_INT(wa_binary_decode(b.data, b.len, WA_DICT_V2, &back), 0);
+	CHECK(back && wa_node_equal(n, back));
+	wa_node_free(back);
+	wa_node_free(n);
+	ybuf_release(&b);
+}
+
 int main(void)
 {
 	RUN(packed_and_jid_vectors);
@@ -496,5 +566,7 @@ int main(void)
 	RUN(malformed_inputs);
 	RUN(deep_nesting_is_refused);
 	RUN(builder_errors_and_text);
+	RUN(accessors);
+	RUN(tree_memory_is_capped);
 	return test_summary();
 }

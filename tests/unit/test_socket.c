@@ -576,15 +576,21 @@ static void raw_conn(uv_stream_t *ls, int status)
 	}
 }
 
-/* Case-insensitive search for a header line "name: value". */
+/* True if the request has exactly one header line "name: value" (name
+ * compared case-insensitively) and no other line with that name. */
 static bool has_header(const char *req, const char *line)
 {
-	size_t n = strlen(line);
+	size_t n = strlen(line), name = (size_t)(strchr(line, ':') - line) + 1;
+	int exact = 0, same_name = 0;
 
-	for (const char *p = strstr(req, "\r\n"); p; p = strstr(p + 2, "\r\n"))
-		if (!strncasecmp(p + 2, line, n) && p[2 + n] == '\r')
-			return true;
-	return false;
+	for (const char *p = strstr(req, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
+		if (!strncasecmp(p + 2, line, name))
+			same_name++;
+		if (!strncasecmp(p + 2, line, name) && !strncmp(p + 2 + name, line + name, n - name) &&
+		    p[2 + n] == '\r')
+			exact++;
+	}
+	return exact == 1 && same_name == 1;
 }
 
 TEST(client_sends_whatsapp_web_headers)
@@ -606,7 +612,8 @@ TEST(client_sends_whatsapp_web_headers)
 	CHECK_EQ_INT(uv_tcp_bind(&r.listener, (const struct sockaddr *)&sa, 0), 0);
 	CHECK_EQ_INT(uv_listen((uv_stream_t *)&r.listener, 4, raw_conn), 0);
 	uv_tcp_getsockname(&r.listener, (struct sockaddr *)&bound, &blen);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/chat",
+	/* by name: resolved first, and the Host header keeps the name */
+	snprintf(url, sizeof(url), "ws://localhost:%d/ws/chat",
 		 ntohs(((struct sockaddr_in *)&bound)->sin_port));
 	peer_init(&c);
 	o.url = url;
@@ -619,6 +626,8 @@ TEST(client_sends_whatsapp_web_headers)
 	CHECK(has_header(r.req, "Origin: https://web.whatsapp.com"));
 	CHECK(has_header(r.req, "Cache-Control: no-cache"));
 	CHECK(has_header(r.req, "Pragma: no-cache"));
+	if (test_failed_checks)
+		fprintf(stderr, "  request was:\n%s", r.req);
 	CHECK(has_header(r.req, "Upgrade: websocket"));
 	{
 		char host[160];
@@ -763,6 +772,264 @@ TEST(tls_listener_and_client_with_own_ca)
 	rmdir(dir);
 }
 
+/* Host names are resolved off the loop (libuv's thread pool), then dialled;
+ * a socket may be aborted, or its loop freed, while its name resolves. */
+TEST(connects_by_name_and_aborts_while_resolving)
+{
+	struct fixture fx;
+	struct peer c, d;
+	struct want_frames w;
+	struct wa_socket_opts o = { 0 };
+	char url[128];
+
+	rc_ = fixture_init(&fx, 2);
+	REQUIRE(rc_);
+	snprintf(url, sizeof(url), "ws://localhost:%d/ws/chat", wa_listener_port(fx.sv.ls));
+	o.url = url;
+	o.dict = 2;
+	peer_init(&c);
+	rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &c, &c.s);
+	CHECK_EQ_INT(rc_, Y_OK);
+	CHECK_EQ_INT(wa_socket_send_frame(c.s, (const uint8_t *)"named", 5), Y_OK);
+	CHECK(run_until(fx.l, is_open, &c));
+	CHECK_EQ_INT(c.opened, 1);
+	REQUIRE(fx.sv.accepted == 1);
+	w.p = &fx.sv.peers[0];
+	w.n = 1;
+	CHECK(run_until(fx.l, has_frames, &w));
+	CHECK(w.p->frames.len == 8 && !memcmp(w.p->frames.data, "\0\0\5named", 8));
+
+	peer_init(&d);
+	rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &d, &d.s);
+	CHECK_EQ_INT(rc_, Y_OK);
+	wa_socket_abort(d.s);
+	CHECK_EQ_INT(d.closed, 0);
+	CHECK(run_until(fx.l, is_closed, &d));
+	CHECK_EQ_INT(d.close_err, 0);
+	CHECK_EQ_INT(d.opened, 0);
+	/* and one left resolving when the loop is freed */
+	peer_init(&d);
+	rc_ = wa_socket_connect(fx.l, &o, &peer_cbs, &d, &d.s);
+	CHECK_EQ_INT(rc_, Y_OK);
+	ybuf_release(&c.frames);
+	ybuf_release(&d.frames);
+	fixture_release(&fx);
+	CHECK_EQ_INT(d.closed, 0);
+}
+
+/* ---- plain HTTP and garbage at the listener ---- */
+
+struct raw_cli {
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	const char *send;
+	char resp[2048];
+	size_t len;
+	bool done;
+};
+
+static void rc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct raw_cli *r = h->data;
+
+	b->base = r->resp + r->len;
+	b->len = sizeof(r->resp) - 1 - r->len;
+}
+
+static void rc_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct raw_cli *r = st->data;
+
+	if (n > 0) {
+		r->len += (size_t)n;
+		r->resp[r->len] = 0;
+	}
+	if (n < 0 || r->len >= sizeof(r->resp) - 1) {
+		r->done = true; /* the server closed (or we have enough) */
+		uv_close((uv_handle_t *)st, NULL);
+	}
+}
+
+static void rc_connected(uv_connect_t *req, int status)
+{
+	struct raw_cli *r = req->data;
+	uv_buf_t b = uv_buf_init((char *)r->send, (unsigned)strlen(r->send));
+
+	if (status) {
+		r->done = true;
+		uv_close((uv_handle_t *)&r->tcp, NULL);
+		return;
+	}
+	uv_write(&r->wreq, (uv_stream_t *)&r->tcp, &b, 1, NULL);
+	uv_read_start((uv_stream_t *)&r->tcp, rc_alloc, rc_read);
+}
+
+static bool rc_done(void *arg)
+{
+	return ((struct raw_cli *)arg)->done;
+}
+
+static void raw_request(struct fixture *fx, struct raw_cli *r, const char *send)
+{
+	struct sockaddr_in sa;
+
+	memset(r, 0, sizeof(*r));
+	r->send = send;
+	uv_tcp_init(&fx->uv, &r->tcp);
+	r->tcp.data = r;
+	r->creq.data = r;
+	uv_ip4_addr("127.0.0.1", wa_listener_port(fx->sv.ls), &sa);
+	uv_tcp_connect(&r->creq, &r->tcp, (const struct sockaddr *)&sa, rc_connected);
+	CHECK(run_until(fx->l, rc_done, r));
+}
+
+TEST(listener_refuses_plain_http_and_garbage)
+{
+	struct fixture fx;
+	struct raw_cli r;
+	struct peer c;
+
+	rc_ = fixture_init(&fx, 1);
+	REQUIRE(rc_);
+	raw_request(&fx, &r, "GET /ws/chat HTTP/1.1\r\nHost: x\r\n\r\n");
+	CHECK(!strncmp(r.resp, "HTTP/1.1 404", 12));
+	raw_request(&fx, &r, "\x16\x03\x01garbage\r\n\r\n\r\n");
+	CHECK(r.done);
+	raw_request(&fx, &r, "GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+			     "Connection: Upgrade\r\nSec-WebSocket-Version: 99\r\n\r\n");
+	CHECK(strncmp(r.resp, "HTTP/1.1 101", 12) != 0);
+	CHECK_EQ_INT(fx.sv.accepted, 0);
+	/* still serving */
+	peer_init(&c);
+	rc_ = connect_peer(fx.l, &fx.sv, "/ws/chat", &c);
+	CHECK(rc_ == Y_OK && run_until(fx.l, is_open, &c) && c.opened);
+	CHECK_EQ_INT(fx.sv.accepted, 1);
+	ybuf_release(&c.frames);
+	fixture_release(&fx);
+}
+
+/* ---- closing and aborting from inside callbacks ---- */
+
+struct cbt {
+	struct peer p;
+	int mode; /* 0 abort in on_open, 1 close in on_frame, 2 reconnect in on_close */
+	struct fixture *fx;
+	struct peer *again;
+};
+
+static void cbt_open(struct wa_socket *s, void *ud)
+{
+	struct cbt *t = ud;
+
+	p_open(s, &t->p);
+	if (t->mode == 0)
+		wa_socket_abort(s);
+	if (t->mode == 2)
+		wa_socket_close(s);
+}
+
+static void cbt_frame(struct wa_socket *s, const uint8_t *f, size_t n, void *ud)
+{
+	struct cbt *t = ud;
+
+	p_frame(s, f, n, &t->p);
+	if (t->mode == 1)
+		wa_socket_close(s);
+}
+
+static void cbt_close(struct wa_socket *s, int err, const char *reason, void *ud)
+{
+	struct cbt *t = ud;
+
+	p_close(s, err, reason, &t->p);
+	if (t->mode == 2 && t->again) {
+		/* a new connection from inside on_close */
+		rc_ = connect_peer(t->fx->l, &t->fx->sv, "/ws/chat", t->again);
+		t->again = NULL;
+	}
+}
+
+static const struct wa_socket_cbs cbt_cbs = { cbt_open, cbt_frame, NULL, cbt_close };
+
+/* server side: abort inside on_frame */
+static void srv_abort_frame(struct wa_socket *s, const uint8_t *f, size_t n, void *ud)
+{
+	p_frame(s, f, n, ud);
+	wa_socket_abort(s);
+	CHECK_EQ_INT(wa_socket_send_frame(s, f, n), Y_ECLOSED);
+}
+
+static bool cbt_all_done(void *arg)
+{
+	struct cbt *t = arg;
+
+	return t[0].p.closed && t[1].p.closed && t[2].p.closed;
+}
+
+TEST(close_and_abort_inside_callbacks)
+{
+	static const uint8_t two[] = "\0\0\1a\0\0\1b";
+	struct fixture fx;
+	struct cbt t[3];
+	struct peer again, d;
+	struct wa_socket_opts o = { 0 };
+	struct wa_socket_cbs sc = peer_cbs;
+	char url[128];
+
+	rc_ = fixture_init(&fx, 8);
+	REQUIRE(rc_);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/chat", wa_listener_port(fx.sv.ls));
+	o.url = url;
+	o.dict = 2;
+	memset(t, 0, sizeof(t));
+	peer_init(&again);
+	for (int i = 0; i < 3; i++) {
+		peer_init(&t[i].p);
+		t[i].mode = i;
+		t[i].fx = &fx;
+		rc_ = wa_socket_connect(fx.l, &o, &cbt_cbs, &t[i], &t[i].p.s);
+		CHECK_EQ_INT(rc_, Y_OK);
+	}
+	t[2].again = &again;
+	/* mode 1 needs two frames in one message from its server side */
+	CHECK(run_until(fx.l, is_open, &t[1].p));
+	for (int i = 0; i < fx.sv.accepted; i++)
+		if (fx.sv.peers[i].s && !fx.sv.peers[i].closed)
+			wa_socket_send_raw(fx.sv.peers[i].s, two, sizeof(two) - 1);
+	CHECK(run_until(fx.l, cbt_all_done, t));
+	CHECK(run_until(fx.l, is_open, &again));
+	CHECK_EQ_INT(again.opened, 1);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(t[i].p.closed, 1);
+	CHECK_EQ_INT(t[0].p.close_err, 0);
+	CHECK_EQ_INT(t[1].p.close_err, 0);
+	CHECK_EQ_INT(t[1].p.nframes, 1); /* nothing delivered after close */
+	CHECK_EQ_INT(t[2].p.close_err, 0);
+
+	/* the server aborts from inside on_frame */
+	peer_init(&d);
+	rc_ = connect_peer(fx.l, &fx.sv, "/ws/chat", &d);
+	CHECK(rc_ == Y_OK && run_until(fx.l, is_open, &d));
+	{
+		struct peer *sp = &fx.sv.peers[fx.sv.accepted - 1];
+
+		sc.on_frame = srv_abort_frame;
+		wa_socket_set_cbs(sp->s, &sc, sp);
+		CHECK_EQ_INT(wa_socket_send_frame(d.s, (const uint8_t *)"x", 1), Y_OK);
+		CHECK(run_until(fx.l, is_closed, &d));
+		CHECK(run_until(fx.l, is_closed, sp));
+		CHECK_EQ_INT(sp->close_err, 0);
+		CHECK_EQ_INT(sp->closed, 1);
+		CHECK_EQ_INT(d.close_err, Y_ECLOSED);
+	}
+	for (int i = 0; i < 3; i++)
+		ybuf_release(&t[i].p.frames);
+	ybuf_release(&again.frames);
+	ybuf_release(&d.frames);
+	fixture_release(&fx);
+}
+
 /* ---- many connections on one loop ---- */
 
 #define MANY 250
@@ -881,6 +1148,9 @@ int main(void)
 	RUN(connect_refused_and_wrong_path);
 	RUN(client_sends_whatsapp_web_headers);
 	RUN(tls_listener_and_client_with_own_ca);
+	RUN(connects_by_name_and_aborts_while_resolving);
+	RUN(listener_refuses_plain_http_and_garbage);
+	RUN(close_and_abort_inside_callbacks);
 	RUN(many_connections_share_one_loop);
 	RUN(owned_loop_frees_open_sockets);
 	return test_summary();
