@@ -8,6 +8,7 @@
  *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online}]}
  *   DELETE /sim/accounts/{phone}/devices/{d}  unlink: the companion is logged out
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}
+ *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}
  *   POST   /sim/faults {"dropAll":true}       drop every connection: {dropped}
  *
  * Errors: {"error": text} with 400 (bad JSON or fields), 404 (unknown
@@ -149,6 +150,29 @@ static int post_scan(struct sim *s, const uint8_t *body, size_t len, struct ybuf
 	return reply(resp, 200, json_pack("{s:s}", "jid", jid));
 }
 
+static int post_pair_code(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len);
+	const char *phone = j ? json_string_value(json_object_get(j, "phone")) : NULL;
+	const char *code = j ? json_string_value(json_object_get(j, "code")) : NULL;
+	char norm[SIM_PHONE_MAX + 1];
+	int rc;
+
+	if (!phone || !code || sim_phone_norm(phone, norm)) {
+		json_decref(j);
+		return error(resp, 400, "phone and code expected");
+	}
+	rc = sim_conn_pair_code(s, norm, code);
+	json_decref(j);
+	if (rc == Y_ENOTFOUND)
+		return error(resp, 404, "no companion waits for a code for this number");
+	if (rc == Y_EINVAL)
+		return error(resp, 400, "the code has 8 characters");
+	if (rc)
+		return error(resp, 500, y_strerror(rc));
+	return reply(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
 static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
 {
 	json_t *j = body_object(body, len);
@@ -240,6 +264,9 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 	else if (!strcmp(path, "/sim/scan"))
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_scan(s, body, len, resp);
+	else if (!strcmp(path, "/sim/pair-code"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_pair_code(s, body, len, resp);
 	else if (!strcmp(path, "/sim/faults"))
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_faults(s, body, len, resp);

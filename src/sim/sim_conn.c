@@ -59,6 +59,15 @@ struct sim_conn {
 		uint32_t dev, key_index;
 		char iq[SIM_IQ_ID_LEN];
 	} pair;
+	struct {
+		bool active;          /* companion_hello seen */
+		bool entered;         /* the phone entered the code */
+		char phone[SIM_PHONE_MAX + 1];
+		char ref[SIM_REF_LEN];
+		uint8_t wrapped[80];  /* salt || iv || AES-CTR(companion ephemeral pub) */
+		uint8_t companion_eph[WA_KEY_LEN];
+		struct wa_keypair primary_eph;
+	} lc;                         /* link-code (pair-code) registration */
 	struct sim_account *acct; /* after login */
 	struct sim_device *dev;
 	uv_timer_t *timer;        /* pending post-handshake answer; owned */
@@ -684,6 +693,214 @@ out:
 	return rc;
 }
 
+/* The phone of `phone` accepts the companion on c: pair-success with an
+ * ADV identity HMACed with adv. Writes the device JID into jid. */
+static int pair_success(struct sim_conn *c, const char *phone, const uint8_t adv[32], char *jid,
+			size_t jid_cap)
+{
+	struct sim *s = c->sim;
+	struct ybuf di = YBUF_INIT(4096);
+	struct sim_account *a;
+	struct wa_node *n = NULL, *ps, *k;
+	char id[SIM_IQ_ID_LEN], devjid[64], lidjid[64];
+	int rc;
+
+	a = sim_account_get(s, phone);
+	if (!a)
+		return Y_ENOMEM;
+	c->pair.acct = a;
+	c->pair.dev = a->next_device;
+	c->pair.key_index = a->key_index + 1;
+	rc = make_device_identity(a, c->pair.key_index, c->reg.ident, adv, &di);
+	if (rc)
+		goto out;
+	snprintf(id, sizeof(id), "pair-%llu", (unsigned long long)++s->next_iq);
+	device_jid(a, c->pair.dev, false, devjid, sizeof(devjid));
+	device_jid(a, c->pair.dev, true, lidjid, sizeof(lidjid));
+	rc = Y_ENOMEM;
+	n = wa_node_new("iq");
+	if (!n || attrs(n, "from", S_WA, "type", "set", "id", id, "xmlns", "md", NULL) ||
+	    !(ps = wa_node_add_child(n, "pair-success")) ||
+	    !child_bytes(ps, "device-identity", di.data, di.len) ||
+	    !(k = wa_node_add_child(ps, "platform")) || attrs(k, "name", "android", NULL) ||
+	    !(k = wa_node_add_child(ps, "device")) ||
+	    attrs(k, "jid", devjid, "lid", lidjid, NULL))
+		goto out;
+	rc = conn_send(c, n);
+	n = NULL;
+	if (rc)
+		goto out;
+	a->next_device++;
+	a->key_index++;
+	c->pair.active = true;
+	snprintf(c->pair.iq, sizeof(c->pair.iq), "%s", id);
+	snprintf(jid, jid_cap, "%s", devjid);
+	LOG_INFO("sim pair-success", "{s:s, s:s}", "phone", a->phone, "jid", devjid);
+out:
+	wa_node_free(n);
+	ybuf_release(&di);
+	return rc;
+}
+
+/* ---- pair code (link code) linking, protocol-map.md §5.2 ---- */
+
+#define LC_ITERATIONS (2u << 16)
+#define LC_BUNDLE_INFO "link_code_pairing_key_bundle_encryption_key"
+
+/* companion_hello: keep the wrapped ephemeral key, answer with a ref. */
+static int lc_hello(struct sim_conn *c, const struct wa_node *iq, const struct wa_node *lc)
+{
+	const char *jid = wa_node_attr(lc, "jid");
+	const uint8_t *w, *auth;
+	size_t wl, al;
+	struct wa_jid j;
+	struct wa_node *r, *k;
+	uint8_t rnd[8];
+	char norm[SIM_PHONE_MAX + 1], user[32];
+
+	w = kid_bytes(lc, "link_code_pairing_wrapped_companion_ephemeral_pub", &wl);
+	auth = kid_bytes(lc, "companion_server_auth_key_pub", &al);
+	if (!c->registering || !jid || wa_jid_parse(jid, strlen(jid), &j) || j.user_len == 0 ||
+	    j.user_len >= sizeof(user) || !w || wl != sizeof(c->lc.wrapped) || !auth ||
+	    al != WA_KEY_LEN || memcmp(auth, c->client_static, WA_KEY_LEN))
+		return iq_error(c, iq, "400", "bad-request");
+	memcpy(user, j.user, j.user_len);
+	user[j.user_len] = 0;
+	if (sim_phone_norm(user, norm))
+		return iq_error(c, iq, "400", "bad-request");
+	memcpy(c->lc.wrapped, w, wl);
+	snprintf(c->lc.phone, sizeof(c->lc.phone), "%s", norm);
+	if (wa_crypto_random(rnd, sizeof(rnd)))
+		return Y_ECRYPTO;
+	memcpy(c->lc.ref, "lc-", 3);
+	hexs(rnd, sizeof(rnd), c->lc.ref + 3, false);
+	c->lc.active = true;
+	c->lc.entered = false;
+	r = iq_result(iq);
+	if (!r || !(k = wa_node_add_child(r, "link_code_companion_reg")) ||
+	    !child_bytes(k, "link_code_pairing_ref", c->lc.ref, strlen(c->lc.ref))) {
+		wa_node_free(r);
+		return Y_ENOMEM;
+	}
+	LOG_INFO("sim pair-code hello", "{s:s}", "phone", norm);
+	return conn_send(c, r);
+}
+
+int sim_conn_pair_code(struct sim *s, const char *phone, const char *code_in)
+{
+	uint8_t k1[32], k2[32], salt[32], iv[16], wrapped[80];
+	char code[16];
+	size_t n = 0;
+	struct sim_conn *c;
+	struct sim_account *a;
+	struct wa_node *no = NULL, *lc;
+	char id[SIM_IQ_ID_LEN], t[24];
+	int rc;
+
+	for (const char *p = code_in; *p; p++) {
+		if (*p == '-')
+			continue;
+		if (n >= 8)
+			return Y_EINVAL;
+		code[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+	}
+	code[n] = 0;
+	if (n != 8)
+		return Y_EINVAL;
+	for (c = s->conns; c; c = c->next)
+		if (c->lc.active && !c->lc.entered && c->state == C_OPEN && !strcmp(c->lc.phone, phone))
+			break;
+	if (!c)
+		return Y_ENOTFOUND;
+	a = sim_account_get(s, phone);
+	if (!a)
+		return Y_ENOMEM;
+	/* the companion's ephemeral key, unwrapped with the code */
+	rc = wa_pbkdf2_sha256(k1, 32, (const uint8_t *)code, 8, c->lc.wrapped, 32, LC_ITERATIONS);
+	rc = rc ?: wa_aes_ctr(c->lc.companion_eph, k1, c->lc.wrapped + 32, c->lc.wrapped + 48,
+			       WA_KEY_LEN);
+	/* ours, wrapped the same way */
+	rc = rc ?: wa_keypair_generate(&c->lc.primary_eph);
+	rc = rc ?: wa_crypto_random(salt, sizeof(salt)) ?: wa_crypto_random(iv, sizeof(iv));
+	rc = rc ?: wa_pbkdf2_sha256(k2, 32, (const uint8_t *)code, 8, salt, 32, LC_ITERATIONS);
+	if (rc)
+		goto out;
+	memcpy(wrapped, salt, 32);
+	memcpy(wrapped + 32, iv, 16);
+	rc = wa_aes_ctr(wrapped + 48, k2, iv, c->lc.primary_eph.pub, WA_KEY_LEN);
+	if (rc)
+		goto out;
+	snprintf(id, sizeof(id), "lc-%llu", (unsigned long long)++s->next_iq);
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)now_s());
+	rc = Y_ENOMEM;
+	no = wa_node_new("notification");
+	if (!no || attrs(no, "from", S_WA, "type", "link_code_companion_reg", "id", id, "t", t,
+			 NULL) ||
+	    !(lc = wa_node_add_child(no, "link_code_companion_reg")) ||
+	    attrs(lc, "stage", "primary_hello", NULL) ||
+	    !child_bytes(lc, "link_code_pairing_ref", c->lc.ref, strlen(c->lc.ref)) ||
+	    !child_bytes(lc, "primary_identity_pub", a->ident.pub, WA_KEY_LEN) ||
+	    !child_bytes(lc, "link_code_pairing_wrapped_primary_ephemeral_pub", wrapped,
+			 sizeof(wrapped)))
+		goto out;
+	rc = conn_send(c, no);
+	no = NULL;
+	if (!rc)
+		c->lc.entered = true;
+out:
+	wa_node_free(no);
+	wa_wipe(k1, sizeof(k1));
+	wa_wipe(k2, sizeof(k2));
+	return rc;
+}
+
+/* companion_finish: open the key bundle, derive the adv secret, pair. */
+static int lc_finish(struct sim_conn *c, const struct wa_node *iq, const struct wa_node *lc)
+{
+	const uint8_t *bundle, *ident, *ref;
+	size_t bl, il, rl;
+	uint8_t shared[3 * 32], key[32], plain[96], adv[32];
+	struct sim_account *a;
+	char jid[64];
+	int rc;
+
+	bundle = kid_bytes(lc, "link_code_pairing_wrapped_key_bundle", &bl);
+	ident = kid_bytes(lc, "companion_identity_public", &il);
+	ref = kid_bytes(lc, "link_code_pairing_ref", &rl);
+	if (!c->lc.entered || !bundle || bl != 32 + 12 + 96 + WA_GCM_TAG_LEN || !ident ||
+	    il != WA_KEY_LEN || !ref || rl != strlen(c->lc.ref) || memcmp(ref, c->lc.ref, rl) ||
+	    memcmp(ident, c->reg.ident, WA_KEY_LEN))
+		return iq_error(c, iq, "400", "bad-request");
+	a = sim_account_find(c->sim, c->lc.phone);
+	if (!a)
+		return iq_error(c, iq, "404", "item-not-found");
+	rc = wa_x25519(shared, c->lc.primary_eph.priv, c->lc.companion_eph);
+	rc = rc ?: wa_hkdf_sha256(key, 32, shared, 32, bundle, 32,
+				  (const uint8_t *)LC_BUNDLE_INFO, strlen(LC_BUNDLE_INFO));
+	rc = rc ?: wa_aes_gcm_decrypt(plain, key, bundle + 32, 12, NULL, 0, bundle + 44, bl - 44);
+	if (rc || memcmp(plain, ident, WA_KEY_LEN) || memcmp(plain + 32, a->ident.pub, WA_KEY_LEN)) {
+		rc = iq_error(c, iq, "401", "not-authorized");
+		goto out;
+	}
+	rc = wa_x25519(shared + 32, a->ident.priv, ident);
+	if (rc)
+		goto out;
+	memcpy(shared + 64, plain + 64, 32);
+	rc = wa_hkdf_sha256(adv, 32, shared, sizeof(shared), NULL, 0,
+			    (const uint8_t *)"adv_secret", 10);
+	rc = rc ?: conn_send(c, iq_result(iq));
+	if (rc)
+		goto out;
+	c->lc.active = false;
+	rc = pair_success(c, c->lc.phone, adv, jid, sizeof(jid));
+out:
+	wa_wipe(shared, sizeof(shared));
+	wa_wipe(key, sizeof(key));
+	wa_wipe(plain, sizeof(plain));
+	wa_wipe(adv, sizeof(adv));
+	return rc;
+}
+
 int sim_qr_parse(const char *qr, struct sim_qr *out)
 {
 	const char *f[6], *hash = strchr(qr, '#');
@@ -717,12 +934,7 @@ int sim_qr_parse(const char *qr, struct sim_qr *out)
 int sim_conn_scan(struct sim *s, const char *phone, const char *qr, char *jid, size_t jid_cap)
 {
 	struct sim_qr q;
-	struct ybuf di = YBUF_INIT(4096);
 	struct sim_conn *c;
-	struct sim_account *a;
-	struct wa_node *n = NULL, *ps, *k;
-	char id[SIM_IQ_ID_LEN], devjid[64], lidjid[64];
-	int rc;
 
 	if (sim_qr_parse(qr, &q))
 		return Y_EINVAL;
@@ -738,41 +950,7 @@ found:
 	if (memcmp(q.noise, c->client_static, WA_KEY_LEN) ||
 	    memcmp(q.identity, c->reg.ident, WA_KEY_LEN))
 		return Y_EINVAL;
-	a = sim_account_get(s, phone);
-	if (!a)
-		return Y_ENOMEM;
-	c->pair.acct = a;
-	c->pair.dev = a->next_device;
-	c->pair.key_index = a->key_index + 1;
-	rc = make_device_identity(a, c->pair.key_index, q.identity, q.adv, &di);
-	if (rc)
-		goto out;
-	snprintf(id, sizeof(id), "pair-%llu", (unsigned long long)++s->next_iq);
-	device_jid(a, c->pair.dev, false, devjid, sizeof(devjid));
-	device_jid(a, c->pair.dev, true, lidjid, sizeof(lidjid));
-	rc = Y_ENOMEM;
-	n = wa_node_new("iq");
-	if (!n || attrs(n, "from", S_WA, "type", "set", "id", id, "xmlns", "md", NULL) ||
-	    !(ps = wa_node_add_child(n, "pair-success")) ||
-	    !child_bytes(ps, "device-identity", di.data, di.len) ||
-	    !(k = wa_node_add_child(ps, "platform")) || attrs(k, "name", "android", NULL) ||
-	    !(k = wa_node_add_child(ps, "device")) ||
-	    attrs(k, "jid", devjid, "lid", lidjid, NULL))
-		goto out;
-	rc = conn_send(c, n);
-	n = NULL;
-	if (rc)
-		goto out;
-	a->next_device++;
-	a->key_index++;
-	c->pair.active = true;
-	snprintf(c->pair.iq, sizeof(c->pair.iq), "%s", id);
-	snprintf(jid, jid_cap, "%s", devjid);
-	LOG_INFO("sim scan", "{s:s, s:s}", "phone", a->phone, "jid", devjid);
-out:
-	wa_node_free(n);
-	ybuf_release(&di);
-	return rc;
+	return pair_success(c, phone, q.adv, jid, jid_cap);
 }
 
 /* The companion's <pair-device-sign>: the device exists from now on; the
@@ -1193,10 +1371,23 @@ static int iq_empty(struct sim_conn *c, const struct wa_node *iq)
 	return conn_send(c, iq_result(iq));
 }
 
+static int iq_md(struct sim_conn *c, const struct wa_node *iq)
+{
+	struct wa_node *lc = wa_node_child(iq, "link_code_companion_reg");
+	const char *stage = lc ? wa_node_attr(lc, "stage") : NULL;
+
+	if (stage && !strcmp(stage, "companion_hello"))
+		return lc_hello(c, iq, lc);
+	if (stage && !strcmp(stage, "companion_finish"))
+		return lc_finish(c, iq, lc);
+	return conn_send(c, iq_result(iq)); /* remove-companion-device and others */
+}
+
 static const struct {
 	const char *xmlns;
 	int (*fn)(struct sim_conn *c, const struct wa_node *iq);
 } iq_table[] = {
+	{ "md", iq_md },
 	{ "w:p", iq_empty },
 	{ "encrypt", iq_encrypt },
 	{ "passive", iq_passive },

@@ -116,6 +116,10 @@ void sim_conn_free_all(struct sim *s);
  * Y_ENOTFOUND (no connection shows that ref), Y_EINVAL (malformed QR or its
  * keys do not match the connection's), Y_ENOMEM. */
 int sim_conn_scan(struct sim *s, const char *phone, const char *qr, char *jid, size_t jid_cap);
+/* The phone of `phone` entered the pair code shown by the companion that
+ * asked for one for this number: sends it primary_hello. Y_ENOTFOUND (no
+ * such companion waiting), Y_EINVAL (not 8 characters). */
+int sim_conn_pair_code(struct sim *s, const char *phone, const char *code);
 /* Unlinks a companion: logs its connection out (stream:error 401
  * device_removed) and deletes it. Y_ENOTFOUND. */
 int sim_conn_unlink(struct sim *s, struct sim_account *a, uint32_t dev);

@@ -108,7 +108,7 @@ function memKeys() {
 
 // A Baileys socket that links to `phone` by QR through /sim/scan, restarts on
 // 515 and records what it sees. Reconnect with c.connect().
-export function client(lib, sim, phone, name) {
+export function client(lib, sim, phone, name, opts = {}) {
 	const state = { creds: lib.initAuthCreds(), keys: memKeys() };
 	const c = {
 		name,
@@ -163,7 +163,11 @@ export function client(lib, sim, phone, name) {
 		sock.ev.on('connection.update', async (u) => {
 			if (u.qr) {
 				c.qrs.push(u.qr);
-				if (c.qrs.length === 1) {
+				if (c.qrs.length === 1 && opts.pairCode) {
+					c.code = await sock.requestPairingCode(phone);
+					const r = await sim.api('POST', '/sim/pair-code', { phone, code: c.code });
+					c.scans.push(r);
+				} else if (c.qrs.length === 1) {
 					const r = await sim.api('POST', '/sim/scan', { phone, qr: u.qr });
 					c.scans.push(r);
 				}

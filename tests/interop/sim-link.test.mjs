@@ -143,3 +143,27 @@ test('strict shapes get errors, not silence; unlinking logs the companion out (4
 		assert.deepEqual(after.json.devices, []);
 	});
 });
+
+test('baileys 6 links by pair code through /sim/pair-code and opens', async () => {
+	const lib = await loadBaileys(6);
+	const sim = await startSim();
+	const phone = '15550008888';
+	const c = client(lib, sim, phone, 'b6code', { pairCode: true });
+	try {
+		let r = await sim.api('POST', '/sim/pair-code', { phone, code: 'ABCD-EFGH' });
+		assert.equal(r.status, 404, 'no companion waits yet');
+		c.connect();
+		await c.until(() => c.opens >= 1, 'connection open', 30000);
+		assert.match(c.code, /^[1-9A-Z]{8}$/);
+		assert.equal(c.scans[0].status, 200, JSON.stringify(c.scans[0].json));
+		assert.deepEqual(c.closes, [515]);
+		const devs = await sim.api('GET', `/sim/accounts/${phone}/devices`);
+		assert.equal(devs.json.devices.length, 1);
+		assert.equal(c.state.creds.me.id.split(':')[0], phone);
+		r = await sim.api('POST', '/sim/pair-code', { phone, code: 'short' });
+		assert.equal(r.status, 400);
+	} finally {
+		c.end();
+		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
+	}
+});
