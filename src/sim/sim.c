@@ -187,6 +187,9 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 	if (rc)
 		goto fail;
 	s->port = wa_listener_port(s->ls);
+	rc = sim_media_start(s);
+	if (rc)
+		goto fail;
 	*out = s;
 	return Y_OK;
 fail:
@@ -242,6 +245,7 @@ void sim_free(struct sim *s)
 		s->accounts = a->next;
 		account_free(a);
 	}
+	sim_media_free(s);
 	ybuf_release(&s->cert_chain);
 	wa_wipe(&s->root, sizeof(s->root));
 	wa_wipe(&s->intermediate, sizeof(s->intermediate));
@@ -310,8 +314,8 @@ int sim_main(int argc, char **argv)
 		fprintf(stderr, "yesapp sim: cannot start: %s\n", y_strerror(rc));
 		return 1;
 	}
-	LOG_INFO("sim listening", "{s:s, s:i, s:s}", "host", s->host, "port", s->port, "wsPath",
-		 "/ws/chat");
+	LOG_INFO("sim listening", "{s:s, s:i, s:s, s:s}", "host", s->host, "port", s->port,
+		 "wsPath", "/ws/chat", "mediaHost", s->media_host);
 	sim_run(s);
 	sim_free(s);
 	return 0;

@@ -9,7 +9,11 @@
  *   DELETE /sim/accounts/{phone}/devices/{d}  unlink: the companion is logged out
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}
  *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}
- *   POST   /sim/faults {"dropAll":true}       drop every connection: {dropped}
+ *   POST   /sim/faults {"dropAll":true, "latencyMs":N, "refuseForMs":N}
+ *                                             dropAll: drop every connection now;
+ *                                             latencyMs: delay every outgoing node
+ *                                             (0 ends it); refuseForMs: refuse new
+ *                                             connections for N ms: {dropped}
  *
  * Errors: {"error": text} with 400 (bad JSON or fields), 404 (unknown
  * account, device, ref or route), 405 (method), 500.
@@ -75,8 +79,8 @@ static int get_info(struct sim *s, struct ybuf *resp)
 	hex(s->root.pub, WA_KEY_LEN, key);
 	snprintf(url, sizeof(url), "ws://%s:%d/ws/chat", s->host, s->port);
 	return reply(resp, 200,
-		     json_pack("{s:s, s:n, s:s, s:n}", "rootPublicKey", key, "caCert", "wsUrl", url,
-			       "mediaHost"));
+		     json_pack("{s:s, s:s?, s:s, s:s?}", "rootPublicKey", key, "caCert", s->ca_pem,
+			       "wsUrl", url, "mediaHost", s->media_host[0] ? s->media_host : NULL));
 }
 
 static int get_stats(struct sim *s, struct ybuf *resp)
@@ -180,10 +184,25 @@ static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct yb
 
 	if (!j)
 		return error(resp, 400, "a JSON object expected");
+	json_t *lat = json_object_get(j, "latencyMs"), *ref = json_object_get(j, "refuseForMs");
+
+	if ((lat && (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
+		     json_integer_value(lat) > 60000)) ||
+	    (ref && (!json_is_integer(ref) || json_integer_value(ref) < 0 ||
+		     json_integer_value(ref) > 3600000))) {
+		json_decref(j);
+		return error(resp, 400, "latencyMs 0..60000, refuseForMs 0..3600000 expected");
+	}
+	if (lat)
+		s->latency_ms = (uint32_t)json_integer_value(lat);
+	if (ref)
+		s->refuse_until = uv_now(wa_loop_uv(s->loop)) + (uint64_t)json_integer_value(ref);
 	if (json_is_true(json_object_get(j, "dropAll")))
 		dropped = sim_conn_drop_all(s);
 	json_decref(j);
-	return reply(resp, 200, json_pack("{s:I}", "dropped", (json_int_t)dropped));
+	return reply(resp, 200,
+		     json_pack("{s:I, s:I}", "dropped", (json_int_t)dropped, "latencyMs",
+			       (json_int_t)s->latency_ms));
 }
 
 static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
@@ -243,7 +262,7 @@ static int accounts_route(struct sim *s, const char *method, const char *rest, s
 }
 
 int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t *body,
-		   size_t len, struct ybuf *resp)
+		   size_t len, struct ybuf *resp, const char **content_type)
 {
 	struct sim *s = ud;
 	char path[256];

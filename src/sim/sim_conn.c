@@ -71,7 +71,17 @@ struct sim_conn {
 	struct sim_account *acct; /* after login */
 	struct sim_device *dev;
 	uv_timer_t *timer;        /* pending post-handshake answer; owned */
+	uv_timer_t *dtimer;       /* sends delayed frames (faults latencyMs); owned */
+	struct delayed *dhead, *dtail;
 	struct ybuf payload;      /* the ClientPayload, until the timer fires */
+};
+
+/* An encrypted frame held back by the latencyMs fault. */
+struct delayed {
+	struct delayed *next;
+	uint64_t due; /* uv_now() */
+	size_t len;
+	uint8_t data[];
 };
 
 /* ---- helpers ---- */
@@ -159,6 +169,66 @@ static void conn_close(struct sim_conn *c)
 	wa_socket_close(c->ws);
 }
 
+static void timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Sends the held frames that are due, in order; re-arms for the next. */
+static void on_delay_timer(uv_timer_t *t)
+{
+	struct sim_conn *c = t->data;
+	uint64_t now = uv_now(t->loop);
+
+	while (c->dhead && c->dhead->due <= now) {
+		struct delayed *d = c->dhead;
+		int rc = c->ws && c->state == C_OPEN ? wa_socket_send_frame(c->ws, d->data, d->len)
+						     : Y_ECLOSED;
+
+		c->dhead = d->next;
+		if (!c->dhead)
+			c->dtail = NULL;
+		free(d);
+		if (rc && rc != Y_ECLOSED) {
+			c->sim->st.errors++;
+			conn_close(c);
+		}
+	}
+	if (c->dhead)
+		uv_timer_start(t, on_delay_timer, c->dhead->due - now, 0);
+}
+
+/* Holds an encrypted frame for latency_ms (frames keep their order). */
+static int hold_frame(struct sim_conn *c, const uint8_t *p, size_t n)
+{
+	struct delayed *d = malloc(sizeof(*d) + n);
+	uint64_t now = uv_now(wa_loop_uv(c->sim->loop));
+
+	if (!d)
+		return Y_ENOMEM;
+	d->next = NULL;
+	d->due = now + c->sim->latency_ms;
+	if (c->dtail && d->due < c->dtail->due)
+		d->due = c->dtail->due;
+	d->len = n;
+	memcpy(d->data, p, n);
+	if (c->dtail)
+		c->dtail->next = d;
+	else
+		c->dhead = d;
+	c->dtail = d;
+	if (!c->dtimer) {
+		c->dtimer = malloc(sizeof(*c->dtimer));
+		if (!c->dtimer)
+			return Y_ENOMEM;
+		uv_timer_init(wa_loop_uv(c->sim->loop), c->dtimer);
+		c->dtimer->data = c;
+	}
+	if (!uv_is_active((uv_handle_t *)c->dtimer))
+		uv_timer_start(c->dtimer, on_delay_timer, c->dhead->due - now, 0);
+	return Y_OK;
+}
+
 /* Encodes, encrypts and queues one node; takes ownership of n. A failure
  * leaves the Noise counter out of step, so the connection is closed. */
 static int conn_send(struct sim_conn *c, struct wa_node *n)
@@ -175,7 +245,10 @@ static int conn_send(struct sim_conn *c, struct wa_node *n)
 	conn_log_node(c, "out", n);
 	rc = wa_binary_encode(n, c->dict, &pt);
 	rc = rc ?: wa_noise_encrypt(&c->nz, pt.data, pt.len, &ct);
-	rc = rc ?: wa_socket_send_frame(c->ws, ct.data, ct.len);
+	if (!rc && (c->sim->latency_ms || c->dhead))
+		rc = hold_frame(c, ct.data, ct.len);
+	else if (!rc)
+		rc = wa_socket_send_frame(c->ws, ct.data, ct.len);
 	wa_node_free(n);
 	ybuf_release(&pt);
 	ybuf_release(&ct);
@@ -526,11 +599,6 @@ static int on_login(struct sim_conn *c, const Wa__ClientPayload *cp)
 	LOG_INFO("sim login", "{s:s, s:i, s:i}", "phone", phone, "device", (int)d->id, "dict",
 		 c->dict);
 	return conn_send(c, n);
-}
-
-static void timer_closed(uv_handle_t *h)
-{
-	free(h);
 }
 
 static void timer_stop(struct sim_conn *c)
@@ -1366,6 +1434,25 @@ static int iq_props(struct sim_conn *c, const struct wa_node *iq)
 	return conn_send(c, r);
 }
 
+/* media_conn: where and with which token to upload (sim_media.c). */
+static int iq_media(struct sim_conn *c, const struct wa_node *iq)
+{
+	struct wa_node *r, *m, *h;
+
+	if (!wa_node_child(iq, "media_conn"))
+		return iq_error(c, iq, "400", "bad-request");
+	r = iq_result(iq);
+	if (!r || !(m = wa_node_add_child(r, "media_conn")) ||
+	    attrs(m, "auth", c->sim->media_auth, "ttl", "300", "auth_ttl", "21600", "max_buckets",
+		  "12", NULL) ||
+	    !(h = wa_node_add_child(m, "host")) ||
+	    attrs(h, "hostname", c->sim->media_host, "maxContentLengthBytes", "16777216", NULL)) {
+		wa_node_free(r);
+		return Y_ENOMEM;
+	}
+	return conn_send(c, r);
+}
+
 static int iq_empty(struct sim_conn *c, const struct wa_node *iq)
 {
 	return conn_send(c, iq_result(iq));
@@ -1388,6 +1475,7 @@ static const struct {
 	int (*fn)(struct sim_conn *c, const struct wa_node *iq);
 } iq_table[] = {
 	{ "md", iq_md },
+	{ "w:m", iq_media },
 	{ "w:p", iq_empty },
 	{ "encrypt", iq_encrypt },
 	{ "passive", iq_passive },
@@ -1530,6 +1618,28 @@ nomem:
 	return Y_ENOMEM;
 }
 
+/* Every <enc> under holder has v="2" and a known type. */
+static bool encs_valid(const struct wa_node *holder)
+{
+	int found = 0;
+
+	for (uint32_t i = 0; holder->content == WA_CONTENT_LIST && i < holder->nkids; i++) {
+		const struct wa_node *e = holder->kids[i];
+		const char *v, *type;
+		enum wa_signal_type t;
+
+		if (!wa_node_is(e, "enc"))
+			continue;
+		v = wa_node_attr(e, "v");
+		type = wa_node_attr(e, "type");
+		if (!v || strcmp(v, "2") || !type || wa_signal_type_parse(type, &t) ||
+		    e->content != WA_CONTENT_BYTES || !e->nbytes)
+			return false;
+		found++;
+	}
+	return found > 0;
+}
+
 static int on_message(struct sim_conn *c, const struct wa_node *n)
 {
 	const char *id = wa_node_attr(n, "id"), *to = wa_node_attr(n, "to");
@@ -1553,7 +1663,7 @@ static int on_message(struct sim_conn *c, const struct wa_node *n)
 			bool klid;
 
 			if (!wa_node_is(k, "to") || !jid || wa_jid_parse(jid, strlen(jid), &j) ||
-			    !wa_node_child(k, "enc"))
+			    !encs_valid(k))
 				return send_ack(c, "message", id, to, NULL, "400");
 			klid = j.server_len == 3 && !memcmp(j.server, "lid", 3);
 			if (klid != dlid)
@@ -1562,7 +1672,7 @@ static int on_message(struct sim_conn *c, const struct wa_node *n)
 		for (uint32_t i = 0; !rc && parts->content == WA_CONTENT_LIST && i < parts->nkids; i++)
 			rc = route_one(c, n, wa_node_attr(parts->kids[i], "jid"), parts->kids[i],
 				       dest, dlid);
-	} else if (wa_node_child(n, "enc")) {
+	} else if (encs_valid(n)) {
 		rc = route_one(c, n, to, n, dest, dlid);
 	} else {
 		return send_ack(c, "message", id, to, NULL, "400");
@@ -1704,6 +1814,16 @@ static void conn_unlink_list(struct sim_conn *c)
 static void conn_free(struct sim_conn *c)
 {
 	timer_stop(c);
+	while (c->dhead) {
+		struct delayed *d = c->dhead;
+
+		c->dhead = d->next;
+		free(d);
+	}
+	if (c->dtimer) {
+		uv_timer_stop(c->dtimer);
+		uv_close((uv_handle_t *)c->dtimer, timer_closed);
+	}
 	ybuf_release(&c->payload);
 	conn_detach(c);
 	conn_unlink_list(c);
@@ -1724,8 +1844,14 @@ static void on_close(struct wa_socket *ws, int err, const char *reason, void *ud
 void sim_conn_accept(struct sim *s, struct wa_socket *ws)
 {
 	static const struct wa_socket_cbs cbs = { NULL, on_frame, NULL, on_close };
-	struct sim_conn *c = calloc(1, sizeof(*c));
+	struct sim_conn *c;
 
+	if (s->refuse_until && uv_now(wa_loop_uv(s->loop)) < s->refuse_until) {
+		LOG_INFO("sim connection refused (fault)", NULL);
+		wa_socket_abort(ws);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		wa_socket_abort(ws);
 		return;

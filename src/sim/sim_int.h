@@ -26,8 +26,11 @@
 #define SIM_PREKEYS_MAX 2000 /* one-time prekeys kept per companion */
 #define SIM_QUEUE_MAX 1000  /* offline stanzas kept per device */
 #define SIM_IQ_ID_LEN 40
+#define SIM_MEDIA_BLOB_MAX ((size_t)16 << 20)   /* one uploaded blob */
+#define SIM_MEDIA_TOTAL_MAX ((size_t)256 << 20) /* all blobs together */
 
 struct sim_conn;
+struct sim_blob;
 
 /* A stanza waiting for an offline device. */
 struct sim_pending {
@@ -90,6 +93,17 @@ struct sim {
 	struct sim_conn *conns;
 	uint64_t next_conn_id, next_iq;
 	struct sim_stats st;
+	/* media host (sim_media.c): HTTPS with a CA made at start */
+	struct wa_listener *media_ls;
+	char media_dir[64];      /* temp dir with the server cert and key */
+	char *ca_pem;            /* the CA certificate, PEM */
+	char media_auth[32];     /* the auth token media_conn hands out */
+	char media_host[80];     /* "127.0.0.1:PORT" */
+	struct sim_blob *blobs;
+	size_t media_bytes;
+	/* faults (POST /sim/faults) */
+	uint32_t latency_ms;     /* every outgoing node waits this long */
+	uint64_t refuse_until;   /* uv_now() before which connections are refused */
 };
 
 /* ---- accounts (sim.c) ---- */
@@ -138,9 +152,17 @@ struct sim_qr {
 /* Pure parser (fuzzed): 0 or Y_EINVAL. */
 int sim_qr_parse(const char *qr, struct sim_qr *out);
 
+/* ---- media host (sim_media.c) ---- */
+
+/* Makes the CA and certificate and starts the HTTPS listener. */
+int sim_media_start(struct sim *s);
+/* Frees the blobs and the CA, removes the temp files (the listener goes
+ * with the loop). */
+void sim_media_free(struct sim *s);
+
 /* ---- control API (sim_api.c) ---- */
 
 int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t *body,
-		   size_t len, struct ybuf *resp);
+		   size_t len, struct ybuf *resp, const char **content_type);
 
 #endif

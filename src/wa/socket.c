@@ -20,6 +20,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "wa/chunked.h"
 #include "wa/frame.h"
 
 #define ORIGIN_DEFAULT "https://web.whatsapp.com"
@@ -78,7 +79,7 @@ struct wa_listener {
 	size_t queue_max, frame_max;
 	wa_listener_accept_cb on_accept;
 	wa_listener_http_cb on_http;
-	size_t http_body_max;
+	size_t http_body_max, http_resp_max;
 	void *ud;
 };
 
@@ -90,6 +91,9 @@ struct http_req {
 	struct ybuf resp; /* LWS_PRE headroom, headers, body */
 	int status;
 	bool too_big;
+	bool chunked;          /* Transfer-Encoding: chunked, decoded here */
+	bool answered;
+	struct wa_chunked ck;
 };
 
 struct wa_loop {
@@ -456,7 +460,8 @@ static void http_req_free(struct lws *wsi, struct http_req *r)
 /* Runs the handler and asks for a writable callback to send the answer. */
 static int http_answer(struct lws *wsi, struct wa_listener *ls, struct http_req *r)
 {
-	struct ybuf body = YBUF_INIT(HTTP_RESP_MAX);
+	struct ybuf body = YBUF_INIT(ls->http_resp_max ? ls->http_resp_max : HTTP_RESP_MAX);
+	const char *ctype = "application/json";
 	uint8_t *start, *p, *end;
 	int st;
 
@@ -465,7 +470,7 @@ static int http_answer(struct lws *wsi, struct wa_listener *ls, struct http_req 
 		ybuf_append_str(&body, "{\"error\":\"body too large\"}");
 	} else {
 		st = ls->on_http(ls->ud, r->method, r->uri, r->body.len ? r->body.data : NULL,
-				 r->body.len, &body);
+				 r->body.len, &body, &ctype);
 		if (st < 100 || st > 599)
 			st = 500;
 	}
@@ -477,7 +482,7 @@ static int http_answer(struct lws *wsi, struct wa_listener *ls, struct http_req 
 	start = r->resp.data + LWS_PRE;
 	p = start;
 	end = start + HTTP_HDR_ROOM;
-	if (lws_add_http_common_headers(wsi, (unsigned int)st, "application/json", body.len, &p,
+	if (lws_add_http_common_headers(wsi, (unsigned int)st, ctype, body.len, &p,
 					end) ||
 	    lws_finalize_http_header(wsi, &p, end)) {
 		ybuf_release(&body);
@@ -526,7 +531,8 @@ static int http_begin(struct lws *wsi, const char *uri)
 	if (!r)
 		return -1;
 	ybuf_init(&r->body, ls->http_body_max ? ls->http_body_max : HTTP_BODY_DEFAULT);
-	ybuf_init(&r->resp, LWS_PRE + HTTP_HDR_ROOM + HTTP_RESP_MAX);
+	ybuf_init(&r->resp, LWS_PRE + HTTP_HDR_ROOM +
+				    (ls->http_resp_max ? ls->http_resp_max : HTTP_RESP_MAX));
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (lws_hdr_total_length(wsi, (enum lws_token_indexes)methods[i].tok) > 0) {
 			snprintf(r->method, sizeof(r->method), "%s", methods[i].m);
@@ -546,6 +552,12 @@ static int http_begin(struct lws *wsi, const char *uri)
 	if (!r->method[0]) {
 		snprintf(r->method, sizeof(r->method), "OTHER");
 	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		/* lws 4.1 passes a chunked body raw and never completes it */
+		r->chunked = true;
+		wa_chunked_init(&r->ck);
+		return 0;
+	}
 	if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
 	    strtoull(clen, NULL, 10) > 0)
 		return 0; /* the body follows */
@@ -556,6 +568,21 @@ static int http_body(struct lws *wsi, struct http_req *r, const void *in, size_t
 {
 	if (!r)
 		return -1;
+	if (r->answered)
+		return 0;
+	if (r->chunked) {
+		size_t used;
+		int rc = wa_chunked_feed(&r->ck, in, len, &r->body, &used);
+
+		if (rc == Y_EAGAIN)
+			return 0;
+		if (rc == Y_EINVAL)
+			return -1;
+		if (rc)
+			r->too_big = true;
+		r->answered = true;
+		return http_answer(wsi, lws_get_vhost_user(lws_get_vhost(wsi)), r);
+	}
 	if (!r->too_big && ybuf_append(&r->body, in, len))
 		r->too_big = true;
 	return 0;
@@ -621,6 +648,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (!user)
 			return -1;
+		if (((struct http_req *)user)->answered)
+			return 0;
 		return http_answer(wsi, lws_get_vhost_user(lws_get_vhost(wsi)), user);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return http_writable(wsi, user);
@@ -912,6 +941,7 @@ int wa_listener_new(struct wa_loop *l, const struct wa_listener_opts *o,
 	ls->frame_max = o->frame_max;
 	ls->on_http = o->on_http;
 	ls->http_body_max = o->http_body_max;
+	ls->http_resp_max = o->http_resp_max;
 	ls->path = strdup(o->path ? o->path : PATH_DEFAULT);
 	if (!ls->path) {
 		free(ls);
@@ -929,6 +959,9 @@ int wa_listener_new(struct wa_loop *l, const struct wa_listener_opts *o,
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = o->cert_file;
 		info.ssl_private_key_filepath = o->key_file;
+		/* HTTP/1.1 only: websocket upgrades and our HTTP handler speak it;
+		 * lws' h2 path does not reach on_http's answers */
+		info.alpn = "http/1.1";
 	}
 	ls->vh = lws_create_vhost(l->ctx, &info);
 	if (!ls->vh) {

@@ -22,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *methods[] = { "GET", "POST", "DELETE", "PUT" };
 	struct ybuf resp = YBUF_INIT(1 << 20);
 	struct sim_qr q;
+	const char *ctype = NULL;
 	char *text, *nl;
 	const char *uri, *body;
 	int st;
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		body = nl + 1;
 	}
 	st = sim_api_handle(sim, methods[data[0] & 3], uri, (const uint8_t *)body, strlen(body),
-			    &resp);
+			    &resp, &ctype);
 	if (st < 100 || st > 599)
 		abort();
 	if (resp.len) {

@@ -14,10 +14,10 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function loadBaileys(version) {
 	if (version === 6) {
 		const b = require('baileys6');
-		return { version, makeWASocket: b.default || b.makeWASocket, initAuthCreds: b.initAuthCreds, proto: b.proto };
+		return { version, makeWASocket: b.default || b.makeWASocket, initAuthCreds: b.initAuthCreds, proto: b.proto, downloadMediaMessage: b.downloadMediaMessage };
 	}
 	const b = await import('baileys7');
-	return { version, makeWASocket: b.makeWASocket || b.default, initAuthCreds: b.initAuthCreds, proto: b.proto };
+	return { version, makeWASocket: b.makeWASocket || b.default, initAuthCreds: b.initAuthCreds, proto: b.proto, downloadMediaMessage: b.downloadMediaMessage };
 }
 
 // Spawns the simulator and resolves once it logged its port.
@@ -157,6 +157,7 @@ export function client(lib, sim, phone, name, opts = {}) {
 			defaultQueryTimeoutMs: 8000,
 			markOnlineOnConnect: false,
 			syncFullHistory: false,
+			...(opts.fetchAgent ? { fetchAgent: opts.fetchAgent } : {}),
 		});
 		c.sock = sock;
 		sock.ev.on('creds.update', (u) => Object.assign(state.creds, u));

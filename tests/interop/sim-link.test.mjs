@@ -118,6 +118,13 @@ test('strict shapes get errors, not silence; unlinking logs the companion out (4
 		assert.equal(ack.tag, 'ack');
 		assert.equal(ack.attrs.class, 'message');
 		assert.equal(ack.attrs.error, '400');
+		// an unknown enc type (or version) is refused
+		const badEnc = await c.sock.query({
+			tag: 'message',
+			attrs: { id: 'BADSHAPE3', type: 'text', to: '15550004444@s.whatsapp.net' },
+			content: [{ tag: 'enc', attrs: { v: '2', type: 'nonsense' }, content: Buffer.from([1]) }],
+		});
+		assert.equal(badEnc.attrs.error, '400');
 		// a fan-out mixing phone-number and LID recipients is refused as a whole
 		const devs = await sim.api('GET', '/sim/accounts/15550004444/devices');
 		const mixed = await c.sock.query({

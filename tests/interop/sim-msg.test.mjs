@@ -5,7 +5,11 @@
 // Baileys itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import https from 'node:https';
+import { createRequire } from 'node:module';
 import { startSim, loadBaileys, client, textOf, sleep } from './sim-lib.mjs';
+
+const pino = createRequire(import.meta.url)('pino');
 
 const A_PHONE = '15550001111';
 const B_PHONE = '15550002222';
@@ -13,8 +17,13 @@ const B_PHONE = '15550002222';
 test('baileys 6 <-> baileys 6: text both ways, delivery and read receipts, offline queue', async () => {
 	const lib = await loadBaileys(6);
 	const sim = await startSim();
-	const A = client(lib, sim, A_PHONE, 'A');
-	const B = client(lib, sim, B_PHONE, 'B');
+	// the media host's certificate chains to the CA the simulator made at start
+	const info = (await sim.api('GET', '/sim/info')).json;
+	assert.match(info.caCert, /^-----BEGIN CERTIFICATE-----/);
+	assert.match(info.mediaHost, /^127\.0\.0\.1:\d+$/);
+	const agent = new https.Agent({ ca: info.caCert });
+	const A = client(lib, sim, A_PHONE, 'A', { fetchAgent: agent });
+	const B = client(lib, sim, B_PHONE, 'B', { fetchAgent: agent });
 	const textFrom = (c, jid, text) => c.upserts.find((u) => !u.key.fromMe && u.key.remoteJid === jid && textOf(u.message) === text);
 	const statusOf = (c, id, min) => c.updates.find((u) => u.key.id === id && u.status >= min);
 	try {
@@ -39,6 +48,17 @@ test('baileys 6 <-> baileys 6: text both ways, delivery and read receipts, offli
 		const got2 = await A.until(() => textFrom(A, bJid, 'reply from B'), 'A receives B text');
 		assert.equal(got2.key.id, m2.key.id);
 		await B.until(() => statusOf(B, m2.key.id, 3), 'B sees delivery');
+
+		// media: A uploads an encrypted document over HTTPS (media_conn, /mms),
+		// B downloads it by its URL and Baileys decrypts and checks it
+		const doc = Buffer.from('%PDF-1.4 simulated document '.repeat(64));
+		const m4 = await A.sock.sendMessage(bJid, { document: doc, mimetype: 'application/pdf', fileName: 'x.pdf' });
+		const got4 = await B.until(() => B.upserts.find((u) => u.key.id === m4.key.id && u.message?.documentMessage), 'B receives the document');
+		assert.match(got4.message.documentMessage.url, new RegExp('^https://' + info.mediaHost.replace(/\./g, '\\.') + '/'));
+		const bytes = await lib.downloadMediaMessage({ key: got4.key, message: got4.message }, 'buffer', { options: { httpsAgent: agent } }, { logger: pino({ level: 'silent' }), reuploadRequest: B.sock.updateMediaMessage });
+		assert.ok(Buffer.from(bytes).equals(doc), 'downloaded and decrypted bytes equal the original');
+		const untrusted = await fetch(`https://${info.mediaHost}/v/none`).then(() => 'ok', (e) => String(e.cause?.code || e));
+		assert.notEqual(untrusted, 'ok', 'without the CA the media host is not trusted');
 
 		// B goes offline; A's message waits in B's queue and arrives on reconnect
 		B.end();

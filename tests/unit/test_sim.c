@@ -89,7 +89,9 @@ TEST(parses_qr_strings)
 static int call(struct sim *s, const char *m, const char *uri, const char *body, json_t **out)
 {
 	struct ybuf r = YBUF_INIT(1 << 20);
-	int st = sim_api_handle(s, m, uri, (const uint8_t *)body, body ? strlen(body) : 0, &r);
+	const char *ctype = NULL;
+	int st = sim_api_handle(s, m, uri, (const uint8_t *)body, body ? strlen(body) : 0, &r,
+				&ctype);
 
 	*out = r.len ? json_loadb((const char *)r.data, r.len, 0, NULL) : NULL;
 	ybuf_release(&r);
