@@ -94,7 +94,7 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 	}
 	return reply(resp, 200,
 		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			       "s:I, s:I}",
+			       "s:I, s:I, s:I, s:I}",
 			       "accounts", (json_int_t)accounts, "devices", (json_int_t)devices,
 			       "connectionsOpen", (json_int_t)sim_conn_count(s), "connections",
 			       (json_int_t)s->st.connections, "handshakes",
@@ -105,7 +105,9 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 			       "messagesRouted", (json_int_t)s->st.messages_routed,
 			       "messagesQueued", (json_int_t)s->st.messages_queued, "receipts",
 			       (json_int_t)s->st.receipts, "iqUnknown", (json_int_t)s->st.iq_unknown,
-			       "errors", (json_int_t)s->st.errors));
+			       "errors", (json_int_t)s->st.errors, "phoneDecrypted",
+			       (json_int_t)s->st.phone_decrypted, "phoneDecryptFailed",
+			       (json_int_t)s->st.phone_decrypt_failed));
 }
 
 static int post_account(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)

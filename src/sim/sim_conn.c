@@ -1566,6 +1566,50 @@ static int send_ack(struct sim_conn *c, const char *cls, const char *id, const c
 	return conn_send(c, n);
 }
 
+/* A message for the primary phone of ra (device 0): the phone decrypts it
+ * as a real endpoint would (building the session from a pkmsg, consuming
+ * the one-time prekey it names) and checks that it holds a Message. */
+static void phone_receive(struct sim_conn *c, struct sim_account *ra, const struct wa_node *holder,
+			  bool lid_mode)
+{
+	struct sim *s = c->sim;
+	struct wa_signal_addr from;
+	int ok = 0, seen = 0;
+
+	if (wa_signal_address(&from, lid_mode ? c->acct->lid : c->acct->phone,
+			      lid_mode ? "lid" : "s.whatsapp.net", 0, c->dev->id,
+			      WA_SIGNAL_ADDR_DOMAIN))
+		return;
+	for (uint32_t i = 0; holder->content == WA_CONTENT_LIST && i < holder->nkids; i++) {
+		const struct wa_node *e = holder->kids[i];
+		enum wa_signal_type t;
+		uint8_t *pt = NULL;
+		size_t ptl, unp;
+		Wa__Message *m = NULL;
+
+		if (!wa_node_is(e, "enc") || wa_signal_type_parse(wa_node_attr(e, "type"), &t) ||
+		    t == WA_SIGNAL_SKMSG)
+			continue;
+		seen++;
+		if (!wa_signal_decrypt(ra->sig, &from, t, e->bytes, e->nbytes, &pt, &ptl) &&
+		    !wa_signal_unpad(pt, ptl, &unp) &&
+		    !wa_pb_unpack(&wa__message__descriptor, pt, unp, (ProtobufCMessage **)&m))
+			ok++;
+		if (m)
+			protobuf_c_message_free_unpacked(&m->base, NULL);
+		free(pt);
+	}
+	if (!seen)
+		return;
+	if (ok) {
+		s->st.phone_decrypted++;
+	} else {
+		s->st.phone_decrypt_failed++;
+		LOG_WARN("sim phone could not decrypt", "{s:s, s:s}", "phone", ra->phone, "from",
+			 c->acct->phone);
+	}
+}
+
 /* One <to jid><enc/></to> (or the stanza's own <enc> for a direct send):
  * builds the copy the recipient device receives and delivers it. */
 static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *to_jid,
@@ -1581,8 +1625,12 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 	const char *type = wa_node_attr(msg, "type");
 
 	ra = lookup_jid(s, to_jid, &rdev, &rlid);
-	if (!ra || rdev == 0)
-		return Y_OK; /* unknown user, or a primary phone: it drops what it gets */
+	if (!ra)
+		return Y_OK; /* unknown user */
+	if (rdev == 0) {
+		phone_receive(c, ra, holder, lid_mode);
+		return Y_OK;
+	}
 	rd = sim_device_find(ra, rdev);
 	if (!rd)
 		return Y_OK;

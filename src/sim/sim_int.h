@@ -76,6 +76,7 @@ struct sim_stats {
 	uint64_t connections, handshakes, registrations, logins, pairings;
 	uint64_t nodes_in, nodes_out, messages_routed, messages_queued, receipts;
 	uint64_t iq_unknown, errors;
+	uint64_t phone_decrypted, phone_decrypt_failed; /* messages to device 0 */
 };
 
 struct sim {

@@ -44,6 +44,8 @@ test('baileys 7 <-> baileys 7 and baileys 7 <-> baileys 6 exchange text with del
 		await exchange(R, P, '15550005555', 'hello R6->P7');
 		const st = await sim.api('GET', '/sim/stats');
 		assert.equal(st.json.errors, 0);
+		assert.ok(st.json.phoneDecrypted >= 4, `phone decrypted ${st.json.phoneDecrypted}`);
+		assert.equal(st.json.phoneDecryptFailed, 0, 'the phones decrypt what Baileys 7 sends them (sessions by LID)');
 	} finally {
 		for (const c of [P, Q, R]) c.end();
 		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());

@@ -75,6 +75,10 @@ test('baileys 6 <-> baileys 6: text both ways, delivery and read receipts, offli
 		await A.until(() => statusOf(A, m3.key.id, 3), 'A sees delivery of the queued text');
 		st = await sim.api('GET', '/sim/stats');
 		assert.equal(st.json.errors, 0);
+		// Baileys encrypts every message to the peer's phone and its own too
+		// (device 0); the simulated phones decrypt each of them
+		assert.ok(st.json.phoneDecrypted >= 6, `phone decrypted ${st.json.phoneDecrypted}`);
+		assert.equal(st.json.phoneDecryptFailed, 0);
 	} finally {
 		A.end();
 		B.end();
