@@ -349,8 +349,8 @@ static int phone_send(struct sim *s, struct sim_account *a, struct sim_device *d
 	char id[24], from[64], t[24];
 	int rc;
 
-	rc = wa_signal_address(&addr, a->phone, "s.whatsapp.net", 0, d->id,
-			       WA_SIGNAL_ADDR_DOMAIN);
+	/* the phone names each peer device by its LID (as phone_receive does) */
+	rc = wa_signal_address(&addr, a->lid, "lid", 0, d->id, WA_SIGNAL_ADDR_DOMAIN);
 	if (rc)
 		goto out;
 	if (wa_signal_has_session(a->sig, &addr) != 1) {
@@ -1568,17 +1568,19 @@ static int send_ack(struct sim_conn *c, const char *cls, const char *id, const c
 
 /* A message for the primary phone of ra (device 0): the phone decrypts it
  * as a real endpoint would (building the session from a pkmsg, consuming
- * the one-time prekey it names) and checks that it holds a Message. */
+ * the one-time prekey it names) and checks that it holds a Message. The
+ * sender is named by its LID, whatever namespace the stanza used. */
 static void phone_receive(struct sim_conn *c, struct sim_account *ra, const struct wa_node *holder,
 			  bool lid_mode)
 {
 	struct sim *s = c->sim;
 	struct wa_signal_addr from;
-	int ok = 0, seen = 0;
+	int ok = 0, seen = 0, last = 0;
 
-	if (wa_signal_address(&from, lid_mode ? c->acct->lid : c->acct->phone,
-			      lid_mode ? "lid" : "s.whatsapp.net", 0, c->dev->id,
-			      WA_SIGNAL_ADDR_DOMAIN))
+	/* one session per sender device whichever namespace the stanza used:
+	 * a client keeps its session when it moves a chat from PN to LID */
+	(void)lid_mode;
+	if (wa_signal_address(&from, c->acct->lid, "lid", 0, c->dev->id, WA_SIGNAL_ADDR_DOMAIN))
 		return;
 	for (uint32_t i = 0; holder->content == WA_CONTENT_LIST && i < holder->nkids; i++) {
 		const struct wa_node *e = holder->kids[i];
@@ -1591,9 +1593,11 @@ static void phone_receive(struct sim_conn *c, struct sim_account *ra, const stru
 		    t == WA_SIGNAL_SKMSG)
 			continue;
 		seen++;
-		if (!wa_signal_decrypt(ra->sig, &from, t, e->bytes, e->nbytes, &pt, &ptl) &&
-		    !wa_signal_unpad(pt, ptl, &unp) &&
-		    !wa_pb_unpack(&wa__message__descriptor, pt, unp, (ProtobufCMessage **)&m))
+		last = wa_signal_decrypt(ra->sig, &from, t, e->bytes, e->nbytes, &pt, &ptl);
+		last = last ?: wa_signal_unpad(pt, ptl, &unp);
+		last = last ?: wa_pb_unpack(&wa__message__descriptor, pt, unp,
+					    (ProtobufCMessage **)&m);
+		if (!last)
 			ok++;
 		if (m)
 			protobuf_c_message_free_unpacked(&m->base, NULL);
@@ -1605,8 +1609,8 @@ static void phone_receive(struct sim_conn *c, struct sim_account *ra, const stru
 		s->st.phone_decrypted++;
 	} else {
 		s->st.phone_decrypt_failed++;
-		LOG_WARN("sim phone could not decrypt", "{s:s, s:s}", "phone", ra->phone, "from",
-			 c->acct->phone);
+		LOG_WARN("sim phone could not decrypt", "{s:s, s:s, s:s, s:s}", "phone", ra->phone,
+			 "from", c->acct->phone, "address", from.name, "error", y_strerror(last));
 	}
 }
 

@@ -18,8 +18,8 @@ function delivered(c, id) {
 	);
 }
 
-async function exchange(X, Y, yPhone, text) {
-	const sent = await X.sock.sendMessage(`${yPhone}@s.whatsapp.net`, { text });
+async function exchange(X, Y, yPhone, text, server = 's.whatsapp.net') {
+	const sent = await X.sock.sendMessage(`${yPhone}@${server}`, { text });
 	const got = await Y.until(() => Y.upserts.find((u) => u.key.id === sent.key.id && !u.key.fromMe), `${Y.name} receives "${text}"`);
 	assert.equal(textOf(got.message), text);
 	await X.until(() => delivered(X, sent.key.id), `${X.name} sees delivery of "${text}"`);
@@ -40,6 +40,11 @@ test('baileys 7 <-> baileys 7 and baileys 7 <-> baileys 6 exchange text with del
 		const got = await exchange(P, Q, '15550006666', 'hello P7->Q7');
 		assert.match(got.key.remoteJid, /@lid$|@s\.whatsapp\.net$/);
 		await exchange(Q, P, '15550005555', 'reply Q7->P7');
+		// a chat addressed by LID: the stanza, its fan-out and the delivery stay
+		// in the LID namespace (from=LID:dev@lid, sender_pn)
+		const qLid = (await sim.api('POST', '/sim/accounts', { phone: '15550006666' })).json.lid;
+		const got2 = await exchange(P, Q, qLid, 'hello P7->Q7 by LID', 'lid');
+		assert.match(got2.key.remoteJid, /@lid$/);
 		await exchange(P, R, '15550007777', 'hello P7->R6');
 		await exchange(R, P, '15550005555', 'hello R6->P7');
 		const st = await sim.api('GET', '/sim/stats');

@@ -77,7 +77,7 @@ test('baileys 6 <-> baileys 6: text both ways, delivery and read receipts, offli
 		assert.equal(st.json.errors, 0);
 		// Baileys encrypts every message to the peer's phone and its own too
 		// (device 0); the simulated phones decrypt each of them
-		assert.ok(st.json.phoneDecrypted >= 6, `phone decrypted ${st.json.phoneDecrypted}`);
+		assert.ok(st.json.phoneDecrypted >= 6, `phone decrypted ${JSON.stringify(st.json)}`);
 		assert.equal(st.json.phoneDecryptFailed, 0);
 	} finally {
 		A.end();
