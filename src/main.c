@@ -6,6 +6,7 @@
  *   yesapp keys list                list keys (never their secret)
  *   yesapp keys revoke <id>         revoke a key
  *   yesapp config-table             the settings as a Markdown table
+ *   yesapp sim [--listen H:P]       run the local WhatsApp simulator (src/sim/)
  *   yesapp version | help | --help
  *
  * Every subcommand accepts the settings' flags (e.g. --data-dir) after it.
@@ -14,6 +15,7 @@
  */
 #include "auth/apikey.h"
 #include "server.h"
+#include "sim/sim.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/err.h"
@@ -39,6 +41,7 @@ static void usage(FILE *f)
 		"  keys list              list API keys: id, name, prefix, created, last used, revoked\n"
 		"  keys revoke <id>       revoke an API key\n"
 		"  config-table           print the settings below as a Markdown table\n"
+		"  sim [--listen H:P]     run the local WhatsApp simulator (default 127.0.0.1:0)\n"
 		"  version                print the version\n"
 		"  help, --help, -h       print this help\n"
 		"\n"
@@ -236,6 +239,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (!strcmp(cmd, "keys"))
 		return cmd_keys(argc - 2, argv + 2);
+	if (!strcmp(cmd, "sim"))
+		return sim_main(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("yesapp %s\n", YESAPP_VERSION);
 		return 0;

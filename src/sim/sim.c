@@ -1,0 +1,322 @@
+/*
+ * The simulator's life cycle, its keys and its accounts (see sim.h).
+ * Connections live in sim_conn.c, the control API in sim_api.c.
+ */
+#include "sim/sim_int.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+/* Certificate serials. The shape follows WhatsApp's chain (the
+ * intermediate's issuer serial is 0, the root; the leaf names the
+ * intermediate's serial); the values themselves are ours: the real servers'
+ * serials were not checked. */
+#define CERT_INTERMEDIATE_SERIAL 0x0108
+#define CERT_LEAF_SERIAL 0x01a7
+#define CERT_LIFETIME (30 * 86400)
+
+int sim_phone_norm(const char *in, char out[SIM_PHONE_MAX + 1])
+{
+	size_t n = 0;
+
+	if (!in)
+		return Y_EINVAL;
+	if (*in == '+')
+		in++;
+	for (; *in; in++) {
+		if (*in < '0' || *in > '9' || n >= 15)
+			return Y_EINVAL;
+		out[n++] = *in;
+	}
+	if (n == 0 || out[0] == '0')
+		return Y_EINVAL;
+	out[n] = 0;
+	return Y_OK;
+}
+
+struct sim_account *sim_account_find(struct sim *s, const char *phone)
+{
+	for (struct sim_account *a = s->accounts; a; a = a->next)
+		if (!strcmp(a->phone, phone))
+			return a;
+	return NULL;
+}
+
+struct sim_account *sim_account_by_lid(struct sim *s, const char *lid)
+{
+	for (struct sim_account *a = s->accounts; a; a = a->next)
+		if (!strcmp(a->lid, lid))
+			return a;
+	return NULL;
+}
+
+/* A 15-digit LID starting with 1 that collides with no phone and no LID. */
+static int new_lid(struct sim *s, char out[SIM_PHONE_MAX + 1])
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint8_t r[8];
+		uint64_t v;
+
+		if (wa_crypto_random(r, sizeof(r)))
+			return Y_ECRYPTO;
+		memcpy(&v, r, sizeof(v));
+		snprintf(out, SIM_PHONE_MAX + 1, "1%014llu",
+			 (unsigned long long)(v % 100000000000000ULL));
+		if (!sim_account_find(s, out) && !sim_account_by_lid(s, out))
+			return Y_OK;
+	}
+	return Y_EEXIST;
+}
+
+static void account_free(struct sim_account *a)
+{
+	while (a->devices)
+		sim_device_remove(a, a->devices);
+	wa_signal_free(a->sig);
+	wa_signal_store_free(a->store);
+	wa_wipe(&a->ident, sizeof(a->ident));
+	free(a);
+}
+
+struct sim_account *sim_account_get(struct sim *s, const char *phone)
+{
+	struct sim_account *a = sim_account_find(s, phone);
+
+	if (a)
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	snprintf(a->phone, sizeof(a->phone), "%s", phone);
+	a->next_device = 1;
+	a->next_prekey = 1;
+	if (new_lid(s, a->lid) || wa_signal_identity_generate(&a->ident) ||
+	    !(a->store = wa_signal_memstore_new()) || !(a->sig = wa_signal_new(&a->ident, a->store)) ||
+	    wa_signal_gen_signed_prekey(a->sig, 1, &a->spk)) {
+		account_free(a);
+		return NULL;
+	}
+	a->next = s->accounts;
+	s->accounts = a;
+	LOG_INFO("sim account created", "{s:s, s:s}", "phone", a->phone, "lid", a->lid);
+	return a;
+}
+
+struct sim_device *sim_device_find(struct sim_account *a, uint32_t id)
+{
+	for (struct sim_device *d = a->devices; d; d = d->next)
+		if (d->id == id)
+			return d;
+	return NULL;
+}
+
+void sim_device_remove(struct sim_account *a, struct sim_device *d)
+{
+	struct sim_device **pp;
+
+	for (pp = &a->devices; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	while (d->qhead) {
+		struct sim_pending *p = d->qhead;
+
+		d->qhead = p->next;
+		wa_node_free(p->node);
+		free(p);
+	}
+	free(d->prekeys);
+	free(d);
+}
+
+static void on_accept(struct wa_listener *ls, struct wa_socket *ws, void *ud)
+{
+	sim_conn_accept(ud, ws);
+}
+
+static int make_keys(struct sim *s)
+{
+	struct wa_noise_cert_params cp;
+	uint64_t now = (uint64_t)time(NULL);
+	int rc;
+
+	rc = wa_keypair_generate(&s->root);
+	rc = rc ?: wa_keypair_generate(&s->intermediate);
+	rc = rc ?: wa_keypair_generate(&s->static_key);
+	if (rc)
+		return rc;
+	cp.root_priv = s->root.priv;
+	cp.intermediate = &s->intermediate;
+	cp.intermediate_serial = CERT_INTERMEDIATE_SERIAL;
+	cp.leaf_serial = CERT_LEAF_SERIAL;
+	cp.leaf_key = s->static_key.pub;
+	cp.not_before = now - 3600;
+	cp.not_after = now + CERT_LIFETIME;
+	return wa_noise_cert_chain_build(&cp, &s->cert_chain);
+}
+
+int sim_new(const struct sim_opts *o, struct sim **out)
+{
+	struct wa_listener_opts lo;
+	struct sim *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return Y_ENOMEM;
+	ybuf_init(&s->cert_chain, 4096);
+	snprintf(s->host, sizeof(s->host), "%s", o && o->host ? o->host : "127.0.0.1");
+	rc = make_keys(s);
+	if (rc)
+		goto fail;
+	rc = wa_loop_new(NULL, &s->loop);
+	if (rc)
+		goto fail;
+	memset(&lo, 0, sizeof(lo));
+	lo.host = s->host;
+	lo.port = o ? o->port : 0;
+	lo.path = "/ws/chat";
+	lo.on_http = sim_api_handle;
+	rc = wa_listener_new(s->loop, &lo, on_accept, s, &s->ls);
+	if (rc)
+		goto fail;
+	s->port = wa_listener_port(s->ls);
+	rc = sim_media_start(s);
+	if (rc)
+		goto fail;
+	*out = s;
+	return Y_OK;
+fail:
+	sim_free(s);
+	return rc;
+}
+
+int sim_port(const struct sim *s)
+{
+	return s->port;
+}
+
+void sim_stop(struct sim *s)
+{
+	s->stop = true;
+	uv_stop(wa_loop_uv(s->loop));
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	LOG_INFO("sim stopping", "{s:i}", "signal", signum);
+	sim_stop(h->data);
+}
+
+int sim_run(struct sim *s)
+{
+	uv_loop_t *uv = wa_loop_uv(s->loop);
+
+	uv_signal_init(uv, &s->sigint);
+	uv_signal_init(uv, &s->sigterm);
+	s->sigint.data = s->sigterm.data = s;
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	while (!s->stop)
+		uv_run(uv, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_run(uv, UV_RUN_NOWAIT);
+	return Y_OK;
+}
+
+void sim_free(struct sim *s)
+{
+	if (!s)
+		return;
+	if (s->loop) {
+		sim_conn_free_all(s);
+		wa_loop_free(s->loop);
+	}
+	while (s->accounts) {
+		struct sim_account *a = s->accounts;
+
+		s->accounts = a->next;
+		account_free(a);
+	}
+	sim_media_free(s);
+	ybuf_release(&s->cert_chain);
+	wa_wipe(&s->root, sizeof(s->root));
+	wa_wipe(&s->intermediate, sizeof(s->intermediate));
+	wa_wipe(&s->static_key, sizeof(s->static_key));
+	free(s);
+}
+
+/* "HOST:PORT" or ":PORT" or "PORT". */
+static int parse_listen(const char *v, struct sim_opts *o, char *host, size_t cap)
+{
+	const char *colon = strrchr(v, ':');
+	const char *p = colon ? colon + 1 : v;
+	char *end;
+	long port = strtol(p, &end, 10);
+
+	if (!*p || *end || port < 0 || port > 65535)
+		return Y_EINVAL;
+	if (colon && colon != v) {
+		if ((size_t)(colon - v) >= cap)
+			return Y_EINVAL;
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = 0;
+		o->host = host;
+	}
+	o->port = (int)port;
+	return Y_OK;
+}
+
+int sim_main(int argc, char **argv)
+{
+	struct sim_opts o = { NULL, 0 };
+	char host[64];
+	struct sim *s = NULL;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (!strcmp(a, "--listen") && i + 1 < argc)
+			v = argv[++i];
+		else if (!strncmp(a, "--listen=", 9))
+			v = a + 9;
+		if (v) {
+			if (parse_listen(v, &o, host, sizeof(host))) {
+				fprintf(stderr, "yesapp sim: --listen wants HOST:PORT, got \"%s\"\n", v);
+				return 2;
+			}
+			continue;
+		}
+		if (!strcmp(a, "--log-level") && i + 1 < argc) {
+			enum ylog_level l;
+
+			if (ylog_parse_level(argv[++i], &l)) {
+				fprintf(stderr, "yesapp sim: bad --log-level\n");
+				return 2;
+			}
+			ylog_min = l;
+			continue;
+		}
+		fprintf(stderr, "yesapp sim: unknown option \"%s\"\n"
+			"usage: yesapp sim [--listen HOST:PORT] [--log-level L]\n", a);
+		return 2;
+	}
+	rc = sim_new(&o, &s);
+	if (rc) {
+		fprintf(stderr, "yesapp sim: cannot start: %s\n", y_strerror(rc));
+		return 1;
+	}
+	LOG_INFO("sim listening", "{s:s, s:i, s:s, s:s}", "host", s->host, "port", s->port,
+		 "wsPath", "/ws/chat", "mediaHost", s->media_host);
+	sim_run(s);
+	sim_free(s);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * `yesapp sim`: a local WhatsApp server (simulator) that unmodified clients
+ * (Baileys 6 and 7, our own client) connect to. One libuv loop serves, on one
+ * port, the websocket /ws/chat (Noise, binary nodes) and a JSON control API
+ * under /sim (see docs in sim_api.c). All state is in memory.
+ *
+ * Owned by src/sim/. Nothing here is thread-safe: everything runs on the
+ * loop's thread.
+ */
+#ifndef YESAPP_SIM_H
+#define YESAPP_SIM_H
+
+#include <stdint.h>
+
+struct sim;
+
+struct sim_opts {
+	const char *host; /* address to bind; NULL: 127.0.0.1 */
+	int port;         /* 0: ephemeral */
+};
+
+/* Creates the simulator and starts listening (keys are generated here).
+ * Y_EIO if the port cannot be bound, Y_ENOMEM. Caller frees with sim_free. */
+int sim_new(const struct sim_opts *o, struct sim **out);
+
+/* The bound port. */
+int sim_port(const struct sim *s);
+
+/* Runs the loop until sim_stop is called (or SIGINT/SIGTERM in sim_main). */
+int sim_run(struct sim *s);
+
+/* Asks sim_run to return after the current iteration. */
+void sim_stop(struct sim *s);
+
+/* Closes every connection and frees everything. NULL is a no-op. */
+void sim_free(struct sim *s);
+
+/* The `yesapp sim [--listen HOST:PORT] [--log-level L]` subcommand; argv
+ * starts after "sim". Returns the process exit code. */
+int sim_main(int argc, char **argv);
+
+#endif

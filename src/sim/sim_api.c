@@ -1,0 +1,300 @@
+/*
+ * The simulator's control API: JSON over plain HTTP on the simulator's port
+ * (same listener as /ws/chat), under /sim.
+ *
+ *   GET    /sim/info                          {rootPublicKey, caCert, wsUrl, mediaHost}
+ *   GET    /sim/stats                         counters
+ *   POST   /sim/accounts {"phone"}            201 created / 200 existing: {phone, lid}
+ *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online}]}
+ *   DELETE /sim/accounts/{phone}/devices/{d}  unlink: the companion is logged out
+ *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}
+ *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}
+ *   POST   /sim/faults {"dropAll":true, "latencyMs":N, "refuseForMs":N}
+ *                                             dropAll: drop every connection now;
+ *                                             latencyMs: delay every outgoing node
+ *                                             (0 ends it); refuseForMs: refuse new
+ *                                             connections for N ms: {dropped}
+ *
+ * Errors: {"error": text} with 400 (bad JSON or fields), 404 (unknown
+ * account, device, ref or route), 405 (method), 500.
+ */
+#include "sim/sim_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+static int reply(struct ybuf *resp, int status, json_t *j)
+{
+	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (!txt)
+		return 500;
+	if (ybuf_append_str(resp, txt))
+		status = 500;
+	free(txt);
+	return status;
+}
+
+static int error(struct ybuf *resp, int status, const char *msg)
+{
+	return reply(resp, status, json_pack("{s:s}", "error", msg));
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* Parses a JSON object body; NULL if it is not one. */
+static json_t *body_object(const uint8_t *body, size_t len)
+{
+	json_t *j;
+
+	if (!body || !len)
+		return NULL;
+	j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int get_info(struct sim *s, struct ybuf *resp)
+{
+	char key[2 * WA_KEY_LEN + 1], url[128];
+
+	hex(s->root.pub, WA_KEY_LEN, key);
+	snprintf(url, sizeof(url), "ws://%s:%d/ws/chat", s->host, s->port);
+	return reply(resp, 200,
+		     json_pack("{s:s, s:s?, s:s, s:s?}", "rootPublicKey", key, "caCert", s->ca_pem,
+			       "wsUrl", url, "mediaHost", s->media_host[0] ? s->media_host : NULL));
+}
+
+static int get_stats(struct sim *s, struct ybuf *resp)
+{
+	size_t accounts = 0, devices = 0;
+
+	for (struct sim_account *a = s->accounts; a; a = a->next) {
+		accounts++;
+		for (struct sim_device *d = a->devices; d; d = d->next)
+			devices++;
+	}
+	return reply(resp, 200,
+		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			       "s:I, s:I, s:I, s:I}",
+			       "accounts", (json_int_t)accounts, "devices", (json_int_t)devices,
+			       "connectionsOpen", (json_int_t)sim_conn_count(s), "connections",
+			       (json_int_t)s->st.connections, "handshakes",
+			       (json_int_t)s->st.handshakes, "registrations",
+			       (json_int_t)s->st.registrations, "logins", (json_int_t)s->st.logins,
+			       "pairings", (json_int_t)s->st.pairings, "nodesIn",
+			       (json_int_t)s->st.nodes_in, "nodesOut", (json_int_t)s->st.nodes_out,
+			       "messagesRouted", (json_int_t)s->st.messages_routed,
+			       "messagesQueued", (json_int_t)s->st.messages_queued, "receipts",
+			       (json_int_t)s->st.receipts, "iqUnknown", (json_int_t)s->st.iq_unknown,
+			       "errors", (json_int_t)s->st.errors, "phoneDecrypted",
+			       (json_int_t)s->st.phone_decrypted, "phoneDecryptFailed",
+			       (json_int_t)s->st.phone_decrypt_failed));
+}
+
+static int post_account(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len);
+	const char *phone = j ? json_string_value(json_object_get(j, "phone")) : NULL;
+	char norm[SIM_PHONE_MAX + 1];
+	struct sim_account *a;
+	int created, st;
+
+	if (!phone || sim_phone_norm(phone, norm)) {
+		json_decref(j);
+		return error(resp, 400, "phone: digits of an E.164 number expected");
+	}
+	json_decref(j);
+	created = !sim_account_find(s, norm);
+	a = sim_account_get(s, norm);
+	if (!a)
+		return error(resp, 500, "out of memory");
+	st = created ? 201 : 200;
+	return reply(resp, st,
+		     json_pack("{s:s, s:s, s:b}", "phone", a->phone, "lid", a->lid, "created",
+			       created));
+}
+
+static int post_scan(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len);
+	const char *phone = j ? json_string_value(json_object_get(j, "phone")) : NULL;
+	const char *qr = j ? json_string_value(json_object_get(j, "qr")) : NULL;
+	char norm[SIM_PHONE_MAX + 1], jid[128];
+	int rc;
+
+	if (!phone || !qr || sim_phone_norm(phone, norm)) {
+		json_decref(j);
+		return error(resp, 400, "phone and qr expected");
+	}
+	rc = sim_conn_scan(s, norm, qr, jid, sizeof(jid));
+	json_decref(j);
+	if (rc == Y_ENOTFOUND)
+		return error(resp, 404, "no connection shows this QR");
+	if (rc == Y_EINVAL)
+		return error(resp, 400, "malformed QR, or its keys do not match the connection");
+	if (rc)
+		return error(resp, 500, y_strerror(rc));
+	return reply(resp, 200, json_pack("{s:s}", "jid", jid));
+}
+
+static int post_pair_code(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len);
+	const char *phone = j ? json_string_value(json_object_get(j, "phone")) : NULL;
+	const char *code = j ? json_string_value(json_object_get(j, "code")) : NULL;
+	char norm[SIM_PHONE_MAX + 1];
+	int rc;
+
+	if (!phone || !code || sim_phone_norm(phone, norm)) {
+		json_decref(j);
+		return error(resp, 400, "phone and code expected");
+	}
+	rc = sim_conn_pair_code(s, norm, code);
+	json_decref(j);
+	if (rc == Y_ENOTFOUND)
+		return error(resp, 404, "no companion waits for a code for this number");
+	if (rc == Y_EINVAL)
+		return error(resp, 400, "the code has 8 characters");
+	if (rc)
+		return error(resp, 500, y_strerror(rc));
+	return reply(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len);
+	size_t dropped = 0;
+
+	if (!j)
+		return error(resp, 400, "a JSON object expected");
+	json_t *lat = json_object_get(j, "latencyMs"), *ref = json_object_get(j, "refuseForMs");
+
+	if ((lat && (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
+		     json_integer_value(lat) > 60000)) ||
+	    (ref && (!json_is_integer(ref) || json_integer_value(ref) < 0 ||
+		     json_integer_value(ref) > 3600000))) {
+		json_decref(j);
+		return error(resp, 400, "latencyMs 0..60000, refuseForMs 0..3600000 expected");
+	}
+	if (lat)
+		s->latency_ms = (uint32_t)json_integer_value(lat);
+	if (ref)
+		s->refuse_until = uv_now(wa_loop_uv(s->loop)) + (uint64_t)json_integer_value(ref);
+	if (json_is_true(json_object_get(j, "dropAll")))
+		dropped = sim_conn_drop_all(s);
+	json_decref(j);
+	return reply(resp, 200,
+		     json_pack("{s:I, s:I}", "dropped", (json_int_t)dropped, "latencyMs",
+			       (json_int_t)s->latency_ms));
+}
+
+static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
+{
+	json_t *arr = json_array();
+	char jid[64], lid[64];
+
+	if (!arr)
+		return 500;
+	for (struct sim_device *d = a->devices; d; d = d->next) {
+		snprintf(jid, sizeof(jid), "%s:%u@s.whatsapp.net", a->phone, d->id);
+		snprintf(lid, sizeof(lid), "%s:%u@lid", a->lid, d->id);
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:i, s:b}", "id", (int)d->id,
+						     "jid", jid, "lid", lid, "keyIndex",
+						     (int)d->key_index, "online", d->conn != NULL));
+	}
+	return reply(resp, 200,
+		     json_pack("{s:s, s:s, s:o}", "phone", a->phone, "lid", a->lid, "devices", arr));
+}
+
+/* /sim/accounts/{phone}/devices[/{device}] */
+static int accounts_route(struct sim *s, const char *method, const char *rest, struct ybuf *resp)
+{
+	char phone[32], norm[SIM_PHONE_MAX + 1];
+	const char *slash = strchr(rest, '/');
+	struct sim_account *a;
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+
+	if (n == 0 || n >= sizeof(phone))
+		return error(resp, 404, "no such route");
+	memcpy(phone, rest, n);
+	phone[n] = 0;
+	if (sim_phone_norm(phone, norm))
+		return error(resp, 400, "bad phone number");
+	a = sim_account_find(s, norm);
+	if (!a)
+		return error(resp, 404, "no such account");
+	rest += n;
+	if (!strcmp(rest, "/devices")) {
+		if (strcmp(method, "GET"))
+			return error(resp, 405, "GET expected");
+		return get_devices(s, a, resp);
+	}
+	if (!strncmp(rest, "/devices/", 9)) {
+		char *end;
+		unsigned long dev = strtoul(rest + 9, &end, 10);
+
+		if (strcmp(method, "DELETE"))
+			return error(resp, 405, "DELETE expected");
+		if (!rest[9] || *end || dev == 0 || dev > 255)
+			return error(resp, 400, "bad device number");
+		if (sim_conn_unlink(s, a, (uint32_t)dev))
+			return error(resp, 404, "no such device");
+		return reply(resp, 200, json_pack("{s:b}", "unlinked", 1));
+	}
+	return error(resp, 404, "no such route");
+}
+
+int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t *body,
+		   size_t len, struct ybuf *resp, const char **content_type)
+{
+	struct sim *s = ud;
+	char path[256];
+	size_t n = strcspn(uri, "?");
+	int st;
+
+	if (n >= sizeof(path))
+		return error(resp, 404, "no such route");
+	memcpy(path, uri, n);
+	path[n] = 0;
+	if (!strcmp(path, "/sim/info"))
+		st = strcmp(method, "GET") ? error(resp, 405, "GET expected") : get_info(s, resp);
+	else if (!strcmp(path, "/sim/stats"))
+		st = strcmp(method, "GET") ? error(resp, 405, "GET expected") : get_stats(s, resp);
+	else if (!strcmp(path, "/sim/accounts"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_account(s, body, len, resp);
+	else if (!strcmp(path, "/sim/scan"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_scan(s, body, len, resp);
+	else if (!strcmp(path, "/sim/pair-code"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_pair_code(s, body, len, resp);
+	else if (!strcmp(path, "/sim/faults"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_faults(s, body, len, resp);
+	else if (!strncmp(path, "/sim/accounts/", 14))
+		st = accounts_route(s, method, path + 14, resp);
+	else
+		st = error(resp, 404, "no such route");
+	LOG_INFO("sim api", "{s:s, s:s, s:i}", "method", method, "path", path, "status", st);
+	return st;
+}

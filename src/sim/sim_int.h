@@ -1,0 +1,169 @@
+/*
+ * Private to src/sim/: the simulator's state. Accounts own their devices;
+ * the sim owns accounts and connections. A device points at its current
+ * connection (borrowed; cleared when the connection ends) and a connection
+ * points at its device (borrowed; devices outlive connections, except on
+ * unlink, which detaches them first).
+ */
+#ifndef YESAPP_SIM_INT_H
+#define YESAPP_SIM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/sim.h"
+#include "util/buf.h"
+#include "wa/crypto.h"
+#include "wa/node.h"
+#include "wa/noise.h"
+#include "wa/signal.h"
+#include "wa/socket.h"
+
+#define SIM_PHONE_MAX 20    /* digits of an E.164 number, and of a LID */
+#define SIM_REFS 6          /* pair-device refs per registration, as WhatsApp */
+#define SIM_REF_LEN 48
+#define SIM_PREKEYS_MAX 2000 /* one-time prekeys kept per companion */
+#define SIM_QUEUE_MAX 1000  /* offline stanzas kept per device */
+#define SIM_IQ_ID_LEN 40
+#define SIM_MEDIA_BLOB_MAX ((size_t)16 << 20)   /* one uploaded blob */
+#define SIM_MEDIA_TOTAL_MAX ((size_t)256 << 20) /* all blobs together */
+
+struct sim_conn;
+struct sim_blob;
+
+/* A stanza waiting for an offline device. */
+struct sim_pending {
+	struct sim_pending *next;
+	struct wa_node *node; /* owned */
+};
+
+/* A linked companion (device >= 1). */
+struct sim_device {
+	struct sim_device *next;
+	struct sim_account *acct;      /* borrowed: the owner */
+	uint32_t id;
+	uint32_t key_index;
+	uint8_t identity[WA_KEY_LEN];  /* its Signal identity (eIdent) */
+	uint32_t reg_id;
+	struct wa_signal_signed_prekey spk;
+	struct wa_signal_prekey *prekeys; /* uploaded, served first in first out */
+	size_t nprekeys;
+	uint8_t noise[WA_KEY_LEN];     /* its Noise static key: logins must match */
+	struct sim_conn *conn;         /* borrowed; NULL while offline */
+	bool key_shared;               /* the phone sent its app-state key share */
+	struct sim_pending *qhead, *qtail;
+	size_t nq;
+};
+
+/* An account: a phone number, its LID, its primary phone (device 0, a Signal
+ * endpoint with its own store) and its companions. */
+struct sim_account {
+	struct sim_account *next;
+	char phone[SIM_PHONE_MAX + 1];
+	char lid[SIM_PHONE_MAX + 1];
+	struct wa_signal_identity ident;
+	struct wa_signal_store *store; /* owned */
+	struct wa_signal *sig;         /* owned */
+	struct wa_signal_signed_prekey spk;
+	uint32_t next_prekey;          /* phone one-time prekeys are made on demand */
+	uint32_t next_device;
+	uint32_t key_index;
+	struct sim_device *devices;
+};
+
+struct sim_stats {
+	uint64_t connections, handshakes, registrations, logins, pairings;
+	uint64_t nodes_in, nodes_out, messages_routed, messages_queued, receipts;
+	uint64_t iq_unknown, errors;
+	uint64_t phone_decrypted, phone_decrypt_failed; /* messages to device 0 */
+};
+
+struct sim {
+	struct wa_loop *loop;
+	struct wa_listener *ls;
+	uv_signal_t sigint, sigterm;
+	bool stop;
+	int port;
+	char host[64];
+	/* Noise: the server static key, certified by an intermediate that the
+	 * root signs (protocol-map.md §2.6). */
+	struct wa_keypair root, intermediate, static_key;
+	struct ybuf cert_chain;
+	struct sim_account *accounts;
+	struct sim_conn *conns;
+	uint64_t next_conn_id, next_iq;
+	struct sim_stats st;
+	/* media host (sim_media.c): HTTPS with a CA made at start */
+	struct wa_listener *media_ls;
+	char media_dir[64];      /* temp dir with the server cert and key */
+	char *ca_pem;            /* the CA certificate, PEM */
+	char media_auth[32];     /* the auth token media_conn hands out */
+	char media_host[80];     /* "127.0.0.1:PORT" */
+	struct sim_blob *blobs;
+	size_t media_bytes;
+	/* faults (POST /sim/faults) */
+	uint32_t latency_ms;     /* every outgoing node waits this long */
+	uint64_t refuse_until;   /* uv_now() before which connections are refused */
+};
+
+/* ---- accounts (sim.c) ---- */
+
+/* Normalises "+15550001111" / "15550001111" into digits (1..15 of them).
+ * 0 or Y_EINVAL. */
+int sim_phone_norm(const char *in, char out[SIM_PHONE_MAX + 1]);
+struct sim_account *sim_account_find(struct sim *s, const char *phone);
+struct sim_account *sim_account_by_lid(struct sim *s, const char *lid);
+/* Finds or creates (with fresh phone keys). NULL on ENOMEM. */
+struct sim_account *sim_account_get(struct sim *s, const char *phone);
+struct sim_device *sim_device_find(struct sim_account *a, uint32_t id);
+/* Removes and frees a device (its connection, if any, must be detached). */
+void sim_device_remove(struct sim_account *a, struct sim_device *d);
+
+/* ---- connections (sim_conn.c) ---- */
+
+/* Adopts an accepted websocket. */
+void sim_conn_accept(struct sim *s, struct wa_socket *ws);
+/* Closes and forgets every connection (sim_free). */
+void sim_conn_free_all(struct sim *s);
+/* The phone of `phone` scanned `qr`: sends pair-success to the companion
+ * that showed it. On success writes the new device JID into jid.
+ * Y_ENOTFOUND (no connection shows that ref), Y_EINVAL (malformed QR or its
+ * keys do not match the connection's), Y_ENOMEM. */
+int sim_conn_scan(struct sim *s, const char *phone, const char *qr, char *jid, size_t jid_cap);
+/* The phone of `phone` entered the pair code shown by the companion that
+ * asked for one for this number: sends it primary_hello. Y_ENOTFOUND (no
+ * such companion waiting), Y_EINVAL (not 8 characters). */
+int sim_conn_pair_code(struct sim *s, const char *phone, const char *code);
+/* Unlinks a companion: logs its connection out (stream:error 401
+ * device_removed) and deletes it. Y_ENOTFOUND. */
+int sim_conn_unlink(struct sim *s, struct sim_account *a, uint32_t dev);
+/* Drops every connection now (faults dropAll). Returns how many. */
+size_t sim_conn_drop_all(struct sim *s);
+size_t sim_conn_count(const struct sim *s);
+
+/* A parsed QR string: "ref,noise,identity,adv[,type]" (base64 keys),
+ * optionally after a "...#" URL prefix (Baileys 7, whatsmeow). */
+struct sim_qr {
+	const char *ref; /* borrowed from the input */
+	size_t ref_len;
+	uint8_t noise[WA_KEY_LEN], identity[WA_KEY_LEN], adv[32];
+};
+
+/* Pure parser (fuzzed): 0 or Y_EINVAL. */
+int sim_qr_parse(const char *qr, struct sim_qr *out);
+
+/* ---- media host (sim_media.c) ---- */
+
+/* Makes the CA and certificate and starts the HTTPS listener. */
+int sim_media_start(struct sim *s);
+/* Frees the blobs and the CA, removes the temp files (the listener goes
+ * with the loop). */
+void sim_media_free(struct sim *s);
+
+/* ---- control API (sim_api.c) ---- */
+
+int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t *body,
+		   size_t len, struct ybuf *resp, const char **content_type);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * The simulator's media host: HTTPS on its own port (real clients build
+ * https:// upload URLs), with a CA and a certificate for 127.0.0.1 that the
+ * simulator makes at start (GET /sim/info returns the CA as PEM so test
+ * clients can trust it). Announced through the media_conn iq.
+ *
+ *   POST /mms/<type>/<token>?auth=A&token=T  stores the body (an encrypted
+ *        blob), answers {"url","direct_path"}
+ *   GET  <direct_path>                        the stored bytes
+ *
+ * Blobs live in memory: at most SIM_MEDIA_BLOB_MAX each and
+ * SIM_MEDIA_TOTAL_MAX together (413 / 507 beyond).
+ */
+#include "sim/sim_int.h"
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+#define CERT_DAYS 30
+
+struct sim_blob {
+	struct sim_blob *next;
+	char path[64]; /* direct path without the query */
+	size_t len;
+	uint8_t data[];
+};
+
+static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer_key, X509 *issuer, const char *cn,
+		       bool ca, long serial)
+{
+	X509 *x = X509_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	X509_NAME *name;
+	int ok = 0;
+
+	if (!x)
+		return NULL;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), (long)CERT_DAYS * 86400);
+	X509_set_pubkey(x, key);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"YesApp simulator",
+				   -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+				  ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	if (!ext || !X509_add_ext(x, ext, -1))
+		goto out;
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+				  ca ? "critical,keyCertSign,cRLSign"
+				     : "critical,digitalSignature,keyEncipherment");
+	if (!ext || !X509_add_ext(x, ext, -1))
+		goto out;
+	X509_EXTENSION_free(ext);
+	ext = NULL;
+	if (!ca) {
+		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
+					  "IP:127.0.0.1,DNS:localhost");
+		if (!ext || !X509_add_ext(x, ext, -1))
+			goto out;
+		X509_EXTENSION_free(ext);
+		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_ext_key_usage, "serverAuth");
+		if (!ext || !X509_add_ext(x, ext, -1))
+			goto out;
+		X509_EXTENSION_free(ext);
+		ext = NULL;
+	}
+	ok = X509_sign(x, signer_key, EVP_sha256()) > 0;
+out:
+	X509_EXTENSION_free(ext);
+	if (!ok) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return Y_EIO;
+	ok = cert ? PEM_write_X509(f, cert) : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+	if (fclose(f) || !ok)
+		return Y_EIO;
+	return Y_OK;
+}
+
+/* Makes the CA and the 127.0.0.1 certificate; writes the server's chain and
+ * key under s->media_dir; keeps the CA PEM in s->ca_pem. */
+static int make_tls(struct sim *s)
+{
+	EVP_PKEY *cak = EVP_EC_gen("P-256"), *srvk = EVP_EC_gen("P-256");
+	X509 *ca = NULL, *srv = NULL;
+	BIO *mem = NULL;
+	char path[300];
+	BUF_MEM *bm;
+	int rc = Y_ECRYPTO;
+
+	if (!cak || !srvk)
+		goto out;
+	ca = make_cert(cak, cak, NULL, "YesApp simulator CA", true, 1);
+	srv = ca ? make_cert(srvk, cak, ca, "127.0.0.1", false, 2) : NULL;
+	if (!srv)
+		goto out;
+	snprintf(s->media_dir, sizeof(s->media_dir), "/tmp/yesapp-sim-XXXXXX");
+	if (!mkdtemp(s->media_dir)) {
+		s->media_dir[0] = 0;
+		rc = Y_EIO;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/cert.pem", s->media_dir);
+	rc = write_pem(path, srv, NULL);
+	if (rc)
+		goto out;
+	snprintf(path, sizeof(path), "%s/key.pem", s->media_dir);
+	rc = write_pem(path, NULL, srvk);
+	if (rc)
+		goto out;
+	rc = Y_ENOMEM;
+	mem = BIO_new(BIO_s_mem());
+	if (!mem || !PEM_write_bio_X509(mem, ca))
+		goto out;
+	BIO_get_mem_ptr(mem, &bm);
+	s->ca_pem = strndup(bm->data, bm->length);
+	if (s->ca_pem)
+		rc = Y_OK;
+out:
+	BIO_free(mem);
+	X509_free(ca);
+	X509_free(srv);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(srvk);
+	return rc;
+}
+
+static int json_error(struct ybuf *resp, int st, const char *msg)
+{
+	ybuf_printf(resp, "{\"error\":\"%s\"}", msg);
+	return st;
+}
+
+static int media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
+		      size_t len, struct ybuf *resp, const char **ctype)
+{
+	struct sim *s = ud;
+	char path[256], auth[64];
+	size_t n = strcspn(uri, "?");
+	const char *q = uri[n] ? uri + n + 1 : "";
+	int st;
+
+	if (n >= sizeof(path))
+		return json_error(resp, 404, "not found");
+	memcpy(path, uri, n);
+	path[n] = 0;
+	if (!strcmp(method, "POST") && !strncmp(path, "/mms/", 5)) {
+		struct sim_blob *b;
+		uint8_t r[8];
+		char hex[17];
+
+		snprintf(auth, sizeof(auth), "auth=%s", s->media_auth);
+		if (!strstr(q, auth))
+			return json_error(resp, 401, "bad auth");
+		if (!body || !len)
+			return json_error(resp, 400, "empty body");
+		if (s->media_bytes + len > SIM_MEDIA_TOTAL_MAX)
+			return json_error(resp, 507, "media store full");
+		b = malloc(sizeof(*b) + len);
+		if (!b || wa_crypto_random(r, sizeof(r))) {
+			free(b);
+			return json_error(resp, 500, "out of memory");
+		}
+		for (int i = 0; i < 8; i++)
+			snprintf(hex + 2 * i, 3, "%02x", r[i]);
+		snprintf(b->path, sizeof(b->path), "/v/t62.7119-24/%s.enc", hex);
+		b->len = len;
+		memcpy(b->data, body, len);
+		b->next = s->blobs;
+		s->blobs = b;
+		s->media_bytes += len;
+		st = 200;
+		ybuf_printf(resp,
+			    "{\"url\":\"https://%s%s?ccb=11-4&oh=sim&oe=0\","
+			    "\"direct_path\":\"%s?ccb=11-4&oh=sim&oe=0\"}",
+			    s->media_host, b->path, b->path);
+		LOG_INFO("sim media upload", "{s:s, s:i}", "path", b->path, "bytes", (int)len);
+		return st;
+	}
+	if (!strcmp(method, "GET")) {
+		for (struct sim_blob *b = s->blobs; b; b = b->next)
+			if (!strcmp(b->path, path)) {
+				*ctype = "application/octet-stream";
+				if (ybuf_append(resp, b->data, b->len))
+					return json_error(resp, 500, "out of memory");
+				return 200;
+			}
+	}
+	return json_error(resp, 404, "not found");
+}
+
+int sim_media_start(struct sim *s)
+{
+	struct wa_listener_opts lo;
+	char cert[300], key[300];
+	uint8_t r[12];
+	int rc;
+
+	rc = make_tls(s);
+	if (rc)
+		return rc;
+	rc = wa_crypto_random(r, sizeof(r));
+	if (rc)
+		return rc;
+	for (int i = 0; i < 12; i++)
+		snprintf(s->media_auth + 2 * i, 3, "%02x", r[i]);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", s->media_dir);
+	snprintf(key, sizeof(key), "%s/key.pem", s->media_dir);
+	memset(&lo, 0, sizeof(lo));
+	lo.host = s->host;
+	lo.port = 0;
+	lo.path = "/ws/none";
+	lo.cert_file = cert;
+	lo.key_file = key;
+	lo.on_http = media_http;
+	lo.http_body_max = SIM_MEDIA_BLOB_MAX;
+	lo.http_resp_max = SIM_MEDIA_BLOB_MAX;
+	rc = wa_listener_new(s->loop, &lo, NULL, s, &s->media_ls);
+	if (rc)
+		return rc;
+	snprintf(s->media_host, sizeof(s->media_host), "%s:%d", s->host,
+		 wa_listener_port(s->media_ls));
+	return Y_OK;
+}
+
+void sim_media_free(struct sim *s)
+{
+	char path[300];
+
+	while (s->blobs) {
+		struct sim_blob *b = s->blobs;
+
+		s->blobs = b->next;
+		free(b);
+	}
+	free(s->ca_pem);
+	s->ca_pem = NULL;
+	if (s->media_dir[0]) {
+		snprintf(path, sizeof(path), "%s/cert.pem", s->media_dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/key.pem", s->media_dir);
+		unlink(path);
+		rmdir(s->media_dir);
+		s->media_dir[0] = 0;
+	}
+}
