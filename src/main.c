@@ -41,7 +41,7 @@ static void usage(FILE *f)
 		"  keys list              list API keys: id, name, prefix, created, last used, revoked\n"
 		"  keys revoke <id>       revoke an API key\n"
 		"  config-table           print the settings below as a Markdown table\n"
-		"  sim [--listen H:P]     run the local WhatsApp simulator (default 127.0.0.1:0)\n"
+		"  sim [--listen H:P] [--state FILE] [--certs DIR]  run the local WhatsApp simulator (default 127.0.0.1:0)\n"
 		"  version                print the version\n"
 		"  help, --help, -h       print this help\n"
 		"\n"

@@ -141,15 +141,19 @@ static void on_accept(struct wa_listener *ls, struct wa_socket *ws, void *ud)
 	sim_conn_accept(ud, ws);
 }
 
-static int make_keys(struct sim *s)
+/* Generates the root, intermediate and static keys unless loaded from the
+ * state file, then certifies the static key. */
+static int make_keys(struct sim *s, bool loaded)
 {
 	struct wa_noise_cert_params cp;
 	uint64_t now = (uint64_t)time(NULL);
-	int rc;
+	int rc = Y_OK;
 
-	rc = wa_keypair_generate(&s->root);
-	rc = rc ?: wa_keypair_generate(&s->intermediate);
-	rc = rc ?: wa_keypair_generate(&s->static_key);
+	if (!loaded) {
+		rc = wa_keypair_generate(&s->root);
+		rc = rc ?: wa_keypair_generate(&s->intermediate);
+		rc = rc ?: wa_keypair_generate(&s->static_key);
+	}
 	if (rc)
 		return rc;
 	cp.root_priv = s->root.priv;
@@ -166,13 +170,26 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 {
 	struct wa_listener_opts lo;
 	struct sim *s = calloc(1, sizeof(*s));
+	bool loaded = false;
 	int rc;
 
 	if (!s)
 		return Y_ENOMEM;
 	ybuf_init(&s->cert_chain, 4096);
 	snprintf(s->host, sizeof(s->host), "%s", o && o->host ? o->host : "127.0.0.1");
-	rc = make_keys(s);
+	s->certs_dir = o ? o->certs_dir : NULL;
+	s->state_file = o ? o->state_file : NULL;
+	if (s->state_file) {
+		bool found;
+
+		rc = sim_state_read_file(s, s->state_file, &found);
+		if (rc)
+			goto fail;
+		loaded = found;
+		LOG_INFO(found ? "sim state loaded" : "sim state file absent, starting empty",
+			 "{s:s}", "file", s->state_file);
+	}
+	rc = make_keys(s, loaded);
 	if (rc)
 		goto fail;
 	rc = wa_loop_new(NULL, &s->loop);
@@ -214,19 +231,52 @@ static void on_signal(uv_signal_t *h, int signum)
 	sim_stop(h->data);
 }
 
-int sim_run(struct sim *s)
+/* SIGINT/SIGTERM stop the loop. sim_main installs them before it logs
+ * "sim listening", so a signal sent as soon as that line is read stops the
+ * simulator cleanly instead of killing it. */
+static void signals_start(struct sim *s)
 {
 	uv_loop_t *uv = wa_loop_uv(s->loop);
 
+	if (s->signals_on)
+		return;
+	s->signals_on = true;
 	uv_signal_init(uv, &s->sigint);
 	uv_signal_init(uv, &s->sigterm);
 	s->sigint.data = s->sigterm.data = s;
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+}
+
+static void on_state_timer(uv_timer_t *t)
+{
+	struct sim *s = t->data;
+	uint64_t gen = s->state_gen + s->st.nodes_in + s->st.nodes_out;
+
+	if (gen != s->state_saved_gen && !sim_state_save(s))
+		s->state_saved_gen = gen;
+}
+
+int sim_run(struct sim *s)
+{
+	uv_loop_t *uv = wa_loop_uv(s->loop);
+
+	signals_start(s);
+	if (s->state_file) {
+		uv_timer_init(uv, &s->state_timer);
+		s->state_timer.data = s;
+		uv_timer_start(&s->state_timer, on_state_timer, SIM_STATE_SAVE_MS,
+			       SIM_STATE_SAVE_MS);
+	}
 	while (!s->stop)
 		uv_run(uv, UV_RUN_DEFAULT);
+	if (s->state_file) {
+		uv_close((uv_handle_t *)&s->state_timer, NULL);
+		sim_state_save(s);
+	}
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	s->signals_on = false;
 	uv_run(uv, UV_RUN_NOWAIT);
 	return Y_OK;
 }
@@ -276,7 +326,7 @@ static int parse_listen(const char *v, struct sim_opts *o, char *host, size_t ca
 
 int sim_main(int argc, char **argv)
 {
-	struct sim_opts o = { NULL, 0 };
+	struct sim_opts o = { .host = NULL, .port = 0 };
 	char host[64];
 	struct sim *s = NULL;
 	int rc;
@@ -295,6 +345,14 @@ int sim_main(int argc, char **argv)
 			}
 			continue;
 		}
+		if (!strcmp(a, "--state") && i + 1 < argc) {
+			o.state_file = argv[++i];
+			continue;
+		}
+		if (!strcmp(a, "--certs") && i + 1 < argc) {
+			o.certs_dir = argv[++i];
+			continue;
+		}
 		if (!strcmp(a, "--log-level") && i + 1 < argc) {
 			enum ylog_level l;
 
@@ -306,7 +364,7 @@ int sim_main(int argc, char **argv)
 			continue;
 		}
 		fprintf(stderr, "yesapp sim: unknown option \"%s\"\n"
-			"usage: yesapp sim [--listen HOST:PORT] [--log-level L]\n", a);
+			"usage: yesapp sim [--listen HOST:PORT] [--state FILE] [--certs DIR] [--log-level L]\n", a);
 		return 2;
 	}
 	rc = sim_new(&o, &s);
@@ -314,6 +372,7 @@ int sim_main(int argc, char **argv)
 		fprintf(stderr, "yesapp sim: cannot start: %s\n", y_strerror(rc));
 		return 1;
 	}
+	signals_start(s);
 	LOG_INFO("sim listening", "{s:s, s:i, s:s, s:s}", "host", s->host, "port", s->port,
 		 "wsPath", "/ws/chat", "mediaHost", s->media_host);
 	sim_run(s);

@@ -2,7 +2,8 @@
  * `yesapp sim`: a local WhatsApp server (simulator) that unmodified clients
  * (Baileys 6 and 7, our own client) connect to. One libuv loop serves, on one
  * port, the websocket /ws/chat (Noise, binary nodes) and a JSON control API
- * under /sim (see docs in sim_api.c). All state is in memory.
+ * under /sim (see docs in sim_api.c). State is in memory, optionally saved
+ * to a file (sim_state.c).
  *
  * Owned by src/sim/. Nothing here is thread-safe: everything runs on the
  * loop's thread.
@@ -17,6 +18,13 @@ struct sim;
 struct sim_opts {
 	const char *host; /* address to bind; NULL: 127.0.0.1 */
 	int port;         /* 0: ephemeral */
+	/* media TLS: load ca.pem, cert.pem, key.pem from here, or make them
+	 * here when none exists; NULL: a fresh CA in a temp dir */
+	const char *certs_dir;
+	/* durable state: loaded at start when the file exists (a corrupt one
+	 * fails sim_new with Y_EINVAL), saved atomically each second while it
+	 * changes and when sim_run returns; NULL: memory only */
+	const char *state_file;
 };
 
 /* Creates the simulator and starts listening (keys are generated here).
@@ -35,7 +43,8 @@ void sim_stop(struct sim *s);
 /* Closes every connection and frees everything. NULL is a no-op. */
 void sim_free(struct sim *s);
 
-/* The `yesapp sim [--listen HOST:PORT] [--log-level L]` subcommand; argv
+/* The `yesapp sim [--listen HOST:PORT] [--state FILE] [--certs DIR]
+ * [--log-level L]` subcommand; argv
  * starts after "sim". Returns the process exit code. */
 int sim_main(int argc, char **argv);
 

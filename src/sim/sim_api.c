@@ -275,6 +275,8 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 		return error(resp, 404, "no such route");
 	memcpy(path, uri, n);
 	path[n] = 0;
+	if (strcmp(method, "GET"))
+		s->state_gen++; /* may change durable state: save it */
 	if (!strcmp(path, "/sim/info"))
 		st = strcmp(method, "GET") ? error(resp, 405, "GET expected") : get_info(s, resp);
 	else if (!strcmp(path, "/sim/stats"))

@@ -83,6 +83,12 @@ struct sim {
 	struct wa_loop *loop;
 	struct wa_listener *ls;
 	uv_signal_t sigint, sigterm;
+	bool signals_on;
+	/* --state FILE (sim_state.c): saved every SIM_STATE_SAVE_MS when
+	 * state_gen moved, and at the end of sim_run */
+	const char *state_file;
+	uv_timer_t state_timer;
+	uint64_t state_gen, state_saved_gen;
 	bool stop;
 	int port;
 	char host[64];
@@ -96,7 +102,9 @@ struct sim {
 	struct sim_stats st;
 	/* media host (sim_media.c): HTTPS with a CA made at start */
 	struct wa_listener *media_ls;
-	char media_dir[64];      /* temp dir with the server cert and key */
+	char media_dir[256];     /* dir with the server cert and key */
+	bool media_dir_tmp;      /* made by us (removed at exit), not --certs */
+	const char *certs_dir;   /* --certs DIR or NULL (owned by the caller) */
 	char *ca_pem;            /* the CA certificate, PEM */
 	char media_auth[32];     /* the auth token media_conn hands out */
 	char media_host[80];     /* "127.0.0.1:PORT" */
@@ -157,6 +165,17 @@ int sim_qr_parse(const char *qr, struct sim_qr *out);
 
 /* Makes the CA and certificate and starts the HTTPS listener. */
 int sim_media_start(struct sim *s);
+
+/* ---- durable state (sim_state.c) ---- */
+#define SIM_STATE_SAVE_MS 1000
+/* Writes the state to s->state_file (temp file + rename). No-op without one. */
+int sim_state_save(struct sim *s);
+/* Loads a state file's text into a fresh sim (no accounts yet): keys,
+ * accounts, devices, queues. Y_EINVAL (reason logged) for any fault; what
+ * was loaded before it stays for sim_free. */
+int sim_state_load(struct sim *s, const char *text, size_t len);
+/* Reads path and loads it; *found false (and 0) when it does not exist. */
+int sim_state_read_file(struct sim *s, const char *path, bool *found);
 /* Frees the blobs and the CA, removes the temp files (the listener goes
  * with the loop). */
 void sim_media_free(struct sim *s);

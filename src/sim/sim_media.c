@@ -2,7 +2,8 @@
  * The simulator's media host: HTTPS on its own port (real clients build
  * https:// upload URLs), with a CA and a certificate for 127.0.0.1 that the
  * simulator makes at start (GET /sim/info returns the CA as PEM so test
- * clients can trust it). Announced through the media_conn iq.
+ * clients can trust it), or, with --certs DIR, loads from DIR (ca.pem,
+ * cert.pem, key.pem; made there on first use, so the CA survives restarts). Announced through the media_conn iq.
  *
  *   POST /mms/<type>/<token>?auth=A&token=T  stores the body (an encrypted
  *        blob), answers {"url","direct_path"}
@@ -13,7 +14,10 @@
  */
 #include "sim/sim_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/err.h"
@@ -93,26 +98,44 @@ out:
 
 static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 {
-	FILE *f = fopen(path, "w");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	int ok;
 
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return Y_EIO;
+	}
 	ok = cert ? PEM_write_X509(f, cert) : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
 	if (fclose(f) || !ok)
 		return Y_EIO;
 	return Y_OK;
 }
 
-/* Makes the CA and the 127.0.0.1 certificate; writes the server's chain and
- * key under s->media_dir; keeps the CA PEM in s->ca_pem. */
-static int make_tls(struct sim *s)
+static int keep_ca_pem(struct sim *s, X509 *ca)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	BUF_MEM *bm;
+	int rc = Y_ENOMEM;
+
+	if (mem && PEM_write_bio_X509(mem, ca)) {
+		BIO_get_mem_ptr(mem, &bm);
+		s->ca_pem = strndup(bm->data, bm->length);
+		if (s->ca_pem)
+			rc = Y_OK;
+	}
+	BIO_free(mem);
+	return rc;
+}
+
+/* Makes the CA and the 127.0.0.1 certificate and writes cert.pem and
+ * key.pem (and ca.pem when with_ca) into dir; keeps the CA PEM. */
+static int make_tls(struct sim *s, const char *dir, bool with_ca)
 {
 	EVP_PKEY *cak = EVP_EC_gen("P-256"), *srvk = EVP_EC_gen("P-256");
 	X509 *ca = NULL, *srv = NULL;
-	BIO *mem = NULL;
 	char path[300];
-	BUF_MEM *bm;
 	int rc = Y_ECRYPTO;
 
 	if (!cak || !srvk)
@@ -121,35 +144,120 @@ static int make_tls(struct sim *s)
 	srv = ca ? make_cert(srvk, cak, ca, "127.0.0.1", false, 2) : NULL;
 	if (!srv)
 		goto out;
-	snprintf(s->media_dir, sizeof(s->media_dir), "/tmp/yesapp-sim-XXXXXX");
-	if (!mkdtemp(s->media_dir)) {
-		s->media_dir[0] = 0;
-		rc = Y_EIO;
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/cert.pem", s->media_dir);
-	rc = write_pem(path, srv, NULL);
-	if (rc)
-		goto out;
-	snprintf(path, sizeof(path), "%s/key.pem", s->media_dir);
+	snprintf(path, sizeof(path), "%s/key.pem", dir);
 	rc = write_pem(path, NULL, srvk);
-	if (rc)
-		goto out;
-	rc = Y_ENOMEM;
-	mem = BIO_new(BIO_s_mem());
-	if (!mem || !PEM_write_bio_X509(mem, ca))
-		goto out;
-	BIO_get_mem_ptr(mem, &bm);
-	s->ca_pem = strndup(bm->data, bm->length);
-	if (s->ca_pem)
-		rc = Y_OK;
+	snprintf(path, sizeof(path), "%s/cert.pem", dir);
+	rc = rc ?: write_pem(path, srv, NULL);
+	if (with_ca) {
+		snprintf(path, sizeof(path), "%s/ca.pem", dir);
+		rc = rc ?: write_pem(path, ca, NULL);
+	}
+	rc = rc ?: keep_ca_pem(s, ca);
 out:
-	BIO_free(mem);
 	X509_free(ca);
 	X509_free(srv);
 	EVP_PKEY_free(cak);
 	EVP_PKEY_free(srvk);
 	return rc;
+}
+
+static X509 *read_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+	if (f)
+		fclose(f);
+	return x;
+}
+
+/* Loads ca.pem, cert.pem and key.pem from dir: each must parse, the key must
+ * be the certificate's and the CA must have signed the certificate. */
+static int load_tls(struct sim *s, const char *dir)
+{
+	char path[300];
+	X509 *ca, *srv;
+	EVP_PKEY *key = NULL;
+	FILE *f;
+	int rc = Y_EINVAL;
+
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	ca = read_cert(path);
+	snprintf(path, sizeof(path), "%s/cert.pem", dir);
+	srv = read_cert(path);
+	snprintf(path, sizeof(path), "%s/key.pem", dir);
+	f = fopen(path, "r");
+	if (f) {
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (!ca || !srv || !key) {
+		LOG_ERROR("sim certs: unreadable PEM", "{s:s, s:b, s:b, s:b}", "dir", dir,
+			  "caOk", ca != NULL, "certOk", srv != NULL, "keyOk", key != NULL);
+		goto out;
+	}
+	if (X509_check_private_key(srv, key) != 1) {
+		LOG_ERROR("sim certs: key.pem is not cert.pem's key", "{s:s}", "dir", dir);
+		goto out;
+	}
+	if (X509_verify(srv, X509_get0_pubkey(ca)) != 1) {
+		LOG_ERROR("sim certs: cert.pem is not signed by ca.pem", "{s:s}", "dir", dir);
+		goto out;
+	}
+	rc = keep_ca_pem(s, ca);
+out:
+	ERR_clear_error();
+	X509_free(ca);
+	X509_free(srv);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* --certs DIR: all three files present: load them; none: make them there
+ * (creating DIR); some: refuse (a half-written directory is not trusted). */
+static int certs_dir_tls(struct sim *s, const char *dir)
+{
+	static const char *const names[] = { "ca.pem", "cert.pem", "key.pem" };
+	char path[300];
+	int present = 0;
+
+	if (strlen(dir) >= sizeof(s->media_dir) - 10) {
+		LOG_ERROR("sim certs: directory name too long", "{s:s}", "dir", dir);
+		return Y_EINVAL;
+	}
+	snprintf(s->media_dir, sizeof(s->media_dir), "%s", dir);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		LOG_ERROR("sim certs: cannot create directory", "{s:s, s:s}", "dir", dir, "error",
+			  strerror(errno));
+		return Y_EIO;
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		present += access(path, F_OK) == 0;
+	}
+	if (present == 3) {
+		LOG_INFO("sim certs loaded", "{s:s}", "dir", dir);
+		return load_tls(s, dir);
+	}
+	if (present) {
+		LOG_ERROR("sim certs: need all of ca.pem, cert.pem, key.pem or none", "{s:s}", "dir",
+			  dir);
+		return Y_EINVAL;
+	}
+	LOG_INFO("sim certs created", "{s:s}", "dir", dir);
+	return make_tls(s, dir, true);
+}
+
+/* No --certs: a fresh CA and certificate in a temp dir removed at exit. */
+static int temp_tls(struct sim *s)
+{
+	snprintf(s->media_dir, sizeof(s->media_dir), "/tmp/yesapp-sim-XXXXXX");
+	if (!mkdtemp(s->media_dir)) {
+		s->media_dir[0] = 0;
+		return Y_EIO;
+	}
+	s->media_dir_tmp = true;
+	return make_tls(s, s->media_dir, false);
 }
 
 static int json_error(struct ybuf *resp, int st, const char *msg)
@@ -223,7 +331,7 @@ int sim_media_start(struct sim *s)
 	uint8_t r[12];
 	int rc;
 
-	rc = make_tls(s);
+	rc = s->certs_dir ? certs_dir_tls(s, s->certs_dir) : temp_tls(s);
 	if (rc)
 		return rc;
 	rc = wa_crypto_random(r, sizeof(r));
@@ -262,7 +370,7 @@ void sim_media_free(struct sim *s)
 	}
 	free(s->ca_pem);
 	s->ca_pem = NULL;
-	if (s->media_dir[0]) {
+	if (s->media_dir[0] && s->media_dir_tmp) {
 		snprintf(path, sizeof(path), "%s/cert.pem", s->media_dir);
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/key.pem", s->media_dir);

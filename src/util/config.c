@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum opt_type {
 	OPT_INT,     /* int within [min, max] */
@@ -28,6 +29,8 @@ enum opt_type {
 	OPT_WSURL,   /* ws:// or wss:// URL */
 	OPT_SECRET,  /* printable ASCII without spaces, 1..max chars */
 	OPT_ORIGINS, /* "*" or comma-separated http(s)://origin list */
+	OPT_KEY32,   /* 64 hex digits (a 32-byte key) */
+	OPT_PEMFILE, /* a readable file holding a PEM certificate */
 };
 
 struct option_row {
@@ -72,6 +75,13 @@ static const struct option_row options[] = {
 	  0, 36500, "days to keep messages and webhook logs (0 = forever)" },
 	{ "WA_WS_URL", "wa-ws-url", "URL", OPT_WSURL, FIELD(wa_ws_url),
 	  "wss://web.whatsapp.com/ws/chat", NULL, 0, 0, "WhatsApp websocket endpoint" },
+	{ "WA_ROOT_KEY", "wa-root-key", "HEX", OPT_KEY32, FIELD(wa_root_key), NULL,
+	  "(WhatsApp's)", 0, 0, "Noise root public key (64 hex digits) to trust instead of "
+	  "WhatsApp's, e.g. rootPublicKey of `yesapp sim` (validated only: the client that "
+	  "uses it comes later)" },
+	{ "WA_CA_FILE", "wa-ca-file", "FILE", OPT_PEMFILE, FIELD(wa_ca_file), NULL, "(system CAs)",
+	  0, 0, "PEM CA certificate to trust for wss:// and https://, e.g. the simulator's ca.pem "
+	  "(validated only: the client that uses it comes later)" },
 	{ "MAX_BODY_BYTES", "max-body-bytes", "BYTES", OPT_SIZE, FIELD(max_body_bytes), "1048576",
 	  "1048576 (1 MiB)", 1024, 64LL << 20, "largest accepted HTTP request body" },
 };
@@ -153,6 +163,27 @@ static int valid_origins(const char *s)
 		}
 	}
 	return 1;
+}
+
+/* 1 if path is a regular file we can read whose first 8 KiB hold a PEM
+ * certificate's begin line. */
+static int pem_file_ok(const char *path)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	char buf[8192];
+	FILE *f;
+	size_t n;
+	struct stat st;
+
+	if (!*path || stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return memmem(buf, n, begin, sizeof(begin) - 1) != NULL;
 }
 
 /*
@@ -242,6 +273,20 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 		}
 		break;
 	}
+	case OPT_KEY32:
+		if (strlen(val) != 64 || strspn(val, "0123456789abcdefABCDEF") != 64) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected 64 hex digits (a 32-byte "
+				"key)", who, val);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_PEMFILE:
+		if (!pem_file_ok(val)) {
+			set_err(err, errlen, "%s: \"%s\" is not a readable PEM certificate file", who,
+				val);
+			return Y_EINVAL;
+		}
+		break;
 	case OPT_ORIGINS:
 		if (!valid_origins(val)) {
 			set_err(err, errlen, "%s: invalid value \"%s\": expected * or a comma-separated "
@@ -377,6 +422,10 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return buf;
 	case OPT_ORIGINS:
 		return "* or origin list";
+	case OPT_KEY32:
+		return "64 hex digits";
+	case OPT_PEMFILE:
+		return "PEM file";
 	}
 	return "?";
 }

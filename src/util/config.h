@@ -27,6 +27,8 @@ struct config {
 	int retention_days;       /* RETENTION_DAYS (90) */
 	char *wa_ws_url;          /* WA_WS_URL (wss://web.whatsapp.com/ws/chat) */
 	size_t max_body_bytes;    /* MAX_BODY_BYTES (1 MiB) */
+	char *wa_root_key;        /* WA_ROOT_KEY: 64 hex digits, NULL = WhatsApp's root */
+	char *wa_ca_file;         /* WA_CA_FILE: PEM CA file, NULL = system CAs */
 };
 
 /* Fills cfg from env and argv (argv[0] is the first argument after the

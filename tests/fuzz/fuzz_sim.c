@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int st;
 
 	if (!sim) {
-		struct sim_opts o = { "127.0.0.1", 0 };
+		struct sim_opts o = { .host = "127.0.0.1", .port = 0 };
 
 		ylog_min = YLOG_OFF;
 		if (sim_new(&o, &sim))

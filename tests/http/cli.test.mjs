@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SETTINGS = ['PORT', 'HOST', 'DATA_DIR', 'DATABASE_URL', 'LOG_LEVEL', 'API_KEY',
   'CORS_ORIGINS', 'RATE_LIMIT_GLOBAL', 'RATE_LIMIT_MESSAGES', 'QUEUE_MAX', 'RETENTION_DAYS',
-  'WA_WS_URL', 'MAX_BODY_BYTES'];
+  'WA_WS_URL', 'WA_ROOT_KEY', 'WA_CA_FILE', 'MAX_BODY_BYTES'];
 
 // Runs yesapp with the settings' variables cleared (plus `env`), bounded in time.
 function run(args, env = {}) {
@@ -57,6 +57,9 @@ test('docs/configuration.md holds the generated settings table', () => {
   assert.equal(r.stdout.trim().split('\n').length, SETTINGS.length + 2);
 });
 
+const notPem = join(dir, 'not.pem');
+writeFileSync(notPem, 'hello\n');
+
 test('invalid settings exit 2 naming the variable or flag', () => {
   const cases = [
     [{ PORT: 'abc' }, [], /PORT/],
@@ -69,6 +72,11 @@ test('invalid settings exit 2 naming the variable or flag', () => {
     [{ QUEUE_MAX: '0' }, [], /QUEUE_MAX/],
     [{ CORS_ORIGINS: 'javascript:alert(1)' }, [], /CORS_ORIGINS/],
     [{}, ['--no-such-flag'], /unknown option "--no-such-flag"/],
+    [{ WA_ROOT_KEY: 'ab'.repeat(31) }, [], /WA_ROOT_KEY: .*64 hex digits/],
+    [{}, ['--wa-root-key', 'zz'.repeat(32)], /--wa-root-key: .*64 hex digits/],
+    [{ WA_CA_FILE: join(dir, 'no-such.pem') }, [], /WA_CA_FILE: .*not a readable PEM certificate file/],
+    [{}, ['--wa-ca-file', dir], /--wa-ca-file: .*not a readable PEM/],
+    [{}, ['--wa-ca-file', notPem], /--wa-ca-file: .*not a readable PEM/],
   ];
   for (const [env, flags, re] of cases) {
     for (const cmd of [['serve'], ['keys', 'list']]) {
@@ -78,6 +86,16 @@ test('invalid settings exit 2 naming the variable or flag', () => {
     }
   }
   assert.equal(existsSync(join(dir, 'unused')), false, 'nothing created on a config error');
+});
+
+test('WA_ROOT_KEY and WA_CA_FILE accept a 32-byte hex key and a PEM certificate file', () => {
+  const ca = join(dir, 'ca.pem');
+  writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  const data = join(dir, 'data-wa');
+  let r = run(['keys', 'list', '--data-dir', data], { WA_ROOT_KEY: 'aB'.repeat(32), WA_CA_FILE: ca });
+  assert.equal(r.status, 0, r.stderr);
+  r = run(['keys', 'list', '--data-dir', data, '--wa-root-key', '0f'.repeat(32), '--wa-ca-file=' + ca]);
+  assert.equal(r.status, 0, r.stderr);
 });
 
 test('keys create, list and revoke against a data dir', () => {

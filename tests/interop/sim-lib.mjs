@@ -21,8 +21,8 @@ export async function loadBaileys(version) {
 }
 
 // Spawns the simulator and resolves once it logged its port.
-export async function startSim() {
-	const proc = spawn(path.resolve(build, 'yesapp'), ['sim', '--listen', '127.0.0.1:0', ...(process.env.SIMLOG ? ['--log-level', 'debug'] : [])], {
+export async function startSim(extraArgs = []) {
+	const proc = spawn(path.resolve(build, 'yesapp'), ['sim', '--listen', '127.0.0.1:0', ...extraArgs, ...(process.env.SIMLOG ? ['--log-level', 'debug'] : [])], {
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	const lines = [];

@@ -101,6 +101,17 @@ test('baileys 7 links by QR (wa.me URL, dictionary v3) and opens', async () => {
 	await linkAndOpen(7, '15550003333');
 });
 
+test('baileys 7: unlinking logs the companion out (401, loggedOut)', async () => {
+	await linkAndOpen(7, '15550005555', async (sim, c) => {
+		const r = await sim.api('DELETE', '/sim/accounts/15550005555/devices/1');
+		assert.equal(r.status, 200);
+		await c.until(() => c.closes.includes(401), 'loggedOut (401)');
+		assert.equal(c.closes.at(-1), 401, 'Baileys 7 reports DisconnectReason.loggedOut');
+		const after = await sim.api('GET', '/sim/accounts/15550005555/devices');
+		assert.deepEqual(after.json.devices, []);
+	});
+});
+
 test('baileys 6 links by QR through /sim/scan, restarts (515) and opens', async () => {
 	await linkAndOpen(6, '15550001111');
 });
@@ -151,11 +162,10 @@ test('strict shapes get errors, not silence; unlinking logs the companion out (4
 	});
 });
 
-test('baileys 6 links by pair code through /sim/pair-code and opens', async () => {
-	const lib = await loadBaileys(6);
+async function pairCodeAndOpen(version, phone) {
+	const lib = await loadBaileys(version);
 	const sim = await startSim();
-	const phone = '15550008888';
-	const c = client(lib, sim, phone, 'b6code', { pairCode: true });
+	const c = client(lib, sim, phone, `b${version}code`, { pairCode: true });
 	try {
 		let r = await sim.api('POST', '/sim/pair-code', { phone, code: 'ABCD-EFGH' });
 		assert.equal(r.status, 404, 'no companion waits yet');
@@ -167,10 +177,15 @@ test('baileys 6 links by pair code through /sim/pair-code and opens', async () =
 		const devs = await sim.api('GET', `/sim/accounts/${phone}/devices`);
 		assert.equal(devs.json.devices.length, 1);
 		assert.equal(c.state.creds.me.id.split(':')[0], phone);
+		if (version === 7) assert.ok(c.state.creds.me.lid?.startsWith(devs.json.lid + ':1@'), c.state.creds.me.lid);
 		r = await sim.api('POST', '/sim/pair-code', { phone, code: 'short' });
 		assert.equal(r.status, 400);
 	} finally {
 		c.end();
 		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
 	}
+}
+
+test('baileys 6 links by pair code through /sim/pair-code and opens', async () => {
+	await pairCodeAndOpen(6, '15550008888');
 });

@@ -1,12 +1,16 @@
 /*
  * Unit tests for src/sim/: phone number normalisation, the QR parser, and
  * the control API handler called directly (no sockets involved beyond the
- * listener sim_new opens on an ephemeral port).
+ * listener sim_new opens on an ephemeral port), and the state file (saved,
+ * loaded back equal; truncated or tampered text refused).
  */
 #include <jansson.h>
 
+#include <stdio.h>
+
 #include "sim/sim_int.h"
 #include "test.h"
+#include "tmpdir.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -100,7 +104,7 @@ static int call(struct sim *s, const char *m, const char *uri, const char *body,
 
 TEST(control_api_accounts_and_devices)
 {
-	struct sim_opts o = { "127.0.0.1", 0 };
+	struct sim_opts o = { .host = "127.0.0.1", .port = 0 };
 	struct sim *s = NULL;
 	json_t *j = NULL;
 	char lid[32] = "";
@@ -148,11 +152,126 @@ TEST(control_api_accounts_and_devices)
 	sim_free(s);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *t = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) > 0 && !fseek(f, 0, SEEK_SET) &&
+	    (t = malloc((size_t)n + 1)) && fread(t, 1, (size_t)n, f) == (size_t)n) {
+		t[n] = 0;
+		*len = (size_t)n;
+	} else {
+		free(t);
+		t = NULL;
+	}
+	fclose(f);
+	return t;
+}
+
+TEST(state_file_round_trip_and_refusals)
+{
+	char dir[256], file[300];
+	struct sim_opts o = { .host = "127.0.0.1", .port = 0 };
+	struct sim *s1 = NULL, *s2 = NULL, *t;
+	struct sim_account *a, *b;
+	struct sim_device *d;
+	struct sim_pending *p;
+	char *text;
+	size_t len = 0;
+	int refused = 0, tries = 0;
+	bool found = false;
+
+	CHECK(tmpdir_make(dir, sizeof(dir)) == 0);
+	snprintf(file, sizeof(file), "%s/state.json", dir);
+	o.state_file = file;
+	CHECK(sim_new(&o, &s1) == Y_OK);
+	a = sim_account_get(s1, "15550001111");
+	CHECK(a != NULL && sim_account_get(s1, "15550002222") != NULL);
+	/* a companion with a prekey and one queued stanza */
+	d = calloc(1, sizeof(*d));
+	p = calloc(1, sizeof(*p));
+	d->prekeys = calloc(1, sizeof(*d->prekeys));
+	CHECK(d && p && d->prekeys);
+	d->acct = a;
+	d->id = a->next_device++;
+	d->key_index = 7;
+	d->reg_id = 4242;
+	memset(d->identity, 0x11, sizeof(d->identity));
+	memset(d->noise, 0x22, sizeof(d->noise));
+	d->prekeys[0].id = 5;
+	memset(d->prekeys[0].pub, 0x33, 32);
+	d->nprekeys = 1;
+	d->key_shared = true;
+	p->node = wa_node_new("message");
+	CHECK(p->node && !wa_node_add_attr(p->node, "id", "ABC123"));
+	d->qhead = d->qtail = p;
+	d->nq = 1;
+	d->next = a->devices;
+	a->devices = d;
+	CHECK(sim_state_save(s1) == Y_OK);
+
+	/* loaded into a bare struct (a second listener is not needed here; the
+	 * interop test starts `yesapp sim --state` itself) */
+	s2 = calloc(1, sizeof(*s2));
+	CHECK(s2 != NULL && sim_state_read_file(s2, file, &found) == Y_OK && found);
+	CHECK(!memcmp(s1->root.pub, s2->root.pub, 32) && !memcmp(s1->root.priv, s2->root.priv, 32));
+	CHECK(!memcmp(s1->static_key.pub, s2->static_key.pub, 32));
+	b = sim_account_find(s2, "15550001111");
+	CHECK(b != NULL && !strcmp(b->lid, a->lid) && !memcmp(b->ident.priv, a->ident.priv, 32));
+	CHECK(b && b->ident.registration_id == a->ident.registration_id && b->spk.id == a->spk.id);
+	CHECK(b && b->next_device == a->next_device && sim_account_find(s2, "15550002222"));
+	d = b ? sim_device_find(b, 1) : NULL;
+	CHECK(d != NULL);
+	if (d) {
+		CHECK(d->key_index == 7 && d->reg_id == 4242 && d->key_shared && d->nprekeys == 1);
+		CHECK(d->prekeys[0].id == 5 && d->prekeys[0].pub[31] == 0x33 && d->noise[0] == 0x22);
+		CHECK(d->nq == 1 && d->qhead && wa_node_is(d->qhead->node, "message"));
+	}
+	CHECK(b && wa_signal_memstore_count(b->store, WA_SIGNAL_SIGNED_PREKEY) ==
+			   wa_signal_memstore_count(a->store, WA_SIGNAL_SIGNED_PREKEY));
+	CHECK(b && wa_signal_memstore_count(b->store, WA_SIGNAL_SIGNED_PREKEY) == 1);
+
+	/* every truncation of the saved text is refused; so is tampering */
+	text = slurp(file, &len);
+	CHECK(text != NULL && len > 100);
+	for (size_t n = 0; text && n < len; n += 1 + n / 16) {
+		t = calloc(1, sizeof(*t));
+		CHECK(t != NULL);
+		refused += sim_state_load(t, text, n) != Y_OK;
+		tries++;
+		sim_free(t);
+	}
+	CHECK_EQ_INT(refused, tries);
+	if (text) {
+		char *v = strstr(text, "\"version\":1");
+
+		t = calloc(1, sizeof(*t));
+		CHECK(t && sim_state_load(t, text, len) == Y_OK);
+		sim_free(t);
+		CHECK(v != NULL);
+		if (v) {
+			v[10] = '9';
+			t = calloc(1, sizeof(*t));
+			CHECK(t && sim_state_load(t, text, len) == Y_EINVAL);
+			sim_free(t);
+		}
+	}
+	free(text);
+	sim_free(s1);
+	sim_free(s2);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	ylog_min = YLOG_OFF;
 	RUN(normalises_phone_numbers);
 	RUN(parses_qr_strings);
 	RUN(control_api_accounts_and_devices);
+	RUN(state_file_round_trip_and_refusals);
 	return test_summary();
 }
