@@ -6,8 +6,8 @@
  * code is shown on a screen, where modules are never damaged or dirty, and a
  * WhatsApp pairing string (about 240 bytes) then fits version 10 (57x57
  * modules) instead of version 13 (69x69) at level M: fewer, larger modules
- * for the same picture size scan more easily. WhatsApp's own clients render
- * it the same way (whatsmeow's examples and Baileys' terminal QR use L).
+ * for the same picture size scan more easily. whatsmeow's documented example
+ * renders the same string at level L too (qrterminal.L).
  *
  * Both functions append to out (caller owns it and its cap; nothing is
  * appended on error beyond what was already there before a cap was hit).
