@@ -40,6 +40,30 @@ int sim_phone_norm(const char *in, char out[SIM_PHONE_MAX + 1])
 	return Y_OK;
 }
 
+int sim_version_parse(const char *in, uint32_t out[3])
+{
+	const char *p = in;
+
+	if (!in)
+		return Y_EINVAL;
+	for (int i = 0; i < 3; i++) {
+		uint64_t v = 0;
+		int digits = 0;
+
+		for (; *p >= '0' && *p <= '9'; p++, digits++) {
+			v = v * 10 + (uint64_t)(*p - '0');
+			if (v > UINT32_MAX || digits >= 10)
+				return Y_EINVAL;
+		}
+		if (!digits || *p != (i < 2 ? '.' : 0))
+			return Y_EINVAL;
+		out[i] = (uint32_t)v;
+		if (i < 2)
+			p++;
+	}
+	return Y_OK;
+}
+
 struct sim_account *sim_account_find(struct sim *s, const char *phone)
 {
 	for (struct sim_account *a = s->accounts; a; a = a->next)
@@ -179,6 +203,12 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 	snprintf(s->host, sizeof(s->host), "%s", o && o->host ? o->host : "127.0.0.1");
 	s->certs_dir = o ? o->certs_dir : NULL;
 	s->state_file = o ? o->state_file : NULL;
+	if (o && o->min_version) {
+		rc = sim_version_parse(o->min_version, s->min_version);
+		if (rc)
+			goto fail;
+		s->min_version_on = true;
+	}
 	if (s->state_file) {
 		bool found;
 
@@ -207,6 +237,20 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 	rc = sim_media_start(s);
 	if (rc)
 		goto fail;
+	if (o && o->tls) {
+		char cert[300], key[300];
+
+		/* the media host's certificate: one CA trusts both */
+		snprintf(cert, sizeof(cert), "%s/cert.pem", s->media_dir);
+		snprintf(key, sizeof(key), "%s/key.pem", s->media_dir);
+		lo.port = 0;
+		lo.cert_file = cert;
+		lo.key_file = key;
+		rc = wa_listener_new(s->loop, &lo, on_accept, s, &s->wss_ls);
+		if (rc)
+			goto fail;
+		s->wss_port = wa_listener_port(s->wss_ls);
+	}
 	*out = s;
 	return Y_OK;
 fail:
@@ -353,6 +397,21 @@ int sim_main(int argc, char **argv)
 			o.certs_dir = argv[++i];
 			continue;
 		}
+		if (!strcmp(a, "--min-version") && i + 1 < argc) {
+			uint32_t mv[3];
+
+			o.min_version = argv[++i];
+			if (sim_version_parse(o.min_version, mv)) {
+				fprintf(stderr, "yesapp sim: --min-version wants P.S.T (e.g. "
+					"2.3000.1045649367), got \"%s\"\n", o.min_version);
+				return 2;
+			}
+			continue;
+		}
+		if (!strcmp(a, "--tls")) {
+			o.tls = true;
+			continue;
+		}
 		if (!strcmp(a, "--log-level") && i + 1 < argc) {
 			enum ylog_level l;
 
@@ -364,7 +423,8 @@ int sim_main(int argc, char **argv)
 			continue;
 		}
 		fprintf(stderr, "yesapp sim: unknown option \"%s\"\n"
-			"usage: yesapp sim [--listen HOST:PORT] [--state FILE] [--certs DIR] [--log-level L]\n", a);
+			"usage: yesapp sim [--listen HOST:PORT] [--state FILE] [--certs DIR] "
+			"[--min-version P.S.T] [--tls] [--log-level L]\n", a);
 		return 2;
 	}
 	rc = sim_new(&o, &s);
@@ -373,8 +433,8 @@ int sim_main(int argc, char **argv)
 		return 1;
 	}
 	signals_start(s);
-	LOG_INFO("sim listening", "{s:s, s:i, s:s, s:s}", "host", s->host, "port", s->port,
-		 "wsPath", "/ws/chat", "mediaHost", s->media_host);
+	LOG_INFO("sim listening", "{s:s, s:i, s:s, s:s, s:i}", "host", s->host, "port", s->port,
+		 "wsPath", "/ws/chat", "mediaHost", s->media_host, "wssPort", s->wss_port);
 	sim_run(s);
 	sim_free(s);
 	return 0;

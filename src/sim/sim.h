@@ -11,6 +11,7 @@
 #ifndef YESAPP_SIM_H
 #define YESAPP_SIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct sim;
@@ -25,6 +26,13 @@ struct sim_opts {
 	 * fails sim_new with Y_EINVAL), saved atomically each second while it
 	 * changes and when sim_run returns; NULL: memory only */
 	const char *state_file;
+	/* "P.S.T": clients whose ClientPayload appVersion is lower get
+	 * <failure reason="405"/> (client outdated); NULL: no check. A
+	 * malformed value fails sim_new with Y_EINVAL. */
+	const char *min_version;
+	/* also serve /ws/chat (and /sim) over TLS on a second port, with the
+	 * media host's certificate (the same CA) */
+	bool tls;
 };
 
 /* Creates the simulator and starts listening (keys are generated here).
@@ -44,7 +52,7 @@ void sim_stop(struct sim *s);
 void sim_free(struct sim *s);
 
 /* The `yesapp sim [--listen HOST:PORT] [--state FILE] [--certs DIR]
- * [--log-level L]` subcommand; argv
+ * [--min-version P.S.T] [--tls] [--log-level L]` subcommand; argv
  * starts after "sim". Returns the process exit code. */
 int sim_main(int argc, char **argv);
 

@@ -2,10 +2,12 @@
  * The simulator's control API: JSON over plain HTTP on the simulator's port
  * (same listener as /ws/chat), under /sim.
  *
- *   GET    /sim/info                          {rootPublicKey, caCert, wsUrl, mediaHost}
+ *   GET    /sim/info                          {rootPublicKey, caCert, wsUrl, wssUrl, mediaHost}
+ *                                             (wssUrl: with --tls, else null)
  *   GET    /sim/stats                         counters
  *   POST   /sim/accounts {"phone"}            201 created / 200 existing: {phone, lid}
- *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online}]}
+ *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online,
+ *                                             prekeys}]} (prekeys: one-time prekeys held)
  *   DELETE /sim/accounts/{phone}/devices/{d}  unlink: the companion is logged out
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}
  *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}
@@ -14,6 +16,15 @@
  *                                             latencyMs: delay every outgoing node
  *                                             (0 ends it); refuseForMs: refuse new
  *                                             connections for N ms: {dropped}
+ *   GET    /sim/config                        {minVersion}
+ *   POST   /sim/config {"minVersion":"P.S.T"|null}
+ *                                             clients whose appVersion is lower get
+ *                                             <failure reason=405/> (null: no minimum)
+ *   POST   /sim/prekey-low {"phone","device"[,"count"]}
+ *                                             keeps the device's newest count (default 0)
+ *                                             prekeys and sends it the encrypt
+ *                                             notification <count value=count/>:
+ *                                             {count, queued}
  *
  * Errors: {"error": text} with 400 (bad JSON or fields), 404 (unknown
  * account, device, ref or route), 405 (method), 500.
@@ -76,11 +87,15 @@ static int get_info(struct sim *s, struct ybuf *resp)
 {
 	char key[2 * WA_KEY_LEN + 1], url[128];
 
+	char wss[128];
+
 	hex(s->root.pub, WA_KEY_LEN, key);
 	snprintf(url, sizeof(url), "ws://%s:%d/ws/chat", s->host, s->port);
+	snprintf(wss, sizeof(wss), "wss://%s:%d/ws/chat", s->host, s->wss_port);
 	return reply(resp, 200,
-		     json_pack("{s:s, s:s?, s:s, s:s?}", "rootPublicKey", key, "caCert", s->ca_pem,
-			       "wsUrl", url, "mediaHost", s->media_host[0] ? s->media_host : NULL));
+		     json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "rootPublicKey", key, "caCert",
+			       s->ca_pem, "wsUrl", url, "wssUrl", s->wss_port ? wss : NULL,
+			       "mediaHost", s->media_host[0] ? s->media_host : NULL));
 }
 
 static int get_stats(struct sim *s, struct ybuf *resp)
@@ -94,7 +109,7 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 	}
 	return reply(resp, 200,
 		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			       "s:I, s:I, s:I, s:I}",
+			       "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			       "accounts", (json_int_t)accounts, "devices", (json_int_t)devices,
 			       "connectionsOpen", (json_int_t)sim_conn_count(s), "connections",
 			       (json_int_t)s->st.connections, "handshakes",
@@ -107,7 +122,9 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 			       (json_int_t)s->st.receipts, "iqUnknown", (json_int_t)s->st.iq_unknown,
 			       "errors", (json_int_t)s->st.errors, "phoneDecrypted",
 			       (json_int_t)s->st.phone_decrypted, "phoneDecryptFailed",
-			       (json_int_t)s->st.phone_decrypt_failed));
+			       (json_int_t)s->st.phone_decrypt_failed, "outdated",
+			       (json_int_t)s->st.outdated, "prekeyLow", (json_int_t)s->st.prekey_low,
+			       "prekeyUploads", (json_int_t)s->st.prekey_uploads));
 }
 
 static int post_account(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
@@ -207,6 +224,73 @@ static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct yb
 			       (json_int_t)s->latency_ms));
 }
 
+static int config_reply(struct sim *s, struct ybuf *resp)
+{
+	char v[40];
+
+	snprintf(v, sizeof(v), "%u.%u.%u", s->min_version[0], s->min_version[1],
+		 s->min_version[2]);
+	return reply(resp, 200, json_pack("{s:s?}", "minVersion", s->min_version_on ? v : NULL));
+}
+
+static int post_config(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len), *mv;
+	uint32_t v[3];
+
+	if (!j)
+		return error(resp, 400, "a JSON object expected");
+	mv = json_object_get(j, "minVersion");
+	if (mv && !json_is_null(mv) &&
+	    (!json_is_string(mv) || sim_version_parse(json_string_value(mv), v))) {
+		json_decref(j);
+		return error(resp, 400, "minVersion: \"P.S.T\" (e.g. \"2.3000.1045649367\") or null");
+	}
+	if (mv && json_is_null(mv)) {
+		s->min_version_on = false;
+		memset(s->min_version, 0, sizeof(s->min_version));
+	} else if (mv) {
+		s->min_version_on = true;
+		memcpy(s->min_version, v, sizeof(v));
+	}
+	json_decref(j);
+	LOG_INFO("sim config", "{s:b}", "minVersion", s->min_version_on);
+	return config_reply(s, resp);
+}
+
+static int post_prekey_low(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len);
+	const char *phone = j ? json_string_value(json_object_get(j, "phone")) : NULL;
+	json_t *dev = j ? json_object_get(j, "device") : NULL;
+	json_t *cnt = j ? json_object_get(j, "count") : NULL;
+	char norm[SIM_PHONE_MAX + 1];
+	struct sim_account *a;
+	struct sim_device *d;
+	json_int_t count = cnt ? json_integer_value(cnt) : 0;
+	int rc;
+
+	if (!phone || sim_phone_norm(phone, norm) || !json_is_integer(dev) ||
+	    json_integer_value(dev) < 1 || json_integer_value(dev) > 255 ||
+	    (cnt && (!json_is_integer(cnt) || count < 0 || count > SIM_PREKEYS_MAX))) {
+		json_decref(j);
+		return error(resp, 400, "phone, device (1..255) and optional count (0..2000) expected");
+	}
+	a = sim_account_find(s, norm);
+	d = a ? sim_device_find(a, (uint32_t)json_integer_value(dev)) : NULL;
+	json_decref(j);
+	if (!d)
+		return error(resp, 404, "no such device");
+	rc = sim_conn_prekey_low(s, d, (size_t)count);
+	if (rc == Y_EINVAL)
+		return error(resp, 400, "count is above the prekeys the device holds");
+	if (rc == Y_ETOOBIG)
+		return error(resp, 507, "the device's offline queue is full");
+	if (rc)
+		return error(resp, 500, y_strerror(rc));
+	return reply(resp, 200, json_pack("{s:I, s:b}", "count", count, "queued", d->conn == NULL));
+}
+
 static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 {
 	json_t *arr = json_array();
@@ -217,9 +301,10 @@ static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 	for (struct sim_device *d = a->devices; d; d = d->next) {
 		snprintf(jid, sizeof(jid), "%s:%u@s.whatsapp.net", a->phone, d->id);
 		snprintf(lid, sizeof(lid), "%s:%u@lid", a->lid, d->id);
-		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:i, s:b}", "id", (int)d->id,
-						     "jid", jid, "lid", lid, "keyIndex",
-						     (int)d->key_index, "online", d->conn != NULL));
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:i, s:b, s:I}", "id",
+						     (int)d->id, "jid", jid, "lid", lid, "keyIndex",
+						     (int)d->key_index, "online", d->conn != NULL,
+						     "prekeys", (json_int_t)d->nprekeys));
 	}
 	return reply(resp, 200,
 		     json_pack("{s:s, s:s, s:o}", "phone", a->phone, "lid", a->lid, "devices", arr));
@@ -293,6 +378,13 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 	else if (!strcmp(path, "/sim/faults"))
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_faults(s, body, len, resp);
+	else if (!strcmp(path, "/sim/config"))
+		st = !strcmp(method, "GET")    ? config_reply(s, resp)
+		     : !strcmp(method, "POST") ? post_config(s, body, len, resp)
+					       : error(resp, 405, "GET or POST expected");
+	else if (!strcmp(path, "/sim/prekey-low"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_prekey_low(s, body, len, resp);
 	else if (!strncmp(path, "/sim/accounts/", 14))
 		st = accounts_route(s, method, path + 14, resp);
 	else

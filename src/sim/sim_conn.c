@@ -610,7 +610,33 @@ static void timer_stop(struct sim_conn *c)
 	c->timer = NULL;
 }
 
-/* The answer to the ClientPayload: pair-device refs or success/failure. */
+/* Whether the ClientPayload's userAgent.appVersion (primary, secondary,
+ * tertiary; absent parts count as 0) is below the configured minimum. */
+static bool client_outdated(struct sim_conn *c, const Wa__ClientPayload *cp)
+{
+	const struct sim *s = c->sim;
+	const Wa__ClientPayload__UserAgent__AppVersion *v =
+		cp->useragent ? cp->useragent->appversion : NULL;
+	uint32_t have[3] = { v && v->has_primary ? v->primary : 0,
+			     v && v->has_secondary ? v->secondary : 0,
+			     v && v->has_tertiary ? v->tertiary : 0 };
+
+	if (!s->min_version_on)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (have[i] != s->min_version[i]) {
+			if (have[i] > s->min_version[i])
+				return false;
+			LOG_INFO("sim client outdated", "{s:I, s:i, s:i, s:i}", "conn",
+				 (json_int_t)c->id, "primary", (int)have[0], "secondary",
+				 (int)have[1], "tertiary", (json_int_t)have[2]);
+			return true;
+		}
+	return false;
+}
+
+/* The answer to the ClientPayload: pair-device refs or success/failure
+ * (405 for a client below the minimum version, as WhatsApp answers one). */
 static void on_payload_timer(uv_timer_t *t)
 {
 	struct sim_conn *c = t->data;
@@ -621,8 +647,12 @@ static void on_payload_timer(uv_timer_t *t)
 	rc = wa_pb_unpack(&wa__client_payload__descriptor, c->payload.data, c->payload.len,
 			  (ProtobufCMessage **)&cp);
 	ybuf_release(&c->payload);
-	if (!rc && c->state == C_OPEN)
+	if (!rc && c->state == C_OPEN && client_outdated(c, cp)) {
+		c->sim->st.outdated++;
+		rc = send_failure(c, "405");
+	} else if (!rc && c->state == C_OPEN) {
 		rc = cp->devicepairingdata ? on_register(c, cp->devicepairingdata) : on_login(c, cp);
+	}
 	if (cp)
 		protobuf_c_message_free_unpacked(&cp->base, NULL);
 	if (rc) {
@@ -1112,6 +1142,9 @@ static int iq_prekey_upload(struct sim_conn *c, const struct wa_node *iq)
 			d->nprekeys++;
 		}
 	}
+	c->sim->st.prekey_uploads++;
+	LOG_INFO("sim prekeys uploaded", "{s:s, s:i, s:I, s:I}", "phone", d->acct->phone, "device",
+		 (int)d->id, "uploaded", (json_int_t)nk, "held", (json_int_t)d->nprekeys);
 	return conn_send(c, iq_result(iq));
 }
 
@@ -1954,6 +1987,34 @@ int sim_conn_unlink(struct sim *s, struct sim_account *a, uint32_t dev)
 	LOG_INFO("sim unlinked", "{s:s, s:i}", "phone", a->phone, "device", (int)dev);
 	sim_device_remove(a, d);
 	return Y_OK;
+}
+
+int sim_conn_prekey_low(struct sim *s, struct sim_device *d, size_t count)
+{
+	struct wa_node *n;
+	struct wa_node *k;
+	char id[24], t[24], v[24];
+
+	if (count > d->nprekeys)
+		return Y_EINVAL;
+	new_msg_id(id);
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)now_s());
+	snprintf(v, sizeof(v), "%zu", count);
+	n = wa_node_new("notification");
+	if (!n || attrs(n, "from", S_WA, "type", "encrypt", "id", id, "t", t, NULL) ||
+	    !(k = wa_node_add_child(n, "count")) || attrs(k, "value", v, NULL)) {
+		wa_node_free(n);
+		return Y_ENOMEM;
+	}
+	/* the server hands out the oldest first: what is left is the newest */
+	if (count && count < d->nprekeys)
+		memmove(d->prekeys, d->prekeys + (d->nprekeys - count),
+			count * sizeof(*d->prekeys));
+	d->nprekeys = count;
+	s->st.prekey_low++;
+	LOG_INFO("sim prekey-low", "{s:s, s:i, s:I}", "phone", d->acct->phone, "device", (int)d->id,
+		 "count", (json_int_t)count);
+	return deliver(s, d, n);
 }
 
 size_t sim_conn_drop_all(struct sim *s)

@@ -77,6 +77,9 @@ struct sim_stats {
 	uint64_t nodes_in, nodes_out, messages_routed, messages_queued, receipts;
 	uint64_t iq_unknown, errors;
 	uint64_t phone_decrypted, phone_decrypt_failed; /* messages to device 0 */
+	uint64_t outdated;        /* connections refused with failure 405 */
+	uint64_t prekey_low;      /* prekey-low notifications sent */
+	uint64_t prekey_uploads;  /* encrypt set <list> iqs accepted */
 };
 
 struct sim {
@@ -113,6 +116,12 @@ struct sim {
 	/* faults (POST /sim/faults) */
 	uint32_t latency_ms;     /* every outgoing node waits this long */
 	uint64_t refuse_until;   /* uv_now() before which connections are refused */
+	/* POST /sim/config, --min-version */
+	bool min_version_on;
+	uint32_t min_version[3]; /* primary, secondary, tertiary */
+	/* --tls: /ws/chat over wss on its own port (media host's cert) */
+	struct wa_listener *wss_ls;
+	int wss_port;            /* 0 without --tls */
 };
 
 /* ---- accounts (sim.c) ---- */
@@ -125,6 +134,9 @@ struct sim_account *sim_account_by_lid(struct sim *s, const char *lid);
 /* Finds or creates (with fresh phone keys). NULL on ENOMEM. */
 struct sim_account *sim_account_get(struct sim *s, const char *phone);
 struct sim_device *sim_device_find(struct sim_account *a, uint32_t id);
+/* Parses "P.S.T" (three decimal numbers, each fitting 32 bits, nothing
+ * else) into out. 0 or Y_EINVAL. */
+int sim_version_parse(const char *in, uint32_t out[3]);
 /* Removes and frees a device (its connection, if any, must be detached). */
 void sim_device_remove(struct sim_account *a, struct sim_device *d);
 
@@ -146,6 +158,12 @@ int sim_conn_pair_code(struct sim *s, const char *phone, const char *code);
 /* Unlinks a companion: logs its connection out (stream:error 401
  * device_removed) and deletes it. Y_ENOTFOUND. */
 int sim_conn_unlink(struct sim *s, struct sim_account *a, uint32_t dev);
+/* Sends device d of a the notification WhatsApp sends when a companion's
+ * one-time prekeys run low (<notification type=encrypt><count value/>),
+ * after keeping only its first `count` prekeys (so the prekey count the
+ * device asks for next agrees), queued if the device is offline.
+ * Y_EINVAL (count above what the device holds), Y_ENOMEM. */
+int sim_conn_prekey_low(struct sim *s, struct sim_device *d, size_t count);
 /* Drops every connection now (faults dropAll). Returns how many. */
 size_t sim_conn_drop_all(struct sim *s);
 size_t sim_conn_count(const struct sim *s);
