@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "auth/apikey.h"
 #include "http/http.h"
+#include "service/engine.h"
 #include "service/retention.h"
 #include "service/session.h"
 #include "store/store.h"
@@ -66,6 +67,9 @@ int server_run(const struct config *cfg)
 {
 	struct store *st = NULL;
 	struct svc *svc = NULL;
+	struct engine *eng = NULL;
+	struct engine_opts eo;
+	uint8_t root[32];
 	struct retention *ret = NULL;
 	struct http_server *http = NULL;
 	struct api_ctx ctx;
@@ -107,6 +111,23 @@ int server_run(const struct config *cfg)
 	rc = svc_new(st, &svc);
 	if (rc) {
 		LOG_ERROR("cannot start the session service", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
+	memset(&eo, 0, sizeof(eo));
+	eo.url = cfg->wa_ws_url;
+	eo.ca_file = cfg->wa_ca_file;
+	if (cfg->wa_root_key) {
+		for (int i = 0; i < 32; i++) {
+			unsigned v;
+
+			sscanf(cfg->wa_root_key + 2 * i, "%2x", &v); /* validated: 64 hex digits */
+			root[i] = (uint8_t)v;
+		}
+		eo.root_pub = root;
+	}
+	rc = engine_new(st, svc, &eo, &eng);
+	if (rc) {
+		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));
 		goto out;
 	}
 	ctx.st = st;
@@ -151,6 +172,7 @@ out:
 		LOG_INFO("stopped", "{s:I}", "requests", (json_int_t)served);
 	}
 	retention_stop(ret);
+	engine_free(eng);
 	svc_free(svc);
 	store_close(st);
 	api_ctx_release(&ctx);

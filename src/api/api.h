@@ -6,8 +6,8 @@
  * Error codes (body {"error","message","details"}):
  *   VALIDATION_ERROR 400, INVALID_PHONE_NUMBER 400, UNAUTHORIZED 401,
  *   NOT_FOUND 404, SESSION_NOT_FOUND 404, METHOD_NOT_ALLOWED 405,
- *   PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429, INTERNAL_ERROR 500,
- *   SESSION_NOT_CONNECTED 503.
+ *   QR_NOT_AVAILABLE 404, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
+ *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503.
  */
 #ifndef YESAPP_API_H
 #define YESAPP_API_H
@@ -84,7 +84,9 @@ json_t *api_body_object(struct http_req *req, const char *const *allowed);
 /* Answers 400 VALIDATION_ERROR with details (taken). */
 void api_reply_invalid(struct http_req *req, json_t *details);
 
-json_t *api_session_json(const struct store_session *s);
+/* The session as the API shows it; qr (borrowed, may be NULL) is the QR on
+ * show. */
+json_t *api_session_json(const struct store_session *s, const char *qr);
 json_t *api_message_json(const struct store_message *m);
 
 /* handlers */
@@ -94,6 +96,10 @@ void api_sessions_create(struct http_req *req);
 void api_sessions_list(struct http_req *req);
 void api_session_get(struct http_req *req);
 void api_session_delete(struct http_req *req);
+void api_session_qr_png(struct http_req *req);
+void api_session_qr_svg(struct http_req *req);
+void api_session_logout(struct http_req *req);
+void api_session_restart(struct http_req *req);
 void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_webhook_put(struct http_req *req);

@@ -17,6 +17,10 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions", api_sessions_list, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}", api_session_get, 0 },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}", api_session_delete, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/qr.png", api_session_qr_png, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/qr.svg", api_session_qr_svg, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/logout", api_session_logout, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/restart", api_session_restart, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
@@ -196,9 +200,9 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-json_t *api_session_json(const struct store_session *s)
+json_t *api_session_json(const struct store_session *s, const char *qr)
 {
-	json_t *webhook = json_null();
+	json_t *webhook = json_null(), *o;
 
 	if (s->webhook_url) {
 		json_t *events = s->webhook_events ? json_loads(s->webhook_events, 0, NULL) : NULL;
@@ -206,11 +210,19 @@ json_t *api_session_json(const struct store_session *s)
 		webhook = json_pack("{s:s, s:o, s:b}", "url", s->webhook_url, "events",
 				    events ? events : json_null(), "hasSecret", s->webhook_secret != NULL);
 	}
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o}", "id", s->id, "name",
-			 str_or_null(s->name), "status", str_or_null(s->status), "phone",
-			 str_or_null(s->phone), "pushName", str_or_null(s->push_name), "qrCode",
-			 "webhook", webhook ? webhook : json_null(), "createdAt",
-			 api_time_json(s->created_at), "updatedAt", api_time_json(s->updated_at));
+	o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id,
+		      "name", str_or_null(s->name), "status", str_or_null(s->status), "reason",
+		      str_or_null(s->reason), "phone", str_or_null(s->phone), "pushName",
+		      str_or_null(s->push_name), "deviceJid", str_or_null(s->device_jid), "lid",
+		      str_or_null(s->lid), "qrCode", str_or_null(qr), "webhook",
+		      webhook ? webhook : json_null(), "createdAt", api_time_json(s->created_at),
+		      "updatedAt", api_time_json(s->updated_at));
+	if (o && (json_object_set_new(o, "connectedAt", api_time_json(s->connected_at)) ||
+		  json_object_set_new(o, "lastSeenAt", api_time_json(s->last_seen_at)))) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 json_t *api_message_json(const struct store_message *m)

@@ -63,6 +63,9 @@ struct http_req {
 	int retry_after;             /* 429: seconds */
 	int rl_remaining;            /* -1 = no rate-limit headers */
 	int preflight;
+	const char *content_type;    /* static string; NULL: JSON */
+	char cache_control[64];      /* "" : no-store */
+	char etag[96];               /* "" : none */
 };
 
 static int64_t now_ns(void)
@@ -257,6 +260,24 @@ void http_reply_empty(struct http_req *req, int status)
 	set_answer(req, status, NULL, 0);
 }
 
+void http_reply_bytes(struct http_req *req, int status, const char *content_type,
+		      const void *data, size_t len, const char *cache_control, const char *etag)
+{
+	char *copy = len ? malloc(len) : NULL;
+
+	if (len && !copy) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "out of memory", NULL);
+		return;
+	}
+	if (len)
+		memcpy(copy, data, len);
+	req->content_type = content_type;
+	snprintf(req->cache_control, sizeof(req->cache_control), "%s",
+		 cache_control ? cache_control : "");
+	snprintf(req->etag, sizeof(req->etag), "%s", etag ? etag : "");
+	set_answer(req, status, copy, len);
+}
+
 /* ---- the middleware chain ---- */
 
 static void client_ip(struct http_req *req, char *out, size_t outlen)
@@ -380,12 +401,16 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 
 	MHD_add_response_header(r, "X-Request-Id", req->request_id);
 	if (has_body)
-		MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
+		MHD_add_response_header(r, "Content-Type", req->content_type ? req->content_type
+								     : "application/json; charset=utf-8");
+	if (req->etag[0])
+		MHD_add_response_header(r, "ETag", req->etag);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Cache-Control",
+				req->cache_control[0] ? req->cache_control : "no-store");
 	if (req->allow_mask) {
 		http_methods_format(req->allow_mask, tmp, sizeof(tmp));
 		MHD_add_response_header(r, "Allow", tmp);

@@ -85,6 +85,11 @@ void http_reply_error(struct http_req *req, int status, const char *code, const 
 		      json_t *details);
 /* Answers with no body (e.g. 204). */
 void http_reply_empty(struct http_req *req, int status);
+/* Answers with a body of another type (copied): content_type must outlive
+ * the request (a literal); cache_control NULL means no-store; etag (quoted)
+ * may be NULL. A 304 passes len 0 and keeps the ETag. */
+void http_reply_bytes(struct http_req *req, int status, const char *content_type,
+		      const void *data, size_t len, const char *cache_control, const char *etag);
 
 /* ---- exposed for unit tests ---- */
 /* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REG_MIN_BUCKETS 64
 
@@ -24,6 +25,7 @@ struct reg_entry {
 	struct reg_entry *next;
 	uint64_t hash;
 	struct store_session s; /* owned deep copy */
+	char *qr;               /* owned; the QR on show, memory only */
 };
 
 struct svc {
@@ -36,7 +38,42 @@ struct svc {
 	size_t nbuckets;                  /* a power of two */
 	size_t count;
 	atomic_size_t failed;             /* entries in the failed state */
+	pthread_mutex_t wait_mu;          /* guards gen; with `changed` */
+	pthread_cond_t changed;           /* broadcast after every registry change */
+	uint64_t gen;
 };
+
+static const char *const status_names[] = {
+	[SVC_PENDING] = "pending",       [SVC_QR] = "qr",
+	[SVC_CONNECTING] = "connecting", [SVC_CONNECTED] = "connected",
+	[SVC_DISCONNECTED] = "disconnected", [SVC_LOGGED_OUT] = "logged_out",
+	[SVC_FAILED] = "failed",
+};
+
+const char *svc_status_name(enum svc_status st)
+{
+	return (unsigned)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st]
+									     : "failed";
+}
+
+int svc_status_parse(const char *name, enum svc_status *out)
+{
+	for (size_t i = 0; name && i < sizeof(status_names) / sizeof(status_names[0]); i++)
+		if (!strcmp(name, status_names[i])) {
+			*out = (enum svc_status)i;
+			return Y_OK;
+		}
+	return Y_EINVAL;
+}
+
+/* Wakes svc_session_wait after a registry change. */
+static void bump(struct svc *s)
+{
+	pthread_mutex_lock(&s->wait_mu);
+	s->gen++;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->wait_mu);
+}
 
 static uint64_t id_hash(const char *id)
 {
@@ -70,11 +107,15 @@ static int session_copy(struct store_session *dst, const struct store_session *s
 	memcpy(dst->id, src->id, sizeof(dst->id));
 	dst->created_at = src->created_at;
 	dst->updated_at = src->updated_at;
+	dst->connected_at = src->connected_at;
+	dst->last_seen_at = src->last_seen_at;
 	if (dup_str(&dst->name, src->name) || dup_str(&dst->status, src->status) ||
 	    dup_str(&dst->phone, src->phone) || dup_str(&dst->push_name, src->push_name) ||
 	    dup_str(&dst->webhook_url, src->webhook_url) ||
 	    dup_str(&dst->webhook_secret, src->webhook_secret) ||
-	    dup_str(&dst->webhook_events, src->webhook_events)) {
+	    dup_str(&dst->webhook_events, src->webhook_events) ||
+	    dup_str(&dst->device_jid, src->device_jid) || dup_str(&dst->lid, src->lid) ||
+	    dup_str(&dst->reason, src->reason)) {
 		store_session_release(dst);
 		return Y_ENOMEM;
 	}
@@ -137,7 +178,7 @@ static int reg_put(struct svc *s, const struct store_session *x)
 		store_session_release(&e->s);
 		e->s = copy;
 	} else {
-		e = malloc(sizeof(*e));
+		e = calloc(1, sizeof(*e));
 		if (!e) {
 			store_session_release(&copy);
 			return Y_ENOMEM;
@@ -165,6 +206,7 @@ static void reg_remove(struct svc *s, const char *id)
 	if (is_failed(&e->s))
 		atomic_fetch_sub(&s->failed, 1);
 	store_session_release(&e->s);
+	free(e->qr);
 	free(e);
 	s->count--;
 }
@@ -210,6 +252,7 @@ static void reg_clear(struct svc *s)
 		for (; e; e = next) {
 			next = e->next;
 			store_session_release(&e->s);
+			free(e->qr);
 			free(e);
 		}
 	}
@@ -240,6 +283,8 @@ int svc_new(struct store *st, struct svc **out)
 	pthread_rwlock_init(&s->lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&s->write_lock, NULL);
+	pthread_mutex_init(&s->wait_mu, NULL);
+	pthread_cond_init(&s->changed, NULL);
 	rc = reg_load(s);
 	if (rc) {
 		svc_free(s);
@@ -256,6 +301,8 @@ void svc_free(struct svc *s)
 	reg_clear(s);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->write_lock);
+	pthread_mutex_destroy(&s->wait_mu);
+	pthread_cond_destroy(&s->changed);
 	free(s);
 }
 
@@ -312,6 +359,11 @@ int svc_session_create(struct svc *s, const char *name, struct store_session *ou
 		rc = Y_ENOMEM;
 	}
 	pthread_mutex_unlock(&s->write_lock);
+	if (rc == Y_OK) {
+		bump(s);
+		if (s->ops && s->ops->start)
+			s->ops->start(s->eng, out->id);
+	}
 	return rc;
 }
 
@@ -328,8 +380,11 @@ int svc_delete_session(struct svc *s, const char *session_id)
 		pthread_rwlock_unlock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->write_lock);
-	if (rc == Y_OK && s->ops && s->ops->forget)
-		s->ops->forget(s->eng, session_id);
+	if (rc == Y_OK) {
+		bump(s);
+		if (s->ops && s->ops->forget)
+			s->ops->forget(s->eng, session_id);
+	}
 	return rc;
 }
 
@@ -395,6 +450,7 @@ int svc_session_set_status(struct svc *s, const char *id, const char *status, co
 	if (rc == Y_OK)
 		rc = reg_refresh(s, id, patch_status, &c);
 	pthread_mutex_unlock(&s->write_lock);
+	bump(s);
 	return rc;
 }
 
@@ -430,6 +486,173 @@ int svc_session_set_webhook(struct svc *s, const char *id, const char *url, cons
 	if (rc == Y_OK)
 		rc = reg_refresh(s, id, patch_webhook, &c);
 	pthread_mutex_unlock(&s->write_lock);
+	return rc;
+}
+
+/* Applies an engine update to a registry copy (when the store could not be
+ * read back). */
+static int patch_update(struct store_session *x, const void *arg)
+{
+	const struct store_session_update *u = arg;
+	int rc = Y_OK;
+
+#define SET(field, val)                                   \
+	do {                                              \
+		free(x->field);                           \
+		x->field = NULL;                          \
+		if (rc == Y_OK)                           \
+			rc = dup_str(&x->field, (val));   \
+	} while (0)
+	if (u->unlink) {
+		SET(phone, NULL);
+		SET(push_name, NULL);
+		SET(device_jid, NULL);
+		SET(lid, NULL);
+	}
+	SET(status, u->status);
+	SET(reason, u->reason);
+	if (u->phone)
+		SET(phone, u->phone);
+	if (u->push_name)
+		SET(push_name, u->push_name);
+	if (u->device_jid)
+		SET(device_jid, u->device_jid);
+	if (u->lid)
+		SET(lid, u->lid);
+#undef SET
+	if (u->connected_at)
+		x->connected_at = u->connected_at;
+	if (u->last_seen_at)
+		x->last_seen_at = u->last_seen_at;
+	return rc;
+}
+
+int svc_session_apply(struct svc *s, const char *id, const struct store_session_update *u)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->write_lock);
+	rc = store_session_update(s->st, id, u);
+	if (rc == Y_OK)
+		rc = reg_refresh(s, id, patch_update, u);
+	pthread_mutex_unlock(&s->write_lock);
+	bump(s);
+	return rc;
+}
+
+int svc_session_set_qr(struct svc *s, const char *id, const char *qr)
+{
+	struct reg_entry *e;
+	char *copy = NULL;
+	int rc = Y_OK;
+
+	if (qr && !(copy = strdup(qr)))
+		return Y_ENOMEM;
+	pthread_rwlock_wrlock(&s->lock);
+	e = reg_find(s, id, NULL);
+	if (e) {
+		free(e->qr);
+		e->qr = copy;
+		copy = NULL;
+	} else {
+		rc = Y_ENOTFOUND;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	free(copy);
+	bump(s);
+	return rc;
+}
+
+char *svc_session_qr(struct svc *s, const char *id)
+{
+	struct reg_entry *e;
+	char *qr = NULL;
+
+	pthread_rwlock_rdlock(&s->lock);
+	e = reg_find(s, id, NULL);
+	if (e && e->qr)
+		qr = strdup(e->qr);
+	pthread_rwlock_unlock(&s->lock);
+	return qr;
+}
+
+int svc_session_wait(struct svc *s, const char *id,
+		     int (*done)(const struct store_session *x, const char *qr, void *arg),
+		     void *arg, int timeout_ms)
+{
+	struct timespec deadline;
+	uint64_t seen;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		struct reg_entry *e;
+
+		pthread_mutex_lock(&s->wait_mu);
+		seen = s->gen;
+		pthread_mutex_unlock(&s->wait_mu);
+		pthread_rwlock_rdlock(&s->lock);
+		e = reg_find(s, id, NULL);
+		rc = e ? (done(&e->s, e->qr, arg) ? 1 : 0) : Y_ENOTFOUND;
+		pthread_rwlock_unlock(&s->lock);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&s->wait_mu);
+		while (s->gen == seen && rc == 0)
+			if (pthread_cond_timedwait(&s->changed, &s->wait_mu, &deadline))
+				rc = -1;
+		pthread_mutex_unlock(&s->wait_mu);
+		if (rc == -1)
+			return 0;
+	}
+}
+
+int svc_session_logout(struct svc *s, const char *id)
+{
+	if (!svc_session_exists(s, id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->logout)
+		return Y_ESTATE;
+	return s->ops->logout(s->eng, id);
+}
+
+int svc_session_restart(struct svc *s, const char *id)
+{
+	if (!svc_session_exists(s, id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->restart)
+		return Y_ESTATE;
+	return s->ops->restart(s->eng, id);
+}
+
+int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),
+			void *arg)
+{
+	struct store_session *all;
+	size_t n = 0, cap;
+	int rc = Y_OK;
+
+	pthread_rwlock_rdlock(&s->lock);
+	cap = s->count;
+	all = calloc(cap ? cap : 1, sizeof(*all));
+	for (size_t i = 0; all && i < s->nbuckets; i++)
+		for (struct reg_entry *e = s->buckets[i]; e && rc == Y_OK; e = e->next)
+			if (n < cap && (rc = session_copy(&all[n], &e->s)) == Y_OK)
+				n++;
+	pthread_rwlock_unlock(&s->lock);
+	if (!all)
+		return Y_ENOMEM;
+	for (size_t i = 0; rc == Y_OK && i < n; i++)
+		fn(&all[i], arg);
+	for (size_t i = 0; i < n; i++)
+		store_session_release(&all[i]);
+	free(all);
 	return rc;
 }
 

@@ -26,9 +26,37 @@
 
 struct svc;
 
-/* What a WhatsApp engine provides. Every callback gets the `eng` pointer
- * passed to svc_set_engine. */
+/* A session's status inside the program; strings only at the edges (the
+ * API's JSON and the store's column), through svc_status_name/parse. */
+enum svc_status {
+	SVC_PENDING,      /* created; the client is starting */
+	SVC_QR,           /* showing a QR code (or waiting for a pair code) */
+	SVC_CONNECTING,   /* linked, connecting or logging in */
+	SVC_CONNECTED,
+	SVC_DISCONNECTED, /* lost; reconnecting with backoff */
+	SVC_LOGGED_OUT,   /* unlinked: credentials wiped; restart to link again */
+	SVC_FAILED,       /* gave up (see reason); restart to try again */
+};
+const char *svc_status_name(enum svc_status st);
+/* 0 or Y_EINVAL. */
+int svc_status_parse(const char *name, enum svc_status *out);
+
+/*
+ * What a WhatsApp engine provides. Every callback gets the `eng` pointer
+ * passed to svc_set_engine. Threading contract: they are called from HTTP
+ * threads (and from svc_* callers); none blocks on the engine's loop or on
+ * WhatsApp: they queue the work and return. Results show up later in the
+ * registry (svc_session_apply / svc_session_set_qr, called by the engine).
+ */
 struct svc_engine_ops {
+	/* Starts (or resumes) the client of a session: a new one shows a QR,
+	 * a linked one reconnects. Y_ENOMEM. */
+	int (*start)(void *eng, const char *session_id);
+	/* Unlinks the session on WhatsApp's side (when connected), wipes its
+	 * credentials and leaves it logged_out. */
+	int (*logout)(void *eng, const char *session_id);
+	/* Stops and starts the client again (from failed or logged_out too). */
+	int (*restart)(void *eng, const char *session_id);
 	/* Sends a text to an E.164 number (digits only). Y_ESTATE when that
 	 * session is not connected. On success fills *out (owned by the
 	 * caller, released with store_message_release). */
@@ -64,6 +92,32 @@ int svc_session_set_status(struct svc *s, const char *id, const char *status,
 /* As store_session_set_webhook, then the registry follows. */
 int svc_session_set_webhook(struct svc *s, const char *id, const char *url, const char *secret,
 			    const char *events);
+
+/* What the engine writes: as store_session_update (store first, then the
+ * registry), and wakes svc_session_wait. Y_ENOTFOUND for a deleted session. */
+int svc_session_apply(struct svc *s, const char *id, const struct store_session_update *u);
+/* The QR on show for a session (memory only: it lives seconds); NULL
+ * clears. Y_ENOTFOUND, Y_ENOMEM. */
+int svc_session_set_qr(struct svc *s, const char *id, const char *qr);
+/* A copy of the QR on show (caller frees), or NULL (none, or unknown). */
+char *svc_session_qr(struct svc *s, const char *id);
+/*
+ * Waits up to timeout_ms for done(session, qr, arg) to return non-zero,
+ * calling it now and after every change of the session. The session and qr
+ * are borrowed for the call (qr may be NULL). Returns 1 when done, 0 on
+ * timeout, Y_ENOTFOUND if the session is (or becomes) unknown. For HTTP
+ * threads: never call it from the engine's loop.
+ */
+int svc_session_wait(struct svc *s, const char *id,
+		     int (*done)(const struct store_session *x, const char *qr, void *arg),
+		     void *arg, int timeout_ms);
+/* Engine calls from the API; Y_ENOTFOUND for an unknown session, Y_ESTATE
+ * without an engine. */
+int svc_session_logout(struct svc *s, const char *id);
+int svc_session_restart(struct svc *s, const char *id);
+/* Calls fn for the id of every session (ids copied before the calls). */
+int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),
+			void *arg);
 
 /* Y_ENOTFOUND for an unknown session, Y_ESTATE when it is not connected. */
 int svc_send_text(struct svc *s, const char *session_id, const char *phone, const char *text,

@@ -77,6 +77,11 @@ struct store_session {
 	char *webhook_url;         /* NULL if none */
 	char *webhook_secret;      /* NULL if none */
 	char *webhook_events;      /* JSON array text, NULL means all events */
+	char *device_jid;          /* our linked device's JID (PHONE:DEV@s.whatsapp.net), or NULL */
+	char *lid;                 /* our LID (LID:DEV@lid), or NULL */
+	char *reason;              /* why the status is what it is (failed, logged_out, ...), or NULL */
+	int64_t connected_at;      /* last time it became connected, 0 if never */
+	int64_t last_seen_at;      /* last time it was seen connected, 0 if never */
 	int64_t created_at;
 	int64_t updated_at;
 };
@@ -96,9 +101,59 @@ int store_session_delete(struct store *st, const char *id);
  * Y_EINVAL); Y_ENOTFOUND if no such session. Bumps updated_at. */
 int store_session_set_status(struct store *st, const char *id, const char *status,
 			     const char *phone /* NULL keeps */);
+/* What the WhatsApp engine writes of a session. status is required;
+ * strings that are NULL keep the stored value, except reason (NULL clears
+ * it); unlink clears phone, push_name, device_jid and lid first (logout);
+ * times of 0 keep the stored value. Bumps updated_at. */
+struct store_session_update {
+	const char *status;
+	const char *reason;
+	const char *phone, *push_name, *device_jid, *lid;
+	int64_t connected_at, last_seen_at;
+	int unlink;
+};
+int store_session_update(struct store *st, const char *id, const struct store_session_update *u);
 /* url NULL clears the webhook. events: JSON array text or NULL (all). */
 int store_session_set_webhook(struct store *st, const char *id, const char *url,
 			      const char *secret, const char *events);
+
+/* ---- WhatsApp credentials of a session (the engine's, see src/client) ---- */
+struct store_creds {
+	uint8_t noise_priv[32];
+	uint8_t identity_priv[32];
+	uint32_t registration_id;
+	uint32_t spk_id;
+	uint8_t spk_priv[32];
+	uint8_t spk_sig[64];
+	uint8_t adv_secret[32];
+	uint8_t *account;          /* owned; NULL (0) until linked */
+	size_t account_len;
+	char *jid, *lid, *platform, *push_name; /* owned; NULL until known */
+	uint32_t next_prekey_id;
+};
+void store_creds_release(struct store_creds *c); /* wipes the keys too */
+/* Inserts or replaces the credentials of session `session_id`.
+ * Y_ENOTFOUND if the session does not exist. Borrows c. */
+int store_creds_put(struct store *st, const char *session_id, const struct store_creds *c);
+/* Y_ENOTFOUND if the session has none. *out released by the caller. */
+int store_creds_get(struct store *st, const char *session_id, struct store_creds *out);
+/* Deletes the credentials and every prekey of the session (logout). Deleting
+ * what is not there is Y_OK. */
+int store_creds_delete(struct store *st, const char *session_id);
+
+/* One-time prekeys of a session: n private keys with ids first..first+n-1
+ * (as given in ids[]), in one transaction. Y_EEXIST if an id is taken. */
+int store_prekeys_add(struct store *st, const char *session_id, const uint32_t *ids,
+		      const uint8_t (*priv)[32], size_t n);
+/* Marks the prekeys with ids up to `upto` (inclusive) uploaded. */
+int store_prekeys_mark_uploaded(struct store *st, const char *session_id, uint32_t upto);
+/* The private key of prekey `id`; Y_ENOTFOUND if it is gone. */
+int store_prekey_get(struct store *st, const char *session_id, uint32_t id, uint8_t priv[32]);
+/* Removes prekey `id` (consumed by a peer); absent is Y_OK. */
+int store_prekey_delete(struct store *st, const char *session_id, uint32_t id);
+/* Counts the session's prekeys (all, and those uploaded). */
+int store_prekey_count(struct store *st, const char *session_id, int64_t *total,
+		       int64_t *uploaded);
 
 /* ---- messages ---- */
 struct store_message {

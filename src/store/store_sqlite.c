@@ -50,6 +50,17 @@ enum stmt_id {
 	S_SESS_STATUS,
 	S_SESS_WEBHOOK,
 	S_SESS_EXISTS,
+	S_SESS_UPDATE,
+	S_SESS_UNLINK,
+	S_CREDS_PUT,
+	S_CREDS_GET,
+	S_CREDS_DELETE,
+	S_PREKEYS_DELETE_ALL,
+	S_PREKEY_ADD,
+	S_PREKEY_MARK,
+	S_PREKEY_GET,
+	S_PREKEY_DELETE,
+	S_PREKEY_COUNT,
 	S_MSG_ADD,
 	S_MSG_GET,
 	S_MSG_LIST_FIRST,
@@ -65,7 +76,10 @@ enum stmt_id {
 };
 
 #define SESS_COLS "id, name, status, phone, push_name, webhook_url, webhook_secret, " \
-	"webhook_events, created_at, updated_at"
+	"webhook_events, created_at, updated_at, device_jid, lid, reason, connected_at, " \
+	"last_seen_at"
+#define CREDS_COLS "noise_priv, identity_priv, registration_id, spk_id, spk_priv, spk_sig, " \
+	"adv_secret, account, jid, lid, platform, push_name, next_prekey_id"
 #define MSG_COLS "id, session_id, wa_id, chat, from_me, type, body, status, timestamp, created_at"
 
 static const char *const stmt_sql[S__COUNT] = {
@@ -92,6 +106,25 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SESS_WEBHOOK] = "UPDATE sessions SET webhook_url = ?2, webhook_secret = ?3, "
 			   "webhook_events = ?4, updated_at = ?5 WHERE id = ?1",
 	[S_SESS_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
+	[S_SESS_UPDATE] = "UPDATE sessions SET status = ?2, reason = ?3, "
+			  "phone = coalesce(?4, phone), push_name = coalesce(?5, push_name), "
+			  "device_jid = coalesce(?6, device_jid), lid = coalesce(?7, lid), "
+			  "connected_at = CASE WHEN ?8 > 0 THEN ?8 ELSE connected_at END, "
+			  "last_seen_at = CASE WHEN ?9 > 0 THEN ?9 ELSE last_seen_at END, "
+			  "updated_at = ?10 WHERE id = ?1",
+	[S_SESS_UNLINK] = "UPDATE sessions SET phone = NULL, push_name = NULL, device_jid = NULL, "
+			  "lid = NULL WHERE id = ?1",
+	[S_CREDS_PUT] = "INSERT OR REPLACE INTO wa_creds (session_id, " CREDS_COLS ", updated_at) "
+			"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[S_CREDS_GET] = "SELECT " CREDS_COLS " FROM wa_creds WHERE session_id = ?1",
+	[S_CREDS_DELETE] = "DELETE FROM wa_creds WHERE session_id = ?1",
+	[S_PREKEYS_DELETE_ALL] = "DELETE FROM wa_prekeys WHERE session_id = ?1",
+	[S_PREKEY_ADD] = "INSERT INTO wa_prekeys (session_id, key_id, priv) VALUES (?1, ?2, ?3)",
+	[S_PREKEY_MARK] = "UPDATE wa_prekeys SET uploaded = 1 WHERE session_id = ?1 AND key_id <= ?2",
+	[S_PREKEY_GET] = "SELECT priv FROM wa_prekeys WHERE session_id = ?1 AND key_id = ?2",
+	[S_PREKEY_DELETE] = "DELETE FROM wa_prekeys WHERE session_id = ?1 AND key_id = ?2",
+	[S_PREKEY_COUNT] = "SELECT count(*), coalesce(sum(uploaded), 0) FROM wa_prekeys "
+			   "WHERE session_id = ?1",
 	[S_MSG_ADD] = "INSERT INTO messages (" MSG_COLS ") "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[S_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND session_id = ?2",
@@ -725,6 +758,9 @@ void store_session_release(struct store_session *x)
 	free(x->webhook_url);
 	free(x->webhook_secret);
 	free(x->webhook_events);
+	free(x->device_jid);
+	free(x->lid);
+	free(x->reason);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -753,6 +789,11 @@ static int read_session(sqlite3_stmt *s, struct store_session *x)
 	rc = rc ? rc : col_str(s, 7, &x->webhook_events);
 	x->created_at = sqlite3_column_int64(s, 8);
 	x->updated_at = sqlite3_column_int64(s, 9);
+	rc = rc ? rc : col_str(s, 10, &x->device_jid);
+	rc = rc ? rc : col_str(s, 11, &x->lid);
+	rc = rc ? rc : col_str(s, 12, &x->reason);
+	x->connected_at = sqlite3_column_int64(s, 13);
+	x->last_seen_at = sqlite3_column_int64(s, 14);
 	if (!rc && (!x->name || !x->status))
 		rc = Y_EDB; /* NOT NULL columns */
 	if (rc)
@@ -948,6 +989,329 @@ int store_session_set_webhook(struct store *st, const char *id, const char *url,
 	bind_text(s, 4, url ? events : NULL);
 	sqlite3_bind_int64(s, 5, clock_now_ms());
 	rc = step_change(st, s, "set webhook");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_session_update(struct store *st, const char *id, const struct store_session_update *u)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, in_tx = 0;
+
+	if (!id || !u || !in_list(u->status, session_statuses))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if (u->unlink) {
+		rc = exec_stmt(st, S_BEGIN);
+		if (rc)
+			goto out;
+		in_tx = 1;
+		s = prep(st, S_SESS_UNLINK);
+		if (!s) {
+			rc = Y_EDB;
+			goto out;
+		}
+		bind_text(s, 1, id);
+		rc = sqlite3_step(s);
+		done(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "unlink session");
+		if (rc)
+			goto out;
+	}
+	s = prep(st, S_SESS_UPDATE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, u->status);
+	bind_text(s, 3, u->reason);
+	bind_text(s, 4, u->phone);
+	bind_text(s, 5, u->push_name);
+	bind_text(s, 6, u->device_jid);
+	bind_text(s, 7, u->lid);
+	sqlite3_bind_int64(s, 8, u->connected_at);
+	sqlite3_bind_int64(s, 9, u->last_seen_at);
+	sqlite3_bind_int64(s, 10, clock_now_ms());
+	rc = step_change(st, s, "update session");
+	done(s);
+	if (in_tx)
+		rc = rc ? (exec_stmt(st, S_ROLLBACK), rc) : exec_stmt(st, S_COMMIT);
+	in_tx = 0;
+out:
+	if (in_tx)
+		exec_stmt(st, S_ROLLBACK);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- WhatsApp credentials and prekeys ---- */
+
+void store_creds_release(struct store_creds *c)
+{
+	if (!c)
+		return;
+	if (c->account)
+		explicit_bzero(c->account, c->account_len);
+	free(c->account);
+	free(c->jid);
+	free(c->lid);
+	free(c->platform);
+	free(c->push_name);
+	explicit_bzero(c, sizeof(*c));
+}
+
+static void bind_blob(sqlite3_stmt *s, int i, const void *p, size_t n)
+{
+	if (p)
+		sqlite3_bind_blob(s, i, p, (int)n, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Copies blob column i into out, which must be exactly n bytes. */
+static int col_fixed(sqlite3_stmt *s, int i, uint8_t *out, size_t n)
+{
+	const void *p = sqlite3_column_blob(s, i);
+
+	if (!p || (size_t)sqlite3_column_bytes(s, i) != n)
+		return Y_EDB;
+	memcpy(out, p, n);
+	return Y_OK;
+}
+
+int store_creds_put(struct store *st, const char *session_id, const struct store_creds *c)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !c || c->account_len > (1u << 20))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_CREDS_PUT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_blob(s, 2, c->noise_priv, 32);
+	bind_blob(s, 3, c->identity_priv, 32);
+	sqlite3_bind_int64(s, 4, c->registration_id);
+	sqlite3_bind_int64(s, 5, c->spk_id);
+	bind_blob(s, 6, c->spk_priv, 32);
+	bind_blob(s, 7, c->spk_sig, 64);
+	bind_blob(s, 8, c->adv_secret, 32);
+	bind_blob(s, 9, c->account, c->account_len);
+	bind_text(s, 10, c->jid);
+	bind_text(s, 11, c->lid);
+	bind_text(s, 12, c->platform);
+	bind_text(s, 13, c->push_name);
+	sqlite3_bind_int64(s, 14, c->next_prekey_id);
+	sqlite3_bind_int64(s, 15, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "put creds");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_creds_get(struct store *st, const char *session_id, struct store_creds *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_CREDS_GET);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		rc = Y_ENOTFOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = db_error(st, rc, "get creds");
+		goto out;
+	}
+	rc = col_fixed(s, 0, out->noise_priv, 32);
+	rc = rc ? rc : col_fixed(s, 1, out->identity_priv, 32);
+	out->registration_id = (uint32_t)sqlite3_column_int64(s, 2);
+	out->spk_id = (uint32_t)sqlite3_column_int64(s, 3);
+	rc = rc ? rc : col_fixed(s, 4, out->spk_priv, 32);
+	rc = rc ? rc : col_fixed(s, 5, out->spk_sig, 64);
+	rc = rc ? rc : col_fixed(s, 6, out->adv_secret, 32);
+	if (!rc && sqlite3_column_type(s, 7) == SQLITE_BLOB && sqlite3_column_bytes(s, 7) > 0) {
+		size_t n = (size_t)sqlite3_column_bytes(s, 7);
+
+		out->account = malloc(n);
+		if (!out->account)
+			rc = Y_ENOMEM;
+		else {
+			memcpy(out->account, sqlite3_column_blob(s, 7), n);
+			out->account_len = n;
+		}
+	}
+	rc = rc ? rc : col_str(s, 8, &out->jid);
+	rc = rc ? rc : col_str(s, 9, &out->lid);
+	rc = rc ? rc : col_str(s, 10, &out->platform);
+	rc = rc ? rc : col_str(s, 11, &out->push_name);
+	out->next_prekey_id = (uint32_t)sqlite3_column_int64(s, 12);
+	if (rc)
+		store_creds_release(out);
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Runs statement `id` bound to (session_id [, n]) and expects no rows. */
+static int exec_sid(struct store *st, enum stmt_id id, const char *session_id, int64_t n,
+		    int bind_n)
+{
+	sqlite3_stmt *s = prep(st, id);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, session_id);
+	if (bind_n)
+		sqlite3_bind_int64(s, 2, n);
+	rc = sqlite3_step(s);
+	done(s);
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, stmt_sql[id]);
+}
+
+int store_creds_delete(struct store *st, const char *session_id)
+{
+	int rc;
+
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (!rc) {
+		rc = exec_sid(st, S_CREDS_DELETE, session_id, 0, 0);
+		rc = rc ? rc : exec_sid(st, S_PREKEYS_DELETE_ALL, session_id, 0, 0);
+		rc = rc ? (exec_stmt(st, S_ROLLBACK), rc) : exec_stmt(st, S_COMMIT);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_prekeys_add(struct store *st, const char *session_id, const uint32_t *ids,
+		      const uint8_t (*priv)[32], size_t n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || (n && (!ids || !priv)))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	for (size_t i = 0; !rc && i < n; i++) {
+		s = prep(st, S_PREKEY_ADD);
+		if (!s) {
+			rc = Y_EDB;
+			break;
+		}
+		bind_text(s, 1, session_id);
+		sqlite3_bind_int64(s, 2, ids[i]);
+		bind_blob(s, 3, priv[i], 32);
+		rc = sqlite3_step(s);
+		done(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "add prekey");
+	}
+	if (rc)
+		exec_stmt(st, S_ROLLBACK);
+	else
+		rc = exec_stmt(st, S_COMMIT);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_prekeys_mark_uploaded(struct store *st, const char *session_id, uint32_t upto)
+{
+	int rc;
+
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_sid(st, S_PREKEY_MARK, session_id, upto, 1);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_prekey_get(struct store *st, const char *session_id, uint32_t id, uint8_t priv[32])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_PREKEY_GET);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int64(s, 2, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = col_fixed(s, 0, priv, 32);
+	else
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get prekey");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_prekey_delete(struct store *st, const char *session_id, uint32_t id)
+{
+	int rc;
+
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_sid(st, S_PREKEY_DELETE, session_id, id, 1);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_prekey_count(struct store *st, const char *session_id, int64_t *total,
+		       int64_t *uploaded)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*total = *uploaded = 0;
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_PREKEY_COUNT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*total = sqlite3_column_int64(s, 0);
+		*uploaded = sqlite3_column_int64(s, 1);
+		rc = Y_OK;
+	} else {
+		rc = db_error(st, rc, "count prekeys");
+	}
 out:
 	done(s);
 	pthread_mutex_unlock(&st->mu);

@@ -15,12 +15,14 @@ const struct wa_version wa_payload_version = { 2, 3000, 1045649367 };
  * BaseClientPayload). The sub-structs are owned by the caller's stack. */
 static void base_payload(Wa__ClientPayload *p, Wa__ClientPayload__UserAgent *ua,
 			 Wa__ClientPayload__UserAgent__AppVersion *av,
-			 Wa__ClientPayload__WebInfo *wi)
+			 Wa__ClientPayload__WebInfo *wi, const struct wa_version *v)
 {
+	if (!v || !v->primary)
+		v = &wa_payload_version;
 	av->has_primary = av->has_secondary = av->has_tertiary = 1;
-	av->primary = wa_payload_version.primary;
-	av->secondary = wa_payload_version.secondary;
-	av->tertiary = wa_payload_version.tertiary;
+	av->primary = v->primary;
+	av->secondary = v->secondary;
+	av->tertiary = v->tertiary;
 	ua->has_platform = 1;
 	ua->platform = WA__CLIENT_PAYLOAD__USER_AGENT__PLATFORM__WEB;
 	ua->has_releasechannel = 1;
@@ -60,7 +62,7 @@ int wa_payload_registration(const struct wa_payload_reg *reg, struct ybuf *out)
 	char ver[48];
 	int n, rc;
 
-	base_payload(&p, &ua, &av, &wi);
+	base_payload(&p, &ua, &av, &wi, reg->version);
 	p.has_passive = 1;
 	p.passive = 0;
 	p.has_pull = 1;
@@ -109,8 +111,7 @@ int wa_payload_registration(const struct wa_payload_reg *reg, struct ybuf *out)
 	if (rc)
 		goto out;
 
-	n = snprintf(ver, sizeof(ver), "%u.%u.%u", wa_payload_version.primary,
-		     wa_payload_version.secondary, wa_payload_version.tertiary);
+	n = snprintf(ver, sizeof(ver), "%u.%u.%u", av.primary, av.secondary, av.tertiary);
 	rc = wa_md5(hash, (const uint8_t *)ver, (size_t)n);
 	if (rc)
 		goto out;
@@ -145,12 +146,18 @@ out:
 
 int wa_payload_login(uint64_t username, uint32_t device, struct ybuf *out)
 {
+	return wa_payload_login_v(username, device, NULL, out);
+}
+
+int wa_payload_login_v(uint64_t username, uint32_t device, const struct wa_version *v,
+		       struct ybuf *out)
+{
 	Wa__ClientPayload p = WA__CLIENT_PAYLOAD__INIT;
 	Wa__ClientPayload__UserAgent ua = WA__CLIENT_PAYLOAD__USER_AGENT__INIT;
 	Wa__ClientPayload__UserAgent__AppVersion av = WA__CLIENT_PAYLOAD__USER_AGENT__APP_VERSION__INIT;
 	Wa__ClientPayload__WebInfo wi = WA__CLIENT_PAYLOAD__WEB_INFO__INIT;
 
-	base_payload(&p, &ua, &av, &wi);
+	base_payload(&p, &ua, &av, &wi, v);
 	p.has_username = 1;
 	p.username = username;
 	p.has_device = 1;

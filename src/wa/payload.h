@@ -25,6 +25,7 @@ struct wa_payload_reg {
 	const uint8_t *signed_prekey_pub;/* 32 bytes */
 	const uint8_t *signed_prekey_sig;/* 64 bytes */
 	const char *os;                  /* DeviceProps.os; NULL = "YesApp" */
+	const struct wa_version *version;/* NULL = wa_payload_version */
 };
 
 /* Appends the registration ClientPayload (passive=false, pull=false,
@@ -34,6 +35,9 @@ int wa_payload_registration(const struct wa_payload_reg *reg, struct ybuf *out);
  * number) and device number `device` (passive=true, pull=true,
  * lidDbMigrated=true, lc=1, as whatsmeow). */
 int wa_payload_login(uint64_t username, uint32_t device, struct ybuf *out);
+/* The same announcing version v (NULL = wa_payload_version). */
+int wa_payload_login_v(uint64_t username, uint32_t device, const struct wa_version *v,
+		       struct ybuf *out);
 
 /* Decodes a ClientPayload and appends it as one-line JSON (pb.h format);
  * devicePairingData.deviceProps is decoded too and shown as

@@ -1,0 +1,179 @@
+/*
+ * The WhatsApp client: one linked (or linking) device, speaking the
+ * multi-device protocol over a wa_conn (src/wa/conn.h). It links by QR,
+ * logs in, keeps the connection alive and reconnects with backoff, uploads
+ * prekeys, and reports what happens through callbacks. It knows nothing of
+ * HTTP, SQLite or the REST API: credentials come in as a struct wa_creds and
+ * changes go out through on_creds / on_prekeys for the owner to persist.
+ *
+ * struct wa_client_pool  what every client on one loop shares: the loop, the
+ *                        server URL and trust settings, the announced
+ *                        version, and a process-wide limit on connects per
+ *                        second (so thousands of clients coming back after a
+ *                        network blip do not stampede).
+ * struct wa_client       one device.
+ *
+ * Threading: everything (every call and every callback) runs on the pool's
+ * loop thread. Nothing here is thread-safe; the owner (src/service/engine.c)
+ * hands work from other threads to the loop.
+ *
+ * Lifetime: wa_client_free may be called at any time outside the client's
+ * own callbacks; the connection is closed and no callback follows.
+ */
+#ifndef YESAPP_CLIENT_H
+#define YESAPP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wa/crypto.h"
+#include "wa/payload.h"
+#include "wa/signal.h"
+#include "wa/socket.h"
+
+/* ---- credentials ---- */
+
+#define WA_CREDS_JID_MAX 96
+#define WA_CREDS_ACCOUNT_MAX 1024
+
+/* Everything a device keeps across restarts. Public halves are derived. */
+struct wa_creds {
+	struct wa_keypair noise;             /* Noise static key */
+	struct wa_signal_identity identity;  /* Signal identity + registration id */
+	uint32_t spk_id;
+	struct wa_keypair spk;               /* signed prekey */
+	uint8_t spk_sig[WA_SIG_LEN];         /* XEdDSA(identity, 0x05 || spk.pub) */
+	uint8_t adv_secret[32];
+	/* set once linked */
+	uint8_t account[WA_CREDS_ACCOUNT_MAX]; /* ADVSignedDeviceIdentity with our signature */
+	size_t account_len;                  /* 0: not linked */
+	char jid[WA_CREDS_JID_MAX];          /* PHONE:DEV@s.whatsapp.net, "" until linked */
+	char lid[WA_CREDS_JID_MAX];          /* LID:DEV@lid, "" until known */
+	char platform[32];                   /* the phone's platform name */
+	char push_name[64];
+	uint32_t next_prekey_id;             /* the next one-time prekey id to make */
+};
+
+/* Fresh keys for a new device (not linked). */
+int wa_creds_generate(struct wa_creds *c);
+/* 1 if the device is linked (has an account and a JID). */
+int wa_creds_linked(const struct wa_creds *c);
+/* Recomputes every public half from the private keys (after loading). */
+int wa_creds_derive(struct wa_creds *c);
+void wa_creds_wipe(struct wa_creds *c);
+
+/* ---- the pool ---- */
+
+struct wa_client_pool;
+
+struct wa_client_pool_opts {
+	const char *url;          /* ws:// or wss:// (WhatsApp's by default) */
+	const char *ca_file;      /* NULL: system CAs */
+	const uint8_t *root_pub;  /* 32 bytes, NULL: WhatsApp's Noise root */
+	struct wa_version version;/* 0.0.0: wa_payload_version */
+	unsigned connects_per_sec;/* 0: 200 */
+	int dict;                 /* 0: 3 (whatsmeow's token dictionary) */
+};
+
+/* The pool borrows the loop and copies the options. */
+int wa_client_pool_new(struct wa_loop *loop, const struct wa_client_pool_opts *o,
+		       struct wa_client_pool **out);
+/* Every client of the pool must be freed first. NULL is a no-op. */
+void wa_client_pool_free(struct wa_client_pool *p);
+/* Changes the announced version for connections made from now on. */
+void wa_client_pool_set_version(struct wa_client_pool *p, struct wa_version v);
+/* Connects waiting for a slot. */
+size_t wa_client_pool_waiting(const struct wa_client_pool *p);
+
+/* ---- a client ---- */
+
+struct wa_client;
+
+enum wa_client_state {
+	WA_CL_IDLE,        /* stopped */
+	WA_CL_CONNECTING,  /* waiting for a slot, connecting or handshaking */
+	WA_CL_QR,          /* registration: showing QR codes */
+	WA_CL_PAIRING,     /* scanned: pair-success answered, waiting for 515 */
+	WA_CL_CONNECTED,   /* logged in (<success>) */
+	WA_CL_WAITING,     /* disconnected, a reconnect is scheduled */
+	WA_CL_LOGGED_OUT,  /* unlinked by the phone or the server: credentials are void */
+	WA_CL_FAILED,      /* gave up: see the reason; restart to try again */
+};
+
+/* Why a client is in its state (reasons are stable strings for the API). */
+#define WA_REASON_QR_TIMEOUT "qr_timeout"
+#define WA_REASON_CLIENT_OUTDATED "client_outdated"
+#define WA_REASON_LOGGED_OUT "logged_out"
+#define WA_REASON_DEVICE_REMOVED "device_removed"
+#define WA_REASON_REPLACED "replaced"
+#define WA_REASON_CONNECTION_LOST "connection_lost"
+#define WA_REASON_TOO_MANY_FAILURES "too_many_failures"
+#define WA_REASON_BANNED "banned"
+#define WA_REASON_PAIRING_FAILED "pairing_failed"
+
+struct wa_client_cbs {
+	/* The state changed. reason: NULL or a WA_REASON_* / short text,
+	 * valid during the call. */
+	void (*on_state)(struct wa_client *cl, enum wa_client_state st, const char *reason,
+			 void *ud);
+	/* A new QR string to show (the wa.me URL form), or NULL when there is
+	 * none any more. Valid during the call. */
+	void (*on_qr)(struct wa_client *cl, const char *qr, void *ud);
+	/* The credentials changed (linked, push name, prekey counter): persist
+	 * them. Borrowed for the call. */
+	void (*on_creds)(struct wa_client *cl, const struct wa_creds *c, void *ud);
+	/*
+	 * New one-time prekeys must be kept before they are uploaded: persist
+	 * ids[0..n) with their private keys (borrowed for the call), then call
+	 * wa_client_prekeys_saved on the loop (from any later loop iteration).
+	 */
+	void (*on_prekeys)(struct wa_client *cl, const uint32_t *ids, const uint8_t (*priv)[32],
+			   size_t n, void *ud);
+	/* The server confirmed the upload of prekeys up to id `upto`. Optional. */
+	void (*on_prekeys_uploaded)(struct wa_client *cl, uint32_t upto, void *ud);
+};
+
+struct wa_client_opts {
+	unsigned max_attempts;    /* consecutive failed connects before FAILED; 0: 10 */
+	uint64_t backoff_min_ms;  /* first reconnect delay; 0: 1000 */
+	uint64_t backoff_max_ms;  /* cap; 0: 60000 */
+	uint64_t keepalive_ms;    /* ping interval base (20..30 s jittered); 0: 25000 */
+	uint64_t iq_timeout_ms;   /* 0: 75000 */
+	const char *name;         /* for logs (the session id); copied */
+};
+
+/* A client with these credentials (copied). Does not connect until
+ * wa_client_start. */
+int wa_client_new(struct wa_client_pool *p, const struct wa_creds *creds,
+		  const struct wa_client_opts *o, const struct wa_client_cbs *cbs, void *ud,
+		  struct wa_client **out);
+void wa_client_free(struct wa_client *cl); /* NULL is a no-op */
+
+/* Connects (registering if not linked, else logging in). From FAILED or
+ * LOGGED_OUT it starts over (LOGGED_OUT with fresh credentials, which
+ * on_creds reports). No-op when already running. */
+int wa_client_start(struct wa_client *cl);
+/* Disconnects and stays IDLE. */
+void wa_client_stop(struct wa_client *cl);
+/* Unlinks this device on WhatsApp's side when connected (remove-companion-
+ * device), then closes; the owner wipes the credentials. */
+void wa_client_logout(struct wa_client *cl);
+
+/* Continues the upload after on_prekeys: err 0 when they were kept. */
+void wa_client_prekeys_saved(struct wa_client *cl, int err);
+
+enum wa_client_state wa_client_state(const struct wa_client *cl);
+const struct wa_creds *wa_client_creds(const struct wa_client *cl);
+/* The QR on show, or NULL. */
+const char *wa_client_qr(const struct wa_client *cl);
+
+/* "idle", "connecting", ... for logs. */
+const char *wa_client_state_name(enum wa_client_state st);
+
+/* Builds the QR text for a ref: https://wa.me/settings/linked_devices#ref,
+ * base64(noise pub), base64(identity pub), base64(adv secret), client type.
+ * Y_ETOOBIG when cap is too small. */
+int wa_client_qr_text(const struct wa_creds *c, const char *ref, size_t ref_len, char *out,
+		      size_t cap);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * Private to src/client/: the client's state and the functions its files
+ * share. One file per feature, as whatsmeow splits it:
+ *   client.c     lifecycle, states, reconnect with backoff, the node-tag ->
+ *                handler table, stream errors and login failures
+ *   pool.c       the shared pool: options and the connect-rate limiter
+ *   creds.c      key generation and derivation, the QR text
+ *   handshake.c  connecting: the ClientPayload (registration or login)
+ *   pair.c       QR pairing: pair-device refs and their rotation,
+ *                pair-success (HMAC, account signature, our device signature)
+ *   login.c      <success> and what a client sends after it
+ *   keepalive.c  pings and dead-connection detection
+ *   prekeys.c    one-time prekeys: count, make, persist, upload
+ * Everything runs on the pool's loop thread.
+ */
+#ifndef YESAPP_CLIENT_INT_H
+#define YESAPP_CLIENT_INT_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "client/client.h"
+#include "wa/conn.h"
+#include "wa/node.h"
+
+#define CL_REFS_MAX 8          /* pair-device refs kept (WhatsApp sends 6) */
+#define CL_REF_MAX 96          /* longest ref accepted */
+#define CL_QR_FIRST_MS 60000   /* the first QR lives 60 s, later ones 20 s */
+#define CL_QR_NEXT_MS 20000
+#define CL_PREKEY_MIN 5        /* the server count below which we upload */
+#define CL_PREKEY_BATCH 30     /* prekeys per upload (Baileys' initial count) */
+#define CL_PING_TIMEOUT_MS 10000 /* a ping unanswered this long... */
+#define CL_DEAD_MS 45000       /* ...or nothing received this long: dead */
+#define CL_HANDSHAKE_MS 20000  /* connect to refs/<success>, pairing to 515 */
+
+struct wa_client_pool {
+	struct wa_loop *loop;
+	char *url, *ca_file;
+	uint8_t root[WA_KEY_LEN];
+	bool has_root;
+	struct wa_version version;
+	int dict;
+	/* connect limiter: a token bucket refilled connects_per_sec a second */
+	unsigned cps;
+	double tokens;
+	uint64_t refill_ms;
+	struct wa_client *wait_head, *wait_tail;
+	size_t nwaiting;
+	uv_timer_t *timer;     /* armed while clients wait; freed by its close */
+	size_t nclients;
+};
+
+enum cl_timer {
+	T_NONE,
+	T_BACKOFF,    /* waiting to reconnect */
+	T_QR,         /* the current QR's lifetime */
+	T_KEEPALIVE,  /* next ping */
+	T_HANDSHAKE,  /* deadline to get refs, <success> or the 515 after pairing */
+};
+
+struct wa_client {
+	struct wa_client_pool *pool;
+	struct wa_client_cbs cbs;
+	void *ud;
+	struct wa_client_opts opts; /* opts.name owned */
+	struct wa_creds creds;
+	enum wa_client_state state;
+	struct wa_conn *conn;       /* NULL when not connected */
+	uv_timer_t timer;           /* one timer; what it means is `tkind` */
+	enum cl_timer tkind;
+	bool freeing;
+	bool waiting_slot;          /* in the pool's wait list */
+	struct wa_client *wait_next;
+	unsigned attempts;          /* consecutive failed connects */
+	bool logged_in_once;        /* this connection reached <success> */
+	bool logout_pending;        /* close after remove-companion-device */
+	/* registration */
+	char (*refs)[CL_REF_MAX];   /* allocated while showing QRs */
+	unsigned nrefs, ref_idx;
+	char *qr;                   /* the QR on show (owned) */
+	/* keepalive */
+	bool ping_out;
+	uint64_t ping_sent_ms;
+	/* prekeys waiting to be persisted, then uploaded */
+	struct wa_signal_prekey *pk_pending;
+	size_t npk_pending;
+	bool pk_busy;
+};
+
+/* client.c */
+void cl_set_state(struct wa_client *cl, enum wa_client_state st, const char *reason);
+void cl_timer_start(struct wa_client *cl, enum cl_timer kind, uint64_t ms);
+void cl_timer_stop(struct wa_client *cl);
+/* Closes the connection (if any) and schedules a reconnect (or FAILED
+ * after too many attempts). */
+void cl_disconnected(struct wa_client *cl, const char *reason);
+/* Ends for good: state st (LOGGED_OUT / FAILED) with reason. */
+void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason);
+void cl_creds_changed(struct wa_client *cl);
+/* Sends a node; on failure closes the connection. */
+int cl_send(struct wa_client *cl, const struct wa_node *n);
+/* Builds and sends <iq to=s.whatsapp.net id type xmlns> with child `kid`
+ * (built by the caller and added with wa_node_add_child to the returned
+ * node before sending) — see cl_iq_new / cl_iq_send. */
+struct wa_node *cl_iq_new(struct wa_client *cl, const char *type, const char *xmlns);
+int cl_iq_send(struct wa_client *cl, struct wa_node *iq, wa_conn_iq_cb cb);
+/* Answers an iq from the server with an empty result. */
+int cl_iq_result(struct wa_client *cl, const struct wa_node *req);
+/* Sets several attributes: pairs of key, value, ending with NULL. */
+int cl_attrs(struct wa_node *n, ...);
+/* The node's `kid` child's bytes (NULL if missing). */
+const uint8_t *cl_kid_bytes(const struct wa_node *n, const char *tag, size_t *len);
+
+/* client.c: the callbacks of every client's wa_conn */
+extern const struct wa_conn_cbs cl_conn_cbs;
+
+/* pool.c: asks for a connect slot; cl_connect_now runs when granted. */
+void cl_pool_request(struct wa_client *cl);
+void cl_pool_cancel(struct wa_client *cl);
+
+/* handshake.c */
+void cl_connect_now(struct wa_client *cl);
+
+/* pair.c */
+int cl_pair_device(struct wa_client *cl, const struct wa_node *iq);
+int cl_pair_success(struct wa_client *cl, const struct wa_node *iq);
+void cl_qr_next(struct wa_client *cl);
+void cl_qr_clear(struct wa_client *cl);
+
+/* login.c */
+int cl_on_success(struct wa_client *cl, const struct wa_node *n);
+
+/* keepalive.c */
+void cl_keepalive_start(struct wa_client *cl);
+void cl_keepalive_tick(struct wa_client *cl);
+
+/* prekeys.c */
+void cl_prekeys_check(struct wa_client *cl);
+int cl_prekeys_notification(struct wa_client *cl, const struct wa_node *n);
+void cl_prekeys_reset(struct wa_client *cl);
+
+#endif

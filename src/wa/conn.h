@@ -1,0 +1,100 @@
+/*
+ * The connection pipe: one WhatsApp connection as a stream of nodes. It
+ * stacks the layers of src/wa/ (websocket frames, the Noise handshake, the
+ * binary node codec) and adds what every user of a connection needs on top:
+ * iq ids, and waiters for iq answers with deadlines.
+ *
+ * This is the initiator's (client's) side: it connects, runs the Noise XX
+ * handshake as the initiator (verifying the server's certificate chain
+ * against a trusted root) and sends the given ClientPayload in ClientFinish.
+ *
+ * Threading: everything runs on the wa_loop's thread; nothing is
+ * thread-safe. Callback rules are the socket's (wa/socket.h): if
+ * wa_conn_connect returns an error no callback is ever called; otherwise
+ * on_close runs exactly once, from the loop, and the wa_conn is freed right
+ * after it returns. Every waiter still pending then is called first with
+ * Y_ECLOSED. A wa_conn is never freed inside one of its own callbacks.
+ *
+ * Memory: a connection holds its socket, the Noise transport keys, and one
+ * small record per pending iq; nothing is sized for the worst case.
+ */
+#ifndef YESAPP_WA_CONN_H
+#define YESAPP_WA_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wa/crypto.h"
+#include "wa/node.h"
+#include "wa/socket.h"
+
+struct wa_conn;
+
+struct wa_conn_cbs {
+	/* The handshake is done and the ClientPayload is on its way; nodes may
+	 * be sent from now on. Optional. */
+	void (*on_ready)(struct wa_conn *c, void *ud);
+	/* One received node (not an iq answer a waiter took). The tree is
+	 * borrowed for the call. Return 0, or an error to close the
+	 * connection (on_close then gets that error). */
+	int (*on_node)(struct wa_conn *c, const struct wa_node *n, void *ud);
+	/* The end, exactly once. err as wa_socket_cbs.on_close, plus Y_ECRYPTO
+	 * (handshake or transport decryption failed, e.g. an untrusted
+	 * certificate), Y_EINVAL (undecodable frame or node) or what on_node
+	 * returned. reason: text for logs, valid during the call. */
+	void (*on_close)(struct wa_conn *c, int err, const char *reason, void *ud);
+};
+
+struct wa_conn_opts {
+	struct wa_socket_opts sock;        /* url, ca_file, origin, dict, ... */
+	const uint8_t *root_pub;           /* 32 bytes; NULL: WhatsApp's root */
+	const struct wa_keypair *noise_key;/* our static Noise key (borrowed during the call) */
+	const uint8_t *payload;            /* serialized ClientPayload (copied) */
+	size_t payload_len;
+};
+
+/* Starts a connection. 0 (then on_close runs once) or Y_EINVAL / Y_ENOMEM. */
+int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struct wa_conn_cbs *cbs,
+		    void *ud, struct wa_conn **out);
+
+/* Encodes, encrypts and queues one node. Y_ESTATE before on_ready,
+ * Y_ECLOSED when closing, Y_EBUSY on backpressure (wa_socket_send_frame),
+ * codec errors. The node is borrowed. */
+int wa_conn_send(struct wa_conn *c, const struct wa_node *n);
+
+/* A fresh iq id for this connection (unique within it), written into out. */
+#define WA_CONN_ID_LEN 24
+void wa_conn_new_id(struct wa_conn *c, char out[WA_CONN_ID_LEN]);
+
+/*
+ * Called once with the answer to an iq: err 0 and the answer node (type
+ * "result"), Y_EINVAL and the node for type "error", Y_ETIMEOUT (n NULL)
+ * once the deadline passed (checked by wa_conn_expire), Y_ECLOSED (n NULL)
+ * when the connection ends first. The node is borrowed for the call.
+ */
+typedef void (*wa_conn_iq_cb)(struct wa_conn *c, int err, const struct wa_node *n, void *ud);
+
+/*
+ * Sends iq node `n` (borrowed) whose "id" attribute the caller set (e.g.
+ * with wa_conn_new_id) and waits for the answer with that id. cb may be
+ * NULL (fire and forget, the answer is dropped). timeout_ms 0: no
+ * deadline. On an error return cb is never called.
+ */
+int wa_conn_iq(struct wa_conn *c, const struct wa_node *n, uint64_t timeout_ms, wa_conn_iq_cb cb,
+	       void *ud);
+
+/* Fails the waiters whose deadline is at or before now_ms (uv_now) with
+ * Y_ETIMEOUT. The owner calls it from a timer it already has. */
+void wa_conn_expire(struct wa_conn *c, uint64_t now_ms);
+
+/* Pending iq waiters. */
+size_t wa_conn_pending(const struct wa_conn *c);
+
+/* Milliseconds (uv_now) of the last frame received; 0 before any. */
+uint64_t wa_conn_last_rx(const struct wa_conn *c);
+
+/* Graceful close / immediate abort, as wa_socket_close / wa_socket_abort. */
+void wa_conn_close(struct wa_conn *c);
+void wa_conn_abort(struct wa_conn *c);
+
+#endif
