@@ -108,6 +108,11 @@ int server_run(const struct config *cfg)
 		LOG_ERROR("cannot read or create DATA_DIR/cursor.key", "{s:s}", "error", y_strerror(rc));
 		goto out;
 	}
+	rc = store_sessions_reset_live(st, NULL);
+	if (rc) {
+		LOG_ERROR("cannot reset session statuses", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
 	rc = svc_new(st, &svc);
 	if (rc) {
 		LOG_ERROR("cannot start the session service", "{s:s}", "error", y_strerror(rc));

@@ -34,10 +34,10 @@ static void reply_session(struct http_req *req, int status, const char *id)
 	store_session_release(&s);
 }
 
-/* Done once a new session shows a QR or left "pending". */
+/* Done once a new session left "pending" (and shows its QR when "qr"). */
 static int has_qr_or_moved(const struct store_session *x, const char *qr, void *arg)
 {
-	return qr != NULL || strcmp(x->status, "pending") != 0;
+	return strcmp(x->status, "pending") && (strcmp(x->status, "qr") || qr);
 }
 
 void api_sessions_create(struct http_req *req)
@@ -189,7 +189,7 @@ static int is_logged_out(const struct store_session *x, const char *qr, void *ar
 /* A restarted session is back once it shows a QR or is connected. */
 static int restarted(const struct store_session *x, const char *qr, void *arg)
 {
-	return qr || !strcmp(x->status, "connected");
+	return (qr && !strcmp(x->status, "qr")) || !strcmp(x->status, "connected");
 }
 
 /* POST .../logout and .../restart answer with the session once the change

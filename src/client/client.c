@@ -190,7 +190,7 @@ static void drop_conn(struct wa_client *cl)
 		struct wa_conn *c = cl->conn;
 
 		cl->conn = NULL;
-		wa_conn_abort(c); /* its on_close sees cl->conn != c and does nothing */
+		wa_conn_drop(c); /* no callback of it reaches us any more */
 	}
 	cl_timer_stop(cl);
 	cl_pool_cancel(cl);

@@ -115,8 +115,8 @@ int cl_pair_device(struct wa_client *cl, const struct wa_node *iq)
 	cl->nrefs = n;
 	cl->ref_idx = 0;
 	cl->attempts = 0;
+	show_qr(cl); /* the QR first, so that whoever sees "qr" finds it */
 	cl_set_state(cl, WA_CL_QR, NULL);
-	show_qr(cl);
 	cl_timer_start(cl, T_QR, CL_QR_FIRST_MS);
 	return Y_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "util/clock.h"
@@ -489,12 +490,29 @@ static void on_async(uv_async_t *a)
 	}
 }
 
+static void on_tick(uv_timer_t *t)
+{
+}
+
 static void *loop_main(void *arg)
 {
 	struct engine *e = arg;
+	uv_timer_t tick;
 
 	while (!e->loop_done)
 		wa_loop_run_once(e->loop, 0);
+	/* the clients aborted their sockets: let them close (and their
+	 * connections free themselves) before the loop goes, for up to 2 s; a
+	 * ticking timer makes each blocking run return */
+	uv_timer_init(wa_loop_uv(e->loop), &tick);
+	uv_timer_start(&tick, on_tick, 10, 10);
+	for (int i = 0; i < 200 && wa_loop_socket_count(e->loop) > 0; i++)
+		wa_loop_run_once(e->loop, 0);
+	uv_close((uv_handle_t *)&tick, NULL);
+	wa_loop_run_once(e->loop, 1);
+	if (wa_loop_socket_count(e->loop))
+		LOG_WARN("engine: sockets still open at shutdown", "{s:i}", "sockets",
+			 (int)wa_loop_socket_count(e->loop));
 	wa_loop_free(e->loop);
 	e->loop = NULL;
 	return NULL;

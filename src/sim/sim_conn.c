@@ -1500,7 +1500,13 @@ static int iq_md(struct sim_conn *c, const struct wa_node *iq)
 		return lc_hello(c, iq, lc);
 	if (stage && !strcmp(stage, "companion_finish"))
 		return lc_finish(c, iq, lc);
-	return conn_send(c, iq_result(iq)); /* remove-companion-device and others */
+	if (wa_node_child(iq, "remove-companion-device") && c->dev && c->acct) {
+		/* the companion logs itself out: answer, then unlink it */
+		int rc = conn_send(c, iq_result(iq));
+
+		return rc ?: sim_conn_unlink(c->sim, c->acct, c->dev->id);
+	}
+	return conn_send(c, iq_result(iq));
 }
 
 static const struct {

@@ -52,6 +52,7 @@ enum stmt_id {
 	S_SESS_EXISTS,
 	S_SESS_UPDATE,
 	S_SESS_UNLINK,
+	S_SESS_RESET_LIVE,
 	S_CREDS_PUT,
 	S_CREDS_GET,
 	S_CREDS_DELETE,
@@ -114,6 +115,9 @@ static const char *const stmt_sql[S__COUNT] = {
 			  "updated_at = ?10 WHERE id = ?1",
 	[S_SESS_UNLINK] = "UPDATE sessions SET phone = NULL, push_name = NULL, device_jid = NULL, "
 			  "lid = NULL WHERE id = ?1",
+	[S_SESS_RESET_LIVE] = "UPDATE sessions SET status = CASE status WHEN 'qr' THEN 'pending' "
+			      "ELSE 'connecting' END, reason = NULL "
+			      "WHERE status IN ('connected', 'disconnected', 'qr')",
 	[S_CREDS_PUT] = "INSERT OR REPLACE INTO wa_creds (session_id, " CREDS_COLS ", updated_at) "
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[S_CREDS_GET] = "SELECT " CREDS_COLS " FROM wa_creds WHERE session_id = ?1",
@@ -1043,6 +1047,18 @@ int store_session_update(struct store *st, const char *id, const struct store_se
 out:
 	if (in_tx)
 		exec_stmt(st, S_ROLLBACK);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_sessions_reset_live(struct store *st, int64_t *n)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_SESS_RESET_LIVE);
+	if (n)
+		*n = rc ? 0 : sqlite3_changes(st->db);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

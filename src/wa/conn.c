@@ -33,6 +33,7 @@ struct wa_conn {
 	enum conn_state state;
 	int dict;
 	int close_err;                 /* an error of ours to report in on_close */
+	int dropped;                   /* wa_conn_drop: no more callbacks */
 	struct wa_noise nz;
 	struct wa_keypair noise_key;   /* wiped after ClientFinish */
 	uint8_t *payload;              /* freed after ClientFinish */
@@ -155,7 +156,7 @@ static void on_sock_close(struct wa_socket *s, int err, const char *reason, void
 
 		c->waiters = w->next;
 		c->nwaiters--;
-		if (w->cb)
+		if (w->cb && !c->dropped)
 			w->cb(c, Y_ECLOSED, NULL, w->ud);
 		free(w);
 	}
@@ -164,7 +165,7 @@ static void on_sock_close(struct wa_socket *s, int err, const char *reason, void
 		err = c->close_err;
 		reason = why;
 	}
-	if (c->cbs.on_close)
+	if (c->cbs.on_close && !c->dropped)
 		c->cbs.on_close(c, err, reason, c->ud);
 	wa_noise_release(&c->nz);
 	wa_wipe(&c->noise_key, sizeof(c->noise_key));
@@ -310,4 +311,12 @@ void wa_conn_abort(struct wa_conn *c)
 {
 	c->state = CS_CLOSING;
 	wa_socket_abort(c->ws);
+}
+
+void wa_conn_drop(struct wa_conn *c)
+{
+	c->dropped = 1;
+	memset(&c->cbs, 0, sizeof(c->cbs));
+	c->ud = NULL;
+	wa_conn_abort(c);
 }

@@ -96,5 +96,9 @@ uint64_t wa_conn_last_rx(const struct wa_conn *c);
 /* Graceful close / immediate abort, as wa_socket_close / wa_socket_abort. */
 void wa_conn_close(struct wa_conn *c);
 void wa_conn_abort(struct wa_conn *c);
+/* Aborts and forgets the owner: no callback of any kind (waiters included)
+ * runs after this call, so the owner may be freed at once. The wa_conn
+ * frees itself when its socket is gone. */
+void wa_conn_drop(struct wa_conn *c);
 
 #endif

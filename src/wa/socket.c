@@ -594,6 +594,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct wa_socket *s = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 	char buf[64];
 
+	/* A client aborted while lws was still connecting: lws may have
+	 * replaced our kill timeout with its own connect timeout since, so
+	 * refuse the next step of the connection instead (lws then closes it). */
+	if (s && s->abort_req) {
+		switch (reason) {
+		case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+		case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		case LWS_CALLBACK_CLIENT_RECEIVE:
+		case LWS_CALLBACK_CLIENT_WRITEABLE:
+			return -1;
+		default:
+			break;
+		}
+	}
+
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(wsi);

@@ -33,6 +33,9 @@ export async function startServer({ dataDir, env = {}, timeoutMs = 15000 } = {})
       DATA_DIR: dataDir,
       LOG_LEVEL: 'info',
       RATE_LIMIT_GLOBAL: '100000',
+      // Nothing listens on port 1: sessions fail to connect at once and never
+      // reach beyond this machine. Engine tests point this at `yesapp sim`.
+      WA_WS_URL: 'ws://127.0.0.1:1/ws/chat',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

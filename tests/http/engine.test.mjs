@@ -1,0 +1,251 @@
+// The WhatsApp engine end to end: a real `yesapp serve` whose sessions link
+// to a real `yesapp sim` (the simulator that unmodified Baileys 6 and 7
+// trust) through the REST API: QR linking, restart without a QR, unlink,
+// logout, reconnect after a drop, delete, and many sessions at once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { startSim, sleep } from '../interop/sim-lib.mjs';
+
+let sim, root;
+
+before(async () => {
+  sim = await startSim();
+  root = (await sim.api('GET', '/sim/info')).json.rootPublicKey;
+  assert.match(root, /^[0-9a-f]{64}$/);
+});
+after(async () => { await sim.stop(); });
+
+const KEY = 'engine-test-key-0123456789';
+const serve = async (opts = {}) => {
+  const srv = await startServer({
+    ...opts,
+    env: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: root, API_KEY: KEY, ...(opts.env || {}) },
+  });
+  srv.key = KEY;
+  return srv;
+};
+
+// Every session of the server, through the pages.
+async function allSessions(srv) {
+  const out = [];
+  let cursor = null;
+  do {
+    const r = await req(srv, 'GET', `/api/v1/sessions?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(r.status, 200, r.text);
+    out.push(...r.body.data);
+    cursor = r.body.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+// Polls GET /sessions/{id} until pred(session) holds.
+async function until(srv, id, pred, what, ms = 15000) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < ms) {
+    last = await req(srv, 'GET', `/api/v1/sessions/${id}`);
+    if (last.status === 200 && pred(last.body)) return last.body;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}: ${last && last.text}`);
+}
+
+let phoneSeq = 0;
+const newPhone = () => `1555${String(process.pid % 1000).padStart(3, '0')}${String(phoneSeq++).padStart(4, '0')}`;
+
+// Creates a session, scans its QR with the simulated phone, waits for connected.
+async function link(srv, phone, name = 'test') {
+  await sim.api('POST', '/sim/accounts', { phone });
+  const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name } });
+  assert.equal(c.status, 201, c.text);
+  const s = c.body.qrCode ? c.body : await until(srv, c.body.id, (x) => x.qrCode, 'a QR');
+  assert.equal(s.status, 'qr');
+  const scan = await sim.api('POST', '/sim/scan', { phone, qr: s.qrCode });
+  assert.equal(scan.status, 200, scan.text);
+  const done = await until(srv, s.id, (x) => x.status === 'connected', 'connected');
+  return { id: s.id, jid: scan.json.jid, session: done };
+}
+
+async function simDevices(phone) {
+  const r = await sim.api('GET', `/sim/accounts/${phone}/devices`);
+  assert.equal(r.status, 200, r.text);
+  return r.json.devices;
+}
+
+test('QR linking: wa.me QR, images, scan, connected with the number, prekeys uploaded', async () => {
+  const srv = await serve();
+  try {
+    const phone = newPhone();
+    await sim.api('POST', '/sim/accounts', { phone });
+    const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'Office' } });
+    assert.equal(c.status, 201);
+    // the first QR is in the creation answer (the simulator answers at once)
+    assert.equal(c.body.status, 'qr');
+    const m = /^https:\/\/wa\.me\/settings\/linked_devices#([^,]+),([A-Za-z0-9+/=]{44}),([A-Za-z0-9+/=]{44}),([A-Za-z0-9+/=]{44}),1$/.exec(c.body.qrCode);
+    assert.ok(m, `QR in the wa.me form: ${c.body.qrCode}`);
+    const id = c.body.id;
+    const g = await req(srv, 'GET', `/api/v1/sessions/${id}`);
+    assert.equal(g.body.qrCode, c.body.qrCode);
+    const list = await req(srv, 'GET', '/api/v1/sessions');
+    assert.equal(list.body.data.find((x) => x.id === id).qrCode, c.body.qrCode, 'list and GET agree');
+
+    // images of the same QR
+    const png = await fetch(`${srv.base}/api/v1/sessions/${id}/qr.png`, { headers: { 'X-API-Key': srv.key } });
+    assert.equal(png.status, 200);
+    assert.equal(png.headers.get('content-type'), 'image/png');
+    const bytes = Buffer.from(await png.arrayBuffer());
+    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const etag = png.headers.get('etag');
+    assert.match(etag, /^"[0-9a-f]{16}p"$/);
+    assert.match(png.headers.get('cache-control'), /max-age=20/);
+    const again = await fetch(`${srv.base}/api/v1/sessions/${id}/qr.png`, { headers: { 'X-API-Key': srv.key, 'If-None-Match': etag } });
+    assert.equal(again.status, 304);
+    const svg = await req(srv, 'GET', `/api/v1/sessions/${id}/qr.svg`);
+    assert.equal(svg.status, 200);
+    assert.match(svg.headers.get('content-type'), /^image\/svg\+xml/);
+    assert.match(svg.text, /^<svg [^>]*viewBox="0 0 \d+ \d+"/);
+
+    // the phone scans it
+    const scan = await sim.api('POST', '/sim/scan', { phone, qr: c.body.qrCode });
+    assert.equal(scan.status, 200, scan.text);
+    const s = await until(srv, id, (x) => x.status === 'connected', 'connected');
+    assert.equal(s.phone, phone);
+    assert.equal(s.deviceJid, scan.json.jid);
+    assert.match(s.lid, /^\d+:\d+@lid$/);
+    assert.equal(s.qrCode, null);
+    assert.ok(Date.parse(s.connectedAt) > 0);
+    assertError(await req(srv, 'GET', `/api/v1/sessions/${id}/qr.png`), 404, 'QR_NOT_AVAILABLE');
+    // the simulator holds our device, online, with the prekeys we uploaded
+    const dev = (await simDevices(phone)).find((d) => d.jid === scan.json.jid);
+    assert.ok(dev, 'device known to the simulator');
+    assert.equal(dev.online, true);
+    await until(srv, id, () => true, 'noop', 10);
+    const t0 = Date.now();
+    let prekeys = 0;
+    while (Date.now() - t0 < 5000 && !prekeys) {
+      prekeys = (await simDevices(phone)).find((d) => d.jid === scan.json.jid).prekeys;
+      if (!prekeys) await sleep(50);
+    }
+    assert.equal(prekeys, 30, 'one batch of 30 one-time prekeys uploaded');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('a restarted server logs linked sessions in again without a QR', async () => {
+  const dir = tempDir();
+  try {
+    let srv = await serve({ dataDir: dir });
+    const phone = newPhone();
+    const { id, jid } = await link(srv, phone);
+    await stopServer(srv, { removeData: false });
+    const regs = (await sim.api('GET', '/sim/stats')).json.registrations;
+    srv = await serve({ dataDir: dir });
+    const s = await until(srv, id, (x) => x.status === 'connected', 'connected after restart');
+    assert.equal(s.deviceJid, jid);
+    assert.equal(s.qrCode, null);
+    assert.equal((await sim.api('GET', '/sim/stats')).json.registrations, regs, 'a login, not a new registration');
+    assert.equal(srv.logs.some((l) => l.message === 'client state' && l.session === id && l.to === 'qr'), false, 'never showed a QR');
+    await stopServer(srv, { removeData: false });
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('unlinked on the phone: logged_out, credentials wiped, restart shows a new QR', async () => {
+  const srv = await serve();
+  try {
+    const phone = newPhone();
+    const { id, jid } = await link(srv, phone);
+    const dev = Number(/:(\d+)@/.exec(jid)[1]);
+    const u = await sim.api('DELETE', `/sim/accounts/${phone}/devices/${dev}`);
+    assert.equal(u.status, 200, u.text);
+    const s = await until(srv, id, (x) => x.status === 'logged_out', 'logged_out');
+    assert.equal(s.reason, 'device_removed');
+    assert.equal(s.phone, null);
+    assert.equal(s.deviceJid, null);
+    const r = await req(srv, 'POST', `/api/v1/sessions/${id}/restart`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'qr');
+    assert.ok(r.body.qrCode);
+    // new keys: the QR names another identity than before (the old ones are gone)
+    const scan = await sim.api('POST', '/sim/scan', { phone, qr: r.body.qrCode });
+    assert.equal(scan.status, 200);
+    assert.notEqual(scan.json.jid, jid);
+    await until(srv, id, (x) => x.status === 'connected', 'connected again');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('logout through the API unlinks the device on the simulator', async () => {
+  const srv = await serve();
+  try {
+    const phone = newPhone();
+    const { id, jid } = await link(srv, phone);
+    const r = await req(srv, 'POST', `/api/v1/sessions/${id}/logout`);
+    assert.equal(r.status, 200, r.text);
+    const s = r.body.status === 'logged_out' ? r.body : await until(srv, id, (x) => x.status === 'logged_out', 'logged_out');
+    assert.equal(s.deviceJid, null);
+    assert.equal((await simDevices(phone)).some((d) => d.jid === jid), false, 'device removed on the server side');
+    assertError(await req(srv, 'POST', '/api/v1/sessions/00000000-0000-4000-8000-000000000000/logout'), 404, 'SESSION_NOT_FOUND');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('every connection dropped: sessions reconnect by themselves', async () => {
+  const srv = await serve({ env: {} });
+  try {
+    const a = await link(srv, newPhone(), 'a');
+    const b = await link(srv, newPhone(), 'b');
+    const logins = (await sim.api('GET', '/sim/stats')).json.logins;
+    const d = await sim.api('POST', '/sim/faults', { dropAll: true });
+    assert.ok(d.json.dropped >= 2, d.text);
+    for (const { id } of [a, b]) {
+      await until(srv, id, (x) => x.status !== 'connected', 'noticed the drop', 5000).catch(() => {});
+      await until(srv, id, (x) => x.status === 'connected', 'reconnected', 20000);
+    }
+    assert.ok((await sim.api('GET', '/sim/stats')).json.logins >= logins + 2, 'logged in again');
+    assert.ok(srv.logs.some((l) => l.message === 'client state' && l.session === a.id && l.to === 'waiting'),
+      'went through a reconnect wait');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('deleting a linked session logs it out first', async () => {
+  const srv = await serve();
+  try {
+    const phone = newPhone();
+    const { id, jid } = await link(srv, phone);
+    const d = await req(srv, 'DELETE', `/api/v1/sessions/${id}`);
+    assert.equal(d.status, 204);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000 && (await simDevices(phone)).some((x) => x.jid === jid)) await sleep(50);
+    assert.equal((await simDevices(phone)).some((x) => x.jid === jid), false, 'unlinked on the simulator');
+    assertError(await req(srv, 'GET', `/api/v1/sessions/${id}`), 404, 'SESSION_NOT_FOUND');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('many sessions linked and connected in one process', async () => {
+  const n = Number(process.env.ENGINE_SESSIONS || 200);
+  const srv = await serve();
+  try {
+    const ids = [];
+    for (let i = 0; i < n; i += 20) {
+      const batch = [];
+      for (let j = i; j < Math.min(n, i + 20); j++) batch.push(link(srv, newPhone(), `s${j}`));
+      for (const r of await Promise.all(batch)) ids.push(r.id);
+    }
+    assert.equal(new Set(ids).size, n);
+    const all = await allSessions(srv);
+    const connected = all.filter((x) => ids.includes(x.id) && x.status === 'connected');
+    assert.equal(connected.length, n, 'all connected at once');
+  } finally {
+    await stopServer(srv);
+  }
+});
