@@ -280,3 +280,51 @@ export class FrameReader {
 		return out;
 	}
 }
+
+// A fresh X25519 key pair with a clamped private key (as XEdDSA signers
+// such as libsignal's calculateSignature expect).
+export function randomKeyPair() {
+	const k = crypto.randomBytes(32);
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+	return keyPairFromPrivate(k);
+}
+
+// The responder end over a byte stream: push() the client's bytes (intro
+// first) and get back the bytes to send. It serves `cert` as the
+// ServerHello payload; after ClientFinish, r.payload is the decrypted
+// ClientPayload, r.clientStatic the client's noise key, r.send(pt) returns
+// one transport frame and r.frames collects the decrypted ones it received.
+export function specResponder({ cert, staticKey }) {
+	const fr = new FrameReader({ intro: true });
+	const empty = Buffer.alloc(0);
+	let hs = null,
+		split = null;
+	const r = {
+		intro: null,
+		payload: null,
+		clientStatic: null,
+		frames: [],
+		push(data) {
+			const out = [];
+			for (const f of fr.push(data)) {
+				if (!hs) {
+					r.intro = fr.intro;
+					hs = new HandshakeState({ initiator: false, prologue: fr.intro, s: staticKey, e: randomKeyPair() });
+					hs.readMessage(decodeHandshake('clientHello', f));
+					out.push(frame(encodeHandshake('serverHello', hs.writeMessage(cert))));
+				} else if (!split) {
+					const m = hs.readMessage(decodeHandshake('clientFinish', f));
+					r.payload = m.payload;
+					r.clientStatic = hs.rs;
+					split = m.split;
+				} else r.frames.push(split[0].decryptWithAd(empty, f));
+			}
+			return Buffer.concat(out);
+		},
+		send(pt) {
+			return frame(split[1].encryptWithAd(empty, pt));
+		},
+	};
+	return r;
+}
