@@ -132,3 +132,34 @@ export function ourRegistrationPayload(creds) {
 export function ourLoginPayload(user, device) {
 	return Buffer.from(execFileSync(initiatorTool, ['payload', 'login', String(user), String(device)]).toString().trim(), 'hex');
 }
+
+// libsignal-node's own verdict on an XEdDSA signature: curve.verifySignature
+// returns curve25519-js's boolean (it throws only on a malformed key,
+// message or signature length). Never pass its 4th argument (isInit), which
+// makes it return true unchecked. `pub` is a 32-byte key (0x05 is added).
+const curve = require('libsignal/src/curve.js');
+export function libsignalVerify(pub, msg, sig) {
+	return curve.verifySignature(Buffer.concat([Buffer.from([5]), Buffer.from(pub)]), Buffer.from(msg), Buffer.from(sig));
+}
+
+export function flipped(buf, at = 0) {
+	const b = Buffer.from(buf);
+	b[at] ^= 0x01;
+	return b;
+}
+
+// The two ADV signatures a linked companion holds (creds.account), the
+// messages they sign as whatsmeow pair.go and Baileys'
+// configureSuccessfulPairing build them:
+//   account: by the phone's accountSignatureKey over 06 00 || details || identity
+//   device:  by the companion's identity key over
+//            06 01 || details || identity || accountSignatureKey
+// where identity is the companion's 32-byte identity public key.
+export function advMessages(creds) {
+	const a = creds.account;
+	const ident = Buffer.from(creds.signedIdentityKey.public);
+	return {
+		account: { key: a.accountSignatureKey, msg: Buffer.concat([Buffer.from([6, 0]), a.details, ident]), sig: a.accountSignature },
+		device: { key: ident, msg: Buffer.concat([Buffer.from([6, 1]), a.details, ident, a.accountSignatureKey]), sig: a.deviceSignature },
+	};
+}
