@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSim, loadBaileys, client } from './sim-lib.mjs';
+import { libsignalVerify, advMessages, flipped } from './judge-lib.mjs';
 
 test('control API: info, accounts (idempotent, + accepted), devices, stats, errors', async () => {
 	const sim = await startSim();
@@ -53,6 +54,22 @@ test('control API: info, accounts (idempotent, + accepted), devices, stats, erro
 	}
 });
 
+// The ADV signatures a linked companion holds, judged by libsignal-node
+// itself (not Baileys' Curve.verify, which answers true to anything): the
+// simulator's phone signed the account, Baileys signed its device.
+function assertAdvSignatures(creds) {
+	const adv = advMessages(creds);
+	for (const [what, s] of Object.entries(adv)) {
+		assert.equal(s.sig.length, 64, what);
+		assert.equal(libsignalVerify(s.key, s.msg, s.sig), true, `${what} signature verifies`);
+		assert.equal(libsignalVerify(s.key, s.msg, flipped(s.sig, 17)), false, `${what}: flipped signature byte`);
+		assert.equal(libsignalVerify(s.key, flipped(s.msg, s.msg.length - 1), s.sig), false, `${what}: flipped message byte`);
+	}
+	// the prefixes matter: each signature fails under the other's
+	assert.equal(libsignalVerify(adv.account.key, Buffer.concat([Buffer.from([6, 1]), adv.account.msg.subarray(2)]), adv.account.sig), false);
+	assert.equal(libsignalVerify(adv.device.key, Buffer.concat([Buffer.from([6, 0]), adv.device.msg.subarray(2)]), adv.device.sig), false);
+}
+
 async function linkAndOpen(version, phone, more) {
 	const lib = await loadBaileys(version);
 	const sim = await startSim();
@@ -77,9 +94,7 @@ async function linkAndOpen(version, phone, more) {
 		assert.equal(d.online, true);
 		const me = c.state.creds.me;
 		assert.ok(me.lid?.startsWith(devs.json.lid + ":1@"), `lid ${me.lid} vs ${devs.json.lid}`);
-		// the companion's account signature was made by the phone and verifies
-		const acc = c.state.creds.account;
-		assert.ok(acc && acc.accountSignatureKey && acc.accountSignature?.length === 64);
+		assertAdvSignatures(c.state.creds);
 		// it uploaded its prekeys (count was 0) and got the offline marker
 		await c.until(() => c.pending, 'receivedPendingNotifications');
 		const st = await sim.api('GET', '/sim/stats');
@@ -177,6 +192,7 @@ async function pairCodeAndOpen(version, phone) {
 		const devs = await sim.api('GET', `/sim/accounts/${phone}/devices`);
 		assert.equal(devs.json.devices.length, 1);
 		assert.equal(c.state.creds.me.id.split(':')[0], phone);
+		assertAdvSignatures(c.state.creds);
 		if (version === 7) assert.ok(c.state.creds.me.lid?.startsWith(devs.json.lid + ':1@'), c.state.creds.me.lid);
 		r = await sim.api('POST', '/sim/pair-code', { phone, code: 'short' });
 		assert.equal(r.status, 400);

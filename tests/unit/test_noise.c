@@ -1,5 +1,8 @@
 /* Tests for src/wa/noise.c (both roles in memory) and src/wa/payload.c. */
+#include <stdio.h>
+
 #include "test.h"
+#include "util/codec.h"
 #include "util/err.h"
 #include "wa/crypto.h"
 #include "wa/noise.h"
@@ -560,6 +563,221 @@ TEST(login_payload_fields)
 	ybuf_release(&js);
 }
 
+/* ---- The transcript vector from the Noise specification ----
+ * tests/vectors/noise_xx.txt is computed by tests/vectors/noise_xx.mjs from
+ * the Noise specification with node:crypto (tests/interop/noise-spec.mjs),
+ * not from this code; both our roles replay it with its fixed keys. */
+
+#define VEC_MAX 24
+struct vec {
+	char name[VEC_MAX][40];
+	uint8_t *val[VEC_MAX];
+	size_t len[VEC_MAX];
+	int n;
+};
+
+/* Reads tests/vectors/noise_xx.txt, relative to the repository root where
+ * tests/run.sh and make run the unit tests. */
+static int vec_load(struct vec *v)
+{
+	char line[4096];
+	FILE *f = fopen("tests/vectors/noise_xx.txt", "r");
+
+	memset(v, 0, sizeof(*v));
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f) && v->n < VEC_MAX) {
+		char *sp = strchr(line, ' ');
+		size_t hl;
+
+		if (line[0] == '#' || !sp || (size_t)(sp - line) >= sizeof(v->name[0]))
+			continue;
+		memcpy(v->name[v->n], line, (size_t)(sp - line));
+		hl = strcspn(sp + 1, "\r\n");
+		v->val[v->n] = malloc(hl / 2 + 1);
+		if (!v->val[v->n] ||
+		    codec_hex_decode(sp + 1, hl, v->val[v->n], hl / 2 + 1, &v->len[v->n])) {
+			free(v->val[v->n]);
+			break;
+		}
+		v->n++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static void vec_free(struct vec *v)
+{
+	for (int i = 0; i < v->n; i++)
+		free(v->val[i]);
+}
+
+/* The named value; aborts if the file lacks it (a broken vector file). */
+static const uint8_t *vec_get(const struct vec *v, const char *name, size_t *len)
+{
+	for (int i = 0; i < v->n; i++)
+		if (!strcmp(v->name[i], name)) {
+			if (len)
+				*len = v->len[i];
+			return v->val[i];
+		}
+	fprintf(stderr, "  vector lacks %s\n", name);
+	abort();
+}
+
+#define VEC_EQ(buf, blen, name) \
+	do { \
+		size_t vl_; \
+		const uint8_t *vv_ = vec_get(&v, name, &vl_); \
+		CHECK_EQ_INT((blen), vl_); \
+		if ((size_t)(blen) == vl_) \
+			CHECK_MEM((buf), vv_, vl_); \
+	} while (0)
+
+static void vec_keypair(const struct vec *v, const char *name, struct wa_keypair *kp)
+{
+	if (wa_keypair_from_private(kp, vec_get(v, name, NULL)))
+		abort();
+}
+
+static uint64_t vec_now(const struct vec *v)
+{
+	const uint8_t *b = vec_get(v, "now", NULL);
+	uint64_t t = 0;
+
+	for (int i = 0; i < 8; i++)
+		t = t << 8 | b[i];
+	return t;
+}
+
+TEST(spec_vector_replayed_by_both_roles)
+{
+	struct vec v;
+	struct wa_noise c, s;
+	struct wa_keypair ie, is, re, rs;
+	struct ybuf m1 = YBUF_INIT(0), m2 = YBUF_INIT(0), m3 = YBUF_INIT(0);
+	struct ybuf got = YBUF_INIT(0), ct = YBUF_INIT(0);
+	const uint8_t *prologue, *cert, *payload, *msg2;
+	size_t plen, clen, m2len;
+
+	REQUIRE(vec_load(&v) == 0);
+	prologue = vec_get(&v, "prologue", NULL);
+	cert = vec_get(&v, "cert_chain", &clen);
+	payload = vec_get(&v, "client_payload", &plen);
+	vec_keypair(&v, "initiator_ephemeral_priv", &ie);
+	vec_keypair(&v, "initiator_static_priv", &is);
+	vec_keypair(&v, "responder_ephemeral_priv", &re);
+	vec_keypair(&v, "responder_static_priv", &rs);
+	VEC_EQ(is.pub, 32, "initiator_static_pub");
+	VEC_EQ(rs.pub, 32, "responder_static_pub");
+
+	wa_noise_init(&c, WA_NOISE_INITIATOR, prologue);
+	wa_noise_init(&s, WA_NOISE_RESPONDER, prologue);
+	VEC_EQ(c.h, 32, "h_after_prologue");
+	wa_noise_set_ephemeral(&c, &ie);
+	wa_noise_set_ephemeral(&s, &re);
+	wa_noise_trust_root(&c, vec_get(&v, "root_pub", NULL));
+	wa_noise_set_clock(&c, vec_now(&v));
+
+	/* -> e: WhatsApp hashes no empty payload here (the vector's h1), unlike
+	 * the specification's literal §5.3 (h1_strict_spec). */
+	CHECK_EQ_INT(wa_noise_client_hello(&c, &m1), Y_OK);
+	VEC_EQ(m1.data, m1.len, "msg1");
+	VEC_EQ(c.h, 32, "h1");
+	CHECK(memcmp(c.h, vec_get(&v, "h1_strict_spec", NULL), 32) != 0);
+	CHECK_EQ_INT(wa_noise_read_client_hello(&s, m1.data, m1.len), Y_OK);
+	VEC_EQ(s.h, 32, "h1");
+
+	/* <- e, ee, s, es with the certificate chain as payload */
+	CHECK_EQ_INT(wa_noise_server_hello(&s, &rs, cert, clen, &m2), Y_OK);
+	VEC_EQ(m2.data, m2.len, "msg2");
+	VEC_EQ(s.h, 32, "h2");
+	VEC_EQ(s.ck, 32, "ck2");
+	msg2 = vec_get(&v, "msg2", &m2len);
+	CHECK_EQ_INT(wa_noise_read_server_hello(&c, msg2, m2len), Y_OK);
+	VEC_EQ(c.h, 32, "h2");
+	VEC_EQ(c.ck, 32, "ck2");
+	VEC_EQ(c.remote_static, 32, "responder_static_pub");
+
+	/* -> s, se with the ClientPayload, then Split */
+	CHECK_EQ_INT(wa_noise_client_finish(&c, &is, payload, plen, &m3), Y_OK);
+	VEC_EQ(m3.data, m3.len, "msg3");
+	VEC_EQ(c.h, 32, "h3");
+	VEC_EQ(c.wkey, 32, "key_initiator_to_responder");
+	VEC_EQ(c.rkey, 32, "key_responder_to_initiator");
+	CHECK_EQ_INT(wa_noise_read_client_finish(&s, m3.data, m3.len, &got), Y_OK);
+	VEC_EQ(got.data, got.len, "client_payload");
+	VEC_EQ(s.remote_static, 32, "initiator_static_pub");
+	VEC_EQ(s.rkey, 32, "key_initiator_to_responder");
+	VEC_EQ(s.wkey, 32, "key_responder_to_initiator");
+
+	/* first transport frame each way */
+	CHECK_EQ_INT(wa_noise_encrypt(&c, (const uint8_t *)"ping", 4, &ct), Y_OK);
+	VEC_EQ(ct.data, ct.len, "ping_ct");
+	ybuf_reset(&ct);
+	CHECK_EQ_INT(wa_noise_encrypt(&s, (const uint8_t *)"pong", 4, &ct), Y_OK);
+	VEC_EQ(ct.data, ct.len, "pong_ct");
+
+	wa_noise_release(&c);
+	wa_noise_release(&s);
+	ybuf_release(&m1);
+	ybuf_release(&m2);
+	ybuf_release(&m3);
+	ybuf_release(&got);
+	ybuf_release(&ct);
+	vec_free(&v);
+}
+
+/* The vector's ServerHello with one flipped byte, or the right bytes under
+ * another root or outside the validity window, must be refused: the replay
+ * above is not vacuous. */
+TEST(spec_vector_broken_inputs_fail)
+{
+	struct vec v;
+	struct wa_keypair ie, other;
+	const uint8_t *prologue, *msg2;
+	size_t m2len;
+	uint8_t *bad;
+	int accepted = 0, tries = 0;
+
+	REQUIRE(vec_load(&v) == 0);
+	prologue = vec_get(&v, "prologue", NULL);
+	msg2 = vec_get(&v, "msg2", &m2len);
+	vec_keypair(&v, "initiator_ephemeral_priv", &ie);
+	vec_keypair(&v, "responder_ephemeral_priv", &other); /* any key but the root */
+	bad = malloc(m2len);
+	REQUIRE(bad != NULL);
+	for (int mode = 0; mode < 4; mode++) {
+		for (size_t pos = 4; pos < m2len; pos += (mode == 0 ? 5 : m2len)) {
+			struct wa_noise c;
+			struct ybuf m1 = YBUF_INIT(0);
+			int rc;
+
+			memcpy(bad, msg2, m2len);
+			wa_noise_init(&c, WA_NOISE_INITIATOR, prologue);
+			wa_noise_set_ephemeral(&c, &ie);
+			wa_noise_trust_root(&c, mode == 1 ? other.pub : vec_get(&v, "root_pub", NULL));
+			wa_noise_set_clock(&c, mode == 2 ? 1900000001 : mode == 3 ? 1699999999 : vec_now(&v));
+			if (mode == 0)
+				bad[pos] ^= 0x01;
+			rc = wa_noise_client_hello(&c, &m1);
+			if (!rc)
+				rc = wa_noise_read_server_hello(&c, bad, m2len);
+			tries++;
+			if (rc == Y_OK) {
+				accepted++;
+				fprintf(stderr, "  mode %d flip %zu accepted\n", mode, pos);
+			}
+			wa_noise_release(&c);
+			ybuf_release(&m1);
+		}
+	}
+	CHECK(tries > 40);
+	CHECK_EQ_INT(accepted, 0);
+	free(bad);
+	vec_free(&v);
+}
+
 int main(void)
 {
 	RUN(handshake_and_transport_both_ways);
@@ -574,5 +792,7 @@ int main(void)
 	RUN(calls_out_of_order_are_state_errors);
 	RUN(registration_payload_fields);
 	RUN(login_payload_fields);
+	RUN(spec_vector_replayed_by_both_roles);
+	RUN(spec_vector_broken_inputs_fail);
 	return test_summary();
 }
