@@ -14,10 +14,10 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function loadBaileys(version) {
 	if (version === 6) {
 		const b = require('baileys6');
-		return { version, makeWASocket: b.default || b.makeWASocket, initAuthCreds: b.initAuthCreds, proto: b.proto, downloadMediaMessage: b.downloadMediaMessage };
+		return { version, waVersion: b.DEFAULT_CONNECTION_CONFIG.version, makeWASocket: b.default || b.makeWASocket, initAuthCreds: b.initAuthCreds, proto: b.proto, downloadMediaMessage: b.downloadMediaMessage };
 	}
 	const b = await import('baileys7');
-	return { version, makeWASocket: b.makeWASocket || b.default, initAuthCreds: b.initAuthCreds, proto: b.proto, downloadMediaMessage: b.downloadMediaMessage };
+	return { version, waVersion: b.DEFAULT_CONNECTION_CONFIG.version, makeWASocket: b.makeWASocket || b.default, initAuthCreds: b.initAuthCreds, proto: b.proto, downloadMediaMessage: b.downloadMediaMessage };
 }
 
 // Spawns the simulator and resolves once it logged its port.
@@ -107,7 +107,9 @@ function memKeys() {
 }
 
 // A Baileys socket that links to `phone` by QR through /sim/scan, restarts on
-// 515 and records what it sees. Reconnect with c.connect().
+// 515 and records what it sees. Reconnect with c.connect(). opts: wsUrl
+// (e.g. the wss URL), agent (Baileys' websocket agent, e.g. an https.Agent
+// trusting the simulator's CA), fetchAgent (media), pairCode.
 export function client(lib, sim, phone, name, opts = {}) {
 	const state = { creds: lib.initAuthCreds(), keys: memKeys() };
 	const c = {
@@ -151,13 +153,14 @@ export function client(lib, sim, phone, name, opts = {}) {
 	c.connect = () => {
 		const sock = lib.makeWASocket({
 			auth: state,
-			waWebSocketUrl: sim.wsUrl,
+			waWebSocketUrl: opts.wsUrl || sim.wsUrl,
 			logger: pino({ level: process.env.BLOG || 'silent' }).child({ c: name }),
 			printQRInTerminal: false,
 			defaultQueryTimeoutMs: 8000,
 			markOnlineOnConnect: false,
 			syncFullHistory: false,
 			...(opts.fetchAgent ? { fetchAgent: opts.fetchAgent } : {}),
+			...(opts.agent ? { agent: opts.agent } : {}),
 		});
 		c.sock = sock;
 		sock.ev.on('creds.update', (u) => Object.assign(state.creds, u));
@@ -178,6 +181,7 @@ export function client(lib, sim, phone, name, opts = {}) {
 			if (u.connection === 'close') {
 				const code = u.lastDisconnect?.error?.output?.statusCode;
 				c.closes.push(code);
+				c.lastErrors = [...(c.lastErrors || []), u.lastDisconnect?.error];
 				if (code === 515) c.connect();
 			}
 			poke();
