@@ -18,8 +18,10 @@
 //     node:cluster workers to match our 2 HTTP threads.
 //
 // Env: PORT (0 = ephemeral), API_KEY, RATE_LIMIT (requests/min per key/IP),
-// PEER_MODE, DATA_DIR (same-work: where peer.sqlite goes), PEER_WORKERS
-// (same-work: default 2). Prints one line {"listening":PORT} on stderr when
+// PEER_MODE, DATA_DIR (same-work: where peer.sqlite goes), and to take
+// pieces of same-work away (tests/http/bench-peer.test.mjs, experiments):
+// PEER_WORKERS (default 2), PEER_KEY_CACHE_MS (default 2000, 0 = a query per
+// request), PEER_REGISTRY (default 1, 0 = a query per request). Prints one line {"listening":PORT} on stderr when
 // every worker listens (stdout carries the access log).
 import cluster from 'node:cluster';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -136,7 +138,7 @@ async function serve() {
   const started = Date.now();
 
   // same-work: the key cache of src/api/common.c (per worker here)
-  const SLOTS = 64, TTL_MS = 2000;
+  const SLOTS = 64, TTL_MS = Number(process.env.PEER_KEY_CACHE_MS ?? 2000);
   const cache = Array.from({ length: SLOTS }, () => ({ digest: Buffer.alloc(32), id: null, expires: 0 }));
   const authCached = (key) => {
     if (key.length > 256) return null;
@@ -145,7 +147,7 @@ async function serve() {
     const now = performance.now();
     if (e.expires > now && timingSafeEqual(e.digest, digest)) return e.id;
     const id = key.length > 512 ? null : store.keyId(sha256(key)); // apikey_verify hashes again
-    if (!id) return null;
+    if (!id || TTL_MS <= 0) return id;
     digest.copy(e.digest);
     e.id = id;
     e.expires = now + TTL_MS;
@@ -157,7 +159,7 @@ async function serve() {
   const registry = new Map();
   for (const s of store.allSessions()) registry.set(s.id, s);
   if (same) process.on('message', (m) => { if (m && m.session) registry.set(m.session.id, m.session); });
-  const findSession = same
+  const findSession = same && process.env.PEER_REGISTRY !== '0'
     ? (id) => {
         let s = registry.get(id);
         // a create on another worker may not have reached this one yet
