@@ -31,8 +31,8 @@ if ! out=$(make --no-print-directory MODE=release BUILD="$B" "$B/bench/codec_ben
 fi
 # "<figure> <value>" lines from a program's key=value line
 figures() { tr ' ' '\n' | sed -n 's/^\([a-z_]*\)=\([0-9.]*\)$/\1 \2/p'; }
-ours() { [ "$BENCH_WARMUP" = 1 ] || "$B/bench/codec_bench" "$dict" "$corpus" "$secs" | figures; }
-peer() { [ "$BENCH_WARMUP" = 1 ] || node bench/codec/peer_bench.mjs "$dict" "$corpus" "$secs" | figures; }
+ours() { [ "${BENCH_WARMUP:-0}" = 1 ] || "$B/bench/codec_bench" "$dict" "$corpus" "$secs" | figures; }
+peer() { [ "${BENCH_WARMUP:-0}" = 1 ] || node bench/codec/peer_bench.mjs "$dict" "$corpus" "$secs" | figures; }
 for dict in 3 2; do
 	corpus="$B/bench/codec-corpus-v$dict.bin"
 	node bench/codec/make-corpus.mjs "$dict" "$count" "$corpus"

@@ -96,7 +96,7 @@ same_id=$(session_id "http://127.0.0.1:$same")
 # "p99 <ms>" lines; fails if any response was not 2xx.
 measure() { # url
 	local out d=$dur
-	[ "$BENCH_WARMUP" = 1 ] && d=1
+	[ "${BENCH_WARMUP:-0}" = 1 ] && d=1
 	out=$(wrk -t"$wthreads" -c"$conns" -d"$d"s --latency -H "X-API-Key: $key" "$1")
 	if printf '%s\n' "$out" | grep -q 'Non-2xx'; then
 		echo "non-2xx responses from $1:" >&2

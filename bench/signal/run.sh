@@ -21,7 +21,7 @@ esac
 . bench/lib.sh
 bench_reps "$mode"
 # one run: the program's "<figure> <ops/s>" lines
-args() { if [ "$BENCH_WARMUP" = 1 ]; then echo 5 30; else echo "$s" "$m"; fi; }
+args() { if [ "${BENCH_WARMUP:-0}" = 1 ]; then echo 5 30; else echo "$s" "$m"; fi; }
 ours() { "$B/bench/bench_signal" $(args); }
 peer() { node bench/signal/peer.mjs $(args); }
 bench_interleave ours=ours peer=peer

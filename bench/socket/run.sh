@@ -33,14 +33,14 @@ bench_reps "$mode"
 # one run each: the raw line to stderr, "kib <KiB per connection>" kept
 ours() {
 	local out
-	[ "$BENCH_WARMUP" = 1 ] && return
+	[ "${BENCH_WARMUP:-0}" = 1 ] && return
 	out=$("$bin" "$n")
 	printf '%s\n' "$out" >&2
 	printf '%s\n' "$out" | sed -n 's/.* ours=\([-0-9.]*\)KiB\/conn.*/kib \1/p'
 }
 peer() {
 	local out
-	[ "$BENCH_WARMUP" = 1 ] && return
+	[ "${BENCH_WARMUP:-0}" = 1 ] && return
 	out=$(node --expose-gc bench/socket/node_idle.mjs "$bin" "$n")
 	printf '%s\n' "$out" >&2
 	printf '%s\n' "$out" | sed -n 's/.* node-ws=\([-0-9.]*\)KiB\/conn.*/kib \1/p'
