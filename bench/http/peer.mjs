@@ -56,7 +56,7 @@ if (same && cluster.isPrimary) {
     .run(randomUUID(), sha256(process.env.API_KEY || 'bench'));
   db.close();
   const n = Number(process.env.PEER_WORKERS || 2);
-  let listening = 0;
+  let listening = 0, stopping = false;
   cluster.on('listening', (w, addr) => { if (++listening === n) announce(addr.port); });
   // a session written by one worker goes into the others' registries
   cluster.on('message', (from, msg) => {
@@ -65,7 +65,6 @@ if (same && cluster.isPrimary) {
   cluster.on('exit', (w, code, sig) => {
     if (!stopping) { console.error(`worker ${w.process.pid} died (${code ?? sig})`); process.exit(1); }
   });
-  let stopping = false;
   process.on('SIGTERM', () => {
     stopping = true;
     for (const w of Object.values(cluster.workers)) w.kill('SIGTERM');
