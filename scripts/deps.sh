@@ -25,6 +25,10 @@ for p in "${pkgs[@]}"; do
 done
 if [ "$what" != build ] && ! command -v node >/dev/null; then missing+=(nodejs); fi
 if [ "$what" != build ] && ! command -v npm >/dev/null; then missing+=(npm); fi
+# better-sqlite3 (bench/http's peer) builds from source with node-gyp when
+# its prebuilt binary cannot be fetched from GitHub
+if [ "$what" != build ] && ! command -v g++ >/dev/null; then missing+=(g++); fi
+if [ "$what" != build ] && ! command -v python3 >/dev/null; then missing+=(python3); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
@@ -45,6 +49,12 @@ if [ "$what" != build ]; then
 	# mtime: a fresh checkout must not wipe a good node_modules).
 	stamp=$(cat package.json package-lock.json | sha256sum | cut -c1-64)
 	if [ ! -f node_modules/.package-lock.json ] || [ "$(cat node_modules/.yesapp-stamp 2>/dev/null)" != "$stamp" ]; then
+		# node-gyp downloads the Node headers from nodejs.org unless told
+		# where they are: use the ones installed with this node, if any.
+		prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+		if [ -z "${npm_config_nodedir:-}" ] && [ -f "$prefix/include/node/common.gypi" ]; then
+			export npm_config_nodedir=$prefix
+		fi
 		echo "deps: npm ci" >&2
 		npm ci --no-audit --no-fund --loglevel=error >&2
 		echo "$stamp" > node_modules/.yesapp-stamp

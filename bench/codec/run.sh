@@ -2,22 +2,26 @@
 # Codec benchmark: our C codec (codec_bench) against Baileys' WABinary on the
 # same corpus, for dictionary v3 (Baileys 7) and v2 (Baileys 6).
 # Usage: bench/codec/run.sh quick|full [BUILD_DIR]   (quick: a few seconds)
-# Prints per dictionary (v3, v2):
-#   bench codec-encode-v3 ours=<v>nodes/s peer=<v>nodes/s ratio=<r>
-#   bench codec-decode-v3 ours=<v>nodes/s peer=<v>nodes/s ratio=<r>
+# Ours and the peer run interleaved, repeated (bench/lib.sh: 3 rounds quick,
+# 5 full), each process warming up in itself (SECONDS / 2 untimed per op).
+# Prints per dictionary (v3, v2), medians and spreads:
+#   bench codec-encode-v3 ours=<v>nodes/s peer=<v>nodes/s ratio=<r> spread_... wall_ours=.. wall_peer=.. wall_ratio=..
+#   bench codec-decode-v3 ...
 # and the same in MB/s (codec-encode-mb-v3, ...: bytes of encoded frames per
-# second). Rates are per
-# second of CPU time of each process, so that neighbours on a shared machine
-# do not skew the ratio.
+# second). ours=/peer= are per second of CPU time of each process, so that
+# neighbours on a shared machine do not skew the ratio; wall_ours=/wall_peer=
+# are the same runs per wall-clock second.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
 B=${2:-${YESAPP_BUILD:-build}}
 case "$mode" in
-quick) secs=0.5; count=2000 ;;
+quick) secs=0.3; count=2000 ;;
 full) secs=5; count=10000 ;;
 *) echo "usage: $0 quick|full [BUILD_DIR]" >&2; exit 2 ;;
 esac
+. bench/lib.sh
+bench_reps "$mode"
 # (the Makefile's bench pattern also matches codec_bench.d and prints a link
 # error for it, harmlessly: show make's output only if the binary failed)
 if ! out=$(make --no-print-directory MODE=release BUILD="$B" "$B/bench/codec_bench" 2>&1) ||
@@ -25,18 +29,18 @@ if ! out=$(make --no-print-directory MODE=release BUILD="$B" "$B/bench/codec_ben
 	printf '%s\n' "$out" >&2
 	exit 1
 fi
-val() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
+# "<figure> <value>" lines from a program's key=value line
+figures() { tr ' ' '\n' | sed -n 's/^\([a-z_]*\)=\([0-9.]*\)$/\1 \2/p'; }
+ours() { [ "${BENCH_WARMUP:-0}" = 1 ] || "$B/bench/codec_bench" "$dict" "$corpus" "$secs" | figures; }
+peer() { [ "${BENCH_WARMUP:-0}" = 1 ] || node bench/codec/peer_bench.mjs "$dict" "$corpus" "$secs" | figures; }
 for dict in 3 2; do
 	corpus="$B/bench/codec-corpus-v$dict.bin"
 	node bench/codec/make-corpus.mjs "$dict" "$count" "$corpus"
-	ours=$("$B/bench/codec_bench" "$dict" "$corpus" "$secs")
-	peer=$(node bench/codec/peer_bench.mjs "$dict" "$corpus" "$secs")
-	echo "# dictionary v$dict, $count nodes, $(stat -c %s "$corpus") bytes (peer: baileys$((dict + 4)))" >&2
+	echo "# dictionary v$dict, $count nodes, $(stat -c %s "$corpus") bytes (peer: baileys$((dict + 4))), $BENCH_REPS rounds" >&2
+	bench_reset
+	bench_interleave ours=ours peer=peer
 	for op in encode decode; do
-		o=$(val "$ours" "${op}_nodes_per_s"); p=$(val "$peer" "${op}_nodes_per_s")
-		echo "bench codec-$op-v$dict ours=${o}nodes/s peer=${p}nodes/s ratio=$(ratio "$o" "$p")"
-		o=$(val "$ours" "${op}_mb_per_s"); p=$(val "$peer" "${op}_mb_per_s")
-		echo "bench codec-$op-mb-v$dict ours=${o}MB/s peer=${p}MB/s ratio=$(ratio "$o" "$p")"
+		bench_line "codec-$op-v$dict" "${op}_nodes_per_s" nodes/s fmt=%.0f "wall=${op}_wall_nodes_per_s"
+		bench_line "codec-$op-mb-v$dict" "${op}_mb_per_s" MB/s fmt=%.2f "wall=${op}_wall_mb_per_s"
 	done
 done
