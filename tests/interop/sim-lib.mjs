@@ -2,6 +2,7 @@
 // start `yesapp sim` on an ephemeral port, call its control API, and run
 // unmodified Baileys sockets against it with in-memory auth state.
 import { spawn } from 'node:child_process';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -112,6 +113,7 @@ export function client(lib, sim, phone, name, opts = {}) {
 	const state = { creds: lib.initAuthCreds(), keys: memKeys() };
 	const c = {
 		name,
+		phone,
 		state,
 		sock: null,
 		opens: 0,
@@ -204,4 +206,40 @@ export function client(lib, sim, phone, name, opts = {}) {
 
 export function textOf(m) {
 	return m?.conversation || m?.extendedTextMessage?.text;
+}
+
+// The chat JIDs a peer can appear under in c's events: its phone number
+// (Baileys 6) or its LID (Baileys 7 is LID-first once it knows the mapping).
+function peerJids(peer) {
+	const lid = peer.state.creds.me?.lid?.split(':')[0];
+	return [`${peer.phone}@s.whatsapp.net`, ...(lid ? [`${lid}@lid`] : [])];
+}
+
+// The message with `text` that c received from `peer`, if any.
+export function textFrom(c, peer, text) {
+	const jids = peerJids(peer);
+	return c.upserts.find((u) => !u.key.fromMe && jids.includes(u.key.remoteJid) && textOf(u.message) === text);
+}
+
+// Whether c saw its message `id` reach status >= min (3 delivered, 4 read).
+// Baileys 7 buffers events: a receipt that arrives before the sender's own
+// message event is flushed is folded into it (status on the upsert).
+export function statusAtLeast(c, id, min) {
+	return (
+		c.updates.some((u) => u.key.id === id && u.status >= min) ||
+		c.upserts.some((u) => u.key.id === id && u.key.fromMe && u.status >= min)
+	);
+}
+
+// Options that make `lib.downloadMediaMessage` trust only the simulator's
+// media CA: Baileys 6 downloads with axios (an https.Agent), Baileys 7 with
+// the global fetch (an undici dispatcher; Node's own undici Agent class is
+// reached through its global dispatcher, as the undici package is not
+// installed).
+export async function mediaOptions(lib, ca) {
+	if (lib.version === 6) return { httpsAgent: new https.Agent({ ca }) };
+	const key = Symbol.for('undici.globalDispatcher.1');
+	if (!globalThis[key]) await fetch('http://127.0.0.1:1/').catch(() => {});
+	const Agent = globalThis[key].constructor;
+	return { dispatcher: new Agent({ connect: { ca } }) };
 }
