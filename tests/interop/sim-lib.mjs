@@ -231,15 +231,15 @@ export function statusAtLeast(c, id, min) {
 	);
 }
 
-// Options that make `lib.downloadMediaMessage` trust only the simulator's
+// The options argument that makes `lib.downloadMediaMessage` trust only the simulator's
 // media CA: Baileys 6 downloads with axios (an https.Agent), Baileys 7 with
 // the global fetch (an undici dispatcher; Node's own undici Agent class is
 // reached through its global dispatcher, as the undici package is not
 // installed).
 export async function mediaOptions(lib, ca) {
-	if (lib.version === 6) return { httpsAgent: new https.Agent({ ca }) };
+	if (lib.version === 6) return { options: { httpsAgent: new https.Agent({ ca }) } };
 	const key = Symbol.for('undici.globalDispatcher.1');
 	if (!globalThis[key]) await fetch('http://127.0.0.1:1/').catch(() => {});
 	const Agent = globalThis[key].constructor;
-	return { dispatcher: new Agent({ connect: { ca } }) };
+	return { options: { dispatcher: new Agent({ connect: { ca } }) } };
 }
