@@ -2,19 +2,13 @@
 // Baileys 6 and 7 sockets (one simulator for both): latencyMs delays every
 // node the server sends, dropAll cuts every connection, refuseForMs turns
 // new connections away until it expires; then the socket logs in again.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSim, loadBaileys, client, sleep } from './sim-lib.mjs';
+import { sharedSim, loadBaileys, client, sleep } from './sim-lib.mjs';
 
 const ping = (c) => c.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'get', xmlns: 'w:p' }, content: [{ tag: 'ping', attrs: {} }] });
 
-let sim;
-before(async () => {
-	sim = await startSim();
-});
-after(async () => {
-	assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
-});
+const sim = sharedSim();
 
 for (const v of [6, 7]) {
 	test(`faults seen by baileys ${v}: latencyMs, dropAll, refuseForMs`, async () => {

@@ -2,6 +2,8 @@
 // start `yesapp sim` on an ephemeral port, call its control API, and run
 // unmodified Baileys sockets against it with in-memory auth state.
 import { spawn } from 'node:child_process';
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -80,6 +82,25 @@ export async function startSim(extraArgs = []) {
 			if (process.env.SIMLOG) require('node:fs').appendFileSync(process.env.SIMLOG, lines.join('\n') + '\n');
 			return code;
 		},
+	};
+}
+
+// One simulator for every test of the calling file: started before the
+// first, stopped (and checked to exit 0) after the last. The handle forwards
+// to it, so it can be passed to client() at the top level.
+export function sharedSim(extraArgs = []) {
+	let sim = null;
+	before(async () => {
+		sim = await startSim(extraArgs);
+	});
+	after(async () => {
+		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
+	});
+	return {
+		get wsUrl() {
+			return sim.wsUrl;
+		},
+		api: (...a) => sim.api(...a),
 	};
 }
 

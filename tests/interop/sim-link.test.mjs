@@ -6,9 +6,9 @@
 // shapes answered with errors; unlinking. Every test but the first runs for
 // both versions against one simulator shared by the file (figures from
 // /sim/stats are compared before and after each test).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSim, loadBaileys, client } from './sim-lib.mjs';
+import { startSim, sharedSim, loadBaileys, client } from './sim-lib.mjs';
 
 test('control API: info, accounts (idempotent, + accepted), devices, stats, errors', async () => {
 	const sim = await startSim();
@@ -57,13 +57,7 @@ test('control API: info, accounts (idempotent, + accepted), devices, stats, erro
 });
 
 // One simulator for the linking tests; each test uses its own numbers.
-let sim;
-before(async () => {
-	sim = await startSim();
-});
-after(async () => {
-	assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
-});
+const sim = sharedSim();
 
 const stats = async () => (await sim.api('GET', '/sim/stats')).json;
 

@@ -5,21 +5,15 @@
 // media over the simulator's HTTPS media host, and the offline queue
 // delivered on reconnect. Every text is decrypted by Baileys itself. One
 // simulator serves both versions (stats compared before and after).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { createRequire } from 'node:module';
-import { startSim, loadBaileys, client, textFrom, statusAtLeast, mediaOptions, sleep } from './sim-lib.mjs';
+import { sharedSim, loadBaileys, client, textFrom, statusAtLeast, mediaOptions, sleep } from './sim-lib.mjs';
 
 const pino = createRequire(import.meta.url)('pino');
 
-let sim;
-before(async () => {
-	sim = await startSim();
-});
-after(async () => {
-	assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
-});
+const sim = sharedSim();
 
 for (const v of [6, 7]) {
 	test(`baileys ${v} <-> baileys ${v}: text both ways, delivery and read receipts, media, offline queue`, async () => {
