@@ -29,6 +29,7 @@
 #define WRITE_BUDGET (256 * 1024) /* bytes per writable callback, for fairness */
 #define RX_BUFFER 1024           /* lws per-connection receive buffer */
 #define TEXT_MAX 512             /* origin, path, reason strings */
+#define CLOSE_ACK_SECS 3         /* how long a closing socket waits for the peer's close */
 /* lws 4.1 keeps LWS_WRITE_CLOSE (4) private; the wire opcode is 8. */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
@@ -60,6 +61,7 @@ struct wa_socket {
 	bool busy;                     /* Y_EBUSY returned; on_drain owed */
 	bool err_set;                  /* err/reason hold the first cause */
 	bool abort_req;
+	bool close_sent;               /* our close frame is out; waiting for the peer's */
 	struct dial *dial;             /* client: address being resolved */
 };
 
@@ -359,15 +361,23 @@ static int on_writable(struct wa_socket *s, struct lws *wsi)
 		return -1;
 	if (s->qhead) {
 		lws_callback_on_writable(wsi);
-	} else if (s->state == S_CLOSING) {
-		/* lws 4.1 on libuv drops the close frame that lws_close_reason()
-		 * asks for when a writable callback returns -1: send it here. */
+	} else if (s->state == S_CLOSING && !s->close_sent) {
+		/* The closing handshake (RFC 6455 §7.1.1), done here because lws
+		 * 4.1 on libuv drops the close frame that lws_close_reason() asks
+		 * for when a writable callback returns -1. After our close we keep
+		 * reading (and dropping) until the peer's close arrives: closing
+		 * the TCP socket with unread bytes makes the kernel send a reset,
+		 * and the peer then loses what it had not read yet, our last
+		 * frames and the close among them. A peer that does not answer is
+		 * dropped after CLOSE_ACK_SECS. */
 		uint8_t cf[LWS_PRE + 2];
 
 		cf[LWS_PRE] = LWS_CLOSE_STATUS_NORMAL >> 8;
 		cf[LWS_PRE + 1] = LWS_CLOSE_STATUS_NORMAL & 0xff;
-		lws_write(wsi, cf + LWS_PRE, 2, WS_WRITE_CLOSE);
-		return -1;
+		if (lws_write(wsi, cf + LWS_PRE, 2, WS_WRITE_CLOSE) < 0)
+			return -1;
+		s->close_sent = true;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
 	}
 	return 0;
 }
@@ -634,6 +644,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return s ? on_writable(s, wsi) : 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (s && s->close_sent)
+			return -1; /* the answer to our close: the handshake is done */
 		if (s) {
 			const uint8_t *b = in;
 			int code = len >= 2 ? (b[0] << 8) | b[1] : 0;

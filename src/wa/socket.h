@@ -123,7 +123,9 @@ int wa_socket_send_raw(struct wa_socket *s, const uint8_t *p, size_t n);
 size_t wa_socket_queued(const struct wa_socket *s);
 
 /* Graceful close: sends what is queued, then a websocket close (1000), and
- * on_close(err 0) follows. No more frames are delivered. Idempotent. */
+ * waits (reading and dropping what still arrives) for the peer's close, at
+ * most a few seconds; on_close(err 0) follows. No more frames are delivered.
+ * Idempotent. */
 void wa_socket_close(struct wa_socket *s);
 
 /* Drops the connection now without flushing; on_close(err 0) follows.

@@ -1,43 +1,50 @@
-// Faults through `yesapp sim` (POST /sim/faults), seen by an unmodified
-// Baileys 6 socket: latencyMs delays every node the server sends,
-// dropAll cuts every connection, refuseForMs turns new connections away
-// until it expires; then the socket logs in again.
+// Faults through `yesapp sim` (POST /sim/faults), seen by unmodified
+// Baileys 6 and 7 sockets (one simulator for both): latencyMs delays every
+// node the server sends, dropAll cuts every connection, refuseForMs turns
+// new connections away until it expires; then the socket logs in again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSim, loadBaileys, client, sleep } from './sim-lib.mjs';
+import { sharedSim, loadBaileys, client, sleep } from './sim-lib.mjs';
 
 const ping = (c) => c.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'get', xmlns: 'w:p' }, content: [{ tag: 'ping', attrs: {} }] });
 
-test('faults: latencyMs, dropAll, refuseForMs', async () => {
-	const lib = await loadBaileys(6);
-	const sim = await startSim();
-	const c = client(lib, sim, '15550009999', 'f6');
-	try {
-		c.connect();
-		await c.until(() => c.opens && c.pending, 'open');
-		let r = await sim.api('POST', '/sim/faults', { latencyMs: 400 });
-		assert.equal(r.status, 200);
-		let t0 = Date.now();
-		await ping(c);
-		assert.ok(Date.now() - t0 >= 390, `answer held back ${Date.now() - t0} ms`);
-		r = await sim.api('POST', '/sim/faults', { latencyMs: 0 });
-		assert.equal(r.json.latencyMs, 0);
-		await ping(c); // still answered, in order, once latency is off
+const sim = sharedSim();
 
-		r = await sim.api('POST', '/sim/faults', { latencyMs: -1 });
-		assert.equal(r.status, 400);
+for (const v of [6, 7]) {
+	test(`faults seen by baileys ${v}: latencyMs, dropAll, refuseForMs`, async () => {
+		const lib = await loadBaileys(v);
+		const c = client(lib, sim, `155500${v}9999`, `f${v}`);
+		try {
+			c.connect();
+			await c.until(() => c.opens && c.pending, 'open');
+			let t0 = Date.now();
+			await ping(c);
+			const base = Date.now() - t0;
+			let r = await sim.api('POST', '/sim/faults', { latencyMs: 400 });
+			assert.equal(r.status, 200);
+			t0 = Date.now();
+			await ping(c);
+			assert.ok(Date.now() - t0 >= 390, `answer held back ${Date.now() - t0} ms (${base} ms without)`);
+			r = await sim.api('POST', '/sim/faults', { latencyMs: 0 });
+			assert.equal(r.json.latencyMs, 0);
+			await ping(c); // still answered, in order, once latency is off
 
-		r = await sim.api('POST', '/sim/faults', { refuseForMs: 1500, dropAll: true });
-		assert.equal(r.json.dropped, 1);
-		await c.until(() => c.closes.length >= 2, 'dropped');
-		c.connect(); // refused while the fault lasts
-		await c.until(() => c.closes.length >= 3, 'refused');
-		assert.equal(c.opens, 1);
-		await sleep(1600);
-		c.connect();
-		await c.until(() => c.opens === 2, 'reconnected after the refusal window');
-	} finally {
-		c.end();
-		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
-	}
-});
+			r = await sim.api('POST', '/sim/faults', { latencyMs: -1 });
+			assert.equal(r.status, 400);
+
+			const closes = c.closes.length;
+			r = await sim.api('POST', '/sim/faults', { refuseForMs: 1500, dropAll: true });
+			assert.equal(r.json.dropped, 1);
+			await c.until(() => c.closes.length >= closes + 1, 'dropped');
+			c.connect(); // refused while the fault lasts
+			await c.until(() => c.closes.length >= closes + 2, 'refused');
+			assert.equal(c.opens, 1);
+			await sleep(1600);
+			c.connect();
+			await c.until(() => c.opens === 2, 'reconnected after the refusal window');
+			await ping(c);
+		} finally {
+			c.end();
+		}
+	});
+}

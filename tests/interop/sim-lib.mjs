@@ -2,6 +2,9 @@
 // start `yesapp sim` on an ephemeral port, call its control API, and run
 // unmodified Baileys sockets against it with in-memory auth state.
 import { spawn } from 'node:child_process';
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -82,6 +85,25 @@ export async function startSim(extraArgs = []) {
 	};
 }
 
+// One simulator for every test of the calling file: started before the
+// first, stopped (and checked to exit 0) after the last. The handle forwards
+// to it, so it can be passed to client() at the top level.
+export function sharedSim(extraArgs = []) {
+	let sim = null;
+	before(async () => {
+		sim = await startSim(extraArgs);
+	});
+	after(async () => {
+		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
+	});
+	return {
+		get wsUrl() {
+			return sim.wsUrl;
+		},
+		api: (...a) => sim.api(...a),
+	};
+}
+
 // In-memory Signal key store in Baileys' shape.
 function memKeys() {
 	const m = {};
@@ -114,6 +136,7 @@ export function client(lib, sim, phone, name, opts = {}) {
 	const state = { creds: lib.initAuthCreds(), keys: memKeys() };
 	const c = {
 		name,
+		phone,
 		state,
 		sock: null,
 		opens: 0,
@@ -208,4 +231,40 @@ export function client(lib, sim, phone, name, opts = {}) {
 
 export function textOf(m) {
 	return m?.conversation || m?.extendedTextMessage?.text;
+}
+
+// The chat JIDs a peer can appear under in c's events: its phone number
+// (Baileys 6) or its LID (Baileys 7 is LID-first once it knows the mapping).
+function peerJids(peer) {
+	const lid = peer.state.creds.me?.lid?.split(':')[0];
+	return [`${peer.phone}@s.whatsapp.net`, ...(lid ? [`${lid}@lid`] : [])];
+}
+
+// The message with `text` that c received from `peer`, if any.
+export function textFrom(c, peer, text) {
+	const jids = peerJids(peer);
+	return c.upserts.find((u) => !u.key.fromMe && jids.includes(u.key.remoteJid) && textOf(u.message) === text);
+}
+
+// Whether c saw its message `id` reach status >= min (3 delivered, 4 read).
+// Baileys 7 buffers events: a receipt that arrives before the sender's own
+// message event is flushed is folded into it (status on the upsert).
+export function statusAtLeast(c, id, min) {
+	return (
+		c.updates.some((u) => u.key.id === id && u.status >= min) ||
+		c.upserts.some((u) => u.key.id === id && u.key.fromMe && u.status >= min)
+	);
+}
+
+// The options argument that makes `lib.downloadMediaMessage` trust only the simulator's
+// media CA: Baileys 6 downloads with axios (an https.Agent), Baileys 7 with
+// the global fetch (an undici dispatcher; Node's own undici Agent class is
+// reached through its global dispatcher, as the undici package is not
+// installed).
+export async function mediaOptions(lib, ca) {
+	if (lib.version === 6) return { options: { httpsAgent: new https.Agent({ ca }) } };
+	const key = Symbol.for('undici.globalDispatcher.1');
+	if (!globalThis[key]) await fetch('http://127.0.0.1:1/').catch(() => {});
+	const Agent = globalThis[key].constructor;
+	return { options: { dispatcher: new Agent({ connect: { ca } }) } };
 }

@@ -122,3 +122,49 @@ test('a Baileys-style ws client against our listener: ED prefix, intro, split an
 	const [exit] = await once(s.proc, 'exit');
 	assert.equal(exit, 0);
 });
+
+// Our listener closes by the websocket closing handshake (RFC 6455 §7.1.1):
+// it sends its last frame and a close (1000), then reads until the peer's
+// close, so a peer still sending does not make the kernel reset the
+// connection (a close with unread bytes sends RST, which throws away what
+// the peer had not read yet: Baileys 7 lost the 515 after pair-code linking
+// that way). A peer that never answers is dropped after a few seconds.
+test('our listener closes by handshake: the last frame and close 1000 reach a peer still sending; a silent peer is dropped', async () => {
+	const s = run(['server']);
+	const port = Number((await s.waitFor(/^port /)).split(' ')[1]);
+	const url = `ws://127.0.0.1:${port}/ws/chat`;
+	const intro = Buffer.from([0x57, 0x41, 0x06, 0x02]);
+	try {
+		for (let round = 0; round < 5; round++) {
+			const ws = new WebSocket(url);
+			await once(ws, 'open');
+			const got = [];
+			ws.on('message', (d) => got.push(Buffer.from(d)));
+			ws.send(Buffer.concat([intro, frame(Buffer.from('bye'))]));
+			// keep sending while the server closes: 4 MiB it will not read as frames
+			for (let i = 0; i < 64; i++) ws.send(frame(Buffer.alloc(65536, i)));
+			const [code] = await once(ws, 'close');
+			assert.equal(Buffer.concat(got).toString('hex'), frame(Buffer.from('bye')).toString('hex'), `round ${round}: the last frame arrives`);
+			assert.equal(code, 1000, `round ${round}: the server's close arrives (1006: the connection was reset)`);
+		}
+		await s.waitFor(/^close err=0$/);
+		assert.equal(s.all.filter((l) => l === 'close err=0').length, 5);
+
+		// a peer that stops reading never answers the close: dropped anyway
+		const ws = new WebSocket(url);
+		await once(ws, 'open');
+		ws._socket.pause();
+		const t0 = Date.now();
+		ws.send(Buffer.concat([intro, frame(Buffer.from('bye'))]));
+		for (let i = 0; i < 100 && s.all.filter((l) => l === 'close err=0').length < 6; i++) await new Promise((r) => setTimeout(r, 100));
+		const waited = Date.now() - t0;
+		assert.equal(s.all.filter((l) => l === 'close err=0').length, 6, 'the silent peer is dropped');
+		assert.ok(waited >= 1500, `the server waited for the close answer (${waited} ms)`);
+		ws._socket.resume();
+		await once(ws, 'close');
+	} finally {
+		s.proc.stdin.end();
+	}
+	const [exit] = await once(s.proc, 'exit');
+	assert.equal(exit, 0);
+});

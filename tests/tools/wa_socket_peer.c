@@ -6,7 +6,8 @@
  *       listens on 127.0.0.1:0 (path /ws/chat), prints "port <n>", then for
  *       each connection "open origin=<origin> path=<path>", for each frame
  *       "frame dict=<d> routing=<hex|-> hex=<payload hex>" (and echoes it),
- *       "close err=<code>". Exits when stdin closes.
+ *       "close err=<code>". A frame "bye" is echoed, then the server closes
+ *       (wa_socket_close). Exits when stdin closes.
  *   wa_socket_peer client <url> <dict> <expect> <hex frame>...
  *       connects, sends the frames, prints "open", "frame hex=<hex>" for each
  *       frame received; after <expect> frames closes gracefully. Prints
@@ -72,6 +73,8 @@ static void srv_frame(struct wa_socket *s, const uint8_t *p, size_t n, void *ud)
 	printf("\n");
 	fflush(stdout);
 	wa_socket_send_frame(s, p, n);
+	if (n == 3 && !memcmp(p, "bye", 3))
+		wa_socket_close(s);
 }
 
 static void srv_close(struct wa_socket *s, int err, const char *reason, void *ud)
