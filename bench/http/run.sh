@@ -72,6 +72,7 @@ start_peer() {
 # printed below LOG_LEVEL=info); ready once /health answers.
 ours=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 env PORT="$ours" HOST=127.0.0.1 DATA_DIR="$tmp/data" API_KEY="$key" RATE_LIMIT_GLOBAL=1000000 \
+	WA_WS_URL=ws://127.0.0.1:1/ws/chat \
 	LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" "$B/yesapp" serve >/dev/null 2>"$tmp/ours.err" &
 pids+=($!)
 for _ in $(seq 100); do
