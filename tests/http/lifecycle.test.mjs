@@ -147,6 +147,41 @@ test('/ready turns 503 when DATA_DIR disappears', async () => {
   await stopServer(srv);
 });
 
+// api.test and the test above assert whatsapp: true; this shows the check
+// can be false: without an engine it is false while a session is "failed"
+// (a state only an engine reaches, so the test sets it in the database
+// through tools/session_status while the server is stopped).
+test('/ready reports whatsapp: false (503) while a session is failed, true again after', async () => {
+  const dir = tempDir();
+  const status = (...args) => spawnSync(join(BUILD, 'tools', 'session_status'),
+    [join(dir, 'db.sqlite'), ...args], { encoding: 'utf8' });
+  try {
+    const a = await startServer({ dataDir: dir });
+    const s = await req(a, 'POST', '/api/v1/sessions', { body: { name: 'will fail' } });
+    assert.equal(s.status, 201);
+    assert.equal((await req(a, 'GET', '/ready')).body.checks.whatsapp, true);
+    await stopServer(a, { removeData: false });
+
+    let r = status(s.body.id, 'failed');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(status(s.body.id, 'no-such-status').status, 1, 'the helper refuses a bad status');
+    const b = await startServer({ dataDir: dir });
+    const ready = await req(b, 'GET', '/ready');
+    assert.equal(ready.status, 503, ready.text);
+    assert.deepEqual(ready.body, { ready: false, checks: { database: true, storage: true, whatsapp: false } });
+    await stopServer(b, { removeData: false });
+
+    r = status(s.body.id, 'disconnected');
+    assert.equal(r.status, 0, r.stderr);
+    const c = await startServer({ dataDir: dir });
+    assert.deepEqual((await req(c, 'GET', '/ready')).body,
+      { ready: true, checks: { database: true, storage: true, whatsapp: true } });
+    await stopServer(c, { removeData: false });
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('message history pages newest first across equal timestamps', async () => {
   const srv = await startServer();
   try {
