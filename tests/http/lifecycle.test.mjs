@@ -129,7 +129,8 @@ test('a locked database gives 500 INTERNAL_ERROR, and the server recovers', asyn
     assert.ok(!/sqlite|SQL/i.test(r.text), 'no internals leak into the body');
   } finally {
     lock.stdin.end();
-    await new Promise((r) => lock.on('close', r));
+    const code = lock.exitCode ?? await new Promise((r) => lock.on('close', r));
+    assert.equal(code, 0, 'db_lock exits 0 once released');
   }
   const ok = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'after' } });
   assert.equal(ok.status, 201);
@@ -223,6 +224,7 @@ test('a key revoked by `yesapp keys revoke` stops working within the 2 s auth ca
     const env = { PATH: process.env.PATH, DATA_DIR: srv.dataDir, ASAN_OPTIONS: 'detect_leaks=1' };
     const r = spawnSync(join(BUILD, 'yesapp'), ['keys', 'create', '--name', 'temp'], { env, encoding: 'utf8' });
     const out = r.stdout + r.stderr;
+    assert.equal(r.status, 0, out);
     const id = /created API key ([0-9a-f-]{36})/.exec(out)?.[1];
     const key = /^([0-9a-f]{64})$/m.exec(out)?.[1];
     assert.ok(id && key, out);
