@@ -12,8 +12,9 @@
  *     skipped keys, duplicates, a pkmsg after a session).
  *
  * Every input gets a fresh world: new stores and endpoints for alice and
- * bob, built from a restarted deterministic random stream (fuzz_rand.h), so
- * no state is shared between inputs and every input sees the same keys:
+ * bob, copies of a template built once from a deterministic random stream
+ * (fuzz_rand.h), with the stream put back where it was after the template;
+ * so no state is shared between inputs and every input sees the same keys:
  * bob's identity, signed prekey 1 and one-time prekeys 1 and 2; alice has a
  * session with bob (her pkmsg decrypted by bob, bob's answer decrypted by
  * her, so she now sends msg) and bob holds alice's sender key for the group.
@@ -81,8 +82,12 @@ static void peer_free(struct fz_peer *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* The fresh world described in the header. */
-static void world_new(void)
+/* The world described in the header, built once into tpl_alice/tpl_bob;
+ * each input gets copies of their stores (world_new). */
+static struct fz_peer tpl_alice, tpl_bob;
+static uint64_t tpl_rand_ctr;
+
+static void world_build(void)
 {
 	struct wa_signal_bundle b;
 	enum wa_signal_type t;
@@ -108,6 +113,58 @@ static void world_new(void)
 	    wa_signal_group_process_skdm(bob.s, group, &alice.addr, ct, ctn))
 		die("setup: sender key");
 	free(ct);
+	tpl_alice = alice;
+	tpl_bob = bob;
+	memset(&alice, 0, sizeof(alice));
+	memset(&bob, 0, sizeof(bob));
+	tpl_rand_ctr = fuzz_rand_ctr;
+}
+
+struct store_copy {
+	struct wa_signal_store *from, *to;
+	enum wa_signal_kind kind;
+	struct ybuf rec;
+};
+
+static int copy_record(const char *key, void *arg)
+{
+	struct store_copy *c = arg;
+
+	ybuf_reset(&c->rec);
+	if (c->from->load(c->from->ud, c->kind, key, &c->rec) ||
+	    c->to->save(c->to->ud, c->kind, key, c->rec.data, c->rec.len))
+		die("store copy");
+	return 0;
+}
+
+/* A new endpoint over a copy of the template's store: same state, nothing
+ * shared. */
+static void peer_copy(struct fz_peer *p, const struct fz_peer *t)
+{
+	struct store_copy c = { t->store, NULL, 0, YBUF_INIT(WA_SIGNAL_STORE_RECORD_MAX) };
+
+	*p = *t;
+	if (!(p->store = c.to = wa_signal_memstore_new()))
+		die("ENOMEM");
+	for (int k = 0; k < WA_SIGNAL_KIND_COUNT; k++) {
+		c.kind = (enum wa_signal_kind)k;
+		t->store->each(t->store->ud, c.kind, "", copy_record, &c);
+	}
+	ybuf_release(&c.rec);
+	if (!(p->s = wa_signal_new(&p->id, p->store)))
+		die("ENOMEM");
+}
+
+/* A fresh world for one input: copies of the template's stores, and the
+ * random stream where it was when the template was done. */
+static void world_new(void)
+{
+	if (!tpl_alice.s)
+		world_build();
+	peer_copy(&alice, &tpl_alice);
+	peer_copy(&bob, &tpl_bob);
+	fuzz_rand_reset(0x5167);
+	fuzz_rand_ctr = tpl_rand_ctr;
 }
 
 static void world_free(void)
