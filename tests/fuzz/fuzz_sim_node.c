@@ -93,6 +93,12 @@ static struct sim_device *add_device(struct sim_account *a, uint32_t id, struct 
 	return d;
 }
 
+static void sim_at_exit(void)
+{
+	sim_free(sim);
+	sim = NULL;
+}
+
 static void world_new(int dict)
 {
 	struct sim_device *a1, *b1;
@@ -103,6 +109,7 @@ static void world_new(int dict)
 		ylog_min = getenv("FUZZ_SIM_NODE_LOG") ? YLOG_INFO : YLOG_OFF;
 		if (sim_new(&o, &sim))
 			die("sim_new");
+		atexit(sim_at_exit); /* removes the media host's temp dir */
 	}
 	fuzz_rand_reset(0x5113);
 	memset(&sim->st, 0, sizeof(sim->st));
@@ -354,7 +361,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	if (dir) {
 		write_seeds(dir);
-		sim_free(sim);
 		exit(0);
 	}
 	return 0;
