@@ -27,9 +27,10 @@
  *     so any changed byte must be rejected; an accepted one must give the
  *     genuine plaintext.
  *   mode 7: an skmsg is signed over everything but its 64-byte signature:
- *     a change there must be rejected. The signature bytes are exempt (an
- *     XEdDSA signature can have another valid encoding; that forges
- *     nothing). An accepted one must give the genuine plaintext.
+ *     a change there must be rejected. The signature bytes are exempt:
+ *     whether libsignal's verify takes a second encoding of a valid
+ *     signature (S + L) was not checked, and such a one would forge nothing.
+ *     An accepted one must give the genuine plaintext.
  *   mode 4: an unpadded length never exceeds the input.
  *   FUZZ_SEEDS_EXPECT_OK=1 (for checking seeds, not for fuzzing): every
  *     decryption in modes 0-3 and 8 must succeed, except mode-8 chunks
