@@ -5,9 +5,15 @@
 #  - Node tests (node:test): interop with Baileys and HTTP tests against a real
 #    `yesapp serve`, all on the ASan/UBSan build
 #  - a short smoke run of each fuzz target
+# Each binary that a source promises but BUILD_DIR lacks is a failure
+# (tests/promised.sh), so nothing passes by being absent.
+# YESAPP_TEST_PARTS (default "unit node fuzz") picks the parts to run; the
+# promised-binaries check always runs (tests/interop/runner.test.mjs runs
+# "unit" alone against stub build directories).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
+parts=" ${YESAPP_TEST_PARTS:-unit node fuzz} "
 passed=0
 failed=0
 failures=()
@@ -26,10 +32,23 @@ count() { # name, output, exit code
 	fi
 }
 
+# Every binary a source file promises must be there (tests/promised.sh):
+# each missing one counts as a failure.
+echo "== promised binaries"
+out=$(tests/promised.sh "$B"); rc=$?
+if [ $rc != 0 ]; then
+	printf '%s\n' "$out"
+	n=0
+	while read -r line; do
+		failed=$((failed + 1)); failures+=("$line"); n=$((n + 1))
+	done < <(printf '%s\n' "$out" | grep '^missing: ')
+	[ $n = 0 ] && { failed=$((failed + 1)); failures+=("tests/promised.sh (exit $rc)"); }
+fi
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-for dir in "$B" "$B/asan"; do
+[[ $parts == *" unit "* ]] && for dir in "$B" "$B/asan"; do
 	for t in "$dir"/tests/test_*; do
 		[ -x "$t" ] || continue
 		echo "== $t"
@@ -40,7 +59,7 @@ for dir in "$B" "$B/asan"; do
 done
 
 mapfile -t node_tests < <(find tests/interop tests/http -name '*.test.mjs' 2>/dev/null | sort)
-if [ ${#node_tests[@]} -gt 0 ]; then
+if [ ${#node_tests[@]} -gt 0 ] && [[ $parts == *" node "* ]]; then
 	echo "== node --test (${#node_tests[@]} files)"
 	out=$(YESAPP_BUILD="$B/asan" node --test --test-reporter=tap --test-concurrency=1 \
 		"${node_tests[@]}" 2>&1); rc=$?
@@ -51,7 +70,7 @@ if [ ${#node_tests[@]} -gt 0 ]; then
 	count "node" "${p:-0} passed, ${f:-1} failed" "$rc"
 fi
 
-for fz in "$B"/fuzz/fuzz_*; do
+[[ $parts == *" fuzz "* ]] && for fz in "$B"/fuzz/fuzz_*; do
 	[ -x "$fz" ] || continue
 	name=$(basename "$fz")
 	echo "== $name (smoke)"

@@ -160,6 +160,16 @@ void sim_device_remove(struct sim_account *a, struct sim_device *d)
 	free(d);
 }
 
+void sim_accounts_free(struct sim *s)
+{
+	while (s->accounts) {
+		struct sim_account *a = s->accounts;
+
+		s->accounts = a->next;
+		account_free(a);
+	}
+}
+
 static void on_accept(struct wa_listener *ls, struct wa_socket *ws, void *ud)
 {
 	sim_conn_accept(ud, ws);
@@ -333,12 +343,7 @@ void sim_free(struct sim *s)
 		sim_conn_free_all(s);
 		wa_loop_free(s->loop);
 	}
-	while (s->accounts) {
-		struct sim_account *a = s->accounts;
-
-		s->accounts = a->next;
-		account_free(a);
-	}
+	sim_accounts_free(s);
 	sim_media_free(s);
 	ybuf_release(&s->cert_chain);
 	wa_wipe(&s->root, sizeof(s->root));

@@ -74,6 +74,7 @@ struct sim_conn {
 	uv_timer_t *dtimer;       /* sends delayed frames (faults latencyMs); owned */
 	struct delayed *dhead, *dtail;
 	struct ybuf payload;      /* the ClientPayload, until the timer fires */
+	struct ybuf *test_out;    /* sim_conn_test_open: no socket; sent nodes go here */
 };
 
 /* An encrypted frame held back by the latencyMs fault. */
@@ -162,11 +163,12 @@ static void conn_detach(struct sim_conn *c)
 
 static void conn_close(struct sim_conn *c)
 {
-	if (c->state == C_CLOSING || !c->ws)
+	if (c->state == C_CLOSING || (!c->ws && !c->test_out))
 		return;
 	c->state = C_CLOSING;
 	conn_detach(c);
-	wa_socket_close(c->ws);
+	if (c->ws)
+		wa_socket_close(c->ws);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -238,17 +240,24 @@ static int conn_send(struct sim_conn *c, struct wa_node *n)
 
 	if (!n)
 		return Y_ENOMEM;
-	if (c->state != C_OPEN || !c->ws) {
+	if (c->state != C_OPEN || (!c->ws && !c->test_out)) {
 		wa_node_free(n);
 		return Y_ECLOSED;
 	}
 	conn_log_node(c, "out", n);
 	rc = wa_binary_encode(n, c->dict, &pt);
-	rc = rc ?: wa_noise_encrypt(&c->nz, pt.data, pt.len, &ct);
-	if (!rc && (c->sim->latency_ms || c->dhead))
-		rc = hold_frame(c, ct.data, ct.len);
-	else if (!rc)
-		rc = wa_socket_send_frame(c->ws, ct.data, ct.len);
+	if (c->test_out) { /* 3-byte length, then the plaintext frame */
+		uint8_t len[3] = { (uint8_t)(pt.len >> 16), (uint8_t)(pt.len >> 8), (uint8_t)pt.len };
+
+		rc = rc ?: ybuf_append(c->test_out, len, 3);
+		rc = rc ?: ybuf_append(c->test_out, pt.data, pt.len);
+	} else {
+		rc = rc ?: wa_noise_encrypt(&c->nz, pt.data, pt.len, &ct);
+		if (!rc && (c->sim->latency_ms || c->dhead))
+			rc = hold_frame(c, ct.data, ct.len);
+		else if (!rc)
+			rc = wa_socket_send_frame(c->ws, ct.data, ct.len);
+	}
 	wa_node_free(n);
 	ybuf_release(&pt);
 	ybuf_release(&ct);
@@ -1846,6 +1855,17 @@ static const struct {
 	{ "ib", on_ignore },
 };
 
+/* One received node, through the table (borrowed). */
+static int conn_dispatch(struct sim_conn *c, const struct wa_node *n)
+{
+	c->sim->st.nodes_in++;
+	conn_log_node(c, "in", n);
+	for (size_t i = 0; i < sizeof(node_table) / sizeof(node_table[0]); i++)
+		if (wa_node_is(n, node_table[i].tag))
+			return node_table[i].fn(c, n);
+	return Y_OK;
+}
+
 static int on_transport(struct sim_conn *c, const uint8_t *p, size_t len)
 {
 	struct ybuf pt = YBUF_INIT(WA_FRAME_MAX);
@@ -1857,14 +1877,7 @@ static int on_transport(struct sim_conn *c, const uint8_t *p, size_t len)
 	ybuf_release(&pt);
 	if (rc)
 		return rc;
-	c->sim->st.nodes_in++;
-	conn_log_node(c, "in", n);
-	rc = Y_OK;
-	for (size_t i = 0; i < sizeof(node_table) / sizeof(node_table[0]); i++)
-		if (wa_node_is(n, node_table[i].tag)) {
-			rc = node_table[i].fn(c, n);
-			break;
-		}
+	rc = conn_dispatch(c, n);
 	wa_node_free(n);
 	return rc;
 }
@@ -2044,4 +2057,47 @@ size_t sim_conn_count(const struct sim *s)
 	for (const struct sim_conn *c = s->conns; c; c = c->next)
 		n++;
 	return n;
+}
+
+/* ---- test seam (sim_int.h) ---- */
+
+struct sim_conn *sim_conn_test_open(struct sim *s, struct sim_device *d, int dict,
+				    struct ybuf *out)
+{
+	struct sim_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->sim = s;
+	c->test_out = out;
+	c->id = ++s->next_conn_id;
+	c->state = C_OPEN;
+	c->dict = dict;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	if (d) {
+		if (d->conn)
+			conn_detach(d->conn);
+		memcpy(c->client_static, d->noise, WA_KEY_LEN);
+		d->conn = c;
+		c->dev = d;
+		c->acct = d->acct;
+	} else {
+		c->registering = true;
+	}
+	return c;
+}
+
+int sim_conn_test_node(struct sim_conn *c, const struct wa_node *n)
+{
+	int rc;
+
+	if (c->state != C_OPEN)
+		return Y_ECLOSED;
+	rc = conn_dispatch(c, n);
+	if (rc)
+		conn_close(c); /* as on_frame does */
+	return rc ? rc : c->state == C_OPEN ? Y_OK : Y_ECLOSED;
 }

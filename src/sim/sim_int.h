@@ -137,6 +137,9 @@ struct sim_device *sim_device_find(struct sim_account *a, uint32_t id);
 /* Parses "P.S.T" (three decimal numbers, each fitting 32 bits, nothing
  * else) into out. 0 or Y_EINVAL. */
 int sim_version_parse(const char *in, uint32_t out[3]);
+/* Frees every account and its devices (sim_free; fuzz_sim_node between
+ * inputs). Connections must be gone or detached first. */
+void sim_accounts_free(struct sim *s);
 /* Removes and frees a device (its connection, if any, must be detached). */
 void sim_device_remove(struct sim_account *a, struct sim_device *d);
 
@@ -168,6 +171,21 @@ int sim_conn_prekey_low(struct sim *s, struct sim_device *d, size_t count);
 size_t sim_conn_drop_all(struct sim *s);
 size_t sim_conn_count(const struct sim *s);
 
+/* Test seam (tests/fuzz/fuzz_sim_node.c; compiled always, no other use): a
+ * connection with no socket and no Noise, already past the handshake. With
+ * d, it is d's logged-in connection (d->conn points at it; a previous one is
+ * detached); with d NULL, a companion that sent a registration payload.
+ * Every node it sends is appended to out (borrowed; must outlive the
+ * connection) as a 3-byte big-endian length and the binary-encoded frame.
+ * Freed by sim_conn_free_all. NULL on ENOMEM. */
+struct sim_conn *sim_conn_test_open(struct sim *s, struct sim_device *d, int dict,
+				    struct ybuf *out);
+/* Dispatches one received node (borrowed) as a decrypted frame would be.
+ * 0 while the connection stays open; the handler's error, after which the
+ * connection is closed as the socket path would close it; Y_ECLOSED when
+ * it is (or got) closed. */
+int sim_conn_test_node(struct sim_conn *c, const struct wa_node *n);
+
 /* A parsed QR string: "ref,noise,identity,adv[,type]" (base64 keys),
  * optionally after a "...#" URL prefix (Baileys 7, whatsmeow). */
 struct sim_qr {
@@ -183,6 +201,12 @@ int sim_qr_parse(const char *qr, struct sim_qr *out);
 
 /* Makes the CA and certificate and starts the HTTPS listener. */
 int sim_media_start(struct sim *s);
+/* The media host's HTTP handler (the listener's on_http; also driven
+ * directly by tests/fuzz/fuzz_sim_media.c). Uses only s->media_auth,
+ * s->media_host and the blobs, so a zeroed struct sim with those set will
+ * do; sim_media_free releases the blobs. */
+int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
+		   size_t len, struct ybuf *resp, const char **ctype);
 
 /* ---- durable state (sim_state.c) ---- */
 #define SIM_STATE_SAVE_MS 1000

@@ -266,8 +266,26 @@ static int json_error(struct ybuf *resp, int st, const char *msg)
 	return st;
 }
 
-static int media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
-		      size_t len, struct ybuf *resp, const char **ctype)
+/* Whether the query string q (after '?') has the parameter param
+ * ("name=value") exactly, not merely as a substring of another one. */
+static bool query_has(const char *q, const char *param)
+{
+	size_t pl = strlen(param);
+
+	while (*q) {
+		size_t n = strcspn(q, "&");
+
+		if (n == pl && !memcmp(q, param, pl))
+			return true;
+		q += n;
+		if (*q == '&')
+			q++;
+	}
+	return false;
+}
+
+int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
+		   size_t len, struct ybuf *resp, const char **ctype)
 {
 	struct sim *s = ud;
 	char path[256], auth[64];
@@ -285,7 +303,7 @@ static int media_http(void *ud, const char *method, const char *uri, const uint8
 		char hex[17];
 
 		snprintf(auth, sizeof(auth), "auth=%s", s->media_auth);
-		if (!strstr(q, auth))
+		if (!query_has(q, auth))
 			return json_error(resp, 401, "bad auth");
 		if (!body || !len)
 			return json_error(resp, 400, "empty body");
@@ -347,7 +365,7 @@ int sim_media_start(struct sim *s)
 	lo.path = "/ws/none";
 	lo.cert_file = cert;
 	lo.key_file = key;
-	lo.on_http = media_http;
+	lo.on_http = sim_media_http;
 	lo.http_body_max = SIM_MEDIA_BLOB_MAX;
 	lo.http_resp_max = SIM_MEDIA_BLOB_MAX;
 	rc = wa_listener_new(s->loop, &lo, NULL, s, &s->media_ls);

@@ -549,14 +549,15 @@ static int http_begin(struct lws *wsi, const char *uri)
 			break;
 		}
 	snprintf(r->uri, sizeof(r->uri), "%s", uri ? uri : "/");
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0) {
+	/* lws keeps each URI argument as its own (URL-decoded) fragment, and
+	 * lws_hdr_copy would join them with ','; rebuild "?a=1&b=2". */
+	for (int i = 0;; i++) {
 		char q[TEXT_MAX];
+		size_t u = strlen(r->uri);
 
-		if (lws_hdr_copy(wsi, q, sizeof(q), WSI_TOKEN_HTTP_URI_ARGS) > 0) {
-			size_t u = strlen(r->uri);
-
-			snprintf(r->uri + u, sizeof(r->uri) - u, "?%s", q);
-		}
+		if (lws_hdr_copy_fragment(wsi, q, sizeof(q), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+			break;
+		snprintf(r->uri + u, sizeof(r->uri) - u, "%c%s", i ? '&' : '?', q);
 	}
 	lws_set_wsi_user(wsi, r);
 	if (!r->method[0]) {

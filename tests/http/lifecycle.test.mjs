@@ -129,7 +129,8 @@ test('a locked database gives 500 INTERNAL_ERROR, and the server recovers', asyn
     assert.ok(!/sqlite|SQL/i.test(r.text), 'no internals leak into the body');
   } finally {
     lock.stdin.end();
-    await new Promise((r) => lock.on('close', r));
+    const code = lock.exitCode ?? await new Promise((r) => lock.on('close', r));
+    assert.equal(code, 0, 'db_lock exits 0 once released');
   }
   const ok = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'after' } });
   assert.equal(ok.status, 201);
@@ -145,6 +146,41 @@ test('/ready turns 503 when DATA_DIR disappears', async () => {
   assert.deepEqual(r.body, { ready: false, checks: { database: true, storage: false, whatsapp: true } });
   assert.equal((await req(srv, 'GET', '/health')).status, 200);
   await stopServer(srv);
+});
+
+// api.test and the test above assert whatsapp: true; this shows the check
+// can be false: without an engine it is false while a session is "failed"
+// (a state only an engine reaches, so the test sets it in the database
+// through tools/session_status while the server is stopped).
+test('/ready reports whatsapp: false (503) while a session is failed, true again after', async () => {
+  const dir = tempDir();
+  const status = (...args) => spawnSync(join(BUILD, 'tools', 'session_status'),
+    [join(dir, 'db.sqlite'), ...args], { encoding: 'utf8' });
+  try {
+    const a = await startServer({ dataDir: dir });
+    const s = await req(a, 'POST', '/api/v1/sessions', { body: { name: 'will fail' } });
+    assert.equal(s.status, 201);
+    assert.equal((await req(a, 'GET', '/ready')).body.checks.whatsapp, true);
+    await stopServer(a, { removeData: false });
+
+    let r = status(s.body.id, 'failed');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(status(s.body.id, 'no-such-status').status, 1, 'the helper refuses a bad status');
+    const b = await startServer({ dataDir: dir });
+    const ready = await req(b, 'GET', '/ready');
+    assert.equal(ready.status, 503, ready.text);
+    assert.deepEqual(ready.body, { ready: false, checks: { database: true, storage: true, whatsapp: false } });
+    await stopServer(b, { removeData: false });
+
+    r = status(s.body.id, 'disconnected');
+    assert.equal(r.status, 0, r.stderr);
+    const c = await startServer({ dataDir: dir });
+    assert.deepEqual((await req(c, 'GET', '/ready')).body,
+      { ready: true, checks: { database: true, storage: true, whatsapp: true } });
+    await stopServer(c, { removeData: false });
+  } finally {
+    removeDir(dir);
+  }
 });
 
 test('message history pages newest first across equal timestamps', async () => {
@@ -188,6 +224,7 @@ test('a key revoked by `yesapp keys revoke` stops working within the 2 s auth ca
     const env = { PATH: process.env.PATH, DATA_DIR: srv.dataDir, ASAN_OPTIONS: 'detect_leaks=1' };
     const r = spawnSync(join(BUILD, 'yesapp'), ['keys', 'create', '--name', 'temp'], { env, encoding: 'utf8' });
     const out = r.stdout + r.stderr;
+    assert.equal(r.status, 0, out);
     const id = /created API key ([0-9a-f-]{36})/.exec(out)?.[1];
     const key = /^([0-9a-f]{64})$/m.exec(out)?.[1];
     assert.ok(id && key, out);

@@ -95,23 +95,31 @@ test('malformed inputs all get a 4xx with a well-formed error body', async () =>
   assert.equal((await req(srv, 'GET', '/health')).status, 200);
 });
 
-// Sends raw bytes, returns the whole response text (server closes or we time out).
-function raw(bytes, { waitMs = 3000 } = {}) {
+// Sends raw bytes (latin1: one byte per char); resolves the whole response
+// text and whether the server closed or answered in full (closed: true) or
+// we gave up waiting (closed: false).
+function rawClosed(bytes, { waitMs = 3000 } = {}) {
   return new Promise((resolve, reject) => {
     const s = net.connect(srv.port, '127.0.0.1');
     let data = '';
-    const t = setTimeout(() => { s.destroy(); resolve(data); }, waitMs);
+    const done = (closed) => { clearTimeout(t); s.destroy(); resolve({ text: data, closed }); };
+    const t = setTimeout(() => done(false), waitMs);
     s.setEncoding('latin1');
-    s.on('connect', () => s.write(bytes));
+    s.on('connect', () => s.write(bytes, 'latin1'));
     s.on('data', (d) => {
       data += d;
       const m = /\r\ncontent-length: (\d+)\r\n/i.exec(data);
       const end = data.indexOf('\r\n\r\n');
-      if (m && end >= 0 && data.length >= end + 4 + Number(m[1])) { clearTimeout(t); s.destroy(); resolve(data); }
+      if (m && end >= 0 && data.length >= end + 4 + Number(m[1])) done(true);
     });
-    s.on('end', () => { clearTimeout(t); resolve(data); });
-    s.on('error', (e) => { clearTimeout(t); if (data) resolve(data); else reject(e); });
+    s.on('end', () => done(true));
+    s.on('close', () => done(true));
+    s.on('error', (e) => { if (data || e.code === 'ECONNRESET') done(true); else { clearTimeout(t); reject(e); } });
   });
+}
+
+async function raw(bytes, opts) {
+  return (await rawClosed(bytes, opts)).text;
 }
 
 function parseRaw(text) {
@@ -155,20 +163,38 @@ test('a chunked body far past the cap is cut off: the connection closes, no hang
   assert.equal((await req(srv, 'GET', '/health')).status, 200);
 });
 
-test('protocol garbage does not crash the server', async () => {
+// A refusal: a 4xx, a 505, or the server closing without an answer. Never a
+// 2xx/3xx, a 5xx other than 505, or a hang (our timeout).
+function assertRefused({ text, closed }, what) {
+  if (!text) {
+    assert.ok(closed, `${what}: no answer and no close (a hang)`);
+    return;
+  }
+  const { status } = parseRaw(text);
+  assert.ok((status >= 400 && status < 500) || status === 505, `${what}: status ${status}`);
+}
+
+test('assertRefused itself fails on an answer that accepts, and on a hang', () => {
+  assert.throws(() => assertRefused({ text: 'HTTP/1.1 200 OK\r\n\r\n', closed: true }, 'ok'));
+  assert.throws(() => assertRefused({ text: 'HTTP/1.1 500 Oops\r\n\r\n', closed: true }, '500'));
+  assert.throws(() => assertRefused({ text: '', closed: false }, 'hang'));
+  assertRefused({ text: 'HTTP/1.1 400 Bad\r\n\r\n', closed: true }, '400');
+  assertRefused({ text: '', closed: true }, 'close');
+});
+
+test('protocol garbage is refused (4xx, 505 or a close) and does not crash the server', async () => {
   for (const bytes of [
     'GARBAGE\r\n\r\n',
     'GET /health HTTP/9.9\r\n\r\n',
     'GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n',
-    'GET /health HTTP/1.1\r\nHost: x\r\nX-API-Key: \xff\xfe\r\n\r\n',
+    // a key that is not ours, on a route that needs one (on /health, which
+    // needs none, a 200 would be right)
+    'GET /api/v1/sessions HTTP/1.1\r\nHost: x\r\nX-API-Key: \xff\xfe\r\n\r\n',
     `GET /api/v1/sessions HTTP/1.1\r\nHost: x\r\nX-API-Key: ${'k'.repeat(5000)}\r\n\r\n`,
     'GET /' + 'a'.repeat(20000) + ' HTTP/1.1\r\nHost: x\r\n\r\n',
     'BREW /health HTTP/1.1\r\nHost: x\r\n\r\n',
   ]) {
-    const t = await raw(bytes, { waitMs: 1500 });
-    const r = parseRaw(t);
-    if (t) assert.ok(r.status >= 400 && r.status < 500 || r.status === 505 || r.status === 200,
-      `status ${r.status} for ${JSON.stringify(bytes.slice(0, 40))}`);
+    assertRefused(await rawClosed(bytes, { waitMs: 1500 }), JSON.stringify(bytes.slice(0, 40)));
   }
   assert.equal((await req(srv, 'GET', '/health')).status, 200);
 });

@@ -31,10 +31,19 @@ const peers = {
 class Codec {
 	constructor() {
 		this.proc = spawn(join(build, 'tools/wa-codec'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+		this.proc.stdin.on('error', () => {}); // a dead helper: seen through `exit`
 		this.waiting = [];
+		this.exited = null;
+		// { code, signal } once it exits; a request still waiting then fails
+		this.exit = new Promise((resolve) => this.proc.on('exit', (code, signal) => {
+			this.exited = { code, signal };
+			for (const w of this.waiting.splice(0)) w.reject(new Error(`wa-codec exited (${code ?? signal}) with a request pending`));
+			resolve(this.exited);
+		}));
 		this.rl = createInterface({ input: this.proc.stdout, crlfDelay: Infinity });
 		this.rl.on('line', (l) => {
 			const w = this.waiting[0];
+			if (!w) return; // after the helper died
 			w.lines.push(l);
 			if (w.until(l)) {
 				this.waiting.shift();
@@ -43,8 +52,9 @@ class Codec {
 		});
 	}
 	request(line, until = () => true) {
-		return new Promise((resolve) => {
-			this.waiting.push({ lines: [], until, resolve });
+		return new Promise((resolve, reject) => {
+			if (this.exited) return reject(new Error(`wa-codec exited (${this.exited.code ?? this.exited.signal})`));
+			this.waiting.push({ lines: [], until, resolve, reject });
 			this.proc.stdin.write(line + '\n');
 		});
 	}
@@ -66,9 +76,11 @@ class Codec {
 			return { exact: exact === '1', hex, tree: JSON.parse(l.slice(4 + hex.length + 1)) };
 		});
 	}
+	// Ends its input; resolves its { code, signal } (a leak report or a
+	// crash at exit shows here).
 	close() {
 		this.proc.stdin.end();
-		return new Promise((r) => this.proc.on('exit', r));
+		return this.exit;
 	}
 }
 
@@ -267,3 +279,18 @@ for (const dict of [2, 3]) {
 		assert.ok(checked > 100);
 	});
 }
+
+// Last: the helpers must exit cleanly (status 0: no crash, no sanitizer or
+// leak report at exit), which a test that only reads their answers misses.
+test('wa-codec helpers exit with status 0', async () => {
+	for (const dict of [2, 3]) assert.deepEqual(await codecs[dict].close(), { code: 0, signal: null });
+});
+
+test('the exit check catches a helper that dies, and its pending request fails', async () => {
+	const c = new Codec();
+	const pending = c.request('G 2 1 100000000', (l) => l === 'END');
+	c.proc.kill('SIGKILL');
+	await assert.rejects(pending, /wa-codec exited/);
+	assert.notDeepEqual(await c.close(), { code: 0, signal: null });
+	await assert.rejects(c.request('D 2 00'), /wa-codec exited/);
+});
