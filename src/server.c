@@ -15,12 +15,14 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "wa/payload.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -130,6 +132,21 @@ int server_run(const struct config *cfg)
 		}
 		eo.root_pub = root;
 	}
+	/* the version: what PUT /api/v1/server/wa-version stored, else
+	 * WA_VERSION, else the built-in one */
+	ctx.wa_version_default = wa_payload_version;
+	if (cfg->wa_version && !wa_version_parse(cfg->wa_version, &ctx.wa_version_default))
+		ctx.wa_version_configured = 1;
+	ctx.wa_version = ctx.wa_version_default;
+	{
+		char *stored = NULL;
+
+		if (store_setting_get(st, "wa_version", &stored) == Y_OK &&
+		    !wa_version_parse(stored, &ctx.wa_version))
+			ctx.wa_version_set = 1;
+		free(stored);
+	}
+	eo.version = ctx.wa_version;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));

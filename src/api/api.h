@@ -6,7 +6,7 @@
  * Error codes (body {"error","message","details"}):
  *   VALIDATION_ERROR 400, INVALID_PHONE_NUMBER 400, UNAUTHORIZED 401,
  *   NOT_FOUND 404, SESSION_NOT_FOUND 404, METHOD_NOT_ALLOWED 405,
- *   QR_NOT_AVAILABLE 404, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
+ *   QR_NOT_AVAILABLE 404, INVALID_VERSION 400, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
  *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503.
  */
 #ifndef YESAPP_API_H
@@ -43,6 +43,13 @@ struct api_ctx {
 	const char *data_dir;      /* borrowed; checked by /ready */
 	uint8_t cursor_key[API_CURSOR_KEY_LEN];
 	int64_t started_ms;        /* monotonic, for /health uptime */
+	/* the WhatsApp Web version: the default (WA_VERSION or built in) and
+	 * the one in force (the default, or what PUT .../wa-version stored) */
+	struct wa_version wa_version_default;
+	int wa_version_configured;  /* 1 if the default came from WA_VERSION */
+	pthread_mutex_t version_lock; /* private: guards the two below */
+	struct wa_version wa_version;
+	int wa_version_set;         /* 1 if the API's stored value is in force */
 	pthread_mutex_t auth_lock; /* private: guards auth_cache */
 	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
 };
@@ -100,6 +107,9 @@ void api_session_qr_png(struct http_req *req);
 void api_session_qr_svg(struct http_req *req);
 void api_session_logout(struct http_req *req);
 void api_session_restart(struct http_req *req);
+void api_wa_version_get(struct http_req *req);
+void api_wa_version_put(struct http_req *req);
+void api_wa_version_delete(struct http_req *req);
 void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_webhook_put(struct http_req *req);

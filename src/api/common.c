@@ -21,6 +21,9 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions/{id}/qr.svg", api_session_qr_svg, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/logout", api_session_logout, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/restart", api_session_restart, 0 },
+	{ HTTP_GET, "/api/v1/server/wa-version", api_wa_version_get, 0 },
+	{ HTTP_PUT, "/api/v1/server/wa-version", api_wa_version_put, 0 },
+	{ HTTP_DELETE, "/api/v1/server/wa-version", api_wa_version_delete, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
@@ -33,11 +36,13 @@ void api_ctx_init(struct api_ctx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	pthread_mutex_init(&ctx->auth_lock, NULL);
+	pthread_mutex_init(&ctx->version_lock, NULL);
 }
 
 void api_ctx_release(struct api_ctx *ctx)
 {
 	pthread_mutex_destroy(&ctx->auth_lock);
+	pthread_mutex_destroy(&ctx->version_lock);
 	OPENSSL_cleanse(ctx->auth_cache, sizeof(ctx->auth_cache));
 	OPENSSL_cleanse(ctx->cursor_key, sizeof(ctx->cursor_key));
 }

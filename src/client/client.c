@@ -61,7 +61,7 @@ int cl_send(struct wa_client *cl, const struct wa_node *n)
 		return Y_ECLOSED;
 	rc = wa_conn_send(cl->conn, n);
 	if (rc && rc != Y_EBUSY) {
-		LOG_WARN("client send failed", "{s:s, s:s}", "session", cl->opts.name, "error",
+		LOG_WARN("client send failed", "{s:s}",  "error",
 			 y_strerror(rc));
 		wa_conn_abort(cl->conn);
 	}
@@ -117,7 +117,7 @@ void cl_set_state(struct wa_client *cl, enum wa_client_state st, const char *rea
 {
 	if (cl->state == st && !reason)
 		return;
-	LOG_INFO("client state", "{s:s, s:s, s:s, s:s}", "session", cl->opts.name, "from",
+	LOG_INFO("client state", "{s:s, s:s, s:s}",  "from",
 		 wa_client_state_name(cl->state), "to", wa_client_state_name(st), "reason",
 		 reason ? reason : "");
 	cl->state = st;
@@ -131,6 +131,7 @@ static void on_timer(uv_timer_t *t)
 	enum cl_timer kind = cl->tkind;
 
 	cl->tkind = T_NONE;
+	ylog_set_session(cl->opts.name);
 	switch (kind) {
 	case T_BACKOFF:
 		cl_pool_request(cl);
@@ -142,13 +143,14 @@ static void on_timer(uv_timer_t *t)
 		cl_keepalive_tick(cl);
 		break;
 	case T_HANDSHAKE:
-		LOG_INFO("client handshake timed out", "{s:s, s:s}", "session", cl->opts.name,
+		LOG_INFO("client handshake timed out", "{s:s}", 
 			 "state", wa_client_state_name(cl->state));
 		cl_disconnected(cl, "handshake_timeout");
 		break;
 	case T_NONE:
 		break;
 	}
+	ylog_set_session(NULL);
 }
 
 void cl_timer_start(struct wa_client *cl, enum cl_timer kind, uint64_t ms)
@@ -252,7 +254,7 @@ static int on_stream_error(struct wa_client *cl, const struct wa_node *n)
 	const struct wa_node *conflict = wa_node_child(n, "conflict");
 	const char *ctype = conflict ? wa_node_attr(conflict, "type") : NULL;
 
-	LOG_INFO("client stream error", "{s:s, s:s, s:s}", "session", cl->opts.name, "code",
+	LOG_INFO("client stream error", "{s:s, s:s}",  "code",
 		 code ? code : "", "conflict", ctype ? ctype : "");
 	if (code && !strcmp(code, "515")) {
 		/* restart required (after pairing): reconnect now, not a failure */
@@ -282,7 +284,7 @@ static int on_failure(struct wa_client *cl, const struct wa_node *n)
 	const char *r = wa_node_attr(n, "reason");
 	int code = r ? atoi(r) : 0;
 
-	LOG_INFO("client login failure", "{s:s, s:i}", "session", cl->opts.name, "reason", code);
+	LOG_INFO("client login failure", "{s:i}",  "reason", code);
 	switch (code) {
 	case 401:
 	case 403:
@@ -389,7 +391,7 @@ static int on_node(struct wa_conn *c, const struct wa_node *n, void *ud)
 	for (size_t i = 0; i < sizeof(node_table) / sizeof(node_table[0]); i++)
 		if (wa_node_is(n, node_table[i].tag))
 			return node_table[i].fn(cl, n);
-	LOG_DEBUG("client unhandled node", "{s:s, s:s}", "session", cl->opts.name, "tag", n->tag);
+	LOG_DEBUG("client unhandled node", "{s:s}",  "tag", n->tag);
 	return Y_OK;
 }
 
@@ -400,7 +402,7 @@ static void on_close(struct wa_conn *c, int err, const char *reason, void *ud)
 	if (cl->conn != c)
 		return; /* one we dropped on purpose */
 	cl->conn = NULL;
-	LOG_INFO("client connection closed", "{s:s, s:s, s:s}", "session", cl->opts.name, "error",
+	LOG_INFO("client connection closed", "{s:s, s:s}",  "error",
 		 y_strerror(err), "reason", reason);
 	cl_disconnected(cl, err == Y_ECRYPTO ? "handshake_failed" : WA_REASON_CONNECTION_LOST);
 }

@@ -66,7 +66,7 @@ void cl_connect_now(struct wa_client *cl)
 	rc = build_payload(cl, &pl);
 	if (rc) {
 		ybuf_release(&pl);
-		LOG_ERROR("client cannot build its payload", "{s:s, s:s}", "session", cl->opts.name,
+		LOG_ERROR("client cannot build its payload", "{s:s}", 
 			  "error", y_strerror(rc));
 		cl_give_up(cl, WA_CL_FAILED, "bad_credentials");
 		return;
@@ -81,13 +81,14 @@ void cl_connect_now(struct wa_client *cl)
 	o.noise_key = &cl->creds.noise;
 	o.payload = pl.data;
 	o.payload_len = pl.len;
+	o.log_session = cl->opts.name;
 	rc = wa_conn_connect(p->loop, &o, &cl_conn_cbs, cl, &cl->conn);
 	ybuf_release(&pl);
 	if (!rc)
 		cl_timer_start(cl, T_HANDSHAKE, CL_HANDSHAKE_MS);
 	if (rc) {
 		cl->conn = NULL;
-		LOG_WARN("client cannot connect", "{s:s, s:s}", "session", cl->opts.name, "error",
+		LOG_WARN("client cannot connect", "{s:s}",  "error",
 			 y_strerror(rc));
 		cl_disconnected(cl, "connect_failed");
 	}

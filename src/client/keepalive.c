@@ -44,7 +44,7 @@ void cl_keepalive_tick(struct wa_client *cl)
 		return; /* a waiter's timeout closed it */
 	if ((cl->ping_out && now - cl->ping_sent_ms >= CL_PING_TIMEOUT_MS) ||
 	    now - wa_conn_last_rx(cl->conn) >= CL_DEAD_MS) {
-		LOG_INFO("client connection dead", "{s:s}", "session", cl->opts.name);
+		LOG_INFO("client connection dead", NULL);
 		cl_disconnected(cl, WA_REASON_CONNECTION_LOST);
 		return;
 	}

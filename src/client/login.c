@@ -11,7 +11,7 @@ static void on_passive(struct wa_conn *c, int err, const struct wa_node *n, void
 	struct wa_client *cl = ud;
 
 	if (err && cl->conn == c)
-		LOG_WARN("client passive iq failed", "{s:s, s:s}", "session", cl->opts.name, "error",
+		LOG_WARN("client passive iq failed", "{s:s}",  "error",
 			 y_strerror(err));
 }
 

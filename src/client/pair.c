@@ -264,7 +264,7 @@ int cl_pair_success(struct wa_client *cl, const struct wa_node *iq)
 		fail = check_and_sign(&cl->creds, di, dilen, &account, &reply, &key_index);
 	}
 	if (fail) {
-		LOG_WARN("client pairing refused", "{s:s, s:s}", "session", cl->opts.name, "why",
+		LOG_WARN("client pairing refused", "{s:s}",  "why",
 			 fail);
 		reply_error(cl, iq, "401", fail);
 		cl_give_up(cl, WA_CL_FAILED, WA_REASON_PAIRING_FAILED);
@@ -291,7 +291,7 @@ int cl_pair_success(struct wa_client *cl, const struct wa_node *iq)
 	cl_set_state(cl, WA_CL_PAIRING, NULL);
 	cl_timer_start(cl, T_HANDSHAKE, CL_HANDSHAKE_MS); /* until the 515 */
 	cl_creds_changed(cl);
-	LOG_INFO("client paired", "{s:s, s:s}", "session", cl->opts.name, "jid", jid);
+	LOG_INFO("client paired", "{s:s}",  "jid", jid);
 	rc = cl_send(cl, n);
 	if (rc == Y_EBUSY)
 		rc = Y_OK;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/log.h"
 
 #define DEF_CPS 200
 
@@ -105,7 +106,9 @@ static void on_pool_timer(uv_timer_t *t)
 		cl->waiting_slot = false;
 		p->nwaiting--;
 		p->tokens -= 1;
+		ylog_set_session(cl->opts.name);
 		cl_connect_now(cl);
+		ylog_set_session(NULL);
 	}
 	arm(p);
 }

@@ -71,12 +71,12 @@ static void on_upload(struct wa_conn *c, int err, const struct wa_node *n, void 
 		return;
 	cl->pk_busy = false;
 	if (err) {
-		LOG_WARN("client prekey upload failed", "{s:s, s:s}", "session", cl->opts.name,
+		LOG_WARN("client prekey upload failed", "{s:s}", 
 			 "error", y_strerror(err));
 		return;
 	}
 	upto = cl->npk_pending ? cl->pk_pending[cl->npk_pending - 1].id : 0;
-	LOG_INFO("client prekeys uploaded", "{s:s, s:i}", "session", cl->opts.name, "count",
+	LOG_INFO("client prekeys uploaded", "{s:i}",  "count",
 		 (int)cl->npk_pending);
 	free(cl->pk_pending);
 	cl->pk_pending = NULL;
@@ -128,7 +128,7 @@ void wa_client_prekeys_saved(struct wa_client *cl, int err)
 	if (!cl->pk_busy || !cl->pk_pending)
 		return;
 	if (err) {
-		LOG_WARN("client prekeys not saved; not uploading", "{s:s}", "session", cl->opts.name);
+		LOG_WARN("client prekeys not saved; not uploading", NULL);
 		cl_prekeys_reset(cl);
 		return;
 	}

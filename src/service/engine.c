@@ -27,6 +27,7 @@ enum cmd_kind {
 	CMD_FORGET,     /* the session was deleted */
 	CMD_FREE,       /* free a forgotten client (outside its callbacks) */
 	CMD_PREKEYS_SAVED,
+	CMD_VERSION,    /* a new version to announce */
 	CMD_SHUTDOWN,
 };
 
@@ -36,6 +37,7 @@ struct cmd {
 	char id[STORE_ID_LEN];
 	int err;
 	struct wa_creds *creds; /* CMD_RUN / CMD_RESTART: owned */
+	struct wa_version version; /* CMD_VERSION */
 };
 
 /* ---- jobs (loop or HTTP -> worker) ---- */
@@ -77,6 +79,7 @@ struct esess {
 	struct engine *e;
 	struct wa_client *cl;
 	bool forgotten;
+	bool outdated;  /* failed as client_outdated: a new version restarts it */
 };
 
 struct engine {
@@ -248,6 +251,7 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 	struct job *j;
 	char phone[32];
 
+	x->outdated = st == WA_CL_FAILED && reason && !strcmp(reason, WA_REASON_CLIENT_OUTDATED);
 	if (e->stopping || x->forgotten) {
 		if (x->forgotten && (st == WA_CL_LOGGED_OUT || st == WA_CL_IDLE ||
 				     st == WA_CL_FAILED))
@@ -414,7 +418,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		if (!x) {
 			x = esess_create(e, c->id, c->creds);
 			if (!x) {
-				LOG_ERROR("engine cannot create a client", "{s:s}", "session", c->id);
+				LOG_ERROR("engine cannot create a client", NULL);
 				return;
 			}
 		}
@@ -451,6 +455,23 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		if (x)
 			wa_client_prekeys_saved(x->cl, c->err);
 		break;
+	case CMD_VERSION: {
+		char v[40];
+		size_t n = 0;
+
+		wa_client_pool_set_version(e->pool, c->version);
+		for (size_t i = 0; i < ESESS_BUCKETS; i++)
+			for (struct esess *y = e->sess[i]; y; y = y->next)
+				if (y->outdated && !y->forgotten) {
+					y->outdated = false;
+					wa_client_start(y->cl);
+					n++;
+				}
+		wa_version_format(&c->version, v, sizeof(v));
+		LOG_INFO("engine: WhatsApp Web version changed", "{s:s, s:i}", "version", v,
+			 "restarted", (int)n);
+		break;
+	}
 	case CMD_SHUTDOWN:
 		e->stopping = true;
 		for (size_t i = 0; i < ESESS_BUCKETS; i++)
@@ -481,7 +502,9 @@ static void on_async(uv_async_t *a)
 		struct cmd *c = list;
 
 		list = c->next;
+		ylog_set_session(c->id[0] ? c->id : NULL);
 		run_cmd(e, c);
+		ylog_set_session(NULL);
 		if (c->creds) {
 			wa_creds_wipe(c->creds);
 			free(c->creds);
@@ -594,8 +617,7 @@ static void do_load(struct engine *e, struct job *j)
 	}
 	if (rc) {
 		if (rc != Y_ENOTFOUND)
-			LOG_ERROR("engine cannot load credentials", "{s:s, s:s}", "session", j->id,
-				  "error", y_strerror(rc));
+			LOG_ERROR("engine cannot load credentials", "{s:s}", "error", y_strerror(rc));
 		wa_creds_wipe(c);
 		free(c);
 		return;
@@ -624,13 +646,11 @@ static void do_state(struct engine *e, struct job *j)
 	if (j->unlink) {
 		rc = store_creds_delete(e->st, j->id);
 		if (rc)
-			LOG_ERROR("engine cannot wipe credentials", "{s:s, s:s}", "session", j->id,
-				  "error", y_strerror(rc));
+			LOG_ERROR("engine cannot wipe credentials", "{s:s}", "error", y_strerror(rc));
 	}
 	rc = svc_session_apply(e->svc, j->id, &u);
 	if (rc && rc != Y_ENOTFOUND)
-		LOG_ERROR("engine cannot save a status", "{s:s, s:s}", "session", j->id, "error",
-			  y_strerror(rc));
+		LOG_ERROR("engine cannot save a status", "{s:s}", "error", y_strerror(rc));
 	if (j->status != SVC_QR)
 		svc_session_set_qr(e->svc, j->id, NULL);
 }
@@ -662,8 +682,8 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	}
 	if (rc && rc != Y_ENOTFOUND)
-		LOG_ERROR("engine store write failed", "{s:s, s:i, s:s}", "session", j->id, "job",
-			  (int)j->kind, "error", y_strerror(rc));
+		LOG_ERROR("engine store write failed", "{s:i, s:s}", "job", (int)j->kind, "error",
+			  y_strerror(rc));
 }
 
 static void *worker_main(void *arg)
@@ -685,7 +705,9 @@ static void *worker_main(void *arg)
 			struct job *j = list;
 
 			list = j->next;
+			ylog_set_session(j->id);
 			run_job(e, j);
+			ylog_set_session(NULL);
 			job_free(j);
 		}
 	}
@@ -730,6 +752,18 @@ static int op_send_text(void *eng, const char *session_id, const char *phone, co
 	return Y_ESTATE; /* messaging is the next step of the engine */
 }
 
+static int op_set_version(void *eng, const struct wa_version *v)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_VERSION;
+	c->version = *v;
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static int op_healthy(void *eng)
 {
 	struct engine *e = eng;
@@ -741,6 +775,7 @@ static const struct svc_engine_ops engine_ops = {
 	.start = op_start,
 	.logout = op_logout,
 	.restart = op_restart,
+	.set_version = op_set_version,
 	.send_text = op_send_text,
 	.healthy = op_healthy,
 	.forget = op_forget,

@@ -622,6 +622,13 @@ int svc_session_logout(struct svc *s, const char *id)
 	return s->ops->logout(s->eng, id);
 }
 
+int svc_set_wa_version(struct svc *s, const struct wa_version *v)
+{
+	if (!s->ops || !s->ops->set_version)
+		return Y_ESTATE;
+	return s->ops->set_version(s->eng, v);
+}
+
 int svc_session_restart(struct svc *s, const char *id)
 {
 	if (!svc_session_exists(s, id))

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "store/store.h"
+#include "wa/payload.h"
 
 struct svc;
 
@@ -57,6 +58,9 @@ struct svc_engine_ops {
 	int (*logout)(void *eng, const char *session_id);
 	/* Stops and starts the client again (from failed or logged_out too). */
 	int (*restart)(void *eng, const char *session_id);
+	/* Announces version v from the next connection on, and restarts the
+	 * sessions that failed as client_outdated. */
+	int (*set_version)(void *eng, const struct wa_version *v);
 	/* Sends a text to an E.164 number (digits only). Y_ESTATE when that
 	 * session is not connected. On success fills *out (owned by the
 	 * caller, released with store_message_release). */
@@ -114,6 +118,8 @@ int svc_session_wait(struct svc *s, const char *id,
 /* Engine calls from the API; Y_ENOTFOUND for an unknown session, Y_ESTATE
  * without an engine. */
 int svc_session_logout(struct svc *s, const char *id);
+/* The engine's set_version; Y_ESTATE without an engine. */
+int svc_set_wa_version(struct svc *s, const struct wa_version *v);
 int svc_session_restart(struct svc *s, const char *id);
 /* Calls fn for the id of every session (ids copied before the calls). */
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),

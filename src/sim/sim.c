@@ -3,6 +3,7 @@
  * Connections live in sim_conn.c, the control API in sim_api.c.
  */
 #include "sim/sim_int.h"
+#include "wa/payload.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -42,26 +43,7 @@ int sim_phone_norm(const char *in, char out[SIM_PHONE_MAX + 1])
 
 int sim_version_parse(const char *in, uint32_t out[3])
 {
-	const char *p = in;
-
-	if (!in)
-		return Y_EINVAL;
-	for (int i = 0; i < 3; i++) {
-		uint64_t v = 0;
-		int digits = 0;
-
-		for (; *p >= '0' && *p <= '9'; p++, digits++) {
-			v = v * 10 + (uint64_t)(*p - '0');
-			if (v > UINT32_MAX || digits >= 10)
-				return Y_EINVAL;
-		}
-		if (!digits || *p != (i < 2 ? '.' : 0))
-			return Y_EINVAL;
-		out[i] = (uint32_t)v;
-		if (i < 2)
-			p++;
-	}
-	return Y_OK;
+	return wa_version_parse3(in, out);
 }
 
 struct sim_account *sim_account_find(struct sim *s, const char *phone)

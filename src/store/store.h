@@ -121,6 +121,13 @@ int store_sessions_reset_live(struct store *st, int64_t *n);
 int store_session_set_webhook(struct store *st, const char *id, const char *url,
 			      const char *secret, const char *events);
 
+/* ---- server settings changed at run time ---- */
+/* *value (caller frees) is the setting's text; Y_ENOTFOUND if unset. */
+int store_setting_get(struct store *st, const char *key, char **value);
+int store_setting_put(struct store *st, const char *key, const char *value);
+/* Removing what is not there is Y_OK. */
+int store_setting_delete(struct store *st, const char *key);
+
 /* ---- WhatsApp credentials of a session (the engine's, see src/client) ---- */
 struct store_creds {
 	uint8_t noise_priv[32];

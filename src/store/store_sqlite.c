@@ -53,6 +53,9 @@ enum stmt_id {
 	S_SESS_UPDATE,
 	S_SESS_UNLINK,
 	S_SESS_RESET_LIVE,
+	S_SETTING_GET,
+	S_SETTING_PUT,
+	S_SETTING_DELETE,
 	S_CREDS_PUT,
 	S_CREDS_GET,
 	S_CREDS_DELETE,
@@ -118,6 +121,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SESS_RESET_LIVE] = "UPDATE sessions SET status = CASE status WHEN 'qr' THEN 'pending' "
 			      "ELSE 'connecting' END, reason = NULL "
 			      "WHERE status IN ('connected', 'disconnected', 'qr')",
+	[S_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+	[S_SETTING_PUT] = "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)",
+	[S_SETTING_DELETE] = "DELETE FROM settings WHERE key = ?1",
 	[S_CREDS_PUT] = "INSERT OR REPLACE INTO wa_creds (session_id, " CREDS_COLS ", updated_at) "
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[S_CREDS_GET] = "SELECT " CREDS_COLS " FROM wa_creds WHERE session_id = ?1",
@@ -1059,6 +1065,78 @@ int store_sessions_reset_live(struct store *st, int64_t *n)
 	rc = exec_stmt(st, S_SESS_RESET_LIVE);
 	if (n)
 		*n = rc ? 0 : sqlite3_changes(st->db);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_setting_get(struct store *st, const char *key, char **value)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*value = NULL;
+	if (!key)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SETTING_GET);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = col_str(s, 0, value);
+	else
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get setting");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_setting_put(struct store *st, const char *key, const char *value)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!key || !value)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SETTING_PUT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, key);
+	bind_text(s, 2, value);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "put setting");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_setting_delete(struct store *st, const char *key)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!key)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SETTING_DELETE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, key);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "delete setting");
+out:
+	done(s);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -9,6 +9,7 @@
  * input, so what --help shows is exactly what is used.
  */
 #include "util/config.h"
+#include "wa/payload.h"
 #include "util/err.h"
 
 #include <ctype.h>
@@ -30,6 +31,7 @@ enum opt_type {
 	OPT_SECRET,  /* printable ASCII without spaces, 1..max chars */
 	OPT_ORIGINS, /* "*" or comma-separated http(s)://origin list */
 	OPT_KEY32,   /* 64 hex digits (a 32-byte key) */
+	OPT_VERSION, /* a WhatsApp Web version P.S.T */
 	OPT_PEMFILE, /* a readable file holding a PEM certificate */
 };
 
@@ -77,11 +79,12 @@ static const struct option_row options[] = {
 	  "wss://web.whatsapp.com/ws/chat", NULL, 0, 0, "WhatsApp websocket endpoint" },
 	{ "WA_ROOT_KEY", "wa-root-key", "HEX", OPT_KEY32, FIELD(wa_root_key), NULL,
 	  "(WhatsApp's)", 0, 0, "Noise root public key (64 hex digits) to trust instead of "
-	  "WhatsApp's, e.g. rootPublicKey of `yesapp sim` (validated only: the client that "
-	  "uses it comes later)" },
+	  "WhatsApp's, e.g. rootPublicKey of `yesapp sim`" },
 	{ "WA_CA_FILE", "wa-ca-file", "FILE", OPT_PEMFILE, FIELD(wa_ca_file), NULL, "(system CAs)",
-	  0, 0, "PEM CA certificate to trust for wss:// and https://, e.g. the simulator's ca.pem "
-	  "(validated only: the client that uses it comes later)" },
+	  0, 0, "PEM CA certificate to trust for wss:// and https://, e.g. the simulator's ca.pem" },
+	{ "WA_VERSION", "wa-version", "P.S.T", OPT_VERSION, FIELD(wa_version), NULL,
+	  "(built in)", 0, 0, "WhatsApp Web version to announce; PUT /api/v1/server/wa-version "
+	  "changes it at run time (and that value then wins)" },
 	{ "MAX_BODY_BYTES", "max-body-bytes", "BYTES", OPT_SIZE, FIELD(max_body_bytes), "1048576",
 	  "1048576 (1 MiB)", 1024, 64LL << 20, "largest accepted HTTP request body" },
 };
@@ -280,6 +283,16 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 			return Y_EINVAL;
 		}
 		break;
+	case OPT_VERSION: {
+		struct wa_version ver;
+
+		if (wa_version_parse(val, &ver)) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected a version P.S.T "
+				"(e.g. 2.3000.1045649367)", who, val);
+			return Y_EINVAL;
+		}
+		break;
+	}
 	case OPT_PEMFILE:
 		if (!pem_file_ok(val)) {
 			set_err(err, errlen, "%s: \"%s\" is not a readable PEM certificate file", who,
@@ -424,6 +437,8 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return "* or origin list";
 	case OPT_KEY32:
 		return "64 hex digits";
+	case OPT_VERSION:
+		return "version P.S.T";
 	case OPT_PEMFILE:
 		return "PEM file";
 	}

@@ -383,6 +383,18 @@ static void write_all(int fd, const uint8_t *p, size_t n)
 	}
 }
 
+static _Thread_local const char *tl_session;
+
+void ylog_set_session(const char *id)
+{
+	tl_session = id;
+}
+
+const char *ylog_session(void)
+{
+	return tl_session;
+}
+
 void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...)
 {
 	struct ybuf b = YBUF_INIT(LOG_LINE_MAX);
@@ -401,6 +413,10 @@ void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ..
 		put_str(&b, msg);
 	else
 		ybuf_append(&b, "null", 4);
+	if (tl_session) {
+		ybuf_append(&b, ",\"session\":", 11);
+		put_str(&b, tl_session);
+	}
 	if (fields_fmt) {
 		va_list ap;
 

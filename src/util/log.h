@@ -36,6 +36,13 @@ const char *ylog_level_name(enum ylog_level lvl);
  * write(2) on file descriptor 1, not through stdio). */
 void ylog_set_output(FILE *f);
 void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...);
+/* The session this thread works for now, added as "session" to every line
+ * it writes until changed; NULL clears. The string is borrowed: it must stay
+ * valid while set. Thread-local, so the WhatsApp loop sets it on entering a
+ * client's callback and log calls need not pass it. */
+void ylog_set_session(const char *id);
+const char *ylog_session(void);
+
 /* A copy of s (caller frees) with every invalid UTF-8 sequence (a bad lead
  * byte and the continuation bytes after it) replaced by U+FFFD; NULL if out
  * of memory. */

@@ -7,6 +7,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "wa/binary.h"
 #include "wa/frame.h"
 #include "wa/noise.h"
@@ -43,7 +44,12 @@ struct wa_conn {
 	uint64_t last_rx;
 	uint32_t next_id;
 	char id_prefix[12];
+	const char *log_session;
 };
+
+/* Every callback into the owner runs with its log context. */
+#define ENTER(c) ylog_set_session((c)->log_session)
+#define LEAVE() ylog_set_session(NULL)
 
 static void fail(struct wa_conn *c, int err)
 {
@@ -84,8 +90,11 @@ static int take_answer(struct wa_conn *c, const struct wa_node *n)
 		return 0;
 	*pp = w->next;
 	c->nwaiters--;
-	if (w->cb)
+	if (w->cb) {
+		ENTER(c);
 		w->cb(c, type && !strcmp(type, "error") ? Y_EINVAL : Y_OK, n, w->ud);
+		LEAVE();
+	}
 	free(w);
 	return 1;
 }
@@ -101,8 +110,11 @@ static int on_transport(struct wa_conn *c, const uint8_t *p, size_t n)
 	ybuf_release(&pt);
 	if (rc)
 		return rc;
-	if (!take_answer(c, node) && c->cbs.on_node)
+	if (!take_answer(c, node) && c->cbs.on_node) {
+		ENTER(c);
 		rc = c->cbs.on_node(c, node, c->ud);
+		LEAVE();
+	}
 	wa_node_free(node);
 	return rc;
 }
@@ -122,8 +134,11 @@ static int on_server_hello(struct wa_conn *c, const uint8_t *p, size_t n)
 	if (rc)
 		return rc;
 	c->state = CS_OPEN;
-	if (c->cbs.on_ready)
+	if (c->cbs.on_ready) {
+		ENTER(c);
 		c->cbs.on_ready(c, c->ud);
+		LEAVE();
+	}
 	return Y_OK;
 }
 
@@ -151,6 +166,8 @@ static void on_sock_close(struct wa_socket *s, int err, const char *reason, void
 	char why[128];
 
 	c->state = CS_CLOSING;
+	if (!c->dropped)
+		ENTER(c);
 	while (c->waiters) {
 		struct waiter *w = c->waiters;
 
@@ -167,6 +184,7 @@ static void on_sock_close(struct wa_socket *s, int err, const char *reason, void
 	}
 	if (c->cbs.on_close && !c->dropped)
 		c->cbs.on_close(c, err, reason, c->ud);
+	LEAVE();
 	wa_noise_release(&c->nz);
 	wa_wipe(&c->noise_key, sizeof(c->noise_key));
 	free(c->payload);
@@ -202,6 +220,7 @@ int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struc
 	c->cbs = *cbs;
 	c->ud = ud;
 	c->dict = o->sock.dict;
+	c->log_session = o->log_session;
 	intro[3] = (uint8_t)c->dict;
 	wa_noise_init(&c->nz, WA_NOISE_INITIATOR, intro);
 	if (o->root_pub)
@@ -279,8 +298,10 @@ void wa_conn_expire(struct wa_conn *c, uint64_t now_ms)
 		if (w->deadline && w->deadline <= now_ms) {
 			*pp = w->next;
 			c->nwaiters--;
-			if (w->cb)
+			if (w->cb) {
+				ENTER(c);
 				w->cb(c, Y_ETIMEOUT, NULL, w->ud);
+			}
 			free(w);
 			pp = &c->waiters; /* the callback may have changed the list */
 		} else {
@@ -318,5 +339,6 @@ void wa_conn_drop(struct wa_conn *c)
 	c->dropped = 1;
 	memset(&c->cbs, 0, sizeof(c->cbs));
 	c->ud = NULL;
+	c->log_session = NULL;
 	wa_conn_abort(c);
 }

@@ -51,6 +51,9 @@ struct wa_conn_opts {
 	const struct wa_keypair *noise_key;/* our static Noise key (borrowed during the call) */
 	const uint8_t *payload;            /* serialized ClientPayload (copied) */
 	size_t payload_len;
+	/* set as the log context (ylog_set_session) around every callback;
+	 * borrowed: must outlive the connection or its wa_conn_drop. NULL: none */
+	const char *log_session;
 };
 
 /* Starts a connection. 0 (then on_close runs once) or Y_EINVAL / Y_ENOMEM. */

@@ -11,6 +11,45 @@
 
 const struct wa_version wa_payload_version = { 2, 3000, 1045649367 };
 
+int wa_version_parse3(const char *s, uint32_t out[3])
+{
+	if (!s)
+		return Y_EINVAL;
+	for (int i = 0; i < 3; i++) {
+		uint64_t v = 0;
+		int n = 0;
+
+		for (; *s >= '0' && *s <= '9'; s++, n++) {
+			v = v * 10 + (uint64_t)(*s - '0');
+			if (n >= 10 || v > UINT32_MAX)
+				return Y_EINVAL;
+		}
+		if (!n || *s != (i < 2 ? '.' : 0))
+			return Y_EINVAL;
+		if (i < 2)
+			s++;
+		out[i] = (uint32_t)v;
+	}
+	return Y_OK;
+}
+
+int wa_version_parse(const char *s, struct wa_version *out)
+{
+	uint32_t part[3];
+
+	if (wa_version_parse3(s, part) || !part[0])
+		return Y_EINVAL;
+	out->primary = part[0];
+	out->secondary = part[1];
+	out->tertiary = part[2];
+	return Y_OK;
+}
+
+void wa_version_format(const struct wa_version *v, char *out, size_t cap)
+{
+	snprintf(out, cap, "%u.%u.%u", v->primary, v->secondary, v->tertiary);
+}
+
 /* Fills the fields common to registration and login (whatsmeow's
  * BaseClientPayload). The sub-structs are owned by the caller's stack. */
 static void base_payload(Wa__ClientPayload *p, Wa__ClientPayload__UserAgent *ua,

@@ -6,6 +6,7 @@
 #ifndef YESAPP_WA_PAYLOAD_H
 #define YESAPP_WA_PAYLOAD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/buf.h"
@@ -13,6 +14,15 @@
 struct wa_version {
 	uint32_t primary, secondary, tertiary;
 };
+
+/* Parses "P.S.T" (three decimal numbers of at most 10 digits, each fitting
+ * 32 bits; P non-zero). 0 or Y_EINVAL. */
+int wa_version_parse(const char *s, struct wa_version *out);
+/* The same syntax into three numbers, 0.x.y allowed (the simulator's
+ * minimum). 0 or Y_EINVAL. */
+int wa_version_parse3(const char *s, uint32_t out[3]);
+/* Writes "P.S.T" into out (at least 36 bytes). */
+void wa_version_format(const struct wa_version *v, char *out, size_t cap);
 
 /* The WhatsApp Web version we announce (whatsmeow HEAD: 2.3000.1045649367). */
 extern const struct wa_version wa_payload_version;

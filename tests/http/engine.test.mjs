@@ -249,3 +249,53 @@ test('many sessions linked and connected in one process', async () => {
     await stopServer(srv);
   }
 });
+
+test('client outdated: sessions fail as client_outdated and come back once the version is raised', async () => {
+  const dir = tempDir();
+  let srv = await serve({ dataDir: dir });
+  try {
+    let v = await req(srv, 'GET', '/api/v1/server/wa-version');
+    assert.equal(v.status, 200);
+    assert.equal(v.body.source, 'built-in');
+    assert.match(v.body.version, /^2\.\d+\.\d+$/);
+    const builtIn = v.body.version;
+    const { id } = await link(srv, newPhone());
+    // WhatsApp starts refusing our version: every connection ends, logins get 405
+    const minor = Number(builtIn.split('.')[1]) + 1;
+    let r = await sim.api('POST', '/sim/config', { minVersion: `2.${minor}.0` });
+    assert.equal(r.status, 200, r.text);
+    await sim.api('POST', '/sim/faults', { dropAll: true });
+    const failed = await until(srv, id, (x) => x.status === 'failed', 'failed', 20000);
+    assert.equal(failed.reason, 'client_outdated');
+    // a fresh session fails the same way (registration refused)
+    const fresh = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'new' } });
+    await until(srv, fresh.body.id, (x) => x.status === 'failed' && x.reason === 'client_outdated', 'new one outdated');
+    // bad versions are refused with a code
+    for (const bad of ['2.3000', 'x.y.z', '2.3000.99999999999', '0.1.2', '2..1', '']) {
+      assertError(await req(srv, 'PUT', '/api/v1/server/wa-version', { body: { version: bad } }), 400,
+        bad === '' ? 'VALIDATION_ERROR' : 'INVALID_VERSION');
+    }
+    assertError(await req(srv, 'PUT', '/api/v1/server/wa-version', { body: { nope: 1 } }), 400, 'VALIDATION_ERROR');
+    // raised through the API: both come back by themselves
+    v = await req(srv, 'PUT', '/api/v1/server/wa-version', { body: { version: `2.${minor}.7` } });
+    assert.equal(v.status, 200, v.text);
+    assert.deepEqual([v.body.version, v.body.source, v.body.default], [`2.${minor}.7`, 'api', builtIn]);
+    await until(srv, id, (x) => x.status === 'connected', 'connected with the new version', 20000);
+    await until(srv, fresh.body.id, (x) => x.status === 'qr', 'the new one shows a QR');
+    // the stored version wins after a restart
+    await stopServer(srv, { removeData: false });
+    srv = await serve({ dataDir: dir });
+    v = await req(srv, 'GET', '/api/v1/server/wa-version');
+    assert.deepEqual([v.body.version, v.body.source], [`2.${minor}.7`, 'api']);
+    await until(srv, id, (x) => x.status === 'connected', 'connected after restart', 20000);
+    // back to the default: DELETE
+    r = await sim.api('POST', '/sim/config', { minVersion: null });
+    assert.equal(r.status, 200);
+    v = await req(srv, 'DELETE', '/api/v1/server/wa-version');
+    assert.deepEqual([v.body.version, v.body.source], [builtIn, 'built-in']);
+  } finally {
+    await sim.api('POST', '/sim/config', { minVersion: null });
+    await stopServer(srv, { removeData: false });
+    removeDir(dir);
+  }
+});

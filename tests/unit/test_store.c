@@ -580,6 +580,165 @@ TEST(cursor_id_without_nul_is_not_overread)
 	store_close(st);
 }
 
+TEST(session_update_unlink_and_reset_live)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s, g;
+	struct store_session_update u;
+	int64_t n = -1;
+
+	REQUIRE(st);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	memset(&u, 0, sizeof(u));
+	u.status = "connected";
+	u.phone = "15550001111";
+	u.device_jid = "15550001111:2@s.whatsapp.net";
+	u.lid = "99:2@lid";
+	u.push_name = "Bob";
+	u.connected_at = 1234;
+	u.last_seen_at = 1235;
+	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_OK);
+	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "connected");
+	CHECK_EQ_STR(g.phone, "15550001111");
+	CHECK_EQ_STR(g.device_jid, "15550001111:2@s.whatsapp.net");
+	CHECK_EQ_STR(g.lid, "99:2@lid");
+	CHECK_EQ_STR(g.push_name, "Bob");
+	CHECK(g.reason == NULL);
+	CHECK_EQ_INT(g.connected_at, 1234);
+	CHECK_EQ_INT(g.last_seen_at, 1235);
+	store_session_release(&g);
+	/* NULL strings and zero times keep; a reason is set */
+	memset(&u, 0, sizeof(u));
+	u.status = "disconnected";
+	u.reason = "connection_lost";
+	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_OK);
+	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "disconnected");
+	CHECK_EQ_STR(g.reason, "connection_lost");
+	CHECK_EQ_STR(g.phone, "15550001111");
+	CHECK_EQ_INT(g.connected_at, 1234);
+	store_session_release(&g);
+	/* start-up: nothing is connected yet */
+	CHECK_EQ_INT(store_sessions_reset_live(st, &n), Y_OK);
+	CHECK_EQ_INT(n, 1);
+	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "connecting");
+	CHECK(g.reason == NULL);
+	store_session_release(&g);
+	/* unlink (logout) drops what names the device */
+	memset(&u, 0, sizeof(u));
+	u.status = "logged_out";
+	u.reason = "device_removed";
+	u.unlink = 1;
+	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_OK);
+	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "logged_out");
+	CHECK(g.phone == NULL && g.device_jid == NULL && g.lid == NULL && g.push_name == NULL);
+	store_session_release(&g);
+	CHECK_EQ_INT(store_sessions_reset_live(st, &n), Y_OK);
+	CHECK_EQ_INT(n, 0); /* logged_out stays */
+	/* bad input */
+	u.status = "nonsense";
+	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_EINVAL);
+	u.status = "qr";
+	CHECK_EQ_INT(store_session_update(st, "00000000-0000-4000-8000-000000000000", &u), Y_ENOTFOUND);
+	store_session_release(&s);
+	store_close(st);
+}
+
+TEST(creds_prekeys_and_settings)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_creds c, g;
+	uint32_t ids[3] = { 7, 8, 9 };
+	uint8_t account[5] = { 0x0a, 0x03, 'a', 'b', 'c' };
+	uint8_t priv[3][32], k[32];
+	int64_t total, up;
+	char *v = NULL;
+
+	REQUIRE(st);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	CHECK_EQ_INT(store_creds_get(st, s.id, &g), Y_ENOTFOUND);
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < 32; i++) {
+		c.noise_priv[i] = (uint8_t)i;
+		c.identity_priv[i] = (uint8_t)(i + 1);
+		c.spk_priv[i] = (uint8_t)(i + 2);
+		c.adv_secret[i] = (uint8_t)(i + 3);
+	}
+	memset(c.spk_sig, 9, sizeof(c.spk_sig));
+	c.registration_id = 4242;
+	c.spk_id = 1;
+	c.next_prekey_id = 31;
+	CHECK_EQ_INT(store_creds_put(st, s.id, &c), Y_OK);
+	REQUIRE(store_creds_get(st, s.id, &g) == Y_OK);
+	CHECK_MEM(g.noise_priv, c.noise_priv, 32);
+	CHECK_MEM(g.identity_priv, c.identity_priv, 32);
+	CHECK_MEM(g.spk_priv, c.spk_priv, 32);
+	CHECK_MEM(g.spk_sig, c.spk_sig, 64);
+	CHECK_MEM(g.adv_secret, c.adv_secret, 32);
+	CHECK_EQ_INT(g.registration_id, 4242);
+	CHECK_EQ_INT(g.next_prekey_id, 31);
+	CHECK(g.account == NULL && g.jid == NULL);
+	store_creds_release(&g);
+	/* linked: account and JIDs replace the row */
+	c.account = account;
+	c.account_len = sizeof(account);
+	c.jid = "15550001111:2@s.whatsapp.net";
+	c.lid = "99:2@lid";
+	c.platform = "android";
+	CHECK_EQ_INT(store_creds_put(st, s.id, &c), Y_OK);
+	REQUIRE(store_creds_get(st, s.id, &g) == Y_OK);
+	CHECK_EQ_INT(g.account_len, 5);
+	CHECK_MEM(g.account, account, 5);
+	CHECK_EQ_STR(g.jid, "15550001111:2@s.whatsapp.net");
+	CHECK_EQ_STR(g.platform, "android");
+	CHECK(g.push_name == NULL);
+	store_creds_release(&g);
+	/* prekeys: all or nothing */
+	for (int i = 0; i < 3; i++)
+		memset(priv[i], 0x10 + i, 32);
+	CHECK_EQ_INT(store_prekeys_add(st, s.id, ids, (const uint8_t(*)[32])priv, 3), Y_OK);
+	CHECK_EQ_INT(store_prekeys_add(st, s.id, ids + 2, (const uint8_t(*)[32])priv, 1), Y_EEXIST);
+	CHECK_EQ_INT(store_prekey_count(st, s.id, &total, &up), Y_OK);
+	CHECK_EQ_INT(total, 3);
+	CHECK_EQ_INT(up, 0);
+	CHECK_EQ_INT(store_prekeys_mark_uploaded(st, s.id, 8), Y_OK);
+	CHECK_EQ_INT(store_prekey_count(st, s.id, &total, &up), Y_OK);
+	CHECK_EQ_INT(up, 2);
+	CHECK_EQ_INT(store_prekey_get(st, s.id, 9, k), Y_OK);
+	CHECK_MEM(k, priv[2], 32);
+	CHECK_EQ_INT(store_prekey_delete(st, s.id, 9), Y_OK);
+	CHECK_EQ_INT(store_prekey_get(st, s.id, 9, k), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_prekey_delete(st, s.id, 9), Y_OK);
+	/* logout wipes creds and prekeys */
+	CHECK_EQ_INT(store_creds_delete(st, s.id), Y_OK);
+	CHECK_EQ_INT(store_creds_get(st, s.id, &g), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_prekey_count(st, s.id, &total, &up), Y_OK);
+	CHECK_EQ_INT(total, 0);
+	/* unknown session: refused by the foreign key */
+	CHECK_EQ_INT(store_creds_put(st, "00000000-0000-4000-8000-000000000000", &c), Y_ENOTFOUND);
+	/* deleting the session cascades */
+	CHECK_EQ_INT(store_creds_put(st, s.id, &c), Y_OK);
+	CHECK_EQ_INT(store_prekeys_add(st, s.id, ids, (const uint8_t(*)[32])priv, 1), Y_OK);
+	CHECK_EQ_INT(store_session_delete(st, s.id), Y_OK);
+	CHECK_EQ_INT(store_creds_get(st, s.id, &g), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_prekey_get(st, s.id, 7, k), Y_ENOTFOUND);
+	/* settings */
+	CHECK_EQ_INT(store_setting_get(st, "wa_version", &v), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_setting_put(st, "wa_version", "2.3000.1"), Y_OK);
+	CHECK_EQ_INT(store_setting_put(st, "wa_version", "2.3000.2"), Y_OK);
+	REQUIRE(store_setting_get(st, "wa_version", &v) == Y_OK);
+	CHECK_EQ_STR(v, "2.3000.2");
+	free(v);
+	CHECK_EQ_INT(store_setting_delete(st, "wa_version"), Y_OK);
+	CHECK_EQ_INT(store_setting_get(st, "wa_version", &v), Y_ENOTFOUND);
+	store_session_release(&s);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (tmpdir_make(tmp, sizeof(tmp))) {
@@ -599,6 +758,8 @@ int main(void)
 	RUN(locked_database_is_busy_not_a_crash);
 	RUN(wal_and_shm_files_are_owner_only);
 	RUN(cursor_id_without_nul_is_not_overread);
+	RUN(session_update_unlink_and_reset_live);
+	RUN(creds_prekeys_and_settings);
 	tmpdir_remove(tmp);
 	return test_summary();
 }
