@@ -27,6 +27,7 @@ enum cmd_kind {
 	CMD_FORGET,     /* the session was deleted */
 	CMD_FREE,       /* free a forgotten client (outside its callbacks) */
 	CMD_PREKEYS_SAVED,
+	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_SHUTDOWN,
 };
 
@@ -36,6 +37,10 @@ struct cmd {
 	char id[STORE_ID_LEN];
 	int err;
 	struct wa_creds *creds; /* CMD_RUN / CMD_RESTART: owned */
+	/* CMD_PASSKEY: owned; no assertion = confirm the code */
+	char *assertion;
+	uint8_t *raw_id;
+	size_t raw_id_len;
 };
 
 /* ---- jobs (loop or HTTP -> worker) ---- */
@@ -48,6 +53,7 @@ enum job_kind {
 	J_CREDS,
 	J_PREKEYS,
 	J_PREKEYS_UPLOADED,
+	J_PASSKEY,       /* the passkey options and code on show */
 };
 
 struct job {
@@ -61,6 +67,8 @@ struct job {
 	bool unlink;
 	/* J_QR */
 	char *qr;
+	/* J_PASSKEY */
+	char *pk_options, *pk_code;
 	/* J_CREDS */
 	struct wa_creds *creds;
 	/* J_PREKEYS */
@@ -143,16 +151,23 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
+static void cmd_release(struct cmd *c)
+{
+	if (c->creds) {
+		wa_creds_wipe(c->creds);
+		free(c->creds);
+	}
+	free(c->assertion);
+	free(c->raw_id);
+	free(c);
+}
+
 static void post_cmd(struct engine *e, struct cmd *c)
 {
 	pthread_mutex_lock(&e->cmd_mu);
 	if (e->closed) { /* the loop has ended: nobody would run it */
 		pthread_mutex_unlock(&e->cmd_mu);
-		if (c->creds) {
-			wa_creds_wipe(c->creds);
-			free(c->creds);
-		}
-		free(c);
+		cmd_release(c);
 		return;
 	}
 	c->next = NULL;
@@ -189,6 +204,8 @@ static void job_free(struct job *j)
 	free(j->lid);
 	free(j->push_name);
 	free(j->qr);
+	free(j->pk_options);
+	free(j->pk_code);
 	if (j->creds) {
 		wa_creds_wipe(j->creds);
 		free(j->creds);
@@ -284,6 +301,9 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 	case WA_CL_FAILED:
 		j->status = SVC_FAILED;
 		break;
+	case WA_CL_PASSKEY:
+		j->status = SVC_PASSKEY_REQUIRED;
+		break;
 	}
 	j->reason = dup_or_null(reason);
 	if (!j->unlink && wa_creds_linked(c)) {
@@ -356,8 +376,24 @@ static void on_prekeys_uploaded(struct wa_client *cl, uint32_t upto, void *ud)
 	post_job(x->e, j);
 }
 
+static void on_passkey(struct wa_client *cl, const char *options, const char *code, void *ud)
+{
+	struct esess *x = ud;
+	struct job *j;
+
+	if (x->e->stopping || x->forgotten)
+		return;
+	j = job_new(J_PASSKEY, x->id);
+	if (j && ((options && !(j->pk_options = strdup(options))) ||
+		  (code && !(j->pk_code = strdup(code))))) {
+		job_free(j);
+		return;
+	}
+	post_job(x->e, j);
+}
+
 static const struct wa_client_cbs client_cbs = {
-	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded,
+	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 };
 
 /* ---- commands on the loop ---- */
@@ -451,6 +487,18 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		if (x)
 			wa_client_prekeys_saved(x->cl, c->err);
 		break;
+	case CMD_PASSKEY: {
+		int rc = Y_ESTATE;
+
+		if (x && !x->forgotten)
+			rc = c->assertion ? wa_client_passkey_submit(x->cl, c->assertion, c->raw_id,
+								     c->raw_id_len)
+					  : wa_client_passkey_confirm(x->cl);
+		if (rc)
+			LOG_INFO("engine passkey command not taken", "{s:s, s:s}", "session", c->id,
+				 "error", y_strerror(rc));
+		break;
+	}
 	case CMD_SHUTDOWN:
 		e->stopping = true;
 		for (size_t i = 0; i < ESESS_BUCKETS; i++)
@@ -482,11 +530,7 @@ static void on_async(uv_async_t *a)
 
 		list = c->next;
 		run_cmd(e, c);
-		if (c->creds) {
-			wa_creds_wipe(c->creds);
-			free(c->creds);
-		}
-		free(c);
+		cmd_release(c);
 	}
 }
 
@@ -633,6 +677,8 @@ static void do_state(struct engine *e, struct job *j)
 			  y_strerror(rc));
 	if (j->status != SVC_QR)
 		svc_session_set_qr(e->svc, j->id, NULL);
+	if (j->status != SVC_PASSKEY_REQUIRED)
+		svc_session_set_passkey(e->svc, j->id, NULL, NULL);
 }
 
 static void run_job(struct engine *e, struct job *j)
@@ -649,6 +695,9 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_QR:
 		svc_session_set_qr(e->svc, j->id, j->qr);
+		break;
+	case J_PASSKEY:
+		svc_session_set_passkey(e->svc, j->id, j->pk_options, j->pk_code);
 		break;
 	case J_CREDS:
 		rc = put_creds(e, j->id, j->creds);
@@ -719,6 +768,28 @@ static int op_logout(void *eng, const char *id)
 	return cmd(eng, CMD_LOGOUT, id, 0, NULL);
 }
 
+static int op_passkey(void *eng, const char *id, const char *assertion, const uint8_t *raw_id,
+		      size_t raw_id_len)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_PASSKEY;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	if (assertion && (!(c->assertion = strdup(assertion)) ||
+			  !(c->raw_id = malloc(raw_id_len ? raw_id_len : 1)))) {
+		cmd_release(c);
+		return Y_ENOMEM;
+	}
+	if (assertion) {
+		memcpy(c->raw_id, raw_id, raw_id_len);
+		c->raw_id_len = raw_id_len;
+	}
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static void op_forget(void *eng, const char *id)
 {
 	cmd(eng, CMD_FORGET, id, 0, NULL);
@@ -744,6 +815,7 @@ static const struct svc_engine_ops engine_ops = {
 	.send_text = op_send_text,
 	.healthy = op_healthy,
 	.forget = op_forget,
+	.passkey = op_passkey,
 };
 
 /* ---- lifecycle ---- */
@@ -837,11 +909,7 @@ void engine_free(struct engine *e)
 		struct cmd *c = e->cmd_head;
 
 		e->cmd_head = c->next;
-		if (c->creds) {
-			wa_creds_wipe(c->creds);
-			free(c->creds);
-		}
-		free(c);
+		cmd_release(c);
 	}
 	pthread_mutex_destroy(&e->cmd_mu);
 	pthread_mutex_destroy(&e->job_mu);
