@@ -7,7 +7,8 @@
  *   VALIDATION_ERROR 400, INVALID_PHONE_NUMBER 400, UNAUTHORIZED 401,
  *   NOT_FOUND 404, SESSION_NOT_FOUND 404, METHOD_NOT_ALLOWED 405,
  *   QR_NOT_AVAILABLE 404, INVALID_VERSION 400, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
- *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503.
+ *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503,
+ *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409.
  */
 #ifndef YESAPP_API_H
 #define YESAPP_API_H
@@ -95,6 +96,9 @@ void api_reply_invalid(struct http_req *req, json_t *details);
  * show. */
 json_t *api_session_json(const struct store_session *s, const char *qr);
 json_t *api_message_json(const struct store_message *m);
+/* Adds "confirmationCode" (the passkey step's, or null) to a session's
+ * JSON (api/passkey.c). */
+void api_passkey_decorate(struct svc *svc, const char *id, json_t *session);
 
 /* handlers */
 void api_health(struct http_req *req);
@@ -115,5 +119,8 @@ void api_messages_send(struct http_req *req);
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);
+void api_passkey_get(struct http_req *req);
+void api_passkey_post(struct http_req *req);
+void api_passkey_confirm(struct http_req *req);
 
 #endif

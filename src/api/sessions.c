@@ -29,7 +29,12 @@ static void reply_session(struct http_req *req, int status, const char *id)
 		return;
 	}
 	qr = svc_session_qr(ctx->svc, id);
-	http_reply_json(req, status, api_session_json(&s, qr));
+	{
+		json_t *j = api_session_json(&s, qr);
+
+		api_passkey_decorate(ctx->svc, id, j);
+		http_reply_json(req, status, j);
+	}
 	free(qr);
 	store_session_release(&s);
 }
@@ -100,7 +105,10 @@ void api_sessions_list(struct http_req *req)
 		char *qr = svc_session_qr(ctx->svc, list[i].id);
 		int live_ok = svc_session_get(ctx->svc, list[i].id, &live) == Y_OK;
 
-		if (json_array_append_new(data, api_session_json(live_ok ? &live : &list[i], qr))) {
+		json_t *sj = api_session_json(live_ok ? &live : &list[i], qr);
+
+		api_passkey_decorate(ctx->svc, list[i].id, sj);
+		if (json_array_append_new(data, sj)) {
 			json_decref(data);
 			data = NULL;
 		}

@@ -20,6 +20,7 @@ static const char *const state_names[] = {
 	[WA_CL_QR] = "qr",               [WA_CL_PAIRING] = "pairing",
 	[WA_CL_CONNECTED] = "connected", [WA_CL_WAITING] = "waiting",
 	[WA_CL_LOGGED_OUT] = "logged_out", [WA_CL_FAILED] = "failed",
+	[WA_CL_PASSKEY] = "passkey",
 };
 
 const char *wa_client_state_name(enum wa_client_state st)
@@ -147,6 +148,9 @@ static void on_timer(uv_timer_t *t)
 			 "state", wa_client_state_name(cl->state));
 		cl_disconnected(cl, "handshake_timeout");
 		break;
+	case T_PASSKEY:
+		cl_passkey_timeout(cl);
+		break;
 	case T_NONE:
 		break;
 	}
@@ -197,6 +201,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_timer_stop(cl);
 	cl_pool_cancel(cl);
 	cl_qr_clear(cl);
+	cl_passkey_clear(cl);
 	cl->ping_out = false;
 	cl->pk_busy = false;
 }
@@ -333,6 +338,10 @@ static int on_notification(struct wa_client *cl, const struct wa_node *n)
 
 	if (!rc && type && !strcmp(type, "encrypt"))
 		rc = cl_prekeys_notification(cl, n);
+	else if (!rc && type && !strcmp(type, "passkey_prologue_request"))
+		rc = cl_passkey_request(cl, n);
+	else if (!rc && type && !strcmp(type, "crsc_continuation"))
+		rc = cl_passkey_continuation(cl, n);
 	return rc;
 }
 

@@ -98,6 +98,8 @@ enum wa_client_state {
 	WA_CL_WAITING,     /* disconnected, a reconnect is scheduled */
 	WA_CL_LOGGED_OUT,  /* unlinked by the phone or the server: credentials are void */
 	WA_CL_FAILED,      /* gave up: see the reason; restart to try again */
+	WA_CL_PASSKEY,     /* scanned, but WhatsApp wants the account's passkey
+			    * (src/client/passkey.c): QR stopped, connection held */
 };
 
 /* Why a client is in its state (reasons are stable strings for the API). */
@@ -110,6 +112,8 @@ enum wa_client_state {
 #define WA_REASON_TOO_MANY_FAILURES "too_many_failures"
 #define WA_REASON_BANNED "banned"
 #define WA_REASON_PAIRING_FAILED "pairing_failed"
+#define WA_REASON_PASSKEY_REJECTED "passkey_rejected" /* still WA_CL_PASSKEY: try again */
+#define WA_REASON_PASSKEY_TIMEOUT "passkey_timeout"
 
 struct wa_client_cbs {
 	/* The state changed. reason: NULL or a WA_REASON_* / short text,
@@ -131,6 +135,11 @@ struct wa_client_cbs {
 			   size_t n, void *ud);
 	/* The server confirmed the upload of prekeys up to id `upto`. Optional. */
 	void (*on_prekeys_uploaded)(struct wa_client *cl, uint32_t upto, void *ud);
+	/* The passkey step: the WebAuthn request options (JSON text) to show
+	 * the user, and once both sides derived it the confirmation code
+	 * ("XXXX-XXXX", else NULL); both NULL when the step ended. Borrowed for
+	 * the call. Optional. */
+	void (*on_passkey)(struct wa_client *cl, const char *options, const char *code, void *ud);
 };
 
 struct wa_client_opts {
@@ -158,6 +167,17 @@ void wa_client_stop(struct wa_client *cl);
 /* Unlinks this device on WhatsApp's side when connected (remove-companion-
  * device), then closes; the owner wipes the credentials. */
 void wa_client_logout(struct wa_client *cl);
+
+/* In WA_CL_PASSKEY: sends the user's WebAuthn assertion (the JSON of
+ * PublicKeyCredential.toJSON(), copied) and its raw credential id. The
+ * answer shows as on_state (reason passkey_rejected) or on_passkey (a
+ * code). Y_ESTATE when no assertion is awaited, Y_EINVAL, Y_ENOMEM. */
+int wa_client_passkey_submit(struct wa_client *cl, const char *assertion_json,
+			     const uint8_t *raw_id, size_t raw_id_len);
+/* The user saw the confirmation code match the phone's: finish linking.
+ * Needed only when the client could not prove the handoff itself (the
+ * assertion came more than 5 minutes after the request). Y_ESTATE. */
+int wa_client_passkey_confirm(struct wa_client *cl);
 
 /* Continues the upload after on_prekeys: err 0 when they were kept. */
 void wa_client_prekeys_saved(struct wa_client *cl, int err);

@@ -11,6 +11,7 @@
  *   login.c      <success> and what a client sends after it
  *   keepalive.c  pings and dead-connection detection
  *   prekeys.c    one-time prekeys: count, make, persist, upload
+ *   passkey.c    the passkey step of linking (protocol-map.md §13)
  * Everything runs on the pool's loop thread.
  */
 #ifndef YESAPP_CLIENT_INT_H
@@ -56,7 +57,10 @@ enum cl_timer {
 	T_QR,         /* the current QR's lifetime */
 	T_KEEPALIVE,  /* next ping */
 	T_HANDSHAKE,  /* deadline to get refs, <success> or the 515 after pairing */
+	T_PASSKEY,    /* the passkey step's deadline */
 };
+
+struct cl_passkey;
 
 struct wa_client {
 	struct wa_client_pool *pool;
@@ -85,6 +89,8 @@ struct wa_client {
 	struct wa_signal_prekey *pk_pending;
 	size_t npk_pending;
 	bool pk_busy;
+	/* the passkey step (passkey.c); NULL outside it */
+	struct cl_passkey *passkey;
 };
 
 /* client.c */
@@ -126,6 +132,8 @@ int cl_pair_device(struct wa_client *cl, const struct wa_node *iq);
 int cl_pair_success(struct wa_client *cl, const struct wa_node *iq);
 void cl_qr_next(struct wa_client *cl);
 void cl_qr_clear(struct wa_client *cl);
+/* The node comes from the server's own JID. */
+bool cl_from_server(const struct wa_node *n);
 
 /* login.c */
 int cl_on_success(struct wa_client *cl, const struct wa_node *n);
@@ -133,6 +141,13 @@ int cl_on_success(struct wa_client *cl, const struct wa_node *n);
 /* keepalive.c */
 void cl_keepalive_start(struct wa_client *cl);
 void cl_keepalive_tick(struct wa_client *cl);
+
+/* passkey.c */
+int cl_passkey_request(struct wa_client *cl, const struct wa_node *n);
+int cl_passkey_continuation(struct wa_client *cl, const struct wa_node *n);
+void cl_passkey_timeout(struct wa_client *cl);
+/* Forgets the step (on_passkey NULL, NULL if there was one). */
+void cl_passkey_clear(struct wa_client *cl);
 
 /* prekeys.c */
 void cl_prekeys_check(struct wa_client *cl);

@@ -33,6 +33,11 @@ static bool from_server(const struct wa_node *n)
 	       !memcmp(j.server, WA_SERVER_USER, j.server_len);
 }
 
+bool cl_from_server(const struct wa_node *n)
+{
+	return from_server(n);
+}
+
 static void show_qr(struct wa_client *cl)
 {
 	char text[QR_TEXT_MAX];
@@ -255,7 +260,7 @@ int cl_pair_success(struct wa_client *cl, const struct wa_node *iq)
 	char ki[16];
 	int rc = Y_OK;
 
-	if (!from_server(iq) || cl->state != WA_CL_QR)
+	if (!from_server(iq) || (cl->state != WA_CL_QR && cl->state != WA_CL_PASSKEY))
 		return Y_OK;
 	di = cl_kid_bytes(ps, "device-identity", &dilen);
 	if (!di || !jid || wa_jid_parse(jid, strlen(jid), &j) || strlen(jid) >= WA_CREDS_JID_MAX) {
@@ -288,6 +293,7 @@ int cl_pair_success(struct wa_client *cl, const struct wa_node *iq)
 	copy_attr(plat, "name", cl->creds.platform, sizeof(cl->creds.platform));
 	copy_attr(biz, "name", cl->creds.push_name, sizeof(cl->creds.push_name));
 	cl_qr_clear(cl);
+	cl_passkey_clear(cl);
 	cl_set_state(cl, WA_CL_PAIRING, NULL);
 	cl_timer_start(cl, T_HANDSHAKE, CL_HANDSHAKE_MS); /* until the 515 */
 	cl_creds_changed(cl);

@@ -28,6 +28,7 @@ enum cmd_kind {
 	CMD_FREE,       /* free a forgotten client (outside its callbacks) */
 	CMD_PREKEYS_SAVED,
 	CMD_VERSION,    /* a new version to announce */
+	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_SHUTDOWN,
 };
 
@@ -38,6 +39,10 @@ struct cmd {
 	int err;
 	struct wa_creds *creds; /* CMD_RUN / CMD_RESTART: owned */
 	struct wa_version version; /* CMD_VERSION */
+	/* CMD_PASSKEY: owned; no assertion = confirm the code */
+	char *assertion;
+	uint8_t *raw_id;
+	size_t raw_id_len;
 };
 
 /* ---- jobs (loop or HTTP -> worker) ---- */
@@ -50,6 +55,7 @@ enum job_kind {
 	J_CREDS,
 	J_PREKEYS,
 	J_PREKEYS_UPLOADED,
+	J_PASSKEY,       /* the passkey options and code on show */
 };
 
 struct job {
@@ -63,6 +69,8 @@ struct job {
 	bool unlink;
 	/* J_QR */
 	char *qr;
+	/* J_PASSKEY */
+	char *pk_options, *pk_code;
 	/* J_CREDS */
 	struct wa_creds *creds;
 	/* J_PREKEYS */
@@ -146,16 +154,23 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
+static void cmd_release(struct cmd *c)
+{
+	if (c->creds) {
+		wa_creds_wipe(c->creds);
+		free(c->creds);
+	}
+	free(c->assertion);
+	free(c->raw_id);
+	free(c);
+}
+
 static void post_cmd(struct engine *e, struct cmd *c)
 {
 	pthread_mutex_lock(&e->cmd_mu);
 	if (e->closed) { /* the loop has ended: nobody would run it */
 		pthread_mutex_unlock(&e->cmd_mu);
-		if (c->creds) {
-			wa_creds_wipe(c->creds);
-			free(c->creds);
-		}
-		free(c);
+		cmd_release(c);
 		return;
 	}
 	c->next = NULL;
@@ -192,6 +207,8 @@ static void job_free(struct job *j)
 	free(j->lid);
 	free(j->push_name);
 	free(j->qr);
+	free(j->pk_options);
+	free(j->pk_code);
 	if (j->creds) {
 		wa_creds_wipe(j->creds);
 		free(j->creds);
@@ -288,6 +305,9 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 	case WA_CL_FAILED:
 		j->status = SVC_FAILED;
 		break;
+	case WA_CL_PASSKEY:
+		j->status = SVC_PASSKEY_REQUIRED;
+		break;
 	}
 	j->reason = dup_or_null(reason);
 	if (!j->unlink && wa_creds_linked(c)) {
@@ -360,8 +380,24 @@ static void on_prekeys_uploaded(struct wa_client *cl, uint32_t upto, void *ud)
 	post_job(x->e, j);
 }
 
+static void on_passkey(struct wa_client *cl, const char *options, const char *code, void *ud)
+{
+	struct esess *x = ud;
+	struct job *j;
+
+	if (x->e->stopping || x->forgotten)
+		return;
+	j = job_new(J_PASSKEY, x->id);
+	if (j && ((options && !(j->pk_options = strdup(options))) ||
+		  (code && !(j->pk_code = strdup(code))))) {
+		job_free(j);
+		return;
+	}
+	post_job(x->e, j);
+}
+
 static const struct wa_client_cbs client_cbs = {
-	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded,
+	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 };
 
 /* ---- commands on the loop ---- */
@@ -472,6 +508,17 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			 "restarted", (int)n);
 		break;
 	}
+	case CMD_PASSKEY: {
+		int rc = Y_ESTATE;
+
+		if (x && !x->forgotten)
+			rc = c->assertion ? wa_client_passkey_submit(x->cl, c->assertion, c->raw_id,
+								     c->raw_id_len)
+					  : wa_client_passkey_confirm(x->cl);
+		if (rc)
+			LOG_INFO("engine passkey command not taken", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
 	case CMD_SHUTDOWN:
 		e->stopping = true;
 		for (size_t i = 0; i < ESESS_BUCKETS; i++)
@@ -505,11 +552,7 @@ static void on_async(uv_async_t *a)
 		ylog_set_session(c->id[0] ? c->id : NULL);
 		run_cmd(e, c);
 		ylog_set_session(NULL);
-		if (c->creds) {
-			wa_creds_wipe(c->creds);
-			free(c->creds);
-		}
-		free(c);
+		cmd_release(c);
 	}
 }
 
@@ -653,6 +696,8 @@ static void do_state(struct engine *e, struct job *j)
 		LOG_ERROR("engine cannot save a status", "{s:s}", "error", y_strerror(rc));
 	if (j->status != SVC_QR)
 		svc_session_set_qr(e->svc, j->id, NULL);
+	if (j->status != SVC_PASSKEY_REQUIRED)
+		svc_session_set_passkey(e->svc, j->id, NULL, NULL);
 }
 
 static void run_job(struct engine *e, struct job *j)
@@ -669,6 +714,9 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_QR:
 		svc_session_set_qr(e->svc, j->id, j->qr);
+		break;
+	case J_PASSKEY:
+		svc_session_set_passkey(e->svc, j->id, j->pk_options, j->pk_code);
 		break;
 	case J_CREDS:
 		rc = put_creds(e, j->id, j->creds);
@@ -741,6 +789,28 @@ static int op_logout(void *eng, const char *id)
 	return cmd(eng, CMD_LOGOUT, id, 0, NULL);
 }
 
+static int op_passkey(void *eng, const char *id, const char *assertion, const uint8_t *raw_id,
+		      size_t raw_id_len)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_PASSKEY;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	if (assertion && (!(c->assertion = strdup(assertion)) ||
+			  !(c->raw_id = malloc(raw_id_len ? raw_id_len : 1)))) {
+		cmd_release(c);
+		return Y_ENOMEM;
+	}
+	if (assertion) {
+		memcpy(c->raw_id, raw_id, raw_id_len);
+		c->raw_id_len = raw_id_len;
+	}
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static void op_forget(void *eng, const char *id)
 {
 	cmd(eng, CMD_FORGET, id, 0, NULL);
@@ -779,6 +849,7 @@ static const struct svc_engine_ops engine_ops = {
 	.send_text = op_send_text,
 	.healthy = op_healthy,
 	.forget = op_forget,
+	.passkey = op_passkey,
 };
 
 /* ---- lifecycle ---- */
@@ -872,11 +943,7 @@ void engine_free(struct engine *e)
 		struct cmd *c = e->cmd_head;
 
 		e->cmd_head = c->next;
-		if (c->creds) {
-			wa_creds_wipe(c->creds);
-			free(c->creds);
-		}
-		free(c);
+		cmd_release(c);
 	}
 	pthread_mutex_destroy(&e->cmd_mu);
 	pthread_mutex_destroy(&e->job_mu);

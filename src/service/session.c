@@ -26,6 +26,7 @@ struct reg_entry {
 	uint64_t hash;
 	struct store_session s; /* owned deep copy */
 	char *qr;               /* owned; the QR on show, memory only */
+	char *pk_options, *pk_code; /* owned; the passkey step on show, memory only */
 };
 
 struct svc {
@@ -47,7 +48,7 @@ static const char *const status_names[] = {
 	[SVC_PENDING] = "pending",       [SVC_QR] = "qr",
 	[SVC_CONNECTING] = "connecting", [SVC_CONNECTED] = "connected",
 	[SVC_DISCONNECTED] = "disconnected", [SVC_LOGGED_OUT] = "logged_out",
-	[SVC_FAILED] = "failed",
+	[SVC_FAILED] = "failed",         [SVC_PASSKEY_REQUIRED] = "passkey_required",
 };
 
 const char *svc_status_name(enum svc_status st)
@@ -207,6 +208,8 @@ static void reg_remove(struct svc *s, const char *id)
 		atomic_fetch_sub(&s->failed, 1);
 	store_session_release(&e->s);
 	free(e->qr);
+	free(e->pk_options);
+	free(e->pk_code);
 	free(e);
 	s->count--;
 }
@@ -253,6 +256,8 @@ static void reg_clear(struct svc *s)
 			next = e->next;
 			store_session_release(&e->s);
 			free(e->qr);
+			free(e->pk_options);
+			free(e->pk_code);
 			free(e);
 		}
 	}
@@ -636,6 +641,68 @@ int svc_session_restart(struct svc *s, const char *id)
 	if (!s->ops || !s->ops->restart)
 		return Y_ESTATE;
 	return s->ops->restart(s->eng, id);
+}
+
+int svc_session_set_passkey(struct svc *s, const char *id, const char *options,
+			    const char *code)
+{
+	struct reg_entry *e;
+	char *o = options ? strdup(options) : NULL, *c = code ? strdup(code) : NULL;
+	int rc = Y_OK;
+
+	if ((options && !o) || (code && !c)) {
+		free(o);
+		free(c);
+		return Y_ENOMEM;
+	}
+	pthread_rwlock_wrlock(&s->lock);
+	e = reg_find(s, id, NULL);
+	if (e) {
+		free(e->pk_options);
+		free(e->pk_code);
+		e->pk_options = o;
+		e->pk_code = c;
+		o = c = NULL;
+	} else {
+		rc = Y_ENOTFOUND;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	free(o);
+	free(c);
+	bump(s);
+	return rc;
+}
+
+int svc_session_passkey(struct svc *s, const char *id, char **options, char **code)
+{
+	struct reg_entry *e;
+	int rc = Y_OK;
+
+	*options = *code = NULL;
+	pthread_rwlock_rdlock(&s->lock);
+	e = reg_find(s, id, NULL);
+	if (!e)
+		rc = Y_ENOTFOUND;
+	else if ((e->pk_options && !(*options = strdup(e->pk_options))) ||
+		 (e->pk_code && !(*code = strdup(e->pk_code))))
+		rc = Y_ENOMEM;
+	pthread_rwlock_unlock(&s->lock);
+	if (rc) {
+		free(*options);
+		free(*code);
+		*options = *code = NULL;
+	}
+	return rc;
+}
+
+int svc_session_passkey_submit(struct svc *s, const char *id, const char *assertion,
+			       const uint8_t *raw_id, size_t raw_id_len)
+{
+	if (!svc_session_exists(s, id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->passkey)
+		return Y_ESTATE;
+	return s->ops->passkey(s->eng, id, assertion, raw_id, raw_id_len);
 }
 
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),

@@ -37,6 +37,7 @@ enum svc_status {
 	SVC_DISCONNECTED, /* lost; reconnecting with backoff */
 	SVC_LOGGED_OUT,   /* unlinked: credentials wiped; restart to link again */
 	SVC_FAILED,       /* gave up (see reason); restart to try again */
+	SVC_PASSKEY_REQUIRED, /* scanned; WhatsApp wants the account's passkey */
 };
 const char *svc_status_name(enum svc_status st);
 /* 0 or Y_EINVAL. */
@@ -70,6 +71,11 @@ struct svc_engine_ops {
 	int (*healthy)(void *eng);
 	/* A session was deleted: drop its connection. */
 	void (*forget)(void *eng, const char *session_id);
+	/* The passkey step: submits a WebAuthn assertion (JSON text and raw
+	 * credential id, copied), or with assertion NULL confirms the code. The
+	 * outcome shows in the registry. Y_ENOMEM. */
+	int (*passkey)(void *eng, const char *session_id, const char *assertion,
+		       const uint8_t *raw_id, size_t raw_id_len);
 };
 
 /* Creates the service and loads every stored session into the registry. */
@@ -105,6 +111,15 @@ int svc_session_apply(struct svc *s, const char *id, const struct store_session_
 int svc_session_set_qr(struct svc *s, const char *id, const char *qr);
 /* A copy of the QR on show (caller frees), or NULL (none, or unknown). */
 char *svc_session_qr(struct svc *s, const char *id);
+/* The passkey step on show (memory only, like the QR): the WebAuthn request
+ * options JSON and the confirmation code, each NULL when absent. */
+int svc_session_set_passkey(struct svc *s, const char *id, const char *options,
+			    const char *code);
+/* Copies of both (caller frees each); Y_ENOTFOUND, Y_ENOMEM. */
+int svc_session_passkey(struct svc *s, const char *id, char **options, char **code);
+/* As svc_engine_ops.passkey; Y_ENOTFOUND, Y_ESTATE without an engine. */
+int svc_session_passkey_submit(struct svc *s, const char *id, const char *assertion,
+			       const uint8_t *raw_id, size_t raw_id_len);
 /*
  * Waits up to timeout_ms for done(session, qr, arg) to return non-zero,
  * calling it now and after every change of the session. The session and qr

@@ -86,6 +86,7 @@ static void account_free(struct sim_account *a)
 		sim_device_remove(a, a->devices);
 	wa_signal_free(a->sig);
 	wa_signal_store_free(a->store);
+	sim_passkey_key_free(a->passkey);
 	wa_wipe(&a->ident, sizeof(a->ident));
 	free(a);
 }

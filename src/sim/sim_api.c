@@ -9,7 +9,13 @@
  *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online,
  *                                             prekeys}]} (prekeys: one-time prekeys held)
  *   DELETE /sim/accounts/{phone}/devices/{d}  unlink: the companion is logged out
- *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}
+ *   POST   /sim/accounts/{phone}/passkey {"required"[, "publicKeyPem",
+ *          "credentialId"]}                    linking this account needs the passkey
+ *                                              step (sim_passkey.c); without a key the
+ *                                              sim makes a test key and returns it
+ *   GET    /sim/accounts/{phone}/passkey      the step as the phone sees it
+ *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}, or
+ *                                              {jid:null, passkeyRequired:true}
  *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}
  *   POST   /sim/faults {"dropAll":true, "latencyMs":N, "refuseForMs":N}
  *                                             dropAll: drop every connection now;
@@ -170,6 +176,8 @@ static int post_scan(struct sim *s, const uint8_t *body, size_t len, struct ybuf
 		return error(resp, 400, "malformed QR, or its keys do not match the connection");
 	if (rc)
 		return error(resp, 500, y_strerror(rc));
+	if (!jid[0]) /* the account must pass the passkey step first */
+		return reply(resp, 200, json_pack("{s:n, s:b}", "jid", "passkeyRequired", 1));
 	return reply(resp, 200, json_pack("{s:s}", "jid", jid));
 }
 
@@ -311,7 +319,8 @@ static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 }
 
 /* /sim/accounts/{phone}/devices[/{device}] */
-static int accounts_route(struct sim *s, const char *method, const char *rest, struct ybuf *resp)
+static int accounts_route(struct sim *s, const char *method, const char *rest,
+			  const uint8_t *body, size_t len, struct ybuf *resp)
 {
 	char phone[32], norm[SIM_PHONE_MAX + 1];
 	const char *slash = strchr(rest, '/');
@@ -328,6 +337,8 @@ static int accounts_route(struct sim *s, const char *method, const char *rest, s
 	if (!a)
 		return error(resp, 404, "no such account");
 	rest += n;
+	if (!strcmp(rest, "/passkey"))
+		return sim_passkey_api(s, a, method, body, len, resp);
 	if (!strcmp(rest, "/devices")) {
 		if (strcmp(method, "GET"))
 			return error(resp, 405, "GET expected");
@@ -386,9 +397,24 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_prekey_low(s, body, len, resp);
 	else if (!strncmp(path, "/sim/accounts/", 14))
-		st = accounts_route(s, method, path + 14, resp);
+		st = accounts_route(s, method, path + 14, body, len, resp);
 	else
 		st = error(resp, 404, "no such route");
 	LOG_INFO("sim api", "{s:s, s:s, s:i}", "method", method, "path", path, "status", st);
 	return st;
+}
+
+int sim_api_reply(struct ybuf *resp, int status, struct json_t *j)
+{
+	return reply(resp, status, j);
+}
+
+int sim_api_error(struct ybuf *resp, int status, const char *msg)
+{
+	return error(resp, status, msg);
+}
+
+struct json_t *sim_api_body(const uint8_t *body, size_t len)
+{
+	return body_object(body, len);
 }

@@ -75,6 +75,7 @@ struct sim_conn {
 	struct delayed *dhead, *dtail;
 	struct ybuf payload;      /* the ClientPayload, until the timer fires */
 	struct ybuf *test_out;    /* sim_conn_test_open: no socket; sent nodes go here */
+	struct sim_passkey_link *pk; /* the passkey step in progress (sim_passkey.c) */
 };
 
 /* An encrypted frame held back by the latencyMs fault. */
@@ -1057,7 +1058,60 @@ found:
 	if (memcmp(q.noise, c->client_static, WA_KEY_LEN) ||
 	    memcmp(q.identity, c->reg.ident, WA_KEY_LEN))
 		return Y_EINVAL;
+	{
+		struct sim_account *a = sim_account_find(s, phone);
+
+		if (a && a->passkey) { /* no device yet: jid stays empty */
+			if (jid_cap)
+				jid[0] = 0;
+			return sim_passkey_begin(c, a, q.ref, q.ref_len, q.adv);
+		}
+	}
 	return pair_success(c, phone, q.adv, jid, jid_cap);
+}
+
+/* ---- shared with the feature files (sim_int.h) ---- */
+
+int sim_conn_send(struct sim_conn *c, struct wa_node *n)
+{
+	return conn_send(c, n);
+}
+
+struct wa_node *sim_conn_iq_result(const struct wa_node *req)
+{
+	return iq_result(req);
+}
+
+int sim_conn_iq_error(struct sim_conn *c, const struct wa_node *req, const char *code,
+		      const char *text)
+{
+	return iq_error(c, req, code, text);
+}
+
+int sim_conn_pair_success(struct sim_conn *c, const char *phone, const uint8_t adv[32],
+			  char *jid, size_t jid_cap)
+{
+	return pair_success(c, phone, adv, jid, jid_cap);
+}
+
+const uint8_t *sim_conn_noise_pub(const struct sim_conn *c)
+{
+	return c->client_static;
+}
+
+const uint8_t *sim_conn_identity_pub(const struct sim_conn *c)
+{
+	return c->reg.ident;
+}
+
+struct sim *sim_conn_sim(const struct sim_conn *c)
+{
+	return c->sim;
+}
+
+struct sim_passkey_link **sim_conn_passkey(struct sim_conn *c)
+{
+	return &c->pk;
 }
 
 /* The companion's <pair-device-sign>: the device exists from now on; the
@@ -1504,7 +1558,10 @@ static int iq_md(struct sim_conn *c, const struct wa_node *iq)
 {
 	struct wa_node *lc = wa_node_child(iq, "link_code_companion_reg");
 	const char *stage = lc ? wa_node_attr(lc, "stage") : NULL;
+	int prc;
 
+	if (sim_passkey_iq(c, iq, &prc))
+		return prc;
 	if (stage && !strcmp(stage, "companion_hello"))
 		return lc_hello(c, iq, lc);
 	if (stage && !strcmp(stage, "companion_finish"))
@@ -1929,6 +1986,7 @@ static void conn_free(struct sim_conn *c)
 		uv_close((uv_handle_t *)c->dtimer, timer_closed);
 	}
 	ybuf_release(&c->payload);
+	sim_passkey_link_free(c->pk);
 	conn_detach(c);
 	conn_unlink_list(c);
 	wa_noise_release(&c->nz);

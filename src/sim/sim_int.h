@@ -31,6 +31,8 @@
 
 struct sim_conn;
 struct sim_blob;
+struct sim_passkey_key;
+struct sim_passkey_link;
 
 /* A stanza waiting for an offline device. */
 struct sim_pending {
@@ -70,6 +72,7 @@ struct sim_account {
 	uint32_t next_device;
 	uint32_t key_index;
 	struct sim_device *devices;
+	struct sim_passkey_key *passkey; /* owned; set: linking needs the passkey step */
 };
 
 struct sim_stats {
@@ -197,6 +200,40 @@ struct sim_qr {
 /* Pure parser (fuzzed): 0 or Y_EINVAL. */
 int sim_qr_parse(const char *qr, struct sim_qr *out);
 
+/* For the feature files (sim_passkey.c): what sim_conn.c shares. */
+/* Encrypts and sends n (taken, even on failure). */
+int sim_conn_send(struct sim_conn *c, struct wa_node *n);
+/* <iq type=result id> answering req; NULL on ENOMEM. */
+struct wa_node *sim_conn_iq_result(const struct wa_node *req);
+int sim_conn_iq_error(struct sim_conn *c, const struct wa_node *req, const char *code,
+		      const char *text);
+/* pair-success for the companion on c, HMACed with adv; jid as sim_conn_scan. */
+int sim_conn_pair_success(struct sim_conn *c, const char *phone, const uint8_t adv[32],
+			  char *jid, size_t jid_cap);
+/* The companion's Noise static key and Signal identity (registration). */
+const uint8_t *sim_conn_noise_pub(const struct sim_conn *c);
+const uint8_t *sim_conn_identity_pub(const struct sim_conn *c);
+struct sim *sim_conn_sim(const struct sim_conn *c);
+/* The connection's passkey linking state (owned by it, freed with it). */
+struct sim_passkey_link **sim_conn_passkey(struct sim_conn *c);
+
+/* ---- the passkey step (sim_passkey.c, protocol-map.md §13) ---- */
+
+/* The phone of account a (which requires the step) scanned the QR of c:
+ * sends passkey_prologue_request instead of pair-success. ref and adv are
+ * the QR's. */
+int sim_passkey_begin(struct sim_conn *c, struct sim_account *a, const char *ref,
+		      size_t ref_len, const uint8_t adv[32]);
+/* An md iq of the step (<ref>, <passkey_request_options>,
+ * <passkey_prologue>, <companion_nonce>, <encrypted_pairing_request>):
+ * returns 1 and sets *rc when it was one, else 0. */
+int sim_passkey_iq(struct sim_conn *c, const struct wa_node *iq, int *rc);
+void sim_passkey_link_free(struct sim_passkey_link *l); /* NULL is a no-op */
+void sim_passkey_key_free(struct sim_passkey_key *k);   /* NULL is a no-op */
+/* GET/POST /sim/accounts/{phone}/passkey. */
+int sim_passkey_api(struct sim *s, struct sim_account *a, const char *method,
+		    const uint8_t *body, size_t len, struct ybuf *resp);
+
 /* ---- media host (sim_media.c) ---- */
 
 /* Makes the CA and certificate and starts the HTTPS listener. */
@@ -223,6 +260,13 @@ int sim_state_read_file(struct sim *s, const char *path, bool *found);
 void sim_media_free(struct sim *s);
 
 /* ---- control API (sim_api.c) ---- */
+
+/* For the feature files' routes: answers json j (taken) / {"error": msg}
+ * with status; the request body as a JSON object or NULL. */
+struct json_t;
+int sim_api_reply(struct ybuf *resp, int status, struct json_t *j);
+int sim_api_error(struct ybuf *resp, int status, const char *msg);
+struct json_t *sim_api_body(const uint8_t *body, size_t len);
 
 int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t *body,
 		   size_t len, struct ybuf *resp, const char **content_type);

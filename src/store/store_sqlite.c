@@ -160,7 +160,8 @@ struct store {
 };
 
 static const char *const session_statuses[] = {
-	"pending", "qr", "connecting", "connected", "disconnected", "logged_out", "failed", NULL
+	"pending", "qr", "connecting", "connected", "disconnected", "logged_out", "failed",
+	"passkey_required", NULL
 };
 static const char *const message_statuses[] = {
 	"queued", "sent", "delivered", "read", "failed", "received", NULL
