@@ -61,7 +61,7 @@ done
 mapfile -t node_tests < <(find tests/interop tests/http -name '*.test.mjs' 2>/dev/null | sort)
 if [ ${#node_tests[@]} -gt 0 ] && [[ $parts == *" node "* ]]; then
 	echo "== node --test (${#node_tests[@]} files)"
-	out=$(YESAPP_BUILD="$B/asan" node --test --test-reporter=tap --test-concurrency=1 \
+	out=$(YESAPP_BUILD="$B/asan" node --test --test-reporter=tap --test-concurrency=1 --test-force-exit \
 		"${node_tests[@]}" 2>&1); rc=$?
 	printf '%s\n' "$out" | grep -E '^(not ok|# (pass|fail|tests))|^ *not ok' || true
 	if [ $rc != 0 ]; then printf '%s\n' "$out" | tail -n 80; fi

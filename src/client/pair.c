@@ -11,9 +11,8 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "wa/adv.h"
 #include "wa/jid.h"
-#include "wa/pb.h"
-#include "wa.pb-c.h"
 
 #define QR_TEXT_MAX 512
 
@@ -151,99 +150,6 @@ static void copy_attr(const struct wa_node *n, const char *key, char *out, size_
 		memcpy(out, v, strlen(v) + 1);
 }
 
-/*
- * Checks the device identity the phone sent and signs it. On success
- * `account` gets the full ADVSignedDeviceIdentity (with the account
- * signature key and our device signature: what pkmsgs carry later) and
- * `reply` the same without the account signature key (what goes back).
- * *key_index is the identity's key index. Returns a static failure text, or
- * NULL on success.
- */
-static const char *check_and_sign(const struct wa_creds *c, const uint8_t *hmac_bytes, size_t len,
-				  struct ybuf *account, struct ybuf *reply, uint32_t *key_index)
-{
-	Wa__ADVSignedDeviceIdentityHMAC *h = NULL;
-	Wa__ADVSignedDeviceIdentity *sdi = NULL;
-	Wa__ADVDeviceIdentity *di = NULL;
-	struct ybuf msg = YBUF_INIT(1 << 16);
-	uint8_t mac[WA_SHA256_LEN], devsig[WA_SIG_LEN];
-	const char *fail = "malformed";
-	ProtobufCBinaryData orig_sig = { 0, NULL };
-	protobuf_c_boolean orig_has = 0;
-	bool hosted;
-
-	if (wa_pb_unpack(&wa__advsigned_device_identity_hmac__descriptor, hmac_bytes, len,
-			 (ProtobufCMessage **)&h) ||
-	    !h->has_details || !h->has_hmac || h->hmac.len != WA_SHA256_LEN)
-		goto out;
-	hosted = h->has_accounttype && h->accounttype == WA__ADVENCRYPTION_TYPE__HOSTED;
-	/* HMAC-SHA256(adv secret, [06 05 for hosted accounts] || details) */
-	if ((hosted && ybuf_append(&msg, "\x06\x05", 2)) ||
-	    ybuf_append(&msg, h->details.data, h->details.len) ||
-	    wa_hmac_sha256(mac, c->adv_secret, sizeof(c->adv_secret), msg.data, msg.len))
-		goto out;
-	if (wa_memeq_ct(mac, h->hmac.data, WA_SHA256_LEN)) {
-		fail = "hmac-mismatch";
-		goto out;
-	}
-	if (wa_pb_unpack(&wa__advsigned_device_identity__descriptor, h->details.data,
-			 h->details.len, (ProtobufCMessage **)&sdi) ||
-	    !sdi->has_details || !sdi->has_accountsignaturekey ||
-	    sdi->accountsignaturekey.len != WA_KEY_LEN || !sdi->has_accountsignature ||
-	    sdi->accountsignature.len != WA_SIG_LEN)
-		goto out;
-	/* account signature over [06 00 | 06 05] || details || our identity */
-	ybuf_reset(&msg);
-	if (ybuf_append(&msg, hosted ? "\x06\x05" : "\x06\x00", 2) ||
-	    ybuf_append(&msg, sdi->details.data, sdi->details.len) ||
-	    ybuf_append(&msg, c->identity.pub, WA_KEY_LEN))
-		goto out;
-	if (wa_xeddsa_verify(sdi->accountsignaturekey.data, msg.data, msg.len,
-			     sdi->accountsignature.data)) {
-		fail = "invalid-signature";
-		goto out;
-	}
-	if (wa_pb_unpack(&wa__advdevice_identity__descriptor, sdi->details.data, sdi->details.len,
-			 (ProtobufCMessage **)&di))
-		goto out;
-	*key_index = di->has_keyindex ? di->keyindex : 0;
-	/* our device signature: 06 01 || details || our identity || account key */
-	ybuf_reset(&msg);
-	if (ybuf_append(&msg, "\x06\x01", 2) ||
-	    ybuf_append(&msg, sdi->details.data, sdi->details.len) ||
-	    ybuf_append(&msg, c->identity.pub, WA_KEY_LEN) ||
-	    ybuf_append(&msg, sdi->accountsignaturekey.data, WA_KEY_LEN) ||
-	    wa_xeddsa_sign(devsig, c->identity.priv, msg.data, msg.len))
-		goto out;
-	orig_has = sdi->has_devicesignature;
-	orig_sig = sdi->devicesignature;
-	sdi->has_devicesignature = 1;
-	sdi->devicesignature.data = devsig;
-	sdi->devicesignature.len = WA_SIG_LEN;
-	if (wa_pb_pack(&sdi->base, account))
-		goto out;
-	sdi->has_accountsignaturekey = 0;
-	if (wa_pb_pack(&sdi->base, reply))
-		goto out;
-	sdi->has_accountsignaturekey = 1; /* so the free below sees what it unpacked */
-	fail = NULL;
-out:
-	if (sdi && sdi->devicesignature.data == devsig) {
-		/* the unpacked message frees what it unpacked, not our buffer */
-		sdi->has_devicesignature = orig_has;
-		sdi->devicesignature = orig_sig;
-	}
-	if (di)
-		protobuf_c_message_free_unpacked(&di->base, NULL);
-	if (sdi)
-		protobuf_c_message_free_unpacked(&sdi->base, NULL);
-	if (h)
-		protobuf_c_message_free_unpacked(&h->base, NULL);
-	ybuf_release(&msg);
-	wa_wipe(devsig, sizeof(devsig));
-	return fail;
-}
-
 int cl_pair_success(struct wa_client *cl, const struct wa_node *iq)
 {
 	const struct wa_node *ps = wa_node_child(iq, "pair-success");
@@ -266,7 +172,13 @@ int cl_pair_success(struct wa_client *cl, const struct wa_node *iq)
 	if (!di || !jid || wa_jid_parse(jid, strlen(jid), &j) || strlen(jid) >= WA_CREDS_JID_MAX) {
 		fail = "malformed";
 	} else {
-		fail = check_and_sign(&cl->creds, di, dilen, &account, &reply, &key_index);
+		struct wa_keypair self;
+
+		memcpy(self.pub, cl->creds.identity.pub, WA_KEY_LEN);
+		memcpy(self.priv, cl->creds.identity.priv, WA_KEY_LEN);
+		fail = wa_adv_accept(&self, cl->creds.adv_secret, di, dilen, &account, &reply,
+				     &key_index);
+		wa_wipe(&self, sizeof(self));
 	}
 	if (fail) {
 		LOG_WARN("client pairing refused", "{s:s}",  "why",

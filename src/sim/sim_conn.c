@@ -11,6 +11,7 @@
  * connection; both links are cleared together (conn_detach).
  */
 #include "sim/sim_int.h"
+#include "wa/adv.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -744,60 +745,27 @@ static int b64_exact(const char *in, size_t len, uint8_t *out, size_t want)
 	return o == want ? Y_OK : Y_EINVAL;
 }
 
-/* Builds the ADVSignedDeviceIdentityHMAC of pair-success. */
+/* Builds the ADVSignedDeviceIdentityHMAC of pair-success: the phone
+ * (account identity) vouches for the companion's identity. */
 static int make_device_identity(struct sim_account *a, uint32_t key_index,
 				const uint8_t ident[WA_KEY_LEN], const uint8_t adv[32],
 				struct ybuf *out)
 {
-	Wa__ADVDeviceIdentity di = WA__ADVDEVICE_IDENTITY__INIT;
-	Wa__ADVSignedDeviceIdentity sdi = WA__ADVSIGNED_DEVICE_IDENTITY__INIT;
-	Wa__ADVSignedDeviceIdentityHMAC h = WA__ADVSIGNED_DEVICE_IDENTITY_HMAC__INIT;
-	struct ybuf details = YBUF_INIT(1024), msg = YBUF_INIT(2048), signed_ = YBUF_INIT(2048);
-	uint8_t sig[WA_SIG_LEN], mac[WA_SHA256_LEN], raw[4];
-	int rc;
+	struct wa_adv_details d;
+	struct wa_keypair acct;
+	uint8_t raw[4];
+	int rc = wa_crypto_random(raw, sizeof(raw));
 
-	rc = wa_crypto_random(raw, sizeof(raw));
 	if (rc)
-		goto out;
-	di.has_rawid = 1;
-	di.rawid = (((uint32_t)raw[0] << 24) | ((uint32_t)raw[1] << 16) | ((uint32_t)raw[2] << 8) |
+		return rc;
+	d.raw_id = (((uint32_t)raw[0] << 24) | ((uint32_t)raw[1] << 16) | ((uint32_t)raw[2] << 8) |
 		    raw[3]) & 0x7fffffff;
-	di.has_timestamp = 1;
-	di.timestamp = now_s();
-	di.has_keyindex = 1;
-	di.keyindex = key_index;
-	rc = wa_pb_pack(&di.base, &details);
-	/* account signature: 06 00 || details || companion identity */
-	rc = rc ?: ybuf_append(&msg, "\x06\x00", 2);
-	rc = rc ?: ybuf_append(&msg, details.data, details.len);
-	rc = rc ?: ybuf_append(&msg, ident, WA_KEY_LEN);
-	rc = rc ?: wa_xeddsa_sign(sig, a->ident.priv, msg.data, msg.len);
-	if (rc)
-		goto out;
-	sdi.has_details = 1;
-	sdi.details.data = details.data;
-	sdi.details.len = details.len;
-	sdi.has_accountsignaturekey = 1;
-	sdi.accountsignaturekey.data = a->ident.pub;
-	sdi.accountsignaturekey.len = WA_KEY_LEN;
-	sdi.has_accountsignature = 1;
-	sdi.accountsignature.data = sig;
-	sdi.accountsignature.len = WA_SIG_LEN;
-	rc = wa_pb_pack(&sdi.base, &signed_);
-	rc = rc ?: wa_hmac_sha256(mac, adv, 32, signed_.data, signed_.len);
-	if (rc)
-		goto out;
-	h.has_details = 1;
-	h.details.data = signed_.data;
-	h.details.len = signed_.len;
-	h.has_hmac = 1;
-	h.hmac.data = mac;
-	h.hmac.len = sizeof(mac);
-	rc = wa_pb_pack(&h.base, out);
-out:
-	ybuf_release(&details);
-	ybuf_release(&msg);
-	ybuf_release(&signed_);
+	d.timestamp = now_s();
+	d.key_index = key_index;
+	memcpy(acct.pub, a->ident.pub, WA_KEY_LEN);
+	memcpy(acct.priv, a->ident.priv, WA_KEY_LEN);
+	rc = wa_adv_make(&acct, &d, ident, adv, out);
+	wa_wipe(&acct, sizeof(acct));
 	return rc;
 }
 
@@ -1122,11 +1090,21 @@ static int on_pair_sign(struct sim_conn *c, const struct wa_node *iq)
 	struct wa_node *di = sign ? wa_node_child(sign, "device-identity") : NULL;
 	struct sim_account *a = c->pair.acct;
 	struct sim_device *d;
+	const uint8_t *sig;
+	uint32_t ki;
 	size_t len;
 
 	c->pair.active = false;
-	if (!di || !wa_node_bytes(di, &len) || !len)
+	if (!di || !(sig = wa_node_bytes(di, &len)) || !len)
 		return send_stream_error(c, "500", NULL);
+	/* the companion must sign what the phone vouched for (as WhatsApp checks) */
+	if (wa_adv_verify_device(sig, len, a->ident.pub, c->reg.ident, &ki) ||
+	    ki != c->pair.key_index) {
+		LOG_WARN("sim pair-device-sign refused: bad device signature", "{s:s}", "phone",
+			 a->phone);
+		c->sim->st.errors++;
+		return send_stream_error(c, "401", NULL);
+	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return Y_ENOMEM;

@@ -5,7 +5,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
-import { startSim, sleep } from '../interop/sim-lib.mjs';
+import { startSim, sleep, loadBaileys } from '../interop/sim-lib.mjs';
+import { libsignalVerify, advMessages, flipped } from '../interop/judge-lib.mjs';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3');
+
+// The X25519 public key of a raw 32-byte private key, by node:crypto.
+function x25519Public(priv) {
+  const der = Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), priv]);
+  return createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }))
+    .export({ format: 'der', type: 'spki' }).subarray(-32);
+}
 
 let sim, root;
 
@@ -116,6 +130,22 @@ test('QR linking: wa.me QR, images, scan, connected with the number, prekeys upl
     assert.equal(s.qrCode, null);
     assert.ok(Date.parse(s.connectedAt) > 0);
     assertError(await req(srv, 'GET', `/api/v1/sessions/${id}/qr.png`), 404, 'QR_NOT_AVAILABLE');
+    // the device identity we keep, judged by libsignal-node (not by our code):
+    // the phone's account signature over our identity, and our device signature
+    const db = new Database(join(srv.dataDir, 'db.sqlite'), { readonly: true });
+    const row = db.prepare('SELECT account, identity_priv FROM wa_creds WHERE session_id = ?').get(id);
+    db.close();
+    assert.ok(row && row.account, 'linked credentials stored');
+    const { proto } = await loadBaileys(6);
+    const creds = {
+      account: proto.ADVSignedDeviceIdentity.decode(row.account),
+      signedIdentityKey: { public: x25519Public(row.identity_priv) },
+    };
+    const adv = advMessages(creds);
+    for (const [what, sg] of Object.entries(adv)) {
+      assert.equal(libsignalVerify(sg.key, sg.msg, sg.sig), true, `${what} signature verifies`);
+      assert.equal(libsignalVerify(sg.key, sg.msg, flipped(sg.sig, 9)), false, `${what}: flipped byte`);
+    }
     // the simulator holds our device, online, with the prekeys we uploaded
     const dev = (await simDevices(phone)).find((d) => d.jid === scan.json.jid);
     assert.ok(dev, 'device known to the simulator');
