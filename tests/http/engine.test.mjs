@@ -329,3 +329,37 @@ test('client outdated: sessions fail as client_outdated and come back once the v
     removeDir(dir);
   }
 });
+
+test('prekeys running low: the server notification makes the session upload a new batch', async () => {
+  const srv = await serve();
+  try {
+    const phone = newPhone();
+    const { jid } = await link(srv, phone);
+    const dev = Number(/:(\d+)@/.exec(jid)[1]);
+    const held = async () => (await simDevices(phone)).find((d) => d.jid === jid).prekeys;
+    let t0 = Date.now();
+    while (Date.now() - t0 < 5000 && (await held()) !== 30) await sleep(50);
+    assert.equal(await held(), 30);
+    const before = (await sim.api('GET', '/sim/stats')).json.prekeyUploads;
+    // 5 left: not low (the client uploads below 5), nothing happens
+    let r = await sim.api('POST', '/sim/prekey-low', { phone, device: dev, count: 5 });
+    assert.equal(r.status, 200, r.text);
+    await sleep(500);
+    assert.equal(await held(), 5);
+    assert.equal((await sim.api('GET', '/sim/stats')).json.prekeyUploads, before);
+    // 2 left: a new batch of 30 arrives
+    r = await sim.api('POST', '/sim/prekey-low', { phone, device: dev, count: 2 });
+    assert.equal(r.status, 200, r.text);
+    t0 = Date.now();
+    while (Date.now() - t0 < 5000 && (await held()) !== 32) await sleep(50);
+    assert.equal(await held(), 32);
+    assert.equal((await sim.api('GET', '/sim/stats')).json.prekeyUploads, before + 1);
+    // every prekey made was kept before it was uploaded (two batches of 30)
+    const db = new Database(join(srv.dataDir, 'db.sqlite'), { readonly: true });
+    const n = db.prepare('SELECT count(*) AS n, sum(uploaded) AS up FROM wa_prekeys').get();
+    db.close();
+    assert.deepEqual([n.n, n.up], [60, 60]);
+  } finally {
+    await stopServer(srv);
+  }
+});
