@@ -34,7 +34,7 @@
 /* ---- credentials ---- */
 
 #define WA_CREDS_JID_MAX 96
-#define WA_CREDS_ACCOUNT_MAX 1024
+#define WA_CREDS_ACCOUNT_MAX 512 /* an identity is ~200 bytes */
 
 /* Everything a device keeps across restarts. Public halves are derived. */
 struct wa_creds {
