@@ -29,6 +29,8 @@ struct config {
 	size_t max_body_bytes;    /* MAX_BODY_BYTES (1 MiB) */
 	char *wa_root_key;        /* WA_ROOT_KEY: 64 hex digits, NULL = WhatsApp's root */
 	char *wa_ca_file;         /* WA_CA_FILE: PEM CA file, NULL = system CAs */
+	int sandbox;              /* SANDBOX, --sandbox (false): the in-process simulator */
+	char *sandbox_state;      /* SANDBOX_STATE (DATA_DIR/sandbox.json) */
 };
 
 /* Fills cfg from env and argv (argv[0] is the first argument after the

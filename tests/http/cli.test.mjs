@@ -16,7 +16,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SETTINGS = ['PORT', 'HOST', 'DATA_DIR', 'DATABASE_URL', 'LOG_LEVEL', 'API_KEY',
   'CORS_ORIGINS', 'RATE_LIMIT_GLOBAL', 'RATE_LIMIT_MESSAGES', 'QUEUE_MAX', 'RETENTION_DAYS',
-  'WA_WS_URL', 'WA_ROOT_KEY', 'WA_CA_FILE', 'MAX_BODY_BYTES'];
+  'WA_WS_URL', 'WA_ROOT_KEY', 'WA_CA_FILE', 'MAX_BODY_BYTES',
+  'SANDBOX', 'SANDBOX_STATE'];
 
 // Runs yesapp with the settings' variables cleared (plus `env`), bounded in time.
 function run(args, env = {}) {
@@ -77,6 +78,8 @@ test('invalid settings exit 2 naming the variable or flag', () => {
     [{ WA_CA_FILE: join(dir, 'no-such.pem') }, [], /WA_CA_FILE: .*not a readable PEM certificate file/],
     [{}, ['--wa-ca-file', dir], /--wa-ca-file: .*not a readable PEM/],
     [{}, ['--wa-ca-file', notPem], /--wa-ca-file: .*not a readable PEM/],
+    [{ SANDBOX: 'maybe' }, [], /SANDBOX: invalid value "maybe": expected true or false/],
+    [{}, ['--sandbox=2'], /--sandbox: invalid value "2"/],
   ];
   for (const [env, flags, re] of cases) {
     for (const cmd of [['serve'], ['keys', 'list']]) {
