@@ -356,6 +356,16 @@ static int default_in_data_dir(struct config *cfg, char **field, const char *nam
 	return Y_OK;
 }
 
+int config_flag_takes_value(const char *arg)
+{
+	const struct option_row *o;
+
+	if (!arg || strncmp(arg, "--", 2) || strchr(arg, '='))
+		return 0;
+	o = find_flag(arg + 2, strlen(arg + 2));
+	return !o || o->type != OPT_BOOL;
+}
+
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
 	int rc = Y_OK;

@@ -40,6 +40,10 @@ struct config {
  * released). On success the caller releases cfg with config_release. */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_release(struct config *cfg);
+/* 1 if the argument "--flag" (no "=value") takes the next argument as its
+ * value: every setting but the booleans (`--sandbox`) does; unknown flags
+ * are assumed to. 0 for anything else. */
+int config_flag_takes_value(const char *arg);
 /* Prints the settings table for --help. */
 void config_print_help(FILE *f);
 /* Prints the settings as a Markdown table (docs/configuration.md). */

@@ -161,3 +161,16 @@ test('keys revoke takes its id after flags given as "--flag value"', () => {
   assert.equal(listed.status, 0, listed.stderr);
   assert.ok(/\byes$/.test(listed.stdout.trim().split('\n')[1]), listed.stdout);
 });
+
+test('a boolean flag (--sandbox) takes no value: the id after it stays the id', () => {
+  const data = join(dir, 'data-bool');
+  assert.equal(run(['keys', 'create', '--data-dir', data]).status, 0);
+  const id = run(['keys', 'list', '--data-dir', data]).stdout.trim().split('\n')[1].split(/\s+/)[0];
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  const rv = run(['keys', 'revoke', '--sandbox', id, '--data-dir', data]);
+  assert.equal(rv.status, 0, rv.stderr);
+  assert.match(rv.stdout, new RegExp(`revoked ${id}`));
+  const bad = run(['keys', 'list', '--sandbox=maybe', '--data-dir', data]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--sandbox: invalid value "maybe"/);
+});

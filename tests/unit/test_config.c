@@ -260,6 +260,12 @@ TEST(sandbox_boolean_and_state_file)
 	/* "--sandbox yes" is not a value: "yes" is an unexpected argument */
 	CHECK(load(&c, err, (const char *const[]){ "--sandbox", "yes", NULL }) == Y_EINVAL);
 	CHECK(strstr(err, "unexpected argument \"yes\"") != NULL);
+	CHECK_EQ_INT(config_flag_takes_value("--sandbox"), 0);
+	CHECK_EQ_INT(config_flag_takes_value("--sandbox=1"), 0);
+	CHECK_EQ_INT(config_flag_takes_value("--sandbox-state"), 1);
+	CHECK_EQ_INT(config_flag_takes_value("--port"), 1);
+	CHECK_EQ_INT(config_flag_takes_value("--no-such"), 1);
+	CHECK_EQ_INT(config_flag_takes_value("sandbox"), 0);
 	clear_env();
 }
 
