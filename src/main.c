@@ -174,9 +174,9 @@ static int cmd_keys(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out_free;
 		} else if (!strncmp(a, "--", 2)) {
-			/* a setting: every one takes a value, "--flag=v" or "--flag v" */
+			/* a setting: "--flag=v" or "--flag v" (booleans: "--flag") */
 			rest[nrest++] = argv[i];
-			if (!strchr(a, '=') && i + 1 < argc)
+			if (config_flag_takes_value(a) && i + 1 < argc)
 				rest[nrest++] = argv[++i];
 		} else if (!strcmp(action, "revoke") && !id) {
 			id = a;

@@ -11,6 +11,7 @@
 #include "service/engine.h"
 #include "service/retention.h"
 #include "service/session.h"
+#include "sim/sim.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -65,8 +66,43 @@ static int load_cursor_key(const char *dir, uint8_t key[API_CURSOR_KEY_LEN])
 	return rc;
 }
 
+/*
+ * Sandbox mode (SANDBOX, --sandbox): makes the simulator (127.0.0.1, an
+ * ephemeral port) and points the engine at it instead of whatever WA_WS_URL
+ * and WA_ROOT_KEY say. Logged as a warning so that it can never pass for
+ * production. Its thread starts once the engine exists (sim_thread_run says
+ * why).
+ */
+static int sandbox_start(const struct config *cfg, struct engine_opts *eo,
+			 struct sim_thread **out)
+{
+	struct sim_opts so;
+	const struct sim_thread_info *si;
+	int rc;
+
+	memset(&so, 0, sizeof(so));
+	so.host = "127.0.0.1";
+	so.state_file = cfg->sandbox_state;
+	rc = sim_thread_new(&so, out);
+	if (rc) {
+		LOG_ERROR("cannot start the sandbox simulator", "{s:s, s:s}", "error", y_strerror(rc),
+			  "stateFile", cfg->sandbox_state);
+		return rc;
+	}
+	si = sim_thread_info(*out);
+	eo->url = si->ws_url;
+	eo->root_pub = si->root_pub;
+	LOG_WARN("SANDBOX MODE: sessions connect to the built-in simulator, not to WhatsApp; "
+		 "no real number can be linked. Never use this in production.",
+		 "{s:b, s:s, s:s, s:s, s:s, s:s?}", "sandbox", 1, "wsUrl", si->ws_url, "controlUrl",
+		 si->control_url, "stateFile", cfg->sandbox_state, "ignoredWaWsUrl",
+		 cfg->wa_ws_url, "ignoredWaRootKey", cfg->wa_root_key);
+	return Y_OK;
+}
+
 int server_run(const struct config *cfg)
 {
+	struct sim_thread *sandbox = NULL;
 	struct store *st = NULL;
 	struct svc *svc = NULL;
 	struct engine *eng = NULL;
@@ -132,6 +168,8 @@ int server_run(const struct config *cfg)
 		}
 		eo.root_pub = root;
 	}
+	if (cfg->sandbox && sandbox_start(cfg, &eo, &sandbox))
+		goto out;
 	/* the version: what PUT /api/v1/server/wa-version stored, else
 	 * WA_VERSION, else the built-in one */
 	ctx.wa_version_default = wa_payload_version;
@@ -152,6 +190,11 @@ int server_run(const struct config *cfg)
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));
 		goto out;
 	}
+	if (sandbox && (rc = sim_thread_run(sandbox))) {
+		LOG_ERROR("cannot start the sandbox simulator", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
+	ctx.sandbox = sandbox;
 	ctx.st = st;
 	ctx.svc = svc;
 	/* Old rows go now and then every hour (a failure is logged, not fatal:
@@ -195,6 +238,7 @@ out:
 	}
 	retention_stop(ret);
 	engine_free(eng);
+	sim_thread_stop(sandbox); /* after the engine: its sessions go first */
 	svc_free(svc);
 	store_close(st);
 	api_ctx_release(&ctx);

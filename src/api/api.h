@@ -6,9 +6,10 @@
  * Error codes (body {"error","message","details"}):
  *   VALIDATION_ERROR 400, INVALID_PHONE_NUMBER 400, UNAUTHORIZED 401,
  *   NOT_FOUND 404, SESSION_NOT_FOUND 404, METHOD_NOT_ALLOWED 405,
- *   QR_NOT_AVAILABLE 404, INVALID_VERSION 400, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
- *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503,
- *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409.
+ *   QR_NOT_AVAILABLE 404 (409 on the sandbox scan), INVALID_VERSION 400, PAYLOAD_TOO_LARGE 413,
+ *   RATE_LIMIT_EXCEEDED 429, INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503,
+ *   ENGINE_UNAVAILABLE 503, INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409,
+ *   SANDBOX_DISABLED 404, SANDBOX_UNAVAILABLE 503.
  */
 #ifndef YESAPP_API_H
 #define YESAPP_API_H
@@ -21,6 +22,8 @@
 #include "http/http.h"
 #include "service/session.h"
 #include "store/store.h"
+
+struct sim_thread;
 
 #define API_SESSION_NAME_MAX 100
 #define API_TEXT_MAX 4096
@@ -42,6 +45,7 @@ struct api_ctx {
 	struct store *st;          /* borrowed */
 	struct svc *svc;           /* borrowed */
 	const char *data_dir;      /* borrowed; checked by /ready */
+	struct sim_thread *sandbox;/* borrowed; NULL unless serve --sandbox (api/sandbox.c) */
 	uint8_t cursor_key[API_CURSOR_KEY_LEN];
 	int64_t started_ms;        /* monotonic, for /health uptime */
 	/* the WhatsApp Web version: the default (WA_VERSION or built in) and
@@ -122,5 +126,7 @@ void api_webhook_delete(struct http_req *req);
 void api_passkey_get(struct http_req *req);
 void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);
+void api_sandbox_get(struct http_req *req);
+void api_sandbox_scan(struct http_req *req);
 
 #endif

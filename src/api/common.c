@@ -32,6 +32,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0 },
+	{ HTTP_GET, "/api/v1/sandbox", api_sandbox_get, 0 },
+	{ HTTP_POST, "/api/v1/sandbox/scan", api_sandbox_scan, 0 },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -11,7 +11,8 @@ void api_health(struct http_req *req)
 	struct api_ctx *ctx = http_req_app(req);
 	json_int_t up = (clock_mono_ms() - ctx->started_ms) / 1000;
 
-	http_reply_json(req, 200, json_pack("{s:s, s:I}", "status", "healthy", "uptime", up));
+	http_reply_json(req, 200, json_pack("{s:s, s:I, s:b}", "status", "healthy", "uptime", up,
+					    "sandbox", ctx->sandbox != NULL));
 }
 
 /* DATA_DIR exists, is a directory, and this process may create files in it. */

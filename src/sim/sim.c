@@ -227,7 +227,11 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 	if (rc)
 		goto fail;
 	s->port = wa_listener_port(s->ls);
-	rc = sim_media_start(s);
+	if (o && o->defer_tls && o->tls) {
+		rc = Y_EINVAL;
+		goto fail;
+	}
+	rc = o && o->defer_tls ? Y_OK : sim_media_start(s);
 	if (rc)
 		goto fail;
 	if (o && o->tls) {
@@ -298,7 +302,6 @@ int sim_run(struct sim *s)
 {
 	uv_loop_t *uv = wa_loop_uv(s->loop);
 
-	signals_start(s);
 	if (s->state_file) {
 		uv_timer_init(uv, &s->state_timer);
 		s->state_timer.data = s;
@@ -311,9 +314,11 @@ int sim_run(struct sim *s)
 		uv_close((uv_handle_t *)&s->state_timer, NULL);
 		sim_state_save(s);
 	}
-	uv_close((uv_handle_t *)&s->sigint, NULL);
-	uv_close((uv_handle_t *)&s->sigterm, NULL);
-	s->signals_on = false;
+	if (s->signals_on) {
+		uv_close((uv_handle_t *)&s->sigint, NULL);
+		uv_close((uv_handle_t *)&s->sigterm, NULL);
+		s->signals_on = false;
+	}
 	uv_run(uv, UV_RUN_NOWAIT);
 	return Y_OK;
 }

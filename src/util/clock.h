@@ -25,4 +25,20 @@ static inline int64_t clock_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The time ms (>= 0) from now on clock c, for pthread_cond_timedwait (whose
+ * condition variable must use the same clock). */
+static inline struct timespec clock_deadline(clockid_t c, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 #endif

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 enum opt_type {
@@ -33,6 +34,7 @@ enum opt_type {
 	OPT_KEY32,   /* 64 hex digits (a 32-byte key) */
 	OPT_VERSION, /* a WhatsApp Web version P.S.T */
 	OPT_PEMFILE, /* a readable file holding a PEM certificate */
+	OPT_BOOL,    /* true/false, 1/0, yes/no, on/off; a bare flag means true */
 };
 
 struct option_row {
@@ -87,6 +89,15 @@ static const struct option_row options[] = {
 	  "changes it at run time (and that value then wins)" },
 	{ "MAX_BODY_BYTES", "max-body-bytes", "BYTES", OPT_SIZE, FIELD(max_body_bytes), "1048576",
 	  "1048576 (1 MiB)", 1024, 64LL << 20, "largest accepted HTTP request body" },
+	/* the sandbox (server.c, src/sim/sim_thread.c) */
+	{ "SANDBOX", "sandbox", "", OPT_BOOL, FIELD(sandbox), "false", NULL, 0, 0,
+	  "run the built-in WhatsApp simulator in-process and connect every session to it "
+	  "instead of WhatsApp (overrides WA_WS_URL and WA_ROOT_KEY); link numbers with "
+	  "POST /api/v1/sandbox/scan. Never for production" },
+	{ "SANDBOX_STATE", "sandbox-state", "FILE", OPT_PATH, FIELD(sandbox_state), NULL,
+	  "DATA_DIR/sandbox.json", 0, 0,
+	  "the sandbox simulator's state file (its keys, accounts and linked devices), so "
+	  "sandbox sessions stay linked across restarts" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -107,7 +118,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static int is_string_type(enum opt_type t)
 {
-	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL;
+	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL;
 }
 
 /* Parses a whole decimal integer; 0 or Y_EINVAL. */
@@ -300,6 +311,19 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 			return Y_EINVAL;
 		}
 		break;
+	case OPT_BOOL:
+		if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes") ||
+		    !strcasecmp(val, "on")) {
+			*(int *)field = 1;
+		} else if (!strcasecmp(val, "false") || !strcmp(val, "0") ||
+			   !strcasecmp(val, "no") || !strcasecmp(val, "off")) {
+			*(int *)field = 0;
+		} else {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected true or false", who,
+				val);
+			return Y_EINVAL;
+		}
+		return Y_OK;
 	case OPT_ORIGINS:
 		if (!valid_origins(val)) {
 			set_err(err, errlen, "%s: invalid value \"%s\": expected * or a comma-separated "
@@ -326,6 +350,33 @@ static const struct option_row *find_flag(const char *name, size_t len)
 		if (strlen(options[i].flag) == len && !strncmp(options[i].flag, name, len))
 			return &options[i];
 	return NULL;
+}
+
+/* A path setting left unset defaults to DATA_DIR/name. */
+static int default_in_data_dir(struct config *cfg, char **field, const char *name, char *err,
+			       size_t errlen)
+{
+	size_t n = strlen(cfg->data_dir) + strlen(name) + 2;
+
+	if (*field)
+		return Y_OK;
+	*field = malloc(n);
+	if (!*field) {
+		set_err(err, errlen, "out of memory");
+		return Y_ENOMEM;
+	}
+	snprintf(*field, n, "%s/%s", cfg->data_dir, name);
+	return Y_OK;
+}
+
+int config_flag_takes_value(const char *arg)
+{
+	const struct option_row *o;
+
+	if (!arg || strncmp(arg, "--", 2) || strchr(arg, '='))
+		return 0;
+	o = find_flag(arg + 2, strlen(arg + 2));
+	return !o || o->type != OPT_BOOL;
 }
 
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -367,6 +418,8 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 		snprintf(who, sizeof(who), "--%s", o->flag);
 		if (eq) {
 			val = eq + 1;
+		} else if (o->type == OPT_BOOL) {
+			val = "true"; /* `--sandbox` alone */
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
@@ -378,17 +431,9 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 		if (rc)
 			goto out;
 	}
-	if (!cfg->database_url) {
-		size_t n = strlen(cfg->data_dir) + sizeof("/db.sqlite");
-
-		cfg->database_url = malloc(n);
-		if (!cfg->database_url) {
-			set_err(err, errlen, "out of memory");
-			rc = Y_ENOMEM;
-			goto out;
-		}
-		snprintf(cfg->database_url, n, "%s/db.sqlite", cfg->data_dir);
-	}
+	if ((rc = default_in_data_dir(cfg, &cfg->database_url, "db.sqlite", err, errlen)) ||
+	    (rc = default_in_data_dir(cfg, &cfg->sandbox_state, "sandbox.json", err, errlen)))
+		goto out;
 out:
 	if (rc) {
 		config_release(cfg);
@@ -441,6 +486,8 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return "version P.S.T";
 	case OPT_PEMFILE:
 		return "PEM file";
+	case OPT_BOOL:
+		return "boolean";
 	}
 	return "?";
 }
@@ -456,7 +503,10 @@ void config_print_help(FILE *f)
 		const struct option_row *o = &options[i];
 		char flag[48];
 
-		snprintf(flag, sizeof(flag), "--%s %s", o->flag, o->arg);
+		if (o->type == OPT_BOOL)
+			snprintf(flag, sizeof(flag), "--%s[=BOOL]", o->flag);
+		else
+			snprintf(flag, sizeof(flag), "--%s %s", o->flag, o->arg);
 		fprintf(f, "  %-28s %-20s %s\n", flag, o->env, o->help);
 		fprintf(f, "  %-28s %-20s default: %s\n", "", "", default_doc(o));
 	}

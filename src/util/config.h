@@ -30,6 +30,8 @@ struct config {
 	char *wa_root_key;        /* WA_ROOT_KEY: 64 hex digits, NULL = WhatsApp's root */
 	char *wa_ca_file;         /* WA_CA_FILE: PEM CA file, NULL = system CAs */
 	char *wa_version;         /* WA_VERSION: P.S.T, NULL = built in */
+	int sandbox;              /* SANDBOX, --sandbox (false): the in-process simulator */
+	char *sandbox_state;      /* SANDBOX_STATE (DATA_DIR/sandbox.json) */
 };
 
 /* Fills cfg from env and argv (argv[0] is the first argument after the
@@ -39,6 +41,10 @@ struct config {
  * released). On success the caller releases cfg with config_release. */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_release(struct config *cfg);
+/* 1 if the argument "--flag" (no "=value") takes the next argument as its
+ * value: every setting but the booleans (`--sandbox`) does; unknown flags
+ * are assumed to. 0 for anything else. */
+int config_flag_takes_value(const char *arg);
 /* Prints the settings table for --help. */
 void config_print_help(FILE *f);
 /* Prints the settings as a Markdown table (docs/configuration.md). */

@@ -16,7 +16,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SETTINGS = ['PORT', 'HOST', 'DATA_DIR', 'DATABASE_URL', 'LOG_LEVEL', 'API_KEY',
   'CORS_ORIGINS', 'RATE_LIMIT_GLOBAL', 'RATE_LIMIT_MESSAGES', 'QUEUE_MAX', 'RETENTION_DAYS',
-  'WA_WS_URL', 'WA_ROOT_KEY', 'WA_CA_FILE', 'MAX_BODY_BYTES'];
+  'WA_WS_URL', 'WA_ROOT_KEY', 'WA_CA_FILE', 'WA_VERSION', 'MAX_BODY_BYTES',
+  'SANDBOX', 'SANDBOX_STATE'];
 
 // Runs yesapp with the settings' variables cleared (plus `env`), bounded in time.
 function run(args, env = {}) {
@@ -75,8 +76,12 @@ test('invalid settings exit 2 naming the variable or flag', () => {
     [{ WA_ROOT_KEY: 'ab'.repeat(31) }, [], /WA_ROOT_KEY: .*64 hex digits/],
     [{}, ['--wa-root-key', 'zz'.repeat(32)], /--wa-root-key: .*64 hex digits/],
     [{ WA_CA_FILE: join(dir, 'no-such.pem') }, [], /WA_CA_FILE: .*not a readable PEM certificate file/],
+    [{ WA_VERSION: '2.3000' }, [], /WA_VERSION: .*expected a version P\.S\.T/],
+    [{}, ['--wa-version', '0.1.2'], /--wa-version: .*expected a version P\.S\.T/],
     [{}, ['--wa-ca-file', dir], /--wa-ca-file: .*not a readable PEM/],
     [{}, ['--wa-ca-file', notPem], /--wa-ca-file: .*not a readable PEM/],
+    [{ SANDBOX: 'maybe' }, [], /SANDBOX: invalid value "maybe": expected true or false/],
+    [{}, ['--sandbox=2'], /--sandbox: invalid value "2"/],
   ];
   for (const [env, flags, re] of cases) {
     for (const cmd of [['serve'], ['keys', 'list']]) {
@@ -157,4 +162,17 @@ test('keys revoke takes its id after flags given as "--flag value"', () => {
   const listed = run(['keys', 'list', '--log-level', 'error', '--data-dir', data]);
   assert.equal(listed.status, 0, listed.stderr);
   assert.ok(/\byes$/.test(listed.stdout.trim().split('\n')[1]), listed.stdout);
+});
+
+test('a boolean flag (--sandbox) takes no value: the id after it stays the id', () => {
+  const data = join(dir, 'data-bool');
+  assert.equal(run(['keys', 'create', '--data-dir', data]).status, 0);
+  const id = run(['keys', 'list', '--data-dir', data]).stdout.trim().split('\n')[1].split(/\s+/)[0];
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  const rv = run(['keys', 'revoke', '--sandbox', id, '--data-dir', data]);
+  assert.equal(rv.status, 0, rv.stderr);
+  assert.match(rv.stdout, new RegExp(`revoked ${id}`));
+  const bad = run(['keys', 'list', '--sandbox=maybe', '--data-dir', data]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--sandbox: invalid value "maybe"/);
 });

@@ -20,10 +20,11 @@ export function removeDir(dir) {
 }
 
 // Starts the server. Resolves once it logged {"message":"listening","port":N}.
-export async function startServer({ dataDir, env = {}, timeoutMs = 15000 } = {}) {
+// args: extra command-line arguments after `serve`.
+export async function startServer({ dataDir, env = {}, args = [], timeoutMs = 15000 } = {}) {
   const ownDir = !dataDir;
   dataDir = dataDir || tempDir();
-  const proc = spawn(BIN, ['serve'], {
+  const proc = spawn(BIN, ['serve', ...args], {
     env: {
       PATH: process.env.PATH,
       ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1',

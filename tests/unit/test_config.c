@@ -7,7 +7,7 @@
 static const char *const all_env[] = {
 	"PORT", "HOST", "DATA_DIR", "DATABASE_URL", "LOG_LEVEL", "API_KEY", "CORS_ORIGINS",
 	"RATE_LIMIT_GLOBAL", "RATE_LIMIT_MESSAGES", "QUEUE_MAX", "RETENTION_DAYS", "WA_WS_URL",
-	"MAX_BODY_BYTES", NULL
+	"MAX_BODY_BYTES", "SANDBOX", "SANDBOX_STATE", NULL
 };
 
 static void clear_env(void)
@@ -218,6 +218,57 @@ TEST(help_and_markdown_list_every_setting)
 	free(m);
 }
 
+/* SANDBOX is a boolean: a bare --sandbox means true (it takes no value, so
+ * the next argument stays an argument), true/false words either way, and
+ * anything else is refused naming the setting. SANDBOX_STATE defaults into
+ * DATA_DIR. */
+TEST(sandbox_boolean_and_state_file)
+{
+	struct config c;
+	char err[256];
+
+	clear_env();
+	REQUIRE(load(&c, err, NULL) == Y_OK);
+	CHECK_EQ_INT(c.sandbox, 0);
+	CHECK_EQ_STR(c.sandbox_state, "./data/sandbox.json");
+	config_release(&c);
+	REQUIRE(load(&c, err, (const char *const[]){ "--sandbox", "--port", "7", NULL }) == Y_OK);
+	CHECK_EQ_INT(c.sandbox, 1);
+	CHECK_EQ_INT(c.port, 7);
+	config_release(&c);
+	setenv("SANDBOX", "1", 1);
+	setenv("DATA_DIR", "/srv/y", 1);
+	REQUIRE(load(&c, err, NULL) == Y_OK);
+	CHECK_EQ_INT(c.sandbox, 1);
+	CHECK_EQ_STR(c.sandbox_state, "/srv/y/sandbox.json");
+	config_release(&c);
+	REQUIRE(load(&c, err, (const char *const[]){ "--sandbox=false", NULL }) == Y_OK);
+	CHECK_EQ_INT(c.sandbox, 0); /* the flag wins */
+	config_release(&c);
+	setenv("SANDBOX", "Off", 1);
+	setenv("SANDBOX_STATE", "/tmp/sb.json", 1);
+	REQUIRE(load(&c, err, NULL) == Y_OK);
+	CHECK_EQ_INT(c.sandbox, 0);
+	CHECK_EQ_STR(c.sandbox_state, "/tmp/sb.json");
+	config_release(&c);
+	setenv("SANDBOX", "maybe", 1);
+	CHECK(load(&c, err, NULL) == Y_EINVAL);
+	CHECK(strstr(err, "SANDBOX: invalid value \"maybe\"") != NULL);
+	unsetenv("SANDBOX");
+	CHECK(load(&c, err, (const char *const[]){ "--sandbox=2", NULL }) == Y_EINVAL);
+	CHECK(strstr(err, "--sandbox:") != NULL);
+	/* "--sandbox yes" is not a value: "yes" is an unexpected argument */
+	CHECK(load(&c, err, (const char *const[]){ "--sandbox", "yes", NULL }) == Y_EINVAL);
+	CHECK(strstr(err, "unexpected argument \"yes\"") != NULL);
+	CHECK_EQ_INT(config_flag_takes_value("--sandbox"), 0);
+	CHECK_EQ_INT(config_flag_takes_value("--sandbox=1"), 0);
+	CHECK_EQ_INT(config_flag_takes_value("--sandbox-state"), 1);
+	CHECK_EQ_INT(config_flag_takes_value("--port"), 1);
+	CHECK_EQ_INT(config_flag_takes_value("--no-such"), 1);
+	CHECK_EQ_INT(config_flag_takes_value("sandbox"), 0);
+	clear_env();
+}
+
 int main(void)
 {
 	RUN(defaults);
@@ -226,5 +277,6 @@ int main(void)
 	RUN(invalid_values_are_named);
 	RUN(bad_arguments);
 	RUN(help_and_markdown_list_every_setting);
+	RUN(sandbox_boolean_and_state_file);
 	return test_summary();
 }
