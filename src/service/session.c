@@ -585,17 +585,10 @@ int svc_session_wait(struct svc *s, const char *id,
 		     int (*done)(const struct store_session *x, const char *qr, void *arg),
 		     void *arg, int timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
 	uint64_t seen;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	for (;;) {
 		struct reg_entry *e;
 
