@@ -17,6 +17,8 @@
 
 #define ENGINE_DEF_CPS 500
 #define ESESS_BUCKETS 1024
+#define ENGINE_BEAT_MS 1000
+#define ENGINE_STUCK_MS 10000
 
 /* ---- commands (any thread -> loop) ---- */
 
@@ -109,6 +111,8 @@ struct engine {
 	bool loop_done;
 	bool closed;   /* guarded by cmd_mu: the async handle is gone */
 	atomic_int running;
+	uv_timer_t beat;           /* ticks on the loop: the loop turns */
+	atomic_llong heartbeat_ms; /* monotonic time of the last tick */
 	/* worker */
 	pthread_t worker_thread;
 	pthread_mutex_t job_mu;
@@ -530,6 +534,8 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		e->closed = true;
 		pthread_mutex_unlock(&e->cmd_mu);
 		uv_close((uv_handle_t *)&e->async, NULL);
+		uv_timer_stop(&e->beat);
+		uv_close((uv_handle_t *)&e->beat, NULL);
 		e->loop_done = true;
 		atomic_store(&e->running, 0);
 		break;
@@ -834,11 +840,21 @@ static int op_set_version(void *eng, const struct wa_version *v)
 	return Y_OK;
 }
 
+/* Healthy while the loop runs and turns: a loop stuck for
+ * ENGINE_STUCK_MS (a callback that never returns) is not. */
 static int op_healthy(void *eng)
 {
 	struct engine *e = eng;
 
-	return atomic_load(&e->running);
+	return atomic_load(&e->running) &&
+	       clock_mono_ms() - atomic_load(&e->heartbeat_ms) < ENGINE_STUCK_MS;
+}
+
+static void on_beat(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+
+	atomic_store(&e->heartbeat_ms, clock_mono_ms());
 }
 
 static const struct svc_engine_ops engine_ops = {
@@ -896,9 +912,14 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 		goto fail;
 	uv_async_init(wa_loop_uv(e->loop), &e->async, on_async);
 	e->async.data = e;
+	uv_timer_init(wa_loop_uv(e->loop), &e->beat);
+	e->beat.data = e;
+	atomic_store(&e->heartbeat_ms, clock_mono_ms());
+	uv_timer_start(&e->beat, on_beat, ENGINE_BEAT_MS, ENGINE_BEAT_MS);
 	if (pthread_create(&e->worker_thread, NULL, worker_main, e)) {
 		rc = Y_ENOMEM;
 		uv_close((uv_handle_t *)&e->async, NULL);
+		uv_close((uv_handle_t *)&e->beat, NULL);
 		goto fail;
 	}
 	if (pthread_create(&e->loop_thread, NULL, loop_main, e)) {
@@ -908,6 +929,7 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 		pthread_mutex_unlock(&e->job_mu);
 		pthread_join(e->worker_thread, NULL);
 		uv_close((uv_handle_t *)&e->async, NULL);
+		uv_close((uv_handle_t *)&e->beat, NULL);
 		rc = Y_ENOMEM;
 		goto fail;
 	}

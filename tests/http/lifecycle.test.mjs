@@ -148,11 +148,12 @@ test('/ready turns 503 when DATA_DIR disappears', async () => {
   await stopServer(srv);
 });
 
-// api.test and the test above assert whatsapp: true; this shows the check
-// can be false: without an engine it is false while a session is "failed"
-// (a state only an engine reaches, so the test sets it in the database
-// through tools/session_status while the server is stopped).
-test('/ready reports whatsapp: false (503) while a session is failed, true again after', async () => {
+// With the WhatsApp engine, /ready's whatsapp check is the engine's health
+// (its loop runs and turns): one session that failed (a QR nobody scanned, a
+// number WhatsApp banned) is that session's state, shown on the session, and
+// must not make the whole server unready (an orchestrator would restart it).
+// The unit test test_session shows whatsapp false for an unhealthy engine.
+test('/ready stays ready with a failed session; the session shows failed, not restarted', async () => {
   const dir = tempDir();
   const status = (...args) => spawnSync(join(BUILD, 'tools', 'session_status'),
     [join(dir, 'db.sqlite'), ...args], { encoding: 'utf8' });
@@ -163,21 +164,18 @@ test('/ready reports whatsapp: false (503) while a session is failed, true again
     assert.equal((await req(a, 'GET', '/ready')).body.checks.whatsapp, true);
     await stopServer(a, { removeData: false });
 
-    let r = status(s.body.id, 'failed');
+    const r = status(s.body.id, 'failed');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(status(s.body.id, 'no-such-status').status, 1, 'the helper refuses a bad status');
     const b = await startServer({ dataDir: dir });
     const ready = await req(b, 'GET', '/ready');
-    assert.equal(ready.status, 503, ready.text);
-    assert.deepEqual(ready.body, { ready: false, checks: { database: true, storage: true, whatsapp: false } });
+    assert.equal(ready.status, 200, ready.text);
+    assert.deepEqual(ready.body, { ready: true, checks: { database: true, storage: true, whatsapp: true } });
+    await new Promise((res) => setTimeout(res, 300));
+    const g = await req(b, 'GET', `/api/v1/sessions/${s.body.id}`, { key: a.key });
+    assert.equal(g.body.status, 'failed', 'a failed session is not started again by itself');
+    assert.equal(b.logs.some((l) => l.message === 'client state' && l.session === s.body.id), false);
     await stopServer(b, { removeData: false });
-
-    r = status(s.body.id, 'disconnected');
-    assert.equal(r.status, 0, r.stderr);
-    const c = await startServer({ dataDir: dir });
-    assert.deepEqual((await req(c, 'GET', '/ready')).body,
-      { ready: true, checks: { database: true, storage: true, whatsapp: true } });
-    await stopServer(c, { removeData: false });
   } finally {
     removeDir(dir);
   }

@@ -51,6 +51,15 @@ static int same_as_store(struct svc *svc, struct store *st, const char *id)
 	return same;
 }
 
+static int fake_health;
+
+static int fake_healthy(void *eng)
+{
+	return *(int *)eng;
+}
+
+static const struct svc_engine_ops fake_ops = { .healthy = fake_healthy };
+
 TEST(registry_loads_stored_sessions)
 {
 	struct store *st = fresh();
@@ -78,12 +87,22 @@ TEST(registry_loads_stored_sessions)
 	CHECK_EQ_INT(svc_whatsapp_ok(svc), 0);
 	CHECK_EQ_INT(svc_delete_session(svc, a.id), Y_OK);
 	CHECK_EQ_INT(svc_whatsapp_ok(svc), 1);
+	/* with an engine, readiness is the engine's own health, whatever the
+	 * sessions' states */
+	CHECK_EQ_INT(svc_session_set_status(svc, b.id, "failed", NULL), Y_OK);
+	svc_set_engine(svc, &fake_ops, &fake_health);
+	fake_health = 1;
+	CHECK_EQ_INT(svc_whatsapp_ok(svc), 1);
+	fake_health = 0;
+	CHECK_EQ_INT(svc_whatsapp_ok(svc), 0);
+	svc_set_engine(svc, NULL, NULL);
 	svc_free(svc);
 	store_session_release(&a);
 	store_session_release(&b);
 	store_session_release(&c);
 	store_close(st);
 }
+
 
 TEST(registry_writes_through_to_the_store)
 {
