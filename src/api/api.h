@@ -6,7 +6,8 @@
  * Error codes (body {"error","message","details"}):
  *   VALIDATION_ERROR 400, INVALID_PHONE_NUMBER 400, UNAUTHORIZED 401,
  *   NOT_FOUND 404, SESSION_NOT_FOUND 404, METHOD_NOT_ALLOWED 405,
- *   QR_NOT_AVAILABLE 404, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
+ *   QR_NOT_AVAILABLE 404, ALREADY_LINKED 409, PAIR_CODE_UNAVAILABLE 409,
+ *   PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
  *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503.
  */
 #ifndef YESAPP_API_H
@@ -100,6 +101,7 @@ void api_session_qr_png(struct http_req *req);
 void api_session_qr_svg(struct http_req *req);
 void api_session_logout(struct http_req *req);
 void api_session_restart(struct http_req *req);
+void api_session_pair_code(struct http_req *req); /* api/paircode.c */
 void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_webhook_put(struct http_req *req);

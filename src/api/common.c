@@ -21,6 +21,7 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions/{id}/qr.svg", api_session_qr_svg, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/logout", api_session_logout, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/restart", api_session_restart, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/pair-code", api_session_pair_code, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },

@@ -195,6 +195,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_timer_stop(cl);
 	cl_pool_cancel(cl);
 	cl_qr_clear(cl);
+	cl_paircode_reset(cl);
 	cl->ping_out = false;
 	cl->pk_busy = false;
 }
@@ -331,6 +332,8 @@ static int on_notification(struct wa_client *cl, const struct wa_node *n)
 
 	if (!rc && type && !strcmp(type, "encrypt"))
 		rc = cl_prekeys_notification(cl, n);
+	else if (!rc && type && !strcmp(type, "link_code_companion_reg"))
+		rc = cl_paircode_notification(cl, n);
 	return rc;
 }
 

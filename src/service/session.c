@@ -584,13 +584,7 @@ int svc_session_wait(struct svc *s, const char *id,
 	uint64_t seen;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = clock_deadline(timeout_ms);
 	for (;;) {
 		struct reg_entry *e;
 
@@ -629,6 +623,16 @@ int svc_session_restart(struct svc *s, const char *id)
 	if (!s->ops || !s->ops->restart)
 		return Y_ESTATE;
 	return s->ops->restart(s->eng, id);
+}
+
+int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
+			  char code[SVC_PAIR_CODE_LEN], int timeout_ms)
+{
+	if (!svc_session_exists(s, id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->pair_code)
+		return Y_EUNSUPPORTED;
+	return s->ops->pair_code(s->eng, id, phone, code, timeout_ms);
 }
 
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),
