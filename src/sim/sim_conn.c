@@ -897,7 +897,11 @@ static void lc_entered(struct wa_paircode_job *j, void *ud)
 	int rc = j->err;
 
 	c->lc.job = NULL;
-	if (rc || !a || c->state != C_OPEN)
+	if (c->state != C_OPEN)
+		return; /* closing: nobody to tell */
+	if (!rc && !a)
+		rc = Y_ENOTFOUND;
+	if (rc)
 		goto out;
 	memcpy(c->lc.companion_eph, j->unwrapped, WA_KEY_LEN);
 	snprintf(id, sizeof(id), "lc-%llu", (unsigned long long)++s->next_iq);

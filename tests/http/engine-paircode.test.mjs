@@ -155,3 +155,35 @@ test('a session that cannot reach WhatsApp has no pair code to give', async () =
     await stopServer(srv);
   }
 });
+
+test('the phone\'s PBKDF2 outlives its connection and its simulator without harm', async () => {
+  // the sim checks a code on libuv's thread pool (~250 ms under ASan): drop
+  // the connection, then stop the simulator, while that runs
+  const sim2 = await startSim();
+  const root2 = (await sim2.api('GET', '/sim/info')).json.rootPublicKey;
+  const srv = await serveOnSim(sim2, root2, KEY);
+  try {
+    const phone = phoneNo();
+    await sim2.api('POST', '/sim/accounts', { phone });
+    const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'drop' } });
+    const s = await waitSession(srv, c.body.id, (x) => x.status === 'qr' && x.qrCode, 'a QR');
+    const r = await askCode(srv, s.id, phone);
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await sim2.api('POST', '/sim/pair-code', { phone, code: r.body.code })).status, 200);
+    const drop = await sim2.api('POST', '/sim/faults', { dropAll: true });
+    assert.equal(drop.json.dropped, 1);
+    // the simulator lives on, counts no failure, and the session registers again
+    const st = (await sim2.api('GET', '/sim/stats')).json;
+    assert.equal(st.pairCodeFailed, 0);
+    const again = await waitSession(srv, s.id, (x) => x.status === 'qr' && x.qrCode && x.qrCode !== s.qrCode, 'a new QR');
+    assert.equal((await sim2.api('POST', '/sim/pair-code', { phone, code: r.body.code })).status, 404, 'the new connection asked for no code');
+    const r2 = await askCode(srv, again.id, phone);
+    assert.equal(r2.status, 200, r2.text);
+    assert.equal((await sim2.api('POST', '/sim/pair-code', { phone, code: r2.body.code })).status, 200);
+  } finally {
+    const code = await sim2.stop(); // with the second check still running
+    await stopServer(srv);
+    assert.equal(code, 0, sim2.stderr());
+    assert.doesNotMatch(sim2.stderr(), /AddressSanitizer|runtime error|LeakSanitizer/);
+  }
+});
