@@ -334,6 +334,7 @@ int cl_paircode_notification(struct wa_client *cl, const struct wa_node *n)
 		goto fail;
 	pc->job = j;
 	pc->stage = PC_UNWRAPPING;
+	LOG_INFO("client pair code entered on the phone", "{s:s}", "session", cl->opts.name);
 	return Y_OK;
 fail:
 	wa_paircode_job_free(j);

@@ -187,3 +187,36 @@ test('the phone\'s PBKDF2 outlives its connection and its simulator without harm
     assert.doesNotMatch(sim2.stderr(), /AddressSanitizer|runtime error|LeakSanitizer/);
   }
 });
+
+test('our client\'s PBKDF2 outlives its connection and its engine without harm', async () => {
+  const srv = await serveOnSim(sim, root, KEY);
+  let stopped = false;
+  try {
+    const phone = phoneNo();
+    const s = await registering(srv, phone);
+    // the client unwraps the phone's key on the thread pool after this log line
+    const entered = async (id) => {
+      const r = await askCode(srv, id, phone);
+      assert.equal(r.status, 200, r.text);
+      const seen = srv.logs.filter((l) => l.message === 'client pair code entered on the phone').length;
+      assert.equal((await sim.api('POST', '/sim/pair-code', { phone, code: r.body.code })).status, 200);
+      const end = Date.now() + 10000;
+      while (srv.logs.filter((l) => l.message === 'client pair code entered on the phone').length === seen) {
+        assert.ok(Date.now() < end, 'the phone\'s primary_hello reached the client');
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    };
+    await entered(s.id);
+    // the connection goes while the job runs: the session registers again
+    const dropped = await sim.api('POST', '/sim/faults', { dropAll: true });
+    assert.ok(dropped.json.dropped >= 1);
+    const again = await waitSession(srv, s.id, (x) => x.status === 'qr' && x.qrCode && x.qrCode !== s.qrCode, 'a new QR');
+    assert.equal(again.phone, null);
+    // and the engine stops while the next one runs (stopServer checks a clean exit)
+    await entered(s.id);
+    stopped = true;
+    await stopServer(srv);
+  } finally {
+    if (!stopped) await stopServer(srv);
+  }
+});
