@@ -6,10 +6,11 @@
  * Error codes (body {"error","message","details"}):
  *   VALIDATION_ERROR 400, INVALID_PHONE_NUMBER 400, UNAUTHORIZED 401,
  *   NOT_FOUND 404, SESSION_NOT_FOUND 404, METHOD_NOT_ALLOWED 405,
- *   QR_NOT_AVAILABLE 404 (409 on the sandbox scan), INVALID_VERSION 400, PAYLOAD_TOO_LARGE 413,
- *   RATE_LIMIT_EXCEEDED 429, INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503,
- *   ENGINE_UNAVAILABLE 503, INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409,
- *   SANDBOX_DISABLED 404, SANDBOX_UNAVAILABLE 503.
+ *   QR_NOT_AVAILABLE 404 (409 on the sandbox scan), INVALID_VERSION 400, ALREADY_LINKED 409,
+ *   PAIR_CODE_UNAVAILABLE 409, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
+ *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503,
+ *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409, SANDBOX_DISABLED 404,
+ *   SANDBOX_UNAVAILABLE 503.
  */
 #ifndef YESAPP_API_H
 #define YESAPP_API_H
@@ -118,6 +119,7 @@ void api_session_restart(struct http_req *req);
 void api_wa_version_get(struct http_req *req);
 void api_wa_version_put(struct http_req *req);
 void api_wa_version_delete(struct http_req *req);
+void api_session_pair_code(struct http_req *req); /* api/paircode.c */
 void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_webhook_put(struct http_req *req);

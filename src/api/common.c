@@ -27,6 +27,7 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions/{id}/passkey", api_passkey_get, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/passkey", api_passkey_post, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/passkey/confirm", api_passkey_confirm, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/pair-code", api_session_pair_code, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },

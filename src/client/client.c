@@ -202,6 +202,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_pool_cancel(cl);
 	cl_qr_clear(cl);
 	cl_passkey_clear(cl);
+	cl_paircode_reset(cl);
 	cl->ping_out = false;
 	cl->pk_busy = false;
 }
@@ -342,6 +343,8 @@ static int on_notification(struct wa_client *cl, const struct wa_node *n)
 		rc = cl_passkey_request(cl, n);
 	else if (!rc && type && !strcmp(type, "crsc_continuation"))
 		rc = cl_passkey_continuation(cl, n);
+	else if (!rc && type && !strcmp(type, "link_code_companion_reg"))
+		rc = cl_paircode_notification(cl, n);
 	return rc;
 }
 

@@ -114,6 +114,7 @@ enum wa_client_state {
 #define WA_REASON_PAIRING_FAILED "pairing_failed"
 #define WA_REASON_PASSKEY_REJECTED "passkey_rejected" /* still WA_CL_PASSKEY: try again */
 #define WA_REASON_PASSKEY_TIMEOUT "passkey_timeout"
+#define WA_REASON_PAIR_CODE_FAILED "pair_code_failed" /* the phone entered a wrong code */
 
 struct wa_client_cbs {
 	/* The state changed. reason: NULL or a WA_REASON_* / short text,
@@ -181,6 +182,28 @@ int wa_client_passkey_confirm(struct wa_client *cl);
 
 /* Continues the upload after on_prekeys: err 0 when they were kept. */
 void wa_client_prekeys_saved(struct wa_client *cl, int err);
+
+/*
+ * Linking by pair code (src/client/paircode.c) instead of QR: the user types
+ * the code into the phone of `phone`. Called with the code to show
+ * ("ABCD-EFGH", valid during the call) and err 0, or code NULL and an error:
+ * Y_ECLOSED (the connection ended first), Y_EINVAL (the server refused the
+ * request), Y_ETIMEOUT, Y_ENOMEM, Y_ECRYPTO.
+ */
+typedef void (*wa_client_pair_code_cb)(struct wa_client *cl, int err, const char *code,
+				       void *ud);
+/*
+ * Asks the server for a pair code for phone (E.164 digits without '+').
+ * Only while registering (state QR: after the pair-device refs came); the
+ * QR stays valid meanwhile, and a code the phone gets wrong leaves the state
+ * QR with reason WA_REASON_PAIR_CODE_FAILED. A new call replaces a code
+ * handed out before. Returns Y_EINVAL (malformed phone), Y_ESTATE (not
+ * registering), Y_EBUSY (a code is being made, or the phone is entering
+ * one) or Y_ENOMEM, and then cb never runs; else 0 and cb runs once from a
+ * later loop iteration, unless the client is freed first.
+ */
+int wa_client_pair_code(struct wa_client *cl, const char *phone, wa_client_pair_code_cb cb,
+			void *ud);
 
 enum wa_client_state wa_client_state(const struct wa_client *cl);
 const struct wa_creds *wa_client_creds(const struct wa_client *cl);

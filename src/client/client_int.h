@@ -8,6 +8,8 @@
  *   handshake.c  connecting: the ClientPayload (registration or login)
  *   pair.c       QR pairing: pair-device refs and their rotation,
  *                pair-success (HMAC, account signature, our device signature)
+ *   paircode.c   pair-code linking: companion_hello, primary_hello,
+ *                companion_finish (its PBKDF2s off the loop)
  *   login.c      <success> and what a client sends after it
  *   keepalive.c  pings and dead-connection detection
  *   prekeys.c    one-time prekeys: count, make, persist, upload
@@ -82,6 +84,7 @@ struct wa_client {
 	char (*refs)[CL_REF_MAX];   /* allocated while showing QRs */
 	unsigned nrefs, ref_idx;
 	char *qr;                   /* the QR on show (owned) */
+	struct cl_paircode *pc;     /* a pair code in use (paircode.c); owned */
 	/* keepalive */
 	bool ping_out;
 	uint64_t ping_sent_ms;
@@ -134,6 +137,11 @@ void cl_qr_next(struct wa_client *cl);
 void cl_qr_clear(struct wa_client *cl);
 /* The node comes from the server's own JID. */
 bool cl_from_server(const struct wa_node *n);
+
+/* paircode.c */
+int cl_paircode_notification(struct wa_client *cl, const struct wa_node *n);
+/* Ends a pair code in use (the connection is going). */
+void cl_paircode_reset(struct wa_client *cl);
 
 /* login.c */
 int cl_on_success(struct wa_client *cl, const struct wa_node *n);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/client.h"
@@ -31,6 +32,7 @@ enum cmd_kind {
 	CMD_PREKEYS_SAVED,
 	CMD_VERSION,    /* a new version to announce */
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
+	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
 	CMD_SHUTDOWN,
 };
 
@@ -45,6 +47,8 @@ struct cmd {
 	char *assertion;
 	uint8_t *raw_id;
 	size_t raw_id_len;
+	char phone[24];         /* CMD_PAIR_CODE */
+	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
 };
 
 /* ---- jobs (loop or HTTP -> worker) ---- */
@@ -90,6 +94,7 @@ struct esess {
 	struct wa_client *cl;
 	bool forgotten;
 	bool outdated;  /* failed as client_outdated: a new version restarts it */
+	uint64_t pc_seq;        /* the pair-code waiter the client will answer, 0: none */
 };
 
 struct engine {
@@ -119,6 +124,11 @@ struct engine {
 	pthread_cond_t job_cv;
 	struct job *job_head, *job_tail;
 	bool worker_stop;
+	/* pair-code waiters (HTTP threads, on their stacks) */
+	pthread_mutex_t pc_mu;
+	pthread_cond_t pc_cv;
+	struct pc_wait *pc_waits;
+	uint64_t pc_next;
 };
 
 static const struct svc_engine_ops engine_ops;
@@ -430,12 +440,75 @@ static struct esess *esess_create(struct engine *e, const char *id, const struct
 	return x;
 }
 
+static void pc_complete(struct engine *e, uint64_t seq, int err, const char *code);
+
 static void esess_free(struct engine *e, struct esess *x)
 {
+	if (x->pc_seq)
+		pc_complete(e, x->pc_seq, Y_ECLOSED, NULL);
 	esess_remove(e, x);
 	wa_client_free(x->cl);
 	atomic_fetch_sub(&e->nclients, 1);
 	free(x);
+}
+
+/* ---- pair code: the loop answers an HTTP thread that waits ---- */
+
+/* One HTTP thread waiting for a pair code (on its stack, listed in
+ * e->pc_waits while it waits). The loop finds it by seq, so a waiter that
+ * gave up is simply not found. */
+struct pc_wait {
+	struct pc_wait *next;
+	uint64_t seq;
+	bool done;
+	int err;
+	char code[SVC_PAIR_CODE_LEN];
+};
+
+static void pc_complete(struct engine *e, uint64_t seq, int err, const char *code)
+{
+	pthread_mutex_lock(&e->pc_mu);
+	for (struct pc_wait *w = e->pc_waits; w; w = w->next)
+		if (w->seq == seq) {
+			w->done = true;
+			w->err = err;
+			if (code)
+				snprintf(w->code, sizeof(w->code), "%s", code);
+			pthread_cond_broadcast(&e->pc_cv);
+			break;
+		}
+	pthread_mutex_unlock(&e->pc_mu);
+}
+
+static void on_pair_code(struct wa_client *cl, int err, const char *code, void *ud)
+{
+	struct esess *x = ud;
+	uint64_t seq = x->pc_seq;
+
+	x->pc_seq = 0;
+	if (seq)
+		pc_complete(x->e, seq, err, code);
+}
+
+static void run_pair_code(struct engine *e, struct esess *x, struct cmd *c)
+{
+	int rc;
+
+	if (!x || x->forgotten) {
+		rc = Y_ESTATE; /* no client running: the session is stopped */
+	} else if (wa_creds_linked(wa_client_creds(x->cl)) ||
+		   wa_client_state(x->cl) == WA_CL_CONNECTED) {
+		rc = Y_EEXIST;
+	} else {
+		rc = wa_client_pair_code(x->cl, c->phone, on_pair_code, x);
+		if (!rc) {
+			if (x->pc_seq) /* an earlier waiter whose code is replaced */
+				pc_complete(e, x->pc_seq, Y_EBUSY, NULL);
+			x->pc_seq = c->seq;
+			return;
+		}
+	}
+	pc_complete(e, c->seq, rc, NULL);
 }
 
 static void run_cmd(struct engine *e, struct cmd *c)
@@ -523,6 +596,9 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			LOG_INFO("engine passkey command not taken", "{s:s}", "error", y_strerror(rc));
 		break;
 	}
+	case CMD_PAIR_CODE:
+		run_pair_code(e, x, c);
+		break;
 	case CMD_SHUTDOWN:
 		e->stopping = true;
 		for (size_t i = 0; i < ESESS_BUCKETS; i++)
@@ -828,6 +904,49 @@ static int op_send_text(void *eng, const char *session_id, const char *phone, co
 	return Y_ESTATE; /* messaging is the next step of the engine */
 }
 
+static int op_pair_code(void *eng, const char *id, const char *phone,
+			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
+{
+	struct engine *e = eng;
+	struct cmd *c = calloc(1, sizeof(*c));
+	struct pc_wait w, **pp;
+	struct timespec deadline;
+	int rc;
+
+	if (!c)
+		return Y_ENOMEM;
+	if (strlen(phone) >= sizeof(c->phone)) {
+		free(c);
+		return Y_EINVAL;
+	}
+	memset(&w, 0, sizeof(w));
+	deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
+	pthread_mutex_lock(&e->pc_mu);
+	w.seq = ++e->pc_next;
+	w.next = e->pc_waits;
+	e->pc_waits = &w;
+	pthread_mutex_unlock(&e->pc_mu);
+	c->kind = CMD_PAIR_CODE;
+	c->seq = w.seq;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	memcpy(c->phone, phone, strlen(phone) + 1);
+	post_cmd(e, c);
+	pthread_mutex_lock(&e->pc_mu);
+	while (!w.done)
+		if (pthread_cond_timedwait(&e->pc_cv, &e->pc_mu, &deadline))
+			break;
+	for (pp = &e->pc_waits; *pp; pp = &(*pp)->next)
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
+	pthread_mutex_unlock(&e->pc_mu);
+	rc = w.done ? w.err : Y_ETIMEOUT;
+	if (!rc)
+		memcpy(code, w.code, sizeof(w.code));
+	return rc;
+}
+
 static int op_set_version(void *eng, const struct wa_version *v)
 {
 	struct cmd *c = calloc(1, sizeof(*c));
@@ -866,6 +985,7 @@ static const struct svc_engine_ops engine_ops = {
 	.healthy = op_healthy,
 	.forget = op_forget,
 	.passkey = op_passkey,
+	.pair_code = op_pair_code,
 };
 
 /* ---- lifecycle ---- */
@@ -898,6 +1018,8 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	pthread_mutex_init(&e->cmd_mu, NULL);
 	pthread_mutex_init(&e->job_mu, NULL);
 	pthread_cond_init(&e->job_cv, NULL);
+	pthread_mutex_init(&e->pc_mu, NULL);
+	pthread_cond_init(&e->pc_cv, NULL);
 	rc = wa_loop_new(NULL, &e->loop);
 	if (rc)
 		goto fail;
@@ -945,6 +1067,8 @@ fail:
 	pthread_mutex_destroy(&e->cmd_mu);
 	pthread_mutex_destroy(&e->job_mu);
 	pthread_cond_destroy(&e->job_cv);
+	pthread_mutex_destroy(&e->pc_mu);
+	pthread_cond_destroy(&e->pc_cv);
 	free(e);
 	return rc;
 }
@@ -970,6 +1094,8 @@ void engine_free(struct engine *e)
 	pthread_mutex_destroy(&e->cmd_mu);
 	pthread_mutex_destroy(&e->job_mu);
 	pthread_cond_destroy(&e->job_cv);
+	pthread_mutex_destroy(&e->pc_mu);
+	pthread_cond_destroy(&e->pc_cv);
 	free(e);
 }
 

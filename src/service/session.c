@@ -698,6 +698,16 @@ int svc_session_passkey_submit(struct svc *s, const char *id, const char *assert
 	return s->ops->passkey(s->eng, id, assertion, raw_id, raw_id_len);
 }
 
+int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
+			  char code[SVC_PAIR_CODE_LEN], int timeout_ms)
+{
+	if (!svc_session_exists(s, id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->pair_code)
+		return Y_EUNSUPPORTED;
+	return s->ops->pair_code(s->eng, id, phone, code, timeout_ms);
+}
+
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),
 			void *arg)
 {

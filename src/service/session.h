@@ -27,6 +27,8 @@
 
 struct svc;
 
+#define SVC_PAIR_CODE_LEN 16 /* "ABCD-EFGH" and room */
+
 /* A session's status inside the program; strings only at the edges (the
  * API's JSON and the store's column), through svc_status_name/parse. */
 enum svc_status {
@@ -76,6 +78,17 @@ struct svc_engine_ops {
 	 * outcome shows in the registry. Y_ENOMEM. */
 	int (*passkey)(void *eng, const char *session_id, const char *assertion,
 		       const uint8_t *raw_id, size_t raw_id_len);
+	/*
+	 * The one call that waits: asks the client of a registering session
+	 * for a pair code for phone (E.164 digits) and waits up to timeout_ms
+	 * on the calling thread for it (the loop never waits for the caller).
+	 * Writes "ABCD-EFGH" into code. Y_EEXIST: the session is linked;
+	 * Y_ESTATE: it is not registering (no QR on show); Y_EBUSY: a code is
+	 * being made or entered; Y_ECLOSED: the connection ended first;
+	 * Y_EINVAL: WhatsApp refused; Y_ETIMEOUT.
+	 */
+	int (*pair_code)(void *eng, const char *session_id, const char *phone,
+			 char code[SVC_PAIR_CODE_LEN], int timeout_ms);
 };
 
 /* Creates the service and loads every stored session into the registry. */
@@ -136,6 +149,11 @@ int svc_session_logout(struct svc *s, const char *id);
 /* The engine's set_version; Y_ESTATE without an engine. */
 int svc_set_wa_version(struct svc *s, const struct wa_version *v);
 int svc_session_restart(struct svc *s, const char *id);
+/* The engine's pair_code (see svc_engine_ops); Y_ENOTFOUND for an
+ * unknown session, Y_EUNSUPPORTED without an engine. Waits: HTTP threads
+ * only. */
+int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
+			  char code[SVC_PAIR_CODE_LEN], int timeout_ms);
 /* Calls fn for the id of every session (ids copied before the calls). */
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),
 			void *arg);

@@ -16,7 +16,10 @@
  *   GET    /sim/accounts/{phone}/passkey      the step as the phone sees it
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}, or
  *                                              {jid:null, passkeyRequired:true}
- *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}
+ *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}; the
+ *                                             companion hears of it a moment later (the
+ *                                             code's PBKDF2 runs off the loop); a wrong
+ *                                             code counts in /sim/stats pairCodeFailed
  *   POST   /sim/faults {"dropAll":true, "latencyMs":N, "refuseForMs":N}
  *                                             dropAll: drop every connection now;
  *                                             latencyMs: delay every outgoing node
@@ -115,7 +118,7 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 	}
 	return reply(resp, 200,
 		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			       "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			       "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			       "accounts", (json_int_t)accounts, "devices", (json_int_t)devices,
 			       "connectionsOpen", (json_int_t)sim_conn_count(s), "connections",
 			       (json_int_t)s->st.connections, "handshakes",
@@ -130,7 +133,8 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 			       (json_int_t)s->st.phone_decrypted, "phoneDecryptFailed",
 			       (json_int_t)s->st.phone_decrypt_failed, "outdated",
 			       (json_int_t)s->st.outdated, "prekeyLow", (json_int_t)s->st.prekey_low,
-			       "prekeyUploads", (json_int_t)s->st.prekey_uploads));
+			       "prekeyUploads", (json_int_t)s->st.prekey_uploads, "pairCodeFailed",
+			       (json_int_t)s->st.pair_code_failed));
 }
 
 static int post_account(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)

@@ -25,6 +25,7 @@
 #include "wa.pb-c.h"
 #include "wa/binary.h"
 #include "wa/frame.h"
+#include "wa/paircode.h"
 #include "wa/pb.h"
 #include "wa/tokens.h"
 
@@ -65,9 +66,10 @@ struct sim_conn {
 		bool entered;         /* the phone entered the code */
 		char phone[SIM_PHONE_MAX + 1];
 		char ref[SIM_REF_LEN];
-		uint8_t wrapped[80];  /* salt || iv || AES-CTR(companion ephemeral pub) */
+		uint8_t wrapped[WA_PAIRCODE_WRAPPED_LEN]; /* the companion's wrapped ephemeral */
 		uint8_t companion_eph[WA_KEY_LEN];
 		struct wa_keypair primary_eph;
+		struct wa_paircode_job *job; /* the code being checked off the loop */
 	} lc;                         /* link-code (pair-code) registration */
 	struct sim_account *acct; /* after login */
 	struct sim_device *dev;
@@ -820,9 +822,6 @@ out:
 
 /* ---- pair code (link code) linking, protocol-map.md §5.2 ---- */
 
-#define LC_ITERATIONS (2u << 16)
-#define LC_BUNDLE_INFO "link_code_pairing_key_bundle_encryption_key"
-
 /* companion_hello: keep the wrapped ephemeral key, answer with a ref. */
 static int lc_hello(struct sim_conn *c, const struct wa_node *iq, const struct wa_node *lc)
 {
@@ -844,6 +843,8 @@ static int lc_hello(struct sim_conn *c, const struct wa_node *iq, const struct w
 	user[j.user_len] = 0;
 	if (sim_phone_norm(user, norm))
 		return iq_error(c, iq, "400", "bad-request");
+	wa_paircode_job_cancel(c->lc.job); /* a new hello replaces the last one */
+	c->lc.job = NULL;
 	memcpy(c->lc.wrapped, w, wl);
 	snprintf(c->lc.phone, sizeof(c->lc.phone), "%s", norm);
 	if (wa_crypto_random(rnd, sizeof(rnd)))
@@ -862,50 +863,25 @@ static int lc_hello(struct sim_conn *c, const struct wa_node *iq, const struct w
 	return conn_send(c, r);
 }
 
-int sim_conn_pair_code(struct sim *s, const char *phone, const char *code_in)
+/* The phone's side of the code, computed off the loop (both PBKDF2s): the
+ * companion's ephemeral key unwrapped, ours wrapped. Pushes primary_hello. */
+static void lc_entered(struct wa_paircode_job *j, void *ud)
 {
-	uint8_t k1[32], k2[32], salt[32], iv[16], wrapped[80];
-	char code[16];
-	size_t n = 0;
-	struct sim_conn *c;
-	struct sim_account *a;
+	struct sim_conn *c = ud;
+	struct sim *s = c->sim;
+	struct sim_account *a = sim_account_find(s, c->lc.phone);
 	struct wa_node *no = NULL, *lc;
 	char id[SIM_IQ_ID_LEN], t[24];
-	int rc;
+	int rc = j->err;
 
-	for (const char *p = code_in; *p; p++) {
-		if (*p == '-')
-			continue;
-		if (n >= 8)
-			return Y_EINVAL;
-		code[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-	}
-	code[n] = 0;
-	if (n != 8)
-		return Y_EINVAL;
-	for (c = s->conns; c; c = c->next)
-		if (c->lc.active && !c->lc.entered && c->state == C_OPEN && !strcmp(c->lc.phone, phone))
-			break;
-	if (!c)
-		return Y_ENOTFOUND;
-	a = sim_account_get(s, phone);
-	if (!a)
-		return Y_ENOMEM;
-	/* the companion's ephemeral key, unwrapped with the code */
-	rc = wa_pbkdf2_sha256(k1, 32, (const uint8_t *)code, 8, c->lc.wrapped, 32, LC_ITERATIONS);
-	rc = rc ?: wa_aes_ctr(c->lc.companion_eph, k1, c->lc.wrapped + 32, c->lc.wrapped + 48,
-			       WA_KEY_LEN);
-	/* ours, wrapped the same way */
-	rc = rc ?: wa_keypair_generate(&c->lc.primary_eph);
-	rc = rc ?: wa_crypto_random(salt, sizeof(salt)) ?: wa_crypto_random(iv, sizeof(iv));
-	rc = rc ?: wa_pbkdf2_sha256(k2, 32, (const uint8_t *)code, 8, salt, 32, LC_ITERATIONS);
+	c->lc.job = NULL;
+	if (c->state != C_OPEN)
+		return; /* closing: nobody to tell */
+	if (!rc && !a)
+		rc = Y_ENOTFOUND;
 	if (rc)
 		goto out;
-	memcpy(wrapped, salt, 32);
-	memcpy(wrapped + 32, iv, 16);
-	rc = wa_aes_ctr(wrapped + 48, k2, iv, c->lc.primary_eph.pub, WA_KEY_LEN);
-	if (rc)
-		goto out;
+	memcpy(c->lc.companion_eph, j->unwrapped, WA_KEY_LEN);
 	snprintf(id, sizeof(id), "lc-%llu", (unsigned long long)++s->next_iq);
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)now_s());
 	rc = Y_ENOMEM;
@@ -916,17 +892,56 @@ int sim_conn_pair_code(struct sim *s, const char *phone, const char *code_in)
 	    attrs(lc, "stage", "primary_hello", NULL) ||
 	    !child_bytes(lc, "link_code_pairing_ref", c->lc.ref, strlen(c->lc.ref)) ||
 	    !child_bytes(lc, "primary_identity_pub", a->ident.pub, WA_KEY_LEN) ||
-	    !child_bytes(lc, "link_code_pairing_wrapped_primary_ephemeral_pub", wrapped,
-			 sizeof(wrapped)))
+	    !child_bytes(lc, "link_code_pairing_wrapped_primary_ephemeral_pub", j->wrapped,
+			 sizeof(j->wrapped)))
 		goto out;
 	rc = conn_send(c, no);
 	no = NULL;
 	if (!rc)
 		c->lc.entered = true;
 out:
+	if (rc) {
+		LOG_WARN("sim pair-code entry failed", "{s:I, s:s}", "conn", (json_int_t)c->id,
+			 "error", y_strerror(rc));
+		s->st.pair_code_failed++;
+	}
 	wa_node_free(no);
-	wa_wipe(k1, sizeof(k1));
-	wa_wipe(k2, sizeof(k2));
+}
+
+int sim_conn_pair_code(struct sim *s, const char *phone, const char *code_in)
+{
+	struct wa_paircode_job *j = NULL;
+	struct sim_conn *c;
+	char code[WA_PAIRCODE_LEN + 1];
+	int rc;
+
+	if (wa_paircode_normalize(code_in, code))
+		return Y_EINVAL;
+	for (c = s->conns; c; c = c->next)
+		if (c->lc.active && !c->lc.entered && !c->lc.job && c->state == C_OPEN &&
+		    !strcmp(c->lc.phone, phone))
+			break;
+	if (!c)
+		return Y_ENOTFOUND;
+	if (!sim_account_get(s, phone))
+		return Y_ENOMEM;
+	rc = wa_paircode_job_new(&j);
+	rc = rc ?: wa_keypair_generate(&c->lc.primary_eph);
+	if (rc)
+		goto out;
+	memcpy(j->code, code, sizeof(code));
+	j->unwrap = true;
+	memcpy(j->wrapped_in, c->lc.wrapped, sizeof(j->wrapped_in));
+	j->wrap = true;
+	memcpy(j->pub, c->lc.primary_eph.pub, WA_KEY_LEN);
+	rc = wa_paircode_job_start(s->loop, j, lc_entered, c);
+	if (!rc) {
+		c->lc.job = j; /* conn_free cancels it */
+		j = NULL;
+	}
+out:
+	wa_paircode_job_free(j);
+	wa_wipe(code, sizeof(code));
 	return rc;
 }
 
@@ -935,7 +950,7 @@ static int lc_finish(struct sim_conn *c, const struct wa_node *iq, const struct 
 {
 	const uint8_t *bundle, *ident, *ref;
 	size_t bl, il, rl;
-	uint8_t shared[3 * 32], key[32], plain[96], adv[32];
+	uint8_t eph[32], idsh[32], plain[WA_PAIRCODE_BUNDLE_PLAIN_LEN], adv[32];
 	struct sim_account *a;
 	char jid[64];
 	int rc;
@@ -943,35 +958,33 @@ static int lc_finish(struct sim_conn *c, const struct wa_node *iq, const struct 
 	bundle = kid_bytes(lc, "link_code_pairing_wrapped_key_bundle", &bl);
 	ident = kid_bytes(lc, "companion_identity_public", &il);
 	ref = kid_bytes(lc, "link_code_pairing_ref", &rl);
-	if (!c->lc.entered || !bundle || bl != 32 + 12 + 96 + WA_GCM_TAG_LEN || !ident ||
+	if (!c->lc.entered || !bundle || bl != WA_PAIRCODE_BUNDLE_LEN || !ident ||
 	    il != WA_KEY_LEN || !ref || rl != strlen(c->lc.ref) || memcmp(ref, c->lc.ref, rl) ||
 	    memcmp(ident, c->reg.ident, WA_KEY_LEN))
 		return iq_error(c, iq, "400", "bad-request");
 	a = sim_account_find(c->sim, c->lc.phone);
 	if (!a)
 		return iq_error(c, iq, "404", "item-not-found");
-	rc = wa_x25519(shared, c->lc.primary_eph.priv, c->lc.companion_eph);
-	rc = rc ?: wa_hkdf_sha256(key, 32, shared, 32, bundle, 32,
-				  (const uint8_t *)LC_BUNDLE_INFO, strlen(LC_BUNDLE_INFO));
-	rc = rc ?: wa_aes_gcm_decrypt(plain, key, bundle + 32, 12, NULL, 0, bundle + 44, bl - 44);
+	rc = wa_x25519(eph, c->lc.primary_eph.priv, c->lc.companion_eph);
+	rc = rc ?: wa_paircode_bundle_open(plain, eph, bundle, bl);
 	if (rc || memcmp(plain, ident, WA_KEY_LEN) || memcmp(plain + 32, a->ident.pub, WA_KEY_LEN)) {
+		/* a wrong code: the two sides hold different ephemeral secrets */
+		LOG_INFO("sim pair-code refused", "{s:s}", "phone", c->lc.phone);
+		c->sim->st.pair_code_failed++;
+		c->lc.active = c->lc.entered = false;
 		rc = iq_error(c, iq, "401", "not-authorized");
 		goto out;
 	}
-	rc = wa_x25519(shared + 32, a->ident.priv, ident);
-	if (rc)
-		goto out;
-	memcpy(shared + 64, plain + 64, 32);
-	rc = wa_hkdf_sha256(adv, 32, shared, sizeof(shared), NULL, 0,
-			    (const uint8_t *)"adv_secret", 10);
+	rc = wa_x25519(idsh, a->ident.priv, ident);
+	rc = rc ?: wa_paircode_adv_secret(adv, eph, idsh, plain + 64);
 	rc = rc ?: conn_send(c, iq_result(iq));
 	if (rc)
 		goto out;
 	c->lc.active = false;
 	rc = pair_success(c, c->lc.phone, adv, jid, sizeof(jid));
 out:
-	wa_wipe(shared, sizeof(shared));
-	wa_wipe(key, sizeof(key));
+	wa_wipe(eph, sizeof(eph));
+	wa_wipe(idsh, sizeof(idsh));
 	wa_wipe(plain, sizeof(plain));
 	wa_wipe(adv, sizeof(adv));
 	return rc;
@@ -1952,6 +1965,7 @@ static void conn_unlink_list(struct sim_conn *c)
 
 static void conn_free(struct sim_conn *c)
 {
+	wa_paircode_job_cancel(c->lc.job);
 	timer_stop(c);
 	while (c->dhead) {
 		struct delayed *d = c->dhead;

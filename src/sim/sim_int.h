@@ -83,6 +83,7 @@ struct sim_stats {
 	uint64_t outdated;        /* connections refused with failure 405 */
 	uint64_t prekey_low;      /* prekey-low notifications sent */
 	uint64_t prekey_uploads;  /* encrypt set <list> iqs accepted */
+	uint64_t pair_code_failed;/* pair codes refused (a wrong code: the bundle did not open) */
 };
 
 struct sim {

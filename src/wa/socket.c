@@ -109,6 +109,7 @@ struct wa_loop {
 	struct wa_socket *zombies;
 	size_t nlive;
 	int nresolving;                /* getaddrinfo requests in flight */
+	int nwork;                     /* wa_loop_work jobs in flight */
 	uv_idle_t sweep;
 	bool dying;
 };
@@ -1090,6 +1091,31 @@ size_t wa_loop_socket_count(const struct wa_loop *l)
 	return l->nlive;
 }
 
+static void work_run(uv_work_t *req)
+{
+	struct wa_work *w = req->data;
+
+	w->work(w);
+}
+
+static void work_after(uv_work_t *req, int status)
+{
+	struct wa_work *w = req->data;
+
+	w->loop->nwork--;
+	w->done(w);
+}
+
+int wa_loop_work(struct wa_loop *l, struct wa_work *w)
+{
+	w->loop = l;
+	w->req.data = w;
+	if (uv_queue_work(l->uv, &w->req, work_run, work_after))
+		return Y_EIO;
+	l->nwork++;
+	return Y_OK;
+}
+
 static void count_closing(uv_handle_t *h, void *arg)
 {
 	if (uv_is_closing(h))
@@ -1131,6 +1157,8 @@ void wa_loop_free(struct wa_loop *l)
 	if (l->ctx)
 		LOG_ERROR("wa_loop: libwebsockets did not finish tearing down", NULL);
 	while (l->nresolving > 0) /* cancelled or finishing lookups report back */
+		uv_run(l->uv, UV_RUN_ONCE);
+	while (l->nwork > 0) /* thread-pool jobs cannot be cancelled once running */
 		uv_run(l->uv, UV_RUN_ONCE);
 	for (s = l->live; s; s = next) {
 		next = s->next;

@@ -59,6 +59,22 @@ void wa_loop_free(struct wa_loop *l);
 /* Live sockets (open, connecting or closing; not yet handed to on_close). */
 size_t wa_loop_socket_count(const struct wa_loop *l);
 
+/*
+ * Work off the loop: w->work(w) runs on libuv's thread pool, then
+ * w->done(w) on the loop. The caller owns w (it must stay valid until done
+ * runs) and sets work and done; the other fields are private. An owner that
+ * goes away meanwhile cannot cancel a running job: it marks the job so done
+ * only frees it. wa_loop_free waits for every job still out. Y_EIO if libuv
+ * refuses (done then never runs).
+ */
+struct wa_work {
+	void (*work)(struct wa_work *w); /* on a pool thread: touch only w's data */
+	void (*done)(struct wa_work *w); /* on the loop */
+	uv_work_t req;                   /* private */
+	struct wa_loop *loop;            /* private */
+};
+int wa_loop_work(struct wa_loop *l, struct wa_work *w);
+
 /* ---- sockets ---- */
 
 struct wa_socket_cbs {

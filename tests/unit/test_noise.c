@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "test.h"
+#include "vector.h"
 #include "util/codec.h"
 #include "util/err.h"
 #include "wa/crypto.h"
@@ -568,72 +569,6 @@ TEST(login_payload_fields)
  * the Noise specification with node:crypto (tests/interop/noise-spec.mjs),
  * not from this code; both our roles replay it with its fixed keys. */
 
-#define VEC_MAX 24
-struct vec {
-	char name[VEC_MAX][40];
-	uint8_t *val[VEC_MAX];
-	size_t len[VEC_MAX];
-	int n;
-};
-
-/* Reads tests/vectors/noise_xx.txt, relative to the repository root where
- * tests/run.sh and make run the unit tests. */
-static int vec_load(struct vec *v)
-{
-	char line[4096];
-	FILE *f = fopen("tests/vectors/noise_xx.txt", "r");
-
-	memset(v, 0, sizeof(*v));
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f) && v->n < VEC_MAX) {
-		char *sp = strchr(line, ' ');
-		size_t hl;
-
-		if (line[0] == '#' || !sp || (size_t)(sp - line) >= sizeof(v->name[0]))
-			continue;
-		memcpy(v->name[v->n], line, (size_t)(sp - line));
-		hl = strcspn(sp + 1, "\r\n");
-		v->val[v->n] = malloc(hl / 2 + 1);
-		if (!v->val[v->n] ||
-		    codec_hex_decode(sp + 1, hl, v->val[v->n], hl / 2 + 1, &v->len[v->n])) {
-			free(v->val[v->n]);
-			break;
-		}
-		v->n++;
-	}
-	fclose(f);
-	return 0;
-}
-
-static void vec_free(struct vec *v)
-{
-	for (int i = 0; i < v->n; i++)
-		free(v->val[i]);
-}
-
-/* The named value; aborts if the file lacks it (a broken vector file). */
-static const uint8_t *vec_get(const struct vec *v, const char *name, size_t *len)
-{
-	for (int i = 0; i < v->n; i++)
-		if (!strcmp(v->name[i], name)) {
-			if (len)
-				*len = v->len[i];
-			return v->val[i];
-		}
-	fprintf(stderr, "  vector lacks %s\n", name);
-	abort();
-}
-
-#define VEC_EQ(buf, blen, name) \
-	do { \
-		size_t vl_; \
-		const uint8_t *vv_ = vec_get(&v, name, &vl_); \
-		CHECK_EQ_INT((blen), vl_); \
-		if ((size_t)(blen) == vl_) \
-			CHECK_MEM((buf), vv_, vl_); \
-	} while (0)
-
 static void vec_keypair(const struct vec *v, const char *name, struct wa_keypair *kp)
 {
 	if (wa_keypair_from_private(kp, vec_get(v, name, NULL)))
@@ -660,7 +595,7 @@ TEST(spec_vector_replayed_by_both_roles)
 	const uint8_t *prologue, *cert, *payload, *msg2;
 	size_t plen, clen, m2len;
 
-	REQUIRE(vec_load(&v) == 0);
+	REQUIRE(vec_load(&v, "tests/vectors/noise_xx.txt") == 0);
 	prologue = vec_get(&v, "prologue", NULL);
 	cert = vec_get(&v, "cert_chain", &clen);
 	payload = vec_get(&v, "client_payload", &plen);
@@ -740,7 +675,7 @@ TEST(spec_vector_broken_inputs_fail)
 	uint8_t *bad;
 	int accepted = 0, tries = 0;
 
-	REQUIRE(vec_load(&v) == 0);
+	REQUIRE(vec_load(&v, "tests/vectors/noise_xx.txt") == 0);
 	prologue = vec_get(&v, "prologue", NULL);
 	msg2 = vec_get(&v, "msg2", &m2len);
 	vec_keypair(&v, "initiator_ephemeral_priv", &ie);
