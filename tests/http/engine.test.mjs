@@ -9,6 +9,7 @@ import { startSim, sleep, loadBaileys } from '../interop/sim-lib.mjs';
 import { libsignalVerify, advMessages, flipped } from '../interop/judge-lib.mjs';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
@@ -361,5 +362,46 @@ test('prekeys running low: the server notification makes the session upload a ne
     assert.deepEqual([n.n, n.up], [60, 60]);
   } finally {
     await stopServer(srv);
+  }
+});
+
+test('over wss:// as against WhatsApp: WA_CA_FILE trusts the simulator, system CAs do not', async () => {
+  const tls = await startSim(['--tls']);
+  const dir = tempDir();
+  try {
+    const info = (await tls.api('GET', '/sim/info')).json;
+    assert.match(info.wssUrl, /^wss:\/\/127\.0\.0\.1:\d+\/ws\/chat$/);
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, info.caCert);
+    const env = { WA_WS_URL: info.wssUrl, WA_ROOT_KEY: info.rootPublicKey, API_KEY: KEY };
+    // without the CA the TLS handshake fails: the session never shows a QR
+    let srv = await startServer({ env });
+    srv.key = KEY;
+    try {
+      const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'no ca' } });
+      const s = await until(srv, c.body.id, (x) => x.status === 'disconnected', 'TLS refused');
+      assert.equal(s.qrCode, null);
+      assert.equal((await tls.api('GET', '/sim/stats')).json.registrations, 0);
+    } finally {
+      await stopServer(srv);
+    }
+    // with it, linking works over TLS
+    srv = await startServer({ env: { ...env, WA_CA_FILE: ca } });
+    srv.key = KEY;
+    try {
+      const phone = newPhone();
+      await tls.api('POST', '/sim/accounts', { phone });
+      const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'tls' } });
+      const q = await until(srv, c.body.id, (x) => x.qrCode, 'a QR over wss');
+      const scan = await tls.api('POST', '/sim/scan', { phone, qr: q.qrCode });
+      assert.equal(scan.status, 200, scan.text);
+      const s = await until(srv, c.body.id, (x) => x.status === 'connected', 'connected over wss');
+      assert.equal(s.phone, phone);
+    } finally {
+      await stopServer(srv);
+    }
+  } finally {
+    await tls.stop();
+    removeDir(dir);
   }
 });
