@@ -11,7 +11,9 @@
  *
  * HTTP threads call the svc_engine_ops (through svc_*): each queues a
  * command and returns at once; the loop takes commands from a mutex-guarded
- * list woken by uv_async. The loop hands work to the worker the same way
+ * list woken by uv_async; the one exception, pair_code, then waits (up to
+ * its timeout, on a condition variable) for the loop to hand the code back
+ * (the loop never waits for it). The loop hands work to the worker the same way
  * (list + condition variable). Completions the loop waits for (prekeys
  * kept) come back as commands. Every queue is FIFO, so what one session
  * reports is applied in order.
