@@ -185,6 +185,7 @@ int server_run(const struct config *cfg)
 		free(stored);
 	}
 	eo.version = ctx.wa_version;
+	eo.idle_ms = cfg->idle_disconnect_ms;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));

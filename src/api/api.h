@@ -82,6 +82,11 @@ json_t *api_time_json(int64_t ms);
 /* Validates the {id} path parameter into out; answers 400 and returns 0 if
  * malformed. */
 int api_session_id_param(struct http_req *req, char out[STORE_ID_LEN]);
+/* The same for a request that uses the session (reads it, its messages or
+ * its webhook, sends): records the use and wakes a session disconnected for
+ * idleness (IDLE_DISCONNECT_HOURS). Lifecycle calls (logout, restart,
+ * delete) use api_session_id_param. */
+int api_session_use_param(struct http_req *req, char out[STORE_ID_LEN]);
 /* Reads `limit` and `cursor` for a list in `scope`; answers 400 and returns 0
  * on bad input. *have_cursor says whether *cur was filled. */
 int api_page_args(struct http_req *req, const char *scope, int *limit, struct store_cursor *cur,

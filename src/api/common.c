@@ -143,6 +143,16 @@ int api_session_id_param(struct http_req *req, char out[STORE_ID_LEN])
 	return 1;
 }
 
+int api_session_use_param(struct http_req *req, char out[STORE_ID_LEN])
+{
+	struct api_ctx *ctx = http_req_app(req);
+
+	if (!api_session_id_param(req, out))
+		return 0;
+	svc_session_touch(ctx->svc, out, 1, clock_now_ms());
+	return 1;
+}
+
 int api_page_args(struct http_req *req, const char *scope, int *limit, struct store_cursor *cur,
 		  int *have_cursor)
 {

@@ -17,7 +17,7 @@ void api_messages_list(struct http_req *req)
 	int limit, have_cur, has_next = 0, rc;
 	json_t *data, *page;
 
-	if (!api_session_id_param(req, id))
+	if (!api_session_use_param(req, id))
 		return;
 	snprintf(scope, sizeof(scope), "messages:%s", id);
 	if (!api_page_args(req, scope, &limit, &cur, &have_cur))
@@ -58,7 +58,7 @@ void api_messages_send(struct http_req *req)
 	json_t *body, *d = NULL;
 	int rc;
 
-	if (!api_session_id_param(req, id))
+	if (!api_session_use_param(req, id))
 		return;
 	body = api_body_object(req, keys);
 	if (!body)

@@ -129,7 +129,7 @@ void api_session_get(struct http_req *req)
 {
 	char id[STORE_ID_LEN];
 
-	if (!api_session_id_param(req, id))
+	if (!api_session_use_param(req, id))
 		return;
 	reply_session(req, 200, id);
 }

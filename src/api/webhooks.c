@@ -67,7 +67,7 @@ void api_webhook_put(struct http_req *req)
 	json_t *body, *d = NULL;
 	int rc;
 
-	if (!api_session_id_param(req, id))
+	if (!api_session_use_param(req, id))
 		return;
 	body = api_body_object(req, keys);
 	if (!body)
@@ -120,7 +120,7 @@ void api_webhook_get(struct http_req *req)
 	char id[STORE_ID_LEN];
 	int rc;
 
-	if (!api_session_id_param(req, id))
+	if (!api_session_use_param(req, id))
 		return;
 	memset(&s, 0, sizeof(s));
 	rc = svc_session_get(ctx->svc, id, &s);
@@ -142,7 +142,7 @@ void api_webhook_delete(struct http_req *req)
 	char id[STORE_ID_LEN];
 	int rc;
 
-	if (!api_session_id_param(req, id))
+	if (!api_session_use_param(req, id))
 		return;
 	rc = svc_session_set_webhook(ctx->svc, id, NULL, NULL, NULL);
 	if (rc) {

@@ -30,6 +30,7 @@ enum cmd_kind {
 	CMD_FREE,       /* free a forgotten client (outside its callbacks) */
 	CMD_PREKEYS_SAVED,
 	CMD_VERSION,    /* a new version to announce */
+	CMD_IDLE,       /* unused for IDLE_DISCONNECT_HOURS: disconnect */
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
 	CMD_SHUTDOWN,
@@ -584,6 +585,19 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			 "restarted", (int)n);
 		break;
 	}
+	case CMD_IDLE:
+		if (x && !x->forgotten && wa_client_state(x->cl) == WA_CL_CONNECTED) {
+			struct job *j = job_new(J_STATE, c->id);
+
+			wa_client_stop(x->cl); /* IDLE: reports nothing itself */
+			if (j) {
+				j->status = SVC_DISCONNECTED;
+				j->reason = strdup("idle");
+			}
+			post_job(e, j);
+			LOG_INFO("engine: disconnected for idleness", NULL);
+		}
+		break;
 	case CMD_PASSKEY: {
 		int rc = Y_ESTATE;
 
@@ -815,16 +829,49 @@ static void run_job(struct engine *e, struct job *j)
 			  y_strerror(rc));
 }
 
+static void idle_one(const char *id, void *arg)
+{
+	cmd(arg, CMD_IDLE, id, 0, NULL);
+}
+
+/* Every connected session unused for opts.idle_ms gets a CMD_IDLE. */
+static void idle_scan(struct engine *e)
+{
+	svc_sessions_idle(e->svc, clock_now_ms() - e->opts.idle_ms, idle_one, e);
+}
+
 static void *worker_main(void *arg)
 {
 	struct engine *e = arg;
+	int64_t scan_every = e->opts.idle_ms / 2, next_scan = 0;
 
+	if (scan_every > 60000)
+		scan_every = 60000;
+	if (scan_every < 200)
+		scan_every = 200;
+	if (e->opts.idle_ms > 0)
+		next_scan = clock_mono_ms() + scan_every;
 	for (;;) {
 		struct job *list;
 
 		pthread_mutex_lock(&e->job_mu);
-		while (!e->job_head && !e->worker_stop)
-			pthread_cond_wait(&e->job_cv, &e->job_mu);
+		while (!e->job_head && !e->worker_stop) {
+			if (next_scan && clock_mono_ms() >= next_scan) {
+				pthread_mutex_unlock(&e->job_mu);
+				idle_scan(e);
+				next_scan = clock_mono_ms() + scan_every;
+				pthread_mutex_lock(&e->job_mu);
+				continue;
+			}
+			if (next_scan) {
+				struct timespec until = clock_deadline(CLOCK_REALTIME,
+					(int)(next_scan - clock_mono_ms() > 0 ? next_scan - clock_mono_ms() : 0));
+
+				pthread_cond_timedwait(&e->job_cv, &e->job_mu, &until);
+			} else {
+				pthread_cond_wait(&e->job_cv, &e->job_mu);
+			}
+		}
 		list = e->job_head;
 		e->job_head = e->job_tail = NULL;
 		pthread_mutex_unlock(&e->job_mu);
@@ -998,6 +1045,8 @@ static void restore_one(const struct store_session *x, void *arg)
 		return;
 	if (st == SVC_LOGGED_OUT || st == SVC_FAILED)
 		return;
+	if (st == SVC_DISCONNECTED && x->reason && !strcmp(x->reason, "idle"))
+		return; /* stays down until its next use */
 	op_start(e, x->id);
 }
 

@@ -42,6 +42,10 @@ struct engine_opts {
 	/* reconnect policy (0: the client's defaults) */
 	uint64_t backoff_min_ms, backoff_max_ms;
 	unsigned max_attempts;
+	/* IDLE_DISCONNECT_HOURS in ms: a connected session unused this long is
+	 * disconnected (status disconnected, reason "idle") and started again
+	 * by its next use (svc_session_touch). 0: never. */
+	int64_t idle_ms;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

@@ -26,6 +26,7 @@ struct reg_entry {
 	uint64_t hash;
 	struct store_session s; /* owned deep copy */
 	char *qr;               /* owned; the QR on show, memory only */
+	_Atomic int64_t last_used_ms; /* the last API use (svc_session_touch) */
 	char *pk_options, *pk_code; /* owned; the passkey step on show, memory only */
 };
 
@@ -186,6 +187,7 @@ static int reg_put(struct svc *s, const struct store_session *x)
 		}
 		e->hash = id_hash(x->id);
 		e->s = copy;
+		atomic_store(&e->last_used_ms, clock_now_ms());
 		e->next = s->buckets[e->hash & (s->nbuckets - 1)];
 		s->buckets[e->hash & (s->nbuckets - 1)] = e;
 		s->count++;
@@ -706,6 +708,46 @@ int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
 	if (!s->ops || !s->ops->pair_code)
 		return Y_EUNSUPPORTED;
 	return s->ops->pair_code(s->eng, id, phone, code, timeout_ms);
+}
+
+void svc_session_touch(struct svc *s, const char *id, int start_if_idle, int64_t now_ms)
+{
+	struct reg_entry *e;
+	int wake = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	e = reg_find(s, id, NULL);
+	if (e) {
+		atomic_store(&e->last_used_ms, now_ms);
+		wake = start_if_idle && e->s.status && !strcmp(e->s.status, "disconnected") &&
+		       e->s.reason && !strcmp(e->s.reason, "idle");
+	}
+	pthread_rwlock_unlock(&s->lock);
+	if (wake && s->ops && s->ops->start)
+		s->ops->start(s->eng, id);
+}
+
+int svc_sessions_idle(struct svc *s, int64_t before_ms, void (*fn)(const char *id, void *arg),
+		      void *arg)
+{
+	char (*ids)[STORE_ID_LEN] = NULL;
+	size_t n = 0, cap;
+
+	pthread_rwlock_rdlock(&s->lock);
+	cap = s->count;
+	ids = calloc(cap ? cap : 1, sizeof(*ids));
+	for (size_t i = 0; ids && i < s->nbuckets; i++)
+		for (struct reg_entry *e = s->buckets[i]; e; e = e->next)
+			if (n < cap && e->s.status && !strcmp(e->s.status, "connected") &&
+			    atomic_load(&e->last_used_ms) <= before_ms)
+				memcpy(ids[n++], e->s.id, STORE_ID_LEN);
+	pthread_rwlock_unlock(&s->lock);
+	if (!ids)
+		return Y_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		fn(ids[i], arg);
+	free(ids);
+	return Y_OK;
 }
 
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),

@@ -154,6 +154,17 @@ int svc_session_restart(struct svc *s, const char *id);
  * only. */
 int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
 			  char code[SVC_PAIR_CODE_LEN], int timeout_ms);
+/*
+ * A use of session `id` (an API call about it) at now_ms. With start_if_idle,
+ * a session the engine disconnected for idleness (disconnected, reason
+ * "idle") is started again: the lazy start of IDLE_DISCONNECT_HOURS.
+ */
+void svc_session_touch(struct svc *s, const char *id, int start_if_idle, int64_t now_ms);
+/* Calls fn (outside the registry's lock) with the id of every connected
+ * session whose last use is at or before `before_ms`. */
+int svc_sessions_idle(struct svc *s, int64_t before_ms, void (*fn)(const char *id, void *arg),
+		      void *arg);
+
 /* Calls fn for the id of every session (ids copied before the calls). */
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),
 			void *arg);

@@ -114,7 +114,8 @@ struct store_session_update {
 };
 int store_session_update(struct store *st, const char *id, const struct store_session_update *u);
 /* At start nothing is connected yet: connected and disconnected sessions
- * become connecting, qr ones pending (their QR is gone), in one statement.
+ * become connecting, qr ones pending (their QR is gone), in one statement;
+ * those disconnected for idleness (reason "idle") stay as they are.
  * *n (may be NULL) gets the number of rows changed. */
 int store_sessions_reset_live(struct store *st, int64_t *n);
 /* url NULL clears the webhook. events: JSON array text or NULL (all). */

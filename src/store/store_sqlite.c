@@ -120,7 +120,8 @@ static const char *const stmt_sql[S__COUNT] = {
 			  "lid = NULL WHERE id = ?1",
 	[S_SESS_RESET_LIVE] = "UPDATE sessions SET status = CASE status WHEN 'qr' THEN 'pending' "
 			      "ELSE 'connecting' END, reason = NULL "
-			      "WHERE status IN ('connected', 'disconnected', 'qr')",
+			      "WHERE status IN ('connected', 'disconnected', 'qr') "
+			      "AND NOT (status = 'disconnected' AND reason IS 'idle')",
 	[S_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[S_SETTING_PUT] = "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)",
 	[S_SETTING_DELETE] = "DELETE FROM settings WHERE key = ?1",

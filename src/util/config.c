@@ -35,6 +35,7 @@ enum opt_type {
 	OPT_VERSION, /* a WhatsApp Web version P.S.T */
 	OPT_PEMFILE, /* a readable file holding a PEM certificate */
 	OPT_BOOL,    /* true/false, 1/0, yes/no, on/off; a bare flag means true */
+	OPT_HOURS,   /* a decimal number of hours within [min, max], kept as int64_t ms */
 };
 
 struct option_row {
@@ -87,6 +88,10 @@ static const struct option_row options[] = {
 	{ "WA_VERSION", "wa-version", "P.S.T", OPT_VERSION, FIELD(wa_version), NULL,
 	  "(built in)", 0, 0, "WhatsApp Web version to announce; PUT /api/v1/server/wa-version "
 	  "changes it at run time (and that value then wins)" },
+	{ "IDLE_DISCONNECT_HOURS", "idle-disconnect-hours", "HOURS", OPT_HOURS,
+	  FIELD(idle_disconnect_ms), "0", NULL, 0, 8760,
+	  "disconnect a linked session after this many hours without API use (decimals allowed); "
+	  "its next use reconnects it. 0 = never (a disconnected number stops receiving)" },
 	{ "MAX_BODY_BYTES", "max-body-bytes", "BYTES", OPT_SIZE, FIELD(max_body_bytes), "1048576",
 	  "1048576 (1 MiB)", 1024, 64LL << 20, "largest accepted HTTP request body" },
 	/* the sandbox (server.c, src/sim/sim_thread.c) */
@@ -118,7 +123,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static int is_string_type(enum opt_type t)
 {
-	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL;
+	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL && t != OPT_HOURS;
 }
 
 /* Parses a whole decimal integer; 0 or Y_EINVAL. */
@@ -224,6 +229,22 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 		else
 			*(size_t *)field = (size_t)v;
 		return Y_OK;
+	case OPT_HOURS: {
+		/* digits, optionally a point and more digits: no signs, exponents, "nan" */
+		size_t ip = strspn(val, "0123456789"), fp = 0;
+		double h;
+
+		if (val[ip] == '.')
+			fp = strspn(val + ip + 1, "0123456789");
+		if (!ip || (val[ip] && (val[ip] != '.' || !fp || val[ip + 1 + fp])) ||
+		    (h = strtod(val, NULL)) < (double)o->min || h > (double)o->max) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected a number of hours from "
+				"%lld to %lld (decimals allowed)", who, val, o->min, o->max);
+			return Y_EINVAL;
+		}
+		*(int64_t *)field = (int64_t)(h * 3600000.0 + 0.5);
+		return Y_OK;
+	}
 	case OPT_LEVEL:
 		if (ylog_parse_level(val, &lvl) || lvl == YLOG_OFF) {
 			set_err(err, errlen, "%s: invalid value \"%s\": expected debug, info, warn or error",
@@ -464,6 +485,9 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return buf;
 	case OPT_SIZE:
 		snprintf(buf, len, "bytes %lld..%lld", o->min, o->max);
+		return buf;
+	case OPT_HOURS:
+		snprintf(buf, len, "hours %lld..%lld", o->min, o->max);
 		return buf;
 	case OPT_LEVEL:
 		return "debug|info|warn|error";

@@ -9,6 +9,7 @@
 #define YESAPP_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "util/log.h"
@@ -30,6 +31,7 @@ struct config {
 	char *wa_root_key;        /* WA_ROOT_KEY: 64 hex digits, NULL = WhatsApp's root */
 	char *wa_ca_file;         /* WA_CA_FILE: PEM CA file, NULL = system CAs */
 	char *wa_version;         /* WA_VERSION: P.S.T, NULL = built in */
+	int64_t idle_disconnect_ms; /* IDLE_DISCONNECT_HOURS (0 = off), in ms */
 	int sandbox;              /* SANDBOX, --sandbox (false): the in-process simulator */
 	char *sandbox_state;      /* SANDBOX_STATE (DATA_DIR/sandbox.json) */
 };

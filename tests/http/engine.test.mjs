@@ -4,7 +4,8 @@
 // logout, reconnect after a drop, delete, and many sessions at once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { startServer, stopServer, req, assertError, tempDir, removeDir, BIN } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
 import { startSim, sleep, loadBaileys } from '../interop/sim-lib.mjs';
 import { libsignalVerify, advMessages, flipped } from '../interop/judge-lib.mjs';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
@@ -402,6 +403,50 @@ test('over wss:// as against WhatsApp: WA_CA_FILE trusts the simulator, system C
     }
   } finally {
     await tls.stop();
+    removeDir(dir);
+  }
+});
+
+test('IDLE_DISCONNECT_HOURS: an unused session is disconnected, its next use reconnects it', async () => {
+  const dir = tempDir();
+  // 0.0005 h = 1.8 s (decimals are allowed for this setting)
+  let srv = await serve({ dataDir: dir, env: { IDLE_DISCONNECT_HOURS: '0.0005' } });
+  try {
+    const { id } = await link(srv, newPhone());
+    const busy = await link(srv, newPhone(), 'busy');
+    // watched through the list, which is not a use of a session
+    const listed = async (sid) => (await allSessions(srv)).find((x) => x.id === sid);
+    const t0 = Date.now();
+    let s;
+    while (Date.now() - t0 < 10000) {
+      await req(srv, 'GET', `/api/v1/sessions/${busy.id}`); // kept in use
+      s = await listed(id);
+      if (s.status === 'disconnected') break;
+      await sleep(200);
+    }
+    assert.equal(s.status, 'disconnected');
+    assert.equal(s.reason, 'idle');
+    assert.ok(Date.now() - t0 >= 1000, 'not before the idle time');
+    assert.equal((await listed(busy.id)).status, 'connected', 'the session in use stays');
+    // it stays down across a restart, until used
+    await stopServer(srv, { removeData: false });
+    srv = await serve({ dataDir: dir, env: { IDLE_DISCONNECT_HOURS: '0.0005' } });
+    await sleep(500);
+    assert.equal((await listed(id)).reason, 'idle');
+    // a use wakes it
+    const g = await req(srv, 'GET', `/api/v1/sessions/${id}`);
+    assert.equal(g.status, 200);
+    const t1 = Date.now();
+    while (Date.now() - t1 < 10000 && (await listed(id)).status !== 'connected') await sleep(50);
+    assert.equal((await listed(id)).status, 'connected');
+    // bad values are refused at start
+    for (const bad of ['-1', '1e3', 'abc', '8761', '.5', '1.']) {
+      const r = spawnSync(BIN, ['serve', '--idle-disconnect-hours', bad, '--data-dir', join(dir, 'unused')], { encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.status, 2, `${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /--idle-disconnect-hours: invalid value/);
+    }
+  } finally {
+    await stopServer(srv, { removeData: false });
     removeDir(dir);
   }
 });
