@@ -177,7 +177,7 @@ void cl_creds_changed(struct wa_client *cl)
 
 /* Delay before reconnect attempt n (1-based): exponential with full jitter
  * in [d/2, d], so that many clients spread out. */
-static uint64_t backoff_ms(const struct wa_client *cl, unsigned n)
+uint64_t cl_backoff_ms(const struct wa_client *cl, unsigned n)
 {
 	uint64_t d = cl->opts.backoff_min_ms;
 	uint8_t r[2] = { 0, 0 };
@@ -230,7 +230,7 @@ void cl_disconnected(struct wa_client *cl, const char *reason)
 		return;
 	}
 	cl_set_state(cl, WA_CL_WAITING, reason ? reason : WA_REASON_CONNECTION_LOST);
-	cl_timer_start(cl, T_BACKOFF, backoff_ms(cl, cl->attempts));
+	cl_timer_start(cl, T_BACKOFF, cl_backoff_ms(cl, cl->attempts));
 }
 
 /* ---- nodes from the server ---- */
@@ -394,17 +394,20 @@ static const struct {
 	{ "chatstate", on_ignore },
 };
 
-static int on_node(struct wa_conn *c, const struct wa_node *n, void *ud)
+int cl_node_received(struct wa_client *cl, const struct wa_node *n)
 {
-	struct wa_client *cl = ud;
-
-	if (cl->conn != c)
-		return Y_OK;
 	for (size_t i = 0; i < sizeof(node_table) / sizeof(node_table[0]); i++)
 		if (wa_node_is(n, node_table[i].tag))
 			return node_table[i].fn(cl, n);
 	LOG_DEBUG("client unhandled node", "{s:s}",  "tag", n->tag);
 	return Y_OK;
+}
+
+static int on_node(struct wa_conn *c, const struct wa_node *n, void *ud)
+{
+	struct wa_client *cl = ud;
+
+	return cl->conn == c ? cl_node_received(cl, n) : Y_OK;
 }
 
 static void on_close(struct wa_conn *c, int err, const char *reason, void *ud)
@@ -455,6 +458,14 @@ int wa_client_new(struct wa_client_pool *p, const struct wa_creds *creds,
 		cl->opts.keepalive_ms = DEF_KEEPALIVE;
 	if (!cl->opts.iq_timeout_ms)
 		cl->opts.iq_timeout_ms = DEF_IQ_TIMEOUT;
+	if (!cl->opts.qr_first_ms)
+		cl->opts.qr_first_ms = CL_QR_FIRST_MS;
+	if (!cl->opts.qr_next_ms)
+		cl->opts.qr_next_ms = CL_QR_NEXT_MS;
+	if (!cl->opts.ping_timeout_ms)
+		cl->opts.ping_timeout_ms = CL_PING_TIMEOUT_MS;
+	if (!cl->opts.dead_ms)
+		cl->opts.dead_ms = CL_DEAD_MS;
 	cl->pool = p;
 	if (cbs)
 		cl->cbs = *cbs;

@@ -150,6 +150,13 @@ struct wa_client_opts {
 	uint64_t keepalive_ms;    /* ping interval base (20..30 s jittered); 0: 25000 */
 	uint64_t iq_timeout_ms;   /* 0: 75000 */
 	const char *name;         /* for logs (the session id); copied */
+	/* For tests (0: the protocol's durations, which callers should keep):
+	 * the first QR's and each later QR's lifetime, how long a ping may go
+	 * unanswered, and how long a connection may stay silent. */
+	uint64_t qr_first_ms;     /* 0: 60000 */
+	uint64_t qr_next_ms;      /* 0: 20000 */
+	uint64_t ping_timeout_ms; /* 0: 10000 */
+	uint64_t dead_ms;         /* 0: 45000 */
 };
 
 /* A client with these credentials (copied). Does not connect until

@@ -120,6 +120,18 @@ int cl_attrs(struct wa_node *n, ...);
 /* The node's `kid` child's bytes (NULL if missing). */
 const uint8_t *cl_kid_bytes(const struct wa_node *n, const char *tag, size_t *len);
 
+/* Delay before reconnect attempt n (1-based): backoff_min_ms doubled per
+ * attempt up to backoff_max_ms, then jittered into [d/2, d]. */
+uint64_t cl_backoff_ms(const struct wa_client *cl, unsigned n);
+/*
+ * Hands node n (borrowed) to the node-tag -> handler table as if it had just
+ * arrived on cl->conn; returns what the handler returned (an error closes
+ * the connection when it comes from wa_conn). The connection's on_node calls
+ * it; tests and tests/fuzz/fuzz_client_node.c call it directly, with cl->conn
+ * a detached wa_conn (wa_conn_new_detached) or NULL.
+ */
+int cl_node_received(struct wa_client *cl, const struct wa_node *n);
+
 /* client.c: the callbacks of every client's wa_conn */
 extern const struct wa_conn_cbs cl_conn_cbs;
 

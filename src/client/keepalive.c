@@ -28,8 +28,9 @@ static void on_pong(struct wa_conn *c, int err, const struct wa_node *n, void *u
 
 	if (cl->conn != c)
 		return;
-	if (err != Y_ECLOSED)
-		cl->ping_out = false; /* any answer, even an error, shows it is alive */
+	/* any answer, even an error, shows it is alive; a timeout does not */
+	if (err == Y_OK || err == Y_EINVAL)
+		cl->ping_out = false;
 }
 
 void cl_keepalive_tick(struct wa_client *cl)
@@ -42,8 +43,8 @@ void cl_keepalive_tick(struct wa_client *cl)
 	wa_conn_expire(cl->conn, now);
 	if (!cl->conn)
 		return; /* a waiter's timeout closed it */
-	if ((cl->ping_out && now - cl->ping_sent_ms >= CL_PING_TIMEOUT_MS) ||
-	    now - wa_conn_last_rx(cl->conn) >= CL_DEAD_MS) {
+	if ((cl->ping_out && now - cl->ping_sent_ms >= cl->opts.ping_timeout_ms) ||
+	    now - wa_conn_last_rx(cl->conn) >= cl->opts.dead_ms) {
 		LOG_INFO("client connection dead", NULL);
 		cl_disconnected(cl, WA_REASON_CONNECTION_LOST);
 		return;
@@ -59,5 +60,5 @@ void cl_keepalive_tick(struct wa_client *cl)
 			cl->ping_sent_ms = now;
 		}
 	}
-	cl_timer_start(cl, T_KEEPALIVE, cl->ping_out ? CL_PING_TIMEOUT_MS : interval(cl));
+	cl_timer_start(cl, T_KEEPALIVE, cl->ping_out ? cl->opts.ping_timeout_ms : interval(cl));
 }

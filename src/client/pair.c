@@ -74,7 +74,7 @@ void cl_qr_next(struct wa_client *cl)
 	}
 	cl->ref_idx++;
 	show_qr(cl);
-	cl_timer_start(cl, T_QR, CL_QR_NEXT_MS);
+	cl_timer_start(cl, T_QR, cl->opts.qr_next_ms);
 }
 
 int cl_pair_device(struct wa_client *cl, const struct wa_node *iq)
@@ -121,7 +121,7 @@ int cl_pair_device(struct wa_client *cl, const struct wa_node *iq)
 	cl->attempts = 0;
 	show_qr(cl); /* the QR first, so that whoever sees "qr" finds it */
 	cl_set_state(cl, WA_CL_QR, NULL);
-	cl_timer_start(cl, T_QR, CL_QR_FIRST_MS);
+	cl_timer_start(cl, T_QR, cl->opts.qr_first_ms);
 	return Y_OK;
 }
 
@@ -184,6 +184,10 @@ int cl_pair_success(struct wa_client *cl, const struct wa_node *iq)
 		LOG_WARN("client pairing refused", "{s:s}",  "why",
 			 fail);
 		reply_error(cl, iq, "401", fail);
+		if (cl->conn) { /* let the error answer go out before closing */
+			wa_conn_drop_flush(cl->conn);
+			cl->conn = NULL;
+		}
 		cl_give_up(cl, WA_CL_FAILED, WA_REASON_PAIRING_FAILED);
 		goto out;
 	}

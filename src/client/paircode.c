@@ -133,7 +133,7 @@ static void on_hello_answer(struct wa_conn *c, int err, const struct wa_node *n,
 	ref = err ? NULL : cl_kid_bytes(wa_node_child(n, "link_code_companion_reg"),
 				       "link_code_pairing_ref", &len);
 	if (!ref || !len || len > sizeof(pc->ref)) {
-		LOG_WARN("client pair code refused", "{s:s, s:s}", "session", cl->opts.name, "error",
+		LOG_WARN("client pair code refused", "{s:s}", "error",
 			 y_strerror(err ? err : Y_EINVAL));
 		pc_end(cl, err ? err : Y_EINVAL);
 		return;
@@ -144,7 +144,7 @@ static void on_hello_answer(struct wa_conn *c, int err, const struct wa_node *n,
 	cb = pc->cb;
 	pc->cb = NULL;
 	wa_paircode_display(pc->code, shown);
-	LOG_INFO("client pair code ready", "{s:s}", "session", cl->opts.name);
+	LOG_INFO("client pair code ready", NULL);
 	cb(cl, Y_OK, shown, pc->cb_ud);
 	wa_wipe(shown, sizeof(shown));
 }
@@ -234,12 +234,11 @@ static void on_finish_answer(struct wa_conn *c, int err, const struct wa_node *n
 		return;
 	if (!err) {
 		/* pair-success follows (pair.c) */
-		LOG_INFO("client pair code accepted", "{s:s}", "session", cl->opts.name);
+		LOG_INFO("client pair code accepted", NULL);
 		pc_end(cl, Y_OK);
 		return;
 	}
-	LOG_INFO("client pair code refused by the phone", "{s:s, s:s}", "session",
-		 cl->opts.name, "error", y_strerror(err));
+	LOG_INFO("client pair code refused by the phone", "{s:s}", "error", y_strerror(err));
 	if (cl->state == WA_CL_QR) {
 		/* the QR on show still links */
 		memcpy(cl->creds.adv_secret, pc->qr_adv, 32);
@@ -286,7 +285,7 @@ static void on_unwrapped(struct wa_paircode_job *j, void *ud)
 out:
 	wa_node_free(iq);
 	if (rc) {
-		LOG_WARN("client pair code finish failed", "{s:s, s:s}", "session", cl->opts.name,
+		LOG_WARN("client pair code finish failed", "{s:s}",
 			 "error", y_strerror(rc));
 		if (pc->stage == PC_FINISHING) {
 			memcpy(cl->creds.adv_secret, pc->qr_adv, 32);
@@ -318,8 +317,7 @@ int cl_paircode_notification(struct wa_client *cl, const struct wa_node *n)
 	ident = cl_kid_bytes(lc, "primary_identity_pub", &il);
 	if (!ref || rl != pc->ref_len || memcmp(ref, pc->ref, rl) || !wrapped ||
 	    wl != WA_PAIRCODE_WRAPPED_LEN || !ident || il != WA_KEY_LEN) {
-		LOG_WARN("client pair code: unexpected primary_hello", "{s:s}", "session",
-			 cl->opts.name);
+		LOG_WARN("client pair code: unexpected primary_hello", NULL);
 		return Y_OK;
 	}
 	memcpy(pc->primary_ident, ident, WA_KEY_LEN);
@@ -334,7 +332,7 @@ int cl_paircode_notification(struct wa_client *cl, const struct wa_node *n)
 		goto fail;
 	pc->job = j;
 	pc->stage = PC_UNWRAPPING;
-	LOG_INFO("client pair code entered on the phone", "{s:s}", "session", cl->opts.name);
+	LOG_INFO("client pair code entered on the phone", NULL);
 	return Y_OK;
 fail:
 	wa_paircode_job_free(j);

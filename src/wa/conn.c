@@ -241,6 +241,24 @@ int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struc
 	return Y_OK;
 }
 
+int wa_conn_new_detached(int dict, struct wa_conn **out)
+{
+	struct wa_conn *c;
+
+	*out = NULL;
+	if (dict != 2 && dict != 3)
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->state = CS_OPEN;
+	c->dict = dict;
+	c->dropped = 1; /* no callbacks, ever */
+	snprintf(c->id_prefix, sizeof(c->id_prefix), "detached");
+	*out = c;
+	return Y_OK;
+}
+
 int wa_conn_send(struct wa_conn *c, const struct wa_node *n)
 {
 	struct ybuf pt = YBUF_INIT(WA_FRAME_MAX - WA_GCM_TAG_LEN), ct = YBUF_INIT(0);
@@ -251,6 +269,10 @@ int wa_conn_send(struct wa_conn *c, const struct wa_node *n)
 	if (c->state != CS_OPEN)
 		return Y_ESTATE;
 	rc = wa_binary_encode(n, c->dict, &pt);
+	if (!c->ws) { /* detached: encoded, then discarded */
+		ybuf_release(&pt);
+		return rc;
+	}
 	rc = rc ?: wa_noise_encrypt(&c->nz, pt.data, pt.len, &ct);
 	rc = rc ?: wa_socket_send_frame(c->ws, ct.data, ct.len);
 	ybuf_release(&pt);
@@ -283,7 +305,9 @@ int wa_conn_iq(struct wa_conn *c, const struct wa_node *n, uint64_t timeout_ms, 
 	memcpy(w->id, id, strlen(id) + 1);
 	w->cb = cb;
 	w->ud = ud;
-	w->deadline = timeout_ms ? uv_now(wa_loop_uv(c->loop)) + timeout_ms : 0;
+	/* a detached connection has no loop: its owner's clock is uv_now too,
+	 * so deadlines there only compare with what wa_conn_expire is given */
+	w->deadline = timeout_ms ? (c->loop ? uv_now(wa_loop_uv(c->loop)) : 0) + timeout_ms : 0;
 	w->next = c->waiters;
 	c->waiters = w;
 	c->nwaiters++;
@@ -325,13 +349,15 @@ void wa_conn_close(struct wa_conn *c)
 	if (c->state == CS_CLOSING)
 		return;
 	c->state = CS_CLOSING;
-	wa_socket_close(c->ws);
+	if (c->ws)
+		wa_socket_close(c->ws);
 }
 
 void wa_conn_abort(struct wa_conn *c)
 {
 	c->state = CS_CLOSING;
-	wa_socket_abort(c->ws);
+	if (c->ws)
+		wa_socket_abort(c->ws);
 }
 
 void wa_conn_drop(struct wa_conn *c)
@@ -340,5 +366,21 @@ void wa_conn_drop(struct wa_conn *c)
 	memset(&c->cbs, 0, sizeof(c->cbs));
 	c->ud = NULL;
 	c->log_session = NULL;
+	if (!c->ws) { /* detached: nothing will call on_sock_close */
+		on_sock_close(NULL, 0, "", c);
+		return;
+	}
 	wa_conn_abort(c);
+}
+
+void wa_conn_drop_flush(struct wa_conn *c)
+{
+	if (!c->ws) {
+		wa_conn_drop(c);
+		return;
+	}
+	c->dropped = 1;
+	memset(&c->cbs, 0, sizeof(c->cbs));
+	c->ud = NULL;
+	wa_conn_close(c);
 }

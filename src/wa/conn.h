@@ -60,6 +60,16 @@ struct wa_conn_opts {
 int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struct wa_conn_cbs *cbs,
 		    void *ud, struct wa_conn **out);
 
+/*
+ * A connection with no socket, already open, for tests and fuzz targets
+ * that drive a connection's owner without a peer: nodes sent are encoded
+ * (with dictionary dict, 2 or 3) and discarded; iq waiters are kept (and
+ * wa_conn_expire fails them as usual); close and abort only mark it closed;
+ * on_close never runs. The owner frees it with wa_conn_drop, which frees it
+ * at once without calling the waiters left.
+ */
+int wa_conn_new_detached(int dict, struct wa_conn **out);
+
 /* Encodes, encrypts and queues one node. Y_ESTATE before on_ready,
  * Y_ECLOSED when closing, Y_EBUSY on backpressure (wa_socket_send_frame),
  * codec errors. The node is borrowed. */
@@ -103,5 +113,8 @@ void wa_conn_abort(struct wa_conn *c);
  * runs after this call, so the owner may be freed at once. The wa_conn
  * frees itself when its socket is gone. */
 void wa_conn_drop(struct wa_conn *c);
+/* As wa_conn_drop, but what is queued still goes out first (a graceful
+ * close): for a last answer before giving up. */
+void wa_conn_drop_flush(struct wa_conn *c);
 
 #endif

@@ -1,0 +1,260 @@
+/*
+ * Fuzz target for the client's node handlers: src/client's node-tag table
+ * (cl_node_received, client_int.h) and what it reaches (pair-device refs,
+ * pair-success checks and signing, <success>, login failures, stream
+ * errors, notifications and the prekey upload, ib, iqs from the server),
+ * without a socket: the client's connection is a detached wa_conn
+ * (wa/conn.h), so what the client sends is encoded and dropped.
+ *
+ * Input: byte 0 picks the client's state: bit 0 clear, a linked client
+ * logged in (CONNECTED); set, an unlinked client showing QR codes (it was
+ * handed a genuine pair-device first). The rest is one frame for
+ * wa_binary_decode (flags byte, then the node; dictionary 3). Every input
+ * gets a fresh client; its keys are fixed, so that seeds can carry a
+ * pair-success whose HMAC and signatures verify.
+ *
+ * Checks: no crash, leak, over-read or undefined behaviour (ASan/UBSan);
+ * the state afterwards is one of the enum's; an unlinked client becomes
+ * linked only by a pair-success it accepted (state PAIRING, a JID that
+ * parses, an account it can unpack).
+ *
+ * Seeds: FUZZ_CLIENT_NODE_SEEDS=DIR build/fuzz/fuzz_client_node -runs=0
+ * writes them to DIR (tests/fuzz/corpus/fuzz_client_node/ is that output).
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/fake_adv.h"
+#include "client/client_int.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "wa/binary.h"
+#include "wa/jid.h"
+
+#define PHONE_JID "15551234567:3@s.whatsapp.net"
+
+static struct wa_loop *loop;
+static struct wa_client_pool *pool;
+static struct wa_creds base_creds;   /* fixed keys, unlinked */
+static struct wa_keypair phone;       /* the phone's account key, fixed */
+
+static int fixed_keys(void)
+{
+	uint8_t p[32];
+	int rc;
+
+	memset(&base_creds, 0, sizeof(base_creds));
+	memset(base_creds.noise.priv, 0x11, 32);
+	memset(base_creds.identity.priv, 0x22, 32);
+	memset(base_creds.spk.priv, 0x33, 32);
+	memset(base_creds.adv_secret, 0x44, 32);
+	base_creds.identity.registration_id = 4242;
+	base_creds.spk_id = 1;
+	base_creds.next_prekey_id = 1;
+	rc = wa_creds_derive(&base_creds);
+	memset(p, 0x55, 32);
+	return rc ?: wa_keypair_from_private(&phone, p);
+}
+
+static int setup(void)
+{
+	/* connects fail at once (no socket): a 515 or a backoff goes nowhere */
+	struct wa_client_pool_opts po = { .url = "bogus://nowhere", .connects_per_sec = 1000 };
+
+	ylog_min = YLOG_OFF;
+	if (wa_loop_new(NULL, &loop) || wa_client_pool_new(loop, &po, &pool))
+		return -1;
+	return fixed_keys();
+}
+
+static struct wa_node *pair_device(void)
+{
+	struct wa_node *n = wa_node_new("iq"), *pd, *r;
+
+	if (!n || cl_attrs(n, "from", "s.whatsapp.net", "type", "set", "id", "pd-1", "xmlns",
+			   "md", NULL) ||
+	    !(pd = wa_node_add_child(n, "pair-device")) || !(r = wa_node_add_child(pd, "ref")) ||
+	    wa_node_set_bytes(r, "2@first", 7) || !(r = wa_node_add_child(pd, "ref")) ||
+	    wa_node_set_bytes(r, "2@second", 8)) {
+		wa_node_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* A fresh client in the state byte 0 asks for. */
+static struct wa_client *fresh_client(int qr)
+{
+	struct wa_client_opts o = { .name = "fuzz" };
+	struct wa_creds c = base_creds;
+	struct wa_client *cl;
+	struct wa_node *pd;
+
+	if (!qr) {
+		memset(c.account, 0xab, 40);
+		c.account_len = 40;
+		snprintf(c.jid, sizeof(c.jid), "%s", PHONE_JID);
+	}
+	if (wa_client_new(pool, &c, &o, NULL, NULL, &cl))
+		abort();
+	if (wa_conn_new_detached(3, &cl->conn))
+		abort();
+	if (!qr) {
+		cl->state = WA_CL_CONNECTED;
+		return cl;
+	}
+	pd = pair_device();
+	if (!pd || cl_node_received(cl, pd) || cl->state != WA_CL_QR || !wa_client_qr(cl))
+		abort();
+	wa_node_free(pd);
+	return cl;
+}
+
+static void check_after(struct wa_client *cl, int qr)
+{
+	const struct wa_creds *c = wa_client_creds(cl);
+	Wa__ADVSignedDeviceIdentity *a = NULL;
+	struct wa_jid j;
+
+	if ((unsigned)cl->state > WA_CL_FAILED)
+		abort();
+	if (!qr || !wa_creds_linked(c))
+		return;
+	/* linked from QR: only through an accepted pair-success */
+	if (cl->state != WA_CL_PAIRING || wa_jid_parse(c->jid, strlen(c->jid), &j) ||
+	    c->account_len > sizeof(c->account) ||
+	    wa_pb_unpack(&wa__advsigned_device_identity__descriptor, c->account, c->account_len,
+			 (ProtobufCMessage **)&a) ||
+	    !a->has_devicesignature || a->devicesignature.len != WA_SIG_LEN)
+		abort();
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct wa_client *cl;
+	struct wa_node *n = NULL;
+	int qr;
+
+	if (!loop && setup())
+		abort();
+	if (size < 2)
+		return 0;
+	qr = data[0] & 1;
+	if (wa_binary_decode(data + 1, size - 1, 3, &n))
+		return 0;
+	cl = fresh_client(qr);
+	cl_node_received(cl, n);
+	check_after(cl, qr);
+	wa_node_free(n);
+	wa_client_free(cl);
+	wa_loop_run_once(loop, 1); /* the client's timer closes */
+	return 0;
+}
+
+/* ---- seeds ---- */
+
+static void write_seed(const char *dir, const char *name, int qr, struct wa_node *n)
+{
+	struct ybuf b = YBUF_INIT(1 << 20);
+	char path[512];
+	FILE *f;
+
+	if (!n || ybuf_append_byte(&b, (uint8_t)qr) || wa_binary_encode(n, 3, &b))
+		abort();
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f))
+		abort();
+	ybuf_release(&b);
+	wa_node_free(n);
+}
+
+static struct wa_node *node(const char *tag, ...)
+{
+	struct wa_node *n = wa_node_new(tag);
+	va_list ap;
+	const char *k;
+
+	va_start(ap, tag);
+	while (n && (k = va_arg(ap, const char *)))
+		if (wa_node_add_attr(n, k, va_arg(ap, const char *)))
+			abort();
+	va_end(ap);
+	return n;
+}
+
+static struct wa_node *with_kid(struct wa_node *n, const char *tag, const char *k, const char *v)
+{
+	struct wa_node *c = n ? wa_node_add_child(n, tag) : NULL;
+
+	if (!c || (k && wa_node_add_attr(c, k, v)))
+		abort();
+	return n;
+}
+
+static struct wa_node *pair_success_seed(const struct adv_spec *sp)
+{
+	struct ybuf ident = YBUF_INIT(8192), details = YBUF_INIT(4096);
+	struct wa_node *n;
+
+	if (!adv_build_identity(sp, &phone, base_creds.identity.pub, base_creds.adv_secret, &ident,
+				&details))
+		abort();
+	n = adv_pair_success(&ident, "ps-1", PHONE_JID, "98765432101234:3@lid");
+	ybuf_release(&ident);
+	ybuf_release(&details);
+	return n;
+}
+
+static void write_seeds(const char *dir)
+{
+	struct wa_node *n;
+
+	write_seed(dir, "pair-device", 1, pair_device());
+	write_seed(dir, "pair-success", 1, pair_success_seed(&(struct adv_spec){ .key_index = 1 }));
+	write_seed(dir, "pair-success-hosted", 1,
+		   pair_success_seed(&(struct adv_spec){ .hosted = true, .hmac_prefix = true,
+							 .acct_prefix = 5, .key_index = 2 }));
+	write_seed(dir, "pair-success-bad-sig", 1,
+		   pair_success_seed(&(struct adv_spec){ .flip_sig = true, .key_index = 1 }));
+	write_seed(dir, "success", 0, node("success", "t", "1700000000", "lid",
+					   "98765432101234:3@lid", NULL));
+	write_seed(dir, "failure-405", 0, node("failure", "reason", "405", NULL));
+	write_seed(dir, "failure-401", 0, node("failure", "reason", "401", NULL));
+	write_seed(dir, "stream-error-515", 0, node("stream:error", "code", "515", NULL));
+	write_seed(dir, "stream-error-401", 0, node("stream:error", "code", "401", NULL));
+	write_seed(dir, "stream-error-replaced", 0,
+		   with_kid(node("stream:error", NULL), "conflict", "type", "replaced"));
+	write_seed(dir, "stream-error-device-removed", 0,
+		   with_kid(node("stream:error", NULL), "conflict", "type", "device_removed"));
+	write_seed(dir, "notification-encrypt-count", 0,
+		   with_kid(node("notification", "from", "s.whatsapp.net", "type", "encrypt", "id",
+				 "n-1", NULL),
+			    "count", "value", "3"));
+	write_seed(dir, "ib-offline", 0, with_kid(node("ib", "from", "s.whatsapp.net", NULL),
+						 "offline", "count", "0"));
+	write_seed(dir, "ib-downgrade", 0, with_kid(node("ib", "from", "s.whatsapp.net", NULL),
+						   "downgrade_webclient", NULL, NULL));
+	write_seed(dir, "iq-ping", 0,
+		   with_kid(node("iq", "from", "s.whatsapp.net", "type", "get", "id", "p-1", "xmlns",
+				 "urn:xmpp:ping", NULL),
+			    "ping", NULL, NULL));
+	n = node("receipt", "from", "15550001111@s.whatsapp.net", "id", "r-1", NULL);
+	write_seed(dir, "receipt", 0, n);
+	write_seed(dir, "xmlstreamend", 0, node("xmlstreamend", NULL));
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *dir = getenv("FUZZ_CLIENT_NODE_SEEDS");
+
+	if (setup())
+		abort();
+	if (dir)
+		write_seeds(dir);
+	return 0;
+}
