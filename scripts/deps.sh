@@ -29,6 +29,10 @@ if [ "$what" != build ] && ! command -v npm >/dev/null; then missing+=(npm); fi
 # its prebuilt binary cannot be fetched from GitHub
 if [ "$what" != build ] && ! command -v g++ >/dev/null; then missing+=(g++); fi
 if [ "$what" != build ] && ! command -v python3 >/dev/null; then missing+=(python3); fi
+# the HTTP tests check that Python `requests` reads our errors (413 among them)
+if [ "$what" = test ] && ! python3 -c 'import requests' 2>/dev/null &&
+	! /usr/bin/python3 -c 'import requests' 2>/dev/null; then missing+=(python3-requests); fi
+if [ "$what" = test ] && ! command -v curl >/dev/null; then missing+=(curl); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then

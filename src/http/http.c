@@ -16,9 +16,11 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +28,18 @@
 #define RATELIMIT_SLOTS 16384
 #define CONNECTION_LIMIT 1024
 #define CONNECTION_TIMEOUT_S 30
-#define DISCARD_FACTOR 4 /* read at most this many times MAX_BODY_BYTES of a too-big body */
+/*
+ * A too-big body is read and thrown away before the 413 goes out: a client
+ * that is still writing when the server closes gets EPIPE/ECONNRESET instead
+ * of the answer (Node fetch, Python requests). Only up to a bound: a body
+ * announced by Content-Length up to the larger of DISCARD_FACTOR times
+ * MAX_BODY_BYTES and DISCARD_MIN is read to its end; one announced beyond
+ * that (or from a client waiting on "Expect: 100-continue") is answered at
+ * once and the connection closed; a chunked body is cut off (the connection
+ * dropped without an answer) once DISCARD_FACTOR times MAX_BODY_BYTES went by.
+ */
+#define DISCARD_FACTOR 4             /* times MAX_BODY_BYTES */
+#define DISCARD_MIN (32u << 20)      /* bytes */
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -48,7 +61,9 @@ struct http_req {
 	int64_t start_ns;
 	struct ybuf body;
 	int too_big;
+	int probe;                   /* a HTTP_ROUTE_PROBE route */
 	size_t discarded;            /* body bytes dropped after too_big */
+	size_t discard_cap;          /* past this many, drop the connection */
 	struct http_match match;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char key_id[HTTP_KEY_ID_LEN];
@@ -340,7 +355,10 @@ static void dispatch(struct http_req *req)
 		ident[1] = ':';
 		client_ip(req, ident + 2, sizeof(ident) - 2);
 	}
-	if (srv->rl) {
+	route_rc = http_router_match(srv->o.routes, srv->o.nroutes, req->method, req->path,
+				     &req->match);
+	req->probe = route_rc == Y_OK && (req->match.route->flags & HTTP_ROUTE_PROBE);
+	if (srv->rl && !req->probe) {
 		int retry;
 
 		if (!http_ratelimit_hit(srv->rl, ident, strlen(ident), now_ns() / 1000000,
@@ -352,9 +370,6 @@ static void dispatch(struct http_req *req)
 			return;
 		}
 	}
-
-	route_rc = http_router_match(srv->o.routes, srv->o.nroutes, req->method, req->path,
-				     &req->match);
 
 	/* OPTIONS: CORS preflight or a plain question about allowed methods. */
 	if (req->method == HTTP_OPTIONS && route_rc != Y_ENOTFOUND) {
@@ -487,6 +502,15 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	return req;
 }
 
+static size_t discard_max(const struct http_server *srv)
+{
+	size_t f = srv->o.max_body_bytes > SIZE_MAX / DISCARD_FACTOR ?
+			   SIZE_MAX :
+			   DISCARD_FACTOR * srv->o.max_body_bytes;
+
+	return f > DISCARD_MIN ? f : DISCARD_MIN;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -508,8 +532,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			unsigned long long n = strtoull(cl, &end, 10);
 
 			if (end != cl && n > srv->o.max_body_bytes) {
-				/* Answer now, without reading the announced body. */
+				const char *expect = MHD_lookup_connection_value(
+					conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
 				req->too_big = 1;
+				req->discard_cap = discard_max(srv);
+				if (n <= req->discard_cap &&
+				    !(expect && !strcasecmp(expect, "100-continue")))
+					return MHD_YES; /* read it, then answer */
+				/* Answer now, without reading the announced body. */
 				dispatch(req);
 				return send_answer(req);
 			}
@@ -522,10 +553,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			 * the rest is discarded, but only up to a bound: past it
 			 * the connection is dropped without an answer. */
 			req->discarded += *upload_data_size;
-			if (req->discarded > DISCARD_FACTOR * srv->o.max_body_bytes)
+			if (req->discarded > req->discard_cap)
 				return MHD_NO;
 		} else if (ybuf_append(&req->body, upload_data, *upload_data_size) != Y_OK) {
 			req->too_big = 1;
+			req->discard_cap = DISCARD_FACTOR * srv->o.max_body_bytes;
 			req->discarded = req->body.len + *upload_data_size;
 			ybuf_release(&req->body);
 		}
@@ -555,14 +587,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!req)
 		return;
-	if (ylog_on(YLOG_INFO)) {
+	if (ylog_on(req->probe ? YLOG_DEBUG : YLOG_INFO)) {
 		char path[257], method[17];
 		/* whole microseconds, so the number prints short */
 		double ms = (double)((now_ns() - req->start_ns + 500) / 1000) / 1000.0;
 
 		sanitize(req->path, path, sizeof(path));
 		sanitize(req->method_name, method, sizeof(method));
-		LOG_INFO("request", "{s:s, s:s, s:i, s:f, s:s, s:b}", "method", method, "path", path,
+		YLOG(req->probe ? YLOG_DEBUG : YLOG_INFO, "request", "{s:s, s:s, s:i, s:f, s:s, s:b}",
+		     "method", method, "path", path,
 			 "status", req->answered ? req->status : 0, "durationMs", ms, "requestId",
 			 req->request_id, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	}
