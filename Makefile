@@ -41,6 +41,9 @@ else
   MODE_CFLAGS := -O2 -g
 endif
 
+# scripts/deps.sh unpacks Node 20 + npm 10 here when the system's are older.
+export PATH := $(CURDIR)/build/node/bin:$(PATH)
+
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(MODE_CFLAGS) -Isrc -I$(GEN) \
