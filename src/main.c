@@ -20,13 +20,13 @@
 #include "util/config.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define YESAPP_VERSION "0.1.0"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 

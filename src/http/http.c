@@ -41,8 +41,22 @@
 #define DISCARD_FACTOR 4             /* times MAX_BODY_BYTES */
 #define DISCARD_MIN (32u << 20)      /* bytes */
 
+/* Request durations for /metrics: one histogram per (route, status class),
+ * the last route slot for requests that matched no route. */
+static const double hist_bounds[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+				      0.25,  0.5,   1,    2.5,   5,    10 };
+#define HIST_BUCKETS (sizeof(hist_bounds) / sizeof(hist_bounds[0]))
+#define HIST_CLASSES 5 /* 1xx..5xx */
+
+struct hist {
+	atomic_ullong bucket[HIST_BUCKETS]; /* not cumulative: each counts its own range */
+	atomic_ullong count;
+	atomic_ullong sum_us;
+};
+
 struct http_server {
 	struct MHD_Daemon *d;
+	struct hist *hist;           /* (nroutes + 1) * HIST_CLASSES */
 	struct http_server_opts o;
 	char *cors;                  /* owned copy of o.cors_origins, NULL if none */
 	struct http_ratelimit *rl;   /* NULL when rate limiting is off */
@@ -171,6 +185,11 @@ static void new_request_id(char out[HTTP_REQUEST_ID_MAX + 1])
 void *http_req_app(const struct http_req *req)
 {
 	return req->srv->o.app;
+}
+
+struct http_server *http_req_server(const struct http_req *req)
+{
+	return req->srv;
 }
 
 int http_req_method(const struct http_req *req)
@@ -579,6 +598,71 @@ static void sanitize(const char *in, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
+static void hist_observe(struct http_server *srv, const struct http_req *req)
+{
+	size_t route = srv->o.nroutes, i = 0;
+	uint64_t us = (now_ns() - req->start_ns) / 1000;
+	int cls = req->answered ? req->status / 100 - 1 : 4;
+	struct hist *h;
+
+	if (req->match.route && req->match.route >= srv->o.routes &&
+	    req->match.route < srv->o.routes + srv->o.nroutes)
+		route = (size_t)(req->match.route - srv->o.routes);
+	if (cls < 0 || cls >= HIST_CLASSES)
+		cls = 4;
+	h = &srv->hist[route * HIST_CLASSES + (size_t)cls];
+	while (i < HIST_BUCKETS && (double)us / 1e6 > hist_bounds[i])
+		i++;
+	if (i < HIST_BUCKETS)
+		atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+int http_server_metrics(const struct http_server *srv, struct ybuf *out)
+{
+	static const char name[] = "yesapp_http_request_duration_seconds";
+	int rc;
+
+	rc = ybuf_printf(out,
+			 "# HELP %s HTTP request duration by route template, method and "
+			 "status class.\n# TYPE %s histogram\n",
+			 name, name);
+	for (size_t r = 0; rc == Y_OK && r <= srv->o.nroutes; r++) {
+		const struct http_route *rt = r < srv->o.nroutes ? &srv->o.routes[r] : NULL;
+
+		for (int c = 0; rc == Y_OK && c < HIST_CLASSES; c++) {
+			const struct hist *h = &srv->hist[r * HIST_CLASSES + (size_t)c];
+			unsigned long long n = atomic_load_explicit(&h->count, memory_order_relaxed);
+			unsigned long long cum = 0;
+			char labels[300], methods[64] = "other";
+
+			if (!n)
+				continue;
+			if (rt)
+				http_methods_format(rt->methods, methods, sizeof(methods));
+			/* templates and method names are ours: no quotes or backslashes */
+			snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%dxx\"",
+				 rt ? rt->pattern : "unmatched", methods, c + 1);
+			for (size_t i = 0; rc == Y_OK && i < HIST_BUCKETS; i++) {
+				cum += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+				rc = ybuf_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels,
+						 hist_bounds[i], cum);
+			}
+			if (rc == Y_OK)
+				rc = ybuf_printf(
+					out,
+					"%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %.6f\n"
+					"%s_count{%s} %llu\n",
+					name, labels, n, name, labels,
+					(double)atomic_load_explicit(&h->sum_us,
+								     memory_order_relaxed) / 1e6,
+					name, labels, n);
+		}
+	}
+	return rc;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -600,6 +684,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 req->request_id, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	}
 	atomic_fetch_add(&srv->requests, 1);
+	hist_observe(srv, req);
 	ybuf_release(&req->body);
 	free(req->resp);
 	free(req);
@@ -634,6 +719,11 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	if (!srv)
 		return Y_ENOMEM;
 	srv->o = *opts;
+	srv->hist = calloc((opts->nroutes + 1) * HIST_CLASSES, sizeof(*srv->hist));
+	if (!srv->hist) {
+		free(srv);
+		return Y_ENOMEM;
+	}
 	if (srv->o.threads < 1)
 		srv->o.threads = 1;
 	if (opts->cors_origins && *opts->cors_origins) {
@@ -726,6 +816,7 @@ void http_server_free(struct http_server *srv)
 		MHD_stop_daemon(srv->d);
 	http_ratelimit_free(srv->rl);
 	free(srv->cors);
+	free(srv->hist);
 	free(srv);
 }
 

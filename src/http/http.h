@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "http/router.h"
+#include "util/buf.h"
 
 #define HTTP_KEY_ID_LEN 64
 #define HTTP_REQUEST_ID_MAX 128
@@ -61,9 +62,15 @@ int http_server_wait_idle(struct http_server *srv, int timeout_ms);
 void http_server_free(struct http_server *srv);
 /* Requests handled since start (all statuses). */
 unsigned long long http_server_requests(const struct http_server *srv);
+/* Appends yesapp_http_request_duration_seconds (a Prometheus histogram by
+ * route template, method and status class, counted lock-free as each request
+ * completes) to out. Any thread. */
+int http_server_metrics(const struct http_server *srv, struct ybuf *out);
 
 /* ---- for handlers ---- */
 void *http_req_app(const struct http_req *req);
+/* The server answering the request. */
+struct http_server *http_req_server(const struct http_req *req);
 int http_req_method(const struct http_req *req);
 /* The i-th `{param}` of the matched route; NULL if i is out of range. */
 const char *http_req_param(const struct http_req *req, int i, size_t *len);

@@ -41,6 +41,10 @@ int store_open(const char *url, struct store **out);
 void store_close(struct store *st); /* NULL is a no-op */
 /* Cheap liveness query (SELECT 1). */
 int store_ping(struct store *st);
+/* Readiness: writes a probe row and reads it back (waiting at most
+ * timeout_ms for the write lock instead of the usual busy timeout).
+ * Y_OK, Y_EBUSY (locked by someone else), Y_EDB. */
+int store_ready_check(struct store *st, int timeout_ms);
 /* Schema version now applied, and the newest this binary knows. */
 int store_schema_version(struct store *st, int *applied, int *known);
 

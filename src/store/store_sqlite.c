@@ -157,6 +157,7 @@ static const char *const stmt_sql[S__COUNT] = {
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t mu;
+	int busy_ms;          /* the busy timeout in force (guarded by mu) */
 	sqlite3_stmt *stmt[S__COUNT];
 };
 
@@ -487,6 +488,7 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
+	st->busy_ms = BUSY_TIMEOUT_MS;
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	rc = exec_sql(st, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; "
 			  "PRAGMA synchronous = NORMAL");
@@ -521,6 +523,7 @@ void store_close(struct store *st)
 void store_sqlite_set_busy_timeout(struct store *st, int ms)
 {
 	pthread_mutex_lock(&st->mu);
+	st->busy_ms = ms;
 	sqlite3_busy_timeout(st->db, ms);
 	pthread_mutex_unlock(&st->mu);
 }
@@ -536,6 +539,46 @@ int store_ping(struct store *st)
 	if (s)
 		rc = rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 1 ? Y_OK : db_error(st, rc, "ping");
 	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_ready_check(struct store *st, int timeout_ms)
+{
+	sqlite3_stmt *s;
+	char stamp[32];
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	snprintf(stamp, sizeof(stamp), "%lld", (long long)clock_now_ms());
+	sqlite3_busy_timeout(st->db, timeout_ms);
+	s = prep(st, S_SETTING_PUT);
+	if (!s) {
+		rc = Y_EDB;
+	} else {
+		sqlite3_bind_text(s, 1, "ready_probe", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, stamp, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, clock_now_ms());
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "ready probe write");
+		done(s);
+	}
+	if (rc == Y_OK) {
+		s = prep(st, S_SETTING_GET);
+		if (!s) {
+			rc = Y_EDB;
+		} else {
+			sqlite3_bind_text(s, 1, "ready_probe", -1, SQLITE_STATIC);
+			rc = sqlite3_step(s);
+			rc = rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(s, 0) ?: "",
+							 stamp) ?
+				     Y_OK :
+				     db_error(st, rc == SQLITE_ROW ? SQLITE_CORRUPT : rc,
+					      "ready probe read");
+			done(s);
+		}
+	}
+	sqlite3_busy_timeout(st->db, st->busy_ms);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -70,6 +70,9 @@ static const struct option_row options[] = {
 	{ "CORS_ORIGINS", "cors-origins", "LIST", OPT_ORIGINS, FIELD(cors_origins), NULL,
 	  "(none)", 0, 0, "allowed browser origins: * or a comma-separated list of "
 	  "http(s)://host[:port]" },
+	{ "METRICS_TOKEN", "metrics-token", "TOKEN", OPT_SECRET, FIELD(metrics_token), NULL,
+	  "(none: open)", 0, 256, "bearer token that GET /metrics must present "
+	  "(Authorization: Bearer TOKEN); unset, /metrics is open like /health" },
 	{ "RATE_LIMIT_GLOBAL", "rate-limit-global", "N", OPT_INT, FIELD(rate_limit_global), "100",
 	  NULL, 0, 1000000, "requests per minute per API key or client IP (0 = unlimited)" },
 	{ "RATE_LIMIT_MESSAGES", "rate-limit-messages", "N", OPT_INT, FIELD(rate_limit_messages),

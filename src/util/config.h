@@ -22,6 +22,7 @@ struct config {
 	enum ylog_level log_level;/* LOG_LEVEL, --log-level (info) */
 	char *api_key;            /* API_KEY, --api-key (NULL) */
 	char *cors_origins;       /* CORS_ORIGINS, --cors-origins (NULL = none) comma list or "*" */
+	char *metrics_token;      /* METRICS_TOKEN: bearer token for /metrics, NULL = open */
 	int rate_limit_global;    /* RATE_LIMIT_GLOBAL (100 requests/min per client key or IP) */
 	int rate_limit_messages;  /* RATE_LIMIT_MESSAGES (50/min per session) */
 	int queue_max;            /* QUEUE_MAX (1000) */
