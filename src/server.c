@@ -219,10 +219,14 @@ int server_run(const struct config *cfg)
 	o.nroutes = api_nroutes;
 	o.auth = api_auth;
 	o.app = &ctx;
+	o.trust_proxy = cfg->trust_proxy;
+	o.tls_cert_file = cfg->tls_cert_file;
+	o.tls_key_file = cfg->tls_key_file;
 	rc = http_server_start(&o, &http);
 	if (rc)
 		goto out;
-	LOG_INFO("listening", "{s:s, s:i}", "host", cfg->host, "port", http_server_port(http));
+	LOG_INFO("listening", "{s:s, s:i, s:s}", "host", cfg->host, "port", http_server_port(http),
+		 "scheme", cfg->tls_cert_file ? "https" : "http");
 
 	while (sigwait(&sigs, &sig) != 0)
 		;

@@ -9,12 +9,14 @@
 #include "http/http.h"
 #include "http/ratelimit.h"
 #include "util/buf.h"
+#include "util/cidr.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +62,8 @@ struct http_server {
 	struct http_server_opts o;
 	char *cors;                  /* owned copy of o.cors_origins, NULL if none */
 	struct http_ratelimit *rl;   /* NULL when rate limiting is off */
+	struct cidr_list trusted;    /* TRUST_PROXY; n == 0: none */
+	char *tls_cert, *tls_key;    /* PEM text when serving HTTPS, else NULL */
 	int port;
 	atomic_int in_flight;
 	atomic_int quiesced;
@@ -80,6 +84,8 @@ struct http_req {
 	size_t discard_cap;          /* past this many, drop the connection */
 	struct http_match match;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what a trusted proxy says */
+	int https;                   /* came over TLS (ours, or a trusted proxy's) */
 	char key_id[HTTP_KEY_ID_LEN];
 	int authed;
 	const char *origin;          /* allowed Origin header value, else NULL */
@@ -190,6 +196,11 @@ void *http_req_app(const struct http_req *req)
 struct http_server *http_req_server(const struct http_req *req)
 {
 	return req->srv;
+}
+
+const char *http_req_client_ip(const struct http_req *req)
+{
+	return req->ip;
 }
 
 int http_req_method(const struct http_req *req)
@@ -314,7 +325,7 @@ void http_reply_bytes(struct http_req *req, int status, const char *content_type
 
 /* ---- the middleware chain ---- */
 
-static void client_ip(struct http_req *req, char *out, size_t outlen)
+static void peer_ip(struct http_req *req, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -328,6 +339,51 @@ static void client_ip(struct http_req *req, char *out, size_t outlen)
 	else if (ci->client_addr->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
 			  (socklen_t)outlen);
+}
+
+struct fwd {
+	struct ybuf xff, proto; /* every X-Forwarded-For / -Proto value, comma-joined */
+};
+
+static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct fwd *f = cls;
+	struct ybuf *b = !strcasecmp(key, "X-Forwarded-For")	 ? &f->xff :
+			 !strcasecmp(key, "X-Forwarded-Proto") ? &f->proto :
+								 NULL;
+
+	if (b && value && (b->len == 0 || ybuf_append_byte(b, ',') == Y_OK))
+		ybuf_append_str(b, value); /* capped: a huge header is cut, then ignored */
+	return MHD_YES;
+}
+
+/*
+ * The client's address and scheme. Only a peer in TRUST_PROXY is believed:
+ * X-Forwarded-For is read from the right, skipping proxies we trust, and
+ * the first address that is not one of them is the client (an entry that is
+ * not an address stops the walk at the last trusted hop); X-Forwarded-Proto's
+ * last value says whether the proxy was reached over https.
+ */
+static void client_of(struct http_req *req)
+{
+	struct http_server *srv = req->srv;
+	struct fwd f = { YBUF_INIT(4096), YBUF_INIT(256) };
+	char item[INET6_ADDRSTRLEN];
+
+	peer_ip(req, req->ip, sizeof(req->ip));
+	req->https = srv->tls_cert != NULL;
+	if (!srv->trusted.n || !cidr_list_match_text(&srv->trusted, req->ip))
+		return;
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_fwd, &f);
+	/* a header cut at the cap is ignored whole */
+	if (f.xff.data && f.xff.len < f.xff.max)
+		cidr_forwarded_client(&srv->trusted, (const char *)f.xff.data, f.xff.len, req->ip);
+	if (f.proto.data && f.proto.len < f.proto.max &&
+	    cidr_last_item((const char *)f.proto.data, f.proto.len, item, sizeof(item)) >= 0)
+		req->https = !strcasecmp(item, "https");
+	ybuf_release(&f.xff);
+	ybuf_release(&f.proto);
 }
 
 static int needs_auth(const struct http_req *req, int route_rc)
@@ -370,9 +426,7 @@ static void dispatch(struct http_req *req)
 	if (req->authed) {
 		snprintf(ident, sizeof(ident), "k:%s", req->key_id);
 	} else {
-		ident[0] = 'i';
-		ident[1] = ':';
-		client_ip(req, ident + 2, sizeof(ident) - 2);
+		snprintf(ident, sizeof(ident), "i:%s", req->ip);
 	}
 	route_rc = http_router_match(srv->o.routes, srv->o.nroutes, req->method, req->path,
 				     &req->match);
@@ -443,6 +497,17 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	/* the rest of helmet's defaults that apply to an API */
+	MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+	MHD_add_response_header(r, "Origin-Agent-Cluster", "?1");
+	MHD_add_response_header(r, "X-DNS-Prefetch-Control", "off");
+	MHD_add_response_header(r, "X-Download-Options", "noopen");
+	MHD_add_response_header(r, "X-Permitted-Cross-Domain-Policies", "none");
+	MHD_add_response_header(r, "X-XSS-Protection", "0");
+	if (req->https) /* only over TLS: ours or a trusted proxy's */
+		MHD_add_response_header(r, "Strict-Transport-Security",
+					"max-age=31536000; includeSubDomains");
 	MHD_add_response_header(r, "Cache-Control",
 				req->cache_control[0] ? req->cache_control : "no-store");
 	if (req->allow_mask) {
@@ -513,6 +578,7 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	req->start_ns = now_ns();
 	req->rl_remaining = -1;
 	ybuf_init(&req->body, srv->o.max_body_bytes);
+	client_of(req);
 	rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 	if (http_request_id_ok(rid))
 		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
@@ -678,8 +744,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 		sanitize(req->path, path, sizeof(path));
 		sanitize(req->method_name, method, sizeof(method));
-		YLOG(req->probe ? YLOG_DEBUG : YLOG_INFO, "request", "{s:s, s:s, s:i, s:f, s:s, s:b}",
-		     "method", method, "path", path,
+		YLOG(req->probe ? YLOG_DEBUG : YLOG_INFO, "request",
+		     "{s:s, s:s, s:s, s:i, s:f, s:s, s:b}", "ip", req->ip, "method", method, "path", path,
 			 "status", req->answered ? req->status : 0, "durationMs", ms, "requestId",
 			 req->request_id, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	}
@@ -699,6 +765,26 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	LOG_DEBUG("libmicrohttpd", "{s:s}", "detail", msg);
+}
+
+/* A whole (small) file as a NUL-terminated string, or NULL. */
+static char *read_file(const char *path)
+{
+	struct ybuf b = YBUF_INIT(1 << 20);
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (ybuf_append(&b, chunk, n) != Y_OK) {
+			ybuf_release(&b);
+			fclose(f);
+			return NULL;
+		}
+	fclose(f);
+	return (char *)ybuf_detach(&b, &n);
 }
 
 int http_server_start(const struct http_server_opts *opts, struct http_server **out)
@@ -723,6 +809,23 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	if (!srv->hist) {
 		free(srv);
 		return Y_ENOMEM;
+	}
+	if (opts->trust_proxy && *opts->trust_proxy &&
+	    cidr_list_parse(opts->trust_proxy, &srv->trusted)) {
+		rc = Y_EINVAL;
+		goto fail;
+	}
+	if (opts->tls_cert_file || opts->tls_key_file) {
+		if (!opts->tls_cert_file || !opts->tls_key_file ||
+		    !(srv->tls_cert = read_file(opts->tls_cert_file)) ||
+		    !(srv->tls_key = read_file(opts->tls_key_file))) {
+			LOG_ERROR("cannot read the TLS certificate or key", "{s:s, s:s}", "cert",
+				  opts->tls_cert_file ? opts->tls_cert_file : "",
+				  "key", opts->tls_key_file ? opts->tls_key_file : "");
+			rc = Y_EINVAL;
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
 	}
 	if (srv->o.threads < 1)
 		srv->o.threads = 1;
@@ -754,6 +857,11 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	struct MHD_OptionItem tls_opts[] = {
+		{ srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	srv->d = MHD_start_daemon(
 		flags, (uint16_t)opts->port, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -762,6 +870,7 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_THREAD_POOL_SIZE, srv->o.threads > 1 ? srv->o.threads : 0u,
+		MHD_OPTION_ARRAY, tls_opts,
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->d) {
@@ -817,6 +926,11 @@ void http_server_free(struct http_server *srv)
 	http_ratelimit_free(srv->rl);
 	free(srv->cors);
 	free(srv->hist);
+	free(srv->tls_cert);
+	if (srv->tls_key) {
+		OPENSSL_cleanse(srv->tls_key, strlen(srv->tls_key));
+		free(srv->tls_key);
+	}
 	free(srv);
 }
 

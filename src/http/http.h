@@ -46,6 +46,9 @@ struct http_server_opts {
 	 * internal failures. Called from server threads. */
 	int (*auth)(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
 	void *app;                   /* borrowed; handed to handlers */
+	const char *trust_proxy;     /* TRUST_PROXY list (util/cidr.h) or NULL */
+	const char *tls_cert_file;   /* both set: serve HTTPS (read at start) */
+	const char *tls_key_file;
 };
 
 /* Binds and starts serving. *out is freed with http_server_free. Y_EINVAL for
@@ -80,6 +83,8 @@ const char *http_req_query(const struct http_req *req, const char *name, int *pr
 const char *http_req_header(const struct http_req *req, const char *name);
 /* The request body (NUL-terminated, borrowed); len may be 0. */
 const char *http_req_body(const struct http_req *req, size_t *len);
+/* The client's address: the peer's, or the one a TRUST_PROXY proxy gave. */
+const char *http_req_client_ip(const struct http_req *req);
 /* The authenticated key id, or NULL on public routes without a valid key. */
 const char *http_req_key_id(const struct http_req *req);
 const char *http_req_id(const struct http_req *req);
