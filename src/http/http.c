@@ -26,6 +26,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define RATELIMIT_SLOTS 16384
 #define CONNECTION_LIMIT 1024
@@ -86,6 +87,8 @@ struct http_req {
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what a trusted proxy says */
 	int https;                   /* came over TLS (ours, or a trusted proxy's) */
+	int compressible;            /* the body may be gzipped: Vary: Accept-Encoding */
+	int gzipped;                 /* it was */
 	char key_id[HTTP_KEY_ID_LEN];
 	int authed;
 	const char *origin;          /* allowed Origin header value, else NULL */
@@ -519,19 +522,33 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 		MHD_add_response_header(r, "X-RateLimit-Limit", tmp);
 		snprintf(tmp, sizeof(tmp), "%d", req->rl_remaining);
 		MHD_add_response_header(r, "X-RateLimit-Remaining", tmp);
+		/* the IETF fields (draft-ietf-httpapi-ratelimit-headers): a token
+		 * bucket of `limit` per 60 s, full again after t seconds */
+		int lim = srv->o.rate_limit_per_min, used = lim - req->rl_remaining;
+		snprintf(tmp, sizeof(tmp), "\"global\";q=%d;w=60", lim);
+		MHD_add_response_header(r, "RateLimit-Policy", tmp);
+		snprintf(tmp, sizeof(tmp), "\"global\";r=%d;t=%d", req->rl_remaining,
+			 used > 0 ? (int)((60LL * used + lim - 1) / lim) : 0);
+		MHD_add_response_header(r, "RateLimit", tmp);
 	}
 	if (req->retry_after > 0) {
 		snprintf(tmp, sizeof(tmp), "%d", req->retry_after);
 		MHD_add_response_header(r, "Retry-After", tmp);
 	}
+	if (req->gzipped)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
 	if (req->origin) {
 		int any = !strcmp(srv->cors, "*");
 
 		MHD_add_response_header(r, "Access-Control-Allow-Origin", any ? "*" : req->origin);
 		if (!any)
-			MHD_add_response_header(r, "Vary", "Origin");
+			MHD_add_response_header(r, "Vary",
+						req->compressible ? "Origin, Accept-Encoding" : "Origin");
+		else if (req->compressible)
+			MHD_add_response_header(r, "Vary", "Accept-Encoding");
 		MHD_add_response_header(r, "Access-Control-Expose-Headers",
-					"X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining");
+					"X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
+					"RateLimit, RateLimit-Policy");
 		if (req->preflight) {
 			http_methods_format(req->allow_mask, tmp, sizeof(tmp));
 			MHD_add_response_header(r, "Access-Control-Allow-Methods", tmp);
@@ -540,8 +557,86 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 			MHD_add_response_header(r, "Access-Control-Max-Age", "600");
 		}
 	}
+	else if (req->compressible)
+		MHD_add_response_header(r, "Vary", "Accept-Encoding");
 	if (atomic_load(&srv->quiesced) || req->too_big)
 		MHD_add_response_header(r, "Connection", "close");
+}
+
+/* Bodies below this are sent as they are: gzip's header and the CPU cost
+ * outweigh the bytes saved. */
+#define GZIP_MIN 1024
+
+static int compressible_type(const char *ct)
+{
+	if (!ct)
+		return 1; /* JSON */
+	return !strncmp(ct, "application/json", 16) || !strncmp(ct, "text/", 5) ||
+	       !strncmp(ct, "image/svg+xml", 13) || !strncmp(ct, "application/javascript", 22);
+}
+
+/* Whether Accept-Encoding allows gzip: "gzip" or "*" listed without q=0. */
+static int accepts_gzip(struct http_req *req)
+{
+	const char *h = http_req_header(req, "Accept-Encoding");
+
+	while (h && *h) {
+		size_t n = strcspn(h, ",");
+		const char *semi = memchr(h, ';', n);
+		size_t name = semi ? (size_t)(semi - h) : n;
+		const char *p = h;
+
+		while (name && (*p == ' ' || *p == '\t'))
+			p++, name--;
+		while (name && (p[name - 1] == ' ' || p[name - 1] == '\t'))
+			name--;
+		if ((name == 4 && !strncasecmp(p, "gzip", 4)) || (name == 1 && *p == '*')) {
+			const char *q = semi ? strstr(semi, "q=") : NULL;
+
+			if (!q || q >= h + n || strtod(q + 2, NULL) > 0)
+				return 1; /* q=0 refuses it */
+		}
+		h += n;
+		if (*h == ',')
+			h++;
+	}
+	return 0;
+}
+
+/* Replaces the body by its gzip form when the client takes it and it helps.
+ * Bodies with an ETag stay as they are, so the ETag keeps naming the bytes
+ * If-None-Match compares against. */
+static void maybe_gzip(struct http_req *req)
+{
+	z_stream z;
+	uint8_t *out;
+	size_t cap;
+
+	if (!req->resp || !compressible_type(req->content_type) || req->status == 206)
+		return;
+	req->compressible = !req->etag[0];
+	if (!req->compressible || req->resp_len < GZIP_MIN || !accepts_gzip(req))
+		return;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return;
+	cap = deflateBound(&z, req->resp_len);
+	out = malloc(cap);
+	if (out) {
+		z.next_in = (Bytef *)req->resp;
+		z.avail_in = (uInt)req->resp_len;
+		z.next_out = out;
+		z.avail_out = (uInt)cap;
+		if (deflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out < req->resp_len) {
+			free(req->resp);
+			req->resp = (char *)out;
+			req->resp_len = z.total_out;
+			req->gzipped = 1;
+			out = NULL;
+		}
+		free(out);
+	}
+	deflateEnd(&z);
 }
 
 static enum MHD_Result send_answer(struct http_req *req)
@@ -549,6 +644,7 @@ static enum MHD_Result send_answer(struct http_req *req)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	maybe_gzip(req);
 	if (req->resp)
 		r = MHD_create_response_from_buffer(req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
 	else

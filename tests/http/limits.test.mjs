@@ -17,6 +17,12 @@ test('RATE_LIMIT_GLOBAL: 429 RATE_LIMIT_EXCEEDED with Retry-After, per key and p
       assert.equal(r.status, 200, `request ${i}`);
       assert.equal(r.headers.get('x-ratelimit-limit'), '5');
       assert.equal(r.headers.get('x-ratelimit-remaining'), String(4 - i));
+      // the IETF fields say the same: 5 per 60 s, r left, full again in t s
+      assert.equal(r.headers.get('ratelimit-policy'), '"global";q=5;w=60');
+      const m = /^"global";r=(\d+);t=(\d+)$/.exec(r.headers.get('ratelimit'));
+      assert.ok(m, r.headers.get('ratelimit'));
+      assert.equal(Number(m[1]), 4 - i);
+      assert.ok(Number(m[2]) >= 12 * (i + 1) - 1 && Number(m[2]) <= 12 * (i + 1), `t=${m[2]}`);
     }
     const r = await req(srv, 'GET', '/api/v1/sessions');
     assertError(r, 429, 'RATE_LIMIT_EXCEEDED');
