@@ -135,6 +135,10 @@ struct sim {
 int sim_phone_norm(const char *in, char out[SIM_PHONE_MAX + 1]);
 struct sim_account *sim_account_find(struct sim *s, const char *phone);
 struct sim_account *sim_account_by_lid(struct sim *s, const char *lid);
+/* Resolves "user[:dev]@s.whatsapp.net" or "user[:dev]@lid" to an account;
+ * *dev and *is_lid say which device and namespace. NULL when unknown. */
+struct sim_account *sim_account_by_jid(struct sim *s, const char *jid, uint32_t *dev,
+				       bool *is_lid);
 /* Finds or creates (with fresh phone keys). NULL on ENOMEM. */
 struct sim_account *sim_account_get(struct sim *s, const char *phone);
 struct sim_device *sim_device_find(struct sim_account *a, uint32_t id);
@@ -147,7 +151,7 @@ void sim_accounts_free(struct sim *s);
 /* Removes and frees a device (its connection, if any, must be detached). */
 void sim_device_remove(struct sim_account *a, struct sim_device *d);
 
-/* ---- connections (sim_conn.c) ---- */
+/* ---- connections (sim_conn.c and the files sim_conn_int.h names) ---- */
 
 /* Adopts an accepted websocket. */
 void sim_conn_accept(struct sim *s, struct wa_socket *ws);
@@ -201,7 +205,7 @@ struct sim_qr {
 /* Pure parser (fuzzed): 0 or Y_EINVAL. */
 int sim_qr_parse(const char *qr, struct sim_qr *out);
 
-/* For the feature files (sim_passkey.c): what sim_conn.c shares. */
+/* For the feature files (sim_passkey.c): what the connection files share. */
 /* Encrypts and sends n (taken, even on failure). */
 int sim_conn_send(struct sim_conn *c, struct wa_node *n);
 /* <iq type=result id> answering req; NULL on ENOMEM. */
