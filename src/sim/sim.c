@@ -245,7 +245,9 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 	lo.host = s->host;
 	lo.port = o ? o->port : 0;
 	lo.path = "/ws/chat";
-	lo.on_http = sim_api_handle;
+	s->api_http.handle = sim_api_handle;
+	s->api_http.ud = s;
+	sim_http_attach(&lo, &s->api_http);
 	rc = wa_listener_new(s->loop, &lo, on_accept, s, &s->ls);
 	if (rc)
 		goto fail;

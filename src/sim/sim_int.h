@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "sim/sim.h"
+#include "sim/sim_http.h"
 #include "util/buf.h"
 #include "wa/crypto.h"
 #include "wa/node.h"
@@ -89,6 +90,7 @@ struct sim_stats {
 struct sim {
 	struct wa_loop *loop;
 	struct wa_listener *ls;
+	struct sim_http api_http;   /* the control API on ls (and wss_ls) */
 	uv_signal_t sigint, sigterm;
 	bool signals_on;
 	/* --state FILE (sim_state.c): saved every SIM_STATE_SAVE_MS when
@@ -109,6 +111,7 @@ struct sim {
 	struct sim_stats st;
 	/* media host (sim_media.c): HTTPS with a CA made at start */
 	struct wa_listener *media_ls;
+	struct sim_http media_http;
 	char media_dir[256];     /* dir with the server cert and key */
 	bool media_dir_tmp;      /* made by us (removed at exit), not --certs */
 	const char *certs_dir;   /* --certs DIR or NULL (owned by the caller) */
@@ -243,7 +246,7 @@ int sim_passkey_api(struct sim *s, struct sim_account *a, const char *method,
 
 /* Makes the CA and certificate and starts the HTTPS listener. */
 int sim_media_start(struct sim *s);
-/* The media host's HTTP handler (the listener's on_http; also driven
+/* The media host's HTTP handler (its sim_http; also driven
  * directly by tests/fuzz/fuzz_sim_media.c). Uses only s->media_auth,
  * s->media_host and the blobs, so a zeroed struct sim with those set will
  * do; sim_media_free releases the blobs. */
