@@ -14,7 +14,7 @@ pkgs=(gcc make pkg-config libc6-dev libmicrohttpd-dev libuv1-dev libwebsockets-d
       libcurl4-openssl-dev libjansson-dev libqrencode-dev libpng-dev zlib1g-dev libarchive-dev)
 case "$what" in
 build) ;;
-test) pkgs+=(clang libclang-rt-14-dev zbar-tools) ;;
+test) pkgs+=(clang libclang-rt-14-dev zbar-tools nginx-light) ;;
 bench) pkgs+=(clang libclang-rt-14-dev wrk) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
@@ -33,12 +33,18 @@ if [ "$what" != build ] && ! command -v python3 >/dev/null; then missing+=(pytho
 if [ "$what" = test ] && ! python3 -c 'import requests' 2>/dev/null &&
 	! /usr/bin/python3 -c 'import requests' 2>/dev/null; then missing+=(python3-requests); fi
 if [ "$what" = test ] && ! command -v curl >/dev/null; then missing+=(curl); fi
+# deploy/yesapp.service is checked with systemd-analyze; TLS tests make certificates
+if [ "$what" = test ] && ! command -v systemd-analyze >/dev/null; then missing+=(systemd); fi
+if [ "$what" = test ] && ! command -v openssl >/dev/null; then missing+=(openssl); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "deps: installing ${missing[*]}" >&2
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq
+		# packages with a daemon (nginx, for the proxy test) must not start it
+		rcd=/usr/sbin/policy-rc.d
+		[ -e $rcd ] || { printf '#!/bin/sh\nexit 101\n' > $rcd && chmod +x $rcd && trap 'rm -f $rcd' EXIT; }
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	else
 		echo "deps: missing Debian packages: ${missing[*]}" >&2

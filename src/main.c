@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "version.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ static void usage(FILE *f)
 		"                         one tar.gz) while the server runs\n"
 		"  restore FILE [--force] restore a backup into DATA_DIR (empty unless --force;\n"
 		"                         the server must be stopped)\n"
+		"  probe [PATH]           GET PATH (default /health) of the server on this machine\n"
+		"                         (PORT, TLS_CERT_FILE); exit 0 on 2xx: for container\n"
+		"                         health checks\n"
 		"  config-table           print the settings below as a Markdown table\n"
 		"  sim [--listen H:P] [--state FILE] [--certs DIR] [--min-version P.S.T] [--tls]\n"
 		"                         run the local WhatsApp simulator (default 127.0.0.1:0)\n"
@@ -270,6 +274,53 @@ static int cmd_backup(int restore, int argc, char **argv)
 	return rc == Y_EEXIST ? EXIT_USAGE : rc ? EXIT_RUNTIME : 0;
 }
 
+static size_t probe_discard(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+/* yesapp probe [PATH]: the server this configuration describes, on loopback. */
+static int cmd_probe(int argc, char **argv)
+{
+	struct config cfg;
+	const char *path = argc > 0 && argv[0][0] == '/' ? argv[0] : "/health";
+	char url[512];
+	long status = 0;
+	CURL *c;
+	CURLcode cc;
+	int rc = load_config(&cfg, argc > 0 && argv[0][0] == '/' ? argc - 1 : argc,
+			     argc > 0 && argv[0][0] == '/' ? argv + 1 : argv);
+
+	if (rc)
+		return rc;
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", cfg.tls_cert_file ? "https" : "http",
+		 cfg.port, path);
+	c = curl_easy_init();
+	if (!c) {
+		config_release(&cfg);
+		return EXIT_RUNTIME;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 4000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, probe_discard);
+	/* our own certificate on loopback: its name is not 127.0.0.1 */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (cc != CURLE_OK)
+		fprintf(stderr, "yesapp: probe %s: %s\n", url, curl_easy_strerror(cc));
+	else
+		fprintf(stderr, "probe %s: %ld\n", url, status);
+	config_release(&cfg);
+	return status >= 200 && status < 300 ? 0 : EXIT_RUNTIME;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct config cfg;
@@ -300,6 +351,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (!strcmp(cmd, "keys"))
 		return cmd_keys(argc - 2, argv + 2);
+	if (!strcmp(cmd, "probe"))
+		return cmd_probe(argc - 2, argv + 2);
 	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore"))
 		return cmd_backup(!strcmp(cmd, "restore"), argc - 2, argv + 2);
 	if (!strcmp(cmd, "sim"))
