@@ -27,7 +27,7 @@
 struct sim_thread;
 
 #define API_SESSION_NAME_MAX 100
-#define API_TEXT_MAX 4096
+#define API_TEXT_MAX 65536 /* characters (code points) of a text message */
 #define API_SECRET_MAX 256
 
 #define API_AUTH_CACHE_SLOTS 64

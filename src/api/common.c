@@ -247,14 +247,43 @@ json_t *api_session_json(const struct store_session *s, const char *qr)
 	return o;
 }
 
+/* "+digits" for a phone-number JID (user[:dev]@s.whatsapp.net), else the
+ * JID itself (a LID, a group), or null. */
+static json_t *jid_phone_json(const char *jid)
+{
+	const char *at = jid ? strchr(jid, '@') : NULL;
+	size_t n;
+	char buf[40];
+
+	if (!jid)
+		return json_null();
+	if (!at || strcmp(at + 1, "s.whatsapp.net"))
+		return json_string(jid);
+	n = strcspn(jid, ":@");
+	if (n == 0 || n > 20)
+		return json_string(jid);
+	for (size_t i = 0; i < n; i++)
+		if (jid[i] < '0' || jid[i] > '9')
+			return json_string(jid);
+	snprintf(buf, sizeof(buf), "+%.*s", (int)n, jid);
+	return json_string(buf);
+}
+
 json_t *api_message_json(const struct store_message *m)
 {
 	json_t *body = m->body ? json_loads(m->body, JSON_DECODE_ANY, NULL) : NULL;
 
-	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}", "id", m->id,
-			 "sessionId", m->session_id, "waId", str_or_null(m->wa_id), "chat",
-			 str_or_null(m->chat), "fromMe", m->from_me, "type", str_or_null(m->type),
-			 "content", body ? body : json_null(), "status", str_or_null(m->status),
-			 "timestamp", api_time_json(m->timestamp), "createdAt",
-			 api_time_json(m->created_at));
+	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+			 " s:o, s:o, s:o}",
+			 "id", m->id, "sessionId", m->session_id, "waId", str_or_null(m->wa_id),
+			 "direction", m->from_me ? "outbound" : "inbound",
+			 "from", jid_phone_json(m->from_jid), "fromJid", str_or_null(m->from_jid),
+			 "to", jid_phone_json(m->to_jid), "toJid", str_or_null(m->to_jid),
+			 "chat", str_or_null(m->chat), "type", str_or_null(m->type),
+			 "text", str_or_null(m->text), "content", body ? body : json_null(),
+			 "quotedMessageId", str_or_null(m->quoted_id),
+			 "status", str_or_null(m->status), "reason", str_or_null(m->reason),
+			 "timestamp", api_time_json(m->timestamp),
+			 "createdAt", api_time_json(m->created_at),
+			 "updatedAt", api_time_json(m->updated_at ? m->updated_at : m->created_at));
 }

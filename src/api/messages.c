@@ -43,20 +43,36 @@ void api_messages_list(struct http_req *req)
 	http_reply_json(req, 200, page);
 }
 
+/* `to` as a JID we can send to: a phone-number or LID user JID (digits
+ * before the @), without a device. */
+static int parse_to_jid(const char *to, char *out, size_t cap)
+{
+	const char *at = strchr(to, '@');
+	size_t n = at ? (size_t)(at - to) : 0;
+
+	if (!at || n == 0 || n > 32 || (strcmp(at + 1, "s.whatsapp.net") && strcmp(at + 1, "lid")))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (to[i] < '0' || to[i] > '9')
+			return 0;
+	return snprintf(out, cap, "%s", to) < (int)cap;
+}
+
 /*
- * Validates {"to": E.164 number, "text": 1..4096 chars}, then asks the
- * session service to send. Without a connected WhatsApp session this is
- * 503 SESSION_NOT_CONNECTED; on success 202 with the queued message.
+ * Validates {"to": E.164 number or JID, "text": 1..API_TEXT_MAX chars},
+ * then asks the session service to queue it: 202 with the message stored
+ * pending; 503 SESSION_NOT_CONNECTED for a session that is not linked;
+ * 429 QUEUE_FULL (with Retry-After) when its queue is full.
  */
 void api_messages_send(struct http_req *req)
 {
 	static const char *const keys[] = { "to", "text", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	struct store_message m;
-	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1];
+	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], jid[64];
 	const char *to, *text;
 	json_t *body, *d = NULL;
-	int rc;
+	int rc, retry = 0;
 
 	if (!api_session_use_param(req, id))
 		return;
@@ -69,25 +85,39 @@ void api_messages_send(struct http_req *req)
 		api_reply_invalid(req, d);
 		return;
 	}
-	if (!api_phone_parse(to, phone)) {
+	if (strchr(to, '@') ? !parse_to_jid(to, jid, sizeof(jid)) : !api_phone_parse(to, phone)) {
 		json_decref(body);
 		http_reply_error(req, 400, "INVALID_PHONE_NUMBER",
-				 "to must be an international number: optional +, 7 to 15 digits",
-				 http_json_field_error("to", "not an E.164 number"));
+				 "to must be an international number (optional +, 7 to 15 digits) "
+				 "or a JID (digits@s.whatsapp.net, digits@lid)",
+				 http_json_field_error("to", "not an E.164 number or a JID"));
 		return;
 	}
+	if (!strchr(to, '@'))
+		snprintf(jid, sizeof(jid), "%s@s.whatsapp.net", phone);
 	memset(&m, 0, sizeof(m));
-	rc = svc_send_text(ctx->svc, id, phone, text, &m);
+	rc = svc_send_text(ctx->svc, id, jid, text, &m, &retry);
 	json_decref(body);
 	if (rc == Y_ESTATE) {
 		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
-				 "the session is not connected to WhatsApp", NULL);
+				 "the session is not linked to WhatsApp", NULL);
+		return;
+	}
+	if (rc == Y_EBUSY) {
+		http_req_set_retry_after(req, retry > 0 ? retry : 1);
+		http_reply_error(req, 429, "QUEUE_FULL",
+				 "too many messages wait to be sent in this session", NULL);
 		return;
 	}
 	if (rc) {
 		api_reply_store_error(req, rc);
 		return;
 	}
-	http_reply_json(req, 202, api_message_json(&m));
+	d = api_message_json(&m); /* the message, with messageId beside its id */
+	if (d && json_object_set_new(d, "messageId", json_string(m.id))) {
+		json_decref(d);
+		d = NULL;
+	}
+	http_reply_json(req, 202, d);
 	store_message_release(&m);
 }

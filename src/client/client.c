@@ -206,6 +206,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_paircode_reset(cl);
 	cl->ping_out = false;
 	cl->pk_busy = false;
+	cl_sends_reset(cl);
 }
 
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason)
@@ -314,7 +315,7 @@ static int on_failure(struct wa_client *cl, const struct wa_node *n)
 
 /* Notifications, receipts and calls are acknowledged so the server stops
  * resending them. */
-static int send_ack(struct wa_client *cl, const struct wa_node *n)
+int cl_ack_node(struct wa_client *cl, const struct wa_node *n)
 {
 	const char *id = wa_node_attr(n, "id"), *from = wa_node_attr(n, "from");
 	const char *type = wa_node_attr(n, "type");
@@ -337,9 +338,11 @@ static int send_ack(struct wa_client *cl, const struct wa_node *n)
 static int on_notification(struct wa_client *cl, const struct wa_node *n)
 {
 	const char *type = wa_node_attr(n, "type");
-	int rc = send_ack(cl, n);
+	int rc = cl_ack_node(cl, n);
 
-	if (!rc && type && !strcmp(type, "encrypt"))
+	if (!rc && type && !strcmp(type, "devices"))
+		rc = cl_devices_notification(cl, n);
+	else if (!rc && type && !strcmp(type, "encrypt"))
 		rc = cl_prekeys_notification(cl, n);
 	else if (!rc && type && !strcmp(type, "passkey_prologue_request"))
 		rc = cl_passkey_request(cl, n);
@@ -359,9 +362,9 @@ static int on_ib(struct wa_client *cl, const struct wa_node *n)
 	return Y_OK; /* offline marker, dirty bits: nothing to do yet */
 }
 
-static int on_receipt_or_call(struct wa_client *cl, const struct wa_node *n)
+static int on_call(struct wa_client *cl, const struct wa_node *n)
 {
-	return send_ack(cl, n);
+	return cl_ack_node(cl, n);
 }
 
 static int on_ignore(struct wa_client *cl, const struct wa_node *n)
@@ -375,8 +378,8 @@ static int on_xmlstreamend(struct wa_client *cl, const struct wa_node *n)
 	return Y_OK;
 }
 
-/* The node-tag -> handler table (whatsmeow's nodeHandlers). Messages are
- * left unacknowledged until decryption exists, so the server keeps them. */
+/* The node-tag -> handler table (whatsmeow's nodeHandlers). Without a
+ * Signal store messages are left unacknowledged, so the server keeps them. */
 static const struct {
 	const char *tag;
 	int (*fn)(struct wa_client *cl, const struct wa_node *n);
@@ -387,11 +390,11 @@ static const struct {
 	{ "stream:error", on_stream_error },
 	{ "xmlstreamend", on_xmlstreamend },
 	{ "notification", on_notification },
-	{ "receipt", on_receipt_or_call },
-	{ "call", on_receipt_or_call },
+	{ "receipt", cl_receipt_received },
+	{ "call", on_call },
 	{ "ib", on_ib },
-	{ "message", on_ignore },
-	{ "ack", on_ignore },
+	{ "message", cl_message_received },
+	{ "ack", cl_send_ack },
 	{ "presence", on_ignore },
 	{ "chatstate", on_ignore },
 };
@@ -476,6 +479,12 @@ int wa_client_new(struct wa_client_pool *p, const struct wa_creds *creds,
 		cl->cbs = *cbs;
 	cl->ud = ud;
 	cl->creds = *creds;
+	if (cl_signal_init(cl)) {
+		wa_creds_wipe(&cl->creds);
+		free((char *)cl->opts.name);
+		free(cl);
+		return Y_ENOMEM;
+	}
 	uv_timer_init(wa_loop_uv(p->loop), &cl->timer);
 	cl->timer.data = cl;
 	p->nclients++;
@@ -500,6 +509,10 @@ void wa_client_free(struct wa_client *cl)
 	drop_conn(cl);
 	free(cl->pk_pending);
 	cl->pk_pending = NULL;
+	cl_devices_free(cl);
+	cl_signal_free(cl);
+	free(cl->seen);
+	cl->seen = NULL;
 	cl->pool->nclients--;
 	uv_close((uv_handle_t *)&cl->timer, client_closed);
 }
@@ -519,6 +532,10 @@ int wa_client_start(struct wa_client *cl)
 		cl->creds = fresh;
 		wa_creds_wipe(&fresh);
 		cl_prekeys_reset(cl);
+		cl_signal_free(cl); /* the old identity's sessions are void */
+		cl_devices_free(cl);
+		if (cl_signal_init(cl))
+			LOG_WARN("client cannot make its Signal endpoint", NULL);
 		cl_creds_changed(cl);
 	}
 	cl->attempts = 0;

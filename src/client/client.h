@@ -116,6 +116,27 @@ enum wa_client_state {
 #define WA_REASON_PASSKEY_TIMEOUT "passkey_timeout"
 #define WA_REASON_PAIR_CODE_FAILED "pair_code_failed" /* the phone entered a wrong code */
 
+/* ---- messages ---- */
+
+#define WA_MSG_ID_MAX 64 /* longest WhatsApp message id kept (ours are 22) */
+
+/* An incoming message as on_message hands it up (all borrowed). */
+struct wa_client_inbound {
+	const char *id;        /* WhatsApp id */
+	const char *from;      /* the sender's device JID as the stanza named it */
+	const char *chat;      /* the chat's JID: the sender's user JID, or for a
+				* copy from our own other device its recipient */
+	const char *sender_pn; /* the sender's phone-number JID if known, else NULL */
+	const char *sender_lid;/* the sender's LID JID if known, else NULL */
+	const char *push_name; /* NULL if none */
+	int from_me;           /* sent by our own other device */
+	int64_t t;             /* the stanza's time (Unix seconds), 0 if absent */
+	const char *text;      /* conversation / extended text, NULL for other kinds */
+	const char *quoted_id; /* the message replied to, or NULL */
+	const uint8_t *pb;     /* the Message protobuf (unwrapped from a DeviceSentMessage) */
+	size_t pb_len;
+};
+
 struct wa_client_cbs {
 	/* The state changed. reason: NULL or a WA_REASON_* / short text,
 	 * valid during the call. */
@@ -141,6 +162,21 @@ struct wa_client_cbs {
 	 * ("XXXX-XXXX", else NULL); both NULL when the step ended. Borrowed for
 	 * the call. Optional. */
 	void (*on_passkey)(struct wa_client *cl, const char *options, const char *code, void *ud);
+	/* Messaging (send.c, receive.c, receipt.c); all optional. */
+	/* A message given to wa_client_send ended: err 0 when the server
+	 * acknowledged it (status "sent"); Y_ECLOSED when the connection went
+	 * first (send it again, under the same id, once connected); any other
+	 * error is final, with reason (e.g. "ack_error_463", "no_devices"). */
+	void (*on_sent)(struct wa_client *cl, const char *wa_id, int err, const char *reason,
+			void *ud);
+	/* A receipt for messages we sent: type NULL (delivered), "read",
+	 * "read-self", "played"...; ids[0..n) are WhatsApp ids; from is the
+	 * recipient's JID. Borrowed for the call. */
+	void (*on_receipt)(struct wa_client *cl, const char *from, const char *type,
+			   const char *const *ids, size_t n, void *ud);
+	/* A message arrived and was decrypted (already acknowledged and
+	 * receipted). Borrowed for the call. */
+	void (*on_message)(struct wa_client *cl, const struct wa_client_inbound *m, void *ud);
 };
 
 struct wa_client_opts {
@@ -157,6 +193,11 @@ struct wa_client_opts {
 	uint64_t qr_next_ms;      /* 0: 20000 */
 	uint64_t ping_timeout_ms; /* 0: 10000 */
 	uint64_t dead_ms;         /* 0: 45000 */
+	/* Where the Signal state (sessions, identities, prekeys) lives; borrowed,
+	 * must outlive the client. The client seeds it with the signed prekey of
+	 * its credentials and adds the one-time prekeys it makes. NULL: the
+	 * client cannot send or receive messages. */
+	struct wa_signal_store *signal_store;
 };
 
 /* A client with these credentials (copied). Does not connect until
@@ -211,6 +252,37 @@ typedef void (*wa_client_pair_code_cb)(struct wa_client *cl, int err, const char
  */
 int wa_client_pair_code(struct wa_client *cl, const char *phone, wa_client_pair_code_cb cb,
 			void *ud);
+
+/*
+ * Messaging. The owner keeps the durable queue; the client sends what it is
+ * given in order, one stanza at a time per client (usync device list,
+ * prekey bundles for devices without a session, one <enc> per device, a
+ * DeviceSentMessage copy to our own other devices).
+ */
+/* A new message id as WhatsApp clients make them: "3EB0" and 18 upper-case
+ * hex digits (SHA-256 over the time, our user (of own_jid, may be NULL) and
+ * random bytes). Fix it when the message is accepted, so a resend after a
+ * crash reuses it. Thread-safe (it touches no client). */
+void wa_client_message_id(const char *own_jid, char out[WA_MSG_ID_MAX]);
+/* Puts one-time prekeys made earlier (kept by the owner) into the Signal
+ * store, so peers' first messages to them decrypt after a restart. */
+int wa_client_import_prekeys(struct wa_client *cl, const uint32_t *ids,
+			     const uint8_t (*priv)[32], size_t n);
+/*
+ * Queues a message: wa_id (as made above), to_jid a user JID
+ * (PHONE@s.whatsapp.net or LID@lid), pb/len a serialized Message (copied).
+ * Only when connected: Y_ESTATE otherwise (and no callback); Y_EINVAL for a
+ * bad JID or id, Y_ENOMEM. On 0, on_sent runs exactly once later, unless the
+ * client is freed first.
+ */
+int wa_client_send(struct wa_client *cl, const char *wa_id, const char *to_jid,
+		   const uint8_t *pb, size_t len);
+/* Sends a read receipt for ids[0..n) of chat `chat` (the sender's JID as
+ * on_message gave it in `from`). Y_ESTATE when not connected. */
+int wa_client_mark_read(struct wa_client *cl, const char *from, const char *const *ids,
+			size_t n);
+/* Messages queued or waiting for the server's ack. */
+size_t wa_client_sends_pending(const struct wa_client *cl);
 
 enum wa_client_state wa_client_state(const struct wa_client *cl);
 const struct wa_creds *wa_client_creds(const struct wa_client *cl);

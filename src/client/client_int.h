@@ -14,6 +14,10 @@
  *   keepalive.c  pings and dead-connection detection
  *   prekeys.c    one-time prekeys: count, make, persist, upload
  *   passkey.c    the passkey step of linking (protocol-map.md §13)
+ *   usync.c      device lists (usync), cached per client
+ *   send.c       sending: prekey bundles, per-device <enc>, server acks
+ *   receive.c    incoming messages: decrypt, ack, receipt, retry receipt
+ *   receipt.c    receipts for what we sent; read receipts we send
  * Everything runs on the pool's loop thread.
  */
 #ifndef YESAPP_CLIENT_INT_H
@@ -63,6 +67,15 @@ enum cl_timer {
 };
 
 struct cl_passkey;
+struct cl_send;
+struct cl_devlist;
+struct cl_devreq;
+
+#define CL_SEEN_MAX 512       /* recently received message ids kept (duplicates) */
+#define CL_RETRY_SLOTS 64     /* messages we asked retries for */
+#define CL_RETRY_MAX 5        /* retry receipts per message (as Baileys, whatsmeow) */
+#define CL_DEVICES_TTL_MS (5 * 60 * 1000) /* a cached device list's life (as Baileys) */
+#define CL_SEND_MAX_DEVICES 64 /* devices one message goes to */
 
 struct wa_client {
 	struct wa_client_pool *pool;
@@ -94,6 +107,19 @@ struct wa_client {
 	bool pk_busy;
 	/* the passkey step (passkey.c); NULL outside it */
 	struct cl_passkey *passkey;
+	/* messaging: our Signal endpoint over opts.signal_store (NULL without) */
+	struct wa_signal *sig;
+	struct cl_send *sq_head, *sq_tail; /* waiting to be prepared, in order */
+	struct cl_send *sq_active;         /* being prepared (usync, prekeys) */
+	struct cl_send *acks;              /* sent, waiting for the server's ack */
+	size_t nsends;
+	bool sq_kicking;                   /* start_next is running (send.c) */
+	struct cl_devlist *devs;           /* device-list cache (usync.c) */
+	struct cl_devreq *devreq;          /* the usync in flight (usync.c) */
+	char (*seen)[WA_MSG_ID_MAX];       /* ring of received ids, CL_SEEN_MAX */
+	unsigned seen_pos;
+	struct { char id[WA_MSG_ID_MAX]; unsigned count; } retries[CL_RETRY_SLOTS];
+	unsigned retry_pos;
 };
 
 /* client.c */
@@ -113,6 +139,8 @@ int cl_send(struct wa_client *cl, const struct wa_node *n);
  * node before sending) — see cl_iq_new / cl_iq_send. */
 struct wa_node *cl_iq_new(struct wa_client *cl, const char *type, const char *xmlns);
 int cl_iq_send(struct wa_client *cl, struct wa_node *iq, wa_conn_iq_cb cb);
+/* <ack id to=from class=tag [type]> for a notification, receipt or call. */
+int cl_ack_node(struct wa_client *cl, const struct wa_node *n);
 /* Answers an iq from the server with an empty result. */
 int cl_iq_result(struct wa_client *cl, const struct wa_node *req);
 /* Sets several attributes: pairs of key, value, ending with NULL. */
@@ -168,6 +196,40 @@ int cl_passkey_continuation(struct wa_client *cl, const struct wa_node *n);
 void cl_passkey_timeout(struct wa_client *cl);
 /* Forgets the step (on_passkey NULL, NULL if there was one). */
 void cl_passkey_clear(struct wa_client *cl);
+
+/* usync.c: device lists. cl_devices_get answers from the cache or asks
+ * the server; done runs (later, or at once from the cache) with err 0 and
+ * the devices of every user, or an error. */
+struct cl_devices {
+	char user[WA_SIGNAL_NAME_MAX];
+	char server[16];
+	uint16_t dev[CL_SEND_MAX_DEVICES];
+	size_t n;
+};
+typedef void (*cl_devices_cb)(struct wa_client *cl, int err, const struct cl_devices *d,
+			      size_t n);
+int cl_devices_get(struct wa_client *cl, const struct wa_jid *users, size_t n,
+		   cl_devices_cb done);
+/* Forgets the cached list of one user (a devices notification), or all. */
+void cl_devices_forget(struct wa_client *cl, const char *user);
+void cl_devices_free(struct wa_client *cl);
+int cl_devices_notification(struct wa_client *cl, const struct wa_node *n);
+
+/* send.c */
+int cl_send_ack(struct wa_client *cl, const struct wa_node *n);
+/* The connection went: every send fails with Y_ECLOSED (quiet when freeing). */
+void cl_sends_reset(struct wa_client *cl);
+/* Makes our Signal endpoint and seeds its store (at wa_client_new). */
+int cl_signal_init(struct wa_client *cl);
+void cl_signal_free(struct wa_client *cl);
+/* The device JID text "user[:dev]@server" into out. */
+void cl_device_jid(const char *user, const char *server, unsigned dev, char *out, size_t cap);
+
+/* receive.c */
+int cl_message_received(struct wa_client *cl, const struct wa_node *n);
+
+/* receipt.c */
+int cl_receipt_received(struct wa_client *cl, const struct wa_node *n);
 
 /* prekeys.c */
 void cl_prekeys_check(struct wa_client *cl);

@@ -47,6 +47,9 @@ static void make_batch(struct wa_client *cl)
 		memcpy(pub[i].pub, k.pub, WA_KEY_LEN);
 		memcpy(priv[i], k.priv, 32);
 		wa_wipe(&k, sizeof(k));
+		/* the Signal store must know it before a peer can use it */
+		if (cl->sig && wa_signal_import_prekey(cl->sig, id, priv[i]))
+			LOG_WARN("client cannot keep a prekey in the Signal store", NULL);
 		id = id >= 0xFFFFFF ? 1 : id + 1;
 	}
 	free(cl->pk_pending);

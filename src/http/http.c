@@ -233,6 +233,11 @@ const char *http_req_query(const struct http_req *req, const char *name, int *pr
 	return r == MHD_YES ? v : NULL;
 }
 
+void http_req_set_retry_after(struct http_req *req, int seconds)
+{
+	req->retry_after = seconds;
+}
+
 const char *http_req_header(const struct http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

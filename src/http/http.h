@@ -81,6 +81,8 @@ const char *http_req_param(const struct http_req *req, int i, size_t *len);
  * the name appeared at all (also as "?name" without a value). */
 const char *http_req_query(const struct http_req *req, const char *name, int *present);
 const char *http_req_header(const struct http_req *req, const char *name);
+/* Adds Retry-After: seconds to the response (backpressure answers). */
+void http_req_set_retry_after(struct http_req *req, int seconds);
 /* The request body (NUL-terminated, borrowed); len may be 0. */
 const char *http_req_body(const struct http_req *req, size_t *len);
 /* The client's address: the peer's, or the one a TRUST_PROXY proxy gave. */

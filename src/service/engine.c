@@ -10,6 +10,10 @@
 
 #include "client/client.h"
 #include "util/clock.h"
+#include "util/codec.h"
+#include <jansson.h>
+#include "wa/pb.h"
+#include "wa.pb-c.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "wa/jid.h"
@@ -19,6 +23,8 @@
 #define ESESS_BUCKETS 1024
 #define ENGINE_BEAT_MS 1000
 #define ENGINE_STUCK_MS 10000
+#define ENGINE_DRAIN_MS 100      /* how often throttled queues are looked at */
+#define ENGINE_INFLIGHT_MAX 32   /* messages handed to one client, not yet acked */
 
 /* ---- commands (any thread -> loop) ---- */
 
@@ -33,6 +39,7 @@ enum cmd_kind {
 	CMD_IDLE,       /* unused for IDLE_DISCONNECT_HOURS: disconnect */
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
+	CMD_SEND,       /* a message accepted (stored pending): queue it */
 	CMD_SHUTDOWN,
 };
 
@@ -49,6 +56,10 @@ struct cmd {
 	size_t raw_id_len;
 	char phone[24];         /* CMD_PAIR_CODE */
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
+	struct omsg *msgs;      /* CMD_SEND, CMD_RUN / CMD_RESTART: to queue, owned */
+	uint32_t *pk_ids;       /* CMD_RUN / CMD_RESTART: one-time prekeys kept, owned */
+	uint8_t (*pk_priv)[32];
+	size_t npk;
 };
 
 /* ---- jobs (loop or HTTP -> worker) ---- */
@@ -62,6 +73,8 @@ enum job_kind {
 	J_PREKEYS,
 	J_PREKEYS_UPLOADED,
 	J_PASSKEY,       /* the passkey options and code on show */
+	J_MSG_STATUS,    /* outbound messages (by WhatsApp id) moved to a status */
+	J_MSG_IN,        /* a message received */
 };
 
 struct job {
@@ -84,6 +97,23 @@ struct job {
 	uint8_t (*priv)[32];
 	size_t n;
 	uint32_t upto;
+	/* J_MSG_STATUS: wa ids[0..nwa) to status (reason) */
+	char (*wa_ids)[WA_MSG_ID_MAX];
+	size_t nwa;
+	const char *msg_status;
+	/* J_MSG_IN */
+	struct store_message *in;
+};
+
+/* One outbound message on the loop: accepted (stored pending), waiting in
+ * its session's queue, then handed to the client until it is acked. */
+struct omsg {
+	struct omsg *next;
+	char id[STORE_ID_LEN];
+	char to_session[STORE_ID_LEN]; /* e->orphans only */
+	char wa_id[WA_MSG_ID_MAX];
+	char to[72];
+	char *text;
 };
 
 /* One session's client, on the loop. */
@@ -95,6 +125,21 @@ struct esess {
 	bool forgotten;
 	bool outdated;  /* failed as client_outdated: a new version restarts it */
 	uint64_t pc_seq;        /* the pair-code waiter the client will answer, 0: none */
+	/* Signal state of the client. IN MEMORY for now (wa_signal_memstore):
+	 * sessions with peers are lost at restart (peers' next messages fail to
+	 * decrypt and are asked again; our sends rebuild sessions from fresh
+	 * prekey bundles). The SQLite-backed store replaces it in one place:
+	 * signal_store_for(). */
+	struct wa_signal_store *sigstore;
+	/* outbound queue (FIFO) and what the client holds */
+	struct omsg *q_head, *q_tail;
+	struct omsg *inflight;  /* handed to the client, oldest first */
+	struct omsg *rq_head, *rq_tail; /* back from a lost connection, in order */
+	size_t nq;
+	double tokens;          /* RATE_LIMIT_MESSAGES bucket */
+	uint64_t refill_ms;
+	struct esess *drain_next; /* in e->draining while its queue is not empty */
+	bool draining;
 };
 
 struct engine {
@@ -117,6 +162,9 @@ struct engine {
 	bool closed;   /* guarded by cmd_mu: the async handle is gone */
 	atomic_int running;
 	uv_timer_t beat;           /* ticks on the loop: the loop turns */
+	uv_timer_t drain;          /* sends what the rate limit held back */
+	struct esess *draining;    /* sessions with messages waiting */
+	struct omsg *orphans;      /* CMD_SEND before the session's client existed */
 	atomic_llong heartbeat_ms; /* monotonic time of the last tick */
 	/* worker */
 	pthread_t worker_thread;
@@ -168,8 +216,25 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
+static void omsg_free_list(struct omsg *m)
+{
+	while (m) {
+		struct omsg *n = m->next;
+
+		free(m->text);
+		free(m);
+		m = n;
+	}
+}
+
 static void cmd_release(struct cmd *c)
 {
+	omsg_free_list(c->msgs);
+	free(c->pk_ids);
+	if (c->pk_priv) {
+		wa_wipe(c->pk_priv, c->npk * 32);
+		free(c->pk_priv);
+	}
 	if (c->creds) {
 		wa_creds_wipe(c->creds);
 		free(c->creds);
@@ -181,6 +246,8 @@ static void cmd_release(struct cmd *c)
 
 static void post_cmd(struct engine *e, struct cmd *c)
 {
+	if (!c)
+		return;
 	pthread_mutex_lock(&e->cmd_mu);
 	if (e->closed) { /* the loop has ended: nobody would run it */
 		pthread_mutex_unlock(&e->cmd_mu);
@@ -226,6 +293,11 @@ static void job_free(struct job *j)
 	if (j->creds) {
 		wa_creds_wipe(j->creds);
 		free(j->creds);
+	}
+	free(j->wa_ids);
+	if (j->in) {
+		store_message_release(j->in);
+		free(j->in);
 	}
 	free(j->ids);
 	if (j->priv) {
@@ -410,11 +482,305 @@ static void on_passkey(struct wa_client *cl, const char *options, const char *co
 	post_job(x->e, j);
 }
 
+/* ---- outbound queues (loop thread) ---- */
+
+static bool omsg_in(const struct omsg *l, const char *id)
+{
+	for (; l; l = l->next)
+		if (!strcmp(l->id, id))
+			return true;
+	return false;
+}
+
+static bool queued_already(const struct esess *x, const char *id)
+{
+	return omsg_in(x->q_head, id) || omsg_in(x->inflight, id) || omsg_in(x->rq_head, id);
+}
+
+static void drain_mark(struct engine *e, struct esess *x)
+{
+	if (x->draining)
+		return;
+	x->draining = true;
+	x->drain_next = e->draining;
+	e->draining = x;
+}
+
+static void drain_unmark(struct engine *e, struct esess *x)
+{
+	for (struct esess **pp = &e->draining; *pp; pp = &(*pp)->drain_next)
+		if (*pp == x) {
+			*pp = x->drain_next;
+			break;
+		}
+	x->draining = false;
+	x->drain_next = NULL;
+}
+
+/* Appends m (taking it) unless a message with its id is there already. */
+static void q_append(struct engine *e, struct esess *x, struct omsg *m)
+{
+	m->next = NULL;
+	if (queued_already(x, m->id)) {
+		omsg_free_list(m);
+		return;
+	}
+	if (x->q_tail)
+		x->q_tail->next = m;
+	else
+		x->q_head = m;
+	x->q_tail = m;
+	x->nq++;
+	drain_mark(e, x);
+}
+
+static void q_append_list(struct engine *e, struct esess *x, struct omsg *list)
+{
+	while (list) {
+		struct omsg *m = list;
+
+		list = m->next;
+		q_append(e, x, m);
+	}
+}
+
+static struct omsg *list_take(struct omsg **pp, const char *wa_id)
+{
+	for (; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->wa_id, wa_id)) {
+			struct omsg *m = *pp;
+
+			*pp = m->next;
+			m->next = NULL;
+			return m;
+		}
+	return NULL;
+}
+
+static void post_status(struct engine *e, const char *id, const char *const *wa_ids, size_t n,
+			const char *status, const char *reason)
+{
+	struct job *j = job_new(J_MSG_STATUS, id);
+
+	if (!j || !n || !(j->wa_ids = calloc(n, sizeof(*j->wa_ids))) ||
+	    (reason && !(j->reason = strdup(reason)))) {
+		if (j)
+			job_free(j);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(j->wa_ids[i], sizeof(j->wa_ids[i]), "%s", wa_ids[i]);
+	j->nwa = n;
+	j->msg_status = status;
+	post_job(e, j);
+}
+
+/* A text as a Message protobuf: {conversation}. */
+static int text_pb(const char *text, struct ybuf *out)
+{
+	Wa__Message m = WA__MESSAGE__INIT;
+
+	m.conversation = (char *)text;
+	return wa_pb_pack(&m.base, out);
+}
+
+/* Hands what the rate limit allows to the client; true while messages wait. */
+static bool drain_one(struct engine *e, struct esess *x, uint64_t now)
+{
+	unsigned rate = e->opts.rate_per_min;
+	size_t inflight = 0;
+
+	if (x->rq_head) { /* handed out before a connection went: first again */
+		for (struct omsg *m = x->rq_head; m; m = m->next)
+			x->nq++;
+		x->rq_tail->next = x->q_head;
+		if (!x->q_head)
+			x->q_tail = x->rq_tail;
+		x->q_head = x->rq_head;
+		x->rq_head = x->rq_tail = NULL;
+	}
+	if (!x->q_head)
+		return false;
+	if (x->forgotten || !x->cl || wa_client_state(x->cl) != WA_CL_CONNECTED)
+		return true;
+	if (rate) {
+		x->tokens += (double)(now - x->refill_ms) * rate / 60000.0;
+		if (x->tokens > rate)
+			x->tokens = rate;
+		x->refill_ms = now;
+	}
+	for (struct omsg *m = x->inflight; m; m = m->next)
+		inflight++;
+	while (x->q_head && inflight < ENGINE_INFLIGHT_MAX && (!rate || x->tokens >= 1)) {
+		struct omsg *m = x->q_head, **pp;
+		struct ybuf pb = YBUF_INIT(1 << 20);
+		int rc = text_pb(m->text, &pb);
+
+		rc = rc ?: wa_client_send(x->cl, m->wa_id, m->to, pb.data, pb.len);
+		ybuf_release(&pb);
+		if (rc == Y_ESTATE)
+			break;
+		x->q_head = m->next;
+		if (!x->q_head)
+			x->q_tail = NULL;
+		x->nq--;
+		m->next = NULL;
+		if (rc) {
+			const char *w = m->wa_id;
+
+			post_status(e, x->id, &w, 1, "failed", "invalid_message");
+			omsg_free_list(m);
+			continue;
+		}
+		for (pp = &x->inflight; *pp; pp = &(*pp)->next)
+			;
+		*pp = m;
+		inflight++;
+		if (rate)
+			x->tokens -= 1;
+	}
+	return x->q_head != NULL;
+}
+
+static void on_drain(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+	uint64_t now = uv_now(t->loop);
+	struct esess *x = e->draining, *next;
+
+	for (; x; x = next) {
+		next = x->drain_next;
+		ylog_set_session(x->id);
+		if (!drain_one(e, x, now))
+			drain_unmark(e, x);
+		ylog_set_session(NULL);
+	}
+}
+
+/* ---- messaging callbacks (loop thread) ---- */
+
+static void on_sent(struct wa_client *cl, const char *wa_id, int err, const char *reason,
+		    void *ud)
+{
+	struct esess *x = ud;
+	struct omsg *m = list_take(&x->inflight, wa_id);
+
+	if (!m)
+		return;
+	if (err == Y_ECLOSED && !x->forgotten && !x->e->stopping) {
+		/* not acked before the connection went: again, same id, in order */
+		if (x->rq_tail)
+			x->rq_tail->next = m;
+		else
+			x->rq_head = m;
+		x->rq_tail = m;
+		drain_mark(x->e, x);
+		return;
+	}
+	if (err != Y_ECLOSED)
+		post_status(x->e, x->id, &wa_id, 1, err ? "failed" : "sent", err ? reason : NULL);
+	omsg_free_list(m);
+}
+
+static void on_receipt(struct wa_client *cl, const char *from, const char *type,
+		       const char *const *ids, size_t n, void *ud)
+{
+	struct esess *x = ud;
+	const char *status = NULL;
+
+	if (!type || !strcmp(type, "inactive"))
+		status = "delivered";
+	else if (!strcmp(type, "read") || !strcmp(type, "read-self") || !strcmp(type, "played"))
+		status = "read";
+	if (status && !x->forgotten)
+		post_status(x->e, x->id, ids, n, status, NULL);
+}
+
+static char *user_jid_of(const char *jid)
+{
+	struct wa_jid j;
+	char *out;
+
+	if (!jid || wa_jid_parse(jid, strlen(jid), &j) || !j.user_len)
+		return NULL;
+	out = malloc(j.user_len + j.server_len + 2);
+	if (out)
+		sprintf(out, "%.*s@%.*s", (int)j.user_len, j.user, (int)j.server_len, j.server);
+	return out;
+}
+
+static void on_message(struct wa_client *cl, const struct wa_client_inbound *in, void *ud)
+{
+	struct esess *x = ud;
+	const struct wa_creds *c = wa_client_creds(cl);
+	struct job *j;
+	struct store_message *m;
+	json_t *body;
+	char *me = user_jid_of(c->jid);
+	char *sender = user_jid_of(in->sender_pn ? in->sender_pn : in->from);
+	char *chat = user_jid_of(in->from_me ? in->chat : in->sender_pn ? in->sender_pn : in->chat);
+
+	if (x->forgotten || x->e->stopping || !(j = job_new(J_MSG_IN, x->id)) ||
+	    !(m = j->in = calloc(1, sizeof(*m))))
+		goto out;
+	if (in->text) {
+		body = json_pack("{s:s}", "text", in->text);
+	} else {
+		char *hex = malloc(in->pb_len * 2 + 1);
+
+		if (hex)
+			codec_hex_encode(in->pb, in->pb_len, hex);
+		body = hex ? json_pack("{s:s}", "protobuf", hex) : NULL;
+		free(hex);
+	}
+	snprintf(m->session_id, sizeof(m->session_id), "%s", x->id);
+	m->wa_id = strdup(in->id);
+	m->chat = chat;
+	chat = NULL;
+	m->from_me = in->from_me;
+	m->type = strdup(in->text ? "text" : "unknown");
+	m->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	m->status = strdup(in->from_me ? "sent" : "received");
+	if (in->from_me) { /* a copy of what our own other device sent */
+		m->from_jid = me;
+		m->to_jid = m->chat ? strdup(m->chat) : NULL;
+	} else {
+		m->from_jid = sender;
+		sender = NULL;
+		m->to_jid = me;
+	}
+	me = NULL;
+	m->text = in->text ? strdup(in->text) : NULL;
+	m->quoted_id = in->quoted_id ? strdup(in->quoted_id) : NULL;
+	m->timestamp = in->t > 0 ? in->t * 1000 : clock_now_ms();
+	if (!m->wa_id || !m->chat || !m->type || !m->status) {
+		job_free(j);
+		goto out;
+	}
+	post_job(x->e, j);
+out:
+	free(me);
+	free(sender);
+	free(chat);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
+	on_sent, on_receipt, on_message,
 };
 
 /* ---- commands on the loop ---- */
+
+/* The one place a session's Signal store is made. For now an in-memory
+ * store (lost at restart); the SQLite-backed store with its cache takes
+ * this place once merged. */
+static struct wa_signal_store *signal_store_for(struct engine *e, const char *id)
+{
+	(void)e;
+	(void)id;
+	return wa_signal_memstore_new();
+}
 
 static struct esess *esess_create(struct engine *e, const char *id, const struct wa_creds *c)
 {
@@ -425,12 +791,17 @@ static struct esess *esess_create(struct engine *e, const char *id, const struct
 		return NULL;
 	snprintf(x->id, sizeof(x->id), "%s", id);
 	x->e = e;
+	x->sigstore = signal_store_for(e, id);
+	x->tokens = e->opts.rate_per_min;
+	x->refill_ms = uv_now(wa_loop_uv(e->loop));
 	memset(&o, 0, sizeof(o));
 	o.name = id;
 	o.backoff_min_ms = e->opts.backoff_min_ms;
 	o.backoff_max_ms = e->opts.backoff_max_ms;
 	o.max_attempts = e->opts.max_attempts;
-	if (wa_client_new(e->pool, c, &o, &client_cbs, x, &x->cl)) {
+	o.signal_store = x->sigstore;
+	if (!x->sigstore || wa_client_new(e->pool, c, &o, &client_cbs, x, &x->cl)) {
+		wa_signal_store_free(x->sigstore);
 		free(x);
 		return NULL;
 	}
@@ -447,7 +818,13 @@ static void esess_free(struct engine *e, struct esess *x)
 	if (x->pc_seq)
 		pc_complete(e, x->pc_seq, Y_ECLOSED, NULL);
 	esess_remove(e, x);
-	wa_client_free(x->cl);
+	drain_unmark(e, x);
+	wa_client_free(x->cl); /* no callback follows */
+	wa_signal_store_free(x->sigstore);
+	/* what was queued stays pending in the store: the next start sends it */
+	omsg_free_list(x->q_head);
+	omsg_free_list(x->inflight);
+	omsg_free_list(x->rq_head);
 	atomic_fetch_sub(&e->nclients, 1);
 	free(x);
 }
@@ -529,13 +906,44 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			x = NULL;
 		}
 		if (!x) {
+			struct omsg **pp = &e->orphans;
+
 			x = esess_create(e, c->id, c->creds);
 			if (!x) {
 				LOG_ERROR("engine cannot create a client", NULL);
 				return;
 			}
+			if (c->npk && wa_client_import_prekeys(x->cl, c->pk_ids,
+							       (const uint8_t(*)[32])c->pk_priv, c->npk))
+				LOG_WARN("engine cannot import prekeys", NULL);
+			/* accepted while the client did not exist yet */
+			while (*pp) {
+				struct omsg *m = *pp;
+
+				if (strcmp(m->to_session, c->id)) {
+					pp = &m->next;
+					continue;
+				}
+				*pp = m->next;
+				q_append(e, x, m);
+			}
 		}
+		/* what the store holds pending (after a restart), oldest first */
+		q_append_list(e, x, c->msgs);
+		c->msgs = NULL;
 		wa_client_start(x->cl);
+		break;
+	case CMD_SEND:
+		if (x && !x->forgotten) {
+			q_append(e, x, c->msgs);
+			drain_one(e, x, uv_now(wa_loop_uv(e->loop)));
+		} else if (!x && c->msgs) {
+			c->msgs->next = e->orphans;
+			e->orphans = c->msgs;
+		} else {
+			omsg_free_list(c->msgs);
+		}
+		c->msgs = NULL;
 		break;
 	case CMD_LOGOUT:
 		if (x && !x->forgotten) {
@@ -619,6 +1027,10 @@ static void run_cmd(struct engine *e, struct cmd *c)
 				esess_free(e, e->sess[i]);
 		wa_client_pool_free(e->pool);
 		e->pool = NULL;
+		omsg_free_list(e->orphans);
+		e->orphans = NULL;
+		uv_timer_stop(&e->drain);
+		uv_close((uv_handle_t *)&e->drain, NULL);
 		pthread_mutex_lock(&e->cmd_mu);
 		e->closed = true;
 		pthread_mutex_unlock(&e->cmd_mu);
@@ -737,6 +1149,64 @@ static int put_creds(struct engine *e, const char *id, const struct wa_creds *c)
 	return store_creds_put(e->st, id, &sc);
 }
 
+/* An omsg from a stored pending message; NULL if it cannot be sent. */
+static struct omsg *omsg_from_store(const struct store_message *r)
+{
+	struct omsg *m;
+
+	if (!r->wa_id || !r->to_jid || !r->text || strlen(r->wa_id) >= WA_MSG_ID_MAX ||
+	    strlen(r->to_jid) >= sizeof(m->to) || !(m = calloc(1, sizeof(*m))))
+		return NULL;
+	snprintf(m->id, sizeof(m->id), "%s", r->id);
+	snprintf(m->to_session, sizeof(m->to_session), "%s", r->session_id);
+	snprintf(m->wa_id, sizeof(m->wa_id), "%s", r->wa_id);
+	snprintf(m->to, sizeof(m->to), "%s", r->to_jid);
+	if (!(m->text = strdup(r->text))) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* The CMD_RUN / CMD_RESTART for loaded credentials c (taken), with the
+ * one-time prekeys kept and the messages still pending. */
+static struct cmd *run_cmd_new(struct engine *e, const struct job *j, struct wa_creds *c)
+{
+	struct cmd *k = calloc(1, sizeof(*k));
+	struct store_message *rows = NULL;
+	struct omsg **tail;
+	size_t n = 0;
+	int rc;
+
+	if (!k) {
+		wa_creds_wipe(c);
+		free(c);
+		return NULL;
+	}
+	k->kind = j->kind == J_LOAD ? CMD_RUN : CMD_RESTART;
+	snprintf(k->id, sizeof(k->id), "%s", j->id);
+	k->creds = c;
+	rc = store_prekeys_all(e->st, j->id, &k->pk_ids, &k->pk_priv, &k->npk);
+	if (rc)
+		LOG_WARN("engine cannot load prekeys", "{s:s}", "error", y_strerror(rc));
+	rc = store_messages_pending(e->st, j->id, (int)e->opts.queue_max + 64, &rows, &n);
+	if (rc)
+		LOG_ERROR("engine cannot load pending messages", "{s:s}", "error", y_strerror(rc));
+	tail = &k->msgs;
+	for (size_t i = 0; i < n; i++) {
+		struct omsg *m = omsg_from_store(&rows[i]);
+
+		if (m) {
+			*tail = m;
+			tail = &m->next;
+		}
+	}
+	if (n)
+		LOG_INFO("engine: pending messages to send", "{s:i}", "count", (int)n);
+	store_messages_free(rows, n);
+	return k;
+}
+
 static void do_load(struct engine *e, struct job *j)
 {
 	struct wa_creds *c = calloc(1, sizeof(*c));
@@ -760,10 +1230,7 @@ static void do_load(struct engine *e, struct job *j)
 		free(c);
 		return;
 	}
-	if (cmd(e, j->kind == J_LOAD ? CMD_RUN : CMD_RESTART, j->id, 0, c)) {
-		wa_creds_wipe(c);
-		free(c);
-	}
+	post_cmd(e, run_cmd_new(e, j, c));
 }
 
 static void do_state(struct engine *e, struct job *j)
@@ -822,6 +1289,20 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_PREKEYS_UPLOADED:
 		rc = store_prekeys_mark_uploaded(e->st, j->id, j->upto);
+		break;
+	case J_MSG_STATUS:
+		for (size_t i = 0; i < j->nwa; i++) {
+			int r = store_message_update_wa(e->st, j->id, j->wa_ids[i], j->msg_status,
+							j->reason);
+
+			if (r && r != Y_ENOTFOUND)
+				rc = r;
+		}
+		break;
+	case J_MSG_IN:
+		rc = store_message_insert(e->st, j->in);
+		if (rc == Y_EEXIST)
+			rc = Y_OK; /* a duplicate: kept once */
 		break;
 	}
 	if (rc && rc != Y_ENOTFOUND)
@@ -944,10 +1425,79 @@ static void op_forget(void *eng, const char *id)
 	cmd(eng, CMD_FORGET, id, 0, NULL);
 }
 
-static int op_send_text(void *eng, const char *session_id, const char *phone, const char *text,
-			struct store_message *out)
+/* HTTP thread: checks the session, stores the message pending (committed
+ * before the answer), then hands it to the loop. */
+static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
+			struct store_message *out, int *retry_after_s)
 {
-	return Y_ESTATE; /* messaging is the next step of the engine */
+	struct engine *e = eng;
+	struct store_session ss;
+	struct store_message m;
+	enum svc_status st;
+	char wa_id[WA_MSG_ID_MAX], from[64];
+	int64_t waiting = 0;
+	struct omsg *om;
+	struct cmd *c;
+	json_t *body;
+	int rc, linked;
+
+	rc = svc_session_get(e->svc, session_id, &ss);
+	if (rc)
+		return rc;
+	linked = ss.device_jid && !svc_status_parse(ss.status, &st) &&
+		 (st == SVC_CONNECTED || st == SVC_CONNECTING || st == SVC_DISCONNECTED);
+	if (linked)
+		wa_client_message_id(ss.device_jid, wa_id);
+	snprintf(from, sizeof(from), "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
+	store_session_release(&ss);
+	if (!linked)
+		return Y_ESTATE;
+	rc = store_messages_pending_count(e->st, session_id, &waiting);
+	if (rc)
+		return rc;
+	if (waiting >= (int64_t)e->opts.queue_max) {
+		unsigned rate = e->opts.rate_per_min;
+
+		*retry_after_s = rate ? (int)((60 + rate - 1) / rate) : 1;
+		return Y_EBUSY;
+	}
+	if (strlen(to_jid) >= sizeof(om->to))
+		return Y_EINVAL;
+	body = json_pack("{s:s}", "text", text);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.session_id, sizeof(m.session_id), "%s", session_id);
+	m.wa_id = wa_id;
+	m.chat = (char *)to_jid;
+	m.from_me = 1;
+	m.type = "text";
+	m.body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	m.status = "pending";
+	m.from_jid = from[0] != '@' ? from : NULL;
+	m.to_jid = (char *)to_jid;
+	m.text = (char *)text;
+	rc = m.body ? store_message_insert(e->st, &m) : Y_ENOMEM;
+	free(m.body);
+	if (rc)
+		return rc;
+	/* stored: from here on the message exists even if the loop never sees it */
+	c = calloc(1, sizeof(*c));
+	om = calloc(1, sizeof(*om));
+	if (c && om && (om->text = strdup(text))) {
+		c->kind = CMD_SEND;
+		snprintf(c->id, sizeof(c->id), "%s", session_id);
+		snprintf(om->id, sizeof(om->id), "%s", m.id);
+		snprintf(om->to_session, sizeof(om->to_session), "%s", session_id);
+		snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
+		snprintf(om->to, sizeof(om->to), "%s", to_jid);
+		c->msgs = om;
+		post_cmd(e, c);
+	} else {
+		LOG_WARN("engine: out of memory; the message is sent at the next start", NULL);
+		free(om);
+		free(c);
+	}
+	return store_message_get(e->st, session_id, m.id, out);
 }
 
 static int op_pair_code(void *eng, const char *id, const char *phone,
@@ -1063,6 +1613,8 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	e->st = st;
 	e->svc = svc;
 	e->opts = *o;
+	if (!e->opts.queue_max)
+		e->opts.queue_max = 1000;
 	pthread_mutex_init(&e->cmd_mu, NULL);
 	pthread_mutex_init(&e->job_mu, NULL);
 	pthread_cond_init(&e->job_cv, NULL);
@@ -1086,10 +1638,14 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	e->beat.data = e;
 	atomic_store(&e->heartbeat_ms, clock_mono_ms());
 	uv_timer_start(&e->beat, on_beat, ENGINE_BEAT_MS, ENGINE_BEAT_MS);
+	uv_timer_init(wa_loop_uv(e->loop), &e->drain);
+	e->drain.data = e;
+	uv_timer_start(&e->drain, on_drain, ENGINE_DRAIN_MS, ENGINE_DRAIN_MS);
 	if (pthread_create(&e->worker_thread, NULL, worker_main, e)) {
 		rc = Y_ENOMEM;
 		uv_close((uv_handle_t *)&e->async, NULL);
 		uv_close((uv_handle_t *)&e->beat, NULL);
+		uv_close((uv_handle_t *)&e->drain, NULL);
 		goto fail;
 	}
 	if (pthread_create(&e->loop_thread, NULL, loop_main, e)) {
@@ -1100,6 +1656,7 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 		pthread_join(e->worker_thread, NULL);
 		uv_close((uv_handle_t *)&e->async, NULL);
 		uv_close((uv_handle_t *)&e->beat, NULL);
+		uv_close((uv_handle_t *)&e->drain, NULL);
 		rc = Y_ENOMEM;
 		goto fail;
 	}

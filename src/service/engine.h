@@ -21,6 +21,16 @@
  * At start every session that was linked or linking (status pending, qr,
  * connecting, connected, disconnected) is started again; connects are
  * paced by the client pool's limit.
+ *
+ * Messages: send_text (an HTTP thread) stores the message pending with its
+ * WhatsApp id fixed, commits, then queues CMD_SEND. Each session has one
+ * FIFO on the loop, drained at rate_per_min into the client (at most
+ * ENGINE_INFLIGHT_MAX unacknowledged); a message whose connection went
+ * before the server's ack goes first again under the same id. Status
+ * changes (sent, delivered, read, failed) and received messages go to the
+ * worker as jobs (J_MSG_STATUS, J_MSG_IN), never to SQLite from the loop.
+ * A (re)started session's pending messages are loaded with its credentials.
+ * Signal state is in memory for now (see signal_store_for in engine.c).
  */
 #ifndef YESAPP_SERVICE_ENGINE_H
 #define YESAPP_SERVICE_ENGINE_H
@@ -46,6 +56,11 @@ struct engine_opts {
 	 * disconnected (status disconnected, reason "idle") and started again
 	 * by its next use (svc_session_touch). 0: never. */
 	int64_t idle_ms;
+	/* Outgoing messages: RATE_LIMIT_MESSAGES per minute per session (a
+	 * token bucket holding a minute's worth; 0 = unlimited) and QUEUE_MAX
+	 * waiting per session before sends are refused (0: 1000). */
+	unsigned rate_per_min;
+	unsigned queue_max;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

@@ -789,14 +789,14 @@ int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x,
 	return rc;
 }
 
-int svc_send_text(struct svc *s, const char *session_id, const char *phone, const char *text,
-		  struct store_message *out)
+int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, const char *text,
+		  struct store_message *out, int *retry_after_s)
 {
 	if (!svc_session_exists(s, session_id))
 		return Y_ENOTFOUND;
 	if (!s->ops || !s->ops->send_text)
 		return Y_ESTATE; /* no WhatsApp engine: nothing is connected */
-	return s->ops->send_text(s->eng, session_id, phone, text, out);
+	return s->ops->send_text(s->eng, session_id, to_jid, text, out, retry_after_s);
 }
 
 int svc_whatsapp_ok(struct svc *s)

@@ -64,11 +64,14 @@ struct svc_engine_ops {
 	/* Announces version v from the next connection on, and restarts the
 	 * sessions that failed as client_outdated. */
 	int (*set_version)(void *eng, const struct wa_version *v);
-	/* Sends a text to an E.164 number (digits only). Y_ESTATE when that
-	 * session is not connected. On success fills *out (owned by the
-	 * caller, released with store_message_release). */
-	int (*send_text)(void *eng, const char *session_id, const char *phone, const char *text,
-			 struct store_message *out);
+	/* Accepts a text for to_jid (user@s.whatsapp.net or user@lid): stored
+	 * pending (committed) before it returns, then sent by the loop in
+	 * order. Y_ESTATE when the session is not linked (pending, qr,
+	 * logged_out, failed); Y_EBUSY when QUEUE_MAX messages wait already
+	 * (*retry_after_s then says when to try again). On success fills *out
+	 * (owned by the caller, released with store_message_release). */
+	int (*send_text)(void *eng, const char *session_id, const char *to_jid, const char *text,
+			 struct store_message *out, int *retry_after_s);
 	/* 1 while the engine runs without a failed session, else 0. */
 	int (*healthy)(void *eng);
 	/* A session was deleted: drop its connection. */
@@ -173,9 +176,10 @@ int svc_sessions_idle(struct svc *s, int64_t before_ms, void (*fn)(const char *i
 int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x, void *arg),
 			void *arg);
 
-/* Y_ENOTFOUND for an unknown session, Y_ESTATE when it is not connected. */
-int svc_send_text(struct svc *s, const char *session_id, const char *phone, const char *text,
-		  struct store_message *out);
+/* Y_ENOTFOUND for an unknown session, Y_ESTATE when it is not linked,
+ * Y_EBUSY when its queue is full (see send_text above). */
+int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, const char *text,
+		  struct store_message *out, int *retry_after_s);
 /*
  * The WhatsApp readiness check. With an engine: what the engine reports.
  * Without one: 1 unless a session is in the "failed" state, since no engine

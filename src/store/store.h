@@ -177,6 +177,10 @@ int store_prekeys_add(struct store *st, const char *session_id, const uint32_t *
 int store_prekeys_mark_uploaded(struct store *st, const char *session_id, uint32_t upto);
 /* The private key of prekey `id`; Y_ENOTFOUND if it is gone. */
 int store_prekey_get(struct store *st, const char *session_id, uint32_t id, uint8_t priv[32]);
+/* Every prekey of the session: *ids and *priv (caller frees both, wiping
+ * priv) hold *n entries. */
+int store_prekeys_all(struct store *st, const char *session_id, uint32_t **ids,
+		      uint8_t (**priv)[32], size_t *n);
 /* Removes prekey `id` (consumed by a peer); absent is Y_OK. */
 int store_prekey_delete(struct store *st, const char *session_id, uint32_t id);
 /* Counts the session's prekeys (all, and those uploaded). */
@@ -187,14 +191,19 @@ int store_prekey_count(struct store *st, const char *session_id, int64_t *total,
 struct store_message {
 	char id[STORE_ID_LEN];     /* our id */
 	char session_id[STORE_ID_LEN];
-	char *wa_id;               /* WhatsApp message id, NULL until known */
+	char *wa_id;               /* WhatsApp message id (fixed when accepted), or NULL */
 	char *chat;                /* peer or group JID */
-	int from_me;
+	int from_me;               /* direction: 1 outbound, 0 inbound */
 	char *type;                /* text|image|document|... */
 	char *body;                /* JSON text of the content */
-	char *status;              /* queued|sent|delivered|read|failed|received */
+	char *status;              /* pending|sent|delivered|read|failed|received */
 	int64_t timestamp;         /* ordering time */
 	int64_t created_at;
+	char *from_jid, *to_jid;   /* who sent it to whom (JIDs), NULL if unknown */
+	char *text;                /* the text of a text message, else NULL */
+	char *quoted_id;           /* the WhatsApp id replied to, or NULL */
+	char *reason;              /* why it failed, or NULL */
+	int64_t updated_at;        /* last change (0 on insert: created_at) */
 };
 void store_message_release(struct store_message *m);
 /* Fills m->id (a new UUID) and m->created_at when empty/zero, and
@@ -209,6 +218,17 @@ int store_message_get(struct store *st, const char *session_id, const char *id,
  * `id`. Y_ENOTFOUND if none, Y_EEXIST if wa_id is taken in the session. */
 int store_message_set_status(struct store *st, const char *id, const char *status,
 			     const char *wa_id /* NULL keeps */);
+/* Moves outbound message wa_id of the session to status (with reason, NULL
+ * clears it) unless it is already as far (pending < sent = failed <
+ * delivered < read: a late delivery receipt does not undo a read).
+ * Y_ENOTFOUND when no row changed. */
+int store_message_update_wa(struct store *st, const char *session_id, const char *wa_id,
+			    const char *status, const char *reason);
+/* The session's outbound messages still pending, oldest first, at most
+ * limit; *out freed with store_messages_free. */
+int store_messages_pending(struct store *st, const char *session_id, int limit,
+			   struct store_message **out, size_t *n);
+int store_messages_pending_count(struct store *st, const char *session_id, int64_t *n);
 /* Newest first (timestamp DESC, id DESC); the cursor's ts is a timestamp.
  * Y_ENOTFOUND if the session does not exist. */
 int store_message_list(struct store *st, const char *session_id, const struct store_cursor *after,

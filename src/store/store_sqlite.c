@@ -70,6 +70,10 @@ enum stmt_id {
 	S_MSG_LIST_FIRST,
 	S_MSG_LIST_AFTER,
 	S_MSG_STATUS,
+	S_MSG_STATUS_WA,
+	S_PREKEYS_ALL,
+	S_MSG_PENDING,
+	S_MSG_PENDING_COUNT,
 	S_HOOKLOG_ADD,
 	S_PRUNE_MSG,
 	S_PRUNE_HOOKLOG,
@@ -84,7 +88,12 @@ enum stmt_id {
 	"last_seen_at"
 #define CREDS_COLS "noise_priv, identity_priv, registration_id, spk_id, spk_priv, spk_sig, " \
 	"adv_secret, account, jid, lid, platform, push_name, next_prekey_id"
-#define MSG_COLS "id, session_id, wa_id, chat, from_me, type, body, status, timestamp, created_at"
+#define MSG_COLS "id, session_id, wa_id, chat, direction, type, body, status, timestamp, " \
+		 "created_at, from_jid, to_jid, text, quoted_id, reason, updated_at"
+/* How far a status has come: updates by receipt never go back (a late
+ * delivery receipt after the read one), and failed only ends pending. */
+#define MSG_RANK(x) "(CASE " x " WHEN 'pending' THEN 0 WHEN 'sent' THEN 1 WHEN 'failed' THEN 1 " \
+		    "WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 9 END)"
 
 static const char *const stmt_sql[S__COUNT] = {
 	[S_PING] = "SELECT 1",
@@ -133,18 +142,28 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_PREKEY_ADD] = "INSERT INTO wa_prekeys (session_id, key_id, priv) VALUES (?1, ?2, ?3)",
 	[S_PREKEY_MARK] = "UPDATE wa_prekeys SET uploaded = 1 WHERE session_id = ?1 AND key_id <= ?2",
 	[S_PREKEY_GET] = "SELECT priv FROM wa_prekeys WHERE session_id = ?1 AND key_id = ?2",
+	[S_PREKEYS_ALL] = "SELECT key_id, priv FROM wa_prekeys WHERE session_id = ?1 ORDER BY key_id",
 	[S_PREKEY_DELETE] = "DELETE FROM wa_prekeys WHERE session_id = ?1 AND key_id = ?2",
 	[S_PREKEY_COUNT] = "SELECT count(*), coalesce(sum(uploaded), 0) FROM wa_prekeys "
 			   "WHERE session_id = ?1",
 	[S_MSG_ADD] = "INSERT INTO messages (" MSG_COLS ") "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 	[S_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND session_id = ?2",
 	[S_MSG_LIST_FIRST] = "SELECT " MSG_COLS " FROM messages WHERE session_id = ?2 "
 			     "ORDER BY timestamp DESC, id DESC LIMIT ?1",
 	[S_MSG_LIST_AFTER] = "SELECT " MSG_COLS " FROM messages WHERE session_id = ?2 "
 			     "AND (timestamp < ?3 OR (timestamp = ?3 AND id < ?4)) "
 			     "ORDER BY timestamp DESC, id DESC LIMIT ?1",
-	[S_MSG_STATUS] = "UPDATE messages SET status = ?2, wa_id = coalesce(?3, wa_id) WHERE id = ?1",
+	[S_MSG_STATUS] = "UPDATE messages SET status = ?2, wa_id = coalesce(?3, wa_id), "
+			 "updated_at = ?4 WHERE id = ?1",
+	[S_MSG_STATUS_WA] = "UPDATE messages SET status = ?3, reason = ?4, updated_at = ?5 "
+			    "WHERE session_id = ?1 AND wa_id = ?2 AND direction = 'outbound' AND "
+			    MSG_RANK("status") " < " MSG_RANK("?3"),
+	[S_MSG_PENDING] = "SELECT " MSG_COLS " FROM messages WHERE session_id = ?1 AND "
+			  "status = 'pending' AND direction = 'outbound' ORDER BY created_at, id "
+			  "LIMIT ?2",
+	[S_MSG_PENDING_COUNT] = "SELECT count(*) FROM messages WHERE session_id = ?1 AND "
+				"status = 'pending' AND direction = 'outbound'",
 	[S_HOOKLOG_ADD] = "INSERT INTO webhook_log (session_id, event, url, http_status, attempt, "
 			  "error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_PRUNE_MSG] = "DELETE FROM messages WHERE timestamp < ?1",
@@ -166,7 +185,7 @@ static const char *const session_statuses[] = {
 	"passkey_required", NULL
 };
 static const char *const message_statuses[] = {
-	"queued", "sent", "delivered", "read", "failed", "received", NULL
+	"pending", "sent", "delivered", "read", "failed", "received", NULL
 };
 
 static int in_list(const char *s, const char *const *list)
@@ -1542,6 +1561,11 @@ void store_message_release(struct store_message *m)
 	free(m->type);
 	free(m->body);
 	free(m->status);
+	free(m->from_jid);
+	free(m->to_jid);
+	free(m->text);
+	free(m->quoted_id);
+	free(m->reason);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -1563,12 +1587,19 @@ static int read_message(sqlite3_stmt *s, struct store_message *m)
 	col_id(s, 1, m->session_id);
 	rc = col_str(s, 2, &m->wa_id);
 	rc = rc ? rc : col_str(s, 3, &m->chat);
-	m->from_me = sqlite3_column_int(s, 4) != 0;
+	m->from_me = sqlite3_column_text(s, 4) &&
+		     !strcmp((const char *)sqlite3_column_text(s, 4), "outbound");
 	rc = rc ? rc : col_str(s, 5, &m->type);
 	rc = rc ? rc : col_str(s, 6, &m->body);
 	rc = rc ? rc : col_str(s, 7, &m->status);
 	m->timestamp = sqlite3_column_int64(s, 8);
 	m->created_at = sqlite3_column_int64(s, 9);
+	rc = rc ? rc : col_str(s, 10, &m->from_jid);
+	rc = rc ? rc : col_str(s, 11, &m->to_jid);
+	rc = rc ? rc : col_str(s, 12, &m->text);
+	rc = rc ? rc : col_str(s, 13, &m->quoted_id);
+	rc = rc ? rc : col_str(s, 14, &m->reason);
+	m->updated_at = sqlite3_column_int64(s, 15);
 	if (!rc && (!m->chat || !m->type || !m->status))
 		rc = Y_EDB;
 	if (rc)
@@ -1589,6 +1620,8 @@ int store_message_insert(struct store *st, struct store_message *m)
 		m->created_at = clock_now_ms();
 	if (!m->timestamp)
 		m->timestamp = m->created_at;
+	if (!m->updated_at)
+		m->updated_at = m->created_at;
 	pthread_mutex_lock(&st->mu);
 	s = prep(st, S_MSG_ADD);
 	if (!s) {
@@ -1599,12 +1632,18 @@ int store_message_insert(struct store *st, struct store_message *m)
 	bind_text(s, 2, m->session_id);
 	bind_text(s, 3, m->wa_id);
 	bind_text(s, 4, m->chat);
-	sqlite3_bind_int(s, 5, m->from_me ? 1 : 0);
+	bind_text(s, 5, m->from_me ? "outbound" : "inbound");
 	bind_text(s, 6, m->type);
 	bind_text(s, 7, m->body);
 	bind_text(s, 8, m->status);
 	sqlite3_bind_int64(s, 9, m->timestamp);
 	sqlite3_bind_int64(s, 10, m->created_at);
+	bind_text(s, 11, m->from_jid);
+	bind_text(s, 12, m->to_jid);
+	bind_text(s, 13, m->text);
+	bind_text(s, 14, m->quoted_id);
+	bind_text(s, 15, m->reason);
+	sqlite3_bind_int64(s, 16, m->updated_at);
 	rc = sqlite3_step(s);
 	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "insert message");
 out:
@@ -1660,7 +1699,168 @@ int store_message_set_status(struct store *st, const char *id, const char *statu
 	bind_text(s, 1, id);
 	bind_text(s, 2, status);
 	bind_text(s, 3, wa_id);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
 	rc = step_change(st, s, "set message status");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_prekeys_all(struct store *st, const char *session_id, uint32_t **ids,
+		      uint8_t (**priv)[32], size_t *n)
+{
+	sqlite3_stmt *s;
+	size_t cap = 0, count = 0;
+	uint32_t *iv = NULL;
+	uint8_t (*pv)[32] = NULL;
+	int rc;
+
+	*ids = NULL;
+	*priv = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_PREKEYS_ALL);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 1) != 32)
+			continue;
+		if (count == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			uint32_t *ni = realloc(iv, nc * sizeof(*iv));
+			uint8_t (*np)[32];
+
+			if (ni)
+				iv = ni;
+			np = ni ? malloc(nc * 32) : NULL;
+			if (!np) {
+				rc = Y_ENOMEM;
+				goto out;
+			}
+			if (count)
+				memcpy(np, pv, count * 32);
+			if (pv)
+				explicit_bzero(pv, count * 32);
+			free(pv);
+			pv = np;
+			cap = nc;
+		}
+		iv[count] = (uint32_t)sqlite3_column_int64(s, 0);
+		memcpy(pv[count], sqlite3_column_blob(s, 1), 32);
+		count++;
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list prekeys");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		if (pv)
+			explicit_bzero(pv, count * 32);
+		free(pv);
+		free(iv);
+		return rc;
+	}
+	*ids = iv;
+	*priv = pv;
+	*n = count;
+	return Y_OK;
+}
+
+int store_message_update_wa(struct store *st, const char *session_id, const char *wa_id,
+			    const char *status, const char *reason)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !wa_id || !in_list(status, message_statuses))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_MSG_STATUS_WA);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, wa_id);
+	bind_text(s, 3, status);
+	bind_text(s, 4, reason);
+	sqlite3_bind_int64(s, 5, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? (sqlite3_changes(st->db) ? Y_OK : Y_ENOTFOUND)
+			       : db_error(st, rc, "update message status");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_messages_pending(struct store *st, const char *session_id, int limit,
+			   struct store_message **out, size_t *n)
+{
+	struct store_message *rows;
+	size_t count = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!session_id || limit < 1)
+		return Y_EINVAL;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_MSG_PENDING);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int(s, 2, limit);
+	while (count < (size_t)limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = read_message(s, &rows[count]);
+		if (rc)
+			goto out;
+		count++;
+	}
+	rc = count == (size_t)limit || rc == SQLITE_DONE ? Y_OK
+							 : db_error(st, rc, "list pending messages");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_messages_free(rows, count);
+		return rc;
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+int store_messages_pending_count(struct store *st, const char *session_id, int64_t *n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_MSG_PENDING_COUNT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*n = sqlite3_column_int64(s, 0);
+		rc = Y_OK;
+	} else {
+		rc = db_error(st, rc, "count pending messages");
+	}
 out:
 	done(s);
 	pthread_mutex_unlock(&st->mu);

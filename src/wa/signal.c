@@ -659,6 +659,65 @@ int wa_signal_gen_prekeys(struct wa_signal *s, uint32_t first, size_t n, struct 
 	return 0;
 }
 
+/* A key pair from a raw private key (the public half derived). */
+static int pair_from_priv(struct wa_signal *s, const uint8_t raw[32], ec_key_pair **out)
+{
+	ec_private_key *priv = NULL;
+	ec_public_key *pub = NULL;
+	int rc = Y_EINVAL;
+
+	if (curve_decode_private_point(&priv, raw, 32, s->ctx))
+		goto out;
+	rc = Y_ECRYPTO;
+	if (curve_generate_public_key(&pub, priv))
+		goto out;
+	rc = ec_key_pair_create(out, pub, priv) ? Y_ENOMEM : 0;
+out:
+	SIGNAL_UNREF(pub);
+	SIGNAL_UNREF(priv);
+	return rc;
+}
+
+int wa_signal_import_signed_prekey(struct wa_signal *s, uint32_t id, const uint8_t priv[32],
+				   const uint8_t sig[64])
+{
+	ec_key_pair *kp = NULL;
+	session_signed_pre_key *spk = NULL;
+	int rc;
+
+	if (!s || !priv || !sig || id > 0xFFFFFF)
+		return Y_EINVAL;
+	s->store_err = 0;
+	rc = pair_from_priv(s, priv, &kp);
+	if (!rc)
+		rc = session_signed_pre_key_create(&spk, id, (uint64_t)time(NULL) * 1000, kp, sig, 64)
+			     ? Y_ENOMEM : 0;
+	if (!rc)
+		rc = sg_err(s, signal_protocol_signed_pre_key_store_key(s->sctx, spk));
+	SIGNAL_UNREF(spk);
+	SIGNAL_UNREF(kp);
+	return rc;
+}
+
+int wa_signal_import_prekey(struct wa_signal *s, uint32_t id, const uint8_t priv[32])
+{
+	ec_key_pair *kp = NULL;
+	session_pre_key *pk = NULL;
+	int rc;
+
+	if (!s || !priv || id == 0 || id > 0xFFFFFF)
+		return Y_EINVAL;
+	s->store_err = 0;
+	rc = pair_from_priv(s, priv, &kp);
+	if (!rc)
+		rc = session_pre_key_create(&pk, id, kp) ? Y_ENOMEM : 0;
+	if (!rc)
+		rc = sg_err(s, signal_protocol_pre_key_store_key(s->sctx, pk));
+	SIGNAL_UNREF(pk);
+	SIGNAL_UNREF(kp);
+	return rc;
+}
+
 int wa_signal_own_bundle(struct wa_signal *s, uint32_t skey_id, uint32_t prekey_id,
 			 struct wa_signal_bundle *out)
 {

@@ -144,6 +144,12 @@ int wa_signal_gen_signed_prekey(struct wa_signal *s, uint32_t id, struct wa_sign
  * wrapping from 0xFFFFFF to 1), saves them and writes their public halves
  * into out[0..n-1]. */
 int wa_signal_gen_prekeys(struct wa_signal *s, uint32_t first, size_t n, struct wa_signal_prekey *out);
+/* Puts keys we made earlier (kept in the credentials and the prekey table)
+ * into the store: a signed prekey with its signature, a one-time prekey.
+ * The public halves are derived. 0, Y_EINVAL, Y_ENOMEM or a store error. */
+int wa_signal_import_signed_prekey(struct wa_signal *s, uint32_t id, const uint8_t priv[32],
+				   const uint8_t sig[64]);
+int wa_signal_import_prekey(struct wa_signal *s, uint32_t id, const uint8_t priv[32]);
 /* Our own bundle from the store: signed prekey `skey_id`, and one-time
  * prekey `prekey_id` unless it is 0. Y_ENOTFOUND if a key is missing. */
 int wa_signal_own_bundle(struct wa_signal *s, uint32_t skey_id, uint32_t prekey_id,

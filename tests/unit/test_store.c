@@ -61,7 +61,7 @@ static int add_message(struct store *st, const char *sid, int64_t ts, const char
 	m.chat = "15551234567@s.whatsapp.net";
 	m.type = "text";
 	m.body = "{\"text\":\"hi\"}";
-	m.status = "queued";
+	m.status = "pending";
 	m.wa_id = (char *)wa_id;
 	m.timestamp = ts;
 	return store_message_insert(st, &m);
@@ -279,7 +279,7 @@ TEST(message_insert_get_status)
 	memcpy(m.session_id, s.id, STORE_ID_LEN);
 	m.chat = "123@g.us";
 	m.type = "text";
-	m.status = "queued";
+	m.status = "pending";
 	m.from_me = 1;
 	REQUIRE(store_message_insert(st, &m) == Y_OK);
 	CHECK(uuid_valid(m.id));
@@ -309,7 +309,7 @@ TEST(message_insert_get_status)
 	m.type = "text";
 	m.status = "weird";
 	CHECK_EQ_INT(store_message_insert(st, &m), Y_EINVAL);
-	m.status = "queued";
+	m.status = "pending";
 	m.chat = NULL;
 	CHECK_EQ_INT(store_message_insert(st, &m), Y_EINVAL);
 	store_session_release(&s);

@@ -1,0 +1,254 @@
+/*
+ * Incoming messages (protocol-map.md §8.2-§8.3, §8.5): decrypt the pkmsg
+ * or msg meant for this device, unpad, unwrap a DeviceSentMessage (a copy
+ * from our own other device), hand the Message up, then the delivery
+ * receipt and the ack. A message that does not decrypt gets a retry receipt
+ * (at most CL_RETRY_MAX per id) and an ack; one already seen (its id in the
+ * ring of recent ids) is receipted again but not handed up twice. Group
+ * messages (skmsg) are acknowledged and not decrypted yet.
+ */
+#include "client/client_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "wa/pb.h"
+#include "wa.pb-c.h"
+
+static bool seen(struct wa_client *cl, const char *id)
+{
+	if (!cl->seen)
+		return false;
+	for (unsigned i = 0; i < CL_SEEN_MAX; i++)
+		if (!strcmp(cl->seen[i], id))
+			return true;
+	return false;
+}
+
+static void mark_seen(struct wa_client *cl, const char *id)
+{
+	if (!cl->seen && !(cl->seen = calloc(CL_SEEN_MAX, sizeof(*cl->seen))))
+		return;
+	snprintf(cl->seen[cl->seen_pos], sizeof(cl->seen[0]), "%s", id);
+	cl->seen_pos = (cl->seen_pos + 1) % CL_SEEN_MAX;
+}
+
+/* How many retries we asked for id, counting this one. */
+static unsigned retry_count(struct wa_client *cl, const char *id)
+{
+	for (unsigned i = 0; i < CL_RETRY_SLOTS; i++)
+		if (!strcmp(cl->retries[i].id, id))
+			return ++cl->retries[i].count;
+	snprintf(cl->retries[cl->retry_pos].id, sizeof(cl->retries[0].id), "%s", id);
+	cl->retries[cl->retry_pos].count = 1;
+	cl->retry_pos = (cl->retry_pos + 1) % CL_RETRY_SLOTS;
+	return 1;
+}
+
+/* <ack id to=from class="message" type [participant] [recipient] [error]> */
+static int message_ack(struct wa_client *cl, const struct wa_node *m, const char *error)
+{
+	const char *type = wa_node_attr(m, "type"), *part = wa_node_attr(m, "participant");
+	const char *rcpt = wa_node_attr(m, "recipient");
+	struct wa_node *a = wa_node_new("ack");
+	int rc = Y_ENOMEM;
+
+	if (a && !cl_attrs(a, "id", wa_node_attr(m, "id"), "to", wa_node_attr(m, "from"), "class",
+			   "message", NULL) &&
+	    (!type || !wa_node_add_attr(a, "type", type)) &&
+	    (!part || !wa_node_add_attr(a, "participant", part)) &&
+	    (!rcpt || !wa_node_add_attr(a, "recipient", rcpt)) &&
+	    (!error || !wa_node_add_attr(a, "error", error)))
+		rc = cl_send(cl, a);
+	wa_node_free(a);
+	return rc;
+}
+
+/* The delivery receipt: plain, "sender" for our own devices' copies,
+ * "peer_msg" for the phone's peer messages. */
+static int delivery_receipt(struct wa_client *cl, const struct wa_node *m)
+{
+	const char *cat = wa_node_attr(m, "category"), *rcpt = wa_node_attr(m, "recipient");
+	const char *part = wa_node_attr(m, "participant");
+	const char *type = cat && !strcmp(cat, "peer") ? "peer_msg" : rcpt ? "sender" : NULL;
+	struct wa_node *r = wa_node_new("receipt");
+	int rc = Y_ENOMEM;
+
+	if (r && !cl_attrs(r, "id", wa_node_attr(m, "id"), "to", wa_node_attr(m, "from"), NULL) &&
+	    (!type || !wa_node_add_attr(r, "type", type)) &&
+	    (!part || !wa_node_add_attr(r, "participant", part)) &&
+	    (!rcpt || !wa_node_add_attr(r, "recipient", rcpt)))
+		rc = cl_send(cl, r);
+	wa_node_free(r);
+	return rc;
+}
+
+static int retry_receipt(struct wa_client *cl, const struct wa_node *m, unsigned count)
+{
+	const char *t = wa_node_attr(m, "t"), *part = wa_node_attr(m, "participant");
+	struct wa_node *r = wa_node_new("receipt"), *k, *reg;
+	char cnt[12];
+	uint8_t b4[4];
+	int rc = Y_ENOMEM;
+
+	snprintf(cnt, sizeof(cnt), "%u", count);
+	wa_signal_put_be32(b4, cl->creds.identity.registration_id);
+	if (r && !cl_attrs(r, "id", wa_node_attr(m, "id"), "to", wa_node_attr(m, "from"), "type",
+			   "retry", NULL) &&
+	    (!part || !wa_node_add_attr(r, "participant", part)) &&
+	    (k = wa_node_add_child(r, "retry")) &&
+	    !cl_attrs(k, "count", cnt, "id", wa_node_attr(m, "id"), "t", t ? t : "0", "v", "1",
+		      NULL) &&
+	    (reg = wa_node_add_child(r, "registration")) && !wa_node_set_bytes(reg, b4, 4))
+		rc = cl_send(cl, r);
+	wa_node_free(r);
+	return rc;
+}
+
+static char *dup_user_jid(const struct wa_jid *j)
+{
+	char *s = malloc(j->user_len + j->server_len + 2);
+
+	if (s)
+		sprintf(s, "%.*s@%.*s", (int)j->user_len, j->user, (int)j->server_len, j->server);
+	return s;
+}
+
+static bool server_is(const struct wa_jid *j, const char *server)
+{
+	return j->server_len == strlen(server) && !memcmp(j->server, server, j->server_len);
+}
+
+/* Hands a decrypted Message up. */
+static int hand_up(struct wa_client *cl, const struct wa_node *m, const struct wa_jid *from,
+		   const uint8_t *pt, size_t len)
+{
+	Wa__Message *msg = NULL, *inner;
+	struct wa_client_inbound in;
+	struct ybuf packed = YBUF_INIT(WA_SIGNAL_MAX_MESSAGE);
+	const char *rcpt = wa_node_attr(m, "recipient");
+	const char *spn = wa_node_attr(m, "sender_pn"), *slid = wa_node_attr(m, "sender_lid");
+	char *user = dup_user_jid(from);
+	uint64_t t = 0;
+	int rc = wa_pb_unpack(&wa__message__descriptor, pt, len, (ProtobufCMessage **)&msg);
+
+	if (rc || !user)
+		goto out;
+	memset(&in, 0, sizeof(in));
+	inner = msg;
+	in.pb = pt;
+	in.pb_len = len;
+	if (msg->devicesentmessage && msg->devicesentmessage->message) {
+		inner = msg->devicesentmessage->message;
+		in.from_me = 1;
+		rc = wa_pb_pack(&inner->base, &packed);
+		if (rc)
+			goto out;
+		in.pb = packed.data;
+		in.pb_len = packed.len;
+	}
+	in.id = wa_node_attr(m, "id");
+	in.from = wa_node_attr(m, "from");
+	in.from_me |= rcpt != NULL;
+	in.chat = rcpt ? rcpt : in.from_me && msg->devicesentmessage->destinationjid
+			       ? msg->devicesentmessage->destinationjid : user;
+	in.sender_pn = spn ? spn : server_is(from, WA_SERVER_USER) ? user : NULL;
+	in.sender_lid = slid ? slid : server_is(from, WA_SERVER_LID) ? user : NULL;
+	in.push_name = wa_node_attr(m, "notify");
+	if (!wa_node_attr_u64(m, "t", &t))
+		in.t = (int64_t)t;
+	if (inner->conversation) {
+		in.text = inner->conversation;
+	} else if (inner->extendedtextmessage) {
+		in.text = inner->extendedtextmessage->text;
+		if (inner->extendedtextmessage->contextinfo)
+			in.quoted_id = inner->extendedtextmessage->contextinfo->stanzaid;
+	}
+	if (cl->cbs.on_message && !cl->freeing)
+		cl->cbs.on_message(cl, &in, cl->ud);
+out:
+	if (msg)
+		protobuf_c_message_free_unpacked(&msg->base, NULL);
+	ybuf_release(&packed);
+	free(user);
+	return rc;
+}
+
+int cl_message_received(struct wa_client *cl, const struct wa_node *m)
+{
+	const char *id = wa_node_attr(m, "id"), *from = wa_node_attr(m, "from");
+	const struct wa_node *enc = NULL;
+	struct wa_jid j;
+	struct wa_signal_addr a;
+	enum wa_signal_type type = 0;
+	uint8_t *pt = NULL;
+	size_t ptl = 0, unp = 0;
+	int rc;
+
+	if (!id || !from || !*id || strlen(id) >= WA_MSG_ID_MAX)
+		return Y_OK;
+	if (!cl->sig)
+		return Y_OK; /* not acknowledged: the server keeps it */
+	if (wa_node_attr_jid(m, "from", &j) || !j.user_len)
+		return message_ack(cl, m, "487");
+	if (seen(cl, id))
+		return delivery_receipt(cl, m);
+	for (uint32_t i = 0; m->content == WA_CONTENT_LIST && i < m->nkids; i++) {
+		const struct wa_node *e = m->kids[i];
+
+		if (wa_node_is(e, "enc") && !wa_signal_type_parse(wa_node_attr(e, "type"), &type) &&
+		    type != WA_SIGNAL_SKMSG && e->content == WA_CONTENT_BYTES) {
+			enc = e;
+			break;
+		}
+	}
+	if (!enc) {
+		LOG_INFO("client message without an enc for us", "{s:s}", "id", id);
+		return message_ack(cl, m, wa_node_child(m, "enc") ? NULL : "488");
+	}
+	{
+		/* the JID's parts are borrowed and not NUL-terminated: copy them */
+		char user[WA_SIGNAL_NAME_MAX], server[32];
+
+		if (j.user_len >= sizeof(user) || j.server_len >= sizeof(server))
+			return message_ack(cl, m, "487");
+		memcpy(user, j.user, j.user_len);
+		user[j.user_len] = 0;
+		memcpy(server, j.server, j.server_len);
+		server[j.server_len] = 0;
+		if (wa_signal_address(&a, user, server, j.agent, j.device, WA_SIGNAL_ADDR_DOMAIN))
+			return message_ack(cl, m, "487");
+	}
+	rc = wa_signal_decrypt(cl->sig, &a, type, enc->bytes, enc->nbytes, &pt, &ptl);
+	rc = rc ?: wa_signal_unpad(pt, ptl, &unp);
+	if (rc == Y_EEXIST) {
+		/* its key was used already: a replay of what we had */
+		free(pt);
+		mark_seen(cl, id);
+		return delivery_receipt(cl, m);
+	}
+	if (rc) {
+		unsigned n = retry_count(cl, id);
+
+		free(pt);
+		LOG_WARN("client cannot decrypt a message", "{s:s, s:s, s:s, s:i}", "id", id, "from",
+			 from, "error", y_strerror(rc), "retry", (int)n);
+		if (n <= CL_RETRY_MAX && (rc = retry_receipt(cl, m, n)))
+			return rc;
+		return message_ack(cl, m, NULL);
+	}
+	mark_seen(cl, id);
+	if (hand_up(cl, m, &j, pt, unp)) {
+		free(pt);
+		LOG_WARN("client message is not a Message", "{s:s}", "id", id);
+		return message_ack(cl, m, "491");
+	}
+	free(pt);
+	rc = delivery_receipt(cl, m);
+	return rc ?: message_ack(cl, m, NULL);
+}

@@ -1,0 +1,223 @@
+// Messaging end to end: a real `yesapp serve` linked to `yesapp sim`, an
+// unmodified Baileys 6 socket as the peer. Text from the API reaches
+// Baileys exactly (Unicode, emoji, 65,536 characters); Baileys' text is
+// listed as inbound with `from` as a phone number; statuses move pending ->
+// sent -> delivered -> read as Baileys receipts and reads; bad inputs get
+// their codes; a message answered 202 survives kill -9 and is delivered
+// once after the restart. Baileys decrypts every text itself, and the
+// simulated phone decrypts our copies to our own account (phoneDecrypted).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { startSim, sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+
+let sim, root, lib;
+
+before(async () => {
+  sim = await startSim();
+  root = (await sim.api('GET', '/sim/info')).json.rootPublicKey;
+  lib = await loadBaileys(6);
+});
+after(async () => { await sim.stop(); });
+
+const KEY = 'messages-test-key-0123456789';
+const serve = (dataDir, env = {}) => startServer({
+  dataDir,
+  env: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: root, API_KEY: KEY, RATE_LIMIT_MESSAGES: '0', ...env },
+}).then((srv) => { srv.key = KEY; return srv; });
+
+let seq = 0;
+const newPhone = () => `1556${String(process.pid % 1000).padStart(3, '0')}${String(seq++).padStart(4, '0')}`;
+
+async function until(what, fn, ms = 20000) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < ms) {
+    last = await fn();
+    if (last) return last;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function link(srv, phone) {
+  await sim.api('POST', '/sim/accounts', { phone });
+  const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'msg' } });
+  assert.equal(c.status, 201, c.text);
+  const s = c.body.qrCode ? c.body : await until('a QR', async () => {
+    const r = await req(srv, 'GET', `/api/v1/sessions/${c.body.id}`);
+    return r.body.qrCode ? r.body : null;
+  });
+  const scan = await sim.api('POST', '/sim/scan', { phone, qr: s.qrCode });
+  assert.equal(scan.status, 200, scan.text);
+  await connected(srv, s.id);
+  return s.id;
+}
+
+const connected = (srv, id) => until('connected', async () => {
+  const r = await req(srv, 'GET', `/api/v1/sessions/${id}`);
+  return r.body && r.body.status === 'connected' ? r.body : null;
+});
+
+async function peer(phone, name) {
+  const B = client(lib, sim, phone, name);
+  B.connect();
+  await B.until(() => B.opens && B.pending, `${name} open`);
+  await B.until(() => B.upserts.some((u) => u.message?.protocolMessage), `${name}: phone protocol messages`);
+  return B;
+}
+
+const messages = async (srv, id) => {
+  const r = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`);
+  assert.equal(r.status, 200, r.text);
+  return r.body.data;
+};
+const byId = async (srv, id, mid) => (await messages(srv, id)).find((m) => m.id === mid);
+const statusIs = (srv, id, mid, st) => until(`${mid} ${st}`, async () => {
+  const m = await byId(srv, id, mid);
+  return m && m.status === st ? m : null;
+});
+const fromUs = (B, usPhone, text) => B.upserts.filter((u) => !u.key.fromMe &&
+  u.key.remoteJid === `${usPhone}@s.whatsapp.net` && textOf(u.message) === text);
+
+test('API -> Baileys 6 exactly, statuses pending -> sent -> delivered -> read; Baileys -> inbound', async () => {
+  const srv = await serve();
+  const B = await peer(newPhone(), 'B6');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const st0 = (await sim.api('GET', '/sim/stats')).json;
+
+    const texts = ['hello from YesApp', 'Grüße, こんにちは, שלום 👋🏽🇩🇪', 'é'.repeat(65536)];
+    const sent = [];
+    for (const text of texts) {
+      const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `+${B.phone}`, text } });
+      assert.equal(r.status, 202, r.text);
+      assert.equal(r.body.status, 'pending');
+      assert.equal(r.body.messageId, r.body.id);
+      assert.match(r.body.waId, /^3EB0[0-9A-F]{18}$/);
+      assert.equal(r.body.direction, 'outbound');
+      assert.equal(r.body.to, `+${B.phone}`);
+      assert.equal(r.body.text, text);
+      sent.push(r.body);
+    }
+    for (const m of sent) {
+      const got = await B.until(() => fromUs(B, us, m.text)[0], `B receives ${m.text.slice(0, 20)}`);
+      assert.equal(got.key.id, m.waId, 'the WhatsApp id fixed at accept time');
+      await statusIs(srv, id, m.id, 'delivered');
+    }
+    // exactly once each
+    for (const m of sent) assert.equal(fromUs(B, us, m.text).length, 1);
+    // B reads the first: read
+    const got0 = fromUs(B, us, texts[0])[0];
+    await B.sock.readMessages([got0.key]);
+    const read = await statusIs(srv, id, sent[0].id, 'read');
+    assert.ok(Date.parse(read.updatedAt) >= Date.parse(read.createdAt));
+    // our copies to our own phone were decrypted by the simulated phone
+    const st1 = (await sim.api('GET', '/sim/stats')).json;
+    assert.ok(st1.phoneDecrypted - st0.phoneDecrypted >= 3, JSON.stringify(st1));
+    assert.equal(st1.phoneDecryptFailed - st0.phoneDecryptFailed, 0);
+
+    // Baileys -> us: listed inbound, from as a phone number
+    const m2 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'reply from Baileys ✓' });
+    const inbound = await until('inbound listed', async () =>
+      (await messages(srv, id)).find((m) => m.waId === m2.key.id));
+    assert.equal(inbound.direction, 'inbound');
+    assert.equal(inbound.status, 'received');
+    assert.equal(inbound.from, `+${B.phone}`);
+    assert.equal(inbound.to, `+${us}`);
+    assert.equal(inbound.text, 'reply from Baileys ✓');
+    assert.deepEqual(inbound.content, { text: 'reply from Baileys ✓' });
+    // Baileys sees our delivery receipt
+    await B.until(() => B.updates.some((u) => u.key.id === m2.key.id && u.status >= 3), 'B sees delivery');
+    // a second message from B on the established session (msg, not pkmsg)
+    const m3 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'second' });
+    await until('second inbound', async () => (await messages(srv, id)).find((m) => m.waId === m3.key.id));
+    // and one more of ours now that B answered (a msg on the session)
+    const r4 = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `${B.phone}@s.whatsapp.net`, text: 'by JID' } });
+    assert.equal(r4.status, 202, r4.text);
+    await B.until(() => fromUs(B, us, 'by JID')[0], 'B receives by JID');
+    assert.equal((await sim.api('GET', '/sim/stats')).json.errors - st0.errors, 0);
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
+
+test('bad inputs: empty, too long, bad numbers, unknown session, unlinked session', async () => {
+  const srv = await serve();
+  try {
+    const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'unlinked' } });
+    const id = c.body.id;
+    const send = (body, sid = id) => req(srv, 'POST', `/api/v1/sessions/${sid}/messages`, { body });
+    assertError(await send({ to: '+15551234567', text: '' }), 400, 'VALIDATION_ERROR');
+    assertError(await send({ to: '+15551234567', text: 'x'.repeat(65537) }), 400, 'VALIDATION_ERROR');
+    assertError(await send({ to: '+15551234567', text: '😀'.repeat(65537) }), 400, 'VALIDATION_ERROR');
+    assertError(await send({ to: '12', text: 'hi' }), 400, 'INVALID_PHONE_NUMBER');
+    assertError(await send({ to: 'abc@s.whatsapp.net', text: 'hi' }), 400, 'INVALID_PHONE_NUMBER');
+    assertError(await send({ to: '123@g.us', text: 'hi' }), 400, 'INVALID_PHONE_NUMBER');
+    assertError(await send({ to: '+15551234567', text: 'hi' }, '00000000-0000-4000-8000-000000000000'), 404, 'SESSION_NOT_FOUND');
+    // not linked (qr / pending): 503
+    assertError(await send({ to: '+15551234567', text: 'hi' }), 503, 'SESSION_NOT_CONNECTED');
+    assert.equal((await messages(srv, id)).length, 0, 'nothing stored');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('QUEUE_MAX: the next message is 429 QUEUE_FULL with Retry-After', async () => {
+  const srv = await serve(undefined, { QUEUE_MAX: '2', RATE_LIMIT_MESSAGES: '1' });
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const to = `+${newPhone()}`;
+    await sim.api('POST', '/sim/accounts', { phone: to.slice(1) });
+    // one token: the first goes out, the next two wait (QUEUE_MAX 2), the fourth is refused
+    const codes = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to, text: `m${i}` } });
+      codes.push(r.status);
+      if (r.status === 429) {
+        assertError(r, 429, 'QUEUE_FULL');
+        assert.equal(r.headers.get('retry-after'), '60');
+      }
+    }
+    assert.ok(codes.filter((c) => c === 202).length >= 2, codes.join());
+    assert.equal(codes[3], 429, codes.join());
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('202 then kill -9 before it is sent: delivered once after the restart, same id', async () => {
+  const dataDir = tempDir();
+  // one message a minute: the first goes, the second waits in the queue
+  let srv = await serve(dataDir, { RATE_LIMIT_MESSAGES: '1' });
+  const B = await peer(newPhone(), 'B6k');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const send = (text) => req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `+${B.phone}`, text } });
+    const r1 = await send('before the crash');
+    assert.equal(r1.status, 202, r1.text);
+    await B.until(() => fromUs(B, us, 'before the crash')[0], 'B receives the first');
+    const r2 = await send('survives kill -9');
+    assert.equal(r2.status, 202, r2.text);
+    await sleep(300);
+    assert.equal((await byId(srv, id, r2.body.id)).status, 'pending', 'held by the rate limit');
+    srv.proc.kill('SIGKILL');
+    await srv.exited;
+    srv = await serve(dataDir);
+    await connected(srv, id);
+    const got = await B.until(() => fromUs(B, us, 'survives kill -9')[0], 'B receives after restart');
+    assert.equal(got.key.id, r2.body.waId, 'the id fixed when it was accepted');
+    await statusIs(srv, id, r2.body.id, 'delivered');
+    await sleep(1000);
+    assert.equal(fromUs(B, us, 'survives kill -9').length, 1, 'exactly once');
+    assert.equal(fromUs(B, us, 'before the crash').length, 1, 'the first not again');
+  } finally {
+    B.end();
+    await stopServer(srv, { removeData: false });
+    removeDir(dataDir);
+  }
+});
