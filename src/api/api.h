@@ -25,6 +25,7 @@
 #include "store/store.h"
 
 struct sim_thread;
+struct events_bell;
 
 #define API_SESSION_NAME_MAX 100
 #define API_TEXT_MAX 4096
@@ -47,6 +48,7 @@ struct api_ctx {
 	struct svc *svc;           /* borrowed */
 	const char *data_dir;      /* borrowed; checked by /ready */
 	struct sim_thread *sandbox;/* borrowed; NULL unless serve --sandbox (api/sandbox.c) */
+	struct events_bell *bell;  /* borrowed; rung for each new event (api/events.c), or NULL */
 	uint8_t cursor_key[API_CURSOR_KEY_LEN];
 	int64_t started_ms;        /* monotonic, for /health uptime */
 	/* the WhatsApp Web version: the default (WA_VERSION or built in) and
@@ -130,6 +132,10 @@ void api_messages_send(struct http_req *req);
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);
+void api_webhook_logs(struct http_req *req);
+void api_webhook_retry(struct http_req *req);
+void api_events_list(struct http_req *req);   /* api/events.c */
+void api_events_stream(struct http_req *req);
 void api_passkey_get(struct http_req *req);
 void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);

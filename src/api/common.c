@@ -33,6 +33,10 @@ const struct http_route api_routes[] = {
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/webhook/logs", api_webhook_logs, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/webhook/deliveries/{eventId}/retry", api_webhook_retry,
+	  0 },
+	{ HTTP_GET, "/api/v1/events", api_events_list, 0 },
 	{ HTTP_GET, "/api/v1/sandbox", api_sandbox_get, 0 },
 	{ HTTP_POST, "/api/v1/sandbox/scan", api_sandbox_scan, 0 },
 };
