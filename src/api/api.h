@@ -31,6 +31,10 @@ struct events_bell;
 #define API_TEXT_MAX 4096
 #define API_SECRET_MAX 256
 
+#define API_STREAMS_MAX 32         /* live event streams at once */
+#define API_STREAMS_PER_KEY 4      /* of them per API key */
+#define API_STREAM_HEARTBEAT_MS 15000
+
 #define API_AUTH_CACHE_SLOTS 64
 #define API_AUTH_CACHE_TTL_MS 2000
 
@@ -58,11 +62,15 @@ struct api_ctx {
 	pthread_mutex_t version_lock; /* private: guards the two below */
 	struct wa_version wa_version;
 	int wa_version_set;         /* 1 if the API's stored value is in force */
+	pthread_mutex_t stream_lock; /* private: guards the streams' keys (api/events.c) */
+	char stream_keys[API_STREAMS_MAX][HTTP_KEY_ID_LEN]; /* "" = free slot */
+	int nstreams;
 	pthread_mutex_t auth_lock; /* private: guards auth_cache */
 	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
 };
 
 void api_ctx_init(struct api_ctx *ctx);
+/* Waits (a few seconds at most) for the event streams' threads to end. */
 void api_ctx_release(struct api_ctx *ctx);
 
 extern const struct http_route api_routes[];
@@ -136,6 +144,8 @@ void api_webhook_logs(struct http_req *req);
 void api_webhook_retry(struct http_req *req);
 void api_events_list(struct http_req *req);   /* api/events.c */
 void api_events_stream(struct http_req *req);
+/* Waits up to timeout_ms for every stream's thread to end (api/events.c). */
+void api_streams_wait(struct api_ctx *ctx, int timeout_ms);
 void api_passkey_get(struct http_req *req);
 void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);

@@ -264,3 +264,81 @@ test('kill -9 with deliveries pending: delivered after the restart, once per eve
     removeDir(dir);
   }
 });
+
+// An SSE client on fetch: events parsed as they come ({id, event, data}).
+async function openStream(srv, path, headers = {}) {
+  const ac = new AbortController();
+  const res = await fetch(srv.base + path, { headers: { 'X-API-Key': srv.key, ...headers }, signal: ac.signal });
+  const s = { res, events: [], comments: 0, close: () => ac.abort() };
+  if (res.status !== 200) return s;
+  const dec = new TextDecoder();
+  let buf = '';
+  s.done = (async () => {
+    try {
+      for await (const chunk of res.body) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const e = {};
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) { s.comments++; continue; }
+            const c = line.indexOf(':');
+            const k = line.slice(0, c);
+            const v = line.slice(c + 1).replace(/^ /, '');
+            e[k] = v;
+          }
+          if (e.data !== undefined) s.events.push({ id: Number(e.id), event: e.event, data: JSON.parse(e.data) });
+        }
+      }
+    } catch { /* aborted */ }
+  })();
+  return s;
+}
+
+test('live stream: events as they happen, resumed from Last-Event-ID without gaps or repeats', async () => {
+  const srv = await serve();
+  const streams = [];
+  try {
+    const s1 = await openStream(srv, '/api/v1/events/stream');
+    streams.push(s1);
+    assert.equal(s1.res.status, 200);
+    assert.match(s1.res.headers.get('content-type'), /^text\/event-stream/);
+    const id = await newSession(srv);
+    const e1 = await until(() => s1.events.find((e) => e.data.sessionId === id), 'the QR event live');
+    assert.equal(e1.event, 'session.status');
+    assert.equal(e1.id, e1.data.eventId);
+    assert.equal(e1.data.status, 'qr');
+    s1.close();
+    // while nobody listens: more events (a link)
+    await linkSandbox(srv, id);
+    const all = (await req(srv, 'GET', `/api/v1/events?limit=500`)).body.data.map((e) => e.eventId);
+    const s2 = await openStream(srv, '/api/v1/events/stream', { 'Last-Event-ID': String(e1.id) });
+    streams.push(s2);
+    const want = all.filter((x) => x > e1.id);
+    assert.ok(want.length >= 1);
+    await until(() => s2.events.length >= want.length, 'the missed events');
+    await sleep(300);
+    assert.deepEqual(s2.events.map((e) => e.id), want, 'resumed: no gap, no repeat');
+    // filters: another session's events only, by sessionId and type
+    const other = await newSession(srv);
+    const s3 = await openStream(srv, `/api/v1/events/stream?sessionId=${other}&types=session.status&after=0`);
+    streams.push(s3);
+    await until(() => s3.events.length >= 1, 'the filtered stream');
+    assert.ok(s3.events.every((e) => e.data.sessionId === other));
+    // at most 4 streams per key
+    for (let i = 0; i < 2; i++) streams.push(await openStream(srv, '/api/v1/events/stream'));
+    const over = await openStream(srv, '/api/v1/events/stream');
+    assert.equal(over.res.status, 429);
+    assert.equal((await over.res.json()).error, 'TOO_MANY_STREAMS');
+    assertError(await req(srv, 'GET', '/api/v1/events/stream', { headers: { 'Last-Event-ID': 'x' } }),
+      400, 'VALIDATION_ERROR');
+  } finally {
+    // streams still open at the stop: the server ends them and exits cleanly
+    const t0 = Date.now();
+    await stopServer(srv);
+    assert.ok(Date.now() - t0 < 8000, `stopped in ${Date.now() - t0} ms with streams open`);
+    for (const s of streams) s.close();
+  }
+});
