@@ -342,3 +342,62 @@ test('live stream: events as they happen, resumed from Last-Event-ID without gap
     for (const s of streams) s.close();
   }
 });
+
+test('a receiver that never answers is cut at the timeout and holds back no one else; big bodies, no redirects', async () => {
+  const hung = [];
+  const hang = createServer((q) => { hung.push(q); q.resume(); }); // never answers
+  await new Promise((res) => hang.listen(0, '127.0.0.1', res));
+  const hangUrl = `http://127.0.0.1:${hang.address().port}/slow`;
+  const big = await receiver();
+  const bigBody = 'x'.repeat(1 << 20);
+  big.server.removeAllListeners('request');
+  big.server.on('request', (q, s) => {
+    const chunks = [];
+    q.on('data', (c) => chunks.push(c));
+    q.on('end', () => {
+      big.got.push({ headers: q.headers, raw: Buffer.concat(chunks), body: JSON.parse(Buffer.concat(chunks)) });
+      s.writeHead(200, { 'Content-Type': 'text/plain' });
+      s.end(bigBody);
+    });
+  });
+  const target = await receiver();
+  const redir = await receiver();
+  redir.answer = 302;
+  redir.server.prependListener('request', (q, s) => s.setHeader('Location', target.url));
+  const srv = await serve({ env: { WEBHOOK_URL: hangUrl, WEBHOOK_TIMEOUT_MS: '1500', WEBHOOK_RETRIES: '0' } });
+  try {
+    const a = await newSession(srv, 'big');
+    const b = await newSession(srv, 'redirected');
+    assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${a}/webhook`, { body: { url: big.url } })).status, 200);
+    assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${b}/webhook`, { body: { url: redir.url } })).status, 200);
+    await linkSandbox(srv, a);
+    // a's own webhook is served while the global one still hangs
+    await until(() => big.got.some((d) => d.body.status === 'connected'), 'a delivered beside a hung receiver');
+    assert.ok(hung.length >= 1, 'the hung receiver holds a request');
+    const la = await until(async () => {
+      const x = await logs(srv, a);
+      return x.some((e) => e.url === big.url && e.success) && x.some((e) => e.url === hangUrl) ? x : null;
+    }, 'both rows in the log');
+    const cut = la.find((e) => e.url === hangUrl);
+    assert.equal(cut.success, false);
+    assert.equal(cut.statusCode, 0);
+    assert.match(cut.error, /timed out|timeout/i);
+    assert.ok(cut.durationMs >= 1400 && cut.durationMs < 5000, `cut at the timeout (${cut.durationMs} ms)`);
+    // a 302 is a failure and is not followed
+    await linkSandbox(srv, b);
+    const lb = await until(async () => {
+      const x = await logs(srv, b, '?success=false');
+      return x.find((e) => e.url === redir.url);
+    }, 'the redirect in the log');
+    assert.equal(lb.statusCode, 302);
+    assert.equal(lb.error, 'HTTP 302');
+    assert.equal(target.got.length, 0, 'the redirect was not followed');
+  } finally {
+    await stopServer(srv);
+    for (const q of hung) q.socket.destroy();
+    await new Promise((res) => hang.close(res));
+    await big.close();
+    await target.close();
+    await redir.close();
+  }
+});
