@@ -27,13 +27,17 @@ void events_bell_destroy(struct events_bell *b)
 void events_ring(void *arg)
 {
 	struct events_bell *b = arg;
+	void (*also)(void *);
+	void *also_arg;
 
 	pthread_mutex_lock(&b->mu);
 	b->rings++;
 	pthread_cond_broadcast(&b->cond);
+	also = b->also;
+	also_arg = b->also_arg;
 	pthread_mutex_unlock(&b->mu);
-	if (b->also)
-		b->also(b->also_arg);
+	if (also)
+		also(also_arg);
 }
 
 uint64_t events_rings(struct events_bell *b)

@@ -18,7 +18,7 @@ struct events_bell {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	uint64_t rings;             /* guarded by mu */
-	void (*also)(void *arg);    /* set before the store's hook is installed */
+	void (*also)(void *arg);    /* called after each ring; set and read under mu */
 	void *also_arg;
 };
 

@@ -10,7 +10,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startServer, stopServer, req, assertError, tempDir, removeDir, BUILD } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const KEY = 'events-test-key-0123456789';
@@ -399,5 +401,31 @@ test('a receiver that never answers is cut at the timeout and holds back no one 
     await big.close();
     await target.close();
     await redir.close();
+  }
+});
+
+test('a flood queued in the outbox (500 events) drains to one URL in order, once each', async () => {
+  const N = 500;
+  const dir = tempDir();
+  const r = await receiver();
+  try {
+    let srv = await serve({ dataDir: dir });
+    const id = await newSession(srv);
+    const put = await req(srv, 'PUT', `/api/v1/sessions/${id}/webhook`, { body: { url: r.url, events: ['session.status'] } });
+    assert.equal(put.status, 200, put.text);
+    await stopServer(srv, { removeData: false });
+    const seed = spawnSync(join(BUILD, 'tools', 'seed_events'), [join(dir, 'db.sqlite'), id, String(N)], { encoding: 'utf8' });
+    assert.equal(seed.status, 0, seed.stderr);
+    srv = await serve({ dataDir: dir });
+    try {
+      await until(() => r.got.filter((d) => d.body.seq !== undefined).length >= N, 'the flood', 60000);
+      const seqs = r.got.filter((d) => d.body.seq !== undefined).map((d) => d.body.seq);
+      assert.deepEqual(seqs, [...Array(N).keys()]);
+    } finally {
+      await stopServer(srv, { removeData: false });
+    }
+  } finally {
+    await r.close();
+    removeDir(dir);
   }
 });
