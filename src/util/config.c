@@ -39,6 +39,8 @@ enum opt_type {
 	OPT_HOURS,   /* a decimal number of hours within [min, max], kept as int64_t ms */
 	OPT_PEMKEY,  /* a readable file holding a PEM private key */
 	OPT_CIDRS,   /* comma-separated IP addresses and CIDR blocks (util/cidr.h) */
+	OPT_HTTPURL, /* an http:// or https:// URL with a host */
+	OPT_NAMES,   /* comma-separated names of [a-z0-9._], e.g. event types */
 };
 
 struct option_row {
@@ -108,6 +110,23 @@ static const struct option_row options[] = {
 	  "its next use reconnects it. 0 = never (a disconnected number stops receiving)" },
 	{ "MAX_BODY_BYTES", "max-body-bytes", "BYTES", OPT_SIZE, FIELD(max_body_bytes), "1048576",
 	  "1048576 (1 MiB)", 1024, 64LL << 20, "largest accepted HTTP request body" },
+	/* webhooks (src/service/webhook.c, docs/webhooks.md) */
+	{ "WEBHOOK_URL", "webhook-url", "URL", OPT_HTTPURL, FIELD(webhook_url), NULL, "(none)", 0,
+	  0, "a webhook for every session's events, beside each session's own (PUT "
+	  "/api/v1/sessions/{id}/webhook)" },
+	{ "WEBHOOK_SECRET", "webhook-secret", "SECRET", OPT_SECRET, FIELD(webhook_secret), NULL,
+	  "(none)", 0, 256, "HMAC-SHA256 key signing the WEBHOOK_URL deliveries "
+	  "(X-YesApp-Signature); unsigned without it" },
+	{ "WEBHOOK_EVENTS", "webhook-events", "LIST", OPT_NAMES, FIELD(webhook_events), NULL,
+	  "(all)", 0, 0, "comma-separated event types WEBHOOK_URL gets, e.g. "
+	  "session.status,message" },
+	{ "WEBHOOK_RETRIES", "webhook-retries", "N", OPT_INT, FIELD(webhook_retries), "2", NULL, 0,
+	  20, "attempts after the first before a delivery is failed (replayable)" },
+	{ "WEBHOOK_BACKOFF_MS", "webhook-backoff-ms", "MS", OPT_INT, FIELD(webhook_backoff_ms),
+	  "1000", NULL, 1, 3600000, "wait before the first retry; doubles for each next one" },
+	{ "WEBHOOK_TIMEOUT_MS", "webhook-timeout-ms", "MS", OPT_INT, FIELD(webhook_timeout_ms),
+	  "10000", NULL, 100, 300000, "longest wait for a receiver's answer (an attempt "
+	  "cut there failed)" },
 	/* the sandbox (server.c, src/sim/sim_thread.c) */
 	{ "SANDBOX", "sandbox", "", OPT_BOOL, FIELD(sandbox), "false", NULL, 0, 0,
 	  "run the built-in WhatsApp simulator in-process and connect every session to it "
@@ -157,6 +176,14 @@ static int parse_ll(const char *s, long long *out)
 }
 
 /* Text after "scheme://" up to the first '/', ':' or end must be non-empty. */
+static int printable_no_space(const char *s)
+{
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return 0;
+	return 1;
+}
+
 static int has_host(const char *after_scheme)
 {
 	size_t n = strcspn(after_scheme, "/:?#");
@@ -387,6 +414,23 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 		}
 		break;
 	}
+	case OPT_HTTPURL:
+		if (strlen(val) > 2048 || !printable_no_space(val) ||
+		    !((!strncmp(val, "https://", 8) && has_host(val + 8)) ||
+		      (!strncmp(val, "http://", 7) && has_host(val + 7)))) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected an http:// or "
+				"https:// URL with a host", who, val);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_NAMES:
+		if (!*val || strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789._,") != strlen(val) ||
+		    val[0] == ',' || val[strlen(val) - 1] == ',' || strstr(val, ",,")) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected comma-separated "
+				"names such as session.status,message", who, val);
+			return Y_EINVAL;
+		}
+		break;
 	case OPT_ORIGINS:
 		if (!valid_origins(val)) {
 			set_err(err, errlen, "%s: invalid value \"%s\": expected * or a comma-separated "
@@ -564,6 +608,10 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return "PEM file";
 	case OPT_BOOL:
 		return "boolean";
+	case OPT_HTTPURL:
+		return "http:// or https:// URL";
+	case OPT_NAMES:
+		return "comma-separated names";
 	}
 	return "?";
 }

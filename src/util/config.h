@@ -38,6 +38,12 @@ struct config {
 	int64_t idle_disconnect_ms; /* IDLE_DISCONNECT_HOURS (0 = off), in ms */
 	int sandbox;              /* SANDBOX, --sandbox (false): the in-process simulator */
 	char *sandbox_state;      /* SANDBOX_STATE (DATA_DIR/sandbox.json) */
+	char *webhook_url;        /* WEBHOOK_URL: http(s) URL, NULL = none */
+	char *webhook_secret;     /* WEBHOOK_SECRET, NULL = unsigned */
+	char *webhook_events;     /* WEBHOOK_EVENTS: comma list, NULL = all */
+	int webhook_retries;      /* WEBHOOK_RETRIES (2) */
+	int webhook_backoff_ms;   /* WEBHOOK_BACKOFF_MS (1000), doubling */
+	int webhook_timeout_ms;   /* WEBHOOK_TIMEOUT_MS (10000) */
 };
 
 /* Fills cfg from env and argv (argv[0] is the first argument after the

@@ -128,6 +128,16 @@ test('API -> Baileys 6 exactly, statuses pending -> sent -> delivered -> read; B
     assert.equal(inbound.to, `+${us}`);
     assert.equal(inbound.text, 'reply from Baileys ✓');
     assert.deepEqual(inbound.content, { text: 'reply from Baileys ✓' });
+    // the outbox holds it as a `message` event, and our sends' acks as `message.ack`
+    const ev = await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message,message.ack`);
+    assert.equal(ev.status, 200, ev.text);
+    const inEv = ev.body.data.find((e) => e.event === 'message' && e.waId === m2.key.id);
+    assert.ok(inEv, ev.text);
+    assert.equal(inEv.from, `+${B.phone}`);
+    assert.equal(inEv.text, 'reply from Baileys ✓');
+    assert.equal(inEv.messageId, inbound.id);
+    const acks = ev.body.data.filter((e) => e.event === 'message.ack' && e.messageId === sent[0].id);
+    assert.deepEqual(acks.map((e) => e.status), ['sent', 'delivered', 'read'], 'each move once, in order');
     // Baileys sees our delivery receipt
     await B.until(() => B.updates.some((u) => u.key.id === m2.key.id && u.status >= 3), 'B sees delivery');
     // a second message from B on the established session (msg, not pkmsg)
