@@ -1,0 +1,3 @@
+-- Placeholder on branch sigstore only: version 5 belongs to the msg branch
+-- (its 0005_messages.sql replaces this file when both are merged). It keeps
+-- the versions gap-free so this branch builds and its 0006 applies.

@@ -1,0 +1,112 @@
+/*
+ * The Signal state of every session in the store (issue 9 §1): a
+ * process-wide write-back cache in front of the wa_signal table, handing
+ * each session a `struct wa_signal_store` (src/wa/signal_store.h) that
+ * src/wa/signal.c runs on.
+ *
+ * The cache. One budget in bytes for the whole process (an entry costs its
+ * key, its record and its bookkeeping). Entries are kept in LRU order and
+ * clean ones are evicted as soon as the total is over budget, so an idle
+ * session's state drains away under pressure while a busy one's stays warm
+ * and its decrypts do not touch SQLite. Absent records are cached too (a
+ * peer without a session is asked about on every send). Dirty entries (not
+ * yet written) are never evicted: they may hold the cache over budget until
+ * the next flush.
+ *
+ * Threads (the engine's, src/service/engine.h):
+ *   loop thread    calls load/save/remove/each of every session's store
+ *                  (they take the cache's mutex, never held across SQLite)
+ *                  and sigdb_session_open/sigdb_drop_session. A load that
+ *                  misses reads the row through the read connection given
+ *                  to sigdb_new (store_open_reader, used by no other
+ *                  thread): in WAL mode a reader never waits for the writer,
+ *                  so a miss costs one indexed SELECT and no lock wait.
+ *   worker thread  calls sigdb_flush with the writing store: it copies the
+ *                  dirty entries under the mutex, writes them in one
+ *                  transaction without it, then marks clean what did not
+ *                  change meanwhile. One flusher at a time.
+ *   any thread     sigdb_stats, sigdb_seq, sigdb_durable.
+ * A save is visible to the next load at once (the dirty entry is the
+ * value; a removal is a dirty "absent" entry); an entry becomes evictable
+ * only after its write committed, and a read transaction begun after that
+ * commit sees it, so a load after an eviction reads the new value.
+ *
+ * Durability. A crash loses the writes not yet flushed. For received
+ * messages that means the ratchet step is lost: the peer's next message
+ * (or the server's redelivery of an unacknowledged one) fails to decrypt
+ * (Y_EEXIST or a MAC error) and a retry receipt makes the peer rebuild the
+ * session, so the receive path should acknowledge a message only after a
+ * flush that followed its decryption. Sending is stricter: a ciphertext
+ * that left with a ratchet state we then lose means our next message reuses
+ * the same message key for another plaintext (a confidentiality loss, not
+ * just a failed decrypt). So the send path must not hand an encrypted node
+ * to the socket before the state it produced is durable: take
+ * `seq = sigdb_seq(db)` after encrypting, and send once
+ * `sigdb_durable(db, seq)` (the worker reports each flush, e.g. as a
+ * command to the loop). The worker flushing before each batch of jobs gives
+ * the same order for free: any job the loop queues after a save runs after
+ * that save is committed.
+ *
+ * Session lifetime: the store a session gets holds a reference; freeing it
+ * (wa_signal_store_free) leaves its entries, dirty ones until flushed. When
+ * a session is deleted or logged out, call sigdb_drop_session on the loop
+ * before queuing the job that deletes its rows (store_session_delete /
+ * store_creds_delete), so no later flush writes them back; flushes skip
+ * sessions that no longer exist in any case.
+ */
+#ifndef YESAPP_SERVICE_SIGNAL_DB_H
+#define YESAPP_SERVICE_SIGNAL_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "wa/signal_store.h"
+
+struct sigdb;
+
+/* The default budget: 64 MiB (a session record is ~1-4 KiB). */
+#define SIGDB_DEFAULT_BUDGET (64u << 20)
+
+/*
+ * A new cache of at most `budget` bytes of clean entries (0: the default)
+ * reading misses through `reader` (borrowed, used only from the loop
+ * thread; may be the writing store itself in single-threaded tests).
+ * on_dirty(ud), optional, is called (from the thread that saved, without
+ * the mutex) when the first dirty entry appears after a flush: the engine
+ * queues a flush there. NULL on ENOMEM.
+ */
+struct sigdb *sigdb_new(struct store *reader, size_t budget, void (*on_dirty)(void *ud),
+			void *ud);
+/* Frees every entry (unflushed writes are lost: flush first). Every store
+ * from sigdb_session_open must be freed before. NULL is a no-op. */
+void sigdb_free(struct sigdb *db);
+
+/* The Signal store of session `session_id` (a UUID); free it with
+ * wa_signal_store_free. NULL on ENOMEM or a bad id. */
+struct wa_signal_store *sigdb_session_open(struct sigdb *db, const char *session_id);
+
+/* Forgets every cached and unflushed record of the session. */
+void sigdb_drop_session(struct sigdb *db, const char *session_id);
+
+/* Writes every dirty entry in one transaction on `writer`. 0 (also when
+ * nothing was dirty), or the store's error: the entries stay dirty and the
+ * next flush tries again. *written (may be NULL) gets the number of
+ * records written. */
+int sigdb_flush(struct sigdb *db, struct store *writer, size_t *written);
+
+/* The sequence number of the latest save or remove (0 before any). */
+uint64_t sigdb_seq(struct sigdb *db);
+/* 1 when every write up to `seq` is committed (or dropped), else 0. */
+int sigdb_durable(struct sigdb *db, uint64_t seq);
+
+struct sigdb_stats {
+	size_t bytes;       /* all entries */
+	size_t dirty_bytes; /* entries not yet committed */
+	size_t entries;
+	size_t sessions;    /* sessions with a store open or entries cached */
+	uint64_t hits, misses, evictions, flushed;
+};
+void sigdb_stats(struct sigdb *db, struct sigdb_stats *out);
+
+#endif
