@@ -31,21 +31,29 @@
  * only after its write committed, and a read transaction begun after that
  * commit sees it, so a load after an eviction reads the new value.
  *
- * Durability. A crash loses the writes not yet flushed. For received
- * messages that means the ratchet step is lost: the peer's next message
- * (or the server's redelivery of an unacknowledged one) fails to decrypt
- * (Y_EEXIST or a MAC error) and a retry receipt makes the peer rebuild the
- * session, so the receive path should acknowledge a message only after a
- * flush that followed its decryption. Sending is stricter: a ciphertext
- * that left with a ratchet state we then lose means our next message reuses
- * the same message key for another plaintext (a confidentiality loss, not
- * just a failed decrypt). So the send path must not hand an encrypted node
- * to the socket before the state it produced is durable: take
- * `seq = sigdb_seq(db)` after encrypting, and send once
- * `sigdb_durable(db, seq)` (the worker reports each flush, e.g. as a
- * command to the loop). The worker flushing before each batch of jobs gives
- * the same order for free: any job the loop queues after a save runs after
- * that save is committed.
+ * Durability. A crash loses the writes not yet flushed (at most the batch
+ * since the last flush). What that means for Signal:
+ *  - receiving: the lost state is an older point of the same chains, and
+ *    chain keys only derive forward, so the peer's later messages (and a
+ *    redelivery of the lost ones) still decrypt (test_signal_db shows it);
+ *    a lost pkmsg session or a lost DH step that cannot be redone ends in a
+ *    failed decrypt, answered with a retry receipt that makes the peer
+ *    rebuild the session. Acknowledge a message to the server only after
+ *    the flush that followed its decryption (with the stored message), so
+ *    what was acknowledged is never lost.
+ *  - sending is stricter: a ciphertext that left with a ratchet state we
+ *    then lose makes our next message reuse that message key for another
+ *    plaintext (a confidentiality loss, and the peer rejects it as a
+ *    duplicate counter). So the send path must not hand an encrypted node
+ *    to the socket before the state it produced is durable: take
+ *    `seq = sigdb_seq(db)` after encrypting and send once
+ *    `sigdb_durable(db, seq)` holds (the worker reports each flush to the
+ *    loop, e.g. as a command). A worker that flushes before each batch of
+ *    jobs gives the same order for free: any job the loop queues after a
+ *    save runs after that save is committed, so its completion command can
+ *    release the node.
+ * Dirty bytes are bounded only by how often the worker flushes: flush on
+ * on_dirty and before each job batch, and they stay a few batches' worth.
  *
  * Session lifetime: the store a session gets holds a reference; freeing it
  * (wa_signal_store_free) leaves its entries, dirty ones until flushed. When

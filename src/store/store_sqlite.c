@@ -2017,6 +2017,20 @@ int store_set_durability(struct store *st, enum store_durability d)
 	return rc;
 }
 
+int store_sqlite_synchronous(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
 int store_open_reader(const char *url, struct store **out)
 {
 	struct store *st = NULL;

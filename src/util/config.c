@@ -36,6 +36,7 @@ enum opt_type {
 	OPT_PEMFILE, /* a readable file holding a PEM certificate */
 	OPT_BOOL,    /* true/false, 1/0, yes/no, on/off; a bare flag means true */
 	OPT_HOURS,   /* a decimal number of hours within [min, max], kept as int64_t ms */
+	OPT_DURABILITY, /* normal or full, kept as int 0 or 1 (enum store_durability) */
 };
 
 struct option_row {
@@ -62,6 +63,9 @@ static const struct option_row options[] = {
 	{ "DATABASE_URL", "database-url", "URL", OPT_DBURL, FIELD(database_url), NULL,
 	  "DATA_DIR/db.sqlite", 0, 0,
 	  "SQLite file path or sqlite:PATH (postgres:// is not supported yet)" },
+	{ "DURABILITY", "durability", "MODE", OPT_DURABILITY, FIELD(durability), "normal", NULL, 0,
+	  0, "normal: a commit survives a crash of the process (WAL, synchronous=NORMAL); full: "
+	  "also a power loss or OS crash (synchronous=FULL, an fsync per commit, slower)" },
 	{ "LOG_LEVEL", "log-level", "LEVEL", OPT_LEVEL, FIELD(log_level), "info", NULL, 0, 0,
 	  "debug, info, warn or error" },
 	{ "API_KEY", "api-key", "KEY", OPT_SECRET, FIELD(api_key), NULL, "(none)", 0, 256,
@@ -123,7 +127,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static int is_string_type(enum opt_type t)
 {
-	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL && t != OPT_HOURS;
+	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL && t != OPT_HOURS &&
+	       t != OPT_DURABILITY;
 }
 
 /* Parses a whole decimal integer; 0 or Y_EINVAL. */
@@ -332,6 +337,14 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 			return Y_EINVAL;
 		}
 		break;
+	case OPT_DURABILITY:
+		if (strcmp(val, "normal") && strcmp(val, "full")) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected normal or full", who,
+				val);
+			return Y_EINVAL;
+		}
+		*(int *)field = !strcmp(val, "full");
+		return Y_OK;
 	case OPT_BOOL:
 		if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes") ||
 		    !strcasecmp(val, "on")) {
@@ -512,6 +525,8 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return "PEM file";
 	case OPT_BOOL:
 		return "boolean";
+	case OPT_DURABILITY:
+		return "normal|full";
 	}
 	return "?";
 }

@@ -11,6 +11,7 @@
 
 #include "service/signal_db.h"
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "util/err.h"
 #include "wa/signal.h"
 #include "wa/signal_store.h"
@@ -593,7 +594,7 @@ TEST(lid_map)
 	fix_free(&f);
 }
 
-TEST(reader_refuses_writes_and_memory)
+TEST(reader_and_durability)
 {
 	struct store *r = NULL;
 	struct fix f;
@@ -601,8 +602,11 @@ TEST(reader_refuses_writes_and_memory)
 	REQUIRE(fix_new(&f, 0) == 0);
 	CHECK_EQ_INT(store_open_reader(":memory:", &r), Y_EINVAL);
 	CHECK(store_lid_put(f.r, f.sid, "1", "2") != 0);
+	CHECK_EQ_INT(store_sqlite_synchronous(f.w), 1); /* NORMAL after store_open */
 	CHECK_EQ_INT(store_set_durability(f.w, STORE_DURABILITY_FULL), 0);
+	CHECK_EQ_INT(store_sqlite_synchronous(f.w), 2);
 	CHECK_EQ_INT(store_set_durability(f.w, STORE_DURABILITY_NORMAL), 0);
+	CHECK_EQ_INT(store_sqlite_synchronous(f.w), 1);
 	CHECK_EQ_INT(store_set_durability(f.w, (enum store_durability)7), Y_EINVAL);
 	fix_free(&f);
 }
@@ -730,7 +734,7 @@ int main(void)
 	RUN(reopen_persists_and_unflushed_is_lost);
 	RUN(sessions_isolated_and_cascades);
 	RUN(lid_map);
-	RUN(reader_refuses_writes_and_memory);
+	RUN(reader_and_durability);
 	RUN(signal_round_trip_across_restart);
 	return test_summary();
 }
