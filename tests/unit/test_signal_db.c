@@ -7,6 +7,7 @@
  * "restart" (and a crash before a flush).
  */
 #include "test.h"
+#include <pthread.h>
 #include "tmpdir.h"
 
 #include "service/signal_db.h"
@@ -482,6 +483,82 @@ TEST(durable_sequence)
 	fix_free(&f);
 }
 
+/* A flusher thread against a loop thread that saves, removes and loads
+ * (checking each load against its own model): writes made during a flush
+ * stay dirty, nothing is lost or reverted. */
+struct race {
+	struct fix *f;
+	_Atomic int stop, flushes;
+	int errors;
+};
+
+static void *flusher(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop) {
+		if (sigdb_flush(r->f->db, r->f->w, NULL))
+			r->errors++;
+		r->flushes++;
+	}
+	return NULL;
+}
+
+TEST(flush_races_the_loop)
+{
+	enum { NKEYS = 64, STEPS = 20000 };
+	static char model[NKEYS][24]; /* "" = absent */
+	struct race r = { 0 };
+	pthread_t t;
+	struct fix f;
+	char key[16], v[64];
+	int bad = 0;
+
+	REQUIRE(fix_new(&f, 2048) == 0); /* small: evictions and misses too */
+	memset(model, 0, sizeof model);
+	r.f = &f;
+	REQUIRE(pthread_create(&t, NULL, flusher, &r) == 0);
+	/* go on until the flusher ran a fair number of times as well */
+	for (int i = 0; i < STEPS || (r.flushes < 200 && i < 200 * STEPS); i++) {
+		int k = (int)(rnd() % NKEYS), op = (int)(rnd() % 8);
+		snprintf(key, sizeof key, "%d.%d", k, k % 3);
+		if (op < 4) {
+			char *val = model[k];
+			snprintf(val, sizeof model[k], "v%d-%u", i, rnd() % 1000);
+			if (put(f.ss, WA_SIGNAL_SESSION, key, val))
+				bad++;
+		} else if (op < 5) {
+			model[k][0] = '\0';
+			if (f.ss->remove(f.ss->ud, WA_SIGNAL_SESSION, key))
+				bad++;
+		} else {
+			int rc = get(f.ss, WA_SIGNAL_SESSION, key, v, sizeof v);
+			if (model[k][0] ? rc || strcmp(v, model[k]) : rc != Y_ENOTFOUND)
+				bad++;
+		}
+	}
+	r.stop = 1;
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(r.errors, 0);
+	CHECK(r.flushes >= 200);
+	/* the last flush, then everything read back from the database */
+	REQUIRE(sigdb_flush(f.db, f.w, NULL) == 0);
+	sigdb_drop_session(f.db, f.sid);
+	for (int k = 0; k < NKEYS; k++) {
+		int rc;
+		snprintf(key, sizeof key, "%d.%d", k, k % 3);
+		rc = get(f.ss, WA_SIGNAL_SESSION, key, v, sizeof v);
+		if (model[k][0]) {
+			CHECK_EQ_INT(rc, 0);
+			CHECK_EQ_STR(v, model[k]);
+		} else {
+			CHECK_EQ_INT(rc, Y_ENOTFOUND);
+		}
+	}
+	fix_free(&f);
+}
+
 /* ---- the database ---- */
 
 TEST(reopen_persists_and_unflushed_is_lost)
@@ -731,6 +808,7 @@ int main(void)
 	RUN(cache_bound_in_bytes);
 	RUN(idle_session_holds_nothing);
 	RUN(durable_sequence);
+	RUN(flush_races_the_loop);
 	RUN(reopen_persists_and_unflushed_is_lost);
 	RUN(sessions_isolated_and_cascades);
 	RUN(lid_map);
