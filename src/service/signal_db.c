@@ -604,7 +604,7 @@ int sigdb_flush(struct sigdb *db, struct store *writer, size_t *written)
 	struct pending *p = NULL;
 	uint64_t snapshot;
 	size_t n = 0, cap = 0;
-	int rc = 0;
+	int rc = 0, again;
 
 	if (written)
 		*written = 0;
@@ -667,7 +667,11 @@ int sigdb_flush(struct sigdb *db, struct store *writer, size_t *written)
 		db->flushed += n;
 	}
 	db->flushing = 0;
+	/* saved during the write: no empty-to-dirty step will announce them */
+	again = !rc && !list_empty(&db->dirty);
 	pthread_mutex_unlock(&db->mu);
+	if (again && db->on_dirty)
+		db->on_dirty(db->ud);
 	for (size_t i = 0; i < n; i++) {
 		if (ops[i].data) {
 			wa_wipe((void *)ops[i].data, ops[i].len);

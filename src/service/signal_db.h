@@ -80,9 +80,12 @@ struct sigdb;
  * A new cache of at most `budget` bytes of clean entries (0: the default)
  * reading misses through `reader` (borrowed, used only from the loop
  * thread; may be the writing store itself in single-threaded tests).
- * on_dirty(ud), optional, is called (from the thread that saved, without
- * the mutex) when the first dirty entry appears after a flush: the engine
- * queues a flush there. NULL on ENOMEM.
+ * on_dirty(ud), optional, is called without the mutex when the first
+ * dirty entry appears after a flush (from the thread that saved), and at
+ * the end of a successful flush when entries were saved while it wrote
+ * (from the flushing thread): the engine queues a flush job there. After a
+ * failed flush it is not called (no retry storm): the engine retries on its
+ * next job batch or timer. NULL on ENOMEM.
  */
 struct sigdb *sigdb_new(struct store *reader, size_t budget, void (*on_dirty)(void *ud),
 			void *ud);
