@@ -61,6 +61,21 @@
  * before queuing the job that deletes its rows (store_session_delete /
  * store_creds_delete), so no later flush writes them back; flushes skip
  * sessions that no longer exist in any case.
+ *
+ * Wiring (engine.c):
+ *   start     store_open_reader(DATABASE_URL, &e->sig_reader);
+ *             e->sigdb = sigdb_new(e->sig_reader, 0, wake_flush, e);
+ *             (wake_flush queues a flush job for the worker)
+ *   client    opts.signal_store = sigdb_session_open(e->sigdb, session_id)
+ *             before wa_client_new; wa_signal_store_free(it) after
+ *             wa_client_free (loop thread)
+ *   worker    sigdb_flush(e->sigdb, e->store, NULL) for that job and before
+ *             each batch of jobs; after a flush, a command tells the loop,
+ *             which sends the nodes whose sigdb_seq mark is now durable
+ *   logout /  sigdb_drop_session(e->sigdb, id) on the loop, then the job
+ *   delete    with store_creds_delete / store_session_delete
+ *   stop      after the last client is freed and the worker drained:
+ *             sigdb_flush, sigdb_free, store_close(e->sig_reader)
  */
 #ifndef YESAPP_SERVICE_SIGNAL_DB_H
 #define YESAPP_SERVICE_SIGNAL_DB_H
@@ -101,8 +116,8 @@ struct wa_signal_store *sigdb_session_open(struct sigdb *db, const char *session
 void sigdb_drop_session(struct sigdb *db, const char *session_id);
 
 /* Writes every dirty entry in one transaction on `writer`. 0 (also when
- * nothing was dirty), or the store's error: the entries stay dirty and the
- * next flush tries again. *written (may be NULL) gets the number of
+ * nothing was dirty), Y_EBUSY if another flush is running, or the store's
+ * error: the entries stay dirty and the next flush tries again. *written (may be NULL) gets the number of
  * records written. */
 int sigdb_flush(struct sigdb *db, struct store *writer, size_t *written);
 
