@@ -144,6 +144,12 @@ int server_run(const struct config *cfg)
 		LOG_ERROR("cannot open the database", "{s:s}", "error", y_strerror(rc));
 		goto out;
 	}
+	rc = store_set_durability(st, cfg->durability ? STORE_DURABILITY_FULL
+						      : STORE_DURABILITY_NORMAL);
+	if (rc) {
+		LOG_ERROR("cannot set DURABILITY", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
 	rc = apikey_bootstrap(st, cfg->api_key);
 	if (rc) {
 		LOG_ERROR("cannot set up API keys", "{s:s}", "error", y_strerror(rc));

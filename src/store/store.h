@@ -165,7 +165,8 @@ void store_creds_release(struct store_creds *c); /* wipes the keys too */
 int store_creds_put(struct store *st, const char *session_id, const struct store_creds *c);
 /* Y_ENOTFOUND if the session has none. *out released by the caller. */
 int store_creds_get(struct store *st, const char *session_id, struct store_creds *out);
-/* Deletes the credentials and every prekey of the session (logout). Deleting
+/* Deletes the credentials, every prekey and every Signal record (wa_signal)
+ * of the session (logout); the LID map stays. Deleting
  * what is not there is Y_OK. */
 int store_creds_delete(struct store *st, const char *session_id);
 
@@ -186,6 +187,57 @@ int store_prekey_delete(struct store *st, const char *session_id, uint32_t id);
 /* Counts the session's prekeys (all, and those uploaded). */
 int store_prekey_count(struct store *st, const char *session_id, int64_t *total,
 		       int64_t *uploaded);
+
+/* ---- Signal records of a session (migrations/0006_signal.sql) ----
+ * kind and key as in src/wa/signal_store.h (kind 0..4, key at most 400
+ * bytes); data is opaque. src/service/signal_db.h caches these. */
+#define STORE_SIGNAL_KINDS 5
+#define STORE_SIGNAL_KIND_PREKEY 2 /* its removal also deletes the wa_prekeys row */
+/* *data (caller frees; wipe it, it holds keys) gets a copy of the record.
+ * Y_ENOTFOUND if none. */
+int store_signal_get(struct store *st, const char *session_id, int kind, const char *key,
+		     uint8_t **data, size_t *len);
+/* Calls fn for every key of (session, kind) starting with prefix, in key
+ * order, after the rows were read (fn may call the store); a non-zero
+ * return stops the walk and is returned. */
+int store_signal_keys(struct store *st, const char *session_id, int kind, const char *prefix,
+		      int (*fn)(const char *key, void *arg), void *arg);
+/* One write of a batch: data NULL removes the record. */
+struct store_signal_op {
+	const char *session_id;
+	int kind;
+	const char *key;
+	const uint8_t *data;
+	size_t len;
+};
+/* Applies ops[0..n) in order in one transaction (all or none). Writes for
+ * sessions that no longer exist are skipped (not an error). */
+int store_signal_write(struct store *st, const struct store_signal_op *ops, size_t n);
+/* Records of the session, per kind (counts[STORE_SIGNAL_KINDS]). */
+int store_signal_count(struct store *st, const char *session_id, int64_t *counts);
+
+/* ---- LID <-> phone number mapping of a session (issue 9 §7) ----
+ * lid and pn are bare users (no device, no server). A put replaces any
+ * mapping of the same LID or the same number. Y_ENOTFOUND if the session
+ * does not exist. */
+int store_lid_put(struct store *st, const char *session_id, const char *lid, const char *pn);
+/* *pn (caller frees) of a LID, or *lid of a number; Y_ENOTFOUND if unknown. */
+int store_lid_get_pn(struct store *st, const char *session_id, const char *lid, char **pn);
+int store_lid_get_lid(struct store *st, const char *session_id, const char *pn, char **lid);
+
+/* ---- durability ---- */
+enum store_durability {
+	STORE_DURABILITY_NORMAL = 0, /* WAL, synchronous=NORMAL: survives a process crash */
+	STORE_DURABILITY_FULL = 1,   /* WAL, synchronous=FULL: also survives power loss */
+};
+/* Applies DURABILITY to this connection (store_open starts with NORMAL). */
+int store_set_durability(struct store *st, enum store_durability d);
+/* A second connection to the database `url` for reads (the engine's, for
+ * the Signal cache's misses): no migrations (the schema must be current;
+ * Y_EVERSION otherwise), writes refused (query_only). In WAL mode its reads
+ * never wait for a writer. Not for ":memory:" (that would be another
+ * database). Close with store_close. */
+int store_open_reader(const char *url, struct store **out);
 
 /* ---- messages ---- */
 struct store_message {

@@ -77,6 +77,15 @@ enum stmt_id {
 	S_HOOKLOG_ADD,
 	S_PRUNE_MSG,
 	S_PRUNE_HOOKLOG,
+	S_SIG_GET,
+	S_SIG_KEYS,
+	S_SIG_PUT,
+	S_SIG_DEL,
+	S_SIG_DEL_ALL,
+	S_SIG_COUNT,
+	S_LID_PUT,
+	S_LID_GET_PN,
+	S_LID_GET_LID,
 	S_PRUNE_EVENTS,
 	S_SESS_OLD,
 	S_EV_MSG,
@@ -189,6 +198,19 @@ static const char *const stmt_sql[S__COUNT] = {
 			  "error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_PRUNE_MSG] = "DELETE FROM messages WHERE timestamp < ?1",
 	[S_PRUNE_HOOKLOG] = "DELETE FROM webhook_log WHERE created_at < ?1",
+	[S_SIG_GET] = "SELECT data FROM wa_signal WHERE session_id = ?1 AND kind = ?2 AND key = ?3",
+	[S_SIG_KEYS] = "SELECT key FROM wa_signal WHERE session_id = ?1 AND kind = ?2 "
+		       "AND key >= ?3 AND (?4 IS NULL OR key < ?4) ORDER BY key",
+	[S_SIG_PUT] = "INSERT OR REPLACE INTO wa_signal (session_id, kind, key, data) "
+		      "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
+	[S_SIG_DEL] = "DELETE FROM wa_signal WHERE session_id = ?1 AND kind = ?2 AND key = ?3",
+	[S_SIG_DEL_ALL] = "DELETE FROM wa_signal WHERE session_id = ?1",
+	[S_SIG_COUNT] = "SELECT kind, count(*) FROM wa_signal WHERE session_id = ?1 GROUP BY kind",
+	/* REPLACE also drops the row that held the same pn (UNIQUE) */
+	[S_LID_PUT] = "INSERT OR REPLACE INTO wa_lid_map (session_id, lid, pn, updated_at) "
+		      "VALUES (?1, ?2, ?3, ?4)",
+	[S_LID_GET_PN] = "SELECT pn FROM wa_lid_map WHERE session_id = ?1 AND lid = ?2",
+	[S_LID_GET_LID] = "SELECT lid FROM wa_lid_map WHERE session_id = ?1 AND pn = ?2",
 	/* events already fanned out and with nothing left to deliver */
 	[S_PRUNE_EVENTS] = "DELETE FROM events WHERE created_at < ?1 AND id <= coalesce("
 			   "(SELECT event_id FROM event_cursors WHERE name = 'webhook'), 0) "
@@ -1668,6 +1690,7 @@ int store_creds_delete(struct store *st, const char *session_id)
 	if (!rc) {
 		rc = exec_sid(st, S_CREDS_DELETE, session_id, 0, 0);
 		rc = rc ? rc : exec_sid(st, S_PREKEYS_DELETE_ALL, session_id, 0, 0);
+		rc = rc ? rc : exec_sid(st, S_SIG_DEL_ALL, session_id, 0, 0);
 		rc = rc ? (exec_stmt(st, S_ROLLBACK), rc) : exec_stmt(st, S_COMMIT);
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -2754,4 +2777,360 @@ out:
 	*out = rows;
 	*n = count;
 	return Y_OK;
+}
+
+/* ---- Signal records ---- */
+
+static int signal_args_ok(const char *session_id, int kind, const char *key)
+{
+	return session_id && key && kind >= 0 && kind < STORE_SIGNAL_KINDS;
+}
+
+static void bind_sig_key(sqlite3_stmt *s, const char *session_id, int kind, const char *key)
+{
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int(s, 2, kind);
+	bind_text(s, 3, key);
+}
+
+int store_signal_get(struct store *st, const char *session_id, int kind, const char *key,
+		     uint8_t **data, size_t *len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if (!signal_args_ok(session_id, kind, key))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SIG_GET);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_sig_key(s, session_id, kind, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+
+		*data = malloc(n ? n : 1);
+		if (!*data) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		if (n)
+			memcpy(*data, b, n);
+		*len = n;
+		rc = Y_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get signal record");
+	}
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* The smallest string above every string starting with prefix (the prefix
+ * with its last byte below 0xFF incremented, later bytes cut), written into
+ * out; 0 when there is none (every string then qualifies). */
+static size_t prefix_upper(const char *prefix, char *out, size_t cap)
+{
+	size_t n = strlen(prefix);
+
+	if (n >= cap)
+		return 0;
+	memcpy(out, prefix, n);
+	while (n > 0 && (unsigned char)out[n - 1] == 0xFF)
+		n--;
+	if (n == 0)
+		return 0;
+	out[n - 1] = (char)((unsigned char)out[n - 1] + 1);
+	out[n] = '\0';
+	return n;
+}
+
+int store_signal_keys(struct store *st, const char *session_id, int kind, const char *prefix,
+		      int (*fn)(const char *key, void *arg), void *arg)
+{
+	char upper[512];
+	size_t ulen, plen, n = 0, cap = 0;
+	char **keys = NULL;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!signal_args_ok(session_id, kind, prefix) || !fn)
+		return Y_EINVAL;
+	plen = strlen(prefix);
+	ulen = prefix_upper(prefix, upper, sizeof upper);
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SIG_KEYS);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_sig_key(s, session_id, kind, prefix);
+	if (ulen)
+		sqlite3_bind_text(s, 4, upper, (int)ulen, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+
+		if (!k || strncmp(k, prefix, plen))
+			continue; /* the range is only a hint: the prefix decides */
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **nk = realloc(keys, nc * sizeof(*nk));
+			if (!nk) {
+				rc = Y_ENOMEM;
+				goto out;
+			}
+			keys = nk;
+			cap = nc;
+		}
+		keys[n] = strdup(k);
+		if (!keys[n]) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list signal keys");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			rc = fn(keys[i], arg);
+		free(keys[i]);
+	}
+	free(keys);
+	return rc;
+}
+
+/* Removing a one-time prekey record also drops its wa_prekeys row: the
+ * private key is gone once a peer used it. */
+static int signal_drop_prekey(struct store *st, const struct store_signal_op *o)
+{
+	char *end;
+	unsigned long id = strtoul(o->key, &end, 10);
+
+	if (o->kind != STORE_SIGNAL_KIND_PREKEY || !*o->key || *end || id > 0xFFFFFF)
+		return Y_OK;
+	return exec_sid(st, S_PREKEY_DELETE, o->session_id, (int64_t)id, 1);
+}
+
+static int signal_write_one(struct store *st, const struct store_signal_op *o)
+{
+	enum stmt_id id = o->data ? S_SIG_PUT : S_SIG_DEL;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!signal_args_ok(o->session_id, o->kind, o->key))
+		return Y_EINVAL;
+	s = prep(st, id);
+	if (!s)
+		return Y_EDB;
+	bind_sig_key(s, o->session_id, o->kind, o->key);
+	if (o->data)
+		sqlite3_bind_blob(s, 4, o->len ? (const void *)o->data : "", (int)o->len,
+				  SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, rc, stmt_sql[id]);
+	return o->data ? Y_OK : signal_drop_prekey(st, o);
+}
+
+int store_signal_write(struct store *st, const struct store_signal_op *ops, size_t n)
+{
+	int rc;
+
+	if (n && !ops)
+		return Y_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].data && ops[i].len > INT32_MAX)
+			return Y_ETOOBIG;
+	if (!n)
+		return Y_OK;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = signal_write_one(st, &ops[i]);
+	if (!rc)
+		rc = exec_stmt(st, S_COMMIT);
+	else if (sqlite3_get_autocommit(st->db) == 0)
+		exec_stmt(st, S_ROLLBACK);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_signal_count(struct store *st, const char *session_id, int64_t *counts)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	for (int k = 0; k < STORE_SIGNAL_KINDS; k++)
+		counts[k] = 0;
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SIG_COUNT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int k = sqlite3_column_int(s, 0);
+		if (k >= 0 && k < STORE_SIGNAL_KINDS)
+			counts[k] = sqlite3_column_int64(s, 1);
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "count signal records");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- LID map ---- */
+
+int store_lid_put(struct store *st, const char *session_id, const char *lid, const char *pn)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !lid || !*lid || !pn || !*pn)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_LID_PUT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, lid);
+	bind_text(s, 3, pn);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "put lid mapping");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int lid_get(struct store *st, enum stmt_id id, const char *session_id, const char *v,
+		   char **out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	if (!session_id || !v)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, id);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, v);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = col_str(s, 0, out);
+	else
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, stmt_sql[id]);
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_lid_get_pn(struct store *st, const char *session_id, const char *lid, char **pn)
+{
+	return lid_get(st, S_LID_GET_PN, session_id, lid, pn);
+}
+
+int store_lid_get_lid(struct store *st, const char *session_id, const char *pn, char **lid)
+{
+	return lid_get(st, S_LID_GET_LID, session_id, pn, lid);
+}
+
+/* ---- durability and the read connection ---- */
+
+int store_set_durability(struct store *st, enum store_durability d)
+{
+	int rc;
+
+	if (d != STORE_DURABILITY_NORMAL && d != STORE_DURABILITY_FULL)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_sql(st, d == STORE_DURABILITY_FULL ? "PRAGMA synchronous = FULL"
+						     : "PRAGMA synchronous = NORMAL");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_sqlite_synchronous(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
+int store_open_reader(const char *url, struct store **out)
+{
+	struct store *st = NULL;
+	const char *path = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, version = -1;
+
+	*out = NULL;
+	rc = url_path(url, &path);
+	if (rc)
+		return rc;
+	if (!strcmp(path, ":memory:"))
+		return Y_EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return Y_ENOMEM;
+	pthread_mutex_init(&st->mu, NULL);
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		LOG_ERROR("store: cannot open the database for reading", "{s:s, s:s}", "path", path,
+			  "error", st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		rc = Y_EDB;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	rc = exec_sql(st, "PRAGMA query_only = ON");
+	if (rc)
+		goto fail;
+	rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+				-1, &s, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (version != store_migrations_count) {
+		LOG_ERROR("store: the read connection found another schema version", "{s:i, s:i}",
+			  "database_version", version, "known_version", store_migrations_count);
+		rc = version < 0 ? Y_EDB : Y_EVERSION;
+		goto fail;
+	}
+	*out = st;
+	return Y_OK;
+fail:
+	store_close(st);
+	return rc;
 }

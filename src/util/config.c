@@ -41,6 +41,7 @@ enum opt_type {
 	OPT_CIDRS,   /* comma-separated IP addresses and CIDR blocks (util/cidr.h) */
 	OPT_HTTPURL, /* an http:// or https:// URL with a host */
 	OPT_NAMES,   /* comma-separated names of [a-z0-9._], e.g. event types */
+	OPT_DURABILITY, /* normal or full, kept as int 0 or 1 (enum store_durability) */
 };
 
 struct option_row {
@@ -67,6 +68,9 @@ static const struct option_row options[] = {
 	{ "DATABASE_URL", "database-url", "URL", OPT_DBURL, FIELD(database_url), NULL,
 	  "DATA_DIR/db.sqlite", 0, 0,
 	  "SQLite file path or sqlite:PATH (postgres:// is not supported yet)" },
+	{ "DURABILITY", "durability", "MODE", OPT_DURABILITY, FIELD(durability), "normal", NULL, 0,
+	  0, "normal: a commit survives a crash of the process (WAL, synchronous=NORMAL); full: "
+	  "also a power loss or OS crash (synchronous=FULL, an fsync per commit, slower)" },
 	{ "LOG_LEVEL", "log-level", "LEVEL", OPT_LEVEL, FIELD(log_level), "info", NULL, 0, 0,
 	  "debug, info, warn or error" },
 	{ "API_KEY", "api-key", "KEY", OPT_SECRET, FIELD(api_key), NULL, "(none)", 0, 256,
@@ -156,7 +160,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static int is_string_type(enum opt_type t)
 {
-	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL && t != OPT_HOURS;
+	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL && t != OPT_HOURS &&
+	       t != OPT_DURABILITY;
 }
 
 /* Parses a whole decimal integer; 0 or Y_EINVAL. */
@@ -384,6 +389,14 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 			return Y_EINVAL;
 		}
 		break;
+	case OPT_DURABILITY:
+		if (strcmp(val, "normal") && strcmp(val, "full")) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected normal or full", who,
+				val);
+			return Y_EINVAL;
+		}
+		*(int *)field = !strcmp(val, "full");
+		return Y_OK;
 	case OPT_BOOL:
 		if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes") ||
 		    !strcasecmp(val, "on")) {
@@ -612,6 +625,8 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return "http:// or https:// URL";
 	case OPT_NAMES:
 		return "comma-separated names";
+	case OPT_DURABILITY:
+		return "normal|full";
 	}
 	return "?";
 }

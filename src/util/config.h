@@ -19,6 +19,7 @@ struct config {
 	char *host;               /* HOST, --host (0.0.0.0) */
 	char *data_dir;           /* DATA_DIR, --data-dir (./data) */
 	char *database_url;       /* DATABASE_URL, --database-url (DATA_DIR/db.sqlite) */
+	int durability;           /* DURABILITY (normal): 0 normal, 1 full (= enum store_durability) */
 	enum ylog_level log_level;/* LOG_LEVEL, --log-level (info) */
 	char *api_key;            /* API_KEY, --api-key (NULL) */
 	char *cors_origins;       /* CORS_ORIGINS, --cors-origins (NULL = none) comma list or "*" */

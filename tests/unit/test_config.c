@@ -8,7 +8,7 @@ static const char *const all_env[] = {
 	"PORT", "HOST", "DATA_DIR", "DATABASE_URL", "LOG_LEVEL", "API_KEY", "CORS_ORIGINS",
 	"RATE_LIMIT_GLOBAL", "RATE_LIMIT_MESSAGES", "QUEUE_MAX", "RETENTION_DAYS", "WA_WS_URL",
 	"MAX_BODY_BYTES", "SANDBOX", "SANDBOX_STATE", "WEBHOOK_URL", "WEBHOOK_SECRET",
-	"WEBHOOK_EVENTS", "WEBHOOK_RETRIES", "WEBHOOK_BACKOFF_MS", "WEBHOOK_TIMEOUT_MS", NULL
+	"WEBHOOK_EVENTS", "WEBHOOK_RETRIES", "WEBHOOK_BACKOFF_MS", "WEBHOOK_TIMEOUT_MS", "DURABILITY", NULL
 };
 
 static void clear_env(void)
@@ -47,6 +47,7 @@ TEST(defaults)
 	CHECK_EQ_INT(c.retention_days, 90);
 	CHECK_EQ_STR(c.wa_ws_url, "wss://web.whatsapp.com/ws/chat");
 	CHECK_EQ_INT(c.max_body_bytes, 1048576);
+	CHECK_EQ_INT(c.durability, 0);
 	config_release(&c);
 	CHECK(c.host == NULL && c.database_url == NULL);
 	config_release(&c); /* twice is harmless */
@@ -66,6 +67,7 @@ TEST(environment)
 	setenv("RETENTION_DAYS", "0", 1);
 	setenv("WA_WS_URL", "ws://127.0.0.1:9999/ws/chat", 1);
 	setenv("MAX_BODY_BYTES", "2048", 1);
+	setenv("DURABILITY", "full", 1);
 	setenv("HOST", "", 1); /* empty = unset */
 	REQUIRE(load(&c, err, NULL) == Y_OK);
 	CHECK_EQ_INT(c.port, 8080);
@@ -78,6 +80,7 @@ TEST(environment)
 	CHECK_EQ_INT(c.retention_days, 0);
 	CHECK_EQ_STR(c.wa_ws_url, "ws://127.0.0.1:9999/ws/chat");
 	CHECK_EQ_INT(c.max_body_bytes, 2048);
+	CHECK_EQ_INT(c.durability, 1);
 	config_release(&c);
 	clear_env();
 }
@@ -126,6 +129,8 @@ TEST(invalid_values_are_named)
 		{ "HOST", "bad host", "--host" },
 		{ "LOG_LEVEL", "loud", "--log-level" },
 		{ "LOG_LEVEL", "off", "--log-level" },
+		{ "DURABILITY", "FULL", "--durability" },
+		{ "DURABILITY", "paranoid", "--durability" },
 		{ "DATABASE_URL", "postgres://u@localhost/db", "--database-url" },
 		{ "DATABASE_URL", "mysql://localhost/db", "--database-url" },
 		{ "DATABASE_URL", "sqlite:", "--database-url" },
