@@ -223,6 +223,7 @@ int server_run(const struct config *cfg)
 	eo.idle_ms = cfg->idle_disconnect_ms;
 	eo.rate_per_min = cfg->rate_limit_messages > 0 ? (unsigned)cfg->rate_limit_messages : 0;
 	eo.queue_max = cfg->queue_max > 0 ? (unsigned)cfg->queue_max : 1000;
+	eo.db_url = cfg->database_url;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));

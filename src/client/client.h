@@ -198,6 +198,15 @@ struct wa_client_opts {
 	 * its credentials and adds the one-time prekeys it makes. NULL: the
 	 * client cannot send or receive messages. */
 	struct wa_signal_store *signal_store;
+	/* Optional: a durability gate for that state (src/service/signal_db.h).
+	 * An encrypted message leaves only once the state its encryption saved
+	 * (up to state_seq()) is durable: until state_durable(seq) holds it
+	 * waits, in order, and wa_client_state_durable re-checks. Without the
+	 * gate a crash could lose a ratchet step of a ciphertext already sent,
+	 * and the next message would reuse its key. Loop thread. */
+	uint64_t (*state_seq)(void *state_ud);
+	int (*state_durable)(void *state_ud, uint64_t seq);
+	void *state_ud;
 };
 
 /* A client with these credentials (copied). Does not connect until
@@ -206,6 +215,9 @@ int wa_client_new(struct wa_client_pool *p, const struct wa_creds *creds,
 		  const struct wa_client_opts *o, const struct wa_client_cbs *cbs, void *ud,
 		  struct wa_client **out);
 void wa_client_free(struct wa_client *cl); /* NULL is a no-op */
+/* The Signal state became durable up to some point: messages held for it
+ * (wa_client_opts.state_durable) that may leave now go out, in order. */
+void wa_client_state_durable(struct wa_client *cl);
 
 /* Connects (registering if not linked, else logging in). From FAILED or
  * LOGGED_OUT it starts over (LOGGED_OUT with fresh credentials, which

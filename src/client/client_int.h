@@ -112,6 +112,13 @@ struct wa_client {
 	struct cl_send *sq_head, *sq_tail; /* waiting to be prepared, in order */
 	struct cl_send *sq_active;         /* being prepared (usync, prekeys) */
 	struct cl_send *acks;              /* sent, waiting for the server's ack */
+	/* encrypted message nodes waiting for their Signal state to be durable
+	 * (opts.state_durable), oldest first; dropped with the connection */
+	struct cl_held {
+		struct cl_held *next;
+		struct wa_node *n;
+		uint64_t seq;
+	} *held_head, *held_tail;
 	size_t nsends;
 	bool sq_kicking;                   /* start_next is running (send.c) */
 	struct cl_devlist *devs;           /* device-list cache (usync.c) */

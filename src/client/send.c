@@ -153,10 +153,13 @@ static void fail_active(struct wa_client *cl, int err, const char *reason)
 	start_next(cl);
 }
 
+static void held_free_all(struct wa_client *cl);
+
 void cl_sends_reset(struct wa_client *cl)
 {
 	struct cl_send *all = NULL, **tail = &all;
 
+	held_free_all(cl); /* their sends are finished below (Y_ECLOSED): resent anew */
 	free(cl->devreq);
 	cl->devreq = NULL;
 	/* in the order they were given: sent ones, the one in hand, the queue */
@@ -181,6 +184,68 @@ void cl_sends_reset(struct wa_client *cl)
 size_t wa_client_sends_pending(const struct wa_client *cl)
 {
 	return cl->nsends;
+}
+
+/* ---- the durability gate (wa_client_opts.state_durable) ---- */
+
+static void held_free_all(struct wa_client *cl)
+{
+	while (cl->held_head) {
+		struct cl_held *h = cl->held_head;
+
+		cl->held_head = h->next;
+		wa_node_free(h->n);
+		free(h);
+	}
+	cl->held_tail = NULL;
+}
+
+/* Sends *n now, or takes it (*n = NULL) to send once the Signal state its
+ * encryption saved is durable; nodes leave in the order they came. */
+static int send_when_durable(struct wa_client *cl, struct wa_node **n)
+{
+	struct cl_held *h;
+	uint64_t seq;
+
+	if (!cl->opts.state_durable || !cl->opts.state_seq)
+		return cl_send(cl, *n);
+	seq = cl->opts.state_seq(cl->opts.state_ud);
+	if (!cl->held_head && cl->opts.state_durable(cl->opts.state_ud, seq))
+		return cl_send(cl, *n);
+	if (!cl->conn)
+		return Y_ECLOSED;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return Y_ENOMEM;
+	h->n = *n;
+	h->seq = seq;
+	*n = NULL;
+	if (cl->held_tail)
+		cl->held_tail->next = h;
+	else
+		cl->held_head = h;
+	cl->held_tail = h;
+	return Y_OK;
+}
+
+void wa_client_state_durable(struct wa_client *cl)
+{
+	while (cl->held_head && cl->opts.state_durable(cl->opts.state_ud, cl->held_head->seq)) {
+		struct cl_held *h = cl->held_head;
+		int rc;
+
+		cl->held_head = h->next;
+		if (!cl->held_head)
+			cl->held_tail = NULL;
+		rc = cl_send(cl, h->n);
+		wa_node_free(h->n);
+		free(h);
+		if (rc) {
+			/* the connection failed: its close resets the sends */
+			held_free_all(cl);
+			return;
+		}
+	}
 }
 
 /* ---- encrypting and sending ---- */
@@ -330,7 +395,7 @@ static void encrypt_and_send(struct wa_client *cl)
 	     wa_node_set_bytes(di, cl->creds.account, cl->creds.account_len)))
 		goto fail;
 	participant_hash(s);
-	rc = cl_send(cl, n);
+	rc = send_when_durable(cl, &n);
 	if (rc) {
 		why = NULL;
 		rc = Y_ECLOSED;

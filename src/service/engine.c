@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "service/signal_db.h"
 #include "wa/jid.h"
 #include "wa/socket.h"
 
@@ -41,6 +42,7 @@ enum cmd_kind {
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
+	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_SHUTDOWN,
 };
 
@@ -76,6 +78,7 @@ enum job_kind {
 	J_PASSKEY,       /* the passkey options and code on show */
 	J_MSG_STATUS,    /* outbound messages (by WhatsApp id) moved to a status */
 	J_MSG_IN,        /* a message received */
+	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
 };
 
 struct job {
@@ -126,11 +129,8 @@ struct esess {
 	bool forgotten;
 	bool outdated;  /* failed as client_outdated: a new version restarts it */
 	uint64_t pc_seq;        /* the pair-code waiter the client will answer, 0: none */
-	/* Signal state of the client. IN MEMORY for now (wa_signal_memstore):
-	 * sessions with peers are lost at restart (peers' next messages fail to
-	 * decrypt and are asked again; our sends rebuild sessions from fresh
-	 * prekey bundles). The SQLite-backed store replaces it in one place:
-	 * signal_store_for(). */
+	/* Signal state of the client: a view of the engine's sigdb cache (kept
+	 * in the store), or memory without a database URL: signal_store_for(). */
 	struct wa_signal_store *sigstore;
 	/* outbound queue (FIFO) and what the client holds */
 	struct omsg *q_head, *q_tail;
@@ -167,6 +167,11 @@ struct engine {
 	struct esess *draining;    /* sessions with messages waiting */
 	struct omsg *orphans;      /* CMD_SEND before the session's client existed */
 	atomic_llong heartbeat_ms; /* monotonic time of the last tick */
+	/* Signal state in the store (service/signal_db.h); NULL without
+	 * opts.db_url: then each session keeps it in memory */
+	struct store *sig_reader;  /* the loop's read connection */
+	struct sigdb *sigdb;
+	atomic_bool sig_flush_queued;
 	/* worker */
 	pthread_t worker_thread;
 	pthread_mutex_t job_mu;
@@ -388,6 +393,8 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 	case WA_CL_LOGGED_OUT:
 		j->status = SVC_LOGGED_OUT;
 		j->unlink = true;
+		if (x->e->sigdb) /* before the job that deletes its rows */
+			sigdb_drop_session(x->e->sigdb, x->id);
 		break;
 	case WA_CL_FAILED:
 		j->status = SVC_FAILED;
@@ -773,14 +780,48 @@ static const struct wa_client_cbs client_cbs = {
 
 /* ---- commands on the loop ---- */
 
-/* The one place a session's Signal store is made. For now an in-memory
- * store (lost at restart); the SQLite-backed store with its cache takes
- * this place once merged. */
+/* The one place a session's Signal store is made: the SQLite-backed cache
+ * (kept across restarts), or memory when the engine has no database URL
+ * (unit tests). */
 static struct wa_signal_store *signal_store_for(struct engine *e, const char *id)
 {
-	(void)e;
-	(void)id;
-	return wa_signal_memstore_new();
+	return e->sigdb ? sigdb_session_open(e->sigdb, id) : wa_signal_memstore_new();
+}
+
+static uint64_t sig_seq(void *ud)
+{
+	return sigdb_seq(((struct engine *)ud)->sigdb);
+}
+
+static int sig_durable(void *ud, uint64_t seq)
+{
+	return sigdb_durable(((struct engine *)ud)->sigdb, seq);
+}
+
+/* on_dirty of the cache (loop or worker thread): one flush job at a time. */
+static void sig_wake_flush(void *ud)
+{
+	struct engine *e = ud;
+
+	if (!atomic_exchange(&e->sig_flush_queued, true))
+		post_job(e, job_new(J_SIG_FLUSH, ""));
+}
+
+/* Worker: writes the saved Signal state, then lets the loop send what
+ * waited for it. */
+static void sig_flush(struct engine *e)
+{
+	size_t written = 0;
+	int rc;
+
+	if (!e->sigdb)
+		return;
+	atomic_store(&e->sig_flush_queued, false);
+	rc = sigdb_flush(e->sigdb, e->st, &written);
+	if (rc && rc != Y_EBUSY)
+		LOG_ERROR("engine cannot write Signal state", "{s:s}", "error", y_strerror(rc));
+	if (written)
+		cmd(e, CMD_SIG_DURABLE, "", 0, NULL);
 }
 
 static struct esess *esess_create(struct engine *e, const char *id, const struct wa_creds *c)
@@ -801,6 +842,11 @@ static struct esess *esess_create(struct engine *e, const char *id, const struct
 	o.backoff_max_ms = e->opts.backoff_max_ms;
 	o.max_attempts = e->opts.max_attempts;
 	o.signal_store = x->sigstore;
+	if (e->sigdb) {
+		o.state_seq = sig_seq;
+		o.state_durable = sig_durable;
+		o.state_ud = e;
+	}
 	if (!x->sigstore || wa_client_new(e->pool, c, &o, &client_cbs, x, &x->cl)) {
 		wa_signal_store_free(x->sigstore);
 		free(x);
@@ -957,6 +1003,8 @@ static void run_cmd(struct engine *e, struct cmd *c)
 				j->unlink = true;
 				j->reason = strdup(WA_REASON_LOGGED_OUT);
 			}
+			if (e->sigdb)
+				sigdb_drop_session(e->sigdb, c->id);
 			post_job(e, j);
 		}
 		break;
@@ -976,6 +1024,11 @@ static void run_cmd(struct engine *e, struct cmd *c)
 	case CMD_PREKEYS_SAVED:
 		if (x)
 			wa_client_prekeys_saved(x->cl, c->err);
+		break;
+	case CMD_SIG_DURABLE:
+		for (size_t i = 0; i < ESESS_BUCKETS; i++)
+			for (struct esess *y = e->sess[i]; y; y = y->next)
+				wa_client_state_durable(y->cl);
 		break;
 	case CMD_VERSION: {
 		char v[40];
@@ -1304,6 +1357,9 @@ static void run_job(struct engine *e, struct job *j)
 				ymetric_inc_label(YMF_MESSAGES_FAILED, j->reason);
 		}
 		break;
+	case J_SIG_FLUSH:
+		sig_flush(e);
+		break;
 	case J_MSG_IN:
 		rc = store_message_insert(e->st, j->in);
 		if (rc == Y_OK && !j->in->from_me)
@@ -1365,6 +1421,9 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&e->job_mu);
 		if (!list)
 			break; /* stop asked and nothing left */
+		/* what the loop saved before queuing these jobs is written first,
+		 * so their effects never run ahead of the Signal state */
+		sig_flush(e);
 		while (list) {
 			struct job *j = list;
 
@@ -1627,6 +1686,16 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	pthread_cond_init(&e->job_cv, NULL);
 	pthread_mutex_init(&e->pc_mu, NULL);
 	pthread_cond_init(&e->pc_cv, NULL);
+	if (o->db_url) {
+		rc = store_open_reader(o->db_url, &e->sig_reader);
+		if (rc)
+			goto fail;
+		e->sigdb = sigdb_new(e->sig_reader, 0, sig_wake_flush, e);
+		if (!e->sigdb) {
+			rc = Y_ENOMEM;
+			goto fail;
+		}
+	}
 	rc = wa_loop_new(NULL, &e->loop);
 	if (rc)
 		goto fail;
@@ -1676,6 +1745,8 @@ fail:
 	wa_client_pool_free(e->pool);
 	if (e->loop)
 		wa_loop_free(e->loop);
+	sigdb_free(e->sigdb);
+	store_close(e->sig_reader);
 	pthread_mutex_destroy(&e->cmd_mu);
 	pthread_mutex_destroy(&e->job_mu);
 	pthread_cond_destroy(&e->job_cv);
@@ -1697,6 +1768,15 @@ void engine_free(struct engine *e)
 	pthread_cond_signal(&e->job_cv);
 	pthread_mutex_unlock(&e->job_mu);
 	pthread_join(e->worker_thread, NULL);
+	if (e->sigdb) { /* every client is gone: the last writes, then the cache */
+		int rc = sigdb_flush(e->sigdb, e->st, NULL);
+
+		if (rc)
+			LOG_ERROR("engine cannot write Signal state at stop", "{s:s}", "error",
+				  y_strerror(rc));
+		sigdb_free(e->sigdb);
+		store_close(e->sig_reader);
+	}
 	while (e->cmd_head) { /* posted by the worker after the loop ended */
 		struct cmd *c = e->cmd_head;
 

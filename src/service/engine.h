@@ -61,6 +61,10 @@ struct engine_opts {
 	 * waiting per session before sends are refused (0: 1000). */
 	unsigned rate_per_min;
 	unsigned queue_max;
+	/* DATABASE_URL: the engine opens its own read connection on it for the
+	 * Signal state cache (service/signal_db.h), whose writes the worker
+	 * batches. NULL: Signal state in memory only (lost at restart). */
+	const char *db_url;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

@@ -51,7 +51,9 @@ struct sigdb {
 	struct entry **buckets;
 	size_t nbuckets; /* a power of two */
 	size_t count;
-	struct entry lru, dirty; /* sentinels of circular lists */
+	/* sentinels of circular lists (allocated: an entry ends in a flexible
+	 * array, so it cannot be a member) */
+	struct entry *lru, *dirty;
 	struct node *nodes;
 	size_t nnodes;
 	size_t bytes, dirty_bytes;
@@ -210,7 +212,7 @@ static struct entry *entry_add(struct sigdb *db, struct node *n, int kind, const
 	pp = find(db, n, kind, key);
 	e->hnext = *pp;
 	*pp = e;
-	list_push_front(&db->lru, e);
+	list_push_front(db->lru, e);
 	e->snext = n->ents;
 	if (n->ents)
 		n->ents->sprev = e;
@@ -244,7 +246,7 @@ static void entry_free(struct sigdb *db, struct entry *e)
 /* Marks e written now; 1 if the dirty list was empty before. */
 static int mark_dirty(struct sigdb *db, struct entry *e)
 {
-	int first = list_empty(&db->dirty);
+	int first = list_empty(db->dirty);
 
 	e->seq = ++db->seq;
 	if (e->dirty)
@@ -253,7 +255,7 @@ static int mark_dirty(struct sigdb *db, struct entry *e)
 	e->dirty = 1;
 	account(db, e, 1);
 	list_unlink(e);
-	list_push_front(&db->dirty, e);
+	list_push_front(db->dirty, e);
 	return first;
 }
 
@@ -264,24 +266,24 @@ static void mark_clean(struct sigdb *db, struct entry *e)
 	e->seq = 0;
 	account(db, e, 1);
 	list_unlink(e);
-	list_push_front(&db->lru, e);
+	list_push_front(db->lru, e);
 }
 
 static void touch(struct sigdb *db, struct entry *e)
 {
 	if (!e->dirty) {
 		list_unlink(e);
-		list_push_front(&db->lru, e);
+		list_push_front(db->lru, e);
 	}
 }
 
 /* Drops least recently used clean entries while over budget (loop thread). */
 static void evict(struct sigdb *db, const struct entry *keep)
 {
-	while (db->bytes > db->budget && db->lru.prev != &db->lru) {
-		struct entry *e = db->lru.prev;
+	while (db->bytes > db->budget && db->lru->prev != db->lru) {
+		struct entry *e = db->lru->prev;
 		if (e == keep) {
-			if (e->prev == &db->lru)
+			if (e->prev == db->lru)
 				break;
 			e = e->prev;
 		}
@@ -501,7 +503,12 @@ struct sigdb *sigdb_new(struct store *reader, size_t budget, void (*on_dirty)(vo
 		return NULL;
 	db->nbuckets = 256;
 	db->buckets = calloc(db->nbuckets, sizeof(*db->buckets));
-	if (!db->buckets) {
+	db->lru = calloc(1, sizeof(*db->lru));
+	db->dirty = calloc(1, sizeof(*db->dirty));
+	if (!db->buckets || !db->lru || !db->dirty) {
+		free(db->buckets);
+		free(db->lru);
+		free(db->dirty);
 		free(db);
 		return NULL;
 	}
@@ -510,8 +517,8 @@ struct sigdb *sigdb_new(struct store *reader, size_t budget, void (*on_dirty)(vo
 	db->budget = budget ? budget : SIGDB_DEFAULT_BUDGET;
 	db->on_dirty = on_dirty;
 	db->ud = ud;
-	list_init(&db->lru);
-	list_init(&db->dirty);
+	list_init(db->lru);
+	list_init(db->dirty);
 	return db;
 }
 
@@ -528,6 +535,8 @@ void sigdb_free(struct sigdb *db)
 		free(n);
 	}
 	free(db->buckets);
+	free(db->lru);
+	free(db->dirty);
 	pthread_mutex_destroy(&db->mu);
 	free(db);
 }
@@ -613,7 +622,7 @@ int sigdb_flush(struct sigdb *db, struct store *writer, size_t *written)
 		pthread_mutex_unlock(&db->mu);
 		return Y_EBUSY;
 	}
-	for (struct entry *e = db->dirty.next; e != &db->dirty; e = e->next)
+	for (struct entry *e = db->dirty->next; e != db->dirty; e = e->next)
 		cap++;
 	if (cap) {
 		ops = calloc(cap, sizeof(*ops));
@@ -621,7 +630,7 @@ int sigdb_flush(struct sigdb *db, struct store *writer, size_t *written)
 		if (!ops || !p)
 			rc = Y_ENOMEM;
 	}
-	for (struct entry *e = db->dirty.next; !rc && e != &db->dirty; e = e->next) {
+	for (struct entry *e = db->dirty->next; !rc && e != db->dirty; e = e->next) {
 		uint8_t *copy = NULL;
 
 		p[n].key = strdup(e->key);
@@ -668,7 +677,7 @@ int sigdb_flush(struct sigdb *db, struct store *writer, size_t *written)
 	}
 	db->flushing = 0;
 	/* saved during the write: no empty-to-dirty step will announce them */
-	again = !rc && !list_empty(&db->dirty);
+	again = !rc && !list_empty(db->dirty);
 	pthread_mutex_unlock(&db->mu);
 	if (again && db->on_dirty)
 		db->on_dirty(db->ud);

@@ -8,9 +8,12 @@
 // simulated phone decrypts our copies to our own account (phoneDecrypted).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
 import { startSim, sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
 
+const Database = createRequire(import.meta.url)('better-sqlite3');
 let sim, root, lib;
 
 before(async () => {
@@ -236,6 +239,56 @@ test('202 then kill -9 before it is sent: delivered once after the restart, same
   } finally {
     B.end();
     await stopServer(srv, { removeData: false });
+    removeDir(dataDir);
+  }
+});
+
+// The Signal sessions are in the store (service/signal_db.c): after a
+// restart, and after kill -9, both sides go on with the sessions they had —
+// Baileys' next message to us is a plain `msg` (no new prekey message), and
+// we decrypt it.
+test('Signal sessions survive a restart and kill -9: the peer goes on with msg, we decrypt', async () => {
+  const dataDir = tempDir();
+  let srv = await serve(dataDir);
+  const B = await peer(newPhone(), 'B6s');
+  let id;
+  try {
+    const us = newPhone();
+    id = await link(srv, us);
+    const r1 = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `+${B.phone}`, text: 'hello before' } });
+    assert.equal(r1.status, 202, r1.text);
+    await B.until(() => fromUs(B, us, 'hello before')[0], 'B receives');
+    const m1 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'answer before' });
+    await until('inbound before', async () => (await messages(srv, id)).find((m) => m.waId === m1.key.id));
+
+    for (const how of ['SIGTERM', 'SIGKILL']) {
+      await sleep(300); // the worker's flush after the last decrypt
+      srv.proc.kill(how);
+      await srv.exited;
+      srv = await serve(dataDir);
+      await connected(srv, id);
+      const st0 = (await sim.api('GET', '/sim/stats')).json;
+      const m2 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: `after ${how}` });
+      const got = await until(`inbound after ${how}`, async () => (await messages(srv, id)).find((m) => m.waId === m2.key.id));
+      assert.equal(got.text, `after ${how}`);
+      const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `+${B.phone}`, text: `ours after ${how}` } });
+      assert.equal(r.status, 202, r.text);
+      await B.until(() => fromUs(B, us, `ours after ${how}`)[0], `B decrypts ours after ${how}`);
+      assert.equal((await sim.api('GET', '/sim/stats')).json.errors - st0.errors, 0);
+    }
+    // and the state is rows of the store: sessions with B's and our phone's devices
+    await stopServer(srv, { removeData: false });
+    srv = null;
+    const db = new Database(join(dataDir, 'db.sqlite'), { readonly: true });
+    try {
+      const n = db.prepare('SELECT count(*) AS n FROM wa_signal WHERE session_id = ? AND kind = 0').get(id).n;
+      assert.ok(n >= 2, `Signal session records in the store: ${n}`);
+    } finally {
+      db.close();
+    }
+  } finally {
+    B.end();
+    if (srv) await stopServer(srv, { removeData: false });
     removeDir(dataDir);
   }
 });
