@@ -1300,6 +1300,8 @@ static void run_job(struct engine *e, struct job *j)
 		}
 		break;
 	case J_MSG_IN:
+		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
+		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
 		rc = store_message_insert(e->st, j->in);
 		if (rc == Y_EEXIST)
 			rc = Y_OK; /* a duplicate: kept once */

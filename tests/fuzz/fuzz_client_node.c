@@ -2,12 +2,15 @@
  * Fuzz target for the client's node handlers: src/client's node-tag table
  * (cl_node_received, client_int.h) and what it reaches (pair-device refs,
  * pair-success checks and signing, <success>, login failures, stream
- * errors, notifications and the prekey upload, ib, iqs from the server),
+ * errors, notifications and the prekey upload, ib, iqs from the server,
+ * incoming messages (decrypt, unpad, Message unpack, receipts, retry
+ * receipts), receipts and acks for what we sent),
  * without a socket: the client's connection is a detached wa_conn
  * (wa/conn.h), so what the client sends is encoded and dropped.
  *
  * Input: byte 0 picks the client's state: bit 0 clear, a linked client
- * logged in (CONNECTED); set, an unlinked client showing QR codes (it was
+ * logged in (CONNECTED, with an in-memory Signal store holding its signed
+ * prekey, so a seed's pkmsg decrypts); set, an unlinked client showing QR codes (it was
  * handed a genuine pair-device first). The rest is one frame for
  * wa_binary_decode (flags byte, then the node; dictionary 3). Every input
  * gets a fresh client; its keys are fixed, so that seeds can carry a
@@ -33,12 +36,16 @@
 #include "util/log.h"
 #include "wa/binary.h"
 #include "wa/jid.h"
+#include "wa/pb.h"
+#include "wa/signal.h"
+#include "wa.pb-c.h"
 
 #define PHONE_JID "15551234567:3@s.whatsapp.net"
 
 static struct wa_loop *loop;
 static struct wa_client_pool *pool;
 static struct wa_creds base_creds;   /* fixed keys, unlinked */
+static struct wa_signal_store *sigstore; /* per input */
 static struct wa_keypair phone;       /* the phone's account key, fixed */
 
 static int fixed_keys(void)
@@ -88,7 +95,7 @@ static struct wa_node *pair_device(void)
 /* A fresh client in the state byte 0 asks for. */
 static struct wa_client *fresh_client(int qr)
 {
-	struct wa_client_opts o = { .name = "fuzz" };
+	struct wa_client_opts o = { .name = "fuzz", .signal_store = sigstore };
 	struct wa_creds c = base_creds;
 	struct wa_client *cl;
 	struct wa_node *pd;
@@ -146,11 +153,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qr = data[0] & 1;
 	if (wa_binary_decode(data + 1, size - 1, 3, &n))
 		return 0;
+	if (!(sigstore = wa_signal_memstore_new()))
+		abort();
 	cl = fresh_client(qr);
 	cl_node_received(cl, n);
 	check_after(cl, qr);
 	wa_node_free(n);
 	wa_client_free(cl);
+	wa_signal_store_free(sigstore);
+	sigstore = NULL;
 	wa_loop_run_once(loop, 1); /* the client's timer closes */
 	return 0;
 }
@@ -210,9 +221,54 @@ static struct wa_node *pair_success_seed(const struct adv_spec *sp)
 	return n;
 }
 
+/* A message from a peer's device to our fixed client: a pkmsg built from
+ * our bundle (identity and signed prekey of base_creds, no one-time
+ * prekey) holding Message{conversation}, so it decrypts. */
+static struct wa_node *pkmsg_seed(void)
+{
+	struct wa_signal_store *st = wa_signal_memstore_new(), *ours = wa_signal_memstore_new();
+	struct wa_signal_identity id;
+	struct wa_signal *peer, *me;
+	struct wa_signal_bundle b;
+	struct wa_signal_addr to;
+	enum wa_signal_type type;
+	Wa__Message m = WA__MESSAGE__INIT;
+	struct ybuf pb = YBUF_INIT(4096);
+	uint8_t *padded, *ct;
+	size_t plen, clen;
+	struct wa_node *n, *enc;
+
+	if (!st || !ours || wa_signal_identity_generate(&id) || !(peer = wa_signal_new(&id, st)) ||
+	    !(me = wa_signal_new(&base_creds.identity, ours)) ||
+	    wa_signal_import_signed_prekey(me, base_creds.spk_id, base_creds.spk.priv,
+					   base_creds.spk_sig) ||
+	    wa_signal_own_bundle(me, base_creds.spk_id, 0, &b) ||
+	    wa_signal_address(&to, "15551234567", "s.whatsapp.net", 0, 3, WA_SIGNAL_ADDR_DOMAIN) ||
+	    wa_signal_session_from_bundle(peer, &to, &b))
+		abort();
+	m.conversation = "hello fuzz";
+	if (wa_pb_pack(&m.base, &pb) || wa_signal_pad(pb.data, pb.len, &padded, &plen) ||
+	    wa_signal_encrypt(peer, &to, padded, plen, &type, &ct, &clen))
+		abort();
+	n = node("message", "from", "15550001111:2@s.whatsapp.net", "id", "3EB0AABBCCDDEEFF001122",
+		 "t", "1700000000", "type", "text", "notify", "Peer", NULL);
+	enc = n ? wa_node_add_child(n, "enc") : NULL;
+	if (!enc || wa_node_set_bytes(enc, ct, clen) ||
+	    cl_attrs(enc, "v", "2", "type", wa_signal_type_name(type), NULL))
+		abort();
+	free(padded);
+	free(ct);
+	ybuf_release(&pb);
+	wa_signal_free(peer);
+	wa_signal_free(me);
+	wa_signal_store_free(st);
+	wa_signal_store_free(ours);
+	return n;
+}
+
 static void write_seeds(const char *dir)
 {
-	struct wa_node *n;
+	struct wa_node *n, *k;
 
 	write_seed(dir, "pair-device", 1, pair_device());
 	write_seed(dir, "pair-success", 1, pair_success_seed(&(struct adv_spec){ .key_index = 1 }));
@@ -246,6 +302,25 @@ static void write_seeds(const char *dir)
 	n = node("receipt", "from", "15550001111@s.whatsapp.net", "id", "r-1", NULL);
 	write_seed(dir, "receipt", 0, n);
 	write_seed(dir, "xmlstreamend", 0, node("xmlstreamend", NULL));
+	write_seed(dir, "message-pkmsg", 0, pkmsg_seed());
+	n = node("message", "from", "15550001111:2@s.whatsapp.net", "id", "3EB0X", "type", "text",
+		 NULL);
+	k = n ? wa_node_add_child(n, "enc") : NULL;
+	if (!k || wa_node_set_bytes(k, "\x33garbage", 8) || cl_attrs(k, "v", "2", "type", "msg", NULL))
+		abort();
+	write_seed(dir, "message-bad-msg", 0, n);
+	n = node("receipt", "from", "15550001111@s.whatsapp.net", "id", "3EB0A", "type", "read",
+		 NULL);
+	k = n ? wa_node_add_child(n, "list") : NULL;
+	if (!k || !(k = wa_node_add_child(k, "item")) || cl_attrs(k, "id", "3EB0B", NULL))
+		abort();
+	write_seed(dir, "receipt-read-list", 0, n);
+	write_seed(dir, "ack-message-error", 0,
+		   node("ack", "class", "message", "id", "3EB0A", "from", "15550001111@s.whatsapp.net",
+			"error", "463", "phash", "2:abcdefgh", NULL));
+	write_seed(dir, "notification-devices", 0,
+		   node("notification", "from", "15550001111@s.whatsapp.net", "type", "devices", "id",
+			"n-2", NULL));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

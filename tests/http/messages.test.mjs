@@ -9,14 +9,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
-import { startSim, sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+import { startSim, sleep, loadBaileys, client, textOf, statusAtLeast } from '../interop/sim-lib.mjs';
 
-let sim, root, lib;
+let sim, root;
+const libs = {};
 
 before(async () => {
   sim = await startSim();
   root = (await sim.api('GET', '/sim/info')).json.rootPublicKey;
-  lib = await loadBaileys(6);
+  libs[6] = await loadBaileys(6);
+  libs[7] = await loadBaileys(7);
 });
 after(async () => { await sim.stop(); });
 
@@ -50,7 +52,8 @@ async function link(srv, phone) {
   });
   const scan = await sim.api('POST', '/sim/scan', { phone, qr: s.qrCode });
   assert.equal(scan.status, 200, scan.text);
-  await connected(srv, s.id);
+  const done = await connected(srv, s.id);
+  if (done.lid) ourLids.set(phone, done.lid.split(/[:@]/)[0]);
   return s.id;
 }
 
@@ -59,8 +62,8 @@ const connected = (srv, id) => until('connected', async () => {
   return r.body && r.body.status === 'connected' ? r.body : null;
 });
 
-async function peer(phone, name) {
-  const B = client(lib, sim, phone, name);
+async function peer(phone, name, v = 6) {
+  const B = client(libs[v], sim, phone, name);
   B.connect();
   await B.until(() => B.opens && B.pending, `${name} open`);
   await B.until(() => B.upserts.some((u) => u.message?.protocolMessage), `${name}: phone protocol messages`);
@@ -77,12 +80,17 @@ const statusIs = (srv, id, mid, st) => until(`${mid} ${st}`, async () => {
   const m = await byId(srv, id, mid);
   return m && m.status === st ? m : null;
 });
+// What B received from us with `text`: under our number, or our LID
+// (Baileys 7 files chats under the LID once it knows it).
+const ourLids = new Map();
 const fromUs = (B, usPhone, text) => B.upserts.filter((u) => !u.key.fromMe &&
-  u.key.remoteJid === `${usPhone}@s.whatsapp.net` && textOf(u.message) === text);
+  (u.key.remoteJid === `${usPhone}@s.whatsapp.net` ||
+   (ourLids.get(usPhone) && u.key.remoteJid === `${ourLids.get(usPhone)}@lid`)) &&
+  textOf(u.message) === text);
 
-test('API -> Baileys 6 exactly, statuses pending -> sent -> delivered -> read; Baileys -> inbound', async () => {
+for (const v of [6, 7]) test(`API -> Baileys ${v} exactly, statuses pending -> sent -> delivered -> read; Baileys -> inbound`, async () => {
   const srv = await serve();
-  const B = await peer(newPhone(), 'B6');
+  const B = await peer(newPhone(), `B${v}`, v);
   try {
     const us = newPhone();
     const id = await link(srv, us);
@@ -122,6 +130,7 @@ test('API -> Baileys 6 exactly, statuses pending -> sent -> delivered -> read; B
     const m2 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'reply from Baileys ✓' });
     const inbound = await until('inbound listed', async () =>
       (await messages(srv, id)).find((m) => m.waId === m2.key.id));
+    if (process.env.MSG_DEBUG) console.log('INBOUND', JSON.stringify(inbound));
     assert.equal(inbound.direction, 'inbound');
     assert.equal(inbound.status, 'received');
     assert.equal(inbound.from, `+${B.phone}`);
@@ -129,7 +138,7 @@ test('API -> Baileys 6 exactly, statuses pending -> sent -> delivered -> read; B
     assert.equal(inbound.text, 'reply from Baileys ✓');
     assert.deepEqual(inbound.content, { text: 'reply from Baileys ✓' });
     // Baileys sees our delivery receipt
-    await B.until(() => B.updates.some((u) => u.key.id === m2.key.id && u.status >= 3), 'B sees delivery');
+    await B.until(() => statusAtLeast(B, m2.key.id, 3), 'B sees delivery');
     // a second message from B on the established session (msg, not pkmsg)
     const m3 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'second' });
     await until('second inbound', async () => (await messages(srv, id)).find((m) => m.waId === m3.key.id));
