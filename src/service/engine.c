@@ -40,6 +40,7 @@ enum cmd_kind {
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
+	CMD_READ,       /* send a read receipt (chat, wa_id) */
 	CMD_SHUTDOWN,
 };
 
@@ -55,6 +56,8 @@ struct cmd {
 	uint8_t *raw_id;
 	size_t raw_id_len;
 	char phone[24];         /* CMD_PAIR_CODE */
+	char chat[72];          /* CMD_READ */
+	char wa_id[WA_MSG_ID_MAX];
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
 	struct omsg *msgs;      /* CMD_SEND, CMD_RUN / CMD_RESTART: to queue, owned */
 	uint32_t *pk_ids;       /* CMD_RUN / CMD_RESTART: one-time prekeys kept, owned */
@@ -933,6 +936,14 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		c->msgs = NULL;
 		wa_client_start(x->cl);
 		break;
+	case CMD_READ: {
+		const char *ids[1] = { c->wa_id };
+		int rc = x && !x->forgotten ? wa_client_mark_read(x->cl, c->chat, ids, 1) : Y_ESTATE;
+
+		if (rc)
+			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
 	case CMD_SEND:
 		if (x && !x->forgotten) {
 			q_append(e, x, c->msgs);
@@ -1502,6 +1513,23 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	return store_message_get(e->st, session_id, m.id, out);
 }
 
+static int op_mark_read(void *eng, const char *session_id, const char *chat, const char *wa_id)
+{
+	struct cmd *c;
+
+	if (strlen(chat) >= sizeof(c->chat) || strlen(wa_id) >= sizeof(c->wa_id))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_READ;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	memcpy(c->chat, chat, strlen(chat) + 1);
+	memcpy(c->wa_id, wa_id, strlen(wa_id) + 1);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static int op_pair_code(void *eng, const char *id, const char *phone,
 			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
 {
@@ -1580,6 +1608,7 @@ static const struct svc_engine_ops engine_ops = {
 	.restart = op_restart,
 	.set_version = op_set_version,
 	.send_text = op_send_text,
+	.mark_read = op_mark_read,
 	.healthy = op_healthy,
 	.forget = op_forget,
 	.passkey = op_passkey,

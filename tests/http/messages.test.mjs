@@ -137,8 +137,18 @@ for (const v of [6, 7]) test(`API -> Baileys ${v} exactly, statuses pending -> s
     assert.equal(inbound.to, `+${us}`);
     assert.equal(inbound.text, 'reply from Baileys ✓');
     assert.deepEqual(inbound.content, { text: 'reply from Baileys ✓' });
-    // Baileys sees our delivery receipt
+    // Baileys sees our delivery receipt, then our read receipt
     await B.until(() => statusAtLeast(B, m2.key.id, 3), 'B sees delivery');
+    assert.ok(!statusAtLeast(B, m2.key.id, 4), 'not read before we read it');
+    const one = await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${inbound.id}`);
+    assert.equal(one.status, 200, one.text);
+    assert.equal(one.body.waId, m2.key.id);
+    const rd = await req(srv, 'POST', `/api/v1/sessions/${id}/messages/${inbound.id}/read`);
+    assert.equal(rd.status, 200, rd.text);
+    assert.equal(rd.body.status, 'read');
+    await B.until(() => statusAtLeast(B, m2.key.id, 4), 'B sees our read receipt');
+    assertError(await req(srv, 'POST', `/api/v1/sessions/${id}/messages/${sent[0].id}/read`), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'GET', `/api/v1/sessions/${id}/messages/00000000-0000-4000-8000-000000000000`), 404, 'MESSAGE_NOT_FOUND');
     // a second message from B on the established session (msg, not pkmsg)
     const m3 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'second' });
     await until('second inbound', async () => (await messages(srv, id)).find((m) => m.waId === m3.key.id));
