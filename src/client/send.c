@@ -285,7 +285,7 @@ static void encrypt_and_send(struct wa_client *cl)
 	struct cl_send *s = cl->sq_active;
 	struct ybuf dsm = YBUF_INIT(WA_SIGNAL_MAX_MESSAGE);
 	uint8_t *ppeer = NULL, *pown = NULL;
-	size_t lpeer = 0, lown = 0, nenc = 0;
+	size_t lpeer = 0, lown = 0, nenc = 0, npeer = 0;
 	struct wa_node *n = NULL, *parts, *di;
 	bool pkmsg = false, any_own = false;
 	const char *why = "encrypt_failed";
@@ -320,9 +320,15 @@ static void encrypt_and_send(struct wa_client *cl)
 			continue;
 		}
 		nenc++;
+		npeer += !t->own;
 	}
 	if (!nenc) {
 		rc = Y_ECRYPTO;
+		goto fail;
+	}
+	if (!npeer) { /* no device of the recipient has keys: not on WhatsApp */
+		rc = Y_ENOTFOUND;
+		why = "not_on_whatsapp";
 		goto fail;
 	}
 	if (pkmsg && cl->creds.account_len &&
@@ -529,14 +535,20 @@ static void start_next(struct wa_client *cl)
 		s->next = NULL;
 		cl->sq_active = s;
 		users[0] = s->to_jid;
-		rc = wa_jid_parse(cl->creds.jid, strlen(cl->creds.jid), &users[1]);
+		/* one namespace per stanza: our own devices as the chat is named */
+		if (!strcmp(s->to_jid.server, WA_SERVER_LID) && cl->creds.lid[0])
+			rc = wa_jid_parse(cl->creds.lid, strlen(cl->creds.lid), &users[1]);
+		else if (!strcmp(s->to_jid.server, WA_SERVER_LID))
+			rc = Y_EUNSUPPORTED; /* our LID is not known yet */
+		else
+			rc = wa_jid_parse(cl->creds.jid, strlen(cl->creds.jid), &users[1]);
 		users[1].device = 0;
 		users[1].kind = WA_JID_PAIR;
 		rc = rc ?: cl_devices_get(cl, users, 2, on_devices);
 		if (rc) {
 			cl->sq_active = NULL;
-			finish(cl, s, rc == Y_ECLOSED ? Y_ECLOSED : rc,
-			       rc == Y_ECLOSED ? NULL : "usync_failed");
+			finish(cl, s, rc, rc == Y_ECLOSED ? NULL : rc == Y_EUNSUPPORTED ? "own_lid_unknown"
+								   : "usync_failed");
 		}
 	}
 	cl->sq_kicking = false;

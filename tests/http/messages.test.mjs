@@ -156,6 +156,20 @@ for (const v of [6, 7]) test(`API -> Baileys ${v} exactly, statuses pending -> s
     const r4 = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `${B.phone}@s.whatsapp.net`, text: 'by JID' } });
     assert.equal(r4.status, 202, r4.text);
     await B.until(() => fromUs(B, us, 'by JID')[0], 'B receives by JID');
+    if (v === 7) {
+      // LID-first: to the peer's LID, the whole stanza in the LID namespace
+      const lid = `${B.state.creds.me.lid.split(/[:@]/)[0]}@lid`;
+      const r5 = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: lid, text: 'by LID' } });
+      assert.equal(r5.status, 202, r5.text);
+      assert.equal(r5.body.toJid, lid);
+      await B.until(() => fromUs(B, us, 'by LID')[0], 'B receives by LID');
+      await statusIs(srv, id, r5.body.id, 'delivered');
+    }
+    // a number nobody has: failed, not_on_whatsapp
+    const r6 = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '+19998887776', text: 'anyone?' } });
+    assert.equal(r6.status, 202, r6.text);
+    const f = await statusIs(srv, id, r6.body.id, 'failed');
+    assert.equal(f.reason, 'not_on_whatsapp');
     assert.equal((await sim.api('GET', '/sim/stats')).json.errors - st0.errors, 0);
   } finally {
     B.end();
