@@ -21,7 +21,7 @@ PORT ?= 3000
 # own copy of the protobuf-c runtime, and the first definition wins (see
 # docs/protobuf.md).
 PKGS := libmicrohttpd libuv libwebsockets openssl libprotobuf-c libsignal-protocol-c \
-	sqlite3 libcurl jansson libqrencode libpng zlib
+	sqlite3 libcurl jansson libqrencode libpng zlib libarchive
 
 ifeq ($(MODE),asan)
   CC := gcc
@@ -40,6 +40,9 @@ else
   OUT := $(BUILD)
   MODE_CFLAGS := -O2 -g
 endif
+
+# scripts/deps.sh unpacks Node 20 + npm 10 here when the system's are older.
+export PATH := $(CURDIR)/build/node/bin:$(PATH)
 
 GEN := $(BUILD)/gen
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla

@@ -126,6 +126,7 @@ int server_run(const struct config *cfg)
 	api_ctx_init(&ctx);
 	ctx.started_ms = clock_mono_ms();
 	ctx.data_dir = cfg->data_dir;
+	ctx.metrics_token = cfg->metrics_token;
 	if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
 		LOG_ERROR("cannot create DATA_DIR", "{s:s, s:s}", "dir", cfg->data_dir, "error",
 			  strerror(errno));
@@ -220,10 +221,14 @@ int server_run(const struct config *cfg)
 	o.nroutes = api_nroutes;
 	o.auth = api_auth;
 	o.app = &ctx;
+	o.trust_proxy = cfg->trust_proxy;
+	o.tls_cert_file = cfg->tls_cert_file;
+	o.tls_key_file = cfg->tls_key_file;
 	rc = http_server_start(&o, &http);
 	if (rc)
 		goto out;
-	LOG_INFO("listening", "{s:s, s:i}", "host", cfg->host, "port", http_server_port(http));
+	LOG_INFO("listening", "{s:s, s:i, s:s}", "host", cfg->host, "port", http_server_port(http),
+		 "scheme", cfg->tls_cert_file ? "https" : "http");
 
 	while (sigwait(&sigs, &sig) != 0)
 		;

@@ -7,13 +7,15 @@
 #  - a short smoke run of each fuzz target
 # Each binary that a source promises but BUILD_DIR lacks is a failure
 # (tests/promised.sh), so nothing passes by being absent.
-# YESAPP_TEST_PARTS (default "unit node fuzz") picks the parts to run; the
+#  - the Docker image and its health check, where a Docker daemon exists
+#    (scripts/docker-check.sh; elsewhere it says it skipped, and only it is)
+# YESAPP_TEST_PARTS (default "unit node fuzz docker") picks the parts to run; the
 # promised-binaries check always runs (tests/interop/runner.test.mjs runs
 # "unit" alone against stub build directories).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
-parts=" ${YESAPP_TEST_PARTS:-unit node fuzz} "
+parts=" ${YESAPP_TEST_PARTS:-unit node fuzz docker} "
 passed=0
 failed=0
 failures=()
@@ -81,6 +83,15 @@ fi
 		count "$name" "0 passed, 1 failed" 1
 	fi
 done
+
+if [[ $parts == *" docker "* ]]; then
+	echo "== docker image"
+	out=$(scripts/docker-check.sh 2>&1); rc=$?
+	printf '%s\n' "$out"
+	if ! printf '%s\n' "$out" | grep -q '^docker-check: skipped'; then
+		if [ $rc = 0 ]; then count docker "1 passed, 0 failed" 0; else count docker "0 passed, 1 failed" 1; fi
+	fi
+fi
 
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"

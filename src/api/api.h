@@ -49,6 +49,7 @@ struct api_ctx {
 	struct sim_thread *sandbox;/* borrowed; NULL unless serve --sandbox (api/sandbox.c) */
 	uint8_t cursor_key[API_CURSOR_KEY_LEN];
 	int64_t started_ms;        /* monotonic, for /health uptime */
+	const char *metrics_token; /* borrowed; METRICS_TOKEN, NULL = /metrics open */
 	/* the WhatsApp Web version: the default (WA_VERSION or built in) and
 	 * the one in force (the default, or what PUT .../wa-version stored) */
 	struct wa_version wa_version_default;
@@ -113,6 +114,7 @@ void api_passkey_decorate(struct svc *svc, const char *id, json_t *session);
 /* handlers */
 void api_health(struct http_req *req);
 void api_ready(struct http_req *req);
+void api_metrics(struct http_req *req);
 void api_sessions_create(struct http_req *req);
 void api_sessions_list(struct http_req *req);
 void api_session_get(struct http_req *req);

@@ -11,8 +11,9 @@
 #include <string.h>
 
 const struct http_route api_routes[] = {
-	{ HTTP_GET, "/health", api_health, HTTP_ROUTE_PUBLIC },
-	{ HTTP_GET, "/ready", api_ready, HTTP_ROUTE_PUBLIC },
+	{ HTTP_GET, "/health", api_health, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE },
+	{ HTTP_GET, "/ready", api_ready, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE },
+	{ HTTP_GET, "/metrics", api_metrics, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE },
 	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, 0 },
 	{ HTTP_GET, "/api/v1/sessions", api_sessions_list, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}", api_session_get, 0 },

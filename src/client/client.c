@@ -7,6 +7,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "wa/jid.h"
 
 #define DEF_MAX_ATTEMPTS 10
@@ -231,6 +232,7 @@ void cl_disconnected(struct wa_client *cl, const char *reason)
 		return;
 	}
 	cl_set_state(cl, WA_CL_WAITING, reason ? reason : WA_REASON_CONNECTION_LOST);
+	ymetric_inc(YM_RECONNECTS);
 	cl_timer_start(cl, T_BACKOFF, cl_backoff_ms(cl, cl->attempts));
 }
 
@@ -422,11 +424,14 @@ static void on_close(struct wa_conn *c, int err, const char *reason, void *ud)
 	cl->conn = NULL;
 	LOG_INFO("client connection closed", "{s:s, s:s}",  "error",
 		 y_strerror(err), "reason", reason);
+	if (err == Y_ECRYPTO)
+		ymetric_inc(YM_NOISE_FAILURES);
 	cl_disconnected(cl, err == Y_ECRYPTO ? "handshake_failed" : WA_REASON_CONNECTION_LOST);
 }
 
 static void on_ready(struct wa_conn *c, void *ud)
 {
+	ymetric_inc(YM_NOISE_HANDSHAKES);
 }
 
 const struct wa_conn_cbs cl_conn_cbs = { on_ready, on_node, on_close };

@@ -9,30 +9,62 @@
 #include "http/http.h"
 #include "http/ratelimit.h"
 #include "util/buf.h"
+#include "util/cidr.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define RATELIMIT_SLOTS 16384
 #define CONNECTION_LIMIT 1024
 #define CONNECTION_TIMEOUT_S 30
-#define DISCARD_FACTOR 4 /* read at most this many times MAX_BODY_BYTES of a too-big body */
+/*
+ * A too-big body is read and thrown away before the 413 goes out: a client
+ * that is still writing when the server closes gets EPIPE/ECONNRESET instead
+ * of the answer (Node fetch, Python requests). Only up to a bound: a body
+ * announced by Content-Length up to the larger of DISCARD_FACTOR times
+ * MAX_BODY_BYTES and DISCARD_MIN is read to its end; one announced beyond
+ * that (or from a client waiting on "Expect: 100-continue") is answered at
+ * once and the connection closed; a chunked body is cut off (the connection
+ * dropped without an answer) once DISCARD_FACTOR times MAX_BODY_BYTES went by.
+ */
+#define DISCARD_FACTOR 4             /* times MAX_BODY_BYTES */
+#define DISCARD_MIN (32u << 20)      /* bytes */
+
+/* Request durations for /metrics: one histogram per (route, status class),
+ * the last route slot for requests that matched no route. */
+static const double hist_bounds[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+				      0.25,  0.5,   1,    2.5,   5,    10 };
+#define HIST_BUCKETS (sizeof(hist_bounds) / sizeof(hist_bounds[0]))
+#define HIST_CLASSES 5 /* 1xx..5xx */
+
+struct hist {
+	atomic_ullong bucket[HIST_BUCKETS]; /* not cumulative: each counts its own range */
+	atomic_ullong count;
+	atomic_ullong sum_us;
+};
 
 struct http_server {
 	struct MHD_Daemon *d;
+	struct hist *hist;           /* (nroutes + 1) * HIST_CLASSES */
 	struct http_server_opts o;
 	char *cors;                  /* owned copy of o.cors_origins, NULL if none */
 	struct http_ratelimit *rl;   /* NULL when rate limiting is off */
+	struct cidr_list trusted;    /* TRUST_PROXY; n == 0: none */
+	char *tls_cert, *tls_key;    /* PEM text when serving HTTPS, else NULL */
 	int port;
 	atomic_int in_flight;
 	atomic_int quiesced;
@@ -48,9 +80,15 @@ struct http_req {
 	int64_t start_ns;
 	struct ybuf body;
 	int too_big;
+	int probe;                   /* a HTTP_ROUTE_PROBE route */
 	size_t discarded;            /* body bytes dropped after too_big */
+	size_t discard_cap;          /* past this many, drop the connection */
 	struct http_match match;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what a trusted proxy says */
+	int https;                   /* came over TLS (ours, or a trusted proxy's) */
+	int compressible;            /* the body may be gzipped: Vary: Accept-Encoding */
+	int gzipped;                 /* it was */
 	char key_id[HTTP_KEY_ID_LEN];
 	int authed;
 	const char *origin;          /* allowed Origin header value, else NULL */
@@ -156,6 +194,16 @@ static void new_request_id(char out[HTTP_REQUEST_ID_MAX + 1])
 void *http_req_app(const struct http_req *req)
 {
 	return req->srv->o.app;
+}
+
+struct http_server *http_req_server(const struct http_req *req)
+{
+	return req->srv;
+}
+
+const char *http_req_client_ip(const struct http_req *req)
+{
+	return req->ip;
 }
 
 int http_req_method(const struct http_req *req)
@@ -285,7 +333,7 @@ void http_reply_bytes(struct http_req *req, int status, const char *content_type
 
 /* ---- the middleware chain ---- */
 
-static void client_ip(struct http_req *req, char *out, size_t outlen)
+static void peer_ip(struct http_req *req, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -299,6 +347,51 @@ static void client_ip(struct http_req *req, char *out, size_t outlen)
 	else if (ci->client_addr->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
 			  (socklen_t)outlen);
+}
+
+struct fwd {
+	struct ybuf xff, proto; /* every X-Forwarded-For / -Proto value, comma-joined */
+};
+
+static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct fwd *f = cls;
+	struct ybuf *b = !strcasecmp(key, "X-Forwarded-For")	 ? &f->xff :
+			 !strcasecmp(key, "X-Forwarded-Proto") ? &f->proto :
+								 NULL;
+
+	if (b && value && (b->len == 0 || ybuf_append_byte(b, ',') == Y_OK))
+		ybuf_append_str(b, value); /* capped: a huge header is cut, then ignored */
+	return MHD_YES;
+}
+
+/*
+ * The client's address and scheme. Only a peer in TRUST_PROXY is believed:
+ * X-Forwarded-For is read from the right, skipping proxies we trust, and
+ * the first address that is not one of them is the client (an entry that is
+ * not an address stops the walk at the last trusted hop); X-Forwarded-Proto's
+ * last value says whether the proxy was reached over https.
+ */
+static void client_of(struct http_req *req)
+{
+	struct http_server *srv = req->srv;
+	struct fwd f = { YBUF_INIT(4096), YBUF_INIT(256) };
+	char item[INET6_ADDRSTRLEN];
+
+	peer_ip(req, req->ip, sizeof(req->ip));
+	req->https = srv->tls_cert != NULL;
+	if (!srv->trusted.n || !cidr_list_match_text(&srv->trusted, req->ip))
+		return;
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_fwd, &f);
+	/* a header cut at the cap is ignored whole */
+	if (f.xff.data && f.xff.len < f.xff.max)
+		cidr_forwarded_client(&srv->trusted, (const char *)f.xff.data, f.xff.len, req->ip);
+	if (f.proto.data && f.proto.len < f.proto.max &&
+	    cidr_last_item((const char *)f.proto.data, f.proto.len, item, sizeof(item)) >= 0)
+		req->https = !strcasecmp(item, "https");
+	ybuf_release(&f.xff);
+	ybuf_release(&f.proto);
 }
 
 static int needs_auth(const struct http_req *req, int route_rc)
@@ -341,11 +434,12 @@ static void dispatch(struct http_req *req)
 	if (req->authed) {
 		snprintf(ident, sizeof(ident), "k:%s", req->key_id);
 	} else {
-		ident[0] = 'i';
-		ident[1] = ':';
-		client_ip(req, ident + 2, sizeof(ident) - 2);
+		snprintf(ident, sizeof(ident), "i:%s", req->ip);
 	}
-	if (srv->rl) {
+	route_rc = http_router_match(srv->o.routes, srv->o.nroutes, req->method, req->path,
+				     &req->match);
+	req->probe = route_rc == Y_OK && (req->match.route->flags & HTTP_ROUTE_PROBE);
+	if (srv->rl && !req->probe) {
 		int retry;
 
 		if (!http_ratelimit_hit(srv->rl, ident, strlen(ident), now_ns() / 1000000,
@@ -357,9 +451,6 @@ static void dispatch(struct http_req *req)
 			return;
 		}
 	}
-
-	route_rc = http_router_match(srv->o.routes, srv->o.nroutes, req->method, req->path,
-				     &req->match);
 
 	/* OPTIONS: CORS preflight or a plain question about allowed methods. */
 	if (req->method == HTTP_OPTIONS && route_rc != Y_ENOTFOUND) {
@@ -414,6 +505,17 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	/* the rest of helmet's defaults that apply to an API */
+	MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+	MHD_add_response_header(r, "Origin-Agent-Cluster", "?1");
+	MHD_add_response_header(r, "X-DNS-Prefetch-Control", "off");
+	MHD_add_response_header(r, "X-Download-Options", "noopen");
+	MHD_add_response_header(r, "X-Permitted-Cross-Domain-Policies", "none");
+	MHD_add_response_header(r, "X-XSS-Protection", "0");
+	if (req->https) /* only over TLS: ours or a trusted proxy's */
+		MHD_add_response_header(r, "Strict-Transport-Security",
+					"max-age=31536000; includeSubDomains");
 	MHD_add_response_header(r, "Cache-Control",
 				req->cache_control[0] ? req->cache_control : "no-store");
 	if (req->allow_mask) {
@@ -425,19 +527,33 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 		MHD_add_response_header(r, "X-RateLimit-Limit", tmp);
 		snprintf(tmp, sizeof(tmp), "%d", req->rl_remaining);
 		MHD_add_response_header(r, "X-RateLimit-Remaining", tmp);
+		/* the IETF fields (draft-ietf-httpapi-ratelimit-headers): a token
+		 * bucket of `limit` per 60 s, full again after t seconds */
+		int lim = srv->o.rate_limit_per_min, used = lim - req->rl_remaining;
+		snprintf(tmp, sizeof(tmp), "\"global\";q=%d;w=60", lim);
+		MHD_add_response_header(r, "RateLimit-Policy", tmp);
+		snprintf(tmp, sizeof(tmp), "\"global\";r=%d;t=%d", req->rl_remaining,
+			 used > 0 ? (int)((60LL * used + lim - 1) / lim) : 0);
+		MHD_add_response_header(r, "RateLimit", tmp);
 	}
 	if (req->retry_after > 0) {
 		snprintf(tmp, sizeof(tmp), "%d", req->retry_after);
 		MHD_add_response_header(r, "Retry-After", tmp);
 	}
+	if (req->gzipped)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
 	if (req->origin) {
 		int any = !strcmp(srv->cors, "*");
 
 		MHD_add_response_header(r, "Access-Control-Allow-Origin", any ? "*" : req->origin);
 		if (!any)
-			MHD_add_response_header(r, "Vary", "Origin");
+			MHD_add_response_header(r, "Vary",
+						req->compressible ? "Origin, Accept-Encoding" : "Origin");
+		else if (req->compressible)
+			MHD_add_response_header(r, "Vary", "Accept-Encoding");
 		MHD_add_response_header(r, "Access-Control-Expose-Headers",
-					"X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining");
+					"X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
+					"RateLimit, RateLimit-Policy");
 		if (req->preflight) {
 			http_methods_format(req->allow_mask, tmp, sizeof(tmp));
 			MHD_add_response_header(r, "Access-Control-Allow-Methods", tmp);
@@ -446,8 +562,86 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 			MHD_add_response_header(r, "Access-Control-Max-Age", "600");
 		}
 	}
+	else if (req->compressible)
+		MHD_add_response_header(r, "Vary", "Accept-Encoding");
 	if (atomic_load(&srv->quiesced) || req->too_big)
 		MHD_add_response_header(r, "Connection", "close");
+}
+
+/* Bodies below this are sent as they are: gzip's header and the CPU cost
+ * outweigh the bytes saved. */
+#define GZIP_MIN 1024
+
+static int compressible_type(const char *ct)
+{
+	if (!ct)
+		return 1; /* JSON */
+	return !strncmp(ct, "application/json", 16) || !strncmp(ct, "text/", 5) ||
+	       !strncmp(ct, "image/svg+xml", 13) || !strncmp(ct, "application/javascript", 22);
+}
+
+/* Whether Accept-Encoding allows gzip: "gzip" or "*" listed without q=0. */
+static int accepts_gzip(struct http_req *req)
+{
+	const char *h = http_req_header(req, "Accept-Encoding");
+
+	while (h && *h) {
+		size_t n = strcspn(h, ",");
+		const char *semi = memchr(h, ';', n);
+		size_t name = semi ? (size_t)(semi - h) : n;
+		const char *p = h;
+
+		while (name && (*p == ' ' || *p == '\t'))
+			p++, name--;
+		while (name && (p[name - 1] == ' ' || p[name - 1] == '\t'))
+			name--;
+		if ((name == 4 && !strncasecmp(p, "gzip", 4)) || (name == 1 && *p == '*')) {
+			const char *q = semi ? strstr(semi, "q=") : NULL;
+
+			if (!q || q >= h + n || strtod(q + 2, NULL) > 0)
+				return 1; /* q=0 refuses it */
+		}
+		h += n;
+		if (*h == ',')
+			h++;
+	}
+	return 0;
+}
+
+/* Replaces the body by its gzip form when the client takes it and it helps.
+ * Bodies with an ETag stay as they are, so the ETag keeps naming the bytes
+ * If-None-Match compares against. */
+static void maybe_gzip(struct http_req *req)
+{
+	z_stream z;
+	uint8_t *out;
+	size_t cap;
+
+	if (!req->resp || !compressible_type(req->content_type) || req->status == 206)
+		return;
+	req->compressible = !req->etag[0];
+	if (!req->compressible || req->resp_len < GZIP_MIN || !accepts_gzip(req))
+		return;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return;
+	cap = deflateBound(&z, req->resp_len);
+	out = malloc(cap);
+	if (out) {
+		z.next_in = (Bytef *)req->resp;
+		z.avail_in = (uInt)req->resp_len;
+		z.next_out = out;
+		z.avail_out = (uInt)cap;
+		if (deflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out < req->resp_len) {
+			free(req->resp);
+			req->resp = (char *)out;
+			req->resp_len = z.total_out;
+			req->gzipped = 1;
+			out = NULL;
+		}
+		free(out);
+	}
+	deflateEnd(&z);
 }
 
 static enum MHD_Result send_answer(struct http_req *req)
@@ -455,6 +649,7 @@ static enum MHD_Result send_answer(struct http_req *req)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	maybe_gzip(req);
 	if (req->resp)
 		r = MHD_create_response_from_buffer(req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
 	else
@@ -484,12 +679,22 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	req->start_ns = now_ns();
 	req->rl_remaining = -1;
 	ybuf_init(&req->body, srv->o.max_body_bytes);
+	client_of(req);
 	rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 	if (http_request_id_ok(rid))
 		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
 	else
 		new_request_id(req->request_id);
 	return req;
+}
+
+static size_t discard_max(const struct http_server *srv)
+{
+	size_t f = srv->o.max_body_bytes > SIZE_MAX / DISCARD_FACTOR ?
+			   SIZE_MAX :
+			   DISCARD_FACTOR * srv->o.max_body_bytes;
+
+	return f > DISCARD_MIN ? f : DISCARD_MIN;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -513,8 +718,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			unsigned long long n = strtoull(cl, &end, 10);
 
 			if (end != cl && n > srv->o.max_body_bytes) {
-				/* Answer now, without reading the announced body. */
+				const char *expect = MHD_lookup_connection_value(
+					conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
 				req->too_big = 1;
+				req->discard_cap = discard_max(srv);
+				if (n <= req->discard_cap &&
+				    !(expect && !strcasecmp(expect, "100-continue")))
+					return MHD_YES; /* read it, then answer */
+				/* Answer now, without reading the announced body. */
 				dispatch(req);
 				return send_answer(req);
 			}
@@ -527,10 +739,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			 * the rest is discarded, but only up to a bound: past it
 			 * the connection is dropped without an answer. */
 			req->discarded += *upload_data_size;
-			if (req->discarded > DISCARD_FACTOR * srv->o.max_body_bytes)
+			if (req->discarded > req->discard_cap)
 				return MHD_NO;
 		} else if (ybuf_append(&req->body, upload_data, *upload_data_size) != Y_OK) {
 			req->too_big = 1;
+			req->discard_cap = DISCARD_FACTOR * srv->o.max_body_bytes;
 			req->discarded = req->body.len + *upload_data_size;
 			ybuf_release(&req->body);
 		}
@@ -552,6 +765,71 @@ static void sanitize(const char *in, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
+static void hist_observe(struct http_server *srv, const struct http_req *req)
+{
+	size_t route = srv->o.nroutes, i = 0;
+	uint64_t us = (now_ns() - req->start_ns) / 1000;
+	int cls = req->answered ? req->status / 100 - 1 : 4;
+	struct hist *h;
+
+	if (req->match.route && req->match.route >= srv->o.routes &&
+	    req->match.route < srv->o.routes + srv->o.nroutes)
+		route = (size_t)(req->match.route - srv->o.routes);
+	if (cls < 0 || cls >= HIST_CLASSES)
+		cls = 4;
+	h = &srv->hist[route * HIST_CLASSES + (size_t)cls];
+	while (i < HIST_BUCKETS && (double)us / 1e6 > hist_bounds[i])
+		i++;
+	if (i < HIST_BUCKETS)
+		atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+int http_server_metrics(const struct http_server *srv, struct ybuf *out)
+{
+	static const char name[] = "yesapp_http_request_duration_seconds";
+	int rc;
+
+	rc = ybuf_printf(out,
+			 "# HELP %s HTTP request duration by route template, method and "
+			 "status class.\n# TYPE %s histogram\n",
+			 name, name);
+	for (size_t r = 0; rc == Y_OK && r <= srv->o.nroutes; r++) {
+		const struct http_route *rt = r < srv->o.nroutes ? &srv->o.routes[r] : NULL;
+
+		for (int c = 0; rc == Y_OK && c < HIST_CLASSES; c++) {
+			const struct hist *h = &srv->hist[r * HIST_CLASSES + (size_t)c];
+			unsigned long long n = atomic_load_explicit(&h->count, memory_order_relaxed);
+			unsigned long long cum = 0;
+			char labels[300], methods[64] = "other";
+
+			if (!n)
+				continue;
+			if (rt)
+				http_methods_format(rt->methods, methods, sizeof(methods));
+			/* templates and method names are ours: no quotes or backslashes */
+			snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%dxx\"",
+				 rt ? rt->pattern : "unmatched", methods, c + 1);
+			for (size_t i = 0; rc == Y_OK && i < HIST_BUCKETS; i++) {
+				cum += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+				rc = ybuf_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels,
+						 hist_bounds[i], cum);
+			}
+			if (rc == Y_OK)
+				rc = ybuf_printf(
+					out,
+					"%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %.6f\n"
+					"%s_count{%s} %llu\n",
+					name, labels, n, name, labels,
+					(double)atomic_load_explicit(&h->sum_us,
+								     memory_order_relaxed) / 1e6,
+					name, labels, n);
+		}
+	}
+	return rc;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -560,18 +838,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!req)
 		return;
-	if (ylog_on(YLOG_INFO)) {
+	if (ylog_on(req->probe ? YLOG_DEBUG : YLOG_INFO)) {
 		char path[257], method[17];
 		/* whole microseconds, so the number prints short */
 		double ms = (double)((now_ns() - req->start_ns + 500) / 1000) / 1000.0;
 
 		sanitize(req->path, path, sizeof(path));
 		sanitize(req->method_name, method, sizeof(method));
-		LOG_INFO("request", "{s:s, s:s, s:i, s:f, s:s, s:b}", "method", method, "path", path,
+		YLOG(req->probe ? YLOG_DEBUG : YLOG_INFO, "request",
+		     "{s:s, s:s, s:s, s:i, s:f, s:s, s:b}", "ip", req->ip, "method", method, "path", path,
 			 "status", req->answered ? req->status : 0, "durationMs", ms, "requestId",
 			 req->request_id, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	}
 	atomic_fetch_add(&srv->requests, 1);
+	hist_observe(srv, req);
 	ybuf_release(&req->body);
 	free(req->resp);
 	free(req);
@@ -586,6 +866,26 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	LOG_DEBUG("libmicrohttpd", "{s:s}", "detail", msg);
+}
+
+/* A whole (small) file as a NUL-terminated string, or NULL. */
+static char *read_file(const char *path)
+{
+	struct ybuf b = YBUF_INIT(1 << 20);
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (ybuf_append(&b, chunk, n) != Y_OK) {
+			ybuf_release(&b);
+			fclose(f);
+			return NULL;
+		}
+	fclose(f);
+	return (char *)ybuf_detach(&b, &n);
 }
 
 int http_server_start(const struct http_server_opts *opts, struct http_server **out)
@@ -606,6 +906,28 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	if (!srv)
 		return Y_ENOMEM;
 	srv->o = *opts;
+	srv->hist = calloc((opts->nroutes + 1) * HIST_CLASSES, sizeof(*srv->hist));
+	if (!srv->hist) {
+		free(srv);
+		return Y_ENOMEM;
+	}
+	if (opts->trust_proxy && *opts->trust_proxy &&
+	    cidr_list_parse(opts->trust_proxy, &srv->trusted)) {
+		rc = Y_EINVAL;
+		goto fail;
+	}
+	if (opts->tls_cert_file || opts->tls_key_file) {
+		if (!opts->tls_cert_file || !opts->tls_key_file ||
+		    !(srv->tls_cert = read_file(opts->tls_cert_file)) ||
+		    !(srv->tls_key = read_file(opts->tls_key_file))) {
+			LOG_ERROR("cannot read the TLS certificate or key", "{s:s, s:s}", "cert",
+				  opts->tls_cert_file ? opts->tls_cert_file : "",
+				  "key", opts->tls_key_file ? opts->tls_key_file : "");
+			rc = Y_EINVAL;
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
+	}
 	if (srv->o.threads < 1)
 		srv->o.threads = 1;
 	if (opts->cors_origins && *opts->cors_origins) {
@@ -636,6 +958,11 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	struct MHD_OptionItem tls_opts[] = {
+		{ srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	srv->d = MHD_start_daemon(
 		flags, (uint16_t)opts->port, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -644,6 +971,7 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_THREAD_POOL_SIZE, srv->o.threads > 1 ? srv->o.threads : 0u,
+		MHD_OPTION_ARRAY, tls_opts,
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->d) {
@@ -698,6 +1026,12 @@ void http_server_free(struct http_server *srv)
 		MHD_stop_daemon(srv->d);
 	http_ratelimit_free(srv->rl);
 	free(srv->cors);
+	free(srv->hist);
+	free(srv->tls_cert);
+	if (srv->tls_key) {
+		OPENSSL_cleanse(srv->tls_key, strlen(srv->tls_key));
+		free(srv->tls_key);
+	}
 	free(srv);
 }
 

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "http/router.h"
+#include "util/buf.h"
 
 #define HTTP_KEY_ID_LEN 64
 #define HTTP_REQUEST_ID_MAX 128
@@ -45,6 +46,9 @@ struct http_server_opts {
 	 * internal failures. Called from server threads. */
 	int (*auth)(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
 	void *app;                   /* borrowed; handed to handlers */
+	const char *trust_proxy;     /* TRUST_PROXY list (util/cidr.h) or NULL */
+	const char *tls_cert_file;   /* both set: serve HTTPS (read at start) */
+	const char *tls_key_file;
 };
 
 /* Binds and starts serving. *out is freed with http_server_free. Y_EINVAL for
@@ -61,9 +65,15 @@ int http_server_wait_idle(struct http_server *srv, int timeout_ms);
 void http_server_free(struct http_server *srv);
 /* Requests handled since start (all statuses). */
 unsigned long long http_server_requests(const struct http_server *srv);
+/* Appends yesapp_http_request_duration_seconds (a Prometheus histogram by
+ * route template, method and status class, counted lock-free as each request
+ * completes) to out. Any thread. */
+int http_server_metrics(const struct http_server *srv, struct ybuf *out);
 
 /* ---- for handlers ---- */
 void *http_req_app(const struct http_req *req);
+/* The server answering the request. */
+struct http_server *http_req_server(const struct http_req *req);
 int http_req_method(const struct http_req *req);
 /* The i-th `{param}` of the matched route; NULL if i is out of range. */
 const char *http_req_param(const struct http_req *req, int i, size_t *len);
@@ -75,6 +85,8 @@ const char *http_req_header(const struct http_req *req, const char *name);
 void http_req_set_retry_after(struct http_req *req, int seconds);
 /* The request body (NUL-terminated, borrowed); len may be 0. */
 const char *http_req_body(const struct http_req *req, size_t *len);
+/* The client's address: the peer's, or the one a TRUST_PROXY proxy gave. */
+const char *http_req_client_ip(const struct http_req *req);
 /* The authenticated key id, or NULL on public routes without a valid key. */
 const char *http_req_key_id(const struct http_req *req);
 const char *http_req_id(const struct http_req *req);

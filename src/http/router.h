@@ -30,6 +30,10 @@ enum http_method {
 
 /* Route flags. */
 #define HTTP_ROUTE_PUBLIC 1 /* no API key needed even under /api/ */
+/* A probe (/health, /ready): never rate limited (behind a proxy every client
+ * shares one address, and a busy bot must not make the orchestrator think
+ * the server is dead) and logged at debug, not info, on every call. */
+#define HTTP_ROUTE_PROBE 2
 
 typedef void (*http_handler)(struct http_req *req);
 

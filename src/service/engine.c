@@ -16,6 +16,7 @@
 #include "wa.pb-c.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "wa/jid.h"
 #include "wa/socket.h"
 
@@ -1308,12 +1309,18 @@ static void run_job(struct engine *e, struct job *j)
 
 			if (r && r != Y_ENOTFOUND)
 				rc = r;
+			if (r == Y_OK && !strcmp(j->msg_status, "sent"))
+				ymetric_inc(YM_MESSAGES_SENT);
+			else if (r == Y_OK && !strcmp(j->msg_status, "failed"))
+				ymetric_inc_label(YMF_MESSAGES_FAILED, j->reason);
 		}
 		break;
 	case J_MSG_IN:
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
 		rc = store_message_insert(e->st, j->in);
+		if (rc == Y_OK && !j->in->from_me)
+			ymetric_inc(YM_MESSAGES_RECEIVED);
 		if (rc == Y_EEXIST)
 			rc = Y_OK; /* a duplicate: kept once */
 		break;

@@ -353,6 +353,20 @@ size_t svc_session_count(struct svc *s)
 	return n;
 }
 
+void svc_session_count_by_status(struct svc *s, size_t counts[SVC_STATUS_COUNT])
+{
+	memset(counts, 0, SVC_STATUS_COUNT * sizeof(counts[0]));
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (const struct reg_entry *e = s->buckets[b]; e; e = e->next) {
+			enum svc_status st = SVC_FAILED;
+
+			svc_status_parse(e->s.status, &st);
+			counts[st]++;
+		}
+	pthread_rwlock_unlock(&s->lock);
+}
+
 int svc_session_create(struct svc *s, const char *name, struct store_session *out)
 {
 	int rc;

@@ -111,6 +111,10 @@ int svc_session_get(struct svc *s, const char *id, struct store_session *out);
 int svc_session_exists(struct svc *s, const char *id);
 /* Number of sessions in the registry. */
 size_t svc_session_count(struct svc *s);
+#define SVC_STATUS_COUNT (SVC_PASSKEY_REQUIRED + 1)
+/* Sessions per status (counts[status]), for metrics; a status the program
+ * does not know counts as failed. */
+void svc_session_count_by_status(struct svc *s, size_t counts[SVC_STATUS_COUNT]);
 /* Creates a session in the store and the registry; *out as store_session_create. */
 int svc_session_create(struct svc *s, const char *name, struct store_session *out);
 /* Deletes a session (and its messages); Y_ENOTFOUND if unknown. */

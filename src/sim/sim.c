@@ -13,6 +13,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "wa/jid.h"
 
 /* Certificate serials. The shape follows WhatsApp's chain (the
  * intermediate's issuer serial is 0, the root; the leaf names the
@@ -59,6 +60,28 @@ struct sim_account *sim_account_by_lid(struct sim *s, const char *lid)
 	for (struct sim_account *a = s->accounts; a; a = a->next)
 		if (!strcmp(a->lid, lid))
 			return a;
+	return NULL;
+}
+
+struct sim_account *sim_account_by_jid(struct sim *s, const char *jid, uint32_t *dev,
+				       bool *is_lid)
+{
+	struct wa_jid j;
+	char user[SIM_PHONE_MAX + 1];
+
+	if (!jid || wa_jid_parse(jid, strlen(jid), &j) || j.user_len == 0 ||
+	    j.user_len > SIM_PHONE_MAX)
+		return NULL;
+	memcpy(user, j.user, j.user_len);
+	user[j.user_len] = 0;
+	*dev = j.device;
+	if (j.server_len == 3 && !memcmp(j.server, "lid", 3)) {
+		*is_lid = true;
+		return sim_account_by_lid(s, user);
+	}
+	*is_lid = false;
+	if (j.server_len == 14 && !memcmp(j.server, "s.whatsapp.net", 14))
+		return sim_account_find(s, user);
 	return NULL;
 }
 
@@ -222,7 +245,9 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 	lo.host = s->host;
 	lo.port = o ? o->port : 0;
 	lo.path = "/ws/chat";
-	lo.on_http = sim_api_handle;
+	s->api_http.handle = sim_api_handle;
+	s->api_http.ud = s;
+	sim_http_attach(&lo, &s->api_http);
 	rc = wa_listener_new(s->loop, &lo, on_accept, s, &s->ls);
 	if (rc)
 		goto fail;

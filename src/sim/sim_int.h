@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "sim/sim.h"
+#include "sim/sim_http.h"
 #include "util/buf.h"
 #include "wa/crypto.h"
 #include "wa/node.h"
@@ -89,6 +90,7 @@ struct sim_stats {
 struct sim {
 	struct wa_loop *loop;
 	struct wa_listener *ls;
+	struct sim_http api_http;   /* the control API on ls (and wss_ls) */
 	uv_signal_t sigint, sigterm;
 	bool signals_on;
 	/* --state FILE (sim_state.c): saved every SIM_STATE_SAVE_MS when
@@ -109,6 +111,7 @@ struct sim {
 	struct sim_stats st;
 	/* media host (sim_media.c): HTTPS with a CA made at start */
 	struct wa_listener *media_ls;
+	struct sim_http media_http;
 	char media_dir[256];     /* dir with the server cert and key */
 	bool media_dir_tmp;      /* made by us (removed at exit), not --certs */
 	const char *certs_dir;   /* --certs DIR or NULL (owned by the caller) */
@@ -135,6 +138,10 @@ struct sim {
 int sim_phone_norm(const char *in, char out[SIM_PHONE_MAX + 1]);
 struct sim_account *sim_account_find(struct sim *s, const char *phone);
 struct sim_account *sim_account_by_lid(struct sim *s, const char *lid);
+/* Resolves "user[:dev]@s.whatsapp.net" or "user[:dev]@lid" to an account;
+ * *dev and *is_lid say which device and namespace. NULL when unknown. */
+struct sim_account *sim_account_by_jid(struct sim *s, const char *jid, uint32_t *dev,
+				       bool *is_lid);
 /* Finds or creates (with fresh phone keys). NULL on ENOMEM. */
 struct sim_account *sim_account_get(struct sim *s, const char *phone);
 struct sim_device *sim_device_find(struct sim_account *a, uint32_t id);
@@ -147,7 +154,7 @@ void sim_accounts_free(struct sim *s);
 /* Removes and frees a device (its connection, if any, must be detached). */
 void sim_device_remove(struct sim_account *a, struct sim_device *d);
 
-/* ---- connections (sim_conn.c) ---- */
+/* ---- connections (sim_conn.c and the files sim_conn_int.h names) ---- */
 
 /* Adopts an accepted websocket. */
 void sim_conn_accept(struct sim *s, struct wa_socket *ws);
@@ -201,7 +208,7 @@ struct sim_qr {
 /* Pure parser (fuzzed): 0 or Y_EINVAL. */
 int sim_qr_parse(const char *qr, struct sim_qr *out);
 
-/* For the feature files (sim_passkey.c): what sim_conn.c shares. */
+/* For the feature files (sim_passkey.c): what the connection files share. */
 /* Encrypts and sends n (taken, even on failure). */
 int sim_conn_send(struct sim_conn *c, struct wa_node *n);
 /* <iq type=result id> answering req; NULL on ENOMEM. */
@@ -239,7 +246,7 @@ int sim_passkey_api(struct sim *s, struct sim_account *a, const char *method,
 
 /* Makes the CA and certificate and starts the HTTPS listener. */
 int sim_media_start(struct sim *s);
-/* The media host's HTTP handler (the listener's on_http; also driven
+/* The media host's HTTP handler (its sim_http; also driven
  * directly by tests/fuzz/fuzz_sim_media.c). Uses only s->media_auth,
  * s->media_host and the blobs, so a zeroed struct sim with those set will
  * do; sim_media_free releases the blobs. */

@@ -365,9 +365,11 @@ int sim_media_start(struct sim *s)
 	lo.path = "/ws/none";
 	lo.cert_file = cert;
 	lo.key_file = key;
-	lo.on_http = sim_media_http;
-	lo.http_body_max = SIM_MEDIA_BLOB_MAX;
-	lo.http_resp_max = SIM_MEDIA_BLOB_MAX;
+	s->media_http.handle = sim_media_http;
+	s->media_http.ud = s;
+	s->media_http.body_max = SIM_MEDIA_BLOB_MAX;
+	s->media_http.resp_max = SIM_MEDIA_BLOB_MAX;
+	sim_http_attach(&lo, &s->media_http);
 	rc = wa_listener_new(s->loop, &lo, NULL, s, &s->media_ls);
 	if (rc)
 		return rc;

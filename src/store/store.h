@@ -41,6 +41,22 @@ int store_open(const char *url, struct store **out);
 void store_close(struct store *st); /* NULL is a no-op */
 /* Cheap liveness query (SELECT 1). */
 int store_ping(struct store *st);
+/* Readiness: writes a probe row and reads it back (waiting at most
+ * timeout_ms for the write lock instead of the usual busy timeout).
+ * Y_OK, Y_EBUSY (locked by someone else), Y_EDB. */
+int store_ready_check(struct store *st, int timeout_ms);
+
+/* ---- backups (file level; no open store needed) ---- */
+/* A consistent copy of the database DATABASE_URL names, taken while other
+ * connections (a running server) read and write it: SQLite's online backup
+ * in one step, so the copy is one snapshot. dest must not exist. Then checks
+ * the copy (store_check_file). Y_OK, Y_EINVAL (url), Y_EBUSY, Y_EDB. */
+int store_snapshot(const char *url, const char *dest);
+/* Opens the SQLite file read-only and runs PRAGMA integrity_check: Y_OK for
+ * "ok", Y_EDB for any other answer or a file that is not a database. */
+int store_check_file(const char *path);
+/* The file path DATABASE_URL names (borrowed from url), or NULL. */
+const char *store_url_path(const char *url);
 /* Schema version now applied, and the newest this binary knows. */
 int store_schema_version(struct store *st, int *applied, int *known);
 

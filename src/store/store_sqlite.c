@@ -176,6 +176,7 @@ static const char *const stmt_sql[S__COUNT] = {
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t mu;
+	int busy_ms;          /* the busy timeout in force (guarded by mu) */
 	sqlite3_stmt *stmt[S__COUNT];
 };
 
@@ -480,6 +481,80 @@ static int url_path(const char *url, const char **path)
 	return Y_OK;
 }
 
+const char *store_url_path(const char *url)
+{
+	const char *p = NULL;
+
+	return url_path(url, &p) == Y_OK ? p : NULL;
+}
+
+int store_check_file(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int ok = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+
+		ok = v && !strcmp((const char *)v, "ok") && sqlite3_step(s) == SQLITE_DONE;
+	}
+	if (!ok)
+		LOG_ERROR("store: integrity check failed", "{s:s, s:s}", "path", path, "error",
+			  db ? sqlite3_errmsg(db) : "cannot open");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return ok ? Y_OK : Y_EDB;
+}
+
+int store_snapshot(const char *url, const char *dest)
+{
+	const char *path = NULL;
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (url_path(url, &path) != Y_OK || !dest || !access(dest, F_OK))
+		return Y_EINVAL;
+	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+		    SQLITE_OK) {
+		LOG_ERROR("store: cannot open for a snapshot", "{s:s, s:s}", "source", path, "error",
+			  sqlite3_errmsg(src ? (dst ? dst : src) : NULL));
+		rc = Y_EDB;
+		goto out;
+	}
+	sqlite3_busy_timeout(src, BUSY_TIMEOUT_MS);
+	b = sqlite3_backup_init(dst, "main", src, "main");
+	if (!b) {
+		rc = Y_EDB;
+		goto out;
+	}
+	/* -1: every page in one step, inside one read transaction of src */
+	do {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(50);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	/* a single self-contained file: readers of the copy make no -wal/-shm
+	 * beside it; the server turns WAL on again when it opens it */
+	if (rc == SQLITE_DONE)
+		rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) == SQLITE_OK ?
+			     SQLITE_DONE :
+			     SQLITE_ERROR;
+	rc = rc == SQLITE_DONE ? Y_OK : Y_EDB;
+	if (rc)
+		LOG_ERROR("store: snapshot failed", "{s:s, s:s}", "source", path, "error",
+			  sqlite3_errmsg(dst));
+out:
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	return rc ?: store_check_file(dest);
+}
+
 int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 {
 	struct store *st = NULL;
@@ -506,6 +581,7 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
+	st->busy_ms = BUSY_TIMEOUT_MS;
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	rc = exec_sql(st, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; "
 			  "PRAGMA synchronous = NORMAL");
@@ -540,6 +616,7 @@ void store_close(struct store *st)
 void store_sqlite_set_busy_timeout(struct store *st, int ms)
 {
 	pthread_mutex_lock(&st->mu);
+	st->busy_ms = ms;
 	sqlite3_busy_timeout(st->db, ms);
 	pthread_mutex_unlock(&st->mu);
 }
@@ -555,6 +632,46 @@ int store_ping(struct store *st)
 	if (s)
 		rc = rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 1 ? Y_OK : db_error(st, rc, "ping");
 	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_ready_check(struct store *st, int timeout_ms)
+{
+	sqlite3_stmt *s;
+	char stamp[32];
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	snprintf(stamp, sizeof(stamp), "%lld", (long long)clock_now_ms());
+	sqlite3_busy_timeout(st->db, timeout_ms);
+	s = prep(st, S_SETTING_PUT);
+	if (!s) {
+		rc = Y_EDB;
+	} else {
+		sqlite3_bind_text(s, 1, "ready_probe", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, stamp, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, clock_now_ms());
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "ready probe write");
+		done(s);
+	}
+	if (rc == Y_OK) {
+		s = prep(st, S_SETTING_GET);
+		if (!s) {
+			rc = Y_EDB;
+		} else {
+			sqlite3_bind_text(s, 1, "ready_probe", -1, SQLITE_STATIC);
+			rc = sqlite3_step(s);
+			rc = rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(s, 0) ?: "",
+							 stamp) ?
+				     Y_OK :
+				     db_error(st, rc == SQLITE_ROW ? SQLITE_CORRUPT : rc,
+					      "ready probe read");
+			done(s);
+		}
+	}
+	sqlite3_busy_timeout(st->db, st->busy_ms);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -9,6 +9,7 @@
  * input, so what --help shows is exactly what is used.
  */
 #include "util/config.h"
+#include "util/cidr.h"
 #include "wa/payload.h"
 #include "util/err.h"
 
@@ -36,6 +37,8 @@ enum opt_type {
 	OPT_PEMFILE, /* a readable file holding a PEM certificate */
 	OPT_BOOL,    /* true/false, 1/0, yes/no, on/off; a bare flag means true */
 	OPT_HOURS,   /* a decimal number of hours within [min, max], kept as int64_t ms */
+	OPT_PEMKEY,  /* a readable file holding a PEM private key */
+	OPT_CIDRS,   /* comma-separated IP addresses and CIDR blocks (util/cidr.h) */
 };
 
 struct option_row {
@@ -70,6 +73,17 @@ static const struct option_row options[] = {
 	{ "CORS_ORIGINS", "cors-origins", "LIST", OPT_ORIGINS, FIELD(cors_origins), NULL,
 	  "(none)", 0, 0, "allowed browser origins: * or a comma-separated list of "
 	  "http(s)://host[:port]" },
+	{ "METRICS_TOKEN", "metrics-token", "TOKEN", OPT_SECRET, FIELD(metrics_token), NULL,
+	  "(none: open)", 0, 256, "bearer token that GET /metrics must present "
+	  "(Authorization: Bearer TOKEN); unset, /metrics is open like /health" },
+	{ "TRUST_PROXY", "trust-proxy", "LIST", OPT_CIDRS, FIELD(trust_proxy), NULL, "(none)", 0,
+	  0, "reverse proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For "
+	  "and X-Forwarded-Proto are believed, for rate limits, logs and HSTS; never from others" },
+	{ "TLS_CERT_FILE", "tls-cert-file", "FILE", OPT_PEMFILE, FIELD(tls_cert_file), NULL,
+	  "(none: plain HTTP)", 0, 0, "PEM certificate (chain) to serve the API over HTTPS "
+	  "directly; needs TLS_KEY_FILE" },
+	{ "TLS_KEY_FILE", "tls-key-file", "FILE", OPT_PEMKEY, FIELD(tls_key_file), NULL,
+	  "(none)", 0, 0, "PEM private key of TLS_CERT_FILE" },
 	{ "RATE_LIMIT_GLOBAL", "rate-limit-global", "N", OPT_INT, FIELD(rate_limit_global), "100",
 	  NULL, 0, 1000000, "requests per minute per API key or client IP (0 = unlimited)" },
 	{ "RATE_LIMIT_MESSAGES", "rate-limit-messages", "N", OPT_INT, FIELD(rate_limit_messages),
@@ -186,9 +200,10 @@ static int valid_origins(const char *s)
 
 /* 1 if path is a regular file we can read whose first 8 KiB hold a PEM
  * certificate's begin line. */
-static int pem_file_ok(const char *path)
+/* 1 if path is a readable regular file whose first 8 KiB hold `a` (and `b`
+ * when not NULL). */
+static int file_head_has(const char *path, const char *a, const char *b)
 {
-	static const char begin[] = "-----BEGIN CERTIFICATE-----";
 	char buf[8192];
 	FILE *f;
 	size_t n;
@@ -202,7 +217,17 @@ static int pem_file_ok(const char *path)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	return memmem(buf, n, begin, sizeof(begin) - 1) != NULL;
+	return memmem(buf, n, a, strlen(a)) && (!b || memmem(buf, n, b, strlen(b)));
+}
+
+static int pem_file_ok(const char *path)
+{
+	return file_head_has(path, "-----BEGIN CERTIFICATE-----", NULL);
+}
+
+static int pem_key_ok(const char *path)
+{
+	return file_head_has(path, "-----BEGIN ", "PRIVATE KEY-----");
 }
 
 /*
@@ -345,6 +370,23 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 			return Y_EINVAL;
 		}
 		return Y_OK;
+	case OPT_PEMKEY:
+		if (!pem_key_ok(val)) {
+			set_err(err, errlen, "%s: \"%s\" is not a readable PEM private key file", who,
+				val);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_CIDRS: {
+		struct cidr_list l;
+
+		if (cidr_list_parse(val, &l)) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected IP addresses or CIDR "
+				"blocks, comma-separated (at most %d)", who, val, CIDR_MAX);
+			return Y_EINVAL;
+		}
+		break;
+	}
 	case OPT_ORIGINS:
 		if (!valid_origins(val)) {
 			set_err(err, errlen, "%s: invalid value \"%s\": expected * or a comma-separated "
@@ -455,6 +497,12 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 	if ((rc = default_in_data_dir(cfg, &cfg->database_url, "db.sqlite", err, errlen)) ||
 	    (rc = default_in_data_dir(cfg, &cfg->sandbox_state, "sandbox.json", err, errlen)))
 		goto out;
+	if (!cfg->tls_cert_file != !cfg->tls_key_file) {
+		set_err(err, errlen, "%s: set TLS_CERT_FILE and TLS_KEY_FILE together",
+			cfg->tls_cert_file ? "TLS_KEY_FILE" : "TLS_CERT_FILE");
+		rc = Y_EINVAL;
+		goto out;
+	}
 out:
 	if (rc) {
 		config_release(cfg);
@@ -504,6 +552,10 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return buf;
 	case OPT_ORIGINS:
 		return "* or origin list";
+	case OPT_PEMKEY:
+		return "PEM key file";
+	case OPT_CIDRS:
+		return "address/CIDR list";
 	case OPT_KEY32:
 		return "64 hex digits";
 	case OPT_VERSION:

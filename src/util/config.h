@@ -22,6 +22,10 @@ struct config {
 	enum ylog_level log_level;/* LOG_LEVEL, --log-level (info) */
 	char *api_key;            /* API_KEY, --api-key (NULL) */
 	char *cors_origins;       /* CORS_ORIGINS, --cors-origins (NULL = none) comma list or "*" */
+	char *metrics_token;      /* METRICS_TOKEN: bearer token for /metrics, NULL = open */
+	char *trust_proxy;        /* TRUST_PROXY: proxy addresses/CIDRs, NULL = none */
+	char *tls_cert_file;      /* TLS_CERT_FILE: PEM chain, NULL = plain HTTP */
+	char *tls_key_file;       /* TLS_KEY_FILE: PEM key (set with the cert, or neither) */
 	int rate_limit_global;    /* RATE_LIMIT_GLOBAL (100 requests/min per client key or IP) */
 	int rate_limit_messages;  /* RATE_LIMIT_MESSAGES (50/min per session) */
 	int queue_max;            /* QUEUE_MAX (1000) */

@@ -20,7 +20,6 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
-#include "wa/chunked.h"
 #include "wa/frame.h"
 
 #define ORIGIN_DEFAULT "https://web.whatsapp.com"
@@ -80,22 +79,9 @@ struct wa_listener {
 	size_t accepted;
 	size_t queue_max, frame_max;
 	wa_listener_accept_cb on_accept;
-	wa_listener_http_cb on_http;
-	size_t http_body_max, http_resp_max;
+	wa_listener_other_cb on_other;
+	void *other_ud;
 	void *ud;
-};
-
-/* A plain HTTP request on a listener, tied to its wsi's user pointer. */
-struct http_req {
-	char method[8];
-	char uri[TEXT_MAX];
-	struct ybuf body;
-	struct ybuf resp; /* LWS_PRE headroom, headers, body */
-	int status;
-	bool too_big;
-	bool chunked;          /* Transfer-Encoding: chunked, decoded here */
-	bool answered;
-	struct wa_chunked ck;
 };
 
 struct wa_loop {
@@ -452,152 +438,19 @@ static int on_filter(struct lws *wsi)
 	return 0;
 }
 
-/* ---- plain HTTP on a listener ---- */
-
-#define HTTP_BODY_DEFAULT ((size_t)64 << 10)
-#define HTTP_RESP_MAX ((size_t)1 << 20)
-#define HTTP_HDR_ROOM 512
-
-static void http_req_free(struct lws *wsi, struct http_req *r)
+/* What a listener's websockets do not use (plain HTTP requests and their
+ * connections) goes to its on_other. Without one, or once the loop is going
+ * away, a new request is answered 404. */
+static int other(struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
-	if (!r)
-		return;
-	ybuf_release(&r->body);
-	ybuf_release(&r->resp);
-	free(r);
-	lws_set_wsi_user(wsi, NULL);
-}
+	struct lws_vhost *vh = wsi ? lws_get_vhost(wsi) : NULL;
+	struct wa_listener *ls = vh ? lws_get_vhost_user(vh) : NULL;
 
-/* Runs the handler and asks for a writable callback to send the answer. */
-static int http_answer(struct lws *wsi, struct wa_listener *ls, struct http_req *r)
-{
-	struct ybuf body = YBUF_INIT(ls->http_resp_max ? ls->http_resp_max : HTTP_RESP_MAX);
-	const char *ctype = "application/json";
-	uint8_t *start, *p, *end;
-	int st;
-
-	if (r->too_big) {
-		st = 413;
-		ybuf_append_str(&body, "{\"error\":\"body too large\"}");
-	} else {
-		st = ls->on_http(ls->ud, r->method, r->uri, r->body.len ? r->body.data : NULL,
-				 r->body.len, &body, &ctype);
-		if (st < 100 || st > 599)
-			st = 500;
-	}
-	r->status = st;
-	if (ybuf_reserve(&r->resp, LWS_PRE + HTTP_HDR_ROOM + body.len)) {
-		ybuf_release(&body);
-		return -1;
-	}
-	start = r->resp.data + LWS_PRE;
-	p = start;
-	end = start + HTTP_HDR_ROOM;
-	if (lws_add_http_common_headers(wsi, (unsigned int)st, ctype, body.len, &p,
-					end) ||
-	    lws_finalize_http_header(wsi, &p, end)) {
-		ybuf_release(&body);
-		return -1;
-	}
-	r->resp.len = (size_t)(p - r->resp.data);
-	if (body.len)
-		ybuf_append(&r->resp, body.data, body.len);
-	ybuf_release(&body);
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int http_writable(struct lws *wsi, struct http_req *r)
-{
-	size_t n;
-
-	if (!r || !r->resp.len)
-		return 0;
-	n = r->resp.len - LWS_PRE;
-	if (lws_write(wsi, r->resp.data + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) < (int)n) {
-		http_req_free(wsi, r);
-		return -1;
-	}
-	http_req_free(wsi, r);
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-static int http_begin(struct lws *wsi, const char *uri)
-{
-	struct wa_listener *ls = lws_get_vhost_user(lws_get_vhost(wsi));
-	static const struct { int tok; const char *m; } methods[] = {
-		{ WSI_TOKEN_GET_URI, "GET" },
-		{ WSI_TOKEN_POST_URI, "POST" },
-		{ WSI_TOKEN_DELETE_URI, "DELETE" },
-		{ WSI_TOKEN_PUT_URI, "PUT" },
-	};
-	struct http_req *r;
-	char clen[32];
-
-	if (!ls || !ls->on_http || ls->loop->dying) {
+	if (reason == LWS_CALLBACK_HTTP && (!ls || !ls->on_other || ls->loop->dying)) {
 		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
 		return -1;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -1;
-	ybuf_init(&r->body, ls->http_body_max ? ls->http_body_max : HTTP_BODY_DEFAULT);
-	ybuf_init(&r->resp, LWS_PRE + HTTP_HDR_ROOM +
-				    (ls->http_resp_max ? ls->http_resp_max : HTTP_RESP_MAX));
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (lws_hdr_total_length(wsi, (enum lws_token_indexes)methods[i].tok) > 0) {
-			snprintf(r->method, sizeof(r->method), "%s", methods[i].m);
-			break;
-		}
-	snprintf(r->uri, sizeof(r->uri), "%s", uri ? uri : "/");
-	/* lws keeps each URI argument as its own (URL-decoded) fragment, and
-	 * lws_hdr_copy would join them with ','; rebuild "?a=1&b=2". */
-	for (int i = 0;; i++) {
-		char q[TEXT_MAX];
-		size_t u = strlen(r->uri);
-
-		if (lws_hdr_copy_fragment(wsi, q, sizeof(q), WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
-			break;
-		snprintf(r->uri + u, sizeof(r->uri) - u, "%c%s", i ? '&' : '?', q);
-	}
-	lws_set_wsi_user(wsi, r);
-	if (!r->method[0]) {
-		snprintf(r->method, sizeof(r->method), "OTHER");
-	}
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-		/* lws 4.1 passes a chunked body raw and never completes it */
-		r->chunked = true;
-		wa_chunked_init(&r->ck);
-		return 0;
-	}
-	if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-	    strtoull(clen, NULL, 10) > 0)
-		return 0; /* the body follows */
-	return http_answer(wsi, ls, r);
-}
-
-static int http_body(struct lws *wsi, struct http_req *r, const void *in, size_t len)
-{
-	if (!r)
-		return -1;
-	if (r->answered)
-		return 0;
-	if (r->chunked) {
-		size_t used;
-		int rc = wa_chunked_feed(&r->ck, in, len, &r->body, &used);
-
-		if (rc == Y_EAGAIN)
-			return 0;
-		if (rc == Y_EINVAL)
-			return -1;
-		if (rc)
-			r->too_big = true;
-		r->answered = true;
-		return http_answer(wsi, lws_get_vhost_user(lws_get_vhost(wsi)), r);
-	}
-	if (!r->too_big && ybuf_append(&r->body, in, len))
-		r->too_big = true;
-	return 0;
+	return ls && ls->on_other ? ls->on_other(ls->other_ud, wsi, reason, user, in, len) : 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -670,24 +523,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (s)
 			sock_dead(s, wsi, Y_EIO, "connection lost", 15);
 		return 0;
-	case LWS_CALLBACK_HTTP:
-		/* plain HTTP on a listener: its on_http, or 404 */
-		return http_begin(wsi, in);
-	case LWS_CALLBACK_HTTP_BODY:
-		return http_body(wsi, user, in, len);
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!user)
-			return -1;
-		if (((struct http_req *)user)->answered)
-			return 0;
-		return http_answer(wsi, lws_get_vhost_user(lws_get_vhost(wsi)), user);
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return http_writable(wsi, user);
-	case LWS_CALLBACK_CLOSED_HTTP:
-		http_req_free(wsi, user);
-		return 0;
 	default:
-		return 0;
+		return other(wsi, (int)reason, user, in, len);
 	}
 }
 
@@ -969,9 +806,8 @@ int wa_listener_new(struct wa_loop *l, const struct wa_listener_opts *o,
 	ls->ud = ud;
 	ls->queue_max = o->queue_max;
 	ls->frame_max = o->frame_max;
-	ls->on_http = o->on_http;
-	ls->http_body_max = o->http_body_max;
-	ls->http_resp_max = o->http_resp_max;
+	ls->on_other = o->on_other;
+	ls->other_ud = o->other_ud;
 	ls->path = strdup(o->path ? o->path : PATH_DEFAULT);
 	if (!ls->path) {
 		free(ls);

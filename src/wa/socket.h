@@ -162,19 +162,18 @@ const uint8_t *wa_socket_routing(const struct wa_socket *s, size_t *len);
 
 /* ---- listener ---- */
 
-struct ybuf;
+struct lws;
 
 /*
- * One plain HTTP request on a listener: method ("GET", "POST", "DELETE",
- * "PUT"), the path with its query string, the whole body (NULL, 0 if none).
- * All valid during the call only. Append the response body to resp (capped
- * at the listener's http_resp_max) and return the status code; the content
- * type is application/json unless *content_type is set (to a string that
- * outlives the call). ud is the listener's user data. Runs on the loop.
+ * Optional, for a listener that serves more than its websockets on the same
+ * port (the simulator's plain HTTP, src/sim/sim_http.c): every
+ * libwebsockets callback of its connections that are not its websockets,
+ * as a libwebsockets protocol callback (reason: an enum
+ * lws_callback_reasons; user: what lws_set_wsi_user set, else NULL), with
+ * the listener's other_ud. Runs on the loop.
  */
-typedef int (*wa_listener_http_cb)(void *ud, const char *method, const char *uri,
-				   const uint8_t *body, size_t len, struct ybuf *resp,
-				   const char **content_type);
+typedef int (*wa_listener_other_cb)(void *ud, struct lws *wsi, int reason, void *user,
+				    void *in, size_t len);
 
 struct wa_listener_opts {
 	const char *host;     /* address to bind; NULL: "127.0.0.1" */
@@ -184,11 +183,10 @@ struct wa_listener_opts {
 	const char *key_file;
 	size_t queue_max;     /* per accepted socket; 0: WA_SOCKET_QUEUE_DEFAULT */
 	size_t frame_max;     /* 0: WA_FRAME_MAX */
-	/* Optional: plain HTTP requests (not websocket upgrades) on the same
-	 * port go to on_http; without it they get 404. */
-	wa_listener_http_cb on_http;
-	size_t http_body_max; /* request bodies above this get 413; 0: 64 KiB */
-	size_t http_resp_max; /* response body cap; 0: 1 MiB */
+	/* Optional: what is not a websocket upgrade on path; without it plain
+	 * requests are answered 404. */
+	wa_listener_other_cb on_other;
+	void *other_ud;
 };
 
 /*

@@ -1,8 +1,10 @@
 /* Fuzzes the request-input decoders: strict JSON bodies and the field
- * checks the API applies to them, the router, and the query/path checks. */
+ * checks the API applies to them, the router, the query/path checks, and
+ * TRUST_PROXY's list parser and X-Forwarded-For walk. */
 #include "api/validate.h"
 #include "http/json.h"
 #include "http/router.h"
+#include "util/cidr.h"
 #include "util/err.h"
 
 #include <stdint.h>
@@ -67,6 +69,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	api_phone_parse(s, out);
 	api_url_check(s);
 	api_limit_parse(s, 1, &lim);
+	{
+		static struct cidr_list trusted;
+		static int have;
+		struct cidr_list l;
+		char ip[CIDR_IP_MAX] = "10.0.0.1";
+
+		if (!have)
+			have = cidr_list_parse("10.0.0.0/8, ::1, fd00::/8", &trusted) == Y_OK;
+		if (cidr_list_parse(s, &l) == Y_OK && (l.n == 0 || l.n > CIDR_MAX))
+			abort();
+		cidr_forwarded_client(&trusted, (const char *)data, size, ip);
+		if (strcmp(ip, "10.0.0.1") && !cidr_is_ip(ip))
+			abort(); /* the walk only ever yields an address */
+	}
 	http_utf8_chars(s, size);
 	free(s);
 	return 0;

@@ -23,7 +23,9 @@ test('health and ready are public and well-formed', async () => {
   assert.ok(Number.isInteger(h.body.uptime) && h.body.uptime >= 0);
   const r = await req(srv, 'GET', '/ready', { key: null });
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.body, { ready: true, checks: { database: true, storage: true, whatsapp: true } });
+  const { freeBytes, ...rest } = r.body;
+  assert.deepEqual(rest, { ready: true, checks: { database: true, storage: true, whatsapp: true } });
+  assert.ok(Number.isInteger(freeBytes) && freeBytes > 64 << 20, `freeBytes ${freeBytes}`);
 });
 
 test('every response carries X-Request-Id and security headers; a sane incoming id is echoed', async () => {
@@ -33,7 +35,7 @@ test('every response carries X-Request-Id and security headers; a sane incoming 
   assert.notEqual(a.headers.get('x-request-id'), b.headers.get('x-request-id'));
   assert.equal(a.headers.get('x-content-type-options'), 'nosniff');
   assert.equal(a.headers.get('x-frame-options'), 'DENY');
-  const e = await req(srv, 'GET', '/health', { headers: { 'X-Request-Id': 'trace-42.a:b_c' } });
+  const e = await req(srv, 'GET', '/api/v1/sessions', { headers: { 'X-Request-Id': 'trace-42.a:b_c' } });
   assert.equal(e.headers.get('x-request-id'), 'trace-42.a:b_c');
   const bad = await req(srv, 'GET', '/health', { headers: { 'X-Request-Id': 'has space<>' } });
   assert.match(bad.headers.get('x-request-id'), UUID_RE);
@@ -42,7 +44,7 @@ test('every response carries X-Request-Id and security headers; a sane incoming 
   const line = srv.logs.find((l) => l.message === 'request' && l.requestId === 'trace-42.a:b_c');
   assert.ok(line, 'access log line with the request id');
   assert.equal(line.method, 'GET');
-  assert.equal(line.path, '/health');
+  assert.equal(line.path, '/api/v1/sessions');
   assert.equal(line.status, 200);
   assert.equal(typeof line.durationMs, 'number');
 });

@@ -14,7 +14,7 @@ const bin = join(root, process.env.YESAPP_BUILD || 'build/asan', 'yesapp');
 const dir = mkdtempSync(join(tmpdir(), 'yesapp-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const SETTINGS = ['PORT', 'HOST', 'DATA_DIR', 'DATABASE_URL', 'LOG_LEVEL', 'API_KEY',
+const SETTINGS = ['PORT', 'HOST', 'DATA_DIR', 'DATABASE_URL', 'LOG_LEVEL', 'API_KEY', 'METRICS_TOKEN', 'TRUST_PROXY', 'TLS_CERT_FILE', 'TLS_KEY_FILE',
   'CORS_ORIGINS', 'RATE_LIMIT_GLOBAL', 'RATE_LIMIT_MESSAGES', 'QUEUE_MAX', 'RETENTION_DAYS',
   'WA_WS_URL', 'WA_ROOT_KEY', 'WA_CA_FILE', 'WA_VERSION', 'IDLE_DISCONNECT_HOURS', 'MAX_BODY_BYTES',
   'SANDBOX', 'SANDBOX_STATE'];

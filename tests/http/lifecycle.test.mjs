@@ -115,25 +115,53 @@ test('SIGINT also stops cleanly', async () => {
   removeDir(srv.dataDir);
 });
 
-test('a locked database gives 500 INTERNAL_ERROR, and the server recovers', async () => {
-  const srv = await startServer();
+// Holds the write lock of srv's database (tests/tools/db_lock) until the
+// returned release() is awaited; release asserts the helper's clean exit.
+async function lockDatabase(srv) {
   const lock = spawn(join(BUILD, 'tools', 'db_lock'), [join(srv.dataDir, 'db.sqlite')],
     { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    lock.stdout.on('data', (d) => { if (String(d).includes('locked')) resolve(); });
+    lock.on('exit', (c) => reject(new Error(`db_lock exited ${c}`)));
+  });
+  return async () => {
+    lock.stdin.end();
+    const code = lock.exitCode ?? await new Promise((r) => lock.on('close', r));
+    assert.equal(code, 0, 'db_lock exits 0 once released');
+  };
+}
+
+test('a locked database gives 500 INTERNAL_ERROR, and the server recovers', async () => {
+  const srv = await startServer();
+  const release = await lockDatabase(srv);
   try {
-    await new Promise((resolve, reject) => {
-      lock.stdout.on('data', (d) => { if (String(d).includes('locked')) resolve(); });
-      lock.on('exit', (c) => reject(new Error(`db_lock exited ${c}`)));
-    });
     const r = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'blocked' } });
     assertError(r, 500, 'INTERNAL_ERROR');
     assert.ok(!/sqlite|SQL/i.test(r.text), 'no internals leak into the body');
   } finally {
-    lock.stdin.end();
-    const code = lock.exitCode ?? await new Promise((r) => lock.on('close', r));
-    assert.equal(code, 0, 'db_lock exits 0 once released');
+    await release();
   }
   const ok = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'after' } });
   assert.equal(ok.status, 201);
+  await stopServer(srv);
+});
+
+test('/ready turns 503 while the database cannot be written, and back once it can', async () => {
+  const srv = await startServer();
+  assert.equal((await req(srv, 'GET', '/ready')).status, 200);
+  const release = await lockDatabase(srv);
+  try {
+    const r = await req(srv, 'GET', '/ready');
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.body.checks.database, false);
+    assert.equal(r.body.checks.storage, true);
+    assert.equal((await req(srv, 'GET', '/health')).status, 200, 'liveness does not depend on the database');
+  } finally {
+    await release();
+  }
+  const ok = await req(srv, 'GET', '/ready');
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.body.checks.database, true);
   await stopServer(srv);
 });
 
@@ -143,7 +171,8 @@ test('/ready turns 503 when DATA_DIR disappears', async () => {
   rmSync(srv.dataDir, { recursive: true, force: true });
   const r = await req(srv, 'GET', '/ready');
   assert.equal(r.status, 503);
-  assert.deepEqual(r.body, { ready: false, checks: { database: true, storage: false, whatsapp: true } });
+  assert.deepEqual({ ...r.body, freeBytes: undefined },
+    { ready: false, checks: { database: true, storage: false, whatsapp: true }, freeBytes: undefined });
   assert.equal((await req(srv, 'GET', '/health')).status, 200);
   await stopServer(srv);
 });
@@ -170,7 +199,8 @@ test('/ready stays ready with a failed session; the session shows failed, not re
     const b = await startServer({ dataDir: dir });
     const ready = await req(b, 'GET', '/ready');
     assert.equal(ready.status, 200, ready.text);
-    assert.deepEqual(ready.body, { ready: true, checks: { database: true, storage: true, whatsapp: true } });
+    assert.deepEqual(ready.body.checks, { database: true, storage: true, whatsapp: true });
+    assert.equal(ready.body.ready, true);
     await new Promise((res) => setTimeout(res, 300));
     const g = await req(b, 'GET', `/api/v1/sessions/${s.body.id}`, { key: a.key });
     assert.equal(g.body.status, 'failed', 'a failed session is not started again by itself');

@@ -1,7 +1,13 @@
 // Rate limiting (429 with Retry-After) and CORS, each on its own server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startServer, stopServer, req, assertError } from './lib.mjs';
+
+const run = promisify(execFile);
 
 test('RATE_LIMIT_GLOBAL: 429 RATE_LIMIT_EXCEEDED with Retry-After, per key and per IP', async () => {
   const srv = await startServer({ env: { RATE_LIMIT_GLOBAL: '5' } });
@@ -11,6 +17,12 @@ test('RATE_LIMIT_GLOBAL: 429 RATE_LIMIT_EXCEEDED with Retry-After, per key and p
       assert.equal(r.status, 200, `request ${i}`);
       assert.equal(r.headers.get('x-ratelimit-limit'), '5');
       assert.equal(r.headers.get('x-ratelimit-remaining'), String(4 - i));
+      // the IETF fields say the same: 5 per 60 s, r left, full again in t s
+      assert.equal(r.headers.get('ratelimit-policy'), '"global";q=5;w=60');
+      const m = /^"global";r=(\d+);t=(\d+)$/.exec(r.headers.get('ratelimit'));
+      assert.ok(m, r.headers.get('ratelimit'));
+      assert.equal(Number(m[1]), 4 - i);
+      assert.ok(Number(m[2]) >= 12 * (i + 1) - 1 && Number(m[2]) <= 12 * (i + 1), `t=${m[2]}`);
     }
     const r = await req(srv, 'GET', '/api/v1/sessions');
     assertError(r, 429, 'RATE_LIMIT_EXCEEDED');
@@ -18,10 +30,16 @@ test('RATE_LIMIT_GLOBAL: 429 RATE_LIMIT_EXCEEDED with Retry-After, per key and p
     assert.ok(retry >= 1 && retry <= 12, `Retry-After ${retry}`);
     assert.equal(r.body.details.limit, 5);
     // Requests without a valid key count against the client IP, separately.
-    for (let i = 0; i < 5; i++) assert.equal((await req(srv, 'GET', '/health', { key: null })).status, 200);
-    assertError(await req(srv, 'GET', '/health', { key: null }), 429, 'RATE_LIMIT_EXCEEDED');
+    for (let i = 0; i < 5; i++) {
+      assertError(await req(srv, 'GET', '/api/v1/sessions', { key: null }), 401, 'UNAUTHORIZED');
+    }
+    assertError(await req(srv, 'GET', '/api/v1/sessions', { key: null }), 429, 'RATE_LIMIT_EXCEEDED');
     // Wrong keys count against the IP too: no free brute forcing.
     assertError(await req(srv, 'GET', '/api/v1/sessions', { key: 'guess' }), 429, 'RATE_LIMIT_EXCEEDED');
+    // The probes are never limited, for the key or for the address.
+    assert.equal((await req(srv, 'GET', '/health')).status, 200);
+    assert.equal((await req(srv, 'GET', '/health', { key: null })).status, 200);
+    assert.equal((await req(srv, 'GET', '/ready', { key: null })).status, 200);
   } finally {
     await stopServer(srv);
   }
@@ -58,6 +76,82 @@ test('CORS: allowed origins get headers and preflights, others get none', async 
     const plain = await req(srv, 'OPTIONS', '/health', { key: null });
     assert.equal(plain.status, 204);
     assert.equal(plain.headers.get('allow'), 'GET, HEAD, OPTIONS');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('/health and /ready stay 200 through 10,000 requests from one address at 100/min', async () => {
+  const srv = await startServer({ env: { RATE_LIMIT_GLOBAL: '100' } });
+  try {
+    const statuses = new Map();
+    let next = 0;
+    const worker = async () => {
+      while (next < 10000) {
+        const i = next++;
+        const r = await fetch(srv.base + (i % 2 ? '/health' : '/ready'));
+        await r.arrayBuffer();
+        statuses.set(r.status, (statuses.get(r.status) || 0) + 1);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    assert.deepEqual([...statuses], [[200, 10000]]);
+    // The limit itself still holds for the API from that address.
+    let limited = 0;
+    for (let i = 0; i < 101 && !limited; i++) {
+      if ((await req(srv, 'GET', '/api/v1/sessions', { key: null })).status === 429) limited = i + 1;
+    }
+    assert.equal(limited, 101, 'the 101st unauthenticated API request is the first limited one');
+    // Probes are not logged at info: 10,000 of them would drown the log.
+    assert.equal(srv.logs.filter((l) => l.path === '/health' || l.path === '/ready').length, 0,
+      'no info log line per probe');
+    assert.ok(srv.logs.some((l) => l.message === 'request' && l.path === '/api/v1/sessions'),
+      'other requests are still logged');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+// The 413 reaches every common client, also when the body is far bigger than
+// the limit and the client is still writing it when the answer is ready.
+test('a body over MAX_BODY_BYTES gets a readable 413 in Node fetch, curl and Python requests', async () => {
+  const srv = await startServer({ env: { MAX_BODY_BYTES: '8192' } });
+  const dir = srv.dataDir;
+  const big = Buffer.alloc(8 << 20, 0x61); // 8 MiB: the client is still writing when the 413 is ready
+  const file = join(dir, 'big.json');
+  writeFileSync(file, big);
+  const url = `${srv.base}/api/v1/sessions`;
+  try {
+    for (let i = 0; i < 5; i++) { // a server that closes early loses this race most times, not always
+      const f = await req(srv, 'POST', '/api/v1/sessions', { body: big });
+      assertError(f, 413, 'PAYLOAD_TOO_LARGE');
+      assert.equal(f.body.details.maxBytes, 8192);
+    }
+
+    for (const expect of [[], ['-H', 'Expect:']]) { // with and without 100-continue
+      const c = await run('curl', ['-sS', '-X', 'POST', '-H', `X-API-Key: ${srv.key}`, '-H',
+        'Content-Type: application/json', ...expect, '--data-binary', `@${file}`,
+        '-w', '\n%{http_code}', url]);
+      const lines = c.stdout.trimEnd().split('\n');
+      assert.equal(lines.at(-1), '413', `curl ${expect.join(' ')}: ${c.stdout} ${c.stderr}`);
+      assert.equal(JSON.parse(lines.slice(0, -1).join('\n')).error, 'PAYLOAD_TOO_LARGE');
+    }
+
+    const py = 'import json, requests, sys\n' +
+      'r = requests.post(sys.argv[1], data=open(sys.argv[2], "rb").read(),\n' +
+      '    headers={"X-API-Key": sys.argv[3], "Content-Type": "application/json"})\n' +
+      'print(r.status_code, r.json()["error"])\n';
+    let out = null;
+    for (const bin of ['python3', '/usr/bin/python3']) {
+      try {
+        await run(bin, ['-c', 'import requests']);
+      } catch { continue; }
+      out = (await run(bin, ['-c', py, url, file, srv.key])).stdout.trim();
+      break;
+    }
+    assert.equal(out, '413 PAYLOAD_TOO_LARGE', 'a python3 with requests (scripts/deps.sh installs it)');
+    // And the server still answers on fresh connections.
+    assert.equal((await req(srv, 'GET', '/health')).status, 200);
   } finally {
     await stopServer(srv);
   }

@@ -1,19 +1,19 @@
-/* Unit tests for src/wa/chunked.c (HTTP/1.1 chunked request bodies). */
+/* Unit tests for src/sim/sim_chunked.c (HTTP/1.1 chunked request bodies). */
 #include "test.h"
 #include "util/err.h"
-#include "wa/chunked.h"
+#include "sim/sim_chunked.h"
 
 static int decode(const char *in, size_t step, struct ybuf *out, size_t *consumed)
 {
-	struct wa_chunked c;
+	struct sim_chunked c;
 	size_t len = strlen(in), off = 0, used;
 	int rc = Y_EAGAIN;
 
-	wa_chunked_init(&c);
+	sim_chunked_init(&c);
 	while (off < len && rc == Y_EAGAIN) {
 		size_t n = len - off < step ? len - off : step;
 
-		rc = wa_chunked_feed(&c, (const uint8_t *)in + off, n, out, &used);
+		rc = sim_chunked_feed(&c, (const uint8_t *)in + off, n, out, &used);
 		off += used;
 	}
 	*consumed = off;

@@ -1,22 +1,23 @@
 /*
- * HTTP/1.1 chunked transfer coding, request side (pure: no I/O). Owned by
- * the wa/socket layer, which needs it because libwebsockets 4.1 hands a
- * chunked request body over raw and never signals its end.
+ * HTTP/1.1 chunked transfer coding, request side (pure: no I/O). Used by
+ * the simulator's plain HTTP (sim_http.c), which needs it because
+ * libwebsockets 4.1 hands a chunked request body over raw and never signals
+ * its end.
  *
  * An incremental state machine: feed any split of the bytes; the decoded
  * data is appended to a capped ybuf. Chunk extensions are skipped, trailer
  * lines are skipped; sizes are bounded (16 hex digits at most, and the
  * output buffer's cap).
  */
-#ifndef YESAPP_WA_CHUNKED_H
-#define YESAPP_WA_CHUNKED_H
+#ifndef YESAPP_SIM_CHUNKED_H
+#define YESAPP_SIM_CHUNKED_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "util/buf.h"
 
-struct wa_chunked {
+struct sim_chunked {
 	/* private */
 	int state;
 	uint64_t left;   /* data bytes left in the current chunk, or the size read so far */
@@ -24,7 +25,7 @@ struct wa_chunked {
 	size_t line;     /* bytes of the current extension or trailer line */
 };
 
-void wa_chunked_init(struct wa_chunked *c);
+void sim_chunked_init(struct sim_chunked *c);
 
 /*
  * Decodes in[0..len), appending chunk data to out. Returns Y_OK once the
@@ -33,7 +34,7 @@ void wa_chunked_init(struct wa_chunked *c);
  * used and more is needed, Y_EINVAL on malformed input (sticky), or
  * out's Y_ETOOBIG / Y_ENOMEM.
  */
-int wa_chunked_feed(struct wa_chunked *c, const uint8_t *in, size_t len, struct ybuf *out,
+int sim_chunked_feed(struct sim_chunked *c, const uint8_t *in, size_t len, struct ybuf *out,
 		    size_t *used);
 
 #endif

@@ -1,5 +1,5 @@
-/* HTTP/1.1 chunked request bodies: see chunked.h. */
-#include "wa/chunked.h"
+/* HTTP/1.1 chunked request bodies: see sim_chunked.h. */
+#include "sim/sim_chunked.h"
 
 #include "util/err.h"
 
@@ -20,7 +20,7 @@ enum {
 	CK_ERROR,
 };
 
-void wa_chunked_init(struct wa_chunked *c)
+void sim_chunked_init(struct sim_chunked *c)
 {
 	c->state = CK_SIZE;
 	c->left = 0;
@@ -39,7 +39,7 @@ static int hexval(uint8_t ch)
 	return -1;
 }
 
-int wa_chunked_feed(struct wa_chunked *c, const uint8_t *in, size_t len, struct ybuf *out,
+int sim_chunked_feed(struct sim_chunked *c, const uint8_t *in, size_t len, struct ybuf *out,
 		    size_t *used)
 {
 	size_t i = 0;

@@ -1,0 +1,191 @@
+/*
+ * The simulated primary phone (device 0) of an account as a Signal
+ * endpoint: what it sends a new companion (app-state key share, history
+ * sync notification) and what it receives (decrypted, counted in stats).
+ * Loop thread.
+ */
+#include "sim/sim_conn_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/log.h"
+#include "wa/pb.h"
+
+/* Encrypts a Message from the phone of `a` to its companion d and delivers
+ * it as <message category=peer><enc/></message>. */
+static int phone_send(struct sim *s, struct sim_account *a, struct sim_device *d,
+		      const Wa__Message *m)
+{
+	struct ybuf pb = YBUF_INIT(1 << 20);
+	struct wa_signal_addr addr;
+	enum wa_signal_type type;
+	uint8_t *padded = NULL, *ct = NULL;
+	size_t plen, clen;
+	struct wa_node *n = NULL, *enc;
+	char id[24], from[64], t[24];
+	int rc;
+
+	/* the phone names each peer device by its LID (as sim_phone_receive does) */
+	rc = wa_signal_address(&addr, a->lid, "lid", 0, d->id, WA_SIGNAL_ADDR_DOMAIN);
+	if (rc)
+		goto out;
+	if (wa_signal_has_session(a->sig, &addr) != 1) {
+		struct wa_signal_bundle b;
+
+		memset(&b, 0, sizeof(b));
+		b.registration_id = d->reg_id;
+		memcpy(b.identity, d->identity, WA_KEY_LEN);
+		b.skey = d->spk;
+		if (d->nprekeys) {
+			b.has_prekey = 1;
+			b.key = d->prekeys[0];
+			memmove(d->prekeys, d->prekeys + 1, --d->nprekeys * sizeof(*d->prekeys));
+		}
+		rc = wa_signal_session_from_bundle(a->sig, &addr, &b);
+		if (rc)
+			goto out;
+	}
+	rc = wa_pb_pack(&m->base, &pb);
+	rc = rc ?: wa_signal_pad(pb.data, pb.len, &padded, &plen);
+	rc = rc ?: wa_signal_encrypt(a->sig, &addr, padded, plen, &type, &ct, &clen);
+	if (rc)
+		goto out;
+	sim_new_msg_id(id);
+	sim_device_jid(a, 0, false, from, sizeof(from));
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)sim_now_s());
+	rc = Y_ENOMEM;
+	n = wa_node_new("message");
+	if (!n || sim_attrs(n, "from", from, "id", id, "t", t, "type", "text", "category", "peer",
+			    NULL))
+		goto out;
+	enc = sim_child_bytes(n, "enc", ct, clen);
+	if (!enc || sim_attrs(enc, "v", "2", "type", wa_signal_type_name(type), NULL))
+		goto out;
+	rc = sim_deliver(s, d, n);
+	n = NULL;
+out:
+	wa_node_free(n);
+	free(padded);
+	free(ct);
+	ybuf_release(&pb);
+	if (rc)
+		LOG_WARN("sim phone send failed", "{s:s, s:i, s:s}", "phone", a->phone, "device",
+			 (int)d->id, "error", y_strerror(rc));
+	return rc;
+}
+
+/* Right after a new companion's first login: the app-state sync key share
+ * and a history-sync notification (protocol-map.md §10 (c)6). */
+int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d)
+{
+	Wa__Message m1 = WA__MESSAGE__INIT, m2 = WA__MESSAGE__INIT;
+	Wa__Message__ProtocolMessage p1 = WA__MESSAGE__PROTOCOL_MESSAGE__INIT;
+	Wa__Message__ProtocolMessage p2 = WA__MESSAGE__PROTOCOL_MESSAGE__INIT;
+	Wa__Message__AppStateSyncKeyShare share = WA__MESSAGE__APP_STATE_SYNC_KEY_SHARE__INIT;
+	Wa__Message__AppStateSyncKey key = WA__MESSAGE__APP_STATE_SYNC_KEY__INIT;
+	Wa__Message__AppStateSyncKey *keys[1] = { &key };
+	Wa__Message__AppStateSyncKeyId kid = WA__MESSAGE__APP_STATE_SYNC_KEY_ID__INIT;
+	Wa__Message__AppStateSyncKeyData kd = WA__MESSAGE__APP_STATE_SYNC_KEY_DATA__INIT;
+	Wa__Message__AppStateSyncKeyFingerprint fp =
+		WA__MESSAGE__APP_STATE_SYNC_KEY_FINGERPRINT__INIT;
+	Wa__Message__HistorySyncNotification hs = WA__MESSAGE__HISTORY_SYNC_NOTIFICATION__INIT;
+	uint32_t dev_indexes[1] = { 0 };
+	uint8_t key_id[6], key_data[32];
+	int rc;
+
+	rc = wa_crypto_random(key_id, sizeof(key_id)) ?: wa_crypto_random(key_data, sizeof(key_data));
+	if (rc)
+		return rc;
+	kid.has_keyid = 1;
+	kid.keyid.data = key_id;
+	kid.keyid.len = sizeof(key_id);
+	fp.has_rawid = 1;
+	fp.rawid = 1;
+	fp.has_currentindex = 1;
+	fp.currentindex = 0;
+	fp.n_deviceindexes = 1;
+	fp.deviceindexes = dev_indexes;
+	kd.has_keydata = 1;
+	kd.keydata.data = key_data;
+	kd.keydata.len = sizeof(key_data);
+	kd.fingerprint = &fp;
+	kd.has_timestamp = 1;
+	kd.timestamp = (int64_t)sim_now_s() * 1000;
+	key.keyid = &kid;
+	key.keydata = &kd;
+	share.n_keys = 1;
+	share.keys = keys;
+	p1.has_type = 1;
+	p1.type = WA__MESSAGE__PROTOCOL_MESSAGE__TYPE__APP_STATE_SYNC_KEY_SHARE;
+	p1.appstatesynckeyshare = &share;
+	m1.protocolmessage = &p1;
+
+	hs.has_synctype = 1;
+	hs.synctype = WA__MESSAGE__HISTORY_SYNC_NOTIFICATION__HISTORY_SYNC_TYPE__NON_BLOCKING_DATA;
+	hs.has_chunkorder = 1;
+	hs.chunkorder = 1;
+	hs.has_progress = 1;
+	hs.progress = 100;
+	p2.has_type = 1;
+	p2.type = WA__MESSAGE__PROTOCOL_MESSAGE__TYPE__HISTORY_SYNC_NOTIFICATION;
+	p2.historysyncnotification = &hs;
+	m2.protocolmessage = &p2;
+
+	rc = phone_send(s, a, d, &m1) ?: phone_send(s, a, d, &m2);
+	wa_wipe(key_data, sizeof(key_data));
+	if (!rc)
+		d->key_shared = true;
+	return rc;
+}
+
+/* A message for the primary phone of ra (device 0): the phone decrypts it
+ * as a real endpoint would (building the session from a pkmsg, consuming
+ * the one-time prekey it names) and checks that it holds a Message. The
+ * sender is named by its LID, whatever namespace the stanza used. */
+void sim_phone_receive(struct sim_conn *c, struct sim_account *ra, const struct wa_node *holder,
+		       bool lid_mode)
+{
+	struct sim *s = c->sim;
+	struct wa_signal_addr from;
+	int ok = 0, seen = 0, last = 0;
+
+	/* one session per sender device whichever namespace the stanza used:
+	 * a client keeps its session when it moves a chat from PN to LID */
+	(void)lid_mode;
+	if (wa_signal_address(&from, c->acct->lid, "lid", 0, c->dev->id, WA_SIGNAL_ADDR_DOMAIN))
+		return;
+	for (uint32_t i = 0; holder->content == WA_CONTENT_LIST && i < holder->nkids; i++) {
+		const struct wa_node *e = holder->kids[i];
+		enum wa_signal_type t;
+		uint8_t *pt = NULL;
+		size_t ptl, unp;
+		Wa__Message *m = NULL;
+
+		if (!wa_node_is(e, "enc") || wa_signal_type_parse(wa_node_attr(e, "type"), &t) ||
+		    t == WA_SIGNAL_SKMSG)
+			continue;
+		seen++;
+		last = wa_signal_decrypt(ra->sig, &from, t, e->bytes, e->nbytes, &pt, &ptl);
+		last = last ?: wa_signal_unpad(pt, ptl, &unp);
+		last = last ?: wa_pb_unpack(&wa__message__descriptor, pt, unp,
+					    (ProtobufCMessage **)&m);
+		if (!last)
+			ok++;
+		if (m)
+			protobuf_c_message_free_unpacked(&m->base, NULL);
+		free(pt);
+	}
+	if (!seen)
+		return;
+	if (ok) {
+		s->st.phone_decrypted++;
+	} else {
+		s->st.phone_decrypt_failed++;
+		LOG_WARN("sim phone could not decrypt", "{s:s, s:s, s:s, s:s}", "phone", ra->phone,
+			 "from", c->acct->phone, "address", from.name, "error", y_strerror(last));
+	}
+}
