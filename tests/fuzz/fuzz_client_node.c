@@ -17,6 +17,7 @@
  * pair-success whose HMAC and signatures verify.
  *
  * Checks: no crash, leak, over-read or undefined behaviour (ASan/UBSan);
+ * with FUZZ_SEEDS_EXPECT_OK set, the pkmsg seeds must decrypt and be handed up;
  * the state afterwards is one of the enum's; an unlinked client becomes
  * linked only by a pair-success it accepted (state PAIRING, a JID that
  * parses, an account it can unpack).
@@ -56,6 +57,9 @@ static int fixed_keys(void)
 	memset(&base_creds, 0, sizeof(base_creds));
 	memset(base_creds.noise.priv, 0x11, 32);
 	memset(base_creds.identity.priv, 0x22, 32);
+	/* clamped, as generated keys are: XEdDSA signatures with it verify */
+	base_creds.identity.priv[0] &= 248;
+	base_creds.identity.priv[31] = (base_creds.identity.priv[31] & 127) | 64;
 	memset(base_creds.spk.priv, 0x33, 32);
 	memset(base_creds.adv_secret, 0x44, 32);
 	base_creds.identity.registration_id = 4242;
@@ -92,6 +96,18 @@ static struct wa_node *pair_device(void)
 	return n;
 }
 
+/* Messages the client handed up for the current input. */
+static int handed_up;
+
+static void on_message(struct wa_client *cl, const struct wa_client_inbound *m, void *ud)
+{
+	if (!m->id || !m->from || !m->chat || (!m->pb && m->pb_len))
+		abort();
+	handed_up++;
+}
+
+static const struct wa_client_cbs fuzz_cbs = { .on_message = on_message };
+
 /* A fresh client in the state byte 0 asks for. */
 static struct wa_client *fresh_client(int qr)
 {
@@ -105,7 +121,7 @@ static struct wa_client *fresh_client(int qr)
 		c.account_len = 40;
 		snprintf(c.jid, sizeof(c.jid), "%s", PHONE_JID);
 	}
-	if (wa_client_new(pool, &c, &o, NULL, NULL, &cl))
+	if (wa_client_new(pool, &c, &o, &fuzz_cbs, NULL, &cl))
 		abort();
 	if (wa_conn_new_detached(3, &cl->conn))
 		abort();
@@ -156,8 +172,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(sigstore = wa_signal_memstore_new()))
 		abort();
 	cl = fresh_client(qr);
+	handed_up = 0;
 	cl_node_received(cl, n);
 	check_after(cl, qr);
+	/* FUZZ_SEEDS_EXPECT_OK (tests/fuzz/run.sh): the pkmsg seeds decrypt */
+	if (getenv("FUZZ_SEEDS_EXPECT_OK") && !qr && wa_node_is(n, "message") &&
+	    wa_node_attr(n, "id") && !strcmp(wa_node_attr(n, "id"), "3EB0AABBCCDDEEFF001122") &&
+	    handed_up != 1)
+		abort();
 	wa_node_free(n);
 	wa_client_free(cl);
 	wa_signal_store_free(sigstore);
@@ -221,10 +243,20 @@ static struct wa_node *pair_success_seed(const struct adv_spec *sp)
 	return n;
 }
 
-/* A message from a peer's device to our fixed client: a pkmsg built from
+/* The fixed credentials carry no signed-prekey signature (the client never
+ * checks its own): the peer's session building does, so sign it here. */
+static int sign_spk(struct wa_signal_bundle *b)
+{
+	uint8_t msg[33] = { 0x05 };
+
+	memcpy(msg + 1, b->skey.pub, 32);
+	return wa_xeddsa_sign(b->skey.sig, base_creds.identity.priv, msg, sizeof(msg));
+}
+
+/* A message from `from` to our fixed client: a pkmsg built from
  * our bundle (identity and signed prekey of base_creds, no one-time
  * prekey) holding Message{conversation}, so it decrypts. */
-static struct wa_node *pkmsg_seed(void)
+static struct wa_node *pkmsg_seed(const char *from)
 {
 	struct wa_signal_store *st = wa_signal_memstore_new(), *ours = wa_signal_memstore_new();
 	struct wa_signal_identity id;
@@ -242,7 +274,7 @@ static struct wa_node *pkmsg_seed(void)
 	    !(me = wa_signal_new(&base_creds.identity, ours)) ||
 	    wa_signal_import_signed_prekey(me, base_creds.spk_id, base_creds.spk.priv,
 					   base_creds.spk_sig) ||
-	    wa_signal_own_bundle(me, base_creds.spk_id, 0, &b) ||
+	    wa_signal_own_bundle(me, base_creds.spk_id, 0, &b) || sign_spk(&b) ||
 	    wa_signal_address(&to, "15551234567", "s.whatsapp.net", 0, 3, WA_SIGNAL_ADDR_DOMAIN) ||
 	    wa_signal_session_from_bundle(peer, &to, &b))
 		abort();
@@ -250,7 +282,7 @@ static struct wa_node *pkmsg_seed(void)
 	if (wa_pb_pack(&m.base, &pb) || wa_signal_pad(pb.data, pb.len, &padded, &plen) ||
 	    wa_signal_encrypt(peer, &to, padded, plen, &type, &ct, &clen))
 		abort();
-	n = node("message", "from", "15550001111:2@s.whatsapp.net", "id", "3EB0AABBCCDDEEFF001122",
+	n = node("message", "from", from, "id", "3EB0AABBCCDDEEFF001122",
 		 "t", "1700000000", "type", "text", "notify", "Peer", NULL);
 	enc = n ? wa_node_add_child(n, "enc") : NULL;
 	if (!enc || wa_node_set_bytes(enc, ct, clen) ||
@@ -302,7 +334,9 @@ static void write_seeds(const char *dir)
 	n = node("receipt", "from", "15550001111@s.whatsapp.net", "id", "r-1", NULL);
 	write_seed(dir, "receipt", 0, n);
 	write_seed(dir, "xmlstreamend", 0, node("xmlstreamend", NULL));
-	write_seed(dir, "message-pkmsg", 0, pkmsg_seed());
+	write_seed(dir, "message-pkmsg", 0, pkmsg_seed("15550001111:2@s.whatsapp.net"));
+	/* from our own phone: a message of ours without a DeviceSentMessage */
+	write_seed(dir, "message-pkmsg-own-phone", 0, pkmsg_seed("15551234567@s.whatsapp.net"));
 	n = node("message", "from", "15550001111:2@s.whatsapp.net", "id", "3EB0X", "type", "text",
 		 NULL);
 	k = n ? wa_node_add_child(n, "enc") : NULL;
