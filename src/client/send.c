@@ -343,6 +343,7 @@ static void encrypt_and_send(struct wa_client *cl)
 		goto fail;
 	}
 	cl->sq_active = NULL;
+	cl_recent_keep(cl, s->id, s->to, s->pb, s->len);
 	{ /* acks keep the order the messages went out in */
 		struct cl_send **pp = &cl->acks;
 
@@ -367,35 +368,38 @@ fail:
 
 /* ---- prekey bundles ---- */
 
-static const uint8_t *kid(const struct wa_node *n, const char *tag, size_t *len)
+int cl_bundle_from_node(const struct wa_node *u, struct wa_signal_bundle *b)
 {
-	return cl_kid_bytes(n, tag, len);
+	struct wa_signal_bundle_wire w;
+	const struct wa_node *sk = wa_node_child(u, "skey"), *k = wa_node_child(u, "key");
+
+	if (!sk || wa_node_child(u, "error"))
+		return Y_ENOTFOUND;
+	memset(&w, 0, sizeof(w));
+	w.registration = cl_kid_bytes(u, "registration", &w.registration_len);
+	w.type = cl_kid_bytes(u, "type", &w.type_len);
+	w.identity = cl_kid_bytes(u, "identity", &w.identity_len);
+	w.skey_id = cl_kid_bytes(sk, "id", &w.skey_id_len);
+	w.skey_value = cl_kid_bytes(sk, "value", &w.skey_value_len);
+	w.skey_signature = cl_kid_bytes(sk, "signature", &w.skey_signature_len);
+	if (k) {
+		w.key_id = cl_kid_bytes(k, "id", &w.key_id_len);
+		w.key_value = cl_kid_bytes(k, "value", &w.key_value_len);
+	}
+	return wa_signal_bundle_parse(b, &w);
 }
 
 /* One <user jid><registration/>...</user> of the answer: a session with it. */
 static void take_bundle(struct wa_client *cl, struct cl_send *s, const struct wa_node *u)
 {
-	struct wa_signal_bundle_wire w;
 	struct wa_signal_bundle b;
 	struct wa_signal_addr a;
-	const struct wa_node *sk = wa_node_child(u, "skey"), *k = wa_node_child(u, "key");
 	const char *jid = wa_node_attr(u, "jid");
 	struct wa_jid j;
 	int rc;
 
-	if (!jid || wa_jid_parse(jid, strlen(jid), &j) || !sk || wa_node_child(u, "error"))
+	if (!jid || wa_jid_parse(jid, strlen(jid), &j))
 		return;
-	memset(&w, 0, sizeof(w));
-	w.registration = kid(u, "registration", &w.registration_len);
-	w.type = kid(u, "type", &w.type_len);
-	w.identity = kid(u, "identity", &w.identity_len);
-	w.skey_id = kid(sk, "id", &w.skey_id_len);
-	w.skey_value = kid(sk, "value", &w.skey_value_len);
-	w.skey_signature = kid(sk, "signature", &w.skey_signature_len);
-	if (k) {
-		w.key_id = kid(k, "id", &w.key_id_len);
-		w.key_value = kid(k, "value", &w.key_value_len);
-	}
 	for (size_t i = 0; i < s->nt; i++) {
 		struct cl_target *t = &s->t[i];
 
@@ -403,7 +407,7 @@ static void take_bundle(struct wa_client *cl, struct cl_send *s, const struct wa
 		    memcmp(t->user, j.user, j.user_len) || strlen(t->server) != j.server_len ||
 		    memcmp(t->server, j.server, j.server_len))
 			continue;
-		rc = wa_signal_bundle_parse(&b, &w);
+		rc = cl_bundle_from_node(u, &b);
 		rc = rc ?: target_addr(t, &a);
 		rc = rc ?: wa_signal_session_from_bundle(cl->sig, &a, &b);
 		if (rc)

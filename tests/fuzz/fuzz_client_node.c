@@ -349,6 +349,12 @@ static void write_seeds(const char *dir)
 	if (!k || !(k = wa_node_add_child(k, "item")) || cl_attrs(k, "id", "3EB0B", NULL))
 		abort();
 	write_seed(dir, "receipt-read-list", 0, n);
+	n = node("receipt", "from", "15550001111:2@s.whatsapp.net", "id", "3EB0A", "type", "retry",
+		 NULL);
+	k = n ? wa_node_add_child(n, "retry") : NULL;
+	if (!k || cl_attrs(k, "count", "1", "id", "3EB0A", "t", "1700000000", "v", "1", NULL))
+		abort();
+	write_seed(dir, "receipt-retry", 0, n);
 	write_seed(dir, "ack-message-error", 0,
 		   node("ack", "class", "message", "id", "3EB0A", "from", "15550001111@s.whatsapp.net",
 			"error", "463", "phash", "2:abcdefgh", NULL));
