@@ -9,8 +9,10 @@
 #include "auth/apikey.h"
 #include "http/http.h"
 #include "service/engine.h"
+#include "service/events.h"
 #include "service/retention.h"
 #include "service/session.h"
+#include "service/webhook.h"
 #include "sim/sim.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -109,6 +111,9 @@ int server_run(const struct config *cfg)
 	struct engine_opts eo;
 	uint8_t root[32];
 	struct retention *ret = NULL;
+	struct events_bell bell;
+	struct webhook *hooks = NULL;
+	struct webhook_opts wo;
 	struct http_server *http = NULL;
 	struct api_ctx ctx;
 	struct http_server_opts o;
@@ -124,6 +129,8 @@ int server_run(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	api_ctx_init(&ctx);
+	events_bell_init(&bell);
+	ctx.bell = &bell;
 	ctx.started_ms = clock_mono_ms();
 	ctx.data_dir = cfg->data_dir;
 	ctx.metrics_token = cfg->metrics_token;
@@ -137,6 +144,12 @@ int server_run(const struct config *cfg)
 		LOG_ERROR("cannot open the database", "{s:s}", "error", y_strerror(rc));
 		goto out;
 	}
+	rc = store_set_durability(st, cfg->durability ? STORE_DURABILITY_FULL
+						      : STORE_DURABILITY_NORMAL);
+	if (rc) {
+		LOG_ERROR("cannot set DURABILITY", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
 	rc = apikey_bootstrap(st, cfg->api_key);
 	if (rc) {
 		LOG_ERROR("cannot set up API keys", "{s:s}", "error", y_strerror(rc));
@@ -147,6 +160,9 @@ int server_run(const struct config *cfg)
 		LOG_ERROR("cannot read or create DATA_DIR/cursor.key", "{s:s}", "error", y_strerror(rc));
 		goto out;
 	}
+	/* every event row written from now on rings the bell (the webhook
+	 * thread and the live streams listen) */
+	store_set_event_hook(st, events_ring, &bell);
 	rc = store_sessions_reset_live(st, NULL);
 	if (rc) {
 		LOG_ERROR("cannot reset session statuses", "{s:s}", "error", y_strerror(rc));
@@ -185,6 +201,24 @@ int server_run(const struct config *cfg)
 			ctx.wa_version_set = 1;
 		free(stored);
 	}
+	/* webhooks before the engine, so that its first events go out at once */
+	memset(&wo, 0, sizeof(wo));
+	wo.url = cfg->webhook_url;
+	wo.secret = cfg->webhook_secret;
+	wo.events = cfg->webhook_events;
+	wo.retries = cfg->webhook_retries;
+	wo.backoff_ms = cfg->webhook_backoff_ms;
+	wo.timeout_ms = cfg->webhook_timeout_ms;
+	wo.ca_file = cfg->wa_ca_file;
+	rc = webhook_start(st, svc, &wo, &hooks);
+	if (rc) {
+		LOG_ERROR("cannot start webhook delivery", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
+	pthread_mutex_lock(&bell.mu);
+	bell.also = webhook_wake;
+	bell.also_arg = hooks;
+	pthread_mutex_unlock(&bell.mu);
 	eo.version = ctx.wa_version;
 	eo.idle_ms = cfg->idle_disconnect_ms;
 	eo.rate_per_min = cfg->rate_limit_messages > 0 ? (unsigned)cfg->rate_limit_messages : 0;
@@ -247,8 +281,14 @@ out:
 	retention_stop(ret);
 	engine_free(eng);
 	sim_thread_stop(sandbox); /* after the engine: its sessions go first */
+	/* no event rings the webhook thread once the hook is gone (the store
+	 * calls it with its lock held, so none is under way either) */
+	if (st)
+		store_set_event_hook(st, NULL, NULL);
+	webhook_stop(hooks);
 	svc_free(svc);
 	store_close(st);
 	api_ctx_release(&ctx);
+	events_bell_destroy(&bell);
 	return exit_code;
 }

@@ -25,10 +25,15 @@
 #include "store/store.h"
 
 struct sim_thread;
+struct events_bell;
 
 #define API_SESSION_NAME_MAX 100
 #define API_TEXT_MAX 65536 /* characters (code points) of a text message */
 #define API_SECRET_MAX 256
+
+#define API_STREAMS_MAX 32         /* live event streams at once */
+#define API_STREAMS_PER_KEY 4      /* of them per API key */
+#define API_STREAM_HEARTBEAT_MS 15000
 
 #define API_AUTH_CACHE_SLOTS 64
 #define API_AUTH_CACHE_TTL_MS 2000
@@ -47,6 +52,7 @@ struct api_ctx {
 	struct svc *svc;           /* borrowed */
 	const char *data_dir;      /* borrowed; checked by /ready */
 	struct sim_thread *sandbox;/* borrowed; NULL unless serve --sandbox (api/sandbox.c) */
+	struct events_bell *bell;  /* borrowed; rung for each new event (api/events.c), or NULL */
 	uint8_t cursor_key[API_CURSOR_KEY_LEN];
 	int64_t started_ms;        /* monotonic, for /health uptime */
 	const char *metrics_token; /* borrowed; METRICS_TOKEN, NULL = /metrics open */
@@ -57,11 +63,15 @@ struct api_ctx {
 	pthread_mutex_t version_lock; /* private: guards the two below */
 	struct wa_version wa_version;
 	int wa_version_set;         /* 1 if the API's stored value is in force */
+	pthread_mutex_t stream_lock; /* private: guards the streams' keys (api/events.c) */
+	char stream_keys[API_STREAMS_MAX][HTTP_KEY_ID_LEN]; /* "" = free slot */
+	int nstreams;
 	pthread_mutex_t auth_lock; /* private: guards auth_cache */
 	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
 };
 
 void api_ctx_init(struct api_ctx *ctx);
+/* Waits (a few seconds at most) for the event streams' threads to end. */
 void api_ctx_release(struct api_ctx *ctx);
 
 extern const struct http_route api_routes[];
@@ -134,6 +144,12 @@ void api_message_read(struct http_req *req);
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);
+void api_webhook_logs(struct http_req *req);
+void api_webhook_retry(struct http_req *req);
+void api_events_list(struct http_req *req);   /* api/events.c */
+void api_events_stream(struct http_req *req);
+/* Waits up to timeout_ms for every stream's thread to end (api/events.c). */
+void api_streams_wait(struct api_ctx *ctx, int timeout_ms);
 void api_passkey_get(struct http_req *req);
 void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);

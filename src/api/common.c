@@ -36,6 +36,11 @@ const struct http_route api_routes[] = {
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/webhook/logs", api_webhook_logs, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/webhook/deliveries/{eventId}/retry", api_webhook_retry,
+	  0 },
+	{ HTTP_GET, "/api/v1/events", api_events_list, 0 },
+	{ HTTP_GET, "/api/v1/events/stream", api_events_stream, 0 },
 	{ HTTP_GET, "/api/v1/sandbox", api_sandbox_get, 0 },
 	{ HTTP_POST, "/api/v1/sandbox/scan", api_sandbox_scan, 0 },
 };
@@ -46,10 +51,13 @@ void api_ctx_init(struct api_ctx *ctx)
 	memset(ctx, 0, sizeof(*ctx));
 	pthread_mutex_init(&ctx->auth_lock, NULL);
 	pthread_mutex_init(&ctx->version_lock, NULL);
+	pthread_mutex_init(&ctx->stream_lock, NULL);
 }
 
 void api_ctx_release(struct api_ctx *ctx)
 {
+	api_streams_wait(ctx, 5000);
+	pthread_mutex_destroy(&ctx->stream_lock);
 	pthread_mutex_destroy(&ctx->auth_lock);
 	pthread_mutex_destroy(&ctx->version_lock);
 	OPENSSL_cleanse(ctx->auth_cache, sizeof(ctx->auth_cache));

@@ -151,3 +151,122 @@ void api_webhook_delete(struct http_req *req)
 	}
 	http_reply_empty(req, 204);
 }
+
+/* A positive decimal id (1..2^53) from text of len bytes; 0 if malformed. */
+static int64_t parse_event_id(const char *p, size_t len)
+{
+	int64_t v = 0;
+
+	if (!p || !len || len > 16)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v > 0 && v <= (INT64_C(1) << 53) ? v : 0;
+}
+
+static json_t *hooklog_json(const struct store_hooklog *l)
+{
+	return json_pack("{s:I, s:I, s:s, s:s, s:i, s:b, s:i, s:I, s:s?, s:o}", "id",
+			 (json_int_t)l->id, "eventId", (json_int_t)l->event_id, "event", l->event,
+			 "url", l->url, "statusCode", l->http_status, "success",
+			 l->http_status >= 200 && l->http_status <= 299, "attempt", l->attempt,
+			 "durationMs", (json_int_t)l->duration_ms, "error", l->error, "createdAt",
+			 api_time_json(l->created_at));
+}
+
+/* GET .../webhook/logs?limit=&cursor=&success=true|false: newest first. The
+ * cursor carries the last row's id (as its ts) and the session's id. */
+void api_webhook_logs(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct store_hooklog *rows = NULL;
+	struct store_cursor cur, next;
+	char id[STORE_ID_LEN], scope[64];
+	const char *v;
+	json_t *data, *page;
+	size_t n = 0;
+	int limit, have_cur, has_next = 0, success = -1, present = 0, rc;
+
+	if (!api_session_use_param(req, id))
+		return;
+	snprintf(scope, sizeof(scope), "webhook-logs:%s", id);
+	if (!api_page_args(req, scope, &limit, &cur, &have_cur))
+		return;
+	v = http_req_query(req, "success", &present);
+	if (present) {
+		if (v && !strcmp(v, "true")) {
+			success = 1;
+		} else if (v && !strcmp(v, "false")) {
+			success = 0;
+		} else {
+			api_reply_invalid(req, http_json_field_error("success", "must be true or false"));
+			return;
+		}
+	}
+	if (!svc_session_exists(ctx->svc, id)) {
+		api_reply_store_error(req, Y_ENOTFOUND);
+		return;
+	}
+	rc = store_webhook_log_list(ctx->st, id, have_cur ? cur.ts : 0, success, limit, &rows, &n,
+				    &has_next);
+	if (rc) {
+		api_reply_store_error(req, rc == Y_ENOTFOUND ? Y_EDB : rc);
+		return;
+	}
+	data = json_array();
+	for (size_t i = 0; data && i < n; i++)
+		if (json_array_append_new(data, hooklog_json(&rows[i]))) {
+			json_decref(data);
+			data = NULL;
+		}
+	if (has_next) {
+		next.ts = rows[n - 1].id;
+		memcpy(next.id, id, STORE_ID_LEN);
+	}
+	store_hooklogs_free(rows, n);
+	page = data ? json_pack("{s:o}", "data", data) : NULL;
+	if (!page || !api_page_next(req, page, scope, has_next, &next)) {
+		json_decref(page);
+		api_reply_store_error(req, Y_ENOMEM);
+		return;
+	}
+	http_reply_json(req, 200, page);
+}
+
+/* POST .../webhook/deliveries/{eventId}/retry: 202 with how many deliveries
+ * of that event were queued again; 404 NOT_FOUND when it had none. */
+void api_webhook_retry(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	char id[STORE_ID_LEN];
+	size_t len = 0;
+	const char *p;
+	int64_t ev;
+	int n = 0, rc;
+
+	if (!api_session_use_param(req, id))
+		return;
+	p = http_req_param(req, 1, &len);
+	ev = parse_event_id(p, len);
+	if (!ev) {
+		api_reply_invalid(req, http_json_field_error("eventId", "must be a positive integer"));
+		return;
+	}
+	if (!svc_session_exists(ctx->svc, id)) {
+		api_reply_store_error(req, Y_ENOTFOUND);
+		return;
+	}
+	rc = store_webhook_replay(ctx->st, id, ev, &n);
+	if (rc == Y_ENOTFOUND) {
+		http_reply_error(req, 404, "NOT_FOUND", "no webhook delivery of this event", NULL);
+		return;
+	}
+	if (rc) {
+		api_reply_store_error(req, rc);
+		return;
+	}
+	http_reply_json(req, 202, json_pack("{s:I, s:i}", "eventId", (json_int_t)ev, "queued", n));
+}

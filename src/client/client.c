@@ -435,7 +435,7 @@ static void on_ready(struct wa_conn *c, void *ud)
 	ymetric_inc(YM_NOISE_HANDSHAKES);
 }
 
-const struct wa_conn_cbs cl_conn_cbs = { on_ready, on_node, on_close };
+const struct wa_conn_cbs cl_conn_cbs = { on_ready, on_node, on_close, NULL };
 
 /* ---- public ---- */
 

@@ -294,8 +294,9 @@ const char *wa_client_qr(const struct wa_client *cl);
 const char *wa_client_state_name(enum wa_client_state st);
 
 /* Builds the QR text for a ref: https://wa.me/settings/linked_devices#ref,
- * base64(noise pub), base64(identity pub), base64(adv secret), client type.
- * Y_ETOOBIG when cap is too small. */
+ * base64(noise pub), base64(identity pub), base64(adv secret), client type
+ * (wa/qrtext.h). Y_ETOOBIG when cap is too small, Y_EINVAL for a ref the
+ * text cannot carry. */
 int wa_client_qr_text(const struct wa_creds *c, const char *ref, size_t ref_len, char *out,
 		      size_t cap);
 

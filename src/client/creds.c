@@ -4,9 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "util/err.h"
+#include "wa/qrtext.h"
 
 int wa_creds_generate(struct wa_creds *c)
 {
@@ -59,26 +58,10 @@ void wa_creds_wipe(struct wa_creds *c)
 	wa_wipe(c, sizeof(*c));
 }
 
-/* Standard base64 with padding (what phones read in the QR), into out. */
-static int b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
-{
-	if (cap < 4 * ((len + 2) / 3) + 1)
-		return -1;
-	return EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-}
-
 int wa_client_qr_text(const struct wa_creds *c, const char *ref, size_t ref_len, char *out,
 		      size_t cap)
 {
-	char noise[64], ident[64], adv[64];
-	int n;
-
-	if (b64_encode(c->noise.pub, WA_KEY_LEN, noise, sizeof(noise)) < 0 ||
-	    b64_encode(c->identity.pub, WA_KEY_LEN, ident, sizeof(ident)) < 0 ||
-	    b64_encode(c->adv_secret, sizeof(c->adv_secret), adv, sizeof(adv)) < 0)
-		return Y_ETOOBIG;
 	/* client type "1": Chrome, the browser we announce (protocol-map §5.1) */
-	n = snprintf(out, cap, "https://wa.me/settings/linked_devices#%.*s,%s,%s,%s,1",
-		     (int)ref_len, ref, noise, ident, adv);
-	return n < 0 || (size_t)n >= cap ? Y_ETOOBIG : Y_OK;
+	return wa_qr_build(ref, ref_len, c->noise.pub, c->identity.pub, c->adv_secret, "1", out,
+			   cap);
 }

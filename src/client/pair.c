@@ -13,8 +13,7 @@
 #include "util/log.h"
 #include "wa/adv.h"
 #include "wa/jid.h"
-
-#define QR_TEXT_MAX 512
+#include "wa/qrtext.h"
 
 /* The server's own JID: an empty user at s.whatsapp.net (as a typed JID or
  * the text "@s.whatsapp.net" / "s.whatsapp.net"). */
@@ -39,7 +38,7 @@ bool cl_from_server(const struct wa_node *n)
 
 static void show_qr(struct wa_client *cl)
 {
-	char text[QR_TEXT_MAX];
+	char text[WA_QR_TEXT_MAX];
 	const char *ref = cl->refs[cl->ref_idx];
 
 	if (wa_client_qr_text(&cl->creds, ref, strlen(ref), text, sizeof(text)))

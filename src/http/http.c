@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,6 +105,21 @@ struct http_req {
 	const char *content_type;    /* static string; NULL: JSON */
 	char cache_control[64];      /* "" : no-store */
 	char etag[96];               /* "" : none */
+	struct http_stream *stream;  /* a streamed answer, or NULL */
+};
+
+/* A streamed answer (http_reply_stream). Two references: the response's
+ * (dropped when libmicrohttpd frees it) and the handler's. `mu` orders
+ * suspending (in the reader, on an HTTP thread) against resuming (any
+ * thread), so that a wake-up between "nothing to send" and the suspension
+ * is not lost (`kick`). */
+struct http_stream {
+	pthread_mutex_t mu;
+	struct MHD_Connection *conn;
+	struct http_server *srv;
+	const struct http_stream_ops *ops;
+	void *arg;
+	int refs, suspended, kick, closed;
 };
 
 static int64_t now_ns(void)
@@ -332,6 +348,103 @@ void http_reply_bytes(struct http_req *req, int status, const char *content_type
 }
 
 /* ---- the middleware chain ---- */
+
+static void stream_unref(struct http_stream *st)
+{
+	int last;
+
+	pthread_mutex_lock(&st->mu);
+	last = --st->refs == 0;
+	pthread_mutex_unlock(&st->mu);
+	if (!last)
+		return;
+	st->ops->done(st->arg);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+struct http_stream *http_reply_stream(struct http_req *req, const char *content_type,
+				      const struct http_stream_ops *ops, void *arg)
+{
+	struct http_stream *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	pthread_mutex_init(&st->mu, NULL);
+	st->conn = req->conn;
+	st->srv = req->srv;
+	st->ops = ops;
+	st->arg = arg;
+	st->refs = 2;
+	set_answer(req, 200, NULL, 0);
+	req->content_type = content_type;
+	req->stream = st;
+	return st;
+}
+
+void http_stream_resume(struct http_stream *st)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->closed) {
+		/* nothing */
+	} else if (st->suspended) {
+		st->suspended = 0;
+		MHD_resume_connection(st->conn);
+	} else {
+		st->kick = 1;
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+int http_stream_closed(struct http_stream *st)
+{
+	int c;
+
+	pthread_mutex_lock(&st->mu);
+	c = st->closed;
+	pthread_mutex_unlock(&st->mu);
+	return c;
+}
+
+void http_stream_release(struct http_stream *st)
+{
+	if (st)
+		stream_unref(st);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *st = cls;
+	long n;
+
+	(void)pos;
+	if (atomic_load(&st->srv->quiesced))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = st->ops->read(st->arg, buf, max);
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n > 0)
+		return (ssize_t)n;
+	pthread_mutex_lock(&st->mu);
+	if (st->kick) {
+		st->kick = 0; /* woken meanwhile: read again at once */
+	} else {
+		st->suspended = 1;
+		MHD_suspend_connection(st->conn);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+static void stream_free(void *cls)
+{
+	struct http_stream *st = cls;
+
+	pthread_mutex_lock(&st->mu);
+	st->closed = 1;
+	pthread_mutex_unlock(&st->mu);
+	stream_unref(st);
+}
 
 static void peer_ip(struct http_req *req, char *out, size_t outlen)
 {
@@ -649,6 +762,22 @@ static enum MHD_Result send_answer(struct http_req *req)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	if (req->stream) {
+		struct http_stream *st = req->stream;
+
+		req->stream = NULL;
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st,
+						      stream_free);
+		if (!r) {
+			stream_free(st);
+			return MHD_NO;
+		}
+		add_headers(req, r, 1);
+		MHD_add_response_header(r, "X-Accel-Buffering", "no");
+		ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
 	maybe_gzip(req);
 	if (req->resp)
 		r = MHD_create_response_from_buffer(req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
@@ -852,6 +981,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	atomic_fetch_add(&srv->requests, 1);
 	hist_observe(srv, req);
+	if (req->stream)
+		stream_free(req->stream); /* answered with a stream that never went out */
 	ybuf_release(&req->body);
 	free(req->resp);
 	free(req);
@@ -894,7 +1025,7 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	struct addrinfo hints, *ai = NULL;
 	char portstr[8];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
+			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
 	int rc;
 

@@ -105,6 +105,30 @@ void http_reply_empty(struct http_req *req, int status);
 void http_reply_bytes(struct http_req *req, int status, const char *content_type,
 		      const void *data, size_t len, const char *cache_control, const char *etag);
 
+/*
+ * A streamed answer (Server-Sent Events): 200 with content_type (a literal)
+ * and a body of unknown length made by ops->read on an HTTP thread as the
+ * client takes it. read writes up to max bytes into buf and returns the
+ * count, 0 for "nothing now" (the connection is then suspended, costing no
+ * thread, until http_stream_resume), or -1 to end the stream. read must not
+ * block. The stream also ends when the server quiesces. ops->done(arg) runs
+ * once both the connection and the caller are done (http_stream_release).
+ * Returns the caller's reference, or NULL when out of memory (nothing
+ * answered then).
+ */
+struct http_stream;
+struct http_stream_ops {
+	long (*read)(void *arg, char *buf, size_t max);
+	void (*done)(void *arg);
+};
+struct http_stream *http_reply_stream(struct http_req *req, const char *content_type,
+				      const struct http_stream_ops *ops, void *arg);
+/* Any thread: read will be called again soon (no-op once closed). */
+void http_stream_resume(struct http_stream *st);
+/* 1 once the connection is gone (its response freed). */
+int http_stream_closed(struct http_stream *st);
+void http_stream_release(struct http_stream *st); /* NULL is a no-op */
+
 /* ---- exposed for unit tests ---- */
 /* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of
  * [A-Za-z0-9._:-]. */

@@ -24,6 +24,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "wa/binary.h"
+#include "wa/conn.h"
 #include "wa/frame.h"
 
 /* An encrypted frame held back by the latencyMs fault. */
@@ -112,12 +113,12 @@ void sim_conn_detach(struct sim_conn *c)
 
 void sim_conn_close(struct sim_conn *c)
 {
-	if (c->state == C_CLOSING || (!c->ws && !c->test_out))
+	if (c->state == C_CLOSING || (!c->wc && !c->test_out))
 		return;
 	c->state = C_CLOSING;
 	sim_conn_detach(c);
-	if (c->ws)
-		wa_socket_close(c->ws);
+	if (c->wc)
+		wa_conn_close(c->wc);
 }
 
 void sim_timer_closed(uv_handle_t *h)
@@ -133,7 +134,7 @@ static void on_delay_timer(uv_timer_t *t)
 
 	while (c->dhead && c->dhead->due <= now) {
 		struct delayed *d = c->dhead;
-		int rc = c->ws && c->state == C_OPEN ? wa_socket_send_frame(c->ws, d->data, d->len)
+		int rc = c->wc && c->state == C_OPEN ? wa_conn_send_frame(c->wc, d->data, d->len)
 						     : Y_ECLOSED;
 
 		c->dhead = d->next;
@@ -189,23 +190,26 @@ int sim_conn_send(struct sim_conn *c, struct wa_node *n)
 
 	if (!n)
 		return Y_ENOMEM;
-	if (c->state != C_OPEN || (!c->ws && !c->test_out)) {
+	if (c->state != C_OPEN || (!c->wc && !c->test_out)) {
 		wa_node_free(n);
 		return Y_ECLOSED;
 	}
 	conn_log_node(c, "out", n);
-	rc = wa_binary_encode(n, c->dict, &pt);
 	if (c->test_out) { /* 3-byte length, then the plaintext frame */
-		uint8_t len[3] = { (uint8_t)(pt.len >> 16), (uint8_t)(pt.len >> 8), (uint8_t)pt.len };
+		uint8_t len[3];
 
+		rc = wa_binary_encode(n, c->dict, &pt);
+		len[0] = (uint8_t)(pt.len >> 16);
+		len[1] = (uint8_t)(pt.len >> 8);
+		len[2] = (uint8_t)pt.len;
 		rc = rc ?: ybuf_append(c->test_out, len, 3);
 		rc = rc ?: ybuf_append(c->test_out, pt.data, pt.len);
 	} else {
-		rc = rc ?: wa_noise_encrypt(&c->nz, pt.data, pt.len, &ct);
+		rc = wa_conn_seal(c->wc, n, &ct);
 		if (!rc && (c->sim->latency_ms || c->dhead))
 			rc = hold_frame(c, ct.data, ct.len);
 		else if (!rc)
-			rc = wa_socket_send_frame(c->ws, ct.data, ct.len);
+			rc = wa_conn_send_frame(c->wc, ct.data, ct.len);
 	}
 	wa_node_free(n);
 	ybuf_release(&pt);
@@ -318,43 +322,30 @@ static int conn_dispatch(struct sim_conn *c, const struct wa_node *n)
 	return Y_OK;
 }
 
-static int on_transport(struct sim_conn *c, const uint8_t *p, size_t len)
-{
-	struct ybuf pt = YBUF_INIT(WA_FRAME_MAX);
-	struct wa_node *n = NULL;
-	int rc;
+/* ---- the pipe's callbacks (wa/conn.h) ---- */
 
-	rc = wa_noise_decrypt(&c->nz, p, len, &pt);
-	rc = rc ?: wa_binary_decode(pt.data, pt.len, c->dict, &n);
-	ybuf_release(&pt);
-	if (rc)
-		return rc;
-	rc = conn_dispatch(c, n);
-	wa_node_free(n);
-	return rc;
-}
-
-/* ---- socket callbacks ---- */
-
-static void on_frame(struct wa_socket *ws, const uint8_t *p, size_t n, void *ud)
+/* A received node: dispatched; a handler's error closes the connection
+ * gracefully (what was queued, an error answer included, goes out). */
+static int on_node(struct wa_conn *wc, const struct wa_node *n, void *ud)
 {
 	struct sim_conn *c = ud;
 	int rc;
 
-	if (c->state == C_CLOSING)
-		return;
-	if (c->state == C_HELLO)
-		rc = sim_handshake_hello(c, p, n);
-	else if (c->state == C_FINISH)
-		rc = sim_handshake_finish(c, p, n);
-	else
-		rc = on_transport(c, p, n);
+	if (c->state != C_OPEN)
+		return Y_OK;
+	rc = conn_dispatch(c, n);
 	if (rc) {
 		LOG_WARN("sim connection error", "{s:I, s:s}", "conn", (json_int_t)c->id, "error",
 			 y_strerror(rc));
 		c->sim->st.errors++;
 		sim_conn_close(c);
 	}
+	return Y_OK;
+}
+
+static int on_payload(struct wa_conn *wc, const uint8_t *p, size_t n, void *ud)
+{
+	return sim_handshake_payload(ud, p, n);
 }
 
 static void conn_unlink_list(struct sim_conn *c)
@@ -385,23 +376,32 @@ static void conn_free(struct sim_conn *c)
 	sim_passkey_link_free(c->pk);
 	sim_conn_detach(c);
 	conn_unlink_list(c);
-	wa_noise_release(&c->nz);
 	free(c);
 }
 
-static void on_close(struct wa_socket *ws, int err, const char *reason, void *ud)
+/* The end (wa_conn frees itself after this). A failure of the pipe (the
+ * handshake, a frame that does not decrypt or decode) counts as an error;
+ * the peer going away does not. */
+static void on_close(struct wa_conn *wc, int err, const char *reason, void *ud)
 {
 	struct sim_conn *c = ud;
 
+	if (err && err != Y_ECLOSED && err != Y_EIO) {
+		LOG_WARN("sim connection error", "{s:I, s:s}", "conn", (json_int_t)c->id, "error",
+			 reason);
+		c->sim->st.errors++;
+	}
 	LOG_INFO("sim connection closed", "{s:I, s:s}", "conn", (json_int_t)c->id, "reason",
 		 reason);
-	c->ws = NULL;
+	c->wc = NULL;
 	conn_free(c);
 }
 
 void sim_conn_accept(struct sim *s, struct wa_socket *ws)
 {
-	static const struct wa_socket_cbs cbs = { NULL, on_frame, NULL, on_close };
+	static const struct wa_conn_cbs cbs = { NULL, on_node, on_close, on_payload };
+	struct wa_conn_accept_opts o = { &s->static_key, s->cert_chain.data, s->cert_chain.len,
+					 SIM_PAYLOAD_MAX, NULL };
 	struct sim_conn *c;
 
 	if (s->refuse_until && uv_now(wa_loop_uv(s->loop)) < s->refuse_until) {
@@ -414,8 +414,12 @@ void sim_conn_accept(struct sim *s, struct wa_socket *ws)
 		wa_socket_abort(ws);
 		return;
 	}
+	if (wa_conn_accept(s->loop, ws, &o, &cbs, c, &c->wc)) {
+		free(c);
+		wa_socket_abort(ws);
+		return;
+	}
 	c->sim = s;
-	c->ws = ws;
 	c->id = ++s->next_conn_id;
 	c->state = C_HELLO;
 	c->next = s->conns;
@@ -423,7 +427,6 @@ void sim_conn_accept(struct sim *s, struct wa_socket *ws)
 		s->conns->prev = c;
 	s->conns = c;
 	s->st.connections++;
-	wa_socket_set_cbs(ws, &cbs, c);
 	LOG_INFO("sim connection", "{s:I, s:s}", "conn", (json_int_t)c->id, "origin",
 		 wa_socket_origin(ws));
 }
@@ -433,8 +436,9 @@ void sim_conn_free_all(struct sim *s)
 	while (s->conns) {
 		struct sim_conn *c = s->conns;
 
-		if (c->ws)
-			wa_socket_set_cbs(c->ws, NULL, NULL);
+		if (c->wc)
+			wa_conn_free(c->wc);
+		c->wc = NULL;
 		conn_free(c);
 	}
 }
@@ -495,10 +499,10 @@ size_t sim_conn_drop_all(struct sim *s)
 	size_t n = 0;
 
 	for (struct sim_conn *c = s->conns; c; c = c->next)
-		if (c->ws && c->state != C_CLOSING) {
+		if (c->wc && c->state != C_CLOSING) {
 			c->state = C_CLOSING;
 			sim_conn_detach(c);
-			wa_socket_abort(c->ws);
+			wa_conn_abort(c->wc);
 			n++;
 		}
 	return n;
@@ -552,7 +556,7 @@ int sim_conn_test_node(struct sim_conn *c, const struct wa_node *n)
 		return Y_ECLOSED;
 	rc = conn_dispatch(c, n);
 	if (rc)
-		sim_conn_close(c); /* as on_frame does */
+		sim_conn_close(c); /* as on_node does */
 	return rc ? rc : c->state == C_OPEN ? Y_OK : Y_ECLOSED;
 }
 

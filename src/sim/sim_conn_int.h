@@ -15,16 +15,19 @@
 
 #define S_WA "@s.whatsapp.net" /* the server JID (empty user) */
 
-enum conn_state { C_HELLO, C_FINISH, C_OPEN, C_CLOSING };
+/* C_HELLO until the ClientPayload arrived (wa_conn runs the Noise
+ * handshake), then C_OPEN */
+enum conn_state { C_HELLO, C_OPEN, C_CLOSING };
+
+#define SIM_PAYLOAD_MAX ((size_t)64 << 10) /* a ClientPayload */
 
 struct sim_conn {
 	struct sim_conn *prev, *next;
 	struct sim *sim;
-	struct wa_socket *ws; /* NULL once the socket is gone */
+	struct wa_conn *wc;   /* the pipe (wa/conn.h); NULL once it is gone */
 	uint64_t id;
 	int state;            /* enum conn_state */
 	int dict;             /* WA_DICT_V2 or WA_DICT_V3, from the intro */
-	struct wa_noise nz;
 	uint8_t client_static[WA_KEY_LEN];
 	bool registering;
 	struct {
@@ -85,11 +88,9 @@ void sim_timer_closed(uv_handle_t *h);
 
 /* ---- sim_handshake.c ---- */
 
-/* The first frame: ClientHello, answered with ServerHello. */
-int sim_handshake_hello(struct sim_conn *c, const uint8_t *p, size_t n);
-/* The second frame: ClientFinish with the ClientPayload, answered after
- * POST_HANDSHAKE_DELAY_MS (registration refs, success or failure). */
-int sim_handshake_finish(struct sim_conn *c, const uint8_t *p, size_t n);
+/* The ClientPayload the pipe read from ClientFinish (borrowed), answered
+ * after POST_HANDSHAKE_DELAY_MS (registration refs, success or failure). */
+int sim_handshake_payload(struct sim_conn *c, const uint8_t *p, size_t n);
 /* Stops and frees the pending answer's timer (conn_free). */
 void sim_handshake_stop(struct sim_conn *c);
 /* Sends <stream:error code>[<conflict type/>] and closes c. */

@@ -1,9 +1,9 @@
 /*
  * The handshake of a simulator connection (protocol-map.md §2, §3, §6):
- * the Noise XX responder (ClientHello, ServerHello with the certificate
- * chain, ClientFinish), then the ClientPayload: a registration (pair-device
- * refs) or a login (success, or failure 401 / 405), answered after a short
- * hold. Loop thread.
+ * the Noise XX responder runs in the pipe (wa_conn_accept: ClientHello,
+ * ServerHello with the certificate chain, ClientFinish); here is the
+ * ClientPayload it hands over: a registration (pair-device refs) or a login
+ * (success, or failure 401 / 405), answered after a short hold. Loop thread.
  */
 #include "sim/sim_conn_int.h"
 
@@ -14,37 +14,14 @@
 
 #include "util/err.h"
 #include "util/log.h"
-#include "wa/binary.h"
-#include "wa/frame.h"
+#include "wa/conn.h"
 #include "wa/pb.h"
 
-#define PAYLOAD_MAX ((size_t)64 << 10)
 /* The first node after the handshake waits this long. Baileys switches to
  * transport keys only after its ClientFinish write completed plus an async
  * key derivation; a frame arriving earlier is dropped as a handshake frame.
  * The real server is never that quick (a network round trip away). */
 #define POST_HANDSHAKE_DELAY_MS 100
-
-int sim_handshake_hello(struct sim_conn *c, const uint8_t *p, size_t n)
-{
-	struct ybuf out = YBUF_INIT(8192);
-	uint8_t intro[4] = { 'W', 'A', WA_FRAME_MAGIC, 0 };
-	int rc;
-
-	c->dict = wa_socket_dict(c->ws);
-	if (c->dict != WA_DICT_V2 && c->dict != WA_DICT_V3)
-		return Y_EUNSUPPORTED;
-	intro[3] = (uint8_t)c->dict;
-	wa_noise_init(&c->nz, WA_NOISE_RESPONDER, intro);
-	rc = wa_noise_read_client_hello(&c->nz, p, n);
-	rc = rc ?: wa_noise_server_hello(&c->nz, &c->sim->static_key, c->sim->cert_chain.data,
-					 c->sim->cert_chain.len, &out);
-	rc = rc ?: wa_socket_send_frame(c->ws, out.data, out.len);
-	ybuf_release(&out);
-	if (!rc)
-		c->state = C_FINISH;
-	return rc;
-}
 
 /* A registration: keep the companion's keys and offer pair-device refs. */
 static int on_register(struct sim_conn *c, const Wa__ClientPayload__DevicePairingRegistrationData *d)
@@ -224,16 +201,17 @@ static void on_payload_timer(uv_timer_t *t)
 	}
 }
 
-int sim_handshake_finish(struct sim_conn *c, const uint8_t *p, size_t n)
+int sim_handshake_payload(struct sim_conn *c, const uint8_t *p, size_t n)
 {
 	Wa__ClientPayload *cp = NULL;
 	int rc;
 
-	ybuf_init(&c->payload, PAYLOAD_MAX);
-	rc = wa_noise_read_client_finish(&c->nz, p, n, &c->payload);
+	ybuf_init(&c->payload, SIM_PAYLOAD_MAX);
+	rc = ybuf_append(&c->payload, p, n);
 	if (rc)
 		return rc;
-	memcpy(c->client_static, c->nz.remote_static, WA_KEY_LEN);
+	c->dict = wa_conn_dict(c->wc);
+	memcpy(c->client_static, wa_conn_peer_static(c->wc), WA_KEY_LEN);
 	/* checked now, answered after POST_HANDSHAKE_DELAY_MS */
 	rc = wa_pb_unpack(&wa__client_payload__descriptor, c->payload.data, c->payload.len,
 			  (ProtobufCMessage **)&cp);

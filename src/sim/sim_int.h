@@ -161,9 +161,9 @@ void sim_conn_accept(struct sim *s, struct wa_socket *ws);
 /* Closes and forgets every connection (sim_free). */
 void sim_conn_free_all(struct sim *s);
 /* The phone of `phone` scanned `qr`: sends pair-success to the companion
- * that showed it. On success writes the new device JID into jid.
- * Y_ENOTFOUND (no connection shows that ref), Y_EINVAL (malformed QR or its
- * keys do not match the connection's), Y_ENOMEM. */
+ * that showed it (qr parsed by wa/qrtext.h). On success writes the new
+ * device JID into jid. Y_ENOTFOUND (no connection shows that ref), Y_EINVAL
+ * (malformed QR or its keys do not match the connection's), Y_ENOMEM. */
 int sim_conn_scan(struct sim *s, const char *phone, const char *qr, char *jid, size_t jid_cap);
 /* The phone of `phone` entered the pair code shown by the companion that
  * asked for one for this number: sends it primary_hello. Y_ENOTFOUND (no
@@ -196,17 +196,6 @@ struct sim_conn *sim_conn_test_open(struct sim *s, struct sim_device *d, int dic
  * connection is closed as the socket path would close it; Y_ECLOSED when
  * it is (or got) closed. */
 int sim_conn_test_node(struct sim_conn *c, const struct wa_node *n);
-
-/* A parsed QR string: "ref,noise,identity,adv[,type]" (base64 keys),
- * optionally after a "...#" URL prefix (Baileys 7, whatsmeow). */
-struct sim_qr {
-	const char *ref; /* borrowed from the input */
-	size_t ref_len;
-	uint8_t noise[WA_KEY_LEN], identity[WA_KEY_LEN], adv[32];
-};
-
-/* Pure parser (fuzzed): 0 or Y_EINVAL. */
-int sim_qr_parse(const char *qr, struct sim_qr *out);
 
 /* For the feature files (sim_passkey.c): what the connection files share. */
 /* Encrypts and sends n (taken, even on failure). */

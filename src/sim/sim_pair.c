@@ -16,48 +16,7 @@
 #include "util/log.h"
 #include "wa/adv.h"
 #include "wa/jid.h"
-
-static int b64val(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '-')
-		return 62;
-	if (ch == '/' || ch == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64 (standard or URL alphabet, padding optional) of exactly
- * `want` bytes. 0 or Y_EINVAL. */
-static int b64_exact(const char *in, size_t len, uint8_t *out, size_t want)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-
-	while (len && in[len - 1] == '=')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64val((unsigned char)in[i]);
-
-		if (v < 0)
-			return Y_EINVAL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= want)
-				return Y_EINVAL;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return o == want ? Y_OK : Y_EINVAL;
-}
+#include "wa/qrtext.h"
 
 /* Builds the ADVSignedDeviceIdentityHMAC of pair-success: the phone
  * (account identity) vouches for the companion's identity. */
@@ -302,42 +261,12 @@ out:
 	return rc;
 }
 
-int sim_qr_parse(const char *qr, struct sim_qr *out)
-{
-	const char *f[6], *hash = strchr(qr, '#');
-	size_t fl[6], nf = 0;
-
-	if (hash)
-		qr = hash + 1;
-	for (const char *p = qr;;) {
-		const char *comma = strchr(p, ',');
-
-		if (nf == 6)
-			return Y_EINVAL;
-		f[nf] = p;
-		fl[nf] = comma ? (size_t)(comma - p) : strlen(p);
-		nf++;
-		if (!comma)
-			break;
-		p = comma + 1;
-	}
-	if ((nf != 4 && nf != 5) || fl[0] == 0 || fl[0] >= SIM_REF_LEN)
-		return Y_EINVAL;
-	out->ref = f[0];
-	out->ref_len = fl[0];
-	if (b64_exact(f[1], fl[1], out->noise, WA_KEY_LEN) ||
-	    b64_exact(f[2], fl[2], out->identity, WA_KEY_LEN) ||
-	    b64_exact(f[3], fl[3], out->adv, sizeof(out->adv)))
-		return Y_EINVAL;
-	return Y_OK;
-}
-
 int sim_conn_scan(struct sim *s, const char *phone, const char *qr, char *jid, size_t jid_cap)
 {
-	struct sim_qr q;
+	struct wa_qr q;
 	struct sim_conn *c;
 
-	if (sim_qr_parse(qr, &q))
+	if (wa_qr_parse(qr, &q))
 		return Y_EINVAL;
 	for (c = s->conns; c; c = c->next) {
 		if (!c->registering || c->state != C_OPEN || c->pair.active)

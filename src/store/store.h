@@ -165,7 +165,8 @@ void store_creds_release(struct store_creds *c); /* wipes the keys too */
 int store_creds_put(struct store *st, const char *session_id, const struct store_creds *c);
 /* Y_ENOTFOUND if the session has none. *out released by the caller. */
 int store_creds_get(struct store *st, const char *session_id, struct store_creds *out);
-/* Deletes the credentials and every prekey of the session (logout). Deleting
+/* Deletes the credentials, every prekey and every Signal record (wa_signal)
+ * of the session (logout); the LID map stays. Deleting
  * what is not there is Y_OK. */
 int store_creds_delete(struct store *st, const char *session_id);
 
@@ -186,6 +187,57 @@ int store_prekey_delete(struct store *st, const char *session_id, uint32_t id);
 /* Counts the session's prekeys (all, and those uploaded). */
 int store_prekey_count(struct store *st, const char *session_id, int64_t *total,
 		       int64_t *uploaded);
+
+/* ---- Signal records of a session (migrations/0006_signal.sql) ----
+ * kind and key as in src/wa/signal_store.h (kind 0..4, key at most 400
+ * bytes); data is opaque. src/service/signal_db.h caches these. */
+#define STORE_SIGNAL_KINDS 5
+#define STORE_SIGNAL_KIND_PREKEY 2 /* its removal also deletes the wa_prekeys row */
+/* *data (caller frees; wipe it, it holds keys) gets a copy of the record.
+ * Y_ENOTFOUND if none. */
+int store_signal_get(struct store *st, const char *session_id, int kind, const char *key,
+		     uint8_t **data, size_t *len);
+/* Calls fn for every key of (session, kind) starting with prefix, in key
+ * order, after the rows were read (fn may call the store); a non-zero
+ * return stops the walk and is returned. */
+int store_signal_keys(struct store *st, const char *session_id, int kind, const char *prefix,
+		      int (*fn)(const char *key, void *arg), void *arg);
+/* One write of a batch: data NULL removes the record. */
+struct store_signal_op {
+	const char *session_id;
+	int kind;
+	const char *key;
+	const uint8_t *data;
+	size_t len;
+};
+/* Applies ops[0..n) in order in one transaction (all or none). Writes for
+ * sessions that no longer exist are skipped (not an error). */
+int store_signal_write(struct store *st, const struct store_signal_op *ops, size_t n);
+/* Records of the session, per kind (counts[STORE_SIGNAL_KINDS]). */
+int store_signal_count(struct store *st, const char *session_id, int64_t *counts);
+
+/* ---- LID <-> phone number mapping of a session (issue 9 §7) ----
+ * lid and pn are bare users (no device, no server). A put replaces any
+ * mapping of the same LID or the same number. Y_ENOTFOUND if the session
+ * does not exist. */
+int store_lid_put(struct store *st, const char *session_id, const char *lid, const char *pn);
+/* *pn (caller frees) of a LID, or *lid of a number; Y_ENOTFOUND if unknown. */
+int store_lid_get_pn(struct store *st, const char *session_id, const char *lid, char **pn);
+int store_lid_get_lid(struct store *st, const char *session_id, const char *pn, char **lid);
+
+/* ---- durability ---- */
+enum store_durability {
+	STORE_DURABILITY_NORMAL = 0, /* WAL, synchronous=NORMAL: survives a process crash */
+	STORE_DURABILITY_FULL = 1,   /* WAL, synchronous=FULL: also survives power loss */
+};
+/* Applies DURABILITY to this connection (store_open starts with NORMAL). */
+int store_set_durability(struct store *st, enum store_durability d);
+/* A second connection to the database `url` for reads (the engine's, for
+ * the Signal cache's misses): no migrations (the schema must be current;
+ * Y_EVERSION otherwise), writes refused (query_only). In WAL mode its reads
+ * never wait for a writer. Not for ":memory:" (that would be another
+ * database). Close with store_close. */
+int store_open_reader(const char *url, struct store **out);
 
 /* ---- messages ---- */
 struct store_message {
@@ -241,6 +293,98 @@ void store_messages_free(struct store_message *m, size_t n);
  * Y_ENOTFOUND if session_id names no session. */
 int store_webhook_log_add(struct store *st, const char *session_id, const char *event,
 			  const char *url, int http_status, int attempt, const char *error);
+
+/* ---- the event outbox (migrations/0006_events.sql, docs/webhooks.md) ----
+ * Every event is a row with a monotonic id, written in the same transaction
+ * as the change it describes: store_session_update, store_session_set_status
+ * and store_sessions_reset_live add `session.status` themselves when the
+ * status or the reason changes. Code inside store_sqlite.c that writes a
+ * change with an event (messages: `message`, `message.ack`) calls the
+ * private event_add_locked() inside its own transaction; everyone else
+ * calls store_event_add. Nothing here waits on delivery. */
+struct store_event {
+	int64_t id;
+	char session_id[STORE_ID_LEN]; /* "" when not tied to a session */
+	char *type;                /* "session.status", "message", "message.ack", ... */
+	char *data;                /* the event's own fields: JSON object text */
+	int64_t created_at;
+};
+void store_event_release(struct store_event *e);
+void store_events_free(struct store_event *e, size_t n);
+/* Appends one event (type and data, a JSON object's text, required: else
+ * Y_EINVAL); session_id may be NULL. *id_out (may be NULL) gets its id.
+ * Y_ENOTFOUND if session_id names no session. */
+int store_event_add(struct store *st, const char *session_id, const char *type,
+		    const char *data, int64_t *id_out);
+/* Called after an event row is written (before its transaction commits:
+ * whoever then reads the store waits for the commit, the store being
+ * serialized). fn must only signal: it runs with the store's lock held and
+ * must not call the store. NULL removes it. Set before other threads use
+ * the store. */
+void store_set_event_hook(struct store *st, void (*fn)(void *arg), void *arg);
+/* Events with id > after, oldest first; session_id NULL for all; types a
+ * NULL-terminated list of types to keep, or NULL for all. limit 1..
+ * STORE_LIST_MAX; *has_next as the other lists. */
+int store_event_list(struct store *st, const char *session_id, int64_t after,
+		     const char *const *types, int limit, struct store_event **out, size_t *n,
+		     int *has_next);
+/* The newest event id (0 when none). */
+int store_event_last(struct store *st, int64_t *id);
+
+/* ---- webhook deliveries: the retry queue, one row per (event, URL) ---- */
+struct store_delivery {
+	int64_t id;
+	int attempts;              /* made so far */
+	char kind[8];              /* "session" or "global": whose secret signs it */
+	char *url;
+	struct store_event ev;     /* the event delivered */
+};
+void store_deliveries_free(struct store_delivery *d, size_t n);
+/*
+ * Fans the events not yet fanned out (a cursor kept in the store) into
+ * pending deliveries, at most `limit` events, in one transaction: one for
+ * the session's webhook when its event filter (JSON array text, NULL = all)
+ * takes the type, one for the global URL (NULL: none) when global_types
+ * (NULL-terminated, NULL = all) takes it; the same URL twice is one
+ * delivery (the session's). *events gets the number of events read.
+ */
+int store_webhook_fanout(struct store *st, const char *global_url,
+			 const char *const *global_types, int limit, int *events);
+/* The oldest pending delivery of each (session, URL) (so that one URL gets a
+ * session's events in order), those due at `now` first, at most limit.
+ * *next_due gets the earliest next attempt time among the heads not yet
+ * due (0: none). */
+int store_webhook_due(struct store *st, int64_t now, int limit, struct store_delivery **out,
+		      size_t *n, int64_t *next_due);
+/* Records an attempt in one transaction: the webhook_log row (http_status
+ * 0 when no answer, error NULL on success) and the delivery's new state
+ * ("pending" with next_at, "delivered" or "failed"). */
+struct store_attempt {
+	int64_t delivery_id;
+	int attempt;               /* this attempt's number, 1 for the first */
+	int http_status;
+	int64_t duration_ms;
+	const char *error;
+	const char *state;
+	int64_t next_at;
+};
+int store_webhook_attempt(struct store *st, const struct store_attempt *a);
+/* Queues event `event_id`'s deliveries of session `session_id` again
+ * (attempts from 1, due now), whatever their state. *n gets how many;
+ * Y_ENOTFOUND when there are none. */
+int store_webhook_replay(struct store *st, const char *session_id, int64_t event_id, int *n);
+/* Webhook log rows of a session, newest first (id DESC), those with an id
+ * below `before` (0: from the newest); success 1: only 2xx answers, 0: only
+ * failures, -1: all. limit 1..STORE_LIST_MAX. */
+struct store_hooklog {
+	int64_t id, event_id, duration_ms, created_at;
+	char *event, *url, *error;
+	int http_status, attempt;
+};
+int store_webhook_log_list(struct store *st, const char *session_id, int64_t before,
+			   int success, int limit, struct store_hooklog **out, size_t *n,
+			   int *has_next);
+void store_hooklogs_free(struct store_hooklog *l, size_t n);
 
 /* Deletes messages whose timestamp, and webhook log rows whose created_at,
  * is older than `before` (ms). *deleted (may be NULL) gets the row count. */

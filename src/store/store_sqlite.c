@@ -77,6 +77,32 @@ enum stmt_id {
 	S_HOOKLOG_ADD,
 	S_PRUNE_MSG,
 	S_PRUNE_HOOKLOG,
+	S_SIG_GET,
+	S_SIG_KEYS,
+	S_SIG_PUT,
+	S_SIG_DEL,
+	S_SIG_DEL_ALL,
+	S_SIG_COUNT,
+	S_LID_PUT,
+	S_LID_GET_PN,
+	S_LID_GET_LID,
+	S_PRUNE_EVENTS,
+	S_SESS_OLD,
+	S_EV_MSG,
+	S_EV_ADD,
+	S_EV_STATUS,
+	S_EV_RESET_LIVE,
+	S_EV_LAST,
+	S_CURSOR_GET,
+	S_CURSOR_PUT,
+	S_FAN_MAX,
+	S_FAN_SESSION,
+	S_FAN_GLOBAL_ALL,
+	S_DUE,
+	S_DLV_UPDATE,
+	S_DLV_LOG,
+	S_DLV_REPLAY,
+	S_HOOKLOG_LIST,
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
@@ -92,6 +118,10 @@ enum stmt_id {
 		 "created_at, from_jid, to_jid, text, quoted_id, reason, updated_at"
 /* How far a status has come: updates by receipt never go back (a late
  * delivery receipt after the read one), and failed only ends pending. */
+/* "+digits" for a phone-number JID column (user@s.whatsapp.net), else NULL. */
+#define MSG_PHONE(col) \
+	"(CASE WHEN " col " LIKE '%@s.whatsapp.net' THEN '+' || substr(" col ", 1, " \
+	"instr(" col ", '@') - 1) END)"
 #define MSG_RANK(x) "(CASE " x " WHEN 'pending' THEN 0 WHEN 'sent' THEN 1 WHEN 'failed' THEN 1 " \
 		    "WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 9 END)"
 
@@ -168,6 +198,77 @@ static const char *const stmt_sql[S__COUNT] = {
 			  "error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_PRUNE_MSG] = "DELETE FROM messages WHERE timestamp < ?1",
 	[S_PRUNE_HOOKLOG] = "DELETE FROM webhook_log WHERE created_at < ?1",
+	[S_SIG_GET] = "SELECT data FROM wa_signal WHERE session_id = ?1 AND kind = ?2 AND key = ?3",
+	[S_SIG_KEYS] = "SELECT key FROM wa_signal WHERE session_id = ?1 AND kind = ?2 "
+		       "AND key >= ?3 AND (?4 IS NULL OR key < ?4) ORDER BY key",
+	[S_SIG_PUT] = "INSERT OR REPLACE INTO wa_signal (session_id, kind, key, data) "
+		      "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
+	[S_SIG_DEL] = "DELETE FROM wa_signal WHERE session_id = ?1 AND kind = ?2 AND key = ?3",
+	[S_SIG_DEL_ALL] = "DELETE FROM wa_signal WHERE session_id = ?1",
+	[S_SIG_COUNT] = "SELECT kind, count(*) FROM wa_signal WHERE session_id = ?1 GROUP BY kind",
+	/* REPLACE also drops the row that held the same pn (UNIQUE) */
+	[S_LID_PUT] = "INSERT OR REPLACE INTO wa_lid_map (session_id, lid, pn, updated_at) "
+		      "VALUES (?1, ?2, ?3, ?4)",
+	[S_LID_GET_PN] = "SELECT pn FROM wa_lid_map WHERE session_id = ?1 AND lid = ?2",
+	[S_LID_GET_LID] = "SELECT lid FROM wa_lid_map WHERE session_id = ?1 AND pn = ?2",
+	/* events already fanned out and with nothing left to deliver */
+	[S_PRUNE_EVENTS] = "DELETE FROM events WHERE created_at < ?1 AND id <= coalesce("
+			   "(SELECT event_id FROM event_cursors WHERE name = 'webhook'), 0) "
+			   "AND id NOT IN (SELECT event_id FROM webhook_deliveries "
+			   "WHERE state = 'pending')",
+	[S_SESS_OLD] = "SELECT status, reason FROM sessions WHERE id = ?1",
+	/* a message event (`message`, `message.ack`) from the row as written:
+	 * ?1 type, ?2 time, ?3 session, ?4 our id or NULL, ?5 the WhatsApp id */
+	[S_EV_MSG] = "INSERT INTO events (session_id, type, data, created_at) SELECT session_id, ?1, "
+		     "json_object('messageId', id, 'waId', wa_id, 'direction', direction, "
+		     "'from', " MSG_PHONE("from_jid") ", 'fromJid', from_jid, "
+		     "'to', " MSG_PHONE("to_jid") ", 'toJid', to_jid, 'chat', chat, "
+		     "'type', type, 'text', text, 'status', status, 'reason', reason, "
+		     "'quotedMessageId', quoted_id, 'messageTimestamp', timestamp), ?2 "
+		     "FROM messages WHERE session_id = ?3 AND "
+		     "(id = ?4 OR (?4 IS NULL AND wa_id = ?5))",
+	[S_EV_ADD] = "INSERT INTO events (session_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[S_EV_STATUS] = "INSERT INTO events (session_id, type, data, created_at) VALUES (?1, "
+			"'session.status', json_object('status', ?2, 'previousStatus', ?3, "
+			"'reason', ?4), ?5)",
+	[S_EV_RESET_LIVE] = "INSERT INTO events (session_id, type, data, created_at) "
+			    "SELECT id, 'session.status', json_object('status', CASE status "
+			    "WHEN 'qr' THEN 'pending' ELSE 'connecting' END, 'previousStatus', "
+			    "status, 'reason', NULL), ?1 FROM sessions "
+			    "WHERE status IN ('connected', 'disconnected', 'qr') "
+			    "AND NOT (status = 'disconnected' AND reason IS 'idle') ORDER BY rowid",
+	[S_EV_LAST] = "SELECT coalesce(max(id), 0) FROM events",
+	[S_CURSOR_GET] = "SELECT event_id FROM event_cursors WHERE name = ?1",
+	[S_CURSOR_PUT] = "INSERT OR REPLACE INTO event_cursors (name, event_id) VALUES (?1, ?2)",
+	[S_FAN_MAX] = "SELECT coalesce(max(id), 0) FROM (SELECT id FROM events WHERE id > ?1 "
+		      "ORDER BY id LIMIT ?2)",
+	[S_FAN_SESSION] = "INSERT OR IGNORE INTO webhook_deliveries (event_id, session_id, url, "
+			  "kind, next_at, updated_at) SELECT e.id, e.session_id, s.webhook_url, "
+			  "'session', ?3, ?3 FROM events e JOIN sessions s ON s.id = e.session_id "
+			  "WHERE e.id > ?1 AND e.id <= ?2 AND s.webhook_url IS NOT NULL AND "
+			  "(s.webhook_events IS NULL OR EXISTS (SELECT 1 FROM "
+			  "json_each(s.webhook_events) j WHERE j.value = e.type)) ORDER BY e.id",
+	[S_FAN_GLOBAL_ALL] = "INSERT OR IGNORE INTO webhook_deliveries (event_id, session_id, url, "
+			     "kind, next_at, updated_at) SELECT e.id, e.session_id, ?4, 'global', "
+			     "?3, ?3 FROM events e WHERE e.id > ?1 AND e.id <= ?2 AND "
+			     "(?5 IS NULL OR e.type IN (SELECT value FROM json_each(?5))) "
+			     "ORDER BY e.id",
+	[S_DUE] = "SELECT d.id, d.attempts, d.kind, d.url, d.next_at, e.id, e.session_id, e.type, "
+		  "e.data, e.created_at FROM webhook_deliveries d JOIN events e ON e.id = d.event_id "
+		  "WHERE d.id IN (SELECT min(id) FROM webhook_deliveries WHERE state = 'pending' "
+		  "GROUP BY session_id, url) ORDER BY d.next_at, d.id LIMIT ?1",
+	[S_DLV_UPDATE] = "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_at = ?4, "
+			 "updated_at = ?5 WHERE id = ?1",
+	[S_DLV_LOG] = "INSERT INTO webhook_log (session_id, event, url, http_status, attempt, error, "
+		      "created_at, event_id, duration_ms) SELECT d.session_id, e.type, d.url, ?2, "
+		      "?3, ?4, ?5, d.event_id, ?6 FROM webhook_deliveries d JOIN events e "
+		      "ON e.id = d.event_id WHERE d.id = ?1",
+	[S_DLV_REPLAY] = "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, "
+			 "next_at = ?3, updated_at = ?3 WHERE event_id = ?2 AND session_id = ?1",
+	[S_HOOKLOG_LIST] = "SELECT id, coalesce(event_id, 0), event, url, http_status, attempt, "
+			   "error, duration_ms, created_at FROM webhook_log WHERE session_id = ?1 "
+			   "AND (?2 = 0 OR id < ?2) AND (?3 < 0 OR (?3 = 1) = "
+			   "(http_status BETWEEN 200 AND 299)) ORDER BY id DESC LIMIT ?4",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -178,6 +279,8 @@ struct store {
 	pthread_mutex_t mu;
 	int busy_ms;          /* the busy timeout in force (guarded by mu) */
 	sqlite3_stmt *stmt[S__COUNT];
+	void (*event_hook)(void *arg); /* store_set_event_hook */
+	void *event_hook_arg;
 };
 
 static const char *const session_statuses[] = {
@@ -1092,28 +1195,162 @@ out:
 	return rc;
 }
 
+/* ---- the event outbox, part 1: what the session writers need ---- */
+
+/* Appends an event inside the caller's transaction (mutex held); *id_out
+ * may be NULL. The one call for code in this file that writes a change with
+ * its event (see store.h). */
+static int event_add_locked(struct store *st, const char *session_id, const char *type,
+			    const char *data, int64_t *id_out)
+{
+	sqlite3_stmt *s = prep(st, S_EV_ADD);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, type);
+	bind_text(s, 3, data);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, rc, "add event");
+	if (id_out)
+		*id_out = sqlite3_last_insert_rowid(st->db);
+	if (st->event_hook)
+		st->event_hook(st->event_hook_arg);
+	return Y_OK;
+}
+
+/* A `message` / `message.ack` event from message row (id, or the session's
+ * wa_id when id is NULL) inside the caller's transaction (mutex held). */
+static int message_event_locked(struct store *st, const char *type, const char *session_id,
+				const char *id, const char *wa_id)
+{
+	sqlite3_stmt *s = prep(st, S_EV_MSG);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, type);
+	sqlite3_bind_int64(s, 2, clock_now_ms());
+	bind_text(s, 3, session_id);
+	bind_text(s, 4, id);
+	bind_text(s, 5, wa_id);
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, rc, "add message event");
+	if (st->event_hook && sqlite3_changes(st->db))
+		st->event_hook(st->event_hook_arg);
+	return Y_OK;
+}
+
+/* Reads the status and reason of session id (mutex held). */
+static int session_old_locked(struct store *st, const char *id, char **status, char **reason)
+{
+	sqlite3_stmt *s = prep(st, S_SESS_OLD);
+	int rc;
+
+	*status = *reason = NULL;
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		rc = col_str(s, 0, status);
+		rc = rc ? rc : col_str(s, 1, reason);
+	} else {
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "read session status");
+	}
+	done(s);
+	if (rc) {
+		free(*status);
+		free(*reason);
+		*status = *reason = NULL;
+	}
+	return rc;
+}
+
+static int str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* A session.status event when status or reason changed (mutex held, in
+ * the transaction of the change). */
+static int status_event_locked(struct store *st, const char *id, const char *status,
+			       const char *reason, const char *old_status, const char *old_reason)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (str_same(status, old_status) && str_same(reason, old_reason))
+		return Y_OK;
+	s = prep(st, S_EV_STATUS);
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, id);
+	bind_text(s, 2, status);
+	bind_text(s, 3, old_status);
+	bind_text(s, 4, reason);
+	sqlite3_bind_int64(s, 5, clock_now_ms());
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, rc, "add session.status event");
+	if (st->event_hook)
+		st->event_hook(st->event_hook_arg);
+	return Y_OK;
+}
+
+/* Ends the transaction: COMMIT when rc is Y_OK, else ROLLBACK; returns rc
+ * or the COMMIT's failure. */
+static int tx_end(struct store *st, int rc)
+{
+	if (rc) {
+		exec_stmt(st, S_ROLLBACK);
+		return rc;
+	}
+	rc = exec_stmt(st, S_COMMIT);
+	if (rc)
+		exec_stmt(st, S_ROLLBACK);
+	return rc;
+}
+
 int store_session_set_status(struct store *st, const char *id, const char *status,
 			     const char *phone)
 {
+	char *old_status = NULL, *old_reason = NULL;
 	sqlite3_stmt *s;
 	int rc;
 
 	if (!id || !in_list(status, session_statuses))
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	s = prep(st, S_SESS_STATUS);
-	if (!s) {
-		rc = Y_EDB;
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc)
 		goto out;
+	rc = session_old_locked(st, id, &old_status, &old_reason);
+	s = rc ? NULL : prep(st, S_SESS_STATUS);
+	if (!rc && !s)
+		rc = Y_EDB;
+	if (!rc) {
+		bind_text(s, 1, id);
+		bind_text(s, 2, status);
+		bind_text(s, 3, phone);
+		sqlite3_bind_int64(s, 4, clock_now_ms());
+		rc = step_change(st, s, "set session status");
+		done(s);
 	}
-	bind_text(s, 1, id);
-	bind_text(s, 2, status);
-	bind_text(s, 3, phone);
-	sqlite3_bind_int64(s, 4, clock_now_ms());
-	rc = step_change(st, s, "set session status");
+	if (!rc) /* the reason stays what it was */
+		rc = status_event_locked(st, id, status, old_reason, old_status, old_reason);
+	rc = tx_end(st, rc);
 out:
-	done(s);
 	pthread_mutex_unlock(&st->mu);
+	free(old_status);
+	free(old_reason);
 	return rc;
 }
 
@@ -1145,64 +1382,84 @@ out:
 
 int store_session_update(struct store *st, const char *id, const struct store_session_update *u)
 {
+	char *old_status = NULL, *old_reason = NULL;
 	sqlite3_stmt *s = NULL;
-	int rc, in_tx = 0;
+	int rc;
 
 	if (!id || !u || !in_list(u->status, session_statuses))
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	if (u->unlink) {
-		rc = exec_stmt(st, S_BEGIN);
-		if (rc)
-			goto out;
-		in_tx = 1;
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc)
+		goto out;
+	rc = session_old_locked(st, id, &old_status, &old_reason);
+	if (!rc && u->unlink) {
 		s = prep(st, S_SESS_UNLINK);
 		if (!s) {
 			rc = Y_EDB;
-			goto out;
+		} else {
+			bind_text(s, 1, id);
+			rc = sqlite3_step(s);
+			done(s);
+			rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "unlink session");
 		}
-		bind_text(s, 1, id);
-		rc = sqlite3_step(s);
-		done(s);
-		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "unlink session");
-		if (rc)
-			goto out;
 	}
-	s = prep(st, S_SESS_UPDATE);
-	if (!s) {
+	s = rc ? NULL : prep(st, S_SESS_UPDATE);
+	if (!rc && !s)
 		rc = Y_EDB;
-		goto out;
+	if (!rc) {
+		bind_text(s, 1, id);
+		bind_text(s, 2, u->status);
+		bind_text(s, 3, u->reason);
+		bind_text(s, 4, u->phone);
+		bind_text(s, 5, u->push_name);
+		bind_text(s, 6, u->device_jid);
+		bind_text(s, 7, u->lid);
+		sqlite3_bind_int64(s, 8, u->connected_at);
+		sqlite3_bind_int64(s, 9, u->last_seen_at);
+		sqlite3_bind_int64(s, 10, clock_now_ms());
+		rc = step_change(st, s, "update session");
+		done(s);
 	}
-	bind_text(s, 1, id);
-	bind_text(s, 2, u->status);
-	bind_text(s, 3, u->reason);
-	bind_text(s, 4, u->phone);
-	bind_text(s, 5, u->push_name);
-	bind_text(s, 6, u->device_jid);
-	bind_text(s, 7, u->lid);
-	sqlite3_bind_int64(s, 8, u->connected_at);
-	sqlite3_bind_int64(s, 9, u->last_seen_at);
-	sqlite3_bind_int64(s, 10, clock_now_ms());
-	rc = step_change(st, s, "update session");
-	done(s);
-	if (in_tx)
-		rc = rc ? (exec_stmt(st, S_ROLLBACK), rc) : exec_stmt(st, S_COMMIT);
-	in_tx = 0;
+	if (!rc)
+		rc = status_event_locked(st, id, u->status, u->reason, old_status, old_reason);
+	rc = tx_end(st, rc);
 out:
-	if (in_tx)
-		exec_stmt(st, S_ROLLBACK);
 	pthread_mutex_unlock(&st->mu);
+	free(old_status);
+	free(old_reason);
 	return rc;
 }
 
 int store_sessions_reset_live(struct store *st, int64_t *n)
 {
+	sqlite3_stmt *s;
+	int64_t changed = 0;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	rc = exec_stmt(st, S_SESS_RESET_LIVE);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc)
+		goto out;
+	s = prep(st, S_EV_RESET_LIVE);
+	if (!s) {
+		rc = Y_EDB;
+	} else {
+		sqlite3_bind_int64(s, 1, clock_now_ms());
+		rc = sqlite3_step(s);
+		done(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "add reset events");
+		if (!rc && sqlite3_changes(st->db) > 0 && st->event_hook)
+			st->event_hook(st->event_hook_arg);
+	}
+	if (!rc)
+		rc = exec_stmt(st, S_SESS_RESET_LIVE);
+	if (!rc)
+		changed = sqlite3_changes(st->db);
+	rc = tx_end(st, rc);
+out:
 	if (n)
-		*n = rc ? 0 : sqlite3_changes(st->db);
+		*n = rc ? 0 : changed;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -1433,6 +1690,7 @@ int store_creds_delete(struct store *st, const char *session_id)
 	if (!rc) {
 		rc = exec_sid(st, S_CREDS_DELETE, session_id, 0, 0);
 		rc = rc ? rc : exec_sid(st, S_PREKEYS_DELETE_ALL, session_id, 0, 0);
+		rc = rc ? rc : exec_sid(st, S_SIG_DEL_ALL, session_id, 0, 0);
 		rc = rc ? (exec_stmt(st, S_ROLLBACK), rc) : exec_stmt(st, S_COMMIT);
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -1623,6 +1881,11 @@ int store_message_insert(struct store *st, struct store_message *m)
 	if (!m->updated_at)
 		m->updated_at = m->created_at;
 	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc) {
+		pthread_mutex_unlock(&st->mu);
+		return rc;
+	}
 	s = prep(st, S_MSG_ADD);
 	if (!s) {
 		rc = Y_EDB;
@@ -1646,8 +1909,14 @@ int store_message_insert(struct store *st, struct store_message *m)
 	sqlite3_bind_int64(s, 16, m->updated_at);
 	rc = sqlite3_step(s);
 	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "insert message");
+	done(s);
+	s = NULL;
+	/* an inbound message is a `message` event, in the same transaction */
+	if (rc == Y_OK && !m->from_me)
+		rc = message_event_locked(st, "message", m->session_id, m->id, NULL);
 out:
 	done(s);
+	rc = tx_end(st, rc);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -1779,6 +2048,11 @@ int store_message_update_wa(struct store *st, const char *session_id, const char
 	if (!session_id || !wa_id || !in_list(status, message_statuses))
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc) {
+		pthread_mutex_unlock(&st->mu);
+		return rc;
+	}
 	s = prep(st, S_MSG_STATUS_WA);
 	if (!s) {
 		rc = Y_EDB;
@@ -1792,8 +2066,14 @@ int store_message_update_wa(struct store *st, const char *session_id, const char
 	rc = sqlite3_step(s);
 	rc = rc == SQLITE_DONE ? (sqlite3_changes(st->db) ? Y_OK : Y_ENOTFOUND)
 			       : db_error(st, rc, "update message status");
+	done(s);
+	s = NULL;
+	/* a status that moved is a `message.ack` event, in the same transaction */
+	if (rc == Y_OK)
+		rc = message_event_locked(st, "message.ack", session_id, NULL, wa_id);
 out:
 	done(s);
+	rc = tx_end(st, rc == Y_ENOTFOUND ? Y_OK : rc) ?: rc;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -2004,6 +2284,8 @@ int store_prune(struct store *st, int64_t before, int64_t *deleted)
 	if (!rc)
 		rc = prune_one(st, S_PRUNE_HOOKLOG, before, &count);
 	if (!rc)
+		rc = prune_one(st, S_PRUNE_EVENTS, before, &count);
+	if (!rc)
 		rc = exec_stmt(st, S_COMMIT);
 	if (rc) {
 		exec_stmt(st, S_ROLLBACK);
@@ -2013,5 +2295,842 @@ out:
 	pthread_mutex_unlock(&st->mu);
 	if (deleted)
 		*deleted = count;
+	return rc;
+}
+
+/* ---- the event outbox, part 2, and webhook deliveries ---- */
+
+void store_event_release(struct store_event *e)
+{
+	if (!e)
+		return;
+	free(e->type);
+	free(e->data);
+	e->type = e->data = NULL;
+}
+
+void store_events_free(struct store_event *e, size_t n)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_event_release(&e[i]);
+	free(e);
+}
+
+void store_set_event_hook(struct store *st, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&st->mu);
+	st->event_hook = fn;
+	st->event_hook_arg = arg;
+	pthread_mutex_unlock(&st->mu);
+}
+
+int store_event_add(struct store *st, const char *session_id, const char *type,
+		    const char *data, int64_t *id_out)
+{
+	int rc;
+
+	if (!type || !*type || !data || data[0] != '{')
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = event_add_locked(st, session_id, type, data, id_out);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* A NULL-terminated list of names as a JSON array text (caller frees), NULL
+ * for a NULL list. Names are [A-Za-z0-9._-] only (else Y_EINVAL), so no
+ * escaping is needed. */
+static int names_json(const char *const *names, char **out)
+{
+	size_t len = 3, at = 0;
+	char *t;
+
+	*out = NULL;
+	if (!names)
+		return Y_OK;
+	for (size_t i = 0; names[i]; i++) {
+		size_t n = strlen(names[i]);
+
+		if (!n || n > 64 || strspn(names[i], "abcdefghijklmnopqrstuvwxyz"
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+			return Y_EINVAL;
+		len += n + 3;
+	}
+	t = malloc(len);
+	if (!t)
+		return Y_ENOMEM;
+	t[at++] = '[';
+	for (size_t i = 0; names[i]; i++)
+		at += (size_t)sprintf(t + at, "%s\"%s\"", i ? "," : "", names[i]);
+	t[at++] = ']';
+	t[at] = '\0';
+	*out = t;
+	return Y_OK;
+}
+
+static int read_event(sqlite3_stmt *s, int col, struct store_event *e)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->id = sqlite3_column_int64(s, col);
+	col_id(s, col + 1, e->session_id);
+	rc = col_str(s, col + 2, &e->type);
+	rc = rc ? rc : col_str(s, col + 3, &e->data);
+	e->created_at = sqlite3_column_int64(s, col + 4);
+	if (!rc && (!e->type || !e->data))
+		rc = Y_EDB;
+	if (rc)
+		store_event_release(e);
+	return rc;
+}
+
+int store_event_list(struct store *st, const char *session_id, int64_t after,
+		     const char *const *types, int limit, struct store_event **out, size_t *n,
+		     int *has_next)
+{
+	static const char sql[] = "SELECT id, session_id, type, data, created_at FROM events "
+				  "WHERE id > ?1 AND (?2 IS NULL OR session_id = ?2) AND "
+				  "(?3 IS NULL OR type IN (SELECT value FROM json_each(?3))) "
+				  "ORDER BY id LIMIT ?4";
+	struct store_event *rows;
+	sqlite3_stmt *s = NULL;
+	size_t count = 0;
+	char *tj;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*has_next = 0;
+	if (limit < 1 || limit > STORE_LIST_MAX)
+		return Y_EINVAL;
+	rc = names_json(types, &tj);
+	if (rc)
+		return rc;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows) {
+		free(tj);
+		return Y_ENOMEM;
+	}
+	pthread_mutex_lock(&st->mu);
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_error(st, rc, "list events");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, after);
+	bind_text(s, 2, session_id);
+	bind_text(s, 3, tj);
+	sqlite3_bind_int(s, 4, limit + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == (size_t)limit) {
+			*has_next = 1;
+			break;
+		}
+		rc = read_event(s, 0, &rows[count]);
+		if (rc)
+			goto out;
+		count++;
+	}
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list events");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	free(tj);
+	if (rc) {
+		store_events_free(rows, count);
+		*has_next = 0;
+		return rc;
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+/* One int64 from a single-row statement (mutex held); binds none. */
+static int scalar_locked(struct store *st, enum stmt_id id, int64_t *v)
+{
+	sqlite3_stmt *s = prep(st, id);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(s, 0);
+	rc = rc == SQLITE_ROW ? Y_OK : db_error(st, rc, stmt_sql[id]);
+	done(s);
+	return rc;
+}
+
+int store_event_last(struct store *st, int64_t *id)
+{
+	int rc;
+
+	*id = 0;
+	pthread_mutex_lock(&st->mu);
+	rc = scalar_locked(st, S_EV_LAST, id);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+void store_deliveries_free(struct store_delivery *d, size_t n)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(d[i].url);
+		store_event_release(&d[i].ev);
+	}
+	free(d);
+}
+
+#define FANOUT_CURSOR "webhook"
+
+int store_webhook_fanout(struct store *st, const char *global_url,
+			 const char *const *global_types, int limit, int *events)
+{
+	int64_t cur = 0, upto = 0, now = clock_now_ms();
+	sqlite3_stmt *s;
+	char *tj;
+	int rc;
+
+	*events = 0;
+	if (limit < 1)
+		return Y_EINVAL;
+	rc = names_json(global_types, &tj);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc)
+		goto out;
+	s = prep(st, S_CURSOR_GET);
+	if (!s) {
+		rc = Y_EDB;
+		goto end;
+	}
+	bind_text(s, 1, FANOUT_CURSOR);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		cur = sqlite3_column_int64(s, 0);
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "read fanout cursor");
+	done(s);
+	if (rc || !(s = prep(st, S_FAN_MAX))) {
+		rc = rc ? rc : Y_EDB;
+		goto end;
+	}
+	sqlite3_bind_int64(s, 1, cur);
+	sqlite3_bind_int(s, 2, limit);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		upto = sqlite3_column_int64(s, 0);
+	rc = rc == SQLITE_ROW ? Y_OK : db_error(st, rc, "fanout range");
+	done(s);
+	if (rc || upto <= cur)
+		goto end;
+	for (int k = 0; k < 2 && !rc; k++) {
+		if (k == 1 && !global_url)
+			break;
+		s = prep(st, k ? S_FAN_GLOBAL_ALL : S_FAN_SESSION);
+		if (!s) {
+			rc = Y_EDB;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, cur);
+		sqlite3_bind_int64(s, 2, upto);
+		sqlite3_bind_int64(s, 3, now);
+		if (k) {
+			bind_text(s, 4, global_url);
+			bind_text(s, 5, tj);
+		}
+		rc = sqlite3_step(s);
+		done(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "fan out events");
+	}
+	if (!rc && (s = prep(st, S_CURSOR_PUT))) {
+		bind_text(s, 1, FANOUT_CURSOR);
+		sqlite3_bind_int64(s, 2, upto);
+		rc = sqlite3_step(s);
+		done(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "move fanout cursor");
+	} else if (!rc) {
+		rc = Y_EDB;
+	}
+	if (!rc)
+		*events = (int)(upto - cur); /* ids have gaps only after a rollback: an upper bound */
+end:
+	rc = tx_end(st, rc);
+	if (rc)
+		*events = 0;
+out:
+	pthread_mutex_unlock(&st->mu);
+	free(tj);
+	return rc;
+}
+
+int store_webhook_due(struct store *st, int64_t now, int limit, struct store_delivery **out,
+		      size_t *n, int64_t *next_due)
+{
+	struct store_delivery *rows;
+	size_t count = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*next_due = 0;
+	if (limit < 1 || limit > STORE_LIST_MAX)
+		return Y_EINVAL;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_DUE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	sqlite3_bind_int(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_delivery *d = &rows[count];
+		int64_t at = sqlite3_column_int64(s, 4);
+		const unsigned char *kind = sqlite3_column_text(s, 2);
+
+		if (at > now) { /* ordered by next_at: the rest are later */
+			*next_due = at;
+			break;
+		}
+		d->id = sqlite3_column_int64(s, 0);
+		d->attempts = sqlite3_column_int(s, 1);
+		snprintf(d->kind, sizeof(d->kind), "%s", kind ? (const char *)kind : "");
+		rc = col_str(s, 3, &d->url);
+		rc = rc ? rc : read_event(s, 5, &d->ev);
+		if (!rc && !d->url)
+			rc = Y_EDB;
+		if (rc) {
+			free(d->url);
+			goto out;
+		}
+		count++;
+	}
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "due deliveries");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_deliveries_free(rows, count);
+		*next_due = 0;
+		return rc;
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+int store_webhook_attempt(struct store *st, const struct store_attempt *a)
+{
+	int64_t now = clock_now_ms();
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!a || !a->state)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc)
+		goto out;
+	s = prep(st, S_DLV_LOG);
+	if (!s) {
+		rc = Y_EDB;
+	} else {
+		sqlite3_bind_int64(s, 1, a->delivery_id);
+		sqlite3_bind_int(s, 2, a->http_status);
+		sqlite3_bind_int(s, 3, a->attempt);
+		bind_text(s, 4, a->error);
+		sqlite3_bind_int64(s, 5, now);
+		sqlite3_bind_int64(s, 6, a->duration_ms);
+		rc = sqlite3_step(s);
+		done(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "log webhook attempt");
+	}
+	if (!rc && (s = prep(st, S_DLV_UPDATE))) {
+		sqlite3_bind_int64(s, 1, a->delivery_id);
+		bind_text(s, 2, a->state);
+		sqlite3_bind_int(s, 3, a->attempt);
+		sqlite3_bind_int64(s, 4, a->next_at);
+		sqlite3_bind_int64(s, 5, now);
+		rc = sqlite3_step(s);
+		done(s);
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "update delivery");
+	} else if (!rc) {
+		rc = Y_EDB;
+	}
+	rc = tx_end(st, rc);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_webhook_replay(struct store *st, const char *session_id, int64_t event_id, int *n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*n = 0;
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_DLV_REPLAY);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int64(s, 2, event_id);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc == SQLITE_DONE) {
+		*n = sqlite3_changes(st->db);
+		rc = *n ? Y_OK : Y_ENOTFOUND;
+		if (*n && st->event_hook)
+			st->event_hook(st->event_hook_arg); /* wakes the sender */
+	} else {
+		rc = db_error(st, rc, "replay delivery");
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+void store_hooklogs_free(struct store_hooklog *l, size_t n)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(l[i].event);
+		free(l[i].url);
+		free(l[i].error);
+	}
+	free(l);
+}
+
+int store_webhook_log_list(struct store *st, const char *session_id, int64_t before,
+			   int success, int limit, struct store_hooklog **out, size_t *n,
+			   int *has_next)
+{
+	struct store_hooklog *rows;
+	size_t count = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*has_next = 0;
+	if (!session_id || limit < 1 || limit > STORE_LIST_MAX)
+		return Y_EINVAL;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_HOOKLOG_LIST);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int64(s, 2, before);
+	sqlite3_bind_int(s, 3, success);
+	sqlite3_bind_int(s, 4, limit + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_hooklog *l = &rows[count];
+
+		if (count == (size_t)limit) {
+			*has_next = 1;
+			break;
+		}
+		l->id = sqlite3_column_int64(s, 0);
+		l->event_id = sqlite3_column_int64(s, 1);
+		rc = col_str(s, 2, &l->event);
+		rc = rc ? rc : col_str(s, 3, &l->url);
+		l->http_status = sqlite3_column_int(s, 4);
+		l->attempt = sqlite3_column_int(s, 5);
+		rc = rc ? rc : col_str(s, 6, &l->error);
+		l->duration_ms = sqlite3_column_int64(s, 7);
+		l->created_at = sqlite3_column_int64(s, 8);
+		count++;
+		if (rc)
+			goto out;
+	}
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list webhook log");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_hooklogs_free(rows, count);
+		*has_next = 0;
+		return rc;
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+/* ---- Signal records ---- */
+
+static int signal_args_ok(const char *session_id, int kind, const char *key)
+{
+	return session_id && key && kind >= 0 && kind < STORE_SIGNAL_KINDS;
+}
+
+static void bind_sig_key(sqlite3_stmt *s, const char *session_id, int kind, const char *key)
+{
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int(s, 2, kind);
+	bind_text(s, 3, key);
+}
+
+int store_signal_get(struct store *st, const char *session_id, int kind, const char *key,
+		     uint8_t **data, size_t *len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if (!signal_args_ok(session_id, kind, key))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SIG_GET);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_sig_key(s, session_id, kind, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+
+		*data = malloc(n ? n : 1);
+		if (!*data) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		if (n)
+			memcpy(*data, b, n);
+		*len = n;
+		rc = Y_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get signal record");
+	}
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* The smallest string above every string starting with prefix (the prefix
+ * with its last byte below 0xFF incremented, later bytes cut), written into
+ * out; 0 when there is none (every string then qualifies). */
+static size_t prefix_upper(const char *prefix, char *out, size_t cap)
+{
+	size_t n = strlen(prefix);
+
+	if (n >= cap)
+		return 0;
+	memcpy(out, prefix, n);
+	while (n > 0 && (unsigned char)out[n - 1] == 0xFF)
+		n--;
+	if (n == 0)
+		return 0;
+	out[n - 1] = (char)((unsigned char)out[n - 1] + 1);
+	out[n] = '\0';
+	return n;
+}
+
+int store_signal_keys(struct store *st, const char *session_id, int kind, const char *prefix,
+		      int (*fn)(const char *key, void *arg), void *arg)
+{
+	char upper[512];
+	size_t ulen, plen, n = 0, cap = 0;
+	char **keys = NULL;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!signal_args_ok(session_id, kind, prefix) || !fn)
+		return Y_EINVAL;
+	plen = strlen(prefix);
+	ulen = prefix_upper(prefix, upper, sizeof upper);
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SIG_KEYS);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_sig_key(s, session_id, kind, prefix);
+	if (ulen)
+		sqlite3_bind_text(s, 4, upper, (int)ulen, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+
+		if (!k || strncmp(k, prefix, plen))
+			continue; /* the range is only a hint: the prefix decides */
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **nk = realloc(keys, nc * sizeof(*nk));
+			if (!nk) {
+				rc = Y_ENOMEM;
+				goto out;
+			}
+			keys = nk;
+			cap = nc;
+		}
+		keys[n] = strdup(k);
+		if (!keys[n]) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list signal keys");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			rc = fn(keys[i], arg);
+		free(keys[i]);
+	}
+	free(keys);
+	return rc;
+}
+
+/* Removing a one-time prekey record also drops its wa_prekeys row: the
+ * private key is gone once a peer used it. */
+static int signal_drop_prekey(struct store *st, const struct store_signal_op *o)
+{
+	char *end;
+	unsigned long id = strtoul(o->key, &end, 10);
+
+	if (o->kind != STORE_SIGNAL_KIND_PREKEY || !*o->key || *end || id > 0xFFFFFF)
+		return Y_OK;
+	return exec_sid(st, S_PREKEY_DELETE, o->session_id, (int64_t)id, 1);
+}
+
+static int signal_write_one(struct store *st, const struct store_signal_op *o)
+{
+	enum stmt_id id = o->data ? S_SIG_PUT : S_SIG_DEL;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!signal_args_ok(o->session_id, o->kind, o->key))
+		return Y_EINVAL;
+	s = prep(st, id);
+	if (!s)
+		return Y_EDB;
+	bind_sig_key(s, o->session_id, o->kind, o->key);
+	if (o->data)
+		sqlite3_bind_blob(s, 4, o->len ? (const void *)o->data : "", (int)o->len,
+				  SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, rc, stmt_sql[id]);
+	return o->data ? Y_OK : signal_drop_prekey(st, o);
+}
+
+int store_signal_write(struct store *st, const struct store_signal_op *ops, size_t n)
+{
+	int rc;
+
+	if (n && !ops)
+		return Y_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].data && ops[i].len > INT32_MAX)
+			return Y_ETOOBIG;
+	if (!n)
+		return Y_OK;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = signal_write_one(st, &ops[i]);
+	if (!rc)
+		rc = exec_stmt(st, S_COMMIT);
+	else if (sqlite3_get_autocommit(st->db) == 0)
+		exec_stmt(st, S_ROLLBACK);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_signal_count(struct store *st, const char *session_id, int64_t *counts)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	for (int k = 0; k < STORE_SIGNAL_KINDS; k++)
+		counts[k] = 0;
+	if (!session_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_SIG_COUNT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int k = sqlite3_column_int(s, 0);
+		if (k >= 0 && k < STORE_SIGNAL_KINDS)
+			counts[k] = sqlite3_column_int64(s, 1);
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "count signal records");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- LID map ---- */
+
+int store_lid_put(struct store *st, const char *session_id, const char *lid, const char *pn)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !lid || !*lid || !pn || !*pn)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_LID_PUT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, lid);
+	bind_text(s, 3, pn);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "put lid mapping");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int lid_get(struct store *st, enum stmt_id id, const char *session_id, const char *v,
+		   char **out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	if (!session_id || !v)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, id);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, v);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = col_str(s, 0, out);
+	else
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, stmt_sql[id]);
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_lid_get_pn(struct store *st, const char *session_id, const char *lid, char **pn)
+{
+	return lid_get(st, S_LID_GET_PN, session_id, lid, pn);
+}
+
+int store_lid_get_lid(struct store *st, const char *session_id, const char *pn, char **lid)
+{
+	return lid_get(st, S_LID_GET_LID, session_id, pn, lid);
+}
+
+/* ---- durability and the read connection ---- */
+
+int store_set_durability(struct store *st, enum store_durability d)
+{
+	int rc;
+
+	if (d != STORE_DURABILITY_NORMAL && d != STORE_DURABILITY_FULL)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_sql(st, d == STORE_DURABILITY_FULL ? "PRAGMA synchronous = FULL"
+						     : "PRAGMA synchronous = NORMAL");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_sqlite_synchronous(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
+int store_open_reader(const char *url, struct store **out)
+{
+	struct store *st = NULL;
+	const char *path = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, version = -1;
+
+	*out = NULL;
+	rc = url_path(url, &path);
+	if (rc)
+		return rc;
+	if (!strcmp(path, ":memory:"))
+		return Y_EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return Y_ENOMEM;
+	pthread_mutex_init(&st->mu, NULL);
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		LOG_ERROR("store: cannot open the database for reading", "{s:s, s:s}", "path", path,
+			  "error", st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		rc = Y_EDB;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	rc = exec_sql(st, "PRAGMA query_only = ON");
+	if (rc)
+		goto fail;
+	rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+				-1, &s, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (version != store_migrations_count) {
+		LOG_ERROR("store: the read connection found another schema version", "{s:i, s:i}",
+			  "database_version", version, "known_version", store_migrations_count);
+		rc = version < 0 ? Y_EDB : Y_EVERSION;
+		goto fail;
+	}
+	*out = st;
+	return Y_OK;
+fail:
+	store_close(st);
 	return rc;
 }

@@ -13,4 +13,7 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out);
  * fails with Y_EBUSY (default 5000 ms). */
 void store_sqlite_set_busy_timeout(struct store *st, int ms);
 
+/* The connection's PRAGMA synchronous (1 NORMAL, 2 FULL), or < 0 on error. */
+int store_sqlite_synchronous(struct store *st);
+
 #endif

@@ -39,6 +39,9 @@ enum opt_type {
 	OPT_HOURS,   /* a decimal number of hours within [min, max], kept as int64_t ms */
 	OPT_PEMKEY,  /* a readable file holding a PEM private key */
 	OPT_CIDRS,   /* comma-separated IP addresses and CIDR blocks (util/cidr.h) */
+	OPT_HTTPURL, /* an http:// or https:// URL with a host */
+	OPT_NAMES,   /* comma-separated names of [a-z0-9._], e.g. event types */
+	OPT_DURABILITY, /* normal or full, kept as int 0 or 1 (enum store_durability) */
 };
 
 struct option_row {
@@ -65,6 +68,9 @@ static const struct option_row options[] = {
 	{ "DATABASE_URL", "database-url", "URL", OPT_DBURL, FIELD(database_url), NULL,
 	  "DATA_DIR/db.sqlite", 0, 0,
 	  "SQLite file path or sqlite:PATH (postgres:// is not supported yet)" },
+	{ "DURABILITY", "durability", "MODE", OPT_DURABILITY, FIELD(durability), "normal", NULL, 0,
+	  0, "normal: a commit survives a crash of the process (WAL, synchronous=NORMAL); full: "
+	  "also a power loss or OS crash (synchronous=FULL, an fsync per commit, slower)" },
 	{ "LOG_LEVEL", "log-level", "LEVEL", OPT_LEVEL, FIELD(log_level), "info", NULL, 0, 0,
 	  "debug, info, warn or error" },
 	{ "API_KEY", "api-key", "KEY", OPT_SECRET, FIELD(api_key), NULL, "(none)", 0, 256,
@@ -108,6 +114,23 @@ static const struct option_row options[] = {
 	  "its next use reconnects it. 0 = never (a disconnected number stops receiving)" },
 	{ "MAX_BODY_BYTES", "max-body-bytes", "BYTES", OPT_SIZE, FIELD(max_body_bytes), "1048576",
 	  "1048576 (1 MiB)", 1024, 64LL << 20, "largest accepted HTTP request body" },
+	/* webhooks (src/service/webhook.c, docs/webhooks.md) */
+	{ "WEBHOOK_URL", "webhook-url", "URL", OPT_HTTPURL, FIELD(webhook_url), NULL, "(none)", 0,
+	  0, "a webhook for every session's events, beside each session's own (PUT "
+	  "/api/v1/sessions/{id}/webhook)" },
+	{ "WEBHOOK_SECRET", "webhook-secret", "SECRET", OPT_SECRET, FIELD(webhook_secret), NULL,
+	  "(none)", 0, 256, "HMAC-SHA256 key signing the WEBHOOK_URL deliveries "
+	  "(X-YesApp-Signature); unsigned without it" },
+	{ "WEBHOOK_EVENTS", "webhook-events", "LIST", OPT_NAMES, FIELD(webhook_events), NULL,
+	  "(all)", 0, 0, "comma-separated event types WEBHOOK_URL gets, e.g. "
+	  "session.status,message" },
+	{ "WEBHOOK_RETRIES", "webhook-retries", "N", OPT_INT, FIELD(webhook_retries), "2", NULL, 0,
+	  20, "attempts after the first before a delivery is failed (replayable)" },
+	{ "WEBHOOK_BACKOFF_MS", "webhook-backoff-ms", "MS", OPT_INT, FIELD(webhook_backoff_ms),
+	  "1000", NULL, 1, 3600000, "wait before the first retry; doubles for each next one" },
+	{ "WEBHOOK_TIMEOUT_MS", "webhook-timeout-ms", "MS", OPT_INT, FIELD(webhook_timeout_ms),
+	  "10000", NULL, 100, 300000, "longest wait for a receiver's answer (an attempt "
+	  "cut there failed)" },
 	/* the sandbox (server.c, src/sim/sim_thread.c) */
 	{ "SANDBOX", "sandbox", "", OPT_BOOL, FIELD(sandbox), "false", NULL, 0, 0,
 	  "run the built-in WhatsApp simulator in-process and connect every session to it "
@@ -137,7 +160,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static int is_string_type(enum opt_type t)
 {
-	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL && t != OPT_HOURS;
+	return t != OPT_INT && t != OPT_SIZE && t != OPT_LEVEL && t != OPT_BOOL && t != OPT_HOURS &&
+	       t != OPT_DURABILITY;
 }
 
 /* Parses a whole decimal integer; 0 or Y_EINVAL. */
@@ -157,6 +181,14 @@ static int parse_ll(const char *s, long long *out)
 }
 
 /* Text after "scheme://" up to the first '/', ':' or end must be non-empty. */
+static int printable_no_space(const char *s)
+{
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return 0;
+	return 1;
+}
+
 static int has_host(const char *after_scheme)
 {
 	size_t n = strcspn(after_scheme, "/:?#");
@@ -357,6 +389,14 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 			return Y_EINVAL;
 		}
 		break;
+	case OPT_DURABILITY:
+		if (strcmp(val, "normal") && strcmp(val, "full")) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected normal or full", who,
+				val);
+			return Y_EINVAL;
+		}
+		*(int *)field = !strcmp(val, "full");
+		return Y_OK;
 	case OPT_BOOL:
 		if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes") ||
 		    !strcasecmp(val, "on")) {
@@ -387,6 +427,23 @@ static int apply(struct config *cfg, const struct option_row *o, const char *val
 		}
 		break;
 	}
+	case OPT_HTTPURL:
+		if (strlen(val) > 2048 || !printable_no_space(val) ||
+		    !((!strncmp(val, "https://", 8) && has_host(val + 8)) ||
+		      (!strncmp(val, "http://", 7) && has_host(val + 7)))) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected an http:// or "
+				"https:// URL with a host", who, val);
+			return Y_EINVAL;
+		}
+		break;
+	case OPT_NAMES:
+		if (!*val || strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789._,") != strlen(val) ||
+		    val[0] == ',' || val[strlen(val) - 1] == ',' || strstr(val, ",,")) {
+			set_err(err, errlen, "%s: invalid value \"%s\": expected comma-separated "
+				"names such as session.status,message", who, val);
+			return Y_EINVAL;
+		}
+		break;
 	case OPT_ORIGINS:
 		if (!valid_origins(val)) {
 			set_err(err, errlen, "%s: invalid value \"%s\": expected * or a comma-separated "
@@ -564,6 +621,12 @@ static const char *type_doc(const struct option_row *o, char *buf, size_t len)
 		return "PEM file";
 	case OPT_BOOL:
 		return "boolean";
+	case OPT_HTTPURL:
+		return "http:// or https:// URL";
+	case OPT_NAMES:
+		return "comma-separated names";
+	case OPT_DURABILITY:
+		return "normal|full";
 	}
 	return "?";
 }

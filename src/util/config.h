@@ -19,6 +19,7 @@ struct config {
 	char *host;               /* HOST, --host (0.0.0.0) */
 	char *data_dir;           /* DATA_DIR, --data-dir (./data) */
 	char *database_url;       /* DATABASE_URL, --database-url (DATA_DIR/db.sqlite) */
+	int durability;           /* DURABILITY (normal): 0 normal, 1 full (= enum store_durability) */
 	enum ylog_level log_level;/* LOG_LEVEL, --log-level (info) */
 	char *api_key;            /* API_KEY, --api-key (NULL) */
 	char *cors_origins;       /* CORS_ORIGINS, --cors-origins (NULL = none) comma list or "*" */
@@ -38,6 +39,12 @@ struct config {
 	int64_t idle_disconnect_ms; /* IDLE_DISCONNECT_HOURS (0 = off), in ms */
 	int sandbox;              /* SANDBOX, --sandbox (false): the in-process simulator */
 	char *sandbox_state;      /* SANDBOX_STATE (DATA_DIR/sandbox.json) */
+	char *webhook_url;        /* WEBHOOK_URL: http(s) URL, NULL = none */
+	char *webhook_secret;     /* WEBHOOK_SECRET, NULL = unsigned */
+	char *webhook_events;     /* WEBHOOK_EVENTS: comma list, NULL = all */
+	int webhook_retries;      /* WEBHOOK_RETRIES (2) */
+	int webhook_backoff_ms;   /* WEBHOOK_BACKOFF_MS (1000), doubling */
+	int webhook_timeout_ms;   /* WEBHOOK_TIMEOUT_MS (10000) */
 };
 
 /* Fills cfg from env and argv (argv[0] is the first argument after the

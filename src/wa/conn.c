@@ -1,6 +1,7 @@
 /* The connection pipe (see conn.h): socket -> Noise -> nodes, iq waiters. */
 #include "wa/conn.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 /* A decoded tree may take this much memory (attribute-heavy nodes expand);
  * far above any stanza a client receives, far below the codec's cap. */
 #define CONN_TREE_MAX ((size_t)32 << 20)
+#define PAYLOAD_MAX_DEFAULT ((size_t)64 << 10)
 
 struct waiter {
 	struct waiter *next;
@@ -24,7 +26,9 @@ struct waiter {
 	char id[WA_CONN_ID_LEN];
 };
 
-enum conn_state { CS_HELLO, CS_SERVER, CS_OPEN, CS_CLOSING };
+/* initiator: CS_HELLO (ServerHello awaited); responder: CS_HELLO
+ * (ClientHello awaited), CS_FINISH (ClientFinish awaited) */
+enum conn_state { CS_HELLO, CS_FINISH, CS_OPEN, CS_CLOSING };
 
 struct wa_conn {
 	struct wa_loop *loop;
@@ -39,6 +43,11 @@ struct wa_conn {
 	struct wa_keypair noise_key;   /* wiped after ClientFinish */
 	uint8_t *payload;              /* freed after ClientFinish */
 	size_t payload_len;
+	/* responder */
+	bool responder;
+	const struct wa_keypair *static_key; /* borrowed */
+	const uint8_t *cert_chain;     /* borrowed */
+	size_t cert_len, payload_max;
 	struct waiter *waiters;
 	size_t nwaiters;
 	uint64_t last_rx;
@@ -142,6 +151,46 @@ static int on_server_hello(struct wa_conn *c, const uint8_t *p, size_t n)
 	return Y_OK;
 }
 
+/* Responder: ClientHello, answered with ServerHello (the dictionary is
+ * the one the client's intro named). */
+static int on_client_hello(struct wa_conn *c, const uint8_t *p, size_t n)
+{
+	struct ybuf out = YBUF_INIT(0);
+	uint8_t intro[4] = { 'W', 'A', WA_FRAME_MAGIC, 0 };
+	int rc;
+
+	c->dict = wa_socket_dict(c->ws);
+	if (c->dict != 2 && c->dict != 3)
+		return Y_EUNSUPPORTED;
+	intro[3] = (uint8_t)c->dict;
+	wa_noise_init(&c->nz, WA_NOISE_RESPONDER, intro);
+	rc = wa_noise_read_client_hello(&c->nz, p, n);
+	rc = rc ?: wa_noise_server_hello(&c->nz, c->static_key, c->cert_chain, c->cert_len, &out);
+	rc = rc ?: wa_socket_send_frame(c->ws, out.data, out.len);
+	ybuf_release(&out);
+	if (!rc)
+		c->state = CS_FINISH;
+	return rc;
+}
+
+/* Responder: ClientFinish; its ClientPayload goes to on_payload. */
+static int on_client_finish(struct wa_conn *c, const uint8_t *p, size_t n)
+{
+	struct ybuf pl = YBUF_INIT(c->payload_max);
+	int rc = wa_noise_read_client_finish(&c->nz, p, n, &pl);
+
+	if (!rc) {
+		c->state = CS_OPEN;
+		if (c->cbs.on_payload) {
+			ENTER(c);
+			rc = c->cbs.on_payload(c, pl.data, pl.len, c->ud);
+			LEAVE();
+		}
+	}
+	ybuf_release(&pl);
+	return rc;
+}
+
 static void on_frame(struct wa_socket *s, const uint8_t *p, size_t n, void *ud)
 {
 	struct wa_conn *c = ud;
@@ -152,7 +201,9 @@ static void on_frame(struct wa_socket *s, const uint8_t *p, size_t n, void *ud)
 	c->last_rx = uv_now(wa_loop_uv(c->loop));
 	if (c->state == CS_OPEN)
 		rc = on_transport(c, p, n);
-	else if (c->state == CS_HELLO || c->state == CS_SERVER)
+	else if (c->responder)
+		rc = c->state == CS_HELLO ? on_client_hello(c, p, n) : on_client_finish(c, p, n);
+	else if (c->state == CS_HELLO)
 		rc = on_server_hello(c, p, n);
 	else
 		rc = Y_ESTATE;
@@ -191,12 +242,21 @@ static void on_sock_close(struct wa_socket *s, int err, const char *reason, void
 	free(c);
 }
 
+static void id_prefix_init(struct wa_conn *c)
+{
+	uint8_t rnd[4];
+
+	if (wa_crypto_random(rnd, sizeof(rnd)))
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(c->id_prefix, sizeof(c->id_prefix), "%u.%u", (unsigned)rnd[0] << 8 | rnd[1],
+		 (unsigned)rnd[2] << 8 | rnd[3]);
+}
+
 int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struct wa_conn_cbs *cbs,
 		    void *ud, struct wa_conn **out)
 {
 	static const struct wa_socket_cbs scbs = { on_open, on_frame, NULL, on_sock_close };
 	uint8_t intro[4] = { 'W', 'A', WA_FRAME_MAGIC, 0 };
-	uint8_t rnd[4];
 	struct wa_conn *c;
 	int rc;
 
@@ -225,10 +285,7 @@ int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struc
 	wa_noise_init(&c->nz, WA_NOISE_INITIATOR, intro);
 	if (o->root_pub)
 		wa_noise_trust_root(&c->nz, o->root_pub);
-	if (wa_crypto_random(rnd, sizeof(rnd)))
-		memset(rnd, 0, sizeof(rnd));
-	snprintf(c->id_prefix, sizeof(c->id_prefix), "%u.%u", (unsigned)rnd[0] << 8 | rnd[1],
-		 (unsigned)rnd[2] << 8 | rnd[3]);
+	id_prefix_init(c);
 	rc = wa_socket_connect(l, &o->sock, &scbs, c, &c->ws);
 	if (rc) {
 		wa_noise_release(&c->nz);
@@ -239,6 +296,44 @@ int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struc
 	}
 	*out = c;
 	return Y_OK;
+}
+
+int wa_conn_accept(struct wa_loop *l, struct wa_socket *ws, const struct wa_conn_accept_opts *o,
+		   const struct wa_conn_cbs *cbs, void *ud, struct wa_conn **out)
+{
+	static const struct wa_socket_cbs scbs = { NULL, on_frame, NULL, on_sock_close };
+	struct wa_conn *c;
+
+	*out = NULL;
+	if (!l || !ws || !o || !o->static_key || !o->cert_chain || !cbs)
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->loop = l;
+	c->ws = ws;
+	c->cbs = *cbs;
+	c->ud = ud;
+	c->responder = true;
+	c->static_key = o->static_key;
+	c->cert_chain = o->cert_chain;
+	c->cert_len = o->cert_len;
+	c->payload_max = o->payload_max ? o->payload_max : PAYLOAD_MAX_DEFAULT;
+	c->log_session = o->log_session;
+	id_prefix_init(c);
+	wa_socket_set_cbs(ws, &scbs, c);
+	*out = c;
+	return Y_OK;
+}
+
+const uint8_t *wa_conn_peer_static(const struct wa_conn *c)
+{
+	return c->nz.remote_static;
+}
+
+int wa_conn_dict(const struct wa_conn *c)
+{
+	return c->dict;
 }
 
 int wa_conn_new_detached(int dict, struct wa_conn **out)
@@ -259,9 +354,9 @@ int wa_conn_new_detached(int dict, struct wa_conn **out)
 	return Y_OK;
 }
 
-int wa_conn_send(struct wa_conn *c, const struct wa_node *n)
+int wa_conn_seal(struct wa_conn *c, const struct wa_node *n, struct ybuf *out)
 {
-	struct ybuf pt = YBUF_INIT(WA_FRAME_MAX - WA_GCM_TAG_LEN), ct = YBUF_INIT(0);
+	struct ybuf pt = YBUF_INIT(WA_FRAME_MAX - WA_GCM_TAG_LEN);
 	int rc;
 
 	if (c->state == CS_CLOSING)
@@ -269,13 +364,27 @@ int wa_conn_send(struct wa_conn *c, const struct wa_node *n)
 	if (c->state != CS_OPEN)
 		return Y_ESTATE;
 	rc = wa_binary_encode(n, c->dict, &pt);
-	if (!c->ws) { /* detached: encoded, then discarded */
-		ybuf_release(&pt);
-		return rc;
-	}
-	rc = rc ?: wa_noise_encrypt(&c->nz, pt.data, pt.len, &ct);
-	rc = rc ?: wa_socket_send_frame(c->ws, ct.data, ct.len);
+	if (c->ws) /* detached: encoded, then discarded */
+		rc = rc ?: wa_noise_encrypt(&c->nz, pt.data, pt.len, out);
 	ybuf_release(&pt);
+	return rc;
+}
+
+int wa_conn_send_frame(struct wa_conn *c, const uint8_t *p, size_t n)
+{
+	if (c->state == CS_CLOSING)
+		return Y_ECLOSED;
+	if (c->state != CS_OPEN)
+		return Y_ESTATE;
+	return c->ws ? wa_socket_send_frame(c->ws, p, n) : Y_OK;
+}
+
+int wa_conn_send(struct wa_conn *c, const struct wa_node *n)
+{
+	struct ybuf ct = YBUF_INIT(0);
+	int rc = wa_conn_seal(c, n, &ct);
+
+	rc = rc ?: wa_conn_send_frame(c, ct.data, ct.len);
 	ybuf_release(&ct);
 	return rc;
 }
@@ -383,4 +492,22 @@ void wa_conn_drop_flush(struct wa_conn *c)
 	memset(&c->cbs, 0, sizeof(c->cbs));
 	c->ud = NULL;
 	wa_conn_close(c);
+}
+
+void wa_conn_free(struct wa_conn *c)
+{
+	if (c->ws) {
+		wa_socket_set_cbs(c->ws, NULL, NULL);
+		wa_socket_abort(c->ws);
+	}
+	while (c->waiters) {
+		struct waiter *w = c->waiters;
+
+		c->waiters = w->next;
+		free(w);
+	}
+	wa_noise_release(&c->nz);
+	wa_wipe(&c->noise_key, sizeof(c->noise_key));
+	free(c->payload);
+	free(c);
 }

@@ -4,9 +4,13 @@
  * binary node codec) and adds what every user of a connection needs on top:
  * iq ids, and waiters for iq answers with deadlines.
  *
- * This is the initiator's (client's) side: it connects, runs the Noise XX
- * handshake as the initiator (verifying the server's certificate chain
- * against a trusted root) and sends the given ClientPayload in ClientFinish.
+ * Two roles. The initiator (our client, wa_conn_connect) connects, runs the
+ * Noise XX handshake as the initiator (verifying the server's certificate
+ * chain against a trusted root) and sends the given ClientPayload in
+ * ClientFinish. The responder (the simulator, wa_conn_accept) adopts a
+ * socket a wa_listener accepted, answers ClientHello with its static key
+ * and certificate chain, and hands the ClientPayload it reads from
+ * ClientFinish to on_payload.
  *
  * Threading: everything runs on the wa_loop's thread; nothing is
  * thread-safe. Callback rules are the socket's (wa/socket.h): if
@@ -24,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "wa/crypto.h"
 #include "wa/node.h"
 #include "wa/socket.h"
@@ -31,8 +36,8 @@
 struct wa_conn;
 
 struct wa_conn_cbs {
-	/* The handshake is done and the ClientPayload is on its way; nodes may
-	 * be sent from now on. Optional. */
+	/* Initiator: the handshake is done and the ClientPayload is on its
+	 * way; nodes may be sent from now on. Optional. */
 	void (*on_ready)(struct wa_conn *c, void *ud);
 	/* One received node (not an iq answer a waiter took). The tree is
 	 * borrowed for the call. Return 0, or an error to close the
@@ -43,6 +48,11 @@ struct wa_conn_cbs {
 	 * certificate), Y_EINVAL (undecodable frame or node) or what on_node
 	 * returned. reason: text for logs, valid during the call. */
 	void (*on_close)(struct wa_conn *c, int err, const char *reason, void *ud);
+	/* Responder: ClientFinish was read; p, n are the decrypted
+	 * ClientPayload bytes (borrowed for the call) and wa_conn_peer_static
+	 * the client's Noise key. Nodes may be sent from now on. Return 0, or
+	 * an error to close the connection. Optional. */
+	int (*on_payload)(struct wa_conn *c, const uint8_t *p, size_t n, void *ud);
 };
 
 struct wa_conn_opts {
@@ -60,6 +70,30 @@ struct wa_conn_opts {
 int wa_conn_connect(struct wa_loop *l, const struct wa_conn_opts *o, const struct wa_conn_cbs *cbs,
 		    void *ud, struct wa_conn **out);
 
+struct wa_conn_accept_opts {
+	/* the server's static Noise key and the serialized CertChain that
+	 * certifies it; borrowed: they must outlive the connection */
+	const struct wa_keypair *static_key;
+	const uint8_t *cert_chain;
+	size_t cert_len;
+	size_t payload_max;                /* ClientPayload cap; 0: 64 KiB */
+	const char *log_session;           /* as wa_conn_opts.log_session */
+};
+
+/*
+ * Responder: adopts ws, a socket a wa_listener's on_accept was given (its
+ * callbacks are replaced; the dictionary comes from its intro). 0 (then
+ * on_close runs once) or Y_EINVAL / Y_ENOMEM (ws is left as it was).
+ */
+int wa_conn_accept(struct wa_loop *l, struct wa_socket *ws, const struct wa_conn_accept_opts *o,
+		   const struct wa_conn_cbs *cbs, void *ud, struct wa_conn **out);
+
+/* The peer's static Noise key (initiator: the server's; responder: the
+ * client's), valid once on_ready / on_payload ran. */
+const uint8_t *wa_conn_peer_static(const struct wa_conn *c);
+/* The node dictionary (2 or 3); responder: 0 before the first frame. */
+int wa_conn_dict(const struct wa_conn *c);
+
 /*
  * A connection with no socket, already open, for tests and fuzz targets
  * that drive a connection's owner without a peer: nodes sent are encoded
@@ -74,6 +108,13 @@ int wa_conn_new_detached(int dict, struct wa_conn **out);
  * Y_ECLOSED when closing, Y_EBUSY on backpressure (wa_socket_send_frame),
  * codec errors. The node is borrowed. */
 int wa_conn_send(struct wa_conn *c, const struct wa_node *n);
+
+/* The two halves of wa_conn_send, for an owner that holds frames back
+ * (the simulator's latency fault): seal encodes and encrypts n (borrowed)
+ * into out, which must then go out with wa_conn_send_frame in the order
+ * sealed (the Noise counter advanced). Same returns as wa_conn_send. */
+int wa_conn_seal(struct wa_conn *c, const struct wa_node *n, struct ybuf *out);
+int wa_conn_send_frame(struct wa_conn *c, const uint8_t *p, size_t n);
 
 /* A fresh iq id for this connection (unique within it), written into out. */
 #define WA_CONN_ID_LEN 24
@@ -116,5 +157,9 @@ void wa_conn_drop(struct wa_conn *c);
 /* As wa_conn_drop, but what is queued still goes out first (a graceful
  * close): for a last answer before giving up. */
 void wa_conn_drop_flush(struct wa_conn *c);
+/* Frees c now, calling nothing (waiters included), and aborts its socket,
+ * which the loop frees: for an owner tearing down before wa_loop_free,
+ * which never calls on_close. */
+void wa_conn_free(struct wa_conn *c);
 
 #endif

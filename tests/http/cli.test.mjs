@@ -17,7 +17,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const SETTINGS = ['PORT', 'HOST', 'DATA_DIR', 'DATABASE_URL', 'LOG_LEVEL', 'API_KEY', 'METRICS_TOKEN', 'TRUST_PROXY', 'TLS_CERT_FILE', 'TLS_KEY_FILE',
   'CORS_ORIGINS', 'RATE_LIMIT_GLOBAL', 'RATE_LIMIT_MESSAGES', 'QUEUE_MAX', 'RETENTION_DAYS',
   'WA_WS_URL', 'WA_ROOT_KEY', 'WA_CA_FILE', 'WA_VERSION', 'IDLE_DISCONNECT_HOURS', 'MAX_BODY_BYTES',
-  'SANDBOX', 'SANDBOX_STATE'];
+  'WEBHOOK_URL', 'WEBHOOK_SECRET', 'WEBHOOK_EVENTS', 'WEBHOOK_RETRIES', 'WEBHOOK_BACKOFF_MS',
+  'WEBHOOK_TIMEOUT_MS', 'SANDBOX', 'SANDBOX_STATE', 'DURABILITY'];
 
 // Runs yesapp with the settings' variables cleared (plus `env`), bounded in time.
 function run(args, env = {}) {
@@ -67,6 +68,8 @@ test('invalid settings exit 2 naming the variable or flag', () => {
     [{}, ['--port', '70000'], /--port/],
     [{}, ['--port=-1'], /--port/],
     [{ LOG_LEVEL: 'loud' }, [], /LOG_LEVEL/],
+    [{ DURABILITY: 'fsync' }, [], /DURABILITY: invalid value "fsync": expected normal or full/],
+    [{}, ['--durability=none'], /--durability: invalid value "none"/],
     [{ WA_WS_URL: 'http://example.com/ws' }, [], /WA_WS_URL/],
     [{ DATABASE_URL: 'postgres://u@127.0.0.1/db' }, [], /DATABASE_URL: PostgreSQL is not supported/],
     [{ MAX_BODY_BYTES: '12' }, [], /MAX_BODY_BYTES/],

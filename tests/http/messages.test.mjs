@@ -137,6 +137,16 @@ for (const v of [6, 7]) test(`API -> Baileys ${v} exactly, statuses pending -> s
     assert.equal(inbound.to, `+${us}`);
     assert.equal(inbound.text, 'reply from Baileys ✓');
     assert.deepEqual(inbound.content, { text: 'reply from Baileys ✓' });
+    // the outbox holds it as a `message` event, and our sends' acks as `message.ack`
+    const ev = await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message,message.ack`);
+    assert.equal(ev.status, 200, ev.text);
+    const inEv = ev.body.data.find((e) => e.event === 'message' && e.waId === m2.key.id);
+    assert.ok(inEv, ev.text);
+    assert.equal(inEv.from, `+${B.phone}`);
+    assert.equal(inEv.text, 'reply from Baileys ✓');
+    assert.equal(inEv.messageId, inbound.id);
+    const acks = ev.body.data.filter((e) => e.event === 'message.ack' && e.messageId === sent[0].id);
+    assert.deepEqual(acks.map((e) => e.status), ['sent', 'delivered', 'read'], 'each move once, in order');
     // Baileys sees our delivery receipt, then our read receipt
     await B.until(() => statusAtLeast(B, m2.key.id, 3), 'B sees delivery');
     assert.ok(!statusAtLeast(B, m2.key.id, 4), 'not read before we read it');
@@ -171,13 +181,15 @@ for (const v of [6, 7]) test(`API -> Baileys ${v} exactly, statuses pending -> s
     const f = await statusIs(srv, id, r6.body.id, 'failed');
     assert.equal(f.reason, 'not_on_whatsapp');
     assert.equal((await sim.api('GET', '/sim/stats')).json.errors - st0.errors, 0);
-    // and /metrics counted them: 4 (Baileys 7: 5) acknowledged by the server, 2 received
+    // and /metrics counted them: 4 (Baileys 7: 5) acknowledged by the server, every inbound one stored
     const metric = async (name) => {
       const text = await (await fetch(`${srv.base}/metrics`)).text();
       return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
     };
     await until('sent counted', async () => (await metric('yesapp_messages_sent_total')) === (v === 7 ? 5 : 4) || null);
-    assert.equal(await metric('yesapp_messages_received_total'), 2);
+    const inb = (await messages(srv, id)).filter((m) => m.direction === 'inbound');
+    assert.equal(inb.length, 2, "the phone's peer messages are not chat messages");
+    assert.equal(await metric('yesapp_messages_received_total'), inb.length, JSON.stringify(inb.map((m) => [m.type, m.text])));
   } finally {
     B.end();
     await stopServer(srv);

@@ -7,7 +7,8 @@
 static const char *const all_env[] = {
 	"PORT", "HOST", "DATA_DIR", "DATABASE_URL", "LOG_LEVEL", "API_KEY", "CORS_ORIGINS",
 	"RATE_LIMIT_GLOBAL", "RATE_LIMIT_MESSAGES", "QUEUE_MAX", "RETENTION_DAYS", "WA_WS_URL",
-	"MAX_BODY_BYTES", "SANDBOX", "SANDBOX_STATE", NULL
+	"MAX_BODY_BYTES", "SANDBOX", "SANDBOX_STATE", "WEBHOOK_URL", "WEBHOOK_SECRET",
+	"WEBHOOK_EVENTS", "WEBHOOK_RETRIES", "WEBHOOK_BACKOFF_MS", "WEBHOOK_TIMEOUT_MS", "DURABILITY", NULL
 };
 
 static void clear_env(void)
@@ -46,6 +47,7 @@ TEST(defaults)
 	CHECK_EQ_INT(c.retention_days, 90);
 	CHECK_EQ_STR(c.wa_ws_url, "wss://web.whatsapp.com/ws/chat");
 	CHECK_EQ_INT(c.max_body_bytes, 1048576);
+	CHECK_EQ_INT(c.durability, 0);
 	config_release(&c);
 	CHECK(c.host == NULL && c.database_url == NULL);
 	config_release(&c); /* twice is harmless */
@@ -65,6 +67,7 @@ TEST(environment)
 	setenv("RETENTION_DAYS", "0", 1);
 	setenv("WA_WS_URL", "ws://127.0.0.1:9999/ws/chat", 1);
 	setenv("MAX_BODY_BYTES", "2048", 1);
+	setenv("DURABILITY", "full", 1);
 	setenv("HOST", "", 1); /* empty = unset */
 	REQUIRE(load(&c, err, NULL) == Y_OK);
 	CHECK_EQ_INT(c.port, 8080);
@@ -77,6 +80,7 @@ TEST(environment)
 	CHECK_EQ_INT(c.retention_days, 0);
 	CHECK_EQ_STR(c.wa_ws_url, "ws://127.0.0.1:9999/ws/chat");
 	CHECK_EQ_INT(c.max_body_bytes, 2048);
+	CHECK_EQ_INT(c.durability, 1);
 	config_release(&c);
 	clear_env();
 }
@@ -125,6 +129,8 @@ TEST(invalid_values_are_named)
 		{ "HOST", "bad host", "--host" },
 		{ "LOG_LEVEL", "loud", "--log-level" },
 		{ "LOG_LEVEL", "off", "--log-level" },
+		{ "DURABILITY", "FULL", "--durability" },
+		{ "DURABILITY", "paranoid", "--durability" },
 		{ "DATABASE_URL", "postgres://u@localhost/db", "--database-url" },
 		{ "DATABASE_URL", "mysql://localhost/db", "--database-url" },
 		{ "DATABASE_URL", "sqlite:", "--database-url" },
@@ -269,6 +275,41 @@ TEST(sandbox_boolean_and_state_file)
 	clear_env();
 }
 
+TEST(webhook_settings)
+{
+	static const char *const bad[][2] = {
+		{ "WEBHOOK_URL", "ftp://h/x" }, { "WEBHOOK_URL", "http://" },
+		{ "WEBHOOK_URL", "http://h/a b" }, { "WEBHOOK_EVENTS", "a,,b" },
+		{ "WEBHOOK_EVENTS", "Session.Status" }, { "WEBHOOK_EVENTS", "a," },
+		{ "WEBHOOK_RETRIES", "21" }, { "WEBHOOK_BACKOFF_MS", "0" },
+		{ "WEBHOOK_TIMEOUT_MS", "99" },
+	};
+	struct config c;
+	char err[256];
+
+	clear_env();
+	REQUIRE(load(&c, err, NULL) == Y_OK);
+	CHECK(c.webhook_url == NULL && c.webhook_secret == NULL && c.webhook_events == NULL);
+	CHECK_EQ_INT(c.webhook_retries, 2);
+	CHECK_EQ_INT(c.webhook_backoff_ms, 1000);
+	CHECK_EQ_INT(c.webhook_timeout_ms, 10000);
+	config_release(&c);
+	setenv("WEBHOOK_URL", "https://hooks.example.com/in?x=1", 1);
+	setenv("WEBHOOK_EVENTS", "session.status,message", 1);
+	REQUIRE(load(&c, err, (const char *const[]){ "--webhook-secret", "s3cr3t", NULL }) == Y_OK);
+	CHECK_EQ_STR(c.webhook_url, "https://hooks.example.com/in?x=1");
+	CHECK_EQ_STR(c.webhook_events, "session.status,message");
+	CHECK_EQ_STR(c.webhook_secret, "s3cr3t");
+	config_release(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		clear_env();
+		setenv(bad[i][0], bad[i][1], 1);
+		CHECK(load(&c, err, NULL) == Y_EINVAL);
+		CHECK(strstr(err, bad[i][0]) != NULL);
+	}
+	clear_env();
+}
+
 int main(void)
 {
 	RUN(defaults);
@@ -278,5 +319,6 @@ int main(void)
 	RUN(bad_arguments);
 	RUN(help_and_markdown_list_every_setting);
 	RUN(sandbox_boolean_and_state_file);
+	RUN(webhook_settings);
 	return test_summary();
 }

@@ -154,7 +154,7 @@ TEST(registry_writes_through_to_the_store)
 	CHECK_EQ_INT(store_session_get(st, s.id, &g), Y_ENOTFOUND);
 	CHECK_EQ_INT(svc_delete_session(svc, s.id), Y_ENOTFOUND);
 	CHECK_EQ_INT(svc_session_count(svc), 0);
-	CHECK_EQ_INT(svc_send_text(svc, s.id, "15551234567", "hi", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(svc_send_text(svc, s.id, "15551234567@s.whatsapp.net", "hi", NULL, NULL), Y_ENOTFOUND);
 	svc_free(svc);
 	svc_free(NULL);
 	store_session_release(&s);

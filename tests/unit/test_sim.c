@@ -1,6 +1,5 @@
 /*
- * Unit tests for src/sim/: phone number normalisation, the QR parser, and
- * the control API handler called directly (no sockets involved beyond the
+ * Unit tests for src/sim/: phone number normalisation, the control API handler called directly (no sockets involved beyond the
  * listener sim_new opens on an ephemeral port), and the state file (saved,
  * loaded back equal; truncated or tampered text refused), versions,
  * /sim/config and /sim/prekey-low, and a wa/socket client doing the Noise
@@ -30,66 +29,6 @@ TEST(normalises_phone_numbers)
 	CHECK(sim_phone_norm("1555 000", out) == Y_EINVAL);
 	CHECK(sim_phone_norm("++1555", out) == Y_EINVAL);
 	CHECK(sim_phone_norm(NULL, out) == Y_EINVAL);
-}
-
-/* base64 of 32 bytes of value v */
-static void key64(char out[45], uint8_t v)
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint8_t k[33] = { 0 };
-	size_t o = 0;
-
-	memset(k, v, 32);
-	for (size_t i = 0; i < 33; i += 3) {
-		uint32_t x = ((uint32_t)k[i] << 16) | ((uint32_t)k[i + 1] << 8) | k[i + 2];
-
-		out[o++] = a[(x >> 18) & 63];
-		out[o++] = a[(x >> 12) & 63];
-		out[o++] = a[(x >> 6) & 63];
-		out[o++] = a[x & 63];
-	}
-	out[43] = '=';
-	out[44] = 0;
-}
-
-TEST(parses_qr_strings)
-{
-	char k1[45], k2[45], k3[45], qr[512];
-	struct sim_qr q;
-
-	key64(k1, 1);
-	key64(k2, 2);
-	key64(k3, 3);
-	snprintf(qr, sizeof(qr), "2@abc,%s,%s,%s", k1, k2, k3);
-	REQUIRE(sim_qr_parse(qr, &q) == Y_OK);
-	CHECK(q.ref_len == 5 && !memcmp(q.ref, "2@abc", 5));
-	CHECK(q.noise[0] == 1 && q.noise[31] == 1);
-	CHECK(q.identity[0] == 2 && q.adv[31] == 3);
-	/* Baileys 7: URL prefix and a fifth field */
-	snprintf(qr, sizeof(qr), "https://wa.me/settings/linked_devices#2@abc,%s,%s,%s,1", k1, k2,
-		 k3);
-	REQUIRE(sim_qr_parse(qr, &q) == Y_OK);
-	CHECK(q.ref_len == 5 && q.identity[5] == 2);
-	/* without padding too */
-	k1[43] = 0;
-	snprintf(qr, sizeof(qr), "r,%s,%s,%s", k1, k2, k3);
-	CHECK(sim_qr_parse(qr, &q) == Y_OK);
-	key64(k1, 1);
-	/* refused: field counts, empty ref, short or long keys, bad characters */
-	snprintf(qr, sizeof(qr), "r,%s,%s", k1, k2);
-	CHECK(sim_qr_parse(qr, &q) == Y_EINVAL);
-	snprintf(qr, sizeof(qr), "r,%s,%s,%s,1,2", k1, k2, k3);
-	CHECK(sim_qr_parse(qr, &q) == Y_EINVAL);
-	snprintf(qr, sizeof(qr), ",%s,%s,%s", k1, k2, k3);
-	CHECK(sim_qr_parse(qr, &q) == Y_EINVAL);
-	snprintf(qr, sizeof(qr), "r,AAAA,%s,%s", k2, k3);
-	CHECK(sim_qr_parse(qr, &q) == Y_EINVAL);
-	snprintf(qr, sizeof(qr), "r,%sAAAA,%s,%s", k1, k2, k3);
-	CHECK(sim_qr_parse(qr, &q) == Y_EINVAL);
-	snprintf(qr, sizeof(qr), "r,%s,%s,%s", k1, k2, k3);
-	qr[5] = '*';
-	CHECK(sim_qr_parse(qr, &q) == Y_EINVAL);
-	CHECK(sim_qr_parse("", &q) == Y_EINVAL);
 }
 
 static int call(struct sim *s, const char *m, const char *uri, const char *body, json_t **out)
@@ -494,7 +433,6 @@ int main(void)
 {
 	ylog_min = getenv("TLOG") ? YLOG_DEBUG : YLOG_OFF;
 	RUN(normalises_phone_numbers);
-	RUN(parses_qr_strings);
 	RUN(control_api_accounts_and_devices);
 	RUN(state_file_round_trip_and_refusals);
 	RUN(parses_versions);

@@ -4,6 +4,7 @@
 
 #include "store/store.h"
 #include "store/store_sqlite.h"
+#include "service/webhook.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -812,6 +813,129 @@ TEST(creds_prekeys_and_settings)
 	store_close(st);
 }
 
+static int hook_rings;
+static void count_ring(void *arg)
+{
+	(void)arg;
+	hook_rings++;
+}
+
+/* The outbox: a status change writes its session.status event in the same
+ * transaction (none when nothing changed), ids grow, the hook rings; the
+ * fan-out honours filters, deduplicates one URL, keeps order per (session,
+ * URL); attempts are logged; a replay queues a failed delivery again. */
+TEST(event_outbox_and_deliveries)
+{
+	static const char *const only_status[] = { "session.status", NULL };
+	struct store *st = fresh(NULL);
+	struct store_session a, b;
+	struct store_session_update u = { .status = "qr" };
+	struct store_event *ev = NULL;
+	struct store_delivery *d = NULL;
+	struct store_hooklog *l = NULL;
+	struct store_attempt at;
+	size_t n = 0;
+	int more = 0, events = 0, q = 0;
+	int64_t next = 0, id = 0, last = 0;
+
+	CHECK(st != NULL);
+	store_set_event_hook(st, count_ring, NULL);
+	CHECK_EQ_INT(store_session_create(st, "a", &a), Y_OK);
+	CHECK_EQ_INT(store_session_create(st, "b", &b), Y_OK);
+	CHECK_EQ_INT(store_session_set_webhook(st, a.id, "http://h/a", "s", NULL), Y_OK);
+	CHECK_EQ_INT(store_session_set_webhook(st, b.id, "http://h/b", NULL, "[\"message\"]"),
+		     Y_OK);
+	CHECK_EQ_INT(store_session_update(st, a.id, &u), Y_OK);
+	CHECK_EQ_INT(store_session_update(st, a.id, &u), Y_OK); /* no change: no event */
+	u.status = "connected";
+	CHECK_EQ_INT(store_session_update(st, a.id, &u), Y_OK);
+	CHECK_EQ_INT(store_session_update(st, b.id, &u), Y_OK);
+	CHECK_EQ_INT(store_event_add(st, b.id, "message", "{\"text\":\"hi\"}", &id), Y_OK);
+	CHECK_EQ_INT(store_event_add(st, b.id, "message", "not json", NULL), Y_EINVAL);
+	CHECK_EQ_INT(store_event_add(st, "no-such", "message", "{}", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(hook_rings, 4);
+	CHECK_EQ_INT(store_event_last(st, &last), Y_OK);
+	CHECK_EQ_INT((int)last, (int)id);
+	CHECK_EQ_INT(store_event_list(st, a.id, 0, NULL, 10, &ev, &n, &more), Y_OK);
+	CHECK_EQ_INT((int)n, 2);
+	CHECK_EQ_STR(ev[0].type, "session.status");
+	CHECK_EQ_STR(ev[0].data, "{\"status\":\"qr\",\"previousStatus\":\"pending\",\"reason\":null}");
+	CHECK(ev[1].id > ev[0].id);
+	store_events_free(ev, n);
+	CHECK_EQ_INT(store_event_list(st, NULL, 0, only_status, 1, &ev, &n, &more), Y_OK);
+	CHECK_EQ_INT((int)n, 1);
+	CHECK_EQ_INT(more, 1);
+	store_events_free(ev, n);
+
+	/* a's hook takes all (2 status events), b's only the message; the
+	 * global URL is a's: one delivery each, not two */
+	CHECK_EQ_INT(store_webhook_fanout(st, "http://h/a", only_status, 100, &events), Y_OK);
+	CHECK_EQ_INT(events, 4);
+	CHECK_EQ_INT(store_webhook_fanout(st, "http://h/a", only_status, 100, &events), Y_OK);
+	CHECK_EQ_INT(events, 0); /* the cursor moved */
+	CHECK_EQ_INT(store_webhook_due(st, clock_now_ms() + 1, 10, &d, &n, &next), Y_OK);
+	/* heads: a@h/a (its first status), b@h/a (global, status), b@h/b (message) */
+	CHECK_EQ_INT((int)n, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(d[i].ev.session_id, a.id)) {
+			CHECK_EQ_STR(d[i].kind, "session");
+			CHECK_EQ_STR(d[i].ev.type, "session.status");
+			CHECK(strstr(d[i].ev.data, "\"qr\"") != NULL); /* the older one first */
+			memset(&at, 0, sizeof(at));
+			at.delivery_id = d[i].id;
+			at.attempt = 1;
+			at.error = "refused";
+			at.state = "failed";
+			CHECK_EQ_INT(store_webhook_attempt(st, &at), Y_OK);
+			q = (int)d[i].ev.id;
+		}
+	}
+	store_deliveries_free(d, n);
+	/* a's next event waits behind nothing now (the failed one is done) */
+	CHECK_EQ_INT(store_webhook_due(st, clock_now_ms() + 1, 10, &d, &n, &next), Y_OK);
+	CHECK_EQ_INT((int)n, 3);
+	store_deliveries_free(d, n);
+	CHECK_EQ_INT(store_webhook_log_list(st, a.id, 0, 0, 10, &l, &n, &more), Y_OK);
+	CHECK_EQ_INT((int)n, 1);
+	CHECK_EQ_STR(l[0].error, "refused");
+	CHECK_EQ_INT((int)l[0].event_id, q);
+	store_hooklogs_free(l, n);
+	CHECK_EQ_INT(store_webhook_log_list(st, a.id, 0, 1, 10, &l, &n, &more), Y_OK);
+	CHECK_EQ_INT((int)n, 0);
+	store_hooklogs_free(l, n);
+	CHECK_EQ_INT(store_webhook_replay(st, a.id, q, &events), Y_OK);
+	CHECK_EQ_INT(events, 1);
+	CHECK_EQ_INT(store_webhook_replay(st, a.id, 999999, &events), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_webhook_due(st, clock_now_ms() + 1, 10, &d, &n, &next), Y_OK);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(d[i].ev.session_id, a.id))
+			CHECK_EQ_INT((int)d[i].ev.id, q); /* the replayed one is a's head again */
+	store_deliveries_free(d, n);
+	store_session_release(&a);
+	store_session_release(&b);
+	store_close(st);
+}
+
+/* RFC 4231 test case 2 and the body's shape. */
+TEST(webhook_signature_and_body)
+{
+	struct store_event e = { .id = 7, .session_id = "s1", .type = "session.status",
+				 .data = "{\"status\":\"qr\",\"event\":\"spoof\"}", .created_at = 1000 };
+	char sig[WEBHOOK_SIG_LEN], *body;
+	const char *data = "what do ya want for nothing?";
+
+	webhook_sign("Jefe", data, strlen(data), sig);
+	CHECK_EQ_STR(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	body = webhook_body(&e, 1234);
+	CHECK(body != NULL);
+	CHECK_EQ_STR(body, "{\"event\":\"session.status\",\"eventId\":7,\"sessionId\":\"s1\","
+			   "\"timestamp\":1234,\"occurredAt\":\"1970-01-01T00:00:01.000Z\","
+			   "\"status\":\"qr\"}");
+	free(body);
+	e.data = "[1]";
+	CHECK(webhook_body(&e, 1) == NULL);
+}
+
 int main(void)
 {
 	if (tmpdir_make(tmp, sizeof(tmp))) {
@@ -834,6 +958,8 @@ int main(void)
 	RUN(cursor_id_without_nul_is_not_overread);
 	RUN(session_update_unlink_and_reset_live);
 	RUN(creds_prekeys_and_settings);
+	RUN(event_outbox_and_deliveries);
+	RUN(webhook_signature_and_body);
 	tmpdir_remove(tmp);
 	return test_summary();
 }
