@@ -139,6 +139,8 @@ void api_wa_version_delete(struct http_req *req);
 void api_session_pair_code(struct http_req *req); /* api/paircode.c */
 void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
+void api_message_get(struct http_req *req);
+void api_message_read(struct http_req *req);
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);

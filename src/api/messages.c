@@ -121,3 +121,68 @@ void api_messages_send(struct http_req *req)
 	http_reply_json(req, 202, d);
 	store_message_release(&m);
 }
+
+/* The session id and message id path parameters; 0 after answering 400. */
+static int message_params(struct http_req *req, char sid[STORE_ID_LEN], char mid[STORE_ID_LEN])
+{
+	size_t len;
+	const char *p;
+
+	if (!api_session_use_param(req, sid))
+		return 0;
+	p = http_req_param(req, 1, &len);
+	if (!p || !api_uuid_parse(p, len, mid)) {
+		http_reply_error(req, 404, "MESSAGE_NOT_FOUND", "no such message", NULL);
+		return 0;
+	}
+	return 1;
+}
+
+/* Answers for one message: 200 with it (released), or the error rc means. */
+static void reply_message(struct http_req *req, const char *sid, int rc, struct store_message *m)
+{
+	struct api_ctx *ctx = http_req_app(req);
+
+	if (rc == Y_ENOTFOUND && svc_session_exists(ctx->svc, sid))
+		http_reply_error(req, 404, "MESSAGE_NOT_FOUND", "no such message", NULL);
+	else if (rc == Y_EINVAL)
+		http_reply_error(req, 400, "VALIDATION_ERROR", "only received messages can be read",
+				 NULL);
+	else if (rc == Y_ESTATE)
+		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
+				 "the session is not connected to WhatsApp", NULL);
+	else if (rc)
+		api_reply_store_error(req, rc);
+	if (rc)
+		return;
+	http_reply_json(req, 200, api_message_json(m));
+	store_message_release(m);
+}
+
+/* GET /api/v1/sessions/{id}/messages/{messageId} */
+void api_message_get(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct store_message m;
+	char sid[STORE_ID_LEN], mid[STORE_ID_LEN];
+
+	if (!message_params(req, sid, mid))
+		return;
+	reply_message(req, sid,
+		      svc_session_exists(ctx->svc, sid) ? store_message_get(ctx->st, sid, mid, &m)
+							 : Y_ENOTFOUND,
+		      &m);
+}
+
+/* POST /api/v1/sessions/{id}/messages/{messageId}/read: a read receipt
+ * for an inbound message; 200 with the message (status read). */
+void api_message_read(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct store_message m;
+	char sid[STORE_ID_LEN], mid[STORE_ID_LEN];
+
+	if (!message_params(req, sid, mid))
+		return;
+	reply_message(req, sid, svc_mark_read(ctx->svc, sid, mid, &m), &m);
+}

@@ -207,6 +207,7 @@ static void drop_conn(struct wa_client *cl)
 	cl->ping_out = false;
 	cl->pk_busy = false;
 	cl_sends_reset(cl);
+	cl_retry_reset(cl);
 }
 
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason)
@@ -510,6 +511,7 @@ void wa_client_free(struct wa_client *cl)
 	free(cl->pk_pending);
 	cl->pk_pending = NULL;
 	cl_devices_free(cl);
+	cl_retry_free(cl);
 	cl_signal_free(cl);
 	free(cl->seen);
 	cl->seen = NULL;

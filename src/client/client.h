@@ -175,7 +175,8 @@ struct wa_client_cbs {
 	void (*on_receipt)(struct wa_client *cl, const char *from, const char *type,
 			   const char *const *ids, size_t n, void *ud);
 	/* A message arrived and was decrypted (already acknowledged and
-	 * receipted). Borrowed for the call. */
+	 * receipted). Borrowed for the call. Not for the phone's peer
+	 * (category="peer") protocol messages. */
 	void (*on_message)(struct wa_client *cl, const struct wa_client_inbound *m, void *ud);
 };
 

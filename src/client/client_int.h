@@ -18,6 +18,7 @@
  *   send.c       sending: prekey bundles, per-device <enc>, server acks
  *   receive.c    incoming messages: decrypt, ack, receipt, retry receipt
  *   receipt.c    receipts for what we sent; read receipts we send
+ *   retry.c      answering retry receipts: re-encrypt for the device that asked
  * Everything runs on the pool's loop thread.
  */
 #ifndef YESAPP_CLIENT_INT_H
@@ -70,12 +71,15 @@ struct cl_passkey;
 struct cl_send;
 struct cl_devlist;
 struct cl_devreq;
+struct cl_recent;
+struct cl_resend;
 
 #define CL_SEEN_MAX 512       /* recently received message ids kept (duplicates) */
 #define CL_RETRY_SLOTS 64     /* messages we asked retries for */
 #define CL_RETRY_MAX 5        /* retry receipts per message (as Baileys, whatsmeow) */
 #define CL_DEVICES_TTL_MS (5 * 60 * 1000) /* a cached device list's life (as Baileys) */
 #define CL_SEND_MAX_DEVICES 64 /* devices one message goes to */
+#define CL_RECENT_MAX 32      /* messages we sent kept for retry receipts */
 
 struct wa_client {
 	struct wa_client_pool *pool;
@@ -121,6 +125,9 @@ struct wa_client {
 	} *held_head, *held_tail;
 	size_t nsends;
 	bool sq_kicking;                   /* start_next is running (send.c) */
+	struct cl_recent *recent;          /* ring of CL_RECENT_MAX sent messages (retry.c) */
+	unsigned recent_pos;
+	struct cl_resend *resend;          /* the retry being answered (retry.c) */
 	struct cl_devlist *devs;           /* device-list cache (usync.c) */
 	struct cl_devreq *devreq;          /* the usync in flight (usync.c) */
 	char (*seen)[WA_MSG_ID_MAX];       /* ring of received ids, CL_SEEN_MAX */
@@ -140,6 +147,10 @@ void cl_disconnected(struct wa_client *cl, const char *reason);
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason);
 void cl_creds_changed(struct wa_client *cl);
 /* Sends a node; on failure closes the connection. */
+/* cl_send for a node carrying ciphertext: sent now, or taken (*n = NULL)
+ * and sent, in order, once the Signal state its encryption saved is durable
+ * (wa_client_opts.state_durable; send.c). */
+int cl_send_durable(struct wa_client *cl, struct wa_node **n);
 int cl_send(struct wa_client *cl, const struct wa_node *n);
 /* Builds and sends <iq to=s.whatsapp.net id type xmlns> with child `kid`
  * (built by the caller and added with wa_node_add_child to the returned
@@ -229,11 +240,22 @@ void cl_sends_reset(struct wa_client *cl);
 /* Makes our Signal endpoint and seeds its store (at wa_client_new). */
 int cl_signal_init(struct wa_client *cl);
 void cl_signal_free(struct wa_client *cl);
+/* A prekey bundle from <user><registration/><type/><identity/><skey/>[<key/>]
+ * (Y_ENOTFOUND for a <user> with <error>, Y_EINVAL when malformed). */
+int cl_bundle_from_node(const struct wa_node *u, struct wa_signal_bundle *b);
 /* The device JID text "user[:dev]@server" into out. */
 void cl_device_jid(const char *user, const char *server, unsigned dev, char *out, size_t cap);
 
 /* receive.c */
 int cl_message_received(struct wa_client *cl, const struct wa_node *n);
+
+/* retry.c: answering a peer's retry receipt by re-encrypting the message
+ * for the device that asked, from a fresh prekey bundle. */
+void cl_recent_keep(struct wa_client *cl, const char *id, const char *to, const uint8_t *pb,
+		    size_t len);
+int cl_retry_received(struct wa_client *cl, const struct wa_node *receipt);
+void cl_retry_free(struct wa_client *cl);
+void cl_retry_reset(struct wa_client *cl); /* the connection went */
 
 /* receipt.c */
 int cl_receipt_received(struct wa_client *cl, const struct wa_node *n);

@@ -26,12 +26,8 @@ int cl_receipt_received(struct wa_client *cl, const struct wa_node *n)
 
 	if (rc || !id || !from)
 		return rc;
-	if (type && !strcmp(type, "retry")) {
-		/* re-encrypting for the device that asked needs the message kept;
-		 * not done yet: the peer shows "waiting for this message" */
-		LOG_INFO("client retry receipt not answered", "{s:s, s:s}", "id", id, "from", from);
-		return Y_OK;
-	}
+	if (type && !strcmp(type, "retry"))
+		return cl_retry_received(cl, n);
 	ids[nids++] = id;
 	for (uint32_t i = 0; list && list->content == WA_CONTENT_LIST && i < list->nkids; i++) {
 		const char *x = wa_node_is(list->kids[i], "item") ? wa_node_attr(list->kids[i], "id")

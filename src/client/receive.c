@@ -119,9 +119,30 @@ static char *dup_user_jid(const struct wa_jid *j)
 	return s;
 }
 
+static bool is_peer(const struct wa_node *m)
+{
+	const char *cat = wa_node_attr(m, "category");
+
+	return cat && !strcmp(cat, "peer");
+}
+
 static bool server_is(const struct wa_jid *j, const char *server)
 {
 	return j->server_len == strlen(server) && !memcmp(j->server, server, j->server_len);
+}
+
+/* The JID's user is ours (by phone number or LID). */
+static bool own_user(const struct wa_client *cl, const struct wa_jid *j)
+{
+	const char *mine[2] = { cl->creds.jid, cl->creds.lid };
+
+	for (int i = 0; i < 2; i++) {
+		size_t n = strcspn(mine[i], ":@");
+
+		if (n && n == j->user_len && !memcmp(mine[i], j->user, n))
+			return true;
+	}
+	return false;
 }
 
 /* Hands a decrypted Message up. */
@@ -154,9 +175,10 @@ static int hand_up(struct wa_client *cl, const struct wa_node *m, const struct w
 	}
 	in.id = wa_node_attr(m, "id");
 	in.from = wa_node_attr(m, "from");
-	in.from_me |= rcpt != NULL;
-	in.chat = rcpt ? rcpt : in.from_me && msg->devicesentmessage->destinationjid
-			       ? msg->devicesentmessage->destinationjid : user;
+	in.from_me |= rcpt != NULL || own_user(cl, from);
+	in.chat = rcpt ? rcpt
+		: msg->devicesentmessage && msg->devicesentmessage->destinationjid
+			? msg->devicesentmessage->destinationjid : user;
 	in.sender_pn = spn ? spn : server_is(from, WA_SERVER_USER) ? user : NULL;
 	in.sender_lid = slid ? slid : server_is(from, WA_SERVER_LID) ? user : NULL;
 	in.push_name = wa_node_attr(m, "notify");
@@ -169,7 +191,9 @@ static int hand_up(struct wa_client *cl, const struct wa_node *m, const struct w
 		if (inner->extendedtextmessage->contextinfo)
 			in.quoted_id = inner->extendedtextmessage->contextinfo->stanzaid;
 	}
-	if (cl->cbs.on_message && !cl->freeing)
+	/* the phone's peer messages (app-state keys, history-sync notices) are
+	 * protocol, not chat: receipted, not handed up (nothing uses them yet) */
+	if (cl->cbs.on_message && !cl->freeing && !is_peer(m))
 		cl->cbs.on_message(cl, &in, cl->ud);
 out:
 	if (msg)

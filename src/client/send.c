@@ -202,7 +202,7 @@ static void held_free_all(struct wa_client *cl)
 
 /* Sends *n now, or takes it (*n = NULL) to send once the Signal state its
  * encryption saved is durable; nodes leave in the order they came. */
-static int send_when_durable(struct wa_client *cl, struct wa_node **n)
+int cl_send_durable(struct wa_client *cl, struct wa_node **n)
 {
 	struct cl_held *h;
 	uint64_t seq;
@@ -350,7 +350,7 @@ static void encrypt_and_send(struct wa_client *cl)
 	struct cl_send *s = cl->sq_active;
 	struct ybuf dsm = YBUF_INIT(WA_SIGNAL_MAX_MESSAGE);
 	uint8_t *ppeer = NULL, *pown = NULL;
-	size_t lpeer = 0, lown = 0, nenc = 0;
+	size_t lpeer = 0, lown = 0, nenc = 0, npeer = 0;
 	struct wa_node *n = NULL, *parts, *di;
 	bool pkmsg = false, any_own = false;
 	const char *why = "encrypt_failed";
@@ -385,9 +385,15 @@ static void encrypt_and_send(struct wa_client *cl)
 			continue;
 		}
 		nenc++;
+		npeer += !t->own;
 	}
 	if (!nenc) {
 		rc = Y_ECRYPTO;
+		goto fail;
+	}
+	if (!npeer) { /* no device of the recipient has keys: not on WhatsApp */
+		rc = Y_ENOTFOUND;
+		why = "not_on_whatsapp";
 		goto fail;
 	}
 	if (pkmsg && cl->creds.account_len &&
@@ -395,13 +401,14 @@ static void encrypt_and_send(struct wa_client *cl)
 	     wa_node_set_bytes(di, cl->creds.account, cl->creds.account_len)))
 		goto fail;
 	participant_hash(s);
-	rc = send_when_durable(cl, &n);
+	rc = cl_send_durable(cl, &n);
 	if (rc) {
 		why = NULL;
 		rc = Y_ECLOSED;
 		goto fail;
 	}
 	cl->sq_active = NULL;
+	cl_recent_keep(cl, s->id, s->to, s->pb, s->len);
 	{ /* acks keep the order the messages went out in */
 		struct cl_send **pp = &cl->acks;
 
@@ -426,35 +433,38 @@ fail:
 
 /* ---- prekey bundles ---- */
 
-static const uint8_t *kid(const struct wa_node *n, const char *tag, size_t *len)
+int cl_bundle_from_node(const struct wa_node *u, struct wa_signal_bundle *b)
 {
-	return cl_kid_bytes(n, tag, len);
+	struct wa_signal_bundle_wire w;
+	const struct wa_node *sk = wa_node_child(u, "skey"), *k = wa_node_child(u, "key");
+
+	if (!sk || wa_node_child(u, "error"))
+		return Y_ENOTFOUND;
+	memset(&w, 0, sizeof(w));
+	w.registration = cl_kid_bytes(u, "registration", &w.registration_len);
+	w.type = cl_kid_bytes(u, "type", &w.type_len);
+	w.identity = cl_kid_bytes(u, "identity", &w.identity_len);
+	w.skey_id = cl_kid_bytes(sk, "id", &w.skey_id_len);
+	w.skey_value = cl_kid_bytes(sk, "value", &w.skey_value_len);
+	w.skey_signature = cl_kid_bytes(sk, "signature", &w.skey_signature_len);
+	if (k) {
+		w.key_id = cl_kid_bytes(k, "id", &w.key_id_len);
+		w.key_value = cl_kid_bytes(k, "value", &w.key_value_len);
+	}
+	return wa_signal_bundle_parse(b, &w);
 }
 
 /* One <user jid><registration/>...</user> of the answer: a session with it. */
 static void take_bundle(struct wa_client *cl, struct cl_send *s, const struct wa_node *u)
 {
-	struct wa_signal_bundle_wire w;
 	struct wa_signal_bundle b;
 	struct wa_signal_addr a;
-	const struct wa_node *sk = wa_node_child(u, "skey"), *k = wa_node_child(u, "key");
 	const char *jid = wa_node_attr(u, "jid");
 	struct wa_jid j;
 	int rc;
 
-	if (!jid || wa_jid_parse(jid, strlen(jid), &j) || !sk || wa_node_child(u, "error"))
+	if (!jid || wa_jid_parse(jid, strlen(jid), &j))
 		return;
-	memset(&w, 0, sizeof(w));
-	w.registration = kid(u, "registration", &w.registration_len);
-	w.type = kid(u, "type", &w.type_len);
-	w.identity = kid(u, "identity", &w.identity_len);
-	w.skey_id = kid(sk, "id", &w.skey_id_len);
-	w.skey_value = kid(sk, "value", &w.skey_value_len);
-	w.skey_signature = kid(sk, "signature", &w.skey_signature_len);
-	if (k) {
-		w.key_id = kid(k, "id", &w.key_id_len);
-		w.key_value = kid(k, "value", &w.key_value_len);
-	}
 	for (size_t i = 0; i < s->nt; i++) {
 		struct cl_target *t = &s->t[i];
 
@@ -462,7 +472,7 @@ static void take_bundle(struct wa_client *cl, struct cl_send *s, const struct wa
 		    memcmp(t->user, j.user, j.user_len) || strlen(t->server) != j.server_len ||
 		    memcmp(t->server, j.server, j.server_len))
 			continue;
-		rc = wa_signal_bundle_parse(&b, &w);
+		rc = cl_bundle_from_node(u, &b);
 		rc = rc ?: target_addr(t, &a);
 		rc = rc ?: wa_signal_session_from_bundle(cl->sig, &a, &b);
 		if (rc)
@@ -594,14 +604,20 @@ static void start_next(struct wa_client *cl)
 		s->next = NULL;
 		cl->sq_active = s;
 		users[0] = s->to_jid;
-		rc = wa_jid_parse(cl->creds.jid, strlen(cl->creds.jid), &users[1]);
+		/* one namespace per stanza: our own devices as the chat is named */
+		if (!strcmp(s->to_jid.server, WA_SERVER_LID) && cl->creds.lid[0])
+			rc = wa_jid_parse(cl->creds.lid, strlen(cl->creds.lid), &users[1]);
+		else if (!strcmp(s->to_jid.server, WA_SERVER_LID))
+			rc = Y_EUNSUPPORTED; /* our LID is not known yet */
+		else
+			rc = wa_jid_parse(cl->creds.jid, strlen(cl->creds.jid), &users[1]);
 		users[1].device = 0;
 		users[1].kind = WA_JID_PAIR;
 		rc = rc ?: cl_devices_get(cl, users, 2, on_devices);
 		if (rc) {
 			cl->sq_active = NULL;
-			finish(cl, s, rc == Y_ECLOSED ? Y_ECLOSED : rc,
-			       rc == Y_ECLOSED ? NULL : "usync_failed");
+			finish(cl, s, rc, rc == Y_ECLOSED ? NULL : rc == Y_EUNSUPPORTED ? "own_lid_unknown"
+								   : "usync_failed");
 		}
 	}
 	cl->sq_kicking = false;

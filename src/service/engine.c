@@ -43,6 +43,7 @@ enum cmd_kind {
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
+	CMD_READ,       /* send a read receipt (chat, wa_id) */
 	CMD_SHUTDOWN,
 };
 
@@ -58,6 +59,8 @@ struct cmd {
 	uint8_t *raw_id;
 	size_t raw_id_len;
 	char phone[24];         /* CMD_PAIR_CODE */
+	char chat[72];          /* CMD_READ */
+	char wa_id[WA_MSG_ID_MAX];
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
 	struct omsg *msgs;      /* CMD_SEND, CMD_RUN / CMD_RESTART: to queue, owned */
 	uint32_t *pk_ids;       /* CMD_RUN / CMD_RESTART: one-time prekeys kept, owned */
@@ -980,6 +983,14 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		c->msgs = NULL;
 		wa_client_start(x->cl);
 		break;
+	case CMD_READ: {
+		const char *ids[1] = { c->wa_id };
+		int rc = x && !x->forgotten ? wa_client_mark_read(x->cl, c->chat, ids, 1) : Y_ESTATE;
+
+		if (rc)
+			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
 	case CMD_SEND:
 		if (x && !x->forgotten) {
 			q_append(e, x, c->msgs);
@@ -1361,6 +1372,8 @@ static void run_job(struct engine *e, struct job *j)
 		sig_flush(e);
 		break;
 	case J_MSG_IN:
+		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
+		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
 		rc = store_message_insert(e->st, j->in);
 		if (rc == Y_OK && !j->in->from_me)
 			ymetric_inc(YM_MESSAGES_RECEIVED);
@@ -1566,6 +1579,23 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	return store_message_get(e->st, session_id, m.id, out);
 }
 
+static int op_mark_read(void *eng, const char *session_id, const char *chat, const char *wa_id)
+{
+	struct cmd *c;
+
+	if (strlen(chat) >= sizeof(c->chat) || strlen(wa_id) >= sizeof(c->wa_id))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_READ;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	memcpy(c->chat, chat, strlen(chat) + 1);
+	memcpy(c->wa_id, wa_id, strlen(wa_id) + 1);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static int op_pair_code(void *eng, const char *id, const char *phone,
 			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
 {
@@ -1644,6 +1674,7 @@ static const struct svc_engine_ops engine_ops = {
 	.restart = op_restart,
 	.set_version = op_set_version,
 	.send_text = op_send_text,
+	.mark_read = op_mark_read,
 	.healthy = op_healthy,
 	.forget = op_forget,
 	.passkey = op_passkey,

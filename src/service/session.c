@@ -799,6 +799,44 @@ int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, con
 	return s->ops->send_text(s->eng, session_id, to_jid, text, out, retry_after_s);
 }
 
+int svc_mark_read(struct svc *s, const char *session_id, const char *id,
+		  struct store_message *out)
+{
+	struct store_session ss;
+	int rc, connected;
+
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	rc = store_message_get(s->st, session_id, id, out);
+	if (rc)
+		return rc;
+	if (out->from_me || !out->wa_id) {
+		store_message_release(out);
+		return Y_EINVAL;
+	}
+	if (svc_session_get(s, session_id, &ss)) {
+		store_message_release(out);
+		return Y_ENOTFOUND;
+	}
+	connected = ss.status && !strcmp(ss.status, "connected");
+	store_session_release(&ss);
+	rc = !connected || !s->ops || !s->ops->mark_read
+		     ? Y_ESTATE
+		     : s->ops->mark_read(s->eng, session_id, out->from_jid ? out->from_jid : out->chat,
+					 out->wa_id);
+	if (!rc && strcmp(out->status, "read")) {
+		rc = store_message_set_status(s->st, id, "read", NULL);
+		if (!rc) {
+			free(out->status);
+			out->status = strdup("read");
+			rc = out->status ? Y_OK : Y_ENOMEM;
+		}
+	}
+	if (rc)
+		store_message_release(out);
+	return rc;
+}
+
 int svc_whatsapp_ok(struct svc *s)
 {
 	if (s->ops && s->ops->healthy)

@@ -72,6 +72,9 @@ struct svc_engine_ops {
 	 * (owned by the caller, released with store_message_release). */
 	int (*send_text)(void *eng, const char *session_id, const char *to_jid, const char *text,
 			 struct store_message *out, int *retry_after_s);
+	/* Sends a read receipt for message wa_id received in chat (queued to
+	 * the loop; Y_ESTATE when the session is not connected). */
+	int (*mark_read)(void *eng, const char *session_id, const char *chat, const char *wa_id);
 	/* 1 while the engine runs without a failed session, else 0. */
 	int (*healthy)(void *eng);
 	/* A session was deleted: drop its connection. */
@@ -180,6 +183,11 @@ int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x,
  * Y_EBUSY when its queue is full (see send_text above). */
 int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, const char *text,
 		  struct store_message *out, int *retry_after_s);
+/* Marks inbound message `id` read (stored status read) and sends the read
+ * receipt. Y_ENOTFOUND (session or message), Y_EINVAL (not an inbound
+ * message), Y_ESTATE (the session is not connected). *out is the message. */
+int svc_mark_read(struct svc *s, const char *session_id, const char *id,
+		  struct store_message *out);
 /*
  * The WhatsApp readiness check. With an engine: what the engine reports.
  * Without one: 1 unless a session is in the "failed" state, since no engine

@@ -2,18 +2,22 @@
  * Fuzz target for the client's node handlers: src/client's node-tag table
  * (cl_node_received, client_int.h) and what it reaches (pair-device refs,
  * pair-success checks and signing, <success>, login failures, stream
- * errors, notifications and the prekey upload, ib, iqs from the server),
+ * errors, notifications and the prekey upload, ib, iqs from the server,
+ * incoming messages (decrypt, unpad, Message unpack, receipts, retry
+ * receipts), receipts and acks for what we sent),
  * without a socket: the client's connection is a detached wa_conn
  * (wa/conn.h), so what the client sends is encoded and dropped.
  *
  * Input: byte 0 picks the client's state: bit 0 clear, a linked client
- * logged in (CONNECTED); set, an unlinked client showing QR codes (it was
+ * logged in (CONNECTED, with an in-memory Signal store holding its signed
+ * prekey, so a seed's pkmsg decrypts); set, an unlinked client showing QR codes (it was
  * handed a genuine pair-device first). The rest is one frame for
  * wa_binary_decode (flags byte, then the node; dictionary 3). Every input
  * gets a fresh client; its keys are fixed, so that seeds can carry a
  * pair-success whose HMAC and signatures verify.
  *
  * Checks: no crash, leak, over-read or undefined behaviour (ASan/UBSan);
+ * with FUZZ_SEEDS_EXPECT_OK set, the pkmsg seeds must decrypt and be handed up;
  * the state afterwards is one of the enum's; an unlinked client becomes
  * linked only by a pair-success it accepted (state PAIRING, a JID that
  * parses, an account it can unpack).
@@ -33,12 +37,16 @@
 #include "util/log.h"
 #include "wa/binary.h"
 #include "wa/jid.h"
+#include "wa/pb.h"
+#include "wa/signal.h"
+#include "wa.pb-c.h"
 
 #define PHONE_JID "15551234567:3@s.whatsapp.net"
 
 static struct wa_loop *loop;
 static struct wa_client_pool *pool;
 static struct wa_creds base_creds;   /* fixed keys, unlinked */
+static struct wa_signal_store *sigstore; /* per input */
 static struct wa_keypair phone;       /* the phone's account key, fixed */
 
 static int fixed_keys(void)
@@ -49,6 +57,9 @@ static int fixed_keys(void)
 	memset(&base_creds, 0, sizeof(base_creds));
 	memset(base_creds.noise.priv, 0x11, 32);
 	memset(base_creds.identity.priv, 0x22, 32);
+	/* clamped, as generated keys are: XEdDSA signatures with it verify */
+	base_creds.identity.priv[0] &= 248;
+	base_creds.identity.priv[31] = (base_creds.identity.priv[31] & 127) | 64;
 	memset(base_creds.spk.priv, 0x33, 32);
 	memset(base_creds.adv_secret, 0x44, 32);
 	base_creds.identity.registration_id = 4242;
@@ -85,10 +96,22 @@ static struct wa_node *pair_device(void)
 	return n;
 }
 
+/* Messages the client handed up for the current input. */
+static int handed_up;
+
+static void on_message(struct wa_client *cl, const struct wa_client_inbound *m, void *ud)
+{
+	if (!m->id || !m->from || !m->chat || (!m->pb && m->pb_len))
+		abort();
+	handed_up++;
+}
+
+static const struct wa_client_cbs fuzz_cbs = { .on_message = on_message };
+
 /* A fresh client in the state byte 0 asks for. */
 static struct wa_client *fresh_client(int qr)
 {
-	struct wa_client_opts o = { .name = "fuzz" };
+	struct wa_client_opts o = { .name = "fuzz", .signal_store = sigstore };
 	struct wa_creds c = base_creds;
 	struct wa_client *cl;
 	struct wa_node *pd;
@@ -98,7 +121,7 @@ static struct wa_client *fresh_client(int qr)
 		c.account_len = 40;
 		snprintf(c.jid, sizeof(c.jid), "%s", PHONE_JID);
 	}
-	if (wa_client_new(pool, &c, &o, NULL, NULL, &cl))
+	if (wa_client_new(pool, &c, &o, &fuzz_cbs, NULL, &cl))
 		abort();
 	if (wa_conn_new_detached(3, &cl->conn))
 		abort();
@@ -146,11 +169,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qr = data[0] & 1;
 	if (wa_binary_decode(data + 1, size - 1, 3, &n))
 		return 0;
+	if (!(sigstore = wa_signal_memstore_new()))
+		abort();
 	cl = fresh_client(qr);
+	handed_up = 0;
 	cl_node_received(cl, n);
 	check_after(cl, qr);
+	/* FUZZ_SEEDS_EXPECT_OK (tests/fuzz/run.sh): the pkmsg seeds decrypt */
+	if (getenv("FUZZ_SEEDS_EXPECT_OK") && !qr && wa_node_is(n, "message") &&
+	    wa_node_attr(n, "id") && !strcmp(wa_node_attr(n, "id"), "3EB0AABBCCDDEEFF001122") &&
+	    handed_up != 1)
+		abort();
 	wa_node_free(n);
 	wa_client_free(cl);
+	wa_signal_store_free(sigstore);
+	sigstore = NULL;
 	wa_loop_run_once(loop, 1); /* the client's timer closes */
 	return 0;
 }
@@ -210,9 +243,64 @@ static struct wa_node *pair_success_seed(const struct adv_spec *sp)
 	return n;
 }
 
+/* The fixed credentials carry no signed-prekey signature (the client never
+ * checks its own): the peer's session building does, so sign it here. */
+static int sign_spk(struct wa_signal_bundle *b)
+{
+	uint8_t msg[33] = { 0x05 };
+
+	memcpy(msg + 1, b->skey.pub, 32);
+	return wa_xeddsa_sign(b->skey.sig, base_creds.identity.priv, msg, sizeof(msg));
+}
+
+/* A message from `from` to our fixed client: a pkmsg built from
+ * our bundle (identity and signed prekey of base_creds, no one-time
+ * prekey) holding Message{conversation}, so it decrypts. */
+static struct wa_node *pkmsg_seed(const char *from)
+{
+	struct wa_signal_store *st = wa_signal_memstore_new(), *ours = wa_signal_memstore_new();
+	struct wa_signal_identity id;
+	struct wa_signal *peer, *me;
+	struct wa_signal_bundle b;
+	struct wa_signal_addr to;
+	enum wa_signal_type type;
+	Wa__Message m = WA__MESSAGE__INIT;
+	struct ybuf pb = YBUF_INIT(4096);
+	uint8_t *padded, *ct;
+	size_t plen, clen;
+	struct wa_node *n, *enc;
+
+	if (!st || !ours || wa_signal_identity_generate(&id) || !(peer = wa_signal_new(&id, st)) ||
+	    !(me = wa_signal_new(&base_creds.identity, ours)) ||
+	    wa_signal_import_signed_prekey(me, base_creds.spk_id, base_creds.spk.priv,
+					   base_creds.spk_sig) ||
+	    wa_signal_own_bundle(me, base_creds.spk_id, 0, &b) || sign_spk(&b) ||
+	    wa_signal_address(&to, "15551234567", "s.whatsapp.net", 0, 3, WA_SIGNAL_ADDR_DOMAIN) ||
+	    wa_signal_session_from_bundle(peer, &to, &b))
+		abort();
+	m.conversation = "hello fuzz";
+	if (wa_pb_pack(&m.base, &pb) || wa_signal_pad(pb.data, pb.len, &padded, &plen) ||
+	    wa_signal_encrypt(peer, &to, padded, plen, &type, &ct, &clen))
+		abort();
+	n = node("message", "from", from, "id", "3EB0AABBCCDDEEFF001122",
+		 "t", "1700000000", "type", "text", "notify", "Peer", NULL);
+	enc = n ? wa_node_add_child(n, "enc") : NULL;
+	if (!enc || wa_node_set_bytes(enc, ct, clen) ||
+	    cl_attrs(enc, "v", "2", "type", wa_signal_type_name(type), NULL))
+		abort();
+	free(padded);
+	free(ct);
+	ybuf_release(&pb);
+	wa_signal_free(peer);
+	wa_signal_free(me);
+	wa_signal_store_free(st);
+	wa_signal_store_free(ours);
+	return n;
+}
+
 static void write_seeds(const char *dir)
 {
-	struct wa_node *n;
+	struct wa_node *n, *k;
 
 	write_seed(dir, "pair-device", 1, pair_device());
 	write_seed(dir, "pair-success", 1, pair_success_seed(&(struct adv_spec){ .key_index = 1 }));
@@ -246,6 +334,33 @@ static void write_seeds(const char *dir)
 	n = node("receipt", "from", "15550001111@s.whatsapp.net", "id", "r-1", NULL);
 	write_seed(dir, "receipt", 0, n);
 	write_seed(dir, "xmlstreamend", 0, node("xmlstreamend", NULL));
+	write_seed(dir, "message-pkmsg", 0, pkmsg_seed("15550001111:2@s.whatsapp.net"));
+	/* from our own phone: a message of ours without a DeviceSentMessage */
+	write_seed(dir, "message-pkmsg-own-phone", 0, pkmsg_seed("15551234567@s.whatsapp.net"));
+	n = node("message", "from", "15550001111:2@s.whatsapp.net", "id", "3EB0X", "type", "text",
+		 NULL);
+	k = n ? wa_node_add_child(n, "enc") : NULL;
+	if (!k || wa_node_set_bytes(k, "\x33garbage", 8) || cl_attrs(k, "v", "2", "type", "msg", NULL))
+		abort();
+	write_seed(dir, "message-bad-msg", 0, n);
+	n = node("receipt", "from", "15550001111@s.whatsapp.net", "id", "3EB0A", "type", "read",
+		 NULL);
+	k = n ? wa_node_add_child(n, "list") : NULL;
+	if (!k || !(k = wa_node_add_child(k, "item")) || cl_attrs(k, "id", "3EB0B", NULL))
+		abort();
+	write_seed(dir, "receipt-read-list", 0, n);
+	n = node("receipt", "from", "15550001111:2@s.whatsapp.net", "id", "3EB0A", "type", "retry",
+		 NULL);
+	k = n ? wa_node_add_child(n, "retry") : NULL;
+	if (!k || cl_attrs(k, "count", "1", "id", "3EB0A", "t", "1700000000", "v", "1", NULL))
+		abort();
+	write_seed(dir, "receipt-retry", 0, n);
+	write_seed(dir, "ack-message-error", 0,
+		   node("ack", "class", "message", "id", "3EB0A", "from", "15550001111@s.whatsapp.net",
+			"error", "463", "phash", "2:abcdefgh", NULL));
+	write_seed(dir, "notification-devices", 0,
+		   node("notification", "from", "15550001111@s.whatsapp.net", "type", "devices", "id",
+			"n-2", NULL));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -317,6 +317,79 @@ TEST(message_insert_get_status)
 	store_close(st);
 }
 
+/* Outbound messages by WhatsApp id: statuses only move forward, pending
+ * ones list oldest first and count; prekeys come back with their keys. */
+TEST(message_status_by_wa_id_pending_and_prekeys)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_message m, g, *rows;
+	size_t n;
+	int64_t cnt;
+	const char *wa[3] = { "3EB0AAAA", "3EB0BBBB", "3EB0CCCC" };
+	uint32_t ids[2] = { 7, 8 }, *got_ids;
+	uint8_t priv[2][32], (*got_priv)[32];
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	for (int i = 0; i < 3; i++) {
+		memset(&m, 0, sizeof(m));
+		memcpy(m.session_id, s.id, STORE_ID_LEN);
+		m.chat = m.to_jid = "15550001111@s.whatsapp.net";
+		m.type = "text";
+		m.text = "hi";
+		m.status = "pending";
+		m.from_me = 1;
+		m.wa_id = (char *)wa[i];
+		m.created_at = 1000 + i;
+		REQUIRE(store_message_insert(st, &m) == Y_OK);
+	}
+	REQUIRE(store_messages_pending_count(st, s.id, &cnt) == Y_OK);
+	CHECK_EQ_INT(cnt, 3);
+	CHECK_EQ_INT(store_message_update_wa(st, s.id, wa[0], "read", NULL), Y_OK);
+	CHECK_EQ_INT(store_message_update_wa(st, s.id, wa[0], "delivered", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_message_update_wa(st, s.id, wa[0], "sent", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_message_update_wa(st, s.id, wa[1], "failed", "ack_error_463"), Y_OK);
+	CHECK_EQ_INT(store_message_update_wa(st, s.id, wa[1], "sent", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_message_update_wa(st, s.id, "3EB0NONE", "sent", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_message_update_wa(st, s.id, wa[2], "bogus", NULL), Y_EINVAL);
+	REQUIRE(store_messages_pending(st, s.id, 10, &rows, &n) == Y_OK);
+	REQUIRE(n == 1);
+	CHECK_EQ_STR(rows[0].wa_id, wa[2]);
+	CHECK_EQ_STR(rows[0].text, "hi");
+	CHECK_EQ_STR(rows[0].to_jid, "15550001111@s.whatsapp.net");
+	REQUIRE(store_message_get(st, s.id, rows[0].id, &g) == Y_OK);
+	CHECK_EQ_INT(g.from_me, 1);
+	store_message_release(&g);
+	store_messages_free(rows, n);
+	{
+		struct store_cursor next;
+		int has_next, found = 0;
+
+		REQUIRE(store_message_list(st, s.id, NULL, 10, &rows, &n, &next, &has_next) == Y_OK);
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(rows[i].wa_id, wa[1]) && !strcmp(rows[i].status, "failed") &&
+			    rows[i].reason && !strcmp(rows[i].reason, "ack_error_463") &&
+			    rows[i].updated_at >= rows[i].created_at)
+				found++;
+		CHECK_EQ_INT(found, 1);
+		store_messages_free(rows, n);
+	}
+
+	memset(priv, 0x5a, sizeof(priv));
+	priv[1][0] = 1;
+	REQUIRE(store_creds_put(st, s.id, &(struct store_creds){ .registration_id = 1 }) == Y_OK);
+	REQUIRE(store_prekeys_add(st, s.id, ids, (const uint8_t(*)[32])priv, 2) == Y_OK);
+	REQUIRE(store_prekeys_all(st, s.id, &got_ids, &got_priv, &n) == Y_OK);
+	REQUIRE(n == 2);
+	CHECK(got_ids[0] == 7 && got_ids[1] == 8);
+	CHECK(!memcmp(got_priv, priv, sizeof(priv)));
+	free(got_ids);
+	free(got_priv);
+	store_session_release(&s);
+	store_close(st);
+}
+
 TEST(delete_cascades_to_messages_and_webhook_log)
 {
 	char path[300];
@@ -875,6 +948,7 @@ int main(void)
 	RUN(session_pages_have_no_gaps_or_duplicates);
 	RUN(message_pages_survive_ties_and_new_inserts);
 	RUN(message_insert_get_status);
+	RUN(message_status_by_wa_id_pending_and_prekeys);
 	RUN(delete_cascades_to_messages_and_webhook_log);
 	RUN(apikeys_add_find_touch_revoke);
 	RUN(prune_deletes_only_older_rows);
