@@ -359,3 +359,69 @@ test('Signal sessions survive a restart and kill -9: the peer goes on with msg, 
     removeDir(dataDir);
   }
 });
+
+// Message events reach webhooks (issue 10): `message` for what Baileys sends
+// us and `message.ack` for each status of ours, signed, flat, phone numbers
+// beside the JIDs; and a receiver that never answers does not slow messaging.
+test('message and message.ack webhooks, signed; a hung receiver does not delay messages', async () => {
+  const { createServer } = await import('node:http');
+  const { createHmac, timingSafeEqual } = await import('node:crypto');
+  const got = [];
+  const hooks = createServer((q, s) => {
+    const chunks = [];
+    q.on('data', (c) => chunks.push(c));
+    q.on('end', () => {
+      got.push({ headers: q.headers, raw: Buffer.concat(chunks) });
+      s.end('ok');
+    });
+  });
+  let hungRequests = 0;
+  const hung = createServer(() => { hungRequests++; }); // reads the request, never answers
+  await new Promise((r) => hooks.listen(0, '127.0.0.1', r));
+  await new Promise((r) => hung.listen(0, '127.0.0.1', r));
+  const srv = await serve(undefined, { WEBHOOK_URL: `http://127.0.0.1:${hung.address().port}/hang`,
+    WEBHOOK_TIMEOUT_MS: '30000' });
+  const B = await peer(newPhone(), 'B6w');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const w = await req(srv, 'PUT', `/api/v1/sessions/${id}/webhook`, { body: {
+      url: `http://127.0.0.1:${hooks.address().port}/hook`, secret: 'hook-secret', events: ['message', 'message.ack'] } });
+    assert.equal(w.status, 200, w.text);
+    // every event also goes to the hung global receiver, which holds its deliveries 30 s
+    const t0 = Date.now();
+    const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `+${B.phone}`, text: 'hooked' } });
+    assert.equal(r.status, 202, r.text);
+    await B.until(() => fromUs(B, us, 'hooked')[0], 'B receives');
+    await statusIs(srv, id, r.body.id, 'delivered');
+    const took = Date.now() - t0;
+    await until('the hung receiver holds a delivery', async () => hungRequests > 0);
+    assert.ok(took < 10000, `sent and delivered in ${took} ms while a receiver hangs for 30 s`);
+    const m = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'to the hook' });
+    const bodies = await until('the webhooks', async () => {
+      const b = got.map((d) => JSON.parse(d.raw));
+      return b.some((x) => x.event === 'message' && x.waId === m.key.id) &&
+        b.some((x) => x.event === 'message.ack' && x.messageId === r.body.id && x.status === 'delivered') ? b : null;
+    });
+    for (const d of got) {
+      const want = Buffer.from(`sha256=${createHmac('sha256', 'hook-secret').update(d.raw).digest('hex')}`);
+      assert.ok(timingSafeEqual(Buffer.from(d.headers['x-yesapp-signature']), want), 'signed');
+    }
+    const inb = bodies.find((x) => x.event === 'message' && x.waId === m.key.id);
+    assert.equal(inb.sessionId, id);
+    assert.equal(inb.text, 'to the hook');
+    assert.equal(inb.from, `+${B.phone}`);
+    assert.equal(inb.fromJid, `${B.phone}@s.whatsapp.net`);
+    assert.equal(inb.direction, 'inbound');
+    assert.equal(typeof inb.eventId, 'number');
+    const acks = bodies.filter((x) => x.event === 'message.ack' && x.messageId === r.body.id).map((x) => x.status);
+    assert.deepEqual(acks.slice(0, 2), ['sent', 'delivered'], 'in order');
+    assert.ok(bodies.every((x) => x.event === 'message' || x.event === 'message.ack'), 'the filter holds');
+  } finally {
+    B.end();
+    await stopServer(srv);
+    hung.closeAllConnections();
+    await new Promise((r) => hung.close(r));
+    await new Promise((r) => hooks.close(r));
+  }
+});
