@@ -1,0 +1,85 @@
+// Peer figures for bench sessions-*: Baileys 6 sockets in this one Node
+// process, over wss:// to the same `yesapp sim --tls` as ours.
+//   node --expose-gc bench/sessions/peer.mjs link SIM_BASE N1 N2 CREDS_FILE
+//     links N2 sockets by QR (/sim/scan), N1 first; prints
+//     "link <seconds to link N2>", "rss1 <KiB at N1>", "rss2 <KiB at N2>",
+//     "rss <(rss2 - rss1) / (N2 - N1) KiB>", and writes every socket's creds
+//     (Baileys' BufferJSON) to CREDS_FILE
+//   node --expose-gc bench/sessions/peer.mjs restore SIM_BASE CREDS_FILE
+//     a fresh process: from process start until every socket of CREDS_FILE
+//     is open again ("restore <seconds>")
+// RSS is read after a garbage collection and a settle, as ours is.
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import { client, loadBaileys, sleep } from '../../tests/interop/sim-lib.mjs';
+import { linkAll, rssKiB, settle } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const { BufferJSON } = require('baileys6');
+const [mode, base, ...rest] = process.argv.slice(2);
+const api = async (method, p, body) => {
+	const r = await fetch(base + p, {
+		method,
+		headers: body === undefined ? {} : { 'content-type': 'application/json' },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await r.text();
+	return { status: r.status, json: text ? JSON.parse(text) : null, text };
+};
+const info = (await api('GET', '/sim/info')).json;
+const sim = { wsUrl: info.wssUrl, api };
+const agent = new https.Agent({ ca: info.caCert });
+const lib = await loadBaileys(6);
+const opts = { wsUrl: info.wssUrl, agent };
+
+function openOne(c, what, ms) {
+	c.connect();
+	return c.until(() => c.opens > 0, what, ms);
+}
+
+if (mode === 'link') {
+	const [n1, n2] = rest.slice(0, 2).map(Number);
+	const file = rest[2];
+	const all = [];
+	const phone = (i) => `1777${String(process.pid % 1000).padStart(3, '0')}${String(i).padStart(5, '0')}`;
+	const linkOne = async (i) => {
+		await api('POST', '/sim/accounts', { phone: phone(i) });
+		const c = client(lib, sim, phone(i), `b${i}`, opts);
+		all.push(c);
+		await openOne(c, 'linked and open', 120000);
+	};
+	const tl = performance.now();
+	await linkAll(0, n1, linkOne);
+	await settle();
+	const rss1 = rssKiB();
+	await linkAll(n1, n2, linkOne);
+	const link = (performance.now() - tl) / 1000;
+	await settle();
+	const rss2 = rssKiB();
+	console.log(`link ${link.toFixed(2)}`);
+	console.log(`rss1 ${rss1}`);
+	console.log(`rss2 ${rss2}`);
+	console.log(`rss ${((rss2 - rss1) / (n2 - n1)).toFixed(2)}`);
+	writeFileSync(file, JSON.stringify(all.map((c) => ({ phone: c.phone, creds: c.state.creds })), BufferJSON.replacer));
+	for (const c of all) c.end();
+	await sleep(200);
+	process.exit(0);
+} else if (mode === 'restore') {
+	const saved = JSON.parse(readFileSync(rest[0], 'utf8'), BufferJSON.reviver);
+	const all = saved.map((s, i) => {
+		const c = client(lib, sim, s.phone, `r${i}`, opts);
+		Object.assign(c.state.creds, s.creds);
+		return c;
+	});
+	// every socket at once, as a restarted process does
+	await Promise.all(all.map((c) => openOne(c, 'open again', 300000)));
+	// performance.now() counts from the process' start
+	console.log(`restore ${(performance.now() / 1000).toFixed(2)}`);
+	for (const c of all) c.end();
+	await sleep(200);
+	process.exit(0);
+} else {
+	console.error('usage: peer.mjs link SIM_BASE N1 N2 CREDS_FILE | restore SIM_BASE CREDS_FILE');
+	process.exit(2);
+}
