@@ -27,3 +27,25 @@ export async function linkAll(from, to, fn) {
 	};
 	await Promise.all(Array.from({ length: Math.min(LINK_PARALLEL, to - from) }, worker));
 }
+
+// The simulator's control API at base. A request on a pooled keep-alive
+// connection that the simulator closed as idle meanwhile fails before it is
+// sent ("other side closed"); it is retried, at most 3 times.
+export function simApi(base) {
+	return async (method, p, body) => {
+		for (let attempt = 1; ; attempt++) {
+			try {
+				const r = await fetch(base + p, {
+					method,
+					headers: body === undefined ? {} : { 'content-type': 'application/json' },
+					body: body === undefined ? undefined : JSON.stringify(body),
+				});
+				const text = await r.text();
+				return { status: r.status, json: text ? JSON.parse(text) : null, text };
+			} catch (e) {
+				if (attempt >= 3 || e?.cause?.code !== 'UND_ERR_SOCKET') throw e;
+				await sleep(50);
+			}
+		}
+	};
+}

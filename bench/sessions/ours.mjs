@@ -10,21 +10,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, stopServer, req, tempDir, removeDir } from '../../tests/http/lib.mjs';
 import { sleep } from '../../tests/interop/sim-lib.mjs';
-import { linkAll, rssKiB, settle } from './lib.mjs';
+import { linkAll, rssKiB, settle, simApi } from './lib.mjs';
 
 const [base, n1Arg, n2Arg] = process.argv.slice(2);
 const n1 = Number(n1Arg);
 const n2 = Number(n2Arg);
 const KEY = 'bench-sessions-key-0123456789';
-const api = async (method, p, body) => {
-	const r = await fetch(base + p, {
-		method,
-		headers: body === undefined ? {} : { 'content-type': 'application/json' },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await r.text();
-	return { status: r.status, json: text ? JSON.parse(text) : null, text };
-};
+const api = simApi(base);
 const info = (await api('GET', '/sim/info')).json;
 const dir = tempDir();
 const ca = join(dir, 'sim-ca.pem');
