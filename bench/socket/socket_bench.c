@@ -1,12 +1,18 @@
 /*
  * Idle-connection memory of the frame socket (src/wa/socket.c).
  *
- *   socket_bench [N]          fork a listener process, open N idle client
+ *   socket_bench [--tls DIR] [N]
+ *                             fork a listener process, open N idle client
  *                             connections to it on one loop, report the RSS
  *                             growth per connection of both processes
- *   socket_bench --serve      only run a listener on 127.0.0.1:0, print
+ *   socket_bench [--tls DIR] --serve
+ *                             only run a listener on 127.0.0.1:0, print
  *                             "port <n>" and echo frames (peer for the Node
  *                             measurement); exits when stdin closes
+ *
+ * --tls DIR: wss:// instead of ws://; DIR holds cert.pem and key.pem (the
+ * listener's) and ca.pem (what the clients trust), as bench/socket/run.sh
+ * makes them with openssl(1).
  *
  * Clients connect in batches of 100; each sends one frame (so the intro header has gone out)
  * and waits for its echo; then the loop idles briefly and RSS is read from
@@ -31,6 +37,9 @@
 #include "wa/socket.h"
 
 #define BATCH 100
+
+static char cert_file[512], key_file[512], ca_file[512]; /* --tls */
+static bool tls;
 
 static long rss_kib(pid_t pid)
 {
@@ -92,6 +101,10 @@ static int serve(int out_fd)
 	char msg[32];
 	int n;
 
+	if (tls) {
+		o.cert_file = cert_file;
+		o.key_file = key_file;
+	}
 	if (wa_loop_new(NULL, &l) || wa_listener_new(l, &o, srv_accept, NULL, &ls))
 		return 1;
 	n = snprintf(msg, sizeof(msg), "port %d\n", wa_listener_port(ls));
@@ -181,6 +194,7 @@ static int connect_n(struct wa_loop *l, const char *url, struct client *cs, int 
 
 	o.url = url;
 	o.dict = 2;
+	o.ca_file = tls ? ca_file : NULL;
 	for (int i = 0; i < n; i++) {
 		if (wa_socket_connect(l, &o, &cl_cbs, &cs[i], &cs[i].s))
 			return 1;
@@ -202,6 +216,14 @@ int main(int argc, char **argv)
 
 	ylog_min = YLOG_ERROR;
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 2 && !strcmp(argv[1], "--tls")) {
+		snprintf(cert_file, sizeof(cert_file), "%s/cert.pem", argv[2]);
+		snprintf(key_file, sizeof(key_file), "%s/key.pem", argv[2]);
+		snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", argv[2]);
+		tls = true;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--serve"))
 		return serve(1);
 	if (argc > 1)
@@ -220,7 +242,7 @@ int main(int argc, char **argv)
 	got = read(pfd[0], buf, sizeof(buf) - 1);
 	if (got <= 0 || sscanf((buf[got] = 0, buf), "port %d", &port) != 1)
 		goto out_child;
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/chat", port);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d/ws/chat", tls ? "wss" : "ws", port);
 
 	if (wa_loop_new(NULL, &l))
 		goto out_child;
@@ -257,10 +279,10 @@ int main(int argc, char **argv)
 			n_echoed - 1, n, n_closed);
 		goto out;
 	}
-	printf("bench socket-idle-memory ours=%.2fKiB/conn server=%.2fKiB/conn heap=%.2fKiB/conn "
+	printf("bench socket-idle-memory%s ours=%.2fKiB/conn server=%.2fKiB/conn heap=%.2fKiB/conn "
 	       "n=%d client_rss=%ldKiB->%ldKiB server_rss=%ldKiB->%ldKiB live=%zu\n",
-	       (double)(c1 - c0) / n, (double)(s1 - s0) / n, (double)(h1 - h0) / 1024.0 / n, n,
-	       c0, c1, s0, s1, wa_loop_socket_count(l));
+	       tls ? "-tls" : "", (double)(c1 - c0) / n, (double)(s1 - s0) / n,
+	       (double)(h1 - h0) / 1024.0 / n, n, c0, c1, s0, s1, wa_loop_socket_count(l));
 	rc = 0;
 out:
 	wa_loop_free(l);
