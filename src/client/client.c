@@ -208,6 +208,7 @@ static void drop_conn(struct wa_client *cl)
 	cl->pk_busy = false;
 	cl_sends_reset(cl);
 	cl_retry_reset(cl);
+	cl_unstored_reset(cl);
 }
 
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason)

@@ -23,6 +23,7 @@
 #ifndef YESAPP_CLIENT_H
 #define YESAPP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -205,6 +206,11 @@ struct wa_client_opts {
 	 * waits, in order, and wa_client_state_durable re-checks. Without the
 	 * gate a crash could lose a ratchet step of a ciphertext already sent,
 	 * and the next message would reuse its key. Loop thread. */
+	/* The delivery receipt and the server ack of a message handed to
+	 * on_message wait until the caller reports it stored
+	 * (wa_client_message_stored): until then a crash loses nothing, the
+	 * server redelivers what we never acknowledged. */
+	bool defer_receipts;
 	uint64_t (*state_seq)(void *state_ud);
 	int (*state_durable)(void *state_ud, uint64_t seq);
 	void *state_ud;
@@ -219,6 +225,9 @@ void wa_client_free(struct wa_client *cl); /* NULL is a no-op */
 /* The Signal state became durable up to some point: messages held for it
  * (wa_client_opts.state_durable) that may leave now go out, in order. */
 void wa_client_state_durable(struct wa_client *cl);
+/* Message `id` (handed to on_message) is stored: its delivery receipt and
+ * ack go now (opts.defer_receipts). Unknown ids are ignored. Loop thread. */
+void wa_client_message_stored(struct wa_client *cl, const char *id);
 
 /* Connects (registering if not linked, else logging in). From FAILED or
  * LOGGED_OUT it starts over (LOGGED_OUT with fresh credentials, which

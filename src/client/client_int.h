@@ -116,6 +116,15 @@ struct wa_client {
 	struct cl_send *sq_head, *sq_tail; /* waiting to be prepared, in order */
 	struct cl_send *sq_active;         /* being prepared (usync, prekeys) */
 	struct cl_send *acks;              /* sent, waiting for the server's ack */
+	/* received messages whose receipt and ack wait for the store
+	 * (opts.defer_receipts; receive.c), newest first; dropped with the
+	 * connection (the server then redelivers them) */
+	struct cl_unstored {
+		struct cl_unstored *next;
+		char id[WA_MSG_ID_MAX];
+		struct wa_node *receipt, *ack;
+	} *unstored;
+	size_t nunstored;
 	/* encrypted message nodes waiting for their Signal state to be durable
 	 * (opts.state_durable), oldest first; dropped with the connection */
 	struct cl_held {
@@ -151,6 +160,11 @@ void cl_creds_changed(struct wa_client *cl);
  * and sent, in order, once the Signal state its encryption saved is durable
  * (wa_client_opts.state_durable; send.c). */
 int cl_send_durable(struct wa_client *cl, struct wa_node **n);
+/* Received messages waiting for wa_client_message_stored at most; then
+ * their receipts go at once. */
+#define CL_UNSTORED_MAX 1024
+/* Forgets the receipts waiting for the store (the connection went). */
+void cl_unstored_reset(struct wa_client *cl);
 int cl_send(struct wa_client *cl, const struct wa_node *n);
 /* Builds and sends <iq to=s.whatsapp.net id type xmlns> with child `kid`
  * (built by the caller and added with wa_node_add_child to the returned

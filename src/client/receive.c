@@ -50,13 +50,13 @@ static unsigned retry_count(struct wa_client *cl, const char *id)
 	return 1;
 }
 
-/* <ack id to=from class="message" type [participant] [recipient] [error]> */
-static int message_ack(struct wa_client *cl, const struct wa_node *m, const char *error)
+/* <ack id to=from class="message" type [participant] [recipient] [error]>,
+ * or NULL on ENOMEM. */
+static struct wa_node *ack_node(const struct wa_node *m, const char *error)
 {
 	const char *type = wa_node_attr(m, "type"), *part = wa_node_attr(m, "participant");
 	const char *rcpt = wa_node_attr(m, "recipient");
 	struct wa_node *a = wa_node_new("ack");
-	int rc = Y_ENOMEM;
 
 	if (a && !cl_attrs(a, "id", wa_node_attr(m, "id"), "to", wa_node_attr(m, "from"), "class",
 			   "message", NULL) &&
@@ -64,28 +64,103 @@ static int message_ack(struct wa_client *cl, const struct wa_node *m, const char
 	    (!part || !wa_node_add_attr(a, "participant", part)) &&
 	    (!rcpt || !wa_node_add_attr(a, "recipient", rcpt)) &&
 	    (!error || !wa_node_add_attr(a, "error", error)))
-		rc = cl_send(cl, a);
+		return a;
 	wa_node_free(a);
-	return rc;
+	return NULL;
 }
 
 /* The delivery receipt: plain, "sender" for our own devices' copies,
- * "peer_msg" for the phone's peer messages. */
-static int delivery_receipt(struct wa_client *cl, const struct wa_node *m)
+ * "peer_msg" for the phone's peer messages; NULL on ENOMEM. */
+static struct wa_node *receipt_node(const struct wa_node *m)
 {
 	const char *cat = wa_node_attr(m, "category"), *rcpt = wa_node_attr(m, "recipient");
 	const char *part = wa_node_attr(m, "participant");
 	const char *type = cat && !strcmp(cat, "peer") ? "peer_msg" : rcpt ? "sender" : NULL;
 	struct wa_node *r = wa_node_new("receipt");
-	int rc = Y_ENOMEM;
 
 	if (r && !cl_attrs(r, "id", wa_node_attr(m, "id"), "to", wa_node_attr(m, "from"), NULL) &&
 	    (!type || !wa_node_add_attr(r, "type", type)) &&
 	    (!part || !wa_node_add_attr(r, "participant", part)) &&
 	    (!rcpt || !wa_node_add_attr(r, "recipient", rcpt)))
-		rc = cl_send(cl, r);
+		return r;
 	wa_node_free(r);
+	return NULL;
+}
+
+static int send_owned(struct wa_client *cl, struct wa_node *n)
+{
+	int rc = n ? cl_send(cl, n) : Y_ENOMEM;
+
+	wa_node_free(n);
 	return rc;
+}
+
+static int message_ack(struct wa_client *cl, const struct wa_node *m, const char *error)
+{
+	return send_owned(cl, ack_node(m, error));
+}
+
+static int delivery_receipt(struct wa_client *cl, const struct wa_node *m)
+{
+	return send_owned(cl, receipt_node(m));
+}
+
+/* ---- receipts that wait for the message to be stored (opts.defer_receipts) ---- */
+
+/* Keeps the receipt and the ack of message m until wa_client_message_stored;
+ * past CL_UNSTORED_MAX waiting, they go at once (the server redelivering a
+ * message we have not acknowledged is the safe side; holding without bound
+ * is not). */
+static int defer_receipts(struct wa_client *cl, const struct wa_node *m)
+{
+	struct cl_unstored *u;
+
+	if (cl->nunstored >= CL_UNSTORED_MAX || !(u = calloc(1, sizeof(*u))))
+		return Y_ENOMEM;
+	snprintf(u->id, sizeof(u->id), "%s", wa_node_attr(m, "id"));
+	u->receipt = receipt_node(m);
+	u->ack = ack_node(m, NULL);
+	if (!u->receipt || !u->ack) {
+		wa_node_free(u->receipt);
+		wa_node_free(u->ack);
+		free(u);
+		return Y_ENOMEM;
+	}
+	u->next = cl->unstored;
+	cl->unstored = u;
+	cl->nunstored++;
+	return Y_OK;
+}
+
+void wa_client_message_stored(struct wa_client *cl, const char *id)
+{
+	for (struct cl_unstored **pp = &cl->unstored; *pp; pp = &(*pp)->next) {
+		struct cl_unstored *u = *pp;
+
+		if (strcmp(u->id, id))
+			continue;
+		*pp = u->next;
+		cl->nunstored--;
+		if (cl->conn && send_owned(cl, u->receipt) == Y_OK)
+			send_owned(cl, u->ack);
+		else
+			wa_node_free(u->ack);
+		free(u);
+		return;
+	}
+}
+
+void cl_unstored_reset(struct wa_client *cl)
+{
+	while (cl->unstored) {
+		struct cl_unstored *u = cl->unstored;
+
+		cl->unstored = u->next;
+		wa_node_free(u->receipt);
+		wa_node_free(u->ack);
+		free(u);
+	}
+	cl->nunstored = 0;
 }
 
 static int retry_receipt(struct wa_client *cl, const struct wa_node *m, unsigned count)
@@ -273,6 +348,12 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		return message_ack(cl, m, "491");
 	}
 	free(pt);
+	/* handed up to be stored: its receipt and ack wait for the store, so a
+	 * crash before the row is committed leaves it for the server to
+	 * redeliver instead of losing it */
+	if (cl->opts.defer_receipts && cl->cbs.on_message && !is_peer(m) &&
+	    defer_receipts(cl, m) == Y_OK)
+		return Y_OK;
 	rc = delivery_receipt(cl, m);
 	return rc ?: message_ack(cl, m, NULL);
 }

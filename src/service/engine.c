@@ -43,6 +43,7 @@ enum cmd_kind {
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
+	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
 	CMD_SHUTDOWN,
 };
@@ -845,6 +846,7 @@ static struct esess *esess_create(struct engine *e, const char *id, const struct
 	o.backoff_max_ms = e->opts.backoff_max_ms;
 	o.max_attempts = e->opts.max_attempts;
 	o.signal_store = x->sigstore;
+	o.defer_receipts = true; /* acknowledged once J_MSG_IN committed it */
 	if (e->sigdb) {
 		o.state_seq = sig_seq;
 		o.state_durable = sig_durable;
@@ -1035,6 +1037,10 @@ static void run_cmd(struct engine *e, struct cmd *c)
 	case CMD_PREKEYS_SAVED:
 		if (x)
 			wa_client_prekeys_saved(x->cl, c->err);
+		break;
+	case CMD_MSG_STORED:
+		if (x && !x->forgotten)
+			wa_client_message_stored(x->cl, c->wa_id);
 		break;
 	case CMD_SIG_DURABLE:
 		for (size_t i = 0; i < ESESS_BUCKETS; i++)
@@ -1369,8 +1375,7 @@ static void run_job(struct engine *e, struct job *j)
 		}
 		break;
 	case J_SIG_FLUSH:
-		sig_flush(e);
-		break;
+		break; /* the flush runs at the end of the batch */
 	case J_MSG_IN:
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
@@ -1379,6 +1384,16 @@ static void run_job(struct engine *e, struct job *j)
 			ymetric_inc(YM_MESSAGES_RECEIVED);
 		if (rc == Y_EEXIST)
 			rc = Y_OK; /* a duplicate: kept once */
+		if (rc == Y_OK) { /* committed: the client may acknowledge it now */
+			struct cmd *c = calloc(1, sizeof(*c));
+
+			if (c) {
+				c->kind = CMD_MSG_STORED;
+				snprintf(c->id, sizeof(c->id), "%s", j->id);
+				snprintf(c->wa_id, sizeof(c->wa_id), "%s", j->in->wa_id);
+				post_cmd(e, c);
+			}
+		}
 		break;
 	}
 	if (rc && rc != Y_ENOTFOUND)
@@ -1434,9 +1449,6 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&e->job_mu);
 		if (!list)
 			break; /* stop asked and nothing left */
-		/* what the loop saved before queuing these jobs is written first,
-		 * so their effects never run ahead of the Signal state */
-		sig_flush(e);
 		while (list) {
 			struct job *j = list;
 
@@ -1446,6 +1458,11 @@ static void *worker_main(void *arg)
 			ylog_set_session(NULL);
 			job_free(j);
 		}
+		/* then the Signal state saved meanwhile: after the inbound messages
+		 * of this batch are committed, so a crash between the two leaves
+		 * a message to be redelivered and decrypted again, not a ratchet
+		 * step past a message we never stored */
+		sig_flush(e);
 	}
 	return NULL;
 }

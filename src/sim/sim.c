@@ -162,6 +162,7 @@ void sim_device_remove(struct sim_account *a, struct sim_device *d)
 		wa_node_free(p->node);
 		free(p);
 	}
+	sim_device_unacked_free(d);
 	free(d->prekeys);
 	free(d);
 }

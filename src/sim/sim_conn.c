@@ -106,8 +106,10 @@ static void conn_log_node(struct sim_conn *c, const char *dir, const struct wa_n
 /* Breaks the device <-> connection link. */
 void sim_conn_detach(struct sim_conn *c)
 {
-	if (c->dev && c->dev->conn == c)
+	if (c->dev && c->dev->conn == c) {
 		c->dev->conn = NULL;
+		sim_device_requeue_unacked(c->dev);
+	}
 	c->dev = NULL;
 }
 
@@ -305,7 +307,7 @@ static const struct {
 	{ "iq", sim_iq },
 	{ "message", sim_route_message },
 	{ "receipt", sim_route_receipt },
-	{ "ack", on_ignore },
+	{ "ack", sim_route_ack },
 	{ "presence", on_ignore },
 	{ "chatstate", on_ignore },
 	{ "ib", on_ignore },

@@ -116,6 +116,8 @@ int sim_iq(struct sim_conn *c, const struct wa_node *n);
 int sim_deliver(struct sim *s, struct sim_device *d, struct wa_node *n);
 int sim_route_message(struct sim_conn *c, const struct wa_node *n);
 int sim_route_receipt(struct sim_conn *c, const struct wa_node *n);
+/* <ack class="message" id> from a device: that message is delivered for good. */
+int sim_route_ack(struct sim_conn *c, const struct wa_node *n);
 
 /* ---- sim_phone.c ---- */
 

@@ -35,6 +35,13 @@ struct sim_blob;
 struct sim_passkey_key;
 struct sim_passkey_link;
 
+struct sim_device;
+/* Unacknowledged messages of d back to the front of its offline queue
+ * (its connection ended). */
+void sim_device_requeue_unacked(struct sim_device *d);
+/* Frees d's unacknowledged messages. */
+void sim_device_unacked_free(struct sim_device *d);
+
 /* A stanza waiting for an offline device. */
 struct sim_pending {
 	struct sim_pending *next;
@@ -57,6 +64,16 @@ struct sim_device {
 	bool key_shared;               /* the phone sent its app-state key share */
 	struct sim_pending *qhead, *qtail;
 	size_t nq;
+	/* message stanzas sent to its connection and not yet acknowledged
+	 * (<ack class="message">), as WhatsApp keeps them: when the
+	 * connection ends they go back to the front of the offline queue */
+	struct sim_unacked {
+		struct sim_unacked *next;
+		char id[64];
+		int dict;
+		struct ybuf enc; /* the stanza, binary-encoded */
+	} *unacked;
+	size_t nunacked;
 };
 
 /* An account: a phone number, its LID, its primary phone (device 0, a Signal

@@ -14,18 +14,104 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "wa/binary.h"
+#include "wa/frame.h"
 #include "wa/jid.h"
 
 /* Delivers a stanza to a device now, or queues it (with offline="1") until
  * it reconnects. Takes ownership of n. */
+/* A copy of message n sent to d, kept until d acknowledges it (bounded:
+ * past SIM_QUEUE_MAX the oldest are trusted delivered). */
+static void keep_unacked(struct sim_device *d, const struct wa_node *n)
+{
+	const char *id = wa_node_attr(n, "id");
+	struct sim_unacked *u;
+
+	if (!id || strlen(id) >= sizeof(u->id) || d->nunacked >= SIM_QUEUE_MAX ||
+	    !(u = calloc(1, sizeof(*u))))
+		return;
+	ybuf_init(&u->enc, WA_FRAME_MAX);
+	u->dict = d->conn->dict;
+	if (wa_binary_encode_node(n, u->dict, &u->enc)) {
+		ybuf_release(&u->enc);
+		free(u);
+		return;
+	}
+	snprintf(u->id, sizeof(u->id), "%s", id);
+	u->next = d->unacked;
+	d->unacked = u;
+	d->nunacked++;
+}
+
+void sim_device_unacked_free(struct sim_device *d)
+{
+	while (d->unacked) {
+		struct sim_unacked *u = d->unacked;
+
+		d->unacked = u->next;
+		ybuf_release(&u->enc);
+		free(u);
+	}
+	d->nunacked = 0;
+}
+
+void sim_device_requeue_unacked(struct sim_device *d)
+{
+	/* the list is newest first: pushing each to the queue's front leaves
+	 * them oldest first, ahead of what was queued while they were out */
+	while (d->unacked) {
+		struct sim_unacked *u = d->unacked;
+		struct wa_node *n = NULL;
+		struct sim_pending *p;
+
+		d->unacked = u->next;
+		d->nunacked--;
+		if (!wa_binary_decode_node(u->enc.data, u->enc.len, u->dict, &n) &&
+		    !wa_node_add_attr(n, "offline", "1") && (p = calloc(1, sizeof(*p)))) {
+			p->node = n;
+			p->next = d->qhead;
+			d->qhead = p;
+			if (!d->qtail)
+				d->qtail = p;
+			d->nq++;
+			n = NULL;
+		}
+		wa_node_free(n);
+		ybuf_release(&u->enc);
+		free(u);
+	}
+}
+
+int sim_route_ack(struct sim_conn *c, const struct wa_node *n)
+{
+	const char *cls = wa_node_attr(n, "class"), *id = wa_node_attr(n, "id");
+	struct sim_device *d = c->dev;
+
+	if (!d || !id || !cls || strcmp(cls, "message"))
+		return Y_OK;
+	for (struct sim_unacked **pp = &d->unacked; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->id, id)) {
+			struct sim_unacked *u = *pp;
+
+			*pp = u->next;
+			d->nunacked--;
+			ybuf_release(&u->enc);
+			free(u);
+			break;
+		}
+	return Y_OK;
+}
+
 int sim_deliver(struct sim *s, struct sim_device *d, struct wa_node *n)
 {
 	struct sim_pending *p;
 
 	if (!n)
 		return Y_ENOMEM;
-	if (d->conn && d->conn->state == C_OPEN)
+	if (d->conn && d->conn->state == C_OPEN) {
+		if (wa_node_is(n, "message"))
+			keep_unacked(d, n);
 		return sim_conn_send(d->conn, n);
+	}
 	if (d->nq >= SIM_QUEUE_MAX || wa_node_add_attr(n, "offline", "1") ||
 	    !(p = calloc(1, sizeof(*p)))) {
 		wa_node_free(n);
