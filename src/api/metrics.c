@@ -52,6 +52,21 @@ static int sessions_write(struct svc *svc, struct ybuf *out)
 	return rc;
 }
 
+/* The queue depth from the store (the durable truth: accepted, not yet
+ * acknowledged by WhatsApp); one indexed count per scrape. */
+static int queue_write(struct store *st, struct ybuf *out)
+{
+	int64_t n = 0;
+
+	if (store_messages_pending_count(st, NULL, &n) != Y_OK)
+		return Y_OK; /* the database's state shows on /ready; skip the gauge */
+	return ybuf_printf(out,
+			   "# HELP yesapp_queue_depth Outbound messages accepted and not yet "
+			   "acknowledged by WhatsApp.\n# TYPE yesapp_queue_depth gauge\n"
+			   "yesapp_queue_depth %lld\n",
+			   (long long)n);
+}
+
 void api_metrics(struct http_req *req)
 {
 	struct api_ctx *ctx = http_req_app(req);
@@ -67,6 +82,8 @@ void api_metrics(struct http_req *req)
 	rc = ymetric_write(&out);
 	if (rc == Y_OK)
 		rc = sessions_write(ctx->svc, &out);
+	if (rc == Y_OK)
+		rc = queue_write(ctx->st, &out);
 	if (rc == Y_OK)
 		rc = http_server_metrics(http_req_server(req), &out);
 	if (rc == Y_OK)

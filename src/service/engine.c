@@ -21,6 +21,7 @@
 #include "wa/jid.h"
 #include "wa/socket.h"
 
+#define ENGINE_FLUSH_RETRY_MS 200 /* after a failed Signal-state flush */
 #define ENGINE_DEF_CPS 500
 #define ESESS_BUCKETS 1024
 #define ENGINE_BEAT_MS 1000
@@ -813,19 +814,20 @@ static void sig_wake_flush(void *ud)
 
 /* Worker: writes the saved Signal state, then lets the loop send what
  * waited for it. */
-static void sig_flush(struct engine *e)
+static int sig_flush(struct engine *e)
 {
 	size_t written = 0;
 	int rc;
 
 	if (!e->sigdb)
-		return;
+		return Y_OK;
 	atomic_store(&e->sig_flush_queued, false);
 	rc = sigdb_flush(e->sigdb, e->st, &written);
 	if (rc && rc != Y_EBUSY)
 		LOG_ERROR("engine cannot write Signal state", "{s:s}", "error", y_strerror(rc));
 	if (written)
 		cmd(e, CMD_SIG_DURABLE, "", 0, NULL);
+	return rc == Y_EBUSY ? Y_OK : rc;
 }
 
 static struct esess *esess_create(struct engine *e, const char *id, const struct wa_creds *c)
@@ -1415,7 +1417,7 @@ static void idle_scan(struct engine *e)
 static void *worker_main(void *arg)
 {
 	struct engine *e = arg;
-	int64_t scan_every = e->opts.idle_ms / 2, next_scan = 0;
+	int64_t scan_every = e->opts.idle_ms / 2, next_scan = 0, flush_retry = 0;
 
 	if (scan_every > 60000)
 		scan_every = 60000;
@@ -1428,6 +1430,21 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&e->job_mu);
 		while (!e->job_head && !e->worker_stop) {
+			/* a flush that failed (the database locked) is tried again
+			 * by itself: sends wait for it */
+			if (flush_retry && clock_mono_ms() >= flush_retry) {
+				pthread_mutex_unlock(&e->job_mu);
+				flush_retry = sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
+				pthread_mutex_lock(&e->job_mu);
+				continue;
+			}
+			if (flush_retry && (!next_scan || flush_retry < next_scan)) {
+				struct timespec until = clock_deadline(CLOCK_REALTIME,
+					(int)(flush_retry - clock_mono_ms() > 0 ? flush_retry - clock_mono_ms() : 0));
+
+				pthread_cond_timedwait(&e->job_cv, &e->job_mu, &until);
+				continue;
+			}
 			if (next_scan && clock_mono_ms() >= next_scan) {
 				pthread_mutex_unlock(&e->job_mu);
 				idle_scan(e);
@@ -1462,7 +1479,7 @@ static void *worker_main(void *arg)
 		 * of this batch are committed, so a crash between the two leaves
 		 * a message to be redelivered and decrypted again, not a ratchet
 		 * step past a message we never stored */
-		sig_flush(e);
+		flush_retry = sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
 	}
 	return NULL;
 }

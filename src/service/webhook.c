@@ -7,6 +7,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -147,6 +148,7 @@ static void record(struct webhook *w, struct xfer *x, int http_status, const cha
 		a.state = "pending";
 		a.next_at = now + ((int64_t)w->backoff_ms << shift);
 	}
+	ymetric_inc(error ? YM_WEBHOOK_FAILURES : YM_WEBHOOK_DELIVERIES);
 	rc = store_webhook_attempt(w->st, &a);
 	if (rc)
 		LOG_ERROR("webhook: cannot record an attempt (it will be made again)",

@@ -280,6 +280,8 @@ int store_message_update_wa(struct store *st, const char *session_id, const char
  * limit; *out freed with store_messages_free. */
 int store_messages_pending(struct store *st, const char *session_id, int limit,
 			   struct store_message **out, size_t *n);
+/* Outbound messages still pending: of one session, or of all with
+ * session_id NULL (the queue depth /metrics shows). */
 int store_messages_pending_count(struct store *st, const char *session_id, int64_t *n);
 /* Newest first (timestamp DESC, id DESC); the cursor's ts is a timestamp.
  * Y_ENOTFOUND if the session does not exist. */

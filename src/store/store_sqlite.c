@@ -74,6 +74,7 @@ enum stmt_id {
 	S_PREKEYS_ALL,
 	S_MSG_PENDING,
 	S_MSG_PENDING_COUNT,
+	S_MSG_PENDING_ALL,
 	S_HOOKLOG_ADD,
 	S_PRUNE_MSG,
 	S_PRUNE_HOOKLOG,
@@ -194,6 +195,8 @@ static const char *const stmt_sql[S__COUNT] = {
 			  "LIMIT ?2",
 	[S_MSG_PENDING_COUNT] = "SELECT count(*) FROM messages WHERE session_id = ?1 AND "
 				"status = 'pending' AND direction = 'outbound'",
+	[S_MSG_PENDING_ALL] = "SELECT count(*) FROM messages WHERE status = 'pending' AND "
+			      "direction = 'outbound'",
 	[S_HOOKLOG_ADD] = "INSERT INTO webhook_log (session_id, event, url, http_status, attempt, "
 			  "error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_PRUNE_MSG] = "DELETE FROM messages WHERE timestamp < ?1",
@@ -2128,12 +2131,13 @@ int store_messages_pending_count(struct store *st, const char *session_id, int64
 
 	*n = 0;
 	pthread_mutex_lock(&st->mu);
-	s = prep(st, S_MSG_PENDING_COUNT);
+	s = prep(st, session_id ? S_MSG_PENDING_COUNT : S_MSG_PENDING_ALL);
 	if (!s) {
 		rc = Y_EDB;
 		goto out;
 	}
-	bind_text(s, 1, session_id);
+	if (session_id)
+		bind_text(s, 1, session_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*n = sqlite3_column_int64(s, 0);

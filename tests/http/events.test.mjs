@@ -229,6 +229,13 @@ test('receiver down then up: served by a retry; down for good: 3 failures, then 
     assert.equal(rt.status, 202, rt.text);
     assert.equal(rt.body.queued, 1);
     await until(() => r.got.find((x) => x.body.eventId === evId), 'the replayed delivery');
+    // /metrics counts every attempt: the failures of both sessions, the two successes
+    const metric = async (name) => Number(new RegExp(`^${name} (\\d+)$`, 'm')
+      .exec(await (await fetch(`${srv.base}/metrics`)).text())?.[1]);
+    const failedRows = (await logs(srv, id, '?success=false')).length + 3;
+    await until(async () => (await metric('yesapp_webhook_deliveries_total')) >= 2, 'successes counted');
+    assert.ok(await metric('yesapp_webhook_failures_total') >= failedRows,
+      `failures counted: ${await metric('yesapp_webhook_failures_total')} >= ${failedRows}`);
     assertError(await req(srv, 'POST', `/api/v1/sessions/${id2}/webhook/deliveries/999999/retry`), 404,
       'NOT_FOUND');
     assertError(await req(srv, 'POST', `/api/v1/sessions/${id2}/webhook/deliveries/abc/retry`), 400,

@@ -293,6 +293,8 @@ test('202 then kill -9 before it is sent: delivered once after the restart, same
     assert.equal(r2.status, 202, r2.text);
     await sleep(300);
     assert.equal((await byId(srv, id, r2.body.id)).status, 'pending', 'held by the rate limit');
+    const depth = /^yesapp_queue_depth (\d+)$/m.exec(await (await fetch(`${srv.base}/metrics`)).text());
+    assert.equal(depth?.[1], '1', '/metrics shows the one waiting');
     srv.proc.kill('SIGKILL');
     await srv.exited;
     srv = await serve(dataDir);
