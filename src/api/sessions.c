@@ -72,6 +72,13 @@ void api_sessions_create(struct http_req *req)
 		api_reply_store_error(req, rc);
 		return;
 	}
+	/* a scoped key's new session joins its scope */
+	if (api_scope_key(req) && (rc = store_key_scope_add(ctx->st, api_scope_key(req), s.id))) {
+		svc_delete_session(ctx->svc, s.id);
+		store_session_release(&s);
+		api_reply_store_error(req, rc == Y_ENOTFOUND ? Y_EDB : rc);
+		return;
+	}
 	/* the engine started the client: show its first QR if it comes soon */
 	svc_session_wait(ctx->svc, s.id, has_qr_or_moved, NULL, API_SESSION_WAIT_MS);
 	reply_session(req, 201, s.id);
@@ -93,7 +100,8 @@ void api_sessions_list(struct http_req *req)
 
 	if (!api_page_args(req, "sessions", &limit, &cur, &have_cur))
 		return;
-	rc = store_session_list(ctx->st, have_cur ? &cur : NULL, limit, &list, &n, &next, &has_next);
+	rc = store_session_list_scoped(ctx->st, api_scope_key(req), have_cur ? &cur : NULL, limit,
+				       &list, &n, &next, &has_next);
 	if (rc) {
 		api_reply_store_error(req, rc == Y_ENOTFOUND ? Y_EDB : rc);
 		return;

@@ -90,8 +90,9 @@ struct http_req {
 	int https;                   /* came over TLS (ours, or a trusted proxy's) */
 	int compressible;            /* the body may be gzipped: Vary: Accept-Encoding */
 	int gzipped;                 /* it was */
-	char key_id[HTTP_KEY_ID_LEN];
+	struct http_ident ident;
 	int authed;
+	char set_cookie[512];        /* "" : none */
 	const char *origin;          /* allowed Origin header value, else NULL */
 	/* the response */
 	int answered;
@@ -268,7 +269,42 @@ const char *http_req_body(const struct http_req *req, size_t *len)
 
 const char *http_req_key_id(const struct http_req *req)
 {
-	return req->authed ? req->key_id : NULL;
+	return req->authed ? req->ident.id : NULL;
+}
+
+const struct http_ident *http_req_ident(const struct http_req *req)
+{
+	return req->authed ? &req->ident : NULL;
+}
+
+const char *http_req_route_pattern(const struct http_req *req)
+{
+	return req->match.route ? req->match.route->pattern : NULL;
+}
+
+int http_req_status(const struct http_req *req)
+{
+	return req->answered ? req->status : 0;
+}
+
+const char *http_req_method_name(const struct http_req *req)
+{
+	return req->method_name ? req->method_name : "";
+}
+
+int http_req_role(const struct http_req *req)
+{
+	return req->authed ? req->ident.role : HTTP_ROLE_PUBLIC;
+}
+
+int http_req_https(const struct http_req *req)
+{
+	return req->https;
+}
+
+void http_req_set_cookie(struct http_req *req, const char *value)
+{
+	snprintf(req->set_cookie, sizeof(req->set_cookie), "%s", value);
 }
 
 const char *http_req_id(const struct http_req *req)
@@ -518,7 +554,7 @@ static void dispatch(struct http_req *req)
 {
 	struct http_server *srv = req->srv;
 	const char *key, *origin;
-	int route_rc, rc, auth_broken = 0;
+	int route_rc, rc, auth_broken = 0, csrf_failed = 0, need;
 	char ident[80];
 
 	if (req->too_big) {
@@ -534,10 +570,12 @@ static void dispatch(struct http_req *req)
 
 	/* Identity: a valid API key, else the client address. */
 	key = http_req_header(req, "X-API-Key");
-	if (key && *key) {
-		rc = srv->o.auth ? srv->o.auth(srv->o.app, key, req->key_id) : Y_ENOTFOUND;
+	if (srv->o.auth) {
+		rc = srv->o.auth(srv->o.app, req, key && *key ? key : NULL, &req->ident);
 		if (rc == Y_OK)
 			req->authed = 1;
+		else if (rc == Y_ESTATE)
+			csrf_failed = 1;
 		else if (rc != Y_ENOTFOUND) {
 			auth_broken = 1; /* could not check: not the client's fault */
 			LOG_ERROR("api key check failed", "{s:s, s:s}", "error", y_strerror(rc),
@@ -545,7 +583,7 @@ static void dispatch(struct http_req *req)
 		}
 	}
 	if (req->authed) {
-		snprintf(ident, sizeof(ident), "k:%s", req->key_id);
+		snprintf(ident, sizeof(ident), "k:%s", req->ident.id);
 	} else {
 		snprintf(ident, sizeof(ident), "i:%s", req->ip);
 	}
@@ -577,6 +615,12 @@ static void dispatch(struct http_req *req)
 		http_reply_error(req, 500, "INTERNAL_ERROR", "could not check the API key", NULL);
 		return;
 	}
+	if (needs_auth(req, route_rc) && !req->authed && csrf_failed) {
+		http_reply_error(req, 403, "CSRF_FAILED",
+				 "a request signed in by cookie must carry its X-CSRF-Token header",
+				 NULL);
+		return;
+	}
 	if (needs_auth(req, route_rc) && !req->authed) {
 		http_reply_error(req, 401, "UNAUTHORIZED",
 				 key && *key ? "invalid API key" : "missing X-API-Key header", NULL);
@@ -594,6 +638,14 @@ static void dispatch(struct http_req *req)
 		http_methods_format(req->allow_mask, allow, sizeof(allow));
 		http_reply_error(req, 405, "METHOD_NOT_ALLOWED", "method not allowed on this route",
 				 json_pack("{s:s, s:s}", "method", req->method_name, "allow", allow));
+		return;
+	}
+	/* a row without a rule (http_routes_check) is for admins only */
+	need = req->match.route->role ? req->match.route->role : HTTP_ROLE_ADMIN;
+	if (needs_auth(req, route_rc) && req->ident.role < need) {
+		http_reply_error(req, 403, "FORBIDDEN", "your role may not do this",
+				 json_pack("{s:s, s:s}", "required", http_role_name(need), "role",
+					   http_role_name(req->ident.role)));
 		return;
 	}
 	req->match.route->handler(req);
@@ -649,6 +701,8 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 			 used > 0 ? (int)((60LL * used + lim - 1) / lim) : 0);
 		MHD_add_response_header(r, "RateLimit", tmp);
 	}
+	if (req->set_cookie[0])
+		MHD_add_response_header(r, "Set-Cookie", req->set_cookie);
 	if (req->retry_after > 0) {
 		snprintf(tmp, sizeof(tmp), "%d", req->retry_after);
 		MHD_add_response_header(r, "Retry-After", tmp);
@@ -979,6 +1033,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 "status", req->answered ? req->status : 0, "durationMs", ms, "requestId",
 			 req->request_id, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	}
+	if (srv->o.on_done)
+		srv->o.on_done(srv->o.app, req);
 	atomic_fetch_add(&srv->requests, 1);
 	hist_observe(srv, req);
 	if (req->stream)
@@ -1037,6 +1093,13 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	if (!srv)
 		return Y_ENOMEM;
 	srv->o = *opts;
+	{
+		char why[512];
+		long bad = http_routes_check(opts->routes, opts->nroutes, why, sizeof(why));
+
+		if (bad >= 0) /* answered to admins only until the row gets a rule */
+			LOG_ERROR("http: a route lacks a role rule", "{s:s}", "problem", why);
+	}
 	srv->hist = calloc((opts->nroutes + 1) * HIST_CLASSES, sizeof(*srv->hist));
 	if (!srv->hist) {
 		free(srv);

@@ -2,8 +2,9 @@
  * The HTTP server: libmicrohttpd glue plus the middleware chain every request
  * passes through, in this order:
  *
- *   request id -> body cap (413) -> identity (X-API-Key) -> rate limit (429)
- *   -> CORS preflight -> auth for /api/ (401) -> router (404/405) -> handler
+ *   request id -> body cap (413) -> identity (X-API-Key or session cookie)
+ *   -> rate limit (429) -> CORS preflight -> auth for /api/ (401, 403 CSRF)
+ *   -> router (404/405) -> role (403 FORBIDDEN) -> handler
  *
  * Every response carries X-Request-Id, the security headers and, for an
  * allowed Origin, the CORS headers; every request ends in one access-log
@@ -32,6 +33,13 @@
 struct http_server;
 struct http_req;
 
+/* Who is calling, as the verifier (opts.auth) found it. */
+struct http_ident {
+	char id[HTTP_KEY_ID_LEN];  /* the key's id, or "user:<id>" for a signed-in user */
+	int role;                  /* enum http_role */
+	unsigned app_flags;        /* the verifier's own; opaque to this layer */
+};
+
 struct http_server_opts {
 	const char *host;            /* bind address: IPv4/IPv6 literal or host name */
 	int port;                    /* 0 = ephemeral (see http_server_port) */
@@ -41,11 +49,19 @@ struct http_server_opts {
 	unsigned threads;            /* 1 = one epoll thread, N > 1 = pool of N */
 	const struct http_route *routes; /* borrowed; must outlive the server */
 	size_t nroutes;
-	/* Verifies a presented API key. Y_OK fills id_out (the key's id, the
-	 * rate-limit identity), Y_ENOTFOUND for an unknown key, other codes are
-	 * internal failures. Called from server threads. */
-	int (*auth)(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
+	/* Finds who calls: `key` is the X-API-Key header (NULL if absent);
+	 * without one the verifier may look at the request's other headers (a
+	 * session cookie). Y_OK fills *out (out->id is the rate-limit
+	 * identity), Y_ENOTFOUND for no or unknown credentials, Y_ESTATE for a
+	 * cookie whose CSRF check failed (403 CSRF_FAILED on a route that
+	 * needs auth), other codes are internal failures. Called from server
+	 * threads for every request. */
+	int (*auth)(void *app, struct http_req *req, const char *key, struct http_ident *out);
 	void *app;                   /* borrowed; handed to handlers */
+	/* If set, called on the HTTP thread once each request's answer has gone
+	 * (or the connection is gone), before the request is freed; it must not
+	 * block (the audit log queues). */
+	void (*on_done)(void *app, struct http_req *req);
 	const char *trust_proxy;     /* TRUST_PROXY list (util/cidr.h) or NULL */
 	const char *tls_cert_file;   /* both set: serve HTTPS (read at start) */
 	const char *tls_key_file;
@@ -89,6 +105,20 @@ const char *http_req_body(const struct http_req *req, size_t *len);
 const char *http_req_client_ip(const struct http_req *req);
 /* The authenticated key id, or NULL on public routes without a valid key. */
 const char *http_req_key_id(const struct http_req *req);
+/* Who called, or NULL if not authenticated. */
+const struct http_ident *http_req_ident(const struct http_req *req);
+/* The matched route's pattern, or NULL. */
+const char *http_req_route_pattern(const struct http_req *req);
+/* The status answered so far (0 if none). */
+int http_req_status(const struct http_req *req);
+/* The method as sent ("GET"). */
+const char *http_req_method_name(const struct http_req *req);
+/* The caller's role (enum http_role); HTTP_ROLE_PUBLIC if not authenticated. */
+int http_req_role(const struct http_req *req);
+/* 1 if the request came over TLS (ours, or a trusted proxy's). */
+int http_req_https(const struct http_req *req);
+/* Adds a Set-Cookie header (value copied, up to 511 bytes) to the response. */
+void http_req_set_cookie(struct http_req *req, const char *value);
 const char *http_req_id(const struct http_req *req);
 
 /* Answers with a JSON body (takes ownership of body; NULL -> 500). */

@@ -42,6 +42,8 @@ enum stmt_id {
 	S_KEY_TOUCH,
 	S_KEY_LIST,
 	S_KEY_REVOKE,
+	S_PRUNE_AUDIT,
+	S_PRUNE_WEBSESS,
 	S_SESS_ADD,
 	S_SESS_GET,
 	S_SESS_LIST_FIRST,
@@ -113,6 +115,8 @@ enum stmt_id {
 #define SESS_COLS "id, name, status, phone, push_name, webhook_url, webhook_secret, " \
 	"webhook_events, created_at, updated_at, device_jid, lid, reason, connected_at, " \
 	"last_seen_at"
+#define SESS_IN_SCOPE(k) "(" k " IS NULL OR id IN (SELECT session_id FROM api_key_sessions " \
+	"WHERE key_id = " k "))"
 #define CREDS_COLS "noise_priv, identity_priv, registration_id, spk_id, spk_priv, spk_sig, " \
 	"adv_secret, account, jid, lid, platform, push_name, next_prekey_id"
 #define MSG_COLS "id, session_id, wa_id, chat, direction, type, body, status, timestamp, " \
@@ -136,14 +140,17 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_KEY_LIST] = "SELECT id, name, prefix, created_at, last_used_at, revoked FROM api_keys "
 		       "ORDER BY created_at DESC, id DESC",
 	[S_KEY_REVOKE] = "UPDATE api_keys SET revoked = 1 WHERE id = ?1",
+	[S_PRUNE_AUDIT] = "DELETE FROM audit_log WHERE at < ?1",
+	[S_PRUNE_WEBSESS] = "DELETE FROM web_sessions WHERE expires_at < ?1",
 	[S_SESS_ADD] = "INSERT INTO sessions (id, name, status, created_at, updated_at) "
 		       "VALUES (?1, ?2, 'pending', ?3, ?3)",
 	[S_SESS_GET] = "SELECT " SESS_COLS " FROM sessions WHERE id = ?1",
-	[S_SESS_LIST_FIRST] = "SELECT " SESS_COLS " FROM sessions "
-			      "ORDER BY created_at DESC, id DESC LIMIT ?1",
+	/* ?4: a scoped key's id (only its sessions), or NULL (all) */
+	[S_SESS_LIST_FIRST] = "SELECT " SESS_COLS " FROM sessions WHERE " SESS_IN_SCOPE("?4")
+			      " ORDER BY created_at DESC, id DESC LIMIT ?1",
 	[S_SESS_LIST_AFTER] = "SELECT " SESS_COLS " FROM sessions "
-			      "WHERE created_at < ?2 OR (created_at = ?2 AND id < ?3) "
-			      "ORDER BY created_at DESC, id DESC LIMIT ?1",
+			      "WHERE (created_at < ?2 OR (created_at = ?2 AND id < ?3)) AND "
+			      SESS_IN_SCOPE("?4") " ORDER BY created_at DESC, id DESC LIMIT ?1",
 	[S_SESS_DELETE] = "DELETE FROM sessions WHERE id = ?1",
 	[S_SESS_STATUS] = "UPDATE sessions SET status = ?2, phone = coalesce(?3, phone), "
 			  "updated_at = ?4 WHERE id = ?1",
@@ -1122,6 +1129,14 @@ int store_session_get(struct store *st, const char *id, struct store_session *ou
 int store_session_list(struct store *st, const struct store_cursor *after, int limit,
 		       struct store_session **out, size_t *n, struct store_cursor *next, int *has_next)
 {
+	return store_session_list_scoped(st, NULL, after, limit, out, n, next, has_next);
+}
+
+int store_session_list_scoped(struct store *st, const char *scope_key,
+			      const struct store_cursor *after, int limit,
+			      struct store_session **out, size_t *n, struct store_cursor *next,
+			      int *has_next)
+{
 	struct store_session *rows = NULL;
 	size_t count = 0;
 	sqlite3_stmt *s;
@@ -1146,6 +1161,7 @@ int store_session_list(struct store *st, const struct store_cursor *after, int l
 		sqlite3_bind_int64(s, 2, after->ts);
 		bind_cursor_id(s, 3, after);
 	}
+	bind_text(s, 4, scope_key);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {
 			*has_next = 1;
@@ -2290,6 +2306,13 @@ int store_prune(struct store *st, int64_t before, int64_t *deleted)
 	if (!rc)
 		rc = prune_one(st, S_PRUNE_EVENTS, before, &count);
 	if (!rc)
+		rc = prune_one(st, S_PRUNE_AUDIT, before, &count);
+	if (!rc) { /* sign-ins past their expiry, whatever RETENTION_DAYS says */
+		int64_t gone = 0;
+
+		rc = prune_one(st, S_PRUNE_WEBSESS, clock_now_ms(), &gone);
+	}
+	if (!rc)
 		rc = exec_stmt(st, S_COMMIT);
 	if (rc) {
 		exec_stmt(st, S_ROLLBACK);
@@ -2395,9 +2418,19 @@ int store_event_list(struct store *st, const char *session_id, int64_t after,
 		     const char *const *types, int limit, struct store_event **out, size_t *n,
 		     int *has_next)
 {
+	return store_event_list_scoped(st, NULL, session_id, after, types, limit, out, n,
+				       has_next);
+}
+
+int store_event_list_scoped(struct store *st, const char *scope_key, const char *session_id,
+			    int64_t after, const char *const *types, int limit,
+			    struct store_event **out, size_t *n, int *has_next)
+{
 	static const char sql[] = "SELECT id, session_id, type, data, created_at FROM events "
 				  "WHERE id > ?1 AND (?2 IS NULL OR session_id = ?2) AND "
-				  "(?3 IS NULL OR type IN (SELECT value FROM json_each(?3))) "
+				  "(?3 IS NULL OR type IN (SELECT value FROM json_each(?3))) AND "
+				  "(?5 IS NULL OR session_id IN (SELECT session_id FROM "
+				  "api_key_sessions WHERE key_id = ?5)) "
 				  "ORDER BY id LIMIT ?4";
 	struct store_event *rows;
 	sqlite3_stmt *s = NULL;
@@ -2428,6 +2461,7 @@ int store_event_list(struct store *st, const char *session_id, int64_t after,
 	bind_text(s, 2, session_id);
 	bind_text(s, 3, tj);
 	sqlite3_bind_int(s, 4, limit + 1);
+	bind_text(s, 5, scope_key);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {
 			*has_next = 1;
@@ -3137,4 +3171,17 @@ int store_open_reader(const char *url, struct store **out)
 fail:
 	store_close(st);
 	return rc;
+}
+
+/* ---- for the other parts of the SQLite store (store_sqlite_int.h) ---- */
+
+sqlite3 *store_sqlite_lock(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	return st->db;
+}
+
+void store_sqlite_unlock(struct store *st)
+{
+	pthread_mutex_unlock(&st->mu);
 }

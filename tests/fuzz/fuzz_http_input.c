@@ -14,10 +14,10 @@
 static void h(struct http_req *r) { (void)r; }
 
 static const struct http_route routes[] = {
-	{ HTTP_GET, "/health", h, HTTP_ROUTE_PUBLIC },
-	{ HTTP_GET | HTTP_POST, "/api/v1/sessions", h, 0 },
-	{ HTTP_GET | HTTP_DELETE, "/api/v1/sessions/{id}", h, 0 },
-	{ HTTP_GET | HTTP_PUT, "/api/v1/sessions/{id}/webhook", h, 0 },
+	{ HTTP_GET, "/health", h, HTTP_ROUTE_PUBLIC, HTTP_ROLE_PUBLIC },
+	{ HTTP_GET | HTTP_POST, "/api/v1/sessions", h, 0, HTTP_ROLE_VIEWER },
+	{ HTTP_GET | HTTP_DELETE, "/api/v1/sessions/{id}", h, 0, HTTP_ROLE_OPERATOR },
+	{ HTTP_GET | HTTP_PUT, "/api/v1/sessions/{id}/webhook", h, 0, HTTP_ROLE_OPERATOR },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
