@@ -102,6 +102,9 @@ void api_audit_hook(void *app, struct http_req *req);
 /* Starts / stops the audit writer thread (NULL-safe stop flushes). */
 int api_audit_start(struct api_ctx *ctx);
 void api_audit_stop(struct api_ctx *ctx);
+/* Queues a sign-in attempt's row: actor "user:<id>" (the user whose email
+ * was given, when known) or "anonymous". */
+void api_audit_signin(struct api_ctx *ctx, struct http_req *req, const char *user_id, int status);
 /* Waits (a second at most) until the rows queued so far are written. */
 void api_audit_sync(struct api_ctx *ctx);
 

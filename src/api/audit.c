@@ -55,20 +55,13 @@ static void copy(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
-void api_audit_hook(void *app, struct http_req *req)
+/* Queues one row: actor (NULL: the caller, "key:<id>" or "user:<id>"). */
+static void queue_row(struct api_audit *a, struct http_req *req, const char *actor, int status)
 {
-	struct api_ctx *ctx = app;
-	struct api_audit *a = ctx->audit;
 	const struct http_ident *who = http_req_ident(req);
 	const char *route = http_req_route_pattern(req);
-	int m = http_req_method(req), login;
 	struct audit_row *r;
 
-	if (!a || !route || m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS)
-		return;
-	login = !strcmp(route, "/api/v1/auth/login");
-	if (!who && !login)
-		return;
 	pthread_mutex_lock(&a->mu);
 	if (a->head - a->tail >= AUDIT_RING) {
 		if (a->dropped++ % 1000 == 0)
@@ -79,16 +72,16 @@ void api_audit_hook(void *app, struct http_req *req)
 	}
 	r = &a->ring[a->head % AUDIT_RING];
 	r->at = clock_now_ms();
-	r->status = http_req_status(req);
-	if (who)
+	r->status = status;
+	if (actor)
+		copy(r->actor, sizeof(r->actor), actor);
+	else
 		snprintf(r->actor, sizeof(r->actor), "%s%s",
 			 who->app_flags & API_IDENT_COOKIE ? "" : "key:", who->id);
-	else
-		copy(r->actor, sizeof(r->actor), "anonymous");
 	copy(r->method, sizeof(r->method), http_req_method_name(req));
 	copy(r->route, sizeof(r->route), route);
 	r->session_id[0] = '\0';
-	if (!strncmp(route, "/api/v1/sessions/{id}", 21)) {
+	if (route && !strncmp(route, "/api/v1/sessions/{id}", 21)) {
 		size_t len = 0;
 		const char *p = http_req_param(req, 0, &len);
 
@@ -100,6 +93,30 @@ void api_audit_hook(void *app, struct http_req *req)
 	if (a->head - a->tail >= AUDIT_RING / 2)
 		pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
+}
+
+void api_audit_hook(void *app, struct http_req *req)
+{
+	struct api_ctx *ctx = app;
+	const char *route = http_req_route_pattern(req);
+	int m = http_req_method(req);
+
+	/* sign-ins are recorded by their handler (api_audit_signin), which
+	 * knows whose they were */
+	if (!ctx->audit || !route || !http_req_ident(req) || m == HTTP_GET || m == HTTP_HEAD ||
+	    m == HTTP_OPTIONS || !strcmp(route, "/api/v1/auth/login"))
+		return;
+	queue_row(ctx->audit, req, NULL, http_req_status(req));
+}
+
+void api_audit_signin(struct api_ctx *ctx, struct http_req *req, const char *user_id, int status)
+{
+	char actor[STORE_ID_LEN + 8];
+
+	if (!ctx->audit)
+		return;
+	snprintf(actor, sizeof(actor), user_id ? "user:%s" : "anonymous", user_id);
+	queue_row(ctx->audit, req, actor, status);
 }
 
 /* Writes what waits (mutex held on entry and on return; dropped while the

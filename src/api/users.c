@@ -128,6 +128,19 @@ void api_auth_login(struct http_req *req)
 		return;
 	}
 	rc = users_login(ctx->st, email, pw, ip, now, token, &u, &locked);
+	if (rc) {
+		struct store_user who;
+
+		/* whose account was tried, when the email is a user's */
+		int known = store_user_get(ctx->st, NULL, email, &who, NULL) == Y_OK;
+
+		api_audit_signin(ctx, req, known ? who.id : NULL,
+				 rc == Y_EBUSY ? 429 : rc == Y_ENOTFOUND ? 401 : 500);
+		if (known)
+			store_user_release(&who);
+	} else {
+		api_audit_signin(ctx, req, u.id, 200);
+	}
 	json_decref(body);
 	if (rc == Y_EBUSY) {
 		int secs = (int)((locked - now + 999) / 1000);

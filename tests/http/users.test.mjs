@@ -269,8 +269,35 @@ test('the audit log names who did what to which session, from where', async () =
   assert.equal(p.body.data.length, 1);
   const p2 = await req(srv, 'GET', `/api/v1/audit?limit=1&before=${p.body.nextBefore}`);
   assert.ok(p2.body.data[0].id < p.body.data[0].id);
+  // sign-ins: by whom (the user whose email was given) and how they ended
+  await req(srv, 'POST', '/api/v1/users', { body: { email: 'aud@example.com', role: 'viewer', password: 'audit password' } });
+  const me = (await req(srv, 'GET', '/api/v1/users')).body.data.find((x) => x.email === 'aud@example.com');
+  await req(srv, 'POST', '/api/v1/auth/login', { key: null, body: { email: 'aud@example.com', password: 'not the one' } });
+  await req(srv, 'POST', '/api/v1/auth/login', { key: null, body: { email: 'aud@example.com', password: 'audit password' } });
+  await req(srv, 'POST', '/api/v1/auth/login', { key: null, body: { email: 'ghost@example.com', password: 'audit password' } });
+  const logins = (await req(srv, 'GET', '/api/v1/audit?limit=10')).body.data.filter((r) => r.route === '/api/v1/auth/login');
+  assert.deepEqual(logins.slice(0, 3).map((r) => [r.actor, r.status]),
+    [['anonymous', 401], [`user:${me.id}`, 200], [`user:${me.id}`, 401]]);
   assertError(await req(srv, 'GET', '/api/v1/audit?before=x'), 400, 'VALIDATION_ERROR');
   assertError(await req(srv, 'GET', '/api/v1/audit', { key: k.key }), 403, 'FORBIDDEN');
+});
+
+test('the sign-in cookie is Secure behind a trusted TLS proxy, not when the header is untrusted', async () => {
+  const body = { email: 'tls@example.com', role: 'viewer', password: 'over tls please' };
+  assert.equal((await req(srv, 'POST', '/api/v1/users', { body })).status, 201);
+  const login = (s) => req(s, 'POST', '/api/v1/auth/login', { key: null, body: { email: body.email, password: body.password }, headers: { 'X-Forwarded-Proto': 'https' } });
+  const plain = await login(srv);
+  assert.equal(plain.status, 200);
+  assert.doesNotMatch(plain.headers.get('set-cookie'), /Secure/, 'X-Forwarded-Proto from an untrusted peer is ignored');
+  const p = await startServer({ env: { TRUST_PROXY: '127.0.0.1' } });
+  try {
+    assert.equal((await req(p, 'POST', '/api/v1/users', { body })).status, 201);
+    const r = await login(p);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.headers.get('set-cookie'), /; Secure/);
+  } finally {
+    await stopServer(p);
+  }
 });
 
 test('sign-in: lock-out after repeated failures, and a rate limit per address', async () => {
