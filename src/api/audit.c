@@ -87,6 +87,11 @@ static void queue_row(struct api_audit *a, struct http_req *req, const char *act
 
 		if (p && !api_uuid_parse(p, len, r->session_id))
 			r->session_id[0] = '\0';
+	} else if (route && !strcmp(route, "/api/v1/sessions")) { /* the one it created */
+		const char *note = http_req_note(req);
+
+		if (!api_uuid_parse(note, strlen(note), r->session_id))
+			r->session_id[0] = '\0';
 	}
 	copy(r->ip, sizeof(r->ip), http_req_client_ip(req));
 	a->head++;

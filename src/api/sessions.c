@@ -79,6 +79,7 @@ void api_sessions_create(struct http_req *req)
 		api_reply_store_error(req, rc == Y_ENOTFOUND ? Y_EDB : rc);
 		return;
 	}
+	http_req_set_note(req, s.id); /* for the audit row */
 	/* the engine started the client: show its first QR if it comes soon */
 	svc_session_wait(ctx->svc, s.id, has_qr_or_moved, NULL, API_SESSION_WAIT_MS);
 	reply_session(req, 201, s.id);

@@ -93,6 +93,7 @@ struct http_req {
 	struct http_ident ident;
 	int authed;
 	char set_cookie[512];        /* "" : none */
+	char note[64];               /* http_req_set_note */
 	const char *origin;          /* allowed Origin header value, else NULL */
 	/* the response */
 	int answered;
@@ -300,6 +301,16 @@ int http_req_role(const struct http_req *req)
 int http_req_https(const struct http_req *req)
 {
 	return req->https;
+}
+
+void http_req_set_note(struct http_req *req, const char *note)
+{
+	snprintf(req->note, sizeof(req->note), "%s", note);
+}
+
+const char *http_req_note(const struct http_req *req)
+{
+	return req->note;
 }
 
 void http_req_set_cookie(struct http_req *req, const char *value)

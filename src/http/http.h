@@ -117,6 +117,10 @@ const char *http_req_method_name(const struct http_req *req);
 int http_req_role(const struct http_req *req);
 /* 1 if the request came over TLS (ours, or a trusted proxy's). */
 int http_req_https(const struct http_req *req);
+/* A short note (up to 63 bytes, copied) the handler leaves for the on_done
+ * hook, e.g. the id of what it created; "" if none. */
+void http_req_set_note(struct http_req *req, const char *note);
+const char *http_req_note(const struct http_req *req);
 /* Adds a Set-Cookie header (value copied, up to 511 bytes) to the response. */
 void http_req_set_cookie(struct http_req *req, const char *value);
 const char *http_req_id(const struct http_req *req);

@@ -209,7 +209,13 @@ test('users: REST create, sign-in cookie, CSRF, logout, disable', async () => {
   assertError(await req(srv, 'POST', '/api/v1/sessions', { key: null, body, headers: { Cookie: cookie, 'X-CSRF-Token': '0'.repeat(64) } }), 403, 'CSRF_FAILED');
   const made = await req(srv, 'POST', '/api/v1/sessions', { key: null, body, headers: { Cookie: cookie, 'X-CSRF-Token': csrf } });
   assert.equal(made.status, 201, made.text);
-  // a forged cookie is no sign-in
+  // a forged cookie is no sign-in; odd Cookie headers are 401s, never crashes
+  for (const c of ['', ';;;', 'yesapp_session', 'yesapp_session=', `yesapp_session=${'g'.repeat(64)}`,
+    `yesapp_session=${'a'.repeat(5000)}`, `a=b; yesapp_session=${'A'.repeat(64)}`, `x=${'y'.repeat(8000)}`]) {
+    assertError(await req(srv, 'GET', '/api/v1/sessions', { key: null, headers: { Cookie: c } }), 401, 'UNAUTHORIZED');
+  }
+  // the cookie among others still works
+  assert.equal((await req(srv, 'GET', '/api/v1/sessions', { key: null, headers: { Cookie: `a=b; ${cookie}; c=d` } })).status, 200);
   assertError(await req(srv, 'GET', '/api/v1/sessions', { key: null, headers: { Cookie: 'yesapp_session=' + 'a'.repeat(64) } }), 401, 'UNAUTHORIZED');
 
   // logout ends it
@@ -250,6 +256,8 @@ test('the audit log names who did what to which session, from where', async () =
   const s = await req(srv, 'POST', '/api/v1/sessions', { key: k.key, body: { name: 'audited' } });
   const sid = s.body.id;
   await req(srv, 'POST', `/api/v1/sessions/${sid}/restart`, { key: k.key });
+  await waitFor(async () => (await req(srv, 'GET', '/api/v1/audit?limit=50')).body.data
+    .some((r) => r.route === '/api/v1/sessions' && r.method === 'POST' && r.sessionId === sid), 3000, 'the create row names its session');
   await req(srv, 'PUT', '/api/v1/server/wa-version', { key: k.key, body: {} }); // 403
   const a = await req(srv, 'GET', '/api/v1/audit?limit=50');
   assert.equal(a.status, 200, a.text);
