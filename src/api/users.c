@@ -483,6 +483,10 @@ void api_keys_create(struct http_req *req)
 		goto invalid;
 	}
 	rc = uid ? Y_OK : caller_user(ctx, http_req_ident(req), user);
+	if (rc == Y_ENOTFOUND) {
+		d = http_json_field_error("userId", "required: the calling key has no user");
+		goto invalid;
+	}
 	if (!rc)
 		rc = apikey_create_for(ctx->st, name ? name : "", user, role, expires_at,
 				       sess && !json_is_null(sess), ids, ns, plain, id);
