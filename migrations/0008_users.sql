@@ -44,7 +44,8 @@ SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
 	     substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' ||
 	     hex(randomblob(6))),
        'admin@localhost', 'Administrator', 'admin',
-       CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000
+       CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+       CAST(strftime('%s', 'now') AS INTEGER) * 1000
 WHERE EXISTS (SELECT 1 FROM api_keys);
 UPDATE api_keys SET user_id = (SELECT id FROM users WHERE email = 'admin@localhost'), role = 'admin';
 

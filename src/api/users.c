@@ -340,15 +340,15 @@ void api_user_get(struct http_req *req)
 		reply_user(req, id);
 }
 
-/* PATCH {disabled?: bool, password?: string} */
+/* PATCH {disabled?: bool, password?: string, role?: string, displayName?: string} */
 void api_user_patch(struct http_req *req)
 {
-	static const char *const keys[] = { "disabled", "password", NULL };
+	static const char *const keys[] = { "disabled", "password", "role", "displayName", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	char id[STORE_ID_LEN], hash[USERS_PW_HASH_MAX];
-	const char *pw = NULL;
+	const char *pw = NULL, *name = NULL;
 	json_t *body, *d = NULL, *dis;
-	int rc = Y_OK;
+	int rc = Y_OK, role = 0;
 
 	if (!user_id_param(req, id))
 		return;
@@ -363,7 +363,15 @@ void api_user_patch(struct http_req *req)
 	if (http_json_get_string(body, "password", 0, USERS_PW_MIN, USERS_PW_MAX, &pw, &d) ==
 	    Y_EINVAL)
 		goto invalid;
-	if (pw && !(rc = users_password_hash(pw, hash)))
+	if (http_json_get_string(body, "displayName", 0, 0, NAME_MAX_CHARS, &name, &d) == Y_EINVAL)
+		goto invalid;
+	if (!role_arg(req, body, 0, &role)) {
+		json_decref(body);
+		return;
+	}
+	if (name || role)
+		rc = store_user_update(ctx->st, id, name, role);
+	if (!rc && pw && !(rc = users_password_hash(pw, hash)))
 		rc = store_user_set_password(ctx->st, id, hash);
 	if (!rc && dis)
 		rc = store_user_set_disabled(ctx->st, id, json_is_true(dis));

@@ -438,6 +438,9 @@ int store_user_list(struct store *st, struct store_user **out, size_t *n);
 /* Disabling also ends the user's sign-ins (their keys stop at once at the
  * next check: store_key_auth refuses keys of disabled users). */
 int store_user_set_disabled(struct store *st, const char *id, int disabled);
+/* Changes the display name (NULL keeps it) and the role (0 keeps it; the
+ * user's keys then count at most at the new role). Y_EINVAL for a bad role. */
+int store_user_update(struct store *st, const char *id, const char *display_name, int role);
 /* Replaces the hash, clears failures and lock-out, ends the user's sign-ins. */
 int store_user_set_password(struct store *st, const char *id, const char *pw_hash);
 /* Counts a failed sign-in at now; at max_failures the user is locked until

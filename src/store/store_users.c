@@ -280,6 +280,28 @@ int store_user_set_disabled(struct store *st, const char *id, int disabled)
 	return rc;
 }
 
+int store_user_update(struct store *st, const char *id, const char *display_name, int role)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (role && !role_name(role))
+		return Y_EINVAL;
+	db = store_sqlite_lock(st);
+	s = prepare(db, "UPDATE users SET display_name = coalesce(?2, display_name), "
+			"role = coalesce(?3, role), updated_at = ?4 WHERE id = ?1");
+	if (s) {
+		bind_str(s, 1, id);
+		bind_str(s, 2, display_name);
+		bind_str(s, 3, role ? role_name(role) : NULL);
+		sqlite3_bind_int64(s, 4, clock_now_ms());
+	}
+	rc = run(db, s, 1, "update user");
+	store_sqlite_unlock(st);
+	return rc;
+}
+
 int store_user_set_password(struct store *st, const char *id, const char *pw_hash)
 {
 	sqlite3 *db = store_sqlite_lock(st);

@@ -236,6 +236,20 @@ test('users: REST create, sign-in cookie, CSRF, logout, disable', async () => {
   assertError(await req(srv, 'POST', '/api/v1/auth/login', { key: null, body: { email: 'ops@example.com', password: 'correct horse battery' } }), 401, 'INVALID_CREDENTIALS');
   // a key may not outrank its user
   assertError(await req(srv, 'POST', '/api/v1/keys', { body: { role: 'admin', userId: u.body.id } }), 400, 'VALIDATION_ERROR');
+
+  // lowering a user's role lowers what its keys may do (the lower of the two counts)
+  const w = await req(srv, 'POST', '/api/v1/users', { body: { email: 'writer@example.com', role: 'operator' } });
+  const wk = await makeKey(srv, { role: 'operator', userId: w.body.id });
+  assert.equal((await req(srv, 'POST', '/api/v1/sessions', { key: wk.key, body: { name: 'w' } })).status, 201);
+  const down = await req(srv, 'PATCH', `/api/v1/users/${w.body.id}`, { body: { role: 'viewer', displayName: 'Reader' } });
+  assert.equal(down.status, 200, down.text);
+  assert.equal(down.body.role, 'viewer');
+  assert.equal(down.body.displayName, 'Reader');
+  await waitFor(async () => (await req(srv, 'POST', '/api/v1/sessions', { key: wk.key, body: { name: 'w' } })).status === 403, 3000, 'demoted key refused');
+  assert.equal((await req(srv, 'GET', '/api/v1/sessions', { key: wk.key })).status, 200);
+  assertError(await req(srv, 'PATCH', `/api/v1/users/${w.body.id}`, { body: { role: 'owner' } }), 400, 'VALIDATION_ERROR');
+  assertError(await req(srv, 'PATCH', `/api/v1/users/${w.body.id}`, { body: { email: 'x@y.z' } }), 400, 'VALIDATION_ERROR');
+  assertError(await req(srv, 'PATCH', `/api/v1/users/${randomUUID()}`, { body: { role: 'viewer' } }), 404, 'USER_NOT_FOUND');
 });
 
 test('keys expire; revocation is effective within 2 s', async () => {
