@@ -36,7 +36,8 @@ test('version and help', () => {
   for (const h of [['--help'], ['help'], ['-h'], ['serve', '--help'], ['keys', 'list', '-h']]) {
     const r = run(h);
     assert.equal(r.status, 0, h.join(' '));
-    for (const cmd of ['serve', 'keys create', 'keys list', 'keys revoke', 'version'])
+    for (const cmd of ['serve', 'keys create', 'keys list', 'keys revoke', 'users create', 'users list',
+      'users disable', 'users passwd', 'routes', 'version'])
       assert.ok(r.stdout.includes(cmd), `help lists ${cmd}`);
     for (const name of SETTINGS) {
       assert.ok(r.stdout.includes(name), `help lists ${name}`);
