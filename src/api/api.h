@@ -108,6 +108,10 @@ void api_audit_signin(struct api_ctx *ctx, struct http_req *req, const char *use
 /* Waits (a second at most) until the rows queued so far are written. */
 void api_audit_sync(struct api_ctx *ctx);
 
+/* The value of cookie `name` in a Cookie header ("a=b; name=v"), copied
+ * into out: 1, or 0 if absent or not shorter than outlen (exposed for the
+ * fuzzer). */
+int api_cookie_value(const char *header, const char *name, char *out, size_t outlen);
 /* The sign-in cookie's token (64 hex chars) into out: 1 if the request has
  * one (not checked), else 0. */
 int api_signin_token(struct http_req *req, char out[65]);

@@ -55,9 +55,7 @@ static int key_auth(struct api_ctx *ctx, const char *key, struct http_ident *out
 	return Y_OK;
 }
 
-/* The value of cookie `name` in a Cookie header, copied into out (0 if
- * absent or too long). */
-static int cookie_value(const char *header, const char *name, char *out, size_t outlen)
+int api_cookie_value(const char *header, const char *name, char *out, size_t outlen)
 {
 	size_t nl = strlen(name);
 
@@ -84,7 +82,7 @@ int api_signin_token(struct http_req *req, char out[USERS_TOKEN_HEX + 1])
 {
 	const char *header = http_req_header(req, "Cookie");
 
-	return header && cookie_value(header, USERS_COOKIE, out, USERS_TOKEN_HEX + 1);
+	return header && api_cookie_value(header, USERS_COOKIE, out, USERS_TOKEN_HEX + 1);
 }
 
 static int cookie_auth(struct api_ctx *ctx, struct http_req *req, struct http_ident *out)
