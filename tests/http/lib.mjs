@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 
 export const BUILD = resolve(process.env.YESAPP_BUILD || 'build/asan');
 export const BIN = join(BUILD, 'yesapp');
+// The release build beside the ASan one (make test builds both: build/ and
+// build/asan/); BUILD itself when it is not an ASan build.
+export const RELEASE_BIN = join(BUILD.replace(/\/asan$/, ''), 'yesapp');
 const KEY_RE = /API Key: ([0-9a-f]{64})/;
 
 export function tempDir() {
@@ -21,10 +24,12 @@ export function removeDir(dir) {
 
 // Starts the server. Resolves once it logged {"message":"listening","port":N}.
 // args: extra command-line arguments after `serve`.
-export async function startServer({ dataDir, env = {}, args = [], timeoutMs = 15000 } = {}) {
+// bin: another yesapp binary (e.g. RELEASE_BIN for a memory figure that
+// ASan's quarantine would hide).
+export async function startServer({ dataDir, env = {}, args = [], timeoutMs = 15000, bin = BIN } = {}) {
   const ownDir = !dataDir;
   dataDir = dataDir || tempDir();
-  const proc = spawn(BIN, ['serve', ...args], {
+  const proc = spawn(bin, ['serve', ...args], {
     env: {
       PATH: process.env.PATH,
       ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1',
