@@ -153,6 +153,7 @@ void api_streams_wait(struct api_ctx *ctx, int timeout_ms);
 void api_passkey_get(struct http_req *req);
 void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);
+void api_openapi(struct http_req *req); /* api/openapi.c */
 void api_sandbox_get(struct http_req *req);
 void api_sandbox_scan(struct http_req *req);
 

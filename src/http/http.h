@@ -81,6 +81,9 @@ const char *http_req_param(const struct http_req *req, int i, size_t *len);
  * the name appeared at all (also as "?name" without a value). */
 const char *http_req_query(const struct http_req *req, const char *name, int *present);
 const char *http_req_header(const struct http_req *req, const char *name);
+/* 1 if the request's If-None-Match names etag (a quoted entity tag, weak
+ * or not) by weak comparison, or is "*": answer 304 then. */
+int http_req_etag_match(const struct http_req *req, const char *etag);
 /* Adds Retry-After: seconds to the response (backpressure answers). */
 void http_req_set_retry_after(struct http_req *req, int seconds);
 /* The request body (NUL-terminated, borrowed); len may be 0. */

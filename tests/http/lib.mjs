@@ -2,6 +2,7 @@
 // ephemeral port with a temp DATA_DIR, find its port and API key in the JSON
 // log, send requests, and stop it with SIGTERM (asserting exit code 0).
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -105,6 +106,20 @@ export async function req(srv, method, path, { body, key = srv.key, headers = {}
     try { json = JSON.parse(text); } catch { json = undefined; }
   }
   return { status: res.status, headers: res.headers, body: json, text };
+}
+
+// A raw GET through node:http, which does not decode: the bytes and headers
+// as they came on the wire. Resolves {status, headers, body (a Buffer)}.
+export function rawGet(srv, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const q = request({ host: '127.0.0.1', port: srv.port, path, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    q.on('error', reject);
+    q.end();
+  });
 }
 
 // Asserts a well-formed error body with the given status and code.
