@@ -7,8 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
+import { checkResponse, loadDoc } from './openapi-check.mjs';
 
 export const BUILD = resolve(process.env.YESAPP_BUILD || 'build/asan');
+// Every answer req() gets from a server of startServer() is checked against
+// the OpenAPI document (src/api/openapi.json): its status must be documented
+// for the operation and a JSON body must match the schema, else the request
+// throws. YESAPP_OPENAPI_CHECK=0 turns it off.
+const OPENAPI_CHECK = process.env.YESAPP_OPENAPI_CHECK !== '0';
 export const BIN = join(BUILD, 'yesapp');
 const KEY_RE = /API Key: ([0-9a-f]{64})/;
 
@@ -44,7 +50,7 @@ export async function startServer({ dataDir, env = {}, args = [], timeoutMs = 15
   });
   const srv = {
     proc, dataDir, ownDir, lines: [], logs: [], stderr: '', port: 0, key: null,
-    keyLines: 0, exited: null,
+    keyLines: 0, exited: null, openapi: OPENAPI_CHECK,
   };
   srv.exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
   proc.stderr.on('data', (d) => { srv.stderr += d; });
@@ -104,6 +110,10 @@ export async function req(srv, method, path, { body, key = srv.key, headers = {}
   let json = null;
   if (text.length) {
     try { json = JSON.parse(text); } catch { json = undefined; }
+  }
+  if (srv.openapi) {
+    const problems = checkResponse(loadDoc(), { method, path, status: res.status, contentType: res.headers.get('content-type'), body: json, text });
+    assert.deepEqual(problems, [], `the answer to ${method} ${path} (${res.status}) does not match src/api/openapi.json: ${text.slice(0, 300)}`);
   }
   return { status: res.status, headers: res.headers, body: json, text };
 }

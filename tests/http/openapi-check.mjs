@@ -166,11 +166,14 @@ export function matchPath(doc, path) {
 
 // The documented response object (dereferenced) for method + concrete path +
 // status, or the site-wide one (405, unknown route 404, 413, 401 for an
-// unknown /api/ path) the document keeps in components/responses. Returns
+// unknown /api/ path, OPTIONS) the document keeps in components/responses. Returns
 // {tpl, op, response, name} or {problem}.
 export function findResponse(doc, method, path, status, body) {
   const tpl = matchPath(doc, path);
-  const m = method.toLowerCase();
+  const m = method === 'HEAD' ? 'get' : method.toLowerCase(); // GET routes answer HEAD
+  if (method === 'OPTIONS' && tpl && status === 204) {
+    return { tpl, name: 'Options', response: deref(doc, { $ref: '#/components/responses/Options' }) };
+  }
   const op = tpl ? doc.paths[tpl][m] : undefined;
   const site = (name) => ({ tpl, op, name, response: deref(doc, { $ref: `#/components/responses/${name}` }) });
   if (status === 405 && tpl && !op) return site('MethodNotAllowed');
