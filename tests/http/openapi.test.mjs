@@ -17,7 +17,7 @@ const doc = loadDoc();
 async function conform(srv, method, path, opts = {}) {
   const r = await req(srv, method, path, opts);
   const problems = checkResponse(doc, { method, path, status: r.status, contentType: r.headers.get('content-type'), body: r.body, text: r.text });
-  assert.deepEqual(problems, [], `${method} ${path} -> ${r.status} ${r.text.slice(0, 300)}`);
+  assert.deepEqual(problems, [], `${method} ${path} -> ${r.status}:\n  ${problems.join('\n  ')}\nbody: ${r.text.slice(0, 300)}`);
   return r;
 }
 
@@ -336,5 +336,28 @@ test('sandbox: linked session, sent message, message list and get, sandbox scan 
     await conform(srv, 'POST', `/api/v1/sessions/${id}/logout`);
   } finally {
     await stopServer(srv);
+  }
+});
+
+test('lib.mjs req() throws on an answer the document does not allow (the hook can fail)', async () => {
+  const { createServer } = await import('node:http');
+  const fake = createServer((q, res) => {
+    if (q.url === '/health') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"status":"healthy","uptime":"long","sandbox":false}');
+    } else {
+      res.writeHead(418, { 'Content-Type': 'application/json' });
+      res.end('{"error":"TEAPOT","message":"x","details":{}}');
+    }
+  });
+  await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+  const srv = { base: `http://127.0.0.1:${fake.address().port}`, key: null, openapi: true };
+  try {
+    await assert.rejects(req(srv, 'GET', '/health'), /does not match src\/api\/openapi\.json[\s\S]*uptime: expected integer/);
+    await assert.rejects(req(srv, 'GET', '/api/v1/sessions'), /status 418 is not documented/);
+    srv.openapi = false; // off: the same answers pass through
+    assert.equal((await req(srv, 'GET', '/health')).status, 200);
+  } finally {
+    fake.close();
   }
 });
