@@ -269,6 +269,33 @@ describe('against a running server', () => {
     assert.equal((await conform(srv, 'DELETE', `/api/v1/sessions/${id}`)).status, 204);
   });
 
+  test('the event stream: text/event-stream as documented, a fifth stream 429 TOO_MANY_STREAMS as documented', async () => {
+    const open = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const ac = new AbortController();
+        const res = await fetch(`${srv.base}/api/v1/events/stream`, { headers: { 'X-API-Key': srv.key }, signal: ac.signal });
+        open.push(ac);
+        const ct = res.headers.get('content-type');
+        if (i < 4) {
+          assert.equal(res.status, 200);
+          const reader = res.body.getReader();
+          const first = new TextDecoder().decode((await reader.read()).value);
+          assert.match(first, /^retry: \d+/);
+          assert.deepEqual(checkResponse(doc, { method: 'GET', path: '/api/v1/events/stream', status: 200, contentType: ct, text: first }), []);
+        } else {
+          const text = await res.text();
+          const body = JSON.parse(text);
+          assert.equal(res.status, 429, text);
+          assert.equal(body.error, 'TOO_MANY_STREAMS');
+          assert.deepEqual(checkResponse(doc, { method: 'GET', path: '/api/v1/events/stream', status: 429, contentType: ct, body, text }), []);
+        }
+      }
+    } finally {
+      for (const ac of open) ac.abort();
+    }
+  });
+
   test('a nonconforming answer is caught (the check can fail)', async () => {
     const r = await req(srv, 'GET', '/health', { key: null });
     const base = { method: 'GET', path: '/health', status: 200, contentType: r.headers.get('content-type'), text: r.text };
