@@ -5,7 +5,8 @@
 // main routes, errors included, validate against it (tests/http/openapi-check.mjs).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { startServer, stopServer, req, rawGet } from './lib.mjs';
 import { loadDoc, DOC_PATH, validate, deref, resolveRef, checkResponse, operations, matchPath } from './openapi-check.mjs';
@@ -138,6 +139,38 @@ describe('the document in itself', () => {
     }
     // every code of the list is answered somewhere
     assert.deepEqual([...codes].filter((c) => !seen.has(c)), []);
+  });
+
+  test('every (status, code) the C sources answer with is documented', () => {
+    // http_reply_error(req, STATUS, "CODE", ...) in src/, plus the two helpers
+    // api_reply_invalid (400 VALIDATION_ERROR) and api_reply_store_error
+    // (404 SESSION_NOT_FOUND, 500 INTERNAL_ERROR)
+    const src = join(dirname(DOC_PATH), '..');
+    const files = readdirSync(src, { recursive: true }).filter((f) => f.endsWith('.c'));
+    const used = new Set(['400 VALIDATION_ERROR', '404 SESSION_NOT_FOUND', '500 INTERNAL_ERROR']);
+    let calls = 0;
+    for (const f of files) {
+      const text = readFileSync(join(src, f), 'utf8');
+      for (const m of text.matchAll(/\bhttp_reply_error\(([^;]*)/g)) {
+        const lit = /^\s*req\s*,\s*(\d{3})\s*,\s*"([A-Z_]+)"/.exec(m[1]);
+        if (/^\s*struct http_req/.test(m[1])) continue; // the definition
+        assert.ok(lit, `src/${f}: http_reply_error without a literal status and code: ${m[0].slice(0, 80)}`);
+        used.add(`${lit[1]} ${lit[2]}`);
+        calls++;
+      }
+    }
+    assert.ok(calls > 40, `${calls} calls found`);
+    const site = { Unauthorized: 401, RateLimited: 429, PayloadTooLarge: 413, MethodNotAllowed: 405, NoSuchRoute: 404 };
+    const documented = new Set();
+    const add = (status, r0) => {
+      const sch = deref(doc, deref(doc, r0).content?.['application/json']?.schema);
+      const e = sch?.allOf?.[1]?.properties?.error;
+      for (const c of e ? e.enum || [e.const] : []) documented.add(`${status} ${c}`);
+    };
+    for (const { op } of operations(doc)) for (const [st, r] of Object.entries(op.responses)) add(st, r);
+    for (const [name, st] of Object.entries(site)) add(st, doc.components.responses[name]);
+    assert.deepEqual([...used].filter((u) => !documented.has(u)).sort(), [], 'answered by the code, missing from src/api/openapi.json');
+    assert.deepEqual([...documented].filter((d) => !used.has(d)).sort(), [], 'documented, never answered by the code');
   });
 
   test('every example validates against its schema', () => {
