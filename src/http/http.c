@@ -249,12 +249,10 @@ const char *http_req_query(const struct http_req *req, const char *name, int *pr
 	return r == MHD_YES ? v : NULL;
 }
 
-/* Whether the If-None-Match list names etag (given without W/): want_weak
- * 0 takes its strong or weak form (or "*"), 1 only its weak form. */
-static int inm_names(const struct http_req *req, const char *etag, int want_weak)
+int http_etag_listed(const char *list, const char *etag, int weak_only)
 {
-	const char *h = http_req_header(req, "If-None-Match");
 	size_t elen = strlen(etag);
+	const char *h = list;
 
 	while (h && *h) {
 		size_t n;
@@ -262,7 +260,7 @@ static int inm_names(const struct http_req *req, const char *etag, int want_weak
 
 		while (*h == ' ' || *h == '\t' || *h == ',')
 			h++;
-		if (*h == '*' && !want_weak)
+		if (*h == '*' && !weak_only)
 			return 1;
 		if (!strncmp(h, "W/", 2)) {
 			weak = 1;
@@ -271,11 +269,16 @@ static int inm_names(const struct http_req *req, const char *etag, int want_weak
 		n = strcspn(h, ",");
 		while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
 			n--;
-		if (n == elen && !memcmp(h, etag, n) && (weak || !want_weak))
+		if (n == elen && !memcmp(h, etag, n) && (weak || !weak_only))
 			return 1;
 		h += strcspn(h, ",");
 	}
 	return 0;
+}
+
+static int inm_names(const struct http_req *req, const char *etag, int weak_only)
+{
+	return http_etag_listed(http_req_header(req, "If-None-Match"), etag, weak_only);
 }
 
 int http_req_etag_match(const struct http_req *req, const char *etag)

@@ -136,6 +136,11 @@ void http_stream_release(struct http_stream *st); /* NULL is a no-op */
 /* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of
  * [A-Za-z0-9._:-]. */
 int http_request_id_ok(const char *s);
+/* 1 if the If-None-Match value `list` (NULL: none; entries separated by
+ * commas, each a quoted entity tag, W/ for a weak one, or "*") names etag
+ * (quoted, without W/): weak_only 0 takes its strong or weak form or "*",
+ * 1 only its weak form. Total over any NUL-terminated text. */
+int http_etag_listed(const char *list, const char *etag, int weak_only);
 /* Returns 1 if origin is allowed by the list ("*" or exact comma-separated
  * entries, surrounding spaces ignored). */
 int http_cors_allowed(const char *list, const char *origin);
