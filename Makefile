@@ -61,7 +61,7 @@ MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
 LIB_SRCS := $(sort $(shell find src -name '*.c' ! -path src/main.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o) $(GEN_C:$(GEN)/%.c=$(OUT)/obj/gen/%.o) \
-	$(OUT)/obj/gen/migrations.o
+	$(OUT)/obj/gen/migrations.o $(OUT)/obj/gen/openapi.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUT)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -123,6 +123,11 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/wa/proto/%.proto
 $(GEN)/migrations.c: $(MIGRATIONS) scripts/gen-migrations.sh
 	@mkdir -p $(GEN)
 	scripts/gen-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+# src/api/openapi.json, the API's OpenAPI document, is embedded the same way.
+$(GEN)/openapi.c: src/api/openapi.json scripts/gen-openapi.sh
+	@mkdir -p $(GEN)
+	scripts/gen-openapi.sh src/api/openapi.json > $@.tmp && mv $@.tmp $@
 
 $(OUT)/obj/gen/%.o: $(GEN)/%.c | $(GEN_H)
 	@mkdir -p $(dir $@)

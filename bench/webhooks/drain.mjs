@@ -41,7 +41,7 @@ await new Promise((res) => rx.listen(0, '127.0.0.1', res));
 const url = `http://127.0.0.1:${rx.address().port}/hook`;
 const dir = tempDir();
 const env = { API_KEY: KEY };
-let srv = await startServer({ dataDir: dir, env });
+let srv = await startServer({ dataDir: dir, env, openapiCheck: false });
 srv.key = KEY;
 const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'bench' } });
 await req(srv, 'PUT', `/api/v1/sessions/${c.body.id}/webhook`, { body: { url, secret: SECRET, events: ['session.status'] } });
@@ -61,7 +61,7 @@ if (PEER) {
   hwm = /peak_rss_mib (\S+)/.exec(out);
   hwm = hwm && [null, String(Number(hwm[1]) * 1024)];
 } else {
-  srv = await startServer({ dataDir: dir, env });
+  srv = await startServer({ dataDir: dir, env, openapiCheck: false });
   await all;
   s = Number(process.hrtime.bigint() - t0) / 1e9;
   hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'));

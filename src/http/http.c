@@ -261,6 +261,45 @@ const char *http_req_query(const struct http_req *req, const char *name, int *pr
 	return r == MHD_YES ? v : NULL;
 }
 
+int http_etag_listed(const char *list, const char *etag, int weak_only)
+{
+	size_t elen = strlen(etag);
+	const char *h = list;
+
+	while (h && *h) {
+		size_t n;
+		int weak = 0;
+
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		if (*h == '*' && !weak_only)
+			return 1;
+		if (!strncmp(h, "W/", 2)) {
+			weak = 1;
+			h += 2;
+		}
+		n = strcspn(h, ",");
+		while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+			n--;
+		if (n == elen && !memcmp(h, etag, n) && (weak || !weak_only))
+			return 1;
+		h += strcspn(h, ",");
+	}
+	return 0;
+}
+
+static int inm_names(const struct http_req *req, const char *etag, int weak_only)
+{
+	return http_etag_listed(http_req_header(req, "If-None-Match"), etag, weak_only);
+}
+
+int http_req_etag_match(const struct http_req *req, const char *etag)
+{
+	if (!strncmp(etag, "W/", 2))
+		etag += 2;
+	return inm_names(req, etag, 0);
+}
+
 void http_req_set_retry_after(struct http_req *req, int seconds)
 {
 	req->retry_after = seconds;
@@ -743,19 +782,34 @@ static int accepts_gzip(struct http_req *req)
 	return 0;
 }
 
-/* Replaces the body by its gzip form when the client takes it and it helps.
- * Bodies with an ETag stay as they are, so the ETag keeps naming the bytes
- * If-None-Match compares against. */
+/* The gzipped bytes are another representation: a strong ETag becomes weak
+ * (W/"..."), as nginx does, so that it no longer claims byte equality with
+ * the plain form; If-None-Match compares weakly (http_req_etag_match). */
+static void etag_weaken(struct http_req *req)
+{
+	size_t n = strlen(req->etag);
+
+	if (!n || !strncmp(req->etag, "W/", 2) || n + 2 >= sizeof(req->etag))
+		return;
+	memmove(req->etag + 2, req->etag, n + 1);
+	memcpy(req->etag, "W/", 2);
+}
+
+/* Replaces the body by its gzip form when the client takes it and it helps
+ * (a body with an ETag gets the weak form of it, see etag_weaken). A 304
+ * has no body: it echoes the weak form when that is what the client holds. */
 static void maybe_gzip(struct http_req *req)
 {
 	z_stream z;
 	uint8_t *out;
 	size_t cap;
 
+	if (req->status == 304 && req->etag[0] && inm_names(req, req->etag, 1))
+		etag_weaken(req);
 	if (!req->resp || !compressible_type(req->content_type) || req->status == 206)
 		return;
-	req->compressible = !req->etag[0];
-	if (!req->compressible || req->resp_len < GZIP_MIN || !accepts_gzip(req))
+	req->compressible = 1;
+	if (req->resp_len < GZIP_MIN || !accepts_gzip(req))
 		return;
 	memset(&z, 0, sizeof(z));
 	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -773,6 +827,7 @@ static void maybe_gzip(struct http_req *req)
 			req->resp_len = z.total_out;
 			req->gzipped = 1;
 			out = NULL;
+			etag_weaken(req);
 		}
 		free(out);
 	}
