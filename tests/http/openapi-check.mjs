@@ -166,7 +166,7 @@ export function matchPath(doc, path) {
 
 // The documented response object (dereferenced) for method + concrete path +
 // status, or the site-wide one (405, unknown route 404, 413, 401 for an
-// unknown /api/ path, OPTIONS) the document keeps in components/responses. Returns
+// unknown /api/ path, OPTIONS, 414/431 for oversized heads) the document keeps in components/responses. Returns
 // {tpl, op, response, name} or {problem}.
 export function findResponse(doc, method, path, status, body) {
   const tpl = matchPath(doc, path);
@@ -176,6 +176,9 @@ export function findResponse(doc, method, path, status, body) {
   }
   const op = tpl ? doc.paths[tpl][m] : undefined;
   const site = (name) => ({ tpl, op, name, response: deref(doc, { $ref: `#/components/responses/${name}` }) });
+  // heads past the limits are refused before any route is looked at
+  if (status === 414) return site('UriTooLong');
+  if (status === 431) return site('HeadersTooLarge');
   if (status === 405 && tpl && !op) return site('MethodNotAllowed');
   if (!tpl) {
     if (status === 404) return site('NoSuchRoute');

@@ -160,7 +160,8 @@ describe('the document in itself', () => {
       }
     }
     assert.ok(calls > 40, `${calls} calls found`);
-    const site = { Unauthorized: 401, RateLimited: 429, PayloadTooLarge: 413, MethodNotAllowed: 405, NoSuchRoute: 404 };
+    const site = { Unauthorized: 401, RateLimited: 429, PayloadTooLarge: 413, UriTooLong: 414, HeadersTooLarge: 431,
+      MethodNotAllowed: 405, NoSuchRoute: 404 };
     const documented = new Set();
     const add = (status, r0) => {
       const sch = deref(doc, deref(doc, r0).content?.['application/json']?.schema);
