@@ -503,10 +503,25 @@ void api_keys_create(struct http_req *req)
 		goto invalid;
 	}
 	json_decref(body);
+	/* the store does not say which was missing: a given user, or a session
+	 * (one call per code: tests/http/openapi.test.mjs reads the literals) */
+	if (rc == Y_ENOTFOUND && uid) {
+		struct store_user u;
+		int urc = store_user_get(ctx->st, user, NULL, &u, NULL);
+
+		if (urc == Y_OK) {
+			store_user_release(&u);
+		} else if (urc == Y_ENOTFOUND) {
+			http_reply_error(req, 404, "USER_NOT_FOUND", "no such user", NULL);
+			return;
+		} else {
+			reply_internal(req, urc);
+			return;
+		}
+	}
 	if (rc == Y_ENOTFOUND) {
-		http_reply_error(req, 404, uid ? "USER_NOT_FOUND" : "SESSION_NOT_FOUND",
-				 uid ? "no such user, or no such session"
-				     : "a session in the list does not exist", NULL);
+		http_reply_error(req, 404, "SESSION_NOT_FOUND", "a session in the list does not exist",
+				 NULL);
 		return;
 	}
 	if (rc) {
