@@ -166,8 +166,10 @@ export function matchPath(doc, path) {
 
 // The documented response object (dereferenced) for method + concrete path +
 // status, or the site-wide one (405, unknown route 404, 413, 401 for an
-// unknown /api/ path, OPTIONS, 414/431 for oversized heads) the document keeps in components/responses. Returns
-// {tpl, op, response, name} or {problem}.
+// unknown /api/ path, OPTIONS, 414/431 for oversized heads, 403 CSRF_FAILED
+// for a cookie's state-changing request to an unknown /api/ path or method)
+// the document keeps in components/responses. Returns {tpl, op, response,
+// name} or {problem}.
 export function findResponse(doc, method, path, status, body) {
   const tpl = matchPath(doc, path);
   const m = method === 'HEAD' ? 'get' : method.toLowerCase(); // GET routes answer HEAD
@@ -180,6 +182,11 @@ export function findResponse(doc, method, path, status, body) {
   if (status === 414) return site('UriTooLong');
   if (status === 431) return site('HeadersTooLarge');
   if (status === 405 && tpl && !op) return site('MethodNotAllowed');
+  // the credentials are checked before the route is: an unknown path or
+  // method under /api/ is refused as any state-changing cookie request
+  if (status === 403 && (!tpl || !op) && path.startsWith('/api/') && body && body.error === 'CSRF_FAILED') {
+    return site('CsrfFailed');
+  }
   if (!tpl) {
     if (status === 404) return site('NoSuchRoute');
     if (status === 401 && path.startsWith('/api/')) return site('Unauthorized');

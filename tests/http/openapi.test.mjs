@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { startServer, stopServer, req, rawGet } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { startServer, stopServer, req, rawGet, BIN } from './lib.mjs';
 import { loadDoc, DOC_PATH, validate, deref, resolveRef, checkResponse, operations, matchPath } from './openapi-check.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -57,12 +58,41 @@ describe('the validator (tests/http/openapi-check.mjs) fails where it should', (
 });
 
 describe('the document in itself', () => {
-  test('is OpenAPI 3.1 with info, servers "/", and X-API-Key as the default security', () => {
+  test('is OpenAPI 3.1 with info, servers "/", and X-API-Key or the sign-in cookie as the default security', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.ok(doc.info.title && doc.info.version);
     assert.deepEqual(doc.servers.map((s) => s.url), ['/']);
-    assert.deepEqual(doc.security, [{ apiKey: [] }]);
+    assert.deepEqual(doc.security, [{ apiKey: [] }, { cookieAuth: [] }]);
     assert.deepEqual(doc.components.securitySchemes.apiKey, { ...doc.components.securitySchemes.apiKey, type: 'apiKey', in: 'header', name: 'X-API-Key' });
+    assert.deepEqual(doc.components.securitySchemes.cookieAuth, { ...doc.components.securitySchemes.cookieAuth, type: 'apiKey', in: 'cookie', name: 'yesapp_session' });
+  });
+
+  test('x-yesapp-role of every operation is the route table\'s role (`yesapp routes`), and its 403 answers follow from it', () => {
+    // the table as the binary has it (test_openapi checks the same from C)
+    const out = execFileSync(BIN, ['routes'], { encoding: 'utf8', env: { PATH: process.env.PATH, ASAN_OPTIONS: 'detect_leaks=1' } });
+    const table = new Map();
+    for (const r of JSON.parse(out)) for (const m of r.methods) table.set(`${m.toLowerCase()} ${r.pattern}`, r);
+    const ops = operations(doc);
+    assert.equal(ops.length, table.size, 'one operation per (method, route)');
+    const codes403 = (op) => {
+      const r = op.responses['403'];
+      if (!r) return [];
+      const e = deref(doc, deref(doc, r).content['application/json'].schema).allOf[1].properties.error;
+      return (e.enum || [e.const]).slice().sort();
+    };
+    for (const { path, method, op } of ops) {
+      const where = `${method.toUpperCase()} ${path}`;
+      const row = table.get(`${method} ${path}`);
+      assert.ok(row, `${where}: a route of the table`);
+      assert.equal(op['x-yesapp-role'], row.role, `${where}: x-yesapp-role`);
+      assert.equal(row.role === 'public', row.public, `${where}: public role iff a public route`);
+      // FORBIDDEN: a role above the least a caller has; CSRF_FAILED: a
+      // state-changing method that takes the cookie
+      const want = [];
+      if (row.role === 'operator' || row.role === 'admin') want.push('FORBIDDEN');
+      if (row.role !== 'public' && method !== 'get') want.push('CSRF_FAILED');
+      assert.deepEqual(codes403(op), want.sort(), `${where}: its 403 codes`);
+    }
   });
 
   test('every $ref resolves', () => {
@@ -161,7 +191,7 @@ describe('the document in itself', () => {
     }
     assert.ok(calls > 40, `${calls} calls found`);
     const site = { Unauthorized: 401, RateLimited: 429, PayloadTooLarge: 413, UriTooLong: 414, HeadersTooLarge: 431,
-      MethodNotAllowed: 405, NoSuchRoute: 404 };
+      MethodNotAllowed: 405, NoSuchRoute: 404, CsrfFailed: 403 };
     const documented = new Set();
     const add = (status, r0) => {
       const sch = deref(doc, deref(doc, r0).content?.['application/json']?.schema);
@@ -301,6 +331,50 @@ describe('against a running server', () => {
     assert.equal((await conform(srv, 'DELETE', `/api/v1/sessions/${id}/webhook`)).status, 204);
     assert.equal((await conform(srv, 'GET', `/api/v1/sessions/${id}/webhook`)).status, 404);
     assert.equal((await conform(srv, 'DELETE', `/api/v1/sessions/${id}`)).status, 204);
+  });
+
+  test('users, keys, sign-in, audit: real answers validate, 403 FORBIDDEN and CSRF_FAILED included', async () => {
+    const u = await conform(srv, 'POST', '/api/v1/users', { body: { email: 'spec@example.com', role: 'operator', password: 'correct horse battery' } });
+    assert.equal(u.status, 201, u.text);
+    assert.equal((await conform(srv, 'POST', '/api/v1/users', { body: { email: 'SPEC@example.com', role: 'viewer' } })).status, 409);
+    assert.equal((await conform(srv, 'POST', '/api/v1/users', { body: { email: 'spec2@example.com', role: 'root' } })).status, 400);
+    await conform(srv, 'GET', '/api/v1/users');
+    await conform(srv, 'GET', `/api/v1/users/${u.body.id}`);
+    assert.equal((await conform(srv, 'GET', '/api/v1/users/00000000-0000-4000-8000-000000000000')).status, 404);
+    assert.equal((await conform(srv, 'PATCH', `/api/v1/users/${u.body.id}`, { body: { displayName: 'Spec', role: null } })).status, 200);
+
+    const k = await conform(srv, 'POST', '/api/v1/keys', { body: { role: 'viewer', userId: u.body.id, name: null, expiresIn: 3600 } });
+    assert.equal(k.status, 201, k.text);
+    const none = '00000000-0000-4000-8000-000000000000';
+    const k404 = [await conform(srv, 'POST', '/api/v1/keys', { body: { role: 'viewer', sessions: [none] } }),
+      await conform(srv, 'POST', '/api/v1/keys', { body: { role: 'viewer', userId: u.body.id, sessions: [none] } }),
+      await conform(srv, 'POST', '/api/v1/keys', { body: { role: 'viewer', userId: none } })];
+    assert.deepEqual(k404.map((r) => `${r.status} ${r.body.error}`), ['404 SESSION_NOT_FOUND', '404 SESSION_NOT_FOUND', '404 USER_NOT_FOUND']);
+    await conform(srv, 'GET', '/api/v1/keys');
+    const meKey = await conform(srv, 'GET', '/api/v1/auth/me', { key: k.body.key });
+    assert.equal(meKey.body.role, 'viewer');
+    // a viewer: FORBIDDEN on an operator route and an admin one, as documented
+    const f1 = await conform(srv, 'POST', '/api/v1/sessions', { key: k.body.key, body: { name: 'x' } });
+    const f2 = await conform(srv, 'GET', '/api/v1/audit', { key: k.body.key });
+    assert.deepEqual([f1.status, f1.body.error, f2.status, f2.body.details], [403, 'FORBIDDEN', 403, { required: 'admin', role: 'viewer' }]);
+
+    assert.equal((await conform(srv, 'POST', '/api/v1/auth/login', { key: null, body: { email: 'spec@example.com', password: 'wrong password!' } })).status, 401);
+    const li = await conform(srv, 'POST', '/api/v1/auth/login', { key: null, body: { email: 'spec@example.com', password: 'correct horse battery' } });
+    assert.equal(li.status, 200, li.text);
+    const Cookie = li.headers.get('set-cookie').split(';')[0];
+    const csrf = li.body.csrfToken;
+    assert.equal((await conform(srv, 'GET', '/api/v1/auth/me', { key: null, headers: { Cookie } })).body.csrfToken, csrf);
+    // CSRF_FAILED: on a route, on a viewer's route (logout), on an unknown path and method
+    for (const [method, path] of [['POST', '/api/v1/sessions'], ['POST', '/api/v1/auth/logout'], ['POST', '/api/v1/nope'],
+      ['PATCH', '/api/v1/sessions']]) {
+      const r = await conform(srv, method, path, { key: null, headers: { Cookie }, body: {} });
+      assert.deepEqual([r.status, r.body.error], [403, 'CSRF_FAILED'], `${method} ${path}`);
+    }
+    assert.equal((await conform(srv, 'GET', '/api/v1/audit?limit=5')).status, 200);
+    assert.equal((await conform(srv, 'GET', '/api/v1/audit?before=0')).status, 400);
+    assert.equal((await conform(srv, 'POST', '/api/v1/auth/logout', { key: null, headers: { Cookie, 'X-CSRF-Token': csrf } })).status, 204);
+    assert.equal((await conform(srv, 'DELETE', `/api/v1/keys/${k.body.id}`)).status, 204);
+    assert.equal((await conform(srv, 'DELETE', `/api/v1/keys/${k.body.id.replace(/^./, (c) => (c === '0' ? '1' : '0'))}`)).status, 404);
   });
 
   test('the event stream: text/event-stream as documented, a fifth stream 429 TOO_MANY_STREAMS as documented', async () => {

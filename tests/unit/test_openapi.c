@@ -2,13 +2,17 @@
  * The embedded OpenAPI document (src/api/openapi.json) against the route
  * table (api_routes in src/api/common.c): every route with every method is
  * described, the document describes nothing the table lacks, every $ref
- * resolves, every operation has responses and a unique operationId. The
+ * resolves, every operation has responses and a unique operationId, and
+ * each operation's "x-yesapp-role" names its row's role (http_role_name:
+ * "public", "viewer", "operator", "admin"), so the document cannot drift
+ * from what the HTTP layer enforces. The
  * checker itself is first run on small documents made to fail, so that a
  * pass means something.
  */
 #include "test.h"
 #include "api/api.h"
 #include "api/openapi.h"
+#include "auth/users.h"
 #include "http/router.h"
 
 #include <jansson.h>
@@ -151,11 +155,22 @@ static int check_doc(json_t *doc, const struct http_route *routes, size_t n)
 		for (size_t m = 0; m < NMETHODS; m++) {
 			if (!(routes[i].methods & methods[m].bit))
 				continue;
-			if (!json_is_object(item) || !json_object_get(item, methods[m].name))
+			if (!json_is_object(item) || !json_object_get(item, methods[m].name)) {
 				problem("route %s %s (src/api/common.c) is not described: add "
 					"paths[\"%s\"].%s to src/api/openapi.json",
 					methods[m].upper, routes[i].pattern, routes[i].pattern,
 					methods[m].name);
+				continue;
+			}
+			op = json_object_get(item, methods[m].name);
+			k = json_string_value(json_object_get(op, "x-yesapp-role"));
+			if (!k || strcmp(k, http_role_name(routes[i].role)))
+				problem("%s %s: \"x-yesapp-role\" is %s%s%s in "
+					"src/api/openapi.json but the route's role is \"%s\" "
+					"in src/api/common.c",
+					methods[m].upper, routes[i].pattern, k ? "\"" : "",
+					k ? k : "missing", k ? "\"" : "",
+					http_role_name(routes[i].role));
 		}
 	}
 	/* the document -> the table */
@@ -219,7 +234,10 @@ static const struct http_route small[] = {
 };
 #define NSMALL (sizeof(small) / sizeof(small[0]))
 
-#define OP(id) "{\"operationId\":\"" id "\",\"responses\":{\"200\":{\"description\":\"x\"}}}"
+#define OPR(id, role)                                                                    \
+	"{\"operationId\":\"" id "\",\"x-yesapp-role\":\"" role "\",\"responses\":{\"200\":{"  \
+	"\"description\":\"x\"}}}"
+#define OP(id) OPR(id, "viewer")
 
 TEST(checker_passes_a_matching_document)
 {
@@ -239,9 +257,11 @@ TEST(checker_finds_each_kind_of_mismatch)
 	json_t *doc = load(
 		"{\"openapi\":\"3.1.0\",\"components\":{\"schemas\":{\"S\":{\"type\":\"object\"}}},"
 		"\"paths\":{"
-		"\"/a\":{\"get\":" OP("a1") ",\"post\":{\"operationId\":\"a2\"},"
+		"\"/a\":{\"get\":" OP("a1") ",\"post\":{\"operationId\":\"a2\","
+		"\"x-yesapp-role\":\"viewer\"},"
 		"\"patch\":" OP("a5") ",\"head\":" OP("a6") "},"
-		"\"/a/{id}\":{\"put\":{\"operationId\":\"a3\",\"responses\":{\"200\":{"
+		"\"/a/{id}\":{\"put\":{\"operationId\":\"a3\",\"x-yesapp-role\":\"viewer\","
+		"\"responses\":{\"200\":{"
 		"\"description\":\"x\",\"content\":{\"application/json\":{\"schema\":"
 		"{\"$ref\":\"#/components/schemas/Nope\"}}}}}}},"
 		"\"/b\":{\"get\":" OP("a3") "}}}");
@@ -271,6 +291,37 @@ TEST(checker_finds_each_kind_of_mismatch)
 	json_decref(doc);
 }
 
+TEST(checker_finds_a_role_that_is_not_the_tables)
+{
+	static const struct http_route roles[] = {
+		{ HTTP_GET, "/p", h, HTTP_ROUTE_PUBLIC, HTTP_ROLE_PUBLIC },
+		{ HTTP_POST, "/p", h, 0, HTTP_ROLE_OPERATOR },
+		{ HTTP_DELETE, "/p", h, 0, HTTP_ROLE_ADMIN },
+	};
+	/* all three right */
+	json_t *ok = load("{\"openapi\":\"3.1.0\",\"paths\":{\"/p\":{"
+			  "\"get\":" OPR("p1", "public") ",\"post\":" OPR("p2", "operator")
+			  ",\"delete\":" OPR("p3", "admin") "}}}");
+	/* post says viewer (too low), delete says operator, get has none */
+	json_t *bad = load("{\"openapi\":\"3.1.0\",\"paths\":{\"/p\":{\"get\":{\"operationId\":"
+			   "\"p1\",\"responses\":{\"200\":{\"description\":\"x\"}}},\"post\":"
+			   OPR("p2", "viewer") ",\"delete\":" OPR("p3", "operator") "}}}");
+	/* a role that is no role's name */
+	json_t *odd = load("{\"openapi\":\"3.1.0\",\"paths\":{\"/p\":{"
+			   "\"get\":" OPR("p1", "Public") ",\"post\":" OPR("p2", "operator")
+			   ",\"delete\":" OPR("p3", "admin") "}}}");
+
+	REQUIRE(ok);
+	REQUIRE(bad);
+	REQUIRE(odd);
+	CHECK_EQ_INT(check_doc(ok, roles, 3), 0);
+	CHECK_EQ_INT(check_doc(bad, roles, 3), 3);
+	CHECK_EQ_INT(check_doc(odd, roles, 3), 1);
+	json_decref(odd);
+	json_decref(bad);
+	json_decref(ok);
+}
+
 TEST(embedded_document_matches_the_route_table)
 {
 	json_t *doc;
@@ -295,6 +346,14 @@ TEST(embedded_document_basics)
 	CHECK_EQ_STR(json_string_value(json_object_get(v, "in")), "header");
 	CHECK_EQ_STR(json_string_value(json_object_get(v, "name")), "X-API-Key");
 	CHECK(json_object_get(json_array_get(json_object_get(doc, "security"), 0), "apiKey"));
+	/* or the dashboard's sign-in cookie (api/auth.c), the other default */
+	v = resolve(doc, "#/components/securitySchemes/cookieAuth");
+	REQUIRE(v);
+	CHECK_EQ_STR(json_string_value(json_object_get(v, "type")), "apiKey");
+	CHECK_EQ_STR(json_string_value(json_object_get(v, "in")), "cookie");
+	CHECK_EQ_STR(json_string_value(json_object_get(v, "name")), USERS_COOKIE);
+	CHECK(json_object_get(json_array_get(json_object_get(doc, "security"), 1), "cookieAuth"));
+	CHECK_EQ_INT(json_array_size(json_object_get(doc, "security")), 2);
 	for (size_t i = 0; i < api_nroutes; i++) {
 		json_t *item = json_object_get(json_object_get(doc, "paths"), api_routes[i].pattern);
 		int pub = (api_routes[i].flags & HTTP_ROUTE_PUBLIC) != 0;
@@ -338,6 +397,7 @@ int main(void)
 {
 	RUN(checker_passes_a_matching_document);
 	RUN(checker_finds_each_kind_of_mismatch);
+	RUN(checker_finds_a_role_that_is_not_the_tables);
 	RUN(embedded_document_matches_the_route_table);
 	RUN(embedded_document_basics);
 	RUN(etag_names_the_bytes);
