@@ -139,7 +139,10 @@ struct wa_client {
 	struct cl_resend *resend;          /* the retry being answered (retry.c) */
 	struct cl_devlist *devs;           /* device-list cache (usync.c) */
 	struct cl_devreq *devreq;          /* the usync in flight (usync.c) */
-	char (*seen)[WA_MSG_ID_MAX];       /* ring of received ids, CL_SEEN_MAX */
+	/* ring of received ids, CL_SEEN_MAX; done once the message's receipt
+	 * and ack may go (stored, or not to be stored): a redelivery of a
+	 * done one is receipted and acknowledged again (receive.c) */
+	struct cl_seen { char id[WA_MSG_ID_MAX]; bool done; } *seen;
 	unsigned seen_pos;
 	struct { char id[WA_MSG_ID_MAX]; unsigned count; } retries[CL_RETRY_SLOTS];
 	unsigned retry_pos;

@@ -206,6 +206,7 @@ static int after_active(struct sim_conn *c)
 		if (!d->qhead)
 			d->qtail = NULL;
 		d->nq--;
+		sim_device_keep_unacked(d, p->node); /* until acknowledged, as WhatsApp */
 		rc = sim_conn_send(c, p->node);
 		free(p);
 		if (rc)
