@@ -117,6 +117,13 @@ void api_reply_invalid(struct http_req *req, json_t *details);
  * show. */
 json_t *api_session_json(const struct store_session *s, const char *qr);
 json_t *api_message_json(const struct store_message *m);
+/* The filters of GET .../messages (api/chats.c): chat (a JID or an
+ * international number, written into chat), direction (in|out), status,
+ * since and until (ISO 8601). Answers 400 VALIDATION_ERROR naming the
+ * field and returns 0 on a bad value. */
+#define API_CHAT_MAX 64
+int api_message_filter_args(struct http_req *req, struct store_message_filter *f,
+			    char chat[API_CHAT_MAX]);
 /* Adds "confirmationCode" (the passkey step's, or null) to a session's
  * JSON (api/passkey.c). */
 void api_passkey_decorate(struct svc *svc, const char *id, json_t *session);
@@ -141,6 +148,7 @@ void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
+void api_chats_list(struct http_req *req);     /* api/chats.c */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);
