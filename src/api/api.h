@@ -10,7 +10,7 @@
  *   PAIR_CODE_UNAVAILABLE 409, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
  *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503,
  *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409, SANDBOX_DISABLED 404,
- *   SANDBOX_UNAVAILABLE 503.
+ *   SANDBOX_UNAVAILABLE 503, UPSTREAM_ERROR 502, UPSTREAM_TIMEOUT 504.
  */
 #ifndef YESAPP_API_H
 #define YESAPP_API_H
@@ -149,6 +149,7 @@ void api_messages_send(struct http_req *req);
 void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
 void api_chats_list(struct http_req *req);     /* api/chats.c */
+void api_contact_get(struct http_req *req);    /* api/contacts.c */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);

@@ -42,6 +42,7 @@ enum cmd_kind {
 	CMD_IDLE,       /* unused for IDLE_DISCONNECT_HOURS: disconnect */
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
+	CMD_LOOKUP,     /* a usync contact lookup (phone); an HTTP thread waits (seq) */
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
@@ -894,9 +895,11 @@ struct pc_wait {
 	bool done;
 	int err;
 	char code[SVC_PAIR_CODE_LEN];
+	struct svc_contact contact; /* CMD_LOOKUP */
 };
 
-static void pc_complete(struct engine *e, uint64_t seq, int err, const char *code)
+static void pc_complete_with(struct engine *e, uint64_t seq, int err, const char *code,
+			     const struct svc_contact *contact)
 {
 	pthread_mutex_lock(&e->pc_mu);
 	for (struct pc_wait *w = e->pc_waits; w; w = w->next)
@@ -905,10 +908,17 @@ static void pc_complete(struct engine *e, uint64_t seq, int err, const char *cod
 			w->err = err;
 			if (code)
 				snprintf(w->code, sizeof(w->code), "%s", code);
+			if (contact)
+				w->contact = *contact;
 			pthread_cond_broadcast(&e->pc_cv);
 			break;
 		}
 	pthread_mutex_unlock(&e->pc_mu);
+}
+
+static void pc_complete(struct engine *e, uint64_t seq, int err, const char *code)
+{
+	pc_complete_with(e, seq, err, code, NULL);
 }
 
 static void on_pair_code(struct wa_client *cl, int err, const char *code, void *ud)
@@ -938,6 +948,45 @@ static void run_pair_code(struct engine *e, struct esess *x, struct cmd *c)
 			x->pc_seq = c->seq;
 			return;
 		}
+	}
+	pc_complete(e, c->seq, rc, NULL);
+}
+
+/* A contact lookup's waiter: the engine and its seq (freed by the answer,
+ * which wa_client_lookup promises exactly once). */
+struct lookup_wait {
+	struct engine *e;
+	uint64_t seq;
+};
+
+static void on_lookup(struct wa_client *cl, int err, const struct wa_client_contact *c, void *ud)
+{
+	struct lookup_wait *lw = ud;
+	struct svc_contact out;
+
+	(void)cl;
+	memset(&out, 0, sizeof(out));
+	if (c) {
+		out.registered = c->registered;
+		snprintf(out.jid, sizeof(out.jid), "%s", c->jid);
+		snprintf(out.lid, sizeof(out.lid), "%s", c->lid);
+	}
+	pc_complete_with(lw->e, lw->seq, err, NULL, c ? &out : NULL);
+	free(lw);
+}
+
+static void run_lookup(struct engine *e, struct esess *x, struct cmd *c)
+{
+	struct lookup_wait *lw = NULL;
+	int rc = Y_ESTATE; /* no client running */
+
+	if (x && !x->forgotten && (rc = (lw = malloc(sizeof(*lw))) ? Y_OK : Y_ENOMEM) == Y_OK) {
+		lw->e = e;
+		lw->seq = c->seq;
+		rc = wa_client_lookup(x->cl, c->phone, on_lookup, lw);
+		if (!rc)
+			return;
+		free(lw);
 	}
 	pc_complete(e, c->seq, rc, NULL);
 }
@@ -1092,6 +1141,9 @@ static void run_cmd(struct engine *e, struct cmd *c)
 	}
 	case CMD_PAIR_CODE:
 		run_pair_code(e, x, c);
+		break;
+	case CMD_LOOKUP:
+		run_lookup(e, x, c);
 		break;
 	case CMD_SHUTDOWN:
 		e->stopping = true;
@@ -1630,14 +1682,42 @@ static int op_mark_read(void *eng, const char *session_id, const char *chat, con
 	return Y_OK;
 }
 
-static int op_pair_code(void *eng, const char *id, const char *phone,
-			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
+/* Posts c (kind set, taken) for the loop with a new waiter w and waits up
+ * to timeout_ms for the loop to complete it; the waiter's error, or
+ * Y_ETIMEOUT. HTTP threads only. */
+static int wait_loop_answer(struct engine *e, struct cmd *c, struct pc_wait *w, int timeout_ms)
 {
-	struct engine *e = eng;
-	struct cmd *c = calloc(1, sizeof(*c));
-	struct pc_wait w, **pp;
+	struct pc_wait **pp;
 	struct timespec deadline;
-	int rc;
+
+	memset(w, 0, sizeof(*w));
+	deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
+	pthread_mutex_lock(&e->pc_mu);
+	w->seq = ++e->pc_next;
+	w->next = e->pc_waits;
+	e->pc_waits = w;
+	pthread_mutex_unlock(&e->pc_mu);
+	c->seq = w->seq;
+	post_cmd(e, c);
+	pthread_mutex_lock(&e->pc_mu);
+	while (!w->done)
+		if (pthread_cond_timedwait(&e->pc_cv, &e->pc_mu, &deadline))
+			break;
+	for (pp = &e->pc_waits; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&e->pc_mu);
+	return w->done ? w->err : Y_ETIMEOUT;
+}
+
+/* A CMD_PAIR_CODE or CMD_LOOKUP for session id about phone, answered by the
+ * loop into w. */
+static int ask_loop(struct engine *e, enum cmd_kind kind, const char *id, const char *phone,
+		    struct pc_wait *w, int timeout_ms)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return Y_ENOMEM;
@@ -1645,31 +1725,31 @@ static int op_pair_code(void *eng, const char *id, const char *phone,
 		free(c);
 		return Y_EINVAL;
 	}
-	memset(&w, 0, sizeof(w));
-	deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
-	pthread_mutex_lock(&e->pc_mu);
-	w.seq = ++e->pc_next;
-	w.next = e->pc_waits;
-	e->pc_waits = &w;
-	pthread_mutex_unlock(&e->pc_mu);
-	c->kind = CMD_PAIR_CODE;
-	c->seq = w.seq;
+	c->kind = kind;
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	memcpy(c->phone, phone, strlen(phone) + 1);
-	post_cmd(e, c);
-	pthread_mutex_lock(&e->pc_mu);
-	while (!w.done)
-		if (pthread_cond_timedwait(&e->pc_cv, &e->pc_mu, &deadline))
-			break;
-	for (pp = &e->pc_waits; *pp; pp = &(*pp)->next)
-		if (*pp == &w) {
-			*pp = w.next;
-			break;
-		}
-	pthread_mutex_unlock(&e->pc_mu);
-	rc = w.done ? w.err : Y_ETIMEOUT;
+	return wait_loop_answer(e, c, w, timeout_ms);
+}
+
+static int op_pair_code(void *eng, const char *id, const char *phone,
+			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
+{
+	struct pc_wait w;
+	int rc = ask_loop(eng, CMD_PAIR_CODE, id, phone, &w, timeout_ms);
+
 	if (!rc)
 		memcpy(code, w.code, sizeof(w.code));
+	return rc;
+}
+
+static int op_lookup(void *eng, const char *id, const char *phone, struct svc_contact *out,
+		     int timeout_ms)
+{
+	struct pc_wait w;
+	int rc = ask_loop(eng, CMD_LOOKUP, id, phone, &w, timeout_ms);
+
+	if (!rc)
+		*out = w.contact;
 	return rc;
 }
 
@@ -1713,6 +1793,7 @@ static const struct svc_engine_ops engine_ops = {
 	.forget = op_forget,
 	.passkey = op_passkey,
 	.pair_code = op_pair_code,
+	.lookup = op_lookup,
 };
 
 /* ---- lifecycle ---- */

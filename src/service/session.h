@@ -29,6 +29,13 @@ struct svc;
 
 #define SVC_PAIR_CODE_LEN 16 /* "ABCD-EFGH" and room */
 
+/* What a contact lookup found (svc_contact_lookup). */
+struct svc_contact {
+	int registered;
+	char jid[64];              /* the phone-number JID */
+	char lid[64];              /* its LID JID, or "" */
+};
+
 /* A session's status inside the program; strings only at the edges (the
  * API's JSON and the store's column), through svc_status_name/parse. */
 enum svc_status {
@@ -95,6 +102,14 @@ struct svc_engine_ops {
 	 */
 	int (*pair_code)(void *eng, const char *session_id, const char *phone,
 			 char code[SVC_PAIR_CODE_LEN], int timeout_ms);
+	/*
+	 * Waits the same way for a usync contact lookup of phone (E.164
+	 * digits) by a connected session's client (GET .../contacts/{phone}).
+	 * Y_ESTATE: not connected; Y_EBUSY: too many lookups waiting;
+	 * Y_ECLOSED: the connection ended first; Y_ETIMEOUT.
+	 */
+	int (*lookup)(void *eng, const char *session_id, const char *phone,
+		      struct svc_contact *out, int timeout_ms);
 };
 
 /* Creates the service and loads every stored session into the registry. */
@@ -164,6 +179,10 @@ int svc_session_restart(struct svc *s, const char *id);
  * only. */
 int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
 			  char code[SVC_PAIR_CODE_LEN], int timeout_ms);
+/* The engine's lookup (see svc_engine_ops): Y_ENOTFOUND for an unknown
+ * session, Y_EUNSUPPORTED without an engine. Waits: HTTP threads only. */
+int svc_contact_lookup(struct svc *s, const char *id, const char *phone, struct svc_contact *out,
+		       int timeout_ms);
 /*
  * A use of session `id` (an API call about it) at now_ms. With start_if_idle,
  * a session the engine disconnected for idleness (disconnected, reason
