@@ -1,9 +1,9 @@
 /*
  * GET /api/v1/sessions/{id}/contacts/{phone}: whether a number is on
  * WhatsApp, with its JID and LID, asked by the session's client (a usync
- * contact query, client/contact.c). The HTTP thread waits up to
- * API_LOOKUP_WAIT_MS for the loop's answer (the loop never waits for it;
- * an answer after that is dropped) and then answers 504.
+ * contact query, client/contact.c). The request is deferred
+ * (http_req_defer: its connection suspended, no HTTP thread held) until the
+ * loop's answer, or API_LOOKUP_WAIT_MS (the engine's beat: 504).
  */
 #include "api/api.h"
 #include "api/validate.h"
@@ -12,6 +12,7 @@
 #include "util/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define API_LOOKUP_WAIT_MS 8000
@@ -22,39 +23,26 @@ static json_t *jid_or_null(const char *jid)
 	return jid && *jid ? json_string(jid) : json_null();
 }
 
-void api_contact_get(struct http_req *req)
-{
-	struct api_ctx *ctx = http_req_app(req);
-	struct svc_contact c;
-	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], raw[24], plus[API_PHONE_MAX + 2];
-	const char *p;
-	size_t len;
-	int rc;
+/* A lookup on its way: the deferred request and the number asked. */
+struct lookup_req {
+	struct http_defer *d;
+	char phone[API_PHONE_MAX + 1];
+	char session[STORE_ID_LEN];
+};
 
-	if (!api_session_use_param(req, id))
-		return;
-	p = http_req_param(req, 1, &len);
-	if (!p || len >= sizeof(raw)) {
-		p = NULL;
-	} else {
-		memcpy(raw, p, len);
-		raw[len] = 0;
-	}
-	if (!p || !api_phone_parse(raw, phone)) {
-		http_reply_error(req, 400, "INVALID_PHONE_NUMBER",
-				 "phone must be an international number (optional +, 7 to 15 digits)",
-				 http_json_field_error("phone", "not an E.164 number"));
-		return;
-	}
-	memset(&c, 0, sizeof(c));
-	rc = svc_contact_lookup(ctx->svc, id, phone, &c, API_LOOKUP_WAIT_MS);
+/* Answers req for the lookup's outcome. */
+static void reply_lookup(struct http_req *req, const struct lookup_req *lr, int rc,
+			 const struct svc_contact *c)
+{
+	char plus[API_PHONE_MAX + 2];
+
 	switch (rc) {
 	case Y_OK:
-		snprintf(plus, sizeof(plus), "+%s", phone);
+		snprintf(plus, sizeof(plus), "+%s", lr->phone);
 		http_reply_json(req, 200,
 				json_pack("{s:s, s:b, s:o, s:o}", "phone", plus, "onWhatsApp",
-					  c.registered, "jid", jid_or_null(c.registered ? c.jid : NULL),
-					  "lid", jid_or_null(c.registered ? c.lid : NULL)));
+					  c->registered, "jid", jid_or_null(c->registered ? c->jid : NULL),
+					  "lid", jid_or_null(c->registered ? c->lid : NULL)));
 		break;
 	case Y_ENOTFOUND:
 		api_reply_store_error(req, rc);
@@ -78,10 +66,61 @@ void api_contact_get(struct http_req *req)
 				 NULL);
 		break;
 	default:
-		LOG_ERROR("contact lookup failed", "{s:s, s:s}", "session", id, "error",
+		LOG_ERROR("contact lookup failed", "{s:s, s:s}", "session", lr->session, "error",
 			  y_strerror(rc));
 		http_reply_error(req, 502, "UPSTREAM_ERROR", "WhatsApp's answer was not usable",
 				 NULL);
 		break;
 	}
+}
+
+/* The lookup's outcome (on the engine's loop, or on the HTTP thread when it
+ * could not be queued): answers the deferred request, if it is still there. */
+static void lookup_done(void *arg, int err, const struct svc_contact *c)
+{
+	struct lookup_req *lr = arg;
+	struct http_req *req = http_defer_begin(lr->d);
+
+	if (req)
+		reply_lookup(req, lr, err, c);
+	http_defer_finish(lr->d);
+	free(lr);
+}
+
+void api_contact_get(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct lookup_req *lr;
+	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], raw[24];
+	const char *p;
+	size_t len;
+	int rc;
+
+	if (!api_session_use_param(req, id))
+		return;
+	p = http_req_param(req, 1, &len);
+	if (!p || len >= sizeof(raw)) {
+		p = NULL;
+	} else {
+		memcpy(raw, p, len);
+		raw[len] = 0;
+	}
+	if (!p || !api_phone_parse(raw, phone)) {
+		http_reply_error(req, 400, "INVALID_PHONE_NUMBER",
+				 "phone must be an international number (optional +, 7 to 15 digits)",
+				 http_json_field_error("phone", "not an E.164 number"));
+		return;
+	}
+	lr = calloc(1, sizeof(*lr));
+	if (!lr || !(lr->d = http_req_defer(req))) {
+		free(lr);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return;
+	}
+	memcpy(lr->phone, phone, sizeof(phone));
+	memcpy(lr->session, id, sizeof(id));
+	/* deferred before it is handed on: the loop may answer at once */
+	rc = svc_contact_lookup(ctx->svc, id, phone, API_LOOKUP_WAIT_MS, lookup_done, lr);
+	if (rc)
+		lookup_done(lr, rc, NULL);
 }

@@ -31,6 +31,21 @@
 
 /* ---- commands (any thread -> loop) ---- */
 
+/* One lookup (made by the HTTP thread, then the loop's): listed in
+ * e->lookups from when the loop asks the client until the client's answer,
+ * which wa_client_lookup promises exactly once; `answered` once done() ran
+ * (the answer, or the deadline the beat timer checks first). */
+struct lookup_wait {
+	struct lookup_wait *next;
+	struct engine *e;
+	uint64_t deadline;         /* uv_now */
+	int timeout_ms;
+	bool answered;
+	svc_lookup_cb done;
+	void *arg;
+	char phone[24];
+};
+
 enum cmd_kind {
 	CMD_RUN,        /* creds loaded: create the client if needed and start it */
 	CMD_RESTART,    /* creds loaded: stop and start */
@@ -42,7 +57,7 @@ enum cmd_kind {
 	CMD_IDLE,       /* unused for IDLE_DISCONNECT_HOURS: disconnect */
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
-	CMD_LOOKUP,     /* a usync contact lookup (phone); an HTTP thread waits (seq) */
+	CMD_LOOKUP,     /* a usync contact lookup (phone); answered by a callback */
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
@@ -65,6 +80,7 @@ struct cmd {
 	char chat[72];          /* CMD_READ */
 	char wa_id[WA_MSG_ID_MAX];
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
+	struct lookup_wait *lookup; /* CMD_LOOKUP (owned until the loop takes it) */
 	struct omsg *msgs;      /* CMD_SEND, CMD_RUN / CMD_RESTART: to queue, owned */
 	uint32_t *pk_ids;       /* CMD_RUN / CMD_RESTART: one-time prekeys kept, owned */
 	uint8_t (*pk_priv)[32];
@@ -170,6 +186,7 @@ struct engine {
 	atomic_int running;
 	uv_timer_t beat;           /* ticks on the loop: the loop turns */
 	uv_timer_t drain;          /* sends what the rate limit held back */
+	struct lookup_wait *lookups; /* contact lookups the clients are asked (loop thread) */
 	struct esess *draining;    /* sessions with messages waiting */
 	struct omsg *orphans;      /* CMD_SEND before the session's client existed */
 	atomic_llong heartbeat_ms; /* monotonic time of the last tick */
@@ -241,6 +258,10 @@ static void omsg_free_list(struct omsg *m)
 
 static void cmd_release(struct cmd *c)
 {
+	if (c->lookup) { /* never run (the engine stopped): answered all the same */
+		c->lookup->done(c->lookup->arg, Y_ECLOSED, NULL);
+		free(c->lookup);
+	}
 	omsg_free_list(c->msgs);
 	free(c->pk_ids);
 	if (c->pk_priv) {
@@ -895,11 +916,9 @@ struct pc_wait {
 	bool done;
 	int err;
 	char code[SVC_PAIR_CODE_LEN];
-	struct svc_contact contact; /* CMD_LOOKUP */
 };
 
-static void pc_complete_with(struct engine *e, uint64_t seq, int err, const char *code,
-			     const struct svc_contact *contact)
+static void pc_complete(struct engine *e, uint64_t seq, int err, const char *code)
 {
 	pthread_mutex_lock(&e->pc_mu);
 	for (struct pc_wait *w = e->pc_waits; w; w = w->next)
@@ -908,17 +927,10 @@ static void pc_complete_with(struct engine *e, uint64_t seq, int err, const char
 			w->err = err;
 			if (code)
 				snprintf(w->code, sizeof(w->code), "%s", code);
-			if (contact)
-				w->contact = *contact;
 			pthread_cond_broadcast(&e->pc_cv);
 			break;
 		}
 	pthread_mutex_unlock(&e->pc_mu);
-}
-
-static void pc_complete(struct engine *e, uint64_t seq, int err, const char *code)
-{
-	pc_complete_with(e, seq, err, code, NULL);
 }
 
 static void on_pair_code(struct wa_client *cl, int err, const char *code, void *ud)
@@ -952,12 +964,15 @@ static void run_pair_code(struct engine *e, struct esess *x, struct cmd *c)
 	pc_complete(e, c->seq, rc, NULL);
 }
 
-/* A contact lookup's waiter: the engine and its seq (freed by the answer,
- * which wa_client_lookup promises exactly once). */
-struct lookup_wait {
-	struct engine *e;
-	uint64_t seq;
-};
+/* ---- contact lookups: the loop answers a deferred HTTP request ---- */
+
+static void lookup_answer(struct lookup_wait *lw, int err, const struct svc_contact *c)
+{
+	if (lw->answered)
+		return;
+	lw->answered = true;
+	lw->done(lw->arg, err, c);
+}
 
 static void on_lookup(struct wa_client *cl, int err, const struct wa_client_contact *c, void *ud)
 {
@@ -971,24 +986,46 @@ static void on_lookup(struct wa_client *cl, int err, const struct wa_client_cont
 		snprintf(out.jid, sizeof(out.jid), "%s", c->jid);
 		snprintf(out.lid, sizeof(out.lid), "%s", c->lid);
 	}
-	pc_complete_with(lw->e, lw->seq, err, NULL, c ? &out : NULL);
+	lookup_answer(lw, err, c ? &out : NULL);
+	for (struct lookup_wait **pp = &lw->e->lookups; *pp; pp = &(*pp)->next)
+		if (*pp == lw) {
+			*pp = lw->next;
+			break;
+		}
 	free(lw);
+}
+
+/* The beat: lookups past their deadline are answered Y_ETIMEOUT (the
+ * client's late answer then only frees them). */
+static void lookups_expire(struct engine *e)
+{
+	uint64_t now = uv_now(wa_loop_uv(e->loop));
+
+	for (struct lookup_wait *lw = e->lookups; lw; lw = lw->next)
+		if (!lw->answered && now >= lw->deadline)
+			lookup_answer(lw, Y_ETIMEOUT, NULL);
 }
 
 static void run_lookup(struct engine *e, struct esess *x, struct cmd *c)
 {
-	struct lookup_wait *lw = NULL;
+	struct lookup_wait *lw = c->lookup;
 	int rc = Y_ESTATE; /* no client running */
 
-	if (x && !x->forgotten && (rc = (lw = malloc(sizeof(*lw))) ? Y_OK : Y_ENOMEM) == Y_OK) {
-		lw->e = e;
-		lw->seq = c->seq;
-		rc = wa_client_lookup(x->cl, c->phone, on_lookup, lw);
+	c->lookup = NULL;
+	if (!lw)
+		return;
+	lw->e = e;
+	lw->deadline = uv_now(wa_loop_uv(e->loop)) + (uint64_t)lw->timeout_ms;
+	if (x && !x->forgotten) {
+		lw->next = e->lookups;
+		e->lookups = lw;
+		rc = wa_client_lookup(x->cl, lw->phone, on_lookup, lw);
 		if (!rc)
 			return;
-		free(lw);
+		e->lookups = lw->next;
 	}
-	pc_complete(e, c->seq, rc, NULL);
+	lookup_answer(lw, rc, NULL);
+	free(lw);
 }
 
 static void run_cmd(struct engine *e, struct cmd *c)
@@ -1712,8 +1749,8 @@ static int wait_loop_answer(struct engine *e, struct cmd *c, struct pc_wait *w, 
 	return w->done ? w->err : Y_ETIMEOUT;
 }
 
-/* A CMD_PAIR_CODE or CMD_LOOKUP for session id about phone, answered by the
- * loop into w. */
+/* A command of kind (CMD_PAIR_CODE) for session id about phone, answered
+ * by the loop into w. */
 static int ask_loop(struct engine *e, enum cmd_kind kind, const char *id, const char *phone,
 		    struct pc_wait *w, int timeout_ms)
 {
@@ -1742,15 +1779,26 @@ static int op_pair_code(void *eng, const char *id, const char *phone,
 	return rc;
 }
 
-static int op_lookup(void *eng, const char *id, const char *phone, struct svc_contact *out,
-		     int timeout_ms)
+static int op_lookup(void *eng, const char *id, const char *phone, int timeout_ms,
+		     svc_lookup_cb done, void *arg)
 {
-	struct pc_wait w;
-	int rc = ask_loop(eng, CMD_LOOKUP, id, phone, &w, timeout_ms);
+	struct cmd *c = calloc(1, sizeof(*c));
+	struct lookup_wait *lw = calloc(1, sizeof(*lw));
 
-	if (!rc)
-		*out = w.contact;
-	return rc;
+	if (!c || !lw || strlen(phone) >= sizeof(lw->phone)) {
+		free(c);
+		free(lw);
+		return c && lw ? Y_EINVAL : Y_ENOMEM;
+	}
+	memcpy(lw->phone, phone, strlen(phone) + 1);
+	lw->timeout_ms = timeout_ms;
+	lw->done = done;
+	lw->arg = arg;
+	c->kind = CMD_LOOKUP;
+	c->lookup = lw;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	post_cmd(eng, c);
+	return Y_OK;
 }
 
 static int op_set_version(void *eng, const struct wa_version *v)
@@ -1780,6 +1828,7 @@ static void on_beat(uv_timer_t *t)
 	struct engine *e = t->data;
 
 	atomic_store(&e->heartbeat_ms, clock_mono_ms());
+	lookups_expire(e);
 }
 
 static const struct svc_engine_ops engine_ops = {

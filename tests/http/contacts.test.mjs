@@ -2,7 +2,8 @@
 // the session's client on the loop, answered to the waiting HTTP thread —
 // a Baileys 6 account is on WhatsApp (its JID and LID), a number the
 // simulator does not know is not; bad numbers are 400; an unlinked session
-// is 503; a simulator that does not answer in time is 504.
+// is 503; a simulator that does not answer in time is 504, and the
+// waiting requests hold no HTTP thread meanwhile.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stopServer, req, assertError } from './lib.mjs';
@@ -40,8 +41,18 @@ test('contacts: on WhatsApp with JID and LID, not on WhatsApp, bad input, 503, 5
 
     // the simulator answers 20 s late: 504 after the wait
     await sim.api('POST', '/sim/faults', { latencyMs: 20000 });
+    // while 4 lookups wait (more than the server's 2 HTTP threads), other
+    // requests are answered at once: a waiting lookup holds no thread
     const t0 = Date.now();
-    assertError(await get(B.phone), 504, 'UPSTREAM_TIMEOUT');
+    const slow = Array.from({ length: 4 }, () => get(B.phone));
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 6; i++) {
+      const t = Date.now();
+      const hr = await req(srv, 'GET', `/api/v1/sessions/${id}/chats`);
+      assert.equal(hr.status, 200, hr.text);
+      assert.ok(Date.now() - t < 2000, `answered in ${Date.now() - t} ms while lookups wait`);
+    }
+    for (const r of await Promise.all(slow)) assertError(r, 504, 'UPSTREAM_TIMEOUT');
     assert.ok(Date.now() - t0 >= 7000, `waited ${Date.now() - t0} ms`);
   } finally {
     await sim.api('POST', '/sim/faults', { latencyMs: 0 });
