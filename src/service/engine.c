@@ -129,6 +129,7 @@ struct job {
 	const char *msg_status;
 	/* J_MSG_IN */
 	struct store_message *in;
+	bool retry;                /* its insert failed: run again (worker) */
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -195,6 +196,11 @@ struct engine {
 	struct store *sig_reader;  /* the loop's read connection */
 	struct sigdb *sigdb;
 	atomic_bool sig_flush_queued;
+	/* inbound messages whose insert failed (worker thread only), in order:
+	 * tried again before every batch and every 200 ms, and while any is
+	 * left the Signal state is not flushed (a flushed ratchet step past a
+	 * message we never stored would lose it for good) */
+	struct job *in_retry;
 	/* worker */
 	pthread_t worker_thread;
 	pthread_mutex_t job_mu;
@@ -1475,6 +1481,7 @@ static void run_job(struct engine *e, struct job *j)
 			ymetric_inc(YM_MESSAGES_RECEIVED);
 		if (rc == Y_EEXIST)
 			rc = Y_OK; /* a duplicate: kept once */
+		j->retry = rc && rc != Y_ENOTFOUND; /* the session gone: nothing to keep */
 		if (rc == Y_OK) { /* committed: the client may acknowledge it now */
 			struct cmd *c = calloc(1, sizeof(*c));
 
@@ -1503,6 +1510,48 @@ static void idle_scan(struct engine *e)
 	svc_sessions_idle(e->svc, clock_now_ms() - e->opts.idle_ms, idle_one, e);
 }
 
+/* Runs a batch of jobs, the inbound messages still to store first, keeps
+ * those whose insert failed again, then flushes the Signal state unless
+ * one is left. Returns when to try again (0: nothing to try). */
+static int64_t run_batch(struct engine *e, struct job *list)
+{
+	struct job *retry = NULL, **tail = &retry;
+
+	if (e->in_retry) {
+		struct job *last = e->in_retry;
+
+		while (last->next)
+			last = last->next;
+		last->next = list;
+		list = e->in_retry;
+		e->in_retry = NULL;
+	}
+	while (list) {
+		struct job *j = list;
+
+		list = j->next;
+		j->next = NULL;
+		j->retry = false;
+		ylog_set_session(j->id);
+		run_job(e, j);
+		ylog_set_session(NULL);
+		if (j->retry) {
+			*tail = j;
+			tail = &j->next;
+		} else {
+			job_free(j);
+		}
+	}
+	e->in_retry = retry;
+	if (retry)
+		return clock_mono_ms() + ENGINE_FLUSH_RETRY_MS;
+	/* then the Signal state saved meanwhile: after the inbound messages
+	 * of this batch are committed, so a crash between the two leaves a
+	 * message to be redelivered and decrypted again, not a ratchet step
+	 * past a message we never stored */
+	return sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct engine *e = arg;
@@ -1519,11 +1568,12 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&e->job_mu);
 		while (!e->job_head && !e->worker_stop) {
-			/* a flush that failed (the database locked) is tried again
-			 * by itself: sends wait for it */
+			/* a flush that failed (the database locked), or an inbound
+			 * message not stored yet, is tried again by itself: sends
+			 * wait for it */
 			if (flush_retry && clock_mono_ms() >= flush_retry) {
 				pthread_mutex_unlock(&e->job_mu);
-				flush_retry = sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
+				flush_retry = run_batch(e, NULL);
 				pthread_mutex_lock(&e->job_mu);
 				continue;
 			}
@@ -1555,20 +1605,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&e->job_mu);
 		if (!list)
 			break; /* stop asked and nothing left */
-		while (list) {
-			struct job *j = list;
-
-			list = j->next;
-			ylog_set_session(j->id);
-			run_job(e, j);
-			ylog_set_session(NULL);
-			job_free(j);
-		}
-		/* then the Signal state saved meanwhile: after the inbound messages
-		 * of this batch are committed, so a crash between the two leaves
-		 * a message to be redelivered and decrypted again, not a ratchet
-		 * step past a message we never stored */
-		flush_retry = sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
+		flush_retry = run_batch(e, list);
 	}
 	return NULL;
 }
@@ -1963,7 +2000,20 @@ void engine_free(struct engine *e)
 	pthread_cond_signal(&e->job_cv);
 	pthread_mutex_unlock(&e->job_mu);
 	pthread_join(e->worker_thread, NULL);
-	if (e->sigdb) { /* every client is gone: the last writes, then the cache */
+	if (e->in_retry) /* one last try: what is still not stored stays unflushed */
+		run_batch(e, NULL);
+	if (e->sigdb && e->in_retry) {
+		LOG_ERROR("engine stops with inbound messages not stored: Signal state not written, "
+			  "they are redelivered after the restart", NULL);
+		while (e->in_retry) {
+			struct job *j = e->in_retry;
+
+			e->in_retry = j->next;
+			job_free(j);
+		}
+		sigdb_free(e->sigdb);
+		store_close(e->sig_reader);
+	} else if (e->sigdb) { /* every client is gone: the last writes, then the cache */
 		int rc = sigdb_flush(e->sigdb, e->st, NULL);
 
 		if (rc)

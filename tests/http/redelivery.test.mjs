@@ -105,3 +105,46 @@ test('stored, then kill -9 before our ack counted: after the restart acknowledge
     removeDir(dataDir);
   }
 });
+
+// An insert that fails while the process lives on (the database locked
+// past the store's 5 s busy timeout) is tried again, and the Signal state
+// waits for it: once the lock goes the message is stored and acknowledged
+// (before: dropped, and its key flushed as used, so never stored at all).
+test('an inbound insert that fails on a locked database is retried: stored and acknowledged once unlocked', { timeout: 90000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { BUILD } = await import('./lib.mjs');
+  const dataDir = tempDir();
+  const srv = await h.serve(dataDir);
+  const B = await h.peer(h.newPhone(), 'Bd');
+  let lock = null;
+  const unlock = async () => {
+    if (!lock) return;
+    lock.stdin.end();
+    await new Promise((r) => (lock.exitCode !== null ? r() : lock.on('close', r)));
+    lock = null;
+  };
+  try {
+    const us = h.newPhone();
+    const id = await h.link(srv, us);
+    await unackedIs(us, 0);
+    lock = spawn(join(BUILD, 'tools', 'db_lock'), [join(dataDir, 'db.sqlite')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      lock.stdout.on('data', (d) => { if (String(d).includes('locked')) resolve(); });
+      lock.on('exit', (c) => reject(new Error(`db_lock exited ${c}`)));
+    });
+    const m = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'stored after the lock' });
+    await h.until('the failed insert', async () => srv.logs.some((l) => l.message === 'engine store write failed'), 30000);
+    await unackedIs(us, 1); // not acknowledged while not stored
+    await unlock();
+    await h.until('stored after the lock', async () => (await h.list(srv, id)).find((x) => x.waId === m.key.id), 30000);
+    await unackedIs(us, 0);
+    const row = await storedOnce(srv, id, m.key.id);
+    assert.equal(row.text, 'stored after the lock');
+  } finally {
+    await unlock();
+    B.end();
+    await stopServer(srv, { removeData: false });
+    removeDir(dataDir);
+  }
+});
