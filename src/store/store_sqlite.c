@@ -2166,6 +2166,32 @@ static int session_exists_locked(struct store *st, const char *id)
 	return rc;
 }
 
+/* Steps s into rows (elements of size bytes, at most limit) with read;
+ * one row more sets *has_next. Y_OK, read's error, or the step's. */
+static int step_rows(struct store *st, sqlite3_stmt *s, int limit, void *rows, size_t size,
+		     int (*read)(sqlite3_stmt *s, void *row), size_t *count, int *has_next,
+		     const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*count == (size_t)limit) {
+			*has_next = 1;
+			return Y_OK;
+		}
+		rc = read(s, (char *)rows + *count * size);
+		if (rc)
+			return rc;
+		(*count)++;
+	}
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, what);
+}
+
+static int read_message_row(sqlite3_stmt *s, void *row)
+{
+	return read_message(s, row);
+}
+
 int store_message_list(struct store *st, const char *session_id, const struct store_cursor *after,
 		       int limit, struct store_message **out, size_t *n,
 		       struct store_cursor *next, int *has_next)
@@ -2247,20 +2273,8 @@ int store_message_list_filtered(struct store *st, const char *session_id,
 		sqlite3_bind_int64(s, 8, f->since);
 		sqlite3_bind_int64(s, 9, f->until);
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == (size_t)limit) {
-			*has_next = 1;
-			break;
-		}
-		rc = read_message(s, &rows[count]);
-		if (rc)
-			goto out;
-		count++;
-	}
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		rc = Y_OK;
-	else
-		rc = db_error(st, rc, "list messages");
+	rc = step_rows(st, s, limit, rows, sizeof(*rows), read_message_row, &count, has_next,
+		       "list messages");
 out:
 	if (own)
 		sqlite3_finalize(s);
@@ -2317,6 +2331,18 @@ void store_chats_free(struct store_chat *c, size_t n)
 	free(c);
 }
 
+/* A row of a chat page: the message columns, then unread and phone. */
+static int read_chat(sqlite3_stmt *s, void *row)
+{
+	struct store_chat *c = row;
+	int rc = read_message(s, &c->last);
+
+	if (!rc && (rc = col_str(s, 17, &c->phone)))
+		store_message_release(&c->last);
+	c->unread = sqlite3_column_int64(s, 16);
+	return rc;
+}
+
 int store_chat_list(struct store *st, const char *session_id, const struct store_cursor *after,
 		    int limit, struct store_chat **out, size_t *n, struct store_cursor *next,
 		    int *has_next)
@@ -2348,23 +2374,8 @@ int store_chat_list(struct store *st, const char *session_id, const struct store
 		sqlite3_bind_int64(s, 3, after->ts);
 		bind_cursor_id(s, 4, after);
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == (size_t)limit) {
-			*has_next = 1;
-			break;
-		}
-		rc = read_message(s, &rows[count].last);
-		if (!rc && (rc = col_str(s, 17, &rows[count].phone)))
-			store_message_release(&rows[count].last);
-		if (rc)
-			goto out;
-		rows[count].unread = sqlite3_column_int64(s, 16);
-		count++;
-	}
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		rc = Y_OK;
-	else
-		rc = db_error(st, rc, "list chats");
+	rc = step_rows(st, s, limit, rows, sizeof(*rows), read_chat, &count, has_next,
+		       "list chats");
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);
