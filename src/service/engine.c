@@ -44,6 +44,7 @@ struct lookup_wait {
 	svc_lookup_cb done;
 	void *arg;
 	char phone[24];
+	char id[STORE_ID_LEN];     /* the session */
 };
 
 enum cmd_kind {
@@ -101,6 +102,7 @@ enum job_kind {
 	J_MSG_STATUS,    /* outbound messages (by WhatsApp id) moved to a status */
 	J_MSG_IN,        /* a message received */
 	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
+	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
 };
 
 struct job {
@@ -980,6 +982,24 @@ static void lookup_answer(struct lookup_wait *lw, int err, const struct svc_cont
 	lw->done(lw->arg, err, c);
 }
 
+/* Keeps the LID map entry a lookup gave (the user parts of both JIDs). */
+static void lid_learnt(struct engine *e, const char *id, const char *lid, const char *pn)
+{
+	size_t nl = strcspn(lid, ":@"), np = strcspn(pn, ":@");
+	struct job *j;
+
+	if (!nl || !np || strcmp(lid + strcspn(lid, "@"), "@lid") ||
+	    strcmp(pn + strcspn(pn, "@"), "@s.whatsapp.net") || !(j = job_new(J_LID_MAP, id)))
+		return;
+	j->lid = strndup(lid, nl);
+	j->phone = strndup(pn, np);
+	if (!j->lid || !j->phone) {
+		job_free(j);
+		return;
+	}
+	post_job(e, j);
+}
+
 static void on_lookup(struct wa_client *cl, int err, const struct wa_client_contact *c, void *ud)
 {
 	struct lookup_wait *lw = ud;
@@ -993,6 +1013,8 @@ static void on_lookup(struct wa_client *cl, int err, const struct wa_client_cont
 		snprintf(out.lid, sizeof(out.lid), "%s", c->lid);
 	}
 	lookup_answer(lw, err, c ? &out : NULL);
+	if (c && c->registered && c->lid[0])
+		lid_learnt(lw->e, lw->id, c->lid, c->jid);
 	for (struct lookup_wait **pp = &lw->e->lookups; *pp; pp = &(*pp)->next)
 		if (*pp == lw) {
 			*pp = lw->next;
@@ -1021,6 +1043,7 @@ static void run_lookup(struct engine *e, struct esess *x, struct cmd *c)
 	if (!lw)
 		return;
 	lw->e = e;
+	snprintf(lw->id, sizeof(lw->id), "%s", c->id);
 	lw->deadline = uv_now(wa_loop_uv(e->loop)) + (uint64_t)lw->timeout_ms;
 	if (x && !x->forgotten) {
 		lw->next = e->lookups;
@@ -1473,6 +1496,9 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_SIG_FLUSH:
 		break; /* the flush runs at the end of the batch */
+	case J_LID_MAP:
+		rc = store_lid_put(e->st, j->id, j->lid, j->phone);
+		break;
 	case J_MSG_IN:
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());

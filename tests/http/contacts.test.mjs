@@ -9,6 +9,10 @@ import assert from 'node:assert/strict';
 import { stopServer, req, assertError } from './lib.mjs';
 import { startSim } from '../interop/sim-lib.mjs';
 import { messaging } from './msg-lib.mjs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const Database = createRequire(import.meta.url)('better-sqlite3');
 
 let sim, h;
 before(async () => {
@@ -30,6 +34,14 @@ test('contacts: on WhatsApp with JID and LID, not on WhatsApp, bad input, 503, 5
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.body, { phone: `+${B.phone}`, onWhatsApp: true, jid: `${B.phone}@s.whatsapp.net`, lid: `${lid}@lid` });
     }
+    // the LID the lookup gave is kept in the session's LID map
+    const lidMap = await h.until('the LID map row', async () => {
+      const db = new Database(join(srv.dataDir, 'db.sqlite'), { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT lid, pn FROM wa_lid_map WHERE session_id = ? AND lid = ?').get(id, lid);
+      } finally { db.close(); }
+    });
+    assert.deepEqual({ ...lidMap }, { lid, pn: B.phone });
     const none = await get('+19998887776');
     assert.equal(none.status, 200, none.text);
     assert.deepEqual(none.body, { phone: '+19998887776', onWhatsApp: false, jid: null, lid: null });
