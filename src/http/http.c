@@ -882,10 +882,12 @@ struct http_req *http_defer_begin(struct http_defer *d)
 
 void http_defer_finish(struct http_defer *d)
 {
-	if (d->req && !d->req->answered)
-		http_reply_error(d->req, 500, "INTERNAL_ERROR", "internal error", NULL);
+	struct http_req *req = d->req; /* NULL once the connection is gone */
+
+	if (req && !req->answered) /* the completer gave no answer */
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
 	d->done = 1;
-	if (d->suspended && d->req) {
+	if (d->suspended && req) {
 		d->suspended = 0;
 		MHD_resume_connection(d->conn);
 	}
