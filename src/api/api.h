@@ -13,7 +13,8 @@
  *   SANDBOX_DISABLED 404, SANDBOX_UNAVAILABLE 503, MESSAGE_NOT_FOUND 404,
  *   QUEUE_FULL 429, TOO_MANY_STREAMS 429, FORBIDDEN 403, CSRF_FAILED 403,
  *   INVALID_CREDENTIALS 401, ACCOUNT_LOCKED 429, USER_NOT_FOUND 404,
- *   KEY_NOT_FOUND 404, EMAIL_TAKEN 409.
+ *   KEY_NOT_FOUND 404, EMAIL_TAKEN 409, UPSTREAM_ERROR 502,
+ *   UPSTREAM_TIMEOUT 504.
  * Every route, its answers and their codes are described in src/api/openapi.json
  * (tests/unit/test_openapi.c fails when a row of api_routes is missing there).
  */
@@ -159,6 +160,13 @@ void api_reply_invalid(struct http_req *req, json_t *details);
  * show. */
 json_t *api_session_json(const struct store_session *s, const char *qr);
 json_t *api_message_json(const struct store_message *m);
+/* The filters of GET .../messages (api/chats.c): chat (a JID or an
+ * international number, written into chat), direction (in|out), status,
+ * since and until (ISO 8601). Answers 400 VALIDATION_ERROR naming the
+ * field and returns 0 on a bad value. */
+#define API_CHAT_MAX 64
+int api_message_filter_args(struct http_req *req, struct store_message_filter *f,
+			    char chat[API_CHAT_MAX]);
 /* Adds "confirmationCode" (the passkey step's, or null) to a session's
  * JSON (api/passkey.c). */
 void api_passkey_decorate(struct svc *svc, const char *id, json_t *session);
@@ -183,6 +191,8 @@ void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
+void api_chats_list(struct http_req *req);     /* api/chats.c */
+void api_contact_get(struct http_req *req);    /* api/contacts.c */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);

@@ -209,6 +209,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_sends_reset(cl);
 	cl_retry_reset(cl);
 	cl_unstored_reset(cl);
+	cl_lookups_drop(cl); /* after cl->conn is cleared: every one */
 }
 
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason)

@@ -283,6 +283,25 @@ typedef void (*wa_client_pair_code_cb)(struct wa_client *cl, int err, const char
 int wa_client_pair_code(struct wa_client *cl, const char *phone, wa_client_pair_code_cb cb,
 			void *ud);
 
+/* Whether a number is on WhatsApp (client/contact.c): jid is the account's
+ * phone-number JID as the server names it, lid its LID ("" if not given or
+ * not registered). */
+struct wa_client_contact {
+	int registered;
+	char jid[64];
+	char lid[64];
+};
+typedef void (*wa_client_lookup_cb)(struct wa_client *cl, int err,
+				    const struct wa_client_contact *c, void *ud);
+/*
+ * Asks the server (usync contact + lid) about phone (E.164 digits, no '+').
+ * Only while connected (Y_ESTATE); at most 16 waiting per client (Y_EBUSY).
+ * cb is called exactly once, on a later loop iteration, with the answer,
+ * Y_ETIMEOUT, Y_EINVAL (a malformed answer) or Y_ECLOSED (the connection
+ * ended first; also from inside wa_client_free). Loop thread.
+ */
+int wa_client_lookup(struct wa_client *cl, const char *phone, wa_client_lookup_cb cb, void *ud);
+
 /*
  * Messaging. The owner keeps the durable queue; the client sends what it is
  * given in order, one stanza at a time per client (usync device list,

@@ -73,6 +73,7 @@ struct cl_devlist;
 struct cl_devreq;
 struct cl_recent;
 struct cl_resend;
+struct cl_lookup;
 
 #define CL_SEEN_MAX 512       /* recently received message ids kept (duplicates) */
 #define CL_RETRY_SLOTS 64     /* messages we asked retries for */
@@ -141,7 +142,12 @@ struct wa_client {
 	struct cl_resend *resend;          /* the retry being answered (retry.c) */
 	struct cl_devlist *devs;           /* device-list cache (usync.c) */
 	struct cl_devreq *devreq;          /* the usync in flight (usync.c) */
-	char (*seen)[WA_MSG_ID_MAX];       /* ring of received ids, CL_SEEN_MAX */
+	struct cl_lookup *lookups;         /* contact lookups waiting (contact.c) */
+	size_t nlookups;
+	/* ring of received ids, CL_SEEN_MAX; done once the message's receipt
+	 * and ack may go (stored, or not to be stored): a redelivery of a
+	 * done one is receipted and acknowledged again (receive.c) */
+	struct cl_seen { char id[WA_MSG_ID_MAX]; bool done; } *seen;
 	unsigned seen_pos;
 	struct { char id[WA_MSG_ID_MAX]; unsigned count; } retries[CL_RETRY_SLOTS];
 	unsigned retry_pos;
@@ -251,6 +257,10 @@ int cl_devices_get(struct wa_client *cl, const struct wa_jid *users, size_t n,
 void cl_devices_forget(struct wa_client *cl, const char *user);
 void cl_devices_free(struct wa_client *cl);
 int cl_devices_notification(struct wa_client *cl, const struct wa_node *n);
+
+/* contact.c: ends the lookups asked on a connection that is gone (cl->conn
+ * is another, or NULL) with Y_ECLOSED: their waiters were dropped with it */
+void cl_lookups_drop(struct wa_client *cl);
 
 /* send.c */
 int cl_send_ack(struct wa_client *cl, const struct wa_node *n);

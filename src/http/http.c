@@ -120,6 +120,19 @@ struct http_req {
 	char cache_control[64];      /* "" : no-store */
 	char etag[96];               /* "" : none */
 	struct http_stream *stream;  /* a streamed answer, or NULL */
+	struct http_defer *defer;    /* a deferred answer, or NULL */
+};
+
+/* A deferred answer (http_req_defer). Two references: the request's
+ * (dropped when it is sent or the connection ends) and the completer's
+ * (http_defer_finish). `mu` orders the completer's answer against the HTTP
+ * thread parking (suspending) the connection. */
+struct http_defer {
+	pthread_mutex_t mu;
+	int refs;
+	struct http_req *req;        /* NULL once the connection is gone */
+	struct MHD_Connection *conn;
+	int suspended, done;
 };
 
 /* A streamed answer (http_reply_stream). Two references: the response's
@@ -721,7 +734,7 @@ static void dispatch(struct http_req *req)
 		return;
 	}
 	req->match.route->handler(req);
-	if (!req->answered) {
+	if (!req->defer && !req->answered) {
 		LOG_ERROR("handler gave no answer", "{s:s}", "path", req->path);
 		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
 	}
@@ -899,6 +912,76 @@ static void maybe_gzip(struct http_req *req)
 	deflateEnd(&z);
 }
 
+static void defer_unref(struct http_defer *d)
+{
+	int left;
+
+	pthread_mutex_lock(&d->mu);
+	left = --d->refs;
+	pthread_mutex_unlock(&d->mu);
+	if (left)
+		return;
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+}
+
+struct http_defer *http_req_defer(struct http_req *req)
+{
+	struct http_defer *d = req->defer ? NULL : calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	pthread_mutex_init(&d->mu, NULL);
+	d->refs = 2;
+	d->req = req;
+	d->conn = req->conn;
+	req->defer = d;
+	return d;
+}
+
+struct http_req *http_defer_begin(struct http_defer *d)
+{
+	pthread_mutex_lock(&d->mu);
+	return d->req;
+}
+
+void http_defer_finish(struct http_defer *d)
+{
+	struct http_req *req = d->req; /* NULL once the connection is gone */
+
+	if (req && !req->answered) /* the completer gave no answer */
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+	d->done = 1;
+	if (d->suspended && req) {
+		d->suspended = 0;
+		MHD_resume_connection(d->conn);
+	}
+	pthread_mutex_unlock(&d->mu);
+	defer_unref(d);
+}
+
+static enum MHD_Result send_answer(struct http_req *req);
+
+/* After the handler deferred: sends the answer if it came already, else
+ * suspends the connection until http_defer_finish resumes it (then
+ * libmicrohttpd calls on_request again, which comes back here). */
+static enum MHD_Result defer_park(struct http_req *req)
+{
+	struct http_defer *d = req->defer;
+
+	pthread_mutex_lock(&d->mu);
+	if (!d->done) {
+		d->suspended = 1;
+		MHD_suspend_connection(req->conn);
+		pthread_mutex_unlock(&d->mu);
+		return MHD_YES;
+	}
+	pthread_mutex_unlock(&d->mu);
+	req->defer = NULL;
+	defer_unref(d);
+	return send_answer(req);
+}
+
 static enum MHD_Result send_answer(struct http_req *req)
 {
 	struct MHD_Response *r;
@@ -1049,10 +1132,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (req->defer)
+		return defer_park(req); /* resumed, or the handler has just deferred */
 	if (req->answered)
 		return MHD_YES; /* already queued (413 on first call) */
 	dispatch(req);
-	return send_answer(req);
+	return req->defer ? defer_park(req) : send_answer(req);
 }
 
 static void sanitize(const char *in, char *out, size_t outlen)
@@ -1155,6 +1240,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	hist_observe(srv, req);
 	if (req->stream)
 		stream_free(req->stream); /* answered with a stream that never went out */
+	if (req->defer) { /* its answer is still to come: the completer finds no request */
+		pthread_mutex_lock(&req->defer->mu);
+		req->defer->req = NULL;
+		pthread_mutex_unlock(&req->defer->mu);
+		defer_unref(req->defer);
+	}
 	ybuf_release(&req->body);
 	free(req->resp);
 	free(req);

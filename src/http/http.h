@@ -166,6 +166,21 @@ void http_stream_resume(struct http_stream *st);
 int http_stream_closed(struct http_stream *st);
 void http_stream_release(struct http_stream *st); /* NULL is a no-op */
 
+/*
+ * A deferred answer, for a handler whose answer comes from another thread
+ * (the engine's loop). The handler calls http_req_defer before it hands the
+ * work on and returns without answering: the connection is then suspended,
+ * holding no HTTP thread. The other thread, once, calls http_defer_begin,
+ * answers the request it returns with http_reply_* / http_req_set_* (unless
+ * it is NULL: the client went away, or the server stopped), and
+ * http_defer_finish, which sends it (500 if nothing was answered) and drops
+ * the handle. NULL from http_req_defer: out of memory, nothing changed.
+ */
+struct http_defer;
+struct http_defer *http_req_defer(struct http_req *req);
+struct http_req *http_defer_begin(struct http_defer *d);
+void http_defer_finish(struct http_defer *d);
+
 /* ---- exposed for unit tests ---- */
 /* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of
  * [A-Za-z0-9._:-]. */

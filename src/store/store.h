@@ -295,6 +295,36 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 		       int limit, struct store_message **out, size_t *n,
 		       struct store_cursor *next, int *has_next);
 void store_messages_free(struct store_message *m, size_t n);
+/* What GET .../messages narrows to; NULL members, direction < 0 and an
+ * unset has_since/has_until do not narrow. */
+struct store_message_filter {
+	const char *chat;          /* the chat JID */
+	int direction;             /* 0 inbound, 1 outbound, -1 both */
+	const char *status;        /* one of the statuses (else Y_EINVAL) */
+	int has_since, has_until;
+	int64_t since, until;      /* timestamp bounds in ms, both inclusive */
+};
+/* store_message_list narrowed by f (NULL: not narrowed); the cursor is the
+ * same kind, so a page's next cursor goes with the same filter. */
+int store_message_list_filtered(struct store *st, const char *session_id,
+				const struct store_message_filter *f,
+				const struct store_cursor *after, int limit,
+				struct store_message **out, size_t *n, struct store_cursor *next,
+				int *has_next);
+
+/* ---- chats (migrations/0009_chats.sql: kept by triggers on messages) ---- */
+struct store_chat {
+	struct store_message last; /* its latest message (last.chat is the chat) */
+	char *phone;               /* "+digits" (a phone JID, or a LID the map knows), or NULL */
+	int64_t unread;            /* inbound messages still "received" (not read by us) */
+};
+/* The session's chats, latest activity first (the latest message's
+ * timestamp DESC, its id DESC); the cursor is that timestamp and id.
+ * Y_ENOTFOUND if the session does not exist. */
+int store_chat_list(struct store *st, const char *session_id, const struct store_cursor *after,
+		    int limit, struct store_chat **out, size_t *n, struct store_cursor *next,
+		    int *has_next);
+void store_chats_free(struct store_chat *c, size_t n);
 
 /* ---- webhook delivery log ---- */
 /* session_id may be NULL (not tied to a session); error may be NULL.

@@ -2182,11 +2182,188 @@ static int session_exists_locked(struct store *st, const char *id)
 	return rc;
 }
 
+/* Steps s into rows (elements of size bytes, at most limit) with read;
+ * one row more sets *has_next. Y_OK, read's error, or the step's. */
+static int step_rows(struct store *st, sqlite3_stmt *s, int limit, void *rows, size_t size,
+		     int (*read)(sqlite3_stmt *s, void *row), size_t *count, int *has_next,
+		     const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*count == (size_t)limit) {
+			*has_next = 1;
+			return Y_OK;
+		}
+		rc = read(s, (char *)rows + *count * size);
+		if (rc)
+			return rc;
+		(*count)++;
+	}
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, what);
+}
+
+static int read_message_row(sqlite3_stmt *s, void *row)
+{
+	return read_message(s, row);
+}
+
 int store_message_list(struct store *st, const char *session_id, const struct store_cursor *after,
 		       int limit, struct store_message **out, size_t *n,
 		       struct store_cursor *next, int *has_next)
 {
+	return store_message_list_filtered(st, session_id, NULL, after, limit, out, n, next,
+					   has_next);
+}
+
+static int filter_empty(const struct store_message_filter *f)
+{
+	return !f || (!f->chat && f->direction < 0 && !f->status && !f->has_since && !f->has_until);
+}
+
+int store_sqlite_message_filter_sql(const struct store_message_filter *f, int after, char *buf,
+				    size_t cap)
+{
+	/* ?1 limit, ?2 session, ?3/?4 the cursor, ?5 chat, ?6 direction,
+	 * ?7 status, ?8 since, ?9 until: with chat, the messages_chat_ts
+	 * index; else messages_session_ts (the range on timestamp in both) */
+	int w = snprintf(buf, cap, "SELECT " MSG_COLS " FROM messages WHERE session_id = ?2%s%s%s%s%s%s"
+			 " ORDER BY timestamp DESC, id DESC LIMIT ?1",
+			 f && f->chat ? " AND chat = ?5" : "",
+			 f && f->direction >= 0 ? " AND direction = ?6" : "",
+			 f && f->status ? " AND status = ?7" : "",
+			 f && f->has_since ? " AND timestamp >= ?8" : "",
+			 f && f->has_until ? " AND timestamp <= ?9" : "",
+			 after ? " AND (timestamp < ?3 OR (timestamp = ?3 AND id < ?4))" : "");
+
+	return w > 0 && (size_t)w < cap ? Y_OK : Y_ETOOBIG;
+}
+
+int store_message_list_filtered(struct store *st, const char *session_id,
+				const struct store_message_filter *f,
+				const struct store_cursor *after, int limit,
+				struct store_message **out, size_t *n, struct store_cursor *next,
+				int *has_next)
+{
 	struct store_message *rows = NULL;
+	size_t count = 0;
+	sqlite3_stmt *s = NULL;
+	int own = !filter_empty(f); /* a statement of its own, else a cached one */
+	char sql[1024];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*has_next = 0;
+	if (!session_id || limit < 1 || limit > STORE_LIST_MAX ||
+	    (f && f->status && !in_list(f->status, message_statuses)))
+		return Y_EINVAL;
+	if (own && (rc = store_sqlite_message_filter_sql(f, after != NULL, sql, sizeof(sql))))
+		return rc;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	rc = session_exists_locked(st, session_id);
+	if (rc)
+		goto out;
+	if (own && sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		s = NULL;
+	else if (!own)
+		s = prep(st, after ? S_MSG_LIST_AFTER : S_MSG_LIST_FIRST);
+	if (!s) {
+		rc = own ? db_error(st, sqlite3_errcode(st->db), "prepare a message filter") : Y_EDB;
+		goto out;
+	}
+	sqlite3_bind_int(s, 1, limit + 1);
+	bind_text(s, 2, session_id);
+	if (after) {
+		sqlite3_bind_int64(s, 3, after->ts);
+		bind_cursor_id(s, 4, after);
+	}
+	if (own) {
+		bind_text(s, 5, f->chat);
+		if (f->direction >= 0)
+			bind_text(s, 6, f->direction ? "outbound" : "inbound");
+		bind_text(s, 7, f->status);
+		sqlite3_bind_int64(s, 8, f->since);
+		sqlite3_bind_int64(s, 9, f->until);
+	}
+	rc = step_rows(st, s, limit, rows, sizeof(*rows), read_message_row, &count, has_next,
+		       "list messages");
+out:
+	if (own)
+		sqlite3_finalize(s);
+	else
+		done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_messages_free(rows, count);
+		*has_next = 0;
+		return rc;
+	}
+	if (*has_next && next) {
+		next->ts = rows[count - 1].timestamp;
+		memcpy(next->id, rows[count - 1].id, STORE_ID_LEN);
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+/* ---- chats (migrations/0009_chats.sql) ---- */
+
+/* ?1 limit, ?2 session, ?3/?4 the cursor (last_at, last_message_id): the
+ * page is one range of chats_recent, then each chat's latest message by
+ * its primary key. The phone: the number of a phone-number JID, or the one
+ * the LID map holds for a LID. */
+#define CHAT_PHONE "(CASE WHEN chats.chat LIKE '%@s.whatsapp.net' THEN '+' || " \
+	"substr(chats.chat, 1, instr(chats.chat, '@') - 1) WHEN chats.chat LIKE '%@lid' THEN " \
+	"(SELECT '+' || l.pn FROM wa_lid_map l WHERE l.session_id = chats.session_id AND " \
+	"l.lid = substr(chats.chat, 1, instr(chats.chat, '@') - 1)) END)"
+#define CHAT_PAGE(where) "SELECT " MSG_COLS ", c_unread, c_phone FROM (SELECT last_message_id " \
+	"AS c_mid, last_at AS c_at, unread AS c_unread, " CHAT_PHONE " AS c_phone FROM chats " \
+	"WHERE session_id = ?2" where " ORDER BY last_at DESC, last_message_id DESC LIMIT ?1) " \
+	"JOIN messages ON messages.id = c_mid ORDER BY c_at DESC, c_mid DESC"
+
+static const char *const chat_sql[2] = {
+	CHAT_PAGE(""),
+	CHAT_PAGE(" AND (last_at < ?3 OR (last_at = ?3 AND last_message_id < ?4))"),
+};
+
+const char *store_sqlite_chat_list_sql(int after)
+{
+	return chat_sql[after != 0];
+}
+
+void store_chats_free(struct store_chat *c, size_t n)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].phone);
+		store_message_release(&c[i].last);
+	}
+	free(c);
+}
+
+/* A row of a chat page: the message columns, then unread and phone. */
+static int read_chat(sqlite3_stmt *s, void *row)
+{
+	struct store_chat *c = row;
+	int rc = read_message(s, &c->last);
+
+	if (!rc && (rc = col_str(s, 17, &c->phone)))
+		store_message_release(&c->last);
+	c->unread = sqlite3_column_int64(s, 16);
+	return rc;
+}
+
+int store_chat_list(struct store *st, const char *session_id, const struct store_cursor *after,
+		    int limit, struct store_chat **out, size_t *n, struct store_cursor *next,
+		    int *has_next)
+{
+	struct store_chat *rows = NULL;
 	size_t count = 0;
 	sqlite3_stmt *s = NULL;
 	int rc;
@@ -2203,9 +2380,8 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 	rc = session_exists_locked(st, session_id);
 	if (rc)
 		goto out;
-	s = prep(st, after ? S_MSG_LIST_AFTER : S_MSG_LIST_FIRST);
-	if (!s) {
-		rc = Y_EDB;
+	if (sqlite3_prepare_v2(st->db, chat_sql[after != NULL], -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, sqlite3_errcode(st->db), "prepare the chat list");
 		goto out;
 	}
 	sqlite3_bind_int(s, 1, limit + 1);
@@ -2214,31 +2390,19 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 		sqlite3_bind_int64(s, 3, after->ts);
 		bind_cursor_id(s, 4, after);
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == (size_t)limit) {
-			*has_next = 1;
-			break;
-		}
-		rc = read_message(s, &rows[count]);
-		if (rc)
-			goto out;
-		count++;
-	}
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		rc = Y_OK;
-	else
-		rc = db_error(st, rc, "list messages");
+	rc = step_rows(st, s, limit, rows, sizeof(*rows), read_chat, &count, has_next,
+		       "list chats");
 out:
-	done(s);
+	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);
 	if (rc) {
-		store_messages_free(rows, count);
+		store_chats_free(rows, count);
 		*has_next = 0;
 		return rc;
 	}
 	if (*has_next && next) {
-		next->ts = rows[count - 1].timestamp;
-		memcpy(next->id, rows[count - 1].id, STORE_ID_LEN);
+		next->ts = rows[count - 1].last.timestamp;
+		memcpy(next->id, rows[count - 1].last.id, STORE_ID_LEN);
 	}
 	*out = rows;
 	*n = count;
