@@ -141,6 +141,7 @@ void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
+void api_media_get(struct http_req *req);     /* api/media.c */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);

@@ -33,6 +33,7 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}", api_message_get, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0 },
+	{ HTTP_GET, "/api/v1/media/{mid}", api_media_get, 0 },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0 },

@@ -106,6 +106,11 @@ struct http_req {
 	char cache_control[64];      /* "" : no-store */
 	char etag[96];               /* "" : none */
 	struct http_stream *stream;  /* a streamed answer, or NULL */
+	/* a file answer (http_reply_fd): bytes [file_off, +file_len) of file_fd */
+	int has_file, file_fd;
+	uint64_t file_off, file_len;
+	char *file_ctype;            /* its Content-Type (owned) */
+	char **xhdrs;                /* extra headers: name, value, ..., NULL (owned) */
 };
 
 /* A streamed answer (http_reply_stream). Two references: the response's
@@ -345,6 +350,53 @@ void http_reply_bytes(struct http_req *req, int status, const char *content_type
 		 cache_control ? cache_control : "");
 	snprintf(req->etag, sizeof(req->etag), "%s", etag ? etag : "");
 	set_answer(req, status, copy, len);
+}
+
+void http_reply_fd(struct http_req *req, int status, const char *content_type, int fd,
+		   uint64_t off, uint64_t len, const char *cache_control,
+		   const char *const *headers)
+{
+	size_t n = 0;
+
+	if (req->answered) {
+		close(fd);
+		set_answer(req, status, NULL, 0); /* logs the second answer */
+		return;
+	}
+	while (headers && headers[n])
+		n++;
+	req->file_ctype = strdup(content_type);
+	req->xhdrs = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; req->xhdrs && i < n; i++)
+		if (!(req->xhdrs[i] = strdup(headers[i])))
+			n = 0; /* checked below */
+	if (!req->file_ctype || !req->xhdrs || (n && !req->xhdrs[n - 1])) {
+		close(fd);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "out of memory", NULL);
+		return;
+	}
+	req->has_file = 1;
+	req->file_fd = fd;
+	req->file_off = off;
+	req->file_len = len;
+	req->content_type = req->file_ctype;
+	snprintf(req->cache_control, sizeof(req->cache_control), "%s",
+		 cache_control ? cache_control : "");
+	set_answer(req, status, NULL, 0);
+}
+
+static void file_release(struct http_req *req)
+{
+	if (req->has_file && req->file_fd >= 0)
+		close(req->file_fd);
+	req->has_file = 0;
+	req->file_fd = -1;
+	for (size_t i = 0; req->xhdrs && req->xhdrs[i]; i++)
+		free(req->xhdrs[i]);
+	free(req->xhdrs);
+	req->xhdrs = NULL;
+	free(req->file_ctype);
+	req->file_ctype = NULL;
 }
 
 /* ---- the middleware chain ---- */
@@ -778,6 +830,19 @@ static enum MHD_Result send_answer(struct http_req *req)
 		MHD_destroy_response(r);
 		return ret;
 	}
+	if (req->has_file) {
+		r = MHD_create_response_from_fd_at_offset64(req->file_len, req->file_fd,
+							    req->file_off);
+		if (!r)
+			return MHD_NO; /* the fd is closed in completed() */
+		req->file_fd = -1;       /* the response's now */
+		add_headers(req, r, 1);
+		for (size_t i = 0; req->xhdrs && req->xhdrs[i] && req->xhdrs[i + 1]; i += 2)
+			MHD_add_response_header(r, req->xhdrs[i], req->xhdrs[i + 1]);
+		ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
 	maybe_gzip(req);
 	if (req->resp)
 		r = MHD_create_response_from_buffer(req->resp_len, req->resp, MHD_RESPMEM_MUST_FREE);
@@ -983,6 +1048,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	hist_observe(srv, req);
 	if (req->stream)
 		stream_free(req->stream); /* answered with a stream that never went out */
+	file_release(req);
 	ybuf_release(&req->body);
 	free(req->resp);
 	free(req);

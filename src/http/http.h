@@ -105,6 +105,15 @@ void http_reply_empty(struct http_req *req, int status);
 void http_reply_bytes(struct http_req *req, int status, const char *content_type,
 		      const void *data, size_t len, const char *cache_control, const char *etag);
 
+/* Answers with bytes [off, off + len) of the open file fd (taken: closed
+ * once sent, or on any failure), sent by libmicrohttpd from the file
+ * without reading it into memory. content_type is copied; cache_control
+ * NULL means no-store; headers: extra name, value pairs ending with NULL
+ * (copied; may be NULL). */
+void http_reply_fd(struct http_req *req, int status, const char *content_type, int fd,
+		   uint64_t off, uint64_t len, const char *cache_control,
+		   const char *const *headers);
+
 /*
  * A streamed answer (Server-Sent Events): 200 with content_type (a literal)
  * and a body of unknown length made by ops->read on an HTTP thread as the

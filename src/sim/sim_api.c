@@ -25,6 +25,9 @@
  *                                             latencyMs: delay every outgoing node
  *                                             (0 ends it); refuseForMs: refuse new
  *                                             connections for N ms: {dropped}
+ *   POST   /sim/media/tamper {"mode":"flip"|"truncate"|"off"[, "count"]}
+ *                                             the next count (1) media uploads are
+ *                                             stored damaged: {mode, count}
  *   GET    /sim/config                        {minVersion}
  *   POST   /sim/config {"minVersion":"P.S.T"|null}
  *                                             clients whose appVersion is lower get
@@ -206,6 +209,33 @@ static int post_pair_code(struct sim *s, const uint8_t *body, size_t len, struct
 	if (rc)
 		return error(resp, 500, y_strerror(rc));
 	return reply(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* {"mode":"flip"|"truncate"|"off", "count":N (1)}: the next N uploads are
+ * kept damaged (a byte flipped in the middle, or the last 5 bytes cut), so
+ * that a downloader's checks can be seen refusing them. */
+static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len), *c;
+	const char *mode;
+	int m;
+
+	if (!j)
+		return error(resp, 400, "a JSON object expected");
+	mode = json_string_value(json_object_get(j, "mode"));
+	c = json_object_get(j, "count");
+	m = !mode ? -1 : !strcmp(mode, "off") ? 0 : !strcmp(mode, "flip") ? 1
+	    : !strcmp(mode, "truncate") ? 2 : -1;
+	if (m < 0 || (c && (!json_is_integer(c) || json_integer_value(c) < 1 ||
+			    json_integer_value(c) > 1000))) {
+		json_decref(j);
+		return error(resp, 400, "mode flip|truncate|off, count 1..1000 expected");
+	}
+	s->media_tamper = m;
+	s->media_tamper_n = m ? (c ? (int)json_integer_value(c) : 1) : 0;
+	json_decref(j); /* mode was j's */
+	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", m == 1 ? "flip" : m == 2 ? "truncate"
+						       : "off", "count", s->media_tamper_n));
 }
 
 static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
@@ -400,6 +430,9 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 	else if (!strcmp(path, "/sim/prekey-low"))
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_prekey_low(s, body, len, resp);
+	else if (!strcmp(path, "/sim/media/tamper"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_media_tamper(s, body, len, resp);
 	else if (!strncmp(path, "/sim/accounts/", 14))
 		st = accounts_route(s, method, path + 14, body, len, resp);
 	else

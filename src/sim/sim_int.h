@@ -137,6 +137,9 @@ struct sim {
 	char media_host[80];     /* "127.0.0.1:PORT" */
 	struct sim_blob *blobs;
 	size_t media_bytes;
+	/* POST /sim/media/tamper: the next uploads are stored damaged
+	 * (1 a byte flipped, 2 cut short by 5 bytes), media_tamper_n of them */
+	int media_tamper, media_tamper_n;
 	/* faults (POST /sim/faults) */
 	uint32_t latency_ms;     /* every outgoing node waits this long */
 	uint64_t refuse_until;   /* uv_now() before which connections are refused */

@@ -319,6 +319,15 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		snprintf(b->path, sizeof(b->path), "/v/t62.7119-24/%s.enc", hex);
 		b->len = len;
 		memcpy(b->data, body, len);
+		if (s->media_tamper && s->media_tamper_n > 0) {
+			if (s->media_tamper == 1)
+				b->data[len / 2] ^= 0x01;
+			else if (len > 5)
+				b->len -= 5;
+			if (--s->media_tamper_n == 0)
+				s->media_tamper = 0;
+			LOG_INFO("sim media upload damaged on purpose", "{s:s}", "path", b->path);
+		}
 		b->next = s->blobs;
 		s->blobs = b;
 		s->media_bytes += len;

@@ -1,0 +1,197 @@
+// Media end to end (issue 14, docs/media.md): a real `yesapp serve` linked to
+// `yesapp sim`, unmodified Baileys 6 and 7 sockets as peers. Baileys sends an
+// image, a document, a voice note, a video and a sticker (encrypted and
+// uploaded to the simulator's HTTPS media host by Baileys itself) -> we
+// download, verify and store each; GET /api/v1/media/{id} returns the same
+// bytes (SHA-256), with Content-Type, ETag, Last-Modified,
+// Content-Disposition for the document, single ranges (206 / 416) and 304;
+// the `message` event carries mediaUrl; a blob damaged on the simulator
+// (a flipped byte, a cut tail) -> the message `failed` with the reason and
+// no file kept; ids that try to leave the media folder -> 404; deleting the
+// session removes its files.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import { join } from 'node:path';
+import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { startSim, sleep, loadBaileys, client } from '../interop/sim-lib.mjs';
+
+let sim, root, info, caFile, caDir;
+const libs = {};
+
+before(async () => {
+  sim = await startSim();
+  info = (await sim.api('GET', '/sim/info')).json;
+  root = info.rootPublicKey;
+  caDir = tempDir();
+  caFile = join(caDir, 'ca.pem');
+  fs.writeFileSync(caFile, info.caCert);
+  libs[6] = await loadBaileys(6);
+  libs[7] = await loadBaileys(7);
+});
+after(async () => { await sim.stop(); removeDir(caDir); });
+
+const KEY = 'media-test-key-0123456789';
+const serve = (env = {}) => startServer({
+  env: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: root, WA_CA_FILE: caFile, API_KEY: KEY, RATE_LIMIT_MESSAGES: '0', ...env },
+}).then((srv) => { srv.key = KEY; return srv; });
+
+let seq = 0;
+const newPhone = () => `1557${String(process.pid % 1000).padStart(3, '0')}${String(seq++).padStart(4, '0')}`;
+
+async function until(what, fn, ms = 30000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function link(srv, phone) {
+  await sim.api('POST', '/sim/accounts', { phone });
+  const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'media' } });
+  assert.equal(c.status, 201, c.text);
+  const s = c.body.qrCode ? c.body : await until('a QR', async () => {
+    const r = await req(srv, 'GET', `/api/v1/sessions/${c.body.id}`);
+    return r.body.qrCode ? r.body : null;
+  });
+  const scan = await sim.api('POST', '/sim/scan', { phone, qr: s.qrCode });
+  assert.equal(scan.status, 200, scan.text);
+  await until('connected', async () => {
+    const r = await req(srv, 'GET', `/api/v1/sessions/${s.id}`);
+    return r.body && r.body.status === 'connected';
+  });
+  return s.id;
+}
+
+async function peer(v, phone, name) {
+  const B = client(libs[v], sim, phone, name, { fetchAgent: new https.Agent({ ca: info.caCert }) });
+  B.connect();
+  await B.until(() => B.opens && B.pending, `${name} open`);
+  await B.until(() => B.upserts.some((u) => u.message?.protocolMessage), `${name}: phone protocol messages`);
+  return B;
+}
+
+const inbound = (srv, id, waId) => until(`inbound ${waId}`, async () => {
+  const r = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`);
+  return r.body.data.find((m) => m.waId === waId);
+});
+const settled = (srv, id, waId) => until(`media of ${waId} settled`, async () => {
+  const m = await inbound(srv, id, waId);
+  if (m.status === 'failed') return m;
+  const r = await fetch(`${srv.base}${m.content.mediaUrl}`, { headers: { 'X-API-Key': KEY } });
+  if (r.status === 200) return m;
+  await r.arrayBuffer();
+  return null;
+});
+const get = (srv, path, headers = {}) => fetch(`${srv.base}${path}`, { headers: { 'X-API-Key': KEY, ...headers } });
+const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+const rnd = (prefix, n) => Buffer.concat([Buffer.from(prefix, 'binary'), crypto.randomBytes(n)]);
+
+for (const v of [6, 7]) test(`Baileys ${v} sends image, document, voice note, video, sticker -> stored byte-identical, served with ranges`, async () => {
+  const srv = await serve();
+  const B = await peer(v, newPhone(), `M${v}`);
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const to = `${us}@s.whatsapp.net`;
+    const files = [
+      { kind: 'image', content: { image: rnd('\x89PNG\r\n\x1a\n', 40000), mimetype: 'image/png', caption: 'a picture ✓' }, ext: 'png' },
+      { kind: 'document', content: { document: rnd('%PDF-1.7\n', 300000), mimetype: 'application/pdf', fileName: 'Bericht März 2026.pdf' }, ext: 'pdf' },
+      { kind: 'audio', content: { audio: rnd('OggS', 20000), mimetype: 'audio/ogg; codecs=opus', ptt: true, seconds: 3 }, ext: 'ogg' },
+      { kind: 'video', content: { video: rnd('\x00\x00\x00\x18ftypmp42', 120000), mimetype: 'video/mp4', caption: 'clip', seconds: 2 }, ext: 'mp4' },
+      { kind: 'sticker', content: { sticker: rnd('RIFF\x10\x00\x00\x00WEBPVP8 ', 9000), mimetype: 'image/webp' }, ext: 'webp' },
+    ];
+    for (const f of files) {
+      const bytes = f.content[f.kind === 'audio' ? 'audio' : f.kind];
+      const sent = await B.sock.sendMessage(to, f.content);
+      const m = await settled(srv, id, sent.key.id);
+      assert.equal(m.status, 'received', JSON.stringify(m));
+      assert.equal(m.type, f.kind);
+      assert.equal(m.content.mediaUrl, `/api/v1/media/${m.id}`);
+      assert.equal(m.content.media.kind, f.kind);
+      assert.equal(m.content.media.size, bytes.length);
+      assert.equal(m.content.media.mimetype, f.content.mimetype);
+      if (f.content.caption) assert.equal(m.text, f.content.caption);
+      if (f.kind === 'document') assert.equal(m.content.media.fileName, f.content.fileName);
+      if (f.kind === 'audio') assert.equal(m.content.media.ptt, true);
+      const r = await get(srv, m.content.mediaUrl);
+      assert.equal(r.status, 200);
+      const body = Buffer.from(await r.arrayBuffer());
+      assert.equal(sha(body), sha(bytes), `${f.kind}: the same bytes`);
+      assert.equal(r.headers.get('content-type'), f.content.mimetype);
+      assert.equal(r.headers.get('content-length'), String(bytes.length));
+      assert.equal(r.headers.get('etag'), `"${sha(bytes).slice(0, 32)}"`);
+      assert.ok(Date.parse(r.headers.get('last-modified')) > 0);
+      assert.equal(r.headers.get('accept-ranges'), 'bytes');
+      // the file on disk: DATA_DIR/media/{id}.{ext}, nothing left over
+      assert.equal(sha(fs.readFileSync(join(srv.dataDir, 'media', `${m.id}.${f.ext}`))), sha(bytes));
+      if (f.kind === 'document') {
+        assert.equal(r.headers.get('content-disposition'),
+          `attachment; filename="Bericht M_rz 2026.pdf"; filename*=UTF-8''Bericht%20M%C3%A4rz%202026.pdf`);
+        // single ranges: first bytes, a middle slice, the tail, open-ended
+        for (const [range, a, b] of [['bytes=0-99', 0, 99], ['bytes=1000-1999', 1000, 1999],
+          ['bytes=-500', bytes.length - 500, bytes.length - 1], [`bytes=${bytes.length - 10}-`, bytes.length - 10, bytes.length - 1],
+          [`bytes=5-${bytes.length + 1000}`, 5, bytes.length - 1]]) {
+          const p = await get(srv, m.content.mediaUrl, { Range: range });
+          assert.equal(p.status, 206, range);
+          assert.equal(p.headers.get('content-range'), `bytes ${a}-${b}/${bytes.length}`);
+          assert.ok(Buffer.from(await p.arrayBuffer()).equals(bytes.subarray(a, b + 1)), range);
+        }
+        const bad = await get(srv, m.content.mediaUrl, { Range: `bytes=${bytes.length}-` });
+        assert.equal(bad.status, 416);
+        assert.equal(bad.headers.get('content-range'), `bytes */${bytes.length}`);
+        const j = await bad.json();
+        assert.equal(j.error, 'RANGE_NOT_SATISFIABLE');
+        // several ranges: the whole file (allowed by RFC 9110)
+        const multi = await get(srv, m.content.mediaUrl, { Range: 'bytes=0-1,5-6' });
+        assert.equal(multi.status, 200);
+        assert.equal(Buffer.from(await multi.arrayBuffer()).length, bytes.length);
+        const nm = await get(srv, m.content.mediaUrl, { 'If-None-Match': r.headers.get('etag') });
+        assert.equal(nm.status, 304);
+      } else {
+        assert.equal(r.headers.get('content-disposition'), null);
+      }
+    }
+    // the `message` events link the files; `message.media` tells they are there
+    const ev = await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message,message.media&limit=100`);
+    assert.equal(ev.status, 200, ev.text);
+    const msgs = (await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`)).body.data.filter((m) => m.content?.mediaUrl);
+    assert.equal(msgs.length, files.length);
+    for (const m of msgs) {
+      assert.ok(ev.body.data.some((e) => e.event === 'message' && e.messageId === m.id && e.mediaUrl === m.content.mediaUrl), m.id);
+      assert.ok(ev.body.data.some((e) => e.event === 'message.media' && e.messageId === m.id && e.status === 'received'), m.id);
+    }
+    // a damaged blob on the media host: the message failed, nothing kept
+    for (const [mode, reasons] of [['flip', ['media: bad mac']], ['truncate', ['media: bad mac', 'media: bad length']]]) {
+      assert.equal((await sim.api('POST', '/sim/media/tamper', { mode })).status, 200);
+      const sent = await B.sock.sendMessage(to, { document: rnd('%PDF-1.7\n', 5000), mimetype: 'application/pdf', fileName: `${mode}.pdf` });
+      const m = await settled(srv, id, sent.key.id);
+      assert.equal(m.status, 'failed', mode);
+      assert.ok(reasons.includes(m.reason), `${mode}: ${m.reason}`);
+      assertError(await req(srv, 'GET', m.content.mediaUrl), 404, 'MEDIA_NOT_FOUND');
+      assert.ok(!fs.readdirSync(join(srv.dataDir, 'media')).some((n) => n.includes(m.id)), 'no file kept');
+      const fe = await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.media&limit=100`);
+      assert.ok(fe.body.data.some((e) => e.messageId === m.id && e.status === 'failed' && e.reason === m.reason));
+    }
+    // ids that name no media, or try to leave the folder: 404
+    for (const bad of ['00000000-0000-4000-8000-000000000000', '..%2F..%2Fdb.sqlite', '%2E%2E', 'x'.repeat(36),
+      `${msgs[0].id}.png`, encodeURIComponent(`../${msgs[0].id}`)]) {
+      const r = await req(srv, 'GET', `/api/v1/media/${bad}`);
+      assert.equal(r.status, 404, bad);
+      assert.ok(r.body && r.body.error, bad);
+    }
+    assertError(await req(srv, 'GET', msgs[0].content.mediaUrl, { key: 'wrong-key' }), 401, 'UNAUTHORIZED');
+    // deleting the session removes its files
+    const del = await req(srv, 'DELETE', `/api/v1/sessions/${id}`);
+    assert.equal(del.status, 204, del.text);
+    assert.deepEqual(fs.readdirSync(join(srv.dataDir, 'media')), []);
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
