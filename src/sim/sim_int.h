@@ -27,8 +27,8 @@
 #define SIM_PREKEYS_MAX 2000 /* one-time prekeys kept per companion */
 #define SIM_QUEUE_MAX 1000  /* offline stanzas kept per device */
 #define SIM_IQ_ID_LEN 40
-#define SIM_MEDIA_BLOB_MAX ((size_t)16 << 20)   /* one uploaded blob */
-#define SIM_MEDIA_TOTAL_MAX ((size_t)256 << 20) /* all blobs together */
+#define SIM_MEDIA_BLOB_MAX ((size_t)128 << 20)  /* one uploaded blob (a 100 MB test file fits) */
+#define SIM_MEDIA_TOTAL_MAX ((size_t)768 << 20) /* all blobs together */
 
 struct sim_conn;
 struct sim_blob;

@@ -9,7 +9,7 @@
  *        blob), answers {"url","direct_path"}
  *   GET  <direct_path>                        the stored bytes
  *
- * Blobs live in memory: at most SIM_MEDIA_BLOB_MAX each and
+ * Blobs live in memory: at most SIM_MEDIA_BLOB_MAX (128 MiB) each and
  * SIM_MEDIA_TOTAL_MAX together (413 / 507 beyond).
  */
 #include "sim/sim_int.h"
