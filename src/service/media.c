@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/uuid.h"
@@ -32,6 +33,8 @@
 struct qent {
 	struct qent *next;
 	char id[STORE_ID_LEN];
+	int attempt;                 /* downloads of it tried before (retries) */
+	int64_t due_ms;              /* a retry: not before this (clock_mono_ms) */
 };
 
 struct xfer {
@@ -43,6 +46,7 @@ struct xfer {
 	char tmp[600], final[600], name[STORE_ID_LEN + 16];
 	uint64_t got, limit;
 	const char *fail;            /* why the write callback stopped it */
+	int attempt;                 /* as its qent's */
 	uint8_t buf[CURL_MAX_WRITE_SIZE + 64];
 	char err[CURL_ERROR_SIZE];
 };
@@ -62,6 +66,7 @@ struct media_svc {
 	size_t nqueued;
 	struct xfer *inflight[MEDIA_INFLIGHT_MAX];
 	int ninflight;
+	struct qent *later;          /* retries waiting for their time (this thread's) */
 };
 
 int64_t media_type_limit(enum wa_media_type t)
@@ -318,7 +323,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 }
 
 /* Starts row's download, or ends it at once (skipped / failed). */
-static void start(struct media_svc *m, struct store_media *row)
+static void start(struct media_svc *m, struct store_media *row, int attempt)
 {
 	struct xfer *x = NULL;
 	char ext[12], url[4096];
@@ -355,6 +360,7 @@ static void start(struct media_svc *m, struct store_media *row)
 		goto fail;
 	x->fd = -1;
 	x->m = m;
+	x->attempt = attempt;
 	x->row = *row;
 	memset(row, 0, sizeof(*row)); /* x owns it now */
 	media_ext(x->row.mimetype, ext);
@@ -407,6 +413,46 @@ out:
 	store_media_release(row);
 }
 
+/* Schedules x's row again after a backoff (1 s doubling, at most 30 s);
+ * false when out of memory. */
+static bool retry_later(struct media_svc *m, struct xfer *x)
+{
+	struct qent *q = calloc(1, sizeof(*q));
+	int64_t wait = x->attempt < 5 ? 1000LL << x->attempt : 30000;
+
+	if (!q)
+		return false;
+	unlink(x->tmp);
+	snprintf(q->id, sizeof(q->id), "%s", x->row.message_id);
+	q->attempt = x->attempt + 1;
+	q->due_ms = clock_mono_ms() + wait;
+	q->next = m->later;
+	m->later = q;
+	LOG_WARN("media download failed for now: retried", "{s:s, s:i, s:I, s:s}", "messageId",
+		 q->id, "attempt", q->attempt, "inMs", (json_int_t)wait, "error",
+		 x->err[0] ? x->err : "server busy");
+	return true;
+}
+
+/* The first retry whose time has come, taken off m->later; else NULL, and
+ * *wait_ms lowered to the time until the next one. */
+static struct qent *take_due(struct media_svc *m, long *wait_ms)
+{
+	int64_t now = clock_mono_ms();
+
+	for (struct qent **pp = &m->later; *pp; pp = &(*pp)->next) {
+		struct qent *q = *pp;
+
+		if (q->due_ms <= now) {
+			*pp = q->next;
+			return q;
+		}
+		if (q->due_ms - now < *wait_ms)
+			*wait_ms = (long)(q->due_ms - now);
+	}
+	return NULL;
+}
+
 /* Ends transfer x after curl is done with it (result res). */
 static void done(struct media_svc *m, struct xfer *x, CURLcode res)
 {
@@ -418,6 +464,11 @@ static void done(struct media_svc *m, struct xfer *x, CURLcode res)
 	int rc;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	/* the host unreachable, cut off or busy: the row stays pending and
+	 * is tried again later (and after a restart) */
+	if (((res != CURLE_OK && !x->fail) || status >= 500 || status == 429) &&
+	    x->attempt < MEDIA_RETRIES && retry_later(m, x))
+		return;
 	if (res != CURLE_OK) {
 		snprintf(reason, sizeof(reason), "%s", x->fail ? x->fail
 			 : x->err[0] ? x->err : curl_easy_strerror(res));
@@ -472,15 +523,17 @@ static void *run(void *arg)
 	queue_pending(m);
 	while (!atomic_load(&m->stop)) {
 		int running = 0, left = 0;
+		long wait_ms = IDLE_POLL_MS;
 		CURLMsg *msg;
 		struct qent *q;
 
-		while (m->ninflight < MEDIA_INFLIGHT_MAX && (q = take(m))) {
+		while (m->ninflight < MEDIA_INFLIGHT_MAX &&
+		       ((q = take_due(m, &wait_ms)) || (q = take(m)))) {
 			struct store_media row;
 
 			if (store_media_get(m->st, q->id, &row) == Y_OK) {
 				if (row.state && !strcmp(row.state, "pending"))
-					start(m, &row);
+					start(m, &row, q->attempt);
 				else
 					store_media_release(&row);
 			}
@@ -502,7 +555,7 @@ static void *run(void *arg)
 				}
 			xfer_free(x);
 		}
-		curl_multi_poll(m->multi, NULL, 0, IDLE_POLL_MS, NULL);
+		curl_multi_poll(m->multi, NULL, 0, wait_ms > 0 ? (int)wait_ms : 1, NULL);
 	}
 	/* cut: the rows stay pending, the partial files go */
 	for (int i = 0; i < m->ninflight; i++) {
@@ -614,6 +667,12 @@ void media_svc_stop(struct media_svc *m)
 		struct qent *q = m->head;
 
 		m->head = q->next;
+		free(q);
+	}
+	while (m->later) {
+		struct qent *q = m->later;
+
+		m->later = q->next;
 		free(q);
 	}
 	if (m->multi)

@@ -9,6 +9,9 @@
  * rows with the store (store_media_get / store_media_finish): a failed
  * check marks the message failed with the reason and keeps no file. Rows
  * still pending at start (a crash or stop mid-download) are queued again.
+ * A host that cannot be reached, cuts the download off, or answers 5xx or
+ * 429 is tried again (1 s doubling up to 30 s, MEDIA_RETRIES times; the row
+ * stays pending meanwhile); anything else ends the row at once.
  *
  * Ownership: media_svc_start borrows st (must outlive the service) and
  * copies the options. media_svc_download may be called from any thread.
@@ -25,6 +28,7 @@
 
 #define MEDIA_INFLIGHT_MAX 4      /* downloads at once */
 #define MEDIA_QUEUE_MAX 100000    /* ids waiting; beyond, left pending until restart */
+#define MEDIA_RETRIES 8           /* tries again after an unreachable host or a 5xx/429 */
 
 struct media_svc;
 

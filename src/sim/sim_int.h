@@ -140,6 +140,7 @@ struct sim {
 	/* POST /sim/media/tamper: the next uploads are stored damaged
 	 * (1 a byte flipped, 2 cut short by 5 bytes), media_tamper_n of them */
 	int media_tamper, media_tamper_n;
+	int media_unavailable_n; /* the next GETs of blobs answer 503 */
 	/* faults (POST /sim/faults) */
 	uint32_t latency_ms;     /* every outgoing node waits this long */
 	uint64_t refuse_until;   /* uv_now() before which connections are refused */

@@ -339,6 +339,10 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		LOG_INFO("sim media upload", "{s:s, s:i}", "path", b->path, "bytes", (int)len);
 		return st;
 	}
+	if (!strcmp(method, "GET") && s->media_unavailable_n > 0) {
+		s->media_unavailable_n--;
+		return json_error(resp, 503, "media host unavailable");
+	}
 	if (!strcmp(method, "GET")) {
 		for (struct sim_blob *b = s->blobs; b; b = b->next)
 			if (!strcmp(b->path, path)) {

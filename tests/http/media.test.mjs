@@ -34,7 +34,8 @@ before(async () => {
 after(async () => { await sim.stop(); removeDir(caDir); });
 
 const KEY = 'media-test-key-0123456789';
-const serve = (env = {}) => startServer({
+const serve = (env = {}, dataDir = undefined) => startServer({
+  dataDir,
   env: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: root, WA_CA_FILE: caFile, API_KEY: KEY, RATE_LIMIT_MESSAGES: '0', ...env },
 }).then((srv) => { srv.key = KEY; return srv; });
 
@@ -227,5 +228,38 @@ test('a 100 MB document from Baileys 7 is stored byte-identical with bounded ser
   } finally {
     B.end();
     await stopServer(srv);
+  }
+});
+
+test('a media host down for a while: the download is retried, survives kill -9 while pending, and lands after the restart', async () => {
+  const dataDir = tempDir();
+  let srv = await serve({}, dataDir);
+  const B = await peer(6, newPhone(), 'Down6');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'unavailable', count: 1000 })).status, 200);
+    const doc = rnd('%PDF-1.7\n', 70000);
+    const sent = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { document: doc, mimetype: 'application/pdf', fileName: 'later.pdf' });
+    const m = await inbound(srv, id, sent.key.id);
+    await until('a retry scheduled', async () => srv.logs.filter((l) => l.message === 'media download failed for now: retried' && l.messageId === m.id).length >= 2).catch((e) => { console.log(JSON.stringify(srv.logs.filter((l) => /media/.test(l.message)))); throw e; });
+    const r = await req(srv, 'GET', m.content.mediaUrl);
+    assertError(r, 404, 'MEDIA_NOT_FOUND');
+    assert.equal(r.body.details.state, 'pending', 'a host that is down does not fail the message');
+    assert.equal((await inbound(srv, id, sent.key.id)).status, 'received');
+    srv.proc.kill('SIGKILL');
+    await srv.exited;
+    assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'off' })).status, 200);
+    srv = await serve({}, dataDir);
+    const got = await until('the download after the restart', async () => {
+      const x = await get(srv, m.content.mediaUrl);
+      return x.status === 200 ? Buffer.from(await x.arrayBuffer()) : (await x.arrayBuffer(), null);
+    });
+    assert.equal(sha(got), sha(doc));
+    assert.ok(srv.logs.some((l) => l.message === 'media: downloads resumed'), 'resumed from the pending row');
+    assert.ok(!fs.readdirSync(join(dataDir, 'media')).some((n) => n.endsWith('.tmp')), 'no partial file left');
+  } finally {
+    B.end();
+    await stopServer(srv, { removeData: true });
   }
 });
