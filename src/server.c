@@ -232,6 +232,7 @@ int server_run(const struct config *cfg)
 	memset(&mo, 0, sizeof(mo));
 	mo.data_dir = cfg->data_dir;
 	mo.ca_file = cfg->wa_ca_file;
+	mo.wa_url = eo.url; /* the sandbox's when SANDBOX is on */
 	mo.auto_download = cfg->media_auto_download;
 	mo.max_bytes = (int64_t)cfg->media_download_max_mb << 20;
 	rc = media_svc_start(st, &mo, &media);

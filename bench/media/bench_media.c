@@ -123,6 +123,7 @@ static int download(char **a)
 		return 1;
 	memset(&o, 0, sizeof(o));
 	o.data_dir = a[5];
+	o.wa_url = "ws://127.0.0.1/"; /* the local host serving the upload */
 	o.auto_download = true;
 	t0 = now_s();
 	if (media_svc_start(st, &o, &ms)) /* queues the pending row itself */

@@ -54,6 +54,7 @@ struct xfer {
 struct media_svc {
 	struct store *st;
 	char *dir, *ca_file;
+	char *trusted_host;          /* the host of opts.wa_url, lower case, or NULL */
 	bool auto_download;
 	int64_t max_bytes;
 	long timeout_ms;
@@ -322,6 +323,41 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The host of url in lower case (caller frees), or NULL when url is not an
+ * http(s) URL with a host. */
+static char *url_host(const char *url, bool any_scheme)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *scheme = NULL, *out = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, any_scheme ? CURLU_NON_SUPPORT_SCHEME : 0) ==
+			 CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    (any_scheme || !strcmp(scheme, "https") || !strcmp(scheme, "http")) &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && (out = strdup(host)))
+		for (char *p = out; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* Whether media may be fetched from url: an http(s) URL on whatsapp.net
+ * or a subdomain, or on the trusted host. */
+static bool host_allowed(const struct media_svc *m, const char *url)
+{
+	char *h = url_host(url, false);
+	size_t n = h ? strlen(h) : 0;
+	bool ok = h && (!strcmp(h, "whatsapp.net") ||
+			(n > 13 && !strcmp(h + n - 13, ".whatsapp.net")) ||
+			(m->trusted_host && !strcmp(h, m->trusted_host)));
+
+	free(h);
+	return ok;
+}
+
 /* Starts row's download, or ends it at once (skipped / failed). */
 static void start(struct media_svc *m, struct store_media *row, int attempt)
 {
@@ -353,6 +389,10 @@ static void start(struct media_svc *m, struct store_media *row, int attempt)
 		snprintf(url, sizeof(url), "%s%s", DEFAULT_HOST, row->direct_path);
 	else {
 		finish(m, row->message_id, "failed", NULL, "no download URL");
+		goto out;
+	}
+	if (!host_allowed(m, url)) {
+		finish(m, row->message_id, "failed", NULL, "media host not allowed");
 		goto out;
 	}
 	x = calloc(1, sizeof(*x));
@@ -636,6 +676,7 @@ int media_svc_start(struct store *st, const struct media_svc_opts *o, struct med
 	m->st = st;
 	m->dir = strdup(dir);
 	m->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+	m->trusted_host = o->wa_url ? url_host(o->wa_url, true) : NULL;
 	m->auto_download = o->auto_download;
 	m->max_bytes = o->max_bytes;
 	m->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 600000;
@@ -680,6 +721,7 @@ void media_svc_stop(struct media_svc *m)
 	pthread_mutex_destroy(&m->mu);
 	free(m->dir);
 	free(m->ca_file);
+	free(m->trusted_host);
 	free(m);
 }
 

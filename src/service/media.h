@@ -38,6 +38,11 @@ struct media_svc_opts {
 	bool auto_download;          /* false: rows end "skipped" */
 	int64_t max_bytes;           /* MEDIA_DOWNLOAD_MAX_MB in bytes; 0: per-type limits only */
 	long timeout_ms;             /* a download's whole time; 0: 10 minutes */
+	/* WA_WS_URL: media is fetched only from *.whatsapp.net and this URL's
+	 * host (the WhatsApp server we were told to trust, e.g. the simulator),
+	 * so a message cannot point our server at any other host. NULL: only
+	 * *.whatsapp.net. */
+	const char *wa_url;
 };
 
 int media_svc_start(struct store *st, const struct media_svc_opts *o, struct media_svc **out);

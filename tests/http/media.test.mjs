@@ -179,6 +179,15 @@ for (const v of [6, 7]) test(`Baileys ${v} sends image, document, voice note, vi
       const fe = await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.media&limit=100`);
       assert.ok(fe.body.data.some((e) => e.messageId === m.id && e.status === 'failed' && e.reason === m.reason));
     }
+    // a message whose URL names another host (not whatsapp.net, not the
+    // WhatsApp server we trust): refused without a request
+    const lure = await B.sock.relayMessage(to, { documentMessage: {
+      url: 'http://localhost:9/internal', mimetype: 'application/pdf', fileName: 'lure.pdf',
+      mediaKey: crypto.randomBytes(32), fileSha256: crypto.randomBytes(32), fileEncSha256: crypto.randomBytes(32),
+      fileLength: 10, directPath: '/v/t62.7119-24/lure.enc' } }, {});
+    const lm = await settled(srv, id, lure);
+    assert.equal(lm.status, 'failed');
+    assert.equal(lm.reason, 'media: media host not allowed');
     // ids that name no media, or try to leave the folder: 404
     for (const bad of ['00000000-0000-4000-8000-000000000000', '..%2F..%2Fdb.sqlite', '%2E%2E', 'x'.repeat(36),
       `${msgs[0].id}.png`, encodeURIComponent(`../${msgs[0].id}`)]) {
