@@ -210,9 +210,8 @@ void api_media_get(struct http_req *req)
 	inm = http_req_header(req, "If-None-Match");
 	if (inm && (!strcmp(inm, etag) || !strcmp(inm, "*"))) {
 		close(fd);
-		hdrs[nh] = NULL;
-		http_reply_fd(req, 304, safe_type(m.mimetype), open("/dev/null", O_RDONLY | O_CLOEXEC),
-			      0, 0, "private, max-age=86400", hdrs);
+		http_reply_bytes(req, 304, "application/octet-stream", NULL, 0,
+				 "private, max-age=86400", etag);
 		goto out;
 	}
 	len = size;

@@ -154,6 +154,7 @@ for (const v of [6, 7]) test(`Baileys ${v} sends image, document, voice note, vi
         assert.equal(Buffer.from(await multi.arrayBuffer()).length, bytes.length);
         const nm = await get(srv, m.content.mediaUrl, { 'If-None-Match': r.headers.get('etag') });
         assert.equal(nm.status, 304);
+        assert.equal(nm.headers.get('etag'), r.headers.get('etag'));
       } else {
         assert.equal(r.headers.get('content-disposition'), null);
       }
