@@ -11,6 +11,7 @@
 // session removes its files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
 import { startSim, sleep, loadBaileys, client } from '../interop/sim-lib.mjs';
 
+const Database = createRequire(import.meta.url)('better-sqlite3');
 let sim, root, info, caFile, caDir;
 const libs = {};
 
@@ -268,6 +270,33 @@ test('a media host down for a while: the download is retried, survives kill -9 w
     assert.equal(sha(got), sha(doc));
     assert.ok(srv.logs.some((l) => l.message === 'media: downloads resumed'), 'resumed from the pending row');
     assert.ok(!fs.readdirSync(join(dataDir, 'media')).some((n) => n.endsWith('.tmp')), 'no partial file left');
+  } finally {
+    B.end();
+    await stopServer(srv, { removeData: true });
+  }
+});
+
+test('RETENTION_DAYS: an old media message goes with its file, a recent one stays', async () => {
+  const dataDir = tempDir();
+  let srv = await serve({}, dataDir);
+  const B = await peer(6, newPhone(), 'Old6');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const to = `${us}@s.whatsapp.net`;
+    const old = await settled(srv, id, (await B.sock.sendMessage(to, { image: rnd('\x89PNG\r\n\x1a\n', 3000), mimetype: 'image/png' })).key.id);
+    const recent = await settled(srv, id, (await B.sock.sendMessage(to, { image: rnd('\x89PNG\r\n\x1a\n', 3000), mimetype: 'image/png' })).key.id);
+    const file = (m) => join(dataDir, 'media', `${m.id}.png`);
+    assert.ok(fs.existsSync(file(old)) && fs.existsSync(file(recent)));
+    await stopServer(srv, { removeData: false });
+    const db = new Database(join(dataDir, 'db.sqlite'));
+    db.prepare('UPDATE messages SET timestamp = ? WHERE id = ?').run(Date.now() - 3 * 86400000, old.id);
+    db.close();
+    srv = await serve({ RETENTION_DAYS: '2' }, dataDir);
+    assert.ok(!fs.existsSync(file(old)), 'the old message\'s file is gone');
+    assertError(await req(srv, 'GET', old.content.mediaUrl), 404, 'MEDIA_NOT_FOUND');
+    assert.ok(fs.existsSync(file(recent)), 'the recent one stays');
+    assert.equal((await get(srv, recent.content.mediaUrl)).status, 200);
   } finally {
     B.end();
     await stopServer(srv, { removeData: true });
