@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,31 +107,12 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
 	return 1;
 }
 
-/* 416 with the error JSON as its body and Content-Range: bytes * /size;
- * the body goes out of a memory file (http_reply_fd), the one answer that
- * carries extra headers. */
+/* 416 RANGE_NOT_SATISFIABLE with Content-Range: bytes * /size. */
 static void range_not_satisfiable(struct http_req *req, const char *crange, uint64_t size)
 {
-	const char *hdrs[] = { "Content-Range", crange, NULL };
-	char *text = NULL;
-	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:I}}", "error", "RANGE_NOT_SATISFIABLE",
-			      "message", "the range is outside the file", "details",
-			      "contentRange", crange, "size", (json_int_t)size);
-	int fd = memfd_create("range416", MFD_CLOEXEC);
-	size_t n;
-
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	n = text ? strlen(text) : 0;
-	if (fd < 0 || !text || write(fd, text, n) != (ssize_t)n) {
-		if (fd >= 0)
-			close(fd);
-		free(text);
-		http_reply_error(req, 500, "INTERNAL_ERROR", "could not build the response", NULL);
-		return;
-	}
-	free(text);
-	http_reply_fd(req, 416, "application/json", fd, 0, n, NULL, hdrs);
+	http_req_set_content_range(req, crange);
+	http_reply_error(req, 416, "RANGE_NOT_SATISFIABLE", "the range is outside the file",
+			 json_pack("{s:s, s:I}", "contentRange", crange, "size", (json_int_t)size));
 }
 
 static void not_found(struct http_req *req, const char *id, const char *state,
@@ -156,7 +136,6 @@ void api_media_get(struct http_req *req)
 	struct stat sb;
 	struct tm tm;
 	int fd, r, rc;
-	const char *inm;
 
 	if (!p || n != STORE_ID_LEN - 1) {
 		not_found(req, "", NULL, NULL);
@@ -207,8 +186,8 @@ void api_media_get(struct http_req *req)
 		hdrs[nh++] = "Content-Disposition";
 		hdrs[nh++] = disp;
 	}
-	inm = http_req_header(req, "If-None-Match");
-	if (inm && (!strcmp(inm, etag) || !strcmp(inm, "*"))) {
+	/* a list, weak forms and * too (as the other ETagged routes) */
+	if (http_req_etag_match(req, etag)) {
 		close(fd);
 		http_reply_bytes(req, 304, "application/octet-stream", NULL, 0,
 				 "private, max-age=86400", etag);

@@ -112,6 +112,7 @@ struct http_req {
 	size_t resp_len;
 	int allow_mask;              /* 405: methods for Allow */
 	int retry_after;             /* 429: seconds */
+	char content_range[64];      /* "" : none (http_req_set_content_range) */
 	int rl_remaining;            /* -1 = no rate-limit headers */
 	int preflight;
 	const char *content_type;    /* static string; NULL: JSON */
@@ -308,6 +309,11 @@ int http_req_etag_match(const struct http_req *req, const char *etag)
 void http_req_set_retry_after(struct http_req *req, int seconds)
 {
 	req->retry_after = seconds;
+}
+
+void http_req_set_content_range(struct http_req *req, const char *value)
+{
+	snprintf(req->content_range, sizeof(req->content_range), "%s", value);
 }
 
 const char *http_req_header(const struct http_req *req, const char *name)
@@ -766,6 +772,8 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 		snprintf(tmp, sizeof(tmp), "%d", req->retry_after);
 		MHD_add_response_header(r, "Retry-After", tmp);
 	}
+	if (req->content_range[0])
+		MHD_add_response_header(r, "Content-Range", req->content_range);
 	if (req->gzipped)
 		MHD_add_response_header(r, "Content-Encoding", "gzip");
 	if (req->origin) {

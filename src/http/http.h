@@ -86,6 +86,9 @@ const char *http_req_header(const struct http_req *req, const char *name);
 int http_req_etag_match(const struct http_req *req, const char *etag);
 /* Adds Retry-After: seconds to the response (backpressure answers). */
 void http_req_set_retry_after(struct http_req *req, int seconds);
+/* Adds Content-Range: value (copied, cut at 63 bytes) to the response: a
+ * 416 answered with http_reply_error says the size this way. */
+void http_req_set_content_range(struct http_req *req, const char *value);
 /* The request body (NUL-terminated, borrowed); len may be 0. */
 const char *http_req_body(const struct http_req *req, size_t *len);
 /* The client's address: the peer's, or the one a TRUST_PROXY proxy gave. */
