@@ -9,6 +9,7 @@
 #include "auth/apikey.h"
 #include "http/http.h"
 #include "service/engine.h"
+#include "service/media.h"
 #include "service/events.h"
 #include "service/retention.h"
 #include "service/session.h"
@@ -109,6 +110,8 @@ int server_run(const struct config *cfg)
 	struct svc *svc = NULL;
 	struct engine *eng = NULL;
 	struct engine_opts eo;
+	struct media_svc *media = NULL;
+	struct media_svc_opts mo;
 	uint8_t root[32];
 	struct retention *ret = NULL;
 	struct events_bell bell;
@@ -224,6 +227,20 @@ int server_run(const struct config *cfg)
 	eo.rate_per_min = cfg->rate_limit_messages > 0 ? (unsigned)cfg->rate_limit_messages : 0;
 	eo.queue_max = cfg->queue_max > 0 ? (unsigned)cfg->queue_max : 1000;
 	eo.db_url = cfg->database_url;
+	/* received media downloads on its own thread (before the engine, which
+	 * hands it work) */
+	memset(&mo, 0, sizeof(mo));
+	mo.data_dir = cfg->data_dir;
+	mo.ca_file = cfg->wa_ca_file;
+	mo.wa_url = eo.url; /* the sandbox's when SANDBOX is on */
+	mo.auto_download = cfg->media_auto_download;
+	mo.max_bytes = (int64_t)cfg->media_download_max_mb << 20;
+	rc = media_svc_start(st, &mo, &media);
+	if (rc) {
+		LOG_ERROR("cannot start media downloads", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
+	eo.media = media;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));
@@ -244,6 +261,8 @@ int server_run(const struct config *cfg)
 		LOG_ERROR("cannot start the retention timer", "{s:s}", "error", y_strerror(rc));
 		goto out;
 	}
+	media_sweep(st, cfg->data_dir, RETENTION_MEDIA_SWEEP_MAX);
+	retention_media(ret, cfg->data_dir);
 
 	rc = api_audit_start(&ctx);
 	if (rc) {
@@ -288,6 +307,7 @@ out:
 	api_audit_stop(&ctx); /* writes what is queued while the store is open */
 	retention_stop(ret);
 	engine_free(eng);
+	media_svc_stop(media); /* after the engine, which queues downloads */
 	sim_thread_stop(sandbox); /* after the engine: its sessions go first */
 	/* no event rings the webhook thread once the hook is gone (the store
 	 * calls it with its lock held, so none is under way either) */

@@ -193,6 +193,7 @@ void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
 void api_chats_list(struct http_req *req);     /* api/chats.c */
 void api_contact_get(struct http_req *req);    /* api/contacts.c */
+void api_media_get(struct http_req *req);     /* api/media.c */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);

@@ -1,6 +1,8 @@
 /* /api/v1/sessions and /api/v1/sessions/{id}. */
 #include "api/api.h"
 #include "http/json.h"
+#include "service/media.h"
+#include "service/retention.h"
 #include "util/err.h"
 #include "util/qr.h"
 
@@ -256,5 +258,8 @@ void api_session_delete(struct http_req *req)
 		api_reply_store_error(req, rc);
 		return;
 	}
+	/* its messages' media files go with it (their rows went in cascade) */
+	if (ctx->data_dir)
+		media_sweep(ctx->st, ctx->data_dir, RETENTION_MEDIA_SWEEP_MAX);
 	http_reply_empty(req, 204);
 }

@@ -114,12 +114,18 @@ struct http_req {
 	size_t resp_len;
 	int allow_mask;              /* 405: methods for Allow */
 	int retry_after;             /* 429: seconds */
+	char content_range[64];      /* "" : none (http_req_set_content_range) */
 	int rl_remaining;            /* -1 = no rate-limit headers */
 	int preflight;
 	const char *content_type;    /* static string; NULL: JSON */
 	char cache_control[64];      /* "" : no-store */
 	char etag[96];               /* "" : none */
 	struct http_stream *stream;  /* a streamed answer, or NULL */
+	/* a file answer (http_reply_fd): bytes [file_off, +file_len) of file_fd */
+	int has_file, file_fd;
+	uint64_t file_off, file_len;
+	char *file_ctype;            /* its Content-Type (owned) */
+	char **xhdrs;                /* extra headers: name, value, ..., NULL (owned) */
 	struct http_defer *defer;    /* a deferred answer, or NULL */
 };
 
@@ -320,6 +326,11 @@ void http_req_set_retry_after(struct http_req *req, int seconds)
 	req->retry_after = seconds;
 }
 
+void http_req_set_content_range(struct http_req *req, const char *value)
+{
+	snprintf(req->content_range, sizeof(req->content_range), "%s", value);
+}
+
 const char *http_req_header(const struct http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
@@ -456,6 +467,53 @@ void http_reply_bytes(struct http_req *req, int status, const char *content_type
 		 cache_control ? cache_control : "");
 	snprintf(req->etag, sizeof(req->etag), "%s", etag ? etag : "");
 	set_answer(req, status, copy, len);
+}
+
+void http_reply_fd(struct http_req *req, int status, const char *content_type, int fd,
+		   uint64_t off, uint64_t len, const char *cache_control,
+		   const char *const *headers)
+{
+	size_t n = 0;
+
+	if (req->answered) {
+		close(fd);
+		set_answer(req, status, NULL, 0); /* logs the second answer */
+		return;
+	}
+	while (headers && headers[n])
+		n++;
+	req->file_ctype = strdup(content_type);
+	req->xhdrs = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; req->xhdrs && i < n; i++)
+		if (!(req->xhdrs[i] = strdup(headers[i])))
+			n = 0; /* checked below */
+	if (!req->file_ctype || !req->xhdrs || (n && !req->xhdrs[n - 1])) {
+		close(fd);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "out of memory", NULL);
+		return;
+	}
+	req->has_file = 1;
+	req->file_fd = fd;
+	req->file_off = off;
+	req->file_len = len;
+	req->content_type = req->file_ctype;
+	snprintf(req->cache_control, sizeof(req->cache_control), "%s",
+		 cache_control ? cache_control : "");
+	set_answer(req, status, NULL, 0);
+}
+
+static void file_release(struct http_req *req)
+{
+	if (req->has_file && req->file_fd >= 0)
+		close(req->file_fd);
+	req->has_file = 0;
+	req->file_fd = -1;
+	for (size_t i = 0; req->xhdrs && req->xhdrs[i]; i++)
+		free(req->xhdrs[i]);
+	free(req->xhdrs);
+	req->xhdrs = NULL;
+	free(req->file_ctype);
+	req->file_ctype = NULL;
 }
 
 /* ---- the middleware chain ---- */
@@ -792,6 +850,8 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 		snprintf(tmp, sizeof(tmp), "%d", req->retry_after);
 		MHD_add_response_header(r, "Retry-After", tmp);
 	}
+	if (req->content_range[0])
+		MHD_add_response_header(r, "Content-Range", req->content_range);
 	if (req->gzipped)
 		MHD_add_response_header(r, "Content-Encoding", "gzip");
 	if (req->origin) {
@@ -999,6 +1059,19 @@ static enum MHD_Result send_answer(struct http_req *req)
 		}
 		add_headers(req, r, 1);
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
+		ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	if (req->has_file) {
+		r = MHD_create_response_from_fd_at_offset64(req->file_len, req->file_fd,
+							    req->file_off);
+		if (!r)
+			return MHD_NO; /* the fd is closed in completed() */
+		req->file_fd = -1;       /* the response's now */
+		add_headers(req, r, 1);
+		for (size_t i = 0; req->xhdrs && req->xhdrs[i] && req->xhdrs[i + 1]; i += 2)
+			MHD_add_response_header(r, req->xhdrs[i], req->xhdrs[i + 1]);
 		ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
 		MHD_destroy_response(r);
 		return ret;
@@ -1246,6 +1319,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		pthread_mutex_unlock(&req->defer->mu);
 		defer_unref(req->defer);
 	}
+	file_release(req);
 	ybuf_release(&req->body);
 	free(req->resp);
 	free(req);

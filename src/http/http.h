@@ -102,6 +102,9 @@ const char *http_req_header(const struct http_req *req, const char *name);
 int http_req_etag_match(const struct http_req *req, const char *etag);
 /* Adds Retry-After: seconds to the response (backpressure answers). */
 void http_req_set_retry_after(struct http_req *req, int seconds);
+/* Adds Content-Range: value (copied, cut at 63 bytes) to the response: a
+ * 416 answered with http_reply_error says the size this way. */
+void http_req_set_content_range(struct http_req *req, const char *value);
 /* The request body (NUL-terminated, borrowed); len may be 0. */
 const char *http_req_body(const struct http_req *req, size_t *len);
 /* The client's address: the peer's, or the one a TRUST_PROXY proxy gave. */
@@ -141,6 +144,15 @@ void http_reply_empty(struct http_req *req, int status);
  * may be NULL. A 304 passes len 0 and keeps the ETag. */
 void http_reply_bytes(struct http_req *req, int status, const char *content_type,
 		      const void *data, size_t len, const char *cache_control, const char *etag);
+
+/* Answers with bytes [off, off + len) of the open file fd (taken: closed
+ * once sent, or on any failure), sent by libmicrohttpd from the file
+ * without reading it into memory. content_type is copied; cache_control
+ * NULL means no-store; headers: extra name, value pairs ending with NULL
+ * (copied; may be NULL). */
+void http_reply_fd(struct http_req *req, int status, const char *content_type, int fd,
+		   uint64_t off, uint64_t len, const char *cache_control,
+		   const char *const *headers);
 
 /*
  * A streamed answer (Server-Sent Events): 200 with content_type (a literal)

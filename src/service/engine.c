@@ -132,6 +132,7 @@ struct job {
 	/* J_MSG_IN */
 	struct store_message *in;
 	bool retry;                /* its insert failed: run again (worker) */
+	struct store_media *media; /* its media row, if it has media */
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -339,6 +340,10 @@ static void job_free(struct job *j)
 	if (j->in) {
 		store_message_release(j->in);
 		free(j->in);
+	}
+	if (j->media) {
+		store_media_release(j->media);
+		free(j->media);
 	}
 	free(j->ids);
 	if (j->priv) {
@@ -797,6 +802,9 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 	m->text = in->text ? strdup(in->text) : NULL;
 	m->quoted_id = in->quoted_id ? strdup(in->quoted_id) : NULL;
 	m->timestamp = in->t > 0 ? in->t * 1000 : clock_now_ms();
+	/* media: its kind, caption and a body with mediaUrl (service/media.c) */
+	if (!in->text)
+		j->media = media_message_fill(in->pb, in->pb_len, m);
 	if (!m->wa_id || !m->chat || !m->type || !m->status) {
 		job_free(j);
 		goto out;
@@ -1509,6 +1517,8 @@ static void run_job(struct engine *e, struct job *j)
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
 		rc = store_message_insert(e->st, j->in);
+		if (rc == Y_OK && j->media) /* the download starts once the row is there */
+			media_inbound_stored(e->st, e->opts.media, j->media);
 		if (rc == Y_OK && !j->in->from_me)
 			ymetric_inc(YM_MESSAGES_RECEIVED);
 		if (rc == Y_EEXIST)

@@ -37,6 +37,7 @@
 
 #include <stdint.h>
 
+#include "service/media.h"
 #include "service/session.h"
 #include "store/store.h"
 #include "wa/payload.h"
@@ -65,6 +66,9 @@ struct engine_opts {
 	 * Signal state cache (service/signal_db.h), whose writes the worker
 	 * batches. NULL: Signal state in memory only (lost at restart). */
 	const char *db_url;
+	/* Received media is downloaded there (service/media.h); NULL: media
+	 * rows are stored pending and downloaded at a later start. Borrowed. */
+	struct media_svc *media;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

@@ -1,4 +1,5 @@
 #include "service/retention.h"
+#include "service/media.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -8,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define DAY_MS (24LL * 60 * 60 * 1000)
@@ -20,6 +22,7 @@ struct retention {
 	pthread_mutex_t lock;       /* guards stop */
 	pthread_cond_t wake;        /* on CLOCK_MONOTONIC */
 	int stop;
+	char *data_dir;             /* retention_media: its media files too (guarded by lock) */
 	atomic_uint_fast64_t runs;
 };
 
@@ -65,6 +68,10 @@ static void *retention_main(void *arg)
 			break;
 		pthread_mutex_unlock(&r->lock);
 		retention_prune(r->st, r->days, clock_now_ms(), NULL);
+		pthread_mutex_lock(&r->lock);
+		if (r->data_dir) /* the files of the messages just pruned */
+			media_sweep(r->st, r->data_dir, RETENTION_MEDIA_SWEEP_MAX);
+		pthread_mutex_unlock(&r->lock);
 		atomic_fetch_add(&r->runs, 1);
 		pthread_mutex_lock(&r->lock);
 	}
@@ -119,5 +126,16 @@ void retention_stop(struct retention *r)
 	pthread_join(r->thread, NULL);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
+	free(r->data_dir);
 	free(r);
+}
+
+void retention_media(struct retention *r, const char *data_dir)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	free(r->data_dir);
+	r->data_dir = data_dir ? strdup(data_dir) : NULL;
+	pthread_mutex_unlock(&r->lock);
 }

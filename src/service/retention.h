@@ -29,5 +29,10 @@ int retention_start(struct store *st, int days, int64_t interval_ms, struct rete
 uint64_t retention_runs(struct retention *r);
 /* Wakes the thread, waits for it to end and frees it. NULL is a no-op. */
 void retention_stop(struct retention *r);
+/* After each run, also removes the files under data_dir/media whose
+ * message is gone (media_sweep), at most RETENTION_MEDIA_SWEEP_MAX a run.
+ * NULL r is a no-op; data_dir is copied. */
+#define RETENTION_MEDIA_SWEEP_MAX 100000
+void retention_media(struct retention *r, const char *data_dir);
 
 #endif

@@ -30,6 +30,10 @@
  *                                             connections for N ms; ignoreAcks
  *                                             true|false: message acks are not
  *                                             taken while true: {dropped}
+ *   POST   /sim/media/tamper {"mode":"flip"|"truncate"|"unavailable"|"off"[, "count"]}
+ *                                             the next count (1) media uploads are
+ *                                             stored damaged, or (unavailable) the
+ *                                             next count downloads answer 503: {mode, count}
  *   GET    /sim/config                        {minVersion}
  *   POST   /sim/config {"minVersion":"P.S.T"|null}
  *                                             clients whose appVersion is lower get
@@ -211,6 +215,42 @@ static int post_pair_code(struct sim *s, const uint8_t *body, size_t len, struct
 	if (rc)
 		return error(resp, 500, y_strerror(rc));
 	return reply(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* {"mode":"flip"|"truncate"|"unavailable"|"off", "count":N (1)}: the next
+ * N uploads are kept damaged (a byte flipped in the middle, or the last 5
+ * bytes cut), so that a downloader's checks can be seen refusing them; or
+ * the next N downloads answer 503 (a host down for a while). */
+static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len), *c;
+	const char *mode;
+	int m, n;
+
+	if (!j)
+		return error(resp, 400, "a JSON object expected");
+	mode = json_string_value(json_object_get(j, "mode"));
+	c = json_object_get(j, "count");
+	m = !mode ? -1 : !strcmp(mode, "off") ? 0 : !strcmp(mode, "flip") ? 1
+	    : !strcmp(mode, "truncate") ? 2 : !strcmp(mode, "unavailable") ? 3 : -1;
+	if (m < 0 || (c && (!json_is_integer(c) || json_integer_value(c) < 1 ||
+			    json_integer_value(c) > 1000))) {
+		json_decref(j);
+		return error(resp, 400, "mode flip|truncate|unavailable|off, count 1..1000 expected");
+	}
+	n = c ? (int)json_integer_value(c) : 1;
+	json_decref(j); /* mode and c were j's */
+	if (m == 3) {
+		s->media_unavailable_n = n;
+		return reply(resp, 200, json_pack("{s:s, s:i}", "mode", "unavailable", "count",
+						  s->media_unavailable_n));
+	}
+	s->media_tamper = m;
+	s->media_tamper_n = m ? n : 0;
+	if (!m)
+		s->media_unavailable_n = 0;
+	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", m == 1 ? "flip" : m == 2 ? "truncate"
+						       : "off", "count", s->media_tamper_n));
 }
 
 static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
@@ -415,6 +455,9 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 	else if (!strcmp(path, "/sim/prekey-low"))
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_prekey_low(s, body, len, resp);
+	else if (!strcmp(path, "/sim/media/tamper"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_media_tamper(s, body, len, resp);
 	else if (!strncmp(path, "/sim/accounts/", 14))
 		st = accounts_route(s, method, path + 14, body, len, resp);
 	else

@@ -27,8 +27,8 @@
 #define SIM_PREKEYS_MAX 2000 /* one-time prekeys kept per companion */
 #define SIM_QUEUE_MAX 1000  /* offline stanzas kept per device */
 #define SIM_IQ_ID_LEN 40
-#define SIM_MEDIA_BLOB_MAX ((size_t)16 << 20)   /* one uploaded blob */
-#define SIM_MEDIA_TOTAL_MAX ((size_t)256 << 20) /* all blobs together */
+#define SIM_MEDIA_BLOB_MAX ((size_t)128 << 20)  /* one uploaded blob (a 100 MB test file fits) */
+#define SIM_MEDIA_TOTAL_MAX ((size_t)768 << 20) /* all blobs together */
 
 struct sim_conn;
 struct sim_blob;
@@ -141,6 +141,10 @@ struct sim {
 	char media_host[80];     /* "127.0.0.1:PORT" */
 	struct sim_blob *blobs;
 	size_t media_bytes;
+	/* POST /sim/media/tamper: the next uploads are stored damaged
+	 * (1 a byte flipped, 2 cut short by 5 bytes), media_tamper_n of them */
+	int media_tamper, media_tamper_n;
+	int media_unavailable_n; /* the next GETs of blobs answer 503 */
 	/* faults (POST /sim/faults) */
 	uint32_t latency_ms;     /* every outgoing node waits this long */
 	uint64_t refuse_until;   /* uv_now() before which connections are refused */

@@ -9,7 +9,7 @@
  *        blob), answers {"url","direct_path"}
  *   GET  <direct_path>                        the stored bytes
  *
- * Blobs live in memory: at most SIM_MEDIA_BLOB_MAX each and
+ * Blobs live in memory: at most SIM_MEDIA_BLOB_MAX (128 MiB) each and
  * SIM_MEDIA_TOTAL_MAX together (413 / 507 beyond).
  */
 #include "sim/sim_int.h"
@@ -319,6 +319,15 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		snprintf(b->path, sizeof(b->path), "/v/t62.7119-24/%s.enc", hex);
 		b->len = len;
 		memcpy(b->data, body, len);
+		if (s->media_tamper && s->media_tamper_n > 0) {
+			if (s->media_tamper == 1)
+				b->data[len / 2] ^= 0x01;
+			else if (len > 5)
+				b->len -= 5;
+			if (--s->media_tamper_n == 0)
+				s->media_tamper = 0;
+			LOG_INFO("sim media upload damaged on purpose", "{s:s}", "path", b->path);
+		}
 		b->next = s->blobs;
 		s->blobs = b;
 		s->media_bytes += len;
@@ -329,6 +338,10 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 			    s->media_host, b->path, b->path);
 		LOG_INFO("sim media upload", "{s:s, s:i}", "path", b->path, "bytes", (int)len);
 		return st;
+	}
+	if (!strcmp(method, "GET") && s->media_unavailable_n > 0) {
+		s->media_unavailable_n--;
+		return json_error(resp, 503, "media host unavailable");
 	}
 	if (!strcmp(method, "GET")) {
 		for (struct sim_blob *b = s->blobs; b; b = b->next)

@@ -326,6 +326,39 @@ int store_chat_list(struct store *st, const char *session_id, const struct store
 		    int *has_next);
 void store_chats_free(struct store_chat *c, size_t n);
 
+/* ---- media of messages (migrations/0010_media.sql, docs/media.md) ---- */
+struct store_media {
+	char message_id[STORE_ID_LEN];
+	char session_id[STORE_ID_LEN];
+	char *kind;                /* image|video|audio|document|sticker */
+	char *mimetype, *file_name;
+	char *url, *direct_path;   /* where to download it */
+	uint8_t media_key[32], file_sha256[32], file_enc_sha256[32];
+	int64_t file_length;       /* plaintext bytes the sender announced */
+	char *state;               /* pending|done|failed|skipped */
+	char *path;                /* the file's name under DATA_DIR/media (done) */
+	char *reason;              /* why failed or skipped */
+	int64_t created_at, updated_at;
+};
+void store_media_release(struct store_media *m);
+/* Adds the media row of an existing message (borrows m's strings);
+ * Y_EEXIST if it has one, Y_ENOTFOUND without the message. */
+int store_media_insert(struct store *st, const struct store_media *m);
+/* The media row of message_id (any session); Y_ENOTFOUND if none. */
+int store_media_get(struct store *st, const char *message_id, struct store_media *out);
+/* Ends a download: state done (path set) or failed/skipped (reason). A
+ * failed one also moves the message to status failed with reason "media: "
+ * + reason. Either way a `message.media` event (the message's fields, with
+ * mediaUrl, status and reason) is written in the same transaction. */
+int store_media_finish(struct store *st, const char *message_id, const char *state,
+		       const char *path, const char *reason);
+/* Rows still pending, oldest first, at most limit (freed with
+ * store_media_free). */
+int store_media_pending(struct store *st, int limit, struct store_media **out, size_t *n);
+void store_media_free(struct store_media *m, size_t n);
+/* 1 when message_id has a media row, 0 when not, <0 on error. */
+int store_media_exists(struct store *st, const char *message_id);
+
 /* ---- webhook delivery log ---- */
 /* session_id may be NULL (not tied to a session); error may be NULL.
  * Y_ENOTFOUND if session_id names no session. */

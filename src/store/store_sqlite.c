@@ -234,7 +234,9 @@ static const char *const stmt_sql[S__COUNT] = {
 		     "'from', " MSG_PHONE("from_jid") ", 'fromJid', from_jid, "
 		     "'to', " MSG_PHONE("to_jid") ", 'toJid', to_jid, 'chat', chat, "
 		     "'type', type, 'text', text, 'status', status, 'reason', reason, "
-		     "'quotedMessageId', quoted_id, 'messageTimestamp', timestamp), ?2 "
+		     "'quotedMessageId', quoted_id, 'messageTimestamp', timestamp, "
+		     "'mediaUrl', CASE WHEN json_valid(body) THEN json_extract(body, '$.mediaUrl') END), "
+		     "?2 "
 		     "FROM messages WHERE session_id = ?3 AND "
 		     "(id = ?4 OR (?4 IS NULL AND wa_id = ?5))",
 	[S_EV_ADD] = "INSERT INTO events (session_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -3348,4 +3350,263 @@ sqlite3 *store_sqlite_lock(struct store *st)
 void store_sqlite_unlock(struct store *st)
 {
 	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- media of messages (migrations/0010_media.sql) ----
+ * Statements prepared per call (not in the cached table): media rows change
+ * once or twice per message. */
+
+#define MEDIA_COLS "message_id, session_id, kind, mimetype, file_name, url, direct_path, " \
+		   "media_key, file_sha256, file_enc_sha256, file_length, state, path, reason, " \
+		   "created_at, updated_at"
+
+void store_media_release(struct store_media *m)
+{
+	if (!m)
+		return;
+	free(m->kind);
+	free(m->mimetype);
+	free(m->file_name);
+	free(m->url);
+	free(m->direct_path);
+	free(m->state);
+	free(m->path);
+	free(m->reason);
+	memset(m, 0, sizeof(*m));
+}
+
+void store_media_free(struct store_media *m, size_t n)
+{
+	for (size_t i = 0; m && i < n; i++)
+		store_media_release(&m[i]);
+	free(m);
+}
+
+static sqlite3_stmt *media_prep(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK) {
+		db_error(st, rc, sql);
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Copies blob column i into out when it is exactly n bytes (else zeros). */
+static void col_blob(sqlite3_stmt *s, int i, uint8_t *out, size_t n)
+{
+	const void *b = sqlite3_column_blob(s, i);
+
+	if (b && (size_t)sqlite3_column_bytes(s, i) == n)
+		memcpy(out, b, n);
+	else
+		memset(out, 0, n);
+}
+
+static int read_media(sqlite3_stmt *s, struct store_media *m)
+{
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	col_id(s, 0, m->message_id);
+	col_id(s, 1, m->session_id);
+	rc = col_str(s, 2, &m->kind);
+	rc = rc ?: col_str(s, 3, &m->mimetype);
+	rc = rc ?: col_str(s, 4, &m->file_name);
+	rc = rc ?: col_str(s, 5, &m->url);
+	rc = rc ?: col_str(s, 6, &m->direct_path);
+	col_blob(s, 7, m->media_key, sizeof(m->media_key));
+	col_blob(s, 8, m->file_sha256, sizeof(m->file_sha256));
+	col_blob(s, 9, m->file_enc_sha256, sizeof(m->file_enc_sha256));
+	m->file_length = sqlite3_column_int64(s, 10);
+	rc = rc ?: col_str(s, 11, &m->state);
+	rc = rc ?: col_str(s, 12, &m->path);
+	rc = rc ?: col_str(s, 13, &m->reason);
+	m->created_at = sqlite3_column_int64(s, 14);
+	m->updated_at = sqlite3_column_int64(s, 15);
+	if (rc)
+		store_media_release(m);
+	return rc;
+}
+
+int store_media_insert(struct store *st, const struct store_media *m)
+{
+	static const char *const states[] = { "pending", "done", "failed", "skipped", NULL };
+	sqlite3_stmt *s;
+	int64_t now = clock_now_ms();
+	int rc;
+
+	if (!m->message_id[0] || !m->session_id[0] || !m->kind || !in_list(m->state, states))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = media_prep(st, "INSERT INTO media (" MEDIA_COLS ") VALUES "
+			   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)");
+	if (!s) {
+		pthread_mutex_unlock(&st->mu);
+		return Y_EDB;
+	}
+	bind_text(s, 1, m->message_id);
+	bind_text(s, 2, m->session_id);
+	bind_text(s, 3, m->kind);
+	bind_text(s, 4, m->mimetype);
+	bind_text(s, 5, m->file_name);
+	bind_text(s, 6, m->url);
+	bind_text(s, 7, m->direct_path);
+	sqlite3_bind_blob(s, 8, m->media_key, sizeof(m->media_key), SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 9, m->file_sha256, sizeof(m->file_sha256), SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 10, m->file_enc_sha256, sizeof(m->file_enc_sha256), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 11, m->file_length);
+	bind_text(s, 12, m->state);
+	bind_text(s, 13, m->path);
+	bind_text(s, 14, m->reason);
+	sqlite3_bind_int64(s, 15, m->created_at ? m->created_at : now);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "insert media");
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_media_get(struct store *st, const char *message_id, struct store_media *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!message_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = media_prep(st, "SELECT " MEDIA_COLS " FROM media WHERE message_id = ?1");
+	if (!s) {
+		pthread_mutex_unlock(&st->mu);
+		return Y_EDB;
+	}
+	bind_text(s, 1, message_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = read_media(s, out);
+	else
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get media");
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_media_exists(struct store *st, const char *message_id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	s = media_prep(st, "SELECT 1 FROM media WHERE message_id = ?1");
+	if (!s) {
+		pthread_mutex_unlock(&st->mu);
+		return Y_EDB;
+	}
+	bind_text(s, 1, message_id);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(st, rc, "media exists");
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_media_finish(struct store *st, const char *message_id, const char *state,
+		       const char *path, const char *reason)
+{
+	static const char *const states[] = { "done", "failed", "skipped", NULL };
+	sqlite3_stmt *s = NULL;
+	char session_id[STORE_ID_LEN] = "", why[300];
+	int rc;
+
+	if (!message_id || !in_list(state, states))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc) {
+		pthread_mutex_unlock(&st->mu);
+		return rc;
+	}
+	s = media_prep(st, "UPDATE media SET state = ?2, path = ?3, reason = ?4, updated_at = ?5 "
+			   "WHERE message_id = ?1 RETURNING session_id");
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, message_id);
+	bind_text(s, 2, state);
+	bind_text(s, 3, path);
+	bind_text(s, 4, reason);
+	sqlite3_bind_int64(s, 5, clock_now_ms());
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		col_id(s, 0, session_id);
+	rc = rc == SQLITE_ROW ? Y_OK : rc == SQLITE_DONE ? Y_ENOTFOUND
+							   : db_error(st, rc, "finish media");
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc == Y_OK && !strcmp(state, "failed")) {
+		snprintf(why, sizeof(why), "media: %s", reason ? reason : "failed");
+		s = media_prep(st, "UPDATE messages SET status = 'failed', reason = ?2, "
+				   "updated_at = ?3 WHERE id = ?1");
+		if (!s) {
+			rc = Y_EDB;
+			goto out;
+		}
+		bind_text(s, 1, message_id);
+		bind_text(s, 2, why);
+		sqlite3_bind_int64(s, 3, clock_now_ms());
+		rc = sqlite3_step(s) == SQLITE_DONE ? Y_OK : db_error(st, rc, "fail message");
+	}
+	if (rc == Y_OK)
+		rc = message_event_locked(st, "message.media", session_id, message_id, NULL);
+out:
+	sqlite3_finalize(s);
+	rc = tx_end(st, rc);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_media_pending(struct store *st, int limit, struct store_media **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct store_media *rows = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (limit <= 0)
+		return Y_EINVAL;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	s = media_prep(st, "SELECT " MEDIA_COLS " FROM media WHERE state = 'pending' "
+			   "ORDER BY created_at LIMIT ?1");
+	if (!s) {
+		pthread_mutex_unlock(&st->mu);
+		free(rows);
+		return Y_EDB;
+	}
+	sqlite3_bind_int(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < (size_t)limit) {
+		rc = read_media(s, &rows[cnt]);
+		if (rc)
+			break;
+		cnt++;
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? Y_OK : rc < 0 ? rc : db_error(st, rc, "media pending");
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_media_free(rows, cnt);
+		return rc;
+	}
+	*out = rows;
+	*n = cnt;
+	return Y_OK;
 }

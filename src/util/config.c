@@ -98,6 +98,12 @@ static const struct option_row options[] = {
 	  "outgoing messages queued per session before sends are refused" },
 	{ "RETENTION_DAYS", "retention-days", "DAYS", OPT_INT, FIELD(retention_days), "90", NULL,
 	  0, 36500, "days to keep messages and webhook logs (0 = forever)" },
+	{ "MEDIA_AUTO_DOWNLOAD", "media-auto-download", "", OPT_BOOL, FIELD(media_auto_download),
+	  "true", NULL, 0, 0, "download received media to DATA_DIR/media (off: media rows end "
+	  "skipped)" },
+	{ "MEDIA_DOWNLOAD_MAX_MB", "media-download-max-mb", "MB", OPT_INT,
+	  FIELD(media_download_max_mb), "100", NULL, 0, 2000, "largest received file downloaded "
+	  "(MiB; 0 = WhatsApp's per-type limits only, which always apply)" },
 	{ "WA_WS_URL", "wa-ws-url", "URL", OPT_WSURL, FIELD(wa_ws_url),
 	  "wss://web.whatsapp.com/ws/chat", NULL, 0, 0, "WhatsApp websocket endpoint" },
 	{ "WA_ROOT_KEY", "wa-root-key", "HEX", OPT_KEY32, FIELD(wa_root_key), NULL,

@@ -31,6 +31,8 @@ struct config {
 	int rate_limit_messages;  /* RATE_LIMIT_MESSAGES (50/min per session) */
 	int queue_max;            /* QUEUE_MAX (1000) */
 	int retention_days;       /* RETENTION_DAYS (90) */
+	int media_auto_download;  /* MEDIA_AUTO_DOWNLOAD (true) */
+	int media_download_max_mb;/* MEDIA_DOWNLOAD_MAX_MB (100; 0 = per-type limits only) */
 	char *wa_ws_url;          /* WA_WS_URL (wss://web.whatsapp.com/ws/chat) */
 	size_t max_body_bytes;    /* MAX_BODY_BYTES (1 MiB) */
 	char *wa_root_key;        /* WA_ROOT_KEY: 64 hex digits, NULL = WhatsApp's root */

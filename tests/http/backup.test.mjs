@@ -28,7 +28,7 @@ test('a backup taken under write load restores every acknowledged write, checked
   const file = join(work, 'backup.tar.gz');
   const target = join(work, 'restored');
   try {
-    mkdirSync(join(srv.dataDir, 'media'));
+    mkdirSync(join(srv.dataDir, 'media'), { recursive: true }); // the server makes it at start
     const media = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
     writeFileSync(join(srv.dataDir, 'media', 'abc.bin'), media);
     // writers: sessions created one after another by 4 loops until told to stop

@@ -119,7 +119,9 @@ export async function req(srv, method, path, { body, key = srv.key, headers = {}
     try { json = JSON.parse(text); } catch { json = undefined; }
   }
   if (srv.openapi) {
-    const problems = checkResponse(loadDoc(), { method, path, status: res.status, contentType: res.headers.get('content-type'), body: json, text });
+    // the path as fetch sent it: the URL parser resolves dot segments ("%2E%2E" too)
+    const sent = new URL(srv.base + path);
+    const problems = checkResponse(loadDoc(), { method, path: sent.pathname + sent.search, status: res.status, contentType: res.headers.get('content-type'), body: json, text });
     if (problems.length) {
       throw new assert.AssertionError({
         message: `the answer to ${method} ${path} (${res.status}) does not match src/api/openapi.json:\n  ${problems.join('\n  ')}\nbody: ${text.slice(0, 300)}`,

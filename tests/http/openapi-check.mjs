@@ -145,8 +145,12 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 // The path template of doc.paths that a concrete path matches ("/api/v1/
 // sessions/3f0c..." -> "/api/v1/sessions/{id}"), or null. Literal segments
 // win over placeholders, as in the router.
+// The path is percent-decoded first, as libmicrohttpd hands it to the router:
+// "/api/v1/media/..%2Fx" is the three-segment "/api/v1/media/../x".
 export function matchPath(doc, path) {
-  const segs = path.split('?')[0].split('/');
+  let p = path.split('?')[0];
+  try { p = decodeURIComponent(p); } catch { /* a malformed escape stays as it is */ }
+  const segs = p.split('/');
   let best = null;
   let bestLiterals = -1;
   for (const tpl of Object.keys(doc.paths)) {
@@ -220,9 +224,13 @@ export function checkResponse(doc, { method, path, status, contentType, body, te
   }
   if (!hasBody) return status === 304 || method === 'HEAD' ? [] : [`${f.name}: documented with a body, got none`];
   const ct = (contentType || '').split(';')[0].trim().toLowerCase();
-  const key = Object.keys(content).find((k) => k.split(';')[0].trim().toLowerCase() === ct);
-  if (!key) return [`${f.name}: content type ${contentType} is not one of ${Object.keys(content).join(', ')}`];
-  if (ct !== 'application/json') return [];
+  // the most specific key wins: "image/png", then "image/*", then "*/*"
+  const keys = Object.keys(content);
+  const norm = (k) => k.split(';')[0].trim().toLowerCase();
+  const key = keys.find((k) => norm(k) === ct) ?? keys.find((k) => norm(k) === `${ct.split('/')[0]}/*`) ??
+    keys.find((k) => norm(k) === '*/*');
+  if (!key || !ct) return [`${f.name}: content type ${contentType} is not one of ${keys.join(', ')}`];
+  if (norm(key) !== 'application/json') return [];
   if (body === undefined) return [`${f.name}: the body is not JSON: ${String(text).slice(0, 80)}`];
   return validate(doc, content[key].schema, body, '$').map((e) => `${f.name}: ${e}`);
 }

@@ -55,6 +55,20 @@ describe('the validator (tests/http/openapi-check.mjs) fails where it should', (
     assert.match(one({ $ref: '#/components/schemas/Nope' }, 1).join(), /does not resolve/);
     assert.match(one(T, null).join(), /expected object, got null/);
   });
+  test('content types: the exact one, else type/*, else */*; JSON validated only under application/json', () => {
+    const dd = { paths: { '/f': { get: { operationId: 'f', responses: {
+      200: { description: '', content: { 'image/*': {}, '*/*': {} } },
+      201: { description: '', content: { 'image/png': {} } },
+      202: { description: '', content: { 'application/json': { schema: { type: 'integer' } }, '*/*': {} } } } } } } };
+    const chk = (status, contentType, text, body) => checkResponse(dd, { method: 'GET', path: '/f', status, contentType, text, body });
+    assert.deepEqual(chk(200, 'image/jpeg', 'x'), []);
+    assert.deepEqual(chk(200, 'application/pdf', 'x'), []);
+    assert.deepEqual(chk(200, 'application/json', '"s"', 's'), []); // a JSON file under */*: bytes, not checked
+    assert.match(chk(200, null, 'x').join(), /content type null/);
+    assert.deepEqual(chk(201, 'image/png', 'x'), []);
+    assert.match(chk(201, 'image/jpeg', 'x').join(), /not one of image\/png/);
+    assert.match(chk(202, 'application/json', '"s"', 's').join(), /expected integer/);
+  });
 });
 
 describe('the document in itself', () => {
@@ -414,6 +428,10 @@ describe('against a running server', () => {
     assert.notDeepEqual(checkResponse(doc, { ...base, method: 'POST', body: r.body }), []);
     assert.equal(matchPath(doc, '/api/v1/sessions/abc/messages/def'), '/api/v1/sessions/{id}/messages/{mid}');
     assert.equal(matchPath(doc, '/api/v1/events/stream'), '/api/v1/events/stream');
+    // decoded as the router sees it: an encoded slash is another segment
+    assert.equal(matchPath(doc, '/api/v1/media/abc'), '/api/v1/media/{mid}');
+    assert.equal(matchPath(doc, '/api/v1/media/..%2F..%2Fdb.sqlite'), null);
+    assert.equal(matchPath(doc, '/api/v1/media/%E0%A4%A'), '/api/v1/media/{mid}');
   });
 });
 

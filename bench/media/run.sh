@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Media benchmark: our media crypto and receive path beside Baileys 7's own
+# media functions, same 20 MB file, interleaved and repeated (bench/lib.sh).
+#   bench/media/run.sh quick|full [BUILD_DIR]
+# Prints
+#   bench media-encrypt ours=<MB/s> peer=<MB/s> ...   encrypt the file into an
+#       upload file (ours: src/wa/media.c; peer: Baileys encryptedStream)
+#   bench media-download ours=<MB/s> peer=<MB/s> ...  download from a local HTTP
+#       host and decrypt into a file (ours: the media thread of
+#       src/service/media.c, which also verifies mac and hashes and stores
+#       the row; peer: downloadContentFromMessage, which verifies nothing)
+#   bench media-download-rss-100mb ours=<KiB> peer=<KiB> ...  peak RSS of
+#       that download for a 100 MB file (lower is better)
+# Not measured: upload (sending media is not implemented yet).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mode=${1:-quick}
+B=${2:-${YESAPP_BUILD:-build}}
+case "$mode" in quick|full) ;; *) echo "usage: $0 quick|full [BUILD_DIR]" >&2; exit 2 ;; esac
+for x in bench/bench_media tools/wa-media; do
+	[ -x "$B/$x" ] || { echo "$B/$x is missing: make bench" >&2; exit 1; }
+done
+. bench/lib.sh
+bench_reps "$mode"
+T=$(mktemp -d)
+bench_atexit "rm -rf '$T'"
+# a file, its upload under a key of ours, and a host that serves the upload
+prep() { # SIZE NAME
+	head -c "$1" /dev/urandom >"$T/$2.plain"
+	local key sums
+	key=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n')
+	sums=$("$B/tools/wa-media" enc document "$key" "$T/$2.plain" "$T/$2.enc")
+	echo "$key" >"$T/$2.key"
+	echo "$sums" | sed 's/.*"fileSha256":"\([0-9a-f]*\)".*/\1/' >"$T/$2.sha"
+	echo "$sums" | sed 's/.*"fileEncSha256":"\([0-9a-f]*\)".*/\1/' >"$T/$2.encsha"
+	node bench/media/serve.mjs "$T/$2.enc" >"$T/$2.port" &
+	bench_atexit "kill $!"
+	for _ in $(seq 100); do [ -s "$T/$2.port" ] && break; sleep 0.05; done
+}
+prep 20000000 m20
+prep 100000000 m100
+url() { echo "http://127.0.0.1:$(cat "$T/$1.port")/v/t62.7119-24/bench.enc"; }
+ours_dl() { # NAME
+	local d; d=$(mktemp -d "$T/d.XXXX")
+	"$B/bench/bench_media" download "$(url "$1")" "$(cat "$T/$1.key")" "$(cat "$T/$1.encsha")" \
+		"$(cat "$T/$1.sha")" "$(stat -c %s "$T/$1.plain")" "$d" 2>/dev/null
+	cmp -s "$d/media/"*.pdf "$T/$1.plain" || { echo "bench media: our download differs" >&2; return 1; }
+	rm -rf "$d"
+}
+peer_dl() { # NAME
+	node bench/media/peer.mjs download "$(url "$1")" "$(cat "$T/$1.key")" "$(stat -c %s "$T/$1.plain")" "$T/peer.out"
+	cmp -s "$T/peer.out" "$T/$1.plain" || { echo "bench media: peer download differs" >&2; return 1; }
+	rm -f "$T/peer.out"
+}
+ours() {
+	"$B/bench/bench_media" encrypt "$T/m20.plain" "$T/ours.enc" | grep '^encrypt '
+	rm -f "$T/ours.enc"
+	ours_dl m20 | grep '^download '
+	ours_dl m100 | sed -n 's/^rss_kib /rss100 /p'
+}
+peer() {
+	node bench/media/peer.mjs encrypt "$T/m20.plain" | grep '^encrypt '
+	peer_dl m20 | grep '^download '
+	peer_dl m100 | sed -n 's/^rss_kib /rss100 /p'
+}
+bench_interleave ours=ours peer=peer
+bench_line media-encrypt encrypt MB/s fmt=%.1f
+bench_line media-download download MB/s fmt=%.1f
+bench_line media-download-rss-100mb rss100 KiB lower fmt=%.0f
