@@ -43,9 +43,15 @@ function peerOf(m: Message): string {
   return (m.direction === 'outbound' ? m.to : m.from) ?? m.chat ?? '';
 }
 
-function merge(a: Message[], b: Message[]): Message[] {
+// Statuses only move forward (docs/api.md): a stale copy never replaces a newer one.
+const RANK: Record<string, number> = { pending: 0, sent: 1, received: 1, delivered: 2, read: 3, failed: 4 };
+
+export function merge(a: Message[], b: Message[]): Message[] {
   const byId = new Map<string, Message>();
-  for (const m of [...a, ...b]) byId.set(m.id, m);
+  for (const m of [...a, ...b]) {
+    const old = byId.get(m.id);
+    if (!old || (RANK[m.status] ?? 0) >= (RANK[old.status] ?? 0)) byId.set(m.id, m);
+  }
   return [...byId.values()].sort((x, y) => {
     const tx = x.timestamp ?? x.createdAt, ty = y.timestamp ?? y.createdAt;
     return tx < ty ? -1 : tx > ty ? 1 : x.id < y.id ? -1 : 1;
@@ -63,7 +69,7 @@ export function Conversation({ api, id }: { api: Api; id: string }) {
   const [to, setTo] = useState('');
   const [text, setText] = useState('');
   const [sendError, setSendError] = useState<unknown>(null);
-  const bottom = useRef<HTMLDivElement>(null);
+  const scroller = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
 
   const base = `/api/v1/sessions/${id}/messages?limit=50` + (chat ? '&chat=' + encodeURIComponent(chat) : '');
@@ -96,7 +102,8 @@ export function Conversation({ api, id }: { api: Api; id: string }) {
     }
   });
   useEffect(() => {
-    if (stick.current) bottom.current?.scrollIntoView({ block: 'nearest' });
+    const el = scroller.current;
+    if (stick.current && el) el.scrollTop = el.scrollHeight; // newest at the bottom
   }, [messages]);
   useEffect(() => {
     if (!to && messages.length) setTo(peerOf(messages[messages.length - 1]));
@@ -153,10 +160,9 @@ export function Conversation({ api, id }: { api: Api; id: string }) {
         )}
       </Card>
       <Card title="Conversation">
-        <div className="scroll" onScroll={(e) => { const el = e.currentTarget; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40; }}>
+        <div className="scroll" ref={scroller} onScroll={(e) => { const el = e.currentTarget; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40; }}>
           {older && <button type="button" className="older" onClick={loadOlder}>Load older messages</button>}
           {messages.length === 0 && !error ? <p className="muted">No messages yet.</p> : <MessageList messages={messages} />}
-          <div ref={bottom} />
         </div>
         <ErrorBox error={error} />
         <form className="sendbox" onSubmit={send}>
