@@ -155,5 +155,6 @@ void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);
 void api_sandbox_get(struct http_req *req);
 void api_sandbox_scan(struct http_req *req);
+void api_logs_list(struct http_req *req);   /* api/logs.c */
 
 #endif

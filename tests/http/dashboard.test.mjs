@@ -95,6 +95,50 @@ test('the files: index.html, hashed assets, ETag/304, gzip, client-route fallbac
   }
 });
 
+test('GET /api/v1/logs: the ring of recent lines, by level and session, bounded; bad arguments are 400', async () => {
+  const srv = await startServer({ args: ['--sandbox'], env: { API_KEY: KEY, LOG_LEVEL: 'debug' } });
+  srv.key = KEY;
+  try {
+    const all = await req(srv, 'GET', '/api/v1/logs?limit=500');
+    assert.equal(all.status, 200, all.text);
+    const lines = all.body.data;
+    assert.ok(lines.length > 0);
+    assert.ok(lines.some((l) => l.message === 'listening' && l.port === srv.port), 'the start-up lines are there');
+    for (let i = 1; i < lines.length; i++) assert.ok(lines[i].seq > lines[i - 1].seq, 'oldest first');
+    for (const l of lines) {
+      assert.match(l.timestamp, /^\d{4}-\d\d-\d\dT/);
+      assert.ok(['debug', 'info', 'warn', 'error'].includes(l.level));
+    }
+    const two = await req(srv, 'GET', '/api/v1/logs?limit=2');
+    assert.equal(two.body.data.length, 2);
+    assert.ok(two.body.data[1].seq >= lines.at(-1).seq, 'the newest ones');
+
+    // a session logs about itself (the client's lines carry its id)
+    const s = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'logs' } });
+    assert.equal(s.status, 201, s.text);
+    const mine = await until('lines of the session', async () => {
+      const r = await req(srv, 'GET', `/api/v1/logs?sessionId=${s.body.id}`);
+      return r.body.data.length ? r.body.data : null;
+    });
+    for (const l of mine) assert.ok(l.session === s.body.id || l.sessionId === s.body.id, JSON.stringify(l));
+    const warn = (await req(srv, 'GET', '/api/v1/logs?level=warn&limit=500')).body.data;
+    assert.ok(warn.some((l) => /SANDBOX MODE/.test(l.message)), 'the sandbox warning');
+    for (const l of warn) assert.ok(l.level === 'warn' || l.level === 'error', JSON.stringify(l));
+    const info = (await req(srv, 'GET', '/api/v1/logs?level=info&limit=500')).body.data;
+    assert.ok(info.every((l) => l.level !== 'debug'));
+
+    for (const [q, field] of [['level=loud', 'level'], ['level=off', 'level'], ['level', 'level'], ['sessionId=nope', 'sessionId'], ['limit=0', 'limit'], ['limit=501', 'limit']]) {
+      const r = await req(srv, 'GET', '/api/v1/logs?' + q);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.body.error, 'VALIDATION_ERROR');
+      assert.equal(r.body.details.field, field, q);
+    }
+    assert.equal((await req(srv, 'GET', '/api/v1/logs', { key: null })).status, 401);
+  } finally {
+    await stopServer(srv);
+  }
+});
+
 function rawGet(port, path, headers) {
   return new Promise((res, rej) => {
     import('node:http').then(({ get }) => {
@@ -236,6 +280,18 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     await page.getByRole('status').filter({ hasText: 'queued again' }).waitFor();
     await until('the replayed delivery', () => hooks.length > before);
     await shot('webhooks');
+
+    // logs: live lines from the server's ring, filtered by level
+    await page.getByRole('link', { name: 'Logs', exact: true }).click();
+    await page.locator('.loglines li', { hasText: 'request' }).first().waitFor();
+    await page.getByLabel('Level').selectOption('warn');
+    await page.locator('.loglines li', { hasText: 'SANDBOX MODE' }).waitFor();
+    await until('only warn and error lines', async () => {
+      const levels = await page.locator('.loglines li').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-level')));
+      return levels.length && levels.every((l) => l === 'warn' || l === 'error');
+    });
+    await shot('logs-warn');
+    await page.getByLabel('Level').selectOption('');
 
     for (const [link, heading] of [['Logs', 'Logs'], ['Overview', 'Overview'], ['API reference', 'API reference'], ['Sessions', 'Sessions']]) {
       await page.getByRole('link', { name: link, exact: true }).click();

@@ -3,12 +3,19 @@ import { Api, ApiError } from '../api';
 import { ErrorBox } from '../components';
 import { SessionPicker } from './Webhooks';
 
+/** One line of the server's log ring (GET /api/v1/logs): the JSON log object plus its seq. */
 export interface LogLine {
-  time: string;
+  seq: number;
+  timestamp: string;
   level: string;
   message: string;
-  sessionId: string | null;
-  fields: Record<string, unknown>;
+  session?: string;
+  [field: string]: unknown;
+}
+
+function extra(l: LogLine): string {
+  const { seq: _s, timestamp: _t, level: _l, message: _m, ...rest } = l;
+  return Object.keys(rest).length ? JSON.stringify(rest) : '';
 }
 
 const LEVELS = ['', 'debug', 'info', 'warn', 'error'];
@@ -45,17 +52,17 @@ export function Logs({ api }: { api: Api }) {
           <div className="row filters">
             <label htmlFor="log-level">Level</label>
             <select id="log-level" value={level} onChange={(e) => setLevel(e.target.value)}>
-              {LEVELS.map((l) => <option key={l} value={l}>{l || 'all (debug and up)'}</option>)}
+              {LEVELS.map((l) => <option key={l} value={l}>{l ? l + ' and up' : 'all'}</option>)}
             </select>
             <SessionPicker api={api} value={sessionId} onChange={setSessionId} allowAll />
           </div>
           <ErrorBox error={error} />
           {lines === null ? <p>Loading…</p> : lines.length === 0 ? <p>No log lines match.</p> : (
             <ol className="loglines" aria-label="Log lines, newest last">
-              {lines.map((l, i) => (
-                <li key={i} className={'lvl-' + l.level}>
-                  <time>{l.time}</time> <span className="lvl">{l.level}</span> {l.message}{' '}
-                  <span className="muted">{Object.keys(l.fields).length ? JSON.stringify(l.fields) : ''}</span>
+              {lines.map((l) => (
+                <li key={l.seq} className={'lvl-' + l.level} data-level={l.level}>
+                  <time dateTime={l.timestamp}>{l.timestamp}</time> <span className="lvl">{l.level}</span> {l.message}{' '}
+                  <span className="muted">{extra(l)}</span>
                 </li>
               ))}
             </ol>
