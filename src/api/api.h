@@ -156,5 +156,6 @@ void api_passkey_confirm(struct http_req *req);
 void api_sandbox_get(struct http_req *req);
 void api_sandbox_scan(struct http_req *req);
 void api_logs_list(struct http_req *req);   /* api/logs.c */
+void api_stats_get(struct http_req *req);   /* api/stats.c */
 
 #endif

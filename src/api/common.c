@@ -45,6 +45,7 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/sandbox/scan", api_sandbox_scan, 0 },
 	/* the dashboard's (issue 12) */
 	{ HTTP_GET, "/api/v1/logs", api_logs_list, 0 },
+	{ HTTP_GET, "/api/v1/stats", api_stats_get, 0 },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -139,6 +139,70 @@ test('GET /api/v1/logs: the ring of recent lines, by level and session, bounded;
   }
 });
 
+test('GET /api/v1/stats: sessions by status, messages today and per hour/day, webhook failures', async () => {
+  const srv = await startServer({ args: ['--sandbox'], env: { API_KEY: KEY } });
+  srv.key = KEY;
+  try {
+    const ids = [];
+    for (const [name, phone] of [['s1', `1555${uniq}301`], ['s2', `1555${uniq}302`]]) {
+      const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name } });
+      assert.equal(c.status, 201, c.text);
+      const sc = await req(srv, 'POST', '/api/v1/sandbox/scan', { body: { sessionId: c.body.id, phone: '+' + phone } });
+      assert.equal(sc.status, 200, sc.text);
+      ids.push(c.body.id);
+    }
+    const third = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'unlinked' } });
+    // a hook that nothing answers on the receiving side: each attempt fails
+    const hook = await req(srv, 'PUT', `/api/v1/sessions/${ids[1]}/webhook`, { body: { url: 'http://127.0.0.1:1/hook', events: ['message'] } });
+    assert.equal(hook.status, 200, hook.text);
+    for (const text of ['one', 'two']) {
+      const m = await req(srv, 'POST', `/api/v1/sessions/${ids[0]}/messages`, { body: { to: `+1555${uniq}302`, text } });
+      assert.equal(m.status, 202, m.text);
+    }
+    await req(srv, 'POST', `/api/v1/sessions/${ids[0]}/messages`, { body: { to: '+15559999999', text: 'nobody' } });
+    await until('2 received by s2', async () => (await req(srv, 'GET', `/api/v1/sessions/${ids[1]}/messages`)).body.data.length === 2);
+    await until('the failed one', async () => (await req(srv, 'GET', `/api/v1/sessions/${ids[0]}/messages`)).body.data.some((m) => m.status === 'failed'));
+
+    const all = await until('webhook failures counted', async () => {
+      const r = await req(srv, 'GET', '/api/v1/stats');
+      assert.equal(r.status, 200, r.text);
+      return r.body.webhookFailures > 0 ? r.body : null;
+    });
+    assert.equal(all.sessions.total, 3);
+    assert.equal(all.sessions.byStatus.connected, 2);
+    assert.equal(Object.values(all.sessions.byStatus).reduce((a, b) => a + b, 0), 3);
+    assert.deepEqual(all.messagesToday, { sent: 2, received: 2, failed: 1 });
+    assert.equal(all.hourly.length, 24);
+    assert.equal(all.daily.length, 30);
+    // all in the last hour or two (two when an hour began meanwhile)
+    const sum = (bs) => bs.reduce((a, b) => ({ sent: a.sent + b.sent, received: a.received + b.received, failed: a.failed + b.failed }), { sent: 0, received: 0, failed: 0 });
+    assert.deepEqual(sum(all.hourly.slice(-2)), { sent: 2, received: 2, failed: 1 });
+    assert.equal(Date.parse(all.hourly[1].start) - Date.parse(all.hourly[0].start), 3600000);
+    assert.equal(Date.parse(all.daily.at(-1).start) % 86400000, 0);
+    assert.ok(Date.parse(all.hourly.at(-1).start) <= Date.now());
+    assert.deepEqual(sum(all.hourly.slice(0, -2)), { sent: 0, received: 0, failed: 0 });
+
+    const one = await req(srv, 'GET', `/api/v1/stats?sessionId=${ids[1]}`);
+    assert.equal(one.status, 200, one.text);
+    assert.deepEqual(one.body.sessions, { total: 1, byStatus: { connected: 1 } });
+    assert.deepEqual(one.body.messagesToday, { sent: 0, received: 2, failed: 0 });
+    assert.ok(one.body.webhookFailures > 0);
+    const first = await req(srv, 'GET', `/api/v1/stats?sessionId=${ids[0]}`);
+    assert.deepEqual(first.body.messagesToday, { sent: 2, received: 0, failed: 1 });
+    assert.equal(first.body.webhookFailures, 0);
+    assert.equal((await req(srv, 'GET', `/api/v1/stats?sessionId=${third.body.id}`)).body.sessions.total, 1);
+
+    const bad = await req(srv, 'GET', '/api/v1/stats?sessionId=nope');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.details.field, 'sessionId');
+    const none = await req(srv, 'GET', '/api/v1/stats?sessionId=0b0c4a2e-7f6c-4c59-9d8e-1c2b3a4d5e6f');
+    assert.equal(none.status, 404);
+    assert.equal(none.body.error, 'SESSION_NOT_FOUND');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
 function rawGet(port, path, headers) {
   return new Promise((res, rej) => {
     import('node:http').then(({ get }) => {
@@ -292,6 +356,14 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     });
     await shot('logs-warn');
     await page.getByLabel('Level').selectOption('');
+
+    // overview: the server's figures, and the two charts
+    await page.getByRole('link', { name: 'Overview', exact: true }).click();
+    const stats = (await req(srv, 'GET', '/api/v1/stats')).body;
+    assert.ok(stats.messagesToday.sent >= 1 && stats.messagesToday.received >= 1, JSON.stringify(stats.messagesToday));
+    await page.locator('.tile', { hasText: 'Received today' }).locator('strong', { hasText: String(stats.messagesToday.received) }).waitFor();
+    assert.equal(await page.locator('svg[aria-label="Messages per hour"] rect.sent').count(), 24);
+    assert.equal(await page.locator('svg[aria-label="Messages per day"] rect.sent').count(), 30);
 
     for (const [link, heading] of [['Logs', 'Logs'], ['Overview', 'Overview'], ['API reference', 'API reference'], ['Sessions', 'Sessions']]) {
       await page.getByRole('link', { name: link, exact: true }).click();
