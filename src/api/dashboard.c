@@ -11,6 +11,8 @@ const char dash_csp[] = "default-src 'none'; script-src 'self'; style-src 'self'
 			"manifest-src 'self'; base-uri 'none'; form-action 'none'; "
 			"frame-ancestors 'none'";
 
+#define DASH_PATH_MAX 1024
+
 const struct dash_asset *dash_find(const char *path)
 {
 	size_t i;
@@ -64,7 +66,8 @@ void api_dashboard_serve(struct http_req *req)
 		return;
 	}
 	a = dash_find(path);
-	if (!a && strncmp(path, "/assets/", 8))
+	/* no client-side route is that long: an absurd path is not the app's */
+	if (!a && strncmp(path, "/assets/", 8) && strlen(path) <= DASH_PATH_MAX)
 		a = dash_find("/index.html"); /* a client-side route */
 	if (!a) {
 		http_reply_error(req, 404, "NOT_FOUND", "no such file", NULL);

@@ -108,8 +108,8 @@ test('yesapp probe: exit 0 on a 2xx from the local server, 1 otherwise (the Dock
     const ok = spawnSync(BIN, ['probe'], { env, encoding: 'utf8', timeout: 20000 });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stderr, /\/health: 200/);
-    const nf = spawnSync(BIN, ['probe', '/nope'], { env, encoding: 'utf8', timeout: 20000 });
-    assert.equal(nf.status, 1, '404 is not healthy');
+    const nf = spawnSync(BIN, ['probe', '/api/v1/nope'], { env, encoding: 'utf8', timeout: 20000 });
+    assert.equal(nf.status, 1, '401/404 is not healthy'); // (GET /nope is the dashboard's page)
   } finally {
     await stopServer(srv);
   }

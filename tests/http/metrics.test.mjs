@@ -103,7 +103,7 @@ test('/metrics: families, request histograms and session gauges move with what h
     const before = value(fams, 'yesapp_http_request_duration_seconds_count', route) || 0;
     for (let i = 0; i < 3; i++) assert.equal((await req(srv, 'GET', '/api/v1/sessions')).status, 200);
     assert.equal((await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'm' } })).status, 201);
-    assertError(await req(srv, 'GET', '/nope'), 404, 'NOT_FOUND');
+    assertError(await req(srv, 'GET', '/api/v1/nope'), 404, 'NOT_FOUND');
     ({ fams } = await scrape(srv));
     assert.equal(value(fams, 'yesapp_http_request_duration_seconds_count', route), before + 3);
     const inf = value(fams, 'yesapp_http_request_duration_seconds_bucket', { ...route, le: '+Inf' });
