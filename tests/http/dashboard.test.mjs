@@ -287,6 +287,13 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     assert.ok(box.width >= 250, `QR ${box.width} px wide`);
     await shot('session-qr');
 
+    // the pair code alternative: a code in the page (the QR stays)
+    await page.getByLabel('Phone number of the phone to link (E.164)').fill('+' + PHONE_A);
+    await page.getByRole('button', { name: 'Get pair code' }).click();
+    const code = await page.locator('.paircode-value strong').textContent({ timeout: 15000 });
+    assert.match(code, /^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    await qr.waitFor();
+
     // scan with the simulated phone: connected without a reload
     await page.evaluate(() => { window.__noReload = 1; });
     await page.getByLabel('Simulated phone number').fill('+' + PHONE_A);
@@ -401,6 +408,7 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('yesapp.apiKey')), null);
+    await fits('signin');
     await ctx.close();
     assert.deepEqual(problems, []);
   } finally {
