@@ -35,6 +35,9 @@ if [ "$what" != build ] && ! command -v python3 >/dev/null; then missing+=(pytho
 if [ "$what" = test ] && ! python3 -c 'import requests' 2>/dev/null &&
 	! /usr/bin/python3 -c 'import requests' 2>/dev/null; then missing+=(python3-requests); fi
 if [ "$what" = test ] && ! command -v curl >/dev/null; then missing+=(curl); fi
+# /metrics is also read by the Prometheus project's own parser (its Python client)
+if [ "$what" = test ] && ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+	missing+=(python3-prometheus-client); fi
 # deploy/yesapp.service is checked with systemd-analyze; TLS tests make certificates
 if [ "$what" = test ] && ! command -v systemd-analyze >/dev/null; then missing+=(systemd); fi
 if [ "$what" = test ] && ! command -v openssl >/dev/null; then missing+=(openssl); fi

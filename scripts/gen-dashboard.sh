@@ -6,9 +6,10 @@
 # fuzz build, or a machine without Node): the binary then answers / with a
 # 404 saying the dashboard is not built in. Each file is stored as it is and,
 # when that is smaller, gzipped (gzip -9 -n: no name or time, so the output
-# only depends on the input); its ETag is a SHA-256 prefix of its bytes. The
-# output defines dash_assets[] and dash_nassets as declared in
-# src/api/dashboard.h. Prints the bundle's size (JS + CSS + HTML, gzipped)
+# only depends on the input); its ETag is a SHA-256 prefix of its bytes, the
+# gzip form's the weak form of that (W/"...", as src/http/http.c tags what it
+# gzips itself). The output defines dash_assets[] and dash_nassets as
+# declared in src/api/dashboard.h. Prints the bundle's size (JS + CSS + HTML, gzipped)
 # on stderr. Plain POSIX sh + find, od, sed, gzip, sha256sum.
 set -eu
 
@@ -74,7 +75,7 @@ for f in $files; do
 		raw_total=$((raw_total + size))
 		gz_total=$((gz_total + (gsize > 0 ? gsize : size))) ;;
 	esac
-	rows="$rows	{ \"/$f\", \"$type\", raw_$n, $size, $gz, $gsize, \"\\\"$tag\\\"\", \"\\\"$tag-gz\\\"\", $immutable },
+	rows="$rows	{ \"/$f\", \"$type\", raw_$n, $size, $gz, $gsize, \"\\\"$tag\\\"\", \"W/\\\"$tag\\\"\", $immutable },
 "
 	n=$((n + 1))
 done

@@ -9,8 +9,11 @@
  *   QR_NOT_AVAILABLE 404 (409 on the sandbox scan), INVALID_VERSION 400, ALREADY_LINKED 409,
  *   PAIR_CODE_UNAVAILABLE 409, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
  *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503,
- *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409, SANDBOX_DISABLED 404,
- *   SANDBOX_UNAVAILABLE 503.
+ *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409 (404 on GET .../passkey),
+ *   SANDBOX_DISABLED 404, SANDBOX_UNAVAILABLE 503, MESSAGE_NOT_FOUND 404,
+ *   QUEUE_FULL 429, TOO_MANY_STREAMS 429.
+ * Every route, its answers and their codes are described in src/api/openapi.json
+ * (tests/unit/test_openapi.c fails when a row of api_routes is missing there).
  */
 #ifndef YESAPP_API_H
 #define YESAPP_API_H
@@ -153,6 +156,7 @@ void api_streams_wait(struct api_ctx *ctx, int timeout_ms);
 void api_passkey_get(struct http_req *req);
 void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);
+void api_openapi(struct http_req *req); /* api/openapi.c */
 void api_sandbox_get(struct http_req *req);
 void api_sandbox_scan(struct http_req *req);
 void api_logs_list(struct http_req *req);   /* api/logs.c */

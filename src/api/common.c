@@ -41,6 +41,7 @@ const struct http_route api_routes[] = {
 	  0 },
 	{ HTTP_GET, "/api/v1/events", api_events_list, 0 },
 	{ HTTP_GET, "/api/v1/events/stream", api_events_stream, 0 },
+	{ HTTP_GET, "/api/v1/openapi.json", api_openapi, HTTP_ROUTE_PUBLIC },
 	{ HTTP_GET, "/api/v1/sandbox", api_sandbox_get, 0 },
 	{ HTTP_POST, "/api/v1/sandbox/scan", api_sandbox_scan, 0 },
 	/* the dashboard's (issue 12) */

@@ -25,33 +25,6 @@ const struct dash_asset *dash_find(const char *path)
 	return NULL;
 }
 
-/* Whether the entity-tag at p (n bytes, W/ allowed) equals tag. */
-static int tag_is(const char *p, size_t n, const char *tag)
-{
-	if (n >= 2 && p[0] == 'W' && p[1] == '/')
-		p += 2, n -= 2;
-	return n == strlen(tag) && !memcmp(p, tag, n);
-}
-
-int dash_etag_matches(const char *h, const struct dash_asset *a)
-{
-	while (h && *h) {
-		size_t n;
-
-		while (*h == ' ' || *h == '\t' || *h == ',')
-			h++;
-		n = strcspn(h, ",");
-		while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-			n--;
-		if ((n == 1 && *h == '*') || tag_is(h, n, a->etag) || tag_is(h, n, a->gz_etag))
-			return 1;
-		h += n;
-		while (*h && *h != ',')
-			h++;
-	}
-	return 0;
-}
-
 void api_dashboard_serve(struct http_req *req)
 {
 	const char *path = http_req_path(req);
@@ -62,7 +35,7 @@ void api_dashboard_serve(struct http_req *req)
 	if (!dash_nassets) {
 		http_reply_error(req, 404, "NOT_FOUND",
 				 "the dashboard is not built into this binary (build it with make)",
-				 NULL);
+				 json_pack("{s:s}", "path", path));
 		return;
 	}
 	a = dash_find(path);
@@ -70,7 +43,7 @@ void api_dashboard_serve(struct http_req *req)
 	if (!a && strncmp(path, "/assets/", 8) && strlen(path) <= DASH_PATH_MAX)
 		a = dash_find("/index.html"); /* a client-side route */
 	if (!a) {
-		http_reply_error(req, 404, "NOT_FOUND", "no such file", NULL);
+		http_reply_error(req, 404, "NOT_FOUND", "no such file", json_pack("{s:s}", "path", path));
 		return;
 	}
 	gz = a->gz && http_req_accepts_gzip(req);
@@ -80,7 +53,8 @@ void api_dashboard_serve(struct http_req *req)
 	r.etag = gz ? a->gz_etag : a->etag;
 	r.vary_encoding = a->gz != NULL;
 	r.csp = dash_csp;
-	if (dash_etag_matches(http_req_header(req, "If-None-Match"), a)) {
+	/* weak comparison: the plain tag names the gzip form's W/ one too */
+	if (http_req_etag_match(req, a->etag)) {
 		http_reply_asset(req, 304, &r);
 		return;
 	}

@@ -20,7 +20,8 @@ struct dash_asset {
 	const unsigned char *gz;     /* its gzip form, or NULL when that is not smaller */
 	size_t gz_len;
 	const char *etag;            /* quoted SHA-256 prefix of data */
-	const char *gz_etag;         /* the same with "-gz": the gzip form's */
+	const char *gz_etag;         /* its weak form W/"...": the gzip form's, as
+				      * the HTTP layer tags what it gzips */
 	int immutable;               /* under /assets/: content-hashed name */
 };
 
@@ -32,8 +33,6 @@ extern const char dash_csp[];
 
 /* The asset for a request path ("/" is index.html), or NULL. */
 const struct dash_asset *dash_find(const char *path);
-/* 1 if an If-None-Match header value names etag or gz_etag (or is "*"). */
-int dash_etag_matches(const char *if_none_match, const struct dash_asset *a);
 
 /* The HTTP fallback handler: the file, index.html for an unknown path that is
  * not under /assets/ (client-side routes), else 404 JSON. */

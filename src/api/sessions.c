@@ -141,7 +141,6 @@ static void reply_qr(struct http_req *req, int svg)
 	struct api_ctx *ctx = http_req_app(req);
 	struct ybuf img = YBUF_INIT(1 << 20);
 	char id[STORE_ID_LEN], etag[40];
-	const char *inm;
 	uint64_t h = 1469598103934665603ULL;
 	char *qr;
 	int rc;
@@ -161,8 +160,7 @@ static void reply_qr(struct http_req *req, int svg)
 	for (const char *p = qr; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	snprintf(etag, sizeof(etag), "\"%016llx%s\"", (unsigned long long)h, svg ? "s" : "p");
-	inm = http_req_header(req, "If-None-Match");
-	if (inm && !strcmp(inm, etag)) {
+	if (http_req_etag_match(req, etag)) {
 		free(qr);
 		http_reply_bytes(req, 304, NULL, NULL, 0, "private, max-age=20", etag);
 		return;

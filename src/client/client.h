@@ -235,8 +235,16 @@ void wa_client_message_stored(struct wa_client *cl, const char *id);
 int wa_client_start(struct wa_client *cl);
 /* Disconnects and stays IDLE. */
 void wa_client_stop(struct wa_client *cl);
-/* Unlinks this device on WhatsApp's side when connected (remove-companion-
- * device), then closes; the owner wipes the credentials. */
+/*
+ * Unlinks this device on WhatsApp's side (remove-companion-device), then
+ * closes in WA_CL_LOGGED_OUT; the owner wipes the credentials. A linked
+ * client that is not connected now (waiting to reconnect, or connecting)
+ * connects first, at once, and unlinks as soon as it is logged in (never
+ * announcing WA_CL_CONNECTED); if WhatsApp cannot be reached within
+ * WA_LOGOUT_WAIT_MS it ends in WA_CL_LOGGED_OUT all the same, logging that
+ * the phone still lists the device. Anything else ends at once.
+ */
+#define WA_LOGOUT_WAIT_MS 10000
 void wa_client_logout(struct wa_client *cl);
 
 /* In WA_CL_PASSKEY: sends the user's WebAuthn assertion (the JSON of

@@ -97,6 +97,8 @@ struct wa_client {
 	unsigned attempts;          /* consecutive failed connects */
 	bool logged_in_once;        /* this connection reached <success> */
 	bool logout_pending;        /* close after remove-companion-device */
+	bool logout_on_login;       /* unlink as soon as logged in (wa_client_logout) */
+	uint64_t logout_by;         /* loop time after which it unlinks only locally */
 	/* registration */
 	char (*refs)[CL_REF_MAX];   /* allocated while showing QRs */
 	unsigned nrefs, ref_idx;
@@ -153,6 +155,9 @@ void cl_timer_stop(struct wa_client *cl);
  * after too many attempts). */
 void cl_disconnected(struct wa_client *cl, const char *reason);
 /* Ends for good: state st (LOGGED_OUT / FAILED) with reason. */
+/* Sends remove-companion-device on the connection; true when sent (its
+ * answer closes the connection, which ends in WA_CL_LOGGED_OUT). */
+bool cl_unlink(struct wa_client *cl);
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason);
 void cl_creds_changed(struct wa_client *cl);
 /* Sends a node; on failure closes the connection. */

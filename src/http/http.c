@@ -44,6 +44,17 @@
  */
 #define DISCARD_FACTOR 4             /* times MAX_BODY_BYTES */
 #define DISCARD_MIN (32u << 20)      /* bytes */
+/*
+ * Oversized request heads. libmicrohttpd answers a head that does not fit
+ * its per-connection memory pool by itself (an HTML 414 or 431, without our
+ * JSON or X-Request-Id), so the pool is made larger than our own limits and
+ * we answer past them with a JSON 414 URI_TOO_LONG / 431 HEADERS_TOO_LARGE.
+ * A head beyond the pool still gets libmicrohttpd's answer. The pool is
+ * allocated per connection but only touched as far as it is used.
+ */
+#define URI_MAX (8u << 10)           /* bytes of the request target */
+#define HEADERS_MAX (16u << 10)      /* bytes of all header lines */
+#define MHD_POOL_BYTES (64u << 10)
 
 /* Request durations for /metrics: one histogram per (route, status class),
  * the last route slot for requests that matched no route. */
@@ -81,6 +92,7 @@ struct http_req {
 	int64_t start_ns;
 	struct ybuf body;
 	int too_big;
+	int head_error;              /* 414 or 431: the head passed our limits */
 	int probe;                   /* a HTTP_ROUTE_PROBE route */
 	size_t discarded;            /* body bytes dropped after too_big */
 	size_t discard_cap;          /* past this many, drop the connection */
@@ -249,6 +261,45 @@ const char *http_req_query(const struct http_req *req, const char *name, int *pr
 	if (present)
 		*present = r == MHD_YES;
 	return r == MHD_YES ? v : NULL;
+}
+
+int http_etag_listed(const char *list, const char *etag, int weak_only)
+{
+	size_t elen = strlen(etag);
+	const char *h = list;
+
+	while (h && *h) {
+		size_t n;
+		int weak = 0;
+
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		if (*h == '*' && !weak_only)
+			return 1;
+		if (!strncmp(h, "W/", 2)) {
+			weak = 1;
+			h += 2;
+		}
+		n = strcspn(h, ",");
+		while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+			n--;
+		if (n == elen && !memcmp(h, etag, n) && (weak || !weak_only))
+			return 1;
+		h += strcspn(h, ",");
+	}
+	return 0;
+}
+
+static int inm_names(const struct http_req *req, const char *etag, int weak_only)
+{
+	return http_etag_listed(http_req_header(req, "If-None-Match"), etag, weak_only);
+}
+
+int http_req_etag_match(const struct http_req *req, const char *etag)
+{
+	if (!strncmp(etag, "W/", 2))
+		etag += 2;
+	return inm_names(req, etag, 0);
 }
 
 void http_req_set_retry_after(struct http_req *req, int seconds)
@@ -538,6 +589,16 @@ static void dispatch(struct http_req *req)
 	int route_rc, rc, auth_broken = 0;
 	char ident[80];
 
+	if (req->head_error == 414) {
+		http_reply_error(req, 414, "URI_TOO_LONG", "request target too long",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)URI_MAX));
+		return;
+	}
+	if (req->head_error == 431) {
+		http_reply_error(req, 431, "HEADERS_TOO_LARGE", "request headers too large",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)HEADERS_MAX));
+		return;
+	}
 	if (req->too_big) {
 		json_t *d = json_pack("{s:I}", "maxBytes", (json_int_t)srv->o.max_body_bytes);
 
@@ -747,20 +808,35 @@ int http_req_accepts_gzip(const struct http_req *req)
 	return 0;
 }
 
-/* Replaces the body by its gzip form when the client takes it and it helps.
- * Bodies with an ETag stay as they are, so the ETag keeps naming the bytes
- * If-None-Match compares against. */
+/* The gzipped bytes are another representation: a strong ETag becomes weak
+ * (W/"..."), as nginx does, so that it no longer claims byte equality with
+ * the plain form; If-None-Match compares weakly (http_req_etag_match). */
+static void etag_weaken(struct http_req *req)
+{
+	size_t n = strlen(req->etag);
+
+	if (!n || !strncmp(req->etag, "W/", 2) || n + 2 >= sizeof(req->etag))
+		return;
+	memmove(req->etag + 2, req->etag, n + 1);
+	memcpy(req->etag, "W/", 2);
+}
+
+/* Replaces the body by its gzip form when the client takes it and it helps
+ * (a body with an ETag gets the weak form of it, see etag_weaken). A 304
+ * has no body: it echoes the weak form when that is what the client holds. */
 static void maybe_gzip(struct http_req *req)
 {
 	z_stream z;
 	uint8_t *out;
 	size_t cap;
 
+	if (req->status == 304 && req->etag[0] && inm_names(req, req->etag, 1))
+		etag_weaken(req);
 	if (!req->resp || req->gzipped || !compressible_type(req->content_type) ||
 	    req->status == 206)
 		return;
-	req->compressible = !req->etag[0];
-	if (!req->compressible || req->resp_len < GZIP_MIN || !http_req_accepts_gzip(req))
+	req->compressible = 1;
+	if (req->resp_len < GZIP_MIN || !http_req_accepts_gzip(req))
 		return;
 	memset(&z, 0, sizeof(z));
 	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -778,6 +854,7 @@ static void maybe_gzip(struct http_req *req)
 			req->resp_len = z.total_out;
 			req->gzipped = 1;
 			out = NULL;
+			etag_weaken(req);
 		}
 		free(out);
 	}
@@ -844,6 +921,29 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	return req;
 }
 
+static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	size_t *sum = cls;
+
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* 414 or 431 when the request head passed our limits, else 0. */
+static int head_check(struct MHD_Connection *conn, const char *url)
+{
+	size_t sum = strlen(url);
+
+	/* the query string comes apart in arguments: count them back in */
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_header_len, &sum);
+	if (sum > URI_MAX)
+		return 414;
+	sum = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_len, &sum);
+	return sum > HEADERS_MAX ? 431 : 0;
+}
+
 static size_t discard_max(const struct http_server *srv)
 {
 	size_t f = srv->o.max_body_bytes > SIZE_MAX / DISCARD_FACTOR ?
@@ -868,6 +968,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = req;
 		atomic_fetch_add(&srv->in_flight, 1);
+		req->head_error = head_check(conn, url);
+		if (req->head_error) { /* answered now, without reading a body */
+			dispatch(req);
+			return send_answer(req);
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl) {
 			char *end;
@@ -1127,6 +1232,7 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_THREAD_POOL_SIZE, srv->o.threads > 1 ? srv->o.threads : 0u,
 		MHD_OPTION_ARRAY, tls_opts,

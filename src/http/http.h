@@ -84,6 +84,9 @@ const char *http_req_param(const struct http_req *req, int i, size_t *len);
  * the name appeared at all (also as "?name" without a value). */
 const char *http_req_query(const struct http_req *req, const char *name, int *present);
 const char *http_req_header(const struct http_req *req, const char *name);
+/* 1 if the request's If-None-Match names etag (a quoted entity tag, weak
+ * or not) by weak comparison, or is "*": answer 304 then. */
+int http_req_etag_match(const struct http_req *req, const char *etag);
 /* Adds Retry-After: seconds to the response (backpressure answers). */
 void http_req_set_retry_after(struct http_req *req, int seconds);
 /* The request body (NUL-terminated, borrowed); len may be 0. */
@@ -157,6 +160,11 @@ void http_stream_release(struct http_stream *st); /* NULL is a no-op */
 /* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of
  * [A-Za-z0-9._:-]. */
 int http_request_id_ok(const char *s);
+/* 1 if the If-None-Match value `list` (NULL: none; entries separated by
+ * commas, each a quoted entity tag, W/ for a weak one, or "*") names etag
+ * (quoted, without W/): weak_only 0 takes its strong or weak form or "*",
+ * 1 only its weak form. Total over any NUL-terminated text. */
+int http_etag_listed(const char *list, const char *etag, int weak_only);
 /* Returns 1 if origin is allowed by the list ("*" or exact comma-separated
  * entries, surrounding spaces ignored). */
 int http_cors_allowed(const char *list, const char *origin);

@@ -1025,8 +1025,14 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		break;
 	case CMD_FORGET:
 		if (x && !x->forgotten) {
+			enum wa_client_state st = wa_client_state(x->cl);
+
 			x->forgotten = true;
-			if (wa_client_state(x->cl) == WA_CL_CONNECTED)
+			/* a linked client away from WhatsApp reconnects to unlink
+			 * first (bounded by WA_LOGOUT_WAIT_MS) */
+			if (st == WA_CL_CONNECTED ||
+			    ((st == WA_CL_WAITING || st == WA_CL_CONNECTING) &&
+			     wa_creds_linked(wa_client_creds(x->cl))))
 				wa_client_logout(x->cl); /* CMD_FREE follows its LOGGED_OUT */
 			else
 				esess_free(e, x);

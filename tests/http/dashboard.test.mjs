@@ -66,13 +66,21 @@ test('the files: index.html, hashed assets, ETag/304, gzip, client-route fallbac
     assert.equal(gz.headers.vary, 'Accept-Encoding');
     assert.ok(gz.body.length < plain.length / 2, `${gz.body.length} vs ${plain.length}`);
     assert.deepEqual(gunzipSync(gz.body), plain);
-    assert.notEqual(gz.headers.etag, etag);
+    // the gzip form is tagged as the HTTP layer tags what it gzips: W/ of the plain tag
+    assert.equal(gz.headers.etag, `W/${etag}`);
 
-    for (const tag of [etag, gz.headers.etag, `W/${etag}`, `"nope", ${etag}`]) {
-      const r = await fetch(base + js, { headers: { 'If-None-Match': tag } });
+    // the shared If-None-Match matching (http_req_etag_match): weak comparison, lists, *
+    for (const tag of [etag, `W/${etag}`, `"nope", ${etag}`, `"nope",W/${etag}`, '*']) {
+      const r = await fetch(base + js, { headers: { 'If-None-Match': tag, 'Accept-Encoding': 'identity' } });
       assert.equal(r.status, 304, tag);
+      assert.equal(r.headers.get('etag'), tag.includes('W/') ? `W/${etag}` : etag, tag);
       assert.equal((await r.arrayBuffer()).byteLength, 0);
     }
+    const gz304 = await rawGet(srv.port, js, { 'Accept-Encoding': 'gzip', 'If-None-Match': `W/${etag}` });
+    assert.equal(gz304.status, 304);
+    assert.equal(gz304.headers.etag, `W/${etag}`);
+    assert.equal(gz304.body.length, 0);
+    assert.equal((await fetch(base + js, { headers: { 'If-None-Match': `"${etag.slice(1, -2)}"` } })).status, 200, 'a near miss');
     assert.equal((await fetch(base + js, { headers: { 'If-None-Match': '"other"' } })).status, 200);
 
     // client-side routes get index.html; a missing asset and /api paths do not
@@ -83,7 +91,9 @@ test('the files: index.html, hashed assets, ETag/304, gzip, client-route fallbac
     assert.equal(head.status, 200);
     const missing = await fetch(base + '/assets/nope-123.js');
     assert.equal(missing.status, 404);
-    assert.equal((await missing.json()).error, 'NOT_FOUND');
+    const mbody = await missing.json();
+    assert.equal(mbody.error, 'NOT_FOUND');
+    assert.equal(mbody.details.path, '/assets/nope-123.js');
     const api = await req(srv, 'GET', '/api/v1/nope');
     assert.equal(api.status, 404);
     assert.equal(api.body.error, 'NOT_FOUND');

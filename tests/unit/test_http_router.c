@@ -122,8 +122,30 @@ TEST(request_id_and_cors)
 	CHECK(!http_cors_allowed("https://a.example", ""));
 }
 
+TEST(etag_lists)
+{
+	const char *e = "\"abc\"";
+
+	CHECK(!http_etag_listed(NULL, e, 0));
+	CHECK(!http_etag_listed("", e, 0));
+	CHECK(http_etag_listed("\"abc\"", e, 0));
+	CHECK(!http_etag_listed("\"abc\"", e, 1));
+	CHECK(http_etag_listed("W/\"abc\"", e, 0));
+	CHECK(http_etag_listed("W/\"abc\"", e, 1));
+	CHECK(http_etag_listed("\"x\", W/\"y\" ,\t\"abc\"\t", e, 0));
+	CHECK(http_etag_listed("*", e, 0));
+	CHECK(!http_etag_listed("*", e, 1));
+	CHECK(!http_etag_listed("\"abcd\"", e, 0));
+	CHECK(!http_etag_listed("\"ab\"", e, 0));
+	CHECK(!http_etag_listed("abc", e, 0));
+	CHECK(!http_etag_listed("W/", e, 0));
+	CHECK(!http_etag_listed(",,, ,", e, 0));
+	CHECK(!http_etag_listed("w/\"abc\"", e, 0)); /* W/ is case-sensitive */
+}
+
 int main(void)
 {
+	RUN(etag_lists);
 	RUN(router_literal_and_method);
 	RUN(router_params);
 	RUN(router_allow_merges_rows);
