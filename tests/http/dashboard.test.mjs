@@ -382,6 +382,19 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     assert.equal(await page.locator('svg[aria-label="Messages per hour"] rect.sent').count(), 24);
     assert.equal(await page.locator('svg[aria-label="Messages per day"] rect.sent').count(), 30);
 
+    // API reference: the server's own OpenAPI document, every operation, grouped by tag
+    const spec = (await req(srv, 'GET', '/api/v1/openapi.json')).body;
+    const nops = Object.values(spec.paths).reduce((n, item) => n + ['get', 'put', 'post', 'delete', 'patch'].filter((m) => m in item).length, 0);
+    await page.getByRole('link', { name: 'API reference', exact: true }).click();
+    await page.getByRole('heading', { name: 'Messages', exact: true }).waitFor();
+    assert.equal(await page.locator('details.op').count(), nops);
+    const sendOp = page.locator('details.op', { has: page.locator('summary', { hasText: /^POST \/api\/v1\/sessions\/\{id\}\/messages Send/ }) });
+    assert.equal(await sendOp.count(), 1);
+    await sendOp.locator('summary').click();
+    await sendOp.locator('.op-body h4', { hasText: 'Parameters' }).waitFor();
+    assert.match(await sendOp.locator('pre.schema').first().textContent(), /SendMessageRequest \{\s+to: string/);
+    await shot('api-reference-open');
+
     for (const [link, heading] of [['Logs', 'Logs'], ['Overview', 'Overview'], ['API reference', 'API reference'], ['Sessions', 'Sessions']]) {
       await page.getByRole('link', { name: link, exact: true }).click();
       await page.getByRole('heading', { name: heading, exact: true }).waitFor();

@@ -80,7 +80,7 @@ function Shell({ api, onSignOut }: { api: Api; onSignOut: () => void }) {
   else if (path === '/sessions') page = <Sessions api={api} />;
   else if (path === '/webhooks') page = <Webhooks api={api} />;
   else if (path === '/logs') page = <Logs api={api} />;
-  else if (path === '/api-reference') page = <ApiReference />;
+  else if (path === '/api-reference') page = <ApiReference api={api} />;
   else if (path === '/') page = <Overview api={api} />;
   else page = <p>No such page. <Link href="/">Go to the overview</Link>.</p>;
   const current = (href: string) => (href === '/' ? path === '/' : path.startsWith(href));

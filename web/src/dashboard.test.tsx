@@ -5,6 +5,9 @@ import { SignIn } from './App';
 import { Conversation, StatusTicks, merge } from './pages/Conversation';
 import { BarChart } from './pages/Overview';
 import { ConfirmButton } from './components';
+import { ApiReference, groupByTag, schemaText, type OpenApiDoc } from './pages/ApiReference';
+// the server's real document (src/api/openapi.json), as GET /api/v1/openapi.json serves it
+import realDocJson from '../../src/api/openapi.json';
 
 afterEach(cleanup);
 
@@ -115,5 +118,66 @@ describe('BarChart', () => {
     expect(sent[0]).toBe(0);
     expect(sent[2]).toBeCloseTo(150);
     expect(container.querySelectorAll('rect.received').length).toBe(3);
+  });
+});
+
+describe('API reference', () => {
+  const doc = realDocJson as unknown as OpenApiDoc;
+  const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+
+  it('groups every operation of the real document by its tag, in the order of the tags', () => {
+    const groups = groupByTag(doc);
+    let n = 0;
+    for (const item of Object.values(doc.paths ?? {})) n += METHODS.filter((m) => m in item).length;
+    expect(groups.flatMap((g) => g.operations)).toHaveLength(n);
+    const tagOrder = (doc.tags ?? []).map((t) => t.name).filter((t) => groups.some((g) => g.tag === t));
+    expect(groups.map((g) => g.tag).slice(0, tagOrder.length)).toEqual(tagOrder);
+    const send = groups.find((g) => g.tag === 'Messages')!.operations.find((o) => o.method === 'POST' && o.path === '/api/v1/sessions/{id}/messages')!;
+    expect(send.operationId).toBe('sendMessage');
+    expect(send.parameters.map((p) => `${p.in}:${p.name}`)).toContain('path:id'); // the path item's $ref
+    expect(schemaText(doc, send.requestBody!.bodies[0].schema)).toMatch(/^SendMessageRequest \{\n\s+to: string[^\n]*\n\s+text: string/);
+    expect(send.responses.map((r) => r.status)).toEqual(expect.arrayContaining(['202', '400', '401']));
+    const bad = send.responses.find((r) => r.status === '400')!;
+    const codes = ((doc.components as { schemas: { ErrorCode: { enum: string[] } } }).schemas.ErrorCode.enum).length;
+    expect(schemaText(doc, bad.bodies[0].schema)).toContain(`error: ErrorCode (one of ${codes} values)`);
+    const spec = groups.flatMap((g) => g.operations).find((o) => o.path === '/api/v1/openapi.json')!;
+    expect(spec.public).toBe(true);
+    expect(send.public).toBe(false);
+  });
+
+  it('schemaText: names and expands refs, stops at a cycle, shows optional, nullable, arrays and enums', () => {
+    const d: OpenApiDoc = { components: { schemas: {
+      Node: { type: 'object', required: ['id'], additionalProperties: false,
+        properties: { id: { type: 'integer', minimum: 1 }, next: { $ref: '#/components/schemas/Node' }, tags: { type: ['array', 'null'], items: { enum: ['a', 'b'] } } } },
+    } } };
+    expect(schemaText(d, { $ref: '#/components/schemas/Node' })).toBe(
+      'Node {\n  id: integer (1..)\n  next?: Node\n  tags?: array of "a" | "b" | null\n}');
+  });
+
+  it('renders the fetched document: tags, method and path, and an opened operation\'s parameters and schemas', async () => {
+    const f = jsonFetch({ '/api/v1/openapi.json': [200, realDocJson] });
+    const { container } = render(<ApiReference api={new Api('k', f)} />);
+    await screen.findByRole('heading', { name: 'Messages' });
+    expect(screen.getByText(String(doc.info?.version), { exact: false })).toBeTruthy();
+    const summaries = [...container.querySelectorAll('details.op > summary')];
+    const post = summaries.find((s) => s.textContent?.startsWith('POST /api/v1/sessions/{id}/messages'))!;
+    expect(post).toBeTruthy();
+    const details = post.parentElement as HTMLDetailsElement;
+    expect(details.querySelector('.op-body')).toBeNull(); // closed: nothing rendered yet
+    details.open = true;
+    fireEvent(details, new Event('toggle'));
+    await waitFor(() => expect(details.querySelector('.op-body')).not.toBeNull());
+    const body = details.querySelector('.op-body')!;
+    expect(body.textContent).toContain('Parameters');
+    expect(body.querySelector('td code')?.textContent).toBe('id');
+    expect([...body.querySelectorAll('pre.schema')].map((p) => p.textContent).join('\n')).toMatch(/SendMessageRequest \{/);
+    expect(body.textContent).toMatch(/202/);
+    const call = (f as unknown as ReturnType<typeof vi.fn>).mock.calls[0];
+    expect(String(call[0])).toBe('/api/v1/openapi.json');
+  });
+
+  it('says so when the server has no document', async () => {
+    render(<ApiReference api={new Api('k', jsonFetch({}))} />);
+    await screen.findByText(/publishes no OpenAPI document/);
   });
 });
