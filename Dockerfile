@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # YesApp in a container: build on Debian 12, run on Debian 12 slim as a
-# non-root user with its data in the volume /app/data.
+# non-root user with its data in the volume /app/data. The binary carries
+# the web dashboard (served at /).
 #   docker build -t yesapp .
 #   docker run -p 3000:3000 -v yesapp-data:/app/data yesapp
 FROM debian:12 AS build
@@ -11,8 +12,14 @@ COPY Makefile ./
 COPY scripts ./scripts
 COPY src ./src
 COPY migrations ./migrations
-# scripts/deps.sh installs the build dependencies (it runs apt-get as root)
-RUN scripts/deps.sh build && make && strip build/yesapp
+# the dashboard's sources (docs/dashboard.md): make builds them with Vite and
+# embeds web/dist in the binary; its node_modules and dist are not copied
+# (.dockerignore) but made here
+COPY web ./web
+# scripts/deps.sh installs the build dependencies (it runs apt-get as root;
+# Node 20 and web/'s npm packages too). WEB=1: fail rather than embed no
+# dashboard when npm is missing.
+RUN scripts/deps.sh build && make WEB=1 && test -f web/dist/index.html && strip build/yesapp
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \

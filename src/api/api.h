@@ -220,5 +220,7 @@ void api_keys_list(struct http_req *req);
 void api_keys_create(struct http_req *req);
 void api_key_revoke(struct http_req *req);
 void api_audit_list(struct http_req *req);
+void api_logs_list(struct http_req *req);   /* api/logs.c */
+void api_stats_get(struct http_req *req);   /* api/stats.c */
 
 #endif

@@ -65,6 +65,9 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/keys", api_keys_create, 0, ADMIN },
 	{ HTTP_DELETE, "/api/v1/keys/{id}", api_key_revoke, 0, ADMIN },
 	{ HTTP_GET, "/api/v1/audit", api_audit_list, 0, ADMIN },
+	/* the dashboard's (issue 12): logs show every session, so admins only */
+	{ HTTP_GET, "/api/v1/logs", api_logs_list, 0, ADMIN },
+	{ HTTP_GET, "/api/v1/stats", api_stats_get, 0, VIEWER },
 };
 #undef PUBLIC
 #undef VIEWER

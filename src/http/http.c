@@ -120,6 +120,8 @@ struct http_req {
 	const char *content_type;    /* static string; NULL: JSON */
 	char cache_control[64];      /* "" : no-store */
 	char etag[96];               /* "" : none */
+	const char *csp;             /* Content-Security-Policy (a literal); NULL: the API's */
+	int vary_encoding;           /* an asset chosen by Accept-Encoding: Vary */
 	struct http_stream *stream;  /* a streamed answer, or NULL */
 	/* a file answer (http_reply_fd): bytes [file_off, +file_len) of file_fd */
 	int has_file, file_fd;
@@ -516,6 +518,21 @@ static void file_release(struct http_req *req)
 	req->file_ctype = NULL;
 }
 
+void http_reply_asset(struct http_req *req, int status, const struct http_asset_reply *a)
+{
+	http_reply_bytes(req, status, a->content_type, a->data, a->len, a->cache_control, a->etag);
+	if (!req->content_type)
+		return; /* out of memory: answered with JSON */
+	req->gzipped = a->gzipped && a->len;
+	req->vary_encoding = a->vary_encoding;
+	req->csp = a->csp;
+}
+
+const char *http_req_path(const struct http_req *req)
+{
+	return req->path;
+}
+
 /* ---- the middleware chain ---- */
 
 static void stream_unref(struct http_stream *st)
@@ -769,6 +786,14 @@ static void dispatch(struct http_req *req)
 				 key && *key ? "invalid API key" : "missing X-API-Key header", NULL);
 		return;
 	}
+	if (route_rc == Y_ENOTFOUND && srv->o.fallback && !needs_auth(req, route_rc) &&
+	    (req->method == HTTP_GET || req->method == HTTP_HEAD)) {
+		srv->o.fallback(req);
+		if (!req->answered)
+			http_reply_error(req, 404, "NOT_FOUND", "no such route",
+					 json_pack("{s:s}", "path", req->path));
+		return;
+	}
 	if (route_rc == Y_ENOTFOUND) {
 		http_reply_error(req, 404, "NOT_FOUND", "no such route",
 				 json_pack("{s:s}", "path", req->path));
@@ -812,7 +837,8 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				req->csp ? req->csp : "default-src 'none'; frame-ancestors 'none'");
 	/* the rest of helmet's defaults that apply to an API */
 	MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
@@ -874,7 +900,7 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 			MHD_add_response_header(r, "Access-Control-Max-Age", "600");
 		}
 	}
-	else if (req->compressible)
+	else if (req->compressible || req->vary_encoding)
 		MHD_add_response_header(r, "Vary", "Accept-Encoding");
 	if (atomic_load(&srv->quiesced) || req->too_big)
 		MHD_add_response_header(r, "Connection", "close");
@@ -893,7 +919,7 @@ static int compressible_type(const char *ct)
 }
 
 /* Whether Accept-Encoding allows gzip: "gzip" or "*" listed without q=0. */
-static int accepts_gzip(struct http_req *req)
+int http_req_accepts_gzip(const struct http_req *req)
 {
 	const char *h = http_req_header(req, "Accept-Encoding");
 
@@ -944,10 +970,11 @@ static void maybe_gzip(struct http_req *req)
 
 	if (req->status == 304 && req->etag[0] && inm_names(req, req->etag, 1))
 		etag_weaken(req);
-	if (!req->resp || !compressible_type(req->content_type) || req->status == 206)
+	if (!req->resp || req->gzipped || !compressible_type(req->content_type) ||
+	    req->status == 206)
 		return;
 	req->compressible = 1;
-	if (req->resp_len < GZIP_MIN || !accepts_gzip(req))
+	if (req->resp_len < GZIP_MIN || !http_req_accepts_gzip(req))
 		return;
 	memset(&z, 0, sizeof(z));
 	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)

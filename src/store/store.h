@@ -577,5 +577,37 @@ int store_audit_add(struct store *st, const struct store_audit *rows, size_t n);
 int store_audit_list(struct store *st, int64_t before, int limit, struct store_audit **out,
 		     size_t *n, int *has_next);
 void store_audits_free(struct store_audit *a, size_t n);
+/*
+ * Aggregates for the dashboard's overview (GET /api/v1/stats), for every
+ * session or one (session_id NULL or an id). Each figure is one SQL
+ * aggregate over an index range (messages_ts or messages_session_ts,
+ * webhook_log_created or webhook_log_session): no message is read one by one.
+ * Buckets are aligned to UTC hours and days: hourly[STORE_STATS_HOURS - 1]
+ * is the current hour, daily[STORE_STATS_DAYS - 1] today so far (a
+ * timestamp after now_ms counts nowhere). A message
+ * counts by its timestamp: outbound and not failed is "sent", inbound is
+ * "received", outbound failed is "failed". webhook_failures: delivery
+ * attempts without a 2xx answer in the last 24 h. Any thread (the store's
+ * lock is held for the queries).
+ */
+#define STORE_STATS_HOURS 24
+#define STORE_STATS_DAYS 30
+#define STORE_STATS_STATUSES 16
+struct store_msg_counts {
+	int64_t sent, received, failed;
+};
+struct store_stats {
+	int nstatus;
+	struct {
+		char status[24];
+		int64_t n;
+	} by_status[STORE_STATS_STATUSES]; /* sessions per status, by name */
+	int64_t sessions;
+	int64_t hour0_ms, day0_ms;         /* the start of hourly[0], daily[0] */
+	struct store_msg_counts hourly[STORE_STATS_HOURS];
+	struct store_msg_counts daily[STORE_STATS_DAYS];
+	int64_t webhook_failures;
+};
+int store_stats(struct store *st, const char *session_id, int64_t now_ms, struct store_stats *out);
 
 #endif

@@ -3610,3 +3610,115 @@ int store_media_pending(struct store *st, int limit, struct store_media **out, s
 	*n = cnt;
 	return Y_OK;
 }
+
+/* ---- the dashboard's aggregates (store_stats, store.h) ---- */
+
+/* Runs a (bucket, outbound, failed, count) query over [from, to) into
+ * buckets[0..n) of width ms. */
+static int stats_buckets(struct store *st, const char *sql, const char *session_id,
+			 int64_t from, int64_t width, int n, int64_t to, struct store_msg_counts *out)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(st, rc, "count messages");
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int64(s, 2, from);
+	sqlite3_bind_int64(s, 3, width);
+	sqlite3_bind_int64(s, 4, to);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t b = sqlite3_column_int64(s, 0), c = sqlite3_column_int64(s, 3);
+
+		if (b < 0 || b >= n)
+			continue;
+		if (!sqlite3_column_int(s, 1))
+			out[b].received += c;
+		else if (sqlite3_column_int(s, 2))
+			out[b].failed += c;
+		else
+			out[b].sent += c;
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "count messages");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_stats(struct store *st, const char *session_id, int64_t now_ms, struct store_stats *out)
+{
+	static const char by_status[] =
+		"SELECT status, count(*) FROM sessions WHERE ?1 IS NULL OR id = ?1 "
+		"GROUP BY status ORDER BY status";
+	/* two forms, so that each can use its index */
+	static const char msgs_all[] =
+		"SELECT (timestamp - ?2) / ?3, direction = 'outbound', status = 'failed', count(*) "
+		"FROM messages WHERE ?1 IS NULL AND timestamp >= ?2 AND timestamp < ?4 "
+		"GROUP BY 1, 2, 3";
+	static const char msgs_one[] =
+		"SELECT (timestamp - ?2) / ?3, direction = 'outbound', status = 'failed', count(*) "
+		"FROM messages WHERE session_id = ?1 AND timestamp >= ?2 AND timestamp < ?4 "
+		"GROUP BY 1, 2, 3";
+	static const char hook_all[] =
+		"SELECT count(*) FROM webhook_log WHERE created_at >= ?2 "
+		"AND NOT (http_status BETWEEN 200 AND 299)";
+	static const char hook_one[] =
+		"SELECT count(*) FROM webhook_log WHERE session_id = ?1 AND created_at >= ?2 "
+		"AND NOT (http_status BETWEEN 200 AND 299)";
+	const int64_t hour = 3600000, day = 86400000;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (now_ms < STORE_STATS_DAYS * day)
+		return Y_EINVAL;
+	out->hour0_ms = (now_ms / hour - (STORE_STATS_HOURS - 1)) * hour;
+	out->day0_ms = (now_ms / day - (STORE_STATS_DAYS - 1)) * day;
+	pthread_mutex_lock(&st->mu);
+	rc = sqlite3_prepare_v2(st->db, by_status, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_error(st, rc, "count sessions");
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		int64_t n = sqlite3_column_int64(s, 1);
+
+		out->sessions += n;
+		if (out->nstatus < STORE_STATS_STATUSES && name) {
+			snprintf(out->by_status[out->nstatus].status,
+				 sizeof(out->by_status[0].status), "%s", name);
+			out->by_status[out->nstatus++].n = n;
+		}
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "count sessions");
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc)
+		goto out;
+	rc = stats_buckets(st, session_id ? msgs_one : msgs_all, session_id, out->hour0_ms, hour,
+			   STORE_STATS_HOURS, now_ms + 1, out->hourly);
+	if (!rc)
+		rc = stats_buckets(st, session_id ? msgs_one : msgs_all, session_id, out->day0_ms,
+				   day, STORE_STATS_DAYS, now_ms + 1, out->daily);
+	if (rc)
+		goto out;
+	rc = sqlite3_prepare_v2(st->db, session_id ? hook_one : hook_all, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_error(st, rc, "count webhook failures");
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int64(s, 2, now_ms - day);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->webhook_failures = sqlite3_column_int64(s, 0);
+		rc = Y_OK;
+	} else {
+		rc = db_error(st, rc, "count webhook failures");
+	}
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
