@@ -179,6 +179,12 @@ struct wa_client_cbs {
 	 * receipted). Borrowed for the call. Not for the phone's peer
 	 * (category="peer") protocol messages. */
 	void (*on_message)(struct wa_client *cl, const struct wa_client_inbound *m, void *ud);
+	/* Presence (presence.c): a contact's "available" / "unavailable"
+	 * (last_seen Unix seconds, 0 when not shared), or a chat state
+	 * "composing" / "recording" / "paused" in chat `from` (participant:
+	 * the member in a group, else NULL). Borrowed for the call. Optional. */
+	void (*on_presence)(struct wa_client *cl, const char *from, const char *participant,
+			    const char *state, int64_t last_seen, void *ud);
 };
 
 struct wa_client_opts {
@@ -303,6 +309,13 @@ int wa_client_send(struct wa_client *cl, const char *wa_id, const char *to_jid,
  * on_message gave it in `from`). Y_ESTATE when not connected. */
 int wa_client_mark_read(struct wa_client *cl, const char *from, const char *const *ids,
 			size_t n);
+/* Presence (presence.c; Y_ESTATE when not connected): our own
+ * availability, announced with our push name (Y_EINVAL without one); a chat
+ * state for chat `to` ("composing", "recording" or "paused"); a subscription
+ * to a contact's presence (user JID), answered later through on_presence. */
+int wa_client_send_presence(struct wa_client *cl, bool available);
+int wa_client_send_chatstate(struct wa_client *cl, const char *to, const char *state);
+int wa_client_subscribe_presence(struct wa_client *cl, const char *jid);
 /* Messages queued or waiting for the server's ack. */
 size_t wa_client_sends_pending(const struct wa_client *cl);
 

@@ -260,6 +260,22 @@ int cl_bundle_from_node(const struct wa_node *u, struct wa_signal_bundle *b);
 /* The device JID text "user[:dev]@server" into out. */
 void cl_device_jid(const char *user, const char *server, unsigned dev, char *out, size_t cap);
 
+/* msgkind.c: the stanza attributes of a message's kind (§17.0) */
+struct cl_stanza_kind {
+	const char *type;      /* <message type>: text, reaction, media, poll */
+	const char *edit;      /* edit attribute, or NULL */
+	const char *mediatype; /* on each <enc>, or NULL */
+	const char *polltype;  /* <meta polltype>, or NULL */
+	bool hide;             /* decrypt-fail="hide" on each <enc> */
+};
+void cl_stanza_kind(const uint8_t *pb, size_t len, struct cl_stanza_kind *k);
+/* Adds edit, the <enc> attributes and <meta> to a built <message>. */
+int cl_stanza_decorate(struct wa_node *msg, const struct cl_stanza_kind *k);
+
+/* presence.c: <presence> and <chatstate> from the server */
+int cl_presence_received(struct wa_client *cl, const struct wa_node *n);
+int cl_chatstate_received(struct wa_client *cl, const struct wa_node *n);
+
 /* receive.c */
 int cl_message_received(struct wa_client *cl, const struct wa_node *n);
 

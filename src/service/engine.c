@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "service/msgkind.h"
 #include "service/signal_db.h"
 #include "wa/jid.h"
 #include "wa/socket.h"
@@ -46,6 +47,7 @@ enum cmd_kind {
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
+	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
 	CMD_SHUTDOWN,
 };
 
@@ -84,6 +86,7 @@ enum job_kind {
 	J_MSG_STATUS,    /* outbound messages (by WhatsApp id) moved to a status */
 	J_MSG_IN,        /* a message received */
 	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
+	J_PRESENCE,      /* a presence or chat state arrived: a `presence` event */
 };
 
 struct job {
@@ -112,6 +115,9 @@ struct job {
 	const char *msg_status;
 	/* J_MSG_IN */
 	struct store_message *in;
+	struct msgkind_in kin;  /* its kind, when it acts on another message */
+	/* J_PRESENCE: JSON text of the event */
+	char *ev_data;
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -123,6 +129,7 @@ struct omsg {
 	char wa_id[WA_MSG_ID_MAX];
 	char to[72];
 	char *text;
+	char *type, *body; /* the kind (msgkind.h); NULL type: a plain text */
 };
 
 /* One session's client, on the loop. */
@@ -233,6 +240,8 @@ static void omsg_free_list(struct omsg *m)
 		struct omsg *n = m->next;
 
 		free(m->text);
+		free(m->type);
+		free(m->body);
 		free(m);
 		m = n;
 	}
@@ -306,6 +315,8 @@ static void job_free(struct job *j)
 		free(j->creds);
 	}
 	free(j->wa_ids);
+	msgkind_in_release(&j->kin);
+	free(j->ev_data);
 	if (j->in) {
 		store_message_release(j->in);
 		free(j->in);
@@ -627,7 +638,7 @@ static bool drain_one(struct engine *e, struct esess *x, uint64_t now)
 	while (x->q_head && inflight < ENGINE_INFLIGHT_MAX && (!rate || x->tokens >= 1)) {
 		struct omsg *m = x->q_head, **pp;
 		struct ybuf pb = YBUF_INIT(1 << 20);
-		int rc = text_pb(m->text, &pb);
+		int rc = m->type ? msgkind_build(m->type, m->body, m->text, &pb) : text_pb(m->text, &pb);
 
 		rc = rc ?: wa_client_send(x->cl, m->wa_id, m->to, pb.data, pb.len);
 		ybuf_release(&pb);
@@ -736,7 +747,9 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 	if (x->forgotten || x->e->stopping || !(j = job_new(J_MSG_IN, x->id)) ||
 	    !(m = j->in = calloc(1, sizeof(*m))))
 		goto out;
-	if (in->text) {
+	if (msgkind_parse(in->pb, in->pb_len, &j->kin) == Y_OK) {
+		body = json_loads(j->kin.body, 0, NULL);
+	} else if (in->text) {
 		body = json_pack("{s:s}", "text", in->text);
 	} else {
 		char *hex = malloc(in->pb_len * 2 + 1);
@@ -751,7 +764,7 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 	m->chat = chat;
 	chat = NULL;
 	m->from_me = in->from_me;
-	m->type = strdup(in->text ? "text" : "unknown");
+	m->type = strdup(j->kin.type ? j->kin.type : in->text ? "text" : "unknown");
 	m->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	m->status = strdup(in->from_me ? "sent" : "received");
@@ -764,8 +777,9 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 		m->to_jid = me;
 	}
 	me = NULL;
-	m->text = in->text ? strdup(in->text) : NULL;
-	m->quoted_id = in->quoted_id ? strdup(in->quoted_id) : NULL;
+	m->text = j->kin.type ? dup_or_null(j->kin.text) : in->text ? strdup(in->text) : NULL;
+	m->quoted_id = j->kin.quoted_id ? strdup(j->kin.quoted_id)
+		       : in->quoted_id ? strdup(in->quoted_id) : NULL;
 	m->timestamp = in->t > 0 ? in->t * 1000 : clock_now_ms();
 	if (!m->wa_id || !m->chat || !m->type || !m->status) {
 		job_free(j);
@@ -778,9 +792,42 @@ out:
 	free(chat);
 }
 
+/* A contact's presence or a chat state: a `presence` event (written by the
+ * worker). */
+static void on_presence(struct wa_client *cl, const char *from, const char *participant,
+			const char *state, int64_t last_seen, void *ud)
+{
+	struct esess *x = ud;
+	char *chat = user_jid_of(from), *who = participant ? user_jid_of(participant) : NULL;
+	const char *jid = who ? who : chat;
+	char phone[40] = "";
+	struct job *j;
+	json_t *d;
+
+	if (!chat || x->forgotten || x->e->stopping)
+		goto out;
+	if (strstr(jid, "@s.whatsapp.net"))
+		snprintf(phone, sizeof(phone), "+%.*s", (int)strcspn(jid, "@"), jid);
+	d = json_pack("{s:s, s:s?, s:s, s:s}", "chat", chat, "from", phone[0] ? phone : NULL,
+		      "fromJid", jid, "state", state);
+	if (d && last_seen > 0)
+		json_object_set_new(d, "lastSeen", json_integer(last_seen));
+	if (d && (j = job_new(J_PRESENCE, x->id))) {
+		j->ev_data = json_dumps(d, JSON_COMPACT);
+		if (j->ev_data)
+			post_job(x->e, j);
+		else
+			job_free(j);
+	}
+	json_decref(d);
+out:
+	free(chat);
+	free(who);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
-	on_sent, on_receipt, on_message,
+	on_sent, on_receipt, on_message, on_presence,
 };
 
 /* ---- commands on the loop ---- */
@@ -993,6 +1040,18 @@ static void run_cmd(struct engine *e, struct cmd *c)
 
 		if (rc)
 			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_PRESENCE: {
+		int rc = !x || x->forgotten ? Y_ESTATE
+			 : c->seq == SVC_PRESENCE_OWN
+				 ? wa_client_send_presence(x->cl, !strcmp(c->phone, "available"))
+			 : c->seq == SVC_PRESENCE_CHATSTATE
+				 ? wa_client_send_chatstate(x->cl, c->chat, c->phone)
+				 : wa_client_subscribe_presence(x->cl, c->chat);
+
+		if (rc)
+			LOG_INFO("engine presence not sent", "{s:s}", "error", y_strerror(rc));
 		break;
 	}
 	case CMD_SEND:
@@ -1227,15 +1286,24 @@ static struct omsg *omsg_from_store(const struct store_message *r)
 {
 	struct omsg *m;
 
-	if (!r->wa_id || !r->to_jid || !r->text || strlen(r->wa_id) >= WA_MSG_ID_MAX ||
+	if (!r->wa_id || !r->to_jid || (!r->text && !r->body) || strlen(r->wa_id) >= WA_MSG_ID_MAX ||
 	    strlen(r->to_jid) >= sizeof(m->to) || !(m = calloc(1, sizeof(*m))))
 		return NULL;
 	snprintf(m->id, sizeof(m->id), "%s", r->id);
 	snprintf(m->to_session, sizeof(m->to_session), "%s", r->session_id);
 	snprintf(m->wa_id, sizeof(m->wa_id), "%s", r->wa_id);
 	snprintf(m->to, sizeof(m->to), "%s", r->to_jid);
-	if (!(m->text = strdup(r->text))) {
-		free(m);
+	/* a plain text is rebuilt from its text; other kinds from their body */
+	m->text = r->text ? strdup(r->text) : NULL;
+	if (r->type && strcmp(r->type, "text") ? !(m->type = strdup(r->type)) ||
+						     !(m->body = strdup(r->body ? r->body : "{}"))
+					       : r->body && (!(m->type = strdup("text")) ||
+							     !(m->body = strdup(r->body)))) {
+		omsg_free_list(m);
+		return NULL;
+	}
+	if (r->text && !m->text) {
+		omsg_free_list(m);
 		return NULL;
 	}
 	return m;
@@ -1378,10 +1446,20 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_SIG_FLUSH:
 		break; /* the flush runs at the end of the batch */
+	case J_PRESENCE:
+		rc = store_event_add(e->st, j->id, "presence", j->ev_data, NULL);
+		break;
 	case J_MSG_IN:
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
-		rc = store_message_insert(e->st, j->in);
+		if (j->kin.effect) {
+			struct store_effect fx = { (int)j->kin.effect, j->kin.target_id, j->kin.emoji,
+						   j->kin.text };
+
+			rc = store_message_insert_effect(e->st, j->in, &fx, NULL);
+		} else {
+			rc = store_message_insert(e->st, j->in);
+		}
 		if (rc == Y_OK && !j->in->from_me)
 			ymetric_inc(YM_MESSAGES_RECEIVED);
 		if (rc == Y_EEXIST)
@@ -1539,9 +1617,10 @@ static void op_forget(void *eng, const char *id)
 }
 
 /* HTTP thread: checks the session, stores the message pending (committed
- * before the answer), then hands it to the loop. */
-static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
-			struct store_message *out, int *retry_after_s)
+ * before the answer, with its effect on another message if any), then hands
+ * it to the loop. */
+static int op_send_msg(void *eng, const char *session_id, const struct svc_outmsg *o,
+		       struct store_message *out, int *retry_after_s)
 {
 	struct engine *e = eng;
 	struct store_session ss;
@@ -1551,7 +1630,8 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	int64_t waiting = 0;
 	struct omsg *om;
 	struct cmd *c;
-	json_t *body;
+	bool plain = !strcmp(o->type, "text") && !o->body;
+	json_t *body = NULL;
 	int rc, linked;
 
 	rc = svc_session_get(e->svc, session_id, &ss);
@@ -1574,43 +1654,83 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 		*retry_after_s = rate ? (int)((60 + rate - 1) / rate) : 1;
 		return Y_EBUSY;
 	}
-	if (strlen(to_jid) >= sizeof(om->to))
+	if (strlen(o->to_jid) >= sizeof(om->to))
 		return Y_EINVAL;
-	body = json_pack("{s:s}", "text", text);
+	if (plain)
+		body = json_pack("{s:s}", "text", o->text);
 	memset(&m, 0, sizeof(m));
 	snprintf(m.session_id, sizeof(m.session_id), "%s", session_id);
 	m.wa_id = wa_id;
-	m.chat = (char *)to_jid;
+	m.chat = (char *)o->to_jid;
 	m.from_me = 1;
-	m.type = "text";
-	m.body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	m.type = (char *)o->type;
+	m.body = plain ? (body ? json_dumps(body, JSON_COMPACT) : NULL) : (char *)o->body;
 	json_decref(body);
 	m.status = "pending";
 	m.from_jid = from[0] != '@' ? from : NULL;
-	m.to_jid = (char *)to_jid;
-	m.text = (char *)text;
-	rc = m.body ? store_message_insert(e->st, &m) : Y_ENOMEM;
-	free(m.body);
+	m.to_jid = (char *)o->to_jid;
+	m.text = (char *)o->text;
+	m.quoted_id = (char *)o->quoted_id;
+	if (!m.body)
+		rc = Y_ENOMEM;
+	else if (o->fx.kind)
+		rc = store_message_insert_effect(e->st, &m, &o->fx, NULL);
+	else
+		rc = store_message_insert(e->st, &m);
+	if (plain)
+		free(m.body);
 	if (rc)
 		return rc;
 	/* stored: from here on the message exists even if the loop never sees it */
 	c = calloc(1, sizeof(*c));
 	om = calloc(1, sizeof(*om));
-	if (c && om && (om->text = strdup(text))) {
+	if (c && om && (!o->text || (om->text = strdup(o->text))) &&
+	    (plain || ((om->type = strdup(o->type)) && (om->body = strdup(o->body))))) {
 		c->kind = CMD_SEND;
 		snprintf(c->id, sizeof(c->id), "%s", session_id);
 		snprintf(om->id, sizeof(om->id), "%s", m.id);
 		snprintf(om->to_session, sizeof(om->to_session), "%s", session_id);
 		snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
-		snprintf(om->to, sizeof(om->to), "%s", to_jid);
+		snprintf(om->to, sizeof(om->to), "%s", o->to_jid);
 		c->msgs = om;
 		post_cmd(e, c);
 	} else {
 		LOG_WARN("engine: out of memory; the message is sent at the next start", NULL);
-		free(om);
+		omsg_free_list(om);
 		free(c);
 	}
 	return store_message_get(e->st, session_id, m.id, out);
+}
+
+static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
+			struct store_message *out, int *retry_after_s)
+{
+	struct svc_outmsg o;
+
+	memset(&o, 0, sizeof(o));
+	o.to_jid = to_jid;
+	o.type = "text";
+	o.text = text;
+	return op_send_msg(eng, session_id, &o, out, retry_after_s);
+}
+
+static int op_presence(void *eng, const char *session_id, int what, const char *jid,
+		       const char *state)
+{
+	struct cmd *c;
+
+	if ((jid && strlen(jid) >= sizeof(c->chat)) || (state && strlen(state) >= sizeof(c->phone)))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_PRESENCE;
+	c->seq = (uint64_t)what;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	snprintf(c->chat, sizeof(c->chat), "%s", jid ? jid : "");
+	snprintf(c->phone, sizeof(c->phone), "%s", state ? state : "");
+	post_cmd(eng, c);
+	return Y_OK;
 }
 
 static int op_mark_read(void *eng, const char *session_id, const char *chat, const char *wa_id)
@@ -1708,6 +1828,8 @@ static const struct svc_engine_ops engine_ops = {
 	.restart = op_restart,
 	.set_version = op_set_version,
 	.send_text = op_send_text,
+	.send_msg = op_send_msg,
+	.presence = op_presence,
 	.mark_read = op_mark_read,
 	.healthy = op_healthy,
 	.forget = op_forget,

@@ -799,6 +799,31 @@ int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, con
 	return s->ops->send_text(s->eng, session_id, to_jid, text, out, retry_after_s);
 }
 
+int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
+		 struct store_message *out, int *retry_after_s)
+{
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->send_msg)
+		return Y_ESTATE;
+	return s->ops->send_msg(s->eng, session_id, o, out, retry_after_s);
+}
+
+int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
+		 const char *state)
+{
+	struct store_session ss;
+	int connected;
+
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status && !strcmp(ss.status, "connected");
+	store_session_release(&ss);
+	if (!connected || !s->ops || !s->ops->presence)
+		return Y_ESTATE;
+	return s->ops->presence(s->eng, session_id, what, jid, state);
+}
+
 int svc_mark_read(struct svc *s, const char *session_id, const char *id,
 		  struct store_message *out)
 {

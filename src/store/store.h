@@ -290,6 +290,35 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 		       struct store_cursor *next, int *has_next);
 void store_messages_free(struct store_message *m, size_t n);
 
+/* ---- message kinds: reactions, edits, revokes (issue 15) ----
+ * A reaction, edit or revoke is itself a row (type "reaction", "edit",
+ * "revoke"; body as src/service/msgkind.h) and acts on its target, the
+ * session's message with WhatsApp id target_wa_id. */
+enum { STORE_FX_REACTION = 1, STORE_FX_EDIT = 2, STORE_FX_REVOKE = 3 };
+struct store_effect {
+	int kind;                 /* STORE_FX_* */
+	const char *target_wa_id;
+	const char *emoji;        /* REACTION: "" removes the author's reaction */
+	const char *text;         /* EDIT: the new text */
+};
+/*
+ * Inserts m (as store_message_insert, without its `message` event) and, in
+ * the same transaction, applies fx: an edit replaces the target's text
+ * (content.edited, content.history keeps what it replaced), a revoke blanks
+ * it (content.revoked, content.previous keeps it). Both only for a target of
+ * the same author and direction (a text, for edits); otherwise the row is
+ * kept and nothing else changes (*applied 0). For an inbound m that applied,
+ * the event `message.reaction`, `message.edited` or `message.revoked`.
+ */
+int store_message_insert_effect(struct store *st, struct store_message *m,
+				const struct store_effect *fx, int *applied);
+/* *json_out (caller frees): a JSON array of the current reactions to
+ * message wa_id, one per author: [{emoji, from, fromJid, fromMe, timestamp}]. */
+int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,
+			    char **json_out);
+/* Deletes message `id` here only ("delete for me"). Y_ENOTFOUND. */
+int store_message_delete(struct store *st, const char *session_id, const char *id);
+
 /* ---- webhook delivery log ---- */
 /* session_id may be NULL (not tied to a session); error may be NULL.
  * Y_ENOTFOUND if session_id names no session. */

@@ -1,0 +1,228 @@
+// Issue 15, what people do in a chat, end to end through `yesapp sim` with
+// unmodified Baileys 6 and 7 peers: replies, reactions, edits, deletes for
+// everyone, locations and contact cards, both directions. YesApp -> Baileys
+// checks the exact content Baileys decodes; Baileys -> YesApp checks the
+// stored message and its event. Bad input gets coded 4xx answers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { stopServer, req, assertError } from './lib.mjs';
+import { serveOnSim, waitSession } from './engine-lib.mjs';
+import { startSim, sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+
+const Database = createRequire(import.meta.url)('better-sqlite3');
+let sim, root;
+const libs = {};
+before(async () => {
+  sim = await startSim();
+  root = (await sim.api('GET', '/sim/info')).json.rootPublicKey;
+  [libs[6], libs[7]] = [await loadBaileys(6), await loadBaileys(7)];
+});
+after(() => sim.stop());
+
+let seq = 0;
+const newPhone = () => `1557${String(process.pid % 1000).padStart(3, '0')}${String(seq++).padStart(4, '0')}`;
+// Resolves with fn's first truthy answer (polled), or rejects after ms.
+async function until(what, fn, ms = 20000) {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {
+    const v = await fn();
+    if (v) return v;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+// A session of `phone` linked through the simulator's phone.
+async function link(srv, phone) {
+  await sim.api('POST', '/sim/accounts', { phone });
+  const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'kinds' } });
+  assert.equal(c.status, 201, c.text);
+  const s = await waitSession(srv, c.body.id, (x) => x.qrCode, 'a QR');
+  assert.equal((await sim.api('POST', '/sim/scan', { phone, qr: s.qrCode })).status, 200);
+  await waitSession(srv, s.id, (x) => x.status === 'connected', 'connected', 20000);
+  return s.id;
+}
+
+async function peer(phone, name, v) {
+  const B = client(libs[v], sim, phone, name);
+  B.connect();
+  await B.until(() => B.opens && B.pending, `${name} open`);
+  await B.until(() => B.upserts.some((u) => u.message?.protocolMessage), `${name}: phone protocol messages`);
+  return B;
+}
+
+const list = async (srv, id) => (await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=200`)).body.data;
+const events = async (srv, id, types) =>
+  (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=${types}&limit=500`)).body.data;
+// What B received from us (not its own, not the phone's protocol messages)
+const got = (B, pred) => B.upserts.find((u) => !u.key.fromMe && u.message && pred(u.message));
+const proto = (m) => m.editedMessage?.message?.protocolMessage ?? m.protocolMessage;
+const send = (srv, id, body) => req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body });
+
+for (const v of [6, 7]) test(`chat kinds both ways with Baileys ${v}`, async () => {
+  const srv = await serveOnSim(sim, root, 'chatkinds-test-key-0123456789', { RATE_LIMIT_MESSAGES: '0' });
+  const B = await peer(newPhone(), `K${v}`, v);
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const to = `+${B.phone}`;
+
+    // ---- YesApp -> Baileys ----
+    const t1 = await send(srv, id, { to, text: 'original text' });
+    assert.equal(t1.status, 202, t1.text);
+    await B.until(() => got(B, (m) => textOf(m) === 'original text'), 'B gets the text');
+
+    // a reaction: Baileys decodes the key of our message and the emoji
+    const r1 = await req(srv, 'POST', `/api/v1/sessions/${id}/messages/${t1.body.id}/reaction`, { body: { emoji: '👍🏽' } });
+    assert.equal(r1.status, 202, r1.text);
+    assert.equal(r1.body.type, 'reaction');
+    const rx = await B.until(() => got(B, (m) => m.reactionMessage?.text === '👍🏽'), 'B gets the reaction');
+    assert.equal(rx.message.reactionMessage.key.id, t1.body.waId);
+    // removing it: the same with ""
+    const r2 = await req(srv, 'POST', `/api/v1/sessions/${id}/messages/${t1.body.id}/reaction`, { body: { emoji: '' } });
+    assert.equal(r2.status, 202, r2.text);
+    await B.until(() => got(B, (m) => m.reactionMessage && m.reactionMessage.text === '' &&
+      m.reactionMessage.key.id === t1.body.waId), 'B gets the removal');
+
+    // an edit: protocolMessage type 14 naming our message, with the new text
+    const e1 = await req(srv, 'PATCH', `/api/v1/sessions/${id}/messages/${t1.body.id}`, { body: { text: 'edited text ✏️' } });
+    assert.equal(e1.status, 202, e1.text);
+    const ex = await B.until(() => got(B, (m) => proto(m)?.type === 14), 'B gets the edit');
+    assert.equal(proto(ex.message).key.id, t1.body.waId);
+    assert.equal(textOf(proto(ex.message).editedMessage), 'edited text ✏️');
+    const after1 = (await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${t1.body.id}`)).body;
+    assert.equal(after1.text, 'edited text ✏️');
+    assert.equal(after1.content.edited, true);
+    assert.deepEqual(after1.content.history.map((h) => h.text), ['original text']);
+    assert.deepEqual(after1.reactions, [], 'our reaction was removed');
+
+    // a reply: extendedTextMessage whose contextInfo quotes our message
+    const q1 = await send(srv, id, { to, text: 'a reply', quotedMessageId: t1.body.id });
+    assert.equal(q1.status, 202, q1.text);
+    assert.equal(q1.body.quotedMessageId, t1.body.waId);
+    const qx = await B.until(() => got(B, (m) => m.extendedTextMessage?.text === 'a reply'), 'B gets the reply');
+    assert.equal(qx.message.extendedTextMessage.contextInfo.stanzaId, t1.body.waId);
+    assert.equal(textOf(qx.message.extendedTextMessage.contextInfo.quotedMessage), 'edited text ✏️');
+
+    // a location and contact cards
+    const l1 = await send(srv, id, { to, location: { latitude: 52.52, longitude: 13.405, name: 'Berlin', address: 'Pariser Platz' } });
+    assert.equal(l1.status, 202, l1.text);
+    const lx = await B.until(() => got(B, (m) => m.locationMessage), 'B gets the location').catch(async (e) => { console.log('DEBUG', JSON.stringify((await list(srv, id)).slice(0, 3)), JSON.stringify(B.upserts.slice(-3))); throw e; });
+    assert.equal(lx.message.locationMessage.degreesLatitude, 52.52);
+    assert.equal(lx.message.locationMessage.degreesLongitude, 13.405);
+    assert.equal(lx.message.locationMessage.name, 'Berlin');
+    assert.equal(lx.message.locationMessage.address, 'Pariser Platz');
+    const c1 = await send(srv, id, { to, contacts: [{ name: 'Jane; Doe', phone: '+15551230001' }] });
+    assert.equal(c1.status, 202, c1.text);
+    const cx = await B.until(() => got(B, (m) => m.contactMessage), 'B gets one card');
+    assert.equal(cx.message.contactMessage.displayName, 'Jane; Doe');
+    assert.equal(cx.message.contactMessage.vcard,
+      'BEGIN:VCARD\nVERSION:3.0\nFN:Jane\\; Doe\nTEL;type=CELL;type=VOICE;waid=15551230001:+15551230001\nEND:VCARD');
+    const c2 = await send(srv, id, { to, contacts: [{ name: 'A', phone: '+15551230002' }, { name: 'B', phone: '+15551230003' }] });
+    assert.equal(c2.status, 202, c2.text);
+    const c2x = await B.until(() => got(B, (m) => m.contactsArrayMessage), 'B gets two cards');
+    assert.deepEqual(c2x.message.contactsArrayMessage.contacts.map((c) => c.displayName), ['A', 'B']);
+
+    // delete for everyone: protocolMessage REVOKE naming the message
+    const d1 = await req(srv, 'DELETE', `/api/v1/sessions/${id}/messages/${l1.body.id}?forEveryone=true`);
+    assert.equal(d1.status, 202, d1.text);
+    const dx = await B.until(() => got(B, (m) => proto(m) && proto(m).type === 0 && !proto(m).editedMessage &&
+      proto(m).key?.id === l1.body.waId), 'B gets the revoke');
+    assert.ok(dx);
+    const gone = (await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${l1.body.id}`)).body;
+    assert.equal(gone.content.revoked, true);
+    assert.equal(gone.content.previous.name, 'Berlin', 'the history is kept');
+    assertError(await req(srv, 'DELETE', `/api/v1/sessions/${id}/messages/${l1.body.id}?forEveryone=true`), 409, 'MESSAGE_NOT_REVOCABLE');
+
+    // ---- Baileys -> YesApp ----
+    const usJid = `${us}@s.whatsapp.net`;
+    const b1 = await B.sock.sendMessage(usJid, { text: 'from Baileys' });
+    const in1 = await until('inbound text', async () => (await list(srv, id)).find((m) => m.waId === b1.key.id));
+    await B.sock.sendMessage(usJid, { react: { text: '❤️', key: b1.key } });
+    await B.sock.sendMessage(usJid, { react: { text: '😂', key: { remoteJid: usJid, fromMe: false, id: t1.body.waId } } });
+    const rev = await until('reaction events', async () => {
+      const ev = await events(srv, id, 'message.reaction');
+      return ev.length >= 2 ? ev : null;
+    });
+    const onOurs = rev.find((e) => e.waId === t1.body.waId);
+    assert.equal(onOurs.emoji, '😂');
+    assert.equal(onOurs.messageId, t1.body.id);
+    assert.equal(onOurs.from, `+${B.phone}`);
+    assert.equal(onOurs.removed, false);
+    const reacted = (await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${t1.body.id}`)).body;
+    assert.deepEqual(reacted.reactions.map((r) => [r.emoji, r.from]), [['😂', `+${B.phone}`]]);
+    assert.deepEqual((await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${in1.id}`)).body.reactions.map((r) => r.emoji), ['❤️']);
+
+    // an edit from Baileys changes the stored text and keeps the old one
+    await B.sock.sendMessage(usJid, { text: 'from Baileys, edited', edit: b1.key });
+    const edEv = await until('edit event', async () => (await events(srv, id, 'message.edited'))[0]);
+    assert.equal(edEv.messageId, in1.id);
+    assert.equal(edEv.text, 'from Baileys, edited');
+    assert.equal(edEv.previousText, 'from Baileys');
+    const in1e = (await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${in1.id}`)).body;
+    assert.equal(in1e.text, 'from Baileys, edited');
+    assert.deepEqual(in1e.content.history.map((h) => h.text), ['from Baileys']);
+    // an edit of OUR message by them is refused (another author)
+    await B.sock.sendMessage(usJid, { text: 'hijack', edit: { remoteJid: usJid, fromMe: false, id: t1.body.waId } });
+
+    // a reply, a location, a card, then a delete for everyone
+    const b2 = await B.sock.sendMessage(usJid, { text: 'quoting you' }, { quoted: { key: { remoteJid: usJid, fromMe: false, id: t1.body.waId }, message: { conversation: 'edited text ✏️' } } });
+    const in2 = await until('inbound reply', async () => (await list(srv, id)).find((m) => m.waId === b2.key.id));
+    assert.equal(in2.quotedMessageId, t1.body.waId);
+    assert.equal(in2.content.quoted.id, t1.body.waId);
+    const b3 = await B.sock.sendMessage(usJid, { location: { degreesLatitude: -33.8688, degreesLongitude: 151.2093, name: 'Sydney' } });
+    const in3 = await until('inbound location', async () => (await list(srv, id)).find((m) => m.waId === b3.key.id));
+    assert.equal(in3.type, 'location');
+    assert.deepEqual([in3.content.latitude, in3.content.longitude, in3.content.name], [-33.8688, 151.2093, 'Sydney']);
+    const vcard = 'BEGIN:VCARD\nVERSION:3.0\nFN:Max Muster\nTEL;type=CELL;waid=4915112345678:+49 151 12345678\nEND:VCARD';
+    const b4 = await B.sock.sendMessage(usJid, { contacts: { displayName: 'Max', contacts: [{ displayName: 'Max Muster', vcard }] } });
+    const in4 = await until('inbound card', async () => (await list(srv, id)).find((m) => m.waId === b4.key.id));
+    assert.equal(in4.type, 'contacts');
+    assert.deepEqual(in4.content.contacts[0].phones, ['+4915112345678']);
+    assert.equal(in4.content.contacts[0].vcard, vcard);
+    await B.sock.sendMessage(usJid, { delete: b3.key });
+    const rvEv = await until('revoke event', async () => (await events(srv, id, 'message.revoked'))[0]);
+    assert.equal(rvEv.messageId, in3.id);
+    const in3r = (await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${in3.id}`)).body;
+    assert.equal(in3r.content.revoked, true);
+    assert.equal(in3r.content.previous.name, 'Sydney');
+    // the hijack edit above changed nothing
+    assert.equal((await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${t1.body.id}`)).body.text, 'edited text ✏️');
+    assert.equal((await events(srv, id, 'message.edited')).length, 1);
+
+    // ---- bad input ----
+    const base = `/api/v1/sessions/${id}/messages`;
+    const nobody = '00000000-0000-4000-8000-000000000000';
+    assertError(await req(srv, 'POST', `${base}/${nobody}/reaction`, { body: { emoji: '👍' } }), 404, 'MESSAGE_NOT_FOUND');
+    assertError(await req(srv, 'PATCH', `${base}/${nobody}`, { body: { text: 'x' } }), 404, 'MESSAGE_NOT_FOUND');
+    assertError(await req(srv, 'DELETE', `${base}/${nobody}?forEveryone=true`), 404, 'MESSAGE_NOT_FOUND');
+    assertError(await req(srv, 'POST', `${base}/${t1.body.id}/reaction`, { body: { emoji: '👍👍' } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'POST', `${base}/${t1.body.id}/reaction`, { body: { emoji: 'ab' } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'POST', `${base}/${t1.body.id}/reaction`, { body: {} }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, location: { latitude: 200, longitude: 0 } }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, location: { latitude: 0, longitude: -180.5 } }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, location: { latitude: 0, longitude: 0 }, text: 'both' }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, contacts: [] }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, contacts: [{ name: 'x', phone: 'nope' }] }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, contacts: [{ vcard: 'not a card' }] }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, text: 'x', quotedMessageId: nobody }), 404, 'MESSAGE_NOT_FOUND');
+    assertError(await req(srv, 'PATCH', `${base}/${in1.id}`, { body: { text: 'not mine' } }), 409, 'MESSAGE_NOT_EDITABLE');
+    assertError(await req(srv, 'DELETE', `${base}/${t1.body.id}?forEveryone=maybe`), 400, 'VALIDATION_ERROR');
+    // past the edit window (15 minutes): 409
+    const db = new Database(join(srv.dataDir, 'db.sqlite'));
+    try {
+      db.prepare('UPDATE messages SET timestamp = timestamp - 16 * 60 * 1000 WHERE id = ?').run(t1.body.id);
+    } finally {
+      db.close();
+    }
+    assertError(await req(srv, 'PATCH', `${base}/${t1.body.id}`, { body: { text: 'too late' } }), 409, 'EDIT_WINDOW_EXPIRED');
+
+    // delete for me: gone here only
+    const dm = await req(srv, 'DELETE', `${base}/${in2.id}`);
+    assert.equal(dm.status, 200, dm.text);
+    assertError(await req(srv, 'GET', `${base}/${in2.id}`), 404, 'MESSAGE_NOT_FOUND');
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
