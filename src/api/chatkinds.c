@@ -449,6 +449,9 @@ static void reply_presence(struct http_req *req, int rc, const char *state)
 	else if (rc == Y_ESTATE)
 		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
 				 "the session is not connected to WhatsApp", NULL);
+	else if (rc == Y_EINVAL)
+		http_reply_error(req, 409, "PUSH_NAME_UNKNOWN",
+				 "WhatsApp has not told this session its push name yet", NULL);
 	else if (rc)
 		api_reply_store_error(req, rc);
 	else
@@ -457,10 +460,10 @@ static void reply_presence(struct http_req *req, int rc, const char *state)
 
 void api_presence_set(struct http_req *req)
 {
-	static const char *const keys[] = { "state", NULL };
+	static const char *const keys[] = { "state", "name", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	char sid[STORE_ID_LEN];
-	const char *st = NULL;
+	const char *st = NULL, *name = NULL;
 	json_t *body, *d = NULL;
 
 	if (!api_session_use_param(req, sid) || !(body = api_body_object(req, keys)))
@@ -469,8 +472,11 @@ void api_presence_set(struct http_req *req)
 	    (strcmp(st, "available") && strcmp(st, "unavailable")))
 		api_reply_invalid(req, d ? d : http_json_field_error("state",
 								     "available or unavailable"));
+	else if (http_json_get_string(body, "name", 0, 1, 25, &name, &d) == Y_EINVAL ||
+		 (name && strlen(name) > 60))
+		api_reply_invalid(req, d ? d : http_json_field_error("name", "at most 60 bytes"));
 	else
-		reply_presence(req, svc_presence(ctx->svc, sid, SVC_PRESENCE_OWN, NULL, st), st);
+		reply_presence(req, svc_presence(ctx->svc, sid, SVC_PRESENCE_OWN, name, st), st);
 	json_decref(body);
 }
 

@@ -310,10 +310,11 @@ int wa_client_send(struct wa_client *cl, const char *wa_id, const char *to_jid,
 int wa_client_mark_read(struct wa_client *cl, const char *from, const char *const *ids,
 			size_t n);
 /* Presence (presence.c; Y_ESTATE when not connected): our own
- * availability, announced with our push name (Y_EINVAL without one); a chat
+ * availability, announced with name `as` or else our push name (Y_EINVAL
+ * without either); a chat
  * state for chat `to` ("composing", "recording" or "paused"); a subscription
  * to a contact's presence (user JID), answered later through on_presence. */
-int wa_client_send_presence(struct wa_client *cl, bool available);
+int wa_client_send_presence(struct wa_client *cl, bool available, const char *as);
 int wa_client_send_chatstate(struct wa_client *cl, const char *to, const char *state);
 int wa_client_subscribe_presence(struct wa_client *cl, const char *jid);
 /* Messages queued or waiting for the server's ack. */

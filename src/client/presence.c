@@ -28,17 +28,17 @@ static bool connected(const struct wa_client *cl)
 	return cl->state == WA_CL_CONNECTED && cl->conn;
 }
 
-int wa_client_send_presence(struct wa_client *cl, bool available)
+int wa_client_send_presence(struct wa_client *cl, bool available, const char *as)
 {
 	struct wa_node *n;
-	char name[sizeof(cl->creds.push_name)];
+	char name[128];
 	size_t k = 0;
 
 	if (!connected(cl))
 		return Y_ESTATE;
 	/* both libraries insist on a name (others see "-" otherwise); Baileys 7
 	 * strips '@' from it */
-	for (const char *p = cl->creds.push_name; *p && k + 1 < sizeof(name); p++)
+	for (const char *p = as && *as ? as : cl->creds.push_name; *p && k + 1 < sizeof(name); p++)
 		if (*p != '@')
 			name[k++] = *p;
 	name[k] = 0;

@@ -1045,7 +1045,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 	case CMD_PRESENCE: {
 		int rc = !x || x->forgotten ? Y_ESTATE
 			 : c->seq == SVC_PRESENCE_OWN
-				 ? wa_client_send_presence(x->cl, !strcmp(c->phone, "available"))
+				 ? wa_client_send_presence(x->cl, !strcmp(c->phone, "available"), c->chat)
 			 : c->seq == SVC_PRESENCE_CHATSTATE
 				 ? wa_client_send_chatstate(x->cl, c->chat, c->phone)
 				 : wa_client_subscribe_presence(x->cl, c->chat);

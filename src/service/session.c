@@ -813,14 +813,17 @@ int svc_presence(struct svc *s, const char *session_id, int what, const char *ji
 		 const char *state)
 {
 	struct store_session ss;
-	int connected;
+	int connected, named;
 
 	if (svc_session_get(s, session_id, &ss))
 		return Y_ENOTFOUND;
 	connected = ss.status && !strcmp(ss.status, "connected");
+	named = ss.push_name && *ss.push_name;
 	store_session_release(&ss);
 	if (!connected || !s->ops || !s->ops->presence)
 		return Y_ESTATE;
+	if (what == SVC_PRESENCE_OWN && !named && !(jid && *jid))
+		return Y_EINVAL; /* announced with our name: none known yet */
 	return s->ops->presence(s->eng, session_id, what, jid, state);
 }
 

@@ -90,7 +90,8 @@ struct svc_engine_ops {
 	int (*send_msg)(void *eng, const char *session_id, const struct svc_outmsg *o,
 			struct store_message *out, int *retry_after_s);
 	/* Presence (queued to the loop; Y_ESTATE when not connected):
-	 * what SVC_PRESENCE_* says, for chat/contact `jid` (NULL for our own). */
+	 * what SVC_PRESENCE_* says, for chat/contact `jid` (for our own: the
+	 * name to announce, or NULL for the push name). */
 	int (*presence)(void *eng, const char *session_id, int what, const char *jid,
 			const char *state);
 	/* Sends a read receipt for message wa_id received in chat (queued to
@@ -207,7 +208,8 @@ int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, con
 /* As svc_send_text, for a message of any kind. */
 int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
 		 struct store_message *out, int *retry_after_s);
-/* The engine's presence (Y_ENOTFOUND, Y_ESTATE when not connected). */
+/* The engine's presence (Y_ENOTFOUND, Y_ESTATE when not connected,
+ * Y_EINVAL for our own without a name: none given, no push name known). */
 int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
 		 const char *state);
 /* Marks inbound message `id` read (stored status read) and sends the read

@@ -74,6 +74,12 @@ struct sim_device {
 		struct ybuf enc; /* the stanza, binary-encoded */
 	} *unacked;
 	size_t nunacked;
+	/* accounts whose presence it subscribed to (sim_presence.c) */
+	struct sim_presub {
+		struct sim_presub *next;
+		struct sim_account *who; /* borrowed; accounts live as long as the sim */
+		bool lid;                /* named by its LID: answer in that namespace */
+	} *presubs;
 };
 
 /* An account: a phone number, its LID, its primary phone (device 0, a Signal
@@ -91,6 +97,9 @@ struct sim_account {
 	uint32_t key_index;
 	struct sim_device *devices;
 	struct sim_passkey_key *passkey; /* owned; set: linking needs the passkey step */
+	/* presence (sim_presence.c): the last <presence> of any of its devices */
+	bool available;
+	uint64_t last_seen;            /* Unix seconds of the last change, 0: never */
 };
 
 struct sim_stats {

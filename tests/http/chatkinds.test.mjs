@@ -226,3 +226,67 @@ for (const v of [6, 7]) test(`chat kinds both ways with Baileys ${v}`, async () 
     await stopServer(srv);
   }
 });
+
+// Presence and typing through the simulator, judged by Baileys'
+// presence.update events one way and our `presence` events the other.
+for (const v of [6, 7]) test(`presence and typing both ways with Baileys ${v}`, async () => {
+  const srv = await serveOnSim(sim, root, 'chatkinds-test-key-0123456789', { RATE_LIMIT_MESSAGES: '0' });
+  const B = await peer(newPhone(), `P${v}`, v);
+  const seen = [];
+  B.sock.ev.on('presence.update', (u) => { seen.push(u); for (const w of B.waiters.slice()) w(); });
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const usJid = `${us}@s.whatsapp.net`;
+    const ours = (state) => seen.find((u) => Object.entries(u.presences).some(([k, p]) =>
+      k.startsWith(`${us}@`) && p.lastKnownPresence === state));
+    // typing reaches B as a chat state from our bare JID
+    const base = `/api/v1/sessions/${id}`;
+    for (const [state, bl] of [['composing', 'composing'], ['recording', 'recording'], ['paused', 'available']]) {
+      const r = await req(srv, 'POST', `${base}/chats/%2B${B.phone}/typing`, { body: { state } });
+      assert.equal(r.status, 202, r.text);
+      await B.until(() => ours(bl), `B sees ${state}`);
+    }
+    // B subscribes to us; our presence reaches it (no push name known: 409 until one is given)
+    await B.sock.presenceSubscribe(usJid);
+    assertError(await req(srv, 'POST', `${base}/presence`, { body: { state: 'available' } }), 409, 'PUSH_NAME_UNKNOWN');
+    const before = seen.length;
+    const av = await req(srv, 'POST', `${base}/presence`, { body: { state: 'available', name: 'YesApp Bot' } });
+    assert.equal(av.status, 202, av.text);
+    await B.until(() => seen.slice(before).some((u) => u.id === usJid &&
+      u.presences[usJid]?.lastKnownPresence === 'available'), 'B sees us available');
+    const un = await req(srv, 'POST', `${base}/presence`, { body: { state: 'unavailable', name: 'YesApp Bot' } });
+    assert.equal(un.status, 202, un.text);
+    await B.until(() => seen.some((u) => u.presences[usJid]?.lastKnownPresence === 'unavailable' &&
+      u.presences[usJid].lastSeen > 0), 'B sees us unavailable with a last seen');
+
+    // we subscribe to B: a `presence` event now (unavailable), then B's changes and typing
+    const sub = await req(srv, 'POST', `${base}/presence/subscribe`, { body: { to: `+${B.phone}` } });
+    assert.equal(sub.status, 202, sub.text);
+    const pev = (pred) => until('presence event', async () => {
+      const r = await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=presence&limit=100`);
+      return r.body.data.find(pred);
+    });
+    await pev((e) => e.from === `+${B.phone}` && e.state === 'unavailable');
+    B.state.creds.me.name = 'Bee'; // Baileys announces presence only with a name
+    await B.sock.sendPresenceUpdate('available');
+    await pev((e) => e.from === `+${B.phone}` && e.state === 'available');
+    await B.sock.sendPresenceUpdate('composing', usJid);
+    const typing = await pev((e) => e.state === 'composing');
+    assert.equal(typing.chat, `${B.phone}@s.whatsapp.net`);
+    await B.sock.sendPresenceUpdate('recording', usJid);
+    await pev((e) => e.state === 'recording');
+    await B.sock.sendPresenceUpdate('paused', usJid);
+    await pev((e) => e.state === 'paused');
+
+    // bad input
+    assertError(await req(srv, 'POST', `${base}/presence`, { body: { state: 'busy' } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'POST', `${base}/chats/%2B${B.phone}/typing`, { body: { state: 'typing' } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'POST', `${base}/chats/nobody/typing`, { body: { state: 'paused' } }), 400, 'INVALID_PHONE_NUMBER');
+    assertError(await req(srv, 'POST', `${base}/presence/subscribe`, { body: { to: 'x' } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'POST', '/api/v1/sessions/00000000-0000-4000-8000-000000000000/presence', { body: { state: 'available' } }), 404, 'SESSION_NOT_FOUND');
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
