@@ -502,25 +502,41 @@ static int chat_jid(const char *s, size_t len, char *jid, size_t cap)
 	return snprintf(jid, cap, "%s", tmp) < (int)cap;
 }
 
+/* The {chat} path parameter as a JID (72 bytes); 0 after answering 400. */
+static int chat_param(struct http_req *req, char jid[72]);
+
+/* The session, the chat and the body of a .../chats/{chat}/... call; NULL
+ * after answering. */
+static json_t *chat_begin(struct http_req *req, char sid[STORE_ID_LEN], char jid[72],
+			  const char *const *keys)
+{
+	if (!api_session_use_param(req, sid) || !chat_param(req, jid))
+		return NULL;
+	return api_body_object(req, keys);
+}
+
+static int chat_param(struct http_req *req, char jid[72])
+{
+	size_t len = 0;
+	const char *chat = http_req_param(req, 1, &len);
+
+	if (chat && chat_jid(chat, len, jid, 72))
+		return 1;
+	http_reply_error(req, 400, "INVALID_PHONE_NUMBER",
+			 "the chat must be an international number or a JID",
+			 http_json_field_error("chat", "not a number or a JID"));
+	return 0;
+}
+
 void api_chat_typing(struct http_req *req)
 {
 	static const char *const keys[] = { "state", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	char sid[STORE_ID_LEN], jid[72];
-	const char *st = NULL, *chat;
-	size_t len = 0;
+	const char *st = NULL;
 	json_t *body, *d = NULL;
 
-	if (!api_session_use_param(req, sid))
-		return;
-	chat = http_req_param(req, 1, &len);
-	if (!chat || !chat_jid(chat, len, jid, sizeof(jid))) {
-		http_reply_error(req, 400, "INVALID_PHONE_NUMBER",
-				 "the chat must be an international number or a JID",
-				 http_json_field_error("chat", "not a number or a JID"));
-		return;
-	}
-	if (!(body = api_body_object(req, keys)))
+	if (!(body = chat_begin(req, sid, jid, keys)))
 		return;
 	if (http_json_get_string(body, "state", 1, 1, 16, &st, &d) ||
 	    (strcmp(st, "composing") && strcmp(st, "recording") && strcmp(st, "paused")))
@@ -548,4 +564,42 @@ void api_presence_subscribe(struct http_req *req)
 		reply_presence(req, svc_presence(ctx->svc, sid, SVC_PRESENCE_SUBSCRIBE, jid, NULL),
 			       "subscribed");
 	json_decref(body);
+}
+
+/* ---- POST .../chats/{chat}/read {"messageId"?} ---- */
+
+void api_chat_read(struct http_req *req)
+{
+	static const char *const keys[] = { "messageId", NULL };
+	struct api_ctx *ctx = http_req_app(req);
+	char sid[STORE_ID_LEN], jid[72], mid[STORE_ID_LEN];
+	const char *m = NULL;
+	size_t n = 0;
+	json_t *body = NULL, *d = NULL;
+	int rc;
+
+	if (!(body = chat_begin(req, sid, jid, keys)))
+		return;
+	if (http_json_get_string(body, "messageId", 0, 1, 64, &m, &d) == Y_EINVAL) {
+		api_reply_invalid(req, d);
+		json_decref(body);
+		return;
+	}
+	if (m && !api_uuid_parse(m, strlen(m), mid))
+		rc = Y_ENOTFOUND;
+	else
+		rc = svc_mark_chat_read(ctx->svc, sid, jid, m ? mid : NULL, &n);
+	json_decref(body);
+	if (rc == Y_ENOTFOUND && !svc_session_exists(ctx->svc, sid))
+		http_reply_error(req, 404, "SESSION_NOT_FOUND", "no such session", NULL);
+	else if (rc == Y_ENOTFOUND)
+		http_reply_error(req, 404, "MESSAGE_NOT_FOUND", "no such message in this chat",
+				 http_json_field_error("messageId", "no such message in this chat"));
+	else if (rc == Y_ESTATE)
+		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
+				 "the session is not connected to WhatsApp", NULL);
+	else if (rc)
+		api_reply_store_error(req, rc);
+	else
+		http_reply_json(req, 200, json_pack("{s:s, s:I}", "chat", jid, "read", (json_int_t)n));
 }

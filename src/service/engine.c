@@ -64,6 +64,8 @@ struct cmd {
 	size_t raw_id_len;
 	char phone[24];         /* CMD_PAIR_CODE */
 	char chat[72];          /* CMD_READ */
+	char (*rids)[WA_MSG_ID_MAX]; /* CMD_READ of several ids (one receipt): owned */
+	size_t nrids;
 	char wa_id[WA_MSG_ID_MAX];
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
 	struct omsg *msgs;      /* CMD_SEND, CMD_RUN / CMD_RESTART: to queue, owned */
@@ -261,6 +263,7 @@ static void cmd_release(struct cmd *c)
 	}
 	free(c->assertion);
 	free(c->raw_id);
+	free(c->rids);
 	free(c);
 }
 
@@ -1035,8 +1038,15 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		wa_client_start(x->cl);
 		break;
 	case CMD_READ: {
-		const char *ids[1] = { c->wa_id };
-		int rc = x && !x->forgotten ? wa_client_mark_read(x->cl, c->chat, ids, 1) : Y_ESTATE;
+		const char *one[1] = { c->wa_id }, **ids = c->nrids ? calloc(c->nrids, sizeof(*ids)) : one;
+		size_t n = c->nrids ? c->nrids : 1;
+		int rc = !ids ? Y_ENOMEM : x && !x->forgotten ? Y_OK : Y_ESTATE;
+
+		for (size_t i = 0; !rc && c->nrids && i < n; i++)
+			ids[i] = c->rids[i];
+		rc = rc ?: wa_client_mark_read(x->cl, c->chat, ids, n);
+		if (ids != one)
+			free(ids);
 
 		if (rc)
 			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
@@ -1750,6 +1760,31 @@ static int op_mark_read(void *eng, const char *session_id, const char *chat, con
 	return Y_OK;
 }
 
+static int op_mark_read_ids(void *eng, const char *session_id, const char *chat,
+			    const char *const *wa_ids, size_t n)
+{
+	struct cmd *c;
+
+	if (!n || strlen(chat) >= sizeof(c->chat))
+		return Y_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(wa_ids[i]) >= WA_MSG_ID_MAX)
+			return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->rids = calloc(n, sizeof(*c->rids)))) {
+		free(c);
+		return Y_ENOMEM;
+	}
+	c->kind = CMD_READ;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	memcpy(c->chat, chat, strlen(chat) + 1);
+	for (size_t i = 0; i < n; i++)
+		snprintf(c->rids[i], sizeof(c->rids[i]), "%s", wa_ids[i]);
+	c->nrids = n;
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static int op_pair_code(void *eng, const char *id, const char *phone,
 			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
 {
@@ -1831,6 +1866,7 @@ static const struct svc_engine_ops engine_ops = {
 	.send_msg = op_send_msg,
 	.presence = op_presence,
 	.mark_read = op_mark_read,
+	.mark_read_ids = op_mark_read_ids,
 	.healthy = op_healthy,
 	.forget = op_forget,
 	.passkey = op_passkey,

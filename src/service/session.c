@@ -827,6 +827,49 @@ int svc_presence(struct svc *s, const char *session_id, int what, const char *ji
 	return s->ops->presence(s->eng, session_id, what, jid, state);
 }
 
+int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
+		       const char *upto_id, size_t *n)
+{
+	struct store_session ss;
+	struct store_message up, *list = NULL;
+	const char **ids = NULL;
+	size_t k = 0;
+	int rc, connected;
+
+	*n = 0;
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status && !strcmp(ss.status, "connected");
+	store_session_release(&ss);
+	if (upto_id) {
+		rc = store_message_get(s->st, session_id, upto_id, &up);
+		if (rc)
+			return rc;
+		rc = strcmp(up.chat, chat) ? Y_ENOTFOUND : Y_OK;
+		store_message_release(&up);
+		if (rc)
+			return rc;
+	}
+	if (!connected || !s->ops || !s->ops->mark_read_ids)
+		return Y_ESTATE;
+	rc = store_chat_unread(s->st, session_id, chat, upto_id, &list, &k);
+	if (!rc && k && !(ids = calloc(k, sizeof(*ids))))
+		rc = Y_ENOMEM;
+	for (size_t i = 0; !rc && i < k; i++)
+		ids[i] = list[i].wa_id;
+	/* 1:1: one sender, one receipt listing every id */
+	if (!rc && k)
+		rc = s->ops->mark_read_ids(s->eng, session_id,
+					   list[0].from_jid ? list[0].from_jid : chat, ids, k);
+	for (size_t i = 0; !rc && i < k; i++)
+		rc = store_message_set_status(s->st, list[i].id, "read", NULL);
+	if (!rc)
+		*n = k;
+	free(ids);
+	store_messages_free(list, k);
+	return rc;
+}
+
 int svc_mark_read(struct svc *s, const char *session_id, const char *id,
 		  struct store_message *out)
 {

@@ -94,6 +94,10 @@ struct svc_engine_ops {
 	 * name to announce, or NULL for the push name). */
 	int (*presence)(void *eng, const char *session_id, int what, const char *jid,
 			const char *state);
+	/* One read receipt for messages wa_ids[0..n) of one sender in chat
+	 * (queued; Y_EINVAL for n 0 or overlong ids). */
+	int (*mark_read_ids)(void *eng, const char *session_id, const char *chat,
+			     const char *const *wa_ids, size_t n);
 	/* Sends a read receipt for message wa_id received in chat (queued to
 	 * the loop; Y_ESTATE when the session is not connected). */
 	int (*mark_read)(void *eng, const char *session_id, const char *chat, const char *wa_id);
@@ -212,6 +216,12 @@ int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg 
  * Y_EINVAL for our own without a name: none given, no push name known). */
 int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
 		 const char *state);
+/* Marks a chat read up to message `upto_id` (our id; NULL: everything):
+ * every inbound message of the chat still `received` at or before it gets
+ * one read receipt and status read. *n gets how many. Y_ENOTFOUND (session,
+ * or upto_id not in that chat), Y_ESTATE (not connected). */
+int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
+		       const char *upto_id, size_t *n);
 /* Marks inbound message `id` read (stored status read) and sends the read
  * receipt. Y_ENOTFOUND (session or message), Y_EINVAL (not an inbound
  * message), Y_ESTATE (the session is not connected). *out is the message. */

@@ -316,6 +316,12 @@ int store_message_insert_effect(struct store *st, struct store_message *m,
  * message wa_id, one per author: [{emoji, from, fromJid, fromMe, timestamp}]. */
 int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,
 			    char **json_out);
+/* The inbound messages of chat still "received" (not read) up to message
+ * upto_id (by timestamp, then arrival; NULL: all), oldest first, reactions,
+ * edits and revokes left out; at most STORE_LIST_MAX. *out freed with
+ * store_messages_free. */
+int store_chat_unread(struct store *st, const char *session_id, const char *chat,
+		      const char *upto_id, struct store_message **out, size_t *n);
 /* Deletes message `id` here only ("delete for me"). Y_ENOTFOUND. */
 int store_message_delete(struct store *st, const char *session_id, const char *id);
 

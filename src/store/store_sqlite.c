@@ -3389,3 +3389,47 @@ int store_message_delete(struct store *st, const char *session_id, const char *i
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
+
+int store_chat_unread(struct store *st, const char *session_id, const char *chat,
+		      const char *upto_id, struct store_message **out, size_t *n)
+{
+	struct store_message *rows = calloc(STORE_LIST_MAX, sizeof(*rows));
+	size_t count = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	rc = adhoc(st,
+		   "SELECT " MSG_COLS " FROM messages WHERE session_id = ?1 AND chat = ?2 AND "
+		   "direction = 'inbound' AND status = 'received' AND (?3 IS NULL OR "
+		   "(timestamp, rowid) <= (SELECT timestamp, rowid FROM messages WHERE id = ?3)) AND "
+		   "wa_id IS NOT NULL AND type NOT IN ('reaction', 'edit', 'revoke') "
+		   "ORDER BY timestamp, id LIMIT ?4",
+		   &s);
+	if (!rc) {
+		bind_text(s, 1, session_id);
+		bind_text(s, 2, chat);
+		bind_text(s, 3, upto_id);
+		sqlite3_bind_int(s, 4, STORE_LIST_MAX);
+		while (!rc && (rc = sqlite3_step(s)) == SQLITE_ROW)
+			if (!(rc = read_message(s, &rows[count])))
+				count++;
+		if (rc == SQLITE_DONE)
+			rc = Y_OK;
+		else if (rc > 0)
+			rc = db_error(st, rc, "list unread messages");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_messages_free(rows, count);
+		return rc;
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}

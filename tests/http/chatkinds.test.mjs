@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { stopServer, req, assertError } from './lib.mjs';
 import { serveOnSim, waitSession } from './engine-lib.mjs';
-import { startSim, sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+import { startSim, sleep, loadBaileys, client, textOf, statusAtLeast } from '../interop/sim-lib.mjs';
 
 const Database = createRequire(import.meta.url)('better-sqlite3');
 let sim, root;
@@ -285,6 +285,47 @@ for (const v of [6, 7]) test(`presence and typing both ways with Baileys ${v}`, 
     assertError(await req(srv, 'POST', `${base}/chats/nobody/typing`, { body: { state: 'paused' } }), 400, 'INVALID_PHONE_NUMBER');
     assertError(await req(srv, 'POST', `${base}/presence/subscribe`, { body: { to: 'x' } }), 400, 'VALIDATION_ERROR');
     assertError(await req(srv, 'POST', '/api/v1/sessions/00000000-0000-4000-8000-000000000000/presence', { body: { state: 'available' } }), 404, 'SESSION_NOT_FOUND');
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
+
+// Marking a chat read up to a message: one read receipt for every unread
+// inbound message up to it, which Baileys sees as read (status 4).
+for (const v of [6, 7]) test(`mark a chat read up to a message, Baileys ${v} sees the reads`, async () => {
+  const srv = await serveOnSim(sim, root, 'chatkinds-test-key-0123456789', { RATE_LIMIT_MESSAGES: '0' });
+  const B = await peer(newPhone(), `R${v}`, v);
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const usJid = `${us}@s.whatsapp.net`;
+    const sent = [];
+    for (const text of ['r1', 'r2', 'r3']) sent.push(await B.sock.sendMessage(usJid, { text }));
+    const rows = await until('three inbound', async () => {
+      const l = await list(srv, id);
+      const r = sent.map((m) => l.find((x) => x.waId === m.key.id));
+      return r.every(Boolean) ? r : null;
+    });
+    const chat = rows[0].chat;
+    assert.equal(chat, `${B.phone}@s.whatsapp.net`, 'chats are filed under the phone number');
+    const r = await req(srv, 'POST', `/api/v1/sessions/${id}/chats/${encodeURIComponent(chat)}/read`, { body: { messageId: rows[1].id } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.read, 2);
+    await B.until(() => statusAtLeast(B, sent[0].key.id, 4) && statusAtLeast(B, sent[1].key.id, 4), 'B sees r1, r2 read');
+    const st = async () => Object.fromEntries((await list(srv, id)).filter((m) => rows.some((x) => x.id === m.id)).map((m) => [m.text, m.status]));
+    assert.deepEqual(await st(), { r1: 'read', r2: 'read', r3: 'received' });
+    assert.ok(!statusAtLeast(B, sent[2].key.id, 4), 'r3 not read yet');
+    // the rest of the chat, by number
+    const all = await req(srv, 'POST', `/api/v1/sessions/${id}/chats/%2B${B.phone}/read`, { body: {} });
+    assert.equal(all.status, 200, all.text);
+    assert.equal(all.body.read, 1);
+    await B.until(() => statusAtLeast(B, sent[2].key.id, 4), 'B sees r3 read');
+    const again = await req(srv, 'POST', `/api/v1/sessions/${id}/chats/${encodeURIComponent(chat)}/read`, { body: {} });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.read, 0, 'nothing left to read');
+    assertError(await req(srv, 'POST', `/api/v1/sessions/${id}/chats/${encodeURIComponent(chat)}/read`, { body: { messageId: '00000000-0000-4000-8000-000000000000' } }), 404, 'MESSAGE_NOT_FOUND');
+    assertError(await req(srv, 'POST', `/api/v1/sessions/${id}/chats/bad/read`, { body: {} }), 400, 'INVALID_PHONE_NUMBER');
   } finally {
     B.end();
     await stopServer(srv);
