@@ -9,6 +9,8 @@
 #include "http/json.h"
 #include "service/msgkind.h"
 #include "util/clock.h"
+#include "util/codec.h"
+#include "wa/crypto.h"
 #include "util/err.h"
 
 #include <math.h>
@@ -151,7 +153,7 @@ static void send_body(struct http_req *req, const char *sid, struct svc_outmsg *
 int api_send_is_kind(const json_t *body)
 {
 	return json_object_get(body, "quotedMessageId") || json_object_get(body, "location") ||
-	       json_object_get(body, "contacts");
+	       json_object_get(body, "contacts") || json_object_get(body, "poll");
 }
 
 static json_t *location_body(const json_t *l, json_t **d)
@@ -241,6 +243,57 @@ static json_t *contacts_body(const json_t *list, json_t **d)
 	return arr ? json_pack("{s:o}", "contacts", arr) : NULL;
 }
 
+/* {"name", "options": 2..12 distinct, "selectableCount"?: 0 (any) .. n,
+ * default 1 (single choice)} plus a fresh 32-byte secret. */
+static json_t *poll_body(const json_t *p, json_t **d)
+{
+	static const char *const keys[] = { "name", "options", "selectableCount", NULL };
+	const json_t *opts = json_object_get(p, "options"), *cnt = json_object_get(p, "selectableCount");
+	const char *name = NULL;
+	uint8_t secret[32];
+	char hex[65];
+	size_t n = json_array_size(opts);
+	json_t *list;
+
+	if (!json_is_object(p)) {
+		*d = http_json_field_error("poll", "must be an object");
+		return NULL;
+	}
+	if (http_json_only_keys(p, keys, d) ||
+	    http_json_get_string(p, "name", 1, 1, 255, &name, d))
+		return NULL;
+	if (!json_is_array(opts) || n < 2 || n > 12) {
+		*d = http_json_field_error("poll.options", "2 to 12 options");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *o = json_string_value(json_array_get(opts, i));
+
+		for (size_t k = 0; o && k < i; k++)
+			if (!strcmp(o, json_string_value(json_array_get(opts, k))))
+				o = NULL;
+		if (!o || !*o || http_utf8_chars(o, strlen(o)) > 100) {
+			*d = http_json_field_error("poll.options",
+						   "distinct texts of 1 to 100 characters");
+			return NULL;
+		}
+	}
+	if (cnt && (!json_is_integer(cnt) || json_integer_value(cnt) < 0 ||
+		    json_integer_value(cnt) > (json_int_t)n)) {
+		*d = http_json_field_error("poll.selectableCount",
+					   "0 (any number) up to the number of options");
+		return NULL;
+	}
+	if (wa_crypto_random(secret, sizeof(secret)))
+		return NULL;
+	codec_hex_encode(secret, sizeof(secret), hex);
+	list = json_deep_copy(opts);
+	return list ? json_pack("{s:s, s:o, s:I, s:s}", "name", name, "options", list,
+				"selectableCount", cnt ? json_integer_value(cnt) : (json_int_t)1,
+				"secret", hex)
+		    : NULL;
+}
+
 /* A reply: the quoted message's id, author and text. */
 static json_t *quoted_json(struct http_req *req, const char *sid, const char *qid, json_t **d,
 			   int *answered)
@@ -268,6 +321,7 @@ static json_t *quoted_json(struct http_req *req, const char *sid, const char *qi
 void api_send_kind(struct http_req *req, const char *sid, const char *to_jid, json_t *body)
 {
 	const json_t *loc = json_object_get(body, "location"), *cts = json_object_get(body, "contacts");
+	const json_t *poll = json_object_get(body, "poll");
 	const char *text = NULL, *qid = NULL;
 	struct svc_outmsg o;
 	json_t *b = NULL, *d = NULL, *q;
@@ -275,9 +329,9 @@ void api_send_kind(struct http_req *req, const char *sid, const char *to_jid, js
 
 	memset(&o, 0, sizeof(o));
 	o.to_jid = to_jid;
-	if (!!loc + !!cts + !!json_object_get(body, "text") != 1) {
+	if (!!loc + !!cts + !!poll + !!json_object_get(body, "text") != 1) {
 		api_reply_invalid(req, http_json_field_error(
-					       "text", "give exactly one of text, location, contacts"));
+					       "text", "give exactly one of text, location, contacts, poll"));
 		return;
 	}
 	if (loc) {
@@ -286,6 +340,9 @@ void api_send_kind(struct http_req *req, const char *sid, const char *to_jid, js
 	} else if (cts) {
 		o.type = "contacts";
 		b = contacts_body(cts, &d);
+	} else if (poll) {
+		o.type = "poll";
+		b = poll_body(poll, &d);
 	} else if (!http_json_get_string(body, "text", 1, 1, API_TEXT_MAX, &text, &d)) {
 		o.type = "text";
 		o.text = text;
@@ -602,4 +659,66 @@ void api_chat_read(struct http_req *req)
 		api_reply_store_error(req, rc);
 	else
 		http_reply_json(req, 200, json_pack("{s:s, s:I}", "chat", jid, "read", (json_int_t)n));
+}
+
+/* ---- GET .../messages/{mid}/poll: the tally ---- */
+
+void api_message_poll(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct store_message t;
+	char sid[STORE_ID_LEN], *votes = NULL;
+	json_t *poll = NULL, *vs = NULL, *opts, *out = NULL;
+	size_t unknown = 0;
+	int rc;
+
+	if (!load_target(req, sid, &t))
+		return;
+	if (strcmp(t.type, "poll")) {
+		http_reply_error(req, 404, "MESSAGE_NOT_FOUND", "the message is not a poll", NULL);
+		store_message_release(&t);
+		return;
+	}
+	rc = store_poll_votes(ctx->st, sid, t.wa_id, &votes);
+	poll = rc ? NULL : json_loads(t.body, 0, NULL);
+	vs = rc ? NULL : json_loads(votes, 0, NULL);
+	opts = json_array();
+	/* each option with its voters; a vote naming no option counts as unknown */
+	for (size_t i = 0; opts && i < json_array_size(json_object_get(poll, "options")); i++) {
+		const char *o = json_string_value(json_array_get(json_object_get(poll, "options"), i));
+		json_t *voters = json_array();
+
+		for (size_t k = 0; voters && k < json_array_size(vs); k++) {
+			const json_t *v = json_array_get(vs, k), *sel = json_object_get(v, "selected");
+
+			for (size_t x = 0; x < json_array_size(sel); x++)
+				if (o && !strcmp(o, json_string_value(json_array_get(sel, x)) ?: ""))
+					json_array_append(voters, json_object_get(v, "fromJid"));
+		}
+		json_array_append_new(opts, json_pack("{s:s?, s:I, s:o}", "name", o, "votes",
+						      (json_int_t)json_array_size(voters), "voters",
+						      voters ? voters : json_array()));
+	}
+	for (size_t k = 0; k < json_array_size(vs); k++) {
+		const json_t *sel = json_object_get(json_array_get(vs, k), "selected");
+
+		for (size_t x = 0; x < json_array_size(sel); x++)
+			unknown += !strcmp(json_string_value(json_array_get(sel, x)) ?: "", "unknown");
+	}
+	if (poll && vs && opts)
+		out = json_pack("{s:s, s:O?, s:O?, s:o, s:I, s:I, s:O}", "messageId", t.id, "name",
+				json_object_get(poll, "name"), "selectableCount",
+				json_object_get(poll, "selectableCount"), "options", opts, "unknown",
+				(json_int_t)unknown, "voters", (json_int_t)json_array_size(vs), "votes",
+				vs);
+	else
+		json_decref(opts);
+	if (rc)
+		api_reply_store_error(req, rc);
+	else
+		http_reply_json(req, 200, out);
+	json_decref(poll);
+	json_decref(vs);
+	free(votes);
+	store_message_release(&t);
 }

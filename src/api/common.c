@@ -35,6 +35,7 @@ const struct http_route api_routes[] = {
 	{ HTTP_PATCH, "/api/v1/sessions/{id}/messages/{mid}", api_message_edit, 0 },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/messages/{mid}", api_message_delete, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/reaction", api_message_react, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/presence", api_presence_set, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/presence/subscribe", api_presence_subscribe, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/typing", api_chat_typing, 0 },
@@ -289,6 +290,9 @@ static json_t *jid_phone_json(const char *jid)
 json_t *api_message_json(const struct store_message *m)
 {
 	json_t *body = m->body ? json_loads(m->body, JSON_DECODE_ANY, NULL) : NULL;
+
+	if (m->type && !strcmp(m->type, "poll") && json_is_object(body))
+		json_object_del(body, "secret"); /* the poll's vote key stays here */
 
 	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
 			 " s:o, s:o, s:o}",

@@ -68,7 +68,7 @@ static int parse_to_jid(const char *to, char *out, size_t cap)
 void api_messages_send(struct http_req *req)
 {
 	static const char *const keys[] = { "to", "text", "quotedMessageId", "location",
-					    "contacts", NULL };
+					    "contacts", "poll", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	struct store_message m;
 	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], jid[64];

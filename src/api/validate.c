@@ -10,7 +10,8 @@ const char *const api_event_names[] = {
 	"message.received",   "message.sent", "message.delivered",    "message.read",
 	"message.failed",     "session.qr",   "session.connected",    "session.disconnected",
 	"session.logged_out", "session.status", "message", "message.ack",
-	"message.reaction",   "message.edited", "message.revoked", "presence", NULL,
+	"message.reaction",   "message.edited", "message.revoked", "message.poll_vote",
+	"presence", NULL,
 };
 
 static int hexval(char c)

@@ -1413,6 +1413,37 @@ static void do_state(struct engine *e, struct job *j)
 		svc_session_set_passkey(e->svc, j->id, NULL, NULL);
 }
 
+/* A poll vote: decrypted with the poll's secret (worker thread: the store
+ * holds the poll), its body then names the options chosen. The voter is the
+ * sender; the creator the poll's author, each as a bare phone JID (the
+ * namespace our 1:1 chats are filed in). Left encrypted when the poll or
+ * the key is not ours to open. */
+static void vote_open(struct engine *e, struct job *j)
+{
+	struct store_message *v = j->in, poll;
+	const char *creator;
+	char *opened = NULL;
+	int rc = store_message_get_wa(e->st, j->id, j->kin.target_id, &poll);
+
+	if (rc) {
+		LOG_INFO("engine: a vote on a poll we do not have", "{s:s}", "poll", j->kin.target_id);
+		return;
+	}
+	creator = poll.from_me ? v->to_jid : poll.from_jid;
+	if (!strcmp(poll.type, "poll") && creator && v->from_jid)
+		rc = msgkind_vote_open(v->body, poll.wa_id, poll.body, creator, v->from_jid, &opened);
+	else
+		rc = Y_EINVAL;
+	if (rc == Y_OK) {
+		free(v->body);
+		v->body = opened;
+	} else {
+		LOG_WARN("engine: a poll vote does not open", "{s:s, s:s}", "poll", j->kin.target_id,
+			 "error", y_strerror(rc));
+	}
+	store_message_release(&poll);
+}
+
 static void run_job(struct engine *e, struct job *j)
 {
 	int rc = Y_OK;
@@ -1460,6 +1491,8 @@ static void run_job(struct engine *e, struct job *j)
 		rc = store_event_add(e->st, j->id, "presence", j->ev_data, NULL);
 		break;
 	case J_MSG_IN:
+		if (j->kin.effect == MSGKIND_FX_VOTE)
+			vote_open(e, j);
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
 		if (j->kin.effect) {

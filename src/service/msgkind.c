@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/codec.h"
 #include "util/err.h"
+#include "wa/crypto.h"
 #include "wa/pb.h"
 #include "wa.pb-c.h"
 
@@ -56,6 +58,45 @@ static int build_text(const json_t *b, const char *text, Wa__Message *m,
 	return Y_OK;
 }
 
+/* A poll: V3 for single choice, V1 otherwise (as Baileys 7), with the
+ * 32-byte message secret votes are encrypted under. */
+static int build_poll(const json_t *b, Wa__Message *m, Wa__MessageContextInfo *mci,
+		      Wa__Message__PollCreationMessage *pc,
+		      Wa__Message__PollCreationMessage__Option **pops,
+		      Wa__Message__PollCreationMessage__Option ***ppops, uint8_t secret[32])
+{
+	const json_t *opts = json_object_get(b, "options");
+	const char *hex = jstr(b, "secret");
+	size_t n = json_array_size(opts), got = 0;
+
+	if (!jstr(b, "name") || n < 2 || n > 12 || !hex || strlen(hex) != 64 ||
+	    codec_hex_decode(hex, 64, secret, 32, &got) || got != 32)
+		return Y_EINVAL;
+	if (!(*pops = calloc(n, sizeof(**pops))) || !(*ppops = calloc(n, sizeof(**ppops))))
+		return Y_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		wa__message__poll_creation_message__option__init(&(*pops)[i]);
+		if (!json_string_value(json_array_get(opts, i)))
+			return Y_EINVAL;
+		(*pops)[i].optionname = (char *)json_string_value(json_array_get(opts, i));
+		(*ppops)[i] = &(*pops)[i];
+	}
+	pc->name = (char *)jstr(b, "name");
+	pc->n_options = n;
+	pc->options = *ppops;
+	pc->has_selectableoptionscount = 1;
+	pc->selectableoptionscount = (uint32_t)json_integer_value(json_object_get(b, "selectableCount"));
+	if (pc->selectableoptionscount == 1)
+		m->pollcreationmessagev3 = pc;
+	else
+		m->pollcreationmessage = pc;
+	mci->has_messagesecret = 1;
+	mci->messagesecret.data = secret;
+	mci->messagesecret.len = 32;
+	m->messagecontextinfo = mci;
+	return Y_OK;
+}
+
 int msgkind_build(const char *type, const char *body, const char *text, struct ybuf *out)
 {
 	Wa__Message m = WA__MESSAGE__INIT, inner = WA__MESSAGE__INIT, qm = WA__MESSAGE__INIT;
@@ -69,6 +110,10 @@ int msgkind_build(const char *type, const char *body, const char *text, struct y
 	Wa__Message__ContactsArrayMessage ca = WA__MESSAGE__CONTACTS_ARRAY_MESSAGE__INIT;
 	Wa__Message__ContactMessage cm1 = WA__MESSAGE__CONTACT_MESSAGE__INIT;
 	Wa__Message__ContactMessage *cms = NULL, **cmp = NULL;
+	Wa__MessageContextInfo mci = WA__MESSAGE_CONTEXT_INFO__INIT;
+	Wa__Message__PollCreationMessage pc = WA__MESSAGE__POLL_CREATION_MESSAGE__INIT;
+	Wa__Message__PollCreationMessage__Option *pops = NULL, **ppops = NULL;
+	uint8_t secret[32];
 	json_t *b = body ? json_loads(body, 0, NULL) : NULL;
 	char dn[32];
 	int rc = Y_EINVAL;
@@ -119,6 +164,8 @@ int msgkind_build(const char *type, const char *body, const char *text, struct y
 		lm.url = (char *)jstr(b, "url");
 		m.locationmessage = &lm;
 		rc = Y_OK;
+	} else if (!strcmp(type, "poll")) {
+		rc = build_poll(b, &m, &mci, &pc, &pops, &ppops, secret);
 	} else if (!strcmp(type, "contacts")) {
 		const json_t *list = json_object_get(b, "contacts");
 		size_t n = json_array_size(list);
@@ -156,6 +203,8 @@ int msgkind_build(const char *type, const char *body, const char *text, struct y
 out:
 	free(cms);
 	free(cmp);
+	free(pops);
+	free(ppops);
 	json_decref(b);
 	return rc;
 }
@@ -319,6 +368,135 @@ static json_t *parse_protocol(const Wa__Message__ProtocolMessage *pm, struct msg
 	return NULL;
 }
 
+static json_t *hex_json(const ProtobufCBinaryData *d)
+{
+	char *h = malloc(d->len * 2 + 1);
+	json_t *j;
+
+	if (!h)
+		return NULL;
+	codec_hex_encode(d->data, d->len, h);
+	j = json_string(h);
+	free(h);
+	return j;
+}
+
+static json_t *poll_json(const Wa__Message *m)
+{
+	const Wa__Message__PollCreationMessage *p = m->pollcreationmessage ? m->pollcreationmessage
+						    : m->pollcreationmessagev2 ? m->pollcreationmessagev2
+									      : m->pollcreationmessagev3;
+	const Wa__MessageContextInfo *mci = m->messagecontextinfo;
+	json_t *opts = json_array();
+
+	for (size_t i = 0; opts && i < p->n_options; i++)
+		json_array_append_new(opts, json_string(p->options[i]->optionname
+								 ? p->options[i]->optionname : ""));
+	return opts ? json_pack("{s:s?, s:o, s:I, s:o?}", "name", p->name, "options", opts,
+				"selectableCount", (json_int_t)p->selectableoptionscount, "secret",
+				mci && mci->has_messagesecret ? hex_json(&mci->messagesecret) : NULL)
+		    : NULL;
+}
+
+static json_t *vote_json(const Wa__Message__PollUpdateMessage *u)
+{
+	return json_pack("{s:o, s:o?, s:o?, s:I}", "target", key_json(u->pollcreationmessagekey),
+			 "encPayload", u->vote->has_encpayload ? hex_json(&u->vote->encpayload) : NULL,
+			 "encIv", u->vote->has_enciv ? hex_json(&u->vote->enciv) : NULL,
+			 "senderTimestampMs",
+			 (json_int_t)(u->has_sendertimestampms ? u->sendertimestampms : 0));
+}
+
+/* The bytes of a hex string member into *out (caller frees). */
+static int hex_member(const json_t *o, const char *k, uint8_t **out, size_t *len)
+{
+	const char *h = jstr(o, k);
+	size_t n = h ? strlen(h) : 0;
+
+	*out = NULL;
+	if (!n || n % 2 || !(*out = malloc(n / 2)))
+		return h ? Y_ENOMEM : Y_EINVAL;
+	if (codec_hex_decode(h, n, *out, n / 2, len)) {
+		free(*out);
+		*out = NULL;
+		return Y_EINVAL;
+	}
+	return Y_OK;
+}
+
+int msgkind_vote_open(const char *body, const char *poll_id, const char *poll,
+		      const char *creator, const char *voter, char **out)
+{
+	json_t *v = json_loads(body, 0, NULL), *p = json_loads(poll, 0, NULL), *sel = NULL;
+	uint8_t *ct = NULL, *iv = NULL, *secret = NULL, *pt = NULL, key[32];
+	size_t ctl = 0, ivl = 0, sl = 0;
+	struct ybuf info = YBUF_INIT(1024), aad = YBUF_INIT(1024);
+	Wa__Message__PollVoteMessage *vm = NULL;
+	int rc = Y_EINVAL;
+
+	*out = NULL;
+	if (!json_is_object(v) || !json_is_object(p) || hex_member(v, "encPayload", &ct, &ctl) ||
+	    hex_member(v, "encIv", &iv, &ivl) || hex_member(p, "secret", &secret, &sl) ||
+	    sl != 32 || ctl < 16 || !ivl)
+		goto out;
+	/* K = HKDF(secret, no salt, id || creator || voter || "Poll Vote");
+	 * AES-256-GCM with AAD id || 0 || voter */
+	rc = ybuf_append_str(&info, poll_id);
+	rc = rc ?: ybuf_append_str(&info, creator);
+	rc = rc ?: ybuf_append_str(&info, voter);
+	rc = rc ?: ybuf_append_str(&info, "Poll Vote");
+	rc = rc ?: ybuf_append_str(&aad, poll_id);
+	rc = rc ?: ybuf_append_byte(&aad, 0);
+	rc = rc ?: ybuf_append_str(&aad, voter);
+	rc = rc ?: (pt = malloc(ctl)) ? Y_OK : Y_ENOMEM;
+	rc = rc ?: wa_hkdf_sha256(key, 32, secret, 32, NULL, 0, info.data, info.len);
+	rc = rc ?: wa_aes_gcm_decrypt(pt, key, iv, ivl, aad.data, aad.len, ct, ctl);
+	rc = rc ?: wa_pb_unpack(&wa__message__poll_vote_message__descriptor, pt, ctl - 16,
+				(ProtobufCMessage **)&vm);
+	if (rc)
+		goto out;
+	sel = json_array();
+	for (size_t i = 0; sel && i < vm->n_selectedoptions; i++) {
+		const json_t *opts = json_object_get(p, "options");
+		const char *name = "unknown";
+
+		for (size_t k = 0; k < json_array_size(opts); k++) {
+			const char *o = json_string_value(json_array_get(opts, k));
+			uint8_t h[WA_SHA256_LEN];
+
+			if (o && !wa_sha256(h, (const uint8_t *)o, strlen(o)) &&
+			    vm->selectedoptions[i].len == sizeof(h) &&
+			    !memcmp(h, vm->selectedoptions[i].data, sizeof(h))) {
+				name = o;
+				break;
+			}
+		}
+		json_array_append_new(sel, json_string(name));
+	}
+	rc = Y_ENOMEM;
+	if (sel && !json_object_set_new(v, "selected", sel)) {
+		sel = NULL;
+		json_object_del(v, "encPayload");
+		json_object_del(v, "encIv");
+		*out = json_dumps(v, JSON_COMPACT);
+		rc = *out ? Y_OK : Y_ENOMEM;
+	}
+out:
+	if (vm)
+		protobuf_c_message_free_unpacked(&vm->base, NULL);
+	wa_wipe(key, sizeof(key));
+	json_decref(sel);
+	json_decref(v);
+	json_decref(p);
+	free(ct);
+	free(iv);
+	free(secret);
+	free(pt);
+	ybuf_release(&info);
+	ybuf_release(&aad);
+	return rc;
+}
+
 int msgkind_parse(const uint8_t *pb, size_t len, struct msgkind_in *out)
 {
 	Wa__Message *msg = NULL;
@@ -353,6 +531,18 @@ int msgkind_parse(const uint8_t *pb, size_t len, struct msgkind_in *out)
 				 key_json(r->key), "senderTimestampMs",
 				 (json_int_t)(r->has_sendertimestampms ? r->sendertimestampms : 0));
 		if (dup_to(&out->target_id, r->key->id) || dup_to(&out->emoji, r->text ? r->text : ""))
+			goto out;
+	} else if (m->pollcreationmessage || m->pollcreationmessagev2 || m->pollcreationmessagev3) {
+		body = poll_json(m);
+		type = "poll";
+	} else if (m->pollupdatemessage && m->pollupdatemessage->pollcreationmessagekey &&
+		   m->pollupdatemessage->pollcreationmessagekey->id && m->pollupdatemessage->vote) {
+		const Wa__Message__PollUpdateMessage *u = m->pollupdatemessage;
+
+		type = "poll_vote";
+		out->effect = MSGKIND_FX_VOTE;
+		body = vote_json(u);
+		if (dup_to(&out->target_id, u->pollcreationmessagekey->id))
 			goto out;
 	} else if (m->locationmessage) {
 		const Wa__Message__LocationMessage *l = m->locationmessage;

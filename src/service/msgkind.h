@@ -11,6 +11,10 @@
  *   revoke    {"target": {...}}
  *   location  {"latitude", "longitude", "name"?, "address"?, "url"?}
  *   contacts  {"contacts": [{"name", "vcard", "phones": ["+digits"...]}]}
+ *   poll      {"name", "options": [..], "selectableCount", "secret": hex}
+ *   poll_vote {"target": {...}, "encPayload": hex, "encIv": hex,
+ *              "senderTimestampMs"} as it arrives; once decrypted
+ *              (msgkind_vote_open) "selected": [option names] instead
  *
  * Outbound rows keep exactly this, so a message accepted before a crash is
  * rebuilt byte for byte (but for protobuf field order) after the restart.
@@ -30,6 +34,7 @@ enum msgkind_effect {
 	MSGKIND_FX_REACTION, /* target gets (or loses, emoji "") the sender's reaction */
 	MSGKIND_FX_EDIT,     /* target's text becomes `text` */
 	MSGKIND_FX_REVOKE,   /* target deleted for everyone */
+	MSGKIND_FX_VOTE,     /* a vote on poll target (to decrypt with its secret) */
 };
 
 struct msgkind_in {
@@ -52,6 +57,14 @@ void msgkind_in_release(struct msgkind_in *m);
  * text (used when body is NULL: a plain text). Y_EINVAL for a body that does
  * not fit its type, Y_ENOMEM. */
 int msgkind_build(const char *type, const char *body, const char *text, struct ybuf *out);
+
+/* Decrypts a vote (protocol-map.md §17.5): body is the poll_vote body as
+ * parsed, poll the poll's stored body, creator and voter the bare JIDs the
+ * voter used. On success *out (caller frees) is the vote's body with
+ * "selected" (option names; a hash matching none counts as "unknown") in
+ * place of the ciphertext. Y_ECRYPTO when the key does not open it. */
+int msgkind_vote_open(const char *body, const char *poll_id, const char *poll,
+		      const char *creator, const char *voter, char **out);
 
 /* A vCard 3.0 for one contact: FN, and a TEL with waid= for the number
  * (E.164 digits without '+'). Caller frees. NULL on ENOMEM. */

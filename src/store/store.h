@@ -294,7 +294,7 @@ void store_messages_free(struct store_message *m, size_t n);
  * A reaction, edit or revoke is itself a row (type "reaction", "edit",
  * "revoke"; body as src/service/msgkind.h) and acts on its target, the
  * session's message with WhatsApp id target_wa_id. */
-enum { STORE_FX_REACTION = 1, STORE_FX_EDIT = 2, STORE_FX_REVOKE = 3 };
+enum { STORE_FX_REACTION = 1, STORE_FX_EDIT = 2, STORE_FX_REVOKE = 3, STORE_FX_VOTE = 4 };
 struct store_effect {
 	int kind;                 /* STORE_FX_* */
 	const char *target_wa_id;
@@ -312,6 +312,14 @@ struct store_effect {
  */
 int store_message_insert_effect(struct store *st, struct store_message *m,
 				const struct store_effect *fx, int *applied);
+/* Message wa_id of the session (as store_message_get). */
+int store_message_get_wa(struct store *st, const char *session_id, const char *wa_id,
+			 struct store_message *out);
+/* *json_out (caller frees): the current vote of each voter on poll wa_id
+ * (decrypted poll_vote rows, the latest per voter): [{from, fromJid,
+ * selected: [names], timestamp}]. */
+int store_poll_votes(struct store *st, const char *session_id, const char *wa_id,
+		     char **json_out);
 /* *json_out (caller frees): a JSON array of the current reactions to
  * message wa_id, one per author: [{emoji, from, fromJid, fromMe, timestamp}]. */
 int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,

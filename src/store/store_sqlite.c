@@ -3219,7 +3219,7 @@ static int fx_event_locked(struct store *st, const struct store_message *m,
 			   const struct store_effect *fx, const struct fx_target *t)
 {
 	static const char *const names[] = { NULL, "message.reaction", "message.edited",
-					     "message.revoked" };
+					     "message.revoked", "message.poll_vote" };
 	sqlite3_stmt *s;
 	int rc = adhoc(st,
 		       "INSERT INTO events (session_id, type, data, created_at) VALUES (?1, ?2, "
@@ -3228,7 +3228,8 @@ static int fx_event_locked(struct store *st, const struct store_message *m,
 		       "substr(?6, 1, instr(?6, '@') - 1) END, 'fromJid', ?6, 'emoji', ?7, "
 		       "'removed', CASE WHEN ?7 IS NULL THEN NULL WHEN ?7 = '' THEN json('true') "
 		       "ELSE json('false') END, 'text', ?8, 'previousText', ?9, "
-		       "'actionId', ?10, 'actionWaId', ?11, 'timestamp', " ISO_MS("?12") ")), ?13)",
+		       "'actionId', ?10, 'actionWaId', ?11, 'timestamp', " ISO_MS("?12") ", "
+		       "'selected', CASE WHEN json_valid(?14) THEN json_extract(?14, '$.selected') END)), ?13)",
 		       &s);
 
 	if (rc)
@@ -3246,6 +3247,7 @@ static int fx_event_locked(struct store *st, const struct store_message *m,
 	bind_text(s, 11, m->wa_id);
 	sqlite3_bind_int64(s, 12, m->timestamp);
 	sqlite3_bind_int64(s, 13, clock_now_ms());
+	bind_text(s, 14, fx->kind == STORE_FX_VOTE ? m->body : NULL);
 	rc = adhoc_run(st, s, "add effect event");
 	if (!rc && st->event_hook)
 		st->event_hook(st->event_hook_arg);
@@ -3302,7 +3304,7 @@ int store_message_insert_effect(struct store *st, struct store_message *m,
 		*applied = 0;
 	if (rc)
 		return rc;
-	if (!fx || fx->kind < STORE_FX_REACTION || fx->kind > STORE_FX_REVOKE || !fx->target_wa_id)
+	if (!fx || fx->kind < STORE_FX_REACTION || fx->kind > STORE_FX_VOTE || !fx->target_wa_id)
 		return Y_EINVAL;
 	memset(&t, 0, sizeof(t));
 	pthread_mutex_lock(&st->mu);
@@ -3318,6 +3320,8 @@ int store_message_insert_effect(struct store *st, struct store_message *m,
 		 * rows); an edit or revoke changes its target, keeping the history */
 		if (fx->kind == STORE_FX_REACTION)
 			ok = 1;
+		else if (fx->kind == STORE_FX_VOTE) /* counted when it was decrypted */
+			ok = t.found && m->body && strstr(m->body, "\"selected\":") != NULL;
 		else if (fx_author_ok(m, &t) && !(t.type && !strcmp(t.type, "revoke")) &&
 			 (fx->kind == STORE_FX_REVOKE || (t.type && !strcmp(t.type, "text"))))
 			ok = !(rc = fx_apply_locked(st, m, fx, &t));
@@ -3336,16 +3340,32 @@ int store_message_insert_effect(struct store *st, struct store_message *m,
 	return rc;
 }
 
-int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,
-			    char **json_out)
+/* Runs sql with ?1 session_id, ?2 wa_id and returns its one text into *out. */
+static int text_query(struct store *st, const char *sql, const char *session_id,
+		      const char *wa_id, char **out)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	*json_out = NULL;
+	*out = NULL;
 	pthread_mutex_lock(&st->mu);
+	rc = adhoc(st, sql, &s);
+	if (!rc) {
+		bind_text(s, 1, session_id);
+		bind_text(s, 2, wa_id);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_ROW ? col_str(s, 0, out) : db_error(st, rc, "aggregate query");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,
+			    char **json_out)
+{
 	/* the latest reaction of each author; an empty emoji removed theirs */
-	rc = adhoc(st,
+	return text_query(st,
 		   "SELECT coalesce(json_group_array(json_object('emoji', emoji, 'from', "
 		   "CASE WHEN from_jid LIKE '%@s.whatsapp.net' THEN '+' || substr(from_jid, 1, "
 		   "instr(from_jid, '@') - 1) END, 'fromJid', from_jid, 'fromMe', "
@@ -3357,19 +3377,7 @@ int store_message_reactions(struct store *st, const char *session_id, const char
 		   "WHERE session_id = ?1 AND type = 'reaction' AND status != 'failed' AND "
 		   "json_valid(body) AND json_extract(body, '$.target.id') = ?2) "
 		   "WHERE rn = 1 AND emoji != ''",
-		   &s);
-	if (!rc) {
-		bind_text(s, 1, session_id);
-		bind_text(s, 2, wa_id);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
-			rc = col_str(s, 0, json_out);
-		else
-			rc = db_error(st, rc, "list reactions");
-		sqlite3_finalize(s);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+		   session_id, wa_id, json_out);
 }
 
 int store_message_delete(struct store *st, const char *session_id, const char *id)
@@ -3432,4 +3440,41 @@ int store_chat_unread(struct store *st, const char *session_id, const char *chat
 	*out = rows;
 	*n = count;
 	return Y_OK;
+}
+
+int store_message_get_wa(struct store *st, const char *session_id, const char *wa_id,
+			 struct store_message *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mu);
+	rc = adhoc(st, "SELECT " MSG_COLS " FROM messages WHERE session_id = ?1 AND wa_id = ?2", &s);
+	if (!rc) {
+		bind_text(s, 1, session_id);
+		bind_text(s, 2, wa_id);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_ROW ? read_message(s, out)
+		     : rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get message by wa id");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_poll_votes(struct store *st, const char *session_id, const char *wa_id,
+		     char **json_out)
+{
+	return text_query(st,
+		   "SELECT coalesce(json_group_array(json_object('from', CASE WHEN from_jid LIKE "
+		   "'%@s.whatsapp.net' THEN '+' || substr(from_jid, 1, instr(from_jid, '@') - 1) END, "
+		   "'fromJid', from_jid, 'selected', json(sel), 'timestamp', " ISO_MS("ts") ")), '[]') "
+		   "FROM (SELECT json_extract(body, '$.selected') AS sel, from_jid, timestamp AS ts, "
+		   "row_number() OVER (PARTITION BY from_jid ORDER BY json_extract(body, "
+		   "'$.senderTimestampMs') DESC, timestamp DESC, rowid DESC) AS rn FROM messages "
+		   "WHERE session_id = ?1 AND type = 'poll_vote' AND json_valid(body) AND "
+		   "json_extract(body, '$.target.id') = ?2 AND json_extract(body, '$.selected') IS "
+		   "NOT NULL) WHERE rn = 1 AND json_array_length(sel) > 0",
+		   session_id, wa_id, json_out);
 }

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { createHash, createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { stopServer, req, assertError } from './lib.mjs';
 import { serveOnSim, waitSession } from './engine-lib.mjs';
 import { startSim, sleep, loadBaileys, client, textOf, statusAtLeast } from '../interop/sim-lib.mjs';
@@ -328,6 +329,91 @@ for (const v of [6, 7]) test(`mark a chat read up to a message, Baileys ${v} see
     assertError(await req(srv, 'POST', `/api/v1/sessions/${id}/chats/bad/read`, { body: {} }), 400, 'INVALID_PHONE_NUMBER');
   } finally {
     B.end();
+    await stopServer(srv);
+  }
+});
+
+// Polls: YesApp creates one, each of two Baileys peers (6 and 7, in their
+// own 1:1 chat: groups are not done) votes on it. Baileys has no vote
+// builder, so the test encrypts the vote as protocol-map.md §17.5 says and
+// checks first that Baileys' own decryptPollVote opens it; YesApp must then
+// decrypt and tally it, the latest vote of a voter replacing the earlier.
+test('polls: created by YesApp, voted by Baileys 6 and 7 peers, tallied', async () => {
+  const srv = await serveOnSim(sim, root, 'chatkinds-test-key-0123456789', { RATE_LIMIT_MESSAGES: '0' });
+  const peers = [await peer(newPhone(), 'V6', 6), await peer(newPhone(), 'V7', 7)];
+  const sha = (t) => createHash('sha256').update(t).digest();
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const usJid = `${us}@s.whatsapp.net`;
+    const options = ['Red', 'Green', 'Blue 🔵'];
+    async function vote(B, lib, poll, msg, names) {
+      const secret = Buffer.from(msg.messageContextInfo.messageSecret);
+      const voter = `${B.phone}@s.whatsapp.net`;
+      const info = Buffer.concat([Buffer.from(poll.waId), Buffer.from(usJid), Buffer.from(voter), Buffer.from('Poll Vote')]);
+      const key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
+      const iv = randomBytes(12);
+      const c = createCipheriv('aes-256-gcm', key, iv);
+      c.setAAD(Buffer.concat([Buffer.from(poll.waId), Buffer.from([0]), Buffer.from(voter)]));
+      const pt = lib.proto.Message.PollVoteMessage.encode({ selectedOptions: names.map(sha) }).finish();
+      const encPayload = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+      // Baileys' decryptor agrees with the encoding
+      const back = lib.decryptPollVote({ encPayload, encIv: iv },
+        { pollCreatorJid: usJid, pollMsgId: poll.waId, pollEncKey: secret, voterJid: voter });
+      assert.deepEqual(back.selectedOptions.map((h) => Buffer.from(h).toString('hex')), names.map((n) => sha(n).toString('hex')));
+      await B.sock.relayMessage(usJid, { pollUpdateMessage: {
+        pollCreationMessageKey: { remoteJid: usJid, fromMe: false, id: poll.waId },
+        vote: { encPayload, encIv: iv }, senderTimestampMs: Date.now() } }, {});
+    }
+    const lib = {
+      0: { ...libs[6], decryptPollVote: createRequire(import.meta.url)('baileys6').decryptPollVote },
+      1: { ...libs[7], decryptPollVote: (await import('baileys7')).decryptPollVote },
+    };
+    const polls = [];
+    for (const [i, B] of peers.entries()) {
+      const r = await send(srv, id, { to: `+${B.phone}`, poll: { name: 'Colour?', options, selectableCount: i === 0 ? 1 : 0 } });
+      assert.equal(r.status, 202, r.text);
+      assert.equal(r.body.type, 'poll');
+      assert.equal(r.body.content.secret, undefined, 'the secret is not shown');
+      const got = await B.until(() => B.upserts.find((u) => u.key.id === r.body.waId), `${B.name} gets the poll`);
+      const pc = got.message.pollCreationMessageV3 || got.message.pollCreationMessage;
+      assert.ok(i === 0 ? got.message.pollCreationMessageV3 : got.message.pollCreationMessage, 'V3 for single choice, V1 otherwise');
+      assert.equal(pc.name, 'Colour?');
+      assert.deepEqual(pc.options.map((o) => o.optionName), options);
+      assert.equal(pc.selectableOptionsCount, i === 0 ? 1 : 0);
+      assert.equal(got.message.messageContextInfo.messageSecret.length, 32);
+      polls.push({ poll: r.body, msg: got.message });
+    }
+    const tally = async (k) => (await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${polls[k].poll.id}/poll`)).body;
+    const counts = (t) => Object.fromEntries(t.options.map((o) => [o.name, o.votes]));
+    // V6 votes Red, then changes its mind to Green: one vote, Green
+    await vote(peers[0], lib[0], polls[0].poll, polls[0].msg, ['Red']);
+    await until('first vote counted', async () => (await tally(0)).voters === 1);
+    assert.deepEqual(counts(await tally(0)), { Red: 1, Green: 0, 'Blue 🔵': 0 });
+    await sleep(5);
+    await vote(peers[0], lib[0], polls[0].poll, polls[0].msg, ['Green']);
+    await until('the vote replaced', async () => counts(await tally(0)).Green === 1);
+    const t0 = await tally(0);
+    assert.deepEqual(counts(t0), { Red: 0, Green: 1, 'Blue 🔵': 0 });
+    assert.deepEqual(t0.options[1].voters, [`${peers[0].phone}@s.whatsapp.net`]);
+    assert.equal(t0.voters, 1);
+    // V7 picks two on the multiple-choice poll
+    await vote(peers[1], lib[1], polls[1].poll, polls[1].msg, ['Green', 'Blue 🔵']);
+    await until('multiple choice counted', async () => (await tally(1)).voters === 1);
+    assert.deepEqual(counts(await tally(1)), { Red: 0, Green: 1, 'Blue 🔵': 1 });
+    // each vote was an event with the options chosen
+    const ev = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.poll_vote`)).body.data;
+    assert.deepEqual(ev.map((e) => e.selected), [['Red'], ['Green'], ['Green', 'Blue 🔵']]);
+    assert.equal(ev[2].messageId, polls[1].poll.id);
+    // bad input
+    const to = `+${peers[0].phone}`;
+    assertError(await send(srv, id, { to, poll: { name: 'x', options: ['only one'] } }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, poll: { name: 'x', options: Array.from({ length: 13 }, (_, i) => `o${i}`) } }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, poll: { name: 'x', options: ['a', 'a'] } }), 400, 'VALIDATION_ERROR');
+    assertError(await send(srv, id, { to, poll: { name: 'x', options: ['a', 'b'], selectableCount: 3 } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'GET', `/api/v1/sessions/${id}/messages/00000000-0000-4000-8000-000000000000/poll`), 404, 'MESSAGE_NOT_FOUND');
+  } finally {
+    for (const B of peers) B.end();
     await stopServer(srv);
   }
 });

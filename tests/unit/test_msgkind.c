@@ -12,7 +12,9 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "wa/crypto.h"
 #include "wa/pb.h"
+#include "util/codec.h"
 #include "wa.pb-c.h"
 
 static char tmp[256];
@@ -268,6 +270,61 @@ TEST(store_effects_check_the_author_and_keep_history)
 	store_close(st);
 }
 
+/* A vote encrypted as protocol-map.md §17.5 says opens with the right JIDs
+ * and names its options; with another voter's JID it does not. */
+TEST(poll_round_trip_and_vote_decryption)
+{
+	const char *poll_body = "{\"name\":\"Q\",\"options\":[\"a\",\"b\"],\"selectableCount\":1,"
+				"\"secret\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"}";
+	struct msgkind_in in;
+	struct cl_stanza_kind k;
+	uint8_t secret[32], key[32], iv[12] = { 7 }, h[WA_SHA256_LEN], ct[64 + 16];
+	struct ybuf b = YBUF_INIT(4096), info = YBUF_INIT(256), aad = YBUF_INIT(256);
+	Wa__Message__PollVoteMessage vm = WA__MESSAGE__POLL_VOTE_MESSAGE__INIT;
+	ProtobufCBinaryData sel;
+	char body[512], ivh[25], cth[2 * sizeof(ct) + 1], *opened = NULL;
+
+	REQUIRE(round_trip("poll", poll_body, NULL, &in, &k) == Y_OK);
+	CHECK_EQ_STR(in.type, "poll");
+	CHECK(strstr(in.body, "\"secret\":\"000102") != NULL);
+	CHECK_EQ_STR(k.type, "poll");
+	CHECK_EQ_STR(k.polltype, "creation");
+	msgkind_in_release(&in);
+	for (int i = 0; i < 32; i++)
+		secret[i] = (uint8_t)i;
+	wa_sha256(h, (const uint8_t *)"b", 1);
+	sel.data = h;
+	sel.len = sizeof(h);
+	vm.n_selectedoptions = 1;
+	vm.selectedoptions = &sel;
+	REQUIRE(wa_pb_pack(&vm.base, &b) == Y_OK && b.len <= 64);
+	ybuf_append_str(&info, "P1");
+	ybuf_append_str(&info, "1@s.whatsapp.net");
+	ybuf_append_str(&info, "2@s.whatsapp.net");
+	ybuf_append_str(&info, "Poll Vote");
+	ybuf_append_str(&aad, "P1");
+	ybuf_append_byte(&aad, 0);
+	ybuf_append_str(&aad, "2@s.whatsapp.net");
+	REQUIRE(wa_hkdf_sha256(key, 32, secret, 32, NULL, 0, info.data, info.len) == Y_OK);
+	REQUIRE(wa_aes_gcm_encrypt(ct, key, iv, sizeof(iv), aad.data, aad.len, b.data, b.len) == Y_OK);
+	codec_hex_encode(iv, sizeof(iv), ivh);
+	codec_hex_encode(ct, b.len + 16, cth);
+	snprintf(body, sizeof(body), "{\"target\":{\"id\":\"P1\"},\"encPayload\":\"%s\",\"encIv\":\"%s\"}",
+		 cth, ivh);
+	REQUIRE(msgkind_vote_open(body, "P1", poll_body, "1@s.whatsapp.net", "2@s.whatsapp.net",
+				  &opened) == Y_OK);
+	CHECK(strstr(opened, "\"selected\":[\"b\"]") && !strstr(opened, "encPayload"));
+	free(opened);
+	CHECK_EQ_INT(msgkind_vote_open(body, "P1", poll_body, "1@s.whatsapp.net", "3@s.whatsapp.net",
+				       &opened), Y_ECRYPTO);
+	CHECK(opened == NULL);
+	CHECK_EQ_INT(msgkind_vote_open("{}", "P1", poll_body, "1@s.whatsapp.net", "2@s.whatsapp.net",
+				       &opened), Y_EINVAL);
+	ybuf_release(&b);
+	ybuf_release(&info);
+	ybuf_release(&aad);
+}
+
 int main(void)
 {
 	if (tmpdir_make(tmp, sizeof(tmp)))
@@ -276,6 +333,7 @@ int main(void)
 	RUN(kinds_round_trip_with_their_stanza_attributes);
 	RUN(edit_forms_and_foreign_protocol_messages);
 	RUN(store_effects_check_the_author_and_keep_history);
+	RUN(poll_round_trip_and_vote_decryption);
 	tmpdir_remove(tmp);
 	return test_summary();
 }
