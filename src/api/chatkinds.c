@@ -722,3 +722,53 @@ void api_message_poll(struct http_req *req)
 	free(votes);
 	store_message_release(&t);
 }
+
+/* ---- the block list ---- */
+
+/* GET .../blocklist: the list as WhatsApp last answered (asked at every
+ * login and after each change), {"data": [JID...]}. */
+void api_blocklist_get(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	char sid[STORE_ID_LEN], key[16 + STORE_ID_LEN], *v = NULL;
+	json_t *list;
+	int rc;
+
+	if (!api_session_use_param(req, sid))
+		return;
+	snprintf(key, sizeof(key), "blocklist:%s", sid);
+	rc = store_setting_get(ctx->st, key, &v);
+	if (rc && rc != Y_ENOTFOUND) {
+		api_reply_store_error(req, rc);
+		return;
+	}
+	list = v ? json_loads(v, 0, NULL) : json_array();
+	free(v);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		list = json_array();
+	}
+	http_reply_json(req, 200, json_pack("{s:o}", "data", list));
+}
+
+/* POST .../blocklist {"jid": number or JID, "action": "block"|"unblock"} */
+void api_blocklist_post(struct http_req *req)
+{
+	static const char *const keys[] = { "jid", "action", NULL };
+	struct api_ctx *ctx = http_req_app(req);
+	char sid[STORE_ID_LEN], jid[72];
+	const char *who = NULL, *act = NULL;
+	json_t *body, *d = NULL;
+
+	if (!api_session_use_param(req, sid) || !(body = api_body_object(req, keys)))
+		return;
+	if (http_json_get_string(body, "jid", 1, 1, 64, &who, &d) ||
+	    !chat_jid(who, strlen(who), jid, sizeof(jid)))
+		api_reply_invalid(req, d ? d : http_json_field_error("jid", "a number or a JID"));
+	else if (http_json_get_string(body, "action", 1, 1, 16, &act, &d) ||
+		 (strcmp(act, "block") && strcmp(act, "unblock")))
+		api_reply_invalid(req, d ? d : http_json_field_error("action", "block or unblock"));
+	else
+		reply_presence(req, svc_block(ctx->svc, sid, jid, act), act);
+	json_decref(body);
+}

@@ -40,6 +40,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/sessions/{id}/presence/subscribe", api_presence_subscribe, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/typing", api_chat_typing, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/read", api_chat_read, 0 },
+	{ HTTP_GET, "/api/v1/sessions/{id}/blocklist", api_blocklist_get, 0 },
+	{ HTTP_POST, "/api/v1/sessions/{id}/blocklist", api_blocklist_post, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0 },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },

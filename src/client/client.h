@@ -185,6 +185,9 @@ struct wa_client_cbs {
 	 * the member in a group, else NULL). Borrowed for the call. Optional. */
 	void (*on_presence)(struct wa_client *cl, const char *from, const char *participant,
 			    const char *state, int64_t last_seen, void *ud);
+	/* The block list as the server last answered (block.c): jids[0..n),
+	 * borrowed for the call. Optional. */
+	void (*on_blocklist)(struct wa_client *cl, const char *const *jids, size_t n, void *ud);
 };
 
 struct wa_client_opts {
@@ -317,6 +320,11 @@ int wa_client_mark_read(struct wa_client *cl, const char *from, const char *cons
 int wa_client_send_presence(struct wa_client *cl, bool available, const char *as);
 int wa_client_send_chatstate(struct wa_client *cl, const char *to, const char *state);
 int wa_client_subscribe_presence(struct wa_client *cl, const char *jid);
+/* The block list (block.c; Y_ESTATE when not connected): asks for it, or
+ * blocks / unblocks user `jid` (as given: phone or LID JID); the list in
+ * the server's answer comes through on_blocklist. */
+int wa_client_blocklist(struct wa_client *cl);
+int wa_client_block(struct wa_client *cl, const char *jid, bool block);
 /* Messages queued or waiting for the server's ack. */
 size_t wa_client_sends_pending(const struct wa_client *cl);
 

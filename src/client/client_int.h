@@ -19,6 +19,9 @@
  *   receive.c    incoming messages: decrypt, ack, receipt, retry receipt
  *   receipt.c    receipts for what we sent; read receipts we send
  *   retry.c      answering retry receipts: re-encrypt for the device that asked
+ *   msgkind.c    the stanza attributes of each message kind
+ *   presence.c   presence and chat states
+ *   block.c      the block list
  * Everything runs on the pool's loop thread.
  */
 #ifndef YESAPP_CLIENT_INT_H

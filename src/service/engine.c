@@ -47,6 +47,7 @@ enum cmd_kind {
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
+	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
 	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
 	CMD_SHUTDOWN,
 };
@@ -89,6 +90,7 @@ enum job_kind {
 	J_MSG_IN,        /* a message received */
 	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
 	J_PRESENCE,      /* a presence or chat state arrived: a `presence` event */
+	J_BLOCKLIST,     /* the server's block list (ev_data): kept as a setting */
 };
 
 struct job {
@@ -405,6 +407,7 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 	case WA_CL_CONNECTED:
 		j->status = SVC_CONNECTED;
 		j->at = clock_now_ms();
+		cmd(x->e, CMD_BLOCK, x->id, 0, NULL); /* learn the block list ("get") */
 		break;
 	case WA_CL_WAITING:
 		j->status = SVC_DISCONNECTED;
@@ -828,9 +831,29 @@ out:
 	free(who);
 }
 
+/* The block list the server answered: kept (by the worker) as the setting
+ * "blocklist:<session>", a JSON array of JIDs, for GET .../blocklist. */
+static void on_blocklist(struct wa_client *cl, const char *const *jids, size_t n, void *ud)
+{
+	struct esess *x = ud;
+	json_t *a = json_array();
+	struct job *j;
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(jids[i]));
+	if (a && !x->forgotten && !x->e->stopping && (j = job_new(J_BLOCKLIST, x->id))) {
+		j->ev_data = json_dumps(a, JSON_COMPACT);
+		if (j->ev_data)
+			post_job(x->e, j);
+		else
+			job_free(j);
+	}
+	json_decref(a);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
-	on_sent, on_receipt, on_message, on_presence,
+	on_sent, on_receipt, on_message, on_presence, on_blocklist,
 };
 
 /* ---- commands on the loop ---- */
@@ -1050,6 +1073,16 @@ static void run_cmd(struct engine *e, struct cmd *c)
 
 		if (rc)
 			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_BLOCK: {
+		int rc = !x || x->forgotten ? Y_ESTATE
+			 : !c->phone[0] || !strcmp(c->phone, "get") ? wa_client_blocklist(x->cl)
+						    : wa_client_block(x->cl, c->chat,
+								      !strcmp(c->phone, "block"));
+
+		if (rc)
+			LOG_INFO("engine block list request not sent", "{s:s}", "error", y_strerror(rc));
 		break;
 	}
 	case CMD_PRESENCE: {
@@ -1490,6 +1523,13 @@ static void run_job(struct engine *e, struct job *j)
 	case J_PRESENCE:
 		rc = store_event_add(e->st, j->id, "presence", j->ev_data, NULL);
 		break;
+	case J_BLOCKLIST: {
+		char key[16 + STORE_ID_LEN];
+
+		snprintf(key, sizeof(key), "blocklist:%s", j->id);
+		rc = store_setting_put(e->st, key, j->ev_data);
+		break;
+	}
 	case J_MSG_IN:
 		if (j->kin.effect == MSGKIND_FX_VOTE)
 			vote_open(e, j);
@@ -1757,6 +1797,23 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	return op_send_msg(eng, session_id, &o, out, retry_after_s);
 }
 
+static int op_block(void *eng, const char *session_id, const char *jid, const char *action)
+{
+	struct cmd *c;
+
+	if (strlen(jid) >= sizeof(c->chat) || strlen(action) >= sizeof(c->phone))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_BLOCK;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	snprintf(c->chat, sizeof(c->chat), "%s", jid);
+	snprintf(c->phone, sizeof(c->phone), "%s", action);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static int op_presence(void *eng, const char *session_id, int what, const char *jid,
 		       const char *state)
 {
@@ -1898,6 +1955,7 @@ static const struct svc_engine_ops engine_ops = {
 	.send_text = op_send_text,
 	.send_msg = op_send_msg,
 	.presence = op_presence,
+	.block = op_block,
 	.mark_read = op_mark_read,
 	.mark_read_ids = op_mark_read_ids,
 	.healthy = op_healthy,

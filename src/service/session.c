@@ -827,6 +827,20 @@ int svc_presence(struct svc *s, const char *session_id, int what, const char *ji
 	return s->ops->presence(s->eng, session_id, what, jid, state);
 }
 
+int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action)
+{
+	struct store_session ss;
+	int connected;
+
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status && !strcmp(ss.status, "connected");
+	store_session_release(&ss);
+	if (!connected || !s->ops || !s->ops->block)
+		return Y_ESTATE;
+	return s->ops->block(s->eng, session_id, jid, action);
+}
+
 int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
 		       const char *upto_id, size_t *n)
 {

@@ -98,6 +98,9 @@ struct svc_engine_ops {
 	 * (queued; Y_EINVAL for n 0 or overlong ids). */
 	int (*mark_read_ids)(void *eng, const char *session_id, const char *chat,
 			     const char *const *wa_ids, size_t n);
+	/* Blocks or unblocks (action "block" / "unblock") user jid, or with
+	 * action "get" asks for the list; queued, the list is kept later. */
+	int (*block)(void *eng, const char *session_id, const char *jid, const char *action);
 	/* Sends a read receipt for message wa_id received in chat (queued to
 	 * the loop; Y_ESTATE when the session is not connected). */
 	int (*mark_read)(void *eng, const char *session_id, const char *chat, const char *wa_id);
@@ -216,6 +219,9 @@ int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg 
  * Y_EINVAL for our own without a name: none given, no push name known). */
 int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
 		 const char *state);
+/* The engine's block (Y_ENOTFOUND, Y_ESTATE when not connected). The list
+ * as WhatsApp last answered is the setting "blocklist:<session id>". */
+int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action);
 /* Marks a chat read up to message `upto_id` (our id; NULL: everything):
  * every inbound message of the chat still `received` at or before it gets
  * one read receipt and status read. *n gets how many. Y_ENOTFOUND (session,

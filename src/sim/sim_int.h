@@ -84,6 +84,8 @@ struct sim_device {
 
 /* An account: a phone number, its LID, its primary phone (device 0, a Signal
  * endpoint with its own store) and its companions. */
+#define SIM_BLOCKED_MAX 64
+
 struct sim_account {
 	struct sim_account *next;
 	char phone[SIM_PHONE_MAX + 1];
@@ -100,6 +102,9 @@ struct sim_account {
 	/* presence (sim_presence.c): the last <presence> of any of its devices */
 	bool available;
 	uint64_t last_seen;            /* Unix seconds of the last change, 0: never */
+	/* its block list (sim_iq.c, xmlns blocklist): user JIDs as given */
+	char blocked[SIM_BLOCKED_MAX][64];
+	size_t nblocked;
 };
 
 struct sim_stats {

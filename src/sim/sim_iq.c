@@ -351,15 +351,44 @@ nomem:
 	return Y_ENOMEM;
 }
 
+/* The account's block list: a set applies each <item action jid>, and both
+ * get and set answer with the list (whatsmeow needs it after a set;
+ * protocol-map.md §17.7). Blocking changes nothing else here: whether the
+ * real server then drops messages is not known (§17.10). */
 static int iq_blocklist(struct sim_conn *c, const struct wa_node *iq)
 {
-	struct wa_node *r = sim_conn_iq_result(iq);
+	struct sim_account *a = c->acct;
+	struct wa_node *r, *list, *it;
+	char dhash[24];
 
-	if (!r || !wa_node_add_child(r, "list")) {
-		wa_node_free(r);
-		return Y_ENOMEM;
+	for (uint32_t i = 0; a && iq->content == WA_CONTENT_LIST && i < iq->nkids; i++) {
+		const struct wa_node *k = iq->kids[i];
+		const char *act = wa_node_attr(k, "action"), *jid = wa_node_attr(k, "jid");
+		size_t at = a->nblocked;
+
+		if (!wa_node_is(k, "item") || !act || !jid || strlen(jid) >= sizeof(a->blocked[0]))
+			return sim_conn_iq_error(c, iq, "400", "bad-request");
+		for (size_t b = 0; b < a->nblocked; b++)
+			if (!strcmp(a->blocked[b], jid))
+				at = b;
+		if (!strcmp(act, "block") && at == a->nblocked && a->nblocked < SIM_BLOCKED_MAX)
+			snprintf(a->blocked[a->nblocked++], sizeof(a->blocked[0]), "%s", jid);
+		else if (!strcmp(act, "unblock") && at < a->nblocked)
+			memmove(a->blocked[at], a->blocked[at + 1],
+				(--a->nblocked - at) * sizeof(a->blocked[0]));
 	}
+	r = sim_conn_iq_result(iq);
+	snprintf(dhash, sizeof(dhash), "%zu", a ? a->nblocked : 0);
+	if (!r || !(list = wa_node_add_child(r, "list")) || sim_attrs(list, "dhash", dhash, NULL))
+		goto nomem;
+	for (size_t b = 0; a && b < a->nblocked; b++)
+		if (!(it = wa_node_add_child(list, "item")) ||
+		    sim_attrs(it, "jid", a->blocked[b], NULL))
+			goto nomem;
 	return sim_conn_send(c, r);
+nomem:
+	wa_node_free(r);
+	return Y_ENOMEM;
 }
 
 static int iq_props(struct sim_conn *c, const struct wa_node *iq)

@@ -417,3 +417,38 @@ test('polls: created by YesApp, voted by Baileys 6 and 7 peers, tallied', async 
     await stopServer(srv);
   }
 });
+
+// The block list: ours through the API, kept as the simulator answers it;
+// a Baileys peer's through Baileys' own calls on the same simulator.
+for (const v of [6, 7]) test(`block list: block, list, unblock (Baileys ${v} on the same server)`, async () => {
+  const srv = await serveOnSim(sim, root, 'chatkinds-test-key-0123456789', { RATE_LIMIT_MESSAGES: '0' });
+  const B = await peer(newPhone(), `B${v}`, v);
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const base = `/api/v1/sessions/${id}/blocklist`;
+    const jids = async () => (await req(srv, 'GET', base)).body.data;
+    assert.deepEqual(await jids(), []);
+    const b = await req(srv, 'POST', base, { body: { jid: `+${B.phone}`, action: 'block' } });
+    assert.equal(b.status, 202, b.text);
+    await until('blocked', async () => (await jids()).includes(`${B.phone}@s.whatsapp.net`));
+    const other = newPhone();
+    await sim.api('POST', '/sim/accounts', { phone: other });
+    assert.equal((await req(srv, 'POST', base, { body: { jid: `${other}@s.whatsapp.net`, action: 'block' } })).status, 202);
+    await until('two blocked', async () => (await jids()).length === 2);
+    assert.equal((await req(srv, 'POST', base, { body: { jid: `+${B.phone}`, action: 'unblock' } })).status, 202);
+    await until('unblocked', async () => JSON.stringify(await jids()) === JSON.stringify([`${other}@s.whatsapp.net`]));
+    // Baileys' own block calls get the simulator's answers
+    if (v === 6) {
+      await B.sock.updateBlockStatus(`${us}@s.whatsapp.net`, 'block');
+      assert.deepEqual(await B.sock.fetchBlocklist(), [`${us}@s.whatsapp.net`]);
+      await B.sock.updateBlockStatus(`${us}@s.whatsapp.net`, 'unblock');
+      assert.deepEqual(await B.sock.fetchBlocklist(), []);
+    }
+    assertError(await req(srv, 'POST', base, { body: { jid: `+${B.phone}`, action: 'ban' } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'POST', base, { body: { jid: 'nobody', action: 'block' } }), 400, 'VALIDATION_ERROR');
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
