@@ -159,6 +159,7 @@ void api_chat_read(struct http_req *req);       /* POST .../chats/{chat}/read */
 void api_message_poll(struct http_req *req);    /* GET .../messages/{mid}/poll */
 void api_blocklist_get(struct http_req *req);   /* GET .../blocklist */
 void api_blocklist_post(struct http_req *req);  /* POST .../blocklist */
+void api_profile_about(struct http_req *req);   /* PUT .../profile/about */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);

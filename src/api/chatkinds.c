@@ -499,7 +499,7 @@ void api_message_delete(struct http_req *req)
 
 /* ---- presence and typing ---- */
 
-static void reply_presence(struct http_req *req, int rc, const char *state)
+static void reply_presence(struct http_req *req, const char *key, int rc, const char *state)
 {
 	if (rc == Y_ENOTFOUND)
 		http_reply_error(req, 404, "SESSION_NOT_FOUND", "no such session", NULL);
@@ -512,7 +512,7 @@ static void reply_presence(struct http_req *req, int rc, const char *state)
 	else if (rc)
 		api_reply_store_error(req, rc);
 	else
-		http_reply_json(req, 202, json_pack("{s:s}", "state", state));
+		http_reply_json(req, 202, json_pack("{s:s}", key, state));
 }
 
 void api_presence_set(struct http_req *req)
@@ -533,7 +533,8 @@ void api_presence_set(struct http_req *req)
 		 (name && strlen(name) > 60))
 		api_reply_invalid(req, d ? d : http_json_field_error("name", "at most 60 bytes"));
 	else
-		reply_presence(req, svc_presence(ctx->svc, sid, SVC_PRESENCE_OWN, name, st), st);
+		reply_presence(req, "state", svc_presence(ctx->svc, sid, SVC_PRESENCE_OWN, name, st),
+			       st);
 	json_decref(body);
 }
 
@@ -600,7 +601,8 @@ void api_chat_typing(struct http_req *req)
 		api_reply_invalid(req, d ? d : http_json_field_error(
 							"state", "composing, recording or paused"));
 	else
-		reply_presence(req, svc_presence(ctx->svc, sid, SVC_PRESENCE_CHATSTATE, jid, st), st);
+		reply_presence(req, "state",
+			       svc_presence(ctx->svc, sid, SVC_PRESENCE_CHATSTATE, jid, st), st);
 	json_decref(body);
 }
 
@@ -618,7 +620,8 @@ void api_presence_subscribe(struct http_req *req)
 	    !chat_jid(to, strlen(to), jid, sizeof(jid)))
 		api_reply_invalid(req, d ? d : http_json_field_error("to", "a number or a JID"));
 	else
-		reply_presence(req, svc_presence(ctx->svc, sid, SVC_PRESENCE_SUBSCRIBE, jid, NULL),
+		reply_presence(req, "state",
+			       svc_presence(ctx->svc, sid, SVC_PRESENCE_SUBSCRIBE, jid, NULL),
 			       "subscribed");
 	json_decref(body);
 }
@@ -769,6 +772,24 @@ void api_blocklist_post(struct http_req *req)
 		 (strcmp(act, "block") && strcmp(act, "unblock")))
 		api_reply_invalid(req, d ? d : http_json_field_error("action", "block or unblock"));
 	else
-		reply_presence(req, svc_block(ctx->svc, sid, jid, act), act);
+		reply_presence(req, "action", svc_block(ctx->svc, sid, jid, act), act);
+	json_decref(body);
+}
+
+/* PUT .../profile/about {"text"}: our about text, 0-139 characters. */
+void api_profile_about(struct http_req *req)
+{
+	static const char *const keys[] = { "text", NULL };
+	struct api_ctx *ctx = http_req_app(req);
+	char sid[STORE_ID_LEN];
+	const char *text = NULL;
+	json_t *body, *d = NULL;
+
+	if (!api_session_use_param(req, sid) || !(body = api_body_object(req, keys)))
+		return;
+	if (http_json_get_string(body, "text", 1, 0, 139, &text, &d))
+		api_reply_invalid(req, d);
+	else
+		reply_presence(req, "about", svc_set_about(ctx->svc, sid, text), text);
 	json_decref(body);
 }

@@ -42,6 +42,7 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/read", api_chat_read, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/blocklist", api_blocklist_get, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/blocklist", api_blocklist_post, 0 },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/profile/about", api_profile_about, 0 },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0 },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },

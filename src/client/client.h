@@ -325,6 +325,8 @@ int wa_client_subscribe_presence(struct wa_client *cl, const char *jid);
  * the server's answer comes through on_blocklist. */
 int wa_client_blocklist(struct wa_client *cl);
 int wa_client_block(struct wa_client *cl, const char *jid, bool block);
+/* Our about text (profile.c; Y_ESTATE when not connected). */
+int wa_client_set_about(struct wa_client *cl, const char *text);
 /* Messages queued or waiting for the server's ack. */
 size_t wa_client_sends_pending(const struct wa_client *cl);
 

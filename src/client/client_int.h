@@ -22,6 +22,7 @@
  *   msgkind.c    the stanza attributes of each message kind
  *   presence.c   presence and chat states
  *   block.c      the block list
+ *   profile.c    our about text
  * Everything runs on the pool's loop thread.
  */
 #ifndef YESAPP_CLIENT_INT_H

@@ -47,6 +47,7 @@ enum cmd_kind {
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
+	CMD_ABOUT,      /* set our about text (assertion = the text) */
 	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
 	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
 	CMD_SHUTDOWN,
@@ -1075,6 +1076,13 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
 		break;
 	}
+	case CMD_ABOUT: {
+		int rc = x && !x->forgotten ? wa_client_set_about(x->cl, c->assertion) : Y_ESTATE;
+
+		if (rc)
+			LOG_INFO("engine about text not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
 	case CMD_BLOCK: {
 		int rc = !x || x->forgotten ? Y_ESTATE
 			 : !c->phone[0] || !strcmp(c->phone, "get") ? wa_client_blocklist(x->cl)
@@ -1797,6 +1805,20 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	return op_send_msg(eng, session_id, &o, out, retry_after_s);
 }
 
+static int op_about(void *eng, const char *session_id, const char *text)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->assertion = strdup(text))) {
+		free(c);
+		return Y_ENOMEM;
+	}
+	c->kind = CMD_ABOUT;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static int op_block(void *eng, const char *session_id, const char *jid, const char *action)
 {
 	struct cmd *c;
@@ -1956,6 +1978,7 @@ static const struct svc_engine_ops engine_ops = {
 	.send_msg = op_send_msg,
 	.presence = op_presence,
 	.block = op_block,
+	.about = op_about,
 	.mark_read = op_mark_read,
 	.mark_read_ids = op_mark_read_ids,
 	.healthy = op_healthy,

@@ -827,7 +827,9 @@ int svc_presence(struct svc *s, const char *session_id, int what, const char *ji
 	return s->ops->presence(s->eng, session_id, what, jid, state);
 }
 
-int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action)
+/* Y_OK when session id is connected (and an engine attached), else the
+ * error the svc_* calls below answer. */
+static int connected_or(struct svc *s, const char *session_id)
 {
 	struct store_session ss;
 	int connected;
@@ -836,9 +838,21 @@ int svc_block(struct svc *s, const char *session_id, const char *jid, const char
 		return Y_ENOTFOUND;
 	connected = ss.status && !strcmp(ss.status, "connected");
 	store_session_release(&ss);
-	if (!connected || !s->ops || !s->ops->block)
-		return Y_ESTATE;
-	return s->ops->block(s->eng, session_id, jid, action);
+	return connected && s->ops ? Y_OK : Y_ESTATE;
+}
+
+int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->block ? s->ops->block(s->eng, session_id, jid, action) : Y_ESTATE;
+}
+
+int svc_set_about(struct svc *s, const char *session_id, const char *text)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->about ? s->ops->about(s->eng, session_id, text) : Y_ESTATE;
 }
 
 int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,

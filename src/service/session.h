@@ -98,6 +98,8 @@ struct svc_engine_ops {
 	 * (queued; Y_EINVAL for n 0 or overlong ids). */
 	int (*mark_read_ids)(void *eng, const char *session_id, const char *chat,
 			     const char *const *wa_ids, size_t n);
+	/* Sets our about text (queued). */
+	int (*about)(void *eng, const char *session_id, const char *text);
 	/* Blocks or unblocks (action "block" / "unblock") user jid, or with
 	 * action "get" asks for the list; queued, the list is kept later. */
 	int (*block)(void *eng, const char *session_id, const char *jid, const char *action);
@@ -222,6 +224,8 @@ int svc_presence(struct svc *s, const char *session_id, int what, const char *ji
 /* The engine's block (Y_ENOTFOUND, Y_ESTATE when not connected). The list
  * as WhatsApp last answered is the setting "blocklist:<session id>". */
 int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action);
+/* The engine's about (Y_ENOTFOUND, Y_ESTATE when not connected). */
+int svc_set_about(struct svc *s, const char *session_id, const char *text);
 /* Marks a chat read up to message `upto_id` (our id; NULL: everything):
  * every inbound message of the chat still `received` at or before it gets
  * one read receipt and status read. *n gets how many. Y_ENOTFOUND (session,

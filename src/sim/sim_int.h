@@ -85,6 +85,7 @@ struct sim_device {
 /* An account: a phone number, its LID, its primary phone (device 0, a Signal
  * endpoint with its own store) and its companions. */
 #define SIM_BLOCKED_MAX 64
+#define SIM_ABOUT_MAX 1024 /* bytes */
 
 struct sim_account {
 	struct sim_account *next;
@@ -105,6 +106,9 @@ struct sim_account {
 	/* its block list (sim_iq.c, xmlns blocklist): user JIDs as given */
 	char blocked[SIM_BLOCKED_MAX][64];
 	size_t nblocked;
+	/* its "about" text (<iq xmlns="status">), served by usync <status/> */
+	char about[SIM_ABOUT_MAX + 1];
+	uint64_t about_t;              /* when it was set, 0: never */
 };
 
 struct sim_stats {

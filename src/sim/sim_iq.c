@@ -259,13 +259,14 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 	struct wa_node *query = us ? wa_node_child(us, "query") : NULL;
 	struct wa_node *list = us ? wa_node_child(us, "list") : NULL;
 	struct wa_node *r, *rus, *rl;
-	bool want_dev, want_lid, want_contact;
+	bool want_dev, want_lid, want_contact, want_status;
 
 	if (!us || !query || !list)
 		return sim_conn_iq_error(c, iq, "400", "bad-request");
 	want_dev = wa_node_child(query, "devices") != NULL;
 	want_lid = wa_node_child(query, "lid") != NULL;
 	want_contact = wa_node_child(query, "contact") != NULL;
+	want_status = wa_node_child(query, "status") != NULL;
 	r = sim_conn_iq_result(iq);
 	if (!r || !(rus = wa_node_add_child(r, "usync")) ||
 	    sim_attrs(rus, "sid", wa_node_attr(us, "sid"), "index", "0", "last", "true", "mode",
@@ -295,6 +296,12 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 		}
 		if (want_contact && (!(k = wa_node_add_child(u, "contact")) ||
 				     sim_attrs(k, "type", a ? "in" : "out", NULL)))
+			goto nomem;
+		/* the about text, as bytes even when empty (Baileys reads the content) */
+		snprintf(buf, sizeof(buf), "%llu", a ? (unsigned long long)a->about_t : 0ULL);
+		if (want_status && (!(k = wa_node_add_child(u, "status")) ||
+				    sim_attrs(k, "t", buf, NULL) ||
+				    wa_node_set_bytes(k, a ? a->about : "", a ? strlen(a->about) : 0)))
 			goto nomem;
 	}
 	return sim_conn_send(c, r);
@@ -391,6 +398,22 @@ nomem:
 	return Y_ENOMEM;
 }
 
+/* <iq type="set" xmlns="status"><status>text</status></iq>: the account's
+ * about text (Baileys, whatsmeow before 2026-08). */
+static int iq_status(struct sim_conn *c, const struct wa_node *iq)
+{
+	const struct wa_node *st = wa_node_child(iq, "status");
+	size_t n = 0;
+	const uint8_t *p = st ? wa_node_bytes(st, &n) : NULL;
+
+	if (!st || !c->acct || n > SIM_ABOUT_MAX)
+		return sim_conn_iq_error(c, iq, "400", "bad-request");
+	memcpy(c->acct->about, p ? (const char *)p : "", n);
+	c->acct->about[n] = 0;
+	c->acct->about_t = sim_now_s();
+	return sim_conn_send(c, sim_conn_iq_result(iq));
+}
+
 static int iq_props(struct sim_conn *c, const struct wa_node *iq)
 {
 	struct wa_node *r = sim_conn_iq_result(iq), *p, *k;
@@ -464,6 +487,7 @@ static const struct {
 	{ "w:sync:app:state", iq_app_state },
 	{ "privacy", iq_privacy },
 	{ "blocklist", iq_blocklist },
+	{ "status", iq_status },
 	{ "w", iq_props },
 };
 

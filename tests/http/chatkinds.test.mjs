@@ -452,3 +452,27 @@ for (const v of [6, 7]) test(`block list: block, list, unblock (Baileys ${v} on 
     await stopServer(srv);
   }
 });
+
+// Our about text, read back by Baileys' own fetchStatus (usync <status/>).
+for (const v of [6, 7]) test(`about text set through the API, read by Baileys ${v}`, async () => {
+  const srv = await serveOnSim(sim, root, 'chatkinds-test-key-0123456789', { RATE_LIMIT_MESSAGES: '0' });
+  const B = await peer(newPhone(), `A${v}`, v);
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const usJid = `${us}@s.whatsapp.net`;
+    const about = async () => (await B.sock.fetchStatus(usJid))?.[0]?.status;
+    const r = await req(srv, 'PUT', `/api/v1/sessions/${id}/profile/about`, { body: { text: 'Busy building bots 🤖' } });
+    assert.equal(r.status, 202, r.text);
+    const st = await until('B reads our about', async () => {
+      const s = await about();
+      return s?.status === 'Busy building bots 🤖' ? s : null;
+    });
+    assert.ok(st.setAt instanceof Date && st.setAt.getTime() > 0, JSON.stringify(st));
+    assertError(await req(srv, 'PUT', `/api/v1/sessions/${id}/profile/about`, { body: { text: 'x'.repeat(140) } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'PUT', `/api/v1/sessions/${id}/profile/about`, { body: {} }), 400, 'VALIDATION_ERROR');
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
