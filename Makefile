@@ -4,6 +4,8 @@
 #   make test       build (release + ASan/UBSan + fuzz) and run every test
 #   make bench      run every benchmark in full; make bench-quick: briefly
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (default 60)
+#   make fresh-check  `make test` inside a bare Debian 12 made by debootstrap
+#                   (root; opt-in; scripts/fresh-check.sh)
 # Each top-level target first installs missing Debian/npm packages
 # (scripts/deps.sh), then re-enters make with MODE set, so that pkg-config is
 # only asked once the libraries are there.
@@ -21,7 +23,7 @@ PORT ?= 3000
 # own copy of the protobuf-c runtime, and the first definition wins (see
 # docs/protobuf.md).
 PKGS := libmicrohttpd libuv libwebsockets openssl libprotobuf-c libsignal-protocol-c \
-	sqlite3 libcurl jansson libqrencode libpng zlib libarchive
+	sqlite3 libcurl jansson libqrencode libpng zlib libarchive libsodium
 
 ifeq ($(MODE),asan)
   CC := gcc
@@ -59,7 +61,7 @@ MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
 LIB_SRCS := $(sort $(shell find src -name '*.c' ! -path src/main.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o) $(GEN_C:$(GEN)/%.c=$(OUT)/obj/gen/%.o) \
-	$(OUT)/obj/gen/migrations.o
+	$(OUT)/obj/gen/migrations.o $(OUT)/obj/gen/openapi.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUT)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -69,7 +71,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(OUT)/%)
 BENCH_SRCS := $(wildcard bench/*/*.c)
 BENCH_BINS := $(foreach s,$(BENCH_SRCS),$(OUT)/bench/$(notdir $(basename $(s))))
 
-.PHONY: all run test test-only bench bench-quick fuzz fuzz-smoke clean deps \
+.PHONY: all run test test-only bench bench-quick fuzz fuzz-smoke fresh-check clean deps \
 	_bin _tests _fuzz _bench
 
 all:
@@ -100,8 +102,14 @@ fuzz:
 	@$(MAKE) --no-print-directory MODE=fuzz _fuzz
 	@tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
+# The README's set-up proved on a bare Debian 12 (debootstrap + chroot).
+fresh-check:
+	@scripts/fresh-check.sh
+
+# --one-file-system: a fresh-check killed before it unmounted leaves /proc,
+# /dev and /sys bound under build/fresh-root; never descend into them.
 clean:
-	rm -rf $(BUILD)
+	rm -rf --one-file-system $(BUILD)
 
 _bin: $(OUT)/yesapp
 _tests: $(UNIT_BINS) $(TOOL_BINS)
@@ -115,6 +123,11 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/wa/proto/%.proto
 $(GEN)/migrations.c: $(MIGRATIONS) scripts/gen-migrations.sh
 	@mkdir -p $(GEN)
 	scripts/gen-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+# src/api/openapi.json, the API's OpenAPI document, is embedded the same way.
+$(GEN)/openapi.c: src/api/openapi.json scripts/gen-openapi.sh
+	@mkdir -p $(GEN)
+	scripts/gen-openapi.sh src/api/openapi.json > $@.tmp && mv $@.tmp $@
 
 $(OUT)/obj/gen/%.o: $(GEN)/%.c | $(GEN_H)
 	@mkdir -p $(dir $@)
@@ -149,4 +162,4 @@ $(OUT)/bench/%: $$(wildcard bench/*/%.c) $(OUT)/libyesapp.a | $(GEN_H)
 # The bench programs' dependency files must not match the rule above.
 $(OUT)/bench/%.d: ;
 
--include $(shell find $(OUT) -name '*.d' 2>/dev/null)
+-include $(shell find $(OUT) -path $(BUILD)/fresh-root -prune -o -name '*.d' -type f -print 2>/dev/null)

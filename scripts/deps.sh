@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 pkgs=(gcc make pkg-config libc6-dev libmicrohttpd-dev libuv1-dev libwebsockets-dev libssl-dev
       libsignal-protocol-c-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
-      libcurl4-openssl-dev libjansson-dev libqrencode-dev libpng-dev zlib1g-dev libarchive-dev)
+      libcurl4-openssl-dev libjansson-dev libqrencode-dev libpng-dev zlib1g-dev libarchive-dev
+      libsodium-dev)
 case "$what" in
 build) ;;
 test) pkgs+=(clang libclang-rt-14-dev zbar-tools nginx-light) ;;
@@ -33,6 +34,9 @@ if [ "$what" != build ] && ! command -v python3 >/dev/null; then missing+=(pytho
 if [ "$what" = test ] && ! python3 -c 'import requests' 2>/dev/null &&
 	! /usr/bin/python3 -c 'import requests' 2>/dev/null; then missing+=(python3-requests); fi
 if [ "$what" = test ] && ! command -v curl >/dev/null; then missing+=(curl); fi
+# /metrics is also read by the Prometheus project's own parser (its Python client)
+if [ "$what" = test ] && ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+	missing+=(python3-prometheus-client); fi
 # deploy/yesapp.service is checked with systemd-analyze; TLS tests make certificates
 if [ "$what" = test ] && ! command -v systemd-analyze >/dev/null; then missing+=(systemd); fi
 if [ "$what" = test ] && ! command -v openssl >/dev/null; then missing+=(openssl); fi

@@ -2,10 +2,13 @@
  * The `yesapp` command line: start-up and subcommands.
  *
  *   yesapp [serve] [options]        run the server (the default)
- *   yesapp keys create [--name N]   make an API key and print it once
+ *   yesapp keys create [--name N] [--role R] [--user U] [--sessions ID,ID] [--expires D]
+ *                                   make an API key and print it once
  *   yesapp keys list                list keys (never their secret)
  *   yesapp keys revoke <id>         revoke a key
+ *   yesapp users create|list|disable|enable|passwd ...   (cli_users.h)
  *   yesapp config-table             the settings as a Markdown table
+ *   yesapp routes                   the route table with each route's role, as JSON
  *   yesapp sim [--listen H:P]       run the local WhatsApp simulator (src/sim/)
  *   yesapp version | help | --help
  *
@@ -13,7 +16,9 @@
  * Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration
  * error (the message names the variable or flag).
  */
+#include "api/api.h"
 #include "auth/apikey.h"
+#include "cli_users.h"
 #include "server.h"
 #include "service/backup.h"
 #include "sim/sim.h"
@@ -39,9 +44,20 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  serve                  run the REST API server (the default command)\n"
-		"  keys create [--name N] create an API key and print it (shown only once)\n"
-		"  keys list              list API keys: id, name, prefix, created, last used, revoked\n"
+		"  keys create [--name N] [--role viewer|operator|admin] [--user EMAIL|ID]\n"
+		"       [--sessions ID,ID] [--expires 30d|12h|90m|3600s]\n"
+		"                         create an API key and print it (shown only once); by\n"
+		"                         default an admin key of the first admin user, with\n"
+		"                         --sessions limited to those sessions (and the ones it\n"
+		"                         creates)\n"
+		"  keys list              list API keys: id, name, prefix, created, last used, role,\n"
+		"                         user, sessions, expires, revoked\n"
 		"  keys revoke <id>       revoke an API key\n"
+		"  users create EMAIL --role R [--name N] [--no-password]\n"
+		"                         create a user; the password is read from standard input\n"
+		"  users list             list users\n"
+		"  users disable|enable EMAIL|ID   stop or allow a user's sign-in and keys\n"
+		"  users passwd EMAIL|ID  set a password (read from standard input)\n"
 		"  backup FILE            write an online backup (database snapshot + DATA_DIR files,\n"
 		"                         one tar.gz) while the server runs\n"
 		"  restore FILE [--force] restore a backup into DATA_DIR (empty unless --force;\n"
@@ -50,6 +66,8 @@ static void usage(FILE *f)
 		"                         (PORT, TLS_CERT_FILE); exit 0 on 2xx: for container\n"
 		"                         health checks\n"
 		"  config-table           print the settings below as a Markdown table\n"
+		"  routes                 print the REST routes and the role each needs (JSON);\n"
+		"                         exit 1 if a route has no role rule\n"
 		"  sim [--listen H:P] [--state FILE] [--certs DIR] [--min-version P.S.T] [--tls]\n"
 		"                         run the local WhatsApp simulator (default 127.0.0.1:0)\n"
 		"  version                print the version\n"
@@ -83,58 +101,6 @@ static int open_store(const struct config *cfg, struct store **st)
 	return 0;
 }
 
-static void format_time(int64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!ms || !gmtime_r(&t, &tm)) {
-		snprintf(out, 32, "-");
-		return;
-	}
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int keys_create(struct store *st, const char *name)
-{
-	char key[APIKEY_HEX_LEN + 1], id[STORE_ID_LEN];
-	int rc = apikey_create(st, name, key, id);
-
-	if (rc) {
-		fprintf(stderr, "yesapp: cannot create a key: %s\n", y_strerror(rc));
-		return EXIT_RUNTIME;
-	}
-	printf("%s\n", key);
-	fprintf(stderr, "created API key %s%s%s; it is shown only this once\n", id,
-		name ? " named " : "", name ? name : "");
-	return 0;
-}
-
-static int keys_list(struct store *st)
-{
-	struct store_apikey *keys;
-	size_t n;
-	int rc = store_apikey_list(st, &keys, &n);
-
-	if (rc) {
-		fprintf(stderr, "yesapp: cannot list keys: %s\n", y_strerror(rc));
-		return EXIT_RUNTIME;
-	}
-	printf("%-36s  %-16s  %-8s  %-20s  %-20s  %s\n", "ID", "NAME", "PREFIX", "CREATED",
-	       "LAST USED", "REVOKED");
-	for (size_t i = 0; i < n; i++) {
-		char created[32], used[32];
-
-		format_time(keys[i].created_at, created);
-		format_time(keys[i].last_used_at, used);
-		printf("%-36s  %-16s  %-8s  %-20s  %-20s  %s\n", keys[i].id,
-		       keys[i].name && *keys[i].name ? keys[i].name : "-", keys[i].prefix, created,
-		       used, keys[i].revoked ? "yes" : "no");
-	}
-	store_apikeys_free(keys, n);
-	return 0;
-}
-
 static int keys_revoke(struct store *st, const char *id)
 {
 	int rc = store_apikey_revoke(st, id);
@@ -159,7 +125,12 @@ static int cmd_keys(int argc, char **argv)
 {
 	struct config cfg;
 	struct store *st = NULL;
-	const char *action = argc > 0 ? argv[0] : NULL, *name = NULL, *id = NULL;
+	const char *action = argc > 0 ? argv[0] : NULL, *id = NULL;
+	struct cli_key_opts ko = { 0 };
+	struct { const char *flag; const char **dst; } opts[] = {
+		{ "--name", &ko.name }, { "--role", &ko.role }, { "--user", &ko.user },
+		{ "--sessions", &ko.sessions }, { "--expires", &ko.expires },
+	};
 	char **rest = NULL;
 	int nrest = 0, rc;
 
@@ -173,15 +144,23 @@ static int cmd_keys(int argc, char **argv)
 		return EXIT_RUNTIME;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		size_t o = 0, fl = 0;
 
-		if (!strcmp(action, "create") && !strcmp(a, "--name") && i + 1 < argc) {
-			name = argv[++i];
-		} else if (!strcmp(action, "create") && !strncmp(a, "--name=", 7)) {
-			name = a + 7;
-		} else if (!strcmp(action, "create") && !strcmp(a, "--name")) {
-			fprintf(stderr, "yesapp: --name: a value is required\n");
-			rc = EXIT_USAGE;
-			goto out_free;
+		for (; !strcmp(action, "create") && o < sizeof(opts) / sizeof(opts[0]); o++) {
+			fl = strlen(opts[o].flag);
+			if (!strncmp(a, opts[o].flag, fl) && (a[fl] == '=' || !a[fl]))
+				break;
+		}
+		if (!strcmp(action, "create") && o < sizeof(opts) / sizeof(opts[0])) {
+			if (a[fl] == '=') {
+				*opts[o].dst = a + fl + 1;
+			} else if (i + 1 < argc) {
+				*opts[o].dst = argv[++i];
+			} else {
+				fprintf(stderr, "yesapp: %s: a value is required\n", opts[o].flag);
+				rc = EXIT_USAGE;
+				goto out_free;
+			}
 		} else if (!strncmp(a, "--", 2)) {
 			/* a setting: "--flag=v" or "--flag v" (booleans: "--flag") */
 			rest[nrest++] = argv[i];
@@ -206,9 +185,9 @@ static int cmd_keys(int argc, char **argv)
 	rc = open_store(&cfg, &st);
 	if (!rc) {
 		if (!strcmp(action, "create"))
-			rc = keys_create(st, name);
+			rc = cli_keys_create(st, &ko);
 		else if (!strcmp(action, "list"))
-			rc = keys_list(st);
+			rc = cli_keys_list(st);
 		else
 			rc = keys_revoke(st, id);
 	}
@@ -216,6 +195,95 @@ static int cmd_keys(int argc, char **argv)
 	config_release(&cfg);
 out_free:
 	free(rest);
+	return rc;
+}
+
+/* `yesapp routes`: [{"methods": [...], "pattern", "role", "public"}] on
+ * stdout; a row without a rule has role "unset", is named on stderr and
+ * makes the exit code 1 (tests/http/roles.test.mjs reads this). */
+static int cmd_routes(void)
+{
+	static const int ms[] = { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE };
+	static const char *const mn[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+	json_t *a = json_array();
+	char why[512], *text;
+	long bad = http_routes_check(api_routes, api_nroutes, why, sizeof(why));
+
+	for (size_t i = 0; a && i < api_nroutes; i++) {
+		json_t *m = json_array();
+
+		for (size_t k = 0; m && k < sizeof(ms) / sizeof(ms[0]); k++)
+			if (api_routes[i].methods & ms[k])
+				json_array_append_new(m, json_string(mn[k]));
+		json_array_append_new(a, json_pack("{s:o, s:s, s:s, s:b}", "methods",
+						   m ? m : json_null(), "pattern",
+						   api_routes[i].pattern, "role",
+						   http_role_name(api_routes[i].role), "public",
+						   (api_routes[i].flags & HTTP_ROUTE_PUBLIC) != 0));
+	}
+	text = a ? json_dumps(a, JSON_INDENT(1)) : NULL;
+	json_decref(a);
+	if (!text)
+		return EXIT_RUNTIME;
+	printf("%s\n", text);
+	free(text);
+	if (bad >= 0) {
+		fprintf(stderr, "yesapp: %s\n", why);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/* `yesapp users <action> ...`: the settings' flags go to the
+ * configuration, the rest to cli_users. */
+static int cmd_users(int argc, char **argv)
+{
+	struct config cfg;
+	struct store *st = NULL;
+	char **rest = NULL, **own = NULL;
+	int nrest = 0, nown = 0, rc;
+
+	if (argc < 1 || !cli_users_action_ok(argv[0])) {
+		fprintf(stderr, "yesapp: users needs create, list, disable, enable or passwd "
+				"(see yesapp --help)\n");
+		return EXIT_USAGE;
+	}
+	rest = calloc((size_t)argc + 1, sizeof(*rest));
+	own = calloc((size_t)argc + 1, sizeof(*own));
+	if (!rest || !own) {
+		free(rest);
+		free(own);
+		return EXIT_RUNTIME;
+	}
+	own[nown++] = argv[0];
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--role") || !strcmp(a, "--name")) {
+			own[nown++] = argv[i];
+			if (i + 1 < argc)
+				own[nown++] = argv[++i];
+		} else if (!strncmp(a, "--role=", 7) || !strncmp(a, "--name=", 7) ||
+			   !strcmp(a, "--no-password") || strncmp(a, "--", 2)) {
+			own[nown++] = argv[i];
+		} else {
+			rest[nrest++] = argv[i];
+			if (config_flag_takes_value(a) && i + 1 < argc)
+				rest[nrest++] = argv[++i];
+		}
+	}
+	rc = load_config(&cfg, nrest, rest);
+	if (!rc) {
+		ylog_set_output(stderr);
+		ylog_min = cfg.log_level > YLOG_WARN ? cfg.log_level : YLOG_WARN;
+		rc = open_store(&cfg, &st);
+		if (!rc)
+			rc = cli_users(st, nown, own);
+		store_close(st);
+		config_release(&cfg);
+	}
+	free(rest);
+	free(own);
 	return rc;
 }
 
@@ -351,6 +419,10 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (!strcmp(cmd, "keys"))
 		return cmd_keys(argc - 2, argv + 2);
+	if (!strcmp(cmd, "users"))
+		return cmd_users(argc - 2, argv + 2);
+	if (!strcmp(cmd, "routes"))
+		return cmd_routes();
 	if (!strcmp(cmd, "probe"))
 		return cmd_probe(argc - 2, argv + 2);
 	if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore"))

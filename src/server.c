@@ -245,6 +245,11 @@ int server_run(const struct config *cfg)
 		goto out;
 	}
 
+	rc = api_audit_start(&ctx);
+	if (rc) {
+		LOG_ERROR("cannot start the audit writer", "{s:s}", "error", y_strerror(rc));
+		goto out;
+	}
 	memset(&o, 0, sizeof(o));
 	o.host = cfg->host;
 	o.port = cfg->port;
@@ -255,6 +260,7 @@ int server_run(const struct config *cfg)
 	o.routes = api_routes;
 	o.nroutes = api_nroutes;
 	o.auth = api_auth;
+	o.on_done = api_audit_hook;
 	o.app = &ctx;
 	o.trust_proxy = cfg->trust_proxy;
 	o.tls_cert_file = cfg->tls_cert_file;
@@ -279,6 +285,7 @@ out:
 		http_server_free(http);
 		LOG_INFO("stopped", "{s:I}", "requests", (json_int_t)served);
 	}
+	api_audit_stop(&ctx); /* writes what is queued while the store is open */
 	retention_stop(ret);
 	engine_free(eng);
 	sim_thread_stop(sandbox); /* after the engine: its sessions go first */

@@ -9,8 +9,14 @@
  *   QR_NOT_AVAILABLE 404 (409 on the sandbox scan), INVALID_VERSION 400, ALREADY_LINKED 409,
  *   PAIR_CODE_UNAVAILABLE 409, PAYLOAD_TOO_LARGE 413, RATE_LIMIT_EXCEEDED 429,
  *   INTERNAL_ERROR 500, SESSION_NOT_CONNECTED 503, ENGINE_UNAVAILABLE 503,
- *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409, SANDBOX_DISABLED 404,
- *   SANDBOX_UNAVAILABLE 503.
+ *   INVALID_PASSKEY_ASSERTION 400, PASSKEY_NOT_REQUIRED 409 (404 on GET .../passkey),
+ *   SANDBOX_DISABLED 404, SANDBOX_UNAVAILABLE 503, MESSAGE_NOT_FOUND 404,
+ *   QUEUE_FULL 429, TOO_MANY_STREAMS 429, FORBIDDEN 403, CSRF_FAILED 403,
+ *   INVALID_CREDENTIALS 401, ACCOUNT_LOCKED 429, USER_NOT_FOUND 404,
+ *   KEY_NOT_FOUND 404, EMAIL_TAKEN 409, UPSTREAM_ERROR 502,
+ *   UPSTREAM_TIMEOUT 504.
+ * Every route, its answers and their codes are described in src/api/openapi.json
+ * (tests/unit/test_openapi.c fails when a row of api_routes is missing there).
  */
 #ifndef YESAPP_API_H
 #define YESAPP_API_H
@@ -26,6 +32,8 @@
 
 struct sim_thread;
 struct events_bell;
+struct http_ratelimit;
+struct api_audit;
 
 #define API_SESSION_NAME_MAX 100
 #define API_TEXT_MAX 65536 /* characters (code points) of a text message */
@@ -38,11 +46,18 @@ struct events_bell;
 #define API_AUTH_CACHE_SLOTS 64
 #define API_AUTH_CACHE_TTL_MS 2000
 
+#define API_LOGINS_PER_MIN 10       /* sign-in attempts per client address */
+
+/* http_ident.app_flags */
+#define API_IDENT_SCOPED 1         /* a key limited to its sessions (api_scope_key) */
+#define API_IDENT_COOKIE 2         /* a dashboard sign-in, not a key */
+
 /* A verified key, remembered briefly so that a busy client does not cost a
  * database lookup per request. Only successes are cached. */
 struct api_auth_entry {
 	uint8_t digest[32];
-	char id[STORE_ID_LEN];
+	struct http_ident ident;
+	int64_t key_expires_at;    /* wall clock, the key's own expiry; 0 = never */
 	int64_t expires_ms;        /* monotonic; 0 = empty */
 };
 
@@ -68,6 +83,8 @@ struct api_ctx {
 	int nstreams;
 	pthread_mutex_t auth_lock; /* private: guards auth_cache */
 	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
+	struct http_ratelimit *login_rl; /* owned: sign-in attempts per address */
+	struct api_audit *audit;   /* owned: the audit log's writer (api/audit.c), or NULL */
 };
 
 void api_ctx_init(struct api_ctx *ctx);
@@ -77,11 +94,37 @@ void api_ctx_release(struct api_ctx *ctx);
 extern const struct http_route api_routes[];
 extern const size_t api_nroutes;
 
-/* The HTTP layer's API-key verifier (app is a struct api_ctx). A key that
- * verified is trusted for API_AUTH_CACHE_TTL_MS without asking the store
- * again, so a key revoked by `yesapp keys revoke` (another process) stops
- * working within that time. */
-int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
+/* The HTTP layer's verifier (app is a struct api_ctx, api/auth.c): an
+ * X-API-Key, or else the dashboard's sign-in cookie (with its CSRF check on
+ * state-changing methods). A key that verified is trusted for
+ * API_AUTH_CACHE_TTL_MS without asking the store again, so a key revoked by
+ * `yesapp keys revoke` (another process) stops working within that time. */
+int api_auth(void *app, struct http_req *req, const char *key, struct http_ident *out);
+/* The HTTP layer's on_done hook: queues the audit row of a state-changing
+ * request (api/audit.c). */
+void api_audit_hook(void *app, struct http_req *req);
+/* Starts / stops the audit writer thread (NULL-safe stop flushes). */
+int api_audit_start(struct api_ctx *ctx);
+void api_audit_stop(struct api_ctx *ctx);
+/* Queues a sign-in attempt's row: actor "user:<id>" (the user whose email
+ * was given, when known) or "anonymous". */
+void api_audit_signin(struct api_ctx *ctx, struct http_req *req, const char *user_id, int status);
+/* Waits (a second at most) until the rows queued so far are written. */
+void api_audit_sync(struct api_ctx *ctx);
+
+/* The value of cookie `name` in a Cookie header ("a=b; name=v"), copied
+ * into out: 1, or 0 if absent or not shorter than outlen (exposed for the
+ * fuzzer). */
+int api_cookie_value(const char *header, const char *name, char *out, size_t outlen);
+/* The sign-in cookie's token (64 hex chars) into out: 1 if the request has
+ * one (not checked), else 0. */
+int api_signin_token(struct http_req *req, char out[65]);
+/* The id of the caller's key if it is scoped (sees only its sessions),
+ * else NULL (api/auth.c). */
+const char *api_scope_key(struct http_req *req);
+/* 1 if the caller may touch session id; else answers 404
+ * SESSION_NOT_FOUND (as for a missing session) and returns 0. */
+int api_scope_check(struct http_req *req, const char *id);
 
 /* ---- shared by the handlers (api/common.c) ---- */
 #define API_TIME_LEN 48
@@ -117,6 +160,13 @@ void api_reply_invalid(struct http_req *req, json_t *details);
  * show. */
 json_t *api_session_json(const struct store_session *s, const char *qr);
 json_t *api_message_json(const struct store_message *m);
+/* The filters of GET .../messages (api/chats.c): chat (a JID or an
+ * international number, written into chat), direction (in|out), status,
+ * since and until (ISO 8601). Answers 400 VALIDATION_ERROR naming the
+ * field and returns 0 on a bad value. */
+#define API_CHAT_MAX 64
+int api_message_filter_args(struct http_req *req, struct store_message_filter *f,
+			    char chat[API_CHAT_MAX]);
 /* Adds "confirmationCode" (the passkey step's, or null) to a session's
  * JSON (api/passkey.c). */
 void api_passkey_decorate(struct svc *svc, const char *id, json_t *session);
@@ -160,6 +210,8 @@ void api_message_poll(struct http_req *req);    /* GET .../messages/{mid}/poll *
 void api_blocklist_get(struct http_req *req);   /* GET .../blocklist */
 void api_blocklist_post(struct http_req *req);  /* POST .../blocklist */
 void api_profile_about(struct http_req *req);   /* PUT .../profile/about */
+void api_chats_list(struct http_req *req);     /* api/chats.c */
+void api_contact_get(struct http_req *req);    /* api/contacts.c */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);
@@ -172,7 +224,19 @@ void api_streams_wait(struct api_ctx *ctx, int timeout_ms);
 void api_passkey_get(struct http_req *req);
 void api_passkey_post(struct http_req *req);
 void api_passkey_confirm(struct http_req *req);
+void api_openapi(struct http_req *req); /* api/openapi.c */
 void api_sandbox_get(struct http_req *req);
 void api_sandbox_scan(struct http_req *req);
+void api_auth_login(struct http_req *req);     /* api/users.c */
+void api_auth_logout(struct http_req *req);
+void api_auth_me(struct http_req *req);
+void api_users_list(struct http_req *req);
+void api_users_create(struct http_req *req);
+void api_user_get(struct http_req *req);
+void api_user_patch(struct http_req *req);
+void api_keys_list(struct http_req *req);
+void api_keys_create(struct http_req *req);
+void api_key_revoke(struct http_req *req);
+void api_audit_list(struct http_req *req);
 
 #endif

@@ -1,6 +1,7 @@
 #include "api/api.h"
 #include "api/validate.h"
 #include "auth/apikey.h"
+#include "http/ratelimit.h"
 #include "http/json.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -10,51 +11,77 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Each row's last field is the least role it needs (http/router.h; a row
+ * without one fails test_http_router and is answered to admins only). */
+#define PUBLIC HTTP_ROLE_PUBLIC
+#define VIEWER HTTP_ROLE_VIEWER
+#define OPERATOR HTTP_ROLE_OPERATOR
+#define ADMIN HTTP_ROLE_ADMIN
 const struct http_route api_routes[] = {
-	{ HTTP_GET, "/health", api_health, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE },
-	{ HTTP_GET, "/ready", api_ready, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE },
-	{ HTTP_GET, "/metrics", api_metrics, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE },
-	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, 0 },
-	{ HTTP_GET, "/api/v1/sessions", api_sessions_list, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}", api_session_get, 0 },
-	{ HTTP_DELETE, "/api/v1/sessions/{id}", api_session_delete, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/qr.png", api_session_qr_png, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/qr.svg", api_session_qr_svg, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/logout", api_session_logout, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/restart", api_session_restart, 0 },
-	{ HTTP_GET, "/api/v1/server/wa-version", api_wa_version_get, 0 },
-	{ HTTP_PUT, "/api/v1/server/wa-version", api_wa_version_put, 0 },
-	{ HTTP_DELETE, "/api/v1/server/wa-version", api_wa_version_delete, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/passkey", api_passkey_get, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/passkey", api_passkey_post, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/passkey/confirm", api_passkey_confirm, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/pair-code", api_session_pair_code, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}", api_message_get, 0 },
-	{ HTTP_PATCH, "/api/v1/sessions/{id}/messages/{mid}", api_message_edit, 0 },
-	{ HTTP_DELETE, "/api/v1/sessions/{id}/messages/{mid}", api_message_delete, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/reaction", api_message_react, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/presence", api_presence_set, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/presence/subscribe", api_presence_subscribe, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/typing", api_chat_typing, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/read", api_chat_read, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/blocklist", api_blocklist_get, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/blocklist", api_blocklist_post, 0 },
-	{ HTTP_PUT, "/api/v1/sessions/{id}/profile/about", api_profile_about, 0 },
-	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0 },
-	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0 },
-	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0 },
-	{ HTTP_GET, "/api/v1/sessions/{id}/webhook/logs", api_webhook_logs, 0 },
+	{ HTTP_GET, "/health", api_health, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE, PUBLIC },
+	{ HTTP_GET, "/ready", api_ready, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE, PUBLIC },
+	{ HTTP_GET, "/metrics", api_metrics, HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PROBE, PUBLIC },
+	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions", api_sessions_list, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/sessions/{id}", api_session_get, 0, VIEWER },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}", api_session_delete, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/qr.png", api_session_qr_png, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/sessions/{id}/qr.svg", api_session_qr_svg, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/logout", api_session_logout, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/restart", api_session_restart, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/server/wa-version", api_wa_version_get, 0, VIEWER },
+	{ HTTP_PUT, "/api/v1/server/wa-version", api_wa_version_put, 0, ADMIN },
+	{ HTTP_DELETE, "/api/v1/server/wa-version", api_wa_version_delete, 0, ADMIN },
+	{ HTTP_GET, "/api/v1/sessions/{id}/passkey", api_passkey_get, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/passkey", api_passkey_post, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/passkey/confirm", api_passkey_confirm, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/pair-code", api_session_pair_code, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}", api_message_get, 0, VIEWER },
+	{ HTTP_PATCH, "/api/v1/sessions/{id}/messages/{mid}", api_message_edit, 0, OPERATOR },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}/messages/{mid}", api_message_delete, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/reaction", api_message_react, 0,
+	  OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/presence", api_presence_set, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/presence/subscribe", api_presence_subscribe, 0,
+	  OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/chats", api_chats_list, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/typing", api_chat_typing, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/read", api_chat_read, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/contacts/{phone}", api_contact_get, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/sessions/{id}/blocklist", api_blocklist_get, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/blocklist", api_blocklist_post, 0, OPERATOR },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/profile/about", api_profile_about, 0, OPERATOR },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0, VIEWER },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0, OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/webhook/logs", api_webhook_logs, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/webhook/deliveries/{eventId}/retry", api_webhook_retry,
-	  0 },
-	{ HTTP_GET, "/api/v1/events", api_events_list, 0 },
-	{ HTTP_GET, "/api/v1/events/stream", api_events_stream, 0 },
-	{ HTTP_GET, "/api/v1/sandbox", api_sandbox_get, 0 },
-	{ HTTP_POST, "/api/v1/sandbox/scan", api_sandbox_scan, 0 },
+	  0, OPERATOR },
+	{ HTTP_GET, "/api/v1/events", api_events_list, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/events/stream", api_events_stream, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/openapi.json", api_openapi, HTTP_ROUTE_PUBLIC, PUBLIC },
+	{ HTTP_GET, "/api/v1/sandbox", api_sandbox_get, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sandbox/scan", api_sandbox_scan, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/auth/login", api_auth_login, HTTP_ROUTE_PUBLIC, PUBLIC },
+	{ HTTP_POST, "/api/v1/auth/logout", api_auth_logout, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/auth/me", api_auth_me, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/users", api_users_list, 0, ADMIN },
+	{ HTTP_POST, "/api/v1/users", api_users_create, 0, ADMIN },
+	{ HTTP_GET, "/api/v1/users/{id}", api_user_get, 0, ADMIN },
+	{ HTTP_PATCH, "/api/v1/users/{id}", api_user_patch, 0, ADMIN },
+	{ HTTP_GET, "/api/v1/keys", api_keys_list, 0, ADMIN },
+	{ HTTP_POST, "/api/v1/keys", api_keys_create, 0, ADMIN },
+	{ HTTP_DELETE, "/api/v1/keys/{id}", api_key_revoke, 0, ADMIN },
+	{ HTTP_GET, "/api/v1/audit", api_audit_list, 0, ADMIN },
 };
+#undef PUBLIC
+#undef VIEWER
+#undef OPERATOR
+#undef ADMIN
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
 void api_ctx_init(struct api_ctx *ctx)
@@ -63,48 +90,20 @@ void api_ctx_init(struct api_ctx *ctx)
 	pthread_mutex_init(&ctx->auth_lock, NULL);
 	pthread_mutex_init(&ctx->version_lock, NULL);
 	pthread_mutex_init(&ctx->stream_lock, NULL);
+	ctx->login_rl = http_ratelimit_new(API_LOGINS_PER_MIN, 1024);
 }
 
 void api_ctx_release(struct api_ctx *ctx)
 {
 	api_streams_wait(ctx, 5000);
+	api_audit_stop(ctx);
+	http_ratelimit_free(ctx->login_rl);
+	ctx->login_rl = NULL;
 	pthread_mutex_destroy(&ctx->stream_lock);
 	pthread_mutex_destroy(&ctx->auth_lock);
 	pthread_mutex_destroy(&ctx->version_lock);
 	OPENSSL_cleanse(ctx->auth_cache, sizeof(ctx->auth_cache));
 	OPENSSL_cleanse(ctx->cursor_key, sizeof(ctx->cursor_key));
-}
-
-int api_auth(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN])
-{
-	struct api_ctx *ctx = app;
-	struct api_auth_entry *e;
-	char id[STORE_ID_LEN];
-	uint8_t digest[32];
-	int64_t now = clock_mono_ms();
-	int rc;
-
-	if (strnlen(key, 257) > 256)
-		return Y_ENOTFOUND;
-	apikey_hash(key, digest);
-	e = &ctx->auth_cache[digest[0] % API_AUTH_CACHE_SLOTS];
-	pthread_mutex_lock(&ctx->auth_lock);
-	if (e->expires_ms > now && !CRYPTO_memcmp(e->digest, digest, sizeof(digest))) {
-		snprintf(id_out, HTTP_KEY_ID_LEN, "%s", e->id);
-		pthread_mutex_unlock(&ctx->auth_lock);
-		return Y_OK;
-	}
-	pthread_mutex_unlock(&ctx->auth_lock);
-	rc = apikey_verify(ctx->st, key, id);
-	if (rc != Y_OK)
-		return rc;
-	snprintf(id_out, HTTP_KEY_ID_LEN, "%s", id);
-	pthread_mutex_lock(&ctx->auth_lock);
-	memcpy(e->digest, digest, sizeof(digest));
-	memcpy(e->id, id, sizeof(id));
-	e->expires_ms = now + API_AUTH_CACHE_TTL_MS;
-	pthread_mutex_unlock(&ctx->auth_lock);
-	return Y_OK;
 }
 
 /*
@@ -162,7 +161,7 @@ int api_session_id_param(struct http_req *req, char out[STORE_ID_LEN])
 		api_reply_invalid(req, http_json_field_error("id", "must be a UUID"));
 		return 0;
 	}
-	return 1;
+	return api_scope_check(req, out);
 }
 
 int api_session_use_param(struct http_req *req, char out[STORE_ID_LEN])

@@ -108,8 +108,10 @@ void api_events_list(struct http_req *req)
 		api_reply_invalid(req, http_json_field_error("limit", "must be an integer from 1 to 500"));
 		return;
 	}
-	rc = store_event_list(ctx->st, have_sid ? sid : NULL, after, types[0] ? types : NULL, limit,
-			      &rows, &n, &has_next);
+	if (have_sid && !api_scope_check(req, sid))
+		return;
+	rc = store_event_list_scoped(ctx->st, api_scope_key(req), have_sid ? sid : NULL, after,
+				     types[0] ? types : NULL, limit, &rows, &n, &has_next);
 	if (rc) {
 		api_reply_store_error(req, rc == Y_ENOTFOUND ? Y_EDB : rc);
 		return;
@@ -141,6 +143,7 @@ struct sse {
 	int slot;                    /* in ctx->stream_keys */
 	char sid[STORE_ID_LEN];
 	int have_sid;
+	char scope[HTTP_KEY_ID_LEN]; /* a scoped key's id: only its sessions' events; "" = all */
 	char typebuf[512];
 	const char *types[EVENT_TYPES_MAX + 1];
 	int64_t last_id;             /* the last event sent */
@@ -175,8 +178,9 @@ static int sse_fill(struct sse *x)
 	size_t n = 0;
 	int more = 0, rc;
 
-	rc = store_event_list(x->ctx->st, x->have_sid ? x->sid : NULL, x->last_id,
-			      x->types[0] ? x->types : NULL, 100, &rows, &n, &more);
+	rc = store_event_list_scoped(x->ctx->st, x->scope[0] ? x->scope : NULL,
+				     x->have_sid ? x->sid : NULL, x->last_id,
+				     x->types[0] ? x->types : NULL, 100, &rows, &n, &more);
 	for (size_t i = 0; !rc && i < n; i++) {
 		json_t *o = event_json(&rows[i]);
 		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -300,10 +304,13 @@ void api_events_stream(struct http_req *req)
 		api_reply_store_error(req, Y_ENOMEM);
 		return;
 	}
-	if (!filter_args(req, x->sid, &x->have_sid, x->typebuf, x->types, &after)) {
+	if (!filter_args(req, x->sid, &x->have_sid, x->typebuf, x->types, &after) ||
+	    (x->have_sid && !api_scope_check(req, x->sid))) {
 		free(x);
 		return;
 	}
+	if (api_scope_key(req))
+		snprintf(x->scope, sizeof(x->scope), "%s", api_scope_key(req));
 	http_req_query(req, "after", &present);
 	lei = http_req_header(req, "Last-Event-ID");
 	if (lei && *lei) {

@@ -12,8 +12,9 @@ void api_messages_list(struct http_req *req)
 {
 	struct api_ctx *ctx = http_req_app(req);
 	struct store_cursor cur, next;
+	struct store_message_filter f;
 	struct store_message *list = NULL;
-	char id[STORE_ID_LEN], scope[16 + STORE_ID_LEN];
+	char id[STORE_ID_LEN], scope[16 + STORE_ID_LEN], chat[API_CHAT_MAX];
 	size_t n = 0;
 	int limit, have_cur, has_next = 0, rc;
 	json_t *data, *page;
@@ -21,10 +22,11 @@ void api_messages_list(struct http_req *req)
 	if (!api_session_use_param(req, id))
 		return;
 	snprintf(scope, sizeof(scope), "messages:%s", id);
-	if (!api_page_args(req, scope, &limit, &cur, &have_cur))
+	if (!api_page_args(req, scope, &limit, &cur, &have_cur) ||
+	    !api_message_filter_args(req, &f, chat))
 		return;
-	rc = store_message_list(ctx->st, id, have_cur ? &cur : NULL, limit, &list, &n, &next,
-				&has_next);
+	rc = store_message_list_filtered(ctx->st, id, &f, have_cur ? &cur : NULL, limit, &list, &n,
+					 &next, &has_next);
 	if (rc) {
 		api_reply_store_error(req, rc);
 		return;

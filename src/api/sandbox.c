@@ -80,6 +80,8 @@ void api_sandbox_scan(struct http_req *req)
 		return;
 	}
 	json_decref(body);
+	if (!api_scope_check(req, id))
+		return;
 	if (!svc_session_exists(ctx->svc, id)) {
 		api_reply_store_error(req, Y_ENOTFOUND);
 		return;

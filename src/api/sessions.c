@@ -72,6 +72,14 @@ void api_sessions_create(struct http_req *req)
 		api_reply_store_error(req, rc);
 		return;
 	}
+	/* a scoped key's new session joins its scope */
+	if (api_scope_key(req) && (rc = store_key_scope_add(ctx->st, api_scope_key(req), s.id))) {
+		svc_delete_session(ctx->svc, s.id);
+		store_session_release(&s);
+		api_reply_store_error(req, rc == Y_ENOTFOUND ? Y_EDB : rc);
+		return;
+	}
+	http_req_set_note(req, s.id); /* for the audit row */
 	/* the engine started the client: show its first QR if it comes soon */
 	svc_session_wait(ctx->svc, s.id, has_qr_or_moved, NULL, API_SESSION_WAIT_MS);
 	reply_session(req, 201, s.id);
@@ -93,7 +101,8 @@ void api_sessions_list(struct http_req *req)
 
 	if (!api_page_args(req, "sessions", &limit, &cur, &have_cur))
 		return;
-	rc = store_session_list(ctx->st, have_cur ? &cur : NULL, limit, &list, &n, &next, &has_next);
+	rc = store_session_list_scoped(ctx->st, api_scope_key(req), have_cur ? &cur : NULL, limit,
+				       &list, &n, &next, &has_next);
 	if (rc) {
 		api_reply_store_error(req, rc == Y_ENOTFOUND ? Y_EDB : rc);
 		return;
@@ -141,7 +150,6 @@ static void reply_qr(struct http_req *req, int svg)
 	struct api_ctx *ctx = http_req_app(req);
 	struct ybuf img = YBUF_INIT(1 << 20);
 	char id[STORE_ID_LEN], etag[40];
-	const char *inm;
 	uint64_t h = 1469598103934665603ULL;
 	char *qr;
 	int rc;
@@ -161,8 +169,7 @@ static void reply_qr(struct http_req *req, int svg)
 	for (const char *p = qr; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	snprintf(etag, sizeof(etag), "\"%016llx%s\"", (unsigned long long)h, svg ? "s" : "p");
-	inm = http_req_header(req, "If-None-Match");
-	if (inm && !strcmp(inm, etag)) {
+	if (http_req_etag_match(req, etag)) {
 		free(qr);
 		http_reply_bytes(req, 304, NULL, NULL, 0, "private, max-age=20", etag);
 		return;

@@ -168,3 +168,76 @@ int api_limit_parse(const char *s, int present, int *out)
 	*out = (int)v;
 	return 1;
 }
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* n digits at *p as a number (advancing p), or -1. */
+static int digits(const char **p, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
+int api_time_parse(const char *s, int64_t *ms)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
+
+	if (!s || strlen(s) > 40)
+		return 0;
+	y = digits(&p, 4);
+	if (y < 1970 || *p++ != '-' || (mo = digits(&p, 2)) < 1 || mo > 12 || *p++ != '-' ||
+	    (d = digits(&p, 2)) < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
+		return 0;
+	if (*p) {
+		if ((*p != 'T' && *p != 't') || (p++, (h = digits(&p, 2)) < 0) || h > 23 ||
+		    *p++ != ':' || (mi = digits(&p, 2)) < 0 || mi > 59 || *p++ != ':' ||
+		    (sec = digits(&p, 2)) < 0 || sec > 59)
+			return 0;
+		if (*p == '.') {
+			int n = 0;
+
+			for (p++; *p >= '0' && *p <= '9'; p++, n++)
+				if (n < 3)
+					frac = frac * 10 + (*p - '0');
+			if (n == 0 || n > 9)
+				return 0;
+			for (; n < 3; n++)
+				frac *= 10;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int sign = *p++ == '-' ? -1 : 1, oh = digits(&p, 2), om;
+
+			if (oh < 0 || oh > 23 || *p++ != ':' || (om = digits(&p, 2)) < 0 || om > 59)
+				return 0;
+			off = sign * (oh * 60 + om);
+		} else {
+			return 0;
+		}
+		if (*p)
+			return 0;
+	}
+	*ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off * 60) * 1000 +
+	      frac;
+	return 1;
+}

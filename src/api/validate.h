@@ -7,6 +7,7 @@
 #define YESAPP_API_VALIDATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define API_PHONE_MAX 15 /* E.164 digits */
 #define API_URL_MAX 2048
@@ -36,5 +37,10 @@ extern const char *const api_event_names[];
 /* The `limit` query argument: absent -> default; else 1..API_LIMIT_MAX in
  * plain decimal. Returns 1 if valid. */
 int api_limit_parse(const char *s, int present, int *out);
+
+/* An ISO 8601 time from 1970: YYYY-MM-DD (midnight UTC), or that with
+ * THH:MM:SS, an optional fraction (1..9 digits; ms kept) and Z or +HH:MM /
+ * -HH:MM. *ms gets ms since the epoch. Returns 1 if valid. */
+int api_time_parse(const char *s, int64_t *ms);
 
 #endif

@@ -52,12 +52,10 @@ static void prefix_of(const char *plaintext, char prefix[9])
 	snprintf(prefix, 9, "%.*s", (int)(n < 8 ? n : 8), plaintext);
 }
 
-int apikey_create(struct store *st, const char *name, char plaintext[APIKEY_HEX_LEN + 1],
-		  char id_out[STORE_ID_LEN])
+/* A new random key: its text, digest and displayed prefix. */
+static int key_make(char plaintext[APIKEY_HEX_LEN + 1], uint8_t digest[32], char prefix[9])
 {
-	uint8_t raw[APIKEY_HEX_LEN / 2], digest[32];
-	char prefix[9];
-	int rc;
+	uint8_t raw[APIKEY_HEX_LEN / 2];
 
 	plaintext[0] = '\0';
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
@@ -66,7 +64,36 @@ int apikey_create(struct store *st, const char *name, char plaintext[APIKEY_HEX_
 	OPENSSL_cleanse(raw, sizeof(raw));
 	apikey_hash(plaintext, digest);
 	prefix_of(plaintext, prefix);
-	rc = store_apikey_add(st, digest, name, prefix, id_out);
+	return Y_OK;
+}
+
+int apikey_create(struct store *st, const char *name, char plaintext[APIKEY_HEX_LEN + 1],
+		  char id_out[STORE_ID_LEN])
+{
+	uint8_t digest[32];
+	char prefix[9];
+	int rc = key_make(plaintext, digest, prefix);
+
+	if (!rc)
+		rc = store_apikey_add(st, digest, name, prefix, id_out);
+	if (!rc)
+		rc = store_keys_adopt(st);
+	if (rc)
+		OPENSSL_cleanse(plaintext, APIKEY_HEX_LEN + 1);
+	return rc;
+}
+
+int apikey_create_for(struct store *st, const char *name, const char *user_id, int role,
+		      int64_t expires_at, int scoped, const char *const *sessions, size_t nsessions,
+		      char plaintext[APIKEY_HEX_LEN + 1], char id_out[STORE_ID_LEN])
+{
+	uint8_t digest[32];
+	char prefix[9];
+	int rc = key_make(plaintext, digest, prefix);
+
+	if (!rc)
+		rc = store_key_create(st, digest, name, prefix, user_id, role, expires_at, scoped,
+				      sessions, nsessions, id_out);
 	if (rc)
 		OPENSSL_cleanse(plaintext, APIKEY_HEX_LEN + 1);
 	return rc;
@@ -115,6 +142,8 @@ int apikey_bootstrap(struct store *st, const char *configured)
 			return rc;
 	}
 	rc = store_apikey_count_active(st, &active);
+	if (!rc)
+		rc = store_keys_adopt(st); /* the configured key, or one from before users */
 	if (rc || active > 0)
 		return rc;
 	rc = apikey_create(st, "bootstrap", key, id);

@@ -209,6 +209,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_sends_reset(cl);
 	cl_retry_reset(cl);
 	cl_unstored_reset(cl);
+	cl_lookups_drop(cl); /* after cl->conn is cleared: every one */
 }
 
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason)
@@ -225,17 +226,32 @@ void cl_disconnected(struct wa_client *cl, const char *reason)
 		return;
 	if (cl->logout_pending) {
 		cl->logout_pending = false;
+		cl->logout_on_login = false;
 		cl_set_state(cl, WA_CL_LOGGED_OUT, WA_REASON_LOGGED_OUT);
 		return;
 	}
+	uint64_t now = uv_now(cl->timer.loop), delay;
+
+	if (cl->logout_on_login && now >= cl->logout_by) {
+		cl->logout_on_login = false;
+		LOG_WARN("client logged out without reaching WhatsApp: the phone still lists "
+			 "this device until it is removed there", "{s:s}", "reason",
+			 reason ? reason : WA_REASON_CONNECTION_LOST);
+		cl_give_up(cl, WA_CL_LOGGED_OUT, WA_REASON_LOGGED_OUT);
+		return;
+	}
 	cl->attempts++;
-	if (cl->attempts > cl->opts.max_attempts) {
+	if (cl->attempts > cl->opts.max_attempts && !cl->logout_on_login) {
 		cl_give_up(cl, WA_CL_FAILED, WA_REASON_TOO_MANY_FAILURES);
 		return;
 	}
 	cl_set_state(cl, WA_CL_WAITING, reason ? reason : WA_REASON_CONNECTION_LOST);
 	ymetric_inc(YM_RECONNECTS);
-	cl_timer_start(cl, T_BACKOFF, cl_backoff_ms(cl, cl->attempts));
+	delay = cl_backoff_ms(cl, cl->attempts);
+	/* a logout waiting for a connection ends by its deadline, not later */
+	if (cl->logout_on_login && delay > cl->logout_by - now)
+		delay = cl->logout_by - now;
+	cl_timer_start(cl, T_BACKOFF, delay);
 }
 
 /* ---- nodes from the server ---- */
@@ -538,6 +554,7 @@ int wa_client_start(struct wa_client *cl)
 	}
 	cl->attempts = 0;
 	cl->logout_pending = false;
+	cl->logout_on_login = false;
 	cl_set_state(cl, WA_CL_CONNECTING, NULL);
 	cl_pool_request(cl);
 	return Y_OK;
@@ -558,21 +575,40 @@ static void on_logout_answer(struct wa_conn *c, int err, const struct wa_node *n
 		wa_conn_close(c); /* on_close then ends in LOGGED_OUT */
 }
 
+bool cl_unlink(struct wa_client *cl)
+{
+	struct wa_node *iq = cl_iq_new(cl, "set", "md"), *k;
+
+	if (iq && (k = wa_node_add_child(iq, "remove-companion-device")) &&
+	    !cl_attrs(k, "jid", cl->creds.jid, "reason", "user_initiated", NULL)) {
+		cl->logout_pending = true;
+		if (cl_iq_send(cl, iq, on_logout_answer) == Y_OK)
+			return true;
+		cl->logout_pending = false;
+	} else {
+		wa_node_free(iq);
+	}
+	return false;
+}
+
 void wa_client_logout(struct wa_client *cl)
 {
-	struct wa_node *iq, *k;
-
-	if (cl->state == WA_CL_CONNECTED && cl->conn && cl->creds.jid[0]) {
-		iq = cl_iq_new(cl, "set", "md");
-		if (iq && (k = wa_node_add_child(iq, "remove-companion-device")) &&
-		    !cl_attrs(k, "jid", cl->creds.jid, "reason", "user_initiated", NULL)) {
-			cl->logout_pending = true;
-			if (cl_iq_send(cl, iq, on_logout_answer) == Y_OK)
-				return;
-			cl->logout_pending = false;
-		} else {
-			wa_node_free(iq);
+	if (cl->state == WA_CL_CONNECTED && cl->conn && cl->creds.jid[0] && cl_unlink(cl))
+		return;
+	if ((cl->state == WA_CL_WAITING || cl->state == WA_CL_CONNECTING) &&
+	    wa_creds_linked(&cl->creds) && cl->creds.jid[0]) {
+		if (!cl->logout_on_login) {
+			cl->logout_on_login = true;
+			cl->logout_by = uv_now(cl->timer.loop) + WA_LOGOUT_WAIT_MS;
+			LOG_INFO("client logout waits for a connection to unlink", "{s:s}", "state",
+				 wa_client_state_name(cl->state));
 		}
+		if (cl->state == WA_CL_WAITING) { /* reconnect now, not after the backoff */
+			cl_timer_stop(cl);
+			cl_set_state(cl, WA_CL_CONNECTING, NULL);
+			cl_pool_request(cl);
+		}
+		return;
 	}
 	cl_give_up(cl, WA_CL_LOGGED_OUT, WA_REASON_LOGGED_OUT);
 }

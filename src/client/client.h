@@ -244,8 +244,16 @@ void wa_client_message_stored(struct wa_client *cl, const char *id);
 int wa_client_start(struct wa_client *cl);
 /* Disconnects and stays IDLE. */
 void wa_client_stop(struct wa_client *cl);
-/* Unlinks this device on WhatsApp's side when connected (remove-companion-
- * device), then closes; the owner wipes the credentials. */
+/*
+ * Unlinks this device on WhatsApp's side (remove-companion-device), then
+ * closes in WA_CL_LOGGED_OUT; the owner wipes the credentials. A linked
+ * client that is not connected now (waiting to reconnect, or connecting)
+ * connects first, at once, and unlinks as soon as it is logged in (never
+ * announcing WA_CL_CONNECTED); if WhatsApp cannot be reached within
+ * WA_LOGOUT_WAIT_MS it ends in WA_CL_LOGGED_OUT all the same, logging that
+ * the phone still lists the device. Anything else ends at once.
+ */
+#define WA_LOGOUT_WAIT_MS 10000
 void wa_client_logout(struct wa_client *cl);
 
 /* In WA_CL_PASSKEY: sends the user's WebAuthn assertion (the JSON of
@@ -283,6 +291,25 @@ typedef void (*wa_client_pair_code_cb)(struct wa_client *cl, int err, const char
  */
 int wa_client_pair_code(struct wa_client *cl, const char *phone, wa_client_pair_code_cb cb,
 			void *ud);
+
+/* Whether a number is on WhatsApp (client/contact.c): jid is the account's
+ * phone-number JID as the server names it, lid its LID ("" if not given or
+ * not registered). */
+struct wa_client_contact {
+	int registered;
+	char jid[64];
+	char lid[64];
+};
+typedef void (*wa_client_lookup_cb)(struct wa_client *cl, int err,
+				    const struct wa_client_contact *c, void *ud);
+/*
+ * Asks the server (usync contact + lid) about phone (E.164 digits, no '+').
+ * Only while connected (Y_ESTATE); at most 16 waiting per client (Y_EBUSY).
+ * cb is called exactly once, on a later loop iteration, with the answer,
+ * Y_ETIMEOUT, Y_EINVAL (a malformed answer) or Y_ECLOSED (the connection
+ * ended first; also from inside wa_client_free). Loop thread.
+ */
+int wa_client_lookup(struct wa_client *cl, const char *phone, wa_client_lookup_cb cb, void *ud);
 
 /*
  * Messaging. The owner keeps the durable queue; the client sends what it is

@@ -77,6 +77,7 @@ struct cl_devlist;
 struct cl_devreq;
 struct cl_recent;
 struct cl_resend;
+struct cl_lookup;
 
 #define CL_SEEN_MAX 512       /* recently received message ids kept (duplicates) */
 #define CL_RETRY_SLOTS 64     /* messages we asked retries for */
@@ -101,6 +102,8 @@ struct wa_client {
 	unsigned attempts;          /* consecutive failed connects */
 	bool logged_in_once;        /* this connection reached <success> */
 	bool logout_pending;        /* close after remove-companion-device */
+	bool logout_on_login;       /* unlink as soon as logged in (wa_client_logout) */
+	uint64_t logout_by;         /* loop time after which it unlinks only locally */
 	/* registration */
 	char (*refs)[CL_REF_MAX];   /* allocated while showing QRs */
 	unsigned nrefs, ref_idx;
@@ -143,7 +146,12 @@ struct wa_client {
 	struct cl_resend *resend;          /* the retry being answered (retry.c) */
 	struct cl_devlist *devs;           /* device-list cache (usync.c) */
 	struct cl_devreq *devreq;          /* the usync in flight (usync.c) */
-	char (*seen)[WA_MSG_ID_MAX];       /* ring of received ids, CL_SEEN_MAX */
+	struct cl_lookup *lookups;         /* contact lookups waiting (contact.c) */
+	size_t nlookups;
+	/* ring of received ids, CL_SEEN_MAX; done once the message's receipt
+	 * and ack may go (stored, or not to be stored): a redelivery of a
+	 * done one is receipted and acknowledged again (receive.c) */
+	struct cl_seen { char id[WA_MSG_ID_MAX]; bool done; } *seen;
 	unsigned seen_pos;
 	struct { char id[WA_MSG_ID_MAX]; unsigned count; } retries[CL_RETRY_SLOTS];
 	unsigned retry_pos;
@@ -157,6 +165,9 @@ void cl_timer_stop(struct wa_client *cl);
  * after too many attempts). */
 void cl_disconnected(struct wa_client *cl, const char *reason);
 /* Ends for good: state st (LOGGED_OUT / FAILED) with reason. */
+/* Sends remove-companion-device on the connection; true when sent (its
+ * answer closes the connection, which ends in WA_CL_LOGGED_OUT). */
+bool cl_unlink(struct wa_client *cl);
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason);
 void cl_creds_changed(struct wa_client *cl);
 /* Sends a node; on failure closes the connection. */
@@ -250,6 +261,10 @@ int cl_devices_get(struct wa_client *cl, const struct wa_jid *users, size_t n,
 void cl_devices_forget(struct wa_client *cl, const char *user);
 void cl_devices_free(struct wa_client *cl);
 int cl_devices_notification(struct wa_client *cl, const struct wa_node *n);
+
+/* contact.c: ends the lookups asked on a connection that is gone (cl->conn
+ * is another, or NULL) with Y_ECLOSED: their waiters were dropped with it */
+void cl_lookups_drop(struct wa_client *cl);
 
 /* send.c */
 int cl_send_ack(struct wa_client *cl, const struct wa_node *n);

@@ -28,6 +28,13 @@ int cl_on_success(struct wa_client *cl, const struct wa_node *n)
 	}
 	cl->attempts = 0;
 	cl->logged_in_once = true;
+	if (cl->logout_on_login) { /* wa_client_logout while we were away */
+		cl->logout_on_login = false;
+		if (cl_unlink(cl))
+			return Y_OK;
+		cl_give_up(cl, WA_CL_LOGGED_OUT, WA_REASON_LOGGED_OUT);
+		return Y_OK;
+	}
 	cl_set_state(cl, WA_CL_CONNECTED, NULL);
 	cl_keepalive_start(cl);
 	/* prekeys first (Baileys waits on the count before going active) */

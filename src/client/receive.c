@@ -4,7 +4,8 @@
  * from our own other device), hand the Message up, then the delivery
  * receipt and the ack. A message that does not decrypt gets a retry receipt
  * (at most CL_RETRY_MAX per id) and an ack; one already seen (its id in the
- * ring of recent ids) is receipted again but not handed up twice. Group
+ * ring of recent ids, or its Signal key used already) is not handed up
+ * twice, and is receipted and acknowledged again once stored. Group
  * messages (skmsg) are acknowledged and not decrypted yet.
  */
 #include "client/client_int.h"
@@ -20,22 +21,28 @@
 #include "wa/pb.h"
 #include "wa.pb-c.h"
 
-static bool seen(struct wa_client *cl, const char *id)
+/* The ring slot of id, or NULL if not seen lately. */
+static struct cl_seen *seen(struct wa_client *cl, const char *id)
 {
 	if (!cl->seen)
-		return false;
+		return NULL;
 	for (unsigned i = 0; i < CL_SEEN_MAX; i++)
-		if (!strcmp(cl->seen[i], id))
-			return true;
-	return false;
+		if (!strcmp(cl->seen[i].id, id))
+			return &cl->seen[i];
+	return NULL;
 }
 
-static void mark_seen(struct wa_client *cl, const char *id)
+static struct cl_seen *mark_seen(struct wa_client *cl, const char *id, bool done)
 {
+	struct cl_seen *e;
+
 	if (!cl->seen && !(cl->seen = calloc(CL_SEEN_MAX, sizeof(*cl->seen))))
-		return;
-	snprintf(cl->seen[cl->seen_pos], sizeof(cl->seen[0]), "%s", id);
+		return NULL;
+	e = &cl->seen[cl->seen_pos];
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->done = done;
 	cl->seen_pos = (cl->seen_pos + 1) % CL_SEEN_MAX;
+	return e;
 }
 
 /* How many retries we asked for id, counting this one. */
@@ -132,8 +139,21 @@ static int defer_receipts(struct wa_client *cl, const struct wa_node *m)
 	return Y_OK;
 }
 
+/* Whether the receipt and ack of id wait in cl->unstored already. */
+static bool unstored_has(const struct wa_client *cl, const char *id)
+{
+	for (const struct cl_unstored *u = cl->unstored; u; u = u->next)
+		if (!strcmp(u->id, id))
+			return true;
+	return false;
+}
+
 void wa_client_message_stored(struct wa_client *cl, const char *id)
 {
+	struct cl_seen *e = seen(cl, id);
+
+	if (e)
+		e->done = true; /* a later redelivery is acknowledged at once */
 	for (struct cl_unstored **pp = &cl->unstored; *pp; pp = &(*pp)->next) {
 		struct cl_unstored *u = *pp;
 
@@ -287,6 +307,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 	enum wa_signal_type type = 0;
 	uint8_t *pt = NULL;
 	size_t ptl = 0, unp = 0;
+	struct cl_seen *sn;
 	int rc;
 
 	if (!id || !from || !*id || strlen(id) >= WA_MSG_ID_MAX)
@@ -295,8 +316,17 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		return Y_OK; /* not acknowledged: the server keeps it */
 	if (wa_node_attr_jid(m, "from", &j) || !j.user_len)
 		return message_ack(cl, m, "487");
-	if (seen(cl, id))
-		return delivery_receipt(cl, m);
+	if ((sn = seen(cl, id))) {
+		/* a redelivery (the server had no ack from us, e.g. the connection
+		 * dropped first): acknowledged once its row is committed, so the
+		 * server stops redelivering it; until then its receipt and ack
+		 * wait for wa_client_message_stored like the first copy's */
+		if (!sn->done)
+			return unstored_has(cl, id) || defer_receipts(cl, m) == Y_OK
+				       ? Y_OK : message_ack(cl, m, NULL);
+		rc = delivery_receipt(cl, m);
+		return rc ?: message_ack(cl, m, NULL);
+	}
 	for (uint32_t i = 0; m->content == WA_CONTENT_LIST && i < m->nkids; i++) {
 		const struct wa_node *e = m->kids[i];
 
@@ -326,10 +356,15 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 	rc = wa_signal_decrypt(cl->sig, &a, type, enc->bytes, enc->nbytes, &pt, &ptl);
 	rc = rc ?: wa_signal_unpad(pt, ptl, &unp);
 	if (rc == Y_EEXIST) {
-		/* its key was used already: a replay of what we had */
+		/* its key was used already: a replay of what we had. The Signal
+		 * state is flushed only after the batch's inbound rows commit
+		 * (service/engine.c), so it was stored: acknowledge it, or the
+		 * server redelivers it on every connection */
 		free(pt);
-		mark_seen(cl, id);
-		return delivery_receipt(cl, m);
+		mark_seen(cl, id, true);
+		LOG_INFO("client message redelivered after it was stored", "{s:s}", "id", id);
+		rc = delivery_receipt(cl, m);
+		return rc ?: message_ack(cl, m, NULL);
 	}
 	if (rc) {
 		unsigned n = retry_count(cl, id);
@@ -341,7 +376,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 			return rc;
 		return message_ack(cl, m, NULL);
 	}
-	mark_seen(cl, id);
+	sn = mark_seen(cl, id, true);
 	if (hand_up(cl, m, &j, pt, unp)) {
 		free(pt);
 		LOG_WARN("client message is not a Message", "{s:s}", "id", id);
@@ -352,8 +387,11 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 	 * crash before the row is committed leaves it for the server to
 	 * redeliver instead of losing it */
 	if (cl->opts.defer_receipts && cl->cbs.on_message && !is_peer(m) &&
-	    defer_receipts(cl, m) == Y_OK)
+	    defer_receipts(cl, m) == Y_OK) {
+		if (sn)
+			sn->done = false;
 		return Y_OK;
+	}
 	rc = delivery_receipt(cl, m);
 	return rc ?: message_ack(cl, m, NULL);
 }

@@ -44,6 +44,17 @@
  */
 #define DISCARD_FACTOR 4             /* times MAX_BODY_BYTES */
 #define DISCARD_MIN (32u << 20)      /* bytes */
+/*
+ * Oversized request heads. libmicrohttpd answers a head that does not fit
+ * its per-connection memory pool by itself (an HTML 414 or 431, without our
+ * JSON or X-Request-Id), so the pool is made larger than our own limits and
+ * we answer past them with a JSON 414 URI_TOO_LONG / 431 HEADERS_TOO_LARGE.
+ * A head beyond the pool still gets libmicrohttpd's answer. The pool is
+ * allocated per connection but only touched as far as it is used.
+ */
+#define URI_MAX (8u << 10)           /* bytes of the request target */
+#define HEADERS_MAX (16u << 10)      /* bytes of all header lines */
+#define MHD_POOL_BYTES (64u << 10)
 
 /* Request durations for /metrics: one histogram per (route, status class),
  * the last route slot for requests that matched no route. */
@@ -81,6 +92,7 @@ struct http_req {
 	int64_t start_ns;
 	struct ybuf body;
 	int too_big;
+	int head_error;              /* 414 or 431: the head passed our limits */
 	int probe;                   /* a HTTP_ROUTE_PROBE route */
 	size_t discarded;            /* body bytes dropped after too_big */
 	size_t discard_cap;          /* past this many, drop the connection */
@@ -90,8 +102,10 @@ struct http_req {
 	int https;                   /* came over TLS (ours, or a trusted proxy's) */
 	int compressible;            /* the body may be gzipped: Vary: Accept-Encoding */
 	int gzipped;                 /* it was */
-	char key_id[HTTP_KEY_ID_LEN];
+	struct http_ident ident;
 	int authed;
+	char set_cookie[512];        /* "" : none */
+	char note[64];               /* http_req_set_note */
 	const char *origin;          /* allowed Origin header value, else NULL */
 	/* the response */
 	int answered;
@@ -106,6 +120,19 @@ struct http_req {
 	char cache_control[64];      /* "" : no-store */
 	char etag[96];               /* "" : none */
 	struct http_stream *stream;  /* a streamed answer, or NULL */
+	struct http_defer *defer;    /* a deferred answer, or NULL */
+};
+
+/* A deferred answer (http_req_defer). Two references: the request's
+ * (dropped when it is sent or the connection ends) and the completer's
+ * (http_defer_finish). `mu` orders the completer's answer against the HTTP
+ * thread parking (suspending) the connection. */
+struct http_defer {
+	pthread_mutex_t mu;
+	int refs;
+	struct http_req *req;        /* NULL once the connection is gone */
+	struct MHD_Connection *conn;
+	int suspended, done;
 };
 
 /* A streamed answer (http_reply_stream). Two references: the response's
@@ -249,6 +276,45 @@ const char *http_req_query(const struct http_req *req, const char *name, int *pr
 	return r == MHD_YES ? v : NULL;
 }
 
+int http_etag_listed(const char *list, const char *etag, int weak_only)
+{
+	size_t elen = strlen(etag);
+	const char *h = list;
+
+	while (h && *h) {
+		size_t n;
+		int weak = 0;
+
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		if (*h == '*' && !weak_only)
+			return 1;
+		if (!strncmp(h, "W/", 2)) {
+			weak = 1;
+			h += 2;
+		}
+		n = strcspn(h, ",");
+		while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+			n--;
+		if (n == elen && !memcmp(h, etag, n) && (weak || !weak_only))
+			return 1;
+		h += strcspn(h, ",");
+	}
+	return 0;
+}
+
+static int inm_names(const struct http_req *req, const char *etag, int weak_only)
+{
+	return http_etag_listed(http_req_header(req, "If-None-Match"), etag, weak_only);
+}
+
+int http_req_etag_match(const struct http_req *req, const char *etag)
+{
+	if (!strncmp(etag, "W/", 2))
+		etag += 2;
+	return inm_names(req, etag, 0);
+}
+
 void http_req_set_retry_after(struct http_req *req, int seconds)
 {
 	req->retry_after = seconds;
@@ -268,7 +334,52 @@ const char *http_req_body(const struct http_req *req, size_t *len)
 
 const char *http_req_key_id(const struct http_req *req)
 {
-	return req->authed ? req->key_id : NULL;
+	return req->authed ? req->ident.id : NULL;
+}
+
+const struct http_ident *http_req_ident(const struct http_req *req)
+{
+	return req->authed ? &req->ident : NULL;
+}
+
+const char *http_req_route_pattern(const struct http_req *req)
+{
+	return req->match.route ? req->match.route->pattern : NULL;
+}
+
+int http_req_status(const struct http_req *req)
+{
+	return req->answered ? req->status : 0;
+}
+
+const char *http_req_method_name(const struct http_req *req)
+{
+	return req->method_name ? req->method_name : "";
+}
+
+int http_req_role(const struct http_req *req)
+{
+	return req->authed ? req->ident.role : HTTP_ROLE_PUBLIC;
+}
+
+int http_req_https(const struct http_req *req)
+{
+	return req->https;
+}
+
+void http_req_set_note(struct http_req *req, const char *note)
+{
+	snprintf(req->note, sizeof(req->note), "%s", note);
+}
+
+const char *http_req_note(const struct http_req *req)
+{
+	return req->note;
+}
+
+void http_req_set_cookie(struct http_req *req, const char *value)
+{
+	snprintf(req->set_cookie, sizeof(req->set_cookie), "%s", value);
 }
 
 const char *http_req_id(const struct http_req *req)
@@ -518,9 +629,19 @@ static void dispatch(struct http_req *req)
 {
 	struct http_server *srv = req->srv;
 	const char *key, *origin;
-	int route_rc, rc, auth_broken = 0;
+	int route_rc, rc, auth_broken = 0, csrf_failed = 0, need;
 	char ident[80];
 
+	if (req->head_error == 414) {
+		http_reply_error(req, 414, "URI_TOO_LONG", "request target too long",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)URI_MAX));
+		return;
+	}
+	if (req->head_error == 431) {
+		http_reply_error(req, 431, "HEADERS_TOO_LARGE", "request headers too large",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)HEADERS_MAX));
+		return;
+	}
 	if (req->too_big) {
 		json_t *d = json_pack("{s:I}", "maxBytes", (json_int_t)srv->o.max_body_bytes);
 
@@ -534,10 +655,12 @@ static void dispatch(struct http_req *req)
 
 	/* Identity: a valid API key, else the client address. */
 	key = http_req_header(req, "X-API-Key");
-	if (key && *key) {
-		rc = srv->o.auth ? srv->o.auth(srv->o.app, key, req->key_id) : Y_ENOTFOUND;
+	if (srv->o.auth) {
+		rc = srv->o.auth(srv->o.app, req, key && *key ? key : NULL, &req->ident);
 		if (rc == Y_OK)
 			req->authed = 1;
+		else if (rc == Y_ESTATE)
+			csrf_failed = 1;
 		else if (rc != Y_ENOTFOUND) {
 			auth_broken = 1; /* could not check: not the client's fault */
 			LOG_ERROR("api key check failed", "{s:s, s:s}", "error", y_strerror(rc),
@@ -545,7 +668,7 @@ static void dispatch(struct http_req *req)
 		}
 	}
 	if (req->authed) {
-		snprintf(ident, sizeof(ident), "k:%s", req->key_id);
+		snprintf(ident, sizeof(ident), "k:%s", req->ident.id);
 	} else {
 		snprintf(ident, sizeof(ident), "i:%s", req->ip);
 	}
@@ -577,6 +700,12 @@ static void dispatch(struct http_req *req)
 		http_reply_error(req, 500, "INTERNAL_ERROR", "could not check the API key", NULL);
 		return;
 	}
+	if (needs_auth(req, route_rc) && !req->authed && csrf_failed) {
+		http_reply_error(req, 403, "CSRF_FAILED",
+				 "a request signed in by cookie must carry its X-CSRF-Token header",
+				 NULL);
+		return;
+	}
 	if (needs_auth(req, route_rc) && !req->authed) {
 		http_reply_error(req, 401, "UNAUTHORIZED",
 				 key && *key ? "invalid API key" : "missing X-API-Key header", NULL);
@@ -596,8 +725,16 @@ static void dispatch(struct http_req *req)
 				 json_pack("{s:s, s:s}", "method", req->method_name, "allow", allow));
 		return;
 	}
+	/* a row without a rule (http_routes_check) is for admins only */
+	need = req->match.route->role ? req->match.route->role : HTTP_ROLE_ADMIN;
+	if (needs_auth(req, route_rc) && req->ident.role < need) {
+		http_reply_error(req, 403, "FORBIDDEN", "your role may not do this",
+				 json_pack("{s:s, s:s}", "required", http_role_name(need), "role",
+					   http_role_name(req->ident.role)));
+		return;
+	}
 	req->match.route->handler(req);
-	if (!req->answered) {
+	if (!req->defer && !req->answered) {
 		LOG_ERROR("handler gave no answer", "{s:s}", "path", req->path);
 		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
 	}
@@ -649,6 +786,8 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 			 used > 0 ? (int)((60LL * used + lim - 1) / lim) : 0);
 		MHD_add_response_header(r, "RateLimit", tmp);
 	}
+	if (req->set_cookie[0])
+		MHD_add_response_header(r, "Set-Cookie", req->set_cookie);
 	if (req->retry_after > 0) {
 		snprintf(tmp, sizeof(tmp), "%d", req->retry_after);
 		MHD_add_response_header(r, "Retry-After", tmp);
@@ -721,19 +860,34 @@ static int accepts_gzip(struct http_req *req)
 	return 0;
 }
 
-/* Replaces the body by its gzip form when the client takes it and it helps.
- * Bodies with an ETag stay as they are, so the ETag keeps naming the bytes
- * If-None-Match compares against. */
+/* The gzipped bytes are another representation: a strong ETag becomes weak
+ * (W/"..."), as nginx does, so that it no longer claims byte equality with
+ * the plain form; If-None-Match compares weakly (http_req_etag_match). */
+static void etag_weaken(struct http_req *req)
+{
+	size_t n = strlen(req->etag);
+
+	if (!n || !strncmp(req->etag, "W/", 2) || n + 2 >= sizeof(req->etag))
+		return;
+	memmove(req->etag + 2, req->etag, n + 1);
+	memcpy(req->etag, "W/", 2);
+}
+
+/* Replaces the body by its gzip form when the client takes it and it helps
+ * (a body with an ETag gets the weak form of it, see etag_weaken). A 304
+ * has no body: it echoes the weak form when that is what the client holds. */
 static void maybe_gzip(struct http_req *req)
 {
 	z_stream z;
 	uint8_t *out;
 	size_t cap;
 
+	if (req->status == 304 && req->etag[0] && inm_names(req, req->etag, 1))
+		etag_weaken(req);
 	if (!req->resp || !compressible_type(req->content_type) || req->status == 206)
 		return;
-	req->compressible = !req->etag[0];
-	if (!req->compressible || req->resp_len < GZIP_MIN || !accepts_gzip(req))
+	req->compressible = 1;
+	if (req->resp_len < GZIP_MIN || !accepts_gzip(req))
 		return;
 	memset(&z, 0, sizeof(z));
 	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -751,10 +905,81 @@ static void maybe_gzip(struct http_req *req)
 			req->resp_len = z.total_out;
 			req->gzipped = 1;
 			out = NULL;
+			etag_weaken(req);
 		}
 		free(out);
 	}
 	deflateEnd(&z);
+}
+
+static void defer_unref(struct http_defer *d)
+{
+	int left;
+
+	pthread_mutex_lock(&d->mu);
+	left = --d->refs;
+	pthread_mutex_unlock(&d->mu);
+	if (left)
+		return;
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+}
+
+struct http_defer *http_req_defer(struct http_req *req)
+{
+	struct http_defer *d = req->defer ? NULL : calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	pthread_mutex_init(&d->mu, NULL);
+	d->refs = 2;
+	d->req = req;
+	d->conn = req->conn;
+	req->defer = d;
+	return d;
+}
+
+struct http_req *http_defer_begin(struct http_defer *d)
+{
+	pthread_mutex_lock(&d->mu);
+	return d->req;
+}
+
+void http_defer_finish(struct http_defer *d)
+{
+	struct http_req *req = d->req; /* NULL once the connection is gone */
+
+	if (req && !req->answered) /* the completer gave no answer */
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+	d->done = 1;
+	if (d->suspended && req) {
+		d->suspended = 0;
+		MHD_resume_connection(d->conn);
+	}
+	pthread_mutex_unlock(&d->mu);
+	defer_unref(d);
+}
+
+static enum MHD_Result send_answer(struct http_req *req);
+
+/* After the handler deferred: sends the answer if it came already, else
+ * suspends the connection until http_defer_finish resumes it (then
+ * libmicrohttpd calls on_request again, which comes back here). */
+static enum MHD_Result defer_park(struct http_req *req)
+{
+	struct http_defer *d = req->defer;
+
+	pthread_mutex_lock(&d->mu);
+	if (!d->done) {
+		d->suspended = 1;
+		MHD_suspend_connection(req->conn);
+		pthread_mutex_unlock(&d->mu);
+		return MHD_YES;
+	}
+	pthread_mutex_unlock(&d->mu);
+	req->defer = NULL;
+	defer_unref(d);
+	return send_answer(req);
 }
 
 static enum MHD_Result send_answer(struct http_req *req)
@@ -817,6 +1042,29 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	return req;
 }
 
+static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	size_t *sum = cls;
+
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* 414 or 431 when the request head passed our limits, else 0. */
+static int head_check(struct MHD_Connection *conn, const char *url)
+{
+	size_t sum = strlen(url);
+
+	/* the query string comes apart in arguments: count them back in */
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_header_len, &sum);
+	if (sum > URI_MAX)
+		return 414;
+	sum = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_len, &sum);
+	return sum > HEADERS_MAX ? 431 : 0;
+}
+
 static size_t discard_max(const struct http_server *srv)
 {
 	size_t f = srv->o.max_body_bytes > SIZE_MAX / DISCARD_FACTOR ?
@@ -841,6 +1089,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = req;
 		atomic_fetch_add(&srv->in_flight, 1);
+		req->head_error = head_check(conn, url);
+		if (req->head_error) { /* answered now, without reading a body */
+			dispatch(req);
+			return send_answer(req);
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl) {
 			char *end;
@@ -879,10 +1132,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (req->defer)
+		return defer_park(req); /* resumed, or the handler has just deferred */
 	if (req->answered)
 		return MHD_YES; /* already queued (413 on first call) */
 	dispatch(req);
-	return send_answer(req);
+	return req->defer ? defer_park(req) : send_answer(req);
 }
 
 static void sanitize(const char *in, char *out, size_t outlen)
@@ -979,10 +1234,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 "status", req->answered ? req->status : 0, "durationMs", ms, "requestId",
 			 req->request_id, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	}
+	if (srv->o.on_done)
+		srv->o.on_done(srv->o.app, req);
 	atomic_fetch_add(&srv->requests, 1);
 	hist_observe(srv, req);
 	if (req->stream)
 		stream_free(req->stream); /* answered with a stream that never went out */
+	if (req->defer) { /* its answer is still to come: the completer finds no request */
+		pthread_mutex_lock(&req->defer->mu);
+		req->defer->req = NULL;
+		pthread_mutex_unlock(&req->defer->mu);
+		defer_unref(req->defer);
+	}
 	ybuf_release(&req->body);
 	free(req->resp);
 	free(req);
@@ -1037,6 +1300,13 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	if (!srv)
 		return Y_ENOMEM;
 	srv->o = *opts;
+	{
+		char why[512];
+		long bad = http_routes_check(opts->routes, opts->nroutes, why, sizeof(why));
+
+		if (bad >= 0) /* answered to admins only until the row gets a rule */
+			LOG_ERROR("http: a route lacks a role rule", "{s:s}", "problem", why);
+	}
 	srv->hist = calloc((opts->nroutes + 1) * HIST_CLASSES, sizeof(*srv->hist));
 	if (!srv->hist) {
 		free(srv);
@@ -1100,6 +1370,7 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_THREAD_POOL_SIZE, srv->o.threads > 1 ? srv->o.threads : 0u,
 		MHD_OPTION_ARRAY, tls_opts,

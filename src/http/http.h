@@ -2,8 +2,9 @@
  * The HTTP server: libmicrohttpd glue plus the middleware chain every request
  * passes through, in this order:
  *
- *   request id -> body cap (413) -> identity (X-API-Key) -> rate limit (429)
- *   -> CORS preflight -> auth for /api/ (401) -> router (404/405) -> handler
+ *   request id -> body cap (413) -> identity (X-API-Key or session cookie)
+ *   -> rate limit (429) -> CORS preflight -> auth for /api/ (401, 403 CSRF)
+ *   -> router (404/405) -> role (403 FORBIDDEN) -> handler
  *
  * Every response carries X-Request-Id, the security headers and, for an
  * allowed Origin, the CORS headers; every request ends in one access-log
@@ -32,6 +33,13 @@
 struct http_server;
 struct http_req;
 
+/* Who is calling, as the verifier (opts.auth) found it. */
+struct http_ident {
+	char id[HTTP_KEY_ID_LEN];  /* the key's id, or "user:<id>" for a signed-in user */
+	int role;                  /* enum http_role */
+	unsigned app_flags;        /* the verifier's own; opaque to this layer */
+};
+
 struct http_server_opts {
 	const char *host;            /* bind address: IPv4/IPv6 literal or host name */
 	int port;                    /* 0 = ephemeral (see http_server_port) */
@@ -41,11 +49,19 @@ struct http_server_opts {
 	unsigned threads;            /* 1 = one epoll thread, N > 1 = pool of N */
 	const struct http_route *routes; /* borrowed; must outlive the server */
 	size_t nroutes;
-	/* Verifies a presented API key. Y_OK fills id_out (the key's id, the
-	 * rate-limit identity), Y_ENOTFOUND for an unknown key, other codes are
-	 * internal failures. Called from server threads. */
-	int (*auth)(void *app, const char *key, char id_out[HTTP_KEY_ID_LEN]);
+	/* Finds who calls: `key` is the X-API-Key header (NULL if absent);
+	 * without one the verifier may look at the request's other headers (a
+	 * session cookie). Y_OK fills *out (out->id is the rate-limit
+	 * identity), Y_ENOTFOUND for no or unknown credentials, Y_ESTATE for a
+	 * cookie whose CSRF check failed (403 CSRF_FAILED on a route that
+	 * needs auth), other codes are internal failures. Called from server
+	 * threads for every request. */
+	int (*auth)(void *app, struct http_req *req, const char *key, struct http_ident *out);
 	void *app;                   /* borrowed; handed to handlers */
+	/* If set, called on the HTTP thread once each request's answer has gone
+	 * (or the connection is gone), before the request is freed; it must not
+	 * block (the audit log queues). */
+	void (*on_done)(void *app, struct http_req *req);
 	const char *trust_proxy;     /* TRUST_PROXY list (util/cidr.h) or NULL */
 	const char *tls_cert_file;   /* both set: serve HTTPS (read at start) */
 	const char *tls_key_file;
@@ -81,6 +97,9 @@ const char *http_req_param(const struct http_req *req, int i, size_t *len);
  * the name appeared at all (also as "?name" without a value). */
 const char *http_req_query(const struct http_req *req, const char *name, int *present);
 const char *http_req_header(const struct http_req *req, const char *name);
+/* 1 if the request's If-None-Match names etag (a quoted entity tag, weak
+ * or not) by weak comparison, or is "*": answer 304 then. */
+int http_req_etag_match(const struct http_req *req, const char *etag);
 /* Adds Retry-After: seconds to the response (backpressure answers). */
 void http_req_set_retry_after(struct http_req *req, int seconds);
 /* The request body (NUL-terminated, borrowed); len may be 0. */
@@ -89,6 +108,24 @@ const char *http_req_body(const struct http_req *req, size_t *len);
 const char *http_req_client_ip(const struct http_req *req);
 /* The authenticated key id, or NULL on public routes without a valid key. */
 const char *http_req_key_id(const struct http_req *req);
+/* Who called, or NULL if not authenticated. */
+const struct http_ident *http_req_ident(const struct http_req *req);
+/* The matched route's pattern, or NULL. */
+const char *http_req_route_pattern(const struct http_req *req);
+/* The status answered so far (0 if none). */
+int http_req_status(const struct http_req *req);
+/* The method as sent ("GET"). */
+const char *http_req_method_name(const struct http_req *req);
+/* The caller's role (enum http_role); HTTP_ROLE_PUBLIC if not authenticated. */
+int http_req_role(const struct http_req *req);
+/* 1 if the request came over TLS (ours, or a trusted proxy's). */
+int http_req_https(const struct http_req *req);
+/* A short note (up to 63 bytes, copied) the handler leaves for the on_done
+ * hook, e.g. the id of what it created; "" if none. */
+void http_req_set_note(struct http_req *req, const char *note);
+const char *http_req_note(const struct http_req *req);
+/* Adds a Set-Cookie header (value copied, up to 511 bytes) to the response. */
+void http_req_set_cookie(struct http_req *req, const char *value);
 const char *http_req_id(const struct http_req *req);
 
 /* Answers with a JSON body (takes ownership of body; NULL -> 500). */
@@ -129,10 +166,30 @@ void http_stream_resume(struct http_stream *st);
 int http_stream_closed(struct http_stream *st);
 void http_stream_release(struct http_stream *st); /* NULL is a no-op */
 
+/*
+ * A deferred answer, for a handler whose answer comes from another thread
+ * (the engine's loop). The handler calls http_req_defer before it hands the
+ * work on and returns without answering: the connection is then suspended,
+ * holding no HTTP thread. The other thread, once, calls http_defer_begin,
+ * answers the request it returns with http_reply_* / http_req_set_* (unless
+ * it is NULL: the client went away, or the server stopped), and
+ * http_defer_finish, which sends it (500 if nothing was answered) and drops
+ * the handle. NULL from http_req_defer: out of memory, nothing changed.
+ */
+struct http_defer;
+struct http_defer *http_req_defer(struct http_req *req);
+struct http_req *http_defer_begin(struct http_defer *d);
+void http_defer_finish(struct http_defer *d);
+
 /* ---- exposed for unit tests ---- */
 /* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of
  * [A-Za-z0-9._:-]. */
 int http_request_id_ok(const char *s);
+/* 1 if the If-None-Match value `list` (NULL: none; entries separated by
+ * commas, each a quoted entity tag, W/ for a weak one, or "*") names etag
+ * (quoted, without W/): weak_only 0 takes its strong or weak form or "*",
+ * 1 only its weak form. Total over any NUL-terminated text. */
+int http_etag_listed(const char *list, const char *etag, int weak_only);
 /* Returns 1 if origin is allowed by the list ("*" or exact comma-separated
  * entries, surrounding spaces ignored). */
 int http_cors_allowed(const char *list, const char *origin);

@@ -113,3 +113,46 @@ int http_router_match(const struct http_route *routes, size_t n, int method, con
 		return Y_OK;
 	return found_path ? Y_EUNSUPPORTED : Y_ENOTFOUND;
 }
+
+static const char *const role_names[] = { "unset", "public", "viewer", "operator", "admin" };
+
+int http_role_parse(const char *s)
+{
+	for (int r = HTTP_ROLE_VIEWER; s && r <= HTTP_ROLE_ADMIN; r++)
+		if (!strcmp(s, role_names[r]))
+			return r;
+	return 0;
+}
+
+const char *http_role_name(int role)
+{
+	return role >= 0 && role <= HTTP_ROLE_ADMIN ? role_names[role] : "unset";
+}
+
+long http_routes_check(const struct http_route *routes, size_t n, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct http_route *r = &routes[i];
+		int pub = (r->flags & HTTP_ROUTE_PUBLIC) != 0;
+		const char *what = NULL;
+		char methods[96];
+
+		if (r->role < HTTP_ROLE_PUBLIC || r->role > HTTP_ROLE_ADMIN)
+			what = "has no role rule: give the row a role (HTTP_ROLE_VIEWER for a "
+			       "read-only GET, HTTP_ROLE_OPERATOR for sessions/messages/webhooks, "
+			       "HTTP_ROLE_ADMIN for server settings, users, keys, audit)";
+		else if (pub && r->role != HTTP_ROLE_PUBLIC)
+			what = "is HTTP_ROUTE_PUBLIC but its role is not HTTP_ROLE_PUBLIC";
+		else if (!pub && r->role == HTTP_ROLE_PUBLIC)
+			what = "has HTTP_ROLE_PUBLIC without the HTTP_ROUTE_PUBLIC flag";
+		if (!what)
+			continue;
+		http_methods_format(r->methods, methods, sizeof(methods));
+		if (why && whylen)
+			snprintf(why, whylen, "route %s %s %s", methods, r->pattern, what);
+		return (long)i;
+	}
+	if (why && whylen)
+		why[0] = '\0';
+	return -1;
+}

@@ -37,12 +37,39 @@ enum http_method {
 
 typedef void (*http_handler)(struct http_req *req);
 
+/*
+ * The least role a caller needs for a route (docs/auth.md). Every row of a
+ * table must name one: 0 (HTTP_ROLE_UNSET, what a row written as
+ * { methods, pattern, handler, flags } gets) is a missing rule, reported by
+ * http_routes_check and refused at run time to everyone but admins. Roles
+ * are ordered: a higher one may do everything a lower one may.
+ */
+enum http_role {
+	HTTP_ROLE_UNSET = 0,
+	HTTP_ROLE_PUBLIC = 1,   /* no credentials (goes with HTTP_ROUTE_PUBLIC) */
+	HTTP_ROLE_VIEWER = 2,   /* read-only */
+	HTTP_ROLE_OPERATOR = 3, /* sessions, messages, webhooks */
+	HTTP_ROLE_ADMIN = 4,    /* server settings, users, keys, audit */
+};
+
 struct http_route {
 	int methods;          /* mask of enum http_method */
 	const char *pattern;  /* "/api/v1/sessions/{id}" */
 	http_handler handler;
 	int flags;
+	int role;             /* enum http_role; must not be HTTP_ROLE_UNSET */
 };
+
+/* "viewer" -> HTTP_ROLE_VIEWER, "operator", "admin"; 0 for anything else. */
+int http_role_parse(const char *s);
+/* "public", "viewer", "operator", "admin", or "unset". */
+const char *http_role_name(int role);
+/*
+ * Checks that every row carries a rule: a role from PUBLIC to ADMIN, and
+ * PUBLIC exactly when the row has HTTP_ROUTE_PUBLIC. Returns the index of
+ * the first bad row (why gets "GET /api/v1/x has no role rule: ...") or -1.
+ */
+long http_routes_check(const struct http_route *routes, size_t n, char *why, size_t whylen);
 
 struct http_param {
 	const char *p;        /* borrowed: points into the matched path */

@@ -32,6 +32,22 @@
 
 /* ---- commands (any thread -> loop) ---- */
 
+/* One lookup (made by the HTTP thread, then the loop's): listed in
+ * e->lookups from when the loop asks the client until the client's answer,
+ * which wa_client_lookup promises exactly once; `answered` once done() ran
+ * (the answer, or the deadline the beat timer checks first). */
+struct lookup_wait {
+	struct lookup_wait *next;
+	struct engine *e;
+	uint64_t deadline;         /* uv_now */
+	int timeout_ms;
+	bool answered;
+	svc_lookup_cb done;
+	void *arg;
+	char phone[24];
+	char id[STORE_ID_LEN];     /* the session */
+};
+
 enum cmd_kind {
 	CMD_RUN,        /* creds loaded: create the client if needed and start it */
 	CMD_RESTART,    /* creds loaded: stop and start */
@@ -43,6 +59,7 @@ enum cmd_kind {
 	CMD_IDLE,       /* unused for IDLE_DISCONNECT_HOURS: disconnect */
 	CMD_PASSKEY,    /* submit an assertion, or confirm the code */
 	CMD_PAIR_CODE,  /* ask the client for a pair code; an HTTP thread waits (seq) */
+	CMD_LOOKUP,     /* a usync contact lookup (phone); answered by a callback */
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
@@ -70,6 +87,7 @@ struct cmd {
 	size_t nrids;
 	char wa_id[WA_MSG_ID_MAX];
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
+	struct lookup_wait *lookup; /* CMD_LOOKUP (owned until the loop takes it) */
 	struct omsg *msgs;      /* CMD_SEND, CMD_RUN / CMD_RESTART: to queue, owned */
 	uint32_t *pk_ids;       /* CMD_RUN / CMD_RESTART: one-time prekeys kept, owned */
 	uint8_t (*pk_priv)[32];
@@ -92,6 +110,7 @@ enum job_kind {
 	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
 	J_PRESENCE,      /* a presence or chat state arrived: a `presence` event */
 	J_BLOCKLIST,     /* the server's block list (ev_data): kept as a setting */
+	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
 };
 
 struct job {
@@ -123,6 +142,7 @@ struct job {
 	struct msgkind_in kin;  /* its kind, when it acts on another message */
 	/* J_PRESENCE: JSON text of the event */
 	char *ev_data;
+	bool retry;                /* its insert failed: run again (worker) */
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -181,6 +201,7 @@ struct engine {
 	atomic_int running;
 	uv_timer_t beat;           /* ticks on the loop: the loop turns */
 	uv_timer_t drain;          /* sends what the rate limit held back */
+	struct lookup_wait *lookups; /* contact lookups the clients are asked (loop thread) */
 	struct esess *draining;    /* sessions with messages waiting */
 	struct omsg *orphans;      /* CMD_SEND before the session's client existed */
 	atomic_llong heartbeat_ms; /* monotonic time of the last tick */
@@ -189,6 +210,11 @@ struct engine {
 	struct store *sig_reader;  /* the loop's read connection */
 	struct sigdb *sigdb;
 	atomic_bool sig_flush_queued;
+	/* inbound messages whose insert failed (worker thread only), in order:
+	 * tried again before every batch and every 200 ms, and while any is
+	 * left the Signal state is not flushed (a flushed ratchet step past a
+	 * message we never stored would lose it for good) */
+	struct job *in_retry;
 	/* worker */
 	pthread_t worker_thread;
 	pthread_mutex_t job_mu;
@@ -254,6 +280,10 @@ static void omsg_free_list(struct omsg *m)
 
 static void cmd_release(struct cmd *c)
 {
+	if (c->lookup) { /* never run (the engine stopped): answered all the same */
+		c->lookup->done(c->lookup->arg, Y_ECLOSED, NULL);
+		free(c->lookup);
+	}
 	omsg_free_list(c->msgs);
 	free(c->pk_ids);
 	if (c->pk_priv) {
@@ -1016,6 +1046,91 @@ static void run_pair_code(struct engine *e, struct esess *x, struct cmd *c)
 	pc_complete(e, c->seq, rc, NULL);
 }
 
+/* ---- contact lookups: the loop answers a deferred HTTP request ---- */
+
+static void lookup_answer(struct lookup_wait *lw, int err, const struct svc_contact *c)
+{
+	if (lw->answered)
+		return;
+	lw->answered = true;
+	lw->done(lw->arg, err, c);
+}
+
+/* Keeps the LID map entry a lookup gave (the user parts of both JIDs). */
+static void lid_learnt(struct engine *e, const char *id, const char *lid, const char *pn)
+{
+	size_t nl = strcspn(lid, ":@"), np = strcspn(pn, ":@");
+	struct job *j;
+
+	if (!nl || !np || strcmp(lid + strcspn(lid, "@"), "@lid") ||
+	    strcmp(pn + strcspn(pn, "@"), "@s.whatsapp.net") || !(j = job_new(J_LID_MAP, id)))
+		return;
+	j->lid = strndup(lid, nl);
+	j->phone = strndup(pn, np);
+	if (!j->lid || !j->phone) {
+		job_free(j);
+		return;
+	}
+	post_job(e, j);
+}
+
+static void on_lookup(struct wa_client *cl, int err, const struct wa_client_contact *c, void *ud)
+{
+	struct lookup_wait *lw = ud;
+	struct svc_contact out;
+
+	(void)cl;
+	memset(&out, 0, sizeof(out));
+	if (c) {
+		out.registered = c->registered;
+		snprintf(out.jid, sizeof(out.jid), "%s", c->jid);
+		snprintf(out.lid, sizeof(out.lid), "%s", c->lid);
+	}
+	lookup_answer(lw, err, c ? &out : NULL);
+	if (c && c->registered && c->lid[0])
+		lid_learnt(lw->e, lw->id, c->lid, c->jid);
+	for (struct lookup_wait **pp = &lw->e->lookups; *pp; pp = &(*pp)->next)
+		if (*pp == lw) {
+			*pp = lw->next;
+			break;
+		}
+	free(lw);
+}
+
+/* The beat: lookups past their deadline are answered Y_ETIMEOUT (the
+ * client's late answer then only frees them). */
+static void lookups_expire(struct engine *e)
+{
+	uint64_t now = uv_now(wa_loop_uv(e->loop));
+
+	for (struct lookup_wait *lw = e->lookups; lw; lw = lw->next)
+		if (!lw->answered && now >= lw->deadline)
+			lookup_answer(lw, Y_ETIMEOUT, NULL);
+}
+
+static void run_lookup(struct engine *e, struct esess *x, struct cmd *c)
+{
+	struct lookup_wait *lw = c->lookup;
+	int rc = Y_ESTATE; /* no client running */
+
+	c->lookup = NULL;
+	if (!lw)
+		return;
+	lw->e = e;
+	snprintf(lw->id, sizeof(lw->id), "%s", c->id);
+	lw->deadline = uv_now(wa_loop_uv(e->loop)) + (uint64_t)lw->timeout_ms;
+	if (x && !x->forgotten) {
+		lw->next = e->lookups;
+		e->lookups = lw;
+		rc = wa_client_lookup(x->cl, lw->phone, on_lookup, lw);
+		if (!rc)
+			return;
+		e->lookups = lw->next;
+	}
+	lookup_answer(lw, rc, NULL);
+	free(lw);
+}
+
 static void run_cmd(struct engine *e, struct cmd *c)
 {
 	struct esess *x = esess_find(e, c->id);
@@ -1135,8 +1250,14 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		break;
 	case CMD_FORGET:
 		if (x && !x->forgotten) {
+			enum wa_client_state st = wa_client_state(x->cl);
+
 			x->forgotten = true;
-			if (wa_client_state(x->cl) == WA_CL_CONNECTED)
+			/* a linked client away from WhatsApp reconnects to unlink
+			 * first (bounded by WA_LOGOUT_WAIT_MS) */
+			if (st == WA_CL_CONNECTED ||
+			    ((st == WA_CL_WAITING || st == WA_CL_CONNECTING) &&
+			     wa_creds_linked(wa_client_creds(x->cl))))
 				wa_client_logout(x->cl); /* CMD_FREE follows its LOGGED_OUT */
 			else
 				esess_free(e, x);
@@ -1202,6 +1323,9 @@ static void run_cmd(struct engine *e, struct cmd *c)
 	}
 	case CMD_PAIR_CODE:
 		run_pair_code(e, x, c);
+		break;
+	case CMD_LOOKUP:
+		run_lookup(e, x, c);
 		break;
 	case CMD_SHUTDOWN:
 		e->stopping = true;
@@ -1538,6 +1662,9 @@ static void run_job(struct engine *e, struct job *j)
 		rc = store_setting_put(e->st, key, j->ev_data);
 		break;
 	}
+	case J_LID_MAP:
+		rc = store_lid_put(e->st, j->id, j->lid, j->phone);
+		break;
 	case J_MSG_IN:
 		if (j->kin.effect == MSGKIND_FX_VOTE)
 			vote_open(e, j);
@@ -1555,6 +1682,7 @@ static void run_job(struct engine *e, struct job *j)
 			ymetric_inc(YM_MESSAGES_RECEIVED);
 		if (rc == Y_EEXIST)
 			rc = Y_OK; /* a duplicate: kept once */
+		j->retry = rc && rc != Y_ENOTFOUND; /* the session gone: nothing to keep */
 		if (rc == Y_OK) { /* committed: the client may acknowledge it now */
 			struct cmd *c = calloc(1, sizeof(*c));
 
@@ -1583,6 +1711,48 @@ static void idle_scan(struct engine *e)
 	svc_sessions_idle(e->svc, clock_now_ms() - e->opts.idle_ms, idle_one, e);
 }
 
+/* Runs a batch of jobs, the inbound messages still to store first, keeps
+ * those whose insert failed again, then flushes the Signal state unless
+ * one is left. Returns when to try again (0: nothing to try). */
+static int64_t run_batch(struct engine *e, struct job *list)
+{
+	struct job *retry = NULL, **tail = &retry;
+
+	if (e->in_retry) {
+		struct job *last = e->in_retry;
+
+		while (last->next)
+			last = last->next;
+		last->next = list;
+		list = e->in_retry;
+		e->in_retry = NULL;
+	}
+	while (list) {
+		struct job *j = list;
+
+		list = j->next;
+		j->next = NULL;
+		j->retry = false;
+		ylog_set_session(j->id);
+		run_job(e, j);
+		ylog_set_session(NULL);
+		if (j->retry) {
+			*tail = j;
+			tail = &j->next;
+		} else {
+			job_free(j);
+		}
+	}
+	e->in_retry = retry;
+	if (retry)
+		return clock_mono_ms() + ENGINE_FLUSH_RETRY_MS;
+	/* then the Signal state saved meanwhile: after the inbound messages
+	 * of this batch are committed, so a crash between the two leaves a
+	 * message to be redelivered and decrypted again, not a ratchet step
+	 * past a message we never stored */
+	return sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct engine *e = arg;
@@ -1599,11 +1769,12 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&e->job_mu);
 		while (!e->job_head && !e->worker_stop) {
-			/* a flush that failed (the database locked) is tried again
-			 * by itself: sends wait for it */
+			/* a flush that failed (the database locked), or an inbound
+			 * message not stored yet, is tried again by itself: sends
+			 * wait for it */
 			if (flush_retry && clock_mono_ms() >= flush_retry) {
 				pthread_mutex_unlock(&e->job_mu);
-				flush_retry = sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
+				flush_retry = run_batch(e, NULL);
 				pthread_mutex_lock(&e->job_mu);
 				continue;
 			}
@@ -1635,20 +1806,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&e->job_mu);
 		if (!list)
 			break; /* stop asked and nothing left */
-		while (list) {
-			struct job *j = list;
-
-			list = j->next;
-			ylog_set_session(j->id);
-			run_job(e, j);
-			ylog_set_session(NULL);
-			job_free(j);
-		}
-		/* then the Signal state saved meanwhile: after the inbound messages
-		 * of this batch are committed, so a crash between the two leaves
-		 * a message to be redelivered and decrypted again, not a ratchet
-		 * step past a message we never stored */
-		flush_retry = sig_flush(e) ? clock_mono_ms() + ENGINE_FLUSH_RETRY_MS : 0;
+		flush_retry = run_batch(e, list);
 	}
 	return NULL;
 }
@@ -1897,14 +2055,42 @@ static int op_mark_read_ids(void *eng, const char *session_id, const char *chat,
 	return Y_OK;
 }
 
-static int op_pair_code(void *eng, const char *id, const char *phone,
-			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
+/* Posts c (kind set, taken) for the loop with a new waiter w and waits up
+ * to timeout_ms for the loop to complete it; the waiter's error, or
+ * Y_ETIMEOUT. HTTP threads only. */
+static int wait_loop_answer(struct engine *e, struct cmd *c, struct pc_wait *w, int timeout_ms)
 {
-	struct engine *e = eng;
-	struct cmd *c = calloc(1, sizeof(*c));
-	struct pc_wait w, **pp;
+	struct pc_wait **pp;
 	struct timespec deadline;
-	int rc;
+
+	memset(w, 0, sizeof(*w));
+	deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
+	pthread_mutex_lock(&e->pc_mu);
+	w->seq = ++e->pc_next;
+	w->next = e->pc_waits;
+	e->pc_waits = w;
+	pthread_mutex_unlock(&e->pc_mu);
+	c->seq = w->seq;
+	post_cmd(e, c);
+	pthread_mutex_lock(&e->pc_mu);
+	while (!w->done)
+		if (pthread_cond_timedwait(&e->pc_cv, &e->pc_mu, &deadline))
+			break;
+	for (pp = &e->pc_waits; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&e->pc_mu);
+	return w->done ? w->err : Y_ETIMEOUT;
+}
+
+/* A command of kind (CMD_PAIR_CODE) for session id about phone, answered
+ * by the loop into w. */
+static int ask_loop(struct engine *e, enum cmd_kind kind, const char *id, const char *phone,
+		    struct pc_wait *w, int timeout_ms)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return Y_ENOMEM;
@@ -1912,32 +2098,43 @@ static int op_pair_code(void *eng, const char *id, const char *phone,
 		free(c);
 		return Y_EINVAL;
 	}
-	memset(&w, 0, sizeof(w));
-	deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
-	pthread_mutex_lock(&e->pc_mu);
-	w.seq = ++e->pc_next;
-	w.next = e->pc_waits;
-	e->pc_waits = &w;
-	pthread_mutex_unlock(&e->pc_mu);
-	c->kind = CMD_PAIR_CODE;
-	c->seq = w.seq;
+	c->kind = kind;
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	memcpy(c->phone, phone, strlen(phone) + 1);
-	post_cmd(e, c);
-	pthread_mutex_lock(&e->pc_mu);
-	while (!w.done)
-		if (pthread_cond_timedwait(&e->pc_cv, &e->pc_mu, &deadline))
-			break;
-	for (pp = &e->pc_waits; *pp; pp = &(*pp)->next)
-		if (*pp == &w) {
-			*pp = w.next;
-			break;
-		}
-	pthread_mutex_unlock(&e->pc_mu);
-	rc = w.done ? w.err : Y_ETIMEOUT;
+	return wait_loop_answer(e, c, w, timeout_ms);
+}
+
+static int op_pair_code(void *eng, const char *id, const char *phone,
+			char code[SVC_PAIR_CODE_LEN], int timeout_ms)
+{
+	struct pc_wait w;
+	int rc = ask_loop(eng, CMD_PAIR_CODE, id, phone, &w, timeout_ms);
+
 	if (!rc)
 		memcpy(code, w.code, sizeof(w.code));
 	return rc;
+}
+
+static int op_lookup(void *eng, const char *id, const char *phone, int timeout_ms,
+		     svc_lookup_cb done, void *arg)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+	struct lookup_wait *lw = calloc(1, sizeof(*lw));
+
+	if (!c || !lw || strlen(phone) >= sizeof(lw->phone)) {
+		free(c);
+		free(lw);
+		return c && lw ? Y_EINVAL : Y_ENOMEM;
+	}
+	memcpy(lw->phone, phone, strlen(phone) + 1);
+	lw->timeout_ms = timeout_ms;
+	lw->done = done;
+	lw->arg = arg;
+	c->kind = CMD_LOOKUP;
+	c->lookup = lw;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	post_cmd(eng, c);
+	return Y_OK;
 }
 
 static int op_set_version(void *eng, const struct wa_version *v)
@@ -1967,6 +2164,7 @@ static void on_beat(uv_timer_t *t)
 	struct engine *e = t->data;
 
 	atomic_store(&e->heartbeat_ms, clock_mono_ms());
+	lookups_expire(e);
 }
 
 static const struct svc_engine_ops engine_ops = {
@@ -1985,6 +2183,7 @@ static const struct svc_engine_ops engine_ops = {
 	.forget = op_forget,
 	.passkey = op_passkey,
 	.pair_code = op_pair_code,
+	.lookup = op_lookup,
 };
 
 /* ---- lifecycle ---- */
@@ -2105,7 +2304,20 @@ void engine_free(struct engine *e)
 	pthread_cond_signal(&e->job_cv);
 	pthread_mutex_unlock(&e->job_mu);
 	pthread_join(e->worker_thread, NULL);
-	if (e->sigdb) { /* every client is gone: the last writes, then the cache */
+	if (e->in_retry) /* one last try: what is still not stored stays unflushed */
+		run_batch(e, NULL);
+	if (e->sigdb && e->in_retry) {
+		LOG_ERROR("engine stops with inbound messages not stored: Signal state not written, "
+			  "they are redelivered after the restart", NULL);
+		while (e->in_retry) {
+			struct job *j = e->in_retry;
+
+			e->in_retry = j->next;
+			job_free(j);
+		}
+		sigdb_free(e->sigdb);
+		store_close(e->sig_reader);
+	} else if (e->sigdb) { /* every client is gone: the last writes, then the cache */
 		int rc = sigdb_flush(e->sigdb, e->st, NULL);
 
 		if (rc)

@@ -724,6 +724,16 @@ int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
 	return s->ops->pair_code(s->eng, id, phone, code, timeout_ms);
 }
 
+int svc_contact_lookup(struct svc *s, const char *id, const char *phone, int timeout_ms,
+		       svc_lookup_cb done, void *arg)
+{
+	if (!svc_session_exists(s, id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->lookup)
+		return Y_EUNSUPPORTED;
+	return s->ops->lookup(s->eng, id, phone, timeout_ms, done, arg);
+}
+
 void svc_session_touch(struct svc *s, const char *id, int start_if_idle, int64_t now_ms)
 {
 	struct reg_entry *e;

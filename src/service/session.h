@@ -29,6 +29,15 @@ struct svc;
 
 #define SVC_PAIR_CODE_LEN 16 /* "ABCD-EFGH" and room */
 
+/* What a contact lookup found (svc_contact_lookup). */
+struct svc_contact {
+	int registered;
+	char jid[64];              /* the phone-number JID */
+	char lid[64];              /* its LID JID, or "" */
+};
+/* c is NULL unless err is Y_OK. */
+typedef void (*svc_lookup_cb)(void *arg, int err, const struct svc_contact *c);
+
 /* A session's status inside the program; strings only at the edges (the
  * API's JSON and the store's column), through svc_status_name/parse. */
 enum svc_status {
@@ -126,6 +135,17 @@ struct svc_engine_ops {
 	 */
 	int (*pair_code)(void *eng, const char *session_id, const char *phone,
 			 char code[SVC_PAIR_CODE_LEN], int timeout_ms);
+	/*
+	 * Queues a usync contact lookup of phone (E.164 digits) by the
+	 * session's client (GET .../contacts/{phone}) and returns; done(arg,
+	 * err, contact) runs once on the loop thread: Y_OK with the contact,
+	 * Y_ESTATE (not connected), Y_EBUSY (too many lookups waiting),
+	 * Y_ECLOSED (the connection or the engine ended first), Y_ETIMEOUT
+	 * (no answer in timeout_ms, to about a second), Y_EINVAL (an answer
+	 * we cannot read). On an error return done is never called.
+	 */
+	int (*lookup)(void *eng, const char *session_id, const char *phone, int timeout_ms,
+		      svc_lookup_cb done, void *arg);
 };
 
 /* Creates the service and loads every stored session into the registry. */
@@ -195,6 +215,11 @@ int svc_session_restart(struct svc *s, const char *id);
  * only. */
 int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
 			  char code[SVC_PAIR_CODE_LEN], int timeout_ms);
+/* The engine's lookup (see svc_engine_ops): Y_ENOTFOUND for an unknown
+ * session, Y_EUNSUPPORTED without an engine (done not called then). Does
+ * not wait. */
+int svc_contact_lookup(struct svc *s, const char *id, const char *phone, int timeout_ms,
+		       svc_lookup_cb done, void *arg);
 /*
  * A use of session `id` (an API call about it) at now_ms. With start_if_idle,
  * a session the engine disconnected for idleness (disconnected, reason

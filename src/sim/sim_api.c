@@ -7,7 +7,10 @@
  *   GET    /sim/stats                         counters
  *   POST   /sim/accounts {"phone"}            201 created / 200 existing: {phone, lid}
  *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online,
- *                                             prekeys}]} (prekeys: one-time prekeys held)
+ *                                             prekeys, unacked, queued}]} (prekeys: one-time
+ *                                             prekeys held; unacked: messages sent to it
+ *                                             and not acknowledged; queued: stanzas
+ *                                             waiting for it to connect)
  *   DELETE /sim/accounts/{phone}/devices/{d}  unlink: the companion is logged out
  *   POST   /sim/accounts/{phone}/passkey {"required"[, "publicKeyPem",
  *          "credentialId"]}                    linking this account needs the passkey
@@ -24,7 +27,9 @@
  *                                             dropAll: drop every connection now;
  *                                             latencyMs: delay every outgoing node
  *                                             (0 ends it); refuseForMs: refuse new
- *                                             connections for N ms: {dropped}
+ *                                             connections for N ms; ignoreAcks
+ *                                             true|false: message acks are not
+ *                                             taken while true: {dropped}
  *   GET    /sim/config                        {minVersion}
  *   POST   /sim/config {"minVersion":"P.S.T"|null}
  *                                             clients whose appVersion is lower get
@@ -228,6 +233,14 @@ static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct yb
 		s->latency_ms = (uint32_t)json_integer_value(lat);
 	if (ref)
 		s->refuse_until = uv_now(wa_loop_uv(s->loop)) + (uint64_t)json_integer_value(ref);
+	json_t *ign = json_object_get(j, "ignoreAcks");
+
+	if (ign && !json_is_boolean(ign)) {
+		json_decref(j);
+		return error(resp, 400, "ignoreAcks: true or false");
+	}
+	if (ign)
+		s->ignore_acks = json_is_true(ign);
 	if (json_is_true(json_object_get(j, "dropAll")))
 		dropped = sim_conn_drop_all(s);
 	json_decref(j);
@@ -313,10 +326,12 @@ static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 	for (struct sim_device *d = a->devices; d; d = d->next) {
 		snprintf(jid, sizeof(jid), "%s:%u@s.whatsapp.net", a->phone, d->id);
 		snprintf(lid, sizeof(lid), "%s:%u@lid", a->lid, d->id);
-		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:i, s:b, s:I}", "id",
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:i, s:b, s:I, s:I, s:I}", "id",
 						     (int)d->id, "jid", jid, "lid", lid, "keyIndex",
 						     (int)d->key_index, "online", d->conn != NULL,
-						     "prekeys", (json_int_t)d->nprekeys));
+						     "prekeys", (json_int_t)d->nprekeys, "unacked",
+						     (json_int_t)d->nunacked, "queued",
+						     (json_int_t)d->nq));
 	}
 	return reply(resp, 200,
 		     json_pack("{s:s, s:s, s:o}", "phone", a->phone, "lid", a->lid, "devices", arr));

@@ -39,6 +39,10 @@ struct sim_device;
 /* Unacknowledged messages of d back to the front of its offline queue
  * (its connection ended). */
 void sim_device_requeue_unacked(struct sim_device *d);
+/* Keeps a copy of message n (other stanzas are ignored) sent to d on its
+ * connection until d acknowledges it (bounded: past SIM_QUEUE_MAX the
+ * oldest are trusted delivered). Also for the offline queue's messages. */
+void sim_device_keep_unacked(struct sim_device *d, const struct wa_node *n);
 /* Frees d's unacknowledged messages. */
 void sim_device_unacked_free(struct sim_device *d);
 
@@ -158,6 +162,7 @@ struct sim {
 	/* faults (POST /sim/faults) */
 	uint32_t latency_ms;     /* every outgoing node waits this long */
 	uint64_t refuse_until;   /* uv_now() before which connections are refused */
+	bool ignore_acks;        /* message acks are not taken: they stay unacked */
 	/* POST /sim/config, --min-version */
 	bool min_version_on;
 	uint32_t min_version[3]; /* primary, secondary, tertiary */

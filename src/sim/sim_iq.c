@@ -206,6 +206,7 @@ static int after_active(struct sim_conn *c)
 		if (!d->qhead)
 			d->qtail = NULL;
 		d->nq--;
+		sim_device_keep_unacked(d, p->node); /* until acknowledged, as WhatsApp */
 		rc = sim_conn_send(c, p->node);
 		free(p);
 		if (rc)
@@ -252,7 +253,33 @@ static int add_devices(struct wa_node *u, struct sim_account *a)
 	return Y_OK;
 }
 
-/* usync: devices, lid and contact protocols, for users given by JID. */
+/* A user asked by number (<user><contact>+digits</contact></user>, as a
+ * contact check does): its phone-number JID in buf, or NULL. */
+static const char *contact_jid(const struct wa_node *user, char *buf, size_t cap)
+{
+	const struct wa_node *ct = wa_node_child(user, "contact");
+	char norm[SIM_PHONE_MAX + 1], num[32];
+	size_t n;
+
+	const void *p = NULL;
+
+	n = 0;
+	if (ct && ct->content == WA_CONTENT_BYTES) /* a raw string on the wire */
+		p = ct->bytes, n = ct->nbytes;
+	else if (ct && ct->content == WA_CONTENT_VALUE && ct->val.type == WA_VAL_STR)
+		p = ct->val.str, n = ct->val.len; /* packed digits */
+	if (!p || n == 0 || n >= sizeof(num))
+		return NULL;
+	memcpy(num, p, n);
+	num[n] = 0;
+	if (strlen(num) != n || sim_phone_norm(num, norm))
+		return NULL;
+	snprintf(buf, cap, "%s@s.whatsapp.net", norm);
+	return buf;
+}
+
+/* usync: devices, lid and contact protocols, for users given by JID or, for
+ * the contact protocol, by number. */
 static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 {
 	struct wa_node *us = wa_node_child(iq, "usync");
@@ -280,10 +307,12 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 		struct wa_node *u, *k;
 		uint32_t dev;
 		bool is_lid;
-		char buf[64];
+		char buf[64], pn[64];
 
-		if (!wa_node_is(qu, "user") || !jid)
-			continue; /* contact lookups by number: not served yet */
+		if (!wa_node_is(qu, "user"))
+			continue;
+		if (!jid && !(jid = contact_jid(qu, pn, sizeof(pn))))
+			continue; /* neither a JID nor a number we can read */
 		a = sim_account_by_jid(c->sim, jid, &dev, &is_lid);
 		if (!(u = wa_node_add_child(rl, "user")) || sim_attrs(u, "jid", jid, NULL))
 			goto nomem;

@@ -21,12 +21,13 @@
  * it reconnects. Takes ownership of n. */
 /* A copy of message n sent to d, kept until d acknowledges it (bounded:
  * past SIM_QUEUE_MAX the oldest are trusted delivered). */
-static void keep_unacked(struct sim_device *d, const struct wa_node *n)
+void sim_device_keep_unacked(struct sim_device *d, const struct wa_node *n)
 {
 	const char *id = wa_node_attr(n, "id");
 	struct sim_unacked *u;
 
-	if (!id || strlen(id) >= sizeof(u->id) || d->nunacked >= SIM_QUEUE_MAX ||
+	if (!d->conn || !wa_node_is(n, "message") || !id || strlen(id) >= sizeof(u->id) ||
+	    d->nunacked >= SIM_QUEUE_MAX ||
 	    !(u = calloc(1, sizeof(*u))))
 		return;
 	ybuf_init(&u->enc, WA_FRAME_MAX);
@@ -66,7 +67,8 @@ void sim_device_requeue_unacked(struct sim_device *d)
 		d->unacked = u->next;
 		d->nunacked--;
 		if (!wa_binary_decode_node(u->enc.data, u->enc.len, u->dict, &n) &&
-		    !wa_node_add_attr(n, "offline", "1") && (p = calloc(1, sizeof(*p)))) {
+		    (wa_node_attr(n, "offline") || !wa_node_add_attr(n, "offline", "1")) &&
+		    (p = calloc(1, sizeof(*p)))) {
 			p->node = n;
 			p->next = d->qhead;
 			d->qhead = p;
@@ -86,7 +88,7 @@ int sim_route_ack(struct sim_conn *c, const struct wa_node *n)
 	const char *cls = wa_node_attr(n, "class"), *id = wa_node_attr(n, "id");
 	struct sim_device *d = c->dev;
 
-	if (!d || !id || !cls || strcmp(cls, "message"))
+	if (!d || !id || !cls || strcmp(cls, "message") || c->sim->ignore_acks)
 		return Y_OK;
 	for (struct sim_unacked **pp = &d->unacked; *pp; pp = &(*pp)->next)
 		if (!strcmp((*pp)->id, id)) {
@@ -108,8 +110,7 @@ int sim_deliver(struct sim *s, struct sim_device *d, struct wa_node *n)
 	if (!n)
 		return Y_ENOMEM;
 	if (d->conn && d->conn->state == C_OPEN) {
-		if (wa_node_is(n, "message"))
-			keep_unacked(d, n);
+		sim_device_keep_unacked(d, n);
 		return sim_conn_send(d->conn, n);
 	}
 	if (d->nq >= SIM_QUEUE_MAX || wa_node_add_attr(n, "offline", "1") ||

@@ -110,6 +110,12 @@ int store_session_get(struct store *st, const char *id, struct store_session *ou
  * more rows follow, and then *next is the cursor to pass as `after`. */
 int store_session_list(struct store *st, const struct store_cursor *after, int limit,
 		       struct store_session **out, size_t *n, struct store_cursor *next, int *has_next);
+/* The same, only the sessions in a scoped key's scope when scope_key (a key
+ * id) is non-NULL. */
+int store_session_list_scoped(struct store *st, const char *scope_key,
+			      const struct store_cursor *after, int limit,
+			      struct store_session **out, size_t *n, struct store_cursor *next,
+			      int *has_next);
 void store_sessions_free(struct store_session *s, size_t n);
 /* Deletes the session and, by cascade, its messages and webhook log. */
 int store_session_delete(struct store *st, const char *id);
@@ -289,6 +295,36 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 		       int limit, struct store_message **out, size_t *n,
 		       struct store_cursor *next, int *has_next);
 void store_messages_free(struct store_message *m, size_t n);
+/* What GET .../messages narrows to; NULL members, direction < 0 and an
+ * unset has_since/has_until do not narrow. */
+struct store_message_filter {
+	const char *chat;          /* the chat JID */
+	int direction;             /* 0 inbound, 1 outbound, -1 both */
+	const char *status;        /* one of the statuses (else Y_EINVAL) */
+	int has_since, has_until;
+	int64_t since, until;      /* timestamp bounds in ms, both inclusive */
+};
+/* store_message_list narrowed by f (NULL: not narrowed); the cursor is the
+ * same kind, so a page's next cursor goes with the same filter. */
+int store_message_list_filtered(struct store *st, const char *session_id,
+				const struct store_message_filter *f,
+				const struct store_cursor *after, int limit,
+				struct store_message **out, size_t *n, struct store_cursor *next,
+				int *has_next);
+
+/* ---- chats (migrations/0009_chats.sql: kept by triggers on messages) ---- */
+struct store_chat {
+	struct store_message last; /* its latest message (last.chat is the chat) */
+	char *phone;               /* "+digits" (a phone JID, or a LID the map knows), or NULL */
+	int64_t unread;            /* inbound messages still "received" (not read by us) */
+};
+/* The session's chats, latest activity first (the latest message's
+ * timestamp DESC, its id DESC); the cursor is that timestamp and id.
+ * Y_ENOTFOUND if the session does not exist. */
+int store_chat_list(struct store *st, const char *session_id, const struct store_cursor *after,
+		    int limit, struct store_chat **out, size_t *n, struct store_cursor *next,
+		    int *has_next);
+void store_chats_free(struct store_chat *c, size_t n);
 
 /* ---- message kinds: reactions, edits, revokes (issue 15) ----
  * A reaction, edit or revoke is itself a row (type "reaction", "edit",
@@ -373,6 +409,11 @@ void store_set_event_hook(struct store *st, void (*fn)(void *arg), void *arg);
 int store_event_list(struct store *st, const char *session_id, int64_t after,
 		     const char *const *types, int limit, struct store_event **out, size_t *n,
 		     int *has_next);
+/* The same, only events of the sessions in scope_key's scope when it is
+ * non-NULL (events of no session are then left out too). */
+int store_event_list_scoped(struct store *st, const char *scope_key, const char *session_id,
+			    int64_t after, const char *const *types, int limit,
+			    struct store_event **out, size_t *n, int *has_next);
 /* The newest event id (0 when none). */
 int store_event_last(struct store *st, int64_t *id);
 
@@ -434,5 +475,117 @@ void store_hooklogs_free(struct store_hooklog *l, size_t n);
 /* Deletes messages whose timestamp, and webhook log rows whose created_at,
  * is older than `before` (ms). *deleted (may be NULL) gets the row count. */
 int store_prune(struct store *st, int64_t before, int64_t *deleted);
+
+/* ---- users, key owners and scopes, sign-ins, audit (store_users.c) ----
+ * Roles are numbered as enum http_role (http/router.h) so that the API
+ * layer can compare them directly; the database keeps their names. */
+#define STORE_ROLE_VIEWER 2
+#define STORE_ROLE_OPERATOR 3
+#define STORE_ROLE_ADMIN 4
+
+struct store_user {
+	char id[STORE_ID_LEN];
+	char *email;
+	char *display_name;
+	int role;                  /* STORE_ROLE_* */
+	int disabled;
+	int has_password;
+	int failed_logins;         /* since the last success or lock-out */
+	int64_t locked_until;      /* sign-in refused before this time; 0 = not locked */
+	int64_t last_login_at;
+	int64_t created_at;
+	int64_t updated_at;
+};
+void store_user_release(struct store_user *u);
+void store_users_free(struct store_user *u, size_t n);
+/* pw_hash (a crypto_pwhash_str string) may be NULL. Y_EEXIST for an email
+ * already used (compared without case), Y_EINVAL for a bad role. */
+int store_user_create(struct store *st, const char *email, const char *display_name, int role,
+		      const char *pw_hash, struct store_user *out);
+/* By id, or by email when id is NULL; *pw_hash (if asked) gets a copy of
+ * the hash or NULL (caller frees). Y_ENOTFOUND if none. */
+int store_user_get(struct store *st, const char *id, const char *email, struct store_user *out,
+		   char **pw_hash);
+/* All users, oldest first. */
+int store_user_list(struct store *st, struct store_user **out, size_t *n);
+/* Disabling also ends the user's sign-ins (their keys stop at once at the
+ * next check: store_key_auth refuses keys of disabled users). */
+int store_user_set_disabled(struct store *st, const char *id, int disabled);
+/* Changes the display name (NULL keeps it) and the role (0 keeps it; the
+ * user's keys then count at most at the new role). Y_EINVAL for a bad role. */
+int store_user_update(struct store *st, const char *id, const char *display_name, int role);
+/* Replaces the hash, clears failures and lock-out, ends the user's sign-ins. */
+int store_user_set_password(struct store *st, const char *id, const char *pw_hash);
+/* Counts a failed sign-in at now; at max_failures the user is locked until
+ * now + lock_ms and the count starts again. *locked_until gets the lock's end
+ * (0 if not locked). */
+int store_user_login_failed(struct store *st, const char *id, int64_t now, int max_failures,
+			    int64_t lock_ms, int64_t *locked_until);
+int store_user_login_ok(struct store *st, const char *id, int64_t now);
+
+/* What a presented key may do, from store_key_auth. */
+struct store_key_info {
+	char id[STORE_ID_LEN];
+	char user_id[STORE_ID_LEN]; /* "" for a key no user owns yet */
+	int role;                  /* the lower of the key's and its user's */
+	int scoped;                /* 1: only the sessions in its scope */
+	int64_t expires_at;        /* 0 = never */
+};
+/* The active key with this digest (compared in constant time over every
+ * active key, like store_apikey_find): not revoked, not expired at now, its
+ * user not disabled. Y_ENOTFOUND otherwise. */
+int store_key_auth(struct store *st, const uint8_t hash[32], int64_t now,
+		   struct store_key_info *out);
+/* A key owned by user_id with role (at most the user's: Y_EINVAL above it),
+ * expiry (0 = never) and, when scoped, the sessions it may touch (each must
+ * exist: Y_ENOTFOUND). One transaction. */
+int store_key_create(struct store *st, const uint8_t hash[32], const char *name,
+		     const char *prefix, const char *user_id, int role, int64_t expires_at,
+		     int scoped, const char *const *sessions, size_t nsessions,
+		     char id_out[STORE_ID_LEN]);
+struct store_key {
+	struct store_apikey k;
+	char user_id[STORE_ID_LEN];
+	char *user_email;          /* NULL if no owner */
+	int role;
+	int scoped;
+	int64_t expires_at;
+	char *sessions;            /* comma-separated scope ("" when none), NULL if unscoped */
+};
+int store_key_list(struct store *st, struct store_key **out, size_t *n);
+void store_keys_free(struct store_key *k, size_t n);
+/* Y_OK if the key's scope holds the session, else Y_ENOTFOUND. */
+int store_key_scope_has(struct store *st, const char *key_id, const char *session_id);
+int store_key_scope_add(struct store *st, const char *key_id, const char *session_id);
+/* Gives keys no user owns (made by `keys create` without --user, or at
+ * bootstrap) to the first admin user, creating admin@localhost (no
+ * password) when there is none. */
+int store_keys_adopt(struct store *st);
+
+/* Dashboard sign-ins: only the token's SHA-256 is stored. */
+int store_websession_add(struct store *st, const uint8_t hash[32], const char *user_id,
+			 int64_t expires_at, const char *ip);
+/* The signed-in user (enabled, sign-in not expired at now) or Y_ENOTFOUND. */
+int store_websession_find(struct store *st, const uint8_t hash[32], int64_t now,
+			  struct store_user *out);
+int store_websession_delete(struct store *st, const uint8_t hash[32]);
+
+/* The audit log, pruned with the rest after RETENTION_DAYS. */
+struct store_audit {
+	int64_t id;
+	int64_t at;
+	char *actor;               /* "key:<id>" or "user:<id>" */
+	char *method;
+	char *route;               /* the route pattern */
+	char *session_id;          /* NULL if none */
+	char *ip;
+	int status;
+};
+/* Writes n rows in one transaction (ids are assigned). */
+int store_audit_add(struct store *st, const struct store_audit *rows, size_t n);
+/* Newest first: rows with id < before (0: from the newest). */
+int store_audit_list(struct store *st, int64_t before, int limit, struct store_audit **out,
+		     size_t *n, int *has_next);
+void store_audits_free(struct store_audit *a, size_t n);
 
 #endif

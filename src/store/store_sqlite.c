@@ -42,6 +42,8 @@ enum stmt_id {
 	S_KEY_TOUCH,
 	S_KEY_LIST,
 	S_KEY_REVOKE,
+	S_PRUNE_AUDIT,
+	S_PRUNE_WEBSESS,
 	S_SESS_ADD,
 	S_SESS_GET,
 	S_SESS_LIST_FIRST,
@@ -113,6 +115,8 @@ enum stmt_id {
 #define SESS_COLS "id, name, status, phone, push_name, webhook_url, webhook_secret, " \
 	"webhook_events, created_at, updated_at, device_jid, lid, reason, connected_at, " \
 	"last_seen_at"
+#define SESS_IN_SCOPE(k) "(" k " IS NULL OR id IN (SELECT session_id FROM api_key_sessions " \
+	"WHERE key_id = " k "))"
 #define CREDS_COLS "noise_priv, identity_priv, registration_id, spk_id, spk_priv, spk_sig, " \
 	"adv_secret, account, jid, lid, platform, push_name, next_prekey_id"
 #define MSG_COLS "id, session_id, wa_id, chat, direction, type, body, status, timestamp, " \
@@ -136,14 +140,17 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_KEY_LIST] = "SELECT id, name, prefix, created_at, last_used_at, revoked FROM api_keys "
 		       "ORDER BY created_at DESC, id DESC",
 	[S_KEY_REVOKE] = "UPDATE api_keys SET revoked = 1 WHERE id = ?1",
+	[S_PRUNE_AUDIT] = "DELETE FROM audit_log WHERE at < ?1",
+	[S_PRUNE_WEBSESS] = "DELETE FROM web_sessions WHERE expires_at < ?1",
 	[S_SESS_ADD] = "INSERT INTO sessions (id, name, status, created_at, updated_at) "
 		       "VALUES (?1, ?2, 'pending', ?3, ?3)",
 	[S_SESS_GET] = "SELECT " SESS_COLS " FROM sessions WHERE id = ?1",
-	[S_SESS_LIST_FIRST] = "SELECT " SESS_COLS " FROM sessions "
-			      "ORDER BY created_at DESC, id DESC LIMIT ?1",
+	/* ?4: a scoped key's id (only its sessions), or NULL (all) */
+	[S_SESS_LIST_FIRST] = "SELECT " SESS_COLS " FROM sessions WHERE " SESS_IN_SCOPE("?4")
+			      " ORDER BY created_at DESC, id DESC LIMIT ?1",
 	[S_SESS_LIST_AFTER] = "SELECT " SESS_COLS " FROM sessions "
-			      "WHERE created_at < ?2 OR (created_at = ?2 AND id < ?3) "
-			      "ORDER BY created_at DESC, id DESC LIMIT ?1",
+			      "WHERE (created_at < ?2 OR (created_at = ?2 AND id < ?3)) AND "
+			      SESS_IN_SCOPE("?4") " ORDER BY created_at DESC, id DESC LIMIT ?1",
 	[S_SESS_DELETE] = "DELETE FROM sessions WHERE id = ?1",
 	[S_SESS_STATUS] = "UPDATE sessions SET status = ?2, phone = coalesce(?3, phone), "
 			  "updated_at = ?4 WHERE id = ?1",
@@ -1123,6 +1130,14 @@ int store_session_get(struct store *st, const char *id, struct store_session *ou
 int store_session_list(struct store *st, const struct store_cursor *after, int limit,
 		       struct store_session **out, size_t *n, struct store_cursor *next, int *has_next)
 {
+	return store_session_list_scoped(st, NULL, after, limit, out, n, next, has_next);
+}
+
+int store_session_list_scoped(struct store *st, const char *scope_key,
+			      const struct store_cursor *after, int limit,
+			      struct store_session **out, size_t *n, struct store_cursor *next,
+			      int *has_next)
+{
 	struct store_session *rows = NULL;
 	size_t count = 0;
 	sqlite3_stmt *s;
@@ -1147,6 +1162,7 @@ int store_session_list(struct store *st, const struct store_cursor *after, int l
 		sqlite3_bind_int64(s, 2, after->ts);
 		bind_cursor_id(s, 3, after);
 	}
+	bind_text(s, 4, scope_key);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {
 			*has_next = 1;
@@ -2180,11 +2196,188 @@ static int session_exists_locked(struct store *st, const char *id)
 	return rc;
 }
 
+/* Steps s into rows (elements of size bytes, at most limit) with read;
+ * one row more sets *has_next. Y_OK, read's error, or the step's. */
+static int step_rows(struct store *st, sqlite3_stmt *s, int limit, void *rows, size_t size,
+		     int (*read)(sqlite3_stmt *s, void *row), size_t *count, int *has_next,
+		     const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*count == (size_t)limit) {
+			*has_next = 1;
+			return Y_OK;
+		}
+		rc = read(s, (char *)rows + *count * size);
+		if (rc)
+			return rc;
+		(*count)++;
+	}
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, what);
+}
+
+static int read_message_row(sqlite3_stmt *s, void *row)
+{
+	return read_message(s, row);
+}
+
 int store_message_list(struct store *st, const char *session_id, const struct store_cursor *after,
 		       int limit, struct store_message **out, size_t *n,
 		       struct store_cursor *next, int *has_next)
 {
+	return store_message_list_filtered(st, session_id, NULL, after, limit, out, n, next,
+					   has_next);
+}
+
+static int filter_empty(const struct store_message_filter *f)
+{
+	return !f || (!f->chat && f->direction < 0 && !f->status && !f->has_since && !f->has_until);
+}
+
+int store_sqlite_message_filter_sql(const struct store_message_filter *f, int after, char *buf,
+				    size_t cap)
+{
+	/* ?1 limit, ?2 session, ?3/?4 the cursor, ?5 chat, ?6 direction,
+	 * ?7 status, ?8 since, ?9 until: with chat, the messages_chat_ts
+	 * index; else messages_session_ts (the range on timestamp in both) */
+	int w = snprintf(buf, cap, "SELECT " MSG_COLS " FROM messages WHERE session_id = ?2%s%s%s%s%s%s"
+			 " ORDER BY timestamp DESC, id DESC LIMIT ?1",
+			 f && f->chat ? " AND chat = ?5" : "",
+			 f && f->direction >= 0 ? " AND direction = ?6" : "",
+			 f && f->status ? " AND status = ?7" : "",
+			 f && f->has_since ? " AND timestamp >= ?8" : "",
+			 f && f->has_until ? " AND timestamp <= ?9" : "",
+			 after ? " AND (timestamp < ?3 OR (timestamp = ?3 AND id < ?4))" : "");
+
+	return w > 0 && (size_t)w < cap ? Y_OK : Y_ETOOBIG;
+}
+
+int store_message_list_filtered(struct store *st, const char *session_id,
+				const struct store_message_filter *f,
+				const struct store_cursor *after, int limit,
+				struct store_message **out, size_t *n, struct store_cursor *next,
+				int *has_next)
+{
 	struct store_message *rows = NULL;
+	size_t count = 0;
+	sqlite3_stmt *s = NULL;
+	int own = !filter_empty(f); /* a statement of its own, else a cached one */
+	char sql[1024];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*has_next = 0;
+	if (!session_id || limit < 1 || limit > STORE_LIST_MAX ||
+	    (f && f->status && !in_list(f->status, message_statuses)))
+		return Y_EINVAL;
+	if (own && (rc = store_sqlite_message_filter_sql(f, after != NULL, sql, sizeof(sql))))
+		return rc;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	rc = session_exists_locked(st, session_id);
+	if (rc)
+		goto out;
+	if (own && sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		s = NULL;
+	else if (!own)
+		s = prep(st, after ? S_MSG_LIST_AFTER : S_MSG_LIST_FIRST);
+	if (!s) {
+		rc = own ? db_error(st, sqlite3_errcode(st->db), "prepare a message filter") : Y_EDB;
+		goto out;
+	}
+	sqlite3_bind_int(s, 1, limit + 1);
+	bind_text(s, 2, session_id);
+	if (after) {
+		sqlite3_bind_int64(s, 3, after->ts);
+		bind_cursor_id(s, 4, after);
+	}
+	if (own) {
+		bind_text(s, 5, f->chat);
+		if (f->direction >= 0)
+			bind_text(s, 6, f->direction ? "outbound" : "inbound");
+		bind_text(s, 7, f->status);
+		sqlite3_bind_int64(s, 8, f->since);
+		sqlite3_bind_int64(s, 9, f->until);
+	}
+	rc = step_rows(st, s, limit, rows, sizeof(*rows), read_message_row, &count, has_next,
+		       "list messages");
+out:
+	if (own)
+		sqlite3_finalize(s);
+	else
+		done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_messages_free(rows, count);
+		*has_next = 0;
+		return rc;
+	}
+	if (*has_next && next) {
+		next->ts = rows[count - 1].timestamp;
+		memcpy(next->id, rows[count - 1].id, STORE_ID_LEN);
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+/* ---- chats (migrations/0009_chats.sql) ---- */
+
+/* ?1 limit, ?2 session, ?3/?4 the cursor (last_at, last_message_id): the
+ * page is one range of chats_recent, then each chat's latest message by
+ * its primary key. The phone: the number of a phone-number JID, or the one
+ * the LID map holds for a LID. */
+#define CHAT_PHONE "(CASE WHEN chats.chat LIKE '%@s.whatsapp.net' THEN '+' || " \
+	"substr(chats.chat, 1, instr(chats.chat, '@') - 1) WHEN chats.chat LIKE '%@lid' THEN " \
+	"(SELECT '+' || l.pn FROM wa_lid_map l WHERE l.session_id = chats.session_id AND " \
+	"l.lid = substr(chats.chat, 1, instr(chats.chat, '@') - 1)) END)"
+#define CHAT_PAGE(where) "SELECT " MSG_COLS ", c_unread, c_phone FROM (SELECT last_message_id " \
+	"AS c_mid, last_at AS c_at, unread AS c_unread, " CHAT_PHONE " AS c_phone FROM chats " \
+	"WHERE session_id = ?2" where " ORDER BY last_at DESC, last_message_id DESC LIMIT ?1) " \
+	"JOIN messages ON messages.id = c_mid ORDER BY c_at DESC, c_mid DESC"
+
+static const char *const chat_sql[2] = {
+	CHAT_PAGE(""),
+	CHAT_PAGE(" AND (last_at < ?3 OR (last_at = ?3 AND last_message_id < ?4))"),
+};
+
+const char *store_sqlite_chat_list_sql(int after)
+{
+	return chat_sql[after != 0];
+}
+
+void store_chats_free(struct store_chat *c, size_t n)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].phone);
+		store_message_release(&c[i].last);
+	}
+	free(c);
+}
+
+/* A row of a chat page: the message columns, then unread and phone. */
+static int read_chat(sqlite3_stmt *s, void *row)
+{
+	struct store_chat *c = row;
+	int rc = read_message(s, &c->last);
+
+	if (!rc && (rc = col_str(s, 17, &c->phone)))
+		store_message_release(&c->last);
+	c->unread = sqlite3_column_int64(s, 16);
+	return rc;
+}
+
+int store_chat_list(struct store *st, const char *session_id, const struct store_cursor *after,
+		    int limit, struct store_chat **out, size_t *n, struct store_cursor *next,
+		    int *has_next)
+{
+	struct store_chat *rows = NULL;
 	size_t count = 0;
 	sqlite3_stmt *s = NULL;
 	int rc;
@@ -2201,9 +2394,8 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 	rc = session_exists_locked(st, session_id);
 	if (rc)
 		goto out;
-	s = prep(st, after ? S_MSG_LIST_AFTER : S_MSG_LIST_FIRST);
-	if (!s) {
-		rc = Y_EDB;
+	if (sqlite3_prepare_v2(st->db, chat_sql[after != NULL], -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, sqlite3_errcode(st->db), "prepare the chat list");
 		goto out;
 	}
 	sqlite3_bind_int(s, 1, limit + 1);
@@ -2212,31 +2404,19 @@ int store_message_list(struct store *st, const char *session_id, const struct st
 		sqlite3_bind_int64(s, 3, after->ts);
 		bind_cursor_id(s, 4, after);
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == (size_t)limit) {
-			*has_next = 1;
-			break;
-		}
-		rc = read_message(s, &rows[count]);
-		if (rc)
-			goto out;
-		count++;
-	}
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		rc = Y_OK;
-	else
-		rc = db_error(st, rc, "list messages");
+	rc = step_rows(st, s, limit, rows, sizeof(*rows), read_chat, &count, has_next,
+		       "list chats");
 out:
-	done(s);
+	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);
 	if (rc) {
-		store_messages_free(rows, count);
+		store_chats_free(rows, count);
 		*has_next = 0;
 		return rc;
 	}
 	if (*has_next && next) {
-		next->ts = rows[count - 1].timestamp;
-		memcpy(next->id, rows[count - 1].id, STORE_ID_LEN);
+		next->ts = rows[count - 1].last.timestamp;
+		memcpy(next->id, rows[count - 1].last.id, STORE_ID_LEN);
 	}
 	*out = rows;
 	*n = count;
@@ -2303,6 +2483,13 @@ int store_prune(struct store *st, int64_t before, int64_t *deleted)
 		rc = prune_one(st, S_PRUNE_HOOKLOG, before, &count);
 	if (!rc)
 		rc = prune_one(st, S_PRUNE_EVENTS, before, &count);
+	if (!rc)
+		rc = prune_one(st, S_PRUNE_AUDIT, before, &count);
+	if (!rc) { /* sign-ins past their expiry, whatever RETENTION_DAYS says */
+		int64_t gone = 0;
+
+		rc = prune_one(st, S_PRUNE_WEBSESS, clock_now_ms(), &gone);
+	}
 	if (!rc)
 		rc = exec_stmt(st, S_COMMIT);
 	if (rc) {
@@ -2409,9 +2596,19 @@ int store_event_list(struct store *st, const char *session_id, int64_t after,
 		     const char *const *types, int limit, struct store_event **out, size_t *n,
 		     int *has_next)
 {
+	return store_event_list_scoped(st, NULL, session_id, after, types, limit, out, n,
+				       has_next);
+}
+
+int store_event_list_scoped(struct store *st, const char *scope_key, const char *session_id,
+			    int64_t after, const char *const *types, int limit,
+			    struct store_event **out, size_t *n, int *has_next)
+{
 	static const char sql[] = "SELECT id, session_id, type, data, created_at FROM events "
 				  "WHERE id > ?1 AND (?2 IS NULL OR session_id = ?2) AND "
-				  "(?3 IS NULL OR type IN (SELECT value FROM json_each(?3))) "
+				  "(?3 IS NULL OR type IN (SELECT value FROM json_each(?3))) AND "
+				  "(?5 IS NULL OR session_id IN (SELECT session_id FROM "
+				  "api_key_sessions WHERE key_id = ?5)) "
 				  "ORDER BY id LIMIT ?4";
 	struct store_event *rows;
 	sqlite3_stmt *s = NULL;
@@ -2442,6 +2639,7 @@ int store_event_list(struct store *st, const char *session_id, int64_t after,
 	bind_text(s, 2, session_id);
 	bind_text(s, 3, tj);
 	sqlite3_bind_int(s, 4, limit + 1);
+	bind_text(s, 5, scope_key);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == (size_t)limit) {
 			*has_next = 1;
@@ -3477,4 +3675,17 @@ int store_poll_votes(struct store *st, const char *session_id, const char *wa_id
 		   "json_extract(body, '$.target.id') = ?2 AND json_extract(body, '$.selected') IS "
 		   "NOT NULL) WHERE rn = 1 AND json_array_length(sel) > 0",
 		   session_id, wa_id, json_out);
+}
+
+/* ---- for the other parts of the SQLite store (store_sqlite_int.h) ---- */
+
+sqlite3 *store_sqlite_lock(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	return st->db;
+}
+
+void store_sqlite_unlock(struct store *st)
+{
+	pthread_mutex_unlock(&st->mu);
 }

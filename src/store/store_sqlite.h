@@ -16,4 +16,11 @@ void store_sqlite_set_busy_timeout(struct store *st, int ms);
 /* The connection's PRAGMA synchronous (1 NORMAL, 2 FULL), or < 0 on error. */
 int store_sqlite_synchronous(struct store *st);
 
+/* The SQL of a filtered message page into buf (Y_ETOOBIG if it does not
+ * fit), and of a chat page (with a cursor when after != 0): for tests that
+ * check the query plans use indexes. */
+int store_sqlite_message_filter_sql(const struct store_message_filter *f, int after, char *buf,
+				    size_t cap);
+const char *store_sqlite_chat_list_sql(int after);
+
 #endif

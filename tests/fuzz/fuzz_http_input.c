@@ -1,7 +1,10 @@
 /* Fuzzes the request-input decoders: strict JSON bodies and the field
  * checks the API applies to them, the router, the query/path checks, and
- * TRUST_PROXY's list parser and X-Forwarded-For walk. */
+ * TRUST_PROXY's list parser and X-Forwarded-For walk, If-None-Match lists, and
+ * the Cookie header reader of the dashboard sign-in. */
+#include "api/api.h"
 #include "api/validate.h"
+#include "http/http.h"
 #include "http/json.h"
 #include "http/router.h"
 #include "util/cidr.h"
@@ -14,10 +17,10 @@
 static void h(struct http_req *r) { (void)r; }
 
 static const struct http_route routes[] = {
-	{ HTTP_GET, "/health", h, HTTP_ROUTE_PUBLIC },
-	{ HTTP_GET | HTTP_POST, "/api/v1/sessions", h, 0 },
-	{ HTTP_GET | HTTP_DELETE, "/api/v1/sessions/{id}", h, 0 },
-	{ HTTP_GET | HTTP_PUT, "/api/v1/sessions/{id}/webhook", h, 0 },
+	{ HTTP_GET, "/health", h, HTTP_ROUTE_PUBLIC, HTTP_ROLE_PUBLIC },
+	{ HTTP_GET | HTTP_POST, "/api/v1/sessions", h, 0, HTTP_ROLE_VIEWER },
+	{ HTTP_GET | HTTP_DELETE, "/api/v1/sessions/{id}", h, 0, HTTP_ROLE_OPERATOR },
+	{ HTTP_GET | HTTP_PUT, "/api/v1/sessions/{id}/webhook", h, 0, HTTP_ROLE_OPERATOR },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -65,6 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			api_uuid_parse(m.params[i].p, m.params[i].len, out);
 		}
 	}
+	{
+		char tok[65];
+
+		/* a value found is a copy that fits, NUL-terminated */
+		if (api_cookie_value(s, "yesapp_session", tok, sizeof(tok)) && strlen(tok) >= 65)
+			abort();
+	}
 	api_uuid_parse(s, size, out);
 	api_phone_parse(s, out);
 	api_url_check(s);
@@ -83,6 +93,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(ip, "10.0.0.1") && !cidr_is_ip(ip))
 			abort(); /* the walk only ever yields an address */
 	}
+	/* If-None-Match: the weak-only answer implies the plain one; the text
+	 * itself as the tag when it is one (a list of one names itself) */
+	if (http_etag_listed(s, "\"a\"", 1) && !http_etag_listed(s, "\"a\"", 0))
+		abort();
+	if (size >= 2 && s[0] == '"' && s[size - 1] == '"' && !memchr(s, ',', size) &&
+	    strlen(s) == size && !http_etag_listed(s, s, 0))
+		abort();
 	http_utf8_chars(s, size);
 	free(s);
 	return 0;

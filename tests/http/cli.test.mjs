@@ -36,7 +36,8 @@ test('version and help', () => {
   for (const h of [['--help'], ['help'], ['-h'], ['serve', '--help'], ['keys', 'list', '-h']]) {
     const r = run(h);
     assert.equal(r.status, 0, h.join(' '));
-    for (const cmd of ['serve', 'keys create', 'keys list', 'keys revoke', 'version'])
+    for (const cmd of ['serve', 'keys create', 'keys list', 'keys revoke', 'users create', 'users list',
+      'users disable', 'users passwd', 'routes', 'version'])
       assert.ok(r.stdout.includes(cmd), `help lists ${cmd}`);
     for (const name of SETTINGS) {
       assert.ok(r.stdout.includes(name), `help lists ${name}`);
@@ -124,7 +125,7 @@ test('keys create, list and revoke against a data dir', () => {
   let l = run(['keys', 'list', '--data-dir', data]);
   assert.equal(l.status, 0, l.stderr);
   let rows = l.stdout.trim().split('\n');
-  assert.match(rows[0], /^ID\s+NAME\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED$/);
+  assert.match(rows[0], /^ID\s+NAME\s+PREFIX\s+CREATED\s+LAST USED\s+ROLE\s+USER\s+SESSIONS\s+EXPIRES\s+REVOKED$/);
   assert.equal(rows.length, 3);
   assert.ok(!l.stdout.includes(keyA) && !l.stdout.includes(keyB), 'list never shows a key');
   const rowA = rows.find((r) => r.includes(keyA.slice(0, 8)));

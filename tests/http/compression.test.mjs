@@ -2,10 +2,9 @@
 // response that could have been compressed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { startServer, stopServer, req } from './lib.mjs';
+import { startServer, stopServer, req, rawGet } from './lib.mjs';
 
 let srv;
 before(async () => {
@@ -17,17 +16,7 @@ before(async () => {
 after(async () => { await stopServer(srv); });
 
 // Raw GET (node:http does not decode), so we see the bytes on the wire.
-function get(path, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const q = request({ host: '127.0.0.1', port: srv.port, path, headers: { 'X-API-Key': srv.key, ...headers } }, (res) => {
-      const chunks = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    q.on('error', reject);
-    q.end();
-  });
-}
+const get = (path, headers = {}) => rawGet(srv, path, { 'X-API-Key': srv.key, ...headers });
 
 test('a large JSON body is gzipped for a client that accepts gzip', async () => {
   const plain = await get('/api/v1/sessions?limit=100');

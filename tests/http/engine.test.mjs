@@ -227,6 +227,59 @@ test('logout through the API unlinks the device on the simulator', async () => {
   }
 });
 
+// A logout (or a delete) while the session is away from WhatsApp must not
+// leave the device listed on the phone: the client reconnects at once and
+// unlinks when logged in; if WhatsApp stays unreachable it gives up after
+// WA_LOGOUT_WAIT_MS (10 s), logged out locally, and says so in the log.
+test('logout and delete while disconnected: reconnect and unlink; WhatsApp unreachable: logged out locally by the deadline', async () => {
+  const srv = await serve();
+  try {
+    // 1. away for 1.5 s: the logout waits for the connection, then unlinks
+    const a = newPhone();
+    const la = await link(srv, a);
+    await sim.api('POST', '/sim/faults', { refuseForMs: 1500, dropAll: true });
+    await until(srv, la.id, (x) => x.status !== 'connected', 'noticed the drop', 5000);
+    const r = await req(srv, 'POST', `/api/v1/sessions/${la.id}/logout`);
+    assert.equal(r.status, 200, r.text);
+    const s = await until(srv, la.id, (x) => x.status === 'logged_out', 'logged_out', 12000);
+    assert.equal(s.deviceJid, null);
+    assert.equal((await simDevices(a)).some((d) => d.jid === la.jid), false, 'device removed on the simulator');
+    const waits = srv.logs.findIndex((l) => l.message === 'client logout waits for a connection to unlink' &&
+      l.session === la.id);
+    assert.ok(waits >= 0, 'the logout waited for a connection');
+    assert.ok(!srv.logs.slice(waits).some((l) => l.message === 'client state' && l.session === la.id &&
+      l.to === 'connected'), 'never announced connected between the logout and the unlink');
+
+    // 2. the same for DELETE
+    const b = newPhone();
+    const lb = await link(srv, b);
+    await sim.api('POST', '/sim/faults', { refuseForMs: 1500, dropAll: true });
+    await until(srv, lb.id, (x) => x.status !== 'connected', 'noticed the drop', 5000);
+    assert.equal((await req(srv, 'DELETE', `/api/v1/sessions/${lb.id}`)).status, 204);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 12000 && (await simDevices(b)).some((x) => x.jid === lb.jid)) await sleep(100);
+    assert.equal((await simDevices(b)).some((x) => x.jid === lb.jid), false, 'deleted session unlinked on the simulator');
+
+    // 3. unreachable for good: logged out locally within the deadline, and the log says the phone still lists it
+    const c = newPhone();
+    const lc = await link(srv, c);
+    await sim.api('POST', '/sim/faults', { refuseForMs: 60000, dropAll: true });
+    try {
+      await until(srv, lc.id, (x) => x.status !== 'connected', 'noticed the drop', 5000);
+      const t1 = Date.now();
+      assert.equal((await req(srv, 'POST', `/api/v1/sessions/${lc.id}/logout`)).status, 200);
+      await until(srv, lc.id, (x) => x.status === 'logged_out', 'logged_out by the deadline', 16000);
+      assert.ok(Date.now() - t1 >= 9000, 'it kept trying until the deadline');
+      assert.ok(srv.logs.some((l) => l.session === lc.id && /without reaching WhatsApp/.test(l.message)));
+      assert.equal((await simDevices(c)).some((d) => d.jid === lc.jid), true, 'still listed: WhatsApp was never told');
+    } finally {
+      await sim.api('POST', '/sim/faults', { refuseForMs: 0 });
+    }
+  } finally {
+    await stopServer(srv);
+  }
+});
+
 test('every connection dropped: sessions reconnect by themselves', async () => {
   const srv = await serve({ env: {} });
   try {

@@ -2,13 +2,23 @@
 // ephemeral port with a temp DATA_DIR, find its port and API key in the JSON
 // log, send requests, and stop it with SIGTERM (asserting exit code 0).
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
+import { checkResponse, loadDoc } from './openapi-check.mjs';
 
 export const BUILD = resolve(process.env.YESAPP_BUILD || 'build/asan');
+// Every answer req() gets from a server of startServer() is checked against
+// the OpenAPI document (src/api/openapi.json): its status must be documented
+// for the operation and a JSON body must match the schema, else the request
+// throws. YESAPP_OPENAPI_CHECK=0 turns it off.
+const OPENAPI_CHECK = process.env.YESAPP_OPENAPI_CHECK !== '0';
 export const BIN = join(BUILD, 'yesapp');
+// The release build beside the ASan one (make test builds both: build/ and
+// build/asan/); BUILD itself when it is not an ASan build.
+export const RELEASE_BIN = join(BUILD.replace(/\/asan$/, ''), 'yesapp');
 const KEY_RE = /API Key: ([0-9a-f]{64})/;
 
 export function tempDir() {
@@ -20,11 +30,15 @@ export function removeDir(dir) {
 }
 
 // Starts the server. Resolves once it logged {"message":"listening","port":N}.
-// args: extra command-line arguments after `serve`.
-export async function startServer({ dataDir, env = {}, args = [], timeoutMs = 15000 } = {}) {
+// args: extra command-line arguments after `serve`; openapiCheck: false to
+// skip the OpenAPI check of req() answers (benchmarks, where it would count).
+// bin: another yesapp binary (e.g. RELEASE_BIN for a memory figure that
+// ASan's quarantine would hide).
+export async function startServer({ dataDir, env = {}, args = [], timeoutMs = 15000, openapiCheck = OPENAPI_CHECK,
+  bin = BIN } = {}) {
   const ownDir = !dataDir;
   dataDir = dataDir || tempDir();
-  const proc = spawn(BIN, ['serve', ...args], {
+  const proc = spawn(bin, ['serve', ...args], {
     env: {
       PATH: process.env.PATH,
       ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1',
@@ -43,7 +57,7 @@ export async function startServer({ dataDir, env = {}, args = [], timeoutMs = 15
   });
   const srv = {
     proc, dataDir, ownDir, lines: [], logs: [], stderr: '', port: 0, key: null,
-    keyLines: 0, exited: null,
+    keyLines: 0, exited: null, openapi: openapiCheck,
   };
   srv.exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
   proc.stderr.on('data', (d) => { srv.stderr += d; });
@@ -104,7 +118,30 @@ export async function req(srv, method, path, { body, key = srv.key, headers = {}
   if (text.length) {
     try { json = JSON.parse(text); } catch { json = undefined; }
   }
+  if (srv.openapi) {
+    const problems = checkResponse(loadDoc(), { method, path, status: res.status, contentType: res.headers.get('content-type'), body: json, text });
+    if (problems.length) {
+      throw new assert.AssertionError({
+        message: `the answer to ${method} ${path} (${res.status}) does not match src/api/openapi.json:\n  ${problems.join('\n  ')}\nbody: ${text.slice(0, 300)}`,
+        actual: problems, expected: [], operator: 'openapi',
+      });
+    }
+  }
   return { status: res.status, headers: res.headers, body: json, text };
+}
+
+// A raw GET through node:http, which does not decode: the bytes and headers
+// as they came on the wire. Resolves {status, headers, body (a Buffer)}.
+export function rawGet(srv, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const q = request({ host: '127.0.0.1', port: srv.port, path, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    q.on('error', reject);
+    q.end();
+  });
 }
 
 // Asserts a well-formed error body with the given status and code.

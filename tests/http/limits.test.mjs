@@ -9,6 +9,18 @@ import { startServer, stopServer, req, assertError } from './lib.mjs';
 
 const run = promisify(execFile);
 
+// Runs a script with the first python3 that has `requests`: its stdout,
+// trimmed, or null when there is none.
+async function python(script, args) {
+  for (const bin of ['python3', '/usr/bin/python3']) {
+    try {
+      await run(bin, ['-c', 'import requests']);
+    } catch { continue; }
+    return (await run(bin, ['-c', script, ...args])).stdout.trim();
+  }
+  return null;
+}
+
 test('RATE_LIMIT_GLOBAL: 429 RATE_LIMIT_EXCEEDED with Retry-After, per key and per IP', async () => {
   const srv = await startServer({ env: { RATE_LIMIT_GLOBAL: '5' } });
   try {
@@ -141,16 +153,54 @@ test('a body over MAX_BODY_BYTES gets a readable 413 in Node fetch, curl and Pyt
       'r = requests.post(sys.argv[1], data=open(sys.argv[2], "rb").read(),\n' +
       '    headers={"X-API-Key": sys.argv[3], "Content-Type": "application/json"})\n' +
       'print(r.status_code, r.json()["error"])\n';
-    let out = null;
-    for (const bin of ['python3', '/usr/bin/python3']) {
-      try {
-        await run(bin, ['-c', 'import requests']);
-      } catch { continue; }
-      out = (await run(bin, ['-c', py, url, file, srv.key])).stdout.trim();
-      break;
-    }
+    const out = await python(py, [url, file, srv.key]);
     assert.equal(out, '413 PAYLOAD_TOO_LARGE', 'a python3 with requests (scripts/deps.sh installs it)');
     // And the server still answers on fresh connections.
+    assert.equal((await req(srv, 'GET', '/health')).status, 200);
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+// Heads past our limits (request target 8 KiB, header lines 16 KiB) get our
+// JSON 414 / 431 with X-Request-Id, not libmicrohttpd's own HTML page; a body
+// sent with such a head is not waited for.
+test('an oversized request target or header block gets a JSON 414 / 431 in Node fetch, curl and Python requests', async () => {
+  const srv = await startServer();
+  const longPath = `/api/v1/sessions/${'a'.repeat(9000)}`;
+  const longQuery = `/api/v1/sessions?limit=1&x=${'b'.repeat(9000)}`;
+  const bigHeader = 'c'.repeat(20000);
+  try {
+    for (const [path, headers, status, code] of [
+      [longPath, {}, 414, 'URI_TOO_LONG'],
+      [longQuery, {}, 414, 'URI_TOO_LONG'],
+      ['/api/v1/sessions', { 'X-Big': bigHeader }, 431, 'HEADERS_TOO_LARGE'],
+      ['/health', { 'X-A': bigHeader.slice(0, 9000), 'X-B': bigHeader.slice(0, 9000) }, 431, 'HEADERS_TOO_LARGE'],
+    ]) {
+      const f = await req(srv, 'GET', path, { headers: { ...headers, 'X-Request-Id': 'head-limit-1' } });
+      assertError(f, status, code);
+      assert.equal(f.headers.get('x-request-id'), 'head-limit-1');
+      assert.ok(f.body.details.maxBytes > 0);
+    }
+    // within the limits: served as usual
+    assert.equal((await req(srv, 'GET', '/api/v1/sessions', { headers: { 'X-Big': 'c'.repeat(15000) } })).status, 200);
+    // a POST with a body and a too-large head: answered, not left waiting
+    const p = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'x' }, headers: { 'X-Big': bigHeader } });
+    assertError(p, 431, 'HEADERS_TOO_LARGE');
+
+    const c = await run('curl', ['-sS', '-H', `X-API-Key: ${srv.key}`, '-H', `X-Big: ${bigHeader}`,
+      '-w', '\n%{http_code}', `${srv.base}/api/v1/sessions`]);
+    const lines = c.stdout.trimEnd().split('\n');
+    assert.equal(lines.at(-1), '431', c.stdout + c.stderr);
+    assert.equal(JSON.parse(lines.slice(0, -1).join('\n')).error, 'HEADERS_TOO_LARGE');
+    const u = await run('curl', ['-sS', '-H', `X-API-Key: ${srv.key}`, '-w', '\n%{http_code}', srv.base + longPath]);
+    assert.equal(u.stdout.trimEnd().split('\n').at(-1), '414', u.stdout + u.stderr);
+
+    const py = 'import requests, sys\n' +
+      'r = requests.get(sys.argv[1], headers={"X-API-Key": sys.argv[2], "X-Big": "c" * 20000})\n' +
+      'print(r.status_code, r.json()["error"])\n';
+    const out = await python(py, [`${srv.base}/api/v1/sessions`, srv.key]);
+    assert.equal(out, '431 HEADERS_TOO_LARGE', 'a python3 with requests (scripts/deps.sh installs it)');
     assert.equal((await req(srv, 'GET', '/health')).status, 200);
   } finally {
     await stopServer(srv);

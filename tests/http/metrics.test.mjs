@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer, stopServer, req, assertError } from './lib.mjs';
 import { serveOnSim, waitSession } from './engine-lib.mjs';
 import { startSim } from '../interop/sim-lib.mjs';
+import { spawnSync } from 'node:child_process';
 
 // A strict reader of the text exposition format (version 0.0.4): every line
 // is a HELP, a TYPE or a sample; every sample belongs to a TYPE'd family
@@ -119,6 +120,49 @@ test('/metrics: families, request histograms and session gauges move with what h
 
     // Scrapes are probes: past the limit (20/min here) they still answer.
     for (let i = 0; i < 30; i++) assert.equal((await scrape(srv)).r.status, 200);
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+// The Prometheus project's own parser (its Python client, Debian's
+// python3-prometheus-client, installed by scripts/deps.sh) reads the same
+// scrape as the reader above, sample for sample; and it refuses a broken
+// exposition, so its agreement means something.
+const PROM_PY = `
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for f in text_string_to_metric_families(sys.stdin.read()):
+    out.append({"name": f.name, "type": f.type,
+                "samples": [[s.name, s.labels, s.value] for s in f.samples]})
+print(json.dumps(out))
+`;
+function promPy(text) {
+  const r = spawnSync('/usr/bin/python3', ['-c', PROM_PY], { input: text, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`prometheus_client refused the text: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+test('/metrics parses with the Prometheus project\'s parser, sample for sample as ours', async () => {
+  assert.throws(() => promPy('# TYPE foo counter\nfoo{a="x} 1\n'), /refused/);
+  const srv = await startServer();
+  try {
+    assert.equal((await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'p' } })).status, 201);
+    assertError(await req(srv, 'GET', '/nope'), 404, 'NOT_FOUND');
+    const { text, fams } = await scrape(srv);
+    const theirs = promPy(text);
+    const key = (name, labels, v) => `${name}${JSON.stringify(Object.entries(labels).sort())}=${v}`;
+    const a = [], b = [];
+    for (const f of theirs) {
+      const ours = fams.get(f.name) || fams.get(`${f.name}_total`);
+      assert.ok(ours, `their family ${f.name} is ours too`);
+      assert.equal(ours.type, f.type, `${f.name}: the same type`);
+      for (const [n, l, v] of f.samples) a.push(key(n, l, v));
+    }
+    for (const [, f] of fams) for (const x of f.samples) b.push(key(x.name, x.labels, x.value));
+    assert.ok(b.length > 50, `a real scrape (${b.length} samples)`);
+    assert.deepEqual(a.sort(), b.sort());
   } finally {
     await stopServer(srv);
   }

@@ -1,0 +1,76 @@
+// Helpers for the messaging tests that run `yesapp serve` against
+// `yesapp sim` with Baileys peers (chats, redelivery, burst): a server on
+// the simulator, a session linked by QR, a Baileys peer, polling with a
+// deadline, and what a peer received from us.
+import assert from 'node:assert/strict';
+import { startServer, req } from './lib.mjs';
+import { sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+
+export async function messaging(sim, { key = 'msg-lib-test-key-0123456789', prefix = '1557' } = {}) {
+  const root = (await sim.api('GET', '/sim/info')).json.rootPublicKey;
+  const libs = { 6: await loadBaileys(6) };
+  let seq = 0;
+  const h = {
+    sim,
+    deviceJids: new Map(),
+    libs,
+    serve: (dataDir, env = {}) => startServer({
+      dataDir,
+      env: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: root, API_KEY: key, RATE_LIMIT_MESSAGES: '0', ...env },
+    }).then((srv) => { srv.key = key; return srv; }),
+    newPhone: () => `${prefix}${String(process.pid % 1000).padStart(3, '0')}${String(seq++).padStart(4, '0')}`,
+    async until(what, fn, ms = 20000) {
+      const t0 = Date.now();
+      while (Date.now() - t0 < ms) {
+        const v = await fn();
+        if (v) return v;
+        await sleep(50);
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    },
+    connected: (srv, id) => h.until('connected', async () => {
+      const r = await req(srv, 'GET', `/api/v1/sessions/${id}`);
+      return r.body && r.body.status === 'connected' ? r.body : null;
+    }),
+    async link(srv, phone) {
+      await sim.api('POST', '/sim/accounts', { phone });
+      const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'msg' } });
+      assert.equal(c.status, 201, c.text);
+      const s = c.body.qrCode ? c.body : await h.until('a QR', async () => {
+        const r = await req(srv, 'GET', `/api/v1/sessions/${c.body.id}`);
+        return r.body.qrCode ? r.body : null;
+      });
+      const scan = await sim.api('POST', '/sim/scan', { phone, qr: s.qrCode });
+      assert.equal(scan.status, 200, scan.text);
+      const done = await h.connected(srv, s.id);
+      h.deviceJids.set(phone, done.deviceJid);
+      return s.id;
+    },
+    async peer(phone, name, v = 6) {
+      if (!libs[v]) libs[v] = await loadBaileys(v);
+      const B = client(libs[v], sim, phone, name);
+      B.connect();
+      await B.until(() => B.opens && B.pending, `${name} open`);
+      await B.until(() => B.upserts.some((u) => u.message?.protocolMessage), `${name}: phone protocol messages`);
+      return B;
+    },
+    // GET .../messages with a query string; asserts 200
+    async list(srv, id, query = 'limit=500') {
+      const r = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?${query}`);
+      assert.equal(r.status, 200, r.text);
+      return r.body.data;
+    },
+    // what B received from us (our phone-number JID) with each text
+    fromUs: (B, usPhone) => B.upserts.filter((u) => !u.key.fromMe &&
+      u.key.remoteJid === `${usPhone}@s.whatsapp.net`).map((u) => ({ id: u.key.id, text: textOf(u.message) })),
+    // our device's row in /sim/accounts/{phone}/devices (unacked, queued, online)
+    async ourDevice(phone) {
+      const r = await sim.api('GET', `/sim/accounts/${phone}/devices`);
+      assert.equal(r.status, 200, r.text);
+      const d = r.json.devices.find((x) => x.jid === h.deviceJids.get(phone));
+      assert.ok(d, `our device ${h.deviceJids.get(phone)} in ${r.text}`);
+      return d;
+    },
+  };
+  return h;
+}
