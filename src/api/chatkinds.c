@@ -137,7 +137,7 @@ static void send_body(struct http_req *req, const char *sid, struct svc_outmsg *
 
 	if (!text) {
 		json_decref(b);
-		http_reply_error(req, 500, "INTERNAL", "out of memory", NULL);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "out of memory", NULL);
 		return;
 	}
 	o->body = text;
@@ -739,6 +739,10 @@ void api_blocklist_get(struct http_req *req)
 
 	if (!api_session_use_param(req, sid))
 		return;
+	if (!svc_session_exists(ctx->svc, sid)) {
+		http_reply_error(req, 404, "SESSION_NOT_FOUND", "no such session", NULL);
+		return;
+	}
 	snprintf(key, sizeof(key), "blocklist:%s", sid);
 	rc = store_setting_get(ctx->st, key, &v);
 	if (rc && rc != Y_ENOTFOUND) {

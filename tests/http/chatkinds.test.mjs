@@ -447,6 +447,9 @@ for (const v of [6, 7]) test(`block list: block, list, unblock (Baileys ${v} on 
     }
     assertError(await req(srv, 'POST', base, { body: { jid: `+${B.phone}`, action: 'ban' } }), 400, 'VALIDATION_ERROR');
     assertError(await req(srv, 'POST', base, { body: { jid: 'nobody', action: 'block' } }), 400, 'VALIDATION_ERROR');
+    // a session that does not exist has no block list (it was [] before)
+    const gone = base.replace(id, '00000000-0000-4000-8000-000000000000');
+    assertError(await req(srv, 'GET', gone), 404, 'SESSION_NOT_FOUND');
   } finally {
     B.end();
     await stopServer(srv);
