@@ -39,10 +39,23 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}", api_message_get, 0, VIEWER },
+	{ HTTP_PATCH, "/api/v1/sessions/{id}/messages/{mid}", api_message_edit, 0, OPERATOR },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}/messages/{mid}", api_message_delete, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/reaction", api_message_react, 0,
+	  OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/media/{mid}", api_media_get, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/presence", api_presence_set, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/presence/subscribe", api_presence_subscribe, 0,
+	  OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/chats", api_chats_list, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/typing", api_chat_typing, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/read", api_chat_read, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/contacts/{phone}", api_contact_get, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/sessions/{id}/blocklist", api_blocklist_get, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/blocklist", api_blocklist_post, 0, OPERATOR },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/profile/about", api_profile_about, 0, OPERATOR },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0, VIEWER },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0, OPERATOR },
@@ -283,6 +296,9 @@ static json_t *jid_phone_json(const char *jid)
 json_t *api_message_json(const struct store_message *m)
 {
 	json_t *body = m->body ? json_loads(m->body, JSON_DECODE_ANY, NULL) : NULL;
+
+	if (m->type && !strcmp(m->type, "poll") && json_is_object(body))
+		json_object_del(body, "secret"); /* the poll's vote key stays here */
 
 	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
 			 " s:o, s:o, s:o}",

@@ -5,6 +5,7 @@
 #include "util/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void api_messages_list(struct http_req *req)
@@ -68,11 +69,12 @@ static int parse_to_jid(const char *to, char *out, size_t cap)
  */
 void api_messages_send(struct http_req *req)
 {
-	static const char *const keys[] = { "to", "text", NULL };
+	static const char *const keys[] = { "to", "text", "quotedMessageId", "location",
+					    "contacts", "poll", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	struct store_message m;
 	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], jid[64];
-	const char *to, *text;
+	const char *to, *text = NULL;
 	json_t *body, *d = NULL;
 	int rc, retry = 0;
 
@@ -82,7 +84,8 @@ void api_messages_send(struct http_req *req)
 	if (!body)
 		return;
 	if (http_json_get_string(body, "to", 1, 1, 64, &to, &d) != Y_OK ||
-	    http_json_get_string(body, "text", 1, 1, API_TEXT_MAX, &text, &d) != Y_OK) {
+	    (!api_send_is_kind(body) &&
+	     http_json_get_string(body, "text", 1, 1, API_TEXT_MAX, &text, &d) != Y_OK)) {
 		json_decref(body);
 		api_reply_invalid(req, d);
 		return;
@@ -97,9 +100,22 @@ void api_messages_send(struct http_req *req)
 	}
 	if (!strchr(to, '@'))
 		snprintf(jid, sizeof(jid), "%s@s.whatsapp.net", phone);
+	if (api_send_is_kind(body)) { /* a reply, location or contact cards: chatkinds.c */
+		api_send_kind(req, id, jid, body);
+		json_decref(body);
+		return;
+	}
 	memset(&m, 0, sizeof(m));
 	rc = svc_send_text(ctx->svc, id, jid, text, &m, &retry);
 	json_decref(body);
+	api_reply_accepted(req, rc, retry, &m);
+}
+
+void api_reply_accepted(struct http_req *req, int rc, int retry, struct store_message *mp)
+{
+	struct store_message m = *mp;
+	json_t *d;
+
 	if (rc == Y_ESTATE) {
 		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
 				 "the session is not linked to WhatsApp", NULL);
@@ -125,7 +141,7 @@ void api_messages_send(struct http_req *req)
 }
 
 /* The session id and message id path parameters; 0 after answering 400. */
-static int message_params(struct http_req *req, char sid[STORE_ID_LEN], char mid[STORE_ID_LEN])
+int api_message_params(struct http_req *req, char sid[STORE_ID_LEN], char mid[STORE_ID_LEN])
 {
 	size_t len;
 	const char *p;
@@ -168,12 +184,31 @@ void api_message_get(struct http_req *req)
 	struct store_message m;
 	char sid[STORE_ID_LEN], mid[STORE_ID_LEN];
 
-	if (!message_params(req, sid, mid))
+	int rc;
+	char *reactions = NULL;
+	json_t *j;
+
+	if (!api_message_params(req, sid, mid))
 		return;
-	reply_message(req, sid,
-		      svc_session_exists(ctx->svc, sid) ? store_message_get(ctx->st, sid, mid, &m)
-							 : Y_ENOTFOUND,
-		      &m);
+	rc = svc_session_exists(ctx->svc, sid) ? store_message_get(ctx->st, sid, mid, &m)
+					       : Y_ENOTFOUND;
+	if (rc || !m.wa_id) {
+		reply_message(req, sid, rc, &m);
+		return;
+	}
+	/* with the reactions it has, one per author (issue 15) */
+	rc = store_message_reactions(ctx->st, sid, m.wa_id, &reactions);
+	j = rc ? NULL : api_message_json(&m);
+	if (j && json_object_set_new(j, "reactions", json_loads(reactions, 0, NULL))) {
+		json_decref(j);
+		j = NULL;
+	}
+	free(reactions);
+	store_message_release(&m);
+	if (rc)
+		api_reply_store_error(req, rc);
+	else
+		http_reply_json(req, 200, j);
 }
 
 /* POST /api/v1/sessions/{id}/messages/{messageId}/read: a read receipt
@@ -184,7 +219,7 @@ void api_message_read(struct http_req *req)
 	struct store_message m;
 	char sid[STORE_ID_LEN], mid[STORE_ID_LEN];
 
-	if (!message_params(req, sid, mid))
+	if (!api_message_params(req, sid, mid))
 		return;
 	reply_message(req, sid, svc_mark_read(ctx->svc, sid, mid, &m), &m);
 }

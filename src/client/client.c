@@ -385,11 +385,6 @@ static int on_call(struct wa_client *cl, const struct wa_node *n)
 	return cl_ack_node(cl, n);
 }
 
-static int on_ignore(struct wa_client *cl, const struct wa_node *n)
-{
-	return Y_OK;
-}
-
 static int on_xmlstreamend(struct wa_client *cl, const struct wa_node *n)
 {
 	cl_disconnected(cl, "stream_end");
@@ -413,8 +408,8 @@ static const struct {
 	{ "ib", on_ib },
 	{ "message", cl_message_received },
 	{ "ack", cl_send_ack },
-	{ "presence", on_ignore },
-	{ "chatstate", on_ignore },
+	{ "presence", cl_presence_received },
+	{ "chatstate", cl_chatstate_received },
 };
 
 int cl_node_received(struct wa_client *cl, const struct wa_node *n)

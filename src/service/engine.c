@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "service/msgkind.h"
 #include "service/signal_db.h"
 #include "wa/jid.h"
 #include "wa/socket.h"
@@ -63,6 +64,9 @@ enum cmd_kind {
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
+	CMD_ABOUT,      /* set our about text (assertion = the text) */
+	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
+	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
 	CMD_SHUTDOWN,
 };
 
@@ -79,6 +83,8 @@ struct cmd {
 	size_t raw_id_len;
 	char phone[24];         /* CMD_PAIR_CODE */
 	char chat[72];          /* CMD_READ */
+	char (*rids)[WA_MSG_ID_MAX]; /* CMD_READ of several ids (one receipt): owned */
+	size_t nrids;
 	char wa_id[WA_MSG_ID_MAX];
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
 	struct lookup_wait *lookup; /* CMD_LOOKUP (owned until the loop takes it) */
@@ -102,6 +108,8 @@ enum job_kind {
 	J_MSG_STATUS,    /* outbound messages (by WhatsApp id) moved to a status */
 	J_MSG_IN,        /* a message received */
 	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
+	J_PRESENCE,      /* a presence or chat state arrived: a `presence` event */
+	J_BLOCKLIST,     /* the server's block list (ev_data): kept as a setting */
 	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
 };
 
@@ -131,6 +139,9 @@ struct job {
 	const char *msg_status;
 	/* J_MSG_IN */
 	struct store_message *in;
+	struct msgkind_in kin;  /* its kind, when it acts on another message */
+	/* J_PRESENCE: JSON text of the event */
+	char *ev_data;
 	bool retry;                /* its insert failed: run again (worker) */
 	struct store_media *media; /* its media row, if it has media */
 };
@@ -144,6 +155,7 @@ struct omsg {
 	char wa_id[WA_MSG_ID_MAX];
 	char to[72];
 	char *text;
+	char *type, *body; /* the kind (msgkind.h); NULL type: a plain text */
 };
 
 /* One session's client, on the loop. */
@@ -260,6 +272,8 @@ static void omsg_free_list(struct omsg *m)
 		struct omsg *n = m->next;
 
 		free(m->text);
+		free(m->type);
+		free(m->body);
 		free(m);
 		m = n;
 	}
@@ -283,6 +297,7 @@ static void cmd_release(struct cmd *c)
 	}
 	free(c->assertion);
 	free(c->raw_id);
+	free(c->rids);
 	free(c);
 }
 
@@ -337,6 +352,8 @@ static void job_free(struct job *j)
 		free(j->creds);
 	}
 	free(j->wa_ids);
+	msgkind_in_release(&j->kin);
+	free(j->ev_data);
 	if (j->in) {
 		store_message_release(j->in);
 		free(j->in);
@@ -426,6 +443,7 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 	case WA_CL_CONNECTED:
 		j->status = SVC_CONNECTED;
 		j->at = clock_now_ms();
+		cmd(x->e, CMD_BLOCK, x->id, 0, NULL); /* learn the block list ("get") */
 		break;
 	case WA_CL_WAITING:
 		j->status = SVC_DISCONNECTED;
@@ -662,7 +680,7 @@ static bool drain_one(struct engine *e, struct esess *x, uint64_t now)
 	while (x->q_head && inflight < ENGINE_INFLIGHT_MAX && (!rate || x->tokens >= 1)) {
 		struct omsg *m = x->q_head, **pp;
 		struct ybuf pb = YBUF_INIT(1 << 20);
-		int rc = text_pb(m->text, &pb);
+		int rc = m->type ? msgkind_build(m->type, m->body, m->text, &pb) : text_pb(m->text, &pb);
 
 		rc = rc ?: wa_client_send(x->cl, m->wa_id, m->to, pb.data, pb.len);
 		ybuf_release(&pb);
@@ -771,7 +789,9 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 	if (x->forgotten || x->e->stopping || !(j = job_new(J_MSG_IN, x->id)) ||
 	    !(m = j->in = calloc(1, sizeof(*m))))
 		goto out;
-	if (in->text) {
+	if (msgkind_parse(in->pb, in->pb_len, &j->kin) == Y_OK) {
+		body = json_loads(j->kin.body, 0, NULL);
+	} else if (in->text) {
 		body = json_pack("{s:s}", "text", in->text);
 	} else {
 		char *hex = malloc(in->pb_len * 2 + 1);
@@ -786,7 +806,7 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 	m->chat = chat;
 	chat = NULL;
 	m->from_me = in->from_me;
-	m->type = strdup(in->text ? "text" : "unknown");
+	m->type = strdup(j->kin.type ? j->kin.type : in->text ? "text" : "unknown");
 	m->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	m->status = strdup(in->from_me ? "sent" : "received");
@@ -799,8 +819,9 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 		m->to_jid = me;
 	}
 	me = NULL;
-	m->text = in->text ? strdup(in->text) : NULL;
-	m->quoted_id = in->quoted_id ? strdup(in->quoted_id) : NULL;
+	m->text = j->kin.type ? dup_or_null(j->kin.text) : in->text ? strdup(in->text) : NULL;
+	m->quoted_id = j->kin.quoted_id ? strdup(j->kin.quoted_id)
+		       : in->quoted_id ? strdup(in->quoted_id) : NULL;
 	m->timestamp = in->t > 0 ? in->t * 1000 : clock_now_ms();
 	/* media: its kind, caption and a body with mediaUrl (service/media.c) */
 	if (!in->text)
@@ -816,9 +837,62 @@ out:
 	free(chat);
 }
 
+/* A contact's presence or a chat state: a `presence` event (written by the
+ * worker). */
+static void on_presence(struct wa_client *cl, const char *from, const char *participant,
+			const char *state, int64_t last_seen, void *ud)
+{
+	struct esess *x = ud;
+	char *chat = user_jid_of(from), *who = participant ? user_jid_of(participant) : NULL;
+	const char *jid = who ? who : chat;
+	char phone[40] = "";
+	struct job *j;
+	json_t *d;
+
+	if (!chat || x->forgotten || x->e->stopping)
+		goto out;
+	if (strstr(jid, "@s.whatsapp.net"))
+		snprintf(phone, sizeof(phone), "+%.*s", (int)strcspn(jid, "@"), jid);
+	d = json_pack("{s:s, s:s?, s:s, s:s}", "chat", chat, "from", phone[0] ? phone : NULL,
+		      "fromJid", jid, "state", state);
+	if (d && last_seen > 0)
+		json_object_set_new(d, "lastSeen", json_integer(last_seen));
+	if (d && (j = job_new(J_PRESENCE, x->id))) {
+		j->ev_data = json_dumps(d, JSON_COMPACT);
+		if (j->ev_data)
+			post_job(x->e, j);
+		else
+			job_free(j);
+	}
+	json_decref(d);
+out:
+	free(chat);
+	free(who);
+}
+
+/* The block list the server answered: kept (by the worker) as the setting
+ * "blocklist:<session>", a JSON array of JIDs, for GET .../blocklist. */
+static void on_blocklist(struct wa_client *cl, const char *const *jids, size_t n, void *ud)
+{
+	struct esess *x = ud;
+	json_t *a = json_array();
+	struct job *j;
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(jids[i]));
+	if (a && !x->forgotten && !x->e->stopping && (j = job_new(J_BLOCKLIST, x->id))) {
+		j->ev_data = json_dumps(a, JSON_COMPACT);
+		if (j->ev_data)
+			post_job(x->e, j);
+		else
+			job_free(j);
+	}
+	json_decref(a);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
-	on_sent, on_receipt, on_message,
+	on_sent, on_receipt, on_message, on_presence, on_blocklist,
 };
 
 /* ---- commands on the loop ---- */
@@ -1111,11 +1185,47 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		wa_client_start(x->cl);
 		break;
 	case CMD_READ: {
-		const char *ids[1] = { c->wa_id };
-		int rc = x && !x->forgotten ? wa_client_mark_read(x->cl, c->chat, ids, 1) : Y_ESTATE;
+		const char *one[1] = { c->wa_id }, **ids = c->nrids ? calloc(c->nrids, sizeof(*ids)) : one;
+		size_t n = c->nrids ? c->nrids : 1;
+		int rc = !ids ? Y_ENOMEM : x && !x->forgotten ? Y_OK : Y_ESTATE;
+
+		for (size_t i = 0; !rc && c->nrids && i < n; i++)
+			ids[i] = c->rids[i];
+		rc = rc ?: wa_client_mark_read(x->cl, c->chat, ids, n);
+		if (ids != one)
+			free(ids);
 
 		if (rc)
 			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_ABOUT: {
+		int rc = x && !x->forgotten ? wa_client_set_about(x->cl, c->assertion) : Y_ESTATE;
+
+		if (rc)
+			LOG_INFO("engine about text not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_BLOCK: {
+		int rc = !x || x->forgotten ? Y_ESTATE
+			 : !c->phone[0] || !strcmp(c->phone, "get") ? wa_client_blocklist(x->cl)
+						    : wa_client_block(x->cl, c->chat,
+								      !strcmp(c->phone, "block"));
+
+		if (rc)
+			LOG_INFO("engine block list request not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_PRESENCE: {
+		int rc = !x || x->forgotten ? Y_ESTATE
+			 : c->seq == SVC_PRESENCE_OWN
+				 ? wa_client_send_presence(x->cl, !strcmp(c->phone, "available"), c->chat)
+			 : c->seq == SVC_PRESENCE_CHATSTATE
+				 ? wa_client_send_chatstate(x->cl, c->chat, c->phone)
+				 : wa_client_subscribe_presence(x->cl, c->chat);
+
+		if (rc)
+			LOG_INFO("engine presence not sent", "{s:s}", "error", y_strerror(rc));
 		break;
 	}
 	case CMD_SEND:
@@ -1359,15 +1469,24 @@ static struct omsg *omsg_from_store(const struct store_message *r)
 {
 	struct omsg *m;
 
-	if (!r->wa_id || !r->to_jid || !r->text || strlen(r->wa_id) >= WA_MSG_ID_MAX ||
+	if (!r->wa_id || !r->to_jid || (!r->text && !r->body) || strlen(r->wa_id) >= WA_MSG_ID_MAX ||
 	    strlen(r->to_jid) >= sizeof(m->to) || !(m = calloc(1, sizeof(*m))))
 		return NULL;
 	snprintf(m->id, sizeof(m->id), "%s", r->id);
 	snprintf(m->to_session, sizeof(m->to_session), "%s", r->session_id);
 	snprintf(m->wa_id, sizeof(m->wa_id), "%s", r->wa_id);
 	snprintf(m->to, sizeof(m->to), "%s", r->to_jid);
-	if (!(m->text = strdup(r->text))) {
-		free(m);
+	/* a plain text is rebuilt from its text; other kinds from their body */
+	m->text = r->text ? strdup(r->text) : NULL;
+	if (r->type && strcmp(r->type, "text") ? !(m->type = strdup(r->type)) ||
+						     !(m->body = strdup(r->body ? r->body : "{}"))
+					       : r->body && (!(m->type = strdup("text")) ||
+							     !(m->body = strdup(r->body)))) {
+		omsg_free_list(m);
+		return NULL;
+	}
+	if (r->text && !m->text) {
+		omsg_free_list(m);
 		return NULL;
 	}
 	return m;
@@ -1467,6 +1586,37 @@ static void do_state(struct engine *e, struct job *j)
 		svc_session_set_passkey(e->svc, j->id, NULL, NULL);
 }
 
+/* A poll vote: decrypted with the poll's secret (worker thread: the store
+ * holds the poll), its body then names the options chosen. The voter is the
+ * sender; the creator the poll's author, each as a bare phone JID (the
+ * namespace our 1:1 chats are filed in). Left encrypted when the poll or
+ * the key is not ours to open. */
+static void vote_open(struct engine *e, struct job *j)
+{
+	struct store_message *v = j->in, poll;
+	const char *creator;
+	char *opened = NULL;
+	int rc = store_message_get_wa(e->st, j->id, j->kin.target_id, &poll);
+
+	if (rc) {
+		LOG_INFO("engine: a vote on a poll we do not have", "{s:s}", "poll", j->kin.target_id);
+		return;
+	}
+	creator = poll.from_me ? v->to_jid : poll.from_jid;
+	if (!strcmp(poll.type, "poll") && creator && v->from_jid)
+		rc = msgkind_vote_open(v->body, poll.wa_id, poll.body, creator, v->from_jid, &opened);
+	else
+		rc = Y_EINVAL;
+	if (rc == Y_OK) {
+		free(v->body);
+		v->body = opened;
+	} else {
+		LOG_WARN("engine: a poll vote does not open", "{s:s, s:s}", "poll", j->kin.target_id,
+			 "error", y_strerror(rc));
+	}
+	store_message_release(&poll);
+}
+
 static void run_job(struct engine *e, struct job *j)
 {
 	int rc = Y_OK;
@@ -1510,13 +1660,32 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_SIG_FLUSH:
 		break; /* the flush runs at the end of the batch */
+	case J_PRESENCE:
+		rc = store_event_add(e->st, j->id, "presence", j->ev_data, NULL);
+		break;
+	case J_BLOCKLIST: {
+		char key[16 + STORE_ID_LEN];
+
+		snprintf(key, sizeof(key), "blocklist:%s", j->id);
+		rc = store_setting_put(e->st, key, j->ev_data);
+		break;
+	}
 	case J_LID_MAP:
 		rc = store_lid_put(e->st, j->id, j->lid, j->phone);
 		break;
 	case J_MSG_IN:
+		if (j->kin.effect == MSGKIND_FX_VOTE)
+			vote_open(e, j);
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
-		rc = store_message_insert(e->st, j->in);
+		if (j->kin.effect) {
+			struct store_effect fx = { (int)j->kin.effect, j->kin.target_id, j->kin.emoji,
+						   j->kin.text };
+
+			rc = store_message_insert_effect(e->st, j->in, &fx, NULL);
+		} else {
+			rc = store_message_insert(e->st, j->in);
+		}
 		if (rc == Y_OK && j->media) /* the download starts once the row is there */
 			media_inbound_stored(e->st, e->opts.media, j->media);
 		if (rc == Y_OK && !j->in->from_me)
@@ -1707,9 +1876,10 @@ static void op_forget(void *eng, const char *id)
 }
 
 /* HTTP thread: checks the session, stores the message pending (committed
- * before the answer), then hands it to the loop. */
-static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
-			struct store_message *out, int *retry_after_s)
+ * before the answer, with its effect on another message if any), then hands
+ * it to the loop. */
+static int op_send_msg(void *eng, const char *session_id, const struct svc_outmsg *o,
+		       struct store_message *out, int *retry_after_s)
 {
 	struct engine *e = eng;
 	struct store_session ss;
@@ -1719,7 +1889,8 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	int64_t waiting = 0;
 	struct omsg *om;
 	struct cmd *c;
-	json_t *body;
+	bool plain = !strcmp(o->type, "text") && !o->body;
+	json_t *body = NULL;
 	int rc, linked;
 
 	rc = svc_session_get(e->svc, session_id, &ss);
@@ -1742,43 +1913,114 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 		*retry_after_s = rate ? (int)((60 + rate - 1) / rate) : 1;
 		return Y_EBUSY;
 	}
-	if (strlen(to_jid) >= sizeof(om->to))
+	if (strlen(o->to_jid) >= sizeof(om->to))
 		return Y_EINVAL;
-	body = json_pack("{s:s}", "text", text);
+	if (plain)
+		body = json_pack("{s:s}", "text", o->text);
 	memset(&m, 0, sizeof(m));
 	snprintf(m.session_id, sizeof(m.session_id), "%s", session_id);
 	m.wa_id = wa_id;
-	m.chat = (char *)to_jid;
+	m.chat = (char *)o->to_jid;
 	m.from_me = 1;
-	m.type = "text";
-	m.body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	m.type = (char *)o->type;
+	m.body = plain ? (body ? json_dumps(body, JSON_COMPACT) : NULL) : (char *)o->body;
 	json_decref(body);
 	m.status = "pending";
 	m.from_jid = from[0] != '@' ? from : NULL;
-	m.to_jid = (char *)to_jid;
-	m.text = (char *)text;
-	rc = m.body ? store_message_insert(e->st, &m) : Y_ENOMEM;
-	free(m.body);
+	m.to_jid = (char *)o->to_jid;
+	m.text = (char *)o->text;
+	m.quoted_id = (char *)o->quoted_id;
+	if (!m.body)
+		rc = Y_ENOMEM;
+	else if (o->fx.kind)
+		rc = store_message_insert_effect(e->st, &m, &o->fx, NULL);
+	else
+		rc = store_message_insert(e->st, &m);
+	if (plain)
+		free(m.body);
 	if (rc)
 		return rc;
 	/* stored: from here on the message exists even if the loop never sees it */
 	c = calloc(1, sizeof(*c));
 	om = calloc(1, sizeof(*om));
-	if (c && om && (om->text = strdup(text))) {
+	if (c && om && (!o->text || (om->text = strdup(o->text))) &&
+	    (plain || ((om->type = strdup(o->type)) && (om->body = strdup(o->body))))) {
 		c->kind = CMD_SEND;
 		snprintf(c->id, sizeof(c->id), "%s", session_id);
 		snprintf(om->id, sizeof(om->id), "%s", m.id);
 		snprintf(om->to_session, sizeof(om->to_session), "%s", session_id);
 		snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
-		snprintf(om->to, sizeof(om->to), "%s", to_jid);
+		snprintf(om->to, sizeof(om->to), "%s", o->to_jid);
 		c->msgs = om;
 		post_cmd(e, c);
 	} else {
 		LOG_WARN("engine: out of memory; the message is sent at the next start", NULL);
-		free(om);
+		omsg_free_list(om);
 		free(c);
 	}
 	return store_message_get(e->st, session_id, m.id, out);
+}
+
+static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
+			struct store_message *out, int *retry_after_s)
+{
+	struct svc_outmsg o;
+
+	memset(&o, 0, sizeof(o));
+	o.to_jid = to_jid;
+	o.type = "text";
+	o.text = text;
+	return op_send_msg(eng, session_id, &o, out, retry_after_s);
+}
+
+static int op_about(void *eng, const char *session_id, const char *text)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->assertion = strdup(text))) {
+		free(c);
+		return Y_ENOMEM;
+	}
+	c->kind = CMD_ABOUT;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
+static int op_block(void *eng, const char *session_id, const char *jid, const char *action)
+{
+	struct cmd *c;
+
+	if (strlen(jid) >= sizeof(c->chat) || strlen(action) >= sizeof(c->phone))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_BLOCK;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	snprintf(c->chat, sizeof(c->chat), "%s", jid);
+	snprintf(c->phone, sizeof(c->phone), "%s", action);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
+static int op_presence(void *eng, const char *session_id, int what, const char *jid,
+		       const char *state)
+{
+	struct cmd *c;
+
+	if ((jid && strlen(jid) >= sizeof(c->chat)) || (state && strlen(state) >= sizeof(c->phone)))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_PRESENCE;
+	c->seq = (uint64_t)what;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	snprintf(c->chat, sizeof(c->chat), "%s", jid ? jid : "");
+	snprintf(c->phone, sizeof(c->phone), "%s", state ? state : "");
+	post_cmd(eng, c);
+	return Y_OK;
 }
 
 static int op_mark_read(void *eng, const char *session_id, const char *chat, const char *wa_id)
@@ -1794,6 +2036,31 @@ static int op_mark_read(void *eng, const char *session_id, const char *chat, con
 	snprintf(c->id, sizeof(c->id), "%s", session_id);
 	memcpy(c->chat, chat, strlen(chat) + 1);
 	memcpy(c->wa_id, wa_id, strlen(wa_id) + 1);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
+static int op_mark_read_ids(void *eng, const char *session_id, const char *chat,
+			    const char *const *wa_ids, size_t n)
+{
+	struct cmd *c;
+
+	if (!n || strlen(chat) >= sizeof(c->chat))
+		return Y_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(wa_ids[i]) >= WA_MSG_ID_MAX)
+			return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->rids = calloc(n, sizeof(*c->rids)))) {
+		free(c);
+		return Y_ENOMEM;
+	}
+	c->kind = CMD_READ;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	memcpy(c->chat, chat, strlen(chat) + 1);
+	for (size_t i = 0; i < n; i++)
+		snprintf(c->rids[i], sizeof(c->rids[i]), "%s", wa_ids[i]);
+	c->nrids = n;
 	post_cmd(eng, c);
 	return Y_OK;
 }
@@ -1916,7 +2183,12 @@ static const struct svc_engine_ops engine_ops = {
 	.restart = op_restart,
 	.set_version = op_set_version,
 	.send_text = op_send_text,
+	.send_msg = op_send_msg,
+	.presence = op_presence,
+	.block = op_block,
+	.about = op_about,
 	.mark_read = op_mark_read,
+	.mark_read_ids = op_mark_read_ids,
 	.healthy = op_healthy,
 	.forget = op_forget,
 	.passkey = op_passkey,

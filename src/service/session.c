@@ -809,6 +809,105 @@ int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, con
 	return s->ops->send_text(s->eng, session_id, to_jid, text, out, retry_after_s);
 }
 
+int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
+		 struct store_message *out, int *retry_after_s)
+{
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->send_msg)
+		return Y_ESTATE;
+	return s->ops->send_msg(s->eng, session_id, o, out, retry_after_s);
+}
+
+int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
+		 const char *state)
+{
+	struct store_session ss;
+	int connected, named;
+
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status && !strcmp(ss.status, "connected");
+	named = ss.push_name && *ss.push_name;
+	store_session_release(&ss);
+	if (!connected || !s->ops || !s->ops->presence)
+		return Y_ESTATE;
+	if (what == SVC_PRESENCE_OWN && !named && !(jid && *jid))
+		return Y_EINVAL; /* announced with our name: none known yet */
+	return s->ops->presence(s->eng, session_id, what, jid, state);
+}
+
+/* Y_OK when session id is connected (and an engine attached), else the
+ * error the svc_* calls below answer. */
+static int connected_or(struct svc *s, const char *session_id)
+{
+	struct store_session ss;
+	int connected;
+
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status && !strcmp(ss.status, "connected");
+	store_session_release(&ss);
+	return connected && s->ops ? Y_OK : Y_ESTATE;
+}
+
+int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->block ? s->ops->block(s->eng, session_id, jid, action) : Y_ESTATE;
+}
+
+int svc_set_about(struct svc *s, const char *session_id, const char *text)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->about ? s->ops->about(s->eng, session_id, text) : Y_ESTATE;
+}
+
+int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
+		       const char *upto_id, size_t *n)
+{
+	struct store_session ss;
+	struct store_message up, *list = NULL;
+	const char **ids = NULL;
+	size_t k = 0;
+	int rc, connected;
+
+	*n = 0;
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status && !strcmp(ss.status, "connected");
+	store_session_release(&ss);
+	if (upto_id) {
+		rc = store_message_get(s->st, session_id, upto_id, &up);
+		if (rc)
+			return rc;
+		rc = strcmp(up.chat, chat) ? Y_ENOTFOUND : Y_OK;
+		store_message_release(&up);
+		if (rc)
+			return rc;
+	}
+	if (!connected || !s->ops || !s->ops->mark_read_ids)
+		return Y_ESTATE;
+	rc = store_chat_unread(s->st, session_id, chat, upto_id, &list, &k);
+	if (!rc && k && !(ids = calloc(k, sizeof(*ids))))
+		rc = Y_ENOMEM;
+	for (size_t i = 0; !rc && i < k; i++)
+		ids[i] = list[i].wa_id;
+	/* 1:1: one sender, one receipt listing every id */
+	if (!rc && k)
+		rc = s->ops->mark_read_ids(s->eng, session_id,
+					   list[0].from_jid ? list[0].from_jid : chat, ids, k);
+	for (size_t i = 0; !rc && i < k; i++)
+		rc = store_message_set_status(s->st, list[i].id, "read", NULL);
+	if (!rc)
+		*n = k;
+	free(ids);
+	store_messages_free(list, k);
+	return rc;
+}
+
 int svc_mark_read(struct svc *s, const char *session_id, const char *id,
 		  struct store_message *out)
 {

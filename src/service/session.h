@@ -54,6 +54,18 @@ const char *svc_status_name(enum svc_status st);
 /* 0 or Y_EINVAL. */
 int svc_status_parse(const char *name, enum svc_status *out);
 
+/* A message to send, of any kind (src/service/msgkind.h). */
+struct svc_outmsg {
+	const char *to_jid;       /* user@s.whatsapp.net or user@lid */
+	const char *type;         /* "text", "reaction", "edit", "revoke", "location", ... */
+	const char *body;         /* its stored body (JSON text) */
+	const char *text;         /* the row's text, or NULL */
+	const char *quoted_id;    /* the WhatsApp id replied to, or NULL */
+	struct store_effect fx;   /* kind 0: none */
+};
+
+enum { SVC_PRESENCE_OWN = 0, SVC_PRESENCE_CHATSTATE = 1, SVC_PRESENCE_SUBSCRIBE = 2 };
+
 /*
  * What a WhatsApp engine provides. Every callback gets the `eng` pointer
  * passed to svc_set_engine. Threading contract: they are called from HTTP
@@ -81,6 +93,25 @@ struct svc_engine_ops {
 	 * (owned by the caller, released with store_message_release). */
 	int (*send_text)(void *eng, const char *session_id, const char *to_jid, const char *text,
 			 struct store_message *out, int *retry_after_s);
+	/* Accepts a message of any kind (msgkind.h) as send_text does; fx
+	 * (kind 0: none) is applied to its target in the same transaction
+	 * (store_message_insert_effect). */
+	int (*send_msg)(void *eng, const char *session_id, const struct svc_outmsg *o,
+			struct store_message *out, int *retry_after_s);
+	/* Presence (queued to the loop; Y_ESTATE when not connected):
+	 * what SVC_PRESENCE_* says, for chat/contact `jid` (for our own: the
+	 * name to announce, or NULL for the push name). */
+	int (*presence)(void *eng, const char *session_id, int what, const char *jid,
+			const char *state);
+	/* One read receipt for messages wa_ids[0..n) of one sender in chat
+	 * (queued; Y_EINVAL for n 0 or overlong ids). */
+	int (*mark_read_ids)(void *eng, const char *session_id, const char *chat,
+			     const char *const *wa_ids, size_t n);
+	/* Sets our about text (queued). */
+	int (*about)(void *eng, const char *session_id, const char *text);
+	/* Blocks or unblocks (action "block" / "unblock") user jid, or with
+	 * action "get" asks for the list; queued, the list is kept later. */
+	int (*block)(void *eng, const char *session_id, const char *jid, const char *action);
 	/* Sends a read receipt for message wa_id received in chat (queued to
 	 * the loop; Y_ESTATE when the session is not connected). */
 	int (*mark_read)(void *eng, const char *session_id, const char *chat, const char *wa_id);
@@ -208,6 +239,24 @@ int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x,
  * Y_EBUSY when its queue is full (see send_text above). */
 int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, const char *text,
 		  struct store_message *out, int *retry_after_s);
+/* As svc_send_text, for a message of any kind. */
+int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
+		 struct store_message *out, int *retry_after_s);
+/* The engine's presence (Y_ENOTFOUND, Y_ESTATE when not connected,
+ * Y_EINVAL for our own without a name: none given, no push name known). */
+int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
+		 const char *state);
+/* The engine's block (Y_ENOTFOUND, Y_ESTATE when not connected). The list
+ * as WhatsApp last answered is the setting "blocklist:<session id>". */
+int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action);
+/* The engine's about (Y_ENOTFOUND, Y_ESTATE when not connected). */
+int svc_set_about(struct svc *s, const char *session_id, const char *text);
+/* Marks a chat read up to message `upto_id` (our id; NULL: everything):
+ * every inbound message of the chat still `received` at or before it gets
+ * one read receipt and status read. *n gets how many. Y_ENOTFOUND (session,
+ * or upto_id not in that chat), Y_ESTATE (not connected). */
+int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
+		       const char *upto_id, size_t *n);
 /* Marks inbound message `id` read (stored status read) and sends the read
  * receipt. Y_ENOTFOUND (session or message), Y_EINVAL (not an inbound
  * message), Y_ESTATE (the session is not connected). *out is the message. */

@@ -358,6 +358,48 @@ int store_media_pending(struct store *st, int limit, struct store_media **out, s
 void store_media_free(struct store_media *m, size_t n);
 /* 1 when message_id has a media row, 0 when not, <0 on error. */
 int store_media_exists(struct store *st, const char *message_id);
+/* ---- message kinds: reactions, edits, revokes (issue 15) ----
+ * A reaction, edit or revoke is itself a row (type "reaction", "edit",
+ * "revoke"; body as src/service/msgkind.h) and acts on its target, the
+ * session's message with WhatsApp id target_wa_id. */
+enum { STORE_FX_REACTION = 1, STORE_FX_EDIT = 2, STORE_FX_REVOKE = 3, STORE_FX_VOTE = 4 };
+struct store_effect {
+	int kind;                 /* STORE_FX_* */
+	const char *target_wa_id;
+	const char *emoji;        /* REACTION: "" removes the author's reaction */
+	const char *text;         /* EDIT: the new text */
+};
+/*
+ * Inserts m (as store_message_insert, without its `message` event) and, in
+ * the same transaction, applies fx: an edit replaces the target's text
+ * (content.edited, content.history keeps what it replaced), a revoke blanks
+ * it (content.revoked, content.previous keeps it). Both only for a target of
+ * the same author and direction (a text, for edits); otherwise the row is
+ * kept and nothing else changes (*applied 0). For an inbound m that applied,
+ * the event `message.reaction`, `message.edited` or `message.revoked`.
+ */
+int store_message_insert_effect(struct store *st, struct store_message *m,
+				const struct store_effect *fx, int *applied);
+/* Message wa_id of the session (as store_message_get). */
+int store_message_get_wa(struct store *st, const char *session_id, const char *wa_id,
+			 struct store_message *out);
+/* *json_out (caller frees): the current vote of each voter on poll wa_id
+ * (decrypted poll_vote rows, the latest per voter): [{from, fromJid,
+ * selected: [names], timestamp}]. */
+int store_poll_votes(struct store *st, const char *session_id, const char *wa_id,
+		     char **json_out);
+/* *json_out (caller frees): a JSON array of the current reactions to
+ * message wa_id, one per author: [{emoji, from, fromJid, fromMe, timestamp}]. */
+int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,
+			    char **json_out);
+/* The inbound messages of chat still "received" (not read) up to message
+ * upto_id (by timestamp, then arrival; NULL: all), oldest first, reactions,
+ * edits and revokes left out; at most STORE_LIST_MAX. *out freed with
+ * store_messages_free. */
+int store_chat_unread(struct store *st, const char *session_id, const char *chat,
+		      const char *upto_id, struct store_message **out, size_t *n);
+/* Deletes message `id` here only ("delete for me"). Y_ENOTFOUND. */
+int store_message_delete(struct store *st, const char *session_id, const char *id);
 
 /* ---- webhook delivery log ---- */
 /* session_id may be NULL (not tied to a session); error may be NULL.
