@@ -135,7 +135,9 @@ describe('API reference', () => {
     const send = groups.find((g) => g.tag === 'Messages')!.operations.find((o) => o.method === 'POST' && o.path === '/api/v1/sessions/{id}/messages')!;
     expect(send.operationId).toBe('sendMessage');
     expect(send.parameters.map((p) => `${p.in}:${p.name}`)).toContain('path:id'); // the path item's $ref
-    expect(schemaText(doc, send.requestBody!.bodies[0].schema)).toMatch(/^SendMessageRequest \{\n\s+to: string[^\n]*\n\s+text: string/);
+    const sendText = schemaText(doc, send.requestBody!.bodies[0].schema);
+    expect(sendText).toMatch(/^SendMessageRequest \{\n\s+to: string[^\n]*\n\s+text\?: string/);
+    expect(sendText).toMatch(/\} \(exactly one of: text, location, contacts, poll\)$/);
     expect(send.responses.map((r) => r.status)).toEqual(expect.arrayContaining(['202', '400', '401']));
     const bad = send.responses.find((r) => r.status === '400')!;
     const codes = ((doc.components as { schemas: { ErrorCode: { enum: string[] } } }).schemas.ErrorCode.enum).length;

@@ -122,9 +122,14 @@ export function schemaText(doc: OpenApiDoc, schema: unknown, indent = '', seen: 
     if (isObj(target) && Array.isArray(target.enum) && target.enum.length > 8) return `${name} (one of ${target.enum.length} values)`;
     return `${name} ${schemaText(doc, target, indent, [...seen, schema.$ref])}`;
   }
+  // oneOf/anyOf of bare `required` lists beside properties (SendMessageRequest:
+  // exactly one of text, location, ...) constrain the object: shown after it
+  const onlyRequired = (list: unknown) => Array.isArray(list) && list.length > 0 &&
+    list.every((x) => isObj(x) && Object.keys(x).every((k) => k === 'required') && Array.isArray(x.required));
+  const constraint = isObj(schema.properties) ? (['oneOf', 'anyOf'] as const).find((k) => onlyRequired(schema[k])) : undefined;
   for (const k of ['allOf', 'oneOf', 'anyOf'] as const) {
     const list = schema[k];
-    if (Array.isArray(list)) {
+    if (Array.isArray(list) && k !== constraint) {
       const word = k === 'allOf' ? 'all of' : k === 'oneOf' ? 'one of' : 'any of';
       const inner = indent + '  ';
       return `${word}:\n` + list.map((s) => `${inner}- ${schemaText(doc, s, inner + '  ', seen)}`).join('\n');
@@ -143,7 +148,12 @@ export function schemaText(doc: OpenApiDoc, schema: unknown, indent = '', seen: 
     if (isObj(schema.additionalProperties)) lines.push(`${inner}[name]: ${schemaText(doc, schema.additionalProperties, inner, seen)}`);
     else if (schema.additionalProperties !== false && !lines.length) return 'object' + nullable;
     else if (schema.additionalProperties !== false) lines.push(`${inner}...`);
-    return `{\n${lines.join('\n')}\n${indent}}${nullable}`;
+    let tail = '';
+    if (constraint) {
+      const sets = (schema[constraint] as { required: string[] }[]).map((x) => x.required.join(' + '));
+      tail = ` (${constraint === 'oneOf' ? 'exactly one of' : 'at least one of'}: ${sets.join(', ')})`;
+    }
+    return `{\n${lines.join('\n')}\n${indent}}${nullable}${tail}`;
   }
   return scalar(schema);
 }
