@@ -110,7 +110,7 @@ struct job {
 	enum job_kind kind;
 	char id[STORE_ID_LEN];
 	/* J_STATE */
-	enum svc_status status;
+	enum store_session_status status;
 	char *reason, *phone, *device_jid, *lid, *push_name;
 	int64_t at;
 	bool unlink;
@@ -415,32 +415,32 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 		job_free(j);
 		return; /* stopped on purpose: the stored status stays */
 	case WA_CL_CONNECTING:
-		j->status = wa_creds_linked(c) ? SVC_CONNECTING : SVC_PENDING;
+		j->status = wa_creds_linked(c) ? STORE_SESSION_CONNECTING : STORE_SESSION_PENDING;
 		break;
 	case WA_CL_QR:
-		j->status = SVC_QR;
+		j->status = STORE_SESSION_QR;
 		break;
 	case WA_CL_PAIRING:
-		j->status = SVC_CONNECTING;
+		j->status = STORE_SESSION_CONNECTING;
 		break;
 	case WA_CL_CONNECTED:
-		j->status = SVC_CONNECTED;
+		j->status = STORE_SESSION_CONNECTED;
 		j->at = clock_now_ms();
 		break;
 	case WA_CL_WAITING:
-		j->status = SVC_DISCONNECTED;
+		j->status = STORE_SESSION_DISCONNECTED;
 		break;
 	case WA_CL_LOGGED_OUT:
-		j->status = SVC_LOGGED_OUT;
+		j->status = STORE_SESSION_LOGGED_OUT;
 		j->unlink = true;
 		if (x->e->sigdb) /* before the job that deletes its rows */
 			sigdb_drop_session(x->e->sigdb, x->id);
 		break;
 	case WA_CL_FAILED:
-		j->status = SVC_FAILED;
+		j->status = STORE_SESSION_FAILED;
 		break;
 	case WA_CL_PASSKEY:
-		j->status = SVC_PASSKEY_REQUIRED;
+		j->status = STORE_SESSION_PASSKEY_REQUIRED;
 		break;
 	}
 	j->reason = dup_or_null(reason);
@@ -1137,7 +1137,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			struct job *j = job_new(J_STATE, c->id);
 
 			if (j) {
-				j->status = SVC_LOGGED_OUT;
+				j->status = STORE_SESSION_LOGGED_OUT;
 				j->unlink = true;
 				j->reason = strdup(WA_REASON_LOGGED_OUT);
 			}
@@ -1201,7 +1201,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 
 			wa_client_stop(x->cl); /* IDLE: reports nothing itself */
 			if (j) {
-				j->status = SVC_DISCONNECTED;
+				j->status = STORE_SESSION_DISCONNECTED;
 				j->reason = strdup("idle");
 			}
 			post_job(e, j);
@@ -1444,14 +1444,14 @@ static void do_state(struct engine *e, struct job *j)
 	int rc;
 
 	memset(&u, 0, sizeof(u));
-	u.status = svc_status_name(j->status);
+	u.status = j->status;
 	u.reason = j->reason;
 	u.phone = j->phone;
 	u.push_name = j->push_name;
 	u.device_jid = j->device_jid;
 	u.lid = j->lid;
 	u.unlink = j->unlink;
-	if (j->status == SVC_CONNECTED)
+	if (j->status == STORE_SESSION_CONNECTED)
 		u.connected_at = u.last_seen_at = j->at;
 	if (j->unlink) {
 		rc = store_creds_delete(e->st, j->id);
@@ -1461,9 +1461,9 @@ static void do_state(struct engine *e, struct job *j)
 	rc = svc_session_apply(e->svc, j->id, &u);
 	if (rc && rc != Y_ENOTFOUND)
 		LOG_ERROR("engine cannot save a status", "{s:s}", "error", y_strerror(rc));
-	if (j->status != SVC_QR)
+	if (j->status != STORE_SESSION_QR)
 		svc_session_set_qr(e->svc, j->id, NULL);
-	if (j->status != SVC_PASSKEY_REQUIRED)
+	if (j->status != STORE_SESSION_PASSKEY_REQUIRED)
 		svc_session_set_passkey(e->svc, j->id, NULL, NULL);
 }
 
@@ -1714,7 +1714,6 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	struct engine *e = eng;
 	struct store_session ss;
 	struct store_message m;
-	enum svc_status st;
 	char wa_id[WA_MSG_ID_MAX], from[64];
 	int64_t waiting = 0;
 	struct omsg *om;
@@ -1725,8 +1724,9 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	rc = svc_session_get(e->svc, session_id, &ss);
 	if (rc)
 		return rc;
-	linked = ss.device_jid && !svc_status_parse(ss.status, &st) &&
-		 (st == SVC_CONNECTED || st == SVC_CONNECTING || st == SVC_DISCONNECTED);
+	linked = ss.device_jid && (ss.status == STORE_SESSION_CONNECTED ||
+				   ss.status == STORE_SESSION_CONNECTING ||
+				   ss.status == STORE_SESSION_DISCONNECTED);
 	if (linked)
 		wa_client_message_id(ss.device_jid, wa_id);
 	snprintf(from, sizeof(from), "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
@@ -1929,13 +1929,11 @@ static const struct svc_engine_ops engine_ops = {
 static void restore_one(const struct store_session *x, void *arg)
 {
 	struct engine *e = arg;
-	enum svc_status st;
+	enum store_session_status st = x->status;
 
-	if (svc_status_parse(x->status, &st))
+	if (st == STORE_SESSION_LOGGED_OUT || st == STORE_SESSION_FAILED)
 		return;
-	if (st == SVC_LOGGED_OUT || st == SVC_FAILED)
-		return;
-	if (st == SVC_DISCONNECTED && x->reason && !strcmp(x->reason, "idle"))
+	if (st == STORE_SESSION_DISCONNECTED && x->reason && !strcmp(x->reason, "idle"))
 		return; /* stays down until its next use */
 	op_start(e, x->id);
 }
