@@ -695,13 +695,14 @@ static void on_drain(uv_timer_t *t)
 	struct engine *e = t->data;
 	uint64_t now = uv_now(t->loop);
 	struct esess *x = e->draining, *next;
+	const char *prev;
 
 	for (; x; x = next) {
 		next = x->drain_next;
-		ylog_set_session(x->id);
+		prev = ylog_swap_session(x->id);
 		if (!drain_one(e, x, now))
 			drain_unmark(e, x);
-		ylog_set_session(NULL);
+		ylog_set_session(prev);
 	}
 }
 
@@ -1252,6 +1253,7 @@ static void on_async(uv_async_t *a)
 {
 	struct engine *e = a->data;
 	struct cmd *list;
+	const char *prev;
 
 	pthread_mutex_lock(&e->cmd_mu);
 	list = e->cmd_head;
@@ -1261,9 +1263,13 @@ static void on_async(uv_async_t *a)
 		struct cmd *c = list;
 
 		list = c->next;
-		ylog_set_session(c->id[0] ? c->id : NULL);
+		prev = ylog_swap_session(c->id[0] ? c->id : NULL);
 		run_cmd(e, c);
-		ylog_set_session(NULL);
+		/* after a session's command: whatever it ran inside kept the
+		 * context (engine-wide ones have no session to show) */
+		if (c->id[0])
+			LOG_DEBUG("engine command done", "{s:i}", "kind", (int)c->kind);
+		ylog_set_session(prev);
 		cmd_release(c);
 	}
 }
@@ -1558,6 +1564,7 @@ static void idle_scan(struct engine *e)
 static int64_t run_batch(struct engine *e, struct job *list)
 {
 	struct job *retry = NULL, **tail = &retry;
+	const char *prev;
 
 	if (e->in_retry) {
 		struct job *last = e->in_retry;
@@ -1574,9 +1581,11 @@ static int64_t run_batch(struct engine *e, struct job *list)
 		list = j->next;
 		j->next = NULL;
 		j->retry = false;
-		ylog_set_session(j->id);
+		prev = ylog_swap_session(j->id);
 		run_job(e, j);
-		ylog_set_session(NULL);
+		if (j->id[0])
+			LOG_DEBUG("engine job done", "{s:i}", "kind", (int)j->kind);
+		ylog_set_session(prev);
 		if (j->retry) {
 			*tail = j;
 			tail = &j->next;
