@@ -257,7 +257,8 @@ json_t *api_session_json(const struct store_session *s, const char *qr)
 				    events ? events : json_null(), "hasSecret", s->webhook_secret != NULL);
 	}
 	o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id,
-		      "name", str_or_null(s->name), "status", str_or_null(s->status), "reason",
+		      "name", str_or_null(s->name), "status",
+		      json_string(store_session_status_name(s->status)), "reason",
 		      str_or_null(s->reason), "phone", str_or_null(s->phone), "pushName",
 		      str_or_null(s->push_name), "deviceJid", str_or_null(s->device_jid), "lid",
 		      str_or_null(s->lid), "qrCode", str_or_null(qr), "webhook",

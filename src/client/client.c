@@ -131,9 +131,9 @@ static void on_timer(uv_timer_t *t)
 {
 	struct wa_client *cl = t->data;
 	enum cl_timer kind = cl->tkind;
+	const char *log_prev = ylog_swap_session(cl->opts.name);
 
 	cl->tkind = T_NONE;
-	ylog_set_session(cl->opts.name);
 	switch (kind) {
 	case T_BACKOFF:
 		cl_pool_request(cl);
@@ -155,7 +155,7 @@ static void on_timer(uv_timer_t *t)
 	case T_NONE:
 		break;
 	}
-	ylog_set_session(NULL);
+	ylog_set_session(log_prev);
 }
 
 void cl_timer_start(struct wa_client *cl, enum cl_timer kind, uint64_t ms)

@@ -118,7 +118,7 @@ struct job {
 	enum job_kind kind;
 	char id[STORE_ID_LEN];
 	/* J_STATE */
-	enum svc_status status;
+	enum store_session_status status;
 	char *reason, *phone, *device_jid, *lid, *push_name;
 	int64_t at;
 	bool unlink;
@@ -432,33 +432,33 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 		job_free(j);
 		return; /* stopped on purpose: the stored status stays */
 	case WA_CL_CONNECTING:
-		j->status = wa_creds_linked(c) ? SVC_CONNECTING : SVC_PENDING;
+		j->status = wa_creds_linked(c) ? STORE_SESSION_CONNECTING : STORE_SESSION_PENDING;
 		break;
 	case WA_CL_QR:
-		j->status = SVC_QR;
+		j->status = STORE_SESSION_QR;
 		break;
 	case WA_CL_PAIRING:
-		j->status = SVC_CONNECTING;
+		j->status = STORE_SESSION_CONNECTING;
 		break;
 	case WA_CL_CONNECTED:
-		j->status = SVC_CONNECTED;
+		j->status = STORE_SESSION_CONNECTED;
 		j->at = clock_now_ms();
 		cmd(x->e, CMD_BLOCK, x->id, 0, NULL); /* learn the block list ("get") */
 		break;
 	case WA_CL_WAITING:
-		j->status = SVC_DISCONNECTED;
+		j->status = STORE_SESSION_DISCONNECTED;
 		break;
 	case WA_CL_LOGGED_OUT:
-		j->status = SVC_LOGGED_OUT;
+		j->status = STORE_SESSION_LOGGED_OUT;
 		j->unlink = true;
 		if (x->e->sigdb) /* before the job that deletes its rows */
 			sigdb_drop_session(x->e->sigdb, x->id);
 		break;
 	case WA_CL_FAILED:
-		j->status = SVC_FAILED;
+		j->status = STORE_SESSION_FAILED;
 		break;
 	case WA_CL_PASSKEY:
-		j->status = SVC_PASSKEY_REQUIRED;
+		j->status = STORE_SESSION_PASSKEY_REQUIRED;
 		break;
 	}
 	j->reason = dup_or_null(reason);
@@ -713,13 +713,14 @@ static void on_drain(uv_timer_t *t)
 	struct engine *e = t->data;
 	uint64_t now = uv_now(t->loop);
 	struct esess *x = e->draining, *next;
+	const char *prev;
 
 	for (; x; x = next) {
 		next = x->drain_next;
-		ylog_set_session(x->id);
+		prev = ylog_swap_session(x->id);
 		if (!drain_one(e, x, now))
 			drain_unmark(e, x);
-		ylog_set_session(NULL);
+		ylog_set_session(prev);
 	}
 }
 
@@ -1247,7 +1248,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			struct job *j = job_new(J_STATE, c->id);
 
 			if (j) {
-				j->status = SVC_LOGGED_OUT;
+				j->status = STORE_SESSION_LOGGED_OUT;
 				j->unlink = true;
 				j->reason = strdup(WA_REASON_LOGGED_OUT);
 			}
@@ -1311,7 +1312,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 
 			wa_client_stop(x->cl); /* IDLE: reports nothing itself */
 			if (j) {
-				j->status = SVC_DISCONNECTED;
+				j->status = STORE_SESSION_DISCONNECTED;
 				j->reason = strdup("idle");
 			}
 			post_job(e, j);
@@ -1362,6 +1363,7 @@ static void on_async(uv_async_t *a)
 {
 	struct engine *e = a->data;
 	struct cmd *list;
+	const char *prev;
 
 	pthread_mutex_lock(&e->cmd_mu);
 	list = e->cmd_head;
@@ -1371,9 +1373,13 @@ static void on_async(uv_async_t *a)
 		struct cmd *c = list;
 
 		list = c->next;
-		ylog_set_session(c->id[0] ? c->id : NULL);
+		prev = ylog_swap_session(c->id[0] ? c->id : NULL);
 		run_cmd(e, c);
-		ylog_set_session(NULL);
+		/* after a session's command: whatever it ran inside kept the
+		 * context (engine-wide ones have no session to show) */
+		if (c->id[0])
+			LOG_DEBUG("engine command done", "{s:i}", "kind", (int)c->kind);
+		ylog_set_session(prev);
 		cmd_release(c);
 	}
 }
@@ -1563,14 +1569,14 @@ static void do_state(struct engine *e, struct job *j)
 	int rc;
 
 	memset(&u, 0, sizeof(u));
-	u.status = svc_status_name(j->status);
+	u.status = j->status;
 	u.reason = j->reason;
 	u.phone = j->phone;
 	u.push_name = j->push_name;
 	u.device_jid = j->device_jid;
 	u.lid = j->lid;
 	u.unlink = j->unlink;
-	if (j->status == SVC_CONNECTED)
+	if (j->status == STORE_SESSION_CONNECTED)
 		u.connected_at = u.last_seen_at = j->at;
 	if (j->unlink) {
 		rc = store_creds_delete(e->st, j->id);
@@ -1580,9 +1586,9 @@ static void do_state(struct engine *e, struct job *j)
 	rc = svc_session_apply(e->svc, j->id, &u);
 	if (rc && rc != Y_ENOTFOUND)
 		LOG_ERROR("engine cannot save a status", "{s:s}", "error", y_strerror(rc));
-	if (j->status != SVC_QR)
+	if (j->status != STORE_SESSION_QR)
 		svc_session_set_qr(e->svc, j->id, NULL);
-	if (j->status != SVC_PASSKEY_REQUIRED)
+	if (j->status != STORE_SESSION_PASSKEY_REQUIRED)
 		svc_session_set_passkey(e->svc, j->id, NULL, NULL);
 }
 
@@ -1727,6 +1733,7 @@ static void idle_scan(struct engine *e)
 static int64_t run_batch(struct engine *e, struct job *list)
 {
 	struct job *retry = NULL, **tail = &retry;
+	const char *prev;
 
 	if (e->in_retry) {
 		struct job *last = e->in_retry;
@@ -1743,9 +1750,11 @@ static int64_t run_batch(struct engine *e, struct job *list)
 		list = j->next;
 		j->next = NULL;
 		j->retry = false;
-		ylog_set_session(j->id);
+		prev = ylog_swap_session(j->id);
 		run_job(e, j);
-		ylog_set_session(NULL);
+		if (j->id[0])
+			LOG_DEBUG("engine job done", "{s:i}", "kind", (int)j->kind);
+		ylog_set_session(prev);
 		if (j->retry) {
 			*tail = j;
 			tail = &j->next;
@@ -1884,7 +1893,6 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 	struct engine *e = eng;
 	struct store_session ss;
 	struct store_message m;
-	enum svc_status st;
 	char wa_id[WA_MSG_ID_MAX], from[64];
 	int64_t waiting = 0;
 	struct omsg *om;
@@ -1896,8 +1904,9 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 	rc = svc_session_get(e->svc, session_id, &ss);
 	if (rc)
 		return rc;
-	linked = ss.device_jid && !svc_status_parse(ss.status, &st) &&
-		 (st == SVC_CONNECTED || st == SVC_CONNECTING || st == SVC_DISCONNECTED);
+	linked = ss.device_jid && (ss.status == STORE_SESSION_CONNECTED ||
+				   ss.status == STORE_SESSION_CONNECTING ||
+				   ss.status == STORE_SESSION_DISCONNECTED);
 	if (linked)
 		wa_client_message_id(ss.device_jid, wa_id);
 	snprintf(from, sizeof(from), "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
@@ -2201,13 +2210,11 @@ static const struct svc_engine_ops engine_ops = {
 static void restore_one(const struct store_session *x, void *arg)
 {
 	struct engine *e = arg;
-	enum svc_status st;
+	enum store_session_status st = x->status;
 
-	if (svc_status_parse(x->status, &st))
+	if (st == STORE_SESSION_LOGGED_OUT || st == STORE_SESSION_FAILED)
 		return;
-	if (st == SVC_LOGGED_OUT || st == SVC_FAILED)
-		return;
-	if (st == SVC_DISCONNECTED && x->reason && !strcmp(x->reason, "idle"))
+	if (st == STORE_SESSION_DISCONNECTED && x->reason && !strcmp(x->reason, "idle"))
 		return; /* stays down until its next use */
 	op_start(e, x->id);
 }

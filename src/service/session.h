@@ -38,22 +38,6 @@ struct svc_contact {
 /* c is NULL unless err is Y_OK. */
 typedef void (*svc_lookup_cb)(void *arg, int err, const struct svc_contact *c);
 
-/* A session's status inside the program; strings only at the edges (the
- * API's JSON and the store's column), through svc_status_name/parse. */
-enum svc_status {
-	SVC_PENDING,      /* created; the client is starting */
-	SVC_QR,           /* showing a QR code (or waiting for a pair code) */
-	SVC_CONNECTING,   /* linked, connecting or logging in */
-	SVC_CONNECTED,
-	SVC_DISCONNECTED, /* lost; reconnecting with backoff */
-	SVC_LOGGED_OUT,   /* unlinked: credentials wiped; restart to link again */
-	SVC_FAILED,       /* gave up (see reason); restart to try again */
-	SVC_PASSKEY_REQUIRED, /* scanned; WhatsApp wants the account's passkey */
-};
-const char *svc_status_name(enum svc_status st);
-/* 0 or Y_EINVAL. */
-int svc_status_parse(const char *name, enum svc_status *out);
-
 /* A message to send, of any kind (src/service/msgkind.h). */
 struct svc_outmsg {
 	const char *to_jid;       /* user@s.whatsapp.net or user@lid */
@@ -162,16 +146,14 @@ int svc_session_get(struct svc *s, const char *id, struct store_session *out);
 int svc_session_exists(struct svc *s, const char *id);
 /* Number of sessions in the registry. */
 size_t svc_session_count(struct svc *s);
-#define SVC_STATUS_COUNT (SVC_PASSKEY_REQUIRED + 1)
-/* Sessions per status (counts[status]), for metrics; a status the program
- * does not know counts as failed. */
-void svc_session_count_by_status(struct svc *s, size_t counts[SVC_STATUS_COUNT]);
+/* Sessions per status (counts[status]), for metrics. */
+void svc_session_count_by_status(struct svc *s, size_t counts[STORE_SESSION_STATUS_COUNT]);
 /* Creates a session in the store and the registry; *out as store_session_create. */
 int svc_session_create(struct svc *s, const char *name, struct store_session *out);
 /* Deletes a session (and its messages); Y_ENOTFOUND if unknown. */
 int svc_delete_session(struct svc *s, const char *session_id);
 /* As store_session_set_status, then the registry follows. */
-int svc_session_set_status(struct svc *s, const char *id, const char *status,
+int svc_session_set_status(struct svc *s, const char *id, enum store_session_status status,
 			   const char *phone /* NULL keeps */);
 /* As store_session_set_webhook, then the registry follows. */
 int svc_session_set_webhook(struct svc *s, const char *id, const char *url, const char *secret,
@@ -264,7 +246,7 @@ int svc_mark_read(struct svc *s, const char *session_id, const char *id,
 		  struct store_message *out);
 /*
  * The WhatsApp readiness check. With an engine: what the engine reports.
- * Without one: 1 unless a session is in the "failed" state, since no engine
+ * Without one: 1 unless a session is in the failed state, since no engine
  * runs that could be failing.
  */
 int svc_whatsapp_ok(struct svc *s);

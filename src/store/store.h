@@ -84,10 +84,32 @@ void store_apikeys_free(struct store_apikey *keys, size_t n);
 int store_apikey_revoke(struct store *st, const char *id);
 
 /* ---- sessions (one per linked WhatsApp number) ---- */
+/*
+ * A session's status inside the program. Its text form exists only at the
+ * edges: the store's TEXT column and the API's JSON (answers, events,
+ * webhook bodies), through the one table behind these two functions.
+ */
+enum store_session_status {
+	STORE_SESSION_PENDING,      /* created; the client is starting */
+	STORE_SESSION_QR,           /* showing a QR code (or waiting for a pair code) */
+	STORE_SESSION_CONNECTING,   /* linked, connecting or logging in */
+	STORE_SESSION_CONNECTED,
+	STORE_SESSION_DISCONNECTED, /* lost; reconnecting with backoff */
+	STORE_SESSION_LOGGED_OUT,   /* unlinked: credentials wiped; restart to link again */
+	STORE_SESSION_FAILED,       /* gave up (see reason); restart to try again */
+	STORE_SESSION_PASSKEY_REQUIRED, /* scanned; WhatsApp wants the account's passkey */
+};
+#define STORE_SESSION_STATUS_COUNT (STORE_SESSION_PASSKEY_REQUIRED + 1)
+/* "pending", "qr", ...; NULL for a value outside the enum (a BUG). */
+const char *store_session_status_name(enum store_session_status st);
+/* Parses the text form (exact, case-sensitive): 0, or Y_EINVAL for NULL or
+ * any other text (*out untouched then). */
+int store_session_status_parse(const char *name, enum store_session_status *out);
+
 struct store_session {
 	char id[STORE_ID_LEN];
 	char *name;
-	char *status;              /* pending|qr|connecting|connected|disconnected|logged_out|failed */
+	enum store_session_status status;
 	char *phone;               /* E.164 digits once linked, else NULL */
 	char *push_name;           /* NULL if unknown */
 	char *webhook_url;         /* NULL if none */
@@ -119,16 +141,16 @@ int store_session_list_scoped(struct store *st, const char *scope_key,
 void store_sessions_free(struct store_session *s, size_t n);
 /* Deletes the session and, by cascade, its messages and webhook log. */
 int store_session_delete(struct store *st, const char *id);
-/* status must be one of the values listed in struct store_session (else
- * Y_EINVAL); Y_ENOTFOUND if no such session. Bumps updated_at. */
-int store_session_set_status(struct store *st, const char *id, const char *status,
+/* Y_EINVAL for a status outside the enum; Y_ENOTFOUND if no such session.
+ * Bumps updated_at. */
+int store_session_set_status(struct store *st, const char *id, enum store_session_status status,
 			     const char *phone /* NULL keeps */);
-/* What the WhatsApp engine writes of a session. status is required;
- * strings that are NULL keep the stored value, except reason (NULL clears
+/* What the WhatsApp engine writes of a session. status must be in the
+ * enum (else Y_EINVAL); strings that are NULL keep the stored value, except reason (NULL clears
  * it); unlink clears phone, push_name, device_jid and lid first (logout);
  * times of 0 keep the stored value. Bumps updated_at. */
 struct store_session_update {
-	const char *status;
+	enum store_session_status status;
 	const char *reason;
 	const char *phone, *push_name, *device_jid, *lid;
 	int64_t connected_at, last_seen_at;

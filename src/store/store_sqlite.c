@@ -295,9 +295,16 @@ struct store {
 	void *event_hook_arg;
 };
 
-static const char *const session_statuses[] = {
-	"pending", "qr", "connecting", "connected", "disconnected", "logged_out", "failed",
-	"passkey_required", NULL
+/* The one mapping between enum store_session_status and its text. */
+static const char *const session_statuses[STORE_SESSION_STATUS_COUNT] = {
+	[STORE_SESSION_PENDING] = "pending",
+	[STORE_SESSION_QR] = "qr",
+	[STORE_SESSION_CONNECTING] = "connecting",
+	[STORE_SESSION_CONNECTED] = "connected",
+	[STORE_SESSION_DISCONNECTED] = "disconnected",
+	[STORE_SESSION_LOGGED_OUT] = "logged_out",
+	[STORE_SESSION_FAILED] = "failed",
+	[STORE_SESSION_PASSKEY_REQUIRED] = "passkey_required",
 };
 static const char *const message_statuses[] = {
 	"pending", "sent", "delivered", "read", "failed", "received", NULL
@@ -311,6 +318,21 @@ static int in_list(const char *s, const char *const *list)
 		if (!strcmp(s, *list))
 			return 1;
 	return 0;
+}
+
+const char *store_session_status_name(enum store_session_status st)
+{
+	return (unsigned)st < STORE_SESSION_STATUS_COUNT ? session_statuses[st] : NULL;
+}
+
+int store_session_status_parse(const char *name, enum store_session_status *out)
+{
+	for (unsigned i = 0; name && i < STORE_SESSION_STATUS_COUNT; i++)
+		if (!strcmp(name, session_statuses[i])) {
+			*out = (enum store_session_status)i;
+			return Y_OK;
+		}
+	return Y_EINVAL;
 }
 
 /* Logs the connection's last error and maps an SQLite result code to ours. */
@@ -1015,7 +1037,6 @@ void store_session_release(struct store_session *x)
 	if (!x)
 		return;
 	free(x->name);
-	free(x->status);
 	free(x->phone);
 	free(x->push_name);
 	free(x->webhook_url);
@@ -1044,7 +1065,11 @@ static int read_session(sqlite3_stmt *s, struct store_session *x)
 	memset(x, 0, sizeof(*x));
 	col_id(s, 0, x->id);
 	rc = col_str(s, 1, &x->name);
-	rc = rc ? rc : col_str(s, 2, &x->status);
+	if (!rc && store_session_status_parse((const char *)sqlite3_column_text(s, 2),
+					      &x->status)) {
+		LOG_ERROR("store: a session row has an unknown status", "{s:s}", "id", x->id);
+		rc = Y_EDB;
+	}
 	rc = rc ? rc : col_str(s, 3, &x->phone);
 	rc = rc ? rc : col_str(s, 4, &x->push_name);
 	rc = rc ? rc : col_str(s, 5, &x->webhook_url);
@@ -1057,7 +1082,7 @@ static int read_session(sqlite3_stmt *s, struct store_session *x)
 	rc = rc ? rc : col_str(s, 12, &x->reason);
 	x->connected_at = sqlite3_column_int64(s, 13);
 	x->last_seen_at = sqlite3_column_int64(s, 14);
-	if (!rc && (!x->name || !x->status))
+	if (!rc && !x->name)
 		rc = Y_EDB; /* NOT NULL columns */
 	if (rc)
 		store_session_release(x);
@@ -1340,14 +1365,15 @@ static int tx_end(struct store *st, int rc)
 	return rc;
 }
 
-int store_session_set_status(struct store *st, const char *id, const char *status,
+int store_session_set_status(struct store *st, const char *id, enum store_session_status to,
 			     const char *phone)
 {
+	const char *status = store_session_status_name(to);
 	char *old_status = NULL, *old_reason = NULL;
 	sqlite3_stmt *s;
 	int rc;
 
-	if (!id || !in_list(status, session_statuses))
+	if (!id || !status)
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
 	rc = exec_stmt(st, S_BEGIN);
@@ -1403,11 +1429,12 @@ out:
 
 int store_session_update(struct store *st, const char *id, const struct store_session_update *u)
 {
+	const char *status = u ? store_session_status_name(u->status) : NULL;
 	char *old_status = NULL, *old_reason = NULL;
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if (!id || !u || !in_list(u->status, session_statuses))
+	if (!id || !status)
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
 	rc = exec_stmt(st, S_BEGIN);
@@ -1430,7 +1457,7 @@ int store_session_update(struct store *st, const char *id, const struct store_se
 		rc = Y_EDB;
 	if (!rc) {
 		bind_text(s, 1, id);
-		bind_text(s, 2, u->status);
+		bind_text(s, 2, status);
 		bind_text(s, 3, u->reason);
 		bind_text(s, 4, u->phone);
 		bind_text(s, 5, u->push_name);
@@ -1443,7 +1470,7 @@ int store_session_update(struct store *st, const char *id, const struct store_se
 		done(s);
 	}
 	if (!rc)
-		rc = status_event_locked(st, id, u->status, u->reason, old_status, old_reason);
+		rc = status_event_locked(st, id, status, u->reason, old_status, old_reason);
 	rc = tx_end(st, rc);
 out:
 	pthread_mutex_unlock(&st->mu);

@@ -507,6 +507,14 @@ const char *ylog_session(void)
 	return tl_session;
 }
 
+const char *ylog_swap_session(const char *id)
+{
+	const char *prev = tl_session;
+
+	tl_session = id;
+	return prev;
+}
+
 void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...)
 {
 	struct ybuf b = YBUF_INIT(LOG_LINE_MAX);

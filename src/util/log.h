@@ -42,6 +42,11 @@ void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ..
  * client's callback and log calls need not pass it. */
 void ylog_set_session(const char *id);
 const char *ylog_session(void);
+/* As ylog_set_session, returning the session set before: a dispatch point
+ * that may run inside another (a connection's callback inside a client's
+ * timer, a client call inside an engine command) restores it on the way
+ * out with ylog_set_session(previous), so the outer one keeps its id. */
+const char *ylog_swap_session(const char *id);
 
 /* A copy of s (caller frees) with every invalid UTF-8 sequence (a bad lead
  * byte and the continuation bytes after it) replaced by U+FFFD; NULL if out
