@@ -801,7 +801,7 @@ int svc_presence(struct svc *s, const char *session_id, int what, const char *ji
 
 	if (svc_session_get(s, session_id, &ss))
 		return Y_ENOTFOUND;
-	connected = ss.status && !strcmp(ss.status, "connected");
+	connected = ss.status == STORE_SESSION_CONNECTED;
 	named = ss.push_name && *ss.push_name;
 	store_session_release(&ss);
 	if (!connected || !s->ops || !s->ops->presence)
@@ -820,7 +820,7 @@ static int connected_or(struct svc *s, const char *session_id)
 
 	if (svc_session_get(s, session_id, &ss))
 		return Y_ENOTFOUND;
-	connected = ss.status && !strcmp(ss.status, "connected");
+	connected = ss.status == STORE_SESSION_CONNECTED;
 	store_session_release(&ss);
 	return connected && s->ops ? Y_OK : Y_ESTATE;
 }
@@ -851,7 +851,7 @@ int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
 	*n = 0;
 	if (svc_session_get(s, session_id, &ss))
 		return Y_ENOTFOUND;
-	connected = ss.status && !strcmp(ss.status, "connected");
+	connected = ss.status == STORE_SESSION_CONNECTED;
 	store_session_release(&ss);
 	if (upto_id) {
 		rc = store_message_get(s->st, session_id, upto_id, &up);

@@ -51,7 +51,7 @@ TEST(stats_counts_sessions_messages_and_webhook_failures)
 		return;
 	CHECK_EQ_INT(store_session_create(st, "a", &a), Y_OK);
 	CHECK_EQ_INT(store_session_create(st, "b", &b), Y_OK);
-	CHECK_EQ_INT(store_session_set_status(st, a.id, "connected", "15550001111"), Y_OK);
+	CHECK_EQ_INT(store_session_set_status(st, a.id, STORE_SESSION_CONNECTED, "15550001111"), Y_OK);
 
 	add(st, a.id, 1, "delivered", hour_start + 1);    /* this hour, today */
 	add(st, a.id, 1, "failed", hour_start + 2);
