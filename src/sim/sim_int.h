@@ -95,6 +95,10 @@ struct sim_account {
 	uint32_t key_index;
 	struct sim_device *devices;
 	struct sim_passkey_key *passkey; /* owned; set: linking needs the passkey step */
+	/* a migrated account (POST /sim/accounts/{phone}/lid-first): messages and
+	 * receipts reach its devices with the other party named by LID
+	 * (from=LID:dev@lid, sender_pn), whatever namespace the stanza used */
+	bool lid_first;
 };
 
 struct sim_stats {
@@ -106,6 +110,7 @@ struct sim_stats {
 	uint64_t prekey_low;      /* prekey-low notifications sent */
 	uint64_t prekey_uploads;  /* encrypt set <list> iqs accepted */
 	uint64_t pair_code_failed;/* pair codes refused (a wrong code: the bundle did not open) */
+	uint64_t prekey_fetches;  /* bundles served by encrypt get <key> (one per user asked) */
 };
 
 struct sim {

@@ -129,6 +129,7 @@ static int add_bundle(struct sim *s, struct wa_node *list, const char *jid)
 	u = wa_node_add_child(list, "user");
 	if (!u || sim_attrs(u, "jid", jid, NULL))
 		return Y_ENOMEM;
+	s->st.prekey_fetches++;
 	wa_signal_put_be32(b4, reg);
 	if (!sim_child_bytes(u, "registration", b4, 4) || !sim_child_bytes(u, "type", "\x05", 1) ||
 	    !sim_child_bytes(u, "identity", ident, WA_KEY_LEN) || !(k = wa_node_add_child(u, "skey")))
