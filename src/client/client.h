@@ -179,6 +179,11 @@ struct wa_client_cbs {
 	 * receipted). Borrowed for the call. Not for the phone's peer
 	 * (category="peer") protocol messages. */
 	void (*on_message)(struct wa_client *cl, const struct wa_client_inbound *m, void *ud);
+	/* The server named a user by both its LID and its phone number (a
+	 * usync <lid val>, a message's sender_pn / sender_lid /
+	 * peer_recipient_*): lid "LID@lid", pn "PHONE@s.whatsapp.net", bare
+	 * user JIDs, borrowed for the call. May be NULL. */
+	void (*on_lid_map)(struct wa_client *cl, const char *lid, const char *pn, void *ud);
 };
 
 struct wa_client_opts {

@@ -226,6 +226,61 @@ static bool server_is(const struct wa_jid *j, const char *server)
 	return j->server_len == strlen(server) && !memcmp(j->server, server, j->server_len);
 }
 
+void cl_lid_learnt(struct wa_client *cl, const char *lid_jid, const char *pn_jid)
+{
+	size_t nl = lid_jid ? strcspn(lid_jid, ":@") : 0, np = pn_jid ? strcspn(pn_jid, ":@") : 0;
+	char lid[WA_SIGNAL_NAME_MAX + 8], pn[WA_SIGNAL_NAME_MAX + 24];
+
+	if (!nl || !np || nl >= WA_SIGNAL_NAME_MAX || np >= WA_SIGNAL_NAME_MAX ||
+	    strcmp(lid_jid + strcspn(lid_jid, "@"), "@lid") ||
+	    strcmp(pn_jid + strcspn(pn_jid, "@"), "@" WA_SERVER_USER) || !cl->cbs.on_lid_map ||
+	    cl->freeing)
+		return;
+	snprintf(lid, sizeof(lid), "%.*s@lid", (int)nl, lid_jid);
+	snprintf(pn, sizeof(pn), "%.*s@%s", (int)np, pn_jid, WA_SERVER_USER);
+	cl->cbs.on_lid_map(cl, lid, pn, cl->ud);
+}
+
+/* LID first on receive, as Baileys 7 decrypts: when the stanza names the
+ * sender by LID (from=LID, or from=PN with sender_lid) its session lives
+ * under the LID address; a phone-number session from before moves there
+ * once, so an existing conversation decrypts without a new session. *a is
+ * the stanza's address on entry and the address to decrypt with on return. */
+static void lid_address(struct wa_client *cl, const struct wa_node *m, const struct wa_jid *from,
+			struct wa_signal_addr *a)
+{
+	const char *alt = wa_node_attr(m, server_is(from, WA_SERVER_LID) ? "sender_pn" : "sender_lid");
+	struct wa_jid aj;
+	struct wa_signal_addr pa, la;
+	char user[WA_SIGNAL_NAME_MAX];
+	int rc;
+
+	if (!alt || wa_jid_parse(alt, strlen(alt), &aj) || !aj.user_len ||
+	    aj.user_len >= sizeof(user) ||
+	    !server_is(&aj, server_is(from, WA_SERVER_LID) ? WA_SERVER_USER : WA_SERVER_LID) ||
+	    !(server_is(from, WA_SERVER_LID) || server_is(from, WA_SERVER_USER)))
+		return;
+	memcpy(user, aj.user, aj.user_len);
+	user[aj.user_len] = 0;
+	if (wa_signal_address(server_is(from, WA_SERVER_LID) ? &pa : &la, user,
+			      server_is(from, WA_SERVER_LID) ? WA_SERVER_USER : WA_SERVER_LID, 0,
+			      from->device, WA_SIGNAL_ADDR_DOMAIN))
+		return;
+	if (server_is(from, WA_SERVER_LID))
+		la = *a;
+	else
+		pa = *a;
+	rc = wa_signal_migrate_session(cl->sig, &pa, &la);
+	if (rc == 1)
+		LOG_INFO("client session moved to the LID address", "{s:s, s:s, s:i}", "from",
+			 pa.name, "to", la.name, "device", (int)la.device);
+	else if (rc < 0)
+		LOG_WARN("client cannot move a session to the LID address", "{s:s, s:s}", "to",
+			 la.name, "error", y_strerror(rc));
+	if (rc >= 0)
+		*a = la;
+}
+
 /* The JID's user is ours (by phone number or LID). */
 static bool own_user(const struct wa_client *cl, const struct wa_jid *j)
 {
@@ -276,6 +331,15 @@ static int hand_up(struct wa_client *cl, const struct wa_node *m, const struct w
 			? msg->devicesentmessage->destinationjid : user;
 	in.sender_pn = spn ? spn : server_is(from, WA_SERVER_USER) ? user : NULL;
 	in.sender_lid = slid ? slid : server_is(from, WA_SERVER_LID) ? user : NULL;
+	cl_lid_learnt(cl, in.sender_lid, in.sender_pn);
+	if (rcpt) { /* our copy: the chat by both names */
+		const char *prl = wa_node_attr(m, "peer_recipient_lid");
+		const char *prp = wa_node_attr(m, "peer_recipient_pn");
+
+		cl_lid_learnt(cl, prl ? prl : rcpt, prp ? prp : rcpt);
+		if (prp && !strchr(rcpt, ':') && !strcmp(rcpt + strcspn(rcpt, "@"), "@lid"))
+			in.chat = prp; /* the API names chats by phone where it can */
+	}
 	in.push_name = wa_node_attr(m, "notify");
 	if (!wa_node_attr_u64(m, "t", &t))
 		in.t = (int64_t)t;
@@ -353,6 +417,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		if (wa_signal_address(&a, user, server, j.agent, j.device, WA_SIGNAL_ADDR_DOMAIN))
 			return message_ack(cl, m, "487");
 	}
+	lid_address(cl, m, &j, &a);
 	rc = wa_signal_decrypt(cl->sig, &a, type, enc->bytes, enc->nbytes, &pt, &ptl);
 	rc = rc ?: wa_signal_unpad(pt, ptl, &unp);
 	if (rc == Y_EEXIST) {

@@ -23,6 +23,11 @@
  *                                             (from=LID:dev@lid + sender_pn, receipts
  *                                             from the LID): {phone, lid, lidFirst}
  *   GET    /sim/accounts/{phone}/lid-first    {phone, lid, lidFirst}
+ *   POST   /sim/accounts/{phone}/lid-hidden {"on":bool}
+ *                                             the account's client predates LIDs:
+ *                                             no <lid> in its usync answers, no
+ *                                             sender_lid / peer_recipient_lid on
+ *                                             what reaches it: {phone, lid, lidHidden}
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}, or
  *                                              {jid:null, passkeyRequired:true}
  *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}; the
@@ -384,9 +389,9 @@ static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 		     json_pack("{s:s, s:s, s:o}", "phone", a->phone, "lid", a->lid, "devices", arr));
 }
 
-/* /sim/accounts/{phone}/devices[/{device}] */
-static int lid_first_api(struct sim_account *a, const char *method, const uint8_t *body,
-			 size_t len, struct ybuf *resp)
+/* /sim/accounts/{phone}/lid-first and /lid-hidden: one boolean each */
+static int lid_flag_api(struct sim_account *a, bool *flag, const char *name, const char *method,
+			const uint8_t *body, size_t len, struct ybuf *resp)
 {
 	if (!strcmp(method, "POST")) {
 		json_t *j = json_loadb((const char *)body, len, 0, NULL);
@@ -396,17 +401,17 @@ static int lid_first_api(struct sim_account *a, const char *method, const uint8_
 			json_decref(j);
 			return error(resp, 400, "on (boolean) expected");
 		}
-		a->lid_first = json_is_true(on);
+		*flag = json_is_true(on);
 		json_decref(j);
-		LOG_INFO("sim account lid-first", "{s:s, s:b}", "phone", a->phone, "on",
-			 a->lid_first);
+		LOG_INFO("sim account lid flag", "{s:s, s:b}", "phone", a->phone, name, (int)*flag);
 	} else if (strcmp(method, "GET")) {
 		return error(resp, 405, "GET or POST expected");
 	}
-	return reply(resp, 200, json_pack("{s:s, s:s, s:b}", "phone", a->phone, "lid", a->lid,
-					  "lidFirst", a->lid_first));
+	return reply(resp, 200, json_pack("{s:s, s:s, s:b}", "phone", a->phone, "lid", a->lid, name,
+					  (int)*flag));
 }
 
+/* /sim/accounts/{phone}/... */
 static int accounts_route(struct sim *s, const char *method, const char *rest,
 			  const uint8_t *body, size_t len, struct ybuf *resp)
 {
@@ -428,7 +433,9 @@ static int accounts_route(struct sim *s, const char *method, const char *rest,
 	if (!strcmp(rest, "/passkey"))
 		return sim_passkey_api(s, a, method, body, len, resp);
 	if (!strcmp(rest, "/lid-first"))
-		return lid_first_api(a, method, body, len, resp);
+		return lid_flag_api(a, &a->lid_first, "lidFirst", method, body, len, resp);
+	if (!strcmp(rest, "/lid-hidden"))
+		return lid_flag_api(a, &a->lid_hidden, "lidHidden", method, body, len, resp);
 	if (!strcmp(rest, "/devices")) {
 		if (strcmp(method, "GET"))
 			return error(resp, 405, "GET expected");

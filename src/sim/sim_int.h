@@ -99,6 +99,10 @@ struct sim_account {
 	 * receipts reach its devices with the other party named by LID
 	 * (from=LID:dev@lid, sender_pn), whatever namespace the stanza used */
 	bool lid_first;
+	/* an account whose client predates LIDs (POST .../lid-hidden): no <lid>
+	 * in the usync answers it gets, no sender_lid / peer_recipient_lid on
+	 * what reaches it by phone number */
+	bool lid_hidden;
 };
 
 struct sim_stats {

@@ -292,7 +292,7 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 	if (!us || !query || !list)
 		return sim_conn_iq_error(c, iq, "400", "bad-request");
 	want_dev = wa_node_child(query, "devices") != NULL;
-	want_lid = wa_node_child(query, "lid") != NULL;
+	want_lid = wa_node_child(query, "lid") != NULL && !(c->acct && c->acct->lid_hidden);
 	want_contact = wa_node_child(query, "contact") != NULL;
 	r = sim_conn_iq_result(iq);
 	if (!r || !(rus = wa_node_add_child(r, "usync")) ||

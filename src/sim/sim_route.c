@@ -222,13 +222,13 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 			sim_device_jid(dest, 0, lid_mode, alt, sizeof(alt));
 		if (sim_attrs(n, "recipient", dest ? alt : wa_node_attr(msg, "to"), NULL))
 			goto nomem;
-		if (dest) {
+		if (dest && (lid_mode || !ra->lid_hidden)) {
 			sim_device_jid(dest, 0, !lid_mode, chat_alt, sizeof(chat_alt));
 			if (sim_attrs(n, lid_mode ? "peer_recipient_pn" : "peer_recipient_lid", chat_alt,
 				      NULL))
 				goto nomem;
 		}
-	} else {
+	} else if (lid_mode || !ra->lid_hidden) {
 		sim_device_jid(me, 0, !lid_mode, alt, sizeof(alt));
 		if (sim_attrs(n, lid_mode ? "sender_pn" : "sender_lid", alt, NULL))
 			goto nomem;
