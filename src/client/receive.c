@@ -241,44 +241,46 @@ void cl_lid_learnt(struct wa_client *cl, const char *lid_jid, const char *pn_jid
 	cl->cbs.on_lid_map(cl, lid, pn, cl->ud);
 }
 
-/* LID first on receive, as Baileys 7 decrypts: when the stanza names the
- * sender by LID (from=LID, or from=PN with sender_lid) its session lives
- * under the LID address; a phone-number session from before moves there
- * once, so an existing conversation decrypts without a new session. *a is
- * the stanza's address on entry and the address to decrypt with on return. */
-static void lid_address(struct wa_client *cl, const struct wa_node *m, const struct wa_jid *from,
-			struct wa_signal_addr *a)
+/* The Signal address to decrypt with (protocol-map.md §14). From a LID
+ * (from=LID:dev@lid, sender_pn): the LID address, after moving a
+ * phone-number session from before once, so an existing conversation goes
+ * on. From a phone number with sender_lid, a `msg` for which we hold no
+ * phone-number session but a LID one is on the session we moved (Baileys 7
+ * keys one session by LID whatever namespace its stanza uses); Baileys 6
+ * keeps one session per namespace, so a phone-number session is used as
+ * such. *a is the stanza's address on entry. */
+static void decrypt_address(struct wa_client *cl, const struct wa_node *m, const struct wa_jid *from,
+			    enum wa_signal_type type, struct wa_signal_addr *a)
 {
-	const char *alt = wa_node_attr(m, server_is(from, WA_SERVER_LID) ? "sender_pn" : "sender_lid");
+	bool by_lid = server_is(from, WA_SERVER_LID);
+	const char *alt = wa_node_attr(m, by_lid ? "sender_pn" : "sender_lid");
 	struct wa_jid aj;
-	struct wa_signal_addr pa, la;
+	struct wa_signal_addr other;
 	char user[WA_SIGNAL_NAME_MAX];
 	int rc;
 
-	if (!alt || wa_jid_parse(alt, strlen(alt), &aj) || !aj.user_len ||
-	    aj.user_len >= sizeof(user) ||
-	    !server_is(&aj, server_is(from, WA_SERVER_LID) ? WA_SERVER_USER : WA_SERVER_LID) ||
-	    !(server_is(from, WA_SERVER_LID) || server_is(from, WA_SERVER_USER)))
+	if ((!by_lid && !server_is(from, WA_SERVER_USER)) || !alt ||
+	    wa_jid_parse(alt, strlen(alt), &aj) || !aj.user_len || aj.user_len >= sizeof(user) ||
+	    !server_is(&aj, by_lid ? WA_SERVER_USER : WA_SERVER_LID))
 		return;
 	memcpy(user, aj.user, aj.user_len);
 	user[aj.user_len] = 0;
-	if (wa_signal_address(server_is(from, WA_SERVER_LID) ? &pa : &la, user,
-			      server_is(from, WA_SERVER_LID) ? WA_SERVER_USER : WA_SERVER_LID, 0,
+	if (wa_signal_address(&other, user, by_lid ? WA_SERVER_USER : WA_SERVER_LID, 0,
 			      from->device, WA_SIGNAL_ADDR_DOMAIN))
 		return;
-	if (server_is(from, WA_SERVER_LID))
-		la = *a;
-	else
-		pa = *a;
-	rc = wa_signal_migrate_session(cl->sig, &pa, &la);
+	if (!by_lid) {
+		if (type == WA_SIGNAL_MSG && wa_signal_has_session(cl->sig, a) == 0 &&
+		    wa_signal_has_session(cl->sig, &other) == 1)
+			*a = other;
+		return;
+	}
+	rc = wa_signal_migrate_session(cl->sig, &other, a);
 	if (rc == 1)
 		LOG_INFO("client session moved to the LID address", "{s:s, s:s, s:i}", "from",
-			 pa.name, "to", la.name, "device", (int)la.device);
+			 other.name, "to", a->name, "device", (int)a->device);
 	else if (rc < 0)
 		LOG_WARN("client cannot move a session to the LID address", "{s:s, s:s}", "to",
-			 la.name, "error", y_strerror(rc));
-	if (rc >= 0)
-		*a = la;
+			 a->name, "error", y_strerror(rc));
 }
 
 /* The JID's user is ours (by phone number or LID). */
@@ -417,7 +419,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		if (wa_signal_address(&a, user, server, j.agent, j.device, WA_SIGNAL_ADDR_DOMAIN))
 			return message_ack(cl, m, "487");
 	}
-	lid_address(cl, m, &j, &a);
+	decrypt_address(cl, m, &j, type, &a);
 	rc = wa_signal_decrypt(cl->sig, &a, type, enc->bytes, enc->nbytes, &pt, &ptl);
 	rc = rc ?: wa_signal_unpad(pt, ptl, &unp);
 	if (rc == Y_EEXIST) {
