@@ -250,7 +250,8 @@ void cl_lid_learnt(struct wa_client *cl, const char *lid_jid, const char *pn_jid
  * keeps one session per namespace, so a phone-number session is used as
  * such. *a is the stanza's address on entry. */
 static void decrypt_address(struct wa_client *cl, const struct wa_node *m, const struct wa_jid *from,
-			    enum wa_signal_type type, struct wa_signal_addr *a)
+			    enum wa_signal_type type, struct wa_signal_addr *a,
+			    struct wa_signal_addr *lid_alt)
 {
 	bool by_lid = server_is(from, WA_SERVER_LID);
 	const char *alt = wa_node_attr(m, by_lid ? "sender_pn" : "sender_lid");
@@ -269,9 +270,12 @@ static void decrypt_address(struct wa_client *cl, const struct wa_node *m, const
 			      from->device, WA_SIGNAL_ADDR_DOMAIN))
 		return;
 	if (!by_lid) {
-		if (type == WA_SIGNAL_MSG && wa_signal_has_session(cl->sig, a) == 0 &&
-		    wa_signal_has_session(cl->sig, &other) == 1)
+		if (wa_signal_has_session(cl->sig, &other) != 1)
+			return;
+		if (type == WA_SIGNAL_MSG && wa_signal_has_session(cl->sig, a) == 0)
 			*a = other;
+		else
+			*lid_alt = other; /* tried if the stanza's address cannot decrypt it */
 		return;
 	}
 	rc = wa_signal_migrate_session(cl->sig, &other, a);
@@ -369,7 +373,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 	const char *id = wa_node_attr(m, "id"), *from = wa_node_attr(m, "from");
 	const struct wa_node *enc = NULL;
 	struct wa_jid j;
-	struct wa_signal_addr a;
+	struct wa_signal_addr a, lid_alt = { .name = "" };
 	enum wa_signal_type type = 0;
 	uint8_t *pt = NULL;
 	size_t ptl = 0, unp = 0;
@@ -419,8 +423,15 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		if (wa_signal_address(&a, user, server, j.agent, j.device, WA_SIGNAL_ADDR_DOMAIN))
 			return message_ack(cl, m, "487");
 	}
-	decrypt_address(cl, m, &j, type, &a);
+	decrypt_address(cl, m, &j, type, &a, &lid_alt);
 	rc = wa_signal_decrypt(cl->sig, &a, type, enc->bytes, enc->nbytes, &pt, &ptl);
+	if (rc && rc != Y_EEXIST && lid_alt.name[0]) {
+		/* e.g. a redelivered pkmsg whose session moved to the LID address:
+		 * a missing prekey fails without saving anything, so this is clean */
+		free(pt);
+		pt = NULL;
+		rc = wa_signal_decrypt(cl->sig, &lid_alt, type, enc->bytes, enc->nbytes, &pt, &ptl);
+	}
 	rc = rc ?: wa_signal_unpad(pt, ptl, &unp);
 	if (rc == Y_EEXIST) {
 		/* its key was used already: a replay of what we had. The Signal

@@ -940,8 +940,7 @@ int wa_signal_migrate_session(struct wa_signal *s, const struct wa_signal_addr *
 		if (rc)
 			goto out;
 	}
-	rc = s->store->remove(s->store->ud, WA_SIGNAL_SESSION, fkey);
-	rc = rc ?: 1;
+	rc = 1;
 out:
 	if (b.data)
 		wa_wipe(b.data, b.len);

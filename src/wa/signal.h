@@ -176,12 +176,14 @@ int wa_signal_session_from_bundle(struct wa_signal *s, const struct wa_signal_ad
 int wa_signal_has_session(struct wa_signal *s, const struct wa_signal_addr *addr);
 /* Deletes the session with addr (0 also when absent). */
 int wa_signal_delete_session(struct wa_signal *s, const struct wa_signal_addr *addr);
-/* Moves the session with `from` (and the identity we keep for it) to `to`,
+/* Copies the session with `from` (and the identity we keep for it) to `to`,
  * once: when `to` has no session yet and `from` has one. The record is
- * copied as is, so the conversation goes on without a new bundle; the
- * session with `from` is deleted (its identity stays). 1 moved, 0 nothing to
- * do, or a negative Y_* code. Used when a contact's phone-number address
- * becomes its LID address. */
+ * copied as is, so the conversation goes on without a new bundle. The
+ * session with `from` stays: a peer that keeps one session per namespace
+ * (Baileys 6) goes on using it, and a redelivered pkmsg under the old
+ * address is still recognised as a replay. 1 copied, 0 nothing to do, or a
+ * negative Y_* code. Used when a contact's phone-number address becomes its
+ * LID address. */
 int wa_signal_migrate_session(struct wa_signal *s, const struct wa_signal_addr *from,
 			      const struct wa_signal_addr *to);
 /* Deletes the sessions with every device of `name`; returns how many, or < 0. */

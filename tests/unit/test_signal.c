@@ -456,7 +456,7 @@ TEST(session_moves_to_lid)
 	REQUIRE(wa_signal_address(&lid, "987654321", "lid", 0, 3, WA_SIGNAL_ADDR_DOMAIN) == 0);
 	REQUIRE(wa_signal_address(&alice_lid, "555", "lid", 0, 0, WA_SIGNAL_ADDR_DOMAIN) == 0);
 	CHECK_EQ_INT(wa_signal_migrate_session(alice.s, &pn, &lid), 1);
-	CHECK_EQ_INT(wa_signal_has_session(alice.s, &pn), 0);
+	CHECK_EQ_INT(wa_signal_has_session(alice.s, &pn), 1); /* kept */
 	CHECK_EQ_INT(wa_signal_has_session(alice.s, &lid), 1);
 	CHECK_EQ_INT(wa_signal_memstore_count(alice.store, WA_SIGNAL_IDENTITY), 2);
 	/* once: nothing left to move, and a LID session is never overwritten */
