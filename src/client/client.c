@@ -418,7 +418,10 @@ int cl_node_received(struct wa_client *cl, const struct wa_node *n)
 		if (wa_node_is(n, node_table[i].tag))
 			return node_table[i].fn(cl, n);
 	LOG_DEBUG("client unhandled node", "{s:s}",  "tag", n->tag);
-	return Y_OK;
+	/* every node the server numbered is acknowledged, known or not
+	 * (whatsmeow a7ea5638): a <status> and whatever comes next are not
+	 * redelivered forever */
+	return cl_ack_node(cl, n);
 }
 
 static int on_node(struct wa_conn *c, const struct wa_node *n, void *ud)

@@ -188,6 +188,11 @@ struct wa_client_cbs {
 	/* The block list as the server last answered (block.c): jids[0..n),
 	 * borrowed for the call. Optional. */
 	void (*on_blocklist)(struct wa_client *cl, const char *const *jids, size_t n, void *ud);
+	/* The server named a user by both its LID and its phone number (a
+	 * usync <lid val>, a message's sender_pn / sender_lid /
+	 * peer_recipient_*): lid "LID@lid", pn "PHONE@s.whatsapp.net", bare
+	 * user JIDs, borrowed for the call. May be NULL. */
+	void (*on_lid_map)(struct wa_client *cl, const char *lid, const char *pn, void *ud);
 };
 
 struct wa_client_opts {

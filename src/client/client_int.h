@@ -250,6 +250,7 @@ void cl_passkey_clear(struct wa_client *cl);
 struct cl_devices {
 	char user[WA_SIGNAL_NAME_MAX];
 	char server[16];
+	char lid[WA_SIGNAL_NAME_MAX]; /* a phone-number user's LID (usync <lid val>), "" unknown */
 	uint16_t dev[CL_SEND_MAX_DEVICES];
 	size_t n;
 };
@@ -261,6 +262,10 @@ int cl_devices_get(struct wa_client *cl, const struct wa_jid *users, size_t n,
 void cl_devices_forget(struct wa_client *cl, const char *user);
 void cl_devices_free(struct wa_client *cl);
 int cl_devices_notification(struct wa_client *cl, const struct wa_node *n);
+
+/* receive.c: reports a LID <-> phone pairing (JIDs, any device part is
+ * dropped) to on_lid_map; NULL or ill-formed halves are ignored */
+void cl_lid_learnt(struct wa_client *cl, const char *lid_jid, const char *pn_jid);
 
 /* contact.c: ends the lookups asked on a connection that is gone (cl->conn
  * is another, or NULL) with Y_ECLOSED: their waiters were dropped with it */

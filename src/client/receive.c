@@ -226,6 +226,67 @@ static bool server_is(const struct wa_jid *j, const char *server)
 	return j->server_len == strlen(server) && !memcmp(j->server, server, j->server_len);
 }
 
+void cl_lid_learnt(struct wa_client *cl, const char *lid_jid, const char *pn_jid)
+{
+	size_t nl = lid_jid ? strcspn(lid_jid, ":@") : 0, np = pn_jid ? strcspn(pn_jid, ":@") : 0;
+	char lid[WA_SIGNAL_NAME_MAX + 8], pn[WA_SIGNAL_NAME_MAX + 24];
+
+	if (!nl || !np || nl >= WA_SIGNAL_NAME_MAX || np >= WA_SIGNAL_NAME_MAX ||
+	    strcmp(lid_jid + strcspn(lid_jid, "@"), "@lid") ||
+	    strcmp(pn_jid + strcspn(pn_jid, "@"), "@" WA_SERVER_USER) || !cl->cbs.on_lid_map ||
+	    cl->freeing)
+		return;
+	snprintf(lid, sizeof(lid), "%.*s@lid", (int)nl, lid_jid);
+	snprintf(pn, sizeof(pn), "%.*s@%s", (int)np, pn_jid, WA_SERVER_USER);
+	cl->cbs.on_lid_map(cl, lid, pn, cl->ud);
+}
+
+/* The Signal address to decrypt with (protocol-map.md §14). From a LID
+ * (from=LID:dev@lid, sender_pn): the LID address, after moving a
+ * phone-number session from before once, so an existing conversation goes
+ * on. From a phone number with sender_lid, a `msg` for which we hold no
+ * phone-number session but a LID one is on the session we moved (Baileys 7
+ * keys one session by LID whatever namespace its stanza uses); Baileys 6
+ * keeps one session per namespace, so a phone-number session is used as
+ * such. *a is the stanza's address on entry. */
+static void decrypt_address(struct wa_client *cl, const struct wa_node *m, const struct wa_jid *from,
+			    enum wa_signal_type type, struct wa_signal_addr *a,
+			    struct wa_signal_addr *lid_alt)
+{
+	bool by_lid = server_is(from, WA_SERVER_LID);
+	const char *alt = wa_node_attr(m, by_lid ? "sender_pn" : "sender_lid");
+	struct wa_jid aj;
+	struct wa_signal_addr other;
+	char user[WA_SIGNAL_NAME_MAX];
+	int rc;
+
+	if ((!by_lid && !server_is(from, WA_SERVER_USER)) || !alt ||
+	    wa_jid_parse(alt, strlen(alt), &aj) || !aj.user_len || aj.user_len >= sizeof(user) ||
+	    !server_is(&aj, by_lid ? WA_SERVER_USER : WA_SERVER_LID))
+		return;
+	memcpy(user, aj.user, aj.user_len);
+	user[aj.user_len] = 0;
+	if (wa_signal_address(&other, user, by_lid ? WA_SERVER_USER : WA_SERVER_LID, 0,
+			      from->device, WA_SIGNAL_ADDR_DOMAIN))
+		return;
+	if (!by_lid) {
+		if (wa_signal_has_session(cl->sig, &other) != 1)
+			return;
+		if (type == WA_SIGNAL_MSG && wa_signal_has_session(cl->sig, a) == 0)
+			*a = other;
+		else
+			*lid_alt = other; /* tried if the stanza's address cannot decrypt it */
+		return;
+	}
+	rc = wa_signal_migrate_session(cl->sig, &other, a);
+	if (rc == 1)
+		LOG_INFO("client session moved to the LID address", "{s:s, s:s, s:i}", "from",
+			 other.name, "to", a->name, "device", (int)a->device);
+	else if (rc < 0)
+		LOG_WARN("client cannot move a session to the LID address", "{s:s, s:s}", "to",
+			 a->name, "error", y_strerror(rc));
+}
+
 /* The JID's user is ours (by phone number or LID). */
 static bool own_user(const struct wa_client *cl, const struct wa_jid *j)
 {
@@ -276,6 +337,15 @@ static int hand_up(struct wa_client *cl, const struct wa_node *m, const struct w
 			? msg->devicesentmessage->destinationjid : user;
 	in.sender_pn = spn ? spn : server_is(from, WA_SERVER_USER) ? user : NULL;
 	in.sender_lid = slid ? slid : server_is(from, WA_SERVER_LID) ? user : NULL;
+	cl_lid_learnt(cl, in.sender_lid, in.sender_pn);
+	if (rcpt) { /* our copy: the chat by both names */
+		const char *prl = wa_node_attr(m, "peer_recipient_lid");
+		const char *prp = wa_node_attr(m, "peer_recipient_pn");
+
+		cl_lid_learnt(cl, prl ? prl : rcpt, prp ? prp : rcpt);
+		if (prp && !strchr(rcpt, ':') && !strcmp(rcpt + strcspn(rcpt, "@"), "@lid"))
+			in.chat = prp; /* the API names chats by phone where it can */
+	}
 	in.push_name = wa_node_attr(m, "notify");
 	if (!wa_node_attr_u64(m, "t", &t))
 		in.t = (int64_t)t;
@@ -303,7 +373,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 	const char *id = wa_node_attr(m, "id"), *from = wa_node_attr(m, "from");
 	const struct wa_node *enc = NULL;
 	struct wa_jid j;
-	struct wa_signal_addr a;
+	struct wa_signal_addr a, lid_alt = { .name = "" };
 	enum wa_signal_type type = 0;
 	uint8_t *pt = NULL;
 	size_t ptl = 0, unp = 0;
@@ -353,7 +423,15 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		if (wa_signal_address(&a, user, server, j.agent, j.device, WA_SIGNAL_ADDR_DOMAIN))
 			return message_ack(cl, m, "487");
 	}
+	decrypt_address(cl, m, &j, type, &a, &lid_alt);
 	rc = wa_signal_decrypt(cl->sig, &a, type, enc->bytes, enc->nbytes, &pt, &ptl);
+	if (rc && rc != Y_EEXIST && lid_alt.name[0]) {
+		/* e.g. a redelivered pkmsg whose session moved to the LID address:
+		 * a missing prekey fails without saving anything, so this is clean */
+		free(pt);
+		pt = NULL;
+		rc = wa_signal_decrypt(cl->sig, &lid_alt, type, enc->bytes, enc->nbytes, &pt, &ptl);
+	}
 	rc = rc ?: wa_signal_unpad(pt, ptl, &unp);
 	if (rc == Y_EEXIST) {
 		/* its key was used already: a replay of what we had. The Signal

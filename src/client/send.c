@@ -37,6 +37,7 @@ struct cl_send {
 	char id[WA_MSG_ID_MAX];
 	char to[WA_SIGNAL_NAME_MAX + 24]; /* user@server */
 	struct wa_jid to_jid;              /* borrows `to` */
+	char to_pn[WA_SIGNAL_NAME_MAX + 24]; /* the phone-number JID a LID send replaced, or "" */
 	uint8_t *pb;
 	size_t len;
 	struct cl_target t[CL_SEND_MAX_DEVICES];
@@ -370,6 +371,7 @@ static void encrypt_and_send(struct wa_client *cl)
 	rc = Y_ENOMEM;
 	n = wa_node_new("message");
 	if (!n || cl_attrs(n, "id", s->id, "to", s->to, "type", kind.type, NULL) ||
+	    (s->to_pn[0] && cl_attrs(n, "peer_recipient_pn", s->to_pn, NULL)) ||
 	    !(parts = wa_node_add_child(n, "participants")))
 		goto fail;
 	for (size_t i = 0; i < s->nt; i++) {
@@ -568,6 +570,51 @@ next:;
 	}
 }
 
+/* LID first (protocol-map.md §13-§14): a message to a phone number whose
+ * LID the usync answer gave goes wholly in the LID namespace (to=LID@lid,
+ * every <to> and our own devices by LID), as whatsmeow sends. Needs our own
+ * LID. Rewrites s->to; true when the send went over. */
+static bool go_lid(struct wa_client *cl, struct cl_send *s, const struct cl_devices *peer)
+{
+	size_t ol = strcspn(cl->creds.lid, ":@");
+	char to[sizeof(s->to)];
+
+	if (strcmp(peer->server, WA_SERVER_USER) || !peer->lid[0] || !ol ||
+	    strcmp(s->to_jid.server, WA_SERVER_USER))
+		return false;
+	snprintf(to, sizeof(to), "%s@%s", peer->lid, WA_SERVER_LID);
+	if (wa_jid_parse(to, strlen(to), &s->to_jid))
+		return false;
+	memcpy(s->to_pn, s->to, sizeof(s->to_pn));
+	memcpy(s->to, to, sizeof(to));
+	wa_jid_parse(s->to, strlen(s->to), &s->to_jid); /* borrows s->to again */
+	return true;
+}
+
+/* The one-time move of each target's phone-number session (and identity)
+ * to its LID address (whatsmeow's MigratePNToLID): the conversation goes on
+ * with `msg`, no new bundle is fetched. */
+static void migrate_targets(struct wa_client *cl, const struct cl_send *s, const char *peer_pn,
+			    const char *own_pn)
+{
+	for (size_t i = 0; i < s->nt; i++) {
+		const struct cl_target *t = &s->t[i];
+		struct wa_signal_addr from, to;
+		int rc;
+
+		if (wa_signal_address(&from, t->own ? own_pn : peer_pn, WA_SERVER_USER, 0, t->dev,
+				      WA_SIGNAL_ADDR_DOMAIN) || target_addr(t, &to))
+			continue;
+		rc = wa_signal_migrate_session(cl->sig, &from, &to);
+		if (rc == 1)
+			LOG_INFO("client session moved to the LID address", "{s:s, s:s, s:i}",
+				 "from", from.name, "to", to.name, "device", (int)t->dev);
+		else if (rc < 0)
+			LOG_WARN("client cannot move a session to the LID address",
+				 "{s:s, s:s}", "to", to.name, "error", y_strerror(rc));
+	}
+}
+
 static void on_devices(struct wa_client *cl, int err, const struct cl_devices *d, size_t n)
 {
 	struct cl_send *s = cl->sq_active;
@@ -587,8 +634,21 @@ static void on_devices(struct wa_client *cl, int err, const struct cl_devices *d
 	}
 	wa_jid_parse(cl->creds.jid, strlen(cl->creds.jid), &me);
 	s->nt = 0;
-	add_targets(s, &d[0], false, me.device);
-	add_targets(s, &d[1], true, me.device);
+	if (go_lid(cl, s, &d[0])) {
+		struct cl_devices peer = d[0], own = d[1];
+
+		snprintf(peer.user, sizeof(peer.user), "%s", d[0].lid);
+		snprintf(peer.server, sizeof(peer.server), "%s", WA_SERVER_LID);
+		snprintf(own.user, sizeof(own.user), "%.*s", (int)strcspn(cl->creds.lid, ":@"),
+			 cl->creds.lid);
+		snprintf(own.server, sizeof(own.server), "%s", WA_SERVER_LID);
+		add_targets(s, &peer, false, me.device);
+		add_targets(s, &own, true, me.device);
+		migrate_targets(cl, s, d[0].user, d[1].user);
+	} else {
+		add_targets(s, &d[0], false, me.device);
+		add_targets(s, &d[1], true, me.device);
+	}
 	ensure_sessions(cl);
 }
 
@@ -689,6 +749,8 @@ int cl_send_ack(struct wa_client *cl, const struct wa_node *n)
 	}
 	if (error) {
 		snprintf(reason, sizeof(reason), "ack_error_%.32s", error);
+		LOG_WARN("client message refused by the server", "{s:s, s:s, s:s}", "id", id, "to",
+			 s->to, "error", error);
 		finish(cl, s, Y_EINVAL, reason);
 	} else {
 		finish(cl, s, Y_OK, NULL);

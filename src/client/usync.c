@@ -20,6 +20,7 @@ struct cl_devlist {
 #define DEVREQ_MAX 8 /* users per query (a message asks for two) */
 
 struct cl_devreq {
+	struct wa_client *cl;
 	struct cl_devices want[DEVREQ_MAX];
 	size_t n;
 	cl_devices_cb done;
@@ -94,14 +95,28 @@ static void read_user(struct cl_devreq *r, const struct wa_node *u)
 	struct cl_devices got;
 	const struct wa_node *ds = wa_node_child(u, "devices");
 	const struct wa_node *dl = ds ? wa_node_child(ds, "device-list") : NULL;
+	const struct wa_node *ln = wa_node_child(u, "lid");
+	const char *lid = ln ? wa_node_attr(ln, "val") : NULL;
+	size_t ll = lid ? strcspn(lid, ":@") : 0;
 
 	if (!dl || wa_node_attr_jid(u, "jid", &j) || fill_user(&got, &j))
 		return;
+	/* <lid val="LID@lid"/> beside a phone-number user's devices */
+	if (ll && ll < sizeof(got.lid) && !strcmp(lid + ll, "@lid") &&
+	    !strcmp(got.server, WA_SERVER_USER)) {
+		char pn[WA_SIGNAL_NAME_MAX + 24];
+
+		memcpy(got.lid, lid, ll);
+		got.lid[ll] = 0;
+		cl_device_jid(got.user, got.server, 0, pn, sizeof(pn));
+		cl_lid_learnt(r->cl, lid, pn);
+	}
 	for (size_t i = 0; i < r->n; i++) {
 		struct cl_devices *w = &r->want[i];
 
 		if (strcmp(w->user, got.user) || strcmp(w->server, got.server))
 			continue;
+		memcpy(w->lid, got.lid, sizeof(w->lid));
 		w->n = 0;
 		for (uint32_t k = 0; dl->content == WA_CONTENT_LIST && k < dl->nkids; k++) {
 			uint64_t id;
@@ -184,6 +199,7 @@ int cl_devices_get(struct wa_client *cl, const struct wa_jid *users, size_t n,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return Y_ENOMEM;
+	r->cl = cl;
 	r->n = n;
 	r->done = done;
 	for (size_t i = 0; i < n; i++) {

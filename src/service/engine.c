@@ -891,9 +891,21 @@ static void on_blocklist(struct wa_client *cl, const char *const *jids, size_t n
 	json_decref(a);
 }
 
+static void lid_learnt(struct engine *e, const char *id, const char *lid, const char *pn);
+
+/* The client heard a LID and its phone number: kept in wa_lid_map. */
+static void on_lid_map(struct wa_client *cl, const char *lid, const char *pn, void *ud)
+{
+	struct esess *x = ud;
+
+	(void)cl;
+	if (!x->forgotten && !x->e->stopping)
+		lid_learnt(x->e, x->id, lid, pn);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
-	on_sent, on_receipt, on_message, on_presence, on_blocklist,
+	on_sent, on_receipt, on_message, on_presence, on_blocklist, on_lid_map,
 };
 
 /* ---- commands on the loop ---- */

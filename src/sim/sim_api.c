@@ -17,6 +17,17 @@
  *                                              step (sim_passkey.c); without a key the
  *                                              sim makes a test key and returns it
  *   GET    /sim/accounts/{phone}/passkey      the step as the phone sees it
+ *   POST   /sim/accounts/{phone}/lid-first {"on":bool}
+ *                                             a migrated account: what reaches its
+ *                                             devices names the other party by LID
+ *                                             (from=LID:dev@lid + sender_pn, receipts
+ *                                             from the LID): {phone, lid, lidFirst}
+ *   GET    /sim/accounts/{phone}/lid-first    {phone, lid, lidFirst}
+ *   POST   /sim/accounts/{phone}/lid-hidden {"on":bool}
+ *                                             the account's client predates LIDs:
+ *                                             no <lid> in its usync answers, no
+ *                                             sender_lid / peer_recipient_lid on
+ *                                             what reaches it: {phone, lid, lidHidden}
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}, or
  *                                              {jid:null, passkeyRequired:true}
  *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}; the
@@ -127,7 +138,7 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 	}
 	return reply(resp, 200,
 		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			       "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			       "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			       "accounts", (json_int_t)accounts, "devices", (json_int_t)devices,
 			       "connectionsOpen", (json_int_t)sim_conn_count(s), "connections",
 			       (json_int_t)s->st.connections, "handshakes",
@@ -143,7 +154,8 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 			       (json_int_t)s->st.phone_decrypt_failed, "outdated",
 			       (json_int_t)s->st.outdated, "prekeyLow", (json_int_t)s->st.prekey_low,
 			       "prekeyUploads", (json_int_t)s->st.prekey_uploads, "pairCodeFailed",
-			       (json_int_t)s->st.pair_code_failed));
+			       (json_int_t)s->st.pair_code_failed, "prekeyFetches",
+			       (json_int_t)s->st.prekey_fetches));
 }
 
 static int post_account(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
@@ -377,7 +389,29 @@ static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 		     json_pack("{s:s, s:s, s:o}", "phone", a->phone, "lid", a->lid, "devices", arr));
 }
 
-/* /sim/accounts/{phone}/devices[/{device}] */
+/* /sim/accounts/{phone}/lid-first and /lid-hidden: one boolean each */
+static int lid_flag_api(struct sim_account *a, bool *flag, const char *name, const char *method,
+			const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	if (!strcmp(method, "POST")) {
+		json_t *j = json_loadb((const char *)body, len, 0, NULL);
+		json_t *on = json_object_get(j, "on");
+
+		if (!json_is_boolean(on)) {
+			json_decref(j);
+			return error(resp, 400, "on (boolean) expected");
+		}
+		*flag = json_is_true(on);
+		json_decref(j);
+		LOG_INFO("sim account lid flag", "{s:s, s:b}", "phone", a->phone, name, (int)*flag);
+	} else if (strcmp(method, "GET")) {
+		return error(resp, 405, "GET or POST expected");
+	}
+	return reply(resp, 200, json_pack("{s:s, s:s, s:b}", "phone", a->phone, "lid", a->lid, name,
+					  (int)*flag));
+}
+
+/* /sim/accounts/{phone}/... */
 static int accounts_route(struct sim *s, const char *method, const char *rest,
 			  const uint8_t *body, size_t len, struct ybuf *resp)
 {
@@ -398,6 +432,10 @@ static int accounts_route(struct sim *s, const char *method, const char *rest,
 	rest += n;
 	if (!strcmp(rest, "/passkey"))
 		return sim_passkey_api(s, a, method, body, len, resp);
+	if (!strcmp(rest, "/lid-first"))
+		return lid_flag_api(a, &a->lid_first, "lidFirst", method, body, len, resp);
+	if (!strcmp(rest, "/lid-hidden"))
+		return lid_flag_api(a, &a->lid_hidden, "lidHidden", method, body, len, resp);
 	if (!strcmp(rest, "/devices")) {
 		if (strcmp(method, "GET"))
 			return error(resp, 405, "GET expected");

@@ -113,6 +113,14 @@ struct sim_account {
 	/* its "about" text (<iq xmlns="status">), served by usync <status/> */
 	char about[SIM_ABOUT_MAX + 1];
 	uint64_t about_t;              /* when it was set, 0: never */
+	/* a migrated account (POST /sim/accounts/{phone}/lid-first): messages and
+	 * receipts reach its devices with the other party named by LID
+	 * (from=LID:dev@lid, sender_pn), whatever namespace the stanza used */
+	bool lid_first;
+	/* an account whose client predates LIDs (POST .../lid-hidden): no <lid>
+	 * in the usync answers it gets, no sender_lid / peer_recipient_lid on
+	 * what reaches it by phone number */
+	bool lid_hidden;
 };
 
 struct sim_stats {
@@ -124,6 +132,7 @@ struct sim_stats {
 	uint64_t prekey_low;      /* prekey-low notifications sent */
 	uint64_t prekey_uploads;  /* encrypt set <list> iqs accepted */
 	uint64_t pair_code_failed;/* pair codes refused (a wrong code: the bundle did not open) */
+	uint64_t prekey_fetches;  /* bundles served by encrypt get <key> (one per user asked) */
 };
 
 struct sim {

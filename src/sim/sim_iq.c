@@ -129,6 +129,7 @@ static int add_bundle(struct sim *s, struct wa_node *list, const char *jid)
 	u = wa_node_add_child(list, "user");
 	if (!u || sim_attrs(u, "jid", jid, NULL))
 		return Y_ENOMEM;
+	s->st.prekey_fetches++;
 	wa_signal_put_be32(b4, reg);
 	if (!sim_child_bytes(u, "registration", b4, 4) || !sim_child_bytes(u, "type", "\x05", 1) ||
 	    !sim_child_bytes(u, "identity", ident, WA_KEY_LEN) || !(k = wa_node_add_child(u, "skey")))
@@ -291,7 +292,7 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 	if (!us || !query || !list)
 		return sim_conn_iq_error(c, iq, "400", "bad-request");
 	want_dev = wa_node_child(query, "devices") != NULL;
-	want_lid = wa_node_child(query, "lid") != NULL;
+	want_lid = wa_node_child(query, "lid") != NULL && !(c->acct && c->acct->lid_hidden);
 	want_contact = wa_node_child(query, "contact") != NULL;
 	want_status = wa_node_child(query, "status") != NULL;
 	r = sim_conn_iq_result(iq);

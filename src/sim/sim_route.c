@@ -206,6 +206,8 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 	rd = sim_device_find(ra, rdev);
 	if (!rd)
 		return Y_OK;
+	/* a migrated (LID-first) account hears of everyone by LID */
+	lid_mode = lid_mode || ra->lid_first;
 	sim_device_jid(me, c->dev->id, lid_mode, from, sizeof(from));
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)sim_now_s());
 	snprintf(notify, sizeof(notify), "Sim %s", me->phone);
@@ -214,16 +216,19 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 			    type ? type : "text", "notify", notify, NULL))
 		goto nomem;
 	if (ra == me && dest != me) {
-		/* a copy for the sender's other device: keyed by the chat */
-		if (sim_attrs(n, "recipient", wa_node_attr(msg, "to"), NULL))
+		/* a copy for the sender's other device: keyed by the chat, in the
+		 * namespace of from */
+		if (dest)
+			sim_device_jid(dest, 0, lid_mode, alt, sizeof(alt));
+		if (sim_attrs(n, "recipient", dest ? alt : wa_node_attr(msg, "to"), NULL))
 			goto nomem;
-		if (dest) {
+		if (dest && (lid_mode || !ra->lid_hidden)) {
 			sim_device_jid(dest, 0, !lid_mode, chat_alt, sizeof(chat_alt));
 			if (sim_attrs(n, lid_mode ? "peer_recipient_pn" : "peer_recipient_lid", chat_alt,
 				      NULL))
 				goto nomem;
 		}
-	} else {
+	} else if (lid_mode || !ra->lid_hidden) {
 		sim_device_jid(me, 0, !lid_mode, alt, sizeof(alt));
 		if (sim_attrs(n, lid_mode ? "sender_pn" : "sender_lid", alt, NULL))
 			goto nomem;
@@ -335,7 +340,9 @@ int sim_route_receipt(struct sim_conn *c, const struct wa_node *n)
 	s->st.receipts++;
 	/* a retry names the retrying device; the others speak for the account */
 	fdev = type && !strcmp(type, "retry") ? c->dev->id : 0;
-	sim_device_jid(c->acct, fdev, rlid, from, sizeof(from));
+	/* forwarded in the namespace it was addressed in, or by LID to a
+	 * migrated account */
+	sim_device_jid(c->acct, fdev, rlid || a->lid_first, from, sizeof(from));
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)sim_now_s());
 	for (struct sim_device *d = a->devices; d; d = d->next) {
 		struct wa_node *f;

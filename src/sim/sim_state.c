@@ -148,12 +148,13 @@ static json_t *account_json(const struct sim_account *a)
 			return NULL;
 		}
 	}
-	return json_pack("{s:s, s:s, s:{s:o, s:o, s:I}, s:o, s:I, s:I, s:I, s:o, s:o}", "phone",
+	return json_pack("{s:s, s:s, s:{s:o, s:o, s:I}, s:o, s:I, s:I, s:I, s:o, s:o, s:b}", "phone",
 			 a->phone, "lid", a->lid, "identity", "pub", hex(a->ident.pub, 32), "priv",
 			 hex(a->ident.priv, 32), "regId", (json_int_t)a->ident.registration_id,
 			 "spk", spk_json(&a->spk), "nextPrekey", (json_int_t)a->next_prekey,
 			 "nextDevice", (json_int_t)a->next_device, "keyIndex",
-			 (json_int_t)a->key_index, "store", store_json(a->store), "devices", devs);
+			 (json_int_t)a->key_index, "store", store_json(a->store), "devices", devs,
+			 "lidFirst", a->lid_first);
 }
 
 int sim_state_save(struct sim *s)
@@ -416,6 +417,7 @@ static int load_account(struct sim *s, json_t *o)
 		?: get_u32(o, "keyIndex", UINT32_MAX, &a->key_index);
 	if (rc)
 		return rc;
+	a->lid_first = json_is_true(json_object_get(o, "lidFirst")); /* absent in older files */
 	for (struct sim_account *b = a->next; b; b = b->next)
 		if (!strcmp(b->phone, a->phone) || !strcmp(b->lid, a->lid) ||
 		    !strcmp(b->phone, a->lid) || !strcmp(b->lid, a->phone))

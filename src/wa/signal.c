@@ -911,6 +911,43 @@ int wa_signal_delete_session(struct wa_signal *s, const struct wa_signal_addr *a
 	return sg_err(s, signal_protocol_session_delete_session(s->sctx, &sa));
 }
 
+int wa_signal_migrate_session(struct wa_signal *s, const struct wa_signal_addr *from,
+			      const struct wa_signal_addr *to)
+{
+	signal_protocol_address fa, ta;
+	char fkey[WA_SIGNAL_STORE_KEY_MAX + 1], tkey[WA_SIGNAL_STORE_KEY_MAX + 1];
+	struct ybuf b = YBUF_INIT(WA_SIGNAL_STORE_RECORD_MAX);
+	int rc;
+
+	if (!s || !addr_ok(from) || !addr_ok(to))
+		return Y_EINVAL;
+	rc = wa_signal_has_session(s, to);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	rc = wa_signal_has_session(s, from);
+	if (rc <= 0)
+		return rc;
+	fa = to_sg_addr(from);
+	ta = to_sg_addr(to);
+	if (addr_key(fkey, sizeof fkey, &fa) || addr_key(tkey, sizeof tkey, &ta))
+		return Y_EINVAL;
+	for (int kind = WA_SIGNAL_IDENTITY; kind >= WA_SIGNAL_SESSION; kind--) {
+		b.len = 0;
+		rc = s->store->load(s->store->ud, (enum wa_signal_kind)kind, fkey, &b);
+		if (rc == Y_ENOTFOUND && kind == WA_SIGNAL_IDENTITY)
+			continue; /* no identity kept: the first message saves it */
+		rc = rc ?: s->store->save(s->store->ud, (enum wa_signal_kind)kind, tkey, b.data, b.len);
+		if (rc)
+			goto out;
+	}
+	rc = 1;
+out:
+	if (b.data)
+		wa_wipe(b.data, b.len);
+	ybuf_release(&b);
+	return rc;
+}
+
 int wa_signal_delete_all_sessions(struct wa_signal *s, const char *name)
 {
 	int rc;

@@ -176,6 +176,16 @@ int wa_signal_session_from_bundle(struct wa_signal *s, const struct wa_signal_ad
 int wa_signal_has_session(struct wa_signal *s, const struct wa_signal_addr *addr);
 /* Deletes the session with addr (0 also when absent). */
 int wa_signal_delete_session(struct wa_signal *s, const struct wa_signal_addr *addr);
+/* Copies the session with `from` (and the identity we keep for it) to `to`,
+ * once: when `to` has no session yet and `from` has one. The record is
+ * copied as is, so the conversation goes on without a new bundle. The
+ * session with `from` stays: a peer that keeps one session per namespace
+ * (Baileys 6) goes on using it, and a redelivered pkmsg under the old
+ * address is still recognised as a replay. 1 copied, 0 nothing to do, or a
+ * negative Y_* code. Used when a contact's phone-number address becomes its
+ * LID address. */
+int wa_signal_migrate_session(struct wa_signal *s, const struct wa_signal_addr *from,
+			      const struct wa_signal_addr *to);
 /* Deletes the sessions with every device of `name`; returns how many, or < 0. */
 int wa_signal_delete_all_sessions(struct wa_signal *s, const char *name);
 

@@ -39,6 +39,9 @@ test('chats: latest activity first, last message, unread; message filters', asyn
     await h.until('a new second', async () => Date.now() >= Date.parse(c1.timestamp) + 1000);
     const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: `+${B.phone}`, text: 'to B' } });
     assert.equal(r.status, 202, r.text);
+    // B has it before the test ends (its first decrypt under our LID may go
+    // through a retry receipt)
+    await B.until(() => h.fromUs(B, us).some((x) => x.text === 'to B'), 'B has "to B"', 30000);
 
     let page = await chats();
     assert.equal(page.nextCursor, null);

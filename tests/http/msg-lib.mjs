@@ -13,6 +13,7 @@ export async function messaging(sim, { key = 'msg-lib-test-key-0123456789', pref
   const h = {
     sim,
     deviceJids: new Map(),
+    lids: new Map(), // our LID user by our phone (a send by LID files under it)
     libs,
     serve: (dataDir, env = {}) => startServer({
       dataDir,
@@ -44,6 +45,7 @@ export async function messaging(sim, { key = 'msg-lib-test-key-0123456789', pref
       assert.equal(scan.status, 200, scan.text);
       const done = await h.connected(srv, s.id);
       h.deviceJids.set(phone, done.deviceJid);
+      if (done.lid) h.lids.set(phone, done.lid.split(/[:@]/)[0]);
       return s.id;
     },
     async peer(phone, name, v = 6) {
@@ -60,9 +62,12 @@ export async function messaging(sim, { key = 'msg-lib-test-key-0123456789', pref
       assert.equal(r.status, 200, r.text);
       return r.body.data;
     },
-    // what B received from us (our phone-number JID) with each text
+    // what B received from us (under our phone-number JID, or our LID: we
+    // write by LID when the usync answer gives the peer's) with each text
     fromUs: (B, usPhone) => B.upserts.filter((u) => !u.key.fromMe &&
-      u.key.remoteJid === `${usPhone}@s.whatsapp.net`).map((u) => ({ id: u.key.id, text: textOf(u.message) })),
+      (u.key.remoteJid === `${usPhone}@s.whatsapp.net` ||
+       (h.lids.get(usPhone) && u.key.remoteJid === `${h.lids.get(usPhone)}@lid`)))
+      .map((u) => ({ id: u.key.id, text: textOf(u.message) })),
     // our device's row in /sim/accounts/{phone}/devices (unacked, queued, online)
     async ourDevice(phone) {
       const r = await sim.api('GET', `/sim/accounts/${phone}/devices`);

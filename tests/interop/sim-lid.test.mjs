@@ -56,3 +56,44 @@ test('baileys 7 <-> baileys 7 and baileys 7 <-> baileys 6 exchange text with del
 		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
 	}
 });
+
+// The per-account LID-first switch: every message and receipt reaching a
+// migrated account names the other party by LID (from=LID:dev@lid with
+// sender_pn), even when the sender addressed it by phone number.
+test('a LID-first account hears of Baileys 7 and Baileys 6 peers by LID, both ways', async () => {
+	const b7 = await loadBaileys(7);
+	const b6 = await loadBaileys(6);
+	const sim = await startSim();
+	const L = client(b7, sim, '15550008881', 'L7');
+	const Q = client(b7, sim, '15550008882', 'Q7');
+	const R = client(b6, sim, '15550008883', 'R6');
+	try {
+		const lids = {};
+		for (const p of ['15550008881', '15550008882', '15550008883']) lids[p] = (await sim.api('POST', '/sim/accounts', { phone: p })).json.lid;
+		const bad = await sim.api('POST', '/sim/accounts/15550008881/lid-first', { on: 'yes' });
+		assert.equal(bad.status, 400);
+		assert.equal((await sim.api('POST', '/sim/accounts/15559999999/lid-first', { on: true })).status, 404);
+		const sw = await sim.api('POST', '/sim/accounts/15550008881/lid-first', { on: true });
+		assert.equal(sw.status, 200);
+		assert.equal(sw.json.lidFirst, true);
+		assert.equal((await sim.api('GET', '/sim/accounts/15550008881/lid-first')).json.lidFirst, true);
+		for (const c of [L, Q, R]) c.connect();
+		for (const c of [L, Q, R]) await c.until(() => c.opens && c.pending, `${c.name} open`, 40000);
+		for (const c of [L, Q, R]) await c.until(() => c.upserts.some((u) => u.message?.protocolMessage), `${c.name}: phone key share`);
+		// Q7 and R6 address L by phone number; L hears of them by LID
+		const g1 = await exchange(Q, L, '15550008881', 'Q7 -> lid-first L7');
+		assert.equal(g1.key.remoteJid, `${lids['15550008882']}@lid`);
+		const g2 = await exchange(R, L, '15550008881', 'R6 -> lid-first L7');
+		assert.equal(g2.key.remoteJid, `${lids['15550008883']}@lid`);
+		// and L answers both in the chat it got (by LID)
+		await exchange(L, Q, lids['15550008882'], 'L7 -> Q7 by LID', 'lid');
+		const g4 = await exchange(L, R, '15550008883', 'L7 -> R6 by phone');
+		assert.match(g4.key.remoteJid, /^15550008881@s\.whatsapp\.net$|@lid$/);
+		const st = await sim.api('GET', '/sim/stats');
+		assert.equal(st.json.errors, 0);
+		assert.ok(st.json.prekeyFetches >= 1, 'prekeyFetches counted');
+	} finally {
+		for (const c of [L, Q, R]) c.end();
+		assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());
+	}
+});

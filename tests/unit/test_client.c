@@ -621,6 +621,35 @@ static void run_end_case(const struct end_case *ec)
 	fx_release(&f);
 }
 
+static bool got_status_ack(void *a)
+{
+	const struct fx *f = a;
+	const struct wa_node *k = fw_find(fw_last(&f->sv), 0, "ack", NULL);
+
+	return k && !strcmp(wa_node_attr(k, "class") ?: "", "status");
+}
+
+/* A node the client has no handler for (here <status>, §13) is still
+ * acknowledged, with its id, class and from; one without an id is not. */
+TEST(unknown_node_acknowledged)
+{
+	struct fx f;
+	const struct wa_client_opts o = { .name = "ack-all" };
+	const struct wa_node *k;
+
+	REQUIRE(fx_init(&f, true, &o));
+	REQUIRE(wa_client_start(f.cl) == Y_OK);
+	REQUIRE(run_until(f.l, in_connected, &f));
+	fw_send_free(fw_last(&f.sv), fw_node("status", "from", "s.whatsapp.net", NULL));
+	fw_send_free(fw_last(&f.sv), fw_node("status", "id", "st-1", "from", "s.whatsapp.net", NULL));
+	REQUIRE(run_until(f.l, got_status_ack, &f));
+	k = fw_find(fw_last(&f.sv), 0, "ack", NULL);
+	CHECK_EQ_STR(wa_node_attr(k, "id"), "st-1");
+	CHECK_EQ_STR(wa_node_attr(k, "to"), "s.whatsapp.net");
+	CHECK_EQ_INT(wa_client_state(f.cl), WA_CL_CONNECTED);
+	fx_release(&f);
+}
+
 TEST(stream_error_401_logs_out)
 {
 	run_end_case(&(struct end_case){ n_401, WA_CL_LOGGED_OUT, WA_REASON_DEVICE_REMOVED, false });
@@ -800,6 +829,7 @@ int main(void)
 	RUN(pair_success_hosted_hmac_prefix_mismatch_refused);
 	RUN(pair_success_malformed_refused);
 	RUN(stream_error_515_reconnects_at_once);
+	RUN(unknown_node_acknowledged);
 	RUN(stream_error_401_logs_out);
 	RUN(conflict_device_removed_logs_out);
 	RUN(conflict_replaced_fails);

@@ -438,6 +438,42 @@ TEST(sessions_per_device)
 	peer_release(&bob1);
 }
 
+/* A conversation under bob's phone-number address moves to his LID address
+ * once: the next messages go on in the same session (msg, not pkmsg), in
+ * both directions, with alice's identity record for bob kept. */
+TEST(session_moves_to_lid)
+{
+	struct peer alice, bob;
+	struct wa_signal_addr pn, lid, alice_lid;
+	uint8_t pt[8] = "moved";
+
+	REQUIRE(peer_init(&alice, "111", 0) == 0);
+	REQUIRE(peer_init(&bob, "222", 3) == 0);
+	REQUIRE(connect_peers(&alice, &bob) == 0);
+	CHECK_EQ_INT(send_one(&alice, &bob, pt, sizeof pt), WA_SIGNAL_PKMSG);
+	CHECK_EQ_INT(send_one(&bob, &alice, pt, sizeof pt), WA_SIGNAL_MSG);
+	pn = bob.addr;
+	REQUIRE(wa_signal_address(&lid, "987654321", "lid", 0, 3, WA_SIGNAL_ADDR_DOMAIN) == 0);
+	REQUIRE(wa_signal_address(&alice_lid, "555", "lid", 0, 0, WA_SIGNAL_ADDR_DOMAIN) == 0);
+	CHECK_EQ_INT(wa_signal_migrate_session(alice.s, &pn, &lid), 1);
+	CHECK_EQ_INT(wa_signal_has_session(alice.s, &pn), 1); /* kept */
+	CHECK_EQ_INT(wa_signal_has_session(alice.s, &lid), 1);
+	CHECK_EQ_INT(wa_signal_memstore_count(alice.store, WA_SIGNAL_IDENTITY), 2);
+	/* once: nothing left to move, and a LID session is never overwritten */
+	CHECK_EQ_INT(wa_signal_migrate_session(alice.s, &pn, &lid), 0);
+	/* bob moves alice too; both go on under the new names */
+	CHECK_EQ_INT(wa_signal_migrate_session(bob.s, &alice.addr, &alice_lid), 1);
+	bob.addr = lid;
+	alice.addr = alice_lid;
+	CHECK_EQ_INT(send_one(&alice, &bob, pt, sizeof pt), WA_SIGNAL_MSG);
+	CHECK_EQ_INT(send_one(&bob, &alice, pt, sizeof pt), WA_SIGNAL_MSG);
+	CHECK_EQ_INT(wa_signal_migrate_session(alice.s, &lid, &lid), 0);
+	pn.name[0] = 0;
+	CHECK_EQ_INT(wa_signal_migrate_session(alice.s, &pn, &lid), Y_EINVAL);
+	peer_release(&alice);
+	peer_release(&bob);
+}
+
 TEST(group_sender_keys)
 {
 	struct peer alice, bob, carol;
@@ -659,6 +695,7 @@ int main(void)
 	RUN(too_far_ahead_rejected);
 	RUN(no_session_and_bad_arguments);
 	RUN(sessions_per_device);
+	RUN(session_moves_to_lid);
 	RUN(group_sender_keys);
 	RUN(padding);
 	RUN(store_errors_are_reported);
