@@ -486,7 +486,7 @@ function png(w, h, rgb) {
 // received media from an unmodified Baileys 7 peer (it encrypts and uploads to
 // the simulator's media host; our server downloads and verifies; the page
 // fetches the file with the cookie into a blob: URL).
-test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a viewer sees no send box; received image, document and a failed media', { timeout: 240000 }, async () => {
+test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a viewer sees no send box; received image, document, audio, video and a failed media', { timeout: 240000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/deps.sh test installs Debian's chromium`);
   const { chromium } = loadPlaywright();
   mkdirSync(SHOTS, { recursive: true });
@@ -587,6 +587,18 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     assert.equal(download.suggestedFilename(), 'report.pdf');
     const got = readFileSync(await download.path());
     assert.equal(crypto.createHash('sha256').update(got).digest('hex'), crypto.createHash('sha256').update(doc).digest('hex'));
+    // audio and video: the players get blob: URLs made from the fetched file
+    await B.sock.sendMessage(to, { audio: Buffer.concat([Buffer.from('OggS'), crypto.randomBytes(3000)]), mimetype: 'audio/ogg; codecs=opus', ptt: true, seconds: 1 });
+    await B.sock.sendMessage(to, { video: Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypmp42', 'binary'), crypto.randomBytes(5000)]), mimetype: 'video/mp4', caption: 'a clip' });
+    for (const sel of ['audio[data-media="audio"]', 'video[data-media="video"]']) {
+      const el = page.locator(sel);
+      await el.waitFor({ timeout: 30000 });
+      assert.match(await el.getAttribute('src'), /^blob:/, sel);
+    }
+    // a reload keeps the cookie sign-in (GET /api/v1/auth/me) and the route
+    await page.reload();
+    await page.locator('.msg.outbound', { hasText: 'hello by cookie' }).waitFor();
+    assert.equal(await page.locator('.who').textContent(), 'ops@dash.test operator');
     // a damaged blob: the message fails and the page says why
     assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'flip' })).status, 200);
     await B.sock.sendMessage(to, { image: png(3, 3, [0, 0, 200]), mimetype: 'image/png' });
