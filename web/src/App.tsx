@@ -189,7 +189,6 @@ export function App() {
       if (live && e instanceof ApiError && e.status === 401) setAuth(null);
     });
     return () => { live = false; };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api]);
   const check = async (k: string) => {
     const a = new Api(k);

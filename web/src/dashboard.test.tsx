@@ -201,9 +201,12 @@ function recordingFetch(routes: Record<string, () => Response>) {
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 
+// waits of the tests below: generous, as the machine may be busy (a build beside them)
+const SLOW = { timeout: 10000 };
+
 describe('sign-in by email and password', () => {
   afterEach(() => { vi.unstubAllGlobals(); sessionStorage.clear(); });
-  it("wrong password shows the API's message, a locked account says so; then the cookie sign-in sends X-CSRF-Token, never the key or the password, and sign-out calls logout", async () => {
+  it("wrong password shows the API's message, a locked account says so; then the cookie sign-in sends X-CSRF-Token, never the key or the password, and sign-out calls logout", { timeout: 30000 }, async () => {
     let answer = 0;
     const { f, calls } = recordingFetch({
       'POST /api/v1/auth/login': () => [
@@ -223,15 +226,15 @@ describe('sign-in by email and password', () => {
     const pw = screen.getByLabelText('Password') as HTMLInputElement;
     fireEvent.change(pw, { target: { value: 'wrong-password' } });
     fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
-    expect((await screen.findByRole('alert')).textContent).toContain('wrong email or password');
+    expect((await screen.findByRole('alert', undefined, SLOW)).textContent).toContain('wrong email or password');
     expect(pw.value).toBe(''); // not kept, even in the form
     fireEvent.change(pw, { target: { value: 'wrong-again' } });
     fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
-    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/locked.*Try again in 14 min/));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/locked.*Try again in 14 min/), SLOW);
     fireEvent.change(pw, { target: { value: 'right-password' } });
     fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
     // the header names the user and the role
-    await waitFor(() => expect(document.querySelector('.who')?.textContent).toBe('ops@example.com operator'));
+    await waitFor(() => expect(document.querySelector('.who')?.textContent).toBe('ops@example.com operator'), SLOW);
     const login = calls.filter((c) => c.path === '/api/v1/auth/login');
     expect(login.map((c) => c.body)).toEqual([
       { email: 'ops@example.com', password: 'wrong-password' },
@@ -246,10 +249,10 @@ describe('sign-in by email and password', () => {
     // a state-changing request carries X-CSRF-Token and no key; a GET does not need the token
     window.history.pushState({}, '', '/sessions');
     window.dispatchEvent(new PopStateEvent('popstate'));
-    fireEvent.change(await screen.findByLabelText('Name'), { target: { value: 'Office' } });
+    fireEvent.change(await screen.findByLabelText('Name', undefined, SLOW), { target: { value: 'Office' } });
     fireEvent.click(screen.getByRole('button', { name: 'Create session' }));
     // the API's 403 message is shown
-    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('this needs the operator role'));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('this needs the operator role'), SLOW);
     const create = calls.find((c) => c.method === 'POST' && c.path === '/api/v1/sessions')!;
     expect(create.headers['X-CSRF-Token']).toBe('csrf-abc');
     expect(create.headers['X-API-Key']).toBeUndefined();
@@ -257,25 +260,25 @@ describe('sign-in by email and password', () => {
     const get = calls.find((c) => c.method === 'GET' && c.path.startsWith('/api/v1/sessions'))!;
     expect(get.headers['X-CSRF-Token']).toBeUndefined();
     fireEvent.click(screen.getByRole('button', { name: 'Sign out' }));
-    await screen.findByRole('button', { name: 'Sign in' });
+    await screen.findByRole('button', { name: 'Sign in' }, SLOW);
     const out = calls.find((c) => c.path === '/api/v1/auth/logout')!;
     expect(out.method).toBe('POST');
     expect(out.headers['X-CSRF-Token']).toBe('csrf-abc');
     expect(sessionStorage.getItem('yesapp.csrf')).toBeNull();
     window.history.pushState({}, '', '/');
   });
-  it('a viewer sees no create or send controls', async () => {
+  it('a viewer sees no create or send controls', { timeout: 30000 }, async () => {
     const f = jsonFetch({
       '/api/v1/sessions/s1/messages': [200, { data: [msg({ id: 'n', text: 'hello' })], nextCursor: null }],
       '/api/v1/sessions': [200, { data: [], nextCursor: null }],
     });
     render(<Conversation api={new Api('', f, 'c', 'viewer')} id="s1" />);
-    await screen.findByText('hello');
+    await screen.findByText('hello', undefined, SLOW);
     expect(screen.queryByRole('button', { name: 'Send' })).toBeNull();
     expect(screen.getByText(/may read messages, not send them/)).toBeTruthy();
     cleanup();
     render(<Conversation api={new Api('', f, 'c', 'operator')} id="s1" />);
-    await screen.findByText('hello');
+    await screen.findByText('hello', undefined, SLOW);
     expect(screen.getByRole('button', { name: 'Send' })).toBeTruthy();
   });
 });
@@ -286,17 +289,17 @@ describe('media', () => {
     id: 'mm', direction: 'inbound', status: 'received', type: String(media.kind), text: null,
     content: { media: media as never, mediaUrl: '/api/v1/media/mm' }, ...over,
   });
-  it('an image is fetched with the key into a blob: URL and shown inline', async () => {
+  it('an image is fetched with the key into a blob: URL and shown inline', { timeout: 30000 }, async () => {
     const made: Blob[] = [];
     vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: (b: Blob) => { made.push(b); return 'blob:test/1'; }, revokeObjectURL: () => {} }));
     const { f, calls } = recordingFetch({ 'GET /api/v1/media/mm': () => new Response(new Uint8Array([137, 80, 78, 71]), { status: 200, headers: { 'Content-Type': 'image/png' } }) });
     render(<MediaView api={new Api('k9', f)} m={mediaMsg({}, { kind: 'image', mimetype: 'image/png', caption: 'a cat' })} />);
-    const img = (await screen.findByRole('img', { name: 'a cat' })) as HTMLImageElement;
+    const img = (await screen.findByRole('img', { name: 'a cat' }, SLOW)) as HTMLImageElement;
     expect(img.getAttribute('src')).toBe('blob:test/1');
     expect(calls[0].headers['X-API-Key']).toBe('k9');
     expect(made[0].size).toBe(4);
   });
-  it('a failed media shows its reason; a document gets a download button; a failed download says why', async () => {
+  it('a failed media shows its reason; a document gets a download button; a failed download says why', { timeout: 30000 }, async () => {
     const { f } = recordingFetch({ 'GET /api/v1/media/mm': () => json(404, { error: 'MEDIA_NOT_FOUND', message: 'media not downloaded', details: { state: 'failed', reason: 'media: bad mac' } }) });
     const api = new Api('k', f);
     render(<MediaView api={api} m={mediaMsg({ status: 'failed', reason: 'media: bad mac' }, { kind: 'image', mimetype: 'image/png' })} />);
@@ -304,6 +307,6 @@ describe('media', () => {
     cleanup();
     render(<MediaView api={api} m={mediaMsg({}, { kind: 'document', mimetype: 'application/pdf', fileName: 'report.pdf', size: 300000 })} />);
     fireEvent.click(screen.getByRole('button', { name: /Download report\.pdf \(293\.0 KiB\)/ }));
-    expect((await screen.findByRole('alert')).textContent).toContain('download failed: media: bad mac');
+    expect((await screen.findByRole('alert', undefined, SLOW)).textContent).toContain('download failed: media: bad mac');
   });
 });
