@@ -5,9 +5,10 @@
 
 /* Everything the app loads comes from this origin; no inline script or
  * style element (React sets styles through the DOM, which style-src allows);
- * QR images are blob: URLs made from fetched SVG. */
+ * QR images and received media are blob: URLs made from fetched bytes
+ * (media-src for the audio and video players). */
 const char dash_csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
-			"img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; "
+			"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; "
 			"manifest-src 'self'; base-uri 'none'; form-action 'none'; "
 			"frame-ancestors 'none'";
 

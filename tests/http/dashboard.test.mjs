@@ -18,6 +18,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { startServer, stopServer, req, until } from './lib.mjs';
+import crypto from 'node:crypto';
+import https from 'node:https';
+import { writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
+import { startSim, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
 
 const KEY = 'dashboard-test-key-0123456789';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -225,6 +230,31 @@ function rawGet(port, path, headers) {
   });
 }
 
+// Collects the page's console errors and warnings and its page errors into problems, except
+// those excused(text, url) names.
+function watchConsole(page, problems, excused) {
+  page.on('console', (m) => {
+    if (m.type() !== 'error' && m.type() !== 'warning') return;
+    const url = m.location()?.url ?? '';
+    const text = m.text();
+    if (excused(text, url)) return;
+    problems.push(`${page.url()}: console ${m.type()}: ${text} (${url})`);
+  });
+  page.on('pageerror', (e) => problems.push(`${page.url()}: page error: ${e.message}`));
+}
+
+// Creates a session from the Sessions page; resolves when its page shows the decoded QR.
+async function createInPage(page, name) {
+  await page.getByRole('link', { name: 'Sessions' }).click();
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create session' }).click();
+  await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
+  const qr = page.locator('img.qr');
+  await qr.waitFor();
+  await until('the QR image decoded', () => qr.evaluate((i) => i.complete && i.naturalWidth > 0));
+  return { id: page.url().split('/').pop(), qr };
+}
+
 test('in Chromium: sign in, link by the sandbox, live status, messages, webhook, every page without console errors', { timeout: 240000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/deps.sh test installs Debian's chromium`);
   const { chromium } = loadPlaywright();
@@ -253,14 +283,10 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
     let wrongKeyPhase = true;
-    page.on('console', (m) => {
-      if (m.type() !== 'error' && m.type() !== 'warning') return;
-      const url = m.location()?.url ?? '';
-      const text = m.text();
-      if (wrongKeyPhase && /status of 401/.test(text) && url.endsWith('/api/v1/sessions?limit=1')) return;
-      problems.push(`${page.url()}: console ${m.type()}: ${text} (${url})`);
+    watchConsole(page, problems, (text, url) => {
+      if (wrongKeyPhase && /status of 401/.test(text) && url.endsWith('/api/v1/sessions?limit=1')) return true;
+      return false;
     });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: page error: ${e.message}`));
     const shot = async (name) => {
       await page.screenshot({ path: join(SHOTS, `${name}-${page.viewportSize().width}.png`), fullPage: true });
     };
@@ -282,14 +308,7 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     await until('the live stream', async () => (await page.locator('.live').textContent()) === 'live');
 
     // create a session: its QR, large
-    await page.getByRole('link', { name: 'Sessions' }).click();
-    await page.getByLabel('Name').fill('Office');
-    await page.getByRole('button', { name: 'Create session' }).click();
-    await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
-    const id = page.url().split('/').pop();
-    const qr = page.locator('img.qr');
-    await qr.waitFor();
-    await until('the QR image decoded', () => qr.evaluate((i) => i.complete && i.naturalWidth > 0));
+    const { id, qr } = await createInPage(page, 'Office');
     assert.match(await qr.getAttribute('src'), /^blob:/);
     const box = await qr.boundingBox();
     assert.ok(box.width >= 250, `QR ${box.width} px wide`);
@@ -439,5 +458,185 @@ test('in Chromium: sign in, link by the sandbox, live status, messages, webhook,
     await browser.close();
     receiver.close();
     await stopServer(srv);
+  }
+});
+
+// A real PNG (w x h, one colour) so the browser must decode what it was given.
+function png(w, h, rgb) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b) => { let c = 0xffffffff; for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const rows = [];
+  for (let y = 0; y < h; y++) rows.push(Buffer.from([0, ...Array.from({ length: w }, () => rgb).flat()]));
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'binary'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// Email/password sign-in against a real server linked to `yesapp sim`, and
+// received media from an unmodified Baileys 7 peer (it encrypts and uploads to
+// the simulator's media host; our server downloads and verifies; the page
+// fetches the file with the cookie into a blob: URL).
+test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a viewer sees no send box; received image, document, audio, video and a failed media', { timeout: 240000 }, async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/deps.sh test installs Debian's chromium`);
+  const { chromium } = loadPlaywright();
+  mkdirSync(SHOTS, { recursive: true });
+  const sim = await startSim();
+  const info = (await sim.api('GET', '/sim/info')).json;
+  const caFile = join(SHOTS, `sim-ca-${process.pid}.pem`);
+  writeFileSync(caFile, info.caCert);
+  const lib = await loadBaileys(7);
+  const srv = await startServer({ env: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: info.rootPublicKey, WA_CA_FILE: caFile, API_KEY: KEY, RATE_LIMIT_MESSAGES: '0' } });
+  srv.key = KEY;
+  const us = `1556${uniq}301`, them = `1556${uniq}302`;
+  const B = client(lib, sim, them, 'DashPeer', { fetchAgent: new https.Agent({ ca: info.caCert }) });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  const problems = [];
+  try {
+    B.connect();
+    await B.until(() => B.opens && B.pending, 'peer open');
+    await B.until(() => B.upserts.some((u) => u.message?.protocolMessage), 'peer: phone protocol messages');
+    await sim.api('POST', '/sim/accounts', { phone: us });
+    // users, made by the admin key
+    for (const [email, role] of [['ops@dash.test', 'operator'], ['look@dash.test', 'viewer']]) {
+      const u = await req(srv, 'POST', '/api/v1/users', { body: { email, role, password: `${role}-password-1`, displayName: role === 'viewer' ? 'Looker' : undefined } });
+      assert.equal(u.status, 201, u.text);
+    }
+
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    const page = await ctx.newPage();
+    let wrongPasswordPhase = true;
+    watchConsole(page, problems, (text, url) => {
+      if (wrongPasswordPhase && /status of 401/.test(text) && url.endsWith('/api/v1/auth/login')) return true;
+      // a media file asked for while its download is still pending answers 404 MEDIA_NOT_FOUND
+      // (state pending); the page says "Downloading…" and asks again on the message.media event
+      if (/status of 404/.test(text) && /\/api\/v1\/media\//.test(url)) return true;
+      return false;
+    });
+    const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}-${page.viewportSize().width}.png`), fullPage: true });
+
+    await page.goto(srv.base + '/');
+    await page.getByRole('tab', { name: 'Email and password' }).click();
+    await page.getByLabel('Email').fill('ops@dash.test');
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'wrong email or password' }).waitFor();
+    await shot('signin-password-wrong');
+    await page.getByLabel('Password').fill('operator-password-1');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    wrongPasswordPhase = false;
+    assert.equal(await page.locator('.who').textContent(), 'ops@dash.test operator');
+    const store = await page.evaluate(() => JSON.stringify({ s: { ...sessionStorage }, l: { ...localStorage }, c: document.cookie }));
+    assert.doesNotMatch(store, /operator-password-1/, 'the password is not stored');
+    assert.doesNotMatch(store, /yesapp_session/, 'the session cookie is HttpOnly');
+    const csrf = await page.evaluate(() => sessionStorage.getItem('yesapp.csrf'));
+    assert.match(csrf, /^[0-9a-f]{64}$/);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('yesapp.apiKey')), null);
+    const cookie = (await ctx.cookies()).find((c) => c.name === 'yesapp_session');
+    assert.ok(cookie && cookie.httpOnly, 'HttpOnly cookie set');
+    await until('the live stream by cookie', async () => (await page.locator('.live').textContent()) === 'live');
+
+    // create a session in the page (a POST: the cookie and X-CSRF-Token), link it by the simulator
+    // the phone scans the QR once the page shows it (scanning before the page has fetched it
+    // makes its qr.svg a 404: the code is used up)
+    const { id } = await createInPage(page, 'Media');
+    const s = (await req(srv, 'GET', `/api/v1/sessions/${id}`)).body;
+    assert.equal((await sim.api('POST', '/sim/scan', { phone: us, qr: s.qrCode })).status, 200);
+    await page.getByLabel('Message').waitFor({ timeout: 30000 });
+    // the same cookie without the token is refused: the page's POSTs above carried it
+    const cookieHeader = `yesapp_session=${cookie.value}`;
+    const noToken = await fetch(`${srv.base}/api/v1/sessions`, { method: 'POST', headers: { Cookie: cookieHeader, 'Content-Type': 'application/json' }, body: '{"name":"x"}' });
+    assert.equal(noToken.status, 403);
+    assert.equal((await noToken.json()).error, 'CSRF_FAILED');
+
+    // send from the page: 202, reaches the Baileys peer
+    await page.getByLabel('To').fill('+' + them);
+    await page.getByLabel('Message').fill('hello by cookie');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('.msg.outbound', { hasText: 'hello by cookie' }).waitFor();
+    await B.until(() => B.upserts.some((u) => textOf(u.message) === 'hello by cookie'), 'the peer got the message');
+    const audit = await req(srv, 'GET', '/api/v1/audit?limit=100');
+    const opsId = (await req(srv, 'GET', '/api/v1/users')).body.data.find((u) => u.email === 'ops@dash.test').id;
+    assert.ok(audit.body.data.some((a) => a.actor === `user:${opsId}` && a.route === '/api/v1/sessions/{id}/messages' && a.status === 202), 'sent as the user, by cookie');
+
+    // media from the peer: a real PNG shown inline from a blob: URL
+    const to = `${us}@s.whatsapp.net`;
+    const image = png(7, 5, [200, 30, 30]);
+    await B.sock.sendMessage(to, { image, mimetype: 'image/png', caption: 'a real picture' });
+    const img = page.locator('img.media.image');
+    await img.waitFor({ timeout: 30000 });
+    assert.match(await img.getAttribute('src'), /^blob:/);
+    await until('the image decoded', () => img.evaluate((i) => i.complete && i.naturalWidth === 7 && i.naturalHeight === 5));
+    await page.locator('.msg.inbound', { hasText: 'a real picture' }).waitFor();
+    // a document: a download button that hands over the same bytes
+    const doc = Buffer.concat([Buffer.from('%PDF-1.7\n'), crypto.randomBytes(20000)]);
+    await B.sock.sendMessage(to, { document: doc, mimetype: 'application/pdf', fileName: 'report.pdf' });
+    const dl = page.getByRole('button', { name: /Download report\.pdf/ });
+    await dl.waitFor({ timeout: 30000 });
+    const [download] = await Promise.all([page.waitForEvent('download'), dl.click()]);
+    assert.equal(download.suggestedFilename(), 'report.pdf');
+    const got = readFileSync(await download.path());
+    assert.equal(crypto.createHash('sha256').update(got).digest('hex'), crypto.createHash('sha256').update(doc).digest('hex'));
+    // audio and video: the players get blob: URLs made from the fetched file
+    await B.sock.sendMessage(to, { audio: Buffer.concat([Buffer.from('OggS'), crypto.randomBytes(3000)]), mimetype: 'audio/ogg; codecs=opus', ptt: true, seconds: 1 });
+    await B.sock.sendMessage(to, { video: Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypmp42', 'binary'), crypto.randomBytes(5000)]), mimetype: 'video/mp4', caption: 'a clip' });
+    for (const sel of ['audio[data-media="audio"]', 'video[data-media="video"]']) {
+      const el = page.locator(sel);
+      await el.waitFor({ timeout: 30000 });
+      assert.match(await el.getAttribute('src'), /^blob:/, sel);
+    }
+    // a reload keeps the cookie sign-in (GET /api/v1/auth/me) and the route
+    await page.reload();
+    await page.locator('.msg.outbound', { hasText: 'hello by cookie' }).waitFor();
+    assert.equal(await page.locator('.who').textContent(), 'ops@dash.test operator');
+    // a damaged blob: the message fails and the page says why
+    assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'flip' })).status, 200);
+    await B.sock.sendMessage(to, { image: png(3, 3, [0, 0, 200]), mimetype: 'image/png' });
+    await page.locator('[data-media-error]', { hasText: 'image could not be received: media: bad mac' }).waitFor({ timeout: 30000 });
+    assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'off' })).status, 200);
+    await shot('conversation-media');
+
+    // sign out: the server ends the cookie's sign-in
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('yesapp.csrf')), null);
+    const after = await fetch(`${srv.base}/api/v1/auth/me`, { headers: { Cookie: cookieHeader } });
+    assert.equal(after.status, 401, 'the old cookie no longer signs in');
+
+    // a viewer: sees the conversation, no send box, no create, no delete
+    await page.getByRole('tab', { name: 'Email and password' }).click();
+    await page.getByLabel('Email').fill('look@dash.test');
+    await page.getByLabel('Password').fill('viewer-password-1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    assert.equal(await page.locator('.who').textContent(), 'Looker viewer');
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.locator(`[data-session="${id}"]`).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Create session' }).count(), 0);
+    await page.goto(`${srv.base}/sessions/${id}`);
+    await page.locator('.msg.outbound', { hasText: 'hello by cookie' }).waitFor();
+    await page.locator('[data-no-sendbox]').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Send' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0);
+    await until('the viewer sees the image too', () => page.locator('img.media.image').evaluate((i) => i.naturalWidth === 7));
+    await shot('conversation-viewer');
+    await ctx.close();
+    assert.deepEqual(problems, []);
+  } finally {
+    B.end();
+    await browser.close();
+    await stopServer(srv);
+    await sim.stop();
+    rmSync(caFile, { force: true });
   }
 });

@@ -1,7 +1,43 @@
-// The dashboard's only way to the server: fetch() with the X-API-Key header.
-// The key lives in sessionStorage (gone when the tab closes), never in a URL.
+// The dashboard's only way to the server: fetch() with the X-API-Key header,
+// or (signed in by email and password) the HTTP-only session cookie plus the
+// X-CSRF-Token header on every state-changing request. The key or the CSRF
+// token lives in sessionStorage (gone when the tab closes), never in a URL;
+// the password is never stored.
 
 export const KEY_STORAGE = 'yesapp.apiKey';
+export const CSRF_STORAGE = 'yesapp.csrf';
+export const WHO_STORAGE = 'yesapp.who';
+
+export type Role = 'viewer' | 'operator' | 'admin';
+const ROLE_RANK: Record<string, number> = { viewer: 1, operator: 2, admin: 3 };
+
+/** GET /api/v1/auth/me */
+export interface Me {
+  kind: 'user' | 'key';
+  id: string;
+  role: Role;
+  scoped: boolean;
+  csrfToken?: string;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  displayName: string | null;
+  role: Role;
+}
+
+export interface MediaInfo {
+  kind: string;
+  mimetype: string;
+  size?: number;
+  fileName?: string;
+  caption?: string;
+  seconds?: number;
+  width?: number;
+  height?: number;
+  ptt?: boolean;
+}
 
 export class ApiError extends Error {
   status: number;
@@ -45,6 +81,7 @@ export interface Message {
   reason: string | null;
   timestamp: string | null;
   createdAt: string;
+  content?: { media?: MediaInfo; mediaUrl?: string; [k: string]: unknown } | null;
 }
 
 export interface Chat {
@@ -87,21 +124,42 @@ export interface Sandbox {
 export type Fetch = typeof fetch;
 
 export class Api {
+  /** The API key, or '' when signed in by cookie. */
   key: string;
+  /** The cookie sign-in's CSRF token (null with a key). */
+  csrf: string | null;
+  /** The caller's role as GET /api/v1/auth/me tells it (the server decides; this only hides buttons). */
+  role: Role;
   private f: Fetch;
-  constructor(key: string, f: Fetch = (...a) => fetch(...a)) {
+  constructor(key: string, f: Fetch = (...a) => fetch(...a), csrf: string | null = null, role: Role = 'admin') {
     this.key = key;
     this.f = f;
+    this.csrf = csrf;
+    this.role = role;
+  }
+
+  /** Whether the role may do what needs `least` (hides what it may not; the server still checks). */
+  can(least: Role): boolean {
+    return (ROLE_RANK[this.role] ?? 0) >= ROLE_RANK[least];
+  }
+
+  /** The credential headers for a request of `method`. */
+  authHeaders(method = 'GET'): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (this.key) h['X-API-Key'] = this.key;
+    else if (this.csrf && !['GET', 'HEAD', 'OPTIONS'].includes(method)) h['X-CSRF-Token'] = this.csrf;
+    return h;
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { 'X-API-Key': this.key };
+    const headers = this.authHeaders(method);
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res: Response;
     try {
       res = await this.f(path, {
         method,
         headers,
+        credentials: 'same-origin',
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
@@ -137,14 +195,36 @@ export class Api {
 
   /** The session's current QR as an SVG blob: URL (the image route needs the key header). */
   async qrUrl(id: string): Promise<string | null> {
-    const res = await this.f(`/api/v1/sessions/${id}/qr.svg`, { headers: { 'X-API-Key': this.key } });
+    const res = await this.f(`/api/v1/sessions/${id}/qr.svg`, { headers: this.authHeaders(), credentials: 'same-origin' });
     if (!res.ok) return null;
+    return URL.createObjectURL(await res.blob());
+  }
+
+  /** A received media file as a blob: URL (an <img src> to the API would carry neither the key
+   * header nor, for a viewer of another origin, anything); throws the API's error (e.g. 404
+   * MEDIA_NOT_FOUND with details.state/reason). The caller revokes the URL. */
+  async mediaBlobUrl(path: string): Promise<string> {
+    let res: Response;
+    try {
+      res = await this.f(path, { headers: this.authHeaders(), credentials: 'same-origin' });
+    } catch (e) {
+      throw new ApiError(0, 'NETWORK_ERROR', `the server did not answer (${(e as Error).message})`);
+    }
+    if (!res.ok) {
+      let j: { error?: string; message?: string; details?: unknown } = {};
+      try {
+        j = JSON.parse(await res.text());
+      } catch {
+        j = {};
+      }
+      throw new ApiError(res.status, j.error ?? 'HTTP_' + res.status, j.message ?? `HTTP ${res.status}`, j.details);
+    }
     return URL.createObjectURL(await res.blob());
   }
 
   /** Opens the event stream with fetch() (EventSource cannot send headers). */
   stream(signal: AbortSignal): Promise<Response> {
-    return this.f('/api/v1/events/stream', { headers: { 'X-API-Key': this.key, Accept: 'text/event-stream' }, signal });
+    return this.f('/api/v1/events/stream', { headers: { ...this.authHeaders(), Accept: 'text/event-stream' }, credentials: 'same-origin', signal });
   }
 }
 

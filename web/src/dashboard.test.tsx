@@ -1,8 +1,8 @@
 import { describe, expect, it, vi, afterEach } from 'vitest';
 import { render, screen, fireEvent, waitFor, cleanup } from '@testing-library/react';
 import { Api, ApiError, parseSse, type Message, type ServerEvent } from './api';
-import { SignIn } from './App';
-import { Conversation, StatusTicks, merge } from './pages/Conversation';
+import { App, SignIn } from './App';
+import { Conversation, MediaView, StatusTicks, merge } from './pages/Conversation';
 import { BarChart } from './pages/Overview';
 import { ConfirmButton } from './components';
 import { ApiReference, groupByTag, schemaText, type OpenApiDoc } from './pages/ApiReference';
@@ -181,5 +181,132 @@ describe('API reference', () => {
   it('says so when the server has no document', async () => {
     render(<ApiReference api={new Api('k', jsonFetch({}))} />);
     await screen.findByText(/publishes no OpenAPI document/);
+  });
+});
+
+type Call = { path: string; method: string; headers: Record<string, string>; body: unknown; credentials?: string };
+/** A fetch that answers by "METHOD path-prefix" and records every call. */
+function recordingFetch(routes: Record<string, () => Response>) {
+  const calls: Call[] = [];
+  const f = vi.fn(async (path: RequestInfo | URL, init?: RequestInit) => {
+    const p = String(path);
+    const method = init?.method ?? 'GET';
+    calls.push({ path: p, method, headers: { ...(init?.headers as Record<string, string>) }, body: init?.body ? JSON.parse(String(init.body)) : undefined, credentials: init?.credentials });
+    const hit = Object.entries(routes).find(([k]) => `${method} ${p}`.startsWith(k));
+    if (!hit) return new Response(JSON.stringify({ error: 'NOT_FOUND', message: 'no such route', details: {} }), { status: 404 });
+    return hit[1]();
+  }) as unknown as typeof fetch;
+  return { f, calls };
+}
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
+
+// waits of the tests below: generous, as the machine may be busy (a build beside them)
+const SLOW = { timeout: 10000 };
+
+describe('sign-in by email and password', () => {
+  afterEach(() => { vi.unstubAllGlobals(); sessionStorage.clear(); });
+  it("wrong password shows the API's message, a locked account says so; then the cookie sign-in sends X-CSRF-Token, never the key or the password, and sign-out calls logout", { timeout: 30000 }, async () => {
+    let answer = 0;
+    const { f, calls } = recordingFetch({
+      'POST /api/v1/auth/login': () => [
+        () => json(401, { error: 'INVALID_CREDENTIALS', message: 'wrong email or password', details: {} }),
+        () => json(429, { error: 'ACCOUNT_LOCKED', message: 'too many failed sign-ins; try again later', details: { retryAfter: 840 } }, { 'Retry-After': '840' }),
+        () => json(200, { user: { id: 'u1', email: 'ops@example.com', displayName: null, role: 'operator' }, csrfToken: 'csrf-abc', expiresAt: '2026-01-01T12:00:00.000Z' }),
+      ][answer++](),
+      'GET /api/v1/auth/me': () => json(200, { kind: 'user', id: 'u1', role: 'operator', scoped: false, csrfToken: 'csrf-abc' }),
+      'GET /api/v1/sessions': () => json(200, { data: [], nextCursor: null }),
+      'POST /api/v1/sessions': () => json(403, { error: 'FORBIDDEN', message: 'this needs the operator role', details: { required: 'operator', role: 'viewer' } }),
+      'POST /api/v1/auth/logout': () => new Response(null, { status: 204 }),
+    });
+    vi.stubGlobal('fetch', f);
+    render(<App />);
+    fireEvent.click(screen.getByRole('tab', { name: 'Email and password' }));
+    fireEvent.change(screen.getByLabelText('Email'), { target: { value: 'ops@example.com' } });
+    const pw = screen.getByLabelText('Password') as HTMLInputElement;
+    fireEvent.change(pw, { target: { value: 'wrong-password' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByRole('alert', undefined, SLOW)).textContent).toContain('wrong email or password');
+    expect(pw.value).toBe(''); // not kept, even in the form
+    fireEvent.change(pw, { target: { value: 'wrong-again' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/locked.*Try again in 14 min/), SLOW);
+    fireEvent.change(pw, { target: { value: 'right-password' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    // the header names the user and the role
+    await waitFor(() => expect(document.querySelector('.who')?.textContent).toBe('ops@example.com operator'), SLOW);
+    const login = calls.filter((c) => c.path === '/api/v1/auth/login');
+    expect(login.map((c) => c.body)).toEqual([
+      { email: 'ops@example.com', password: 'wrong-password' },
+      { email: 'ops@example.com', password: 'wrong-again' },
+      { email: 'ops@example.com', password: 'right-password' },
+    ]);
+    expect(login.every((c) => !('X-API-Key' in c.headers))).toBe(true);
+    // nothing of the password is stored; the CSRF token is, for this tab
+    const stored = JSON.stringify({ ...sessionStorage });
+    expect(stored).not.toContain('right-password');
+    expect(sessionStorage.getItem('yesapp.csrf')).toBe('csrf-abc');
+    // a state-changing request carries X-CSRF-Token and no key; a GET does not need the token
+    window.history.pushState({}, '', '/sessions');
+    window.dispatchEvent(new PopStateEvent('popstate'));
+    fireEvent.change(await screen.findByLabelText('Name', undefined, SLOW), { target: { value: 'Office' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create session' }));
+    // the API's 403 message is shown
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('this needs the operator role'), SLOW);
+    const create = calls.find((c) => c.method === 'POST' && c.path === '/api/v1/sessions')!;
+    expect(create.headers['X-CSRF-Token']).toBe('csrf-abc');
+    expect(create.headers['X-API-Key']).toBeUndefined();
+    expect(create.credentials).toBe('same-origin');
+    const get = calls.find((c) => c.method === 'GET' && c.path.startsWith('/api/v1/sessions'))!;
+    expect(get.headers['X-CSRF-Token']).toBeUndefined();
+    fireEvent.click(screen.getByRole('button', { name: 'Sign out' }));
+    await screen.findByRole('button', { name: 'Sign in' }, SLOW);
+    const out = calls.find((c) => c.path === '/api/v1/auth/logout')!;
+    expect(out.method).toBe('POST');
+    expect(out.headers['X-CSRF-Token']).toBe('csrf-abc');
+    expect(sessionStorage.getItem('yesapp.csrf')).toBeNull();
+    window.history.pushState({}, '', '/');
+  });
+  it('a viewer sees no create or send controls', { timeout: 30000 }, async () => {
+    const f = jsonFetch({
+      '/api/v1/sessions/s1/messages': [200, { data: [msg({ id: 'n', text: 'hello' })], nextCursor: null }],
+      '/api/v1/sessions': [200, { data: [], nextCursor: null }],
+    });
+    render(<Conversation api={new Api('', f, 'c', 'viewer')} id="s1" />);
+    await screen.findByText('hello', undefined, SLOW);
+    expect(screen.queryByRole('button', { name: 'Send' })).toBeNull();
+    expect(screen.getByText(/may read messages, not send them/)).toBeTruthy();
+    cleanup();
+    render(<Conversation api={new Api('', f, 'c', 'operator')} id="s1" />);
+    await screen.findByText('hello', undefined, SLOW);
+    expect(screen.getByRole('button', { name: 'Send' })).toBeTruthy();
+  });
+});
+
+describe('media', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const mediaMsg = (over: Partial<Message>, media: Record<string, unknown>) => msg({
+    id: 'mm', direction: 'inbound', status: 'received', type: String(media.kind), text: null,
+    content: { media: media as never, mediaUrl: '/api/v1/media/mm' }, ...over,
+  });
+  it('an image is fetched with the key into a blob: URL and shown inline', { timeout: 30000 }, async () => {
+    const made: Blob[] = [];
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: (b: Blob) => { made.push(b); return 'blob:test/1'; }, revokeObjectURL: () => {} }));
+    const { f, calls } = recordingFetch({ 'GET /api/v1/media/mm': () => new Response(new Uint8Array([137, 80, 78, 71]), { status: 200, headers: { 'Content-Type': 'image/png' } }) });
+    render(<MediaView api={new Api('k9', f)} m={mediaMsg({}, { kind: 'image', mimetype: 'image/png', caption: 'a cat' })} />);
+    const img = (await screen.findByRole('img', { name: 'a cat' }, SLOW)) as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe('blob:test/1');
+    expect(calls[0].headers['X-API-Key']).toBe('k9');
+    expect(made[0].size).toBe(4);
+  });
+  it('a failed media shows its reason; a document gets a download button; a failed download says why', { timeout: 30000 }, async () => {
+    const { f } = recordingFetch({ 'GET /api/v1/media/mm': () => json(404, { error: 'MEDIA_NOT_FOUND', message: 'media not downloaded', details: { state: 'failed', reason: 'media: bad mac' } }) });
+    const api = new Api('k', f);
+    render(<MediaView api={api} m={mediaMsg({ status: 'failed', reason: 'media: bad mac' }, { kind: 'image', mimetype: 'image/png' })} />);
+    expect(screen.getByRole('alert').textContent).toContain('image could not be received: media: bad mac');
+    cleanup();
+    render(<MediaView api={api} m={mediaMsg({}, { kind: 'document', mimetype: 'application/pdf', fileName: 'report.pdf', size: 300000 })} />);
+    fireEvent.click(screen.getByRole('button', { name: /Download report\.pdf \(293\.0 KiB\)/ }));
+    expect((await screen.findByRole('alert', undefined, SLOW)).textContent).toContain('download failed: media: bad mac');
   });
 });

@@ -22,13 +22,102 @@ export function StatusTicks({ m }: { m: Message }) {
   );
 }
 
-export function MessageList({ messages }: { messages: Message[] }) {
+function mediaError(e: unknown): string {
+  if (e instanceof ApiError) {
+    const d = e.details as { state?: string; reason?: string } | null;
+    if (d?.state === 'failed') return 'download failed: ' + (d.reason ?? e.message);
+    if (d?.state === 'skipped') return 'not downloaded (skipped: too large, or auto-download is off)';
+    if (d?.state === 'missing') return 'the file is missing on the server';
+    return e.message;
+  }
+  return String(e);
+}
+
+function fmtSize(n?: number): string {
+  if (typeof n !== 'number') return '';
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+/** A received media message: images and stickers inline, audio and video players, documents
+ * behind a download button. The file is fetched with the credentials (X-API-Key or the cookie)
+ * into a blob: URL; an <img src> pointing at the API would not send the key. */
+export function MediaView({ api, m }: { api: Api; m: Message }) {
+  const media = m.content?.media;
+  const url = m.content?.mediaUrl;
+  const kind = media?.kind ?? m.type;
+  const inline = kind === 'image' || kind === 'sticker' || kind === 'audio' || kind === 'video';
+  const [src, setSrc] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const [tries, setTries] = useState(0);
+  const [busy, setBusy] = useState(false);
+  const pending = err instanceof ApiError && (err.details as { state?: string } | null)?.state === 'pending';
+  // a download still under way: try again when a message.media event (or a poll) comes
+  useLive((e) => {
+    if (pending && (e.event === 'poll' || e.event === 'message.media')) setTries((t) => t + 1);
+  });
+  useEffect(() => {
+    if (!url || !inline || m.status === 'failed') return;
+    let live = true;
+    let made: string | null = null;
+    api.mediaBlobUrl(url).then((u) => {
+      if (live) { made = u; setSrc(u); setErr(null); } else URL.revokeObjectURL(u);
+    }, (e) => { if (live) setErr(e); });
+    return () => { live = false; if (made) URL.revokeObjectURL(made); };
+  }, [api, url, inline, m.status, tries]);
+  const download = async () => {
+    if (!url) return;
+    setBusy(true);
+    setErr(null);
+    try {
+      const u = await api.mediaBlobUrl(url);
+      const a = document.createElement('a');
+      a.href = u;
+      a.download = media?.fileName || 'download';
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(u), 60000);
+    } catch (e) {
+      setErr(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (!url) return null;
+  const label = media?.fileName || media?.caption || kind;
+  let view = null;
+  if (m.status === 'failed') view = null;
+  else if (!inline)
+    view = (
+      <button type="button" className="download" onClick={download} disabled={busy} data-media="document">
+        ⬇ Download {media?.fileName ?? 'file'}{media?.size ? ` (${fmtSize(media.size)})` : ''}
+      </button>
+    );
+  else if (src && (kind === 'image' || kind === 'sticker'))
+    view = <img className={'media ' + kind} src={src} alt={media?.caption || kind} data-media={kind} />;
+  else if (src && kind === 'audio') view = <audio controls src={src} data-media="audio" aria-label={label} />;
+  else if (src && kind === 'video') view = <video controls src={src} className="media video" data-media="video" aria-label={label} />;
+  else if (!err) view = <span className="muted">Loading {kind}…</span>;
+  return (
+    <div className="media-box">
+      {view}
+      {m.status === 'failed' && <div className="error" role="alert" data-media-error>{kind} could not be received: {m.reason ?? 'unknown reason'}</div>}
+      {err && m.status !== 'failed' ? (
+        pending ? <span className="muted">Downloading {kind}…</span>
+          : <div className="error" role="alert" data-media-error>{kind}: {mediaError(err)}</div>
+      ) : null}
+    </div>
+  );
+}
+
+export function MessageList({ messages, api }: { messages: Message[]; api?: Api }) {
   return (
     <ol className="messages" aria-label="Messages, oldest first">
       {messages.map((m) => (
         <li key={m.id} className={'msg ' + m.direction} data-message={m.id}>
           <div className="meta">{m.direction === 'outbound' ? 'to ' + (m.to ?? m.chat) : 'from ' + (m.from ?? m.chat)}</div>
-          <div className="body">{m.text ?? <em>[{m.type}]</em>}</div>
+          {api && m.content?.mediaUrl ? <MediaView api={api} m={m} /> : null}
+          {m.text || !m.content?.mediaUrl ? <div className="body">{m.text ?? <em>[{m.type}]</em>}</div> : null}
           <div className="meta">
             <time dateTime={m.timestamp ?? m.createdAt}>{fmtTime(m.timestamp ?? m.createdAt)}</time>{' '}
             {m.direction === 'outbound' || m.status === 'read' ? <StatusTicks m={m} /> : null}
@@ -162,17 +251,17 @@ export function Conversation({ api, id }: { api: Api; id: string }) {
       <Card title="Conversation">
         <div className="scroll" ref={scroller} onScroll={(e) => { const el = e.currentTarget; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40; }}>
           {older && <button type="button" className="older" onClick={loadOlder}>Load older messages</button>}
-          {messages.length === 0 && !error ? <p className="muted">No messages yet.</p> : <MessageList messages={messages} />}
+          {messages.length === 0 && !error ? <p className="muted">No messages yet.</p> : <MessageList messages={messages} api={api} />}
         </div>
         <ErrorBox error={error} />
-        <form className="sendbox" onSubmit={send}>
+        {api.can('operator') ? <form className="sendbox" onSubmit={send}>
           <label htmlFor="send-to">To</label>
           <input id="send-to" inputMode="tel" placeholder="+15551234567" value={to} onChange={(e) => setTo(e.target.value)} required />
           <label htmlFor="send-text">Message</label>
           <textarea id="send-text" rows={2} value={text} onChange={(e) => setText(e.target.value)} required
             onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) e.currentTarget.form?.requestSubmit(); }} />
           <button type="submit" className="primary" disabled={!text || !to.trim()}>Send</button>
-        </form>
+        </form> : <p className="muted" data-no-sendbox>Your role ({api.role}) may read messages, not send them.</p>}
         <ErrorBox error={sendError} />
       </Card>
     </div>

@@ -119,11 +119,13 @@ export function SessionDetail({ api, id }: { api: Api; id: string }) {
         <div><dt>Created</dt><dd>{fmtTime(s.createdAt)}</dd></div>
         <div><dt>Id</dt><dd><code>{s.id}</code></dd></div>
       </dl>
-      <div className="actions">
-        <ConfirmButton label="Logout" question="Unlink this device from the phone?" onConfirm={() => act('logout')} />
-        <button type="button" onClick={() => act('restart')}>Restart</button>
-        <ConfirmButton label="Delete" danger question="Delete this session, its messages and webhook log?" onConfirm={() => act('delete')} />
-      </div>
+      {api.can('operator') && (
+        <div className="actions">
+          <ConfirmButton label="Logout" question="Unlink this device from the phone?" onConfirm={() => act('logout')} />
+          <button type="button" onClick={() => act('restart')}>Restart</button>
+          <ConfirmButton label="Delete" danger question="Delete this session, its messages and webhook log?" onConfirm={() => act('delete')} />
+        </div>
+      )}
       <ErrorBox error={actionError} />
       {s.status === 'qr' && s.qrCode && (
         <Card title="Link a phone">
@@ -133,8 +135,8 @@ export function SessionDetail({ api, id }: { api: Api; id: string }) {
               <p className="hint">WhatsApp › Settings › Linked devices › Link a device, then point the phone at this code. It refreshes by itself.</p>
             </div>
             <div>
-              <PairCode api={api} id={id} />
-              {sandbox && <SandboxScan api={api} id={id} onDone={load} />}
+              {api.can('operator') && <PairCode api={api} id={id} />}
+              {sandbox && api.can('operator') && <SandboxScan api={api} id={id} onDone={load} />}
             </div>
           </div>
         </Card>

@@ -44,17 +44,19 @@ export function Sessions({ api }: { api: Api }) {
   return (
     <>
       <h1>Sessions</h1>
-      <Card title="New session">
-        <form className="row" onSubmit={create}>
-          <label htmlFor="new-name">Name</label>
-          <input id="new-name" value={name} maxLength={100} required onChange={(e) => setName(e.target.value)} placeholder="Office" />
-          <button type="submit" className="primary" disabled={busy || !name.trim()}>Create session</button>
-        </form>
-        <ErrorBox error={createError} />
-      </Card>
+      {api.can('operator') && (
+        <Card title="New session">
+          <form className="row" onSubmit={create}>
+            <label htmlFor="new-name">Name</label>
+            <input id="new-name" value={name} maxLength={100} required onChange={(e) => setName(e.target.value)} placeholder="Office" />
+            <button type="submit" className="primary" disabled={busy || !name.trim()}>Create session</button>
+          </form>
+          <ErrorBox error={createError} />
+        </Card>
+      )}
       <Card title="All sessions">
         <ErrorBox error={error} />
-        {sessions === null ? <p>Loading…</p> : sessions.length === 0 ? <p>No sessions yet: create one above.</p> : (
+        {sessions === null ? <p>Loading…</p> : sessions.length === 0 ? <p>No sessions yet{api.can('operator') ? ': create one above' : ''}.</p> : (
           <DataTable cols={['Name', 'Status', 'Phone', 'Last seen']}>
                 {sessions.map((s) => (
                   <tr key={s.id} data-session={s.id}>

@@ -96,10 +96,13 @@ function WebhookEditor({ api, id }: { api: Api; id: string }) {
                 <label key={ev} className="check"><input type="checkbox" checked={events.includes(ev)} onChange={() => toggle(ev)} /> {ev}</label>
               ))}
             </fieldset>
-            <div className="row">
-              <button type="submit" className="primary">Save webhook</button>
-              {hook && <ConfirmButton label="Remove" danger question="Remove this webhook?" onConfirm={remove} />}
-            </div>
+            {!api.can('operator') && <p className="notice">Your role ({api.role}) may only look: changing the webhook needs an operator.</p>}
+            {api.can('operator') && (
+              <div className="row">
+                <button type="submit" className="primary">Save webhook</button>
+                {hook && <ConfirmButton label="Remove" danger question="Remove this webhook?" onConfirm={remove} />}
+              </div>
+            )}
             {saved && <p role="status">{saved}</p>}
             <ErrorBox error={error} />
           </form>
@@ -118,7 +121,7 @@ function WebhookEditor({ api, id }: { api: Api; id: string }) {
                     <td>{d.durationMs} ms</td>
                     <td>{d.attempt}</td>
                     <td>{d.error ?? ''}</td>
-                    <td><button type="button" onClick={() => replay(d)} aria-label={`Replay event ${d.eventId}`}>Replay</button></td>
+                    <td>{api.can('operator') && <button type="button" onClick={() => replay(d)} aria-label={`Replay event ${d.eventId}`}>Replay</button>}</td>
                   </tr>
                 ))}
           </DataTable>
