@@ -3599,7 +3599,7 @@ int store_message_reactions(struct store *st, const char *session_id, const char
 		   "'timestamp', " ISO_MS("ts") ")), '[]') FROM ("
 		   "SELECT json_extract(body, '$.emoji') AS emoji, from_jid, direction, "
 		   "timestamp AS ts, row_number() OVER (PARTITION BY coalesce(from_jid, direction) "
-		   "ORDER BY timestamp DESC, created_at DESC) AS rn FROM messages "
+		   "ORDER BY timestamp DESC, created_at DESC, rowid DESC) AS rn FROM messages "
 		   "WHERE session_id = ?1 AND type = 'reaction' AND status != 'failed' AND "
 		   "json_valid(body) AND json_extract(body, '$.target.id') = ?2) "
 		   "WHERE rn = 1 AND emoji != ''",
