@@ -1937,7 +1937,7 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 }
 
 /* HTTP thread: as op_send_text, with the source written first (base64:
- * DATA_DIR/media/out/{waId}.bin, fsync'd) and the upload queued. */
+ * DATA_DIR/media/out/{sessionId}.{waId}.bin, fsync'd) and the upload queued. */
 static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 			 const struct svc_media *md, struct store_message *out, int *retry_after_s)
 {
@@ -1954,7 +1954,7 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 		return rc;
 	if (strlen(to_jid) >= sizeof(((struct omsg *)0)->to))
 		return Y_EINVAL;
-	if (md->data && (rc = media_up_write_src(e->opts.data_dir, wa_id, md->data, md->len)))
+	if (md->data && (rc = media_up_write_src(e->opts.data_dir, session_id, wa_id, md->data, md->len)))
 		return rc;
 	/* the shape of a received one (service/media.c); size 0 until a URL is fetched */
 	media = json_pack("{s:s, s:s?, s:I, s:s?, s:s?}", "kind", md->kind, "mimetype",
@@ -1969,7 +1969,7 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 	rc = store_outbound(e, &m, session_id, wa_id, from, to_jid, md->kind, md->caption, body);
 	json_decref(body);
 	if (rc) {
-		if (md->data && !media_up_src_path(e->opts.data_dir, wa_id, src, sizeof(src)))
+		if (md->data && !media_up_src_path(e->opts.data_dir, session_id, wa_id, src, sizeof(src)))
 			unlink(src);
 		return rc;
 	}

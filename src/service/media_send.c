@@ -6,6 +6,7 @@
 #include "service/media_send.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -41,7 +42,7 @@ struct media_up {
 	struct store *st;
 	const struct media_up_ops *ops;
 	void *ud;
-	char *dir, *out_dir, *ca_file;
+	char *dir, *ca_file;
 	long fetch_timeout_ms;
 	pthread_t thread;
 	bool started;
@@ -137,9 +138,10 @@ const char *media_mime_check(enum wa_media_type t, const char *given, const char
 
 /* ---- source files ---- */
 
-int media_up_src_path(const char *data_dir, const char *wa_id, char *out, size_t cap)
+int media_up_src_path(const char *data_dir, const char *sid, const char *wa_id, char *out,
+		      size_t cap)
 {
-	int n = snprintf(out, cap, "%s/media/out/%s.bin", data_dir, wa_id);
+	int n = snprintf(out, cap, "%s/media/out/%s.%s.bin", data_dir, sid, wa_id);
 
 	return n > 0 && (size_t)n < cap ? Y_OK : Y_EINVAL;
 }
@@ -176,12 +178,13 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
-int media_up_write_src(const char *data_dir, const char *wa_id, const uint8_t *p, size_t n)
+int media_up_write_src(const char *data_dir, const char *sid, const char *wa_id, const uint8_t *p,
+		       size_t n)
 {
 	char path[600], tmp[620];
 	int fd, rc = Y_OK;
 
-	if (make_dirs(data_dir) || media_up_src_path(data_dir, wa_id, path, sizeof(path)))
+	if (make_dirs(data_dir) || media_up_src_path(data_dir, sid, wa_id, path, sizeof(path)))
 		return Y_EIO;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -208,6 +211,37 @@ int media_up_write_src(const char *data_dir, const char *wa_id, const uint8_t *p
 	if (rc)
 		unlink(tmp);
 	return rc ?: fsync_dir(path);
+}
+
+int media_up_sweep(struct store *st, const char *data_dir)
+{
+	char dir[600], p[900], sid[STORE_ID_LEN];
+	struct store_session ss;
+	struct dirent *e;
+	int removed = 0, rc;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/media/out", data_dir);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) < STORE_ID_LEN || e->d_name[STORE_ID_LEN - 1] != '.')
+			continue;
+		memcpy(sid, e->d_name, STORE_ID_LEN - 1);
+		sid[STORE_ID_LEN - 1] = 0;
+		rc = store_session_get(st, sid, &ss);
+		if (rc == Y_OK)
+			store_session_release(&ss);
+		if (rc != Y_ENOTFOUND)
+			continue; /* its session is there (or we cannot tell) */
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		removed += unlink(p) == 0;
+	}
+	closedir(d);
+	if (removed)
+		LOG_INFO("media: sources of deleted sessions removed", "{s:i}", "count", removed);
+	return removed;
 }
 
 /* ---- fetching a URL ---- */
@@ -608,7 +642,7 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 	given = json_string_value(json_object_get(media, "mimetype"));
 	rc = Y_EINVAL;
 	if (!kind || wa_media_type_parse(kind) < 0 || (!url && !file) ||
-	    media_up_src_path(u->dir, m.wa_id, src, sizeof(src))) {
+	    media_up_src_path(u->dir, j->sid, m.wa_id, src, sizeof(src))) {
 		snprintf(why, cap, "media: bad stored message");
 		goto out;
 	}
@@ -692,7 +726,7 @@ out:
 	if (rc && rc != Y_EAGAIN) {
 		LOG_WARN("media send failed", "{s:s, s:s}", "id", j->mid, "reason", why);
 		u->ops->failed(u->ud, j->sid, m.wa_id ? m.wa_id : "", why);
-		if (m.wa_id && !media_up_src_path(u->dir, m.wa_id, src, sizeof(src)))
+		if (m.wa_id && !media_up_src_path(u->dir, j->sid, m.wa_id, src, sizeof(src)))
 			unlink(src);
 		rc = Y_OK;
 	}
@@ -789,6 +823,28 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* Partial writes a crash left in out_dir (a .tmp is never a source). */
+static void remove_tmp(const char *data_dir)
+{
+	char dir[600], p[900];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/media/out", data_dir);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (n > 4 && !strcmp(e->d_name + n - 4, ".tmp")) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	}
+	closedir(d);
+}
+
 int media_up_start(struct store *st, const struct media_up_opts *o,
 		   const struct media_up_ops *ops, void *ud, struct media_up **out)
 {
@@ -805,6 +861,8 @@ int media_up_start(struct store *st, const struct media_up_opts *o,
 	u->fetch_timeout_ms = o->fetch_timeout_ms > 0 ? o->fetch_timeout_ms : MEDIA_FETCH_TIMEOUT_MS;
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
+	if (u->dir)
+		remove_tmp(u->dir); /* before anyone writes there */
 	if (!u->dir || (o->ca_file && !u->ca_file) || make_dirs(u->dir) ||
 	    pthread_create(&u->thread, NULL, run, u)) {
 		media_up_free(u);

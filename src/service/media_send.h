@@ -1,7 +1,7 @@
 /*
  * Sending media (docs/media.md "Sending"): the upload thread. The HTTP
  * thread has stored the message pending, its body naming the source (a
- * file DATA_DIR/media/out/{waId}.bin written and fsync'd before the 202, or
+ * file DATA_DIR/media/out/{sessionId}.{waId}.bin written and fsync'd before the 202, or
  * an http(s) URL), and queued its id here. The thread, one message at a
  * time: fetches a URL into that file (size-capped, timed out, http/https
  * only) and checks its bytes against the kind and mimetype; asks the engine
@@ -67,11 +67,16 @@ void media_up_free(struct media_up *u);
 /* Queues message mid of session sid (stored pending, body as above). */
 void media_up_queue(struct media_up *u, const char *sid, const char *mid);
 
-/* data_dir/media/out/{wa_id}.bin */
-int media_up_src_path(const char *data_dir, const char *wa_id, char *out, size_t cap);
+/* data_dir/media/out/{sid}.{wa_id}.bin */
+int media_up_src_path(const char *data_dir, const char *sid, const char *wa_id, char *out,
+		      size_t cap);
 /* Writes p[0..n) to wa_id's source file (a temp file, fsync, rename, fsync
  * of the directory). Y_OK, Y_EIO, Y_ENOSPC-like errors as Y_EIO. */
-int media_up_write_src(const char *data_dir, const char *wa_id, const uint8_t *p, size_t n);
+int media_up_write_src(const char *data_dir, const char *sid, const char *wa_id, const uint8_t *p,
+		       size_t n);
+/* Removes the sources of sessions that are gone (deleted with their
+ * messages); returns how many. Called by media_sweep. */
+int media_up_sweep(struct store *st, const char *data_dir);
 
 /* The mimetype the first bytes p[0..n) show (n >= 12 recommended):
  * image/jpeg, image/png, image/webp, image/gif, video/mp4, audio/ogg,
