@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # YesApp in a container: build on Debian 12, run on Debian 12 slim as a
-# non-root user with its data in the volume /app/data.
+# non-root user with its data in the volume /app/data. The binary carries
+# the web dashboard (served at /).
 #   docker build -t yesapp .
 #   docker run -p 3000:3000 -v yesapp-data:/app/data yesapp
 FROM debian:12 AS build
@@ -11,13 +12,19 @@ COPY Makefile ./
 COPY scripts ./scripts
 COPY src ./src
 COPY migrations ./migrations
-# scripts/deps.sh installs the build dependencies (it runs apt-get as root)
-RUN scripts/deps.sh build && make && strip build/yesapp
+# the dashboard's sources (docs/dashboard.md): make builds them with Vite and
+# embeds web/dist in the binary; its node_modules and dist are not copied
+# (.dockerignore) but made here
+COPY web ./web
+# scripts/deps.sh installs the build dependencies (it runs apt-get as root;
+# Node 20 and web/'s npm packages too). WEB=1: fail rather than embed no
+# dashboard when npm is missing.
+RUN scripts/deps.sh build && make WEB=1 && test -f web/dist/index.html && strip build/yesapp
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libmicrohttpd12 libuv1 libwebsockets17 libssl3 libprotobuf-c1 libsignal-protocol-c2.3.2 \
-      libsqlite3-0 libcurl4 libjansson4 libqrencode4 libpng16-16 zlib1g libarchive13 libsodium23 ca-certificates \
+      libsqlite3-0 libcurl4 libjansson4 libqrencode4 libpng16-16 zlib1g libarchive13 libsodium23 libbrotli1 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app --uid 10001 yesapp \
     && mkdir -p /app/data && chown yesapp /app/data

@@ -23,7 +23,7 @@ PORT ?= 3000
 # own copy of the protobuf-c runtime, and the first definition wins (see
 # docs/protobuf.md).
 PKGS := libmicrohttpd libuv libwebsockets openssl libprotobuf-c libsignal-protocol-c \
-	sqlite3 libcurl jansson libqrencode libpng zlib libarchive libsodium
+	sqlite3 libcurl jansson libqrencode libpng zlib libarchive libsodium libbrotlienc
 
 ifeq ($(MODE),asan)
   CC := gcc
@@ -59,9 +59,21 @@ GEN_H := $(GEN_C:.c=.h)
 # migrations/NNNN_*.sql are embedded into the binary (scripts/gen-migrations.sh).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
+# The dashboard (web/, docs/dashboard.md): `npm run build` makes web/dist,
+# scripts/gen-dashboard.sh embeds it. WEB=0 (the default for fuzz builds, and
+# when there is no npm) embeds an empty table; web/dist is then used if it
+# was built before.
+ifeq ($(MODE),fuzz)
+  WEB ?= 0
+endif
+WEB ?= $(if $(shell command -v npm 2>/dev/null),1,0)
+WEB_SRCS := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json
+WEB_STAMP := $(if $(filter 1,$(WEB)),$(BUILD)/web.stamp)
+
 LIB_SRCS := $(sort $(shell find src -name '*.c' ! -path src/main.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o) $(GEN_C:$(GEN)/%.c=$(OUT)/obj/gen/%.o) \
-	$(OUT)/obj/gen/migrations.o $(OUT)/obj/gen/openapi.o
+	$(OUT)/obj/gen/migrations.o $(OUT)/obj/gen/openapi.o $(OUT)/obj/gen/dashboard.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUT)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -123,6 +135,15 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/wa/proto/%.proto
 $(GEN)/migrations.c: $(MIGRATIONS) scripts/gen-migrations.sh
 	@mkdir -p $(GEN)
 	scripts/gen-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/web.stamp: $(WEB_SRCS)
+	@mkdir -p $(BUILD)
+	cd web && npm run --silent build
+	@touch $@
+
+$(GEN)/dashboard.c: $(WEB_STAMP) scripts/gen-dashboard.sh
+	@mkdir -p $(GEN)
+	scripts/gen-dashboard.sh $(if $(wildcard web/dist/index.html),web/dist) > $@.tmp && mv $@.tmp $@
 
 # src/api/openapi.json, the API's OpenAPI document, is embedded the same way.
 $(GEN)/openapi.c: src/api/openapi.json scripts/gen-openapi.sh

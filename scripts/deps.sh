@@ -12,10 +12,10 @@ what=${1:-build}
 pkgs=(gcc make pkg-config libc6-dev libmicrohttpd-dev libuv1-dev libwebsockets-dev libssl-dev
       libsignal-protocol-c-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
       libcurl4-openssl-dev libjansson-dev libqrencode-dev libpng-dev zlib1g-dev libarchive-dev
-      libsodium-dev)
+      libsodium-dev libbrotli-dev)
 case "$what" in
 build) ;;
-test) pkgs+=(clang libclang-rt-14-dev zbar-tools nginx-light) ;;
+test) pkgs+=(clang libclang-rt-14-dev zbar-tools nginx-light chromium) ;;
 bench) pkgs+=(clang libclang-rt-14-dev wrk) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
@@ -24,8 +24,10 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ "$what" != build ] && ! command -v node >/dev/null; then missing+=(nodejs); fi
-if [ "$what" != build ] && ! command -v npm >/dev/null; then missing+=(npm); fi
+# the dashboard (web/) is built in every mode: Node is needed for build too
+need_node() { [ "$what" != build ] || [ -f web/package.json ]; }
+if need_node && ! command -v node >/dev/null; then missing+=(nodejs); fi
+if need_node && ! command -v npm >/dev/null; then missing+=(npm); fi
 # better-sqlite3 (bench/http's peer) builds from source with node-gyp when
 # its prebuilt binary cannot be fetched from GitHub
 if [ "$what" != build ] && ! command -v g++ >/dev/null; then missing+=(g++); fi
@@ -90,7 +92,7 @@ fetch_node() {
 		chmod +x "$dest/bin/$t"
 	done
 }
-if [ "$what" != build ] && ! node_ok; then
+if need_node && ! node_ok; then
 	fetch_node
 	PATH=$PWD/build/node/bin:$PATH
 	node_ok || { echo "deps: Node $NODE_PIN / npm $NPM_PIN did not start" >&2; exit 1; }
@@ -111,5 +113,16 @@ if [ "$what" != build ]; then
 		echo "deps: npm ci" >&2
 		npm ci --no-audit --no-fund --loglevel=error >&2
 		echo "$stamp" > node_modules/.yesapp-stamp
+	fi
+fi
+
+# The dashboard's own packages (web/package.json, its lockfile), in every
+# mode: reinstalled only when either changed in content.
+if [ -f web/package.json ]; then
+	stamp=$(cat web/package.json web/package-lock.json | sha256sum | cut -c1-64)
+	if [ ! -f web/node_modules/.package-lock.json ] || [ "$(cat web/node_modules/.yesapp-stamp 2>/dev/null)" != "$stamp" ]; then
+		echo "deps: npm ci (web)" >&2
+		(cd web && npm ci --no-audit --no-fund --loglevel=error >&2)
+		echo "$stamp" > web/node_modules/.yesapp-stamp
 	fi
 fi

@@ -6,6 +6,7 @@
  */
 #include "server.h"
 #include "api/api.h"
+#include "api/dashboard.h"
 #include "auth/apikey.h"
 #include "http/http.h"
 #include "service/engine.h"
@@ -281,6 +282,7 @@ int server_run(const struct config *cfg)
 	o.nroutes = api_nroutes;
 	o.auth = api_auth;
 	o.on_done = api_audit_hook;
+	o.fallback = api_dashboard_serve;
 	o.app = &ctx;
 	o.trust_proxy = cfg->trust_proxy;
 	o.tls_cert_file = cfg->tls_cert_file;

@@ -191,6 +191,25 @@ void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
+/* messages.c: answers a send: 202 with *m (released), or the error rc means
+ * (503, 429 with Retry-After, store errors). */
+void api_reply_accepted(struct http_req *req, int rc, int retry, struct store_message *m);
+/* The {id} and {mid} path parameters; 0 after answering (404). */
+int api_message_params(struct http_req *req, char sid[STORE_ID_LEN], char mid[STORE_ID_LEN]);
+/* chatkinds.c (issue 15): kinds beyond plain text. */
+int api_send_is_kind(const json_t *body); /* quotedMessageId, location or contacts */
+void api_send_kind(struct http_req *req, const char *sid, const char *to_jid, json_t *body);
+void api_message_react(struct http_req *req);   /* POST .../messages/{mid}/reaction */
+void api_message_edit(struct http_req *req);    /* PATCH .../messages/{mid} */
+void api_message_delete(struct http_req *req);  /* DELETE .../messages/{mid} */
+void api_presence_set(struct http_req *req);    /* POST .../presence */
+void api_presence_subscribe(struct http_req *req); /* POST .../presence/subscribe */
+void api_chat_typing(struct http_req *req);     /* POST .../chats/{chat}/typing */
+void api_chat_read(struct http_req *req);       /* POST .../chats/{chat}/read */
+void api_message_poll(struct http_req *req);    /* GET .../messages/{mid}/poll */
+void api_blocklist_get(struct http_req *req);   /* GET .../blocklist */
+void api_blocklist_post(struct http_req *req);  /* POST .../blocklist */
+void api_profile_about(struct http_req *req);   /* PUT .../profile/about */
 void api_chats_list(struct http_req *req);     /* api/chats.c */
 void api_contact_get(struct http_req *req);    /* api/contacts.c */
 void api_media_get(struct http_req *req);     /* api/media.c */
@@ -220,5 +239,7 @@ void api_keys_list(struct http_req *req);
 void api_keys_create(struct http_req *req);
 void api_key_revoke(struct http_req *req);
 void api_audit_list(struct http_req *req);
+void api_logs_list(struct http_req *req);   /* api/logs.c */
+void api_stats_get(struct http_req *req);   /* api/stats.c */
 
 #endif

@@ -39,10 +39,23 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}", api_message_get, 0, VIEWER },
+	{ HTTP_PATCH, "/api/v1/sessions/{id}/messages/{mid}", api_message_edit, 0, OPERATOR },
+	{ HTTP_DELETE, "/api/v1/sessions/{id}/messages/{mid}", api_message_delete, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/reaction", api_message_react, 0,
+	  OPERATOR },
+	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/media/{mid}", api_media_get, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/presence", api_presence_set, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/presence/subscribe", api_presence_subscribe, 0,
+	  OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/chats", api_chats_list, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/typing", api_chat_typing, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/read", api_chat_read, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/contacts/{phone}", api_contact_get, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/sessions/{id}/blocklist", api_blocklist_get, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/blocklist", api_blocklist_post, 0, OPERATOR },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/profile/about", api_profile_about, 0, OPERATOR },
 	{ HTTP_PUT, "/api/v1/sessions/{id}/webhook", api_webhook_put, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/webhook", api_webhook_get, 0, VIEWER },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/webhook", api_webhook_delete, 0, OPERATOR },
@@ -65,6 +78,9 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/keys", api_keys_create, 0, ADMIN },
 	{ HTTP_DELETE, "/api/v1/keys/{id}", api_key_revoke, 0, ADMIN },
 	{ HTTP_GET, "/api/v1/audit", api_audit_list, 0, ADMIN },
+	/* the dashboard's (issue 12): logs show every session, so admins only */
+	{ HTTP_GET, "/api/v1/logs", api_logs_list, 0, ADMIN },
+	{ HTTP_GET, "/api/v1/stats", api_stats_get, 0, VIEWER },
 };
 #undef PUBLIC
 #undef VIEWER
@@ -241,7 +257,8 @@ json_t *api_session_json(const struct store_session *s, const char *qr)
 				    events ? events : json_null(), "hasSecret", s->webhook_secret != NULL);
 	}
 	o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", s->id,
-		      "name", str_or_null(s->name), "status", str_or_null(s->status), "reason",
+		      "name", str_or_null(s->name), "status",
+		      json_string(store_session_status_name(s->status)), "reason",
 		      str_or_null(s->reason), "phone", str_or_null(s->phone), "pushName",
 		      str_or_null(s->push_name), "deviceJid", str_or_null(s->device_jid), "lid",
 		      str_or_null(s->lid), "qrCode", str_or_null(qr), "webhook",
@@ -280,6 +297,9 @@ static json_t *jid_phone_json(const char *jid)
 json_t *api_message_json(const struct store_message *m)
 {
 	json_t *body = m->body ? json_loads(m->body, JSON_DECODE_ANY, NULL) : NULL;
+
+	if (m->type && !strcmp(m->type, "poll") && json_is_object(body))
+		json_object_del(body, "secret"); /* the poll's vote key stays here */
 
 	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
 			 " s:o, s:o, s:o}",

@@ -65,12 +65,18 @@ static void reply_lookup(struct http_req *req, const struct lookup_req *lr, int 
 		http_reply_error(req, 504, "UPSTREAM_TIMEOUT", "WhatsApp did not answer in time",
 				 NULL);
 		break;
-	default:
-		LOG_ERROR("contact lookup failed", "{s:s, s:s}", "session", lr->session, "error",
-			  y_strerror(rc));
+	default: {
+		/* on the loop (inside the client's callback) the session is the
+		 * thread's already; on an HTTP thread it is set here, so the line
+		 * names it once either way */
+		const char *prev = ylog_swap_session(lr->session);
+
+		LOG_ERROR("contact lookup failed", "{s:s}", "error", y_strerror(rc));
+		ylog_set_session(prev);
 		http_reply_error(req, 502, "UPSTREAM_ERROR", "WhatsApp's answer was not usable",
 				 NULL);
 		break;
+	}
 	}
 }
 

@@ -197,26 +197,32 @@ static int read_media(struct http_req *req, const json_t *body, const char *kind
 }
 
 /*
- * Validates {"to": E.164 number or JID, "text": 1..API_TEXT_MAX chars} or
- * {"to", one of "image" | "video" | "audio" | "document" | "sticker":
- * {"url" | "base64", "mimetype"?, "filename"?}, "caption"?, "ptt"?}, then
- * asks the session service to queue it: 202 with the message stored
- * pending; 503 SESSION_NOT_CONNECTED for a session that is not linked;
- * 429 QUEUE_FULL (with Retry-After) when its queue is full; media: 400
- * INVALID_MEDIA, 413 MEDIA_TOO_LARGE (docs/media.md "Sending").
+ * Validates {"to": E.164 number or JID} with exactly one of "text"
+ * (1..API_TEXT_MAX chars, "quotedMessageId"? for a reply), "location",
+ * "contacts", "poll" (those and replies: chatkinds.c), or one of "image" |
+ * "video" | "audio" | "document" | "sticker": {"url" | "base64",
+ * "mimetype"?, "filename"?}, "caption"?, "ptt"?; then asks the session
+ * service to queue it: 202 with the message stored pending; 503
+ * SESSION_NOT_CONNECTED for a session that is not linked; 429 QUEUE_FULL
+ * (with Retry-After) when its queue is full; media: 400 INVALID_MEDIA, 413
+ * MEDIA_TOO_LARGE (docs/media.md "Sending").
  */
 void api_messages_send(struct http_req *req)
 {
-	static const char *const keys[] = { "to",    "text",     "image",   "video", "audio",
-					    "document", "sticker", "caption", "ptt",   NULL };
+	static const char *const keys[] = { "to",	 "text",    "quotedMessageId", "location",
+					    "contacts", "poll",    "image",	      "video",
+					    "audio",	 "document", "sticker",	      "caption",
+					    "ptt",	 NULL };
+	static const char *const chat_keys[] = { "text", "quotedMessageId", "location", "contacts",
+						 "poll", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	struct store_message m;
 	struct svc_media md;
 	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], jid[64];
-	const char *to, *text = NULL, *kind, *caption = NULL;
+	const char *to, *text = NULL, *kind, *caption = NULL, *other = NULL;
 	uint8_t *data = NULL;
 	json_t *body, *d = NULL, *ptt;
-	int rc, retry = 0, many;
+	int rc, retry = 0, many, chatkind;
 
 	if (!api_session_use_param(req, id))
 		return;
@@ -224,29 +230,40 @@ void api_messages_send(struct http_req *req)
 	if (!body)
 		return;
 	kind = media_kind(body, &many);
+	chatkind = api_send_is_kind(body);
+	for (int i = 0; kind && chat_keys[i] && !other; i++)
+		if (json_object_get(body, chat_keys[i]))
+			other = chat_keys[i]; /* a media message beside a text, location, ... */
 	ptt = json_object_get(body, "ptt");
 	if (http_json_get_string(body, "to", 1, 1, 64, &to, &d) != Y_OK ||
-	    http_json_get_string(body, "text", !kind, 1, API_TEXT_MAX, &text, &d) == Y_EINVAL ||
+	    (!kind && !chatkind &&
+	     http_json_get_string(body, "text", 1, 1, API_TEXT_MAX, &text, &d) != Y_OK) ||
 	    http_json_get_string(body, "caption", 0, 1, API_TEXT_MAX, &caption, &d) == Y_EINVAL) {
 		json_decref(body);
 		api_reply_invalid(req, d);
 		return;
 	}
-	if (many || (kind && text) || (!kind && (caption || ptt)) ||
-	    (ptt && !json_is_boolean(ptt)) || (ptt && strcmp(kind, "audio")) ||
+	if (many || other || (!kind && (caption || ptt)) || (ptt && !json_is_boolean(ptt)) ||
+	    (ptt && strcmp(kind, "audio")) ||
 	    (caption && (!strcmp(kind, "audio") || !strcmp(kind, "sticker")))) {
 		json_decref(body);
-		api_reply_invalid(req, http_json_field_error(
-					       many || (kind && text) ? (text ? "text" : kind)
-					       : !kind		       ? (caption ? "caption" : "ptt")
-					       : ptt && (!json_is_boolean(ptt) || strcmp(kind, "audio"))
-						       ? "ptt"
-						       : "caption",
-					       many ? "give one of text, image, video, audio, document, sticker"
-					       : kind && text ? "a media message has a caption, not a text"
-					       : ptt && !json_is_boolean(ptt) ? "must be a boolean"
-					       : ptt ? "ptt is for audio messages"
-						     : "not for this kind of message"));
+		api_reply_invalid(
+			req,
+			http_json_field_error(
+				many ? kind
+				: other ? other
+				: !kind ? (caption ? "caption" : "ptt")
+				: ptt && (!json_is_boolean(ptt) || strcmp(kind, "audio")) ? "ptt"
+											   : "caption",
+				many || (other && strcmp(other, "text") &&
+					 strcmp(other, "quotedMessageId"))
+					? "give exactly one of text, location, contacts, poll, image, "
+					  "video, audio, document, sticker"
+				: other && !strcmp(other, "quotedMessageId") ? "replies are texts"
+				: other ? "a media message has a caption, not a text"
+				: ptt && !json_is_boolean(ptt) ? "must be a boolean"
+				: ptt			       ? "ptt is for audio messages"
+							       : "not for this kind of message"));
 		return;
 	}
 	if (strchr(to, '@') ? !parse_to_jid(to, jid, sizeof(jid)) : !api_phone_parse(to, phone)) {
@@ -264,6 +281,11 @@ void api_messages_send(struct http_req *req)
 		json_decref(body);
 		return;
 	}
+	if (!kind && chatkind) { /* a reply, location, contact cards or poll: chatkinds.c */
+		api_send_kind(req, id, jid, body);
+		json_decref(body);
+		return;
+	}
 	memset(&m, 0, sizeof(m));
 	if (kind) {
 		md.caption = caption;
@@ -276,6 +298,14 @@ void api_messages_send(struct http_req *req)
 	}
 	free(data);
 	json_decref(body);
+	api_reply_accepted(req, rc, retry, &m);
+}
+
+void api_reply_accepted(struct http_req *req, int rc, int retry, struct store_message *mp)
+{
+	struct store_message m = *mp;
+	json_t *d;
+
 	if (rc == Y_ESTATE) {
 		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
 				 "the session is not linked to WhatsApp", NULL);
@@ -301,7 +331,7 @@ void api_messages_send(struct http_req *req)
 }
 
 /* The session id and message id path parameters; 0 after answering 400. */
-static int message_params(struct http_req *req, char sid[STORE_ID_LEN], char mid[STORE_ID_LEN])
+int api_message_params(struct http_req *req, char sid[STORE_ID_LEN], char mid[STORE_ID_LEN])
 {
 	size_t len;
 	const char *p;
@@ -344,12 +374,31 @@ void api_message_get(struct http_req *req)
 	struct store_message m;
 	char sid[STORE_ID_LEN], mid[STORE_ID_LEN];
 
-	if (!message_params(req, sid, mid))
+	int rc;
+	char *reactions = NULL;
+	json_t *j;
+
+	if (!api_message_params(req, sid, mid))
 		return;
-	reply_message(req, sid,
-		      svc_session_exists(ctx->svc, sid) ? store_message_get(ctx->st, sid, mid, &m)
-							 : Y_ENOTFOUND,
-		      &m);
+	rc = svc_session_exists(ctx->svc, sid) ? store_message_get(ctx->st, sid, mid, &m)
+					       : Y_ENOTFOUND;
+	if (rc || !m.wa_id) {
+		reply_message(req, sid, rc, &m);
+		return;
+	}
+	/* with the reactions it has, one per author (issue 15) */
+	rc = store_message_reactions(ctx->st, sid, m.wa_id, &reactions);
+	j = rc ? NULL : api_message_json(&m);
+	if (j && json_object_set_new(j, "reactions", json_loads(reactions, 0, NULL))) {
+		json_decref(j);
+		j = NULL;
+	}
+	free(reactions);
+	store_message_release(&m);
+	if (rc)
+		api_reply_store_error(req, rc);
+	else
+		http_reply_json(req, 200, j);
 }
 
 /* POST /api/v1/sessions/{id}/messages/{messageId}/read: a read receipt
@@ -360,7 +409,7 @@ void api_message_read(struct http_req *req)
 	struct store_message m;
 	char sid[STORE_ID_LEN], mid[STORE_ID_LEN];
 
-	if (!message_params(req, sid, mid))
+	if (!api_message_params(req, sid, mid))
 		return;
 	reply_message(req, sid, svc_mark_read(ctx->svc, sid, mid, &m), &m);
 }

@@ -32,11 +32,11 @@ static int token_ok(const struct api_ctx *ctx, struct http_req *req)
 
 static int sessions_write(struct svc *svc, struct ybuf *out)
 {
-	size_t counts[SVC_STATUS_COUNT], total = 0;
+	size_t counts[STORE_SESSION_STATUS_COUNT], total = 0;
 	int rc;
 
 	svc_session_count_by_status(svc, counts);
-	for (int i = 0; i < SVC_STATUS_COUNT; i++)
+	for (int i = 0; i < STORE_SESSION_STATUS_COUNT; i++)
 		total += counts[i];
 	rc = ybuf_printf(out,
 			 "# HELP yesapp_sessions_total Sessions known to the server.\n"
@@ -45,10 +45,10 @@ static int sessions_write(struct svc *svc, struct ybuf *out)
 			 "# TYPE yesapp_sessions_active gauge\nyesapp_sessions_active %zu\n"
 			 "# HELP yesapp_sessions Sessions by status.\n"
 			 "# TYPE yesapp_sessions gauge\n",
-			 total, counts[SVC_CONNECTED]);
-	for (int i = 0; rc == Y_OK && i < SVC_STATUS_COUNT; i++)
+			 total, counts[STORE_SESSION_CONNECTED]);
+	for (int i = 0; rc == Y_OK && i < STORE_SESSION_STATUS_COUNT; i++)
 		rc = ybuf_printf(out, "yesapp_sessions{status=\"%s\"} %zu\n",
-				 svc_status_name((enum svc_status)i), counts[i]);
+				 store_session_status_name((enum store_session_status)i), counts[i]);
 	return rc;
 }
 

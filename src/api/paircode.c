@@ -19,7 +19,7 @@
 
 static int linked(const struct store_session *x)
 {
-	return !strcmp(x->status, "connected") || (x->device_jid && *x->device_jid);
+	return x->status == STORE_SESSION_CONNECTED || (x->device_jid && *x->device_jid);
 }
 
 static void unavailable(struct http_req *req, const char *why)

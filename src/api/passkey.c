@@ -72,7 +72,8 @@ void api_passkey_get(struct http_req *req)
 	if (!pk)
 		pk = json_string(options);
 	http_reply_json(req, 200,
-			json_pack("{s:s, s:s, s:s?, s:o, s:s?}", "sessionId", id, "status", s.status,
+			json_pack("{s:s, s:s, s:s?, s:o, s:s?}", "sessionId", id, "status",
+				  store_session_status_name(s.status),
 				  "reason", s.reason, "publicKey", pk, "confirmationCode", code));
 out:
 	free(options);
@@ -172,7 +173,7 @@ static int expect_pending(struct http_req *req, const char *id)
 		return 0;
 	}
 	svc_session_passkey(ctx->svc, id, &options, &code);
-	ok = options && !strcmp(s.status, "passkey_required");
+	ok = options && s.status == STORE_SESSION_PASSKEY_REQUIRED;
 	free(options);
 	free(code);
 	store_session_release(&s);

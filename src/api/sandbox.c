@@ -33,8 +33,8 @@ void api_sandbox_get(struct http_req *req)
 
 static int is_linked(const struct store_session *x, const char *qr, void *arg)
 {
-	return !strcmp(x->status, "connected") || !strcmp(x->status, "failed") ||
-	       !strcmp(x->status, "logged_out");
+	return x->status == STORE_SESSION_CONNECTED || x->status == STORE_SESSION_FAILED ||
+	       x->status == STORE_SESSION_LOGGED_OUT;
 }
 
 static void no_qr(struct http_req *req)
@@ -119,7 +119,7 @@ void api_sandbox_scan(struct http_req *req)
 	}
 	http_reply_json(req, 200,
 			json_pack("{s:s, s:s, s:s, s:s}", "sessionId", id, "phone", phone,
-				  "deviceJid", jid, "status", s.status ? s.status : "pending"));
+				  "deviceJid", jid, "status", store_session_status_name(s.status)));
 	store_session_release(&s);
 	return;
 invalid:

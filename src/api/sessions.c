@@ -41,10 +41,10 @@ static void reply_session(struct http_req *req, int status, const char *id)
 	store_session_release(&s);
 }
 
-/* Done once a new session left "pending" (and shows its QR when "qr"). */
+/* Done once a new session left pending (and shows its QR when on QR). */
 static int has_qr_or_moved(const struct store_session *x, const char *qr, void *arg)
 {
-	return strcmp(x->status, "pending") && (strcmp(x->status, "qr") || qr);
+	return x->status != STORE_SESSION_PENDING && (x->status != STORE_SESSION_QR || qr);
 }
 
 void api_sessions_create(struct http_req *req)
@@ -200,13 +200,13 @@ void api_session_qr_svg(struct http_req *req)
 
 static int is_logged_out(const struct store_session *x, const char *qr, void *arg)
 {
-	return !strcmp(x->status, "logged_out");
+	return x->status == STORE_SESSION_LOGGED_OUT;
 }
 
 /* A restarted session is back once it shows a QR or is connected. */
 static int restarted(const struct store_session *x, const char *qr, void *arg)
 {
-	return (qr && !strcmp(x->status, "qr")) || !strcmp(x->status, "connected");
+	return (qr && x->status == STORE_SESSION_QR) || x->status == STORE_SESSION_CONNECTED;
 }
 
 /* POST .../logout and .../restart answer with the session once the change

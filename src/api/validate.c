@@ -9,7 +9,9 @@
 const char *const api_event_names[] = {
 	"message.received",   "message.sent", "message.delivered",    "message.read",
 	"message.failed",     "session.qr",   "session.connected",    "session.disconnected",
-	"session.logged_out", "session.status", "message", "message.ack", "message.media", NULL,
+	"session.logged_out", "session.status", "message", "message.ack", "message.media",
+	"message.reaction",   "message.edited", "message.revoked", "message.poll_vote",
+	"presence", NULL,
 };
 
 static int hexval(char c)

@@ -131,9 +131,9 @@ static void on_timer(uv_timer_t *t)
 {
 	struct wa_client *cl = t->data;
 	enum cl_timer kind = cl->tkind;
+	const char *log_prev = ylog_swap_session(cl->opts.name);
 
 	cl->tkind = T_NONE;
-	ylog_set_session(cl->opts.name);
 	switch (kind) {
 	case T_BACKOFF:
 		cl_pool_request(cl);
@@ -155,7 +155,7 @@ static void on_timer(uv_timer_t *t)
 	case T_NONE:
 		break;
 	}
-	ylog_set_session(NULL);
+	ylog_set_session(log_prev);
 }
 
 void cl_timer_start(struct wa_client *cl, enum cl_timer kind, uint64_t ms)
@@ -386,11 +386,6 @@ static int on_call(struct wa_client *cl, const struct wa_node *n)
 	return cl_ack_node(cl, n);
 }
 
-static int on_ignore(struct wa_client *cl, const struct wa_node *n)
-{
-	return Y_OK;
-}
-
 static int on_xmlstreamend(struct wa_client *cl, const struct wa_node *n)
 {
 	cl_disconnected(cl, "stream_end");
@@ -414,8 +409,8 @@ static const struct {
 	{ "ib", on_ib },
 	{ "message", cl_message_received },
 	{ "ack", cl_send_ack },
-	{ "presence", on_ignore },
-	{ "chatstate", on_ignore },
+	{ "presence", cl_presence_received },
+	{ "chatstate", cl_chatstate_received },
 };
 
 int cl_node_received(struct wa_client *cl, const struct wa_node *n)

@@ -186,6 +186,15 @@ struct wa_client_cbs {
 	 * call), else the error and c NULL. Optional. */
 	void (*on_media_conn)(struct wa_client *cl, int err, const struct wa_media_conn *c,
 			      void *ud);
+	/* Presence (presence.c): a contact's "available" / "unavailable"
+	 * (last_seen Unix seconds, 0 when not shared), or a chat state
+	 * "composing" / "recording" / "paused" in chat `from` (participant:
+	 * the member in a group, else NULL). Borrowed for the call. Optional. */
+	void (*on_presence)(struct wa_client *cl, const char *from, const char *participant,
+			    const char *state, int64_t last_seen, void *ud);
+	/* The block list as the server last answered (block.c): jids[0..n),
+	 * borrowed for the call. Optional. */
+	void (*on_blocklist)(struct wa_client *cl, const char *const *jids, size_t n, void *ud);
 };
 
 struct wa_client_opts {
@@ -337,6 +346,21 @@ int wa_client_send(struct wa_client *cl, const char *wa_id, const char *to_jid,
  * on_message gave it in `from`). Y_ESTATE when not connected. */
 int wa_client_mark_read(struct wa_client *cl, const char *from, const char *const *ids,
 			size_t n);
+/* Presence (presence.c; Y_ESTATE when not connected): our own
+ * availability, announced with name `as` or else our push name (Y_EINVAL
+ * without either); a chat
+ * state for chat `to` ("composing", "recording" or "paused"); a subscription
+ * to a contact's presence (user JID), answered later through on_presence. */
+int wa_client_send_presence(struct wa_client *cl, bool available, const char *as);
+int wa_client_send_chatstate(struct wa_client *cl, const char *to, const char *state);
+int wa_client_subscribe_presence(struct wa_client *cl, const char *jid);
+/* The block list (block.c; Y_ESTATE when not connected): asks for it, or
+ * blocks / unblocks user `jid` (as given: phone or LID JID); the list in
+ * the server's answer comes through on_blocklist. */
+int wa_client_blocklist(struct wa_client *cl);
+int wa_client_block(struct wa_client *cl, const char *jid, bool block);
+/* Our about text (profile.c; Y_ESTATE when not connected). */
+int wa_client_set_about(struct wa_client *cl, const char *text);
 /* Messages queued or waiting for the server's ack. */
 size_t wa_client_sends_pending(const struct wa_client *cl);
 

@@ -19,6 +19,10 @@
  *   receive.c    incoming messages: decrypt, ack, receipt, retry receipt
  *   receipt.c    receipts for what we sent; read receipts we send
  *   retry.c      answering retry receipts: re-encrypt for the device that asked
+ *   msgkind.c    the stanza attributes of each message kind
+ *   presence.c   presence and chat states
+ *   block.c      the block list
+ *   profile.c    our about text
  * Everything runs on the pool's loop thread.
  */
 #ifndef YESAPP_CLIENT_INT_H
@@ -275,6 +279,22 @@ void cl_signal_free(struct wa_client *cl);
 int cl_bundle_from_node(const struct wa_node *u, struct wa_signal_bundle *b);
 /* The device JID text "user[:dev]@server" into out. */
 void cl_device_jid(const char *user, const char *server, unsigned dev, char *out, size_t cap);
+
+/* msgkind.c: the stanza attributes of a message's kind (§17.0) */
+struct cl_stanza_kind {
+	const char *type;      /* <message type>: text, reaction, media, poll */
+	const char *edit;      /* edit attribute, or NULL */
+	const char *mediatype; /* on each <enc>, or NULL */
+	const char *polltype;  /* <meta polltype>, or NULL */
+	bool hide;             /* decrypt-fail="hide" on each <enc> */
+};
+void cl_stanza_kind(const uint8_t *pb, size_t len, struct cl_stanza_kind *k);
+/* Adds edit, the <enc> attributes and <meta> to a built <message>. */
+int cl_stanza_decorate(struct wa_node *msg, const struct cl_stanza_kind *k);
+
+/* presence.c: <presence> and <chatstate> from the server */
+int cl_presence_received(struct wa_client *cl, const struct wa_node *n);
+int cl_chatstate_received(struct wa_client *cl, const struct wa_node *n);
 
 /* receive.c */
 int cl_message_received(struct wa_client *cl, const struct wa_node *n);

@@ -98,6 +98,7 @@ static void on_pool_timer(uv_timer_t *t)
 	refill(p);
 	while (p->wait_head && p->tokens >= 1) {
 		struct wa_client *cl = p->wait_head;
+		const char *log_prev;
 
 		p->wait_head = cl->wait_next;
 		if (!p->wait_head)
@@ -106,9 +107,9 @@ static void on_pool_timer(uv_timer_t *t)
 		cl->waiting_slot = false;
 		p->nwaiting--;
 		p->tokens -= 1;
-		ylog_set_session(cl->opts.name);
+		log_prev = ylog_swap_session(cl->opts.name);
 		cl_connect_now(cl);
-		ylog_set_session(NULL);
+		ylog_set_session(log_prev);
 	}
 	arm(p);
 }

@@ -354,8 +354,10 @@ static void encrypt_and_send(struct wa_client *cl)
 	struct wa_node *n = NULL, *parts, *di;
 	bool pkmsg = false, any_own = false;
 	const char *why = "encrypt_failed";
+	struct cl_stanza_kind kind;
 	int rc;
 
+	cl_stanza_kind(s->pb, s->len, &kind);
 	for (size_t i = 0; i < s->nt; i++)
 		any_own |= s->t[i].own && !s->t[i].skip;
 	rc = wa_signal_pad(s->pb, s->len, &ppeer, &lpeer);
@@ -367,7 +369,7 @@ static void encrypt_and_send(struct wa_client *cl)
 		goto fail;
 	rc = Y_ENOMEM;
 	n = wa_node_new("message");
-	if (!n || cl_attrs(n, "id", s->id, "to", s->to, "type", "text", NULL) ||
+	if (!n || cl_attrs(n, "id", s->id, "to", s->to, "type", kind.type, NULL) ||
 	    !(parts = wa_node_add_child(n, "participants")))
 		goto fail;
 	for (size_t i = 0; i < s->nt; i++) {
@@ -399,6 +401,8 @@ static void encrypt_and_send(struct wa_client *cl)
 	if (pkmsg && cl->creds.account_len &&
 	    (!(di = wa_node_add_child(n, "device-identity")) ||
 	     wa_node_set_bytes(di, cl->creds.account, cl->creds.account_len)))
+		goto fail;
+	if (cl_stanza_decorate(n, &kind))
 		goto fail;
 	participant_hash(s);
 	rc = cl_send_durable(cl, &n);

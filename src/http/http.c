@@ -27,6 +27,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <brotli/encode.h>
 #include <zlib.h>
 
 #define RATELIMIT_SLOTS 16384
@@ -101,7 +102,8 @@ struct http_req {
 	char ip[INET6_ADDRSTRLEN];   /* the client: the peer, or what a trusted proxy says */
 	int https;                   /* came over TLS (ours, or a trusted proxy's) */
 	int compressible;            /* the body may be gzipped: Vary: Accept-Encoding */
-	int gzipped;                 /* it was */
+	int gzipped;                 /* it was: gzip, or brotli when `brotli` */
+	int brotli;
 	struct http_ident ident;
 	int authed;
 	char set_cookie[512];        /* "" : none */
@@ -120,6 +122,8 @@ struct http_req {
 	const char *content_type;    /* static string; NULL: JSON */
 	char cache_control[64];      /* "" : no-store */
 	char etag[96];               /* "" : none */
+	const char *csp;             /* Content-Security-Policy (a literal); NULL: the API's */
+	int vary_encoding;           /* an asset chosen by Accept-Encoding: Vary */
 	struct http_stream *stream;  /* a streamed answer, or NULL */
 	/* a file answer (http_reply_fd): bytes [file_off, +file_len) of file_fd */
 	int has_file, file_fd;
@@ -516,6 +520,21 @@ static void file_release(struct http_req *req)
 	req->file_ctype = NULL;
 }
 
+void http_reply_asset(struct http_req *req, int status, const struct http_asset_reply *a)
+{
+	http_reply_bytes(req, status, a->content_type, a->data, a->len, a->cache_control, a->etag);
+	if (!req->content_type)
+		return; /* out of memory: answered with JSON */
+	req->gzipped = a->gzipped && a->len;
+	req->vary_encoding = a->vary_encoding;
+	req->csp = a->csp;
+}
+
+const char *http_req_path(const struct http_req *req)
+{
+	return req->path;
+}
+
 /* ---- the middleware chain ---- */
 
 static void stream_unref(struct http_stream *st)
@@ -769,6 +788,14 @@ static void dispatch(struct http_req *req)
 				 key && *key ? "invalid API key" : "missing X-API-Key header", NULL);
 		return;
 	}
+	if (route_rc == Y_ENOTFOUND && srv->o.fallback && !needs_auth(req, route_rc) &&
+	    (req->method == HTTP_GET || req->method == HTTP_HEAD)) {
+		srv->o.fallback(req);
+		if (!req->answered)
+			http_reply_error(req, 404, "NOT_FOUND", "no such route",
+					 json_pack("{s:s}", "path", req->path));
+		return;
+	}
 	if (route_rc == Y_ENOTFOUND) {
 		http_reply_error(req, 404, "NOT_FOUND", "no such route",
 				 json_pack("{s:s}", "path", req->path));
@@ -812,7 +839,8 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				req->csp ? req->csp : "default-src 'none'; frame-ancestors 'none'");
 	/* the rest of helmet's defaults that apply to an API */
 	MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
@@ -853,7 +881,7 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 	if (req->content_range[0])
 		MHD_add_response_header(r, "Content-Range", req->content_range);
 	if (req->gzipped)
-		MHD_add_response_header(r, "Content-Encoding", "gzip");
+		MHD_add_response_header(r, "Content-Encoding", req->brotli ? "br" : "gzip");
 	if (req->origin) {
 		int any = !strcmp(srv->cors, "*");
 
@@ -874,7 +902,7 @@ static void add_headers(struct http_req *req, struct MHD_Response *r, int has_bo
 			MHD_add_response_header(r, "Access-Control-Max-Age", "600");
 		}
 	}
-	else if (req->compressible)
+	else if (req->compressible || req->vary_encoding)
 		MHD_add_response_header(r, "Vary", "Accept-Encoding");
 	if (atomic_load(&srv->quiesced) || req->too_big)
 		MHD_add_response_header(r, "Connection", "close");
@@ -892,32 +920,45 @@ static int compressible_type(const char *ct)
 	       !strncmp(ct, "image/svg+xml", 13) || !strncmp(ct, "application/javascript", 22);
 }
 
-/* Whether Accept-Encoding allows gzip: "gzip" or "*" listed without q=0. */
-static int accepts_gzip(struct http_req *req)
+/* The weight Accept-Encoding gives the coding `name` (its own entry, else
+ * "*"): 0..1, 0 when it is not accepted (absent, or q=0). */
+static double coding_weight(const struct http_req *req, const char *name)
 {
 	const char *h = http_req_header(req, "Accept-Encoding");
+	size_t want = strlen(name);
+	double own = -1, any = -1;
 
 	while (h && *h) {
 		size_t n = strcspn(h, ",");
 		const char *semi = memchr(h, ';', n);
-		size_t name = semi ? (size_t)(semi - h) : n;
-		const char *p = h;
+		size_t len = semi ? (size_t)(semi - h) : n;
+		const char *p = h, *q;
+		double w = 1;
 
-		while (name && (*p == ' ' || *p == '\t'))
-			p++, name--;
-		while (name && (p[name - 1] == ' ' || p[name - 1] == '\t'))
-			name--;
-		if ((name == 4 && !strncasecmp(p, "gzip", 4)) || (name == 1 && *p == '*')) {
-			const char *q = semi ? strstr(semi, "q=") : NULL;
-
-			if (!q || q >= h + n || strtod(q + 2, NULL) > 0)
-				return 1; /* q=0 refuses it */
-		}
+		while (len && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		q = semi ? strstr(semi, "q=") : NULL;
+		if (q && q < h + n)
+			w = strtod(q + 2, NULL);
+		if (w < 0 || w != w)
+			w = 0;
+		if (len == want && !strncasecmp(p, name, want))
+			own = w;
+		else if (len == 1 && *p == '*')
+			any = w;
 		h += n;
 		if (*h == ',')
 			h++;
 	}
-	return 0;
+	return own >= 0 ? own : any > 0 ? any : 0;
+}
+
+/* Whether Accept-Encoding allows gzip: "gzip" or "*" listed without q=0. */
+int http_req_accepts_gzip(const struct http_req *req)
+{
+	return coding_weight(req, "gzip") > 0;
 }
 
 /* The gzipped bytes are another representation: a strong ETag becomes weak
@@ -933,21 +974,57 @@ static void etag_weaken(struct http_req *req)
 	memcpy(req->etag, "W/", 2);
 }
 
-/* Replaces the body by its gzip form when the client takes it and it helps
- * (a body with an ETag gets the weak form of it, see etag_weaken). A 304
- * has no body: it echoes the weak form when that is what the client holds. */
+/* Brotli at this quality for bodies made per request: about gzip's speed
+ * at level 6 with smaller output (quality 11 is for files compressed once). */
+#define BROTLI_QUALITY 5
+
+/* The body in brotli form, when it helps: 1 done, 0 left as it is. */
+static int try_brotli(struct http_req *req)
+{
+	size_t cap = BrotliEncoderMaxCompressedSize(req->resp_len), n = cap;
+	uint8_t *out = cap ? malloc(cap) : NULL;
+
+	if (!out)
+		return 0;
+	if (!BrotliEncoderCompress(BROTLI_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT,
+				   req->resp_len, (const uint8_t *)req->resp, &n, out) ||
+	    n >= req->resp_len) {
+		free(out);
+		return 0;
+	}
+	free(req->resp);
+	req->resp = (char *)out;
+	req->resp_len = n;
+	req->gzipped = 1;
+	req->brotli = 1;
+	etag_weaken(req);
+	return 1;
+}
+
+/* Replaces the body by its brotli or gzip form when the client takes one
+ * and it helps; brotli when Accept-Encoding weighs it at least as gzip (a
+ * body with an ETag gets the weak form of it, see etag_weaken). A 304 has
+ * no body: it echoes the weak form when that is what the client holds. */
 static void maybe_gzip(struct http_req *req)
 {
 	z_stream z;
 	uint8_t *out;
 	size_t cap;
+	double br, gz;
 
 	if (req->status == 304 && req->etag[0] && inm_names(req, req->etag, 1))
 		etag_weaken(req);
-	if (!req->resp || !compressible_type(req->content_type) || req->status == 206)
+	if (!req->resp || req->gzipped || !compressible_type(req->content_type) ||
+	    req->status == 206)
 		return;
 	req->compressible = 1;
-	if (req->resp_len < GZIP_MIN || !accepts_gzip(req))
+	if (req->resp_len < GZIP_MIN)
+		return;
+	br = coding_weight(req, "br");
+	gz = coding_weight(req, "gzip");
+	if (br > 0 && br >= gz && try_brotli(req))
+		return;
+	if (gz <= 0)
 		return;
 	memset(&z, 0, sizeof(z));
 	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)

@@ -65,6 +65,9 @@ struct http_server_opts {
 	const char *trust_proxy;     /* TRUST_PROXY list (util/cidr.h) or NULL */
 	const char *tls_cert_file;   /* both set: serve HTTPS (read at start) */
 	const char *tls_key_file;
+	/* Answers GET and HEAD requests outside /api/ that no route matches (the
+	 * dashboard's files), on server threads; NULL, or no answer: 404 JSON. */
+	void (*fallback)(struct http_req *req);
 };
 
 /* Binds and starts serving. *out is freed with http_server_free. Y_EINVAL for
@@ -153,6 +156,26 @@ void http_reply_bytes(struct http_req *req, int status, const char *content_type
 void http_reply_fd(struct http_req *req, int status, const char *content_type, int fd,
 		   uint64_t off, uint64_t len, const char *cache_control,
 		   const char *const *headers);
+/* A stored file (the dashboard's): the body is copied; every string must
+ * outlive the request (literals or static data). gzipped: data is gzip
+ * (Content-Encoding: gzip, never gzipped again); vary_encoding: the choice
+ * between forms depended on Accept-Encoding; csp NULL keeps the API's
+ * Content-Security-Policy. */
+struct http_asset_reply {
+	const char *content_type;
+	const void *data;
+	size_t len;
+	const char *cache_control;
+	const char *etag;
+	int gzipped;
+	int vary_encoding;
+	const char *csp;
+};
+void http_reply_asset(struct http_req *req, int status, const struct http_asset_reply *a);
+/* 1 if Accept-Encoding takes gzip (listed, or "*", without q=0). */
+int http_req_accepts_gzip(const struct http_req *req);
+/* The request's path (without the query), borrowed. */
+const char *http_req_path(const struct http_req *req);
 
 /*
  * A streamed answer (Server-Sent Events): 200 with content_type (a literal)

@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/metrics.h"
 #include "service/media_send.h"
+#include "service/msgkind.h"
 #include "service/signal_db.h"
 #include "wa/jid.h"
 #include "wa/socket.h"
@@ -65,6 +66,9 @@ enum cmd_kind {
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
 	CMD_MEDIA_CONN, /* the uploader needs the session's media_conn */
+	CMD_ABOUT,      /* set our about text (assertion = the text) */
+	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
+	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
 	CMD_SHUTDOWN,
 };
 
@@ -81,6 +85,8 @@ struct cmd {
 	size_t raw_id_len;
 	char phone[24];         /* CMD_PAIR_CODE */
 	char chat[72];          /* CMD_READ */
+	char (*rids)[WA_MSG_ID_MAX]; /* CMD_READ of several ids (one receipt): owned */
+	size_t nrids;
 	char wa_id[WA_MSG_ID_MAX];
 	uint64_t seq;           /* CMD_PAIR_CODE: the waiter */
 	struct lookup_wait *lookup; /* CMD_LOOKUP (owned until the loop takes it) */
@@ -104,6 +110,8 @@ enum job_kind {
 	J_MSG_STATUS,    /* outbound messages (by WhatsApp id) moved to a status */
 	J_MSG_IN,        /* a message received */
 	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
+	J_PRESENCE,      /* a presence or chat state arrived: a `presence` event */
+	J_BLOCKLIST,     /* the server's block list (ev_data): kept as a setting */
 	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
 };
 
@@ -112,7 +120,7 @@ struct job {
 	enum job_kind kind;
 	char id[STORE_ID_LEN];
 	/* J_STATE */
-	enum svc_status status;
+	enum store_session_status status;
 	char *reason, *phone, *device_jid, *lid, *push_name;
 	int64_t at;
 	bool unlink;
@@ -133,6 +141,9 @@ struct job {
 	const char *msg_status;
 	/* J_MSG_IN */
 	struct store_message *in;
+	struct msgkind_in kin;  /* its kind, when it acts on another message */
+	/* J_PRESENCE: JSON text of the event */
+	char *ev_data;
 	bool retry;                /* its insert failed: run again (worker) */
 	struct store_media *media; /* its media row, if it has media */
 };
@@ -146,7 +157,8 @@ struct omsg {
 	char wa_id[WA_MSG_ID_MAX];
 	char to[72];
 	char *text;
-	uint8_t *pb;    /* a packed media Message (media_send.c), else NULL: text */
+	char *type, *body; /* the kind (msgkind.h); NULL type: a plain text */
+	uint8_t *pb;    /* a packed media Message (media_send.c), else NULL: a text or a kind */
 	size_t pb_len;
 	char *src;      /* its source file, removed once the message is acked */
 };
@@ -281,6 +293,8 @@ static void omsg_free_list(struct omsg *m)
 		free(m->text);
 		free(m->pb);
 		free(m->src);
+		free(m->type);
+		free(m->body);
 		free(m);
 		m = n;
 	}
@@ -304,6 +318,7 @@ static void cmd_release(struct cmd *c)
 	}
 	free(c->assertion);
 	free(c->raw_id);
+	free(c->rids);
 	free(c);
 }
 
@@ -358,6 +373,8 @@ static void job_free(struct job *j)
 		free(j->creds);
 	}
 	free(j->wa_ids);
+	msgkind_in_release(&j->kin);
+	free(j->ev_data);
 	if (j->in) {
 		store_message_release(j->in);
 		free(j->in);
@@ -436,32 +453,33 @@ static void on_state(struct wa_client *cl, enum wa_client_state st, const char *
 		job_free(j);
 		return; /* stopped on purpose: the stored status stays */
 	case WA_CL_CONNECTING:
-		j->status = wa_creds_linked(c) ? SVC_CONNECTING : SVC_PENDING;
+		j->status = wa_creds_linked(c) ? STORE_SESSION_CONNECTING : STORE_SESSION_PENDING;
 		break;
 	case WA_CL_QR:
-		j->status = SVC_QR;
+		j->status = STORE_SESSION_QR;
 		break;
 	case WA_CL_PAIRING:
-		j->status = SVC_CONNECTING;
+		j->status = STORE_SESSION_CONNECTING;
 		break;
 	case WA_CL_CONNECTED:
-		j->status = SVC_CONNECTED;
+		j->status = STORE_SESSION_CONNECTED;
 		j->at = clock_now_ms();
+		cmd(x->e, CMD_BLOCK, x->id, 0, NULL); /* learn the block list ("get") */
 		break;
 	case WA_CL_WAITING:
-		j->status = SVC_DISCONNECTED;
+		j->status = STORE_SESSION_DISCONNECTED;
 		break;
 	case WA_CL_LOGGED_OUT:
-		j->status = SVC_LOGGED_OUT;
+		j->status = STORE_SESSION_LOGGED_OUT;
 		j->unlink = true;
 		if (x->e->sigdb) /* before the job that deletes its rows */
 			sigdb_drop_session(x->e->sigdb, x->id);
 		break;
 	case WA_CL_FAILED:
-		j->status = SVC_FAILED;
+		j->status = STORE_SESSION_FAILED;
 		break;
 	case WA_CL_PASSKEY:
-		j->status = SVC_PASSKEY_REQUIRED;
+		j->status = STORE_SESSION_PASSKEY_REQUIRED;
 		break;
 	}
 	j->reason = dup_or_null(reason);
@@ -683,7 +701,9 @@ static bool drain_one(struct engine *e, struct esess *x, uint64_t now)
 	while (x->q_head && inflight < ENGINE_INFLIGHT_MAX && (!rate || x->tokens >= 1)) {
 		struct omsg *m = x->q_head, **pp;
 		struct ybuf pb = YBUF_INIT(1 << 20);
-		int rc = m->pb ? Y_OK : text_pb(m->text, &pb);
+		int rc = m->pb     ? Y_OK
+			 : m->type ? msgkind_build(m->type, m->body, m->text, &pb)
+				    : text_pb(m->text, &pb);
 
 		rc = rc ?: wa_client_send(x->cl, m->wa_id, m->to, m->pb ? m->pb : pb.data,
 					  m->pb ? m->pb_len : pb.len);
@@ -717,13 +737,14 @@ static void on_drain(uv_timer_t *t)
 	struct engine *e = t->data;
 	uint64_t now = uv_now(t->loop);
 	struct esess *x = e->draining, *next;
+	const char *prev;
 
 	for (; x; x = next) {
 		next = x->drain_next;
-		ylog_set_session(x->id);
+		prev = ylog_swap_session(x->id);
 		if (!drain_one(e, x, now))
 			drain_unmark(e, x);
-		ylog_set_session(NULL);
+		ylog_set_session(prev);
 	}
 }
 
@@ -795,7 +816,9 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 	if (x->forgotten || x->e->stopping || !(j = job_new(J_MSG_IN, x->id)) ||
 	    !(m = j->in = calloc(1, sizeof(*m))))
 		goto out;
-	if (in->text) {
+	if (msgkind_parse(in->pb, in->pb_len, &j->kin) == Y_OK) {
+		body = json_loads(j->kin.body, 0, NULL);
+	} else if (in->text) {
 		body = json_pack("{s:s}", "text", in->text);
 	} else {
 		char *hex = malloc(in->pb_len * 2 + 1);
@@ -810,7 +833,7 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 	m->chat = chat;
 	chat = NULL;
 	m->from_me = in->from_me;
-	m->type = strdup(in->text ? "text" : "unknown");
+	m->type = strdup(j->kin.type ? j->kin.type : in->text ? "text" : "unknown");
 	m->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	m->status = strdup(in->from_me ? "sent" : "received");
@@ -823,8 +846,9 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *in,
 		m->to_jid = me;
 	}
 	me = NULL;
-	m->text = in->text ? strdup(in->text) : NULL;
-	m->quoted_id = in->quoted_id ? strdup(in->quoted_id) : NULL;
+	m->text = j->kin.type ? dup_or_null(j->kin.text) : in->text ? strdup(in->text) : NULL;
+	m->quoted_id = j->kin.quoted_id ? strdup(j->kin.quoted_id)
+		       : in->quoted_id ? strdup(in->quoted_id) : NULL;
 	m->timestamp = in->t > 0 ? in->t * 1000 : clock_now_ms();
 	/* media: its kind, caption and a body with mediaUrl (service/media.c) */
 	if (!in->text)
@@ -859,9 +883,62 @@ static void on_media_conn(struct wa_client *cl, int err, const struct wa_media_c
 	pthread_mutex_unlock(&e->mc_mu);
 }
 
+/* A contact's presence or a chat state: a `presence` event (written by the
+ * worker). */
+static void on_presence(struct wa_client *cl, const char *from, const char *participant,
+			const char *state, int64_t last_seen, void *ud)
+{
+	struct esess *x = ud;
+	char *chat = user_jid_of(from), *who = participant ? user_jid_of(participant) : NULL;
+	const char *jid = who ? who : chat;
+	char phone[40] = "";
+	struct job *j;
+	json_t *d;
+
+	if (!chat || x->forgotten || x->e->stopping)
+		goto out;
+	if (strstr(jid, "@s.whatsapp.net"))
+		snprintf(phone, sizeof(phone), "+%.*s", (int)strcspn(jid, "@"), jid);
+	d = json_pack("{s:s, s:s?, s:s, s:s}", "chat", chat, "from", phone[0] ? phone : NULL,
+		      "fromJid", jid, "state", state);
+	if (d && last_seen > 0)
+		json_object_set_new(d, "lastSeen", json_integer(last_seen));
+	if (d && (j = job_new(J_PRESENCE, x->id))) {
+		j->ev_data = json_dumps(d, JSON_COMPACT);
+		if (j->ev_data)
+			post_job(x->e, j);
+		else
+			job_free(j);
+	}
+	json_decref(d);
+out:
+	free(chat);
+	free(who);
+}
+
+/* The block list the server answered: kept (by the worker) as the setting
+ * "blocklist:<session>", a JSON array of JIDs, for GET .../blocklist. */
+static void on_blocklist(struct wa_client *cl, const char *const *jids, size_t n, void *ud)
+{
+	struct esess *x = ud;
+	json_t *a = json_array();
+	struct job *j;
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(jids[i]));
+	if (a && !x->forgotten && !x->e->stopping && (j = job_new(J_BLOCKLIST, x->id))) {
+		j->ev_data = json_dumps(a, JSON_COMPACT);
+		if (j->ev_data)
+			post_job(x->e, j);
+		else
+			job_free(j);
+	}
+	json_decref(a);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
-	on_sent, on_receipt, on_message, on_media_conn,
+	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist,
 };
 
 /* ---- the uploader's hooks (its thread) ---- */
@@ -1231,11 +1308,47 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		wa_client_start(x->cl);
 		break;
 	case CMD_READ: {
-		const char *ids[1] = { c->wa_id };
-		int rc = x && !x->forgotten ? wa_client_mark_read(x->cl, c->chat, ids, 1) : Y_ESTATE;
+		const char *one[1] = { c->wa_id }, **ids = c->nrids ? calloc(c->nrids, sizeof(*ids)) : one;
+		size_t n = c->nrids ? c->nrids : 1;
+		int rc = !ids ? Y_ENOMEM : x && !x->forgotten ? Y_OK : Y_ESTATE;
+
+		for (size_t i = 0; !rc && c->nrids && i < n; i++)
+			ids[i] = c->rids[i];
+		rc = rc ?: wa_client_mark_read(x->cl, c->chat, ids, n);
+		if (ids != one)
+			free(ids);
 
 		if (rc)
 			LOG_INFO("engine read receipt not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_ABOUT: {
+		int rc = x && !x->forgotten ? wa_client_set_about(x->cl, c->assertion) : Y_ESTATE;
+
+		if (rc)
+			LOG_INFO("engine about text not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_BLOCK: {
+		int rc = !x || x->forgotten ? Y_ESTATE
+			 : !c->phone[0] || !strcmp(c->phone, "get") ? wa_client_blocklist(x->cl)
+						    : wa_client_block(x->cl, c->chat,
+								      !strcmp(c->phone, "block"));
+
+		if (rc)
+			LOG_INFO("engine block list request not sent", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
+	case CMD_PRESENCE: {
+		int rc = !x || x->forgotten ? Y_ESTATE
+			 : c->seq == SVC_PRESENCE_OWN
+				 ? wa_client_send_presence(x->cl, !strcmp(c->phone, "available"), c->chat)
+			 : c->seq == SVC_PRESENCE_CHATSTATE
+				 ? wa_client_send_chatstate(x->cl, c->chat, c->phone)
+				 : wa_client_subscribe_presence(x->cl, c->chat);
+
+		if (rc)
+			LOG_INFO("engine presence not sent", "{s:s}", "error", y_strerror(rc));
 		break;
 	}
 	case CMD_SEND:
@@ -1261,7 +1374,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			struct job *j = job_new(J_STATE, c->id);
 
 			if (j) {
-				j->status = SVC_LOGGED_OUT;
+				j->status = STORE_SESSION_LOGGED_OUT;
 				j->unlink = true;
 				j->reason = strdup(WA_REASON_LOGGED_OUT);
 			}
@@ -1325,7 +1438,7 @@ static void run_cmd(struct engine *e, struct cmd *c)
 
 			wa_client_stop(x->cl); /* IDLE: reports nothing itself */
 			if (j) {
-				j->status = SVC_DISCONNECTED;
+				j->status = STORE_SESSION_DISCONNECTED;
 				j->reason = strdup("idle");
 			}
 			post_job(e, j);
@@ -1376,6 +1489,7 @@ static void on_async(uv_async_t *a)
 {
 	struct engine *e = a->data;
 	struct cmd *list;
+	const char *prev;
 
 	pthread_mutex_lock(&e->cmd_mu);
 	list = e->cmd_head;
@@ -1385,9 +1499,13 @@ static void on_async(uv_async_t *a)
 		struct cmd *c = list;
 
 		list = c->next;
-		ylog_set_session(c->id[0] ? c->id : NULL);
+		prev = ylog_swap_session(c->id[0] ? c->id : NULL);
 		run_cmd(e, c);
-		ylog_set_session(NULL);
+		/* after a session's command: whatever it ran inside kept the
+		 * context (engine-wide ones have no session to show) */
+		if (c->id[0])
+			LOG_DEBUG("engine command done", "{s:i}", "kind", (int)c->kind);
+		ylog_set_session(prev);
 		cmd_release(c);
 	}
 }
@@ -1483,15 +1601,24 @@ static struct omsg *omsg_from_store(const struct store_message *r)
 {
 	struct omsg *m;
 
-	if (!r->wa_id || !r->to_jid || !r->text || strlen(r->wa_id) >= WA_MSG_ID_MAX ||
+	if (!r->wa_id || !r->to_jid || (!r->text && !r->body) || strlen(r->wa_id) >= WA_MSG_ID_MAX ||
 	    strlen(r->to_jid) >= sizeof(m->to) || !(m = calloc(1, sizeof(*m))))
 		return NULL;
 	snprintf(m->id, sizeof(m->id), "%s", r->id);
 	snprintf(m->to_session, sizeof(m->to_session), "%s", r->session_id);
 	snprintf(m->wa_id, sizeof(m->wa_id), "%s", r->wa_id);
 	snprintf(m->to, sizeof(m->to), "%s", r->to_jid);
-	if (!(m->text = strdup(r->text))) {
-		free(m);
+	/* a plain text is rebuilt from its text; other kinds from their body */
+	m->text = r->text ? strdup(r->text) : NULL;
+	if (r->type && strcmp(r->type, "text") ? !(m->type = strdup(r->type)) ||
+						     !(m->body = strdup(r->body ? r->body : "{}"))
+					       : r->body && (!(m->type = strdup("text")) ||
+							     !(m->body = strdup(r->body)))) {
+		omsg_free_list(m);
+		return NULL;
+	}
+	if (r->text && !m->text) {
+		omsg_free_list(m);
 		return NULL;
 	}
 	return m;
@@ -1530,7 +1657,6 @@ static struct cmd *run_cmd_new(struct engine *e, const struct job *j, struct wa_
 			continue;
 		}
 		m = omsg_from_store(&rows[i]);
-
 		if (m) {
 			*tail = m;
 			tail = &m->next;
@@ -1574,14 +1700,14 @@ static void do_state(struct engine *e, struct job *j)
 	int rc;
 
 	memset(&u, 0, sizeof(u));
-	u.status = svc_status_name(j->status);
+	u.status = j->status;
 	u.reason = j->reason;
 	u.phone = j->phone;
 	u.push_name = j->push_name;
 	u.device_jid = j->device_jid;
 	u.lid = j->lid;
 	u.unlink = j->unlink;
-	if (j->status == SVC_CONNECTED)
+	if (j->status == STORE_SESSION_CONNECTED)
 		u.connected_at = u.last_seen_at = j->at;
 	if (j->unlink) {
 		rc = store_creds_delete(e->st, j->id);
@@ -1591,10 +1717,41 @@ static void do_state(struct engine *e, struct job *j)
 	rc = svc_session_apply(e->svc, j->id, &u);
 	if (rc && rc != Y_ENOTFOUND)
 		LOG_ERROR("engine cannot save a status", "{s:s}", "error", y_strerror(rc));
-	if (j->status != SVC_QR)
+	if (j->status != STORE_SESSION_QR)
 		svc_session_set_qr(e->svc, j->id, NULL);
-	if (j->status != SVC_PASSKEY_REQUIRED)
+	if (j->status != STORE_SESSION_PASSKEY_REQUIRED)
 		svc_session_set_passkey(e->svc, j->id, NULL, NULL);
+}
+
+/* A poll vote: decrypted with the poll's secret (worker thread: the store
+ * holds the poll), its body then names the options chosen. The voter is the
+ * sender; the creator the poll's author, each as a bare phone JID (the
+ * namespace our 1:1 chats are filed in). Left encrypted when the poll or
+ * the key is not ours to open. */
+static void vote_open(struct engine *e, struct job *j)
+{
+	struct store_message *v = j->in, poll;
+	const char *creator;
+	char *opened = NULL;
+	int rc = store_message_get_wa(e->st, j->id, j->kin.target_id, &poll);
+
+	if (rc) {
+		LOG_INFO("engine: a vote on a poll we do not have", "{s:s}", "poll", j->kin.target_id);
+		return;
+	}
+	creator = poll.from_me ? v->to_jid : poll.from_jid;
+	if (!strcmp(poll.type, "poll") && creator && v->from_jid)
+		rc = msgkind_vote_open(v->body, poll.wa_id, poll.body, creator, v->from_jid, &opened);
+	else
+		rc = Y_EINVAL;
+	if (rc == Y_OK) {
+		free(v->body);
+		v->body = opened;
+	} else {
+		LOG_WARN("engine: a poll vote does not open", "{s:s, s:s}", "poll", j->kin.target_id,
+			 "error", y_strerror(rc));
+	}
+	store_message_release(&poll);
 }
 
 static void run_job(struct engine *e, struct job *j)
@@ -1640,13 +1797,32 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_SIG_FLUSH:
 		break; /* the flush runs at the end of the batch */
+	case J_PRESENCE:
+		rc = store_event_add(e->st, j->id, "presence", j->ev_data, NULL);
+		break;
+	case J_BLOCKLIST: {
+		char key[16 + STORE_ID_LEN];
+
+		snprintf(key, sizeof(key), "blocklist:%s", j->id);
+		rc = store_setting_put(e->st, key, j->ev_data);
+		break;
+	}
 	case J_LID_MAP:
 		rc = store_lid_put(e->st, j->id, j->lid, j->phone);
 		break;
 	case J_MSG_IN:
+		if (j->kin.effect == MSGKIND_FX_VOTE)
+			vote_open(e, j);
 		/* an incoming message is use too (IDLE_DISCONNECT_HOURS) */
 		svc_session_touch(e->svc, j->id, 0, clock_now_ms());
-		rc = store_message_insert(e->st, j->in);
+		if (j->kin.effect) {
+			struct store_effect fx = { (int)j->kin.effect, j->kin.target_id, j->kin.emoji,
+						   j->kin.text };
+
+			rc = store_message_insert_effect(e->st, j->in, &fx, NULL);
+		} else {
+			rc = store_message_insert(e->st, j->in);
+		}
 		if (rc == Y_OK && j->media) /* the download starts once the row is there */
 			media_inbound_stored(e->st, e->opts.media, j->media);
 		if (rc == Y_OK && !j->in->from_me)
@@ -1688,6 +1864,7 @@ static void idle_scan(struct engine *e)
 static int64_t run_batch(struct engine *e, struct job *list)
 {
 	struct job *retry = NULL, **tail = &retry;
+	const char *prev;
 
 	if (e->in_retry) {
 		struct job *last = e->in_retry;
@@ -1704,9 +1881,11 @@ static int64_t run_batch(struct engine *e, struct job *list)
 		list = j->next;
 		j->next = NULL;
 		j->retry = false;
-		ylog_set_session(j->id);
+		prev = ylog_swap_session(j->id);
 		run_job(e, j);
-		ylog_set_session(NULL);
+		if (j->id[0])
+			LOG_DEBUG("engine job done", "{s:i}", "kind", (int)j->kind);
+		ylog_set_session(prev);
 		if (j->retry) {
 			*tail = j;
 			tail = &j->next;
@@ -1842,15 +2021,15 @@ static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MS
 		      char from[64], int *retry_after_s)
 {
 	struct store_session ss;
-	enum svc_status st;
 	int64_t waiting = 0;
 	int rc, linked;
 
 	rc = svc_session_get(e->svc, session_id, &ss);
 	if (rc)
 		return rc;
-	linked = ss.device_jid && !svc_status_parse(ss.status, &st) &&
-		 (st == SVC_CONNECTED || st == SVC_CONNECTING || st == SVC_DISCONNECTED);
+	linked = ss.device_jid && (ss.status == STORE_SESSION_CONNECTED ||
+				   ss.status == STORE_SESSION_CONNECTING ||
+				   ss.status == STORE_SESSION_DISCONNECTED);
 	if (linked)
 		wa_client_message_id(ss.device_jid, wa_id);
 	snprintf(from, 64, "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
@@ -1869,80 +2048,102 @@ static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MS
 	return Y_OK;
 }
 
-/* Stores outbound message m (pending, body, committed before the answer). */
+/* Stores outbound message *m from o (pending, o->body as its body, o->fx
+ * applied to its target in the same transaction; committed before the
+ * answer). m borrows from o, wa_id and from. */
 static int store_outbound(struct engine *e, struct store_message *m, const char *session_id,
-			  const char *wa_id, const char *from, const char *to_jid,
-			  const char *type, const char *text, json_t *body)
+			  const char *wa_id, const char *from, const struct svc_outmsg *o)
 {
-	int rc;
-
 	memset(m, 0, sizeof(*m));
 	snprintf(m->session_id, sizeof(m->session_id), "%s", session_id);
 	m->wa_id = (char *)wa_id;
-	m->chat = (char *)to_jid;
+	m->chat = (char *)o->to_jid;
 	m->from_me = 1;
-	m->type = (char *)type;
-	m->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	m->type = (char *)o->type;
+	m->body = (char *)o->body;
 	m->status = "pending";
 	m->from_jid = from[0] != '@' ? (char *)from : NULL;
-	m->to_jid = (char *)to_jid;
-	m->text = (char *)text;
-	rc = m->body ? store_message_insert(e->st, m) : Y_ENOMEM;
-	free(m->body);
-	m->body = NULL;
-	return rc;
+	m->to_jid = (char *)o->to_jid;
+	m->text = (char *)o->text;
+	m->quoted_id = (char *)o->quoted_id;
+	if (!m->body)
+		return Y_ENOMEM;
+	return o->fx.kind ? store_message_insert_effect(e->st, m, &o->fx, NULL)
+			  : store_message_insert(e->st, m);
 }
 
 /* HTTP thread: checks the session, stores the message pending (committed
- * before the answer), then hands it to the loop. */
-static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
-			struct store_message *out, int *retry_after_s)
+ * before the answer, with its effect on another message if any), then hands
+ * it to the loop. */
+static int op_send_msg(void *eng, const char *session_id, const struct svc_outmsg *o,
+		       struct store_message *out, int *retry_after_s)
 {
 	struct engine *e = eng;
 	struct store_message m;
 	char wa_id[WA_MSG_ID_MAX], from[64];
+	struct svc_outmsg so = *o;
 	struct omsg *om;
 	struct cmd *c;
-	json_t *body;
+	bool plain = !strcmp(o->type, "text") && !o->body;
+	json_t *body = NULL;
+	char *text_body = NULL;
 	int rc;
 
 	rc = send_check(e, session_id, wa_id, from, retry_after_s);
 	if (rc)
 		return rc;
-	if (strlen(to_jid) >= sizeof(om->to))
+	if (strlen(o->to_jid) >= sizeof(om->to))
 		return Y_EINVAL;
-	body = json_pack("{s:s}", "text", text);
-	rc = store_outbound(e, &m, session_id, wa_id, from, to_jid, "text", text, body);
-	json_decref(body);
+	if (plain) {
+		body = json_pack("{s:s}", "text", o->text);
+		so.body = text_body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+	}
+	rc = store_outbound(e, &m, session_id, wa_id, from, &so);
+	free(text_body);
 	if (rc)
 		return rc;
 	/* stored: from here on the message exists even if the loop never sees it */
 	c = calloc(1, sizeof(*c));
 	om = calloc(1, sizeof(*om));
-	if (c && om && (om->text = strdup(text))) {
+	if (c && om && (!o->text || (om->text = strdup(o->text))) &&
+	    (plain || ((om->type = strdup(o->type)) && (om->body = strdup(o->body))))) {
 		c->kind = CMD_SEND;
 		snprintf(c->id, sizeof(c->id), "%s", session_id);
 		snprintf(om->id, sizeof(om->id), "%s", m.id);
 		snprintf(om->to_session, sizeof(om->to_session), "%s", session_id);
 		snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
-		snprintf(om->to, sizeof(om->to), "%s", to_jid);
+		snprintf(om->to, sizeof(om->to), "%s", o->to_jid);
 		c->msgs = om;
 		post_cmd(e, c);
 	} else {
 		LOG_WARN("engine: out of memory; the message is sent at the next start", NULL);
-		free(om);
+		omsg_free_list(om);
 		free(c);
 	}
 	return store_message_get(e->st, session_id, m.id, out);
 }
 
-/* HTTP thread: as op_send_text, with the source written first (base64:
+static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
+			struct store_message *out, int *retry_after_s)
+{
+	struct svc_outmsg o;
+
+	memset(&o, 0, sizeof(o));
+	o.to_jid = to_jid;
+	o.type = "text";
+	o.text = text;
+	return op_send_msg(eng, session_id, &o, out, retry_after_s);
+}
+
+/* HTTP thread: as op_send_msg, with the source written first (base64:
  * DATA_DIR/media/out/{sessionId}.{waId}.bin, fsync'd) and the upload queued. */
 static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 			 const struct svc_media *md, struct store_message *out, int *retry_after_s)
 {
 	struct engine *e = eng;
 	struct store_message m;
+	struct svc_outmsg o;
 	char wa_id[WA_MSG_ID_MAX], from[64], src[600];
 	json_t *body, *media;
 	int rc;
@@ -1966,8 +2167,14 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 	       : md->data ? json_pack("{s:o, s:{s:s}}", "media", media, "upload", "from", "base64")
 			  : json_pack("{s:o, s:{s:s, s:s}}", "media", media, "upload", "from", "url",
 				      "url", md->url);
-	rc = store_outbound(e, &m, session_id, wa_id, from, to_jid, md->kind, md->caption, body);
+	memset(&o, 0, sizeof(o));
+	o.to_jid = to_jid;
+	o.type = md->kind;
+	o.text = md->caption;
+	o.body = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
+	rc = store_outbound(e, &m, session_id, wa_id, from, &o);
+	free((char *)o.body);
 	if (rc) {
 		if (md->data && !media_up_src_path(e->opts.data_dir, session_id, wa_id, src, sizeof(src)))
 			unlink(src);
@@ -1975,6 +2182,56 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 	}
 	media_up_queue(e->up, session_id, m.id); /* stored: the upload may come later */
 	return store_message_get(e->st, session_id, m.id, out);
+}
+
+static int op_about(void *eng, const char *session_id, const char *text)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->assertion = strdup(text))) {
+		free(c);
+		return Y_ENOMEM;
+	}
+	c->kind = CMD_ABOUT;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
+static int op_block(void *eng, const char *session_id, const char *jid, const char *action)
+{
+	struct cmd *c;
+
+	if (strlen(jid) >= sizeof(c->chat) || strlen(action) >= sizeof(c->phone))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_BLOCK;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	snprintf(c->chat, sizeof(c->chat), "%s", jid);
+	snprintf(c->phone, sizeof(c->phone), "%s", action);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
+static int op_presence(void *eng, const char *session_id, int what, const char *jid,
+		       const char *state)
+{
+	struct cmd *c;
+
+	if ((jid && strlen(jid) >= sizeof(c->chat)) || (state && strlen(state) >= sizeof(c->phone)))
+		return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return Y_ENOMEM;
+	c->kind = CMD_PRESENCE;
+	c->seq = (uint64_t)what;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	snprintf(c->chat, sizeof(c->chat), "%s", jid ? jid : "");
+	snprintf(c->phone, sizeof(c->phone), "%s", state ? state : "");
+	post_cmd(eng, c);
+	return Y_OK;
 }
 
 static int op_mark_read(void *eng, const char *session_id, const char *chat, const char *wa_id)
@@ -1990,6 +2247,31 @@ static int op_mark_read(void *eng, const char *session_id, const char *chat, con
 	snprintf(c->id, sizeof(c->id), "%s", session_id);
 	memcpy(c->chat, chat, strlen(chat) + 1);
 	memcpy(c->wa_id, wa_id, strlen(wa_id) + 1);
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
+static int op_mark_read_ids(void *eng, const char *session_id, const char *chat,
+			    const char *const *wa_ids, size_t n)
+{
+	struct cmd *c;
+
+	if (!n || strlen(chat) >= sizeof(c->chat))
+		return Y_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(wa_ids[i]) >= WA_MSG_ID_MAX)
+			return Y_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->rids = calloc(n, sizeof(*c->rids)))) {
+		free(c);
+		return Y_ENOMEM;
+	}
+	c->kind = CMD_READ;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	memcpy(c->chat, chat, strlen(chat) + 1);
+	for (size_t i = 0; i < n; i++)
+		snprintf(c->rids[i], sizeof(c->rids[i]), "%s", wa_ids[i]);
+	c->nrids = n;
 	post_cmd(eng, c);
 	return Y_OK;
 }
@@ -2113,7 +2395,12 @@ static const struct svc_engine_ops engine_ops = {
 	.set_version = op_set_version,
 	.send_text = op_send_text,
 	.send_media = op_send_media,
+	.send_msg = op_send_msg,
+	.presence = op_presence,
+	.block = op_block,
+	.about = op_about,
 	.mark_read = op_mark_read,
+	.mark_read_ids = op_mark_read_ids,
 	.healthy = op_healthy,
 	.forget = op_forget,
 	.passkey = op_passkey,
@@ -2126,13 +2413,11 @@ static const struct svc_engine_ops engine_ops = {
 static void restore_one(const struct store_session *x, void *arg)
 {
 	struct engine *e = arg;
-	enum svc_status st;
+	enum store_session_status st = x->status;
 
-	if (svc_status_parse(x->status, &st))
+	if (st == STORE_SESSION_LOGGED_OUT || st == STORE_SESSION_FAILED)
 		return;
-	if (st == SVC_LOGGED_OUT || st == SVC_FAILED)
-		return;
-	if (st == SVC_DISCONNECTED && x->reason && !strcmp(x->reason, "idle"))
+	if (st == STORE_SESSION_DISCONNECTED && x->reason && !strcmp(x->reason, "idle"))
 		return; /* stays down until its next use */
 	op_start(e, x->id);
 }

@@ -4,7 +4,7 @@
  * keyed by id. Invariants, holding whenever `lock` is free:
  *   - every session in the store is in the table once, with the same fields
  *     (as far as writes went through this service);
- *   - `failed` counts the entries whose status is "failed";
+ *   - `failed` counts the entries whose status is STORE_SESSION_FAILED;
  *   - `count` is the number of entries.
  */
 #include "service/session.h"
@@ -45,29 +45,6 @@ struct svc {
 	uint64_t gen;
 };
 
-static const char *const status_names[] = {
-	[SVC_PENDING] = "pending",       [SVC_QR] = "qr",
-	[SVC_CONNECTING] = "connecting", [SVC_CONNECTED] = "connected",
-	[SVC_DISCONNECTED] = "disconnected", [SVC_LOGGED_OUT] = "logged_out",
-	[SVC_FAILED] = "failed",         [SVC_PASSKEY_REQUIRED] = "passkey_required",
-};
-
-const char *svc_status_name(enum svc_status st)
-{
-	return (unsigned)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st]
-									     : "failed";
-}
-
-int svc_status_parse(const char *name, enum svc_status *out)
-{
-	for (size_t i = 0; name && i < sizeof(status_names) / sizeof(status_names[0]); i++)
-		if (!strcmp(name, status_names[i])) {
-			*out = (enum svc_status)i;
-			return Y_OK;
-		}
-	return Y_EINVAL;
-}
-
 /* Wakes svc_session_wait after a registry change. */
 static void bump(struct svc *s)
 {
@@ -90,7 +67,7 @@ static uint64_t id_hash(const char *id)
 
 static int is_failed(const struct store_session *x)
 {
-	return x->status && !strcmp(x->status, "failed");
+	return x->status == STORE_SESSION_FAILED;
 }
 
 static int dup_str(char **dst, const char *src)
@@ -107,12 +84,12 @@ static int session_copy(struct store_session *dst, const struct store_session *s
 {
 	memset(dst, 0, sizeof(*dst));
 	memcpy(dst->id, src->id, sizeof(dst->id));
+	dst->status = src->status;
 	dst->created_at = src->created_at;
 	dst->updated_at = src->updated_at;
 	dst->connected_at = src->connected_at;
 	dst->last_seen_at = src->last_seen_at;
-	if (dup_str(&dst->name, src->name) || dup_str(&dst->status, src->status) ||
-	    dup_str(&dst->phone, src->phone) || dup_str(&dst->push_name, src->push_name) ||
+	if (dup_str(&dst->name, src->name) || dup_str(&dst->phone, src->phone) || dup_str(&dst->push_name, src->push_name) ||
 	    dup_str(&dst->webhook_url, src->webhook_url) ||
 	    dup_str(&dst->webhook_secret, src->webhook_secret) ||
 	    dup_str(&dst->webhook_events, src->webhook_events) ||
@@ -353,17 +330,14 @@ size_t svc_session_count(struct svc *s)
 	return n;
 }
 
-void svc_session_count_by_status(struct svc *s, size_t counts[SVC_STATUS_COUNT])
+void svc_session_count_by_status(struct svc *s, size_t counts[STORE_SESSION_STATUS_COUNT])
 {
-	memset(counts, 0, SVC_STATUS_COUNT * sizeof(counts[0]));
+	memset(counts, 0, STORE_SESSION_STATUS_COUNT * sizeof(counts[0]));
 	pthread_rwlock_rdlock(&s->lock);
 	for (size_t b = 0; b < s->nbuckets; b++)
-		for (const struct reg_entry *e = s->buckets[b]; e; e = e->next) {
-			enum svc_status st = SVC_FAILED;
-
-			svc_status_parse(e->s.status, &st);
-			counts[st]++;
-		}
+		for (const struct reg_entry *e = s->buckets[b]; e; e = e->next)
+			if ((unsigned)e->s.status < STORE_SESSION_STATUS_COUNT)
+				counts[e->s.status]++;
 	pthread_rwlock_unlock(&s->lock);
 }
 
@@ -443,16 +417,15 @@ static int reg_refresh(struct svc *s, const char *id,
 }
 
 struct status_change {
-	const char *status, *phone;
+	enum store_session_status status;
+	const char *phone;
 };
 
 static int patch_status(struct store_session *x, const void *arg)
 {
 	const struct status_change *c = arg;
 
-	free(x->status);
-	if (dup_str(&x->status, c->status))
-		return Y_ENOMEM;
+	x->status = c->status;
 	if (c->phone) {
 		free(x->phone);
 		if (dup_str(&x->phone, c->phone))
@@ -461,7 +434,8 @@ static int patch_status(struct store_session *x, const void *arg)
 	return Y_OK;
 }
 
-int svc_session_set_status(struct svc *s, const char *id, const char *status, const char *phone)
+int svc_session_set_status(struct svc *s, const char *id, enum store_session_status status,
+			   const char *phone)
 {
 	struct status_change c = { status, phone };
 	int rc;
@@ -530,7 +504,7 @@ static int patch_update(struct store_session *x, const void *arg)
 		SET(device_jid, NULL);
 		SET(lid, NULL);
 	}
-	SET(status, u->status);
+	x->status = u->status;
 	SET(reason, u->reason);
 	if (u->phone)
 		SET(phone, u->phone);
@@ -743,7 +717,7 @@ void svc_session_touch(struct svc *s, const char *id, int start_if_idle, int64_t
 	e = reg_find(s, id, NULL);
 	if (e) {
 		atomic_store(&e->last_used_ms, now_ms);
-		wake = start_if_idle && e->s.status && !strcmp(e->s.status, "disconnected") &&
+		wake = start_if_idle && e->s.status == STORE_SESSION_DISCONNECTED &&
 		       e->s.reason && !strcmp(e->s.reason, "idle");
 	}
 	pthread_rwlock_unlock(&s->lock);
@@ -762,7 +736,7 @@ int svc_sessions_idle(struct svc *s, int64_t before_ms, void (*fn)(const char *i
 	ids = calloc(cap ? cap : 1, sizeof(*ids));
 	for (size_t i = 0; ids && i < s->nbuckets; i++)
 		for (struct reg_entry *e = s->buckets[i]; e; e = e->next)
-			if (n < cap && e->s.status && !strcmp(e->s.status, "connected") &&
+			if (n < cap && e->s.status == STORE_SESSION_CONNECTED &&
 			    atomic_load(&e->last_used_ms) <= before_ms)
 				memcpy(ids[n++], e->s.id, STORE_ID_LEN);
 	pthread_rwlock_unlock(&s->lock);
@@ -819,6 +793,105 @@ int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,
 	return s->ops->send_media(s->eng, session_id, to_jid, md, out, retry_after_s);
 }
 
+int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
+		 struct store_message *out, int *retry_after_s)
+{
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->send_msg)
+		return Y_ESTATE;
+	return s->ops->send_msg(s->eng, session_id, o, out, retry_after_s);
+}
+
+int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
+		 const char *state)
+{
+	struct store_session ss;
+	int connected, named;
+
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status == STORE_SESSION_CONNECTED;
+	named = ss.push_name && *ss.push_name;
+	store_session_release(&ss);
+	if (!connected || !s->ops || !s->ops->presence)
+		return Y_ESTATE;
+	if (what == SVC_PRESENCE_OWN && !named && !(jid && *jid))
+		return Y_EINVAL; /* announced with our name: none known yet */
+	return s->ops->presence(s->eng, session_id, what, jid, state);
+}
+
+/* Y_OK when session id is connected (and an engine attached), else the
+ * error the svc_* calls below answer. */
+static int connected_or(struct svc *s, const char *session_id)
+{
+	struct store_session ss;
+	int connected;
+
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status == STORE_SESSION_CONNECTED;
+	store_session_release(&ss);
+	return connected && s->ops ? Y_OK : Y_ESTATE;
+}
+
+int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->block ? s->ops->block(s->eng, session_id, jid, action) : Y_ESTATE;
+}
+
+int svc_set_about(struct svc *s, const char *session_id, const char *text)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->about ? s->ops->about(s->eng, session_id, text) : Y_ESTATE;
+}
+
+int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
+		       const char *upto_id, size_t *n)
+{
+	struct store_session ss;
+	struct store_message up, *list = NULL;
+	const char **ids = NULL;
+	size_t k = 0;
+	int rc, connected;
+
+	*n = 0;
+	if (svc_session_get(s, session_id, &ss))
+		return Y_ENOTFOUND;
+	connected = ss.status == STORE_SESSION_CONNECTED;
+	store_session_release(&ss);
+	if (upto_id) {
+		rc = store_message_get(s->st, session_id, upto_id, &up);
+		if (rc)
+			return rc;
+		rc = strcmp(up.chat, chat) ? Y_ENOTFOUND : Y_OK;
+		store_message_release(&up);
+		if (rc)
+			return rc;
+	}
+	if (!connected || !s->ops || !s->ops->mark_read_ids)
+		return Y_ESTATE;
+	rc = store_chat_unread(s->st, session_id, chat, upto_id, &list, &k);
+	if (!rc && k && !(ids = calloc(k, sizeof(*ids))))
+		rc = Y_ENOMEM;
+	for (size_t i = 0; !rc && i < k; i++)
+		ids[i] = list[i].wa_id;
+	/* 1:1: one sender, one receipt listing every id */
+	if (!rc && k)
+		rc = s->ops->mark_read_ids(s->eng, session_id,
+					   list[0].from_jid ? list[0].from_jid : chat, ids, k);
+	for (size_t i = 0; !rc && i < k; i++)
+		rc = store_message_set_status(s->st, list[i].id, "read", NULL);
+	if (!rc)
+		*n = k;
+	free(ids);
+	store_messages_free(list, k);
+	return rc;
+}
+
 int svc_mark_read(struct svc *s, const char *session_id, const char *id,
 		  struct store_message *out)
 {
@@ -838,7 +911,7 @@ int svc_mark_read(struct svc *s, const char *session_id, const char *id,
 		store_message_release(out);
 		return Y_ENOTFOUND;
 	}
-	connected = ss.status && !strcmp(ss.status, "connected");
+	connected = ss.status == STORE_SESSION_CONNECTED;
 	store_session_release(&ss);
 	rc = !connected || !s->ops || !s->ops->mark_read
 		     ? Y_ESTATE

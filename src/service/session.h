@@ -40,21 +40,17 @@ struct svc_contact {
 /* c is NULL unless err is Y_OK. */
 typedef void (*svc_lookup_cb)(void *arg, int err, const struct svc_contact *c);
 
-/* A session's status inside the program; strings only at the edges (the
- * API's JSON and the store's column), through svc_status_name/parse. */
-enum svc_status {
-	SVC_PENDING,      /* created; the client is starting */
-	SVC_QR,           /* showing a QR code (or waiting for a pair code) */
-	SVC_CONNECTING,   /* linked, connecting or logging in */
-	SVC_CONNECTED,
-	SVC_DISCONNECTED, /* lost; reconnecting with backoff */
-	SVC_LOGGED_OUT,   /* unlinked: credentials wiped; restart to link again */
-	SVC_FAILED,       /* gave up (see reason); restart to try again */
-	SVC_PASSKEY_REQUIRED, /* scanned; WhatsApp wants the account's passkey */
+/* A message to send, of any kind (src/service/msgkind.h). */
+struct svc_outmsg {
+	const char *to_jid;       /* user@s.whatsapp.net or user@lid */
+	const char *type;         /* "text", "reaction", "edit", "revoke", "location", ... */
+	const char *body;         /* its stored body (JSON text) */
+	const char *text;         /* the row's text, or NULL */
+	const char *quoted_id;    /* the WhatsApp id replied to, or NULL */
+	struct store_effect fx;   /* kind 0: none */
 };
-const char *svc_status_name(enum svc_status st);
-/* 0 or Y_EINVAL. */
-int svc_status_parse(const char *name, enum svc_status *out);
+
+enum { SVC_PRESENCE_OWN = 0, SVC_PRESENCE_CHATSTATE = 1, SVC_PRESENCE_SUBSCRIBE = 2 };
 
 /*
  * What a WhatsApp engine provides. Every callback gets the `eng` pointer
@@ -91,6 +87,25 @@ struct svc_engine_ops {
 	int (*send_media)(void *eng, const char *session_id, const char *to_jid,
 			  const struct svc_media *md, struct store_message *out,
 			  int *retry_after_s);
+	/* Accepts a message of any kind (msgkind.h) as send_text does; fx
+	 * (kind 0: none) is applied to its target in the same transaction
+	 * (store_message_insert_effect). */
+	int (*send_msg)(void *eng, const char *session_id, const struct svc_outmsg *o,
+			struct store_message *out, int *retry_after_s);
+	/* Presence (queued to the loop; Y_ESTATE when not connected):
+	 * what SVC_PRESENCE_* says, for chat/contact `jid` (for our own: the
+	 * name to announce, or NULL for the push name). */
+	int (*presence)(void *eng, const char *session_id, int what, const char *jid,
+			const char *state);
+	/* One read receipt for messages wa_ids[0..n) of one sender in chat
+	 * (queued; Y_EINVAL for n 0 or overlong ids). */
+	int (*mark_read_ids)(void *eng, const char *session_id, const char *chat,
+			     const char *const *wa_ids, size_t n);
+	/* Sets our about text (queued). */
+	int (*about)(void *eng, const char *session_id, const char *text);
+	/* Blocks or unblocks (action "block" / "unblock") user jid, or with
+	 * action "get" asks for the list; queued, the list is kept later. */
+	int (*block)(void *eng, const char *session_id, const char *jid, const char *action);
 	/* Sends a read receipt for message wa_id received in chat (queued to
 	 * the loop; Y_ESTATE when the session is not connected). */
 	int (*mark_read)(void *eng, const char *session_id, const char *chat, const char *wa_id);
@@ -141,16 +156,14 @@ int svc_session_get(struct svc *s, const char *id, struct store_session *out);
 int svc_session_exists(struct svc *s, const char *id);
 /* Number of sessions in the registry. */
 size_t svc_session_count(struct svc *s);
-#define SVC_STATUS_COUNT (SVC_PASSKEY_REQUIRED + 1)
-/* Sessions per status (counts[status]), for metrics; a status the program
- * does not know counts as failed. */
-void svc_session_count_by_status(struct svc *s, size_t counts[SVC_STATUS_COUNT]);
+/* Sessions per status (counts[status]), for metrics. */
+void svc_session_count_by_status(struct svc *s, size_t counts[STORE_SESSION_STATUS_COUNT]);
 /* Creates a session in the store and the registry; *out as store_session_create. */
 int svc_session_create(struct svc *s, const char *name, struct store_session *out);
 /* Deletes a session (and its messages); Y_ENOTFOUND if unknown. */
 int svc_delete_session(struct svc *s, const char *session_id);
 /* As store_session_set_status, then the registry follows. */
-int svc_session_set_status(struct svc *s, const char *id, const char *status,
+int svc_session_set_status(struct svc *s, const char *id, enum store_session_status status,
 			   const char *phone /* NULL keeps */);
 /* As store_session_set_webhook, then the registry follows. */
 int svc_session_set_webhook(struct svc *s, const char *id, const char *url, const char *secret,
@@ -231,6 +244,24 @@ struct svc_media {
 };
 int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,
 		   const struct svc_media *md, struct store_message *out, int *retry_after_s);
+/* As svc_send_text, for a message of any kind. */
+int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
+		 struct store_message *out, int *retry_after_s);
+/* The engine's presence (Y_ENOTFOUND, Y_ESTATE when not connected,
+ * Y_EINVAL for our own without a name: none given, no push name known). */
+int svc_presence(struct svc *s, const char *session_id, int what, const char *jid,
+		 const char *state);
+/* The engine's block (Y_ENOTFOUND, Y_ESTATE when not connected). The list
+ * as WhatsApp last answered is the setting "blocklist:<session id>". */
+int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action);
+/* The engine's about (Y_ENOTFOUND, Y_ESTATE when not connected). */
+int svc_set_about(struct svc *s, const char *session_id, const char *text);
+/* Marks a chat read up to message `upto_id` (our id; NULL: everything):
+ * every inbound message of the chat still `received` at or before it gets
+ * one read receipt and status read. *n gets how many. Y_ENOTFOUND (session,
+ * or upto_id not in that chat), Y_ESTATE (not connected). */
+int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
+		       const char *upto_id, size_t *n);
 /* Marks inbound message `id` read (stored status read) and sends the read
  * receipt. Y_ENOTFOUND (session or message), Y_EINVAL (not an inbound
  * message), Y_ESTATE (the session is not connected). *out is the message. */
@@ -238,7 +269,7 @@ int svc_mark_read(struct svc *s, const char *session_id, const char *id,
 		  struct store_message *out);
 /*
  * The WhatsApp readiness check. With an engine: what the engine reports.
- * Without one: 1 unless a session is in the "failed" state, since no engine
+ * Without one: 1 unless a session is in the failed state, since no engine
  * runs that could be failing.
  */
 int svc_whatsapp_ok(struct svc *s);

@@ -163,6 +163,12 @@ void sim_device_remove(struct sim_account *a, struct sim_device *d)
 		free(p);
 	}
 	sim_device_unacked_free(d);
+	while (d->presubs) {
+		struct sim_presub *ps = d->presubs;
+
+		d->presubs = ps->next;
+		free(ps);
+	}
 	free(d->prekeys);
 	free(d);
 }

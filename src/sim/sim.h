@@ -98,7 +98,8 @@ const struct sim_thread_info *sim_thread_info(const struct sim_thread *t);
 
 /* The phone of `phone` ("+" optional, 1..15 digits; its account is created
  * when missing) scans `qr`: the companion showing it gets pair-success.
- * Waits up to timeout_ms. On success writes the new device JID into jid.
+ * Waits up to timeout_ms (<= 0: not at all, Y_ETIMEOUT at once; the job
+ * still runs on the loop). On success writes the new device JID into jid.
  * Y_EINVAL (bad phone; or a malformed QR, or keys that do not match the
  * connection showing it), Y_ENOTFOUND (no connection shows that ref now),
  * Y_ETIMEOUT (the loop did not answer in time; the scan may still happen),

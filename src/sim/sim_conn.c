@@ -308,8 +308,8 @@ static const struct {
 	{ "message", sim_route_message },
 	{ "receipt", sim_route_receipt },
 	{ "ack", sim_route_ack },
-	{ "presence", on_ignore },
-	{ "chatstate", on_ignore },
+	{ "presence", sim_presence },
+	{ "chatstate", sim_chatstate },
 	{ "ib", on_ignore },
 };
 

@@ -62,6 +62,10 @@ struct sim_conn {
 	struct sim_passkey_link *pk; /* the passkey step in progress (sim_passkey.c) */
 };
 
+/* ---- sim_presence.c: <presence> and <chatstate> (protocol-map.md §17.6, §17.9) ---- */
+int sim_presence(struct sim_conn *c, const struct wa_node *n);
+int sim_chatstate(struct sim_conn *c, const struct wa_node *n);
+
 /* ---- sim_conn.c: helpers ---- */
 
 uint64_t sim_now_s(void);

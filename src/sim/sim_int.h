@@ -78,10 +78,19 @@ struct sim_device {
 		struct ybuf enc; /* the stanza, binary-encoded */
 	} *unacked;
 	size_t nunacked;
+	/* accounts whose presence it subscribed to (sim_presence.c) */
+	struct sim_presub {
+		struct sim_presub *next;
+		struct sim_account *who; /* borrowed; accounts live as long as the sim */
+		bool lid;                /* named by its LID: answer in that namespace */
+	} *presubs;
 };
 
 /* An account: a phone number, its LID, its primary phone (device 0, a Signal
  * endpoint with its own store) and its companions. */
+#define SIM_BLOCKED_MAX 64
+#define SIM_ABOUT_MAX 1024 /* bytes */
+
 struct sim_account {
 	struct sim_account *next;
 	char phone[SIM_PHONE_MAX + 1];
@@ -95,6 +104,15 @@ struct sim_account {
 	uint32_t key_index;
 	struct sim_device *devices;
 	struct sim_passkey_key *passkey; /* owned; set: linking needs the passkey step */
+	/* presence (sim_presence.c): the last <presence> of any of its devices */
+	bool available;
+	uint64_t last_seen;            /* Unix seconds of the last change, 0: never */
+	/* its block list (sim_iq.c, xmlns blocklist): user JIDs as given */
+	char blocked[SIM_BLOCKED_MAX][64];
+	size_t nblocked;
+	/* its "about" text (<iq xmlns="status">), served by usync <status/> */
+	char about[SIM_ABOUT_MAX + 1];
+	uint64_t about_t;              /* when it was set, 0: never */
 };
 
 struct sim_stats {

@@ -286,13 +286,14 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 	struct wa_node *query = us ? wa_node_child(us, "query") : NULL;
 	struct wa_node *list = us ? wa_node_child(us, "list") : NULL;
 	struct wa_node *r, *rus, *rl;
-	bool want_dev, want_lid, want_contact;
+	bool want_dev, want_lid, want_contact, want_status;
 
 	if (!us || !query || !list)
 		return sim_conn_iq_error(c, iq, "400", "bad-request");
 	want_dev = wa_node_child(query, "devices") != NULL;
 	want_lid = wa_node_child(query, "lid") != NULL;
 	want_contact = wa_node_child(query, "contact") != NULL;
+	want_status = wa_node_child(query, "status") != NULL;
 	r = sim_conn_iq_result(iq);
 	if (!r || !(rus = wa_node_add_child(r, "usync")) ||
 	    sim_attrs(rus, "sid", wa_node_attr(us, "sid"), "index", "0", "last", "true", "mode",
@@ -324,6 +325,12 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 		}
 		if (want_contact && (!(k = wa_node_add_child(u, "contact")) ||
 				     sim_attrs(k, "type", a ? "in" : "out", NULL)))
+			goto nomem;
+		/* the about text, as bytes even when empty (Baileys reads the content) */
+		snprintf(buf, sizeof(buf), "%llu", a ? (unsigned long long)a->about_t : 0ULL);
+		if (want_status && (!(k = wa_node_add_child(u, "status")) ||
+				    sim_attrs(k, "t", buf, NULL) ||
+				    wa_node_set_bytes(k, a ? a->about : "", a ? strlen(a->about) : 0)))
 			goto nomem;
 	}
 	return sim_conn_send(c, r);
@@ -380,15 +387,60 @@ nomem:
 	return Y_ENOMEM;
 }
 
+/* The account's block list: a set applies each <item action jid>, and both
+ * get and set answer with the list (whatsmeow needs it after a set;
+ * protocol-map.md §17.7). Blocking changes nothing else here: whether the
+ * real server then drops messages is not known (§17.10). */
 static int iq_blocklist(struct sim_conn *c, const struct wa_node *iq)
 {
-	struct wa_node *r = sim_conn_iq_result(iq);
+	struct sim_account *a = c->acct;
+	struct wa_node *r, *list, *it;
+	char dhash[24];
 
-	if (!r || !wa_node_add_child(r, "list")) {
-		wa_node_free(r);
-		return Y_ENOMEM;
+	for (uint32_t i = 0; a && iq->content == WA_CONTENT_LIST && i < iq->nkids; i++) {
+		const struct wa_node *k = iq->kids[i];
+		const char *act = wa_node_attr(k, "action"), *jid = wa_node_attr(k, "jid");
+		size_t at = a->nblocked;
+
+		if (!wa_node_is(k, "item") || !act || !jid || strlen(jid) >= sizeof(a->blocked[0]))
+			return sim_conn_iq_error(c, iq, "400", "bad-request");
+		for (size_t b = 0; b < a->nblocked; b++)
+			if (!strcmp(a->blocked[b], jid))
+				at = b;
+		if (!strcmp(act, "block") && at == a->nblocked && a->nblocked < SIM_BLOCKED_MAX)
+			snprintf(a->blocked[a->nblocked++], sizeof(a->blocked[0]), "%s", jid);
+		else if (!strcmp(act, "unblock") && at < a->nblocked)
+			memmove(a->blocked[at], a->blocked[at + 1],
+				(--a->nblocked - at) * sizeof(a->blocked[0]));
 	}
+	r = sim_conn_iq_result(iq);
+	snprintf(dhash, sizeof(dhash), "%zu", a ? a->nblocked : 0);
+	if (!r || !(list = wa_node_add_child(r, "list")) || sim_attrs(list, "dhash", dhash, NULL))
+		goto nomem;
+	for (size_t b = 0; a && b < a->nblocked; b++)
+		if (!(it = wa_node_add_child(list, "item")) ||
+		    sim_attrs(it, "jid", a->blocked[b], NULL))
+			goto nomem;
 	return sim_conn_send(c, r);
+nomem:
+	wa_node_free(r);
+	return Y_ENOMEM;
+}
+
+/* <iq type="set" xmlns="status"><status>text</status></iq>: the account's
+ * about text (Baileys, whatsmeow before 2026-08). */
+static int iq_status(struct sim_conn *c, const struct wa_node *iq)
+{
+	const struct wa_node *st = wa_node_child(iq, "status");
+	size_t n = 0;
+	const uint8_t *p = st ? wa_node_bytes(st, &n) : NULL;
+
+	if (!st || !c->acct || n > SIM_ABOUT_MAX)
+		return sim_conn_iq_error(c, iq, "400", "bad-request");
+	memcpy(c->acct->about, p ? (const char *)p : "", n);
+	c->acct->about[n] = 0;
+	c->acct->about_t = sim_now_s();
+	return sim_conn_send(c, sim_conn_iq_result(iq));
 }
 
 static int iq_props(struct sim_conn *c, const struct wa_node *iq)
@@ -464,6 +516,7 @@ static const struct {
 	{ "w:sync:app:state", iq_app_state },
 	{ "privacy", iq_privacy },
 	{ "blocklist", iq_blocklist },
+	{ "status", iq_status },
 	{ "w", iq_props },
 };
 

@@ -231,6 +231,12 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 	for (uint32_t i = 0; holder->content == WA_CONTENT_LIST && i < holder->nkids; i++)
 		if (wa_node_is(holder->kids[i], "enc") && copy_node(n, holder->kids[i], 0))
 			goto nomem;
+	/* what the message kind put on the stanza travels unchanged (§17.9):
+	 * the edit attribute and the <meta> of polls */
+	if (wa_node_attr(msg, "edit") && sim_attrs(n, "edit", wa_node_attr(msg, "edit"), NULL))
+		goto nomem;
+	if (wa_node_child(msg, "meta") && copy_node(n, wa_node_child(msg, "meta"), 0))
+		goto nomem;
 	s->st.messages_routed++;
 	return sim_deliver(s, rd, n);
 nomem:

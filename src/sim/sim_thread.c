@@ -206,7 +206,10 @@ int sim_thread_scan(struct sim_thread *t, const char *phone, const char *qr, cha
 		t->head = j;
 	t->tail = j;
 	uv_async_send(&t->async);
-	while (!j->done)
+	/* timeout_ms <= 0 does not wait at all: a timed wait whose deadline
+	 * has passed still lets go of the mutex for a moment, in which the
+	 * loop could finish the job (a test saw it once) */
+	while (!j->done && timeout_ms > 0)
 		if (pthread_cond_timedwait(&t->cv, &t->mu, &until))
 			break; /* ETIMEDOUT: the job stays the loop's to finish */
 	if (j->done) {

@@ -84,10 +84,32 @@ void store_apikeys_free(struct store_apikey *keys, size_t n);
 int store_apikey_revoke(struct store *st, const char *id);
 
 /* ---- sessions (one per linked WhatsApp number) ---- */
+/*
+ * A session's status inside the program. Its text form exists only at the
+ * edges: the store's TEXT column and the API's JSON (answers, events,
+ * webhook bodies), through the one table behind these two functions.
+ */
+enum store_session_status {
+	STORE_SESSION_PENDING,      /* created; the client is starting */
+	STORE_SESSION_QR,           /* showing a QR code (or waiting for a pair code) */
+	STORE_SESSION_CONNECTING,   /* linked, connecting or logging in */
+	STORE_SESSION_CONNECTED,
+	STORE_SESSION_DISCONNECTED, /* lost; reconnecting with backoff */
+	STORE_SESSION_LOGGED_OUT,   /* unlinked: credentials wiped; restart to link again */
+	STORE_SESSION_FAILED,       /* gave up (see reason); restart to try again */
+	STORE_SESSION_PASSKEY_REQUIRED, /* scanned; WhatsApp wants the account's passkey */
+};
+#define STORE_SESSION_STATUS_COUNT (STORE_SESSION_PASSKEY_REQUIRED + 1)
+/* "pending", "qr", ...; NULL for a value outside the enum (a BUG). */
+const char *store_session_status_name(enum store_session_status st);
+/* Parses the text form (exact, case-sensitive): 0, or Y_EINVAL for NULL or
+ * any other text (*out untouched then). */
+int store_session_status_parse(const char *name, enum store_session_status *out);
+
 struct store_session {
 	char id[STORE_ID_LEN];
 	char *name;
-	char *status;              /* pending|qr|connecting|connected|disconnected|logged_out|failed */
+	enum store_session_status status;
 	char *phone;               /* E.164 digits once linked, else NULL */
 	char *push_name;           /* NULL if unknown */
 	char *webhook_url;         /* NULL if none */
@@ -119,16 +141,16 @@ int store_session_list_scoped(struct store *st, const char *scope_key,
 void store_sessions_free(struct store_session *s, size_t n);
 /* Deletes the session and, by cascade, its messages and webhook log. */
 int store_session_delete(struct store *st, const char *id);
-/* status must be one of the values listed in struct store_session (else
- * Y_EINVAL); Y_ENOTFOUND if no such session. Bumps updated_at. */
-int store_session_set_status(struct store *st, const char *id, const char *status,
+/* Y_EINVAL for a status outside the enum; Y_ENOTFOUND if no such session.
+ * Bumps updated_at. */
+int store_session_set_status(struct store *st, const char *id, enum store_session_status status,
 			     const char *phone /* NULL keeps */);
-/* What the WhatsApp engine writes of a session. status is required;
- * strings that are NULL keep the stored value, except reason (NULL clears
+/* What the WhatsApp engine writes of a session. status must be in the
+ * enum (else Y_EINVAL); strings that are NULL keep the stored value, except reason (NULL clears
  * it); unlink clears phone, push_name, device_jid and lid first (logout);
  * times of 0 keep the stored value. Bumps updated_at. */
 struct store_session_update {
-	const char *status;
+	enum store_session_status status;
 	const char *reason;
 	const char *phone, *push_name, *device_jid, *lid;
 	int64_t connected_at, last_seen_at;
@@ -358,6 +380,48 @@ int store_media_pending(struct store *st, int limit, struct store_media **out, s
 void store_media_free(struct store_media *m, size_t n);
 /* 1 when message_id has a media row, 0 when not, <0 on error. */
 int store_media_exists(struct store *st, const char *message_id);
+/* ---- message kinds: reactions, edits, revokes (issue 15) ----
+ * A reaction, edit or revoke is itself a row (type "reaction", "edit",
+ * "revoke"; body as src/service/msgkind.h) and acts on its target, the
+ * session's message with WhatsApp id target_wa_id. */
+enum { STORE_FX_REACTION = 1, STORE_FX_EDIT = 2, STORE_FX_REVOKE = 3, STORE_FX_VOTE = 4 };
+struct store_effect {
+	int kind;                 /* STORE_FX_* */
+	const char *target_wa_id;
+	const char *emoji;        /* REACTION: "" removes the author's reaction */
+	const char *text;         /* EDIT: the new text */
+};
+/*
+ * Inserts m (as store_message_insert, without its `message` event) and, in
+ * the same transaction, applies fx: an edit replaces the target's text
+ * (content.edited, content.history keeps what it replaced), a revoke blanks
+ * it (content.revoked, content.previous keeps it). Both only for a target of
+ * the same author and direction (a text, for edits); otherwise the row is
+ * kept and nothing else changes (*applied 0). For an inbound m that applied,
+ * the event `message.reaction`, `message.edited` or `message.revoked`.
+ */
+int store_message_insert_effect(struct store *st, struct store_message *m,
+				const struct store_effect *fx, int *applied);
+/* Message wa_id of the session (as store_message_get). */
+int store_message_get_wa(struct store *st, const char *session_id, const char *wa_id,
+			 struct store_message *out);
+/* *json_out (caller frees): the current vote of each voter on poll wa_id
+ * (decrypted poll_vote rows, the latest per voter): [{from, fromJid,
+ * selected: [names], timestamp}]. */
+int store_poll_votes(struct store *st, const char *session_id, const char *wa_id,
+		     char **json_out);
+/* *json_out (caller frees): a JSON array of the current reactions to
+ * message wa_id, one per author: [{emoji, from, fromJid, fromMe, timestamp}]. */
+int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,
+			    char **json_out);
+/* The inbound messages of chat still "received" (not read) up to message
+ * upto_id (by timestamp, then arrival; NULL: all), oldest first, reactions,
+ * edits and revokes left out; at most STORE_LIST_MAX. *out freed with
+ * store_messages_free. */
+int store_chat_unread(struct store *st, const char *session_id, const char *chat,
+		      const char *upto_id, struct store_message **out, size_t *n);
+/* Deletes message `id` here only ("delete for me"). Y_ENOTFOUND. */
+int store_message_delete(struct store *st, const char *session_id, const char *id);
 
 /* ---- webhook delivery log ---- */
 /* session_id may be NULL (not tied to a session); error may be NULL.
@@ -577,5 +641,37 @@ int store_audit_add(struct store *st, const struct store_audit *rows, size_t n);
 int store_audit_list(struct store *st, int64_t before, int limit, struct store_audit **out,
 		     size_t *n, int *has_next);
 void store_audits_free(struct store_audit *a, size_t n);
+/*
+ * Aggregates for the dashboard's overview (GET /api/v1/stats), for every
+ * session or one (session_id NULL or an id). Each figure is one SQL
+ * aggregate over an index range (messages_ts or messages_session_ts,
+ * webhook_log_created or webhook_log_session): no message is read one by one.
+ * Buckets are aligned to UTC hours and days: hourly[STORE_STATS_HOURS - 1]
+ * is the current hour, daily[STORE_STATS_DAYS - 1] today so far (a
+ * timestamp after now_ms counts nowhere). A message
+ * counts by its timestamp: outbound and not failed is "sent", inbound is
+ * "received", outbound failed is "failed". webhook_failures: delivery
+ * attempts without a 2xx answer in the last 24 h. Any thread (the store's
+ * lock is held for the queries).
+ */
+#define STORE_STATS_HOURS 24
+#define STORE_STATS_DAYS 30
+#define STORE_STATS_STATUSES 16
+struct store_msg_counts {
+	int64_t sent, received, failed;
+};
+struct store_stats {
+	int nstatus;
+	struct {
+		char status[24];
+		int64_t n;
+	} by_status[STORE_STATS_STATUSES]; /* sessions per status, by name */
+	int64_t sessions;
+	int64_t hour0_ms, day0_ms;         /* the start of hourly[0], daily[0] */
+	struct store_msg_counts hourly[STORE_STATS_HOURS];
+	struct store_msg_counts daily[STORE_STATS_DAYS];
+	int64_t webhook_failures;
+};
+int store_stats(struct store *st, const char *session_id, int64_t now_ms, struct store_stats *out);
 
 #endif

@@ -235,8 +235,8 @@ static const char *const stmt_sql[S__COUNT] = {
 		     "'to', " MSG_PHONE("to_jid") ", 'toJid', to_jid, 'chat', chat, "
 		     "'type', type, 'text', text, 'status', status, 'reason', reason, "
 		     "'quotedMessageId', quoted_id, 'messageTimestamp', timestamp, "
-		     "'mediaUrl', CASE WHEN json_valid(body) THEN json_extract(body, '$.mediaUrl') END), "
-		     "?2 "
+		     "'mediaUrl', CASE WHEN json_valid(body) THEN json_extract(body, '$.mediaUrl') END, "
+		     "'content', CASE WHEN json_valid(body) THEN json_remove(json(body), '$.secret', '$.poll.secret') END), ?2 "
 		     "FROM messages WHERE session_id = ?3 AND "
 		     "(id = ?4 OR (?4 IS NULL AND wa_id = ?5))",
 	[S_EV_ADD] = "INSERT INTO events (session_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -295,9 +295,16 @@ struct store {
 	void *event_hook_arg;
 };
 
-static const char *const session_statuses[] = {
-	"pending", "qr", "connecting", "connected", "disconnected", "logged_out", "failed",
-	"passkey_required", NULL
+/* The one mapping between enum store_session_status and its text. */
+static const char *const session_statuses[STORE_SESSION_STATUS_COUNT] = {
+	[STORE_SESSION_PENDING] = "pending",
+	[STORE_SESSION_QR] = "qr",
+	[STORE_SESSION_CONNECTING] = "connecting",
+	[STORE_SESSION_CONNECTED] = "connected",
+	[STORE_SESSION_DISCONNECTED] = "disconnected",
+	[STORE_SESSION_LOGGED_OUT] = "logged_out",
+	[STORE_SESSION_FAILED] = "failed",
+	[STORE_SESSION_PASSKEY_REQUIRED] = "passkey_required",
 };
 static const char *const message_statuses[] = {
 	"pending", "sent", "delivered", "read", "failed", "received", NULL
@@ -311,6 +318,21 @@ static int in_list(const char *s, const char *const *list)
 		if (!strcmp(s, *list))
 			return 1;
 	return 0;
+}
+
+const char *store_session_status_name(enum store_session_status st)
+{
+	return (unsigned)st < STORE_SESSION_STATUS_COUNT ? session_statuses[st] : NULL;
+}
+
+int store_session_status_parse(const char *name, enum store_session_status *out)
+{
+	for (unsigned i = 0; name && i < STORE_SESSION_STATUS_COUNT; i++)
+		if (!strcmp(name, session_statuses[i])) {
+			*out = (enum store_session_status)i;
+			return Y_OK;
+		}
+	return Y_EINVAL;
 }
 
 /* Logs the connection's last error and maps an SQLite result code to ours. */
@@ -1015,7 +1037,6 @@ void store_session_release(struct store_session *x)
 	if (!x)
 		return;
 	free(x->name);
-	free(x->status);
 	free(x->phone);
 	free(x->push_name);
 	free(x->webhook_url);
@@ -1044,7 +1065,11 @@ static int read_session(sqlite3_stmt *s, struct store_session *x)
 	memset(x, 0, sizeof(*x));
 	col_id(s, 0, x->id);
 	rc = col_str(s, 1, &x->name);
-	rc = rc ? rc : col_str(s, 2, &x->status);
+	if (!rc && store_session_status_parse((const char *)sqlite3_column_text(s, 2),
+					      &x->status)) {
+		LOG_ERROR("store: a session row has an unknown status", "{s:s}", "id", x->id);
+		rc = Y_EDB;
+	}
 	rc = rc ? rc : col_str(s, 3, &x->phone);
 	rc = rc ? rc : col_str(s, 4, &x->push_name);
 	rc = rc ? rc : col_str(s, 5, &x->webhook_url);
@@ -1057,7 +1082,7 @@ static int read_session(sqlite3_stmt *s, struct store_session *x)
 	rc = rc ? rc : col_str(s, 12, &x->reason);
 	x->connected_at = sqlite3_column_int64(s, 13);
 	x->last_seen_at = sqlite3_column_int64(s, 14);
-	if (!rc && (!x->name || !x->status))
+	if (!rc && !x->name)
 		rc = Y_EDB; /* NOT NULL columns */
 	if (rc)
 		store_session_release(x);
@@ -1340,14 +1365,15 @@ static int tx_end(struct store *st, int rc)
 	return rc;
 }
 
-int store_session_set_status(struct store *st, const char *id, const char *status,
+int store_session_set_status(struct store *st, const char *id, enum store_session_status to,
 			     const char *phone)
 {
+	const char *status = store_session_status_name(to);
 	char *old_status = NULL, *old_reason = NULL;
 	sqlite3_stmt *s;
 	int rc;
 
-	if (!id || !in_list(status, session_statuses))
+	if (!id || !status)
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
 	rc = exec_stmt(st, S_BEGIN);
@@ -1403,11 +1429,12 @@ out:
 
 int store_session_update(struct store *st, const char *id, const struct store_session_update *u)
 {
+	const char *status = u ? store_session_status_name(u->status) : NULL;
 	char *old_status = NULL, *old_reason = NULL;
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if (!id || !u || !in_list(u->status, session_statuses))
+	if (!id || !status)
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
 	rc = exec_stmt(st, S_BEGIN);
@@ -1430,7 +1457,7 @@ int store_session_update(struct store *st, const char *id, const struct store_se
 		rc = Y_EDB;
 	if (!rc) {
 		bind_text(s, 1, id);
-		bind_text(s, 2, u->status);
+		bind_text(s, 2, status);
 		bind_text(s, 3, u->reason);
 		bind_text(s, 4, u->phone);
 		bind_text(s, 5, u->push_name);
@@ -1443,7 +1470,7 @@ int store_session_update(struct store *st, const char *id, const struct store_se
 		done(s);
 	}
 	if (!rc)
-		rc = status_event_locked(st, id, u->status, u->reason, old_status, old_reason);
+		rc = status_event_locked(st, id, status, u->reason, old_status, old_reason);
 	rc = tx_end(st, rc);
 out:
 	pthread_mutex_unlock(&st->mu);
@@ -1886,32 +1913,14 @@ static int read_message(sqlite3_stmt *s, struct store_message *m)
 	return rc;
 }
 
-int store_message_insert(struct store *st, struct store_message *m)
+/* Inserts row m inside the caller's transaction (mutex held). */
+static int message_add_locked(struct store *st, const struct store_message *m)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = prep(st, S_MSG_ADD);
 	int rc;
 
-	if (!m->chat || !m->type || !in_list(m->status, message_statuses))
-		return Y_EINVAL;
-	if (!m->id[0] && (rc = uuid_v4(m->id)))
-		return rc;
-	if (!m->created_at)
-		m->created_at = clock_now_ms();
-	if (!m->timestamp)
-		m->timestamp = m->created_at;
-	if (!m->updated_at)
-		m->updated_at = m->created_at;
-	pthread_mutex_lock(&st->mu);
-	rc = exec_stmt(st, S_BEGIN);
-	if (rc) {
-		pthread_mutex_unlock(&st->mu);
-		return rc;
-	}
-	s = prep(st, S_MSG_ADD);
-	if (!s) {
-		rc = Y_EDB;
-		goto out;
-	}
+	if (!s)
+		return Y_EDB;
 	bind_text(s, 1, m->id);
 	bind_text(s, 2, m->session_id);
 	bind_text(s, 3, m->wa_id);
@@ -1931,12 +1940,43 @@ int store_message_insert(struct store *st, struct store_message *m)
 	rc = sqlite3_step(s);
 	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "insert message");
 	done(s);
-	s = NULL;
+	return rc;
+}
+
+/* Fills the defaults of a row to insert; Y_EINVAL, or the uuid error. */
+static int message_defaults(struct store_message *m)
+{
+	int rc;
+
+	if (!m->chat || !m->type || !in_list(m->status, message_statuses))
+		return Y_EINVAL;
+	if (!m->id[0] && (rc = uuid_v4(m->id)))
+		return rc;
+	if (!m->created_at)
+		m->created_at = clock_now_ms();
+	if (!m->timestamp)
+		m->timestamp = m->created_at;
+	if (!m->updated_at)
+		m->updated_at = m->created_at;
+	return Y_OK;
+}
+
+int store_message_insert(struct store *st, struct store_message *m)
+{
+	int rc = message_defaults(m);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc) {
+		pthread_mutex_unlock(&st->mu);
+		return rc;
+	}
+	rc = message_add_locked(st, m);
 	/* an inbound message is a `message` event, in the same transaction */
 	if (rc == Y_OK && !m->from_me)
 		rc = message_event_locked(st, "message", m->session_id, m->id, NULL);
-out:
-	done(s);
 	rc = tx_end(st, rc);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -3339,6 +3379,332 @@ fail:
 	return rc;
 }
 
+/* ---- message kinds: reactions, edits, revokes (issue 15) ----
+ * Ad hoc statements (prepared per call): these run once per such message. */
+
+#define ISO_MS(p) "strftime('%Y-%m-%dT%H:%M:%fZ', " p " / 1000.0, 'unixepoch')"
+
+static int adhoc(struct store *st, const char *sql, sqlite3_stmt **s)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+
+	return rc == SQLITE_OK ? Y_OK : db_error(st, rc, sql);
+}
+
+static int adhoc_run(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, what);
+}
+
+/* The target row of an effect, by WhatsApp id (mutex held). */
+struct fx_target {
+	int found, outbound;
+	char id[STORE_ID_LEN];
+	char *from_jid, *type, *text;
+};
+
+static int fx_target_get(struct store *st, const char *session_id, const char *wa_id,
+			 struct fx_target *t)
+{
+	sqlite3_stmt *s;
+	int rc = adhoc(st, "SELECT id, direction, from_jid, type, text FROM messages "
+			   "WHERE session_id = ?1 AND wa_id = ?2", &s);
+
+	memset(t, 0, sizeof(*t));
+	if (rc)
+		return rc;
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, wa_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		t->found = 1;
+		col_id(s, 0, t->id);
+		t->outbound = sqlite3_column_text(s, 1) &&
+			      !strcmp((const char *)sqlite3_column_text(s, 1), "outbound");
+		rc = col_str(s, 2, &t->from_jid);
+		rc = rc ? rc : col_str(s, 3, &t->type);
+		rc = rc ? rc : col_str(s, 4, &t->text);
+	} else {
+		rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "find effect target");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void fx_target_release(struct fx_target *t)
+{
+	free(t->from_jid);
+	free(t->type);
+	free(t->text);
+}
+
+static int fx_event_locked(struct store *st, const struct store_message *m,
+			   const struct store_effect *fx, const struct fx_target *t)
+{
+	static const char *const names[] = { NULL, "message.reaction", "message.edited",
+					     "message.revoked", "message.poll_vote" };
+	sqlite3_stmt *s;
+	int rc = adhoc(st,
+		       "INSERT INTO events (session_id, type, data, created_at) VALUES (?1, ?2, "
+		       "json_patch('{}', json_object('messageId', ?3, 'waId', ?4, 'chat', ?5, "
+		       "'from', CASE WHEN ?6 LIKE '%@s.whatsapp.net' THEN '+' || "
+		       "substr(?6, 1, instr(?6, '@') - 1) END, 'fromJid', ?6, 'emoji', ?7, "
+		       "'removed', CASE WHEN ?7 IS NULL THEN NULL WHEN ?7 = '' THEN json('true') "
+		       "ELSE json('false') END, 'text', ?8, 'previousText', ?9, "
+		       "'actionId', ?10, 'actionWaId', ?11, 'timestamp', " ISO_MS("?12") ", "
+		       "'selected', CASE WHEN json_valid(?14) THEN json_extract(?14, '$.selected') END)), ?13)",
+		       &s);
+
+	if (rc)
+		return rc;
+	bind_text(s, 1, m->session_id);
+	bind_text(s, 2, names[fx->kind]);
+	bind_text(s, 3, t->found ? t->id : NULL);
+	bind_text(s, 4, fx->target_wa_id);
+	bind_text(s, 5, m->chat);
+	bind_text(s, 6, m->from_jid);
+	bind_text(s, 7, fx->kind == STORE_FX_REACTION ? (fx->emoji ? fx->emoji : "") : NULL);
+	bind_text(s, 8, fx->kind == STORE_FX_EDIT ? fx->text : NULL);
+	bind_text(s, 9, fx->kind != STORE_FX_REACTION ? t->text : NULL);
+	bind_text(s, 10, m->id);
+	bind_text(s, 11, m->wa_id);
+	sqlite3_bind_int64(s, 12, m->timestamp);
+	sqlite3_bind_int64(s, 13, clock_now_ms());
+	bind_text(s, 14, fx->kind == STORE_FX_VOTE ? m->body : NULL);
+	rc = adhoc_run(st, s, "add effect event");
+	if (!rc && st->event_hook)
+		st->event_hook(st->event_hook_arg);
+	return rc;
+}
+
+/* Edits and revokes apply only to a message of the same author: ours for
+ * ours, the same sender's for theirs (neither library checks; we do). */
+static int fx_author_ok(const struct store_message *m, const struct fx_target *t)
+{
+	if (!t->found || t->outbound != !!m->from_me)
+		return 0;
+	return m->from_me || (t->from_jid && m->from_jid && !strcmp(t->from_jid, m->from_jid));
+}
+
+static int fx_apply_locked(struct store *st, const struct store_message *m,
+			   const struct store_effect *fx, const struct fx_target *t)
+{
+	sqlite3_stmt *s;
+	int64_t now = clock_now_ms();
+	int rc;
+
+	if (fx->kind == STORE_FX_EDIT)
+		rc = adhoc(st,
+			   "UPDATE messages SET text = ?3, updated_at = ?4, body = json_set("
+			   "json_insert(json_insert(CASE WHEN json_valid(body) THEN body ELSE '{}' END, "
+			   "'$.history', json('[]')), '$.history[#]', json_object('text', text, "
+			   "'replacedAt', " ISO_MS("?4") ")), '$.text', ?3, '$.edited', json('true'), "
+			   "'$.editedAt', " ISO_MS("?4") ") WHERE id = ?1 AND session_id = ?2",
+			   &s);
+	else
+		rc = adhoc(st,
+			   "UPDATE messages SET text = NULL, updated_at = ?4, body = json_object("
+			   "'revoked', json('true'), 'revokedAt', " ISO_MS("?4") ", 'previous', "
+			   "CASE WHEN json_valid(body) THEN json(body) END) "
+			   "WHERE id = ?1 AND session_id = ?2",
+			   &s);
+	if (rc)
+		return rc;
+	bind_text(s, 1, t->id);
+	bind_text(s, 2, m->session_id);
+	bind_text(s, 3, fx->kind == STORE_FX_EDIT ? fx->text : NULL);
+	sqlite3_bind_int64(s, 4, now);
+	return adhoc_run(st, s, "apply effect");
+}
+
+int store_message_insert_effect(struct store *st, struct store_message *m,
+				const struct store_effect *fx, int *applied)
+{
+	struct fx_target t;
+	int rc = message_defaults(m), ok = 0;
+
+	if (applied)
+		*applied = 0;
+	if (rc)
+		return rc;
+	if (!fx || fx->kind < STORE_FX_REACTION || fx->kind > STORE_FX_VOTE || !fx->target_wa_id)
+		return Y_EINVAL;
+	memset(&t, 0, sizeof(t));
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc) {
+		pthread_mutex_unlock(&st->mu);
+		return rc;
+	}
+	rc = message_add_locked(st, m);
+	rc = rc ?: fx_target_get(st, m->session_id, fx->target_wa_id, &t);
+	if (!rc) {
+		/* a reaction is its own record (store_message_reactions reads the
+		 * rows); an edit or revoke changes its target, keeping the history */
+		if (fx->kind == STORE_FX_REACTION)
+			ok = 1;
+		else if (fx->kind == STORE_FX_VOTE) /* counted when it was decrypted */
+			ok = t.found && m->body && strstr(m->body, "\"selected\":") != NULL;
+		else if (fx_author_ok(m, &t) && !(t.type && !strcmp(t.type, "revoke")) &&
+			 (fx->kind == STORE_FX_REVOKE || (t.type && !strcmp(t.type, "text"))))
+			ok = !(rc = fx_apply_locked(st, m, fx, &t));
+		else
+			LOG_INFO("store: edit or revoke ignored (unknown target or another author)",
+				 "{s:s, s:s}", "target", fx->target_wa_id, "wa_id",
+				 m->wa_id ? m->wa_id : "");
+	}
+	if (!rc && ok && !m->from_me)
+		rc = fx_event_locked(st, m, fx, &t);
+	rc = tx_end(st, rc);
+	pthread_mutex_unlock(&st->mu);
+	fx_target_release(&t);
+	if (!rc && applied)
+		*applied = ok;
+	return rc;
+}
+
+/* Runs sql with ?1 session_id, ?2 wa_id and returns its one text into *out. */
+static int text_query(struct store *st, const char *sql, const char *session_id,
+		      const char *wa_id, char **out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->mu);
+	rc = adhoc(st, sql, &s);
+	if (!rc) {
+		bind_text(s, 1, session_id);
+		bind_text(s, 2, wa_id);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_ROW ? col_str(s, 0, out) : db_error(st, rc, "aggregate query");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_message_reactions(struct store *st, const char *session_id, const char *wa_id,
+			    char **json_out)
+{
+	/* the latest reaction of each author; an empty emoji removed theirs */
+	return text_query(st,
+		   "SELECT coalesce(json_group_array(json_object('emoji', emoji, 'from', "
+		   "CASE WHEN from_jid LIKE '%@s.whatsapp.net' THEN '+' || substr(from_jid, 1, "
+		   "instr(from_jid, '@') - 1) END, 'fromJid', from_jid, 'fromMe', "
+		   "json(CASE WHEN direction = 'outbound' THEN 'true' ELSE 'false' END), "
+		   "'timestamp', " ISO_MS("ts") ")), '[]') FROM ("
+		   "SELECT json_extract(body, '$.emoji') AS emoji, from_jid, direction, "
+		   "timestamp AS ts, row_number() OVER (PARTITION BY coalesce(from_jid, direction) "
+		   "ORDER BY timestamp DESC, created_at DESC) AS rn FROM messages "
+		   "WHERE session_id = ?1 AND type = 'reaction' AND status != 'failed' AND "
+		   "json_valid(body) AND json_extract(body, '$.target.id') = ?2) "
+		   "WHERE rn = 1 AND emoji != ''",
+		   session_id, wa_id, json_out);
+}
+
+int store_message_delete(struct store *st, const char *session_id, const char *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = adhoc(st, "DELETE FROM messages WHERE session_id = ?1 AND id = ?2", &s);
+	if (!rc) {
+		bind_text(s, 1, session_id);
+		bind_text(s, 2, id);
+		rc = adhoc_run(st, s, "delete message");
+		if (!rc && !sqlite3_changes(st->db))
+			rc = Y_ENOTFOUND;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_chat_unread(struct store *st, const char *session_id, const char *chat,
+		      const char *upto_id, struct store_message **out, size_t *n)
+{
+	struct store_message *rows = calloc(STORE_LIST_MAX, sizeof(*rows));
+	size_t count = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!rows)
+		return Y_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	rc = adhoc(st,
+		   "SELECT " MSG_COLS " FROM messages WHERE session_id = ?1 AND chat = ?2 AND "
+		   "direction = 'inbound' AND status = 'received' AND (?3 IS NULL OR "
+		   "(timestamp, rowid) <= (SELECT timestamp, rowid FROM messages WHERE id = ?3)) AND "
+		   "wa_id IS NOT NULL AND type NOT IN ('reaction', 'edit', 'revoke') "
+		   "ORDER BY timestamp, id LIMIT ?4",
+		   &s);
+	if (!rc) {
+		bind_text(s, 1, session_id);
+		bind_text(s, 2, chat);
+		bind_text(s, 3, upto_id);
+		sqlite3_bind_int(s, 4, STORE_LIST_MAX);
+		while (!rc && (rc = sqlite3_step(s)) == SQLITE_ROW)
+			if (!(rc = read_message(s, &rows[count])))
+				count++;
+		if (rc == SQLITE_DONE)
+			rc = Y_OK;
+		else if (rc > 0)
+			rc = db_error(st, rc, "list unread messages");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_messages_free(rows, count);
+		return rc;
+	}
+	*out = rows;
+	*n = count;
+	return Y_OK;
+}
+
+int store_message_get_wa(struct store *st, const char *session_id, const char *wa_id,
+			 struct store_message *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mu);
+	rc = adhoc(st, "SELECT " MSG_COLS " FROM messages WHERE session_id = ?1 AND wa_id = ?2", &s);
+	if (!rc) {
+		bind_text(s, 1, session_id);
+		bind_text(s, 2, wa_id);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_ROW ? read_message(s, out)
+		     : rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get message by wa id");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_poll_votes(struct store *st, const char *session_id, const char *wa_id,
+		     char **json_out)
+{
+	return text_query(st,
+		   "SELECT coalesce(json_group_array(json_object('from', CASE WHEN from_jid LIKE "
+		   "'%@s.whatsapp.net' THEN '+' || substr(from_jid, 1, instr(from_jid, '@') - 1) END, "
+		   "'fromJid', from_jid, 'selected', json(sel), 'timestamp', " ISO_MS("ts") ")), '[]') "
+		   "FROM (SELECT json_extract(body, '$.selected') AS sel, from_jid, timestamp AS ts, "
+		   "row_number() OVER (PARTITION BY from_jid ORDER BY json_extract(body, "
+		   "'$.senderTimestampMs') DESC, timestamp DESC, rowid DESC) AS rn FROM messages "
+		   "WHERE session_id = ?1 AND type = 'poll_vote' AND json_valid(body) AND "
+		   "json_extract(body, '$.target.id') = ?2 AND json_extract(body, '$.selected') IS "
+		   "NOT NULL) WHERE rn = 1 AND json_array_length(sel) > 0",
+		   session_id, wa_id, json_out);
+}
+
 /* ---- for the other parts of the SQLite store (store_sqlite_int.h) ---- */
 
 sqlite3 *store_sqlite_lock(struct store *st)
@@ -3609,4 +3975,116 @@ int store_media_pending(struct store *st, int limit, struct store_media **out, s
 	*out = rows;
 	*n = cnt;
 	return Y_OK;
+}
+
+/* ---- the dashboard's aggregates (store_stats, store.h) ---- */
+
+/* Runs a (bucket, outbound, failed, count) query over [from, to) into
+ * buckets[0..n) of width ms. */
+static int stats_buckets(struct store *st, const char *sql, const char *session_id,
+			 int64_t from, int64_t width, int n, int64_t to, struct store_msg_counts *out)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(st, rc, "count messages");
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int64(s, 2, from);
+	sqlite3_bind_int64(s, 3, width);
+	sqlite3_bind_int64(s, 4, to);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t b = sqlite3_column_int64(s, 0), c = sqlite3_column_int64(s, 3);
+
+		if (b < 0 || b >= n)
+			continue;
+		if (!sqlite3_column_int(s, 1))
+			out[b].received += c;
+		else if (sqlite3_column_int(s, 2))
+			out[b].failed += c;
+		else
+			out[b].sent += c;
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "count messages");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_stats(struct store *st, const char *session_id, int64_t now_ms, struct store_stats *out)
+{
+	static const char by_status[] =
+		"SELECT status, count(*) FROM sessions WHERE ?1 IS NULL OR id = ?1 "
+		"GROUP BY status ORDER BY status";
+	/* two forms, so that each can use its index */
+	static const char msgs_all[] =
+		"SELECT (timestamp - ?2) / ?3, direction = 'outbound', status = 'failed', count(*) "
+		"FROM messages WHERE ?1 IS NULL AND timestamp >= ?2 AND timestamp < ?4 "
+		"GROUP BY 1, 2, 3";
+	static const char msgs_one[] =
+		"SELECT (timestamp - ?2) / ?3, direction = 'outbound', status = 'failed', count(*) "
+		"FROM messages WHERE session_id = ?1 AND timestamp >= ?2 AND timestamp < ?4 "
+		"GROUP BY 1, 2, 3";
+	static const char hook_all[] =
+		"SELECT count(*) FROM webhook_log WHERE created_at >= ?2 "
+		"AND NOT (http_status BETWEEN 200 AND 299)";
+	static const char hook_one[] =
+		"SELECT count(*) FROM webhook_log WHERE session_id = ?1 AND created_at >= ?2 "
+		"AND NOT (http_status BETWEEN 200 AND 299)";
+	const int64_t hour = 3600000, day = 86400000;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (now_ms < STORE_STATS_DAYS * day)
+		return Y_EINVAL;
+	out->hour0_ms = (now_ms / hour - (STORE_STATS_HOURS - 1)) * hour;
+	out->day0_ms = (now_ms / day - (STORE_STATS_DAYS - 1)) * day;
+	pthread_mutex_lock(&st->mu);
+	rc = sqlite3_prepare_v2(st->db, by_status, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_error(st, rc, "count sessions");
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		int64_t n = sqlite3_column_int64(s, 1);
+
+		out->sessions += n;
+		if (out->nstatus < STORE_STATS_STATUSES && name) {
+			snprintf(out->by_status[out->nstatus].status,
+				 sizeof(out->by_status[0].status), "%s", name);
+			out->by_status[out->nstatus++].n = n;
+		}
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "count sessions");
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc)
+		goto out;
+	rc = stats_buckets(st, session_id ? msgs_one : msgs_all, session_id, out->hour0_ms, hour,
+			   STORE_STATS_HOURS, now_ms + 1, out->hourly);
+	if (!rc)
+		rc = stats_buckets(st, session_id ? msgs_one : msgs_all, session_id, out->day0_ms,
+				   day, STORE_STATS_DAYS, now_ms + 1, out->daily);
+	if (rc)
+		goto out;
+	rc = sqlite3_prepare_v2(st->db, session_id ? hook_one : hook_all, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_error(st, rc, "count webhook failures");
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int64(s, 2, now_ms - day);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->webhook_failures = sqlite3_column_int64(s, 0);
+		rc = Y_OK;
+	} else {
+		rc = db_error(st, rc, "count webhook failures");
+	}
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }

@@ -385,6 +385,118 @@ static void write_all(int fd, const uint8_t *p, size_t n)
 
 static _Thread_local const char *tl_session;
 
+/* ---- the ring of recent lines (log.h) ---- */
+
+static struct ylog_ring_line ring[YLOG_RING_SLOTS];
+static uint64_t ring_seq; /* lines ever put; ring[(seq - 1) % SLOTS] is the newest */
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The session a line is about: the thread's, else its first "sessionId". */
+static void line_session(const char *line, size_t len, char out[YLOG_SESSION_MAX])
+{
+	static const char key[] = "\"sessionId\":\"";
+	const char *p = tl_session, *end;
+	size_t n;
+
+	out[0] = '\0';
+	if (!p) {
+		p = memmem(line, len, key, sizeof(key) - 1);
+		if (!p)
+			return;
+		p += sizeof(key) - 1;
+		end = memchr(p, '"', (size_t)(line + len - p));
+		n = end ? (size_t)(end - p) : 0;
+	} else {
+		n = strlen(p);
+	}
+	if (n && n < YLOG_SESSION_MAX) {
+		memcpy(out, p, n);
+		out[n] = '\0';
+	}
+}
+
+/* A line too long for a slot, shortened: timestamp, level, the start of the
+ * message (cut on a character boundary), session, "truncated". */
+static void shorten(struct ybuf *b, const char *ts, enum ylog_level lvl, const char *msg,
+		    const char *session)
+{
+	char cut[512];
+	size_t n = msg ? strnlen(msg, sizeof(cut) - 1) : 0;
+
+	while (n && msg[n] && ((unsigned char)msg[n] & 0xC0) == 0x80)
+		n--; /* do not split a UTF-8 sequence */
+	if (n)
+		memcpy(cut, msg, n);
+	cut[n] = '\0';
+	ybuf_append(b, "{\"timestamp\":\"", 14);
+	ybuf_append_str(b, ts);
+	ybuf_append(b, "\",\"level\":\"", 11);
+	ybuf_append_str(b, ylog_level_name(lvl));
+	ybuf_append(b, "\",\"message\":", 12);
+	put_str(b, cut);
+	if (session[0]) {
+		ybuf_append(b, ",\"session\":", 11);
+		put_str(b, session);
+	}
+	ybuf_append(b, ",\"truncated\":true}", 18);
+}
+
+static void ring_put(enum ylog_level lvl, const char *ts, const char *msg, const uint8_t *line,
+		     size_t len)
+{
+	struct ybuf small = YBUF_INIT(YLOG_RING_LINE);
+	struct ylog_ring_line *slot;
+	char session[YLOG_SESSION_MAX];
+
+	line_session((const char *)line, len, session);
+	if (len >= YLOG_RING_LINE) {
+		shorten(&small, ts, lvl, msg, session);
+		line = small.data;
+		len = small.len < YLOG_RING_LINE ? small.len : 0;
+	}
+	pthread_mutex_lock(&ring_lock);
+	slot = &ring[ring_seq % YLOG_RING_SLOTS];
+	slot->seq = ++ring_seq;
+	slot->level = lvl;
+	memcpy(slot->session, session, sizeof(session));
+	if (len)
+		memcpy(slot->text, line, len);
+	slot->text[len] = '\0';
+	pthread_mutex_unlock(&ring_lock);
+	ybuf_release(&small);
+}
+
+size_t ylog_ring_read(enum ylog_level min, const char *session, struct ylog_ring_line *out,
+		      size_t max)
+{
+	size_t n = 0;
+	uint64_t s;
+
+	pthread_mutex_lock(&ring_lock);
+	/* from the newest back, filling out from its end (so oldest first),
+	 * then moved to its start */
+	for (s = ring_seq; s > 0 && ring_seq - s < YLOG_RING_SLOTS && n < max; s--) {
+		const struct ylog_ring_line *l = &ring[(s - 1) % YLOG_RING_SLOTS];
+
+		if (l->level < min || (session && strcmp(l->session, session)))
+			continue;
+		out[max - 1 - n] = *l;
+		n++;
+	}
+	pthread_mutex_unlock(&ring_lock);
+	if (n && n < max)
+		memmove(out, out + (max - n), n * sizeof(*out));
+	return n;
+}
+
+void ylog_ring_clear(void)
+{
+	pthread_mutex_lock(&ring_lock);
+	memset(ring, 0, sizeof(ring));
+	ring_seq = 0;
+	pthread_mutex_unlock(&ring_lock);
+}
+
 void ylog_set_session(const char *id)
 {
 	tl_session = id;
@@ -393,6 +505,14 @@ void ylog_set_session(const char *id)
 const char *ylog_session(void)
 {
 	return tl_session;
+}
+
+const char *ylog_swap_session(const char *id)
+{
+	const char *prev = tl_session;
+
+	tl_session = id;
+	return prev;
 }
 
 void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ...)
@@ -434,6 +554,7 @@ void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ..
 		va_end(ap);
 	}
 	if (ybuf_append(&b, "}\n", 2) == Y_OK) {
+		ring_put(lvl, ts, msg, b.data, b.len - 1);
 		pthread_mutex_lock(&out_lock);
 		f = out_stream;
 		if (f) {

@@ -42,6 +42,11 @@ void ylog_write(enum ylog_level lvl, const char *msg, const char *fields_fmt, ..
  * client's callback and log calls need not pass it. */
 void ylog_set_session(const char *id);
 const char *ylog_session(void);
+/* As ylog_set_session, returning the session set before: a dispatch point
+ * that may run inside another (a connection's callback inside a client's
+ * timer, a client call inside an engine command) restores it on the way
+ * out with ylog_set_session(previous), so the outer one keeps its id. */
+const char *ylog_swap_session(const char *id);
 
 /* A copy of s (caller frees) with every invalid UTF-8 sequence (a bad lead
  * byte and the continuation bytes after it) replaced by U+FFFD; NULL if out
@@ -57,6 +62,32 @@ char *ylog_utf8_repair(const char *s);
 #define LOG_INFO(msg, ...) YLOG(YLOG_INFO, (msg), __VA_ARGS__)
 #define LOG_WARN(msg, ...) YLOG(YLOG_WARN, (msg), __VA_ARGS__)
 #define LOG_ERROR(msg, ...) YLOG(YLOG_ERROR, (msg), __VA_ARGS__)
+
+/*
+ * The ring of recent lines (GET /api/v1/logs): every line written (at
+ * ylog_min or above) is also copied into a fixed array of YLOG_RING_SLOTS
+ * slots of YLOG_RING_LINE bytes (2 MiB, static: it never grows), the oldest
+ * overwritten first. A line longer than a slot is kept shortened: its
+ * timestamp, level, the start of its message, "session" and
+ * "truncated":true. Each slot remembers the line's level and session (the
+ * thread's ylog_set_session, else the first "sessionId" field). One mutex,
+ * held only to copy a line in or out: any thread may write or read.
+ */
+#define YLOG_RING_SLOTS 1024
+#define YLOG_RING_LINE 2048
+#define YLOG_SESSION_MAX 40
+struct ylog_ring_line {
+	uint64_t seq;                      /* 1, 2, 3, ... in write order */
+	enum ylog_level level;
+	char session[YLOG_SESSION_MAX];    /* "" : none */
+	char text[YLOG_RING_LINE];         /* the JSON object, no newline, NUL-terminated */
+};
+/* Copies into out (oldest first) the newest max lines of level min or above
+ * and, when session is not NULL, of that session; returns how many. */
+size_t ylog_ring_read(enum ylog_level min, const char *session, struct ylog_ring_line *out,
+		      size_t max);
+/* Empties the ring (tests). */
+void ylog_ring_clear(void);
 
 /* Writes an ISO-8601 UTC timestamp with milliseconds ("2026-01-02T03:04:05.678Z")
  * into out (at least 25 bytes). */

@@ -56,9 +56,11 @@ struct wa_conn {
 	const char *log_session;
 };
 
-/* Every callback into the owner runs with its log context. */
-#define ENTER(c) ylog_set_session((c)->log_session)
-#define LEAVE() ylog_set_session(NULL)
+/* Every callback into the owner runs with its log context; the one in
+ * force before comes back after (a callback may run inside the owner's own
+ * call, e.g. a close from wa_conn_drop). ENTER and LEAVE pair in one block. */
+#define ENTER(c) const char *log_prev_ = ylog_swap_session((c)->log_session)
+#define LEAVE() ylog_set_session(log_prev_)
 
 static void fail(struct wa_conn *c, int err)
 {
@@ -214,11 +216,11 @@ static void on_frame(struct wa_socket *s, const uint8_t *p, size_t n, void *ud)
 static void on_sock_close(struct wa_socket *s, int err, const char *reason, void *ud)
 {
 	struct wa_conn *c = ud;
+	/* dropped: its owner is gone (no callback), the context stays as it is */
+	const char *log_prev_ = ylog_swap_session(c->dropped ? ylog_session() : c->log_session);
 	char why[128];
 
 	c->state = CS_CLOSING;
-	if (!c->dropped)
-		ENTER(c);
 	while (c->waiters) {
 		struct waiter *w = c->waiters;
 
@@ -434,6 +436,7 @@ void wa_conn_expire(struct wa_conn *c, uint64_t now_ms)
 			if (w->cb) {
 				ENTER(c);
 				w->cb(c, Y_ETIMEOUT, NULL, w->ud);
+				LEAVE();
 			}
 			free(w);
 			pp = &c->waiters; /* the callback may have changed the list */

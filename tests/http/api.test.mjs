@@ -161,7 +161,12 @@ test('auth: 401 without a key and with a wrong key; public routes stay public', 
 });
 
 test('routing errors: 404 NOT_FOUND and 405 METHOD_NOT_ALLOWED with Allow', async () => {
-  assertError(await req(srv, 'GET', '/nope'), 404, 'NOT_FOUND');
+  // GET outside /api/ is the dashboard's (client-side routes get its
+  // index.html: docs/dashboard.md); other methods there are 404
+  const page = await req(srv, 'GET', '/nope');
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type'), /^text\/html/);
+  assertError(await req(srv, 'POST', '/nope'), 404, 'NOT_FOUND');
   assertError(await req(srv, 'GET', '/api/v1/nope'), 404, 'NOT_FOUND');
   const r = await req(srv, 'PATCH', '/api/v1/sessions');
   assertError(r, 405, 'METHOD_NOT_ALLOWED');

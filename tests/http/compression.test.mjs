@@ -1,8 +1,9 @@
-// gzip for JSON when the client accepts it (and only then), Vary on every
-// response that could have been compressed.
+// brotli or gzip for JSON when the client accepts it (and only then;
+// brotli when weighed at least as gzip), Vary on every response that could
+// have been compressed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { startServer, stopServer, req, rawGet } from './lib.mjs';
 
@@ -25,7 +26,7 @@ test('a large JSON body is gzipped for a client that accepts gzip', async () => 
   assert.match(plain.headers.vary, /Accept-Encoding/);
   assert.ok(plain.body.length > 1024, `big enough to compress: ${plain.body.length}`);
 
-  const gz = await get('/api/v1/sessions?limit=100', { 'Accept-Encoding': 'br;q=1.0, gzip;q=0.8' });
+  const gz = await get('/api/v1/sessions?limit=100', { 'Accept-Encoding': 'gzip;q=1.0, br;q=0.8' });
   assert.equal(gz.headers['content-encoding'], 'gzip');
   assert.match(gz.headers.vary, /Accept-Encoding/);
   assert.ok(gz.body.length < plain.body.length / 2, `${gz.body.length} vs ${plain.body.length}`);
@@ -33,11 +34,22 @@ test('a large JSON body is gzipped for a client that accepts gzip', async () => 
   assert.deepEqual(a.data.map((s) => s.id), b.data.map((s) => s.id));
   assert.equal(Number(gz.headers['content-length']), gz.body.length);
 
-  for (const refuse of ['gzip;q=0', 'identity', 'deflate', 'gzip;q=0.000, br']) {
+  const br = await get('/api/v1/sessions?limit=100', { 'Accept-Encoding': 'br;q=1.0, gzip;q=0.8' });
+  assert.equal(br.headers['content-encoding'], 'br');
+  assert.match(br.headers.vary, /Accept-Encoding/);
+  assert.ok(br.body.length < gz.body.length, `brotli ${br.body.length} vs gzip ${gz.body.length}`);
+  assert.deepEqual(JSON.parse(brotliDecompressSync(br.body)).data.map((s) => s.id), b.data.map((s) => s.id));
+  assert.equal(Number(br.headers['content-length']), br.body.length);
+
+  for (const [accept, want] of [['gzip', 'gzip'], ['gzip;q=0.000, br', 'br'], ['*', 'br'], ['br;q=0, *', 'gzip'],
+    ['gzip, br;q=0.5', 'gzip'], ['gzip, br', 'br']]) {
+    assert.equal((await get('/api/v1/sessions?limit=100', { 'Accept-Encoding': accept })).headers['content-encoding'],
+      want, accept);
+  }
+  for (const refuse of ['gzip;q=0', 'identity', 'deflate', 'br;q=0, gzip;q=0', '*;q=0']) {
     const r = await get('/api/v1/sessions?limit=100', { 'Accept-Encoding': refuse });
     assert.equal(r.headers['content-encoding'], undefined, refuse);
   }
-  assert.equal((await get('/api/v1/sessions?limit=100', { 'Accept-Encoding': '*' })).headers['content-encoding'], 'gzip');
 });
 
 test('small bodies are sent as they are; fetch and curl decode the large ones', async () => {

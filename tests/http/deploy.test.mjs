@@ -108,8 +108,11 @@ test('yesapp probe: exit 0 on a 2xx from the local server, 1 otherwise (the Dock
     const ok = spawnSync(BIN, ['probe'], { env, encoding: 'utf8', timeout: 20000 });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stderr, /\/health: 200/);
-    const nf = spawnSync(BIN, ['probe', '/nope'], { env, encoding: 'utf8', timeout: 20000 });
-    assert.equal(nf.status, 1, '404 is not healthy');
+    const nf = spawnSync(BIN, ['probe', '/api/v1/nope'], { env, encoding: 'utf8', timeout: 20000 });
+    assert.equal(nf.status, 1, '401/404 is not healthy'); // (GET /nope is the dashboard's page)
+    // what scripts/docker-check.sh asks the container: / is the dashboard's index.html
+    const dash = spawnSync(BIN, ['probe', '/'], { env, encoding: 'utf8', timeout: 20000 });
+    assert.equal(dash.status, 0, dash.stderr);
   } finally {
     await stopServer(srv);
   }
@@ -120,4 +123,17 @@ test('yesapp probe: exit 0 on a 2xx from the local server, 1 otherwise (the Dock
   assert.match(df, /HEALTHCHECK[^\n]*\n?[^\n]*yesapp", "probe", "\/health"/);
   assert.match(df, /^USER yesapp$/m);
   assert.match(df, /^VOLUME \/app\/data$/m);
+  // the image carries the dashboard: web/ is copied into the build stage
+  // before make, which must build it (WEB=1); node_modules and dist stay out.
+  // Only the text is checked here: scripts/docker-check.sh builds the image
+  // and asks it for / where a Docker daemon is available.
+  const copyWeb = df.search(/^COPY web \.\/web$/m);
+  const make = df.search(/^RUN [^\n]*\bmake WEB=1\b/m);
+  assert.ok(copyWeb > 0, 'Dockerfile copies web/');
+  assert.ok(make > copyWeb, 'web/ is copied before make runs');
+  assert.match(df.slice(make).split('\n')[0], /test -f web\/dist\/index\.html/);
+  const ignore = readFileSync('.dockerignore', 'utf8').split('\n');
+  assert.ok(ignore.includes('web/node_modules/') && ignore.includes('web/dist/'), '.dockerignore keeps web/node_modules and web/dist out');
+  assert.ok(!ignore.some((l) => /^web\/?$|^web\/src/.test(l)), 'web/ sources are not ignored');
+  assert.match(readFileSync('scripts/docker-check.sh', 'utf8'), /docker exec "\$id" yesapp probe \//);
 });

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { startServer, stopServer, req, assertError, tempDir, removeDir, until } from './lib.mjs';
 import { startSim, sleep, loadBaileys, client, textOf, statusAtLeast } from '../interop/sim-lib.mjs';
 
 const Database = createRequire(import.meta.url)('better-sqlite3');
@@ -33,17 +33,6 @@ const serve = (dataDir, env = {}) => startServer({
 
 let seq = 0;
 const newPhone = () => `1556${String(process.pid % 1000).padStart(3, '0')}${String(seq++).padStart(4, '0')}`;
-
-async function until(what, fn, ms = 20000) {
-  const t0 = Date.now();
-  let last;
-  while (Date.now() - t0 < ms) {
-    last = await fn();
-    if (last) return last;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function link(srv, phone) {
   await sim.api('POST', '/sim/accounts', { phone });

@@ -104,7 +104,7 @@ test('/metrics: families, request histograms and session gauges move with what h
     const before = value(fams, 'yesapp_http_request_duration_seconds_count', route) || 0;
     for (let i = 0; i < 3; i++) assert.equal((await req(srv, 'GET', '/api/v1/sessions')).status, 200);
     assert.equal((await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'm' } })).status, 201);
-    assertError(await req(srv, 'GET', '/nope'), 404, 'NOT_FOUND');
+    assertError(await req(srv, 'GET', '/api/v1/nope'), 404, 'NOT_FOUND');
     ({ fams } = await scrape(srv));
     assert.equal(value(fams, 'yesapp_http_request_duration_seconds_count', route), before + 3);
     const inf = value(fams, 'yesapp_http_request_duration_seconds_bucket', { ...route, le: '+Inf' });
@@ -149,7 +149,7 @@ test('/metrics parses with the Prometheus project\'s parser, sample for sample a
   const srv = await startServer();
   try {
     assert.equal((await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'p' } })).status, 201);
-    assertError(await req(srv, 'GET', '/nope'), 404, 'NOT_FOUND');
+    assertError(await req(srv, 'GET', '/api/v1/nope'), 404, 'NOT_FOUND');
     const { text, fams } = await scrape(srv);
     const theirs = promPy(text);
     const key = (name, labels, v) => `${name}${JSON.stringify(Object.entries(labels).sort())}=${v}`;

@@ -54,6 +54,17 @@ describe('the validator (tests/http/openapi-check.mjs) fails where it should', (
     assert.match(one({ $ref: '#/components/schemas/V' }, { a: 1, c: 'y' }).join(), /expected "x"/);
     assert.match(one({ $ref: '#/components/schemas/Nope' }, 1).join(), /does not resolve/);
     assert.match(one(T, null).join(), /expected object, got null/);
+    assert.match(one({ type: 'array', maxItems: 1 }, [1, 2]).join(), /more than 1 items/);
+    assert.match(one({ type: 'object', propertyNames: { enum: ['x'] } }, { x: 1, y: 2 }).join(), /"y" is not one of/);
+    assert.deepEqual(one({ type: 'object', propertyNames: { enum: ['x'] } }, { x: 1 }), []);
+  });
+  test('the dashboard\'s files outside /api/ pass only while info.description says GET there serves it', () => {
+    const doc2 = { info: { description: doc.info.description }, paths: { '/api/v1/x': { get: { responses: {} } } }, components: doc.components };
+    const page = { method: 'GET', path: '/sessions/x', status: 200, contentType: 'text/html; charset=utf-8', text: '<!doctype html>' };
+    assert.deepEqual(checkResponse(doc2, page), []);
+    assert.match(checkResponse(doc2, { ...page, method: 'POST' }).join(), /no path of the document matches/);
+    assert.match(checkResponse(doc2, { ...page, path: '/api/v1/nope' }).join(), /no path of the document matches/);
+    assert.match(checkResponse({ ...doc2, info: { description: 'nothing about it' } }, page).join(), /no path of the document matches/);
   });
   test('content types: the exact one, else type/*, else */*; JSON validated only under application/json', () => {
     const dd = { paths: { '/f': { get: { operationId: 'f', responses: {
@@ -312,6 +323,15 @@ describe('against a running server', () => {
     await conform(srv, 'GET', `/api/v1/events?sessionId=${id}&types=session.status`);
     await conform(srv, 'GET', '/api/v1/server/wa-version');
     await conform(srv, 'GET', '/api/v1/sandbox');
+    // the dashboard's routes (docs/dashboard.md)
+    assert.equal((await conform(srv, 'GET', '/api/v1/logs?level=info&limit=500')).status, 200);
+    assert.equal((await conform(srv, 'GET', `/api/v1/logs?sessionId=${id}`)).status, 200);
+    assert.equal((await conform(srv, 'GET', '/api/v1/stats')).status, 200);
+    assert.equal((await conform(srv, 'GET', `/api/v1/stats?sessionId=${id}`)).status, 200);
+    // and the dashboard itself, served outside /api/ (info.description says so)
+    const page = await conform(srv, 'GET', '/sessions', { key: null });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /^text\/html/);
     await conform(srv, 'GET', `/api/v1/sessions/${id}/messages`);
     // not linked: the send is refused (linked sends: the sandbox test below)
     assert.equal((await conform(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '+4915112345678', text: 'hi' } })).status, 503);
@@ -331,7 +351,12 @@ describe('against a running server', () => {
       [404, 'GET', '/api/v1/sessions/00000000-0000-4000-8000-000000000000'],
       [404, 'GET', `/api/v1/sessions/${id}/messages/00000000-0000-4000-8000-000000000000`],
       [404, 'GET', '/api/v1/nope'],
-      [404, 'GET', '/nope', { key: null }],
+      [404, 'POST', '/nope', { key: null }],
+      // GET outside /api/ is the dashboard's: its JSON 404 for a file it does not have
+      [404, 'GET', '/assets/nope-123.js', { key: null }],
+      [400, 'GET', '/api/v1/logs?level=loud'],
+      [400, 'GET', '/api/v1/stats?sessionId=nope'],
+      [404, 'GET', '/api/v1/stats?sessionId=00000000-0000-4000-8000-000000000000'],
       [404, 'POST', '/api/v1/sandbox/scan', { body: { sessionId: id, phone: '+15550001111' } }],
       [405, 'PATCH', '/api/v1/sessions'],
       [405, 'DELETE', '/api/v1/openapi.json'],
@@ -505,6 +530,11 @@ test('sandbox: linked session, sent message, message list and get, sandbox scan 
     // outbound: it cannot be marked read
     assert.equal((await conform(srv, 'POST', `/api/v1/sessions/${id}/messages/${mid}/read`)).status, 400);
     await conform(srv, 'GET', `/api/v1/events?sessionId=${id}`);
+    // the overview with a linked session and a sent message in it
+    const stats = await conform(srv, 'GET', `/api/v1/stats?sessionId=${id}`);
+    assert.equal(stats.body.sessions.byStatus.connected, 1);
+    assert.ok(stats.body.messagesToday.sent + stats.body.messagesToday.failed >= 1, JSON.stringify(stats.body.messagesToday));
+    await conform(srv, 'GET', `/api/v1/logs?sessionId=${id}&limit=500`);
     await conform(srv, 'GET', `/api/v1/sessions/${id}/passkey`);
     await conform(srv, 'POST', `/api/v1/sessions/${id}/logout`);
   } finally {

@@ -11,6 +11,7 @@
 
 int main(int argc, char **argv)
 {
+	enum store_session_status status;
 	struct store *st = NULL;
 	int rc;
 
@@ -18,9 +19,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: session_status DATABASE_URL SESSION_ID STATUS\n");
 		return 2;
 	}
-	rc = store_open(argv[1], &st);
+	rc = store_session_status_parse(argv[3], &status); /* the text edge */
 	if (!rc)
-		rc = store_session_set_status(st, argv[2], argv[3], NULL);
+		rc = store_open(argv[1], &st);
+	if (!rc)
+		rc = store_session_set_status(st, argv[2], status, NULL);
 	store_close(st);
 	if (rc) {
 		fprintf(stderr, "session_status: %s\n", y_strerror(rc));

@@ -29,8 +29,8 @@ static struct store *fresh(char *path)
 	return store_open(p, &st) == Y_OK ? st : NULL;
 }
 
-static int add(struct store *st, const char *sid, const char *chat, int inbound, int64_t ts,
-	       char id_out[STORE_ID_LEN])
+static int add_typed(struct store *st, const char *sid, const char *chat, int inbound, int64_t ts,
+		     const char *type, char id_out[STORE_ID_LEN])
 {
 	struct store_message m;
 	int rc;
@@ -39,13 +39,19 @@ static int add(struct store *st, const char *sid, const char *chat, int inbound,
 	snprintf(m.session_id, sizeof(m.session_id), "%s", sid);
 	m.chat = (char *)chat;
 	m.from_me = !inbound;
-	m.type = (char *)"text";
+	m.type = (char *)type;
 	m.status = (char *)(inbound ? "received" : "pending");
 	m.timestamp = ts;
 	rc = store_message_insert(st, &m);
 	if (id_out)
 		memcpy(id_out, m.id, STORE_ID_LEN);
 	return rc;
+}
+
+static int add(struct store *st, const char *sid, const char *chat, int inbound, int64_t ts,
+	       char id_out[STORE_ID_LEN])
+{
+	return add_typed(st, sid, chat, inbound, ts, "text", id_out);
 }
 
 /* Runs one statement with ?1 = arg on the database file; its first step's
@@ -149,6 +155,42 @@ TEST(chats_follow_inserts_reads_and_deletes)
 	store_chats_free(c, n);
 	store_session_release(&s);
 	store_session_release(&other);
+	store_close(st);
+}
+
+/* Reactions, edits, deletes and poll votes act on messages: they are
+ * never unread (a chat read sends no receipt for them, so counting them
+ * would leave the chat unread for good: migrations/0011_chat_actions.sql). */
+TEST(actions_on_messages_are_not_unread)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_chat *c = NULL;
+	size_t n = 0;
+	char t1[STORE_ID_LEN], r1[STORE_ID_LEN];
+	static const char *const kinds[] = { "reaction", "edit", "revoke", "poll_vote" };
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	REQUIRE(add(st, s.id, "333@s.whatsapp.net", 1, 1000, t1) == Y_OK);
+	for (int i = 0; i < 4; i++)
+		REQUIRE(add_typed(st, s.id, "333@s.whatsapp.net", 1, 2000 + i, kinds[i],
+				  i ? NULL : r1) == Y_OK);
+	REQUIRE(page(st, s.id, &c, &n) != NULL && n == 1);
+	CHECK_EQ_INT(c[0].unread, 1); /* the text only */
+	REQUIRE(store_message_set_status(st, t1, "read", NULL) == Y_OK);
+	REQUIRE(page(st, s.id, &c, &n) != NULL && n == 1);
+	CHECK_EQ_INT(c[0].unread, 0);
+	/* a status move or a delete of an action leaves the count alone */
+	REQUIRE(store_message_set_status(st, r1, "read", NULL) == Y_OK);
+	int64_t gone = 0;
+
+	REQUIRE(store_prune(st, 2001, &gone) == Y_OK); /* t1 and the reaction */
+	CHECK_EQ_INT(gone, 2);
+	REQUIRE(page(st, s.id, &c, &n) != NULL && n == 1);
+	CHECK_EQ_INT(c[0].unread, 0);
+	store_chats_free(c, n);
+	store_session_release(&s);
 	store_close(st);
 }
 
@@ -350,6 +392,7 @@ int main(void)
 	if (tmpdir_make(tmp, sizeof(tmp)))
 		return 1;
 	RUN(chats_follow_inserts_reads_and_deletes);
+	RUN(actions_on_messages_are_not_unread);
 	RUN(chat_pages_have_no_gaps_or_duplicates);
 	RUN(message_filters_narrow_the_list);
 	RUN(chat_and_filter_queries_use_indexes);

@@ -310,6 +310,32 @@ TEST(detached_conn)
 	CHECK_EQ_INT(x.calls[1], 0);
 }
 
+/* A callback of the connection run inside its owner's own call (an expiry
+ * from the owner's timer, the close inside wa_conn_drop) leaves the log
+ * session the owner had set as it was, not cleared. */
+TEST(callbacks_restore_the_outer_log_session)
+{
+	struct wa_conn *c;
+	struct wa_node *n;
+	char id[WA_CONN_ID_LEN];
+	struct cc x;
+
+	memset(&x, 0, sizeof(x));
+	cur = &x;
+	REQUIRE(wa_conn_new_detached(3, &c) == Y_OK);
+	n = iq(c, id);
+	REQUIRE(n);
+	CHECK_EQ_INT(wa_conn_iq(c, n, 10, w_cb, (void *)(intptr_t)0), Y_OK);
+	wa_node_free(n);
+	ylog_set_session("outer");
+	wa_conn_expire(c, UINT64_MAX);
+	CHECK(x.calls[0] == 1 && x.err[0] == Y_ETIMEOUT);
+	CHECK(ylog_session() && !strcmp(ylog_session(), "outer"));
+	wa_conn_drop(c); /* detached: its close runs now, inside this call */
+	CHECK(ylog_session() && !strcmp(ylog_session(), "outer"));
+	ylog_set_session(NULL);
+}
+
 /* ---- the responder role ---- */
 
 struct rs {
@@ -511,6 +537,7 @@ int main(void)
 	RUN(iq_waiters_closed_by_our_close);
 	RUN(drop_calls_nothing);
 	RUN(detached_conn);
+	RUN(callbacks_restore_the_outer_log_session);
 	RUN(responder_takes_the_payload_and_nodes_flow_both_ways);
 	RUN(responder_refuses_an_unknown_dictionary);
 	RUN(responder_free_before_the_loop);

@@ -119,7 +119,7 @@ TEST(every_older_version_upgrades_with_data_intact)
 			REQUIRE(store_session_get(st, "11111111-1111-4111-8111-111111111111", &s) ==
 				Y_OK);
 			CHECK_EQ_STR(s.name, "old");
-			CHECK_EQ_STR(s.status, "connected");
+			CHECK_EQ_INT(s.status, STORE_SESSION_CONNECTED);
 			store_session_release(&s);
 			REQUIRE(store_message_list(st, "11111111-1111-4111-8111-111111111111", NULL,
 						   10, &rows, &n, &cur, &has_next) == Y_OK);

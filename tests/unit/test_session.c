@@ -41,7 +41,7 @@ static int same_as_store(struct svc *svc, struct store *st, const char *id)
 			store_session_release(&b);
 		return ra == rb;
 	}
-	same = !strcmp(a.id, b.id) && str_eq(a.name, b.name) && str_eq(a.status, b.status) &&
+	same = !strcmp(a.id, b.id) && str_eq(a.name, b.name) && a.status == b.status &&
 	       str_eq(a.phone, b.phone) && str_eq(a.push_name, b.push_name) &&
 	       str_eq(a.webhook_url, b.webhook_url) && str_eq(a.webhook_secret, b.webhook_secret) &&
 	       str_eq(a.webhook_events, b.webhook_events) && a.created_at == b.created_at &&
@@ -70,7 +70,7 @@ TEST(registry_loads_stored_sessions)
 	REQUIRE(store_session_create(st, "a", &a) == Y_OK);
 	REQUIRE(store_session_create(st, "b", &b) == Y_OK);
 	REQUIRE(store_session_create(st, "c", &c) == Y_OK);
-	CHECK_EQ_INT(store_session_set_status(st, b.id, "failed", NULL), Y_OK);
+	CHECK_EQ_INT(store_session_set_status(st, b.id, STORE_SESSION_FAILED, NULL), Y_OK);
 	CHECK_EQ_INT(store_session_set_webhook(st, c.id, "https://h.test/x", "s", "[\"message\"]"),
 		     Y_OK);
 	REQUIRE(svc_new(st, &svc) == Y_OK);
@@ -81,15 +81,15 @@ TEST(registry_loads_stored_sessions)
 	CHECK(svc_session_exists(svc, c.id));
 	CHECK(!svc_session_exists(svc, "00000000-0000-4000-8000-000000000000"));
 	CHECK_EQ_INT(svc_whatsapp_ok(svc), 0); /* b failed, no engine */
-	CHECK_EQ_INT(svc_session_set_status(svc, b.id, "disconnected", NULL), Y_OK);
+	CHECK_EQ_INT(svc_session_set_status(svc, b.id, STORE_SESSION_DISCONNECTED, NULL), Y_OK);
 	CHECK_EQ_INT(svc_whatsapp_ok(svc), 1);
-	CHECK_EQ_INT(svc_session_set_status(svc, a.id, "failed", NULL), Y_OK);
+	CHECK_EQ_INT(svc_session_set_status(svc, a.id, STORE_SESSION_FAILED, NULL), Y_OK);
 	CHECK_EQ_INT(svc_whatsapp_ok(svc), 0);
 	CHECK_EQ_INT(svc_delete_session(svc, a.id), Y_OK);
 	CHECK_EQ_INT(svc_whatsapp_ok(svc), 1);
 	/* with an engine, readiness is the engine's own health, whatever the
 	 * sessions' states */
-	CHECK_EQ_INT(svc_session_set_status(svc, b.id, "failed", NULL), Y_OK);
+	CHECK_EQ_INT(svc_session_set_status(svc, b.id, STORE_SESSION_FAILED, NULL), Y_OK);
 	svc_set_engine(svc, &fake_ops, &fake_health);
 	fake_health = 1;
 	CHECK_EQ_INT(svc_whatsapp_ok(svc), 1);
@@ -116,17 +116,17 @@ TEST(registry_writes_through_to_the_store)
 	CHECK_EQ_INT(svc_session_count(svc), 0);
 	REQUIRE(svc_session_create(svc, "main", &s) == Y_OK);
 	CHECK_EQ_STR(s.name, "main");
-	CHECK_EQ_STR(s.status, "pending");
+	CHECK_EQ_INT(s.status, STORE_SESSION_PENDING);
 	CHECK(same_as_store(svc, st, s.id));
 
-	CHECK_EQ_INT(svc_session_set_status(svc, s.id, "connected", "15551234567"), Y_OK);
+	CHECK_EQ_INT(svc_session_set_status(svc, s.id, STORE_SESSION_CONNECTED, "15551234567"), Y_OK);
 	REQUIRE(svc_session_get(svc, s.id, &g) == Y_OK);
-	CHECK_EQ_STR(g.status, "connected");
+	CHECK_EQ_INT(g.status, STORE_SESSION_CONNECTED);
 	CHECK_EQ_STR(g.phone, "15551234567");
 	store_session_release(&g);
 	CHECK(same_as_store(svc, st, s.id));
-	CHECK_EQ_INT(svc_session_set_status(svc, s.id, "bogus", NULL), Y_EINVAL);
-	CHECK_EQ_INT(svc_session_set_status(svc, nope, "qr", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(svc_session_set_status(svc, s.id, (enum store_session_status)STORE_SESSION_STATUS_COUNT, NULL), Y_EINVAL);
+	CHECK_EQ_INT(svc_session_set_status(svc, nope, STORE_SESSION_QR, NULL), Y_ENOTFOUND);
 	CHECK(same_as_store(svc, st, s.id)); /* refused writes change nothing */
 
 	CHECK_EQ_INT(svc_session_set_webhook(svc, s.id, "https://h.test/a", "sec", "[\"message\"]"),
@@ -234,8 +234,8 @@ static void *reader(void *arg)
 			snprintf(want, sizeof(want), "stable-%d", i);
 			rc = svc_session_get(sh->svc, sh->stable[i], &g);
 			if (rc != Y_OK || strcmp(g.name, want) ||
-			    (strcmp(g.status, "pending") && strcmp(g.status, "connected") &&
-			     strcmp(g.status, "disconnected")))
+			    (g.status != STORE_SESSION_PENDING && g.status != STORE_SESSION_CONNECTED &&
+			     g.status != STORE_SESSION_DISCONNECTED))
 				atomic_fetch_add(&sh->bad, 1);
 		} else {
 			pthread_mutex_lock(&sh->slot_lock);
@@ -292,7 +292,7 @@ static void *status_writer(void *arg)
 
 	for (int r = 0; r < STATUS_ROUNDS; r++)
 		if (svc_session_set_status(sh->svc, sh->stable[r % STABLE],
-					   r % 2 ? "connected" : "disconnected", NULL) != Y_OK)
+					   r % 2 ? STORE_SESSION_CONNECTED : STORE_SESSION_DISCONNECTED, NULL) != Y_OK)
 			atomic_fetch_add(&sh->bad, 1);
 	atomic_fetch_add(&sh->writers_done, 1);
 	return NULL;

@@ -108,6 +108,58 @@ TEST(open_creates_dirs_wal_and_refuses_postgres)
 	store_close(NULL);
 }
 
+/* The one table between the status enum and its text: every value has a
+ * distinct name that parses back to it; nothing else parses; and a row whose
+ * TEXT column holds an unknown status is refused, not read as some status. */
+TEST(session_status_text_map_and_parse)
+{
+	static const char *const bad[] = { "", "bogus", "Connected", "connected ", " qr",
+					   "logged-out", "passkey", "failedx", NULL };
+	enum store_session_status got;
+	char path[300], sql[256];
+	struct store *st = fresh(path);
+	struct store_session s, g;
+	sqlite3 *db = NULL;
+
+	for (int i = 0; i < STORE_SESSION_STATUS_COUNT; i++) {
+		const char *name = store_session_status_name((enum store_session_status)i);
+
+		REQUIRE(name != NULL);
+		got = (enum store_session_status)-1;
+		CHECK_EQ_INT(store_session_status_parse(name, &got), Y_OK);
+		CHECK_EQ_INT(got, i);
+		for (int j = 0; j < i; j++)
+			CHECK(strcmp(name, store_session_status_name((enum store_session_status)j)));
+	}
+	CHECK_EQ_STR(store_session_status_name(STORE_SESSION_PENDING), "pending");
+	CHECK_EQ_STR(store_session_status_name(STORE_SESSION_PASSKEY_REQUIRED), "passkey_required");
+	CHECK(store_session_status_name((enum store_session_status)STORE_SESSION_STATUS_COUNT) ==
+	      NULL);
+	CHECK(store_session_status_name((enum store_session_status)-1) == NULL);
+	for (int i = 0; bad[i]; i++) {
+		got = STORE_SESSION_QR;
+		CHECK_EQ_INT(store_session_status_parse(bad[i], &got), Y_EINVAL);
+		CHECK_EQ_INT(got, STORE_SESSION_QR); /* untouched */
+	}
+	CHECK_EQ_INT(store_session_status_parse(NULL, &got), Y_EINVAL);
+
+	/* the column as the store writes it, and a row it would never write */
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "x", &s) == Y_OK);
+	CHECK_EQ_INT(store_session_set_status(st, s.id, STORE_SESSION_LOGGED_OUT, NULL), Y_OK);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM sessions WHERE id = '%s' AND status = 'logged_out'", s.id);
+	CHECK_EQ_INT(raw_int(path, sql), 1);
+	snprintf(sql, sizeof(sql), "UPDATE sessions SET status = 'bogus' WHERE id = '%s'", s.id);
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM sessions WHERE status = 'bogus'"), 1);
+	CHECK_EQ_INT(store_session_get(st, s.id, &g), Y_EDB);
+	store_session_release(&s);
+	store_close(st);
+}
+
 TEST(session_crud_and_webhook)
 {
 	struct store *st = fresh(NULL);
@@ -117,16 +169,16 @@ TEST(session_crud_and_webhook)
 	REQUIRE(store_session_create(st, "main", &s) == Y_OK);
 	CHECK(uuid_valid(s.id));
 	CHECK_EQ_STR(s.name, "main");
-	CHECK_EQ_STR(s.status, "pending");
+	CHECK_EQ_INT(s.status, STORE_SESSION_PENDING);
 	CHECK(s.phone == NULL && s.webhook_url == NULL && s.webhook_events == NULL);
 	CHECK(s.created_at > 0 && s.created_at == s.updated_at);
 
-	CHECK_EQ_INT(store_session_set_status(st, s.id, "connected", "15551234567"), Y_OK);
-	CHECK_EQ_INT(store_session_set_status(st, s.id, "qr", NULL), Y_OK);
-	CHECK_EQ_INT(store_session_set_status(st, s.id, "bogus", NULL), Y_EINVAL);
-	CHECK_EQ_INT(store_session_set_status(st, "nope", "qr", NULL), Y_ENOTFOUND);
+	CHECK_EQ_INT(store_session_set_status(st, s.id, STORE_SESSION_CONNECTED, "15551234567"), Y_OK);
+	CHECK_EQ_INT(store_session_set_status(st, s.id, STORE_SESSION_QR, NULL), Y_OK);
+	CHECK_EQ_INT(store_session_set_status(st, s.id, (enum store_session_status)STORE_SESSION_STATUS_COUNT, NULL), Y_EINVAL);
+	CHECK_EQ_INT(store_session_set_status(st, "nope", STORE_SESSION_QR, NULL), Y_ENOTFOUND);
 	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
-	CHECK_EQ_STR(g.status, "qr");
+	CHECK_EQ_INT(g.status, STORE_SESSION_QR);
 	CHECK_EQ_STR(g.phone, "15551234567"); /* NULL kept the phone */
 	CHECK(g.updated_at >= g.created_at);
 	store_session_release(&g);
@@ -664,7 +716,7 @@ TEST(session_update_unlink_and_reset_live)
 	REQUIRE(st);
 	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
 	memset(&u, 0, sizeof(u));
-	u.status = "connected";
+	u.status = STORE_SESSION_CONNECTED;
 	u.phone = "15550001111";
 	u.device_jid = "15550001111:2@s.whatsapp.net";
 	u.lid = "99:2@lid";
@@ -673,7 +725,7 @@ TEST(session_update_unlink_and_reset_live)
 	u.last_seen_at = 1235;
 	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_OK);
 	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
-	CHECK_EQ_STR(g.status, "connected");
+	CHECK_EQ_INT(g.status, STORE_SESSION_CONNECTED);
 	CHECK_EQ_STR(g.phone, "15550001111");
 	CHECK_EQ_STR(g.device_jid, "15550001111:2@s.whatsapp.net");
 	CHECK_EQ_STR(g.lid, "99:2@lid");
@@ -684,11 +736,11 @@ TEST(session_update_unlink_and_reset_live)
 	store_session_release(&g);
 	/* NULL strings and zero times keep; a reason is set */
 	memset(&u, 0, sizeof(u));
-	u.status = "disconnected";
+	u.status = STORE_SESSION_DISCONNECTED;
 	u.reason = "connection_lost";
 	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_OK);
 	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
-	CHECK_EQ_STR(g.status, "disconnected");
+	CHECK_EQ_INT(g.status, STORE_SESSION_DISCONNECTED);
 	CHECK_EQ_STR(g.reason, "connection_lost");
 	CHECK_EQ_STR(g.phone, "15550001111");
 	CHECK_EQ_INT(g.connected_at, 1234);
@@ -697,25 +749,25 @@ TEST(session_update_unlink_and_reset_live)
 	CHECK_EQ_INT(store_sessions_reset_live(st, &n), Y_OK);
 	CHECK_EQ_INT(n, 1);
 	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
-	CHECK_EQ_STR(g.status, "connecting");
+	CHECK_EQ_INT(g.status, STORE_SESSION_CONNECTING);
 	CHECK(g.reason == NULL);
 	store_session_release(&g);
 	/* unlink (logout) drops what names the device */
 	memset(&u, 0, sizeof(u));
-	u.status = "logged_out";
+	u.status = STORE_SESSION_LOGGED_OUT;
 	u.reason = "device_removed";
 	u.unlink = 1;
 	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_OK);
 	REQUIRE(store_session_get(st, s.id, &g) == Y_OK);
-	CHECK_EQ_STR(g.status, "logged_out");
+	CHECK_EQ_INT(g.status, STORE_SESSION_LOGGED_OUT);
 	CHECK(g.phone == NULL && g.device_jid == NULL && g.lid == NULL && g.push_name == NULL);
 	store_session_release(&g);
 	CHECK_EQ_INT(store_sessions_reset_live(st, &n), Y_OK);
 	CHECK_EQ_INT(n, 0); /* logged_out stays */
 	/* bad input */
-	u.status = "nonsense";
+	u.status = (enum store_session_status)STORE_SESSION_STATUS_COUNT;
 	CHECK_EQ_INT(store_session_update(st, s.id, &u), Y_EINVAL);
-	u.status = "qr";
+	u.status = STORE_SESSION_QR;
 	CHECK_EQ_INT(store_session_update(st, "00000000-0000-4000-8000-000000000000", &u), Y_ENOTFOUND);
 	store_session_release(&s);
 	store_close(st);
@@ -829,7 +881,7 @@ TEST(event_outbox_and_deliveries)
 	static const char *const only_status[] = { "session.status", NULL };
 	struct store *st = fresh(NULL);
 	struct store_session a, b;
-	struct store_session_update u = { .status = "qr" };
+	struct store_session_update u = { .status = STORE_SESSION_QR };
 	struct store_event *ev = NULL;
 	struct store_delivery *d = NULL;
 	struct store_hooklog *l = NULL;
@@ -847,7 +899,7 @@ TEST(event_outbox_and_deliveries)
 		     Y_OK);
 	CHECK_EQ_INT(store_session_update(st, a.id, &u), Y_OK);
 	CHECK_EQ_INT(store_session_update(st, a.id, &u), Y_OK); /* no change: no event */
-	u.status = "connected";
+	u.status = STORE_SESSION_CONNECTED;
 	CHECK_EQ_INT(store_session_update(st, a.id, &u), Y_OK);
 	CHECK_EQ_INT(store_session_update(st, b.id, &u), Y_OK);
 	CHECK_EQ_INT(store_event_add(st, b.id, "message", "{\"text\":\"hi\"}", &id), Y_OK);
@@ -945,6 +997,7 @@ int main(void)
 	ylog_min = YLOG_OFF; /* the refusals below log errors on purpose */
 	RUN(open_creates_dirs_wal_and_refuses_postgres);
 	RUN(session_crud_and_webhook);
+	RUN(session_status_text_map_and_parse);
 	RUN(session_pages_have_no_gaps_or_duplicates);
 	RUN(message_pages_survive_ties_and_new_inserts);
 	RUN(message_insert_get_status);

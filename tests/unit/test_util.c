@@ -95,6 +95,37 @@ static char *capture(void (*fn)(void))
 	return mem;
 }
 
+/* Nested dispatch points: an inner one (a connection's callback inside a
+ * client's timer) restores the outer session on the way out. */
+static void log_nested_sessions(void)
+{
+	const char *prev;
+
+	ylog_min = YLOG_INFO;
+	CHECK(ylog_swap_session("outer") == NULL);
+	LOG_INFO("l1", NULL);
+	prev = ylog_swap_session("inner");
+	CHECK_EQ_STR(prev, "outer");
+	LOG_INFO("l2", NULL);
+	ylog_set_session(prev);
+	LOG_INFO("l3", NULL);
+	CHECK(ylog_swap_session(NULL) != NULL);
+	LOG_INFO("l4", NULL);
+	CHECK(ylog_session() == NULL);
+}
+
+TEST(log_session_nests_and_restores)
+{
+	char *out = capture(log_nested_sessions);
+
+	REQUIRE(out != NULL);
+	CHECK(strstr(out, "\"message\":\"l1\",\"session\":\"outer\"") != NULL);
+	CHECK(strstr(out, "\"message\":\"l2\",\"session\":\"inner\"") != NULL);
+	CHECK(strstr(out, "\"message\":\"l3\",\"session\":\"outer\"") != NULL);
+	CHECK(strstr(out, "\"message\":\"l4\"}") != NULL);
+	free(out);
+}
+
 static void log_bad_utf8(void)
 {
 	ylog_min = YLOG_INFO;
@@ -311,6 +342,7 @@ int main(void)
 	RUN(buf_printf_and_detach);
 	RUN(strerror_covers_table);
 	RUN(log_writes_json_lines_and_filters);
+	RUN(log_session_nests_and_restores);
 	RUN(log_repairs_invalid_utf8_and_keeps_every_field);
 	RUN(utf8_repair_replaces_each_bad_sequence);
 	RUN(log_prints_reals_short);

@@ -1,0 +1,443 @@
+// The web dashboard in a real browser: Debian's Chromium driven by
+// playwright-core (web/node_modules) against `yesapp serve --sandbox`. Sign in
+// with a wrong key, then the right one; create a session and see its QR; scan
+// it with the simulated phone and watch it become connected without a
+// reload; send a message and watch its ticks move; see an inbound message
+// from another sandbox session appear live; set a webhook and see a delivery,
+// replay it. No console error or warning on any page (the only ones allowed
+// are the browser's own "Failed to load resource" lines for answers the test
+// provokes on purpose: the wrong key's 401, and 404 from routes this server
+// does not have yet). Screenshots of every page at 1280 and 390 px wide go to
+// build/screenshots/. Also: the HTTP side of serving the files (caching,
+// ETag/304, gzip, fallback, CSP) with plain fetch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { join, resolve } from 'node:path';
+import { startServer, stopServer, req, until } from './lib.mjs';
+
+const KEY = 'dashboard-test-key-0123456789';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = resolve('build/screenshots');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const uniq = String(process.pid % 10000).padStart(4, '0');
+const PHONE_A = `1555${uniq}201`;
+const PHONE_B = `1555${uniq}202`;
+
+function loadPlaywright() {
+  const require = createRequire(resolve('web/package.json'));
+  return require('playwright-core');
+}
+
+test('the files: index.html, hashed assets, ETag/304, gzip, client-route fallback, /api 404 stays JSON', async () => {
+  const srv = await startServer({ env: { API_KEY: KEY } });
+  srv.key = KEY;
+  try {
+    const base = srv.base;
+    const idx = await fetch(base + '/');
+    assert.equal(idx.status, 200);
+    assert.match(idx.headers.get('content-type'), /^text\/html/);
+    assert.equal(idx.headers.get('cache-control'), 'no-cache');
+    const csp = idx.headers.get('content-security-policy');
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|http/);
+    const html = await idx.text();
+    assert.doesNotMatch(html, /<script>(?!<\/script>)|<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+    assert.doesNotMatch(html, /https?:\/\//, 'nothing from another origin');
+    const js = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(js, html);
+
+    const a = await fetch(base + js, { headers: { 'Accept-Encoding': 'identity' } });
+    assert.equal(a.status, 200);
+    assert.equal(a.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.match(a.headers.get('content-type'), /^application\/javascript/);
+    assert.equal(a.headers.get('content-encoding'), null);
+    const plain = Buffer.from(await a.arrayBuffer());
+    const etag = a.headers.get('etag');
+    assert.match(etag, /^"[0-9a-f]{20}"$/);
+
+    // gzip, pre-compressed: node's fetch would decode it, so read it raw
+    const gz = await rawGet(srv.port, js, { 'Accept-Encoding': 'gzip, deflate' });
+    assert.equal(gz.status, 200);
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gz.headers.vary, 'Accept-Encoding');
+    assert.ok(gz.body.length < plain.length / 2, `${gz.body.length} vs ${plain.length}`);
+    assert.deepEqual(gunzipSync(gz.body), plain);
+    // the gzip form is tagged as the HTTP layer tags what it gzips: W/ of the plain tag
+    assert.equal(gz.headers.etag, `W/${etag}`);
+
+    // the shared If-None-Match matching (http_req_etag_match): weak comparison, lists, *
+    for (const tag of [etag, `W/${etag}`, `"nope", ${etag}`, `"nope",W/${etag}`, '*']) {
+      const r = await fetch(base + js, { headers: { 'If-None-Match': tag, 'Accept-Encoding': 'identity' } });
+      assert.equal(r.status, 304, tag);
+      assert.equal(r.headers.get('etag'), tag.includes('W/') ? `W/${etag}` : etag, tag);
+      assert.equal((await r.arrayBuffer()).byteLength, 0);
+    }
+    const gz304 = await rawGet(srv.port, js, { 'Accept-Encoding': 'gzip', 'If-None-Match': `W/${etag}` });
+    assert.equal(gz304.status, 304);
+    assert.equal(gz304.headers.etag, `W/${etag}`);
+    assert.equal(gz304.body.length, 0);
+    assert.equal((await fetch(base + js, { headers: { 'If-None-Match': `"${etag.slice(1, -2)}"` } })).status, 200, 'a near miss');
+    assert.equal((await fetch(base + js, { headers: { 'If-None-Match': '"other"' } })).status, 200);
+
+    // client-side routes get index.html; a missing asset and /api paths do not
+    const route = await fetch(base + '/sessions/0b0c4a2e-7f6c-4c59-9d8e-1c2b3a4d5e6f');
+    assert.equal(route.status, 200);
+    assert.equal(await route.text(), html);
+    const head = await fetch(base + '/webhooks', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    const missing = await fetch(base + '/assets/nope-123.js');
+    assert.equal(missing.status, 404);
+    const mbody = await missing.json();
+    assert.equal(mbody.error, 'NOT_FOUND');
+    assert.equal(mbody.details.path, '/assets/nope-123.js');
+    const api = await req(srv, 'GET', '/api/v1/nope');
+    assert.equal(api.status, 404);
+    assert.equal(api.body.error, 'NOT_FOUND');
+    assert.equal((await req(srv, 'GET', '/api/v1/nope', { key: null })).status, 401);
+    assert.equal((await fetch(base + '/', { method: 'POST' })).status, 404);
+    assert.equal((await fetch(base + '/favicon.svg')).headers.get('cache-control'), 'no-cache');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('GET /api/v1/logs: the ring of recent lines, by level and session, bounded; bad arguments are 400', async () => {
+  const srv = await startServer({ args: ['--sandbox'], env: { API_KEY: KEY, LOG_LEVEL: 'debug' } });
+  srv.key = KEY;
+  try {
+    const all = await req(srv, 'GET', '/api/v1/logs?limit=500');
+    assert.equal(all.status, 200, all.text);
+    const lines = all.body.data;
+    assert.ok(lines.length > 0);
+    assert.ok(lines.some((l) => l.message === 'listening' && l.port === srv.port), 'the start-up lines are there');
+    for (let i = 1; i < lines.length; i++) assert.ok(lines[i].seq > lines[i - 1].seq, 'oldest first');
+    for (const l of lines) {
+      assert.match(l.timestamp, /^\d{4}-\d\d-\d\dT/);
+      assert.ok(['debug', 'info', 'warn', 'error'].includes(l.level));
+    }
+    const two = await req(srv, 'GET', '/api/v1/logs?limit=2');
+    assert.equal(two.body.data.length, 2);
+    assert.ok(two.body.data[1].seq >= lines.at(-1).seq, 'the newest ones');
+
+    // a session logs about itself (the client's lines carry its id)
+    const s = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'logs' } });
+    assert.equal(s.status, 201, s.text);
+    const mine = await until('lines of the session', async () => {
+      const r = await req(srv, 'GET', `/api/v1/logs?sessionId=${s.body.id}`);
+      return r.body.data.length ? r.body.data : null;
+    });
+    for (const l of mine) assert.ok(l.session === s.body.id || l.sessionId === s.body.id, JSON.stringify(l));
+    const warn = (await req(srv, 'GET', '/api/v1/logs?level=warn&limit=500')).body.data;
+    assert.ok(warn.some((l) => /SANDBOX MODE/.test(l.message)), 'the sandbox warning');
+    for (const l of warn) assert.ok(l.level === 'warn' || l.level === 'error', JSON.stringify(l));
+    const info = (await req(srv, 'GET', '/api/v1/logs?level=info&limit=500')).body.data;
+    assert.ok(info.every((l) => l.level !== 'debug'));
+
+    for (const [q, field] of [['level=loud', 'level'], ['level=off', 'level'], ['level', 'level'], ['sessionId=nope', 'sessionId'], ['limit=0', 'limit'], ['limit=501', 'limit']]) {
+      const r = await req(srv, 'GET', '/api/v1/logs?' + q);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.body.error, 'VALIDATION_ERROR');
+      assert.equal(r.body.details.field, field, q);
+    }
+    assert.equal((await req(srv, 'GET', '/api/v1/logs', { key: null })).status, 401);
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+test('GET /api/v1/stats: sessions by status, messages today and per hour/day, webhook failures', async () => {
+  const srv = await startServer({ args: ['--sandbox'], env: { API_KEY: KEY } });
+  srv.key = KEY;
+  try {
+    const ids = [];
+    for (const [name, phone] of [['s1', `1555${uniq}301`], ['s2', `1555${uniq}302`]]) {
+      const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name } });
+      assert.equal(c.status, 201, c.text);
+      const sc = await req(srv, 'POST', '/api/v1/sandbox/scan', { body: { sessionId: c.body.id, phone: '+' + phone } });
+      assert.equal(sc.status, 200, sc.text);
+      ids.push(c.body.id);
+    }
+    const third = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'unlinked' } });
+    // a hook that nothing answers on the receiving side: each attempt fails
+    const hook = await req(srv, 'PUT', `/api/v1/sessions/${ids[1]}/webhook`, { body: { url: 'http://127.0.0.1:1/hook', events: ['message'] } });
+    assert.equal(hook.status, 200, hook.text);
+    for (const text of ['one', 'two']) {
+      const m = await req(srv, 'POST', `/api/v1/sessions/${ids[0]}/messages`, { body: { to: `+1555${uniq}302`, text } });
+      assert.equal(m.status, 202, m.text);
+    }
+    await req(srv, 'POST', `/api/v1/sessions/${ids[0]}/messages`, { body: { to: '+15559999999', text: 'nobody' } });
+    await until('2 received by s2', async () => (await req(srv, 'GET', `/api/v1/sessions/${ids[1]}/messages`)).body.data.length === 2);
+    await until('the failed one', async () => (await req(srv, 'GET', `/api/v1/sessions/${ids[0]}/messages`)).body.data.some((m) => m.status === 'failed'));
+
+    const all = await until('webhook failures counted', async () => {
+      const r = await req(srv, 'GET', '/api/v1/stats');
+      assert.equal(r.status, 200, r.text);
+      return r.body.webhookFailures > 0 ? r.body : null;
+    });
+    assert.equal(all.sessions.total, 3);
+    assert.equal(all.sessions.byStatus.connected, 2);
+    assert.equal(Object.values(all.sessions.byStatus).reduce((a, b) => a + b, 0), 3);
+    assert.deepEqual(all.messagesToday, { sent: 2, received: 2, failed: 1 });
+    assert.equal(all.hourly.length, 24);
+    assert.equal(all.daily.length, 30);
+    // all in the last hour or two (two when an hour began meanwhile)
+    const sum = (bs) => bs.reduce((a, b) => ({ sent: a.sent + b.sent, received: a.received + b.received, failed: a.failed + b.failed }), { sent: 0, received: 0, failed: 0 });
+    assert.deepEqual(sum(all.hourly.slice(-2)), { sent: 2, received: 2, failed: 1 });
+    assert.equal(Date.parse(all.hourly[1].start) - Date.parse(all.hourly[0].start), 3600000);
+    assert.equal(Date.parse(all.daily.at(-1).start) % 86400000, 0);
+    assert.ok(Date.parse(all.hourly.at(-1).start) <= Date.now());
+    assert.deepEqual(sum(all.hourly.slice(0, -2)), { sent: 0, received: 0, failed: 0 });
+
+    const one = await req(srv, 'GET', `/api/v1/stats?sessionId=${ids[1]}`);
+    assert.equal(one.status, 200, one.text);
+    assert.deepEqual(one.body.sessions, { total: 1, byStatus: { connected: 1 } });
+    assert.deepEqual(one.body.messagesToday, { sent: 0, received: 2, failed: 0 });
+    assert.ok(one.body.webhookFailures > 0);
+    const first = await req(srv, 'GET', `/api/v1/stats?sessionId=${ids[0]}`);
+    assert.deepEqual(first.body.messagesToday, { sent: 2, received: 0, failed: 1 });
+    assert.equal(first.body.webhookFailures, 0);
+    assert.equal((await req(srv, 'GET', `/api/v1/stats?sessionId=${third.body.id}`)).body.sessions.total, 1);
+
+    const bad = await req(srv, 'GET', '/api/v1/stats?sessionId=nope');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.details.field, 'sessionId');
+    const none = await req(srv, 'GET', '/api/v1/stats?sessionId=0b0c4a2e-7f6c-4c59-9d8e-1c2b3a4d5e6f');
+    assert.equal(none.status, 404);
+    assert.equal(none.body.error, 'SESSION_NOT_FOUND');
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+function rawGet(port, path, headers) {
+  return new Promise((res, rej) => {
+    import('node:http').then(({ get }) => {
+      get({ host: '127.0.0.1', port, path, headers }, (r) => {
+        const chunks = [];
+        r.on('data', (c) => chunks.push(c));
+        r.on('end', () => res({ status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks) }));
+      }).on('error', rej);
+    });
+  });
+}
+
+test('in Chromium: sign in, link by the sandbox, live status, messages, webhook, every page without console errors', { timeout: 240000 }, async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/deps.sh test installs Debian's chromium`);
+  const { chromium } = loadPlaywright();
+  mkdirSync(SHOTS, { recursive: true });
+
+  const hooks = [];
+  const receiver = createServer((q, s) => {
+    let body = '';
+    q.on('data', (d) => { body += d; });
+    q.on('end', () => { hooks.push({ headers: q.headers, body: JSON.parse(body) }); s.end('ok'); });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
+
+  const srv = await startServer({ args: ['--sandbox'], env: { API_KEY: KEY } });
+  srv.key = KEY;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  const problems = [];
+  try {
+    // the peer: a second sandbox session linked through the API
+    const peer = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'Peer' } });
+    assert.equal(peer.status, 201, peer.text);
+    const ps = await req(srv, 'POST', '/api/v1/sandbox/scan', { body: { sessionId: peer.body.id, phone: '+' + PHONE_B } });
+    assert.equal(ps.status, 200, ps.text);
+
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    let wrongKeyPhase = true;
+    page.on('console', (m) => {
+      if (m.type() !== 'error' && m.type() !== 'warning') return;
+      const url = m.location()?.url ?? '';
+      const text = m.text();
+      if (wrongKeyPhase && /status of 401/.test(text) && url.endsWith('/api/v1/sessions?limit=1')) return;
+      problems.push(`${page.url()}: console ${m.type()}: ${text} (${url})`);
+    });
+    page.on('pageerror', (e) => problems.push(`${page.url()}: page error: ${e.message}`));
+    const shot = async (name) => {
+      await page.screenshot({ path: join(SHOTS, `${name}-${page.viewportSize().width}.png`), fullPage: true });
+    };
+
+    await page.goto(srv.base + '/');
+    await page.getByLabel('API key').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'apikey', 'the key field has the focus');
+    await shot('signin');
+    await page.getByLabel('API key').fill('not-the-key-0123456789');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'invalid API key' }).waitFor();
+    await shot('signin-wrong-key');
+    await page.getByLabel('API key').fill(KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    wrongKeyPhase = false;
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('yesapp.apiKey')), KEY);
+    assert.ok(!page.url().includes(KEY));
+    await until('the live stream', async () => (await page.locator('.live').textContent()) === 'live');
+
+    // create a session: its QR, large
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByLabel('Name').fill('Office');
+    await page.getByRole('button', { name: 'Create session' }).click();
+    await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').pop();
+    const qr = page.locator('img.qr');
+    await qr.waitFor();
+    await until('the QR image decoded', () => qr.evaluate((i) => i.complete && i.naturalWidth > 0));
+    assert.match(await qr.getAttribute('src'), /^blob:/);
+    const box = await qr.boundingBox();
+    assert.ok(box.width >= 250, `QR ${box.width} px wide`);
+    await shot('session-qr');
+
+    // the pair code alternative: a code in the page (the QR stays)
+    await page.getByLabel('Phone number of the phone to link (E.164)').fill('+' + PHONE_A);
+    await page.getByRole('button', { name: 'Get pair code' }).click();
+    const code = await page.locator('.paircode-value strong').textContent({ timeout: 15000 });
+    assert.match(code, /^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    await qr.waitFor();
+
+    // scan with the simulated phone: connected without a reload
+    await page.evaluate(() => { window.__noReload = 1; });
+    await page.getByLabel('Simulated phone number').fill('+' + PHONE_A);
+    await page.getByRole('button', { name: 'Scan with the simulated phone' }).click();
+    await page.locator('h1 .badge', { hasText: 'connected' }).waitFor({ timeout: 20000 });
+    assert.equal(await page.evaluate(() => window.__noReload), 1, 'no reload');
+    await page.getByText('+' + PHONE_A).first().waitFor();
+    // the chats list comes from GET /api/v1/sessions/{id}/chats: none yet
+    await page.locator('.card', { hasText: 'No chats yet.' }).first().waitFor();
+
+    // send: the ticks move from pending to delivered
+    await page.evaluate(() => {
+      window.__statuses = [];
+      new MutationObserver(() => {
+        const t = [...document.querySelectorAll('.msg.outbound')].find((li) => li.textContent.includes('hello from the dashboard'));
+        const s = t?.querySelector('.ticks')?.getAttribute('data-status');
+        if (s && window.__statuses.at(-1) !== s) window.__statuses.push(s);
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    });
+    await page.getByLabel('To').fill('+' + PHONE_B);
+    await page.getByLabel('Message').fill('hello from the dashboard');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await until('delivered', async () => (await page.evaluate(() => window.__statuses.at(-1))) === 'delivered');
+    const seen = await page.evaluate(() => window.__statuses);
+    assert.equal(seen[0], 'pending', seen.join(' '));
+    assert.equal(seen.at(-1), 'delivered');
+    // and now the chat with the peer, its last message beside it
+    await page.locator('.chats button', { hasText: 'hello from the dashboard' }).waitFor({ timeout: 15000 });
+    const peerMsgs = await req(srv, 'GET', `/api/v1/sessions/${peer.body.id}/messages`);
+    assert.ok(peerMsgs.body.data.some((m) => m.direction === 'inbound' && m.text === 'hello from the dashboard'));
+
+    // a message from the peer appears live
+    const back = await req(srv, 'POST', `/api/v1/sessions/${peer.body.id}/messages`, { body: { to: '+' + PHONE_A, text: 'hello from the peer' } });
+    assert.equal(back.status, 202, back.text);
+    await page.locator('.msg.inbound', { hasText: 'hello from the peer' }).waitFor({ timeout: 20000 });
+    assert.equal(await page.evaluate(() => window.__noReload), 1, 'no reload');
+    await shot('session-conversation');
+
+    // webhook: set it, see a delivery, replay it
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByLabel('Session', { exact: true }).selectOption(id);
+    await page.getByLabel('URL', { exact: true }).fill(hookUrl);
+    await page.getByLabel('message.ack').check();
+    await page.getByLabel('message', { exact: true }).check();
+    await page.getByRole('button', { name: 'Save webhook' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    const wh = await req(srv, 'GET', `/api/v1/sessions/${id}/webhook`);
+    assert.equal(wh.body.url, hookUrl);
+    assert.deepEqual([...wh.body.events].sort(), ['message', 'message.ack']);
+    const more = await req(srv, 'POST', `/api/v1/sessions/${peer.body.id}/messages`, { body: { to: '+' + PHONE_A, text: 'for the webhook' } });
+    assert.equal(more.status, 202, more.text);
+    await until('a webhook delivery', () => hooks.find((h) => h.body.event === 'message'));
+    const row = page.locator('tbody tr', { hasText: 'message' }).first();
+    await row.waitFor({ timeout: 20000 });
+    await row.locator('.badge', { hasText: '200' }).waitFor();
+    const before = hooks.length;
+    await row.getByRole('button', { name: /Replay event/ }).click();
+    await page.getByRole('status').filter({ hasText: 'queued again' }).waitFor();
+    await until('the replayed delivery', () => hooks.length > before);
+    await shot('webhooks');
+
+    // logs: live lines from the server's ring, filtered by level
+    await page.getByRole('link', { name: 'Logs', exact: true }).click();
+    await page.locator('.loglines li', { hasText: 'request' }).first().waitFor();
+    await page.getByLabel('Level').selectOption('warn');
+    await page.locator('.loglines li', { hasText: 'SANDBOX MODE' }).waitFor();
+    await until('only warn and error lines', async () => {
+      const levels = await page.locator('.loglines li').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-level')));
+      return levels.length && levels.every((l) => l === 'warn' || l === 'error');
+    });
+    await shot('logs-warn');
+    await page.getByLabel('Level').selectOption('');
+
+    // overview: the server's figures, and the two charts
+    await page.getByRole('link', { name: 'Overview', exact: true }).click();
+    const stats = (await req(srv, 'GET', '/api/v1/stats')).body;
+    assert.ok(stats.messagesToday.sent >= 1 && stats.messagesToday.received >= 1, JSON.stringify(stats.messagesToday));
+    await page.locator('.tile', { hasText: 'Received today' }).locator('strong', { hasText: String(stats.messagesToday.received) }).waitFor();
+    assert.equal(await page.locator('svg[aria-label="Messages per hour"] rect.sent').count(), 24);
+    assert.equal(await page.locator('svg[aria-label="Messages per day"] rect.sent').count(), 30);
+
+    // API reference: the server's own OpenAPI document, every operation, grouped by tag
+    const spec = (await req(srv, 'GET', '/api/v1/openapi.json')).body;
+    const nops = Object.values(spec.paths).reduce((n, item) => n + ['get', 'put', 'post', 'delete', 'patch'].filter((m) => m in item).length, 0);
+    await page.getByRole('link', { name: 'API reference', exact: true }).click();
+    await page.getByRole('heading', { name: 'Messages', exact: true }).waitFor();
+    assert.equal(await page.locator('details.op').count(), nops);
+    const sendOp = page.locator('details.op', { has: page.locator('summary', { hasText: /^POST \/api\/v1\/sessions\/\{id\}\/messages Send/ }) });
+    assert.equal(await sendOp.count(), 1);
+    await sendOp.locator('summary').click();
+    await sendOp.locator('.op-body h4', { hasText: 'Parameters' }).waitFor();
+    assert.match(await sendOp.locator('pre.schema').first().textContent(), /SendMessageRequest \{\s+to: string/);
+    await shot('api-reference-open');
+
+    for (const [link, heading] of [['Logs', 'Logs'], ['Overview', 'Overview'], ['API reference', 'API reference'], ['Sessions', 'Sessions']]) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+      await sleep(300);
+      await shot(link.toLowerCase().replace(' ', '-'));
+    }
+    await page.locator(`tr[data-session="${id}"] .badge`, { hasText: 'connected' }).waitFor();
+
+    // phone width: every page fits without sideways scrolling (moving by the
+    // app's own links: a reload would open another event stream)
+    await page.setViewportSize({ width: 390, height: 844 });
+    const fits = async (name) => {
+      await sleep(300);
+      await shot(name);
+      const w = await page.evaluate(() => document.documentElement.scrollWidth);
+      const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap')).slice(0, 4)
+        .map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)));
+      assert.ok(w <= 390, `${name}: ${w} px wide at 390: ${wide.join(', ')}`);
+    };
+    for (const [link, heading] of [['Overview', 'Overview'], ['Webhooks', 'Webhooks'], ['Logs', 'Logs'], ['API reference', 'API reference'], ['Sessions', 'Sessions']]) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+      await fits(link.toLowerCase().replace(' ', '-'));
+    }
+    await page.getByRole('link', { name: 'Office' }).click();
+    await page.locator('.msg.inbound', { hasText: 'hello from the peer' }).waitFor();
+    await fits('session-conversation');
+    // a reload keeps the sign-in (sessionStorage) and the client-side route
+    await page.reload();
+    await page.locator('.msg.inbound', { hasText: 'hello from the peer' }).waitFor();
+
+    // sign out: the key is gone
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('yesapp.apiKey')), null);
+    await fits('signin');
+    await ctx.close();
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    receiver.close();
+    await stopServer(srv);
+  }
+});
