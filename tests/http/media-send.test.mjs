@@ -170,6 +170,13 @@ test('bad media input gets a coded 4xx and queues nothing', async () => {
       [{ image: { base64: png }, ptt: true }, 'VALIDATION_ERROR', 400, null],
       [{ audio: { base64: rnd('OggS', 10).toString('base64') }, caption: 'no' }, 'VALIDATION_ERROR', 400, null],
       [{ text: 'hi', caption: 'no' }, 'VALIDATION_ERROR', 400, null],
+      // media is one kind of message: not beside a chat kind (issue 15's), not a reply
+      [{ image: { base64: png }, location: { latitude: 1, longitude: 2 } }, 'VALIDATION_ERROR', 400, 'location'],
+      [{ document: { base64: png }, contacts: [{ name: 'A', phone: '+15550002222' }] }, 'VALIDATION_ERROR', 400, 'contacts'],
+      [{ image: { base64: png }, poll: { name: 'Q', options: ['a', 'b'] } }, 'VALIDATION_ERROR', 400, 'poll'],
+      [{ image: { base64: png }, quotedMessageId: 'x' }, 'VALIDATION_ERROR', 400, 'quotedMessageId'],
+      [{ location: { latitude: 1, longitude: 2 }, caption: 'no' }, 'VALIDATION_ERROR', 400, 'caption'],
+      [{ poll: { name: 'Q', options: ['a', 'b'] }, ptt: true }, 'VALIDATION_ERROR', 400, 'ptt'],
     ]) {
       const r = await send(body);
       assertError(r, status, code);
