@@ -242,6 +242,7 @@ int server_run(const struct config *cfg)
 		goto out;
 	}
 	eo.media = media;
+	eo.data_dir = cfg->data_dir;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));

@@ -11,7 +11,8 @@
 #       the row; peer: downloadContentFromMessage, which verifies nothing)
 #   bench media-download-rss-100mb ours=<KiB> peer=<KiB> ...  peak RSS of
 #       that download for a 100 MB file (lower is better)
-# Not measured: upload (sending media is not implemented yet).
+# Sending (encrypt twice + HTTPS upload to the simulator + send) is measured
+# apart, end to end through yesapp serve: bench/media/upload.mjs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}

@@ -2,11 +2,17 @@
 #include "api/api.h"
 #include "api/validate.h"
 #include "http/json.h"
+#include "service/media.h"
+#include "service/media_send.h"
+#include "util/codec.h"
 #include "util/err.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void api_messages_list(struct http_req *req)
 {
@@ -61,33 +67,203 @@ static int parse_to_jid(const char *to, char *out, size_t cap)
 	return snprintf(out, cap, "%s", to) < (int)cap;
 }
 
+static const char *const media_kinds[] = { "image", "video", "audio", "document", "sticker",
+					     NULL };
+
+/* The one media key body has ("image" ...), NULL for none; *many when more. */
+static const char *media_kind(const json_t *body, int *many)
+{
+	const char *k = NULL;
+
+	*many = 0;
+	for (int i = 0; media_kinds[i]; i++)
+		if (json_object_get(body, media_kinds[i])) {
+			*many += k != NULL;
+			k = k ? k : media_kinds[i];
+		}
+	return k;
+}
+
+static int bad_media(struct http_req *req, const char *field, const char *msg)
+{
+	http_reply_error(req, 400, "INVALID_MEDIA", msg, http_json_field_error(field, msg));
+	return 0;
+}
+
+static bool url_ok(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (strncasecmp(u, "http://", 7) && strncasecmp(u, "https://", 8))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= ' ' || u[i] == 0x7f)
+			return false;
+	return n > 8 && !strchr(u + 7 + (u[4] == 's' || u[4] == 'S'), '\\');
+}
+
+static bool mimetype_ok(const char *m)
+{
+	size_t n = strcspn(m, ";"), slash = strcspn(m, "/");
+
+	if (slash == 0 || slash >= n - 1 || slash >= n)
+		return false;
+	for (size_t i = 0; m[i]; i++)
+		if ((unsigned char)m[i] < ' ' || (unsigned char)m[i] > '~')
+			return false;
+	return true;
+}
+
+/* Reads the media object of kind into md (strings borrowed from body,
+ * *data malloc'ed: caller frees); 0 after answering 4xx. */
+static int read_media(struct http_req *req, const json_t *body, const char *kind,
+		      struct svc_media *md, uint8_t **data)
+{
+	static const char *const keys[] = { "url", "base64", "mimetype", "filename", NULL };
+	const json_t *o = json_object_get(body, kind);
+	enum wa_media_type t = (enum wa_media_type)wa_media_type_parse(kind);
+	int64_t limit = media_type_limit(t);
+	const char *b64 = NULL, *url = NULL, *use = NULL, *sniffed, *why;
+	char field[32], whybuf[160];
+	json_t *d = NULL;
+	size_t n, cap;
+
+	*data = NULL;
+	memset(md, 0, sizeof(*md));
+	md->kind = kind;
+	if (!json_is_object(o)) {
+		snprintf(field, sizeof(field), "%s", kind);
+		api_reply_invalid(req, http_json_field_error(field, "must be an object"));
+		return 0;
+	}
+	if (http_json_only_keys(o, keys, &d) != Y_OK ||
+	    (http_json_get_string(o, "url", 0, 1, 4096, &url, &d) == Y_EINVAL) ||
+	    (http_json_get_string(o, "base64", 0, 1, SIZE_MAX, &b64, &d) == Y_EINVAL) ||
+	    (http_json_get_string(o, "mimetype", 0, 3, 127, &md->mimetype, &d) == Y_EINVAL) ||
+	    (http_json_get_string(o, "filename", 0, 1, 255, &md->file_name, &d) == Y_EINVAL)) {
+		api_reply_invalid(req, d);
+		return 0;
+	}
+	snprintf(field, sizeof(field), "%s.%s", kind, url ? "url" : "base64");
+	if (!url == !b64)
+		return bad_media(req, kind, "give exactly one of url and base64");
+	if (md->mimetype && !mimetype_ok(md->mimetype)) {
+		snprintf(field, sizeof(field), "%s.mimetype", kind);
+		return bad_media(req, field, "mimetype must look like type/subtype");
+	}
+	if (md->file_name && strpbrk(md->file_name, "/\\")) {
+		snprintf(field, sizeof(field), "%s.filename", kind);
+		return bad_media(req, field, "filename must not contain / or \\");
+	}
+	if (url) {
+		if (!url_ok(url))
+			return bad_media(req, field, "url must be an http:// or https:// URL");
+		md->url = url;
+		if (md->mimetype && (why = media_mime_check(t, md->mimetype, NULL, &use, whybuf,
+							     sizeof(whybuf)))) {
+			snprintf(field, sizeof(field), "%s.mimetype", kind);
+			return bad_media(req, field, why);
+		}
+		return 1;
+	}
+	n = strlen(b64);
+	if ((int64_t)(n / 4) * 3 > limit + 3) { /* too big before decoding anything */
+		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the file is larger than WhatsApp takes",
+				 json_pack("{s:s, s:I}", "kind", kind, "maxBytes", (json_int_t)limit));
+		return 0;
+	}
+	cap = n / 4 * 3 + 3;
+	*data = malloc(cap);
+	if (!*data) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return 0;
+	}
+	if (codec_b64_decode(b64, n, *data, cap, &md->len) || !md->len)
+		return bad_media(req, field, "base64 is not valid standard base64 (RFC 4648 §4)");
+	if ((int64_t)md->len > limit) {
+		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the file is larger than WhatsApp takes",
+				 json_pack("{s:s, s:I}", "kind", kind, "maxBytes", (json_int_t)limit));
+		return 0;
+	}
+	md->data = *data;
+	sniffed = media_sniff(md->data, md->len);
+	why = media_mime_check(t, md->mimetype, sniffed, &use, whybuf, sizeof(whybuf));
+	if (why) {
+		snprintf(field, sizeof(field), "%s.%s", kind, md->mimetype ? "mimetype" : "base64");
+		return bad_media(req, field, why);
+	}
+	md->mimetype = use; /* borrowed from body, or a static string */
+	return 1;
+}
+
 /*
- * Validates {"to": E.164 number or JID, "text": 1..API_TEXT_MAX chars},
- * then asks the session service to queue it: 202 with the message stored
- * pending; 503 SESSION_NOT_CONNECTED for a session that is not linked;
- * 429 QUEUE_FULL (with Retry-After) when its queue is full.
+ * Validates {"to": E.164 number or JID} with exactly one of "text"
+ * (1..API_TEXT_MAX chars, "quotedMessageId"? for a reply), "location",
+ * "contacts", "poll" (those and replies: chatkinds.c), or one of "image" |
+ * "video" | "audio" | "document" | "sticker": {"url" | "base64",
+ * "mimetype"?, "filename"?}, "caption"?, "ptt"?; then asks the session
+ * service to queue it: 202 with the message stored pending; 503
+ * SESSION_NOT_CONNECTED for a session that is not linked; 429 QUEUE_FULL
+ * (with Retry-After) when its queue is full; media: 400 INVALID_MEDIA, 413
+ * MEDIA_TOO_LARGE (docs/media.md "Sending").
  */
 void api_messages_send(struct http_req *req)
 {
-	static const char *const keys[] = { "to", "text", "quotedMessageId", "location",
-					    "contacts", "poll", NULL };
+	static const char *const keys[] = { "to",	 "text",    "quotedMessageId", "location",
+					    "contacts", "poll",    "image",	      "video",
+					    "audio",	 "document", "sticker",	      "caption",
+					    "ptt",	 NULL };
+	static const char *const chat_keys[] = { "text", "quotedMessageId", "location", "contacts",
+						 "poll", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	struct store_message m;
+	struct svc_media md;
 	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], jid[64];
-	const char *to, *text = NULL;
-	json_t *body, *d = NULL;
-	int rc, retry = 0;
+	const char *to, *text = NULL, *kind, *caption = NULL, *other = NULL;
+	uint8_t *data = NULL;
+	json_t *body, *d = NULL, *ptt;
+	int rc, retry = 0, many, chatkind;
 
 	if (!api_session_use_param(req, id))
 		return;
 	body = api_body_object(req, keys);
 	if (!body)
 		return;
+	kind = media_kind(body, &many);
+	chatkind = api_send_is_kind(body);
+	for (int i = 0; kind && chat_keys[i] && !other; i++)
+		if (json_object_get(body, chat_keys[i]))
+			other = chat_keys[i]; /* a media message beside a text, location, ... */
+	ptt = json_object_get(body, "ptt");
 	if (http_json_get_string(body, "to", 1, 1, 64, &to, &d) != Y_OK ||
-	    (!api_send_is_kind(body) &&
-	     http_json_get_string(body, "text", 1, 1, API_TEXT_MAX, &text, &d) != Y_OK)) {
+	    (!kind && !chatkind &&
+	     http_json_get_string(body, "text", 1, 1, API_TEXT_MAX, &text, &d) != Y_OK) ||
+	    http_json_get_string(body, "caption", 0, 1, API_TEXT_MAX, &caption, &d) == Y_EINVAL) {
 		json_decref(body);
 		api_reply_invalid(req, d);
+		return;
+	}
+	if (many || other || (!kind && (caption || ptt)) || (ptt && !json_is_boolean(ptt)) ||
+	    (ptt && strcmp(kind, "audio")) ||
+	    (caption && (!strcmp(kind, "audio") || !strcmp(kind, "sticker")))) {
+		json_decref(body);
+		api_reply_invalid(
+			req,
+			http_json_field_error(
+				many ? kind
+				: other ? other
+				: !kind ? (caption ? "caption" : "ptt")
+				: ptt && (!json_is_boolean(ptt) || strcmp(kind, "audio")) ? "ptt"
+											   : "caption",
+				many || (other && strcmp(other, "text") &&
+					 strcmp(other, "quotedMessageId"))
+					? "give exactly one of text, location, contacts, poll, image, "
+					  "video, audio, document, sticker"
+				: other && !strcmp(other, "quotedMessageId") ? "replies are texts"
+				: other ? "a media message has a caption, not a text"
+				: ptt && !json_is_boolean(ptt) ? "must be a boolean"
+				: ptt			       ? "ptt is for audio messages"
+							       : "not for this kind of message"));
 		return;
 	}
 	if (strchr(to, '@') ? !parse_to_jid(to, jid, sizeof(jid)) : !api_phone_parse(to, phone)) {
@@ -100,13 +276,27 @@ void api_messages_send(struct http_req *req)
 	}
 	if (!strchr(to, '@'))
 		snprintf(jid, sizeof(jid), "%s@s.whatsapp.net", phone);
-	if (api_send_is_kind(body)) { /* a reply, location or contact cards: chatkinds.c */
+	if (kind && !read_media(req, body, kind, &md, &data)) {
+		free(data);
+		json_decref(body);
+		return;
+	}
+	if (!kind && chatkind) { /* a reply, location, contact cards or poll: chatkinds.c */
 		api_send_kind(req, id, jid, body);
 		json_decref(body);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
-	rc = svc_send_text(ctx->svc, id, jid, text, &m, &retry);
+	if (kind) {
+		md.caption = caption;
+		md.ptt = json_is_true(ptt);
+		if (md.ptt && md.mimetype && !strcasecmp(md.mimetype, "audio/ogg"))
+			md.mimetype = "audio/ogg; codecs=opus"; /* what WhatsApp's apps send */
+		rc = svc_send_media(ctx->svc, id, jid, &md, &m, &retry);
+	} else {
+		rc = svc_send_text(ctx->svc, id, jid, text, &m, &retry);
+	}
+	free(data);
 	json_decref(body);
 	api_reply_accepted(req, rc, retry, &m);
 }

@@ -210,6 +210,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_retry_reset(cl);
 	cl_unstored_reset(cl);
 	cl_lookups_drop(cl); /* after cl->conn is cleared: every one */
+	cl->media_conn_asked = false; /* its answer, if any, goes nowhere */
 }
 
 void cl_give_up(struct wa_client *cl, enum wa_client_state st, const char *reason)

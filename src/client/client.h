@@ -138,6 +138,9 @@ struct wa_client_inbound {
 	size_t pb_len;
 };
 
+struct wa_media_conn;
+struct wa_node;
+
 struct wa_client_cbs {
 	/* The state changed. reason: NULL or a WA_REASON_* / short text,
 	 * valid during the call. */
@@ -179,6 +182,10 @@ struct wa_client_cbs {
 	 * receipted). Borrowed for the call. Not for the phone's peer
 	 * (category="peer") protocol messages. */
 	void (*on_message)(struct wa_client *cl, const struct wa_client_inbound *m, void *ud);
+	/* The answer to wa_client_media_conn: err 0 with c (borrowed for the
+	 * call), else the error and c NULL. Optional. */
+	void (*on_media_conn)(struct wa_client *cl, int err, const struct wa_media_conn *c,
+			      void *ud);
 	/* Presence (presence.c): a contact's "available" / "unavailable"
 	 * (last_seen Unix seconds, 0 when not shared), or a chat state
 	 * "composing" / "recording" / "paused" in chat `from` (participant:
@@ -361,6 +368,23 @@ int wa_client_block(struct wa_client *cl, const char *jid, bool block);
 int wa_client_set_about(struct wa_client *cl, const char *text);
 /* Messages queued or waiting for the server's ack. */
 size_t wa_client_sends_pending(const struct wa_client *cl);
+
+/* Where media is uploaded (protocol-map.md §9.3; client/mediaconn.c): the
+ * w:m media_conn iq's auth token, its lifetime and the hosts, in order. */
+#define WA_MEDIA_CONN_HOSTS 4
+struct wa_media_conn {
+	char auth[256];
+	uint32_t ttl_s;                  /* how long hosts and auth may be used */
+	size_t nhosts;
+	char hosts[WA_MEDIA_CONN_HOSTS][128];
+};
+/* Asks the server for a media_conn; the answer goes to cbs.on_media_conn
+ * (never when the connection drops first). Y_ESTATE when not connected.
+ * Loop thread. */
+int wa_client_media_conn(struct wa_client *cl);
+/* Parses a media_conn iq result (exposed for tests): Y_OK or Y_EINVAL
+ * (no auth, no ttl, no host, a field too long). */
+int wa_media_conn_parse(const struct wa_node *iq, struct wa_media_conn *out);
 
 enum wa_client_state wa_client_state(const struct wa_client *cl);
 const struct wa_creds *wa_client_creds(const struct wa_client *cl);

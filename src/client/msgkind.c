@@ -3,7 +3,8 @@
  * <message type> ("text", "reaction", "media", "poll"), the `edit` attribute
  * (1 edit, 7 sender revoke or reaction removal), and on every <enc>
  * `decrypt-fail="hide"` (edits, revokes, reactions: whatsmeow's choice) and
- * `mediatype` (contact cards), plus <meta polltype="creation"> for polls.
+ * `mediatype` (contact cards; media: image, video or gif, audio or ptt,
+ * document, sticker), plus <meta polltype="creation"> for polls.
  * Read from the Message protobuf itself, as whatsmeow does, so whoever
  * queues a message needs to know nothing of stanzas.
  */
@@ -36,6 +37,14 @@ void cl_stanza_kind(const uint8_t *pb, size_t len, struct cl_stanza_kind *k)
 		else if (c->protocolmessage->type == WA__MESSAGE__PROTOCOL_MESSAGE__TYPE__REVOKE)
 			k->edit = "7"; /* we only revoke our own messages */
 		k->hide = k->edit != NULL;
+	} else if (c->imagemessage || c->videomessage || c->audiomessage || c->documentmessage ||
+		   c->stickermessage) {
+		k->type = "media";
+		k->mediatype = c->imagemessage ? "image"
+			       : c->videomessage ? (c->videomessage->gifplayback ? "gif" : "video")
+			       : c->audiomessage ? (c->audiomessage->ptt ? "ptt" : "audio")
+			       : c->documentmessage ? "document"
+						    : "sticker";
 	} else if (c->contactmessage) {
 		k->type = "media";
 		k->mediatype = "vcard";

@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "service/media_send.h"
 #include "service/msgkind.h"
 #include "service/signal_db.h"
 #include "wa/jid.h"
@@ -64,6 +65,7 @@ enum cmd_kind {
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
+	CMD_MEDIA_CONN, /* the uploader needs the session's media_conn */
 	CMD_ABOUT,      /* set our about text (assertion = the text) */
 	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
 	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
@@ -156,6 +158,18 @@ struct omsg {
 	char to[72];
 	char *text;
 	char *type, *body; /* the kind (msgkind.h); NULL type: a plain text */
+	uint8_t *pb;    /* a packed media Message (media_send.c), else NULL: a text or a kind */
+	size_t pb_len;
+	char *src;      /* its source file, removed once the message is acked */
+};
+
+/* A session's media_conn (loop writes, uploader reads; under mc_mu). */
+struct mconn {
+	struct mconn *next;
+	char id[STORE_ID_LEN];
+	struct wa_media_conn c;
+	int64_t expires_ms;  /* clock_mono_ms; 0: none yet */
+	int64_t asked_ms;    /* when the loop was last asked for one */
 };
 
 /* One session's client, on the loop. */
@@ -205,6 +219,11 @@ struct engine {
 	struct lookup_wait *lookups; /* contact lookups the clients are asked (loop thread) */
 	struct esess *draining;    /* sessions with messages waiting */
 	struct omsg *orphans;      /* CMD_SEND before the session's client existed */
+	/* media sends (service/media_send.h): the uploader, and the media_conn
+	 * each session's client got (mc_mu) */
+	struct media_up *up;
+	pthread_mutex_t mc_mu;
+	struct mconn *mconns;
 	atomic_llong heartbeat_ms; /* monotonic time of the last tick */
 	/* Signal state in the store (service/signal_db.h); NULL without
 	 * opts.db_url: then each session keeps it in memory */
@@ -272,6 +291,8 @@ static void omsg_free_list(struct omsg *m)
 		struct omsg *n = m->next;
 
 		free(m->text);
+		free(m->pb);
+		free(m->src);
 		free(m->type);
 		free(m->body);
 		free(m);
@@ -680,9 +701,12 @@ static bool drain_one(struct engine *e, struct esess *x, uint64_t now)
 	while (x->q_head && inflight < ENGINE_INFLIGHT_MAX && (!rate || x->tokens >= 1)) {
 		struct omsg *m = x->q_head, **pp;
 		struct ybuf pb = YBUF_INIT(1 << 20);
-		int rc = m->type ? msgkind_build(m->type, m->body, m->text, &pb) : text_pb(m->text, &pb);
+		int rc = m->pb     ? Y_OK
+			 : m->type ? msgkind_build(m->type, m->body, m->text, &pb)
+				    : text_pb(m->text, &pb);
 
-		rc = rc ?: wa_client_send(x->cl, m->wa_id, m->to, pb.data, pb.len);
+		rc = rc ?: wa_client_send(x->cl, m->wa_id, m->to, m->pb ? m->pb : pb.data,
+					  m->pb ? m->pb_len : pb.len);
 		ybuf_release(&pb);
 		if (rc == Y_ESTATE)
 			break;
@@ -746,6 +770,8 @@ static void on_sent(struct wa_client *cl, const char *wa_id, int err, const char
 	}
 	if (err != Y_ECLOSED)
 		post_status(x->e, x->id, &wa_id, 1, err ? "failed" : "sent", err ? reason : NULL);
+	if (m->src) /* a media message's source: no more use for it */
+		unlink(m->src);
 	omsg_free_list(m);
 }
 
@@ -838,6 +864,25 @@ out:
 	free(chat);
 }
 
+/* The media_conn a session's client got: cached for its ttl (loop). */
+static void on_media_conn(struct wa_client *cl, int err, const struct wa_media_conn *c, void *ud)
+{
+	struct esess *x = ud;
+	struct engine *e = x->e;
+
+	(void)cl;
+	if (err || !c)
+		return; /* the uploader asks again */
+	pthread_mutex_lock(&e->mc_mu);
+	for (struct mconn *m = e->mconns; m; m = m->next)
+		if (!strcmp(m->id, x->id)) {
+			m->c = *c;
+			m->expires_ms = clock_mono_ms() + (int64_t)c->ttl_s * 1000;
+			break;
+		}
+	pthread_mutex_unlock(&e->mc_mu);
+}
+
 /* A contact's presence or a chat state: a `presence` event (written by the
  * worker). */
 static void on_presence(struct wa_client *cl, const char *from, const char *participant,
@@ -905,7 +950,84 @@ static void on_lid_map(struct wa_client *cl, const char *lid, const char *pn, vo
 
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
-	on_sent, on_receipt, on_message, on_presence, on_blocklist, on_lid_map,
+	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist, on_lid_map,
+};
+
+/* ---- the uploader's hooks (its thread) ---- */
+
+static int up_conn(void *ud, const char *sid, struct wa_media_conn *c)
+{
+	struct engine *e = ud;
+	int64_t now = clock_mono_ms();
+	struct mconn *m;
+	bool ask = false;
+	int rc = Y_EAGAIN;
+
+	pthread_mutex_lock(&e->mc_mu);
+	for (m = e->mconns; m && strcmp(m->id, sid); m = m->next)
+		;
+	if (!m && (m = calloc(1, sizeof(*m)))) {
+		snprintf(m->id, sizeof(m->id), "%s", sid);
+		m->next = e->mconns;
+		e->mconns = m;
+	}
+	if (m && m->expires_ms > now + 5000) { /* not about to expire */
+		*c = m->c;
+		rc = Y_OK;
+	} else if (m && now - m->asked_ms >= 3000) {
+		m->asked_ms = now;
+		ask = true;
+	}
+	pthread_mutex_unlock(&e->mc_mu);
+	if (ask)
+		cmd(e, CMD_MEDIA_CONN, sid, 0, NULL);
+	return rc;
+}
+
+static void up_conn_stale(void *ud, const char *sid)
+{
+	struct engine *e = ud;
+
+	pthread_mutex_lock(&e->mc_mu);
+	for (struct mconn *m = e->mconns; m; m = m->next)
+		if (!strcmp(m->id, sid))
+			m->expires_ms = 0;
+	pthread_mutex_unlock(&e->mc_mu);
+}
+
+static void up_ready(void *ud, const char *sid, const char *mid, const char *wa_id,
+		     const char *to, uint8_t *pb, size_t len, const char *src)
+{
+	struct engine *e = ud;
+	struct cmd *c = calloc(1, sizeof(*c));
+	struct omsg *om = calloc(1, sizeof(*om));
+
+	if (!c || !om || !(om->src = strdup(src)) || strlen(to) >= sizeof(om->to)) {
+		LOG_WARN("engine: out of memory; the media message is sent at the next start", NULL);
+		free(pb);
+		omsg_free_list(om);
+		free(c);
+		return;
+	}
+	om->pb = pb;
+	om->pb_len = len;
+	c->kind = CMD_SEND;
+	snprintf(c->id, sizeof(c->id), "%s", sid);
+	snprintf(om->id, sizeof(om->id), "%s", mid);
+	snprintf(om->to_session, sizeof(om->to_session), "%s", sid);
+	snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
+	snprintf(om->to, sizeof(om->to), "%s", to);
+	c->msgs = om;
+	post_cmd(e, c);
+}
+
+static void up_failed(void *ud, const char *sid, const char *wa_id, const char *reason)
+{
+	post_status(ud, sid, &wa_id, 1, "failed", reason);
+}
+
+static const struct media_up_ops up_ops = {
+	up_conn, up_conn_stale, up_ready, up_failed,
 };
 
 /* ---- commands on the loop ---- */
@@ -1253,6 +1375,10 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		}
 		c->msgs = NULL;
 		break;
+	case CMD_MEDIA_CONN:
+		if (x && !x->forgotten && x->cl)
+			wa_client_media_conn(x->cl); /* not connected: asked again later */
+		break;
 	case CMD_LOGOUT:
 		if (x && !x->forgotten) {
 			wa_client_logout(x->cl);
@@ -1536,8 +1662,13 @@ static struct cmd *run_cmd_new(struct engine *e, const struct job *j, struct wa_
 		LOG_ERROR("engine cannot load pending messages", "{s:s}", "error", y_strerror(rc));
 	tail = &k->msgs;
 	for (size_t i = 0; i < n; i++) {
-		struct omsg *m = omsg_from_store(&rows[i]);
+		struct omsg *m;
 
+		if (rows[i].type && wa_media_type_parse(rows[i].type) >= 0) {
+			media_up_queue(e->up, rows[i].session_id, rows[i].id); /* uploaded anew */
+			continue;
+		}
+		m = omsg_from_store(&rows[i]);
 		if (m) {
 			*tail = m;
 			tail = &m->next;
@@ -1896,21 +2027,13 @@ static void op_forget(void *eng, const char *id)
 	cmd(eng, CMD_FORGET, id, 0, NULL);
 }
 
-/* HTTP thread: checks the session, stores the message pending (committed
- * before the answer, with its effect on another message if any), then hands
- * it to the loop. */
-static int op_send_msg(void *eng, const char *session_id, const struct svc_outmsg *o,
-		       struct store_message *out, int *retry_after_s)
+/* HTTP thread: checks the session and its queue; *wa_id and *from for a
+ * linked one. Y_ESTATE (not linked), Y_EBUSY (queue full). */
+static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MSG_ID_MAX],
+		      char from[64], int *retry_after_s)
 {
-	struct engine *e = eng;
 	struct store_session ss;
-	struct store_message m;
-	char wa_id[WA_MSG_ID_MAX], from[64];
 	int64_t waiting = 0;
-	struct omsg *om;
-	struct cmd *c;
-	bool plain = !strcmp(o->type, "text") && !o->body;
-	json_t *body = NULL;
 	int rc, linked;
 
 	rc = svc_session_get(e->svc, session_id, &ss);
@@ -1921,7 +2044,7 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 				   ss.status == STORE_SESSION_DISCONNECTED);
 	if (linked)
 		wa_client_message_id(ss.device_jid, wa_id);
-	snprintf(from, sizeof(from), "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
+	snprintf(from, 64, "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
 	store_session_release(&ss);
 	if (!linked)
 		return Y_ESTATE;
@@ -1934,31 +2057,62 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 		*retry_after_s = rate ? (int)((60 + rate - 1) / rate) : 1;
 		return Y_EBUSY;
 	}
+	return Y_OK;
+}
+
+/* Stores outbound message *m from o (pending, o->body as its body, o->fx
+ * applied to its target in the same transaction; committed before the
+ * answer). m borrows from o, wa_id and from. */
+static int store_outbound(struct engine *e, struct store_message *m, const char *session_id,
+			  const char *wa_id, const char *from, const struct svc_outmsg *o)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->session_id, sizeof(m->session_id), "%s", session_id);
+	m->wa_id = (char *)wa_id;
+	m->chat = (char *)o->to_jid;
+	m->from_me = 1;
+	m->type = (char *)o->type;
+	m->body = (char *)o->body;
+	m->status = "pending";
+	m->from_jid = from[0] != '@' ? (char *)from : NULL;
+	m->to_jid = (char *)o->to_jid;
+	m->text = (char *)o->text;
+	m->quoted_id = (char *)o->quoted_id;
+	if (!m->body)
+		return Y_ENOMEM;
+	return o->fx.kind ? store_message_insert_effect(e->st, m, &o->fx, NULL)
+			  : store_message_insert(e->st, m);
+}
+
+/* HTTP thread: checks the session, stores the message pending (committed
+ * before the answer, with its effect on another message if any), then hands
+ * it to the loop. */
+static int op_send_msg(void *eng, const char *session_id, const struct svc_outmsg *o,
+		       struct store_message *out, int *retry_after_s)
+{
+	struct engine *e = eng;
+	struct store_message m;
+	char wa_id[WA_MSG_ID_MAX], from[64];
+	struct svc_outmsg so = *o;
+	struct omsg *om;
+	struct cmd *c;
+	bool plain = !strcmp(o->type, "text") && !o->body;
+	json_t *body = NULL;
+	char *text_body = NULL;
+	int rc;
+
+	rc = send_check(e, session_id, wa_id, from, retry_after_s);
+	if (rc)
+		return rc;
 	if (strlen(o->to_jid) >= sizeof(om->to))
 		return Y_EINVAL;
-	if (plain)
+	if (plain) {
 		body = json_pack("{s:s}", "text", o->text);
-	memset(&m, 0, sizeof(m));
-	snprintf(m.session_id, sizeof(m.session_id), "%s", session_id);
-	m.wa_id = wa_id;
-	m.chat = (char *)o->to_jid;
-	m.from_me = 1;
-	m.type = (char *)o->type;
-	m.body = plain ? (body ? json_dumps(body, JSON_COMPACT) : NULL) : (char *)o->body;
-	json_decref(body);
-	m.status = "pending";
-	m.from_jid = from[0] != '@' ? from : NULL;
-	m.to_jid = (char *)o->to_jid;
-	m.text = (char *)o->text;
-	m.quoted_id = (char *)o->quoted_id;
-	if (!m.body)
-		rc = Y_ENOMEM;
-	else if (o->fx.kind)
-		rc = store_message_insert_effect(e->st, &m, &o->fx, NULL);
-	else
-		rc = store_message_insert(e->st, &m);
-	if (plain)
-		free(m.body);
+		so.body = text_body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+	}
+	rc = store_outbound(e, &m, session_id, wa_id, from, &so);
+	free(text_body);
 	if (rc)
 		return rc;
 	/* stored: from here on the message exists even if the loop never sees it */
@@ -1992,6 +2146,54 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	o.type = "text";
 	o.text = text;
 	return op_send_msg(eng, session_id, &o, out, retry_after_s);
+}
+
+/* HTTP thread: as op_send_msg, with the source written first (base64:
+ * DATA_DIR/media/out/{sessionId}.{waId}.bin, fsync'd) and the upload queued. */
+static int op_send_media(void *eng, const char *session_id, const char *to_jid,
+			 const struct svc_media *md, struct store_message *out, int *retry_after_s)
+{
+	struct engine *e = eng;
+	struct store_message m;
+	struct svc_outmsg o;
+	char wa_id[WA_MSG_ID_MAX], from[64], src[600];
+	json_t *body, *media;
+	int rc;
+
+	if (!e->up)
+		return Y_ESTATE;
+	rc = send_check(e, session_id, wa_id, from, retry_after_s);
+	if (rc)
+		return rc;
+	if (strlen(to_jid) >= sizeof(((struct omsg *)0)->to))
+		return Y_EINVAL;
+	if (md->data && (rc = media_up_write_src(e->opts.data_dir, session_id, wa_id, md->data, md->len)))
+		return rc;
+	/* the shape of a received one (service/media.c); size 0 until a URL is fetched */
+	media = json_pack("{s:s, s:s?, s:I, s:s?, s:s?}", "kind", md->kind, "mimetype",
+			  md->mimetype, "size", (json_int_t)(md->data ? md->len : 0), "fileName",
+			  md->file_name, "caption", md->caption);
+	if (media && md->ptt)
+		json_object_set_new(media, "ptt", json_true());
+	body = !media ? NULL
+	       : md->data ? json_pack("{s:o, s:{s:s}}", "media", media, "upload", "from", "base64")
+			  : json_pack("{s:o, s:{s:s, s:s}}", "media", media, "upload", "from", "url",
+				      "url", md->url);
+	memset(&o, 0, sizeof(o));
+	o.to_jid = to_jid;
+	o.type = md->kind;
+	o.text = md->caption;
+	o.body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	rc = store_outbound(e, &m, session_id, wa_id, from, &o);
+	free((char *)o.body);
+	if (rc) {
+		if (md->data && !media_up_src_path(e->opts.data_dir, session_id, wa_id, src, sizeof(src)))
+			unlink(src);
+		return rc;
+	}
+	media_up_queue(e->up, session_id, m.id); /* stored: the upload may come later */
+	return store_message_get(e->st, session_id, m.id, out);
 }
 
 static int op_about(void *eng, const char *session_id, const char *text)
@@ -2204,6 +2406,7 @@ static const struct svc_engine_ops engine_ops = {
 	.restart = op_restart,
 	.set_version = op_set_version,
 	.send_text = op_send_text,
+	.send_media = op_send_media,
 	.send_msg = op_send_msg,
 	.presence = op_presence,
 	.block = op_block,
@@ -2251,6 +2454,7 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	pthread_cond_init(&e->job_cv, NULL);
 	pthread_mutex_init(&e->pc_mu, NULL);
 	pthread_cond_init(&e->pc_cv, NULL);
+	pthread_mutex_init(&e->mc_mu, NULL);
 	if (o->db_url) {
 		rc = store_open_reader(o->db_url, &e->sig_reader);
 		if (rc)
@@ -2301,12 +2505,21 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 		rc = Y_ENOMEM;
 		goto fail;
 	}
+	if (o->data_dir) { /* after the loop: it posts there */
+		struct media_up_opts uo = { .data_dir = o->data_dir, .ca_file = o->ca_file };
+
+		rc = media_up_start(st, &uo, &up_ops, e, &e->up);
+		if (rc)
+			LOG_ERROR("engine: media cannot be sent (no upload thread)", "{s:s}", "error",
+				  y_strerror(rc));
+	}
 	atomic_store(&e->running, 1);
 	svc_set_engine(svc, &engine_ops, e);
 	svc_session_foreach(svc, restore_one, e);
 	*out = e;
 	return Y_OK;
 fail:
+	pthread_mutex_destroy(&e->mc_mu);
 	wa_client_pool_free(e->pool);
 	if (e->loop)
 		wa_loop_free(e->loop);
@@ -2325,6 +2538,7 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	media_up_stop(e->up); /* first: it posts to the loop and the worker */
 	cmd(e, CMD_SHUTDOWN, NULL, 0, NULL);
 	pthread_join(e->loop_thread, NULL);
 	svc_set_engine(e->svc, NULL, NULL);
@@ -2366,6 +2580,14 @@ void engine_free(struct engine *e)
 	pthread_cond_destroy(&e->job_cv);
 	pthread_mutex_destroy(&e->pc_mu);
 	pthread_cond_destroy(&e->pc_cv);
+	media_up_free(e->up);
+	while (e->mconns) {
+		struct mconn *m = e->mconns;
+
+		e->mconns = m->next;
+		free(m);
+	}
+	pthread_mutex_destroy(&e->mc_mu);
 	free(e);
 }
 

@@ -69,6 +69,9 @@ struct engine_opts {
 	/* Received media is downloaded there (service/media.h); NULL: media
 	 * rows are stored pending and downloaded at a later start. Borrowed. */
 	struct media_svc *media;
+	/* DATA_DIR: media to send is kept in data_dir/media/out until acked
+	 * (service/media_send.h). NULL: media cannot be sent (Y_ESTATE). */
+	const char *data_dir;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "service/media_send.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -654,7 +655,7 @@ int media_sweep(struct store *st, const char *data_dir, int limit)
 	closedir(d);
 	if (removed)
 		LOG_INFO("media: files of deleted messages removed", "{s:i}", "count", removed);
-	return removed;
+	return removed + media_up_sweep(st, data_dir); /* and sources of deleted sessions */
 }
 
 int media_svc_start(struct store *st, const struct media_svc_opts *o, struct media_svc **out)

@@ -783,6 +783,16 @@ int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, con
 	return s->ops->send_text(s->eng, session_id, to_jid, text, out, retry_after_s);
 }
 
+int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,
+		   const struct svc_media *md, struct store_message *out, int *retry_after_s)
+{
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->send_media)
+		return Y_ESTATE;
+	return s->ops->send_media(s->eng, session_id, to_jid, md, out, retry_after_s);
+}
+
 int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
 		 struct store_message *out, int *retry_after_s)
 {

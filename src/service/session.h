@@ -20,7 +20,9 @@
 #ifndef YESAPP_SERVICE_SESSION_H
 #define YESAPP_SERVICE_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 #include "wa/payload.h"
@@ -57,6 +59,8 @@ enum { SVC_PRESENCE_OWN = 0, SVC_PRESENCE_CHATSTATE = 1, SVC_PRESENCE_SUBSCRIBE 
  * WhatsApp: they queue the work and return. Results show up later in the
  * registry (svc_session_apply / svc_session_set_qr, called by the engine).
  */
+struct svc_media;
+
 struct svc_engine_ops {
 	/* Starts (or resumes) the client of a session: a new one shows a QR,
 	 * a linked one reconnects. Y_ENOMEM. */
@@ -77,6 +81,12 @@ struct svc_engine_ops {
 	 * (owned by the caller, released with store_message_release). */
 	int (*send_text)(void *eng, const char *session_id, const char *to_jid, const char *text,
 			 struct store_message *out, int *retry_after_s);
+	/* The same for media (struct svc_media, docs/media.md "Sending"): the
+	 * source (base64 bytes written to DATA_DIR and fsync'd, or the URL) is
+	 * stored before the answer; the upload runs later. Optional. */
+	int (*send_media)(void *eng, const char *session_id, const char *to_jid,
+			  const struct svc_media *md, struct store_message *out,
+			  int *retry_after_s);
 	/* Accepts a message of any kind (msgkind.h) as send_text does; fx
 	 * (kind 0: none) is applied to its target in the same transaction
 	 * (store_message_insert_effect). */
@@ -221,6 +231,19 @@ int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x,
  * Y_EBUSY when its queue is full (see send_text above). */
 int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, const char *text,
 		  struct store_message *out, int *retry_after_s);
+/* A media message to send (validated by the API: kind, mimetype, sizes). */
+struct svc_media {
+	const char *kind;          /* image, video, audio, document, sticker */
+	const char *mimetype;      /* NULL: sniffed later (a URL) */
+	const char *file_name;     /* documents; may be NULL */
+	const char *caption;       /* may be NULL */
+	bool ptt;                  /* audio as a voice note */
+	const uint8_t *data;       /* the bytes (base64 decoded), or NULL */
+	size_t len;
+	const char *url;           /* else fetched by the uploader: http(s) only */
+};
+int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,
+		   const struct svc_media *md, struct store_message *out, int *retry_after_s);
 /* As svc_send_text, for a message of any kind. */
 int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
 		 struct store_message *out, int *retry_after_s);

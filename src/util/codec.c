@@ -1,4 +1,7 @@
 #include "util/codec.h"
+
+#include <stdbool.h>
+
 #include "util/err.h"
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -71,7 +74,7 @@ size_t codec_b64url_encode(const uint8_t *in, size_t len, char *out)
 	return o;
 }
 
-static int b64url_value(char c)
+static int b64_value(char c, bool std)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -79,14 +82,15 @@ static int b64url_value(char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '-')
+	if (c == (std ? '+' : '-'))
 		return 62;
-	if (c == '_')
+	if (c == (std ? '/' : '_'))
 		return 63;
 	return -1;
 }
 
-int codec_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
+static int b64_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen,
+		      bool std)
 {
 	size_t n = len, need, o = 0, i = 0;
 	uint32_t v;
@@ -108,8 +112,8 @@ int codec_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outcap,
 	if (need > outcap)
 		return Y_ETOOBIG;
 	for (; i + 4 <= n; i += 4) {
-		int a = b64url_value(in[i]), b = b64url_value(in[i + 1]);
-		int c = b64url_value(in[i + 2]), d = b64url_value(in[i + 3]);
+		int a = b64_value(in[i], std), b = b64_value(in[i + 1], std);
+		int c = b64_value(in[i + 2], std), d = b64_value(in[i + 3], std);
 
 		if (a < 0 || b < 0 || c < 0 || d < 0)
 			return Y_EINVAL;
@@ -119,8 +123,8 @@ int codec_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outcap,
 		out[o++] = (uint8_t)v;
 	}
 	if (n - i >= 2) {
-		int a = b64url_value(in[i]), b = b64url_value(in[i + 1]);
-		int c = n - i == 3 ? b64url_value(in[i + 2]) : 0;
+		int a = b64_value(in[i], std), b = b64_value(in[i + 1], std);
+		int c = n - i == 3 ? b64_value(in[i + 2], std) : 0;
 
 		if (a < 0 || b < 0 || c < 0)
 			return Y_EINVAL;
@@ -136,4 +140,14 @@ int codec_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outcap,
 	}
 	*outlen = o;
 	return Y_OK;
+}
+
+int codec_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
+{
+	return b64_decode(in, len, out, outcap, outlen, false);
+}
+
+int codec_b64_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
+{
+	return b64_decode(in, len, out, outcap, outlen, true);
 }

@@ -33,5 +33,7 @@ size_t codec_b64url_encode(const uint8_t *in, size_t len, char *out);
  * '+' and '/', whitespace, a length of 1 mod 4 and non-zero trailing bits
  * (so every byte string has exactly one accepted unpadded encoding). */
 int codec_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen);
+/* The same rules for standard base64 ('+' and '/'; RFC 4648 §4). */
+int codec_b64_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen);
 
 #endif

@@ -105,11 +105,31 @@ TEST(b64url_round_trips_every_length)
 	}
 }
 
+/* Standard base64 (RFC 4648 §4): the same rules, '+' and '/' instead. */
+TEST(b64_standard_alphabet)
+{
+	uint8_t out[16];
+	size_t n = 0;
+
+	CHECK_EQ_INT(codec_b64_decode("Zm9vYmFy", 8, out, sizeof(out), &n), Y_OK);
+	CHECK_EQ_INT(n, 6);
+	CHECK_MEM(out, "foobar", 6);
+	CHECK_EQ_INT(codec_b64_decode("+/8=", 4, out, sizeof(out), &n), Y_OK);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(out[0], 0xfb);
+	CHECK_EQ_INT(out[1], 0xff);
+	CHECK_EQ_INT(codec_b64_decode("-_8", 3, out, sizeof(out), &n), Y_EINVAL);
+	CHECK_EQ_INT(codec_b64url_decode("+/8", 3, out, sizeof(out), &n), Y_EINVAL);
+	CHECK_EQ_INT(codec_b64_decode("Zm9v YmFy", 9, out, sizeof(out), &n), Y_EINVAL);
+	CHECK_EQ_INT(codec_b64_decode("Zm9vYmFy", 8, out, 5, &n), Y_ETOOBIG);
+}
+
 int main(void)
 {
 	RUN(hex_round_trip_and_errors);
 	RUN(b64url_vectors);
 	RUN(b64url_padding_and_strictness);
 	RUN(b64url_round_trips_every_length);
+	RUN(b64_standard_alphabet);
 	return test_summary();
 }

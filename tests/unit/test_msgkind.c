@@ -270,6 +270,41 @@ TEST(store_effects_check_the_author_and_keep_history)
 	store_close(st);
 }
 
+/* Media goes as <message type="media"> with the <enc> mediatype its
+ * Message names (a voice note "ptt", a looping video "gif"). */
+TEST(media_messages_have_their_mediatype)
+{
+	Wa__Message__ImageMessage im = WA__MESSAGE__IMAGE_MESSAGE__INIT;
+	Wa__Message__VideoMessage vm = WA__MESSAGE__VIDEO_MESSAGE__INIT;
+	Wa__Message__AudioMessage am = WA__MESSAGE__AUDIO_MESSAGE__INIT;
+	Wa__Message__DocumentMessage dm = WA__MESSAGE__DOCUMENT_MESSAGE__INIT;
+	Wa__Message__StickerMessage sm = WA__MESSAGE__STICKER_MESSAGE__INIT;
+	const char *want[] = { "image", "video", "gif", "audio", "ptt", "document", "sticker" };
+
+	for (int i = 0; i < 7; i++) {
+		Wa__Message m = WA__MESSAGE__INIT;
+		struct cl_stanza_kind k;
+		struct ybuf b = YBUF_INIT(4096);
+
+		im.mimetype = "image/jpeg";
+		vm.has_gifplayback = i == 2;
+		vm.gifplayback = i == 2;
+		am.has_ptt = i == 4;
+		am.ptt = i == 4;
+		m.imagemessage = i == 0 ? &im : NULL;
+		m.videomessage = i == 1 || i == 2 ? &vm : NULL;
+		m.audiomessage = i == 3 || i == 4 ? &am : NULL;
+		m.documentmessage = i == 5 ? &dm : NULL;
+		m.stickermessage = i == 6 ? &sm : NULL;
+		REQUIRE(wa_pb_pack(&m.base, &b) == Y_OK);
+		cl_stanza_kind(b.data, b.len, &k);
+		CHECK_EQ_STR(k.type, "media");
+		CHECK_EQ_STR(k.mediatype, want[i]);
+		CHECK(!k.hide && !k.edit && !k.polltype);
+		ybuf_release(&b);
+	}
+}
+
 /* A vote encrypted as protocol-map.md §17.5 says opens with the right JIDs
  * and names its options; with another voter's JID it does not. */
 TEST(poll_round_trip_and_vote_decryption)
@@ -334,6 +369,7 @@ int main(void)
 	RUN(edit_forms_and_foreign_protocol_messages);
 	RUN(store_effects_check_the_author_and_keep_history);
 	RUN(poll_round_trip_and_vote_decryption);
+	RUN(media_messages_have_their_mediatype);
 	tmpdir_remove(tmp);
 	return test_summary();
 }

@@ -1,0 +1,96 @@
+/*
+ * Sending media (docs/media.md "Sending"): the upload thread. The HTTP
+ * thread has stored the message pending, its body naming the source (a
+ * file DATA_DIR/media/out/{sessionId}.{waId}.bin written and fsync'd before the 202, or
+ * an http(s) URL), and queued its id here. The thread, one message at a
+ * time: fetches a URL into that file (size-capped, timed out, http/https
+ * only) and checks its bytes against the kind and mimetype; asks the engine
+ * for the session's media_conn (hosts + auth, cached by the engine until
+ * its ttl); encrypts the file twice, streamed in 64 KiB chunks (a first
+ * pass for fileEncSha256, which names the upload, a second one feeding the
+ * POST: never the whole file in memory); POSTs it to
+ * https://{host}/mms/{type}/{token}?auth=&token=; then gives the engine the
+ * packed Message (url, direct path, media key, both hashes, length,
+ * mimetype, caption, file name, ptt) to send as a text is sent. A failure
+ * ends the message failed with a reason ("media: fetch failed: HTTP 404",
+ * "media: upload failed: ...", ...). A session not connected yet, or a
+ * media_conn not answered yet, is waited for (tried again every 1..5 s).
+ *
+ * Ownership: media_up_start borrows st and ops/ud (they outlive the
+ * uploader), copies the options. media_up_queue: any thread.
+ */
+#ifndef YESAPP_SERVICE_MEDIA_SEND_H
+#define YESAPP_SERVICE_MEDIA_SEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/client.h"
+#include "store/store.h"
+#include "wa/media.h"
+
+#define MEDIA_UP_CHUNK (64 * 1024)
+#define MEDIA_UP_TRIES 6            /* uploads tried (5xx, unreachable) before failing */
+#define MEDIA_FETCH_TIMEOUT_MS 120000
+
+struct media_up;
+
+struct media_up_ops {
+	/* The session's media_conn: Y_OK with *c, else Y_EAGAIN (asked for;
+	 * try again later). Upload thread. */
+	int (*conn)(void *ud, const char *sid, struct wa_media_conn *c);
+	/* A stale auth (the host refused it): forget the cached one. */
+	void (*conn_stale)(void *ud, const char *sid);
+	/* The Message is packed: send pb[0..len) (taken: malloc'ed) as message
+	 * mid (WhatsApp id wa_id) to `to`; src is the source file to remove
+	 * once the message is acked. Upload thread. */
+	void (*ready)(void *ud, const char *sid, const char *mid, const char *wa_id,
+		      const char *to, uint8_t *pb, size_t len, const char *src);
+	/* The message failed for good (reason as above). Upload thread. */
+	void (*failed)(void *ud, const char *sid, const char *wa_id, const char *reason);
+};
+
+struct media_up_opts {
+	const char *data_dir;  /* sources live in data_dir/media/out (made if missing) */
+	const char *ca_file;   /* WA_CA_FILE or NULL: for the media hosts */
+	long fetch_timeout_ms; /* a URL fetch's whole time; 0: MEDIA_FETCH_TIMEOUT_MS */
+};
+
+int media_up_start(struct store *st, const struct media_up_opts *o,
+		   const struct media_up_ops *ops, void *ud, struct media_up **out);
+/* Stops the thread (it calls ops no more); queued messages stay pending
+ * (queued again at the next start by the engine). media_up_queue may still
+ * be called until media_up_free. NULL is a no-op for both. */
+void media_up_stop(struct media_up *u);
+void media_up_free(struct media_up *u);
+/* Queues message mid of session sid (stored pending, body as above). */
+void media_up_queue(struct media_up *u, const char *sid, const char *mid);
+
+/* data_dir/media/out/{sid}.{wa_id}.bin */
+int media_up_src_path(const char *data_dir, const char *sid, const char *wa_id, char *out,
+		      size_t cap);
+/* Writes p[0..n) to wa_id's source file (a temp file, fsync, rename, fsync
+ * of the directory). Y_OK, Y_EIO, Y_ENOSPC-like errors as Y_EIO. */
+int media_up_write_src(const char *data_dir, const char *sid, const char *wa_id, const uint8_t *p,
+		       size_t n);
+/* Removes the sources of sessions that are gone (deleted with their
+ * messages); returns how many. Called by media_sweep. */
+int media_up_sweep(struct store *st, const char *data_dir);
+
+/* The mimetype the first bytes p[0..n) show (n >= 12 recommended):
+ * image/jpeg, image/png, image/webp, image/gif, video/mp4, audio/ogg,
+ * audio/mpeg, application/pdf; NULL when none of them. */
+const char *media_sniff(const uint8_t *p, size_t n);
+/*
+ * Checks a kind's mimetype: given (the caller's, may be NULL) against
+ * sniffed (media_sniff's, may be NULL). *use gets the mimetype to send
+ * (given, else sniffed, else a default for documents). Returns NULL when
+ * fine, else why not ("mimetype contradicts the file's bytes (image/png)",
+ * "an image must be an image/ type", "cannot tell the mimetype; give one").
+ * why_buf holds the message.
+ */
+const char *media_mime_check(enum wa_media_type t, const char *given, const char *sniffed,
+			     const char **use, char *why_buf, size_t cap);
+
+#endif
