@@ -66,7 +66,17 @@ if [ ${#node_tests[@]} -gt 0 ] && [[ $parts == *" node "* ]]; then
 	out=$(YESAPP_BUILD="$B/asan" node --test --test-reporter=tap --test-concurrency=1 --test-force-exit \
 		"${node_tests[@]}" 2>&1); rc=$?
 	printf '%s\n' "$out" | grep -E '^(not ok|# (pass|fail|tests))|^ *not ok' || true
-	if [ $rc != 0 ]; then printf '%s\n' "$out" | tail -n 80; fi
+	# the whole TAP output is kept; a failure prints each failing test's own
+	# diagnostics (its YAML block), not only the end of the run
+	printf '%s\n' "$out" > "$B/node-tests.log"
+	if [ $rc != 0 ]; then
+		printf '%s\n' "$out" | awk '
+			/^(    )?not ok / { p = 1; n = 0; print; next }
+			p && /^(    )?(ok|not ok|# Subtest)/ { p = 0 }
+			p && n++ < 60 { print }'
+		printf '%s\n' "$out" | tail -n 20
+		echo "(the whole node output: $B/node-tests.log)"
+	fi
 	p=$(printf '%s\n' "$out" | sed -n 's/^# pass \([0-9]*\)$/\1/p' | tail -n 1)
 	f=$(printf '%s\n' "$out" | sed -n 's/^# fail \([0-9]*\)$/\1/p' | tail -n 1)
 	count "node" "${p:-0} passed, ${f:-1} failed" "$rc"
