@@ -64,6 +64,7 @@ enum cmd_kind {
 	CMD_SEND,       /* a message accepted (stored pending): queue it */
 	CMD_SIG_DURABLE,/* the worker flushed Signal state: release held messages */
 	CMD_MSG_STORED, /* an inbound message (wa_id) is committed: receipt and ack now */
+	CMD_SENT_SAVED, /* an outbound message's "sent" (wa_id) is committed: its slot is free */
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
 	CMD_MEDIA_CONN, /* the uploader needs the session's media_conn */
 	CMD_ABOUT,      /* set our about text (assertion = the text) */
@@ -161,6 +162,7 @@ struct omsg {
 	uint8_t *pb;    /* a packed media Message (media_send.c), else NULL: a text or a kind */
 	size_t pb_len;
 	char *src;      /* its source file, removed once the message is acked */
+	bool acked;     /* the server acked it; kept (in inflight) until "sent" is committed */
 };
 
 /* A session's media_conn (loop writes, uploader reads; under mc_mu). */
@@ -186,7 +188,10 @@ struct esess {
 	struct wa_signal_store *sigstore;
 	/* outbound queue (FIFO) and what the client holds */
 	struct omsg *q_head, *q_tail;
-	struct omsg *inflight;  /* handed to the client, oldest first */
+	/* handed to the client, until its "sent" is committed
+	 * (acked ones too: a crash before the commit sends those again, so
+	 * ENGINE_INFLIGHT_MAX bounds what a crash can repeat) */
+	struct omsg *inflight;
 	struct omsg *rq_head, *rq_tail; /* back from a lost connection, in order */
 	size_t nq;
 	double tokens;          /* RATE_LIMIT_MESSAGES bucket */
@@ -758,6 +763,11 @@ static void on_sent(struct wa_client *cl, const char *wa_id, int err, const char
 
 	if (!m)
 		return;
+	if (m->acked) { /* reported already: waits for its commit */
+		m->next = x->inflight;
+		x->inflight = m;
+		return;
+	}
 	if (err == Y_ECLOSED && !x->forgotten && !x->e->stopping) {
 		/* not acked before the connection went: again, same id, in order */
 		if (x->rq_tail)
@@ -770,9 +780,26 @@ static void on_sent(struct wa_client *cl, const char *wa_id, int err, const char
 	}
 	if (err != Y_ECLOSED)
 		post_status(x->e, x->id, &wa_id, 1, err ? "failed" : "sent", err ? reason : NULL);
-	if (m->src) /* a media message's source: no more use for it */
+	if (m->src) { /* a media message's source: no more use for it */
 		unlink(m->src);
-	omsg_free_list(m);
+		free(m->src);
+		m->src = NULL;
+	}
+	if (err || x->forgotten || x->e->stopping) {
+		omsg_free_list(m);
+		return;
+	}
+	/* acked: its slot stays taken until the worker has committed "sent"
+	 * (CMD_SENT_SAVED), so a pending row never has a twin on the loop */
+	m->acked = true;
+	free(m->text);
+	free(m->type);
+	free(m->body);
+	free(m->pb);
+	m->text = m->type = m->body = NULL;
+	m->pb = NULL;
+	m->next = x->inflight;
+	x->inflight = m;
 }
 
 static void on_receipt(struct wa_client *cl, const char *from, const char *type,
@@ -1422,6 +1449,20 @@ static void run_cmd(struct engine *e, struct cmd *c)
 		if (x && !x->forgotten)
 			wa_client_message_stored(x->cl, c->wa_id);
 		break;
+	case CMD_SENT_SAVED:
+		if (x) {
+			struct omsg *m = list_take(&x->inflight, c->wa_id);
+
+			if (m && !m->acked) { /* not this one: the id went out again */
+				m->next = x->inflight;
+				x->inflight = m;
+			} else if (m) {
+				omsg_free_list(m);
+				if (x->q_head || x->rq_head)
+					drain_mark(e, x);
+			}
+		}
+		break;
 	case CMD_SIG_DURABLE:
 		for (size_t i = 0; i < ESESS_BUCKETS; i++)
 			for (struct esess *y = e->sess[i]; y; y = y->next)
@@ -1803,6 +1844,16 @@ static void run_job(struct engine *e, struct job *j)
 				rc = r;
 			if (r == Y_OK && !strcmp(j->msg_status, "sent"))
 				ymetric_inc(YM_MESSAGES_SENT);
+			if (!strcmp(j->msg_status, "sent")) { /* committed or not, its slot is free */
+				struct cmd *c = calloc(1, sizeof(*c));
+
+				if (c) {
+					c->kind = CMD_SENT_SAVED;
+					snprintf(c->id, sizeof(c->id), "%s", j->id);
+					snprintf(c->wa_id, sizeof(c->wa_id), "%s", j->wa_ids[i]);
+					post_cmd(e, c);
+				}
+			}
 			else if (r == Y_OK && !strcmp(j->msg_status, "failed"))
 				ymetric_inc_label(YMF_MESSAGES_FAILED, j->reason);
 		}

@@ -25,12 +25,15 @@
  * Messages: send_text (an HTTP thread) stores the message pending with its
  * WhatsApp id fixed, commits, then queues CMD_SEND. Each session has one
  * FIFO on the loop, drained at rate_per_min into the client (at most
- * ENGINE_INFLIGHT_MAX unacknowledged); a message whose connection went
- * before the server's ack goes first again under the same id. Status
+ * ENGINE_INFLIGHT_MAX whose "sent" is not yet committed, acked or not:
+ * so a crash can send at most that many again, under their same ids); a
+ * message whose connection went before the server's ack goes first again
+ * under the same id. Status
  * changes (sent, delivered, read, failed) and received messages go to the
  * worker as jobs (J_MSG_STATUS, J_MSG_IN), never to SQLite from the loop.
  * A (re)started session's pending messages are loaded with its credentials.
- * Signal state is in memory for now (see signal_store_for in engine.c).
+ * Signal state lives in the store behind a cache (service/signal_db.h)
+ * when db_url is set, else in memory (signal_store_for in engine.c).
  */
 #ifndef YESAPP_SERVICE_ENGINE_H
 #define YESAPP_SERVICE_ENGINE_H
