@@ -7,6 +7,7 @@
  * ends the request's "in flight" count used by graceful shutdown.
  */
 #include "http/http.h"
+#include "http/gate.h"
 #include "http/ratelimit.h"
 #include "util/buf.h"
 #include "util/cidr.h"
@@ -14,6 +15,7 @@
 #include "util/log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
@@ -56,6 +58,9 @@
 #define URI_MAX (8u << 10)           /* bytes of the request target */
 #define HEADERS_MAX (16u << 10)      /* bytes of all header lines */
 #define MHD_POOL_BYTES (64u << 10)
+/* The gate (gate.h) judges a connection's first head up to this size, below
+ * the pool, so no head reaches libmicrohttpd's own 431 page. */
+#define GATE_HEAD_MAX (48u << 10)
 
 /* Request durations for /metrics: one histogram per (route, status class),
  * the last route slot for requests that matched no route. */
@@ -72,6 +77,7 @@ struct hist {
 
 struct http_server {
 	struct MHD_Daemon *d;
+	struct http_gate *gate;      /* owns the listening socket; NULL over TLS */
 	struct hist *hist;           /* (nroutes + 1) * HIST_CLASSES */
 	struct http_server_opts o;
 	char *cors;                  /* owned copy of o.cors_origins, NULL if none */
@@ -1433,6 +1439,32 @@ static char *read_file(const char *path)
 	return (char *)ybuf_detach(&b, &n);
 }
 
+/* A listening socket on ai (non-blocking), or -errno. */
+static int listen_socket(const struct addrinfo *ai)
+{
+	int one = 1, fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* The gate's thread: a connection whose first head is well-formed. */
+static void gate_pass(void *arg, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *srv = arg;
+
+	if (MHD_add_connection(srv->d, fd, addr, addrlen) != MHD_YES) /* fd closed by it */
+		LOG_WARN("http: a connection was not taken", "{s:s}", "error", strerror(errno));
+}
+
 int http_server_start(const struct http_server_opts *opts, struct http_server **out)
 {
 	struct http_server *srv;
@@ -1441,7 +1473,7 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
-	int rc;
+	int rc, lfd = -1;
 
 	*out = NULL;
 	if (!opts->routes || !opts->host || opts->port < 0 || opts->port > 65535 ||
@@ -1515,9 +1547,23 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key },
 		{ MHD_OPTION_END, 0, NULL },
 	};
+	/* plain HTTP: the gate listens and hands each connection over */
+	if (!srv->tls_cert && (lfd = listen_socket(ai)) < 0) {
+		freeaddrinfo(ai);
+		LOG_ERROR("cannot listen", "{s:s, s:i, s:s}", "host", opts->host, "port", opts->port,
+			  "error", strerror(-lfd));
+		rc = Y_EIO;
+		goto fail;
+	}
+	if (lfd >= 0)
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	struct MHD_OptionItem sock_opts[] = {
+		{ lfd >= 0 ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	srv->d = MHD_start_daemon(
 		flags, (uint16_t)opts->port, NULL, NULL, on_request, srv,
-		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		MHD_OPTION_ARRAY, sock_opts,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
@@ -1529,11 +1575,28 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 	freeaddrinfo(ai);
 	if (!srv->d) {
 		LOG_ERROR("cannot listen", "{s:s, s:i}", "host", opts->host, "port", opts->port);
+		if (lfd >= 0)
+			close(lfd);
 		rc = Y_EIO;
 		goto fail;
 	}
-	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : opts->port;
+	if (lfd >= 0) {
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+
+		srv->port = getsockname(lfd, (struct sockaddr *)&sa, &salen) ? opts->port
+			    : sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+						       : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+		rc = http_gate_start(lfd, GATE_HEAD_MAX, CONNECTION_LIMIT, CONNECTION_TIMEOUT_S,
+				     gate_pass, srv, &srv->gate);
+		if (rc) {
+			close(lfd);
+			goto fail;
+		}
+	} else {
+		info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+		srv->port = info ? info->port : opts->port;
+	}
 	*out = srv;
 	return Y_OK;
 fail:
@@ -1552,6 +1615,7 @@ void http_server_quiesce(struct http_server *srv)
 
 	if (atomic_exchange(&srv->quiesced, 1))
 		return;
+	http_gate_quiesce(srv->gate);
 	fd = MHD_quiesce_daemon(srv->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
@@ -1575,6 +1639,7 @@ void http_server_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
+	http_gate_free(srv->gate); /* first: it hands connections to srv->d */
 	if (srv->d)
 		MHD_stop_daemon(srv->d);
 	http_ratelimit_free(srv->rl);

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -201,6 +202,78 @@ test('an oversized request target or header block gets a JSON 414 / 431 in Node 
       'print(r.status_code, r.json()["error"])\n';
     const out = await python(py, [`${srv.base}/api/v1/sessions`, srv.key]);
     assert.equal(out, '431 HEADERS_TOO_LARGE', 'a python3 with requests (scripts/deps.sh installs it)');
+    assert.equal((await req(srv, 'GET', '/health')).status, 200);
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+// What libmicrohttpd would answer by itself (an HTML page, or silence) is
+// answered by the gate in front of it (src/http/gate.h) with our JSON and
+// X-Request-Id; read here by raw Node sockets, curl and Python.
+test('a broken request line or header, an HTTP/2 preface, a head past 48 KiB: our JSON error in Node, curl and Python', async () => {
+  const srv = await startServer();
+  const rawReq = (bytes) => new Promise((resolve, reject) => {
+    const s = net.connect(srv.port, '127.0.0.1');
+    let data = '';
+    s.setEncoding('latin1');
+    s.on('connect', () => s.write(bytes, 'latin1'));
+    s.on('data', (d) => { data += d; });
+    s.on('close', () => resolve(data));
+    s.on('error', (e) => (data ? resolve(data) : reject(e)));
+    setTimeout(() => { s.destroy(); resolve(data); }, 5000);
+  });
+  const parse = (text) => {
+    const end = text.indexOf('\r\n\r\n');
+    return { status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1]), head: text.slice(0, end),
+      body: JSON.parse(text.slice(end + 4)) };
+  };
+  try {
+    for (const [bytes, status, code] of [
+      ['GARBAGE\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      ['GET /health\r\nX-Request-Id: mine-1\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      ['GET /health HTTP/1.1\r\nX-Request-Id: mine-1\r\nno colon\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      ['POST /api/v1/sessions HTTP/1.1\r\nX-Request-Id: mine-1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}', 400, 'INVALID_CONTENT_LENGTH'],
+      ['GET /health HTTP/1.1\r\nX-Request-Id: mine-1\r\nContent-Length: abc\r\n\r\n', 400, 'INVALID_CONTENT_LENGTH'],
+      ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505, 'HTTP_VERSION_NOT_SUPPORTED'],
+      [`GET /health HTTP/1.1\r\nX-Request-Id: mine-1\r\nX-Big: ${'q'.repeat(60000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+      [`GET /${'p'.repeat(60000)} HTTP/1.1\r\n\r\n`, 414, 'URI_TOO_LONG'],
+    ]) {
+      const text = await rawReq(bytes);
+      const r = parse(text);
+      assert.equal(r.status, status, text.slice(0, 200));
+      const headers = new Headers(r.head.split('\r\n').slice(1).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+      assertError({ status: r.status, body: r.body, headers, text }, status, code);
+      assert.match(r.head, /\r\nContent-Type: application\/json/);
+      assert.match(r.head, /\r\nConnection: close/);
+      if (bytes.includes('mine-1')) assert.match(r.head, /\r\nX-Request-Id: mine-1\r?$/m);
+      else assert.match(r.head, /\r\nX-Request-Id: [0-9a-f-]{36}/);
+    }
+    // curl: a header name with a space, a target with a space, a 70 KB header
+    for (const [args, status, code] of [
+      [['-H', 'Bad Name: y', `${srv.base}/health`], 400, 'MALFORMED_REQUEST'],
+      [['--request-target', '/he alth', `${srv.base}/health`], 400, 'MALFORMED_REQUEST'],
+      [['-H', `X-Big: ${'c'.repeat(70000)}`, `${srv.base}/health`], 431, 'HEADERS_TOO_LARGE'],
+    ]) {
+      const c = await run('curl', ['-sS', '-w', '\n%{http_code}', ...args]);
+      const lines = c.stdout.trimEnd().split('\n');
+      assert.equal(lines.at(-1), String(status), c.stdout + c.stderr);
+      assert.equal(JSON.parse(lines.slice(0, -1).join('\n')).error, code);
+    }
+    // Python: http.client reads the answer to raw bytes; requests sends a 70 KB header
+    const py = 'import socket, http.client, json, sys, requests\n' +
+      'port = int(sys.argv[1])\n' +
+      'for raw in (b"GARBAGE\\r\\n\\r\\n", b"GET / HTTP/1.1\\r\\nBad Name: y\\r\\n\\r\\n"):\n' +
+      '    s = socket.create_connection(("127.0.0.1", port)); s.sendall(raw)\n' +
+      '    r = http.client.HTTPResponse(s); r.begin()\n' +
+      '    print(r.status, json.loads(r.read())["error"], bool(r.getheader("X-Request-Id")))\n' +
+      '    s.close()\n' +
+      'r = requests.get("http://127.0.0.1:%d/health" % port, headers={"X-Big": "c" * 70000})\n' +
+      'print(r.status_code, r.json()["error"], bool(r.headers.get("X-Request-Id")))\n';
+    const out = await python(py, [String(srv.port)]);
+    assert.equal(out, '400 MALFORMED_REQUEST True\n400 MALFORMED_REQUEST True\n431 HEADERS_TOO_LARGE True',
+      'a python3 with requests (scripts/deps.sh installs it)');
+    // and the server still serves
     assert.equal((await req(srv, 'GET', '/health')).status, 200);
   } finally {
     await stopServer(srv);

@@ -194,8 +194,21 @@ test('protocol garbage is refused (4xx, 505 or a close) and does not crash the s
     `GET /api/v1/sessions HTTP/1.1\r\nHost: x\r\nX-API-Key: ${'k'.repeat(5000)}\r\n\r\n`,
     'GET /' + 'a'.repeat(20000) + ' HTTP/1.1\r\nHost: x\r\n\r\n',
     'BREW /health HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /health\r\n\r\n',
+    'GET /he alth HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /health HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n',
+    'POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello',
+    'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'z'.repeat(70000)}\r\n\r\n`,
   ]) {
-    assertRefused(await rawClosed(bytes, { waitMs: 1500 }), JSON.stringify(bytes.slice(0, 40)));
+    const what = JSON.stringify(bytes.slice(0, 40));
+    const got = await rawClosed(bytes, { waitMs: 1500 });
+    assertRefused(got, what);
+    // every one answered (the gate: docs/http.md), as our JSON error with an id
+    const r = parseRaw(got.text);
+    assert.ok(r.body && typeof r.body.error === 'string' && typeof r.body.message === 'string' &&
+      typeof r.body.details === 'object', `${what}: a JSON error body: ${got.text.slice(0, 300)}`);
+    assert.match(r.head, /\r\nX-Request-Id: \S+/i, what);
   }
   assert.equal((await req(srv, 'GET', '/health')).status, 200);
 });
