@@ -2167,6 +2167,9 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 	if (rc)
 		return rc;
 	/* stored: from here on the message exists even if the loop never sees it */
+	/* read back before it is queued: the answer shows it as accepted
+	 * (pending), not as whatever the loop made of it a moment later */
+	rc = store_message_get(e->st, session_id, m.id, out);
 	c = calloc(1, sizeof(*c));
 	om = calloc(1, sizeof(*om));
 	if (c && om && (!o->text || (om->text = strdup(o->text))) &&
@@ -2184,7 +2187,7 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 		omsg_free_list(om);
 		free(c);
 	}
-	return store_message_get(e->st, session_id, m.id, out);
+	return rc;
 }
 
 static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
@@ -2243,8 +2246,9 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 			unlink(src);
 		return rc;
 	}
+	rc = store_message_get(e->st, session_id, m.id, out); /* as accepted: before the upload */
 	media_up_queue(e->up, session_id, m.id); /* stored: the upload may come later */
-	return store_message_get(e->st, session_id, m.id, out);
+	return rc;
 }
 
 static int op_about(void *eng, const char *session_id, const char *text)
