@@ -395,6 +395,7 @@ out:
 struct thumb {
 	uint32_t sw, sh, tw, th, y;
 	uint32_t *acc; /* tw * th * 4: r, g, b, count */
+	int orient;    /* EXIF orientation 2..8 to apply when encoding; else as stored */
 };
 
 static void thumb_size(uint32_t w, uint32_t h, uint32_t *tw, uint32_t *th)
@@ -485,12 +486,12 @@ struct jenc {
 	unsigned long len;
 };
 
-static void jenc_work(struct jenc *d, const struct thumb *t)
+static void jenc_work(struct jenc *d, uint32_t w, uint32_t h)
 {
 	jpeg_create_compress(&d->c);
 	jpeg_mem_dest(&d->c, &d->out, &d->len);
-	d->c.image_width = t->tw;
-	d->c.image_height = t->th;
+	d->c.image_width = w;
+	d->c.image_height = h;
 	d->c.input_components = 3;
 	d->c.in_color_space = JCS_RGB;
 	jpeg_set_defaults(&d->c);
@@ -498,31 +499,54 @@ static void jenc_work(struct jenc *d, const struct thumb *t)
 	d->c.optimize_coding = TRUE;
 	jpeg_start_compress(&d->c, TRUE);
 	while (d->c.next_scanline < d->c.image_height) {
-		JSAMPROW r = d->rgb + (size_t)d->c.next_scanline * t->tw * 3;
+		JSAMPROW r = d->rgb + (size_t)d->c.next_scanline * w * 3;
 
 		jpeg_write_scanlines(&d->c, &r, 1);
 	}
 	jpeg_finish_compress(&d->c);
 }
 
-/* The averaged thumbnail as a JPEG into m->thumb. */
+/* Where displayed pixel (x, y) of an image stored w x h with EXIF
+ * orientation o is stored. */
+static size_t oriented(int o, uint32_t w, uint32_t h, uint32_t x, uint32_t y)
+{
+	uint32_t sx = x, sy = y;
+
+	switch (o) {
+	case 2: sx = w - 1 - x; break;
+	case 3: sx = w - 1 - x, sy = h - 1 - y; break;
+	case 4: sy = h - 1 - y; break;
+	case 5: sx = y, sy = x; break;
+	case 6: sx = y, sy = h - 1 - x; break;
+	case 7: sx = w - 1 - y, sy = h - 1 - x; break;
+	case 8: sx = w - 1 - y, sy = x; break;
+	default: break;
+	}
+	return (size_t)sy * w + sx;
+}
+
+/* The averaged thumbnail, turned as its orientation says, as a JPEG into
+ * m->thumb. */
 static int thumb_encode(const struct thumb *t, struct media_meta *m)
 {
 	struct jenc *d = calloc(1, sizeof(*d));
-	size_t n = (size_t)t->tw * t->th;
+	bool turned = t->orient >= 5 && t->orient <= 8;
+	uint32_t w = turned ? t->th : t->tw, h = turned ? t->tw : t->th;
 	int rc = Y_ENOMEM;
 
-	if (!d || !(d->rgb = malloc(n * 3)))
+	if (!d || !(d->rgb = malloc((size_t)w * h * 3)))
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const uint32_t *a = t->acc + i * 4;
+	for (uint32_t y = 0; y < h; y++)
+		for (uint32_t x = 0; x < w; x++) {
+			const uint32_t *a = t->acc + oriented(t->orient, t->tw, t->th, x, y) * 4;
+			uint8_t *o = d->rgb + ((size_t)y * w + x) * 3;
 
-		for (int c = 0; c < 3; c++)
-			d->rgb[i * 3 + c] = (uint8_t)(a[3] ? (a[c] + a[3] / 2) / a[3] : 255);
-	}
+			for (int c = 0; c < 3; c++)
+				o[c] = (uint8_t)(a[3] ? (a[c] + a[3] / 2) / a[3] : 255);
+		}
 	d->c.err = j_err(&d->e);
 	if (setjmp(d->e.jb) == 0) {
-		jenc_work(d, t);
+		jenc_work(d, w, h);
 		m->thumb = d->out;
 		m->thumb_len = d->len;
 		d->out = NULL;
@@ -576,9 +600,55 @@ static void j_progress(j_common_ptr c)
 		j_exit(c);
 }
 
+static uint32_t exif_u(const uint8_t *p, bool le, int n)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (uint32_t)p[le ? i : n - 1 - i] << (8 * i);
+	return v;
+}
+
+/* The Orientation tag (0x0112) of IFD0 in an APP1 "Exif" payload; 1 when
+ * none or damaged. */
+static int exif_orientation(const uint8_t *p, size_t n)
+{
+	const uint8_t *t = p + 6;
+	size_t tn, ifd, cnt;
+	bool le;
+
+	if (n < 6 + 8 || memcmp(p, "Exif\0\0", 6))
+		return 1;
+	tn = n - 6;
+	if (!memcmp(t, "II*\0", 4))
+		le = true;
+	else if (!memcmp(t, "MM\0*", 4))
+		le = false;
+	else
+		return 1;
+	ifd = exif_u(t + 4, le, 4);
+	if (ifd > tn || tn - ifd < 2)
+		return 1;
+	cnt = exif_u(t + ifd, le, 2);
+	for (size_t i = 0; i < cnt && i < 256; i++) {
+		size_t at = ifd + 2 + i * 12;
+		uint32_t v;
+
+		if (at > tn || tn - at < 12)
+			return 1;
+		if (exif_u(t + at, le, 2) != 0x0112 || exif_u(t + at + 2, le, 2) != 3)
+			continue;
+		v = exif_u(t + at + 8, le, 2);
+		return v >= 1 && v <= 8 ? (int)v : 1;
+	}
+	return 1;
+}
+
 static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
 		      struct media_meta *m)
 {
+	int orient = 1;
+
 	uint32_t w, h, tw, th, lng, tl;
 	unsigned denom = 1;
 
@@ -587,11 +657,18 @@ static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
 	d->pm.progress_monitor = j_progress;
 	d->c.progress = &d->pm;
 	jpeg_stdio_src(&d->c, f);
+	jpeg_save_markers(&d->c, JPEG_APP0 + 1, 0xffff);
 	jpeg_read_header(&d->c, TRUE);
 	w = d->c.image_width, h = d->c.image_height;
 	if (!w || !h || (uint64_t)w * h > max_pixels)
 		return;
-	m->width = w, m->height = h;
+	for (jpeg_saved_marker_ptr k = d->c.marker_list; k && orient == 1; k = k->next)
+		orient = exif_orientation(k->data, k->data_length);
+	/* as shown: a photo stored turned 90 or 270 degrees */
+	if (orient >= 5)
+		m->width = h, m->height = w;
+	else
+		m->width = w, m->height = h;
 	d->b.rc = Y_OK;
 	if (!want)
 		return;
@@ -614,6 +691,7 @@ static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
 						      d->c.output_height) ||
 	    !(d->b.px = malloc((size_t)d->c.output_width * 3)))
 		return;
+	d->b.t.orient = orient;
 	while (d->c.output_scanline < d->c.output_height) {
 		JSAMPROW r = d->b.px;
 

@@ -35,7 +35,7 @@
 #define MEDIA_META_MAX_SCANS 200                     /* progressive JPEG scans */
 #define MEDIA_META_MAX_BOXES 4096                    /* MP4 boxes read per level */
 #define MEDIA_META_WAVE_LEN 64
-#define MEDIA_META_WAVE_MAX_SECONDS 900
+#define MEDIA_META_WAVE_MAX_SECONDS 300
 
 struct media_meta {
 	uint32_t width, height; /* 0 when unknown (both or neither) */

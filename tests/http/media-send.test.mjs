@@ -138,6 +138,8 @@ async function assertDecrypts(v, B, waId, f) {
 
 const realMedia = () => [
   { kind: 'image', bytes: mkmedia('jpeg', 640, 480), expectMime: 'image/jpeg', caption: 'a photo', meta: { width: 640, height: 480, thumb: { width: 64, height: 48 } } },
+  // a phone photo stored landscape, shown portrait (Exif Orientation 6)
+  { kind: 'image', bytes: mkmedia('jpeg', 640, 480, 6), expectMime: 'image/jpeg', meta: { width: 480, height: 640, thumb: { width: 48, height: 64 } } },
   { kind: 'image', bytes: mkmedia('png', 300, 600), meta: { width: 300, height: 600, thumb: { width: 32, height: 64 } } },
   { kind: 'sticker', bytes: mkmedia('webp', 512, 512), meta: { width: 512, height: 512 } },
   { kind: 'video', bytes: mkmedia('mp4', 1280, 720, 12.6), meta: { width: 1280, height: 720, seconds: 13 } },

@@ -63,7 +63,9 @@ static inline uint8_t *mk_gradient(uint32_t w, uint32_t h, int bpp, uint8_t alph
 	return px;
 }
 
-static inline uint8_t *mk_jpeg(uint32_t w, uint32_t h, bool progressive, size_t *len)
+/* orient 2..8: an Exif APP1 (big-endian TIFF) with that Orientation */
+static inline uint8_t *mk_jpeg_o(uint32_t w, uint32_t h, bool progressive, int orient,
+				 size_t *len)
 {
 	struct jpeg_compress_struct c;
 	struct jpeg_error_mgr e;
@@ -83,6 +85,13 @@ static inline uint8_t *mk_jpeg(uint32_t w, uint32_t h, bool progressive, size_t 
 	if (progressive)
 		jpeg_simple_progression(&c);
 	jpeg_start_compress(&c, TRUE);
+	if (orient > 1) {
+		uint8_t exif[] = { 'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, '*', 0, 0, 0, 8,
+				   0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (uint8_t)orient, 0, 0,
+				   0, 0, 0, 0 };
+
+		jpeg_write_marker(&c, JPEG_APP0 + 1, exif, sizeof(exif));
+	}
 	while (c.next_scanline < h) {
 		JSAMPROW r = px + (size_t)c.next_scanline * w * 3;
 
@@ -93,6 +102,11 @@ static inline uint8_t *mk_jpeg(uint32_t w, uint32_t h, bool progressive, size_t 
 	free(px);
 	*len = n;
 	return out;
+}
+
+static inline uint8_t *mk_jpeg(uint32_t w, uint32_t h, bool progressive, size_t *len)
+{
+	return mk_jpeg_o(w, h, progressive, 1, len);
 }
 
 static inline void mk_png_write(png_structp p, png_bytep d, png_size_t n)

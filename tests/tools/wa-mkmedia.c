@@ -1,6 +1,7 @@
 /*
  * Writes a small real media file (tests/tools/mkmedia.h) for the HTTP tests:
  *   wa-mkmedia jpeg|png|webp W H OUT
+ *   wa-mkmedia jpeg W H ORIENT OUT      (with an Exif Orientation 2..8)
  *   wa-mkmedia mp4 W H SECONDS OUT     (a video trak W x H and a sound trak)
  *   wa-mkmedia opus FRAMES OUT         (20 ms frames of a rising tone)
  */
@@ -15,6 +16,9 @@ int main(int argc, char **argv)
 
 	if (argc == 5 && !strcmp(argv[1], "jpeg"))
 		p = mk_jpeg((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), false, &n);
+	else if (argc == 6 && !strcmp(argv[1], "jpeg"))
+		p = mk_jpeg_o((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), false, atoi(argv[4]),
+			      &n);
 	else if (argc == 5 && !strcmp(argv[1], "png"))
 		p = mk_png((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), 255, false, &n);
 	else if (argc == 5 && !strcmp(argv[1], "webp"))
@@ -25,7 +29,8 @@ int main(int argc, char **argv)
 	else if (argc == 4 && !strcmp(argv[1], "opus"))
 		p = mk_opus((unsigned)atoi(argv[2]), &n);
 	else {
-		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | mp4 W H SECONDS OUT | "
+		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | jpeg W H ORIENT OUT | "
+				"mp4 W H SECONDS OUT | "
 				"opus FRAMES OUT\n");
 		return 2;
 	}

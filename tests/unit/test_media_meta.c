@@ -108,6 +108,53 @@ TEST(jpeg_dims_and_thumbnail)
 	check_image("jpeg 12 MP", p, n, 4000, 3000, 64, 48);
 }
 
+/* A photo stored 640 x 480 and shown turned (EXIF): the dimensions and the
+ * thumbnail as shown. */
+TEST(jpeg_exif_orientation)
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint32_t w = 0, h = 0;
+	uint8_t top[3] = { 0 }, bottom[3] = { 0 }, left[3] = { 0 }, right[3] = { 0 };
+	uint8_t *p = mk_jpeg_o(640, 480, false, 6, &n);
+
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 480);
+	CHECK_EQ_INT(m.height, 640);
+	/* turned 90 degrees clockwise: the stored bottom (green) is on the left,
+	 * the stored left (no red) on top */
+	CHECK(thumb_px(&m, &w, &h, 24, 0, top));
+	thumb_px(&m, &w, &h, 24, 63, bottom);
+	thumb_px(&m, &w, &h, 0, 32, left);
+	thumb_px(&m, &w, &h, 47, 32, right);
+	CHECK_EQ_INT(w, 48);
+	CHECK_EQ_INT(h, 64);
+	CHECK(top[0] < 60 && bottom[0] > 195);
+	CHECK(left[1] > 195 && right[1] < 60);
+	media_meta_release(&m);
+	free(p);
+	/* 3: upside down, same size; the stored right (red) is on the left */
+	p = mk_jpeg_o(640, 480, false, 3, &n);
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 640);
+	CHECK(thumb_px(&m, &w, &h, 0, 24, left));
+	CHECK_EQ_INT(w, 64);
+	CHECK(left[0] > 195);
+	media_meta_release(&m);
+	free(p);
+	/* a damaged Exif: as stored */
+	p = mk_jpeg_o(640, 480, false, 6, &n);
+	for (size_t i = 0; i + 4 < n; i++)
+		if (!memcmp(p + i, "MM\0*", 4)) {
+			p[i + 7] = 0xf0; /* IFD0 past the end */
+			break;
+		}
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 640);
+	media_meta_release(&m);
+	free(p);
+}
+
 TEST(png_and_webp_dims_and_thumbnail)
 {
 	size_t n = 0;
@@ -363,6 +410,7 @@ TEST(ogg_opus_duration_and_waveform)
 int main(void)
 {
 	RUN(jpeg_dims_and_thumbnail);
+	RUN(jpeg_exif_orientation);
 	RUN(png_and_webp_dims_and_thumbnail);
 	RUN(pixel_cap_refuses_bombs);
 	RUN(damaged_images_give_nothing);
