@@ -23,7 +23,8 @@ PORT ?= 3000
 # own copy of the protobuf-c runtime, and the first definition wins (see
 # docs/protobuf.md).
 PKGS := libmicrohttpd libuv libwebsockets openssl libprotobuf-c libsignal-protocol-c \
-	sqlite3 libcurl jansson libqrencode libpng zlib libarchive libsodium libbrotlienc
+	sqlite3 libcurl jansson libqrencode libpng zlib libarchive libsodium libbrotlienc \
+	libjpeg libwebp opusfile opus
 
 ifeq ($(MODE),asan)
   CC := gcc

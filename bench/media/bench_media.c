@@ -8,6 +8,11 @@
  *                                       a store under DIR, the media thread
  *                                       (service/media.c) downloads URL through
  *                                       libcurl, decrypts, verifies and stores it
+ *   bench_media meta JPEG PNG OGG        what the upload thread reads before sending
+ *                                       (service/media_meta.c): a JPEG's and a
+ *                                       PNG's dimensions and thumbnail, a voice
+ *                                       note's duration and waveform; prints
+ *                                       "meta-jpeg|meta-png|meta-wave <ms>"
  * Prints "<figure> <MB/s>" (MB = 10^6 bytes of plaintext) and "rss_kib <peak
  * RSS>"; exits 1 when the result is not right.
  */
@@ -19,6 +24,8 @@
 #include <unistd.h>
 
 #include "service/media.h"
+#include "service/media_meta.h"
+#include "service/media_send.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/codec.h"
@@ -150,12 +157,54 @@ static int download(char **a)
 	return 0;
 }
 
+/* One probe of file p as kind t: its milliseconds, or -1 when it did not
+ * give what it should (a thumbnail, a waveform). */
+static double meta_one(const char *p, enum wa_media_type t, bool ptt)
+{
+	FILE *f = fopen(p, "rb");
+	uint8_t head[16];
+	size_t n;
+	struct media_meta m;
+	double t0, ms;
+	bool ok;
+
+	if (!f)
+		return -1;
+	n = fread(head, 1, sizeof(head), f);
+	t0 = now_s();
+	ok = media_meta_probe(f, t, media_sniff(head, n), ptt, 0, &m) == Y_OK;
+	ms = (now_s() - t0) * 1e3;
+	ok = ok && (ptt ? m.has_waveform && m.has_seconds : m.thumb && m.width);
+	media_meta_release(&m);
+	fclose(f);
+	return ok ? ms : -1;
+}
+
+static int meta(char **a)
+{
+	static const char *names[] = { "meta-jpeg", "meta-png", "meta-wave" };
+
+	for (int i = 0; i < 3; i++) {
+		double ms = meta_one(a[i], i == 2 ? WA_MEDIA_AUDIO : WA_MEDIA_IMAGE, i == 2);
+
+		if (ms < 0) {
+			fprintf(stderr, "bench_media: %s gave no metadata\n", a[i]);
+			return 1;
+		}
+		printf("%s %.2f\n", names[i], ms);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "meta"))
+		return meta(argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "encrypt"))
 		return encrypt(argv[2], argv[3]);
 	if (argc == 8 && !strcmp(argv[1], "download"))
 		return download(argv + 2);
-	fprintf(stderr, "usage: bench_media encrypt FILE OUT | download URL KEY ENCSHA SHA LEN DIR\n");
+	fprintf(stderr, "usage: bench_media encrypt FILE OUT | download URL KEY ENCSHA SHA LEN DIR | "
+			"meta JPEG PNG OGG\n");
 	return 2;
 }

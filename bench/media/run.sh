@@ -11,6 +11,11 @@
 #       the row; peer: downloadContentFromMessage, which verifies nothing)
 #   bench media-download-rss-100mb ours=<KiB> peer=<KiB> ...  peak RSS of
 #       that download for a 100 MB file (lower is better)
+#   bench media-meta-{jpeg12mp,png3mp,wave60s} ours=<ms> ...  what the upload
+#       thread reads before sending (src/service/media_meta.c): a 4000x3000
+#       JPEG's and a 2000x1500 PNG's dimensions and 64 px thumbnail, a 60 s
+#       voice note's duration and waveform (no peer: Baileys needs jimp or
+#       sharp, and ffmpeg, which are not installed; lower is better)
 # Sending (encrypt twice + HTTPS upload to the simulator + send) is measured
 # apart, end to end through yesapp serve: bench/media/upload.mjs.
 set -euo pipefail
@@ -18,7 +23,7 @@ cd "$(dirname "$0")/../.."
 mode=${1:-quick}
 B=${2:-${YESAPP_BUILD:-build}}
 case "$mode" in quick|full) ;; *) echo "usage: $0 quick|full [BUILD_DIR]" >&2; exit 2 ;; esac
-for x in bench/bench_media tools/wa-media; do
+for x in bench/bench_media tools/wa-media tools/wa-mkmedia; do
 	[ -x "$B/$x" ] || { echo "$B/$x is missing: make bench" >&2; exit 1; }
 done
 . bench/lib.sh
@@ -68,3 +73,14 @@ bench_interleave ours=ours peer=peer
 bench_line media-encrypt encrypt MB/s fmt=%.1f
 bench_line media-download download MB/s fmt=%.1f
 bench_line media-download-rss-100mb rss100 KiB lower fmt=%.0f
+
+# sent media's metadata: ours only
+"$B/tools/wa-mkmedia" jpeg 4000 3000 "$T/m.jpg"
+"$B/tools/wa-mkmedia" png 2000 1500 "$T/m.png"
+"$B/tools/wa-mkmedia" opus 3000 "$T/m.ogg"
+meta_ours() { "$B/bench/bench_media" meta "$T/m.jpg" "$T/m.png" "$T/m.ogg"; }
+bench_interleave meta=meta_ours
+for f in jpeg:jpeg12mp png:png3mp wave:wave60s; do
+	read -r med lo hi n < <(_bench_stats meta "meta-${f%%:*}")
+	printf 'bench media-meta-%s ours=%.1fms spread_ours=%.1f..%.1f n=%d\n' "${f#*:}" "$med" "$lo" "$hi" "$n"
+done

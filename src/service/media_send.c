@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "service/media.h"
+#include "service/media_meta.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/codec.h"
@@ -36,7 +37,15 @@ struct upjob {
 	int tries;       /* uploads tried */
 	int waits;       /* media_conn waits */
 	int64_t due_ms;
+	bool probed;     /* meta is filled (once: a retry does not decode again) */
+	struct media_meta meta;
 };
+
+static void job_free(struct upjob *j)
+{
+	media_meta_release(&j->meta);
+	free(j);
+}
 
 struct media_up {
 	struct store *st;
@@ -529,6 +538,7 @@ struct outmedia {
 	enum wa_media_type type;
 	const char *mimetype, *caption, *file_name;
 	bool ptt;
+	const struct media_meta *meta; /* dimensions, seconds, thumbnail, waveform */
 	uint8_t key[WA_MEDIA_KEY_LEN];
 	struct wa_media_sums sums;
 	struct uploaded up;
@@ -550,8 +560,21 @@ static int pack_message(const struct outmedia *o, uint8_t **pb, size_t *len)
 	ProtobufCBinaryData key = BIN(o->key, 32), sha = BIN(o->sums.file_sha256, 32),
 			    esha = BIN(o->sums.file_enc_sha256, 32);
 	int64_t ts = (int64_t)time(NULL);
+	const struct media_meta *mt = o->meta;
 	int rc;
 
+/* what a recipient shows before downloading, where we know it */
+#define DIMS(x)                                                                          \
+	do {                                                                             \
+		if (mt && mt->width)                                                     \
+			(x).has_width = (x).has_height = 1, (x).width = mt->width,       \
+			(x).height = mt->height;                                         \
+	} while (0)
+#define SECONDS(x)                                                                       \
+	do {                                                                             \
+		if (mt && mt->has_seconds)                                               \
+			(x).has_seconds = 1, (x).seconds = mt->seconds;                  \
+	} while (0)
 /* what every kind carries: where, the key, both hashes, the length */
 #define COMMON(x)                                                                        \
 	do {                                                                             \
@@ -565,16 +588,25 @@ static int pack_message(const struct outmedia *o, uint8_t **pb, size_t *len)
 	case WA_MEDIA_IMAGE:
 		COMMON(im);
 		im.caption = cap;
+		DIMS(im);
+		if (mt && mt->thumb)
+			im.has_jpegthumbnail = 1, im.jpegthumbnail = BIN(mt->thumb, mt->thumb_len);
 		msg.imagemessage = &im;
 		break;
 	case WA_MEDIA_VIDEO:
 		COMMON(vm);
 		vm.caption = cap;
+		DIMS(vm);
+		SECONDS(vm);
 		msg.videomessage = &vm;
 		break;
 	case WA_MEDIA_AUDIO:
 		COMMON(am);
 		am.has_ptt = o->ptt, am.ptt = o->ptt;
+		SECONDS(am);
+		if (mt && mt->has_waveform)
+			am.has_waveform = 1,
+			am.waveform = BIN(mt->waveform, MEDIA_META_WAVE_LEN);
 		msg.audiomessage = &am;
 		break;
 	case WA_MEDIA_DOCUMENT:
@@ -585,12 +617,15 @@ static int pack_message(const struct outmedia *o, uint8_t **pb, size_t *len)
 		break;
 	case WA_MEDIA_STICKER:
 		COMMON(sm);
+		DIMS(sm);
 		msg.stickermessage = &sm;
 		break;
 	default:
 		return Y_EINVAL;
 	}
 #undef COMMON
+#undef DIMS
+#undef SECONDS
 	rc = wa_pb_pack(&msg.base, &b);
 	if (rc) {
 		ybuf_release(&b);
@@ -673,6 +708,17 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 		snprintf(why, cap, "media: %s", mwhy);
 		goto out;
 	}
+	if (!j->probed) { /* before media_conn: a wait or retry does not decode again */
+		FILE *mf = fopen(src, "rb");
+
+		if (!mf || media_meta_probe(mf, o.type, media_sniff(head, (size_t)hn), o.ptt, 0,
+					    &j->meta))
+			LOG_WARN("media meta not read", "{s:s}", "id", j->mid);
+		if (mf)
+			fclose(mf);
+		j->probed = true;
+	}
+	o.meta = &j->meta;
 	rc = u->ops->conn(u->ud, j->sid, &mc);
 	if (rc) {
 		j->waits++;
@@ -814,7 +860,7 @@ static void *run(void *arg)
 			pthread_mutex_lock(&u->mu);
 			append(u, j);
 		} else {
-			free(j);
+			job_free(j);
 			pthread_mutex_lock(&u->mu);
 		}
 		ylog_set_session(NULL);
@@ -894,7 +940,7 @@ void media_up_free(struct media_up *u)
 		struct upjob *j = u->head;
 
 		u->head = j->next;
-		free(j);
+		job_free(j);
 	}
 	pthread_mutex_destroy(&u->mu);
 	pthread_cond_destroy(&u->cv);

@@ -11,7 +11,9 @@
  * POST: never the whole file in memory); POSTs it to
  * https://{host}/mms/{type}/{token}?auth=&token=; then gives the engine the
  * packed Message (url, direct path, media key, both hashes, length,
- * mimetype, caption, file name, ptt) to send as a text is sent. A failure
+ * mimetype, caption, file name, ptt, and what service/media_meta.h read
+ * from the file once per message: width/height, seconds, jpegThumbnail,
+ * waveform) to send as a text is sent. A failure
  * ends the message failed with a reason ("media: fetch failed: HTTP 404",
  * "media: upload failed: ...", ...). A session not connected yet, or a
  * media_conn not answered yet, is waited for (tried again every 1..5 s).

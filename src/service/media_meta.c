@@ -1,0 +1,942 @@
+/*
+ * Sent media's dimensions, durations, thumbnail and waveform (see
+ * media_meta.h). Images through libjpeg(-turbo), libpng and libwebp, a JPEG
+ * thumbnail made by a box filter over the (scaled) decoded rows; MP4 and
+ * Ogg read by hand, box and page headers bounds-checked against the file;
+ * Opus decoded by libopusfile.
+ */
+#include "service/media_meta.h"
+
+#include <jpeglib.h>
+#include <opusfile.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <webp/decode.h>
+
+#include "util/err.h"
+
+void media_meta_release(struct media_meta *m)
+{
+	if (!m)
+		return;
+	free(m->thumb);
+	m->thumb = NULL;
+	m->thumb_len = 0;
+}
+
+/* ---- file helpers ---- */
+
+static int64_t file_size(FILE *f)
+{
+	off_t n;
+
+	if (fseeko(f, 0, SEEK_END))
+		return -1;
+	n = ftello(f);
+	return n < 0 ? -1 : (int64_t)n;
+}
+
+/* Reads exactly n bytes at off. */
+static bool read_at(FILE *f, uint64_t off, void *p, size_t n)
+{
+	if (off > (uint64_t)INT64_MAX || fseeko(f, (off_t)off, SEEK_SET))
+		return false;
+	return fread(p, 1, n, f) == n;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* dur / scale rounded to the nearest second (at least 1 when dur > 0);
+ * false when it does not fit. */
+static bool to_seconds(uint64_t dur, uint64_t scale, uint32_t *out)
+{
+	uint64_t q, r;
+
+	if (!scale)
+		return false;
+	q = dur / scale;
+	r = dur % scale;
+	if (r >= scale - r)
+		q++;
+	if (!q && dur)
+		q = 1;
+	if (q > UINT32_MAX)
+		return false;
+	*out = (uint32_t)q;
+	return true;
+}
+
+/* ---- MP4 / MOV ---- */
+
+#define FOURCC(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+
+struct box {
+	uint32_t type;
+	uint64_t start, body, end; /* the box, its payload, its end */
+};
+
+/* The box at off inside [off, end): false when it does not fit. */
+static bool box_at(FILE *f, uint64_t off, uint64_t end, struct box *b)
+{
+	uint8_t h[16];
+	uint64_t size;
+
+	if (end < off || end - off < 8 || !read_at(f, off, h, 8))
+		return false;
+	size = be32(h);
+	b->type = be32(h + 4);
+	b->start = off;
+	b->body = off + 8;
+	if (size == 1) {
+		if (end - off < 16 || !read_at(f, off + 8, h + 8, 8))
+			return false;
+		size = be64(h + 8);
+		b->body = off + 16;
+	} else if (size == 0) {
+		size = end - off; /* to the end of its parent */
+	}
+	if (size < b->body - off || size > end - off)
+		return false;
+	b->end = off + size;
+	return true;
+}
+
+/* The first box of type in [off, end), false when none. */
+static bool find_box(FILE *f, uint64_t off, uint64_t end, uint32_t type, struct box *out)
+{
+	struct box b;
+
+	for (int n = 0; n < MEDIA_META_MAX_BOXES && box_at(f, off, end, &b); n++) {
+		if (b.type == type) {
+			*out = b;
+			return true;
+		}
+		off = b.end;
+	}
+	return false;
+}
+
+/* A full box's (mvhd, mdhd) timescale and duration; false when damaged. */
+static bool read_times(FILE *f, const struct box *b, uint64_t *scale, uint64_t *dur)
+{
+	uint8_t p[32];
+	uint64_t len = b->end - b->body;
+
+	if (len < 4 || !read_at(f, b->body, p, 4))
+		return false;
+	if (p[0] == 1) {
+		if (len < 32 || !read_at(f, b->body, p, 32))
+			return false;
+		*scale = be32(p + 20);
+		*dur = be64(p + 24);
+		return true;
+	}
+	if (len < 20 || !read_at(f, b->body, p, 20))
+		return false;
+	*scale = be32(p + 12);
+	*dur = be32(p + 16);
+	if (*dur == UINT32_MAX)
+		*dur = UINT64_MAX; /* "unknown" */
+	return true;
+}
+
+struct trak {
+	bool video;
+	uint32_t width, height;
+	uint64_t scale, dur;
+	bool has_times;
+};
+
+static void read_trak(FILE *f, const struct box *t, struct trak *k)
+{
+	struct box b, md;
+	uint8_t p[96];
+
+	memset(k, 0, sizeof(*k));
+	if (find_box(f, t->body, t->end, FOURCC('t', 'k', 'h', 'd'), &b)) {
+		uint64_t len = b.end - b.body;
+		size_t need = 0, mat = 0;
+
+		if (len >= 4 && read_at(f, b.body, p, 4)) {
+			need = p[0] == 1 ? 96 : 84;
+			mat = p[0] == 1 ? 52 : 40;
+		}
+		if (need && len >= need && read_at(f, b.body, p, need)) {
+			int32_t a = (int32_t)be32(p + mat), bb = (int32_t)be32(p + mat + 4);
+
+			k->width = be32(p + need - 8) >> 16;
+			k->height = be32(p + need - 4) >> 16;
+			if (a == 0 && bb != 0) { /* turned 90 or 270 degrees */
+				uint32_t w = k->width;
+
+				k->width = k->height;
+				k->height = w;
+			}
+		}
+	}
+	if (!find_box(f, t->body, t->end, FOURCC('m', 'd', 'i', 'a'), &md))
+		return;
+	if (find_box(f, md.body, md.end, FOURCC('h', 'd', 'l', 'r'), &b) && b.end - b.body >= 12 &&
+	    read_at(f, b.body, p, 12))
+		k->video = be32(p + 8) == FOURCC('v', 'i', 'd', 'e');
+	if (find_box(f, md.body, md.end, FOURCC('m', 'd', 'h', 'd'), &b))
+		k->has_times = read_times(f, &b, &k->scale, &k->dur);
+}
+
+int media_meta_mp4(FILE *f, bool want_dims, struct media_meta *m)
+{
+	int64_t size = file_size(f);
+	struct box moov, b;
+	uint64_t scale = 0, dur = 0, off;
+	uint32_t secs = 0, w = 0, h = 0;
+	bool has_secs = false, from_tracks;
+
+	if (size < 8 || !find_box(f, 0, (uint64_t)size, FOURCC('m', 'o', 'o', 'v'), &moov))
+		return Y_EINVAL;
+	if (find_box(f, moov.body, moov.end, FOURCC('m', 'v', 'h', 'd'), &b) &&
+	    read_times(f, &b, &scale, &dur) && dur && dur != UINT64_MAX)
+		has_secs = to_seconds(dur, scale, &secs);
+	from_tracks = !has_secs; /* no movie duration: the longest track's */
+	off = moov.body;
+	for (int n = 0; n < MEDIA_META_MAX_BOXES && box_at(f, off, moov.end, &b); n++, off = b.end) {
+		struct trak k;
+		uint32_t s;
+
+		if (b.type != FOURCC('t', 'r', 'a', 'k'))
+			continue;
+		read_trak(f, &b, &k);
+		if (k.video && !w && k.width && k.height)
+			w = k.width, h = k.height;
+		if (from_tracks && k.has_times && k.dur && k.dur != UINT64_MAX &&
+		    to_seconds(k.dur, k.scale, &s) && (!has_secs || s > secs))
+			secs = s, has_secs = true;
+	}
+	if (!has_secs && !(want_dims && w))
+		return Y_EINVAL;
+	if (has_secs)
+		m->seconds = secs, m->has_seconds = true;
+	if (want_dims && w)
+		m->width = w, m->height = h;
+	return Y_OK;
+}
+
+/* ---- Ogg Opus ---- */
+
+#define OGG_HDR 27
+#define OGG_MAX_PAGE (OGG_HDR + 255 + 255 * 255)
+
+/* A page header at p[0..n): its serial, granule and whole length; false
+ * when p is not a whole page. */
+static bool page_at(const uint8_t *p, size_t n, uint32_t *serial, uint64_t *granule,
+		     size_t *len)
+{
+	size_t body = 0, segs;
+
+	if (n < OGG_HDR || memcmp(p, "OggS", 4) || p[4] != 0)
+		return false;
+	segs = p[26];
+	if (n < OGG_HDR + segs)
+		return false;
+	for (size_t i = 0; i < segs; i++)
+		body += p[OGG_HDR + i];
+	if (n - OGG_HDR - segs < body)
+		return false;
+	*granule = le64(p + 6);
+	*serial = (uint32_t)p[14] | (uint32_t)p[15] << 8 | (uint32_t)p[16] << 16 |
+		  (uint32_t)p[17] << 24;
+	*len = OGG_HDR + segs + body;
+	return true;
+}
+
+int media_meta_ogg(FILE *f, struct media_meta *m)
+{
+	int64_t size = file_size(f);
+	uint8_t *buf;
+	size_t n, len, at;
+	uint32_t serial, s;
+	uint64_t granule, last = UINT64_MAX, skip;
+	uint32_t secs;
+	int rc = Y_EINVAL;
+
+	if (size < OGG_HDR + 19 || !(buf = malloc(OGG_MAX_PAGE)))
+		return size < OGG_HDR + 19 ? Y_EINVAL : Y_ENOMEM;
+	/* the first page holds OpusHead (one packet, 19+ bytes): the pre-skip */
+	n = (size_t)(size < OGG_MAX_PAGE ? size : OGG_MAX_PAGE);
+	/* ogg_page: the body holds at least the first lacing value's bytes */
+	if (!read_at(f, 0, buf, n) || !page_at(buf, n, &serial, &granule, &len) || buf[26] < 1 ||
+	    buf[OGG_HDR] < 19 || memcmp(buf + OGG_HDR + buf[26], "OpusHead", 8))
+		goto out;
+	skip = (uint64_t)buf[OGG_HDR + buf[26] + 10] | (uint64_t)buf[OGG_HDR + buf[26] + 11] << 8;
+	/* the last page of that stream with a granule: within the last
+	 * OGG_MAX_PAGE bytes */
+	at = (size_t)(size < OGG_MAX_PAGE ? 0 : size - OGG_MAX_PAGE);
+	n = (size_t)(size - (int64_t)at);
+	if (!read_at(f, at, buf, n))
+		goto out;
+	for (size_t i = 0; i + OGG_HDR <= n; i++) {
+		if (buf[i] != 'O' || !page_at(buf + i, n - i, &s, &granule, &len) || s != serial ||
+		    granule == UINT64_MAX)
+			continue;
+		last = granule;
+	}
+	if (last == UINT64_MAX || last <= skip || !to_seconds(last - skip, 48000, &secs))
+		goto out;
+	m->seconds = secs;
+	m->has_seconds = true;
+	rc = Y_OK;
+out:
+	free(buf);
+	return rc;
+}
+
+/* ---- voice-note waveform ---- */
+
+static int of_read(void *s, unsigned char *p, int n)
+{
+	size_t r = fread(p, 1, (size_t)n, s);
+
+	return ferror((FILE *)s) ? -1 : (int)r;
+}
+
+static int of_seek(void *s, opus_int64 off, int whence)
+{
+	return fseeko(s, (off_t)off, whence);
+}
+
+static opus_int64 of_tell(void *s)
+{
+	return (opus_int64)ftello(s);
+}
+
+int media_meta_waveform(FILE *f, struct media_meta *m)
+{
+	const OpusFileCallbacks cb = { of_read, of_seek, of_tell, NULL };
+	OggOpusFile *of;
+	opus_int64 total, pos = 0;
+	double sum[MEDIA_META_WAVE_LEN] = { 0 }, mean[MEDIA_META_WAVE_LEN], max = 0;
+	uint64_t cnt[MEDIA_META_WAVE_LEN] = { 0 };
+	float *pcm;
+	int err = 0, holes = 0, rc = Y_EINVAL;
+
+	rewind(f);
+	of = op_open_callbacks(f, &cb, NULL, 0, &err);
+	if (!of)
+		return Y_EINVAL;
+	total = op_pcm_total(of, -1);
+	if (total <= 0 || total > (opus_int64)MEDIA_META_WAVE_MAX_SECONDS * 48000) {
+		op_free(of);
+		return Y_EINVAL;
+	}
+	if (!(pcm = malloc(2 * 5760 * sizeof(*pcm)))) {
+		op_free(of);
+		return Y_ENOMEM;
+	}
+	for (;;) {
+		int r = op_read_float_stereo(of, pcm, 2 * 5760);
+
+		if (r == OP_HOLE && ++holes < 64)
+			continue;
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		for (int i = 0; i < r; i++, pos++) {
+			opus_int64 b = pos * MEDIA_META_WAVE_LEN / total;
+			float v = (pcm[2 * i] + pcm[2 * i + 1]) / 2;
+
+			if (b >= MEDIA_META_WAVE_LEN)
+				b = MEDIA_META_WAVE_LEN - 1;
+			sum[b] += v < 0 ? -v : v;
+			cnt[b]++;
+		}
+	}
+	for (int i = 0; i < MEDIA_META_WAVE_LEN; i++) {
+		mean[i] = cnt[i] ? sum[i] / (double)cnt[i] : 0;
+		if (mean[i] > max)
+			max = mean[i];
+	}
+	/* loudest bucket 100, as WhatsApp's own waveforms */
+	for (int i = 0; i < MEDIA_META_WAVE_LEN; i++) {
+		double v = max > 0 ? mean[i] / max * 100 + 0.5 : 0;
+
+		m->waveform[i] = (uint8_t)(v > 100 ? 100 : v);
+	}
+	m->has_waveform = true;
+	rc = Y_OK;
+out:
+	free(pcm);
+	op_free(of);
+	return rc;
+}
+
+/* ---- images ---- */
+
+/* A box filter from sw x sh rows (RGB) down to tw x th. */
+struct thumb {
+	uint32_t sw, sh, tw, th, y;
+	uint32_t *acc; /* tw * th * 4: r, g, b, count */
+	int orient;    /* EXIF orientation 2..8 to apply when encoding; else as stored */
+};
+
+static void thumb_size(uint32_t w, uint32_t h, uint32_t *tw, uint32_t *th)
+{
+	uint64_t t;
+
+	if (w <= MEDIA_META_THUMB_SIDE && h <= MEDIA_META_THUMB_SIDE) {
+		*tw = w, *th = h;
+	} else if (w >= h) {
+		t = ((uint64_t)h * MEDIA_META_THUMB_SIDE + w / 2) / w;
+		*tw = MEDIA_META_THUMB_SIDE, *th = t ? (uint32_t)t : 1;
+	} else {
+		t = ((uint64_t)w * MEDIA_META_THUMB_SIDE + h / 2) / h;
+		*th = MEDIA_META_THUMB_SIDE, *tw = t ? (uint32_t)t : 1;
+	}
+}
+
+static int thumb_init(struct thumb *t, uint32_t sw, uint32_t sh)
+{
+	memset(t, 0, sizeof(*t));
+	if (!sw || !sh)
+		return Y_EINVAL;
+	t->sw = sw, t->sh = sh;
+	thumb_size(sw, sh, &t->tw, &t->th);
+	t->acc = calloc((size_t)t->tw * t->th * 4, sizeof(*t->acc));
+	return t->acc ? Y_OK : Y_ENOMEM;
+}
+
+/* The next source row: sw pixels of bpp bytes (3: RGB; 4: RGBA, put over
+ * white). */
+static void thumb_row(struct thumb *t, const uint8_t *px, int bpp)
+{
+	uint32_t *row, ox = 0;
+	uint64_t frac = 0;
+
+	if (t->y >= t->sh)
+		return;
+	row = t->acc + (size_t)((uint64_t)t->y * t->th / t->sh) * t->tw * 4;
+	t->y++;
+	for (uint32_t x = 0; x < t->sw; x++, px += bpp) {
+		uint32_t *a = row + (size_t)ox * 4;
+
+		if (bpp == 4) {
+			uint32_t al = px[3], bg = 255 * (255 - al);
+
+			a[0] += (px[0] * al + bg) / 255;
+			a[1] += (px[1] * al + bg) / 255;
+			a[2] += (px[2] * al + bg) / 255;
+		} else {
+			a[0] += px[0], a[1] += px[1], a[2] += px[2];
+		}
+		a[3]++;
+		/* ox = floor((x + 1) * tw / sw) */
+		frac += t->tw;
+		if (frac >= t->sw)
+			frac -= t->sw, ox++;
+	}
+}
+
+struct jerr {
+	struct jpeg_error_mgr pub;
+	jmp_buf jb;
+};
+
+static void j_exit(j_common_ptr c)
+{
+	longjmp(((struct jerr *)c->err)->jb, 1);
+}
+
+static void j_quiet(j_common_ptr c)
+{
+	(void)c;
+}
+
+/* An error manager that longjmps to e->jb and prints nothing. */
+static struct jpeg_error_mgr *j_err(struct jerr *e)
+{
+	jpeg_std_error(&e->pub);
+	e->pub.error_exit = j_exit;
+	e->pub.output_message = j_quiet;
+	return &e->pub;
+}
+
+struct jenc {
+	struct jpeg_compress_struct c;
+	struct jerr e;
+	uint8_t *rgb, *out;
+	unsigned long len;
+};
+
+static void jenc_work(struct jenc *d, uint32_t w, uint32_t h)
+{
+	jpeg_create_compress(&d->c);
+	jpeg_mem_dest(&d->c, &d->out, &d->len);
+	d->c.image_width = w;
+	d->c.image_height = h;
+	d->c.input_components = 3;
+	d->c.in_color_space = JCS_RGB;
+	jpeg_set_defaults(&d->c);
+	jpeg_set_quality(&d->c, MEDIA_META_THUMB_QUALITY, TRUE);
+	d->c.optimize_coding = TRUE;
+	jpeg_start_compress(&d->c, TRUE);
+	while (d->c.next_scanline < d->c.image_height) {
+		JSAMPROW r = d->rgb + (size_t)d->c.next_scanline * w * 3;
+
+		jpeg_write_scanlines(&d->c, &r, 1);
+	}
+	jpeg_finish_compress(&d->c);
+}
+
+/* Where displayed pixel (x, y) of an image stored w x h with EXIF
+ * orientation o is stored. */
+static size_t oriented(int o, uint32_t w, uint32_t h, uint32_t x, uint32_t y)
+{
+	uint32_t sx = x, sy = y;
+
+	switch (o) {
+	case 2: sx = w - 1 - x; break;
+	case 3: sx = w - 1 - x, sy = h - 1 - y; break;
+	case 4: sy = h - 1 - y; break;
+	case 5: sx = y, sy = x; break;
+	case 6: sx = y, sy = h - 1 - x; break;
+	case 7: sx = w - 1 - y, sy = h - 1 - x; break;
+	case 8: sx = w - 1 - y, sy = x; break;
+	default: break;
+	}
+	return (size_t)sy * w + sx;
+}
+
+/* The averaged thumbnail, turned as its orientation says, as a JPEG into
+ * m->thumb. */
+static int thumb_encode(const struct thumb *t, struct media_meta *m)
+{
+	struct jenc *d = calloc(1, sizeof(*d));
+	bool turned = t->orient >= 5 && t->orient <= 8;
+	uint32_t w = turned ? t->th : t->tw, h = turned ? t->tw : t->th;
+	int rc = Y_ENOMEM;
+
+	if (!d || !(d->rgb = malloc((size_t)w * h * 3)))
+		goto out;
+	for (uint32_t y = 0; y < h; y++)
+		for (uint32_t x = 0; x < w; x++) {
+			const uint32_t *a = t->acc + oriented(t->orient, t->tw, t->th, x, y) * 4;
+			uint8_t *o = d->rgb + ((size_t)y * w + x) * 3;
+
+			for (int c = 0; c < 3; c++)
+				o[c] = (uint8_t)(a[3] ? (a[c] + a[3] / 2) / a[3] : 255);
+		}
+	d->c.err = j_err(&d->e);
+	if (setjmp(d->e.jb) == 0) {
+		jenc_work(d, w, h);
+		m->thumb = d->out;
+		m->thumb_len = d->len;
+		d->out = NULL;
+	}
+	jpeg_destroy_compress(&d->c);
+	rc = m->thumb ? Y_OK : Y_ENOMEM;
+	free(d->out);
+out:
+	if (d)
+		free(d->rgb);
+	free(d);
+	return rc;
+}
+
+/* What a decoder into a thumbnail holds: the filter, a pixel buffer, its
+ * answer. */
+struct dec {
+	struct thumb t;
+	uint8_t *px;
+	int rc;
+};
+
+/* All rows are in: the thumbnail into m. */
+static void dec_finish(struct dec *b, struct media_meta *m)
+{
+	if (thumb_encode(&b->t, m) == Y_ENOMEM)
+		b->rc = Y_ENOMEM;
+}
+
+/* Frees what b holds; its answer. */
+static int dec_end(struct dec *b)
+{
+	free(b->px);
+	free(b->t.acc);
+	return b->rc;
+}
+
+struct jdec {
+	struct jpeg_decompress_struct c;
+	struct jerr e;
+	struct jpeg_progress_mgr pm;
+	struct dec b;
+};
+
+/* Gives up a progressive JPEG with very many scans (each one a pass over
+ * the whole image's coefficients). */
+static void j_progress(j_common_ptr c)
+{
+	if (c->is_decompressor &&
+	    ((struct jpeg_decompress_struct *)c)->input_scan_number > MEDIA_META_MAX_SCANS)
+		j_exit(c);
+}
+
+static uint32_t exif_u(const uint8_t *p, bool le, int n)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (uint32_t)p[le ? i : n - 1 - i] << (8 * i);
+	return v;
+}
+
+/* The Orientation tag (0x0112) of IFD0 in an APP1 "Exif" payload; 1 when
+ * none or damaged. */
+static int exif_orientation(const uint8_t *p, size_t n)
+{
+	const uint8_t *t = p + 6;
+	size_t tn, ifd, cnt;
+	bool le;
+
+	if (n < 6 + 8 || memcmp(p, "Exif\0\0", 6))
+		return 1;
+	tn = n - 6;
+	if (!memcmp(t, "II*\0", 4))
+		le = true;
+	else if (!memcmp(t, "MM\0*", 4))
+		le = false;
+	else
+		return 1;
+	ifd = exif_u(t + 4, le, 4);
+	if (ifd > tn || tn - ifd < 2)
+		return 1;
+	cnt = exif_u(t + ifd, le, 2);
+	for (size_t i = 0; i < cnt && i < 256; i++) {
+		size_t at = ifd + 2 + i * 12;
+		uint32_t v;
+
+		if (at > tn || tn - at < 12)
+			return 1;
+		if (exif_u(t + at, le, 2) != 0x0112 || exif_u(t + at + 2, le, 2) != 3)
+			continue;
+		v = exif_u(t + at + 8, le, 2);
+		return v >= 1 && v <= 8 ? (int)v : 1;
+	}
+	return 1;
+}
+
+static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
+		      struct media_meta *m)
+{
+	int orient = 1;
+
+	uint32_t w, h, tw, th, lng, tl;
+	unsigned denom = 1;
+
+	jpeg_create_decompress(&d->c);
+	d->c.mem->max_memory_to_use = 64L << 20; /* a progressive image's coefficients */
+	d->pm.progress_monitor = j_progress;
+	d->c.progress = &d->pm;
+	jpeg_stdio_src(&d->c, f);
+	jpeg_save_markers(&d->c, JPEG_APP0 + 1, 0xffff);
+	jpeg_read_header(&d->c, TRUE);
+	w = d->c.image_width, h = d->c.image_height;
+	if (!w || !h || (uint64_t)w * h > max_pixels)
+		return;
+	for (jpeg_saved_marker_ptr k = d->c.marker_list; k && orient == 1; k = k->next)
+		orient = exif_orientation(k->data, k->data_length);
+	/* as shown: a photo stored turned 90 or 270 degrees */
+	if (orient >= 5)
+		m->width = h, m->height = w;
+	else
+		m->width = w, m->height = h;
+	d->b.rc = Y_OK;
+	if (!want)
+		return;
+	/* decoded scaled: the smallest size still at least the thumbnail's */
+	thumb_size(w, h, &tw, &th);
+	lng = w > h ? w : h;
+	tl = tw > th ? tw : th;
+	for (unsigned dn = 8; dn > 1; dn /= 2)
+		if ((lng + dn - 1) / dn >= tl) {
+			denom = dn;
+			break;
+		}
+	d->c.scale_num = 1;
+	d->c.scale_denom = denom;
+	d->c.out_color_space = JCS_RGB;
+	d->c.dct_method = JDCT_IFAST;
+	d->c.do_fancy_upsampling = FALSE;
+	jpeg_start_decompress(&d->c);
+	if (d->c.output_components != 3 || thumb_init(&d->b.t, d->c.output_width,
+						      d->c.output_height) ||
+	    !(d->b.px = malloc((size_t)d->c.output_width * 3)))
+		return;
+	d->b.t.orient = orient;
+	while (d->c.output_scanline < d->c.output_height) {
+		JSAMPROW r = d->b.px;
+
+		if (jpeg_read_scanlines(&d->c, &r, 1) != 1)
+			return;
+		thumb_row(&d->b.t, d->b.px, 3);
+	}
+	dec_finish(&d->b, m);
+}
+
+static int image_jpeg(FILE *f, bool want, uint64_t max_pixels, struct media_meta *m)
+{
+	struct jdec *d = calloc(1, sizeof(*d));
+	int rc;
+
+	if (!d)
+		return Y_ENOMEM;
+	d->b.rc = Y_EINVAL;
+	rewind(f);
+	d->c.err = j_err(&d->e);
+	if (setjmp(d->e.jb) == 0)
+		jdec_work(d, f, want, max_pixels, m);
+	jpeg_destroy_decompress(&d->c);
+	rc = dec_end(&d->b);
+	free(d);
+	return rc;
+}
+
+#define PNG_MAX_INTERLACED_PIXELS (4u << 20) /* decoded whole: 16 MiB RGBA */
+
+struct pdec {
+	png_structp p;
+	png_infop i;
+	struct dec b;
+	png_bytep *rows;
+};
+
+static void p_err(png_structp p, png_const_charp msg)
+{
+	(void)msg;
+	png_longjmp(p, 1);
+}
+
+static void p_warn(png_structp p, png_const_charp msg)
+{
+	(void)p, (void)msg;
+}
+
+static void pdec_work(struct pdec *d, FILE *f, bool want, uint64_t max_pixels,
+		      struct media_meta *m)
+{
+	png_uint_32 w, h;
+	int depth, color, inter, passes;
+	size_t rb;
+
+	png_init_io(d->p, f);
+	png_read_info(d->p, d->i);
+	png_get_IHDR(d->p, d->i, &w, &h, &depth, &color, &inter, NULL, NULL);
+	if (!w || !h || (uint64_t)w * h > max_pixels)
+		return;
+	m->width = w, m->height = h;
+	d->b.rc = Y_OK;
+	if (!want)
+		return;
+	png_set_strip_16(d->p);
+	if (color == PNG_COLOR_TYPE_PALETTE)
+		png_set_palette_to_rgb(d->p);
+	if (color == PNG_COLOR_TYPE_GRAY && depth < 8)
+		png_set_expand_gray_1_2_4_to_8(d->p);
+	if (png_get_valid(d->p, d->i, PNG_INFO_tRNS))
+		png_set_tRNS_to_alpha(d->p);
+	else if (!(color & PNG_COLOR_MASK_ALPHA))
+		png_set_add_alpha(d->p, 0xff, PNG_FILLER_AFTER);
+	if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA)
+		png_set_gray_to_rgb(d->p);
+	passes = png_set_interlace_handling(d->p);
+	png_read_update_info(d->p, d->i);
+	rb = png_get_rowbytes(d->p, d->i);
+	if (rb != (size_t)w * 4 || (passes > 1 && (uint64_t)w * h > PNG_MAX_INTERLACED_PIXELS))
+		return; /* dimensions only */
+	if (thumb_init(&d->b.t, w, h))
+		return;
+	if (passes > 1) { /* interlaced: all rows at once */
+		if (!(d->b.px = malloc(rb * h)) || !(d->rows = malloc(sizeof(*d->rows) * h)))
+			return;
+		for (png_uint_32 y = 0; y < h; y++)
+			d->rows[y] = d->b.px + rb * y;
+		png_read_image(d->p, d->rows);
+		for (png_uint_32 y = 0; y < h; y++)
+			thumb_row(&d->b.t, d->rows[y], 4);
+	} else {
+		if (!(d->b.px = malloc(rb)))
+			return;
+		for (png_uint_32 y = 0; y < h; y++) {
+			png_read_row(d->p, d->b.px, NULL);
+			thumb_row(&d->b.t, d->b.px, 4);
+		}
+	}
+	dec_finish(&d->b, m);
+}
+
+static int image_png(FILE *f, bool want, uint64_t max_pixels, struct media_meta *m)
+{
+	struct pdec *d = calloc(1, sizeof(*d));
+	int rc;
+
+	if (!d)
+		return Y_ENOMEM;
+	d->b.rc = Y_EINVAL;
+	rewind(f);
+	d->p = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, p_err, p_warn);
+	d->i = d->p ? png_create_info_struct(d->p) : NULL;
+	if (d->i && setjmp(png_jmpbuf(d->p)) == 0)
+		pdec_work(d, f, want, max_pixels, m);
+	png_destroy_read_struct(d->p ? &d->p : NULL, d->i ? &d->i : NULL, NULL);
+	free(d->rows);
+	rc = dec_end(&d->b);
+	free(d);
+	return rc;
+}
+
+#define WEBP_MAX_BYTES (32u << 20)
+
+static int image_webp(FILE *f, bool want, uint64_t max_pixels, struct media_meta *m)
+{
+	int64_t size = file_size(f);
+	WebPBitstreamFeatures ft;
+	WebPDecoderConfig cfg;
+	struct thumb t;
+	uint8_t *buf;
+	size_t n;
+	int rc = Y_EINVAL;
+
+	if (size < 12)
+		return Y_EINVAL;
+	n = (size_t)(size < 4096 ? size : 4096);
+	if (!(buf = malloc(n)))
+		return Y_ENOMEM;
+	if (!read_at(f, 0, buf, n) || WebPGetFeatures(buf, n, &ft) != VP8_STATUS_OK ||
+	    ft.width <= 0 || ft.height <= 0 || (uint64_t)ft.width * (uint64_t)ft.height > max_pixels)
+		goto out;
+	m->width = (uint32_t)ft.width, m->height = (uint32_t)ft.height;
+	rc = Y_OK;
+	if (!want || ft.has_animation || size > WEBP_MAX_BYTES || !WebPInitDecoderConfig(&cfg))
+		goto out;
+	if (n != (size_t)size) { /* the whole file, to decode it */
+		uint8_t *all = realloc(buf, (size_t)size);
+
+		if (!all) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		buf = all;
+		n = (size_t)size;
+		if (!read_at(f, 0, buf, n))
+			goto out;
+	}
+	/* libwebp scales while decoding: rows of the thumbnail's size */
+	if (thumb_init(&t, m->width, m->height)) {
+		rc = Y_ENOMEM;
+		goto out;
+	}
+	cfg.options.use_scaling = 1;
+	cfg.options.scaled_width = (int)t.tw;
+	cfg.options.scaled_height = (int)t.th;
+	cfg.output.colorspace = MODE_RGBA;
+	free(t.acc);
+	if (thumb_init(&t, t.tw, t.th)) {
+		rc = Y_ENOMEM;
+		goto out;
+	}
+	if (WebPDecode(buf, n, &cfg) == VP8_STATUS_OK && cfg.output.width == (int)t.tw &&
+	    cfg.output.height == (int)t.th) {
+		for (uint32_t y = 0; y < t.th; y++)
+			thumb_row(&t, cfg.output.u.RGBA.rgba + (size_t)y * cfg.output.u.RGBA.stride, 4);
+		if (thumb_encode(&t, m) == Y_ENOMEM)
+			rc = Y_ENOMEM;
+	}
+	WebPFreeDecBuffer(&cfg.output);
+	free(t.acc);
+out:
+	free(buf);
+	return rc;
+}
+
+static int image_gif(FILE *f, uint64_t max_pixels, struct media_meta *m)
+{
+	uint8_t h[10];
+	uint32_t w, ht;
+
+	if (!read_at(f, 0, h, sizeof(h)) || memcmp(h, "GIF8", 4))
+		return Y_EINVAL;
+	w = (uint32_t)h[6] | (uint32_t)h[7] << 8;
+	ht = (uint32_t)h[8] | (uint32_t)h[9] << 8;
+	if (!w || !ht || (uint64_t)w * ht > max_pixels)
+		return Y_EINVAL;
+	m->width = w, m->height = ht;
+	return Y_OK;
+}
+
+int media_meta_image(FILE *f, const char *sniffed, bool want_thumb, uint64_t max_pixels,
+		     struct media_meta *m)
+{
+	if (!sniffed)
+		return Y_EINVAL;
+	if (!max_pixels)
+		max_pixels = MEDIA_META_MAX_PIXELS;
+	if (!strcmp(sniffed, "image/jpeg"))
+		return image_jpeg(f, want_thumb, max_pixels, m);
+	if (!strcmp(sniffed, "image/png"))
+		return image_png(f, want_thumb, max_pixels, m);
+	if (!strcmp(sniffed, "image/webp"))
+		return image_webp(f, want_thumb, max_pixels, m);
+	if (!strcmp(sniffed, "image/gif"))
+		return image_gif(f, max_pixels, m);
+	return Y_EINVAL;
+}
+
+int media_meta_probe(FILE *f, enum wa_media_type t, const char *sniffed, bool ptt,
+		     uint64_t max_pixels, struct media_meta *m)
+{
+	int rc = Y_EINVAL;
+
+	memset(m, 0, sizeof(*m));
+	switch (t) {
+	case WA_MEDIA_IMAGE:
+		rc = media_meta_image(f, sniffed, true, max_pixels, m);
+		break;
+	case WA_MEDIA_STICKER:
+		rc = media_meta_image(f, sniffed, false, max_pixels, m);
+		break;
+	case WA_MEDIA_VIDEO:
+		rc = media_meta_mp4(f, true, m);
+		break;
+	case WA_MEDIA_AUDIO:
+		if (sniffed && !strcmp(sniffed, "audio/ogg")) {
+			rc = media_meta_ogg(f, m);
+			if (ptt && rc != Y_ENOMEM)
+				rc = media_meta_waveform(f, m);
+		} else {
+			rc = media_meta_mp4(f, false, m);
+		}
+		break;
+	default:
+		break;
+	}
+	return rc == Y_ENOMEM ? Y_ENOMEM : Y_OK;
+}

@@ -1,0 +1,70 @@
+/*
+ * What a recipient shows of sent media before downloading it (docs/media.md
+ * "Sending", issue 14): image and sticker width/height and, for images, a
+ * small JPEG thumbnail (jpegThumbnail); video width/height and duration from
+ * the MP4/MOV boxes (mvhd, tkhd, mdhd); audio duration (MP4, or an Ogg Opus
+ * stream's last granule); a voice note's 64-byte waveform (Opus decoded with
+ * libopusfile).
+ *
+ * Everything is bounded: an image over max_pixels (its header's width x
+ * height) is not decoded at all (a decompression bomb costs nothing); a JPEG
+ * is decoded scaled down (libjpeg scale_denom up to 1/8) so a 20 MP photo
+ * costs a fraction of a full decode; a progressive JPEG with more than
+ * MEDIA_META_MAX_SCANS scans is given up; the container parsers read only
+ * box headers and the few boxes they need (at most MEDIA_META_MAX_BOXES per
+ * level); the waveform is made only for voice notes up to
+ * MEDIA_META_WAVE_MAX_SECONDS. Every field is best effort: bytes that do not
+ * parse leave the field unset and the media is sent without it.
+ *
+ * Thread: the media upload thread (blocking file I/O and decoding); never
+ * the loop or an HTTP thread. No global state: any thread may call it.
+ */
+#ifndef YESAPP_SERVICE_MEDIA_META_H
+#define YESAPP_SERVICE_MEDIA_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wa/media.h"
+
+#define MEDIA_META_MAX_PIXELS (100ULL * 1000 * 1000) /* width x height decoded at most */
+#define MEDIA_META_THUMB_SIDE 64                     /* the thumbnail's long side, px */
+#define MEDIA_META_THUMB_QUALITY 50                  /* its JPEG quality */
+#define MEDIA_META_MAX_SCANS 200                     /* progressive JPEG scans */
+#define MEDIA_META_MAX_BOXES 4096                    /* MP4 boxes read per level */
+#define MEDIA_META_WAVE_LEN 64
+#define MEDIA_META_WAVE_MAX_SECONDS 300
+
+struct media_meta {
+	uint32_t width, height; /* 0 when unknown (both or neither) */
+	uint32_t seconds;       /* duration, rounded; valid when has_seconds */
+	bool has_seconds;
+	uint8_t *thumb; /* a JPEG (malloc'ed), thumb_len bytes, or NULL */
+	size_t thumb_len;
+	bool has_waveform;
+	uint8_t waveform[MEDIA_META_WAVE_LEN]; /* 0..100 each */
+};
+
+/*
+ * Fills *m (zeroed first) for the file f (read from its start; seeks) of
+ * kind t. sniffed: media_sniff's answer for the first bytes (may be NULL);
+ * ptt: a voice note (waveform). max_pixels: 0 for MEDIA_META_MAX_PIXELS.
+ * Returns Y_OK (whatever could be learned; maybe nothing) or Y_ENOMEM.
+ * Release *m with media_meta_release.
+ */
+int media_meta_probe(FILE *f, enum wa_media_type t, const char *sniffed, bool ptt,
+		     uint64_t max_pixels, struct media_meta *m);
+void media_meta_release(struct media_meta *m);
+
+/* The parsers media_meta_probe uses, for tests and fuzzing. Each returns
+ * Y_OK when it set something in *m, else Y_EINVAL (not its format, or
+ * damaged) and leaves *m as it was. */
+int media_meta_mp4(FILE *f, bool want_dims, struct media_meta *m);
+int media_meta_ogg(FILE *f, struct media_meta *m);
+int media_meta_waveform(FILE *f, struct media_meta *m);
+int media_meta_image(FILE *f, const char *sniffed, bool want_thumb, uint64_t max_pixels,
+		     struct media_meta *m);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * Writes a small real media file (tests/tools/mkmedia.h) for the HTTP tests:
+ *   wa-mkmedia jpeg|png|webp W H OUT
+ *   wa-mkmedia jpeg W H ORIENT OUT      (with an Exif Orientation 2..8)
+ *   wa-mkmedia mp4 W H SECONDS OUT     (a video trak W x H and a sound trak)
+ *   wa-mkmedia opus FRAMES OUT         (20 ms frames of a rising tone)
+ */
+#include "mkmedia.h"
+
+int main(int argc, char **argv)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	const char *out = argv[argc - 1];
+	FILE *f;
+
+	if (argc == 5 && !strcmp(argv[1], "jpeg"))
+		p = mk_jpeg((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), false, &n);
+	else if (argc == 6 && !strcmp(argv[1], "jpeg"))
+		p = mk_jpeg_o((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), false, atoi(argv[4]),
+			      &n);
+	else if (argc == 5 && !strcmp(argv[1], "png"))
+		p = mk_png((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), 255, false, &n);
+	else if (argc == 5 && !strcmp(argv[1], "webp"))
+		p = mk_webp((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), &n);
+	else if (argc == 6 && !strcmp(argv[1], "mp4"))
+		p = mk_mp4((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), atof(argv[4]), 0, true,
+			   false, true, 50000, &n);
+	else if (argc == 4 && !strcmp(argv[1], "opus"))
+		p = mk_opus((unsigned)atoi(argv[2]), &n);
+	else {
+		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | jpeg W H ORIENT OUT | "
+				"mp4 W H SECONDS OUT | "
+				"opus FRAMES OUT\n");
+		return 2;
+	}
+	if (!p || !(f = fopen(out, "wb")) || fwrite(p, 1, n, f) != n || fclose(f)) {
+		fprintf(stderr, "wa-mkmedia: cannot make %s\n", out);
+		return 1;
+	}
+	free(p);
+	return 0;
+}

@@ -1,0 +1,421 @@
+/* src/service/media_meta.c on real files made in memory
+ * (tests/tools/mkmedia.h: libjpeg, libpng, libwebp, libopus, hand-built MP4
+ * boxes and Ogg pages): dimensions, the thumbnail's size and colours, scaled
+ * JPEG decoding, the pixel cap against headers that claim huge images, MP4
+ * durations and dimensions in every layout, Ogg Opus durations and the
+ * waveform's shape, damaged and truncated files. */
+#include "../tools/mkmedia.h"
+#include "service/media_meta.h"
+#include "service/media_send.h"
+#include "test.h"
+#include "util/err.h"
+
+#include <zlib.h>
+
+static FILE *mem(const uint8_t *p, size_t n)
+{
+	return fmemopen((void *)p, n, "rb");
+}
+
+/* m's thumbnail decoded: its size and the RGB of pixel (x, y). */
+static bool thumb_px(const struct media_meta *m, uint32_t *w, uint32_t *h, uint32_t x, uint32_t y,
+		     uint8_t rgb[3])
+{
+	struct jpeg_decompress_struct c;
+	struct jpeg_error_mgr e;
+	uint8_t *row;
+
+	if (!m->thumb || m->thumb_len < 4 || m->thumb[0] != 0xff || m->thumb[1] != 0xd8)
+		return false;
+	c.err = jpeg_std_error(&e);
+	jpeg_create_decompress(&c);
+	jpeg_mem_src(&c, m->thumb, m->thumb_len);
+	jpeg_read_header(&c, TRUE);
+	c.out_color_space = JCS_RGB;
+	jpeg_start_decompress(&c);
+	*w = c.output_width, *h = c.output_height;
+	row = malloc((size_t)c.output_width * 3);
+	while (c.output_scanline < c.output_height) {
+		uint32_t at = c.output_scanline;
+
+		jpeg_read_scanlines(&c, &row, 1);
+		if (at == y && x < *w)
+			memcpy(rgb, row + x * 3, 3);
+	}
+	jpeg_finish_decompress(&c);
+	jpeg_destroy_decompress(&c);
+	free(row);
+	return true;
+}
+
+static int probe(const uint8_t *p, size_t n, enum wa_media_type t, bool ptt, uint64_t maxpx,
+		 struct media_meta *m)
+{
+	FILE *f = mem(p, n);
+	int rc = media_meta_probe(f, t, media_sniff(p, n), ptt, maxpx, m);
+
+	fclose(f);
+	return rc;
+}
+
+/* A w x h image of kind fmt: dims, a thumbnail of tw x th whose left is
+ * dark red and right bright red (the gradient, averaged). */
+static void check_image(const char *what, uint8_t *p, size_t n, uint32_t w, uint32_t h,
+			uint32_t tw, uint32_t th)
+{
+	struct media_meta m;
+	uint32_t gw = 0, gh = 0;
+	uint8_t left[3] = { 0 }, right[3] = { 0 };
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, w);
+	CHECK_EQ_INT(m.height, h);
+	CHECK(thumb_px(&m, &gw, &gh, 0, th / 2, left));
+	thumb_px(&m, &gw, &gh, tw - 1, th / 2, right);
+	CHECK_EQ_INT(gw, tw);
+	CHECK_EQ_INT(gh, th);
+	CHECK(left[0] < 60 && right[0] > 195);
+	CHECK(m.thumb_len > 100 && m.thumb_len < 4000);
+	if (m.thumb_len >= 4000)
+		fprintf(stderr, "  %s: thumbnail of %zu bytes\n", what, m.thumb_len);
+	media_meta_release(&m);
+	/* a sticker: dimensions only */
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_STICKER, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, w);
+	CHECK(m.thumb == NULL);
+	media_meta_release(&m);
+	free(p);
+}
+
+TEST(jpeg_dims_and_thumbnail)
+{
+	size_t n = 0;
+	uint8_t *p;
+
+	p = mk_jpeg(640, 480, false, &n);
+	check_image("jpeg 640x480", p, n, 640, 480, 64, 48);
+	p = mk_jpeg(300, 1200, false, &n);
+	check_image("jpeg tall", p, n, 300, 1200, 16, 64);
+	p = mk_jpeg(40, 20, false, &n);
+	check_image("jpeg small", p, n, 40, 20, 40, 20);
+	p = mk_jpeg(1000, 500, true, &n);
+	check_image("jpeg progressive", p, n, 1000, 500, 64, 32);
+	/* 12 MP: decoded at 1/8 */
+	p = mk_jpeg(4000, 3000, false, &n);
+	check_image("jpeg 12 MP", p, n, 4000, 3000, 64, 48);
+}
+
+/* A photo stored 640 x 480 and shown turned (EXIF): the dimensions and the
+ * thumbnail as shown. */
+TEST(jpeg_exif_orientation)
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint32_t w = 0, h = 0;
+	uint8_t top[3] = { 0 }, bottom[3] = { 0 }, left[3] = { 0 }, right[3] = { 0 };
+	uint8_t *p = mk_jpeg_o(640, 480, false, 6, &n);
+
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 480);
+	CHECK_EQ_INT(m.height, 640);
+	/* turned 90 degrees clockwise: the stored bottom (green) is on the left,
+	 * the stored left (no red) on top */
+	CHECK(thumb_px(&m, &w, &h, 24, 0, top));
+	thumb_px(&m, &w, &h, 24, 63, bottom);
+	thumb_px(&m, &w, &h, 0, 32, left);
+	thumb_px(&m, &w, &h, 47, 32, right);
+	CHECK_EQ_INT(w, 48);
+	CHECK_EQ_INT(h, 64);
+	CHECK(top[0] < 60 && bottom[0] > 195);
+	CHECK(left[1] > 195 && right[1] < 60);
+	media_meta_release(&m);
+	free(p);
+	/* 3: upside down, same size; the stored right (red) is on the left */
+	p = mk_jpeg_o(640, 480, false, 3, &n);
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 640);
+	CHECK(thumb_px(&m, &w, &h, 0, 24, left));
+	CHECK_EQ_INT(w, 64);
+	CHECK(left[0] > 195);
+	media_meta_release(&m);
+	free(p);
+	/* a damaged Exif: as stored */
+	p = mk_jpeg_o(640, 480, false, 6, &n);
+	for (size_t i = 0; i + 4 < n; i++)
+		if (!memcmp(p + i, "MM\0*", 4)) {
+			p[i + 7] = 0xf0; /* IFD0 past the end */
+			break;
+		}
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 640);
+	media_meta_release(&m);
+	free(p);
+}
+
+TEST(png_and_webp_dims_and_thumbnail)
+{
+	size_t n = 0;
+	struct media_meta m;
+	uint8_t *p;
+	uint32_t w, h;
+	uint8_t px[3] = { 0 };
+
+	p = mk_png(500, 250, 255, false, &n);
+	check_image("png rgb", p, n, 500, 250, 64, 32);
+	p = mk_png(300, 200, 255, true, &n);
+	check_image("png interlaced", p, n, 300, 200, 64, 43);
+	p = mk_webp(300, 200, &n);
+	check_image("webp", p, n, 300, 200, 64, 43);
+	/* fully transparent: put over white */
+	p = mk_png(100, 100, 0, false, &n);
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK(thumb_px(&m, &w, &h, 10, 10, px));
+	CHECK(px[0] > 245 && px[1] > 245 && px[2] > 245);
+	media_meta_release(&m);
+	free(p);
+	/* interlaced above 4 MP: not decoded whole, dimensions only */
+	p = mk_png(2100, 2100, 255, true, &n);
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 2100);
+	CHECK(m.thumb == NULL);
+	media_meta_release(&m);
+	free(p);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	mk_be32(p, v);
+}
+
+static size_t be32_at(const uint8_t *p)
+{
+	return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+}
+
+TEST(pixel_cap_refuses_bombs)
+{
+	/* a PNG whose header claims 100000 x 100000 (its IHDR CRC right) */
+	uint8_t png[8 + 25 + 12] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	struct media_meta m;
+	uint8_t *p;
+	size_t n = 0;
+
+	put32(png + 8, 13);
+	memcpy(png + 12, "IHDR", 4);
+	put32(png + 16, 100000);
+	put32(png + 20, 100000);
+	png[24] = 8, png[25] = 2;
+	put32(png + 29, (uint32_t)crc32(0, png + 12, 17));
+	put32(png + 33, 0);
+	memcpy(png + 37, "IEND", 4);
+	put32(png + 41, (uint32_t)crc32(0, png + 37, 4));
+	CHECK_EQ_INT(probe(png, sizeof(png), WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 0);
+	CHECK(m.thumb == NULL);
+	media_meta_release(&m);
+	/* a JPEG whose SOF claims 60000 x 60000 */
+	p = mk_jpeg(16, 16, false, &n);
+	for (size_t i = 2; i + 9 < n; i++)
+		if (p[i] == 0xff && p[i + 1] == 0xc0) {
+			p[i + 5] = 0xea, p[i + 6] = 0x60, p[i + 7] = 0xea, p[i + 8] = 0x60;
+			break;
+		}
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 0);
+	CHECK(m.thumb == NULL);
+	media_meta_release(&m);
+	free(p);
+	/* the cap is the caller's: 640 x 480 over 1000 pixels */
+	p = mk_jpeg(640, 480, false, &n);
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_IMAGE, false, 1000, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 0);
+	CHECK(m.thumb == NULL);
+	media_meta_release(&m);
+	free(p);
+}
+
+TEST(damaged_images_give_nothing)
+{
+	struct media_meta m;
+	uint8_t *p;
+	size_t n = 0;
+	uint8_t junk[4000];
+	static const uint8_t gif[] = { 'G', 'I', 'F', '8', '9', 'a', 0x40, 0x01, 0xf0, 0x00, 0, 0 };
+
+	srand(7);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)rand();
+	memcpy(junk, "\x89PNG\r\n\x1a\n", 8);
+	CHECK_EQ_INT(probe(junk, sizeof(junk), WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 0);
+	CHECK(m.thumb == NULL);
+	memcpy(junk, "\xff\xd8\xff\xe0", 4);
+	CHECK_EQ_INT(probe(junk, sizeof(junk), WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 0);
+	CHECK(m.thumb == NULL);
+	/* a JPEG cut in half: the header's dimensions, a thumbnail of what is there or none */
+	p = mk_jpeg(640, 480, false, &n);
+	CHECK_EQ_INT(probe(p, n / 2, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 640);
+	media_meta_release(&m);
+	free(p);
+	/* a WebP cut after its header: dimensions, no thumbnail */
+	p = mk_webp(300, 200, &n);
+	CHECK_EQ_INT(probe(p, 40, WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 300);
+	CHECK(m.thumb == NULL);
+	media_meta_release(&m);
+	free(p);
+	/* GIF: the logical screen */
+	CHECK_EQ_INT(probe(gif, sizeof(gif), WA_MEDIA_IMAGE, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, 320);
+	CHECK_EQ_INT(m.height, 240);
+}
+
+static void check_mp4(int ver, bool moov_last, bool rot, bool mvhd, uint32_t w, uint32_t h,
+		      uint32_t secs)
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint8_t *p = mk_mp4(w, h, 12.6, ver, moov_last, rot, mvhd, 3000, &n);
+
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_VIDEO, false, 0, &m), Y_OK);
+	CHECK(m.has_seconds);
+	CHECK_EQ_INT(m.seconds, secs);
+	CHECK_EQ_INT(m.width, rot ? h : w);
+	CHECK_EQ_INT(m.height, rot ? w : h);
+	/* as audio: the duration, no dimensions */
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_AUDIO, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.seconds, secs);
+	CHECK_EQ_INT(m.width, 0);
+	/* every truncation: never more than the whole file says */
+	for (size_t cut = 0; cut < n; cut += 7) {
+		FILE *f = mem(p, cut);
+
+		memset(&m, 0, sizeof(m));
+		if (media_meta_mp4(f, true, &m) == Y_OK)
+			CHECK(m.seconds == secs || m.width == (rot ? h : w));
+		fclose(f);
+	}
+	free(p);
+}
+
+TEST(mp4_duration_and_dimensions)
+{
+	check_mp4(0, false, false, true, 1280, 720, 13);
+	check_mp4(1, false, false, true, 1280, 720, 13);
+	check_mp4(0, true, false, true, 640, 360, 13);
+	check_mp4(1, true, true, true, 1920, 1080, 13);
+	check_mp4(0, false, false, false, 320, 240, 13); /* the tracks' durations */
+}
+
+TEST(mp4_box_layouts)
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint8_t *p = mk_mp4(640, 480, 3, 0, true, false, true, 100, &n), *q;
+	FILE *f;
+
+	/* mdat with a 64-bit size, moov to the end with size 0 */
+	q = malloc(n + 8);
+	{
+		size_t ftyp = be32_at(p), mdat = be32_at(p + ftyp), moov = n - ftyp - mdat;
+
+		memcpy(q, p, ftyp);
+		put32(q + ftyp, 1);
+		memcpy(q + ftyp + 4, "mdat", 4);
+		mk_be64(q + ftyp + 8, mdat + 8);
+		memcpy(q + ftyp + 16, p + ftyp + 8, mdat - 8);
+		memcpy(q + ftyp + mdat + 8, p + ftyp + mdat, moov);
+		put32(q + ftyp + mdat + 8, 0);
+	}
+	f = mem(q, n + 8);
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ_INT(media_meta_mp4(f, true, &m), Y_OK);
+	CHECK_EQ_INT(m.seconds, 3);
+	CHECK_EQ_INT(m.width, 640);
+	fclose(f);
+	/* a box larger than the file: nothing past it */
+	put32(q + be32_at(p), 1);
+	mk_be64(q + be32_at(p) + 8, 1ULL << 62);
+	f = mem(q, n + 8);
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ_INT(media_meta_mp4(f, true, &m), Y_EINVAL);
+	CHECK(!m.has_seconds && !m.width);
+	fclose(f);
+	/* not an MP4 */
+	f = mem((const uint8_t *)"%PDF-1.7 and more bytes", 23);
+	CHECK_EQ_INT(media_meta_mp4(f, true, &m), Y_EINVAL);
+	fclose(f);
+	free(q);
+	free(p);
+}
+
+TEST(ogg_opus_duration_and_waveform)
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint8_t *p = mk_opus(150, &n); /* 3 s */
+	FILE *f;
+
+	CHECK(p != NULL);
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_AUDIO, true, 0, &m), Y_OK);
+	CHECK(m.has_seconds);
+	CHECK_EQ_INT(m.seconds, 3);
+	CHECK(m.has_waveform);
+	{
+		int top = 0;
+
+		for (int i = 0; i < MEDIA_META_WAVE_LEN; i++) {
+			CHECK(m.waveform[i] <= 100);
+			if (m.waveform[i] > top)
+				top = m.waveform[i];
+		}
+		CHECK_EQ_INT(top, 100);
+		/* the tone gets louder: so does the waveform */
+		CHECK(m.waveform[4] < 30);
+		CHECK(m.waveform[4] < m.waveform[20] && m.waveform[20] < m.waveform[40] &&
+		      m.waveform[40] < m.waveform[60]);
+		CHECK(m.waveform[62] > 85);
+	}
+	/* not a voice note: the duration only */
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_AUDIO, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.seconds, 3);
+	CHECK(!m.has_waveform);
+	/* cut: the last whole page's granule */
+	f = mem(p, n / 2);
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ_INT(media_meta_ogg(f, &m), Y_OK);
+	CHECK(m.seconds >= 1 && m.seconds <= 2);
+	fclose(f);
+	/* an Ogg stream that is not Opus */
+	memcpy(p + 28, "Vorbis", 6);
+	f = mem(p, n);
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ_INT(media_meta_ogg(f, &m), Y_EINVAL);
+	CHECK(!m.has_seconds);
+	fclose(f);
+	free(p);
+	/* a long one: 40 s */
+	p = mk_opus(2000, &n);
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_AUDIO, true, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.seconds, 40);
+	CHECK(m.has_waveform && m.waveform[63] > 85);
+	free(p);
+}
+
+int main(void)
+{
+	RUN(jpeg_dims_and_thumbnail);
+	RUN(jpeg_exif_orientation);
+	RUN(png_and_webp_dims_and_thumbnail);
+	RUN(pixel_cap_refuses_bombs);
+	RUN(damaged_images_give_nothing);
+	RUN(mp4_duration_and_dimensions);
+	RUN(mp4_box_layouts);
+	RUN(ogg_opus_duration_and_waveform);
+	return test_summary();
+}
