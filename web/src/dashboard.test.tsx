@@ -5,6 +5,7 @@ import { App, SignIn } from './App';
 import { Conversation, MediaView, StatusTicks, merge } from './pages/Conversation';
 import { BarChart } from './pages/Overview';
 import { ConfirmButton } from './components';
+import { HubContext, type Hub, type Listener } from './events';
 import { ApiReference, groupByTag, schemaText, type OpenApiDoc } from './pages/ApiReference';
 // the server's real document (src/api/openapi.json), as GET /api/v1/openapi.json serves it
 import realDocJson from '../../src/api/openapi.json';
@@ -302,6 +303,44 @@ describe('media', () => {
     expect(img.getAttribute('src')).toBe('blob:test/1');
     expect(calls[0].headers['X-API-Key']).toBe('k9');
     expect(made[0].size).toBe(4);
+  });
+  // a hub whose events the test sends by hand
+  const handHub = () => {
+    const ls = new Set<Listener>();
+    const hub: Hub = { mode: 'stream', subscribe: (fn) => { ls.add(fn); return () => ls.delete(fn); } };
+    return { hub, emit: (e: Parameters<Listener>[0]) => ls.forEach((l) => l(e)) };
+  };
+  const pendingAnswer = () => json(404, { error: 'MEDIA_NOT_FOUND', message: "the message's media is not downloaded", details: { messageId: 'mm', state: 'pending' } });
+  const pngAnswer = () => new Response(new Uint8Array([137, 80, 78, 71]), { status: 200, headers: { 'Content-Type': 'image/png' } });
+  it('a pending answer read after the download ended (its message.media event came first) is asked again', { timeout: 30000 }, async () => {
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:test/2', revokeObjectURL: () => {} }));
+    let release: (r: Response) => void = () => {};
+    const answers = [() => new Promise<Response>((r) => { release = r; }), async () => pngAnswer()];
+    let n = 0;
+    const f = vi.fn(async () => answers[Math.min(n++, 1)]()) as unknown as typeof fetch;
+    const { hub, emit } = handHub();
+    render(<HubContext.Provider value={hub}><MediaView api={new Api('k', f)} m={mediaMsg({}, { kind: 'image', mimetype: 'image/png', caption: 'late' })} /></HubContext.Provider>);
+    await waitFor(() => expect(n).toBe(1), SLOW);
+    emit({ id: '9', event: 'message.media', data: { sessionId: 's', messageId: 'other' } });
+    emit({ id: '10', event: 'message.media', data: { sessionId: 's', messageId: 'mm' } });
+    release(pendingAnswer()); // the 404 the server gave before its download ended, read only now
+    const img = (await screen.findByRole('img', { name: 'late' }, SLOW)) as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe('blob:test/2');
+    expect(n).toBe(2);
+  });
+  it('a pending media with no event at all is asked again by itself; an event for another message changes nothing', { timeout: 30000 }, async () => {
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:test/3', revokeObjectURL: () => {} }));
+    let n = 0;
+    const f = vi.fn(async () => (n++ < 2 ? pendingAnswer() : pngAnswer())) as unknown as typeof fetch;
+    const { hub, emit } = handHub();
+    render(<HubContext.Provider value={hub}><MediaView api={new Api('k', f)} m={mediaMsg({}, { kind: 'image', mimetype: 'image/png', caption: 'slow' })} /></HubContext.Provider>);
+    await screen.findByText('Downloading image…', undefined, SLOW);
+    emit({ id: '11', event: 'message.media', data: { sessionId: 's', messageId: 'other' } });
+    expect(n).toBe(1);
+    // 1 s, then 2 s later: the third answer is the file
+    const img = (await screen.findByRole('img', { name: 'slow' }, { timeout: 10000 })) as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe('blob:test/3');
+    expect(n).toBe(3);
   });
   it('a failed media shows its reason; a document gets a download button; a failed download says why', { timeout: 30000 }, async () => {
     const { f } = recordingFetch({ 'GET /api/v1/media/mm': () => json(404, { error: 'MEDIA_NOT_FOUND', message: 'media not downloaded', details: { state: 'failed', reason: 'media: bad mac' } }) });

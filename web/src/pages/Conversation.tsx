@@ -33,6 +33,10 @@ function mediaError(e: unknown): string {
   return String(e);
 }
 
+function isPending(e: unknown): boolean {
+  return e instanceof ApiError && (e.details as { state?: string } | null)?.state === 'pending';
+}
+
 function fmtSize(n?: number): string {
   if (typeof n !== 'number') return '';
   return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
@@ -50,19 +54,35 @@ export function MediaView({ api, m }: { api: Api; m: Message }) {
   const [err, setErr] = useState<unknown>(null);
   const [tries, setTries] = useState(0);
   const [busy, setBusy] = useState(false);
-  const pending = err instanceof ApiError && (err.details as { state?: string } | null)?.state === 'pending';
-  // a download still under way: try again when a message.media event (or a poll) comes
+  const pending = isPending(err);
+  // While a fetch is on its way, a message.media event for this message is remembered: the
+  // answer may be the 404 "pending" the server gave before its download ended (a loaded
+  // machine reads that answer after the event), and it must not be the last word.
+  const inflight = useRef(false);
+  const endedMeanwhile = useRef(false);
   useLive((e) => {
-    if (pending && (e.event === 'poll' || e.event === 'message.media')) setTries((t) => t + 1);
+    if (src) return;
+    const mine = e.event === 'message.media' && 'data' in e && e.data.messageId === m.id;
+    if (inflight.current) { if (mine) endedMeanwhile.current = true; return; }
+    if (mine || (pending && e.event === 'poll')) setTries((t) => t + 1);
   });
   useEffect(() => {
     if (!url || !inline || m.status === 'failed') return;
     let live = true;
     let made: string | null = null;
+    let again: ReturnType<typeof setTimeout> | undefined;
+    inflight.current = true;
+    endedMeanwhile.current = false;
     api.mediaBlobUrl(url).then((u) => {
       if (live) { made = u; setSrc(u); setErr(null); } else URL.revokeObjectURL(u);
-    }, (e) => { if (live) setErr(e); });
-    return () => { live = false; if (made) URL.revokeObjectURL(made); };
+    }, (e) => {
+      if (!live) return;
+      setErr(e);
+      // still downloading: ask again at once if it ended meanwhile, else after a backoff (1 s
+      // doubling, at most 15 s) in case its event is lost (a stream that reconnected)
+      if (isPending(e)) again = setTimeout(() => setTries((t) => t + 1), endedMeanwhile.current ? 0 : Math.min(1000 * 2 ** tries, 15000));
+    }).finally(() => { if (live) inflight.current = false; });
+    return () => { live = false; clearTimeout(again); if (made) URL.revokeObjectURL(made); };
   }, [api, url, inline, m.status, tries]);
   const download = async () => {
     if (!url) return;
