@@ -22,7 +22,7 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
-import { startSim, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+import { startSim, loadBaileys, client, textOf, mediaOptions } from '../interop/sim-lib.mjs';
 
 const KEY = 'dashboard-test-key-0123456789';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -573,6 +573,40 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     const opsId = (await req(srv, 'GET', '/api/v1/users')).body.data.find((u) => u.email === 'ops@dash.test').id;
     assert.ok(audit.body.data.some((a) => a.actor === `user:${opsId}` && a.route === '/api/v1/sessions/{id}/messages' && a.status === 202), 'sent as the user, by cookie');
 
+    // a file from the page: one over the server's cap is refused before it is sent (MAX_BODY_BYTES
+    // is 1 MiB here: 900,000 bytes are 1.2 MB of base64) ...
+    const posts = [];
+    page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/messages')) posts.push(r.postData()?.length ?? 0); });
+    await page.locator('#send-file').setInputFiles({ name: 'big.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(900000)]) });
+    await page.locator('[data-attach-error]', { hasText: /big\.pdf is 878\.9 KiB; this server takes files up to about 76\d\.\d KiB from here/ }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Send', exact: true }).isDisabled(), true);
+    await page.getByRole('button', { name: 'Remove file' }).click();
+    assert.equal(await page.locator('[data-attach-error]').count(), 0);
+    // ... an image is sent (base64 in the JSON send), shown from the local file, and the Baileys
+    // peer decrypts the same bytes
+    const sentPng = png(9, 4, [20, 160, 60]);
+    await page.getByRole('button', { name: /Attach a file/ }).focus();
+    await page.locator('#send-file').setInputFiles({ name: 'green.png', mimeType: 'image/png', buffer: sentPng });
+    assert.equal(await page.getByLabel('Send as').inputValue(), 'image');
+    await page.getByLabel('Caption').fill('sent from the page');
+    // the attachment at a phone's width: nothing sideways
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('conversation-attach');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'the send box with a file fits 390 px');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const sentImg = page.locator('.msg.outbound img[data-sent]');
+    await sentImg.waitFor({ timeout: 30000 });
+    await until('the sent image decoded', () => sentImg.evaluate((i) => i.complete && i.naturalWidth === 9 && i.naturalHeight === 4));
+    assert.equal(posts.length, 1, `only the image was posted, never the big file: ${posts}`);
+    assert.ok(posts[0] < 1000, `the image's body: ${posts[0]} bytes`);
+    const up = await B.until(() => B.upserts.find((u) => u.message?.imageMessage?.caption === 'sent from the page'), 'the peer got the image');
+    assert.equal(up.message.imageMessage.mimetype, 'image/png');
+    const gotPng = await lib.downloadMediaMessage({ key: up.key, message: up.message }, 'buffer', await mediaOptions(lib, info.caCert));
+    assert.deepEqual(Buffer.from(gotPng), sentPng, 'Baileys decrypts the bytes the page sent');
+    await page.locator('.msg.outbound', { hasText: 'sent from the page' }).locator('[data-status="delivered"], [data-status="read"]').waitFor({ timeout: 30000 });
+    await shot('conversation-sent-image');
+
     // media from the peer: a real PNG shown inline from a blob: URL
     const to = `${us}@s.whatsapp.net`;
     // The race a loaded machine hits: the page asks for the file while the server's download is
@@ -598,7 +632,7 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     });
     const image = png(7, 5, [200, 30, 30]);
     await B.sock.sendMessage(to, { image, mimetype: 'image/png', caption: 'a real picture' });
-    const img = page.locator('img.media.image');
+    const img = page.locator('.msg.inbound img.media.image');
     await img.waitFor({ timeout: 30000 }).catch(async (e) => {
       const boxes = await page.locator('.msg').allTextContents();
       throw new Error(`${e.message}\nmedia answers: ${mediaAnswers}\nmessages: ${JSON.stringify(boxes)}\nserver media lines:\n${srv.lines.filter((l) => /media/i.test(l)).slice(-20).join('\n')}`);
@@ -624,7 +658,7 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     // audio and video: the players get blob: URLs made from the fetched file
     await B.sock.sendMessage(to, { audio: Buffer.concat([Buffer.from('OggS'), crypto.randomBytes(3000)]), mimetype: 'audio/ogg; codecs=opus', ptt: true, seconds: 1 });
     await B.sock.sendMessage(to, { video: Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypmp42', 'binary'), crypto.randomBytes(5000)]), mimetype: 'video/mp4', caption: 'a clip' });
-    for (const sel of ['audio[data-media="audio"]', 'video[data-media="video"]']) {
+    for (const sel of ['.msg.inbound audio[data-media="audio"]', '.msg.inbound video[data-media="video"]']) {
       const el = page.locator(sel);
       await el.waitFor({ timeout: 30000 });
       assert.match(await el.getAttribute('src'), /^blob:/, sel);
@@ -633,6 +667,8 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     await page.reload();
     await page.locator('.msg.outbound', { hasText: 'hello by cookie' }).waitFor();
     assert.equal(await page.locator('.who').textContent(), 'ops@dash.test operator');
+    // the sent image's file is not in this tab any more, and the server keeps none: it says so
+    await page.locator('.msg.outbound [data-sent-media="image"]', { hasText: `[image sent, ${sentPng.length} B; the server keeps no copy]` }).waitFor();
     // a damaged blob: the message fails and the page says why
     assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'flip' })).status, 200);
     await B.sock.sendMessage(to, { image: png(3, 3, [0, 0, 200]), mimetype: 'image/png' });
@@ -662,7 +698,7 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     await page.locator('[data-no-sendbox]').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Send' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0);
-    await until('the viewer sees the image too', () => page.locator('img.media.image').evaluate((i) => i.naturalWidth === 7));
+    await until('the viewer sees the image too', () => page.locator('.msg.inbound img.media.image').evaluate((i) => i.naturalWidth === 7));
     await shot('conversation-viewer');
     await ctx.close();
     assert.deepEqual(problems, []);
