@@ -485,7 +485,8 @@ function png(w, h, rgb) {
 // Email/password sign-in against a real server linked to `yesapp sim`, and
 // received media from an unmodified Baileys 7 peer (it encrypts and uploads to
 // the simulator's media host; our server downloads and verifies; the page
-// fetches the file with the cookie into a blob: URL).
+// fetches the file with the cookie into a blob: URL); and an image sent from the page (Attach
+// file, base64 in the JSON send) that the Baileys peer decrypts byte-identical.
 // It was skipped for a while: in a fresh-clone CI run the received image never showed. The cause
 // was the page: a media fetch answered "pending" that the page read only after the download's
 // message.media event had gone by was never asked again. The image step below makes that order
@@ -585,8 +586,10 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     // ... an image is sent (base64 in the JSON send), shown from the local file, and the Baileys
     // peer decrypts the same bytes
     const sentPng = png(9, 4, [20, 160, 60]);
+    // by the keyboard: the Attach button opens the browser's file chooser
     await page.getByRole('button', { name: /Attach a file/ }).focus();
-    await page.locator('#send-file').setInputFiles({ name: 'green.png', mimeType: 'image/png', buffer: sentPng });
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await chooser.setFiles({ name: 'green.png', mimeType: 'image/png', buffer: sentPng });
     assert.equal(await page.getByLabel('Send as').inputValue(), 'image');
     await page.getByLabel('Caption').fill('sent from the page');
     // the attachment at a phone's width: nothing sideways
