@@ -138,6 +138,7 @@ int server_run(const struct config *cfg)
 	ctx.started_ms = clock_mono_ms();
 	ctx.data_dir = cfg->data_dir;
 	ctx.metrics_token = cfg->metrics_token;
+	ctx.max_body_bytes = cfg->max_body_bytes;
 	if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
 		LOG_ERROR("cannot create DATA_DIR", "{s:s, s:s}", "dir", cfg->data_dir, "error",
 			  strerror(errno));

@@ -71,6 +71,7 @@ struct api_ctx {
 	uint8_t cursor_key[API_CURSOR_KEY_LEN];
 	int64_t started_ms;        /* monotonic, for /health uptime */
 	const char *metrics_token; /* borrowed; METRICS_TOKEN, NULL = /metrics open */
+	size_t max_body_bytes;     /* MAX_BODY_BYTES, told by GET /api/v1/auth/me (0: not told) */
 	/* the WhatsApp Web version: the default (WA_VERSION or built in) and
 	 * the one in force (the default, or what PUT .../wa-version stored) */
 	struct wa_version wa_version_default;

@@ -183,6 +183,7 @@ void api_auth_logout(struct http_req *req)
 
 void api_auth_me(struct http_req *req)
 {
+	struct api_ctx *ctx = http_req_app(req);
 	const struct http_ident *who = http_req_ident(req);
 	char token[USERS_TOKEN_HEX + 1], csrf[USERS_TOKEN_HEX + 1];
 	int cookie = (who->app_flags & API_IDENT_COOKIE) != 0;
@@ -195,6 +196,9 @@ void api_auth_me(struct http_req *req)
 		OPENSSL_cleanse(token, sizeof(token));
 		json_object_set_new(o, "csrfToken", json_string(csrf));
 	}
+	/* the dashboard checks a file's size against it before sending */
+	if (o && ctx->max_body_bytes)
+		json_object_set_new(o, "maxBodyBytes", json_integer((json_int_t)ctx->max_body_bytes));
 	http_reply_json(req, 200, o);
 }
 

@@ -211,6 +211,7 @@ test('users: REST create, sign-in cookie, CSRF, logout, disable', async () => {
   assert.equal(me.body.kind, 'user');
   assert.equal(me.body.role, 'operator');
   assert.equal(me.body.csrfToken, csrf);
+  assert.equal(me.body.maxBodyBytes, 1048576, 'MAX_BODY_BYTES, its default');
   assert.equal((await req(srv, 'GET', '/api/v1/sessions', { key: null, headers: { Cookie: cookie } })).status, 200);
   // role still applies to a signed-in user
   assertError(await req(srv, 'GET', '/api/v1/users', { key: null, headers: { Cookie: cookie } }), 403, 'FORBIDDEN');

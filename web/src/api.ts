@@ -18,6 +18,8 @@ export interface Me {
   role: Role;
   scoped: boolean;
   csrfToken?: string;
+  /** the server's MAX_BODY_BYTES (a server before it does not say) */
+  maxBodyBytes?: number;
 }
 
 export interface User {

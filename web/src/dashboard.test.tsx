@@ -1,10 +1,12 @@
 import { describe, expect, it, vi, afterEach } from 'vitest';
-import { render, screen, fireEvent, waitFor, cleanup } from '@testing-library/react';
+import { render, screen, fireEvent, waitFor, cleanup, act } from '@testing-library/react';
 import { Api, ApiError, parseSse, type Message, type ServerEvent } from './api';
 import { App, SignIn } from './App';
-import { Conversation, MediaView, StatusTicks, merge } from './pages/Conversation';
+import { Conversation, MediaView, MessageList, StatusTicks, merge } from './pages/Conversation';
 import { BarChart } from './pages/Overview';
 import { ConfirmButton } from './components';
+import { HubContext, type Hub, type Listener } from './events';
+import { bodyBytes, kindOf, tooLarge, type SendFile } from './pages/Attach';
 import { ApiReference, groupByTag, schemaText, type OpenApiDoc } from './pages/ApiReference';
 // the server's real document (src/api/openapi.json), as GET /api/v1/openapi.json serves it
 import realDocJson from '../../src/api/openapi.json';
@@ -303,6 +305,47 @@ describe('media', () => {
     expect(calls[0].headers['X-API-Key']).toBe('k9');
     expect(made[0].size).toBe(4);
   });
+  // a hub whose events the test sends by hand
+  const handHub = () => {
+    const ls = new Set<Listener>();
+    const hub: Hub = { mode: 'stream', subscribe: (fn) => { ls.add(fn); return () => ls.delete(fn); } };
+    return { hub, emit: (e: Parameters<Listener>[0]) => ls.forEach((l) => l(e)) };
+  };
+  const pendingAnswer = () => json(404, { error: 'MEDIA_NOT_FOUND', message: "the message's media is not downloaded", details: { messageId: 'mm', state: 'pending' } });
+  const pngAnswer = () => new Response(new Uint8Array([137, 80, 78, 71]), { status: 200, headers: { 'Content-Type': 'image/png' } });
+  it('a pending answer read after the download ended (its message.media event came first) is asked again', { timeout: 30000 }, async () => {
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:test/2', revokeObjectURL: () => {} }));
+    let release: (r: Response) => void = () => {};
+    const answers = [() => new Promise<Response>((r) => { release = r; }), async () => pngAnswer()];
+    let n = 0;
+    const f = vi.fn(async () => answers[Math.min(n++, 1)]()) as unknown as typeof fetch;
+    const { hub, emit } = handHub();
+    render(<HubContext.Provider value={hub}><MediaView api={new Api('k', f)} m={mediaMsg({}, { kind: 'image', mimetype: 'image/png', caption: 'late' })} /></HubContext.Provider>);
+    await waitFor(() => expect(n).toBe(1), SLOW);
+    act(() => {
+      emit({ id: '9', event: 'message.media', data: { sessionId: 's', messageId: 'other' } });
+      emit({ id: '10', event: 'message.media', data: { sessionId: 's', messageId: 'mm' } });
+    });
+    release(pendingAnswer()); // the 404 the server gave before its download ended, read only now
+    const img = (await screen.findByRole('img', { name: 'late' }, SLOW)) as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe('blob:test/2');
+    expect(n).toBe(2);
+  });
+  it('a pending media with no event at all is asked again by itself; an event for another message changes nothing', { timeout: 30000 }, async () => {
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:test/3', revokeObjectURL: () => {} }));
+    let n = 0;
+    const f = vi.fn(async () => (n++ < 2 ? pendingAnswer() : pngAnswer())) as unknown as typeof fetch;
+    const { hub, emit } = handHub();
+    render(<HubContext.Provider value={hub}><MediaView api={new Api('k', f)} m={mediaMsg({}, { kind: 'image', mimetype: 'image/png', caption: 'slow' })} /></HubContext.Provider>);
+    await screen.findByText('Downloading image…', undefined, SLOW);
+    const before = n; // 1, or 2 when this machine was slow enough for the first backoff to pass
+    act(() => emit({ id: '11', event: 'message.media', data: { sessionId: 's', messageId: 'other' } }));
+    expect(n).toBe(before);
+    // 1 s, then 2 s later: the third answer is the file
+    const img = (await screen.findByRole('img', { name: 'slow' }, { timeout: 10000 })) as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe('blob:test/3');
+    expect(n).toBe(3);
+  });
   it('a failed media shows its reason; a document gets a download button; a failed download says why', { timeout: 30000 }, async () => {
     const { f } = recordingFetch({ 'GET /api/v1/media/mm': () => json(404, { error: 'MEDIA_NOT_FOUND', message: 'media not downloaded', details: { state: 'failed', reason: 'media: bad mac' } }) });
     const api = new Api('k', f);
@@ -312,5 +355,90 @@ describe('media', () => {
     render(<MediaView api={api} m={mediaMsg({}, { kind: 'document', mimetype: 'application/pdf', fileName: 'report.pdf', size: 300000 })} />);
     fireEvent.click(screen.getByRole('button', { name: /Download report\.pdf \(293\.0 KiB\)/ }));
     expect((await screen.findByRole('alert', undefined, SLOW)).textContent).toContain('download failed: media: bad mac');
+  });
+});
+
+describe('sending a file', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const sf = (over: Partial<SendFile>): SendFile => ({ kind: 'image', name: 'a.png', type: 'image/png', size: 1000, caption: '', ptt: false, ...over });
+  it("checks the size against WhatsApp's for the kind and the server's body cap, base64 counted", () => {
+    const cap = 1048576;
+    expect(tooLarge('+15550001', sf({ size: 700000 }), cap)).toBeNull();
+    // 800,000 bytes are 1,066,668 of base64: over 1 MiB with the JSON around it
+    const why = tooLarge('+15550001', sf({ size: 800000 }), cap)!;
+    expect(why).toMatch(/^a\.png is 781\.3 KiB; this server takes files up to about 768\.0 KiB from here \(its MAX_BODY_BYTES is 1\.0 MiB/);
+    expect(bodyBytes('+15550001', sf({ size: 3 }))).toBe(JSON.stringify({ to: '+15550001', image: { base64: 'AAAA', mimetype: 'image/png' } }).length);
+    expect(tooLarge('+1', sf({ kind: 'image', size: 17 * 1048576 }), null)).toBe('a.png is 17.0 MiB; WhatsApp takes at most 16.0 MiB for an image.');
+    expect(tooLarge('+1', sf({ kind: 'video', size: 17 * 1048576 }), null)).toBeNull();
+    expect(tooLarge('+1', sf({ size: 0 }), cap)).toBe('a.png is empty.');
+    expect(kindOf('audio/ogg')).toBe('audio');
+    expect(kindOf('application/pdf')).toBe('document');
+    expect(kindOf('image/svg+xml')).toBe('document');
+  });
+  it('the largest file the cap takes is sent, one byte more is refused', () => {
+    const cap = 4096;
+    let n = 1;
+    while (tooLarge('+15550001', sf({ size: n + 1 }), cap) === null) n++;
+    expect(bodyBytes('+15550001', sf({ size: n })) <= cap).toBe(true);
+    expect(bodyBytes('+15550001', sf({ size: n + 3 })) > cap).toBe(true);
+  });
+  const convFetch = (post: (body: Record<string, unknown>) => Response) => recordingFetch({
+    'GET /api/v1/auth/me': () => json(200, { kind: 'key', id: 'k', role: 'operator', scoped: false, maxBodyBytes: 1048576 }),
+    'GET /api/v1/sessions/s1/chats': () => json(200, { data: [], nextCursor: null }),
+    'GET /api/v1/sessions/s1/messages': () => json(200, { data: [], nextCursor: null }),
+    'POST /api/v1/sessions/s1/messages': () => post({}),
+  });
+  it('an image: attached, captioned, sent as base64 with its mimetype, then shown from the local file while pending', { timeout: 30000 }, async () => {
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:sent/1', revokeObjectURL: () => {} }));
+    const bytes = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 1, 2, 3, 250]);
+    const { f, calls } = convFetch(() => json(202, msg({ id: 'sent1', type: 'image', text: 'look', status: 'pending', content: { media: { kind: 'image', mimetype: 'image/png', size: 12, caption: 'look' } } })));
+    render(<Conversation api={new Api('k', f, null, 'operator')} id="s1" />);
+    fireEvent.change(screen.getByLabelText('To'), { target: { value: '+15550001' } });
+    fireEvent.change(screen.getByLabelText('Chosen file'), { target: { files: [new File([bytes], 'dot.png', { type: 'image/png' })] } });
+    expect(screen.getByRole('group', { name: 'dot.png (12 B)' })).toBeTruthy();
+    expect((screen.getByLabelText('Send as') as HTMLSelectElement).value).toBe('image');
+    expect(screen.queryByLabelText('Voice note')).toBeNull();
+    fireEvent.change(screen.getByLabelText('Caption'), { target: { value: 'look' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }));
+    const img = (await screen.findByRole('img', { name: 'look' }, SLOW)) as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe('blob:sent/1');
+    const post = calls.find((c) => c.method === 'POST')!;
+    expect(post.body).toEqual({ to: '+15550001', image: { base64: btoa(String.fromCharCode(...bytes)), mimetype: 'image/png' }, caption: 'look' });
+    expect(screen.getByLabelText('status pending')).toBeTruthy();
+    expect(screen.queryByRole('group')).toBeNull(); // the attachment is gone from the form
+  });
+  it('audio as a voice note has no caption; a file over the cap is refused before anything is sent; a 413 is shown with its message', { timeout: 30000 }, async () => {
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:sent/2', revokeObjectURL: () => {} }));
+    let answer = json(202, msg({ id: 'sent2', type: 'audio', text: null, content: { media: { kind: 'audio', mimetype: 'audio/ogg', ptt: true } } }));
+    const { f, calls } = convFetch(() => answer);
+    render(<Conversation api={new Api('k', f, null, 'operator')} id="s1" />);
+    fireEvent.change(screen.getByLabelText('To'), { target: { value: '+15550001' } });
+    const input = screen.getByLabelText('Chosen file');
+    // over 1 MiB once in base64: refused here, with the reason
+    await waitFor(() => expect(calls.some((c) => c.path === '/api/v1/auth/me')).toBe(true), SLOW);
+    fireEvent.change(input, { target: { files: [new File([new Uint8Array(900000)], 'big.pdf', { type: 'application/pdf' })] } });
+    expect((await screen.findByRole('alert', undefined, SLOW)).textContent).toMatch(/big\.pdf is 878\.9 KiB; this server takes files up to about/);
+    expect((screen.getByRole('button', { name: 'Send' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByRole('button', { name: 'Remove file' }));
+    expect(screen.queryByRole('alert')).toBeNull();
+    fireEvent.change(input, { target: { files: [new File([new Uint8Array([79, 103, 103, 83, 0, 2])], 'note.ogg', { type: 'audio/ogg' })] } });
+    expect((screen.getByLabelText('Send as') as HTMLSelectElement).value).toBe('audio');
+    fireEvent.click(screen.getByLabelText('Voice note'));
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }));
+    await waitFor(() => expect(document.querySelector('audio[data-sent]')?.getAttribute('src')).toBe('blob:sent/2'), SLOW);
+    const post = calls.filter((c) => c.method === 'POST');
+    expect(post).toHaveLength(1);
+    expect(post[0].body).toEqual({ to: '+15550001', audio: { base64: 'T2dnUwAC', mimetype: 'audio/ogg' }, ptt: true });
+    // the server's own refusal, shown as every API error
+    answer = json(413, { error: 'MEDIA_TOO_LARGE', message: 'the file is larger than WhatsApp takes', details: { kind: 'document', maxBytes: 10 } });
+    fireEvent.change(input, { target: { files: [new File([new Uint8Array([37, 80, 68, 70, 45])], 'r.pdf', { type: 'application/pdf' })] } });
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }));
+    expect((await screen.findByRole('alert', undefined, SLOW)).textContent).toContain('the file is larger than WhatsApp takes');
+    expect(screen.getByRole('group', { name: 'r.pdf (5 B)' })).toBeTruthy(); // kept, to try again
+  });
+  it('a sent media without its file in this tab says what it was and that the server keeps no copy', () => {
+    render(<MessageList messages={[msg({ id: 'o1', type: 'document', text: null, content: { media: { kind: 'document', mimetype: 'application/pdf', size: 2048, fileName: 'r.pdf' } } })]} />);
+    expect(document.querySelector('[data-sent-media="document"]')!.textContent).toBe('[document sent r.pdf, 2.0 KiB; the server keeps no copy]');
+    expect(screen.queryByText('[document]')).toBeNull();
   });
 });

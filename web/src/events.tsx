@@ -6,12 +6,13 @@ import { Api, parseSse, type ServerEvent } from './api';
 export type LiveMode = 'connecting' | 'stream' | 'polling';
 export type Listener = (e: ServerEvent | { event: 'poll' }) => void;
 
-interface Hub {
+export interface Hub {
   mode: LiveMode;
   subscribe(fn: Listener): () => void;
 }
 
-const HubContext = createContext<Hub>({ mode: 'polling', subscribe: () => () => {} });
+// exported for component tests, which drive events by hand
+export const HubContext = createContext<Hub>({ mode: 'polling', subscribe: () => () => {} });
 
 export function useLive(fn: Listener) {
   const hub = useContext(HubContext);

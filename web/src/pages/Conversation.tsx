@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { Api, ApiError, fmtTime, type Chat, type Message, type Page } from '../api';
+import { Api, ApiError, fmtTime, type Chat, type Me, type Message, type Page } from '../api';
+import { SEND_KINDS, fmtBytes, kindOf, mediaBody, readBase64, tooLarge, type SendFile, type SendKind } from './Attach';
 import { Card, ErrorBox } from '../components';
 import { useLive } from '../events';
 
@@ -33,9 +34,12 @@ function mediaError(e: unknown): string {
   return String(e);
 }
 
+function isPending(e: unknown): boolean {
+  return e instanceof ApiError && (e.details as { state?: string } | null)?.state === 'pending';
+}
+
 function fmtSize(n?: number): string {
-  if (typeof n !== 'number') return '';
-  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+  return typeof n === 'number' ? fmtBytes(n) : '';
 }
 
 /** A received media message: images and stickers inline, audio and video players, documents
@@ -50,19 +54,35 @@ export function MediaView({ api, m }: { api: Api; m: Message }) {
   const [err, setErr] = useState<unknown>(null);
   const [tries, setTries] = useState(0);
   const [busy, setBusy] = useState(false);
-  const pending = err instanceof ApiError && (err.details as { state?: string } | null)?.state === 'pending';
-  // a download still under way: try again when a message.media event (or a poll) comes
+  const pending = isPending(err);
+  // While a fetch is on its way, a message.media event for this message is remembered: the
+  // answer may be the 404 "pending" the server gave before its download ended (a loaded
+  // machine reads that answer after the event), and it must not be the last word.
+  const inflight = useRef(false);
+  const endedMeanwhile = useRef(false);
   useLive((e) => {
-    if (pending && (e.event === 'poll' || e.event === 'message.media')) setTries((t) => t + 1);
+    if (src) return;
+    const mine = e.event === 'message.media' && 'data' in e && e.data.messageId === m.id;
+    if (inflight.current) { if (mine) endedMeanwhile.current = true; return; }
+    if (mine || (pending && e.event === 'poll')) setTries((t) => t + 1);
   });
   useEffect(() => {
     if (!url || !inline || m.status === 'failed') return;
     let live = true;
     let made: string | null = null;
+    let again: ReturnType<typeof setTimeout> | undefined;
+    inflight.current = true;
+    endedMeanwhile.current = false;
     api.mediaBlobUrl(url).then((u) => {
       if (live) { made = u; setSrc(u); setErr(null); } else URL.revokeObjectURL(u);
-    }, (e) => { if (live) setErr(e); });
-    return () => { live = false; if (made) URL.revokeObjectURL(made); };
+    }, (e) => {
+      if (!live) return;
+      setErr(e);
+      // still downloading: ask again at once if it ended meanwhile, else after a backoff (1 s
+      // doubling, at most 15 s) in case its event is lost (a stream that reconnected)
+      if (isPending(e)) again = setTimeout(() => setTries((t) => t + 1), endedMeanwhile.current ? 0 : Math.min(1000 * 2 ** tries, 15000));
+    }).finally(() => { if (live) inflight.current = false; });
+    return () => { live = false; clearTimeout(again); if (made) URL.revokeObjectURL(made); };
   }, [api, url, inline, m.status, tries]);
   const download = async () => {
     if (!url) return;
@@ -110,20 +130,44 @@ export function MediaView({ api, m }: { api: Api; m: Message }) {
   );
 }
 
-export function MessageList({ messages, api }: { messages: Message[]; api?: Api }) {
+/** What this tab sent: the file itself, shown from a blob: URL (the server keeps no copy of a
+ * sent file once WhatsApp has it, so there is nothing to fetch back). */
+export interface LocalMedia { url: string; kind: SendKind; name: string; size: number }
+
+function SentMediaView({ m, local }: { m: Message; local?: LocalMedia }) {
+  const media = m.content?.media;
+  if (!local) {
+    if (!media) return null;
+    return <div className="media-box muted" data-sent-media={media.kind}>[{media.kind} sent{media.fileName ? ' ' + media.fileName : ''}{media.size ? `, ${fmtBytes(media.size)}` : ''}; the server keeps no copy]</div>;
+  }
+  const label = media?.caption || local.name;
+  let view;
+  if (local.kind === 'image') view = <img className="media image" src={local.url} alt={label} data-media="image" data-sent />;
+  else if (local.kind === 'video') view = <video controls src={local.url} className="media video" data-media="video" aria-label={label} data-sent />;
+  else if (local.kind === 'audio') view = <audio controls src={local.url} data-media="audio" aria-label={label} data-sent />;
+  else view = <a className="download" href={local.url} download={local.name} data-media="document" data-sent>{local.name} ({fmtBytes(local.size)})</a>;
+  return <div className="media-box">{view}</div>;
+}
+
+export function MessageList({ messages, api, sent }: { messages: Message[]; api?: Api; sent?: Map<string, LocalMedia> }) {
   return (
     <ol className="messages" aria-label="Messages, oldest first">
-      {messages.map((m) => (
-        <li key={m.id} className={'msg ' + m.direction} data-message={m.id}>
-          <div className="meta">{m.direction === 'outbound' ? 'to ' + (m.to ?? m.chat) : 'from ' + (m.from ?? m.chat)}</div>
-          {api && m.content?.mediaUrl ? <MediaView api={api} m={m} /> : null}
-          {m.text || !m.content?.mediaUrl ? <div className="body">{m.text ?? <em>[{m.type}]</em>}</div> : null}
-          <div className="meta">
-            <time dateTime={m.timestamp ?? m.createdAt}>{fmtTime(m.timestamp ?? m.createdAt)}</time>{' '}
-            {m.direction === 'outbound' || m.status === 'read' ? <StatusTicks m={m} /> : null}
-          </div>
-        </li>
-      ))}
+      {messages.map((m) => {
+        const local = sent?.get(m.id);
+        const hasMedia = !!m.content?.mediaUrl || (m.direction === 'outbound' && (!!local || !!m.content?.media));
+        return (
+          <li key={m.id} className={'msg ' + m.direction} data-message={m.id}>
+            <div className="meta">{m.direction === 'outbound' ? 'to ' + (m.to ?? m.chat) : 'from ' + (m.from ?? m.chat)}</div>
+            {api && m.content?.mediaUrl ? <MediaView api={api} m={m} /> : null}
+            {m.direction === 'outbound' && !m.content?.mediaUrl ? <SentMediaView m={m} local={local} /> : null}
+            {m.text || !hasMedia ? <div className="body">{m.text ?? <em>[{m.type}]</em>}</div> : null}
+            <div className="meta">
+              <time dateTime={m.timestamp ?? m.createdAt}>{fmtTime(m.timestamp ?? m.createdAt)}</time>{' '}
+              {m.direction === 'outbound' || m.status === 'read' ? <StatusTicks m={m} /> : null}
+            </div>
+          </li>
+        );
+      })}
     </ol>
   );
 }
@@ -158,6 +202,31 @@ export function Conversation({ api, id }: { api: Api; id: string }) {
   const [to, setTo] = useState('');
   const [text, setText] = useState('');
   const [sendError, setSendError] = useState<unknown>(null);
+  // a file to send: the kind (from its type, changeable), a voice-note toggle for audio; the
+  // text box is its caption
+  const [file, setFile] = useState<File | null>(null);
+  const [kind, setKind] = useState<SendKind>('document');
+  const [ptt, setPtt] = useState(false);
+  const [sending, setSending] = useState<string | null>(null);
+  const [maxBody, setMaxBody] = useState<number | null>(null);
+  const [sent, setSent] = useState<Map<string, LocalMedia>>(() => new Map());
+  const fileInput = useRef<HTMLInputElement>(null);
+  const sentRef = useRef(sent);
+  sentRef.current = sent;
+  useEffect(() => () => sentRef.current.forEach((l) => URL.revokeObjectURL(l.url)), []);
+  useEffect(() => {
+    let live = true;
+    // the server's MAX_BODY_BYTES; a server that does not say gets WhatsApp's sizes checked only
+    api.get<Me>('/api/v1/auth/me').then((me) => { if (live) setMaxBody(me.maxBodyBytes ?? null); }, () => {});
+    return () => { live = false; };
+  }, [api]);
+  const sendFile: SendFile | null = file ? { kind, name: file.name, type: file.type, size: file.size, caption: text, ptt } : null;
+  const fileProblem = sendFile ? tooLarge(to.trim(), sendFile, maxBody) : null;
+  const dropFile = () => {
+    setFile(null);
+    setPtt(false);
+    if (fileInput.current) fileInput.current.value = '';
+  };
   const scroller = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
 
@@ -211,14 +280,31 @@ export function Conversation({ api, id }: { api: Api; id: string }) {
   };
   const send = async (e: FormEvent) => {
     e.preventDefault();
+    if (sending) return;
     setSendError(null);
+    const f = file, sf = sendFile;
+    if (f && sf && fileProblem) return;
     try {
-      const m = await api.post<Message>(`/api/v1/sessions/${id}/messages`, { to: to.trim(), text });
+      let body: Record<string, unknown> = { to: to.trim(), text };
+      if (f && sf) {
+        setSending(`Reading ${f.name}…`);
+        const b64 = await readBase64(f);
+        setSending(`Sending ${f.name} (${fmtBytes(f.size)})…`);
+        body = mediaBody(to.trim(), sf, b64);
+      } else setSending('Sending…');
+      const m = await api.post<Message>(`/api/v1/sessions/${id}/messages`, body);
       stick.current = true;
       setText('');
+      if (f && sf) {
+        const local = { url: URL.createObjectURL(f), kind: sf.kind, name: f.name, size: f.size };
+        setSent((old) => new Map(old).set(m.id, local));
+        dropFile();
+      }
       setMessages((old) => merge(old, [m]));
     } catch (err) {
       setSendError(err);
+    } finally {
+      setSending(null);
     }
   };
   const pick = (c: Chat) => {
@@ -251,16 +337,35 @@ export function Conversation({ api, id }: { api: Api; id: string }) {
       <Card title="Conversation">
         <div className="scroll" ref={scroller} onScroll={(e) => { const el = e.currentTarget; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40; }}>
           {older && <button type="button" className="older" onClick={loadOlder}>Load older messages</button>}
-          {messages.length === 0 && !error ? <p className="muted">No messages yet.</p> : <MessageList messages={messages} api={api} />}
+          {messages.length === 0 && !error ? <p className="muted">No messages yet.</p> : <MessageList messages={messages} api={api} sent={sent} />}
         </div>
         <ErrorBox error={error} />
         {api.can('operator') ? <form className="sendbox" onSubmit={send}>
           <label htmlFor="send-to">To</label>
           <input id="send-to" inputMode="tel" placeholder="+15551234567" value={to} onChange={(e) => setTo(e.target.value)} required />
-          <label htmlFor="send-text">Message</label>
-          <textarea id="send-text" rows={2} value={text} onChange={(e) => setText(e.target.value)} required
+          <label htmlFor="send-text">{file ? (kind === 'audio' ? 'Message (not sent with audio)' : 'Caption') : 'Message'}</label>
+          <textarea id="send-text" rows={2} value={text} onChange={(e) => setText(e.target.value)} required={!file}
+            disabled={!!file && kind === 'audio'}
             onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) e.currentTarget.form?.requestSubmit(); }} />
-          <button type="submit" className="primary" disabled={!text || !to.trim()}>Send</button>
+          <input ref={fileInput} id="send-file" type="file" className="sr-only" tabIndex={-1} aria-label="Chosen file"
+            onChange={(e) => { const f = e.target.files?.[0] ?? null; setFile(f); if (f) setKind(kindOf(f.type)); setPtt(false); }} />
+          {file ? (
+            <fieldset className="attachment" data-attachment>
+              <legend>{file.name} ({fmtBytes(file.size)})</legend>
+              <label htmlFor="send-kind">Send as</label>
+              <select id="send-kind" value={kind} onChange={(e) => setKind(e.target.value as SendKind)}>
+                {SEND_KINDS.map((k) => <option key={k} value={k}>{k}</option>)}
+              </select>
+              {kind === 'audio' && <label className="check"><input type="checkbox" checked={ptt} onChange={(e) => setPtt(e.target.checked)} /> Voice note</label>}
+              <button type="button" onClick={dropFile}>Remove file</button>
+              {fileProblem && <div className="error" role="alert" data-attach-error>{fileProblem}</div>}
+            </fieldset>
+          ) : null}
+          <div className="send-actions">
+            <button type="button" onClick={() => fileInput.current?.click()} aria-label="Attach a file (image, video, audio or document)" disabled={!!sending}>Attach file</button>
+            {sending && <span className="muted" role="status" data-sending>{sending}</span>}
+            <button type="submit" className="primary" disabled={!!sending || !to.trim() || (file ? !!fileProblem : !text)}>Send</button>
+          </div>
         </form> : <p className="muted" data-no-sendbox>Your role ({api.role}) may read messages, not send them.</p>}
         <ErrorBox error={sendError} />
       </Card>
