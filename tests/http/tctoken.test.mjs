@@ -90,12 +90,23 @@ test('tokens both ways with Baileys 7: issued after a send, kept, attached and v
     const s4 = await tc();
     assert.equal(s4.valid - s3.valid, 1, `Baileys 7's reply carried a valid token: ${JSON.stringify(s4)}`);
 
+    // 4b. a token the simulator did not mint for this pair is invalid (and
+    //     the message, from an account that is not restricted, still goes)
+    const held = (await B7.state.keys.get('tctoken', [`${usLid}@lid`]))[`${usLid}@lid`];
+    await B7.state.keys.set({ tctoken: { [`${usLid}@lid`]: { ...held, token: Buffer.alloc(32, 1) } } });
+    const m3 = await B7.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'B7 with a forged token' });
+    await byWaId(srv, id, m3.key.id);
+    const s4b = await tc();
+    assert.equal(s4b.invalid - s4.invalid, 1, `a forged token is invalid: ${JSON.stringify(s4b)}`);
+    assert.equal(s4b.valid, s4.valid);
+    await B7.state.keys.set({ tctoken: { [`${usLid}@lid`]: held } });
+
     // 5. a second message in the same bucket issues nothing new
     const a2 = await apiSend(srv, id, B7.phone, 'second in the bucket');
     await B7.until(() => gotFromUs(B7, us, usLid, a2.text), 'B7 gets the second');
     const s5 = await tc();
-    assert.equal(s5.issued, s4.issued, 'no second issue within the 7-day bucket');
-    assert.equal(s5.valid - s4.valid, 1);
+    assert.equal(s5.issued, s4b.issued, 'no second issue within the 7-day bucket');
+    assert.equal(s5.valid - s4b.valid, 1);
 
     // 6. after a restart of yesapp the token is still attached
     await stopServer(srv, { removeData: false });
