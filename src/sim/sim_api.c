@@ -51,10 +51,13 @@
  *                                             the next count (1) media uploads are
  *                                             stored damaged, or (unavailable) the
  *                                             next count downloads answer 503: {mode, count}
- *   GET    /sim/config                        {minVersion}
- *   POST   /sim/config {"minVersion":"P.S.T"|null}
+ *   GET    /sim/config                        {minVersion, privacyTokens}
+ *   POST   /sim/config {"minVersion":"P.S.T"|null, "privacyTokens":bool}
  *                                             clients whose appVersion is lower get
- *                                             <failure reason=405/> (null: no minimum)
+ *                                             <failure reason=405/> (null: no minimum);
+ *                                             privacyTokens: the props answer's 10518
+ *                                             (tokens on 1:1 messages; true by default),
+ *                                             read by clients at login
  *   POST   /sim/prekey-low {"phone","device"[,"count"]}
  *                                             keeps the device's newest count (default 0)
  *                                             prekeys and sends it the encrypt
@@ -318,16 +321,22 @@ static int config_reply(struct sim *s, struct ybuf *resp)
 
 	snprintf(v, sizeof(v), "%u.%u.%u", s->min_version[0], s->min_version[1],
 		 s->min_version[2]);
-	return reply(resp, 200, json_pack("{s:s?}", "minVersion", s->min_version_on ? v : NULL));
+	return reply(resp, 200, json_pack("{s:s?, s:b}", "minVersion", s->min_version_on ? v : NULL,
+					  "privacyTokens", (int)!s->tc_prop_off));
 }
 
 static int post_config(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
 {
-	json_t *j = body_object(body, len), *mv;
+	json_t *j = body_object(body, len), *mv, *pt;
 	uint32_t v[3];
 
 	if (!j)
 		return error(resp, 400, "a JSON object expected");
+	pt = json_object_get(j, "privacyTokens");
+	if (pt && !json_is_boolean(pt)) {
+		json_decref(j);
+		return error(resp, 400, "privacyTokens: true or false");
+	}
 	mv = json_object_get(j, "minVersion");
 	if (mv && !json_is_null(mv) &&
 	    (!json_is_string(mv) || sim_version_parse(json_string_value(mv), v))) {
@@ -341,8 +350,11 @@ static int post_config(struct sim *s, const uint8_t *body, size_t len, struct yb
 		s->min_version_on = true;
 		memcpy(s->min_version, v, sizeof(v));
 	}
+	if (pt)
+		s->tc_prop_off = !json_is_true(pt);
 	json_decref(j);
-	LOG_INFO("sim config", "{s:b}", "minVersion", s->min_version_on);
+	LOG_INFO("sim config", "{s:b, s:b}", "minVersion", s->min_version_on, "privacyTokens",
+		 (int)!s->tc_prop_off);
 	return config_reply(s, resp);
 }
 

@@ -193,6 +193,7 @@ struct sim {
 	 * first issue: tokens do not outlive the simulator's run */
 	uint8_t tc_key[32];
 	bool tc_key_set;
+	bool tc_prop_off;        /* POST /sim/config privacyTokens false: prop 10518 = 0 */
 	/* POST /sim/config, --min-version */
 	bool min_version_on;
 	uint32_t min_version[3]; /* primary, secondary, tertiary */

@@ -458,7 +458,8 @@ static int iq_props(struct sim_conn *c, const struct wa_node *iq)
 	    sim_attrs(p, "protocol", "2", "hash", "sim1", NULL) || !(k = wa_node_add_child(p, "prop")) ||
 	    sim_attrs(k, "name", "sim", "value", "1", NULL) ||
 	    /* privacy_token_sending_on_all_1_on_1_messages */
-	    !(k = wa_node_add_child(p, "prop")) || sim_attrs(k, "name", "10518", "value", "1", NULL)) {
+	    !(k = wa_node_add_child(p, "prop")) ||
+	    sim_attrs(k, "name", "10518", "value", c->sim->tc_prop_off ? "0" : "1", NULL)) {
 		wa_node_free(r);
 		return Y_ENOMEM;
 	}

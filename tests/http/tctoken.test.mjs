@@ -189,3 +189,42 @@ test('Baileys 6 peers (no tokens) still talk both ways; our messages to them car
     await stopServer(srv);
   }
 });
+
+test('the server\'s prop 10518 off: our messages carry no token though one is held', async () => {
+  const dir = tempDir();
+  const us = h.newPhone();
+  const B7 = await h.peer(h.newPhone(), 'B7p', 7);
+  let srv;
+  try {
+    const usLid = await lidOf(us);
+    const b7Lid = await lidOf(B7.phone);
+    assert.equal((await sim.api('POST', '/sim/config', { privacyTokens: 'no' })).status, 400);
+    const off = await sim.api('POST', '/sim/config', { privacyTokens: false });
+    assert.equal(off.json.privacyTokens, false, off.text);
+    srv = await h.serve(dir);
+    const id = await h.link(srv, us); // reads the props at login
+    const m1 = await B7.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'B7 issues a token' });
+    await byWaId(srv, id, m1.key.id);
+    await h.until('our token row for B7', async () =>
+      tokenRows(dir, id).find((r) => r.jid === `${b7Lid}@lid` && r.len === 32));
+    const s0 = await tc();
+    const a1 = await apiSend(srv, id, B7.phone, 'no token with 10518 off');
+    await B7.until(() => gotFromUs(B7, us, usLid, a1.text), 'B7 gets it');
+    const s1 = await tc();
+    assert.equal(s1.valid - s0.valid, 0, JSON.stringify(s1));
+    assert.equal(s1.missing - s0.missing, 1);
+    // on again: read at the next login (a restart), the held token goes out
+    assert.equal((await sim.api('POST', '/sim/config', { privacyTokens: true })).json.privacyTokens, true);
+    await stopServer(srv, { removeData: false });
+    srv = await h.serve(dir);
+    await h.connected(srv, id);
+    const a2 = await apiSend(srv, id, B7.phone, 'token with 10518 on');
+    await B7.until(() => gotFromUs(B7, us, usLid, a2.text), 'B7 gets the second');
+    assert.equal((await tc()).valid - s1.valid, 1);
+  } finally {
+    await sim.api('POST', '/sim/config', { privacyTokens: true });
+    B7.end();
+    if (srv) await stopServer(srv, { removeData: false });
+    removeDir(dir);
+  }
+});
