@@ -556,6 +556,7 @@ int wa_client_start(struct wa_client *cl)
 		wa_creds_wipe(&fresh);
 		cl_prekeys_reset(cl);
 		cl_signal_free(cl); /* the old identity's sessions are void */
+		cl_tctokens_free(cl); /* and the tokens contacts gave it */
 		cl_devices_free(cl);
 		if (cl_signal_init(cl))
 			LOG_WARN("client cannot make its Signal endpoint", NULL);
