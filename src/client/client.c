@@ -208,6 +208,7 @@ static void drop_conn(struct wa_client *cl)
 	cl->pk_busy = false;
 	cl_sends_reset(cl);
 	cl_retry_reset(cl);
+	cl_tctokens_reset(cl);
 	cl_unstored_reset(cl);
 	cl_lookups_drop(cl); /* after cl->conn is cleared: every one */
 	cl->media_conn_asked = false; /* its answer, if any, goes nowhere */
@@ -369,6 +370,8 @@ static int on_notification(struct wa_client *cl, const struct wa_node *n)
 		rc = cl_passkey_continuation(cl, n);
 	else if (!rc && type && !strcmp(type, "link_code_companion_reg"))
 		rc = cl_paircode_notification(cl, n);
+	else if (!rc && type && !strcmp(type, "privacy_token"))
+		rc = cl_tctoken_notification(cl, n);
 	return rc;
 }
 
@@ -471,6 +474,7 @@ int wa_client_new(struct wa_client_pool *p, const struct wa_creds *creds,
 		free(cl);
 		return Y_ENOMEM;
 	}
+	cl->tc_on_1to1 = true; /* until the server's props say otherwise */
 	if (!cl->opts.max_attempts)
 		cl->opts.max_attempts = DEF_MAX_ATTEMPTS;
 	if (!cl->opts.backoff_min_ms)
@@ -528,6 +532,7 @@ void wa_client_free(struct wa_client *cl)
 	cl->pk_pending = NULL;
 	cl_devices_free(cl);
 	cl_retry_free(cl);
+	cl_tctokens_free(cl);
 	cl_signal_free(cl);
 	free(cl->seen);
 	cl->seen = NULL;
@@ -551,6 +556,7 @@ int wa_client_start(struct wa_client *cl)
 		wa_creds_wipe(&fresh);
 		cl_prekeys_reset(cl);
 		cl_signal_free(cl); /* the old identity's sessions are void */
+		cl_tctokens_free(cl); /* and the tokens contacts gave it */
 		cl_devices_free(cl);
 		if (cl_signal_init(cl))
 			LOG_WARN("client cannot make its Signal endpoint", NULL);

@@ -141,6 +141,26 @@ struct wa_client_inbound {
 struct wa_media_conn;
 struct wa_node;
 
+/* A contact's privacy token (docs/engine.md "Privacy tokens"): jid its user
+ * JID ("LID@lid", or "PHONE@s.whatsapp.net" when no LID was named),
+ * token[0..len) the bytes it issued us (len 0: none held) and their time t,
+ * sender_t when we last issued it ours (0: never); Unix seconds. */
+#define WA_TCTOKEN_JID_MAX 64
+#define WA_TCTOKEN_MAX 256
+struct wa_tctoken {
+	char jid[WA_TCTOKEN_JID_MAX];
+	uint8_t token[WA_TCTOKEN_MAX];
+	size_t len;
+	int64_t t, sender_t;
+};
+/* The 7-day bucket rules (WhatsApp Web's, as Baileys 7 has them): a token
+ * of time t is expired at `now` once it is older than the start of the
+ * bucket 3 before the current one (a ~28-day window; t <= 0 too); a new
+ * token is issued when none was (sender_t <= 0) or the last was in an
+ * earlier bucket. Pure functions. */
+bool wa_tctoken_expired(int64_t t, int64_t now);
+bool wa_tctoken_should_issue(int64_t sender_t, int64_t now);
+
 struct wa_client_cbs {
 	/* The state changed. reason: NULL or a WA_REASON_* / short text,
 	 * valid during the call. */
@@ -200,6 +220,10 @@ struct wa_client_cbs {
 	 * peer_recipient_*): lid "LID@lid", pn "PHONE@s.whatsapp.net", bare
 	 * user JIDs, borrowed for the call. May be NULL. */
 	void (*on_lid_map)(struct wa_client *cl, const char *lid, const char *pn, void *ud);
+	/* A contact's privacy token entry changed (tctoken.c): persist it,
+	 * replacing what was kept for tk->jid. Borrowed for the call. May be
+	 * NULL. */
+	void (*on_tctoken)(struct wa_client *cl, const struct wa_tctoken *tk, void *ud);
 };
 
 struct wa_client_opts {
@@ -366,6 +390,12 @@ int wa_client_blocklist(struct wa_client *cl);
 int wa_client_block(struct wa_client *cl, const char *jid, bool block);
 /* Our about text (profile.c; Y_ESTATE when not connected). */
 int wa_client_set_about(struct wa_client *cl, const char *text);
+/* Privacy tokens kept by the owner (on_tctoken), handed back at start
+ * (copied). Y_EINVAL for an entry with a bad length or jid, Y_ENOMEM. */
+int wa_client_import_tctokens(struct wa_client *cl, const struct wa_tctoken *v, size_t n);
+/* The entry kept for user JID jid, or NULL (borrowed until the next call
+ * into the client). */
+const struct wa_tctoken *wa_client_tctoken(struct wa_client *cl, const char *jid);
 /* Messages queued or waiting for the server's ack. */
 size_t wa_client_sends_pending(const struct wa_client *cl);
 

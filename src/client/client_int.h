@@ -78,6 +78,7 @@ struct cl_devreq;
 struct cl_recent;
 struct cl_resend;
 struct cl_lookup;
+struct cl_tctokens;
 
 #define CL_SEEN_MAX 512       /* recently received message ids kept (duplicates) */
 #define CL_RETRY_SLOTS 64     /* messages we asked retries for */
@@ -156,6 +157,10 @@ struct wa_client {
 	unsigned seen_pos;
 	struct { char id[WA_MSG_ID_MAX]; unsigned count; } retries[CL_RETRY_SLOTS];
 	unsigned retry_pos;
+	/* privacy tokens (tctoken.c): what contacts issued us and when we last
+	 * issued them ours; NULL until the first */
+	struct cl_tctokens *tc;
+	bool tc_on_1to1;                   /* the server's prop 10518 (on until it says 0) */
 };
 
 /* client.c */
@@ -292,6 +297,7 @@ struct cl_stanza_kind {
 	const char *mediatype; /* on each <enc>, or NULL */
 	const char *polltype;  /* <meta polltype>, or NULL */
 	bool hide;             /* decrypt-fail="hide" on each <enc> */
+	bool protocol;         /* a protocolMessage (edit, revoke): issues no privacy token */
 };
 void cl_stanza_kind(const uint8_t *pb, size_t len, struct cl_stanza_kind *k);
 /* Adds edit, the <enc> attributes and <meta> to a built <message>. */
@@ -314,6 +320,23 @@ void cl_retry_reset(struct wa_client *cl); /* the connection went */
 
 /* receipt.c */
 int cl_receipt_received(struct wa_client *cl, const struct wa_node *n);
+
+/* tctoken.c: privacy tokens (docs/engine.md "Privacy tokens") */
+#define CL_TCTOKENS_MAX 65536 /* contacts kept per client */
+/* A privacy_token notification: keeps the issuer's tokens. */
+int cl_tctoken_notification(struct wa_client *cl, const struct wa_node *n);
+/* Adds <tctoken> to a 1:1 <message> to user `to` (or `to_pn`, the number a
+ * LID send replaced, may be "") when a token from it is held and the
+ * server wants them; an expired one is dropped instead. Y_ENOMEM. */
+int cl_tctoken_attach(struct wa_client *cl, struct wa_node *msg, const char *to,
+		      const char *to_pn);
+/* After a 1:1 send (not a protocol message): issues the contact our token
+ * unless one was issued in the current 7-day bucket or is in flight. */
+void cl_tctoken_issue(struct wa_client *cl, const char *to, const char *to_pn);
+/* Asks the server's props (`w` iq); prop 10518 sets tc_on_1to1. */
+int cl_props_fetch(struct wa_client *cl);
+void cl_tctokens_reset(struct wa_client *cl); /* the connection went */
+void cl_tctokens_free(struct wa_client *cl);
 
 /* prekeys.c */
 void cl_prekeys_check(struct wa_client *cl);

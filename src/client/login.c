@@ -39,6 +39,8 @@ int cl_on_success(struct wa_client *cl, const struct wa_node *n)
 	cl_keepalive_start(cl);
 	/* prekeys first (Baileys waits on the count before going active) */
 	cl_prekeys_check(cl);
+	if (cl_props_fetch(cl))
+		LOG_WARN("client cannot ask for the server's props", NULL);
 	iq = cl_iq_new(cl, "set", "passive");
 	if (!iq || !wa_node_add_child(iq, "active")) {
 		wa_node_free(iq);

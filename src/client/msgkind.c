@@ -26,6 +26,7 @@ void cl_stanza_kind(const uint8_t *pb, size_t len, struct cl_stanza_kind *k)
 	if (wa_pb_unpack(&wa__message__descriptor, pb, len, (ProtobufCMessage **)&m))
 		return;
 	c = m->editedmessage && m->editedmessage->message ? m->editedmessage->message : m;
+	k->protocol = m->protocolmessage || c->protocolmessage;
 	if (c->reactionmessage) {
 		k->type = "reaction";
 		k->hide = true;

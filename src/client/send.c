@@ -404,7 +404,7 @@ static void encrypt_and_send(struct wa_client *cl)
 	    (!(di = wa_node_add_child(n, "device-identity")) ||
 	     wa_node_set_bytes(di, cl->creds.account, cl->creds.account_len)))
 		goto fail;
-	if (cl_stanza_decorate(n, &kind))
+	if (cl_tctoken_attach(cl, n, s->to, s->to_pn) || cl_stanza_decorate(n, &kind))
 		goto fail;
 	participant_hash(s);
 	rc = cl_send_durable(cl, &n);
@@ -415,6 +415,8 @@ static void encrypt_and_send(struct wa_client *cl)
 	}
 	cl->sq_active = NULL;
 	cl_recent_keep(cl, s->id, s->to, s->pb, s->len);
+	if (!kind.protocol)
+		cl_tctoken_issue(cl, s->to, s->to_pn);
 	{ /* acks keep the order the messages went out in */
 		struct cl_send **pp = &cl->acks;
 

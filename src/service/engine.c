@@ -95,6 +95,8 @@ struct cmd {
 	uint32_t *pk_ids;       /* CMD_RUN / CMD_RESTART: one-time prekeys kept, owned */
 	uint8_t (*pk_priv)[32];
 	size_t npk;
+	struct wa_tctoken *tcs; /* CMD_RUN / CMD_RESTART: privacy tokens kept, owned */
+	size_t ntc;
 };
 
 /* ---- jobs (loop or HTTP -> worker) ---- */
@@ -114,6 +116,7 @@ enum job_kind {
 	J_PRESENCE,      /* a presence or chat state arrived: a `presence` event */
 	J_BLOCKLIST,     /* the server's block list (ev_data): kept as a setting */
 	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
+	J_TCTOKEN,       /* a contact's privacy token entry changed (tc) */
 };
 
 struct job {
@@ -147,6 +150,7 @@ struct job {
 	char *ev_data;
 	bool retry;                /* its insert failed: run again (worker) */
 	struct store_media *media; /* its media row, if it has media */
+	struct store_tctoken *tc;  /* J_TCTOKEN */
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -312,6 +316,7 @@ static void cmd_release(struct cmd *c)
 		free(c->lookup);
 	}
 	omsg_free_list(c->msgs);
+	free(c->tcs);
 	free(c->pk_ids);
 	if (c->pk_priv) {
 		wa_wipe(c->pk_priv, c->npk * 32);
@@ -389,6 +394,7 @@ static void job_free(struct job *j)
 		free(j->media);
 	}
 	free(j->ids);
+	free(j->tc);
 	if (j->priv) {
 		wa_wipe(j->priv, j->n * 32);
 		free(j->priv);
@@ -975,9 +981,32 @@ static void on_lid_map(struct wa_client *cl, const char *lid, const char *pn, vo
 		lid_learnt(x->e, x->id, lid, pn);
 }
 
+/* A contact's privacy token entry changed: kept in wa_tctokens. */
+static void on_tctoken(struct wa_client *cl, const struct wa_tctoken *tk, void *ud)
+{
+	struct esess *x = ud;
+	struct job *j;
+
+	(void)cl;
+	if (x->forgotten || x->e->stopping || !(j = job_new(J_TCTOKEN, x->id)))
+		return;
+	j->tc = calloc(1, sizeof(*j->tc));
+	if (!j->tc || tk->len > sizeof(j->tc->token)) {
+		job_free(j);
+		return;
+	}
+	snprintf(j->tc->jid, sizeof(j->tc->jid), "%s", tk->jid);
+	memcpy(j->tc->token, tk->token, tk->len);
+	j->tc->len = tk->len;
+	j->tc->t = tk->t;
+	j->tc->sender_t = tk->sender_t;
+	post_job(x->e, j);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist, on_lid_map,
+	on_tctoken,
 };
 
 /* ---- the uploader's hooks (its thread) ---- */
@@ -1329,6 +1358,8 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			if (c->npk && wa_client_import_prekeys(x->cl, c->pk_ids,
 							       (const uint8_t(*)[32])c->pk_priv, c->npk))
 				LOG_WARN("engine cannot import prekeys", NULL);
+			if (c->ntc && wa_client_import_tctokens(x->cl, c->tcs, c->ntc))
+				LOG_WARN("engine cannot import privacy tokens", NULL);
 			/* accepted while the client did not exist yet */
 			while (*pp) {
 				struct omsg *m = *pp;
@@ -1677,6 +1708,30 @@ static struct omsg *omsg_from_store(const struct store_message *r)
 	return m;
 }
 
+/* The session's privacy tokens into k (worker). */
+static void load_tctokens(struct engine *e, const char *id, struct cmd *k)
+{
+	struct store_tctoken *v = NULL;
+	size_t n = 0;
+	int rc = store_tctokens_all(e->st, id, &v, &n);
+
+	if (rc)
+		LOG_WARN("engine cannot load privacy tokens", "{s:s}", "error", y_strerror(rc));
+	if (n && (k->tcs = calloc(n, sizeof(*k->tcs)))) {
+		for (size_t i = 0; i < n; i++) {
+			struct wa_tctoken *t = &k->tcs[i];
+
+			snprintf(t->jid, sizeof(t->jid), "%s", v[i].jid);
+			t->len = v[i].len <= sizeof(t->token) ? v[i].len : 0;
+			memcpy(t->token, v[i].token, t->len);
+			t->t = v[i].t;
+			t->sender_t = v[i].sender_t;
+		}
+		k->ntc = n;
+	}
+	free(v);
+}
+
 /* The CMD_RUN / CMD_RESTART for loaded credentials c (taken), with the
  * one-time prekeys kept and the messages still pending. */
 static struct cmd *run_cmd_new(struct engine *e, const struct job *j, struct wa_creds *c)
@@ -1698,6 +1753,7 @@ static struct cmd *run_cmd_new(struct engine *e, const struct job *j, struct wa_
 	rc = store_prekeys_all(e->st, j->id, &k->pk_ids, &k->pk_priv, &k->npk);
 	if (rc)
 		LOG_WARN("engine cannot load prekeys", "{s:s}", "error", y_strerror(rc));
+	load_tctokens(e, j->id, k);
 	rc = store_messages_pending(e->st, j->id, (int)e->opts.queue_max + 64, &rows, &n);
 	if (rc)
 		LOG_ERROR("engine cannot load pending messages", "{s:s}", "error", y_strerror(rc));
@@ -1872,6 +1928,9 @@ static void run_job(struct engine *e, struct job *j)
 	}
 	case J_LID_MAP:
 		rc = store_lid_put(e->st, j->id, j->lid, j->phone);
+		break;
+	case J_TCTOKEN:
+		rc = store_tctoken_put(e->st, j->id, j->tc);
 		break;
 	case J_MSG_IN:
 		if (j->kin.effect == MSGKIND_FX_VOTE)

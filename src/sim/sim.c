@@ -110,6 +110,7 @@ static void account_free(struct sim_account *a)
 	wa_signal_free(a->sig);
 	wa_signal_store_free(a->store);
 	sim_passkey_key_free(a->passkey);
+	free(a->tc);
 	wa_wipe(&a->ident, sizeof(a->ident));
 	free(a);
 }

@@ -28,6 +28,12 @@
  *                                             no <lid> in its usync answers, no
  *                                             sender_lid / peer_recipient_lid on
  *                                             what reaches it: {phone, lid, lidHidden}
+ *   POST   /sim/accounts/{phone}/restricted {"on":bool}
+ *                                             WhatsApp's restricted account: its 1:1
+ *                                             messages without a valid privacy token
+ *                                             are refused (ack error 463):
+ *                                             {phone, lid, restricted}
+ *   GET    /sim/accounts/{phone}/restricted   {phone, lid, restricted}
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}, or
  *                                              {jid:null, passkeyRequired:true}
  *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}; the
@@ -45,10 +51,13 @@
  *                                             the next count (1) media uploads are
  *                                             stored damaged, or (unavailable) the
  *                                             next count downloads answer 503: {mode, count}
- *   GET    /sim/config                        {minVersion}
- *   POST   /sim/config {"minVersion":"P.S.T"|null}
+ *   GET    /sim/config                        {minVersion, privacyTokens}
+ *   POST   /sim/config {"minVersion":"P.S.T"|null, "privacyTokens":bool}
  *                                             clients whose appVersion is lower get
- *                                             <failure reason=405/> (null: no minimum)
+ *                                             <failure reason=405/> (null: no minimum);
+ *                                             privacyTokens: the props answer's 10518
+ *                                             (tokens on 1:1 messages; true by default),
+ *                                             read by clients at login
  *   POST   /sim/prekey-low {"phone","device"[,"count"]}
  *                                             keeps the device's newest count (default 0)
  *                                             prekeys and sends it the encrypt
@@ -138,7 +147,7 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 	}
 	return reply(resp, 200,
 		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			       "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			       "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
 			       "accounts", (json_int_t)accounts, "devices", (json_int_t)devices,
 			       "connectionsOpen", (json_int_t)sim_conn_count(s), "connections",
 			       (json_int_t)s->st.connections, "handshakes",
@@ -155,7 +164,12 @@ static int get_stats(struct sim *s, struct ybuf *resp)
 			       (json_int_t)s->st.outdated, "prekeyLow", (json_int_t)s->st.prekey_low,
 			       "prekeyUploads", (json_int_t)s->st.prekey_uploads, "pairCodeFailed",
 			       (json_int_t)s->st.pair_code_failed, "prekeyFetches",
-			       (json_int_t)s->st.prekey_fetches));
+			       (json_int_t)s->st.prekey_fetches, "tctoken", "issued",
+			       (json_int_t)s->st.tctoken_issued, "valid",
+			       (json_int_t)s->st.tctoken_valid, "invalid",
+			       (json_int_t)s->st.tctoken_invalid, "missing",
+			       (json_int_t)s->st.tctoken_missing, "refused",
+			       (json_int_t)s->st.tctoken_refused));
 }
 
 static int post_account(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
@@ -307,16 +321,22 @@ static int config_reply(struct sim *s, struct ybuf *resp)
 
 	snprintf(v, sizeof(v), "%u.%u.%u", s->min_version[0], s->min_version[1],
 		 s->min_version[2]);
-	return reply(resp, 200, json_pack("{s:s?}", "minVersion", s->min_version_on ? v : NULL));
+	return reply(resp, 200, json_pack("{s:s?, s:b}", "minVersion", s->min_version_on ? v : NULL,
+					  "privacyTokens", (int)!s->tc_prop_off));
 }
 
 static int post_config(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
 {
-	json_t *j = body_object(body, len), *mv;
+	json_t *j = body_object(body, len), *mv, *pt;
 	uint32_t v[3];
 
 	if (!j)
 		return error(resp, 400, "a JSON object expected");
+	pt = json_object_get(j, "privacyTokens");
+	if (pt && !json_is_boolean(pt)) {
+		json_decref(j);
+		return error(resp, 400, "privacyTokens: true or false");
+	}
 	mv = json_object_get(j, "minVersion");
 	if (mv && !json_is_null(mv) &&
 	    (!json_is_string(mv) || sim_version_parse(json_string_value(mv), v))) {
@@ -330,8 +350,11 @@ static int post_config(struct sim *s, const uint8_t *body, size_t len, struct yb
 		s->min_version_on = true;
 		memcpy(s->min_version, v, sizeof(v));
 	}
+	if (pt)
+		s->tc_prop_off = !json_is_true(pt);
 	json_decref(j);
-	LOG_INFO("sim config", "{s:b}", "minVersion", s->min_version_on);
+	LOG_INFO("sim config", "{s:b, s:b}", "minVersion", s->min_version_on, "privacyTokens",
+		 (int)!s->tc_prop_off);
 	return config_reply(s, resp);
 }
 
@@ -389,7 +412,7 @@ static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 		     json_pack("{s:s, s:s, s:o}", "phone", a->phone, "lid", a->lid, "devices", arr));
 }
 
-/* /sim/accounts/{phone}/lid-first and /lid-hidden: one boolean each */
+/* /sim/accounts/{phone}/lid-first, /lid-hidden and /restricted: one boolean each */
 static int lid_flag_api(struct sim_account *a, bool *flag, const char *name, const char *method,
 			const uint8_t *body, size_t len, struct ybuf *resp)
 {
@@ -403,7 +426,7 @@ static int lid_flag_api(struct sim_account *a, bool *flag, const char *name, con
 		}
 		*flag = json_is_true(on);
 		json_decref(j);
-		LOG_INFO("sim account lid flag", "{s:s, s:b}", "phone", a->phone, name, (int)*flag);
+		LOG_INFO("sim account flag", "{s:s, s:b}", "phone", a->phone, name, (int)*flag);
 	} else if (strcmp(method, "GET")) {
 		return error(resp, 405, "GET or POST expected");
 	}
@@ -436,6 +459,8 @@ static int accounts_route(struct sim *s, const char *method, const char *rest,
 		return lid_flag_api(a, &a->lid_first, "lidFirst", method, body, len, resp);
 	if (!strcmp(rest, "/lid-hidden"))
 		return lid_flag_api(a, &a->lid_hidden, "lidHidden", method, body, len, resp);
+	if (!strcmp(rest, "/restricted"))
+		return lid_flag_api(a, &a->restricted, "restricted", method, body, len, resp);
 	if (!strcmp(rest, "/devices")) {
 		if (strcmp(method, "GET"))
 			return error(resp, 405, "GET expected");

@@ -123,6 +123,13 @@ int sim_route_receipt(struct sim_conn *c, const struct wa_node *n);
 /* <ack class="message" id> from a device: that message is delivered for good. */
 int sim_route_ack(struct sim_conn *c, const struct wa_node *n);
 
+/* sim_tctoken.c: privacy tokens. The privacy iq's <tokens> (iq answered
+ * here); and for a 1:1 message from c's account to dest, counts its
+ * <tctoken> (valid, invalid, missing) and returns false when it must be
+ * refused with 463 (a restricted sender without a valid token). */
+int sim_tctoken_iq(struct sim_conn *c, const struct wa_node *iq, const struct wa_node *tokens);
+bool sim_tctoken_check(struct sim_conn *c, const struct wa_node *msg, struct sim_account *dest);
+
 /* ---- sim_phone.c ---- */
 
 /* Right after a new companion's first login: the phone's app-state key

@@ -90,6 +90,7 @@ struct sim_device {
  * endpoint with its own store) and its companions. */
 #define SIM_BLOCKED_MAX 64
 #define SIM_ABOUT_MAX 1024 /* bytes */
+#define SIM_TCTOKENS_MAX 4096 /* contacts an account issued privacy tokens to */
 
 struct sim_account {
 	struct sim_account *next;
@@ -121,6 +122,15 @@ struct sim_account {
 	 * in the usync answers it gets, no sender_lid / peer_recipient_lid on
 	 * what reaches it by phone number */
 	bool lid_hidden;
+	/* privacy tokens it issued (sim_tctoken.c): to whom, the latest t */
+	struct sim_tcissue {
+		struct sim_account *to; /* borrowed; accounts live as long as the sim */
+		uint64_t t;
+	} *tc;
+	size_t ntc;
+	/* a restricted account (POST .../restricted): its 1:1 messages without
+	 * a valid privacy token are refused with 463 */
+	bool restricted;
 };
 
 struct sim_stats {
@@ -133,6 +143,9 @@ struct sim_stats {
 	uint64_t prekey_uploads;  /* encrypt set <list> iqs accepted */
 	uint64_t pair_code_failed;/* pair codes refused (a wrong code: the bundle did not open) */
 	uint64_t prekey_fetches;  /* bundles served by encrypt get <key> (one per user asked) */
+	/* privacy tokens (sim_tctoken.c): issued by a privacy iq, and how the
+	 * 1:1 messages' <tctoken> checked; refused: 463s sent */
+	uint64_t tctoken_issued, tctoken_valid, tctoken_invalid, tctoken_missing, tctoken_refused;
 };
 
 struct sim {
@@ -176,6 +189,11 @@ struct sim {
 	uint32_t latency_ms;     /* every outgoing node waits this long */
 	uint64_t refuse_until;   /* uv_now() before which connections are refused */
 	bool ignore_acks;        /* message acks are not taken: they stay unacked */
+	/* the key privacy tokens are minted with (sim_tctoken.c), made at the
+	 * first issue: tokens do not outlive the simulator's run */
+	uint8_t tc_key[32];
+	bool tc_key_set;
+	bool tc_prop_off;        /* POST /sim/config privacyTokens false: prop 10518 = 0 */
 	/* POST /sim/config, --min-version */
 	bool min_version_on;
 	uint32_t min_version[3]; /* primary, secondary, tertiary */

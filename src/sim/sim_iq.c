@@ -374,8 +374,12 @@ static int iq_privacy(struct sim_conn *c, const struct wa_node *iq)
 	};
 	struct wa_node *r = sim_conn_iq_result(iq), *p, *k;
 
+	if (wa_node_child(iq, "tokens")) {
+		wa_node_free(r);
+		return sim_tctoken_iq(c, iq, wa_node_child(iq, "tokens"));
+	}
 	if (!wa_node_child(iq, "privacy"))
-		return sim_conn_send(c, r); /* privacy tokens and other sets */
+		return sim_conn_send(c, r); /* other sets */
 	if (!r || !(p = wa_node_add_child(r, "privacy")))
 		goto nomem;
 	for (size_t i = 0; i < sizeof(cats) / sizeof(cats[0]); i++)
@@ -452,7 +456,10 @@ static int iq_props(struct sim_conn *c, const struct wa_node *iq)
 		return sim_conn_send(c, r);
 	if (!r || !(p = wa_node_add_child(r, "props")) ||
 	    sim_attrs(p, "protocol", "2", "hash", "sim1", NULL) || !(k = wa_node_add_child(p, "prop")) ||
-	    sim_attrs(k, "name", "sim", "value", "1", NULL)) {
+	    sim_attrs(k, "name", "sim", "value", "1", NULL) ||
+	    /* privacy_token_sending_on_all_1_on_1_messages */
+	    !(k = wa_node_add_child(p, "prop")) ||
+	    sim_attrs(k, "name", "10518", "value", c->sim->tc_prop_off ? "0" : "1", NULL)) {
 		wa_node_free(r);
 		return Y_ENOMEM;
 	}

@@ -285,6 +285,8 @@ int sim_route_message(struct sim_conn *c, const struct wa_node *n)
 	if (!id || !to)
 		return send_ack(c, "message", id ? id : "", to ? to : S_WA, NULL, "400");
 	dest = sim_account_by_jid(c->sim, to, &ddev, &dlid);
+	if (!parts && !encs_valid(n))
+		return send_ack(c, "message", id, to, NULL, "400");
 	if (parts) {
 		/* the whole fan-out is in one namespace: the chat's */
 		for (uint32_t i = 0; parts->content == WA_CONTENT_LIST && i < parts->nkids; i++) {
@@ -300,13 +302,16 @@ int sim_route_message(struct sim_conn *c, const struct wa_node *n)
 			if (klid != dlid)
 				return send_ack(c, "message", id, to, NULL, "400");
 		}
+	}
+	/* a 1:1 message to someone else (not the phone's peer messages) */
+	if (dest && dest != c->acct && !sim_tctoken_check(c, n, dest))
+		return send_ack(c, "message", id, to, NULL, "463");
+	if (parts) {
 		for (uint32_t i = 0; !rc && parts->content == WA_CONTENT_LIST && i < parts->nkids; i++)
 			rc = route_one(c, n, wa_node_attr(parts->kids[i], "jid"), parts->kids[i],
 				       dest, dlid);
-	} else if (encs_valid(n)) {
-		rc = route_one(c, n, to, n, dest, dlid);
 	} else {
-		return send_ack(c, "message", id, to, NULL, "400");
+		rc = route_one(c, n, to, n, dest, dlid);
 	}
 	if (rc && rc != Y_ETOOBIG)
 		return rc;

@@ -253,6 +253,25 @@ int store_lid_put(struct store *st, const char *session_id, const char *lid, con
 int store_lid_get_pn(struct store *st, const char *session_id, const char *lid, char **pn);
 int store_lid_get_lid(struct store *st, const char *session_id, const char *pn, char **lid);
 
+/* ---- privacy tokens of a session (docs/engine.md "Privacy tokens") ----
+ * One row per contact: jid its user JID ("LID@lid" or "PHONE@s.whatsapp.net"),
+ * token[0..len) the bytes it issued us (len 0: none held) and their time t,
+ * sender_t when we last issued it ours (0: never); times in Unix seconds. */
+#define STORE_TCTOKEN_MAX 256
+struct store_tctoken {
+	char jid[64];
+	uint8_t token[STORE_TCTOKEN_MAX];
+	size_t len;
+	int64_t t, sender_t;
+};
+/* Replaces the contact's row; a session that no longer exists is skipped
+ * (Y_OK). Y_EINVAL for an empty jid or len past STORE_TCTOKEN_MAX. */
+int store_tctoken_put(struct store *st, const char *session_id, const struct store_tctoken *t);
+/* Every row of the session: *out (caller frees) holds *n entries. Logging
+ * out (store_creds_delete) deletes them. */
+int store_tctokens_all(struct store *st, const char *session_id, struct store_tctoken **out,
+		       size_t *n);
+
 /* ---- durability ---- */
 enum store_durability {
 	STORE_DURABILITY_NORMAL = 0, /* WAL, synchronous=NORMAL: survives a process crash */

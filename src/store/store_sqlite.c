@@ -87,6 +87,9 @@ enum stmt_id {
 	S_SIG_DEL_ALL,
 	S_SIG_COUNT,
 	S_LID_PUT,
+	S_TCTOKEN_PUT,
+	S_TCTOKENS_ALL,
+	S_TCTOKENS_DELETE_ALL,
 	S_LID_GET_PN,
 	S_LID_GET_LID,
 	S_PRUNE_EVENTS,
@@ -219,6 +222,12 @@ static const char *const stmt_sql[S__COUNT] = {
 	/* REPLACE also drops the row that held the same pn (UNIQUE) */
 	[S_LID_PUT] = "INSERT OR REPLACE INTO wa_lid_map (session_id, lid, pn, updated_at) "
 		      "VALUES (?1, ?2, ?3, ?4)",
+	[S_TCTOKEN_PUT] = "INSERT OR REPLACE INTO wa_tctokens (session_id, jid, token, t, sender_t, "
+			  "updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+			  "WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
+	[S_TCTOKENS_ALL] = "SELECT jid, token, t, sender_t FROM wa_tctokens WHERE session_id = ?1 "
+			   "ORDER BY jid",
+	[S_TCTOKENS_DELETE_ALL] = "DELETE FROM wa_tctokens WHERE session_id = ?1",
 	[S_LID_GET_PN] = "SELECT pn FROM wa_lid_map WHERE session_id = ?1 AND lid = ?2",
 	[S_LID_GET_LID] = "SELECT lid FROM wa_lid_map WHERE session_id = ?1 AND pn = ?2",
 	/* events already fanned out and with nothing left to deliver */
@@ -1738,6 +1747,7 @@ int store_creds_delete(struct store *st, const char *session_id)
 	if (!rc) {
 		rc = exec_sid(st, S_CREDS_DELETE, session_id, 0, 0);
 		rc = rc ? rc : exec_sid(st, S_PREKEYS_DELETE_ALL, session_id, 0, 0);
+		rc = rc ? rc : exec_sid(st, S_TCTOKENS_DELETE_ALL, session_id, 0, 0);
 		rc = rc ? rc : exec_sid(st, S_SIG_DEL_ALL, session_id, 0, 0);
 		rc = rc ? (exec_stmt(st, S_ROLLBACK), rc) : exec_stmt(st, S_COMMIT);
 	}
@@ -3236,6 +3246,93 @@ out:
 	done(s);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+/* ---- privacy tokens ---- */
+
+int store_tctoken_put(struct store *st, const char *session_id, const struct store_tctoken *t)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !t || !t->jid[0] || t->len > sizeof(t->token))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_TCTOKEN_PUT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, t->jid);
+	sqlite3_bind_blob(s, 3, t->len ? t->token : (const void *)"", (int)t->len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, t->t);
+	sqlite3_bind_int64(s, 5, t->sender_t);
+	sqlite3_bind_int64(s, 6, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "put tctoken");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_tctokens_all(struct store *st, const char *session_id, struct store_tctoken **out,
+		       size_t *n)
+{
+	sqlite3_stmt *s;
+	struct store_tctoken *v = NULL;
+	size_t cap = 0, count = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_TCTOKENS_ALL);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *jid = (const char *)sqlite3_column_text(s, 0);
+		int len = sqlite3_column_bytes(s, 1);
+		struct store_tctoken *e;
+
+		if (!jid || !*jid || strlen(jid) >= sizeof(v->jid) || len < 0 ||
+		    (size_t)len > sizeof(v->token))
+			continue; /* not one we wrote */
+		if (count == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct store_tctoken *nv = realloc(v, nc * sizeof(*v));
+
+			if (!nv) {
+				rc = Y_ENOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = nc;
+		}
+		e = &v[count++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->jid, jid, strlen(jid) + 1);
+		e->len = (size_t)len;
+		if (len)
+			memcpy(e->token, sqlite3_column_blob(s, 1), (size_t)len);
+		e->t = sqlite3_column_int64(s, 2);
+		e->sender_t = sqlite3_column_int64(s, 3);
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list tctokens");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return Y_OK;
 }
 
 /* ---- LID map ---- */

@@ -2,7 +2,7 @@
  * Fuzz target for the client's node handlers: src/client's node-tag table
  * (cl_node_received, client_int.h) and what it reaches (pair-device refs,
  * pair-success checks and signing, <success>, login failures, stream
- * errors, notifications and the prekey upload, ib, iqs from the server,
+ * errors, notifications (the prekey upload, privacy tokens), ib, iqs from the server,
  * incoming messages (decrypt, unpad, Message unpack, receipts, retry
  * receipts), receipts and acks for what we sent),
  * without a socket: the client's connection is a detached wa_conn
@@ -175,6 +175,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	handed_up = 0;
 	cl_node_received(cl, n);
 	check_after(cl, qr);
+	/* a kept privacy token is within bounds and has a time; the seed's is
+	 * kept under the issuer's LID */
+	if (!qr && wa_node_is(n, "notification")) {
+		const struct wa_tctoken *t = wa_client_tctoken(cl, "99990001111@lid");
+
+		if (t && (t->len > sizeof(t->token) || (t->len && t->t <= 0)))
+			abort();
+		if (getenv("FUZZ_SEEDS_EXPECT_OK") && wa_node_attr(n, "id") &&
+		    !strcmp(wa_node_attr(n, "id"), "n-tc") &&
+		    (!t || t->len != 16 || t->t != 1700000000))
+			abort();
+	}
 	/* FUZZ_SEEDS_EXPECT_OK (tests/fuzz/run.sh): the pkmsg seeds decrypt */
 	if (getenv("FUZZ_SEEDS_EXPECT_OK") && !qr && wa_node_is(n, "message") &&
 	    wa_node_attr(n, "id") && !strcmp(wa_node_attr(n, "id"), "3EB0AABBCCDDEEFF001122") &&
@@ -361,6 +373,23 @@ static void write_seeds(const char *dir)
 	write_seed(dir, "notification-devices", 0,
 		   node("notification", "from", "15550001111@s.whatsapp.net", "type", "devices", "id",
 			"n-2", NULL));
+	n = node("notification", "from", "15550001111@s.whatsapp.net", "type", "privacy_token",
+		 "id", "n-tc", "sender_lid", "99990001111@lid", NULL);
+	{ /* one token kept, one without a time, one of another type */
+		static const char *const t[][2] = { { "1700000000", "trusted_contact" },
+						     { NULL, "trusted_contact" },
+						     { "1700000001", "other" } };
+		struct wa_node *tokens = n ? wa_node_add_child(n, "tokens") : NULL;
+
+		for (size_t i = 0; i < 3; i++) {
+			k = tokens ? wa_node_add_child(tokens, "token") : NULL;
+			if (!k || cl_attrs(k, "jid", PHONE_JID, "type", t[i][1], NULL) ||
+			    (t[i][0] && cl_attrs(k, "t", t[i][0], NULL)) ||
+			    wa_node_set_bytes(k, (const uint8_t *)"token-bytes-0123", 16))
+				abort();
+		}
+	}
+	write_seed(dir, "notification-privacy-token", 0, n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -350,6 +350,17 @@ static void write_seeds(const char *dir)
 	attr(k, "stage", "companion_hello");
 	attr(k, "should_show_push_notification", "true");
 	seed(dir, "registering_pair_code", 4, n, 1);
+	/* privacy tokens: A issues B one; A's message to B carries a token
+	 * (not one B issued: counted invalid) */
+	n[0] = iq("13", "set", "privacy");
+	k = kid(kid(n[0], "tokens"), "token");
+	attr(k, "jid", PHONE_B "@s.whatsapp.net");
+	attr(k, "t", "1700000000");
+	attr(k, "type", "trusted_contact");
+	n[1] = message("3EB0SEED0004", PHONE_B ":1@s.whatsapp.net", "msg", junk, sizeof(junk));
+	if (wa_node_set_bytes(kid(n[1], "tctoken"), junk, 32))
+		die("seed node");
+	seed(dir, "tctoken", 0, n, 2);
 	world_free();
 }
 

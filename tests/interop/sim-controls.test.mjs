@@ -48,7 +48,7 @@ for (const version of [6, 7]) {
 		const c = client(lib, sim, phone, `mv${version}`);
 		try {
 			let r = await sim.api('GET', '/sim/config');
-			assert.deepEqual(r.json, { minVersion: above }, 'the flag set it');
+			assert.deepEqual(r.json, { minVersion: above, privacyTokens: true }, 'the flag set it');
 			// a registration from an older client: refused before any QR
 			c.connect();
 			await c.until(() => c.closes.length >= 1, 'refused registration');
@@ -91,13 +91,13 @@ for (const version of [6, 7]) {
 
 			// cleared; malformed values refused and leave it as it was
 			r = await sim.api('POST', '/sim/config', { minVersion: null });
-			assert.deepEqual(r.json, { minVersion: null });
-			for (const bad of [{ minVersion: '2.3000' }, { minVersion: 2 }, { minVersion: '2.3000.x' }, '[]']) {
+			assert.deepEqual(r.json, { minVersion: null, privacyTokens: true });
+			for (const bad of [{ minVersion: '2.3000' }, { minVersion: 2 }, { minVersion: '2.3000.x' }, { privacyTokens: 1 }, '[]']) {
 				r = await sim.api('POST', '/sim/config', bad);
 				assert.equal(r.status, 400, JSON.stringify(bad));
 			}
 			r = await sim.api('GET', '/sim/config');
-			assert.deepEqual(r.json, { minVersion: null });
+			assert.deepEqual(r.json, { minVersion: null, privacyTokens: true });
 		} finally {
 			c.end();
 			assert.equal(await sim.stop(), 0, 'sim exits cleanly: ' + sim.stderr());

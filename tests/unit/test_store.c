@@ -865,6 +865,55 @@ TEST(creds_prekeys_and_settings)
 	store_close(st);
 }
 
+/* Privacy tokens: a put replaces the contact's row, an empty token is kept
+ * (our issue time still matters), rows of an unknown session are skipped,
+ * logging out (store_creds_delete) removes them. */
+TEST(tctokens_put_list_and_logout)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_tctoken t, *v = NULL;
+	size_t n = 0;
+
+	REQUIRE(st);
+	REQUIRE(store_session_create(st, "tc", &s) == Y_OK);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.jid, sizeof(t.jid), "88880001111@lid");
+	memcpy(t.token, "abc", 3);
+	t.len = 3;
+	t.t = 1700000000;
+	CHECK_EQ_INT(store_tctoken_put(st, s.id, &t), Y_OK);
+	t.len = 0;           /* dropped once expired... */
+	t.sender_t = 1700000500; /* ...our issue time kept */
+	CHECK_EQ_INT(store_tctoken_put(st, s.id, &t), Y_OK);
+	snprintf(t.jid, sizeof(t.jid), "15550001111@s.whatsapp.net");
+	memset(t.token, 0xee, sizeof(t.token));
+	t.len = sizeof(t.token);
+	CHECK_EQ_INT(store_tctoken_put(st, s.id, &t), Y_OK);
+	CHECK_EQ_INT(store_tctoken_put(st, "no-such-session", &t), Y_OK);
+	t.len = sizeof(t.token) + 1;
+	CHECK_EQ_INT(store_tctoken_put(st, s.id, &t), Y_EINVAL);
+	REQUIRE(store_tctokens_all(st, s.id, &v, &n) == Y_OK);
+	REQUIRE(n == 2);
+	CHECK_EQ_STR(v[0].jid, "15550001111@s.whatsapp.net");
+	CHECK_EQ_INT(v[0].len, STORE_TCTOKEN_MAX);
+	CHECK_EQ_INT(v[0].token[STORE_TCTOKEN_MAX - 1], 0xee);
+	CHECK_EQ_STR(v[1].jid, "88880001111@lid");
+	CHECK_EQ_INT(v[1].len, 0);
+	CHECK_EQ_INT(v[1].t, 1700000000);
+	CHECK_EQ_INT(v[1].sender_t, 1700000500);
+	free(v);
+	REQUIRE(store_tctokens_all(st, "no-such-session", &v, &n) == Y_OK);
+	CHECK_EQ_INT(n, 0);
+	free(v);
+	CHECK_EQ_INT(store_creds_delete(st, s.id), Y_OK);
+	REQUIRE(store_tctokens_all(st, s.id, &v, &n) == Y_OK);
+	CHECK_EQ_INT(n, 0);
+	free(v);
+	store_session_release(&s);
+	store_close(st);
+}
+
 static int hook_rings;
 static void count_ring(void *arg)
 {
@@ -1011,6 +1060,7 @@ int main(void)
 	RUN(cursor_id_without_nul_is_not_overread);
 	RUN(session_update_unlink_and_reset_live);
 	RUN(creds_prekeys_and_settings);
+	RUN(tctokens_put_list_and_logout);
 	RUN(event_outbox_and_deliveries);
 	RUN(webhook_signature_and_body);
 	tmpdir_remove(tmp);
