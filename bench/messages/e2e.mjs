@@ -14,6 +14,8 @@
 // more to warm the path; then each sends M texts, 10 at a time. Prints
 //   rate <messages/s>   SESSIONS * M from the first send until the
 //                       simulator has decrypted them all
+//   sent <s>            until the last send returned (ours: its 202; the
+//                       peer: sendMessage resolved, the stanza written)
 //   decrypts <k>        phone decrypts a message
 //   link <s>            linking the SESSIONS (not a compared figure)
 import { writeFileSync } from 'node:fs';
@@ -110,9 +112,11 @@ try {
     for (let j = 0; j < M; j += 10)
       await Promise.all(Array.from({ length: Math.min(10, M - j) }, (_, x) => send(i, `burst ${i}.${j + x}`)));
   });
+  const sent = Number(process.hrtime.bigint() - t0) / 1e9;
   await waitFor(d0 + k * N * M);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(`rate ${(N * M / s).toFixed(1)}`);
+  console.log(`sent ${sent.toFixed(2)}`);
   console.log(`decrypts ${k}`);
   console.log(`link ${link.toFixed(2)}`);
   if (side === 'peer') console.log(`races ${counts.races}`);
