@@ -12,7 +12,8 @@
 #       BENCH_CONNS (32) connections for ACCEPT_SECONDS (2 quick, 10 full)
 #       a round, to one linked session that is reconnecting (nothing sends:
 #       the queue only grows; QUEUE_MAX 1000000); the peer: the same-work
-#       Express build of bench/http/peer.mjs on a copy of our database
+#       Express build of bench/http/peer.mjs on a copy of our database, one
+#       worker (ACCEPT_PEER_WORKERS)
 #   bench messages-accept-p99 ours=<ms> peer=<ms> ...      their p99 latency
 #   bench messages-rate ours=<msg/s> peer=<msg/s> ...      higher is better
 #   bench messages-latency ours=<ms> peer=<ms> ...         send -> decrypted
@@ -70,8 +71,11 @@ env PORT="$aours" HOST=127.0.0.1 DATA_DIR="$work/ours" API_KEY="$akey" RATE_LIMI
 	QUEUE_MAX=1000000 RATE_LIMIT_MESSAGES=0 WA_WS_URL=ws://127.0.0.1:1/ws/chat \
 	LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" "$B/yesapp" serve >/dev/null 2>"$work/ours.err" &
 apids+=($!)
+# one worker: two cluster workers writing one SQLite file wait on each
+# other's write lock (SQLite's busy handler sleeps), 218 vs 987 msg/s in one
+# run (bench/RESULTS.md); the faster one is the peer
 env PORT=0 API_KEY="$akey" RATE_LIMIT=1000000 DATA_DIR="$work/peer" PEER_MODE=same-work \
-	QUEUE_MAX=1000000 node bench/http/peer.mjs >/dev/null 2>"$work/peer.err" &
+	PEER_WORKERS="${ACCEPT_PEER_WORKERS:-1}" QUEUE_MAX=1000000 node bench/http/peer.mjs >/dev/null 2>"$work/peer.err" &
 apids+=($!)
 for _ in $(seq 150); do
 	curl -fsS "http://127.0.0.1:$aours/health" >/dev/null 2>&1 &&

@@ -2260,7 +2260,10 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 	free(text_body);
 	if (rc)
 		return rc;
-	/* stored: from here on the message exists even if the loop never sees it */
+	/* stored: from here on the message exists even if the loop never sees it;
+	 * read back before the loop has it (sent, its status may change at once:
+	 * the 202 answers it pending) */
+	rc = store_message_get(e->st, session_id, m.id, out);
 	c = calloc(1, sizeof(*c));
 	om = calloc(1, sizeof(*om));
 	if (c && om && (!o->text || (om->text = strdup(o->text))) &&
@@ -2278,7 +2281,7 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 		omsg_free_list(om);
 		free(c);
 	}
-	return store_message_get(e->st, session_id, m.id, out);
+	return rc;
 }
 
 static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
@@ -2340,8 +2343,9 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 			unlink(src);
 		return rc;
 	}
+	rc = store_message_get(e->st, session_id, m.id, out); /* pending, before the upload */
 	media_up_queue(e->up, session_id, m.id); /* stored: the upload may come later */
-	return store_message_get(e->st, session_id, m.id, out);
+	return rc;
 }
 
 static int op_about(void *eng, const char *session_id, const char *text)
