@@ -25,6 +25,14 @@
 #                            wall_ours=<median><unit> wall_peer=<median><unit> wall_ratio=<r>.
 #                            ours= and peer= name the labels (default: ours,
 #                            peer). Fails when a value is missing.
+#   bench_wrk SECONDS URL [WRK_ARGS...]
+#                            One wrk run (wrk -t1 -c32 unless BENCH_THREADS /
+#                            BENCH_CONNS say otherwise, --latency, the extra
+#                            args) printing "rps <req/s>" and "p99 <ms>"; fails
+#                            when any answer was not 2xx.
+#   bench_sim_tls BUILD DIR  starts `BUILD/yesapp sim --tls` on an ephemeral
+#                            port (its logs in DIR), stopped at exit; sets
+#                            BENCH_SIM_BASE (http://127.0.0.1:<port>)
 #   bench_reset              forgets the kept values (a new set of figures)
 #   bench_atexit CMD         runs CMD when the script exits (use it instead
 #                            of trap ... EXIT, which would drop the others)
@@ -43,6 +51,35 @@ trap _bench_exit EXIT
 bench_atexit() { _bench_atexit+=("$1"); }
 
 bench_reset() { : >"$BENCH_OUT"; }
+
+bench_sim_tls() {
+	local pid port=""
+	"$1/yesapp" sim --listen 127.0.0.1:0 --tls >"$2/sim.log" 2>"$2/sim.err" &
+	pid=$!
+	bench_atexit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.*"message":"sim listening".*"port":\([0-9]*\).*/\1/p' "$2/sim.log" | head -n 1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { echo "sim did not start: $(cat "$2/sim.err")" >&2; return 1; }
+	BENCH_SIM_BASE="http://127.0.0.1:$port"
+}
+
+bench_wrk() {
+	local out d=$1 url=$2
+	shift 2
+	out=$(wrk -t"${BENCH_THREADS:-1}" -c"${BENCH_CONNS:-32}" -d"$d"s --latency "$@" "$url")
+	if printf '%s\n' "$out" | grep -q 'Non-2xx'; then
+		echo "failed requests to $url:" >&2
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | awk '/^Requests\/sec:/ { print "rps", $2 }
+		$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+			if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000
+			printf "p99 %.3f\n", v }'
+}
 
 bench_reps() {
 	case "$1" in

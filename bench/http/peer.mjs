@@ -24,7 +24,7 @@
 // request), PEER_REGISTRY (default 1, 0 = a query per request). Prints one line {"listening":PORT} on stderr when
 // every worker listens (stdout carries the access log).
 import cluster from 'node:cluster';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -104,12 +104,15 @@ async function openStore() {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON'); // as ours (bench/messages writes into our schema)
   const activeKeys = db.prepare('SELECT id, hash FROM api_keys WHERE revoked = 0');
   const touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ? AND last_used_at <= ?');
   const getSession = db.prepare('SELECT * FROM sessions WHERE id = ?');
   const allSessions = db.prepare('SELECT * FROM sessions');
-  const insertSession = db.prepare('INSERT INTO sessions VALUES (?, ?, ?, NULL, ?, ?)');
+  const insertSession = db.prepare('INSERT INTO sessions (id, name, status, phone, created_at, ' +
+    'updated_at) VALUES (?, ?, ?, NULL, ?, ?)');
   return {
+    db,
     // every active key compared in constant time, no early exit (as ours)
     keyId: (digest) => {
       let found = null;
@@ -222,6 +225,9 @@ async function serve() {
     }
     res.status(201).json(sessionJson(s));
   });
+  // on our schema (bench/messages' copy of our database): POST .../messages too
+  if (same && store.db && store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' " +
+    "AND name = 'messages'").get()) acceptRoute(app, store.db, findSession);
   app.get('/api/v1/sessions/:id', (req, res) => {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(req.params.id)) {
       return res.status(400).json({ error: 'VALIDATION_ERROR', message: 'invalid request', details: { field: 'id' } });
@@ -235,4 +241,94 @@ async function serve() {
     if (!same) announce(server.address().port);
   });
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
+// same-work on a database made by `yesapp serve` (bench/messages: a copy of
+// our DATA_DIR/db.sqlite, its schema, indexes and triggers): POST
+// /api/v1/sessions/:id/messages {"to","text"} as src/api/messages.c
+// api_messages_send and src/service/engine.c op_send_msg do it: the same
+// validation and codes, the session's linked state from the registry, the
+// pending rows held under QUEUE_MAX (env, default 1000) by ours' upper bound
+// (a count(*) only when the bound reaches it), the WhatsApp
+// id made the same way, the row inserted in its own transaction (committed
+// before the answer), put on an in-memory queue for a sender, read back and
+// answered 202 with the message object.
+function acceptRoute(app, db, findSession) {
+  const keys = new Set(['to', 'text', 'quotedMessageId', 'location', 'contacts', 'poll', 'image',
+    'video', 'audio', 'document', 'sticker', 'caption', 'ptt']);
+  const queueMax = Number(process.env.QUEUE_MAX || 1000);
+  const pendingCount = db.prepare("SELECT count(*) FROM messages WHERE session_id = ? AND " +
+    "status = 'pending' AND direction = 'outbound'").pluck();
+  const add = db.prepare('INSERT INTO messages (id, session_id, wa_id, direction, from_jid, ' +
+    'to_jid, chat, type, text, body, quoted_id, status, reason, timestamp, created_at, ' +
+    "updated_at) VALUES (?, ?, ?, 'outbound', ?, ?, ?, 'text', ?, ?, NULL, 'pending', NULL, ?, ?, ?)");
+  const get = db.prepare('SELECT * FROM messages WHERE session_id = ? AND id = ?');
+  const insert = db.transaction((row) => add.run(...row));
+  const queue = []; // what a sender would take (nothing sends here)
+  // an upper bound of each session's pending rows, as ours keeps (here per
+  // worker: the other worker's sends are not in it, so near QUEUE_MAX it
+  // could let a few too many through; the benchmark never comes near)
+  const pendingBound = new Map();
+  const bad = (res, field, message) => res.status(400).json({ error: 'VALIDATION_ERROR',
+    message: 'invalid request', details: { field, message } });
+  const isStr = (v, max) => typeof v === 'string' && v.length >= 1 && v.length <= max;
+  const iso = (ms) => new Date(ms).toISOString();
+  const phoneOf = (jid) => {
+    const m = jid && /^([0-9]{1,20})(:[0-9]+)?@s\.whatsapp\.net$/.exec(jid);
+    return jid ? (m ? `+${m[1]}` : jid) : null;
+  };
+  const waId = (own) => {
+    const t = Buffer.alloc(8);
+    t.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000)));
+    const user = own ? own.split(/[:@]/)[0] : '';
+    const h = createHash('sha256').update(t).update(user).update('@c.us')
+      .update(randomBytes(16)).digest();
+    return `3EB0${h.subarray(0, 9).toString('hex').toUpperCase()}`;
+  };
+  app.post('/api/v1/sessions/:id/messages', (req, res) => {
+    const sid = req.params.id;
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(sid)) return bad(res, 'id', 'must be a UUID');
+    const s = findSession(sid);
+    if (!s) return res.status(404).json({ error: 'SESSION_NOT_FOUND', message: 'no such session', details: {} });
+    const b = req.body;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return bad(res, 'body', 'must be a JSON object');
+    for (const k of Object.keys(b)) if (!keys.has(k)) return bad(res, k, 'unknown field');
+    if (!isStr(b.to, 64)) return bad(res, 'to', 'must be a string of 1 to 64 characters');
+    if (!isStr(b.text, 65536)) return bad(res, 'text', 'must be a string of 1 to 65536 characters');
+    let jid;
+    if (b.to.includes('@')) {
+      if (!/^[0-9]{1,32}@(s\.whatsapp\.net|lid)$/.test(b.to)) jid = null;
+      else jid = b.to;
+    } else {
+      const m = /^\+?([1-9][0-9]{6,14})$/.exec(b.to);
+      jid = m ? `${m[1]}@s.whatsapp.net` : null;
+    }
+    if (!jid) {
+      return res.status(400).json({ error: 'INVALID_PHONE_NUMBER', message: 'to must be an ' +
+        'international number or a JID', details: { field: 'to', message: 'not an E.164 number or a JID' } });
+    }
+    if (!s.device_jid || !['connected', 'connecting', 'disconnected'].includes(s.status)) {
+      return res.status(503).json({ error: 'SESSION_NOT_CONNECTED', message: 'the session is not linked to WhatsApp', details: {} });
+    }
+    // ours' bound (engine.c pend_take): count(*) only when it reaches QUEUE_MAX
+    let est = pendingBound.get(sid);
+    if (est === undefined || est >= queueMax) pendingBound.set(sid, est = pendingCount.get(sid));
+    if (est >= queueMax) {
+      res.set('Retry-After', '1');
+      return res.status(429).json({ error: 'QUEUE_FULL', message: 'too many messages wait to be sent in this session', details: {} });
+    }
+    const id = randomUUID(), wa = waId(s.device_jid), now = Date.now();
+    const from = `${s.phone || ''}@s.whatsapp.net`;
+    pendingBound.set(sid, est + 1);
+    insert([id, sid, wa, from[0] !== '@' ? from : null, jid, jid, b.text,
+      JSON.stringify({ text: b.text }), now, now, now]);
+    queue.push({ id, sid, wa, to: jid, text: b.text });
+    if (queue.length > 100000) queue.splice(0, queue.length - 100000);
+    const m = get.get(sid, id);
+    res.status(202).json({ id: m.id, sessionId: m.session_id, waId: m.wa_id, direction: m.direction,
+      from: phoneOf(m.from_jid), fromJid: m.from_jid, to: phoneOf(m.to_jid), toJid: m.to_jid,
+      chat: m.chat, type: m.type, text: m.text, content: m.body ? JSON.parse(m.body) : null,
+      quotedMessageId: m.quoted_id, status: m.status, reason: m.reason, timestamp: iso(m.timestamp),
+      createdAt: iso(m.created_at), updatedAt: iso(m.updated_at), messageId: m.id });
+  });
 }

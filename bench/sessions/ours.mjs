@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, stopServer, req, tempDir, removeDir } from '../../tests/http/lib.mjs';
 import { sleep } from '../../tests/interop/sim-lib.mjs';
-import { linkAll, rssKiB, settle, simApi } from './lib.mjs';
+import { linkAll, linkOurs, rssKiB, settle, simApi } from './lib.mjs';
 
 const [base, n1Arg, n2Arg] = process.argv.slice(2);
 const n1 = Number(n1Arg);
@@ -34,16 +34,6 @@ const serve = async () => {
 	return srv;
 };
 
-async function waitSession(srv, id, pred, what, ms = 120000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const r = await req(srv, 'GET', `/api/v1/sessions/${id}`);
-		if (r.status === 200 && pred(r.body)) return r.body;
-		if (Date.now() > end) throw new Error(`session ${id}: no ${what} in ${ms} ms: ${r.text}`);
-		await sleep(100);
-	}
-}
-
 async function connectedCount(srv) {
 	let n = 0;
 	let cursor = null;
@@ -59,15 +49,7 @@ async function connectedCount(srv) {
 const phone = (i) => `1888${String(process.pid % 1000).padStart(3, '0')}${String(i).padStart(5, '0')}`;
 let srv = await serve();
 try {
-	const linkOne = async (i) => {
-		await api('POST', '/sim/accounts', { phone: phone(i) });
-		const c = await req(srv, 'POST', '/api/v1/sessions', { body: { name: `s${i}` } });
-		if (c.status !== 201) throw new Error(`create: ${c.status} ${c.text}`);
-		const s = c.body.qrCode ? c.body : await waitSession(srv, c.body.id, (x) => x.qrCode, 'QR');
-		const scan = await api('POST', '/sim/scan', { phone: phone(i), qr: s.qrCode });
-		if (scan.status !== 200) throw new Error(`scan: ${scan.status} ${scan.text}`);
-		await waitSession(srv, c.body.id, (x) => x.status === 'connected', 'connected');
-	};
+	const linkOne = (i) => linkOurs(srv, api, phone(i), `s${i}`);
 	const tl = performance.now();
 	await linkAll(0, n1, linkOne);
 	await settle();

@@ -24,7 +24,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import { client, loadBaileys, sleep } from '../../tests/interop/sim-lib.mjs';
-import { linkAll, rssKiB, settle, simApi } from './lib.mjs';
+import { linkAll, rssKiB, settle, simApi, watchRaces } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const { BufferJSON } = require('baileys6');
@@ -36,40 +36,22 @@ const agent = new https.Agent({ ca: info.caCert });
 const lib = await loadBaileys(6);
 const opts = { wsUrl: info.wssUrl, agent };
 
-let races = 0;
-let pendingRejections = 0;
+const counts = { races: 0, pending: 0 };
 // Baileys also leaves other promises unhandled under load (e.g. a query
 // "Timed Out" after 8 s); an application keeps running past them, and so
 // does this one: they are counted ("rejections <n>", the first few on
 // stderr). A socket they break never opens, and its link or restore fails.
 let rejections = 0;
 process.on('unhandledRejection', (e) => {
-	if (pendingRejections > 0 && /unable to authenticate data/.test(String(e?.message))) {
-		pendingRejections--;
+	if (counts.pending > 0 && /unable to authenticate data/.test(String(e?.message))) {
+		counts.pending--;
 		return;
 	}
 	if (++rejections <= 3) console.error('peer: unhandled rejection:', e?.message || e);
 });
 
-// c.connect() also runs on a 515 restart: every socket gets the watch.
-function watchRaces(c) {
-	const connect = c.connect;
-	c.connect = () => {
-		const sock = connect();
-		let raw = 0;
-		sock.ws.on('frame', (f) => {
-			if (!(f instanceof Uint8Array) || ++raw < 2 || c.sock !== sock) return;
-			races++;
-			pendingRejections++;
-			c.end();
-			setImmediate(() => c.connect());
-		});
-		return sock;
-	};
-}
-
 function openOne(c, what, ms) {
-	watchRaces(c);
+	watchRaces(c, counts);
 	c.connect();
 	return c.until(() => c.opens > 0, what, ms);
 }
@@ -97,7 +79,7 @@ if (mode === 'link') {
 	console.log(`rss1 ${rss1}`);
 	console.log(`rss2 ${rss2}`);
 	console.log(`rss ${((rss2 - rss1) / (n2 - n1)).toFixed(2)}`);
-	console.log(`races ${races}`);
+	console.log(`races ${counts.races}`);
 	console.log(`rejections ${rejections}`);
 	writeFileSync(file, JSON.stringify(all.map((c) => ({ phone: c.phone, creds: c.state.creds })), BufferJSON.replacer));
 	for (const c of all) c.end();
@@ -114,7 +96,7 @@ if (mode === 'link') {
 	await Promise.all(all.map((c) => openOne(c, 'open again', 300000)));
 	// performance.now() counts from the process' start
 	console.log(`restore ${(performance.now() / 1000).toFixed(2)}`);
-	console.log(`races ${races}`);
+	console.log(`races ${counts.races}`);
 	console.log(`rejections ${rejections}`);
 	for (const c of all) c.end();
 	await sleep(200);

@@ -39,17 +39,8 @@ export YESAPP_BUILD=$B
 BENCH_REPS=${BENCH_REPS:-1}
 work=$(mktemp -d)
 bench_atexit 'rm -rf "$work"'
-"$B/yesapp" sim --listen 127.0.0.1:0 --tls >"$work/sim.log" 2>"$work/sim.err" &
-sim_pid=$!
-bench_atexit "kill $sim_pid 2>/dev/null; wait $sim_pid 2>/dev/null"
-port=""
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*"message":"sim listening".*"port":\([0-9]*\).*/\1/p' "$work/sim.log" | head -n 1)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { echo "sim did not start: $(cat "$work/sim.err")" >&2; exit 1; }
-base="http://127.0.0.1:$port"
+bench_sim_tls "$B" "$work"
+base=$BENCH_SIM_BASE
 
 # one run each: raw lines to stderr, "rss", "restore" and "link" kept
 ours() {

@@ -178,6 +178,18 @@ struct mconn {
 	int64_t asked_ms;    /* when the loop was last asked for one */
 };
 
+/* How many of a session's outbound messages may be pending (HTTP threads,
+ * under pend_mu): an upper bound, so most sends need no count(*) of the
+ * queue: est >= the pending rows + the sends between their check and their
+ * commit (inflight). Only a check adds pending rows; rows leaving pending
+ * (sent, failed, deleted) make it stale on the high side, and it is counted
+ * again exactly when it reaches QUEUE_MAX. */
+struct pend {
+	struct pend *next;
+	char id[STORE_ID_LEN];
+	int64_t est, inflight;
+};
+
 /* One session's client, on the loop. */
 struct esess {
 	struct esess *next;
@@ -198,6 +210,11 @@ struct esess {
 	struct omsg *inflight;
 	struct omsg *rq_head, *rq_tail; /* back from a lost connection, in order */
 	size_t nq;
+	/* fingerprints of the ids q_append took (a superset of the ids in the
+	 * three lists above; open addressing, 0 = empty, NULL: none): a miss
+	 * proves an id is not queued without walking the lists */
+	uint64_t *seen;
+	size_t seen_cap, seen_n;
 	double tokens;          /* RATE_LIMIT_MESSAGES bucket */
 	uint64_t refill_ms;
 	struct esess *drain_next; /* in e->draining while its queue is not empty */
@@ -250,6 +267,9 @@ struct engine {
 	pthread_cond_t job_cv;
 	struct job *job_head, *job_tail;
 	bool worker_stop;
+	/* the pending bound of each session sent to (HTTP threads) */
+	pthread_mutex_t pend_mu;
+	struct pend *pend[ESESS_BUCKETS];
 	/* pair-code waiters (HTTP threads, on their stacks) */
 	pthread_mutex_t pc_mu;
 	pthread_cond_t pc_cv;
@@ -595,6 +615,56 @@ static bool queued_already(const struct esess *x, const char *id)
 	return omsg_in(x->q_head, id) || omsg_in(x->inflight, id) || omsg_in(x->rq_head, id);
 }
 
+static uint64_t id_print(const char *id)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* 1 if fingerprint h is in x->seen (0 when there is no set). */
+static int seen_has(const struct esess *x, uint64_t h)
+{
+	for (size_t i = h & (x->seen_cap - 1); x->seen && x->seen[i]; i = (i + 1) & (x->seen_cap - 1))
+		if (x->seen[i] == h)
+			return 1;
+	return 0;
+}
+
+static void seen_put(struct esess *x, uint64_t h)
+{
+	size_t i = h & (x->seen_cap - 1);
+
+	while (x->seen[i] && x->seen[i] != h)
+		i = (i + 1) & (x->seen_cap - 1);
+	x->seen_n += !x->seen[i];
+	x->seen[i] = h;
+}
+
+/* Remakes x->seen from the lists (the ids of messages gone leave it), at a
+ * size where the next remake comes after as many appends as are queued:
+ * O(1) a message. Without memory there is no set (the lists are walked). */
+static void seen_remake(struct esess *x)
+{
+	const struct omsg *lists[] = { x->q_head, x->inflight, x->rq_head };
+	size_t live = 0, cap = 64;
+
+	for (int k = 0; k < 3; k++)
+		for (const struct omsg *m = lists[k]; m; m = m->next)
+			live++;
+	while (cap < 4 * (live + 1))
+		cap *= 2;
+	free(x->seen);
+	x->seen = calloc(cap, sizeof(*x->seen));
+	x->seen_cap = x->seen ? cap : 0;
+	x->seen_n = 0;
+	for (int k = 0; x->seen && k < 3; k++)
+		for (const struct omsg *m = lists[k]; m; m = m->next)
+			seen_put(x, id_print(m->id));
+}
+
 static void drain_mark(struct engine *e, struct esess *x)
 {
 	if (x->draining)
@@ -618,11 +688,18 @@ static void drain_unmark(struct engine *e, struct esess *x)
 /* Appends m (taking it) unless a message with its id is there already. */
 static void q_append(struct engine *e, struct esess *x, struct omsg *m)
 {
+	uint64_t h = id_print(m->id);
+
 	m->next = NULL;
-	if (queued_already(x, m->id)) {
+	/* a new id (the usual case) is not in the set: no walk of the lists */
+	if ((!x->seen || seen_has(x, h)) && queued_already(x, m->id)) {
 		omsg_free_list(m);
 		return;
 	}
+	if (!x->seen || 2 * (x->seen_n + 1) > x->seen_cap)
+		seen_remake(x);
+	if (x->seen)
+		seen_put(x, h);
 	if (x->q_tail)
 		x->q_tail->next = m;
 	else
@@ -1182,6 +1259,7 @@ static void esess_free(struct engine *e, struct esess *x)
 	omsg_free_list(x->q_head);
 	omsg_free_list(x->inflight);
 	omsg_free_list(x->rq_head);
+	free(x->seen);
 	atomic_fetch_sub(&e->nclients, 1);
 	free(x);
 }
@@ -2134,16 +2212,85 @@ static int op_passkey(void *eng, const char *id, const char *assertion, const ui
 
 static void op_forget(void *eng, const char *id)
 {
+	struct engine *e = eng;
+	struct pend **pp;
+
+	pthread_mutex_lock(&e->pend_mu);
+	for (pp = &e->pend[id_bucket(id)]; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->id, id)) {
+			struct pend *p = *pp;
+
+			*pp = p->next;
+			free(p);
+			break;
+		}
+	pthread_mutex_unlock(&e->pend_mu);
 	cmd(eng, CMD_FORGET, id, 0, NULL);
 }
 
-/* HTTP thread: checks the session and its queue; *wa_id and *from for a
- * linked one. Y_ESTATE (not linked), Y_EBUSY (queue full). */
+/* Session id's pending bound, made if missing (pend_mu held); NULL: no memory. */
+static struct pend *pend_find(struct engine *e, const char *id, bool make)
+{
+	struct pend **pp = &e->pend[id_bucket(id)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->id, id))
+			return *pp;
+	if (!make || !(*pp = calloc(1, sizeof(**pp))))
+		return NULL;
+	snprintf((*pp)->id, sizeof((*pp)->id), "%s", id);
+	(*pp)->est = -1; /* not counted yet */
+	return *pp;
+}
+
+/* HTTP thread: takes a place in session id's queue, Y_EBUSY when QUEUE_MAX
+ * are pending (counted exactly then); pend_done(e, id, stored) follows a
+ * Y_OK once the message is stored or given up. */
+static int pend_take(struct engine *e, const char *id)
+{
+	struct pend *p;
+	int64_t n;
+	int rc = Y_OK;
+
+	pthread_mutex_lock(&e->pend_mu);
+	p = pend_find(e, id, true);
+	if (!p || p->est < 0 || p->est >= (int64_t)e->opts.queue_max) {
+		rc = store_messages_pending_count(e->st, id, &n);
+		if (!rc && p)
+			p->est = n + p->inflight;
+		else if (!rc && n >= (int64_t)e->opts.queue_max)
+			rc = Y_EBUSY;
+	}
+	if (!rc && p && p->est >= (int64_t)e->opts.queue_max)
+		rc = Y_EBUSY;
+	if (!rc && p) {
+		p->est++;
+		p->inflight++;
+	}
+	pthread_mutex_unlock(&e->pend_mu);
+	return rc;
+}
+
+static void pend_done(struct engine *e, const char *id, bool stored)
+{
+	struct pend *p;
+
+	pthread_mutex_lock(&e->pend_mu);
+	p = pend_find(e, id, false);
+	if (p && p->inflight > 0) {
+		p->inflight--;
+		p->est -= !stored;
+	}
+	pthread_mutex_unlock(&e->pend_mu);
+}
+
+/* HTTP thread: checks the session and takes a place in its queue (pend_take:
+ * pend_done follows a Y_OK); *wa_id and *from for a linked one. Y_ESTATE
+ * (not linked), Y_EBUSY (queue full). */
 static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MSG_ID_MAX],
 		      char from[64], int *retry_after_s)
 {
 	struct store_session ss;
-	int64_t waiting = 0;
 	int rc, linked;
 
 	rc = svc_session_get(e->svc, session_id, &ss);
@@ -2158,16 +2305,13 @@ static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MS
 	store_session_release(&ss);
 	if (!linked)
 		return Y_ESTATE;
-	rc = store_messages_pending_count(e->st, session_id, &waiting);
-	if (rc)
-		return rc;
-	if (waiting >= (int64_t)e->opts.queue_max) {
+	rc = pend_take(e, session_id);
+	if (rc == Y_EBUSY) {
 		unsigned rate = e->opts.rate_per_min;
 
 		*retry_after_s = rate ? (int)((60 + rate - 1) / rate) : 1;
-		return Y_EBUSY;
 	}
-	return Y_OK;
+	return rc;
 }
 
 /* Stores outbound message *m from o (pending, o->body as its body, o->fx
@@ -2211,23 +2355,24 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 	char *text_body = NULL;
 	int rc;
 
+	if (strlen(o->to_jid) >= sizeof(om->to))
+		return Y_EINVAL;
 	rc = send_check(e, session_id, wa_id, from, retry_after_s);
 	if (rc)
 		return rc;
-	if (strlen(o->to_jid) >= sizeof(om->to))
-		return Y_EINVAL;
 	if (plain) {
 		body = json_pack("{s:s}", "text", o->text);
 		so.body = text_body = body ? json_dumps(body, JSON_COMPACT) : NULL;
 		json_decref(body);
 	}
 	rc = store_outbound(e, &m, session_id, wa_id, from, &so);
+	pend_done(e, session_id, rc == Y_OK);
 	free(text_body);
 	if (rc)
 		return rc;
-	/* stored: from here on the message exists even if the loop never sees it */
-	/* read back before it is queued: the answer shows it as accepted
-	 * (pending), not as whatever the loop made of it a moment later */
+	/* stored: from here on the message exists even if the loop never sees it;
+	 * read back before the loop has it (sent, its status may change at once:
+	 * the 202 answers it pending) */
 	rc = store_message_get(e->st, session_id, m.id, out);
 	c = calloc(1, sizeof(*c));
 	om = calloc(1, sizeof(*om));
@@ -2275,13 +2420,15 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 
 	if (!e->up)
 		return Y_ESTATE;
+	if (strlen(to_jid) >= sizeof(((struct omsg *)0)->to))
+		return Y_EINVAL;
 	rc = send_check(e, session_id, wa_id, from, retry_after_s);
 	if (rc)
 		return rc;
-	if (strlen(to_jid) >= sizeof(((struct omsg *)0)->to))
-		return Y_EINVAL;
-	if (md->data && (rc = media_up_write_src(e->opts.data_dir, session_id, wa_id, md->data, md->len)))
+	if (md->data && (rc = media_up_write_src(e->opts.data_dir, session_id, wa_id, md->data, md->len))) {
+		pend_done(e, session_id, false);
 		return rc;
+	}
 	/* the shape of a received one (service/media.c); size 0 until a URL is fetched */
 	media = json_pack("{s:s, s:s?, s:I, s:s?, s:s?}", "kind", md->kind, "mimetype",
 			  md->mimetype, "size", (json_int_t)(md->data ? md->len : 0), "fileName",
@@ -2299,13 +2446,14 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 	o.body = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	rc = store_outbound(e, &m, session_id, wa_id, from, &o);
+	pend_done(e, session_id, rc == Y_OK);
 	free((char *)o.body);
 	if (rc) {
 		if (md->data && !media_up_src_path(e->opts.data_dir, session_id, wa_id, src, sizeof(src)))
 			unlink(src);
 		return rc;
 	}
-	rc = store_message_get(e->st, session_id, m.id, out); /* as accepted: before the upload */
+	rc = store_message_get(e->st, session_id, m.id, out); /* pending, before the upload */
 	media_up_queue(e->up, session_id, m.id); /* stored: the upload may come later */
 	return rc;
 }
@@ -2569,6 +2717,7 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	pthread_mutex_init(&e->pc_mu, NULL);
 	pthread_cond_init(&e->pc_cv, NULL);
 	pthread_mutex_init(&e->mc_mu, NULL);
+	pthread_mutex_init(&e->pend_mu, NULL);
 	if (o->db_url) {
 		rc = store_open_reader(o->db_url, &e->sig_reader);
 		if (rc)
@@ -2634,6 +2783,7 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	return Y_OK;
 fail:
 	pthread_mutex_destroy(&e->mc_mu);
+	pthread_mutex_destroy(&e->pend_mu);
 	wa_client_pool_free(e->pool);
 	if (e->loop)
 		wa_loop_free(e->loop);
@@ -2702,6 +2852,14 @@ void engine_free(struct engine *e)
 		free(m);
 	}
 	pthread_mutex_destroy(&e->mc_mu);
+	for (int i = 0; i < ESESS_BUCKETS; i++)
+		while (e->pend[i]) {
+			struct pend *p = e->pend[i];
+
+			e->pend[i] = p->next;
+			free(p);
+		}
+	pthread_mutex_destroy(&e->pend_mu);
 	free(e);
 }
 

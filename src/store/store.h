@@ -36,6 +36,9 @@ struct store_cursor {
  * pending migrations from the embedded list (migrations/NNNN_*.sql), each in
  * a transaction, recorded in schema_migrations. A database whose schema is
  * newer than this binary is refused with Y_EVERSION (and a logged reason).
+ * A file database gets a checkpoint thread of its own (WAL pages copied back
+ * off the callers' path; docs/store.md "Checkpoints"), stopped by
+ * store_close.
  */
 int store_open(const char *url, struct store **out);
 void store_close(struct store *st); /* NULL is a no-op */

@@ -32,6 +32,14 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
+/* WAL checkpoints (writer connections on a file): a background thread on
+ * its own connection copies the WAL back into the database (PASSIVE: it
+ * never blocks a writer) once it holds CKPT_FRAMES pages, so no commit
+ * pays for the copy and its two fsyncs while holding the store's mutex;
+ * past CKPT_HARD_FRAMES (the thread fell behind) the committing connection
+ * checkpoints itself, as SQLite's own auto-checkpoint does at 1000. */
+#define CKPT_FRAMES 1000
+#define CKPT_HARD_FRAMES 8000
 #define TOUCH_INTERVAL_MS 60000
 
 enum stmt_id {
@@ -295,9 +303,19 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 };
 
+/* The background checkpointer of a writer connection (see CKPT_FRAMES). */
+struct ckpt {
+	sqlite3 *db;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int wake, stop;
+};
+
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t mu;
+	struct ckpt *ckpt;    /* NULL: SQLite's auto-checkpoint (memory, readers) */
 	int busy_ms;          /* the busy timeout in force (guarded by mu) */
 	sqlite3_stmt *stmt[S__COUNT];
 	void (*event_hook)(void *arg); /* store_set_event_hook */
@@ -701,6 +719,89 @@ out:
 	return rc ?: store_check_file(dest);
 }
 
+static void *ckpt_main(void *arg)
+{
+	struct ckpt *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->wake && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->wake = 0;
+		pthread_mutex_unlock(&c->mu);
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* After each commit of the writer connection (its mutex held): nframes
+ * pages are in the WAL. */
+static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int nframes)
+{
+	struct ckpt *c = arg;
+
+	if (nframes >= CKPT_HARD_FRAMES) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (nframes >= CKPT_FRAMES) {
+		pthread_mutex_lock(&c->mu);
+		c->wake = 1;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return SQLITE_OK;
+}
+
+/* Moves st's checkpoints to a thread of their own; without one (no memory,
+ * no thread, the file not opened again) SQLite's auto-checkpoint stays. */
+static void ckpt_start(struct store *st, const char *path)
+{
+	struct ckpt *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    pthread_create(&c->thread, NULL, ckpt_main, c)) {
+		LOG_WARN("store: checkpoints stay on the writer (no checkpoint thread)", NULL);
+		sqlite3_close(c->db);
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		free(c);
+		return;
+	}
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	st->ckpt = c;
+	pthread_mutex_lock(&st->mu);
+	sqlite3_wal_hook(st->db, ckpt_hook, c); /* replaces the auto-checkpoint */
+	pthread_mutex_unlock(&st->mu);
+}
+
+static void ckpt_stop(struct store *st)
+{
+	struct ckpt *c = st->ckpt;
+
+	if (!c)
+		return;
+	sqlite3_wal_hook(st->db, NULL, NULL);
+	sqlite3_wal_autocheckpoint(st->db, 1000);
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	sqlite3_close(c->db); /* first: closing the writer last checkpoints and removes the WAL */
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	st->ckpt = NULL;
+}
+
 int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 {
 	struct store *st = NULL;
@@ -736,6 +837,8 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 	rc = migrate(st, upto);
 	if (rc)
 		goto fail;
+	if (strcmp(path, ":memory:"))
+		ckpt_start(st, path);
 	*out = st;
 	return Y_OK;
 fail:
@@ -752,6 +855,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	ckpt_stop(st);
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);

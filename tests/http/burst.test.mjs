@@ -19,10 +19,11 @@ after(async () => { await sim.stop(); });
 
 // Two ways to be mid-drain: held by the rate limit (its bucket holds a
 // minute's worth, 60, then one a second), or unlimited with the
-// simulator answering slowly (every node it sends 150 ms late), so up to
+// simulator answering slowly (every node it sends 400 ms late: 500 take at
+// least 6 s to drain, longer than accepting them takes), so up to
 // 32 are sent and not yet acknowledged when the kill comes.
 for (const [how, env, latencyMs] of [['rate-limited', { RATE_LIMIT_MESSAGES: '60' }, 0],
-  ['in flight', { RATE_LIMIT_MESSAGES: '0' }, 150]]) test(`${N} accepted in a burst, kill -9 mid-drain (${how}), restart: every one reaches the peer, under its one id`, { timeout: 240000 }, async () => {
+  ['in flight', { RATE_LIMIT_MESSAGES: '0' }, 400]]) test(`${N} accepted in a burst, kill -9 mid-drain (${how}), restart: every one reaches the peer, under its one id`, { timeout: 240000 }, async () => {
   const dataDir = tempDir();
   let srv = await h.serve(dataDir, env);
   const B = await h.peer(h.newPhone(), `Bb${latencyMs}`);
