@@ -224,6 +224,12 @@ struct wa_client_cbs {
 	 * replacing what was kept for tk->jid. Borrowed for the call. May be
 	 * NULL. */
 	void (*on_tctoken)(struct wa_client *cl, const struct wa_tctoken *tk, void *ud);
+	/* A message now waits for the Signal state to be durable
+	 * (wa_client_opts.state_durable) where none waited: call
+	 * wa_client_state_durable once it may be, and again while
+	 * wa_client_state_waiting holds, so an owner of many clients visits
+	 * only those. Optional (without it, call it on every client). */
+	void (*on_state_wait)(struct wa_client *cl, void *ud);
 };
 
 struct wa_client_opts {
@@ -270,6 +276,8 @@ void wa_client_free(struct wa_client *cl); /* NULL is a no-op */
 /* The Signal state became durable up to some point: messages held for it
  * (wa_client_opts.state_durable) that may leave now go out, in order. */
 void wa_client_state_durable(struct wa_client *cl);
+/* Whether messages still wait for the Signal state (see on_state_wait). */
+bool wa_client_state_waiting(const struct wa_client *cl);
 /* Message `id` (handed to on_message) is stored: its delivery receipt and
  * ack go now (opts.defer_receipts). Unknown ids are ignored. Loop thread. */
 void wa_client_message_stored(struct wa_client *cl, const char *id);

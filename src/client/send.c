@@ -221,12 +221,20 @@ int cl_send_durable(struct wa_client *cl, struct wa_node **n)
 	h->n = *n;
 	h->seq = seq;
 	*n = NULL;
-	if (cl->held_tail)
+	if (cl->held_tail) {
 		cl->held_tail->next = h;
-	else
+	} else {
 		cl->held_head = h;
+		if (cl->cbs.on_state_wait)
+			cl->cbs.on_state_wait(cl, cl->ud);
+	}
 	cl->held_tail = h;
 	return Y_OK;
+}
+
+bool wa_client_state_waiting(const struct wa_client *cl)
+{
+	return cl->held_head != NULL;
 }
 
 void wa_client_state_durable(struct wa_client *cl)

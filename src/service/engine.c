@@ -24,7 +24,7 @@
 #include "wa/socket.h"
 
 #define ENGINE_FLUSH_RETRY_MS 200 /* after a failed Signal-state flush */
-#define ENGINE_DEF_CPS 500
+#define ENGINE_DEF_CPS 1000
 #define ESESS_BUCKETS 1024
 #define ENGINE_BEAT_MS 1000
 #define ENGINE_STUCK_MS 10000
@@ -219,6 +219,8 @@ struct esess {
 	uint64_t refill_ms;
 	struct esess *drain_next; /* in e->draining while its queue is not empty */
 	bool draining;
+	struct esess *wait_next;  /* in e->state_waiting while the client holds */
+	bool state_waiting;       /* messages for the Signal state (on_state_wait) */
 };
 
 struct engine {
@@ -244,6 +246,7 @@ struct engine {
 	uv_timer_t drain;          /* sends what the rate limit held back */
 	struct lookup_wait *lookups; /* contact lookups the clients are asked (loop thread) */
 	struct esess *draining;    /* sessions with messages waiting */
+	struct esess *state_waiting; /* clients holding messages until a flush */
 	struct omsg *orphans;      /* CMD_SEND before the session's client existed */
 	/* media sends (service/media_send.h): the uploader, and the media_conn
 	 * each session's client got (mc_mu) */
@@ -685,6 +688,30 @@ static void drain_unmark(struct engine *e, struct esess *x)
 	x->drain_next = NULL;
 }
 
+/* x's client holds messages until the Signal state is durable: CMD_SIG_DURABLE
+ * visits it (and not every client) */
+static void wait_mark(struct engine *e, struct esess *x)
+{
+	if (x->state_waiting)
+		return;
+	x->state_waiting = true;
+	x->wait_next = e->state_waiting;
+	e->state_waiting = x;
+}
+
+static void wait_unmark(struct engine *e, struct esess *x)
+{
+	if (!x->state_waiting)
+		return;
+	for (struct esess **pp = &e->state_waiting; *pp; pp = &(*pp)->wait_next)
+		if (*pp == x) {
+			*pp = x->wait_next;
+			break;
+		}
+	x->state_waiting = false;
+	x->wait_next = NULL;
+}
+
 /* Appends m (taking it) unless a message with its id is there already. */
 static void q_append(struct engine *e, struct esess *x, struct omsg *m)
 {
@@ -1080,10 +1107,17 @@ static void on_tctoken(struct wa_client *cl, const struct wa_tctoken *tk, void *
 	post_job(x->e, j);
 }
 
+static void on_state_wait(struct wa_client *cl, void *ud)
+{
+	struct esess *x = ud;
+
+	wait_mark(x->e, x);
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist, on_lid_map,
-	on_tctoken,
+	on_tctoken, on_state_wait,
 };
 
 /* ---- the uploader's hooks (its thread) ---- */
@@ -1253,6 +1287,7 @@ static void esess_free(struct engine *e, struct esess *x)
 		pc_complete(e, x->pc_seq, Y_ECLOSED, NULL);
 	esess_remove(e, x);
 	drain_unmark(e, x);
+	wait_unmark(e, x);
 	wa_client_free(x->cl); /* no callback follows */
 	wa_signal_store_free(x->sigstore);
 	/* what was queued stays pending in the store: the next start sends it */
@@ -1572,11 +1607,22 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			}
 		}
 		break;
-	case CMD_SIG_DURABLE:
-		for (size_t i = 0; i < ESESS_BUCKETS; i++)
-			for (struct esess *y = e->sess[i]; y; y = y->next)
-				wa_client_state_durable(y->cl);
+	case CMD_SIG_DURABLE: {
+		/* only the clients that hold messages (a scan of every client
+		 * per flush cost minutes with 10,000 restoring) */
+		struct esess *list = e->state_waiting, *y;
+
+		e->state_waiting = NULL;
+		while ((y = list)) {
+			list = y->wait_next;
+			y->wait_next = NULL;
+			y->state_waiting = false;
+			wa_client_state_durable(y->cl);
+			if (wa_client_state_waiting(y->cl))
+				wait_mark(e, y);
+		}
 		break;
+	}
 	case CMD_VERSION: {
 		char v[40];
 		size_t n = 0;
@@ -1828,7 +1874,12 @@ static struct cmd *run_cmd_new(struct engine *e, const struct job *j, struct wa_
 	k->kind = j->kind == J_LOAD ? CMD_RUN : CMD_RESTART;
 	snprintf(k->id, sizeof(k->id), "%s", j->id);
 	k->creds = c;
-	rc = store_prekeys_all(e->st, j->id, &k->pk_ids, &k->pk_priv, &k->npk);
+	/* with the Signal state in the database its prekey records are there
+	 * already: only the ones it lacks are imported (each import derives a
+	 * public key, ~30 X25519 operations per session on the loop, which made
+	 * a restart of 10,000 sessions take minutes) */
+	rc = e->sigdb ? store_prekeys_unrecorded(e->st, j->id, &k->pk_ids, &k->pk_priv, &k->npk)
+		      : store_prekeys_all(e->st, j->id, &k->pk_ids, &k->pk_priv, &k->npk);
 	if (rc)
 		LOG_WARN("engine cannot load prekeys", "{s:s}", "error", y_strerror(rc));
 	load_tctokens(e, j->id, k);

@@ -52,7 +52,7 @@ struct engine_opts {
 	const char *ca_file;      /* WA_CA_FILE or NULL */
 	const uint8_t *root_pub;  /* 32 bytes (WA_ROOT_KEY) or NULL: WhatsApp's */
 	struct wa_version version;/* 0.0.0: wa_payload_version */
-	unsigned connects_per_sec;/* 0: 500 */
+	unsigned connects_per_sec;/* 0: 1000 */
 	/* reconnect policy (0: the client's defaults) */
 	uint64_t backoff_min_ms, backoff_max_ms;
 	unsigned max_attempts;

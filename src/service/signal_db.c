@@ -54,8 +54,8 @@ struct sigdb {
 	/* sentinels of circular lists (allocated: an entry ends in a flexible
 	 * array, so it cannot be a member) */
 	struct entry *lru, *dirty;
-	struct node *nodes;
-	size_t nnodes;
+	struct node **nodes; /* hash of the sessions open, by id */
+	size_t nnodes, nnode_buckets; /* nnode_buckets: a power of two */
 	size_t bytes, dirty_bytes;
 	uint64_t seq, durable;
 	uint64_t hits, misses, evictions, flushed;
@@ -160,19 +160,52 @@ static void grow(struct sigdb *db)
 
 /* ---- sessions ---- */
 
+static size_t node_bucket(const struct sigdb *db, const char *id)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *id; id++) {
+		h ^= (uint8_t)*id;
+		h *= 1099511628211ull;
+	}
+	return (size_t)(h ^ (h >> 29)) & (db->nnode_buckets - 1);
+}
+
 static struct node *node_find(struct sigdb *db, const char *id)
 {
-	for (struct node *n = db->nodes; n; n = n->next)
+	for (struct node *n = db->nodes[node_bucket(db, id)]; n; n = n->next)
 		if (!strcmp(n->id, id))
 			return n;
 	return NULL;
+}
+
+/* Doubles the session hash once it holds more sessions than buckets (a
+ * failed allocation keeps longer chains, still correct). */
+static void node_grow(struct sigdb *db)
+{
+	size_t old = db->nnode_buckets;
+	struct node **b, **prev = db->nodes;
+
+	if (db->nnodes < old || !(b = calloc(old * 2, sizeof(*b))))
+		return;
+	db->nodes = b;
+	db->nnode_buckets = old * 2;
+	for (size_t i = 0; i < old; i++)
+		for (struct node *n = prev[i], *next; n; n = next) {
+			size_t j = node_bucket(db, n->id);
+
+			next = n->next;
+			n->next = b[j];
+			b[j] = n;
+		}
+	free(prev);
 }
 
 static void node_unref(struct sigdb *db, struct node *n)
 {
 	if (--n->refs)
 		return;
-	for (struct node **pp = &db->nodes; *pp; pp = &(*pp)->next)
+	for (struct node **pp = &db->nodes[node_bucket(db, n->id)]; *pp; pp = &(*pp)->next)
 		if (*pp == n) {
 			*pp = n->next;
 			break;
@@ -503,9 +536,12 @@ struct sigdb *sigdb_new(struct store *reader, size_t budget, void (*on_dirty)(vo
 		return NULL;
 	db->nbuckets = 256;
 	db->buckets = calloc(db->nbuckets, sizeof(*db->buckets));
+	db->nnode_buckets = 64;
+	db->nodes = calloc(db->nnode_buckets, sizeof(*db->nodes));
 	db->lru = calloc(1, sizeof(*db->lru));
 	db->dirty = calloc(1, sizeof(*db->dirty));
-	if (!db->buckets || !db->lru || !db->dirty) {
+	if (!db->buckets || !db->nodes || !db->lru || !db->dirty) {
+		free(db->nodes);
 		free(db->buckets);
 		free(db->lru);
 		free(db->dirty);
@@ -529,11 +565,13 @@ void sigdb_free(struct sigdb *db)
 	for (size_t i = 0; i < db->nbuckets; i++)
 		while (db->buckets[i])
 			entry_free(db, db->buckets[i]);
-	while (db->nodes) { /* stores still open: a caller's bug, but free them */
-		struct node *n = db->nodes;
-		db->nodes = n->next;
-		free(n);
-	}
+	for (size_t i = 0; i < db->nnode_buckets; i++)
+		while (db->nodes[i]) { /* stores still open: a caller's bug, but free them */
+			struct node *n = db->nodes[i];
+			db->nodes[i] = n->next;
+			free(n);
+		}
+	free(db->nodes);
 	free(db->buckets);
 	free(db->lru);
 	free(db->dirty);
@@ -562,8 +600,9 @@ struct wa_signal_store *sigdb_session_open(struct sigdb *db, const char *session
 			goto fail;
 		}
 		snprintf(n->id, sizeof(n->id), "%s", session_id);
-		n->next = db->nodes;
-		db->nodes = n;
+		node_grow(db);
+		n->next = db->nodes[node_bucket(db, n->id)];
+		db->nodes[node_bucket(db, n->id)] = n;
 		db->nnodes++;
 	}
 	n->refs++;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "wa/jid.h"
@@ -327,8 +328,16 @@ static void on_state_timer(uv_timer_t *t)
 	struct sim *s = t->data;
 	uint64_t gen = s->state_gen + s->st.nodes_in + s->st.nodes_out;
 
-	if (gen != s->state_saved_gen && !sim_state_save(s))
+	int64_t t0 = clock_mono_ms();
+
+	if (gen == s->state_saved_gen || t0 < s->state_next_ms)
+		return;
+	if (!sim_state_save(s))
 		s->state_saved_gen = gen;
+	/* a big state (thousands of accounts: tens of MB of JSON) is saved
+	 * less often, so saving takes at most 1/SIM_STATE_SAVE_SHARE of the
+	 * loop's time */
+	s->state_next_ms = clock_mono_ms() + (clock_mono_ms() - t0) * SIM_STATE_SAVE_SHARE;
 }
 
 int sim_run(struct sim *s)

@@ -25,7 +25,9 @@ struct sim_opts {
 	const char *certs_dir;
 	/* durable state: loaded at start when the file exists (a corrupt one
 	 * fails sim_new with Y_EINVAL), saved atomically each second while it
-	 * changes and when sim_run returns; NULL: memory only */
+	 * changes (at most 1/20 of the loop's time: a state of thousands of
+	 * accounts is saved less often) and when sim_run returns; NULL: memory
+	 * only */
 	const char *state_file;
 	/* "P.S.T": clients whose ClientPayload appVersion is lower get
 	 * <failure reason="405"/> (client outdated); NULL: no check. A

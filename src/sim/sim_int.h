@@ -155,10 +155,12 @@ struct sim {
 	uv_signal_t sigint, sigterm;
 	bool signals_on;
 	/* --state FILE (sim_state.c): saved every SIM_STATE_SAVE_MS when
-	 * state_gen moved, and at the end of sim_run */
+	 * state_gen moved (a big state less often: SIM_STATE_SAVE_SHARE), and
+	 * at the end of sim_run */
 	const char *state_file;
 	uv_timer_t state_timer;
 	uint64_t state_gen, state_saved_gen;
+	int64_t state_next_ms; /* clock_mono_ms() before which no save starts */
 	bool stop;
 	int port;
 	char host[64];
@@ -315,6 +317,7 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 
 /* ---- durable state (sim_state.c) ---- */
 #define SIM_STATE_SAVE_MS 1000
+#define SIM_STATE_SAVE_SHARE 20 /* the next save waits 20 times the last one's duration */
 /* Writes the state to s->state_file (temp file + rename). No-op without one. */
 int sim_state_save(struct sim *s);
 /* Loads a state file's text into a fresh sim (no accounts yet): keys,

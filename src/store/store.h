@@ -213,6 +213,11 @@ int store_prekey_get(struct store *st, const char *session_id, uint32_t id, uint
  * priv) hold *n entries. */
 int store_prekeys_all(struct store *st, const char *session_id, uint32_t **ids,
 		      uint8_t (**priv)[32], size_t *n);
+/* The same, only those without a Signal prekey record (wa_signal kind 2,
+ * key "<id>"): the ones a Signal store kept in this database lacks (made
+ * but not flushed before a crash, or made before migration 0007). */
+int store_prekeys_unrecorded(struct store *st, const char *session_id, uint32_t **ids,
+			     uint8_t (**priv)[32], size_t *n);
 /* Removes prekey `id` (consumed by a peer); absent is Y_OK. */
 int store_prekey_delete(struct store *st, const char *session_id, uint32_t id);
 /* Counts the session's prekeys (all, and those uploaded). */

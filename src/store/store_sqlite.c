@@ -82,6 +82,7 @@ enum stmt_id {
 	S_MSG_STATUS,
 	S_MSG_STATUS_WA,
 	S_PREKEYS_ALL,
+	S_PREKEYS_UNRECORDED,
 	S_MSG_PENDING,
 	S_MSG_PENDING_COUNT,
 	S_MSG_PENDING_ALL,
@@ -192,6 +193,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_PREKEY_MARK] = "UPDATE wa_prekeys SET uploaded = 1 WHERE session_id = ?1 AND key_id <= ?2",
 	[S_PREKEY_GET] = "SELECT priv FROM wa_prekeys WHERE session_id = ?1 AND key_id = ?2",
 	[S_PREKEYS_ALL] = "SELECT key_id, priv FROM wa_prekeys WHERE session_id = ?1 ORDER BY key_id",
+	[S_PREKEYS_UNRECORDED] = "SELECT key_id, priv FROM wa_prekeys p WHERE session_id = ?1 AND "
+				 "NOT EXISTS (SELECT 1 FROM wa_signal g WHERE g.session_id = ?1 AND "
+				 "g.kind = 2 AND g.key = CAST(p.key_id AS TEXT)) ORDER BY key_id",
 	[S_PREKEY_DELETE] = "DELETE FROM wa_prekeys WHERE session_id = ?1 AND key_id = ?2",
 	[S_PREKEY_COUNT] = "SELECT count(*), coalesce(sum(uploaded), 0) FROM wa_prekeys "
 			   "WHERE session_id = ?1",
@@ -2151,8 +2155,8 @@ out:
 	return rc;
 }
 
-int store_prekeys_all(struct store *st, const char *session_id, uint32_t **ids,
-		      uint8_t (**priv)[32], size_t *n)
+static int prekeys_list(struct store *st, int stmt, const char *session_id, uint32_t **ids,
+			uint8_t (**priv)[32], size_t *n)
 {
 	sqlite3_stmt *s;
 	size_t cap = 0, count = 0;
@@ -2164,7 +2168,7 @@ int store_prekeys_all(struct store *st, const char *session_id, uint32_t **ids,
 	*priv = NULL;
 	*n = 0;
 	pthread_mutex_lock(&st->mu);
-	s = prep(st, S_PREKEYS_ALL);
+	s = prep(st, stmt);
 	if (!s) {
 		rc = Y_EDB;
 		goto out;
@@ -2212,6 +2216,18 @@ out:
 	*priv = pv;
 	*n = count;
 	return Y_OK;
+}
+
+int store_prekeys_all(struct store *st, const char *session_id, uint32_t **ids,
+		      uint8_t (**priv)[32], size_t *n)
+{
+	return prekeys_list(st, S_PREKEYS_ALL, session_id, ids, priv, n);
+}
+
+int store_prekeys_unrecorded(struct store *st, const char *session_id, uint32_t **ids,
+			     uint8_t (**priv)[32], size_t *n)
+{
+	return prekeys_list(st, S_PREKEYS_UNRECORDED, session_id, ids, priv, n);
 }
 
 int store_message_update_wa(struct store *st, const char *session_id, const char *wa_id,

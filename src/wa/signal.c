@@ -7,6 +7,7 @@
  */
 #include "wa/signal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -678,6 +679,31 @@ out:
 	return rc;
 }
 
+/* Whether the store holds signed prekey `id` with this private key and
+ * signature already: a lookup instead of deriving the public half (an X25519
+ * operation per session start, a good share of a mass restart). */
+static bool signed_prekey_stored(struct wa_signal *s, uint32_t id, const uint8_t priv[32],
+				 const uint8_t sig[64])
+{
+	session_signed_pre_key *spk = NULL;
+	signal_buffer *b = NULL;
+	bool same = false;
+
+	if (signal_protocol_signed_pre_key_load_key(s->sctx, &spk, id) < 0 || !spk) {
+		s->store_err = 0; /* absent (or unreadable): imported as new */
+		return false;
+	}
+	if (session_signed_pre_key_get_signature_len(spk) == 64 &&
+	    !memcmp(session_signed_pre_key_get_signature(spk), sig, 64) &&
+	    !ec_private_key_serialize(&b, ec_key_pair_get_private(session_signed_pre_key_get_key_pair(spk))) &&
+	    signal_buffer_len(b) == 32 && !memcmp(signal_buffer_data(b), priv, 32))
+		same = true;
+	if (b)
+		signal_buffer_bzero_free(b);
+	SIGNAL_UNREF(spk);
+	return same;
+}
+
 int wa_signal_import_signed_prekey(struct wa_signal *s, uint32_t id, const uint8_t priv[32],
 				   const uint8_t sig[64])
 {
@@ -688,6 +714,8 @@ int wa_signal_import_signed_prekey(struct wa_signal *s, uint32_t id, const uint8
 	if (!s || !priv || !sig || id > 0xFFFFFF)
 		return Y_EINVAL;
 	s->store_err = 0;
+	if (signed_prekey_stored(s, id, priv, sig))
+		return Y_OK; /* a durable store has it from an earlier run */
 	rc = pair_from_priv(s, priv, &kp);
 	if (!rc)
 		rc = session_signed_pre_key_create(&spk, id, (uint64_t)time(NULL) * 1000, kp, sig, 64)

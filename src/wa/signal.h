@@ -146,7 +146,9 @@ int wa_signal_gen_signed_prekey(struct wa_signal *s, uint32_t id, struct wa_sign
 int wa_signal_gen_prekeys(struct wa_signal *s, uint32_t first, size_t n, struct wa_signal_prekey *out);
 /* Puts keys we made earlier (kept in the credentials and the prekey table)
  * into the store: a signed prekey with its signature, a one-time prekey.
- * The public halves are derived. 0, Y_EINVAL, Y_ENOMEM or a store error. */
+ * The public halves are derived (a signed prekey the store holds already,
+ * with the same key and signature, is left as it is). 0, Y_EINVAL, Y_ENOMEM
+ * or a store error. */
 int wa_signal_import_signed_prekey(struct wa_signal *s, uint32_t id, const uint8_t priv[32],
 				   const uint8_t sig[64]);
 int wa_signal_import_prekey(struct wa_signal *s, uint32_t id, const uint8_t priv[32]);

@@ -648,6 +648,45 @@ static int count_key(const char *key, void *arg)
 	return 0;
 }
 
+/* A restart imports the signed prekey of the credentials again: a store
+ * holding it already (same id, key and signature) is left as it is, any
+ * difference replaces the record. */
+TEST(signed_prekey_import_again)
+{
+	struct wa_signal_identity id;
+	struct wa_signal_store *st = wa_signal_memstore_new();
+	struct wa_signal *s1, *s2;
+	struct wa_keypair a, b;
+	struct wa_signal_bundle bun;
+	uint8_t sig_a[64], sig_b[64];
+
+	REQUIRE(st != NULL);
+	REQUIRE(wa_signal_identity_generate(&id) == 0);
+	REQUIRE(wa_keypair_generate(&a) == 0 && wa_keypair_generate(&b) == 0);
+	fill(sig_a, sizeof sig_a);
+	fill(sig_b, sizeof sig_b);
+	s1 = wa_signal_new(&id, st);
+	REQUIRE(s1 != NULL);
+	REQUIRE(wa_signal_import_signed_prekey(s1, 1, a.priv, sig_a) == 0);
+	wa_signal_free(s1);
+	s2 = wa_signal_new(&id, st); /* the next run, on the same store */
+	REQUIRE(s2 != NULL);
+	CHECK_EQ_INT(wa_signal_import_signed_prekey(s2, 1, a.priv, sig_a), 0);
+	REQUIRE(wa_signal_own_bundle(s2, 1, 0, &bun) == 0);
+	CHECK_MEM(bun.skey.pub, a.pub, 32);
+	CHECK_MEM(bun.skey.sig, sig_a, 64);
+	CHECK_EQ_INT(wa_signal_memstore_count(st, WA_SIGNAL_SIGNED_PREKEY), 1);
+	/* the same id with another signature, then another key */
+	CHECK_EQ_INT(wa_signal_import_signed_prekey(s2, 1, a.priv, sig_b), 0);
+	REQUIRE(wa_signal_own_bundle(s2, 1, 0, &bun) == 0);
+	CHECK_MEM(bun.skey.sig, sig_b, 64);
+	CHECK_EQ_INT(wa_signal_import_signed_prekey(s2, 1, b.priv, sig_b), 0);
+	REQUIRE(wa_signal_own_bundle(s2, 1, 0, &bun) == 0);
+	CHECK_MEM(bun.skey.pub, b.pub, 32);
+	wa_signal_free(s2);
+	wa_signal_store_free(st);
+}
+
 TEST(memstore)
 {
 	struct wa_signal_store *st = wa_signal_memstore_new();
@@ -699,6 +738,7 @@ int main(void)
 	RUN(group_sender_keys);
 	RUN(padding);
 	RUN(store_errors_are_reported);
+	RUN(signed_prekey_import_again);
 	RUN(memstore);
 	return test_summary();
 }

@@ -447,6 +447,55 @@ TEST(idle_session_holds_nothing)
 	fix_free(&f);
 }
 
+/* Hundreds of sessions open at once (the session table grows from 64
+ * buckets): each sees only its own record, the count follows opens and
+ * closes, and one reopened finds its entry again. */
+TEST(many_sessions_open)
+{
+	enum { N = 300 };
+	static char ids[N][STORE_ID_LEN];
+	struct wa_signal_store *ss[N];
+	struct sigdb_stats s;
+	struct fix f;
+	char rec[32], got[32];
+
+	REQUIRE(fix_new(&f, 0) == 0);
+	for (int i = 0; i < N; i++) {
+		struct store_session x;
+		char name[16];
+
+		snprintf(name, sizeof name, "m%d", i);
+		REQUIRE(store_session_create(f.w, name, &x) == 0);
+		snprintf(ids[i], sizeof ids[i], "%s", x.id);
+		store_session_release(&x);
+		ss[i] = sigdb_session_open(f.db, ids[i]);
+		REQUIRE(ss[i]);
+		snprintf(rec, sizeof rec, "rec-%d", i);
+		REQUIRE(put(ss[i], WA_SIGNAL_SESSION, "peer.0", rec) == 0);
+	}
+	sigdb_stats(f.db, &s);
+	CHECK_EQ_INT(s.sessions, N + 1); /* and the fixture's own */
+	for (int i = 0; i < N; i++) {
+		snprintf(rec, sizeof rec, "rec-%d", i);
+		REQUIRE(get(ss[i], WA_SIGNAL_SESSION, "peer.0", got, sizeof got) == 0);
+		CHECK_EQ_STR(got, rec);
+	}
+	REQUIRE(sigdb_flush(f.db, f.w, NULL) == 0);
+	for (int i = 0; i < N; i += 2) {
+		wa_signal_store_free(ss[i]);
+		ss[i] = NULL;
+	}
+	ss[0] = sigdb_session_open(f.db, ids[0]);
+	REQUIRE(ss[0]);
+	REQUIRE(get(ss[0], WA_SIGNAL_SESSION, "peer.0", got, sizeof got) == 0);
+	CHECK_EQ_STR(got, "rec-0");
+	REQUIRE(get(ss[1], WA_SIGNAL_SESSION, "peer.0", got, sizeof got) == 0);
+	CHECK_EQ_STR(got, "rec-1");
+	for (int i = 0; i < N; i++)
+		wa_signal_store_free(ss[i]);
+	fix_free(&f);
+}
+
 TEST(durable_sequence)
 {
 	struct fix f;
@@ -824,6 +873,7 @@ int main(void)
 	RUN(differential_odd_keys);
 	RUN(cache_bound_in_bytes);
 	RUN(idle_session_holds_nothing);
+	RUN(many_sessions_open);
 	RUN(durable_sequence);
 	RUN(flush_races_the_loop);
 	RUN(reopen_persists_and_unflushed_is_lost);

@@ -438,6 +438,33 @@ TEST(message_status_by_wa_id_pending_and_prekeys)
 	CHECK(!memcmp(got_priv, priv, sizeof(priv)));
 	free(got_ids);
 	free(got_priv);
+	/* without Signal records both are unrecorded; once prekey 7 has its
+	 * record (kind 2, key "7") only 8 is, and a record of another kind
+	 * or another session with that key does not count */
+	REQUIRE(store_prekeys_unrecorded(st, s.id, &got_ids, &got_priv, &n) == Y_OK);
+	CHECK_EQ_INT((int)n, 2);
+	free(got_ids);
+	free(got_priv);
+	{
+		static const uint8_t rec[] = { 1, 2, 3 };
+		struct store_session other;
+		struct store_signal_op ops[] = {
+			{ s.id, 2, "7", rec, sizeof(rec) },
+			{ s.id, 3, "8", rec, sizeof(rec) },
+			{ NULL, 2, "8", rec, sizeof(rec) },
+		};
+
+		REQUIRE(store_session_create(st, "other", &other) == Y_OK);
+		ops[2].session_id = other.id;
+		REQUIRE(store_signal_write(st, ops, 3) == Y_OK);
+		REQUIRE(store_prekeys_unrecorded(st, s.id, &got_ids, &got_priv, &n) == Y_OK);
+		REQUIRE(n == 1);
+		CHECK(got_ids[0] == 8);
+		CHECK(!memcmp(got_priv[0], priv[1], 32));
+		free(got_ids);
+		free(got_priv);
+		store_session_release(&other);
+	}
 	store_session_release(&s);
 	store_close(st);
 }
