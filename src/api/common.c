@@ -38,6 +38,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/sessions/{id}/pair-code", api_session_pair_code, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages", api_messages_list, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages", api_messages_send, 0, OPERATOR },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages/media", api_messages_send_media,
+	  HTTP_ROUTE_STREAM, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}", api_message_get, 0, VIEWER },
 	{ HTTP_PATCH, "/api/v1/sessions/{id}/messages/{mid}", api_message_edit, 0, OPERATOR },
 	{ HTTP_DELETE, "/api/v1/sessions/{id}/messages/{mid}", api_message_delete, 0, OPERATOR },
