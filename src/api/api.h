@@ -191,6 +191,8 @@ void api_session_pair_code(struct http_req *req); /* api/paircode.c */
 void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
 void api_messages_send_media(struct http_req *req);
+void api_media_settings_get(struct http_req *req);
+void api_media_settings_put(struct http_req *req);
 void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
 /* messages.c: answers a send: 202 with *m (released), or the error rc means

@@ -48,6 +48,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/media/{mid}", api_media_get, 0, VIEWER },
+	{ HTTP_GET, "/api/v1/sessions/{id}/media-settings", api_media_settings_get, 0, VIEWER },
+	{ HTTP_PUT, "/api/v1/sessions/{id}/media-settings", api_media_settings_put, 0, OPERATOR },
 	{ HTTP_POST, "/api/v1/sessions/{id}/presence", api_presence_set, 0, OPERATOR },
 	{ HTTP_POST, "/api/v1/sessions/{id}/presence/subscribe", api_presence_subscribe, 0,
 	  OPERATOR },
