@@ -139,6 +139,7 @@ int server_run(const struct config *cfg)
 	ctx.data_dir = cfg->data_dir;
 	ctx.metrics_token = cfg->metrics_token;
 	ctx.max_body_bytes = cfg->max_body_bytes;
+	ctx.media_url_allow_private = cfg->media_url_allow_private;
 	if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
 		LOG_ERROR("cannot create DATA_DIR", "{s:s, s:s}", "dir", cfg->data_dir, "error",
 			  strerror(errno));
@@ -244,6 +245,7 @@ int server_run(const struct config *cfg)
 	}
 	eo.media = media;
 	eo.data_dir = cfg->data_dir;
+	eo.media_url_allow_private = cfg->media_url_allow_private;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));

@@ -72,6 +72,7 @@ struct api_ctx {
 	int64_t started_ms;        /* monotonic, for /health uptime */
 	const char *metrics_token; /* borrowed; METRICS_TOKEN, NULL = /metrics open */
 	size_t max_body_bytes;     /* MAX_BODY_BYTES, told by GET /api/v1/auth/me (0: not told) */
+	int media_url_allow_private; /* MEDIA_URL_ALLOW_PRIVATE */
 	/* the WhatsApp Web version: the default (WA_VERSION or built in) and
 	 * the one in force (the default, or what PUT .../wa-version stored) */
 	struct wa_version wa_version_default;
@@ -190,6 +191,9 @@ void api_wa_version_delete(struct http_req *req);
 void api_session_pair_code(struct http_req *req); /* api/paircode.c */
 void api_messages_list(struct http_req *req);
 void api_messages_send(struct http_req *req);
+void api_messages_send_media(struct http_req *req);
+void api_media_settings_get(struct http_req *req);
+void api_media_settings_put(struct http_req *req);
 void api_message_get(struct http_req *req);
 void api_message_read(struct http_req *req);
 /* messages.c: answers a send: 202 with *m (released), or the error rc means

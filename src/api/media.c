@@ -10,6 +10,8 @@
  */
 #include "api/api.h"
 #include "http/http.h"
+#include "http/json.h"
+#include "service/media.h"
 #include "store/store.h"
 #include "util/codec.h"
 #include "util/err.h"
@@ -212,4 +214,91 @@ void api_media_get(struct http_req *req)
 		      "private, max-age=86400", hdrs);
 out:
 	store_media_release(&m);
+}
+
+/* The session's media settings as stored, over the defaults; 0 after
+ * answering (no such session: 404; a store failure). */
+static int load_prefs(struct http_req *req, const char *sid, struct media_prefs *p)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	char *text = NULL;
+	const char *field;
+	json_t *o;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->auto_download = true;
+	if (!svc_session_exists(ctx->svc, sid)) {
+		api_reply_store_error(req, Y_ENOTFOUND);
+		return 0;
+	}
+	rc = store_session_media_get(ctx->st, sid, &text);
+	if (rc == Y_ENOTFOUND)
+		return 1;
+	if (rc) {
+		api_reply_store_error(req, rc);
+		return 0;
+	}
+	o = json_loads(text, 0, NULL);
+	if (o)
+		media_prefs_parse(o, p, &field); /* stored after the same checks */
+	json_decref(o);
+	free(text);
+	return 1;
+}
+
+/* GET /api/v1/sessions/{id}/media-settings: {autoDownload, maxBytes: {kind: n | null}}. */
+void api_media_settings_get(struct http_req *req)
+{
+	char sid[STORE_ID_LEN];
+	struct media_prefs p;
+
+	if (!api_session_use_param(req, sid) || !load_prefs(req, sid, &p))
+		return;
+	http_reply_json(req, 200, media_prefs_json(&p));
+}
+
+/* PUT /api/v1/sessions/{id}/media-settings: {autoDownload?, maxBytes?: {kind?: n | null}}
+ * over what the session has (docs/media.md); 200 with the result. */
+void api_media_settings_put(struct http_req *req)
+{
+	static const char *const keys[] = { "autoDownload", "maxBytes", NULL };
+	struct api_ctx *ctx = http_req_app(req);
+	char sid[STORE_ID_LEN];
+	struct media_prefs p;
+	const char *field;
+	json_t *body, *out = NULL;
+	char *text = NULL;
+	int rc;
+
+	if (!api_session_use_param(req, sid))
+		return;
+	body = api_body_object(req, keys);
+	if (!body)
+		return;
+	if (!load_prefs(req, sid, &p)) { /* also: no such session */
+		json_decref(body);
+		return;
+	}
+	if (media_prefs_parse(body, &p, &field)) { /* field may be a key of body: answer first */
+		api_reply_invalid(req, http_json_field_error(
+					       field, !strcmp(field, "autoDownload")
+							      ? "must be a boolean"
+							      : "must be an object of image, video, audio, "
+								"document, sticker: bytes (0..the kind's "
+								"WhatsApp limit) or null"));
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	out = media_prefs_json(&p);
+	text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+	rc = text ? store_session_media_put(ctx->st, sid, text) : Y_ENOMEM;
+	free(text);
+	if (rc) {
+		json_decref(out);
+		api_reply_store_error(req, rc);
+		return;
+	}
+	http_reply_json(req, 200, out);
 }

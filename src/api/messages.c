@@ -6,6 +6,7 @@
 #include "service/media_send.h"
 #include "util/codec.h"
 #include "util/err.h"
+#include "util/log.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <unistd.h>
 
 void api_messages_list(struct http_req *req)
 {
@@ -114,10 +117,27 @@ static bool mimetype_ok(const char *m)
 	return true;
 }
 
+/* A file uploaded as multipart/form-data (POST .../messages/media): written
+ * and fsync'd to path, len bytes, its first bytes head[0..headn). */
+struct upload_src {
+	const char *path;
+	uint64_t len;
+	const uint8_t *head;
+	size_t headn;
+};
+
+static int too_large(struct http_req *req, const char *kind, int64_t limit)
+{
+	http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the file is larger than WhatsApp takes",
+			 json_pack("{s:s, s:I}", "kind", kind, "maxBytes", (json_int_t)limit));
+	return 0;
+}
+
 /* Reads the media object of kind into md (strings borrowed from body,
- * *data malloc'ed: caller frees); 0 after answering 4xx. */
+ * *data malloc'ed: caller frees); the bytes are base64 in it, or a URL, or
+ * (up not NULL) the uploaded file; 0 after answering 4xx. */
 static int read_media(struct http_req *req, const json_t *body, const char *kind,
-		      struct svc_media *md, uint8_t **data)
+		      const struct upload_src *up, struct svc_media *md, uint8_t **data)
 {
 	static const char *const keys[] = { "url", "base64", "mimetype", "filename", NULL };
 	const json_t *o = json_object_get(body, kind);
@@ -144,8 +164,8 @@ static int read_media(struct http_req *req, const json_t *body, const char *kind
 		api_reply_invalid(req, d);
 		return 0;
 	}
-	snprintf(field, sizeof(field), "%s.%s", kind, url ? "url" : "base64");
-	if (!url == !b64)
+	snprintf(field, sizeof(field), "%s.%s", kind, up ? "file" : url ? "url" : "base64");
+	if (!up && !url == !b64)
 		return bad_media(req, kind, "give exactly one of url and base64");
 	if (md->mimetype && !mimetype_ok(md->mimetype)) {
 		snprintf(field, sizeof(field), "%s.mimetype", kind);
@@ -158,6 +178,13 @@ static int read_media(struct http_req *req, const json_t *body, const char *kind
 	if (url) {
 		if (!url_ok(url))
 			return bad_media(req, field, "url must be an http:// or https:// URL");
+		why = media_url_check(url, ((struct api_ctx *)http_req_app(req))->media_url_allow_private,
+				      whybuf, sizeof(whybuf));
+		if (why) {
+			http_reply_error(req, 400, "MEDIA_URL_NOT_ALLOWED", why,
+					 http_json_field_error(field, why));
+			return 0;
+		}
 		md->url = url;
 		if (md->mimetype && (why = media_mime_check(t, md->mimetype, NULL, &use, whybuf,
 							     sizeof(whybuf)))) {
@@ -166,30 +193,34 @@ static int read_media(struct http_req *req, const json_t *body, const char *kind
 		}
 		return 1;
 	}
-	n = strlen(b64);
-	if ((int64_t)(n / 4) * 3 > limit + 3) { /* too big before decoding anything */
-		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the file is larger than WhatsApp takes",
-				 json_pack("{s:s, s:I}", "kind", kind, "maxBytes", (json_int_t)limit));
-		return 0;
+	if (up) {
+		if ((int64_t)up->len > limit)
+			return too_large(req, kind, limit);
+		md->file = up->path;
+		md->len = (size_t)up->len;
+		sniffed = media_sniff(up->head, up->headn);
+	} else {
+		n = strlen(b64);
+		if ((int64_t)(n / 4) * 3 > limit + 3) /* too big before decoding anything */
+			return too_large(req, kind, limit);
+		cap = n / 4 * 3 + 3;
+		*data = malloc(cap);
+		if (!*data) {
+			http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+			return 0;
+		}
+		if (codec_b64_decode(b64, n, *data, cap, &md->len) || !md->len)
+			return bad_media(req, field,
+					 "base64 is not valid standard base64 (RFC 4648 §4)");
+		if ((int64_t)md->len > limit)
+			return too_large(req, kind, limit);
+		md->data = *data;
+		sniffed = media_sniff(md->data, md->len);
 	}
-	cap = n / 4 * 3 + 3;
-	*data = malloc(cap);
-	if (!*data) {
-		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
-		return 0;
-	}
-	if (codec_b64_decode(b64, n, *data, cap, &md->len) || !md->len)
-		return bad_media(req, field, "base64 is not valid standard base64 (RFC 4648 §4)");
-	if ((int64_t)md->len > limit) {
-		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the file is larger than WhatsApp takes",
-				 json_pack("{s:s, s:I}", "kind", kind, "maxBytes", (json_int_t)limit));
-		return 0;
-	}
-	md->data = *data;
-	sniffed = media_sniff(md->data, md->len);
 	why = media_mime_check(t, md->mimetype, sniffed, &use, whybuf, sizeof(whybuf));
 	if (why) {
-		snprintf(field, sizeof(field), "%s.%s", kind, md->mimetype ? "mimetype" : "base64");
+		snprintf(field, sizeof(field), "%s.%s", kind,
+			 md->mimetype ? "mimetype" : up ? "file" : "base64");
 		return bad_media(req, field, why);
 	}
 	md->mimetype = use; /* borrowed from body, or a static string */
@@ -207,28 +238,42 @@ static int read_media(struct http_req *req, const json_t *body, const char *kind
  * (with Retry-After) when its queue is full; media: 400 INVALID_MEDIA, 413
  * MEDIA_TOO_LARGE (docs/media.md "Sending").
  */
+static const char *const send_keys[] = { "to",	    "text",	"quotedMessageId", "location",
+					 "contacts", "poll",	"image",	   "video",
+					 "audio",    "document", "sticker",	   "caption",
+					 "ptt",	     NULL };
+
+static void send_body(struct http_req *req, const char *id, json_t *body,
+		      const struct upload_src *up);
+
 void api_messages_send(struct http_req *req)
 {
-	static const char *const keys[] = { "to",	 "text",    "quotedMessageId", "location",
-					    "contacts", "poll",    "image",	      "video",
-					    "audio",	 "document", "sticker",	      "caption",
-					    "ptt",	 NULL };
+	char id[STORE_ID_LEN];
+	json_t *body;
+
+	if (!api_session_use_param(req, id))
+		return;
+	body = api_body_object(req, send_keys);
+	if (body)
+		send_body(req, id, body, NULL);
+}
+
+/* The checks and the send for a body of send_keys (taken); up: the media
+ * object's bytes are that uploaded file. */
+static void send_body(struct http_req *req, const char *id, json_t *body,
+		      const struct upload_src *up)
+{
 	static const char *const chat_keys[] = { "text", "quotedMessageId", "location", "contacts",
 						 "poll", NULL };
 	struct api_ctx *ctx = http_req_app(req);
 	struct store_message m;
 	struct svc_media md;
-	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], jid[64];
+	char phone[API_PHONE_MAX + 1], jid[64];
 	const char *to, *text = NULL, *kind, *caption = NULL, *other = NULL;
 	uint8_t *data = NULL;
-	json_t *body, *d = NULL, *ptt;
+	json_t *d = NULL, *ptt;
 	int rc, retry = 0, many, chatkind;
 
-	if (!api_session_use_param(req, id))
-		return;
-	body = api_body_object(req, keys);
-	if (!body)
-		return;
 	kind = media_kind(body, &many);
 	chatkind = api_send_is_kind(body);
 	for (int i = 0; kind && chat_keys[i] && !other; i++)
@@ -246,7 +291,6 @@ void api_messages_send(struct http_req *req)
 	if (many || other || (!kind && (caption || ptt)) || (ptt && !json_is_boolean(ptt)) ||
 	    (ptt && strcmp(kind, "audio")) ||
 	    (caption && (!strcmp(kind, "audio") || !strcmp(kind, "sticker")))) {
-		json_decref(body);
 		api_reply_invalid(
 			req,
 			http_json_field_error(
@@ -264,6 +308,7 @@ void api_messages_send(struct http_req *req)
 				: ptt && !json_is_boolean(ptt) ? "must be a boolean"
 				: ptt			       ? "ptt is for audio messages"
 							       : "not for this kind of message"));
+		json_decref(body); /* after: ptt is borrowed from it */
 		return;
 	}
 	if (strchr(to, '@') ? !parse_to_jid(to, jid, sizeof(jid)) : !api_phone_parse(to, phone)) {
@@ -276,7 +321,7 @@ void api_messages_send(struct http_req *req)
 	}
 	if (!strchr(to, '@'))
 		snprintf(jid, sizeof(jid), "%s@s.whatsapp.net", phone);
-	if (kind && !read_media(req, body, kind, &md, &data)) {
+	if (kind && !read_media(req, body, kind, up, &md, &data)) {
 		free(data);
 		json_decref(body);
 		return;
@@ -412,4 +457,284 @@ void api_message_read(struct http_req *req)
 	if (!api_message_params(req, sid, mid))
 		return;
 	reply_message(req, sid, svc_mark_read(ctx->svc, sid, mid, &m), &m);
+}
+
+/* ---- POST /api/v1/sessions/{id}/messages/media (multipart/form-data) ---- */
+
+/* The form's text fields; each in a capped buffer (bytes). */
+enum { UF_TO, UF_TYPE, UF_CAPTION, UF_FILENAME, UF_MIMETYPE, UF_PTT, UF_QUOTED, UF_N };
+static const char *const uf_names[UF_N] = { "to",	"type", "caption", "filename",
+					    "mimetype", "ptt",	"quotedMessageId" };
+static const size_t uf_caps[UF_N] = { 64, 16, API_TEXT_MAX * 4, 255 * 4, 127, 5, 128 };
+
+struct upform {
+	struct api_ctx *ctx;
+	char sid[STORE_ID_LEN];
+	char path[600];          /* the temp file; "" once handed on */
+	int fd;
+	uint64_t len, cap;       /* file bytes so far, the most taken */
+	uint8_t head[16];
+	size_t headn;
+	int nfiles;              /* file parts seen */
+	char part_type[128];     /* the file part's Content-Type, "" if none */
+	char part_name[256];     /* its filename (base name), "" if none */
+	struct ybuf f[UF_N];
+	int seen[UF_N];
+};
+
+static void upform_done(void *arg)
+{
+	struct upform *u = arg;
+
+	if (u->fd >= 0)
+		close(u->fd);
+	if (u->path[0])
+		unlink(u->path); /* not handed on: nothing was accepted */
+	for (int i = 0; i < UF_N; i++)
+		ybuf_release(&u->f[i]);
+	free(u);
+}
+
+/* 400 VALIDATION_ERROR for a form field; 1 (stops the body). */
+static int form_error(struct http_req *req, const char *field, const char *msg)
+{
+	http_reply_error(req, 400, "VALIDATION_ERROR", msg, http_json_field_error(field, msg));
+	return 1;
+}
+
+static int file_piece(struct upform *u, struct http_req *req, const char *filename,
+		      const char *ctype, const char *p, uint64_t off, size_t n)
+{
+	if (off == 0 && n && u->len) /* a second file part */
+		return form_error(req, "file", "give one file part");
+	if (off == 0 && !u->nfiles++) {
+		const char *base = filename ? filename : "";
+
+		for (const char *q = base; *q; q++)
+			if (*q == '/' || *q == '\\')
+				base = q + 1; /* some clients send a path */
+		snprintf(u->part_name, sizeof(u->part_name), "%s", base);
+		snprintf(u->part_type, sizeof(u->part_type), "%s", ctype ? ctype : "");
+	}
+	if (u->len + n > u->cap) {
+		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the file is larger than WhatsApp takes",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)u->cap));
+		return 1;
+	}
+	if (u->headn < sizeof(u->head)) {
+		size_t k = n < sizeof(u->head) - u->headn ? n : sizeof(u->head) - u->headn;
+
+		memcpy(u->head + u->headn, p, k);
+		u->headn += k;
+	}
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(u->fd, p + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			LOG_WARN("upload: cannot write the file", "{s:s}", "error", strerror(errno));
+			api_reply_store_error(req, Y_EIO);
+			return 1;
+		}
+		done += (size_t)w;
+	}
+	u->len += n;
+	return 0;
+}
+
+static int upform_part(void *arg, struct http_req *req, const char *name, const char *filename,
+		       const char *ctype, const char *p, uint64_t off, size_t n)
+{
+	struct upform *u = arg;
+	int i;
+
+	if (!strcmp(name, "file"))
+		return file_piece(u, req, filename, ctype, p, off, n);
+	for (i = 0; i < UF_N && strcmp(name, uf_names[i]); i++)
+		;
+	if (i == UF_N)
+		return form_error(req, name, "unknown field");
+	if (off == 0 && n && u->seen[i])
+		return form_error(req, name, "given twice");
+	u->seen[i] |= n > 0;
+	if (ybuf_append(&u->f[i], p, n) != Y_OK)
+		return form_error(req, name, "too long");
+	if (i == UF_TYPE && u->f[i].len) { /* a known kind caps the file at its own limit */
+		int t = wa_media_type_parse((const char *)u->f[i].data);
+
+		if (t >= 0 && media_type_limit((enum wa_media_type)t) < (int64_t)u->cap)
+			u->cap = (uint64_t)media_type_limit((enum wa_media_type)t);
+	}
+	return 0;
+}
+
+/* The kind a mimetype suggests when the form names none. */
+static const char *default_kind(const char *mime)
+{
+	return !mime ? "document"
+	       : !strncasecmp(mime, "image/", 6) ? "image"
+	       : !strncasecmp(mime, "video/", 6) ? "video"
+	       : !strncasecmp(mime, "audio/", 6) ? "audio"
+						   : "document";
+}
+
+/* Field i as a JSON string in o under key; 0 after answering (not UTF-8). */
+static int put_field(struct http_req *req, struct upform *u, int i, json_t *o, const char *key)
+{
+	json_t *v;
+
+	if (!u->seen[i])
+		return 1;
+	v = json_stringn((const char *)u->f[i].data, u->f[i].len);
+	if (!v) {
+		form_error(req, uf_names[i], "must be UTF-8 text");
+		return 0;
+	}
+	json_object_set_new(o, key, v);
+	return 1;
+}
+
+static void upform_end(void *arg, struct http_req *req, int ok)
+{
+	struct upform *u = arg;
+	struct upload_src up = { .path = u->path, .len = u->len, .head = u->head };
+	const char *mime = NULL, *kind;
+	json_t *body = NULL, *media = NULL;
+	char kindbuf[17];
+
+	for (int i = 0; i < UF_N; i++)
+		if (ybuf_append_byte(&u->f[i], 0) != Y_OK) { /* NUL-terminate (room was kept) */
+			http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+			return;
+		}
+	if (!ok) {
+		http_reply_error(req, 400, "MALFORMED_MULTIPART",
+				 "the body is not a whole multipart/form-data body",
+				 json_pack("{s:s}", "reason", "malformed or cut off"));
+		return;
+	}
+	if (!u->len) {
+		form_error(req, "file",
+			   u->nfiles ? "must not be empty" : "required");
+		return;
+	}
+	up.headn = u->headn;
+	if (u->seen[UF_MIMETYPE])
+		mime = (const char *)u->f[UF_MIMETYPE].data;
+	else if (u->part_type[0] && strncasecmp(u->part_type, "application/octet-stream", 24))
+		mime = u->part_type; /* what the client labelled the part with */
+	kind = u->seen[UF_TYPE] ? (const char *)u->f[UF_TYPE].data
+	       : default_kind(mime ? mime : media_sniff(u->head, u->headn));
+	if (wa_media_type_parse(kind) < 0) {
+		form_error(req, "type",
+			   "must be image, video, audio, document or sticker");
+		return;
+	}
+	snprintf(kindbuf, sizeof(kindbuf), "%s", kind);
+	body = json_object();
+	media = json_object();
+	if (!body || !media || json_object_set(body, kindbuf, media)) {
+		json_decref(body);
+		json_decref(media);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return;
+	}
+	if (!put_field(req, u, UF_TO, body, "to") || !put_field(req, u, UF_CAPTION, body, "caption") ||
+	    !put_field(req, u, UF_QUOTED, body, "quotedMessageId") ||
+	    !put_field(req, u, UF_FILENAME, media, "filename")) {
+		json_decref(body);
+		json_decref(media);
+		return;
+	}
+	if (mime)
+		json_object_set_new(media, "mimetype", json_string(mime));
+	if (!u->seen[UF_FILENAME] && u->part_name[0]) /* dropped when not UTF-8 */
+		json_object_set_new(media, "filename", json_string(u->part_name));
+	if (u->seen[UF_PTT]) {
+		const char *v = (const char *)u->f[UF_PTT].data;
+
+		json_object_set_new(body, "ptt", !strcmp(v, "true")    ? json_true()
+						 : !strcmp(v, "false") ? json_false()
+								       : json_string(v));
+	}
+	json_decref(media);
+	if (!json_object_get(body, "to")) {
+		json_decref(body);
+		form_error(req, "to", "required");
+		return;
+	}
+	if (fsync(u->fd) || close(u->fd)) {
+		u->fd = -1;
+		json_decref(body);
+		api_reply_store_error(req, Y_EIO);
+		return;
+	}
+	u->fd = -1;
+	send_body(req, u->sid, body, &up); /* takes body; on a 202 the file is the source now */
+	if (http_req_status(req) == 202)
+		u->path[0] = 0;
+}
+
+/*
+ * POST /api/v1/sessions/{id}/messages/media: a multipart/form-data body with
+ * a `file` part and the fields `to`, `type`?, `caption`?, `filename`?,
+ * `mimetype`?, `ptt`? — what the JSON send takes for media — streamed to a
+ * temp file under DATA_DIR/media/out (capped at WhatsApp's limit for the
+ * kind), then checked and sent as a base64 one is (docs/media.md). Called
+ * when the head has arrived (HTTP_ROUTE_STREAM).
+ */
+void api_messages_send_media(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	const char *cl = http_req_header(req, "Content-Length");
+	uint64_t most = (uint64_t)media_type_limit(WA_MEDIA_DOCUMENT);
+	struct upform *u;
+	int rc;
+
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return;
+	}
+	u->fd = -1;
+	if (!api_session_use_param(req, u->sid)) {
+		free(u);
+		return;
+	}
+	if (cl && strtoull(cl, NULL, 10) > most + (1u << 20)) { /* answered before the body */
+		free(u);
+		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the file is larger than WhatsApp takes",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)most));
+		return;
+	}
+	u->ctx = ctx;
+	u->cap = most;
+	for (int i = 0; i < UF_N; i++)
+		ybuf_init(&u->f[i], uf_caps[i] + 1);
+	u->fd = media_up_open_tmp(ctx->data_dir, u->path, sizeof(u->path));
+	if (u->fd < 0) {
+		u->path[0] = 0;
+		upform_done(u);
+		api_reply_store_error(req, Y_EIO);
+		return;
+	}
+	{
+		static const struct http_form_ops ops = { upform_part, upform_end, upform_done };
+
+		rc = http_req_read_form(req, &ops, u);
+	}
+	if (rc == Y_OK)
+		return;
+	upform_done(u);
+	if (rc == Y_EUNSUPPORTED)
+		http_reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE",
+				 "the body must be multipart/form-data",
+				 json_pack("{s:s}", "reason", "Content-Type: multipart/form-data"));
+	else if (rc == Y_EINVAL)
+		http_reply_error(req, 400, "MALFORMED_MULTIPART",
+				 "the Content-Type names no multipart boundary",
+				 json_pack("{s:s}", "reason", "no boundary"));
+	else
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
 }

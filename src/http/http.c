@@ -137,6 +137,14 @@ struct http_req {
 	char *file_ctype;            /* its Content-Type (owned) */
 	char **xhdrs;                /* extra headers: name, value, ..., NULL (owned) */
 	struct http_defer *defer;    /* a deferred answer, or NULL */
+	/* a streamed form body (http_req_read_form) */
+	int stream_head;             /* the head of a HTTP_ROUTE_STREAM route is being handled */
+	const struct http_form_ops *form;
+	void *form_arg;
+	struct MHD_PostProcessor *pp;
+	int form_stopped;            /* part stopped, or the decoder failed: drop the rest */
+	int form_ended;              /* end was called (or skipped after a stop) */
+	int drain;                   /* answered from the head: drop the body, then send */
 };
 
 /* A deferred answer (http_req_defer). Two references: the request's
@@ -824,8 +832,10 @@ static void dispatch(struct http_req *req)
 					   http_role_name(req->ident.role)));
 		return;
 	}
+	req->stream_head = (req->match.route->flags & HTTP_ROUTE_STREAM) != 0;
 	req->match.route->handler(req);
-	if (!req->defer && !req->answered) {
+	req->stream_head = 0;
+	if (!req->defer && !req->answered && !req->form) {
 		LOG_ERROR("handler gave no answer", "{s:s}", "path", req->path);
 		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
 	}
@@ -1230,6 +1240,108 @@ static size_t discard_max(const struct http_server *srv)
 	return f > DISCARD_MIN ? f : DISCARD_MIN;
 }
 
+/* ---- streamed form bodies ---- */
+
+/* 1 if the request names a HTTP_ROUTE_STREAM route (with its method). */
+static int is_stream_route(const struct http_req *req)
+{
+	struct http_match m;
+
+	return http_router_match(req->srv->o.routes, req->srv->o.nroutes, req->method, req->path,
+				 &m) == Y_OK &&
+	       (m.route->flags & HTTP_ROUTE_STREAM);
+}
+
+static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *filename, const char *content_type,
+				 const char *transfer_encoding, const char *data, uint64_t off,
+				 size_t size)
+{
+	struct http_req *req = cls;
+
+	(void)kind;
+	(void)transfer_encoding;
+	if (!key || req->form->part(req->form_arg, req, key, filename, content_type,
+				    data ? data : "", off, data ? size : 0)) {
+		req->form_stopped = 1;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+int http_req_read_form(struct http_req *req, const struct http_form_ops *ops, void *arg)
+{
+	const char *ct = http_req_header(req, "Content-Type");
+
+	if (!req->stream_head || req->form)
+		return Y_ESTATE;
+	if (!ct || strncasecmp(ct, "multipart/form-data", 19) ||
+	    (ct[19] && ct[19] != ';' && ct[19] != ' '))
+		return Y_EUNSUPPORTED;
+	req->form = ops; /* form_iter may be called as soon as the post processor exists */
+	req->form_arg = arg;
+	req->pp = MHD_create_post_processor(req->conn, 16 * 1024, form_iter, req);
+	if (!req->pp) {
+		req->form = NULL;
+		req->form_arg = NULL;
+		return Y_EINVAL; /* no boundary (or out of memory) */
+	}
+	return Y_OK;
+}
+
+/* A piece of the body: to the decoder, or dropped (bounded) after a stop. */
+static enum MHD_Result form_data(struct http_req *req, const char *p, size_t *n)
+{
+	if (!req->form_stopped) {
+		if (MHD_post_process(req->pp, p, *n) != MHD_YES)
+			req->form_stopped = 1; /* a part stopped (answered) or the body is bad */
+	} else {
+		req->discarded += *n;
+		if (req->discarded > discard_max(req->srv))
+			return MHD_NO; /* the connection is dropped without an answer */
+	}
+	*n = 0;
+	return MHD_YES;
+}
+
+/*
+ * A stream route answered from its head (401, 404, 413, 415 ...): as for a
+ * too-big body, the body the client is writing is read and dropped before
+ * the answer goes out, up to the same bound, unless the client waits on
+ * "Expect: 100-continue", sent none, or announced more than the bound.
+ * Returns 1 when the answer waits for the end of the body.
+ */
+static int drain_first(struct http_req *req)
+{
+	const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+	const char *expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_EXPECT);
+	unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+
+	if ((expect && !strcasecmp(expect, "100-continue")) || (!te && n == 0) ||
+	    n > discard_max(req->srv))
+		return 0;
+	req->drain = 1;
+	req->discard_cap = discard_max(req->srv);
+	return 1;
+}
+
+/* The body is in: end() unless a part answered already. */
+static void form_end(struct http_req *req)
+{
+	int ok = MHD_destroy_post_processor(req->pp) == MHD_YES && !req->form_stopped;
+
+	req->pp = NULL;
+	req->form_ended = 1;
+	if (!req->answered)
+		req->form->end(req->form_arg, req, ok);
+	if (!req->defer && !req->answered) {
+		LOG_ERROR("form handler gave no answer", "{s:s}", "path", req->path);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+	}
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -1249,6 +1361,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (req->head_error) { /* answered now, without reading a body */
 			dispatch(req);
 			return send_answer(req);
+		}
+		if (is_stream_route(req)) { /* handled now; the body goes to its form reader */
+			dispatch(req);
+			if (req->form && !req->answered)
+				return MHD_YES;
+			if (!req->defer && drain_first(req))
+				return MHD_YES; /* an error: the body is read and dropped first */
+			return req->defer ? defer_park(req) : send_answer(req);
 		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl) {
@@ -1271,8 +1391,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		return MHD_YES;
 	}
+	if (*upload_data_size && req->form)
+		return form_data(req, upload_data, upload_data_size);
+	if (req->form && !req->form_ended) {
+		form_end(req);
+		return req->defer ? defer_park(req) : send_answer(req);
+	}
 	if (*upload_data_size) {
-		if (req->too_big) {
+		if (req->too_big || req->drain) {
 			/* libmicrohttpd cannot answer before the upload ends, so
 			 * the rest is discarded, but only up to a bound: past it
 			 * the connection is dropped without an answer. */
@@ -1290,6 +1416,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (req->defer)
 		return defer_park(req); /* resumed, or the handler has just deferred */
+	if (req->drain) {
+		req->drain = 0;
+		return send_answer(req);
+	}
 	if (req->answered)
 		return MHD_YES; /* already queued (413 on first call) */
 	dispatch(req);
@@ -1402,6 +1532,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		pthread_mutex_unlock(&req->defer->mu);
 		defer_unref(req->defer);
 	}
+	if (req->pp)
+		MHD_destroy_post_processor(req->pp);
+	if (req->form)
+		req->form->done(req->form_arg);
 	file_release(req);
 	ybuf_release(&req->body);
 	free(req->resp);

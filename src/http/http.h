@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http/router.h"
 #include "util/buf.h"
@@ -215,6 +216,36 @@ struct http_defer;
 struct http_defer *http_req_defer(struct http_req *req);
 struct http_req *http_defer_begin(struct http_defer *d);
 void http_defer_finish(struct http_defer *d);
+
+/*
+ * A multipart/form-data body read as it arrives (a HTTP_ROUTE_STREAM
+ * route), decoded by libmicrohttpd's post processor. The route's handler,
+ * called when the head has arrived, either answers at once (an error: the
+ * body is then not read) or calls http_req_read_form, which takes arg.
+ * Then, on the request's HTTP thread:
+ *   - part(arg, req, ...) for each piece of a part's value, in order: the
+ *     part's name, its filename and Content-Type as its headers gave them
+ *     (NULL when absent), bytes p[0..n) at offset off of that value (n may be
+ *     0). 0 goes on; anything else stops reading (the handler answered with
+ *     http_reply_error; the rest of the body is read and dropped, bounded as
+ *     a too-big body is, then that answer is sent).
+ *   - end(arg, req, ok) once the body is in, unless part stopped: ok is 1
+ *     for a whole multipart body, 0 for a malformed or cut one. It answers,
+ *     or defers (http_req_defer).
+ *   - done(arg) exactly once, when the request ends (also when the client
+ *     went away mid-body): arg is not used after it.
+ * Returns Y_OK (arg taken), Y_EUNSUPPORTED when the Content-Type is not
+ * multipart/form-data, Y_EINVAL when it names no usable boundary, Y_ESTATE
+ * outside a HTTP_ROUTE_STREAM handler, Y_ENOMEM; arg is not taken on an
+ * error (nothing is answered: the handler answers).
+ */
+struct http_form_ops {
+	int (*part)(void *arg, struct http_req *req, const char *name, const char *filename,
+		    const char *content_type, const char *p, uint64_t off, size_t n);
+	void (*end)(void *arg, struct http_req *req, int ok);
+	void (*done)(void *arg);
+};
+int http_req_read_form(struct http_req *req, const struct http_form_ops *ops, void *arg);
 
 /* ---- exposed for unit tests ---- */
 /* 1 if an incoming X-Request-Id is acceptable to echo: 1..128 chars of

@@ -34,6 +34,10 @@ enum http_method {
  * shares one address, and a busy bot must not make the orchestrator think
  * the server is dead) and logged at debug, not info, on every call. */
 #define HTTP_ROUTE_PROBE 2
+/* A streamed body (http.h http_req_read_form): the handler runs as soon as
+ * the request head has passed the middleware chain, before the body is
+ * read, and MAX_BODY_BYTES does not apply (the handler caps what it takes). */
+#define HTTP_ROUTE_STREAM 4
 
 typedef void (*http_handler)(struct http_req *req);
 

@@ -2457,8 +2457,9 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	return op_send_msg(eng, session_id, &o, out, retry_after_s);
 }
 
-/* HTTP thread: as op_send_msg, with the source written first (base64:
- * DATA_DIR/media/out/{sessionId}.{waId}.bin, fsync'd) and the upload queued. */
+/* HTTP thread: as op_send_msg, with the source made first (base64 written,
+ * or an uploaded file renamed, to DATA_DIR/media/out/{sessionId}.{waId}.bin,
+ * fsync'd) and the upload queued. */
 static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 			 const struct svc_media *md, struct store_message *out, int *retry_after_s)
 {
@@ -2480,14 +2481,20 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 		pend_done(e, session_id, false);
 		return rc;
 	}
+	if (md->file && (rc = media_up_adopt_src(e->opts.data_dir, session_id, wa_id, md->file))) {
+		pend_done(e, session_id, false);
+		return rc;
+	}
 	/* the shape of a received one (service/media.c); size 0 until a URL is fetched */
 	media = json_pack("{s:s, s:s?, s:I, s:s?, s:s?}", "kind", md->kind, "mimetype",
-			  md->mimetype, "size", (json_int_t)(md->data ? md->len : 0), "fileName",
+			  md->mimetype, "size", (json_int_t)(md->data || md->file ? md->len : 0), "fileName",
 			  md->file_name, "caption", md->caption);
 	if (media && md->ptt)
 		json_object_set_new(media, "ptt", json_true());
 	body = !media ? NULL
-	       : md->data ? json_pack("{s:o, s:{s:s}}", "media", media, "upload", "from", "base64")
+	       : md->data || md->file
+			? json_pack("{s:o, s:{s:s}}", "media", media, "upload", "from",
+				    md->data ? "base64" : "upload")
 			  : json_pack("{s:o, s:{s:s, s:s}}", "media", media, "upload", "from", "url",
 				      "url", md->url);
 	memset(&o, 0, sizeof(o));
@@ -2500,7 +2507,8 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 	pend_done(e, session_id, rc == Y_OK);
 	free((char *)o.body);
 	if (rc) {
-		if (md->data && !media_up_src_path(e->opts.data_dir, session_id, wa_id, src, sizeof(src)))
+		if ((md->data || md->file) &&
+		    !media_up_src_path(e->opts.data_dir, session_id, wa_id, src, sizeof(src)))
 			unlink(src);
 		return rc;
 	}
@@ -2820,7 +2828,9 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 		goto fail;
 	}
 	if (o->data_dir) { /* after the loop: it posts there */
-		struct media_up_opts uo = { .data_dir = o->data_dir, .ca_file = o->ca_file };
+		struct media_up_opts uo = { .data_dir = o->data_dir,
+					    .ca_file = o->ca_file,
+					    .allow_private = o->media_url_allow_private };
 
 		rc = media_up_start(st, &uo, &up_ops, e, &e->up);
 		if (rc)

@@ -75,6 +75,8 @@ struct engine_opts {
 	/* DATA_DIR: media to send is kept in data_dir/media/out until acked
 	 * (service/media_send.h). NULL: media cannot be sent (Y_ESTATE). */
 	const char *data_dir;
+	/* MEDIA_URL_ALLOW_PRIVATE: media URLs may name non-public addresses */
+	int media_url_allow_private;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

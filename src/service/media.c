@@ -71,6 +71,90 @@ struct media_svc {
 	struct qent *later;          /* retries waiting for their time (this thread's) */
 };
 
+static const char *const pref_kinds[MEDIA_PREF_KINDS] = { "image", "video", "audio",
+							    "document", "sticker" };
+
+int media_prefs_parse(const json_t *o, struct media_prefs *p, const char **field)
+{
+	static const char *const fields[MEDIA_PREF_KINDS] = { "maxBytes.image", "maxBytes.video",
+							      "maxBytes.audio", "maxBytes.document",
+							      "maxBytes.sticker" };
+	const char *k;
+	json_t *v, *mb;
+
+	*field = "body";
+	if (!json_is_object(o))
+		return Y_EINVAL;
+	json_object_foreach((json_t *)o, k, v)
+		if (strcmp(k, "autoDownload") && strcmp(k, "maxBytes")) {
+			*field = k;
+			return Y_EINVAL;
+		}
+	v = json_object_get(o, "autoDownload");
+	if (v && !json_is_boolean(v)) {
+		*field = "autoDownload";
+		return Y_EINVAL;
+	}
+	if (v)
+		p->auto_download = json_is_true(v);
+	mb = json_object_get(o, "maxBytes");
+	if (!mb)
+		return Y_OK;
+	*field = "maxBytes";
+	if (!json_is_object(mb))
+		return Y_EINVAL;
+	json_object_foreach(mb, k, v) {
+		int i = 0;
+
+		while (i < MEDIA_PREF_KINDS && strcmp(k, pref_kinds[i]))
+			i++;
+		if (i == MEDIA_PREF_KINDS) {
+			*field = k;
+			return Y_EINVAL;
+		}
+		*field = fields[i];
+		if (json_is_null(v)) {
+			p->max_bytes[i] = 0;
+			continue;
+		}
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > media_type_limit((enum wa_media_type)i))
+			return Y_EINVAL;
+		p->max_bytes[i] = json_integer_value(v);
+	}
+	return Y_OK;
+}
+
+json_t *media_prefs_json(const struct media_prefs *p)
+{
+	json_t *mb = json_object();
+
+	for (int i = 0; mb && i < MEDIA_PREF_KINDS; i++)
+		json_object_set_new(mb, pref_kinds[i],
+				    p->max_bytes[i] > 0 ? json_integer(p->max_bytes[i]) : json_null());
+	return mb ? json_pack("{s:b, s:o}", "autoDownload", p->auto_download, "maxBytes", mb) : NULL;
+}
+
+/* The session's settings over the server's; false when it has none (or
+ * they cannot be read: the server's then). */
+static bool session_prefs(struct media_svc *m, const char *sid, struct media_prefs *p)
+{
+	char *text = NULL;
+	json_t *o;
+	const char *field;
+	bool ok = false;
+
+	memset(p, 0, sizeof(*p));
+	p->auto_download = true;
+	if (store_session_media_get(m->st, sid, &text))
+		return false;
+	o = json_loads(text, 0, NULL);
+	ok = o && media_prefs_parse(o, p, &field) == Y_OK;
+	json_decref(o);
+	free(text);
+	return ok;
+}
+
 int64_t media_type_limit(enum wa_media_type t)
 {
 	switch (t) {
@@ -383,6 +467,20 @@ static void start(struct media_svc *m, struct store_media *row, int attempt)
 	if (row->file_length > cap) {
 		finish(m, row->message_id, "skipped", NULL, "over the download size cap");
 		goto out;
+	}
+	{
+		struct media_prefs p;
+
+		if (session_prefs(m, row->session_id, &p) && !p.auto_download) {
+			finish(m, row->message_id, "skipped", NULL,
+			       "autoDownload is off for this session");
+			goto out;
+		}
+		if (t < MEDIA_PREF_KINDS && p.max_bytes[t] > 0 && row->file_length > p.max_bytes[t]) {
+			finish(m, row->message_id, "skipped", NULL,
+			       "over the session's download size cap");
+			goto out;
+		}
 	}
 	if (row->url && (!strncmp(row->url, "https://", 8) || !strncmp(row->url, "http://", 7)))
 		snprintf(url, sizeof(url), "%s", row->url);

@@ -19,6 +19,7 @@
 #ifndef YESAPP_SERVICE_MEDIA_H
 #define YESAPP_SERVICE_MEDIA_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,26 @@ int media_sweep(struct store *st, const char *data_dir, int limit);
 
 /* WhatsApp's size limits per type (bytes), as its apps apply them. */
 int64_t media_type_limit(enum wa_media_type t);
+
+/*
+ * A session's own media settings (PUT /api/v1/sessions/{id}/media-settings,
+ * stored as JSON by store_session_media_put): autoDownload, and a cap in
+ * bytes per kind (image, video, audio, document, sticker; 0: none of its
+ * own). WhatsApp's per-type limits and MEDIA_DOWNLOAD_MAX_MB always apply
+ * too, MEDIA_AUTO_DOWNLOAD=false too.
+ */
+#define MEDIA_PREF_KINDS 5 /* WA_MEDIA_IMAGE .. WA_MEDIA_STICKER */
+struct media_prefs {
+	bool auto_download;
+	int64_t max_bytes[MEDIA_PREF_KINDS];
+};
+/* Parses {"autoDownload"?: bool, "maxBytes"?: {"image"?: n, ...}} (n an
+ * integer 0..the kind's limit) into p, which holds the values to keep for
+ * what is absent. Y_OK, or Y_EINVAL with *field naming the bad one
+ * ("maxBytes.video", a literal or a key of o). */
+int media_prefs_parse(const json_t *o, struct media_prefs *p, const char **field);
+/* {"autoDownload", "maxBytes": {every kind: its own cap or null}}. */
+json_t *media_prefs_json(const struct media_prefs *p);
 
 /* What a received Message carries as media (media_parse); strings owned. */
 struct media_in {

@@ -5,7 +5,10 @@
  */
 #include "service/media_send.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +26,12 @@
 #include "service/media.h"
 #include "service/media_meta.h"
 #include "util/buf.h"
+#include "util/cidr.h"
 #include "util/clock.h"
 #include "util/codec.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/uuid.h"
 #include "wa/crypto.h"
 #include "wa/pb.h"
 #include "wa.pb-c.h"
@@ -53,6 +58,7 @@ struct media_up {
 	void *ud;
 	char *dir, *ca_file;
 	long fetch_timeout_ms;
+	bool allow_private;
 	pthread_t thread;
 	bool started;
 	atomic_int stop;
@@ -222,6 +228,29 @@ int media_up_write_src(const char *data_dir, const char *sid, const char *wa_id,
 	return rc ?: fsync_dir(path);
 }
 
+int media_up_open_tmp(const char *data_dir, char *path, size_t cap)
+{
+	char id[UUID_STR_LEN];
+	int n;
+
+	if (make_dirs(data_dir) || uuid_v4(id))
+		return -1;
+	n = snprintf(path, cap, "%s/media/out/up-%s.tmp", data_dir, id);
+	if (n <= 0 || (size_t)n >= cap)
+		return -1;
+	return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
+int media_up_adopt_src(const char *data_dir, const char *sid, const char *wa_id,
+		       const char *tmp)
+{
+	char path[600];
+
+	if (media_up_src_path(data_dir, sid, wa_id, path, sizeof(path)) || rename(tmp, path))
+		return Y_EIO;
+	return fsync_dir(path);
+}
+
 int media_up_sweep(struct store *st, const char *data_dir)
 {
 	char dir[600], p[900], sid[STORE_ID_LEN];
@@ -259,7 +288,70 @@ struct fetch {
 	int fd;
 	uint64_t got, limit;
 	bool too_big, write_err;
+	bool allow_private;
+	char refused[96];      /* "" or the address a connection was refused to, and why */
 };
+
+/* Every connection of a fetch, each redirect hop's too, goes through here
+ * with the address libcurl resolved: the check is on the address connected
+ * to, so a second DNS answer (rebinding) cannot slip past it. */
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct fetch *f = arg;
+	const char *why = NULL;
+
+	(void)purpose;
+	if (!f->allow_private && !cidr_addr_public(&a->addr, &why)) {
+		char ip[CIDR_IP_MAX] = "?";
+
+		if (a->family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof(ip));
+		else if (a->family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a->addr)->sin6_addr, ip, sizeof(ip));
+		snprintf(f->refused, sizeof(f->refused), "%s address %s", why ? why : "non-public", ip);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+const char *media_url_check(const char *url, bool allow_private, char *why_buf, size_t cap)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	CURLU *cu = allow_private ? NULL : curl_url();
+	char *host = NULL, ip[CIDR_IP_MAX];
+	const char *why = NULL, *out = NULL;
+	size_t n;
+
+	if (allow_private)
+		return NULL;
+	if (!cu || curl_url_set(cu, CURLUPART_URL, url, 0) ||
+	    curl_url_get(cu, CURLUPART_HOST, &host, 0) || !host) {
+		snprintf(why_buf, cap, "url has no host libcurl can read");
+		out = why_buf;
+		goto done;
+	}
+	n = strlen(host);
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']') { /* an IPv6 literal */
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = 0;
+	}
+	if (getaddrinfo(host, NULL, &hints, &res))
+		goto done; /* does not resolve now: the fetch says so */
+	for (struct addrinfo *ai = res; ai && !out; ai = ai->ai_next)
+		if (!cidr_addr_public(ai->ai_addr, &why)) {
+			getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);
+			snprintf(why_buf, cap,
+				 "url's host resolves to a %s address (%s); MEDIA_URL_ALLOW_PRIVATE=true "
+				 "allows it", why ? why : "non-public", ip);
+			out = why_buf;
+		}
+done:
+	if (res)
+		freeaddrinfo(res);
+	curl_free(host);
+	curl_url_cleanup(cu);
+	return out;
+}
 
 static size_t on_fetch_data(char *p, size_t size, size_t n, void *arg)
 {
@@ -290,7 +382,7 @@ static int fetch_url(struct media_up *u, const char *url, const char *path, uint
 		     char *why, size_t cap)
 {
 	char tmp[620], err[CURL_ERROR_SIZE] = "";
-	struct fetch f = { .limit = limit };
+	struct fetch f = { .limit = limit, .allow_private = u->allow_private };
 	CURL *h = curl_easy_init();
 	CURLcode res;
 	long code = 0;
@@ -315,6 +407,8 @@ static int fetch_url(struct media_up *u, const char *url, const char *path, uint
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "YesApp");
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &f);
 	res = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (f.too_big || res == CURLE_FILESIZE_EXCEEDED)
@@ -322,6 +416,8 @@ static int fetch_url(struct media_up *u, const char *url, const char *path, uint
 			 (unsigned long long)limit);
 	else if (f.write_err)
 		snprintf(why, cap, "media: fetch failed: cannot write (disk full?)");
+	else if (f.refused[0])
+		snprintf(why, cap, "media: fetch failed: not allowed to connect to a %s", f.refused);
 	else if (res != CURLE_OK)
 		snprintf(why, cap, "media: fetch failed: %.100s", err[0] ? err : curl_easy_strerror(res));
 	else if (code < 200 || code > 299)
@@ -672,7 +768,7 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 	kind = json_string_value(json_object_get(media, "kind"));
 	url = json_string_value(json_object_get(upl, "url"));
 	file = json_string_value(json_object_get(upl, "from"));
-	if (file && strcmp(file, "base64"))
+	if (file && strcmp(file, "base64") && strcmp(file, "upload"))
 		file = NULL; /* "url" */
 	given = json_string_value(json_object_get(media, "mimetype"));
 	rc = Y_EINVAL;
@@ -905,6 +1001,7 @@ int media_up_start(struct store *st, const struct media_up_opts *o,
 	u->dir = strdup(o->data_dir);
 	u->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
 	u->fetch_timeout_ms = o->fetch_timeout_ms > 0 ? o->fetch_timeout_ms : MEDIA_FETCH_TIMEOUT_MS;
+	u->allow_private = o->allow_private;
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
 	if (u->dir)

@@ -57,7 +57,20 @@ struct media_up_opts {
 	const char *data_dir;  /* sources live in data_dir/media/out (made if missing) */
 	const char *ca_file;   /* WA_CA_FILE or NULL: for the media hosts */
 	long fetch_timeout_ms; /* a URL fetch's whole time; 0: MEDIA_FETCH_TIMEOUT_MS */
+	bool allow_private;    /* MEDIA_URL_ALLOW_PRIVATE; else every connection of a fetch
+				* (each redirect hop) must go to a public address */
 };
+
+/*
+ * Whether a media URL (http(s), checked by the caller) names a host the
+ * server may fetch from: with allow_private always; else its host must be
+ * a public address, or a name whose every address resolves public
+ * (getaddrinfo: blocks for the lookup). NULL when fine (also a name that
+ * does not resolve now: the fetch will fail and say so), else why
+ * ("resolves to a loopback address (127.0.0.1)") in why_buf. The fetch
+ * checks each address it connects to again (redirects, DNS rebinding).
+ */
+const char *media_url_check(const char *url, bool allow_private, char *why_buf, size_t cap);
 
 int media_up_start(struct store *st, const struct media_up_opts *o,
 		   const struct media_up_ops *ops, void *ud, struct media_up **out);
@@ -76,6 +89,14 @@ int media_up_src_path(const char *data_dir, const char *sid, const char *wa_id, 
  * of the directory). Y_OK, Y_EIO, Y_ENOSPC-like errors as Y_EIO. */
 int media_up_write_src(const char *data_dir, const char *sid, const char *wa_id, const uint8_t *p,
 		       size_t n);
+/* An upload's temp file: data_dir/media/out/up-{uuid}.tmp (written to
+ * path), opened for writing; the fd, or -1. A crash leaves it to
+ * media_up_start, which removes every .tmp there. */
+int media_up_open_tmp(const char *data_dir, char *path, size_t cap);
+/* Makes the written, fsync'd file tmp wa_id's source file (rename, fsync
+ * of the directory). Y_OK or Y_EIO (tmp is then left to the caller). */
+int media_up_adopt_src(const char *data_dir, const char *sid, const char *wa_id,
+		       const char *tmp);
 /* Removes the sources of sessions that are gone (deleted with their
  * messages); returns how many. Called by media_sweep. */
 int media_up_sweep(struct store *st, const char *data_dir);

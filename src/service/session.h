@@ -239,7 +239,9 @@ struct svc_media {
 	const char *caption;       /* may be NULL */
 	bool ptt;                  /* audio as a voice note */
 	const uint8_t *data;       /* the bytes (base64 decoded), or NULL */
-	size_t len;
+	size_t len;                /* of data, or of file */
+	const char *file;          /* else a written, fsync'd file (a multipart upload)
+				    * that becomes the source, or NULL */
 	const char *url;           /* else fetched by the uploader: http(s) only */
 };
 int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,

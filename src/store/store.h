@@ -176,6 +176,12 @@ int store_setting_put(struct store *st, const char *key, const char *value);
 /* Removing what is not there is Y_OK. */
 int store_setting_delete(struct store *st, const char *key);
 
+/* A session's media settings (migrations/0012): *json (caller frees) is the
+ * text put there; Y_ENOTFOUND if none. */
+int store_session_media_get(struct store *st, const char *session_id, char **json);
+/* Y_ENOTFOUND when the session does not exist. */
+int store_session_media_put(struct store *st, const char *session_id, const char *json);
+
 /* ---- WhatsApp credentials of a session (the engine's, see src/client) ---- */
 struct store_creds {
 	uint8_t noise_priv[32];

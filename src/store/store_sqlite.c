@@ -66,6 +66,8 @@ enum stmt_id {
 	S_SETTING_GET,
 	S_SETTING_PUT,
 	S_SETTING_DELETE,
+	S_SMEDIA_GET,
+	S_SMEDIA_PUT,
 	S_CREDS_PUT,
 	S_CREDS_GET,
 	S_CREDS_DELETE,
@@ -184,6 +186,10 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[S_SETTING_PUT] = "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)",
 	[S_SETTING_DELETE] = "DELETE FROM settings WHERE key = ?1",
+	[S_SMEDIA_GET] = "SELECT settings FROM session_media_settings WHERE session_id = ?1",
+	[S_SMEDIA_PUT] = "INSERT OR REPLACE INTO session_media_settings (session_id, settings, "
+			 "updated_at) SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM sessions "
+			 "WHERE id = ?1)",
 	[S_CREDS_PUT] = "INSERT OR REPLACE INTO wa_creds (session_id, " CREDS_COLS ", updated_at) "
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[S_CREDS_GET] = "SELECT " CREDS_COLS " FROM wa_creds WHERE session_id = ?1",
@@ -1629,7 +1635,8 @@ out:
 	return rc;
 }
 
-int store_setting_get(struct store *st, const char *key, char **value)
+/* One text column by key (stmt id q, ?1 the key): *value or Y_ENOTFOUND. */
+static int get_text(struct store *st, int q, const char *key, char **value, const char *what)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -1638,7 +1645,7 @@ int store_setting_get(struct store *st, const char *key, char **value)
 	if (!key)
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	s = prep(st, S_SETTING_GET);
+	s = prep(st, q);
 	if (!s) {
 		rc = Y_EDB;
 		goto out;
@@ -1648,14 +1655,21 @@ int store_setting_get(struct store *st, const char *key, char **value)
 	if (rc == SQLITE_ROW)
 		rc = col_str(s, 0, value);
 	else
-		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "get setting");
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, what);
 out:
 	done(s);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
-int store_setting_put(struct store *st, const char *key, const char *value)
+int store_session_media_get(struct store *st, const char *session_id, char **json)
+{
+	return get_text(st, S_SMEDIA_GET, session_id, json, "get media settings");
+}
+
+/* Runs stmt q with ?1 key, ?2 value, ?3 now: Y_OK, or Y_ENOTFOUND when it
+ * changed no row. */
+static int put_text(struct store *st, int q, const char *key, const char *value, const char *what)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -1663,7 +1677,7 @@ int store_setting_put(struct store *st, const char *key, const char *value)
 	if (!key || !value)
 		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	s = prep(st, S_SETTING_PUT);
+	s = prep(st, q);
 	if (!s) {
 		rc = Y_EDB;
 		goto out;
@@ -1672,11 +1686,28 @@ int store_setting_put(struct store *st, const char *key, const char *value)
 	bind_text(s, 2, value);
 	sqlite3_bind_int64(s, 3, clock_now_ms());
 	rc = sqlite3_step(s);
-	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "put setting");
+	rc = rc != SQLITE_DONE		    ? db_error(st, rc, what)
+	     : sqlite3_changes(st->db) == 0 ? Y_ENOTFOUND
+					    : Y_OK;
 out:
 	done(s);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+int store_session_media_put(struct store *st, const char *session_id, const char *json)
+{
+	return put_text(st, S_SMEDIA_PUT, session_id, json, "put media settings");
+}
+
+int store_setting_get(struct store *st, const char *key, char **value)
+{
+	return get_text(st, S_SETTING_GET, key, value, "get setting");
+}
+
+int store_setting_put(struct store *st, const char *key, const char *value)
+{
+	return put_text(st, S_SETTING_PUT, key, value, "put setting");
 }
 
 int store_setting_delete(struct store *st, const char *key)

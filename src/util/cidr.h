@@ -33,6 +33,21 @@ int cidr_list_match_text(const struct cidr_list *l, const char *ip);
 /* 1 if `ip` is an IPv4 or IPv6 literal. */
 int cidr_is_ip(const char *ip);
 
+/*
+ * 0 when the address (AF_INET or AF_INET6; anything else too) is one a
+ * server must not be sent to on a stranger's word: unspecified, loopback,
+ * private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
+ * (169.254/16, fe80::/10), CGNAT (100.64/10), multicast, reserved and
+ * documentation ranges, benchmarking (198.18/15), 192.0.0/24, site-local
+ * fec0::/10, discard 100::/64; IPv6 forms that carry an IPv4 address
+ * (mapped ::ffff:0:0/96, compatible ::/96, NAT64 64:ff9b::/96, 6to4
+ * 2002::/16) are judged by that address. 1 for a public address. why
+ * (may be NULL) gets the range's name ("loopback", "private", ...).
+ */
+int cidr_addr_public(const struct sockaddr *sa, const char **why);
+/* The same for a textual IPv4 or IPv6 literal; 0 also when not one. */
+int cidr_ip_public(const char *ip, const char **why);
+
 #define CIDR_IP_MAX 46 /* INET6_ADDRSTRLEN */
 
 /*

@@ -92,6 +92,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cidr_forwarded_client(&trusted, (const char *)data, size, ip);
 		if (strcmp(ip, "10.0.0.1") && !cidr_is_ip(ip))
 			abort(); /* the walk only ever yields an address */
+		{ /* media URL guard: public only for an address, and says why not */
+			const char *why = NULL;
+			int pub = cidr_ip_public(s, &why);
+
+			if ((pub && (!cidr_is_ip(s) || why)) || (!pub && !why))
+				abort();
+		}
 	}
 	/* If-None-Match: the weak-only answer implies the plain one; the text
 	 * itself as the tag when it is one (a list of one names itself) */

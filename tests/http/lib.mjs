@@ -108,7 +108,9 @@ export async function req(srv, method, path, { body, key = srv.key, headers = {}
   const h = { ...headers };
   if (key) h['X-API-Key'] = key;
   let payload;
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    payload = body; // fetch writes the multipart body and its Content-Type
+  } else if (body !== undefined) {
     payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     if (!h['Content-Type']) h['Content-Type'] = 'application/json';
   }

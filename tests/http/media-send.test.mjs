@@ -20,9 +20,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { stopServer, req, assertError, tempDir, removeDir, BUILD } from './lib.mjs';
+import { startServer, stopServer, req, assertError, tempDir, removeDir, BUILD } from './lib.mjs';
 import { messaging } from './msg-lib.mjs';
 import { startSim, loadBaileys, mediaOptions } from '../interop/sim-lib.mjs';
 
@@ -75,7 +76,8 @@ before(async () => {
 after(async () => { await sim.stop(); removeDir(caDir); await new Promise((ok) => web.close(ok)); });
 
 let h; // msg-lib's helpers: serve, newPhone, until, link, peer
-const serve = (env = {}, dataDir = undefined) => h.serve(dataDir, { WA_CA_FILE: caFile, MAX_BODY_BYTES: String(8 << 20), ...env });
+// the URL fetches of these tests come from 127.0.0.1: allowed
+const serve = (env = {}, dataDir = undefined) => h.serve(dataDir, { WA_CA_FILE: caFile, MAX_BODY_BYTES: String(8 << 20), MEDIA_URL_ALLOW_PRIVATE: 'true', ...env });
 const until = (...a) => h.until(...a);
 const link = (srv, phone) => h.link(srv, phone);
 const peer = (v, phone, name) => h.peer(phone, name, v);
@@ -112,7 +114,7 @@ async function assertDecrypts(v, B, waId, f) {
   const u = await received(B, waId);
   const m = u.message[field[f.kind]];
   assert.ok(m, `${f.kind}: ${JSON.stringify(Object.keys(u.message))}`);
-  assert.equal(m.mimetype, f.expectMime || mime[f.kind], f.kind);
+  assert.equal(m.mimetype, f.expectMime || f.wantMime || mime[f.kind], f.kind);
   assert.equal(Number(m.fileLength), f.bytes.length);
   assert.ok(m.directPath && m.url && m.mediaKey?.length === 32, f.kind);
   if (f.caption) assert.equal(m.caption, f.caption);
@@ -164,6 +166,21 @@ for (const v of [6, 7]) test(`real media: Baileys ${v} sees width/height, jpegTh
     await stopServer(srv);
   }
 });
+// Sends each of media() with post(f), checks the 202 and that Baileys v decrypts it;
+// the source files are gone once the messages are acked.
+async function sendEach(v, B, srv, id, post) {
+  for (const f of media()) {
+    const r = await post(f);
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.type, f.kind);
+    assert.equal(r.body.status, 'pending');
+    assert.equal(r.body.content.media.mimetype, mime[f.kind]);
+    assert.equal(r.body.content.media.size, f.bytes.length);
+    await assertDecrypts(v, B, r.body.waId, f);
+    await status(srv, id, r.body.id, 'sent');
+  }
+  await until('sources removed', () => fs.readdirSync(join(srv.dataDir, 'media', 'out')).length === 0);
+}
 
 for (const v of [6, 7]) test(`YesApp sends image, document, voice note, video, sticker (base64) and an image by URL -> Baileys ${v} decrypts byte-identical files`, async () => {
   const srv = await serve();
@@ -172,18 +189,7 @@ for (const v of [6, 7]) test(`YesApp sends image, document, voice note, video, s
   try {
     const id = await link(srv, newPhone());
     const to = `${them}@s.whatsapp.net`;
-    for (const f of media()) {
-      const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: sendBody(to, f) });
-      assert.equal(r.status, 202, r.text);
-      assert.equal(r.body.type, f.kind);
-      assert.equal(r.body.status, 'pending');
-      assert.equal(r.body.content.media.mimetype, mime[f.kind]);
-      assert.equal(r.body.content.media.size, f.bytes.length);
-      await assertDecrypts(v, B, r.body.waId, f);
-      await status(srv, id, r.body.id, 'sent');
-    }
-    // the source files are gone once the messages are acked
-    await until('sources removed', () => fs.readdirSync(join(srv.dataDir, 'media', 'out')).length === 0);
+    await sendEach(v, B, srv, id, (f) => req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: sendBody(to, f) }));
     // by URL: fetched by the server, mimetype sniffed from the bytes
     const jpeg = rnd('\xff\xd8\xff\xe0\x00\x10JFIF\x00', 50000);
     files.set('/pic.jpg', jpeg);
@@ -245,6 +251,7 @@ test('bad media input gets a coded 4xx and queues nothing', async () => {
       [{ image: { base64: png }, quotedMessageId: 'x' }, 'VALIDATION_ERROR', 400, 'quotedMessageId'],
       [{ location: { latitude: 1, longitude: 2 }, caption: 'no' }, 'VALIDATION_ERROR', 400, 'caption'],
       [{ poll: { name: 'Q', options: ['a', 'b'] }, ptt: true }, 'VALIDATION_ERROR', 400, 'ptt'],
+      [{ audio: { base64: rnd('OggS', 10).toString('base64') }, ptt: 'yes' }, 'VALIDATION_ERROR', 400, 'ptt'], // was read after it was freed
     ]) {
       const r = await send(body);
       assertError(r, status, code);
@@ -282,5 +289,239 @@ test('kill -9 right after the 202: the media message is delivered after the rest
   } finally {
     B.end();
     await stopServer(srv, { removeData: true });
+  }
+});
+
+// ---- POST .../messages/media: the same media as multipart/form-data ----
+
+// The FormData a browser or Node client sends for f (fields as the JSON send's).
+function uploadForm(to, f, { type = f.kind, partType } = {}) {
+  const fd = new FormData();
+  if (type) fd.append('type', type);
+  fd.append('to', to);
+  if (f.caption) fd.append('caption', f.caption);
+  if (f.mimetype) fd.append('mimetype', f.mimetype);
+  if (f.ptt) fd.append('ptt', 'true');
+  fd.append('file', new Blob([f.bytes], partType ? { type: partType } : {}), f.filename || 'upload.bin');
+  return fd;
+}
+
+const upload = (srv, id, body, headers = {}) => req(srv, 'POST', `/api/v1/sessions/${id}/messages/media`, { body, headers });
+
+for (const v of [6, 7]) test(`multipart upload (Node fetch + FormData): each type -> Baileys ${v} decrypts byte-identical files`, async () => {
+  const srv = await serve();
+  const them = newPhone();
+  const B = await peer(v, them, `U${v}`);
+  try {
+    const id = await link(srv, newPhone());
+    const to = `${them}@s.whatsapp.net`;
+    // without `type` but for a sticker and a document: the kind follows the mimetype
+    await sendEach(v, B, srv, id, (f) => upload(srv, id, uploadForm(to, f, { type: f.kind === 'sticker' || f.kind === 'document' ? f.kind : undefined })));
+  } finally {
+    B.end();
+    await stopServer(srv);
+  }
+});
+
+test('multipart upload from curl -F and from Python: delivered byte-identical; the part\'s file name and type are used', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const srv = await serve();
+  const them = newPhone();
+  const B = await peer(7, them, 'UC7');
+  const dir = tempDir();
+  try {
+    const id = await link(srv, newPhone());
+    const to = `${them}@s.whatsapp.net`;
+    const url = `${srv.base}/api/v1/sessions/${id}/messages/media`;
+    // curl: a PDF whose part says application/pdf, its file name from the part, no type field
+    const pdf = { kind: 'document', bytes: rnd('%PDF-1.5\n', 700000), filename: 'from curl.pdf', caption: 'über curl' };
+    fs.writeFileSync(join(dir, 'a.pdf'), pdf.bytes);
+    const c = spawnSync('curl', ['-sS', '-H', `X-API-Key: ${srv.key}`, '-F', `to=${to}`, '-F', `caption=${pdf.caption}`,
+      '-F', `file=@${join(dir, 'a.pdf')};type=application/pdf;filename=${pdf.filename}`, url], { encoding: 'utf8' });
+    assert.equal(c.status, 0, c.stderr);
+    const cr = JSON.parse(c.stdout);
+    assert.equal(cr.type, 'document', c.stdout);
+    assert.equal(cr.content.media.fileName, pdf.filename);
+    await assertDecrypts(7, B, cr.waId, pdf);
+    // Python: requests when installed, else urllib with a body made by hand
+    const jpeg = { kind: 'image', bytes: rnd('\xff\xd8\xff\xe0\x00\x10JFIF\x00', 90000), caption: 'from python', wantMime: 'image/jpeg' };
+    fs.writeFileSync(join(dir, 'p.jpg'), jpeg.bytes);
+    const py = `
+import json, sys, uuid
+url, key, to, path = sys.argv[1:5]
+data = open(path, 'rb').read()
+try:
+    import requests
+    r = requests.post(url, headers={'X-API-Key': key}, data={'to': to, 'caption': 'from python'},
+                      files={'file': ('p.jpg', data, 'image/jpeg')})
+    print(r.status_code); print(r.text)
+except ImportError:
+    import urllib.request
+    b = uuid.uuid4().hex
+    def part(name, value, extra=''):
+        return (f'--{b}\\r\\nContent-Disposition: form-data; name="{name}"{extra}\\r\\n\\r\\n').encode() + value + b'\\r\\n'
+    body = part('to', to.encode()) + part('caption', b'from python') + \\
+        part('file', data, '; filename="p.jpg"\\r\\nContent-Type: image/jpeg') + f'--{b}--\\r\\n'.encode()
+    q = urllib.request.Request(url, data=body, method='POST', headers={'X-API-Key': key, 'Content-Type': f'multipart/form-data; boundary={b}'})
+    with urllib.request.urlopen(q) as r:
+        print(r.status); print(r.read().decode())
+`;
+    const p = spawnSync('python3', ['-c', py, url, srv.key, to, join(dir, 'p.jpg')], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stderr);
+    const [code, ...rest] = p.stdout.trim().split('\n');
+    assert.equal(code, '202', p.stdout);
+    const pr = JSON.parse(rest.join('\n'));
+    assert.equal(pr.type, 'image');
+    assert.equal(pr.content.media.mimetype, 'image/jpeg');
+    await assertDecrypts(7, B, pr.waId, jpeg);
+  } finally {
+    B.end();
+    removeDir(dir);
+    await stopServer(srv);
+  }
+});
+
+test('multipart upload: every malformed or refused body gets a coded 4xx and queues nothing, leaves no file', async () => {
+  const srv = await serve();
+  try {
+    const id = await link(srv, newPhone());
+    const to = '15550001111';
+    const png = rnd('\x89PNG\r\n\x1a\n', 100);
+    const form = (fields, file = png, opts = {}) => {
+      const fd = new FormData();
+      for (const [k, v] of fields) fd.append(k, v);
+      if (file) fd.append('file', new Blob([file], opts), 'x.bin');
+      return fd;
+    };
+    const B = 'b0undary42';
+    const raw = (text, ct = `multipart/form-data; boundary=${B}`) => upload(srv, id, Buffer.from(text, 'latin1'), { 'Content-Type': ct });
+    const whole = `--${B}\r\nContent-Disposition: form-data; name="to"\r\n\r\n${to}\r\n--${B}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n${png.toString('latin1')}\r\n--${B}--\r\n`;
+    for (const [what, send, status, code, fieldName] of [
+      ['JSON body', () => upload(srv, id, JSON.stringify({ to }), { 'Content-Type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['urlencoded', () => upload(srv, id, 'to=1', { 'Content-Type': 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['no boundary', () => raw(whole, 'multipart/form-data'), 400, 'MALFORMED_MULTIPART'],
+      ['cut off before the closing boundary', () => raw(whole.slice(0, whole.length - 12)), 400, 'MALFORMED_MULTIPART'],
+      ['cut off inside part headers', () => raw(`--${B}\r\nContent-Disposition: form-da`), 400, 'MALFORMED_MULTIPART'],
+      ['garbage after a boundary', () => raw(`--${B}\r\nContent-Disposition: form-data; name="to"\r\n\r\n${to}\r\n--${B}xx garbage`), 400, 'MALFORMED_MULTIPART'],
+      ['no parts at all', () => raw('just some text'), 400, 'VALIDATION_ERROR', 'file'],
+      ['no file', () => upload(srv, id, form([['to', to]], null)), 400, 'VALIDATION_ERROR', 'file'],
+      ['empty file', () => upload(srv, id, form([['to', to]], Buffer.alloc(0))), 400, 'VALIDATION_ERROR', 'file'],
+      ['no to', () => upload(srv, id, form([])), 400, 'VALIDATION_ERROR', 'to'],
+      ['bad to', () => upload(srv, id, form([['to', 'nobody']])), 400, 'INVALID_PHONE_NUMBER', 'to'],
+      ['unknown field', () => upload(srv, id, form([['to', to], ['extra', '1']])), 400, 'VALIDATION_ERROR', 'extra'],
+      ['a field twice', () => upload(srv, id, form([['to', to], ['to', to]])), 400, 'VALIDATION_ERROR', 'to'],
+      ['two files', () => { const fd = form([['to', to]]); fd.append('file', new Blob([png]), 'y.png'); return upload(srv, id, fd); }, 400, 'VALIDATION_ERROR', 'file'],
+      ['bad type', () => upload(srv, id, form([['to', to], ['type', 'gif']])), 400, 'VALIDATION_ERROR', 'type'],
+      ['ptt not a boolean', () => upload(srv, id, form([['to', to], ['type', 'audio'], ['ptt', 'yes']], rnd('OggS', 10))), 400, 'VALIDATION_ERROR', 'ptt'],
+      ['ptt on an image', () => upload(srv, id, form([['to', to], ['ptt', 'true']])), 400, 'VALIDATION_ERROR', 'ptt'],
+      ['caption on a sticker', () => upload(srv, id, form([['to', to], ['type', 'sticker'], ['caption', 'x']], rnd('RIFF\x10\x00\x00\x00WEBPVP8 ', 50))), 400, 'VALIDATION_ERROR', 'caption'],
+      ['a reply', () => upload(srv, id, form([['to', to], ['quotedMessageId', 'x']])), 400, 'VALIDATION_ERROR', 'quotedMessageId'],
+      ['caption not UTF-8', () => raw(`--${B}\r\nContent-Disposition: form-data; name="caption"\r\n\r\n\xff\xfe\r\n` + whole.slice(2), `multipart/form-data; boundary=${B}`), 400, 'VALIDATION_ERROR', 'caption'],
+      ['mimetype field the bytes contradict', () => upload(srv, id, form([['to', to], ['mimetype', 'image/jpeg']])), 400, 'INVALID_MEDIA', 'image.mimetype'],
+      ['part type the bytes contradict', () => upload(srv, id, form([['to', to]], png, { type: 'application/pdf' })), 400, 'INVALID_MEDIA', 'document.mimetype'],
+      ['a video that is a PNG', () => upload(srv, id, form([['to', to], ['type', 'video']])), 400, 'INVALID_MEDIA', 'video.file'],
+      ['bytes nobody can tell, as an image', () => upload(srv, id, form([['to', to], ['type', 'image']], crypto.randomBytes(300))), 400, 'INVALID_MEDIA', 'image.file'],
+      ['a sticker over 1 MiB, type first', () => upload(srv, id, form([['type', 'sticker'], ['to', to]], rnd('RIFF\x10\x00\x00\x00WEBPVP8 ', 1100000))), 413, 'MEDIA_TOO_LARGE'],
+      ['an image over 16 MiB, type after', () => upload(srv, id, form([['to', to], ['type', 'image']], rnd('\x89PNG\r\n\x1a\n', 17 << 20))), 413, 'MEDIA_TOO_LARGE'],
+      ['Content-Length past every limit', () => rawPost(srv, `/api/v1/sessions/${id}/messages/media`, { 'Content-Type': `multipart/form-data; boundary=${B}`, 'Content-Length': String(2100 * 2 ** 20) }), 413, 'MEDIA_TOO_LARGE'],
+      ['unknown session', () => req(srv, 'POST', `/api/v1/sessions/${crypto.randomUUID()}/messages/media`, { body: form([['to', to]]) }), 404, 'SESSION_NOT_FOUND'],
+      ['no API key', () => req(srv, 'POST', `/api/v1/sessions/${id}/messages/media`, { body: form([['to', to]]), key: null }), 401, 'UNAUTHORIZED'],
+    ]) {
+      const r = await send();
+      assertError(r, status, code);
+      if (fieldName) assert.equal(r.body.details.field, fieldName, what);
+    }
+    const list = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`);
+    assert.equal(list.body.data.length, 0, 'nothing was queued');
+    await until('no upload file left', () => fs.readdirSync(join(srv.dataDir, 'media', 'out')).length === 0);
+    // the server still answers a good one after all that
+    const ok = await upload(srv, id, form([['to', to]]));
+    assert.equal(ok.status, 202, ok.text);
+  } finally {
+    await stopServer(srv);
+  }
+});
+
+// A POST whose head announces a body that is never sent: the answer must come
+// from the head alone. A raw socket, so that nothing but the head goes out.
+function rawPost(srv, path, headers) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    const head = [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', `X-API-Key: ${srv.key}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+    sock.on('connect', () => sock.write(head));
+    sock.on('data', (d) => { got = Buffer.concat([got, d]); });
+    sock.on('error', reject);
+    sock.on('close', () => {
+      const text = got.toString('utf8');
+      const at = text.indexOf('\r\n\r\n');
+      const hs = new Headers();
+      for (const l of text.slice(0, at).split('\r\n').slice(1)) hs.append(l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim());
+      const body = text.slice(at + 4);
+      if (process.env.MEDIA_DEBUG) console.log(JSON.stringify(text));
+      resolve({ status: Number(text.split(' ')[1]), headers: hs, body: JSON.parse(body), text: body });
+    });
+    setTimeout(() => sock.destroy(), 5000); // no answer from the head alone: the test fails on the status
+  });
+}
+
+test('multipart upload of 60 MB: streamed to disk (bounded RSS), kill -9 after the 202 loses nothing', async () => {
+  const dataDir = tempDir();
+  let srv = await serve({}, dataDir);
+  const them = newPhone();
+  const B = await peer(7, them, 'UBig7');
+  try {
+    const id = await link(srv, newPhone());
+    const f = { kind: 'document', bytes: rnd('%PDF-1.7\n', 60 << 20), filename: 'big.pdf' };
+    const rssKiB = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'))[1]);
+    const before = rssKiB('VmRSS');
+    const r = await upload(srv, id, uploadForm(`${them}@s.whatsapp.net`, f));
+    assert.equal(r.status, 202, r.text);
+    const peak = rssKiB('VmHWM');
+    assert.ok(peak - before < 30 * 1024, `peak RSS grew by ${peak - before} KiB while 60 MB came in`);
+    if (process.env.MEDIA_DEBUG) console.log(`upload peak RSS growth ${peak - before} KiB`);
+    srv.proc.kill('SIGKILL');
+    await srv.exited;
+    srv = await serve({}, dataDir);
+    await assertDecrypts(7, B, r.body.waId, f);
+    await status(srv, id, r.body.id, 'sent');
+  } finally {
+    B.end();
+    await stopServer(srv, { removeData: true });
+  }
+});
+
+test('media by URL: loopback, private, link-local, CGNAT, multicast... hosts are refused unless MEDIA_URL_ALLOW_PRIVATE', async () => {
+  const srv = await startServer({ env: { MEDIA_URL_ALLOW_PRIVATE: 'false' } });
+  try {
+    const s = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'guard' } });
+    assert.equal(s.status, 201, s.text);
+    const id = s.body.id;
+    for (const [host, range] of [
+      [webUrl.replace('http://', '').split(':')[0], 'loopback'], ['localhost', 'loopback'], ['[::1]', 'loopback'],
+      ['[::ffff:127.0.0.1]', 'loopback'], ['127.1.2.3', 'loopback'], ['0x7f000001', 'loopback'], ['0.0.0.0', 'unspecified'],
+      ['10.1.2.3', 'private'], ['192.168.0.10', 'private'], ['172.20.0.1', 'private'], ['[fd00::1]', 'private'],
+      ['169.254.169.254', 'link-local'], ['[fe80::1]', 'link-local'], ['100.64.0.1', 'CGNAT'], ['224.0.0.251', 'multicast'],
+      ['[64:ff9b::7f00:1]', 'loopback'],
+    ]) {
+      const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '15550001111', image: { url: `http://${host}:9/x.png` } } });
+      assertError(r, 400, 'MEDIA_URL_NOT_ALLOWED');
+      assert.equal(r.body.details.field, 'image.url', host);
+      assert.match(r.body.message, new RegExp(`resolves to a ${range} address`), host);
+    }
+    const list = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`);
+    assert.equal(list.body.data.length, 0, 'nothing was queued');
+  } finally {
+    await stopServer(srv);
+  }
+  // allowed, the same URL passes the check (and fails later only because the session is not linked)
+  const open = await startServer({ env: { MEDIA_URL_ALLOW_PRIVATE: 'true' } });
+  try {
+    const s = await req(open, 'POST', '/api/v1/sessions', { body: { name: 'open' } });
+    const r = await req(open, 'POST', `/api/v1/sessions/${s.body.id}/messages`, { body: { to: '15550001111', image: { url: `${webUrl}/x.png` } } });
+    assertError(r, 503, 'SESSION_NOT_CONNECTED');
+  } finally {
+    await stopServer(open);
   }
 });

@@ -309,3 +309,59 @@ test('RETENTION_DAYS: an old media message goes with its file, a recent one stay
     await stopServer(srv, { removeData: true });
   }
 });
+
+test('per-session media settings: autoDownload off or over a kind\'s cap -> the row is skipped with its reason; others download; persisted', async () => {
+  const dataDir = tempDir();
+  let srv = await serve({}, dataDir);
+  const B = await peer(7, newPhone(), 'Pref7');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const to = `${us}@s.whatsapp.net`;
+    const path = `/api/v1/sessions/${id}/media-settings`;
+    const all = { image: null, video: null, audio: null, document: null, sticker: null };
+    assert.deepEqual((await req(srv, 'GET', path)).body, { autoDownload: true, maxBytes: all });
+    for (const [body, fieldName] of [
+      [{ autoDownload: 'no' }, 'autoDownload'], [{ maxBytes: { gif: 1 } }, 'gif'], [{ maxBytes: { image: -1 } }, 'maxBytes.image'],
+      [{ maxBytes: { sticker: 2 << 20 } }, 'maxBytes.sticker'], [{ maxBytes: { video: 1.5 } }, 'maxBytes.video'], [{ maxBytes: 3 }, 'maxBytes'],
+    ]) {
+      const r = await req(srv, 'PUT', path, { body });
+      assertError(r, 400, 'VALIDATION_ERROR');
+      assert.equal(r.body.details.field, fieldName, JSON.stringify(body));
+    }
+    assertError(await req(srv, 'PUT', path, { body: { other: 1 } }), 400, 'VALIDATION_ERROR');
+    assertError(await req(srv, 'GET', `/api/v1/sessions/${crypto.randomUUID()}/media-settings`), 404, 'SESSION_NOT_FOUND');
+    // off: an image is not downloaded, GET media says why
+    let r = await req(srv, 'PUT', path, { body: { autoDownload: false } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body, { autoDownload: false, maxBytes: all });
+    const skipped = async (waId, reason) => until(`skipped ${waId}`, async () => {
+      const m = await inbound(srv, id, waId);
+      const g = await req(srv, 'GET', m.content.mediaUrl);
+      if (g.status !== 404 || g.body.details.state !== 'skipped') return null;
+      assertError(g, 404, 'MEDIA_NOT_FOUND');
+      assert.equal(g.body.details.reason, reason);
+      return m;
+    });
+    await skipped((await B.sock.sendMessage(to, { image: rnd('\x89PNG\r\n\x1a\n', 3000), mimetype: 'image/png' })).key.id, 'autoDownload is off for this session');
+    // on, images capped at 2000 bytes: a 3000-byte image skipped, a small one and a document downloaded
+    r = await req(srv, 'PUT', path, { body: { autoDownload: true, maxBytes: { image: 2000 } } });
+    assert.deepEqual(r.body, { autoDownload: true, maxBytes: { ...all, image: 2000 } });
+    await skipped((await B.sock.sendMessage(to, { image: rnd('\x89PNG\r\n\x1a\n', 3000), mimetype: 'image/png' })).key.id, 'over the session\'s download size cap');
+    const small = rnd('\x89PNG\r\n\x1a\n', 1000);
+    const ok = await settled(srv, id, (await B.sock.sendMessage(to, { image: small, mimetype: 'image/png' })).key.id);
+    assert.equal(sha(Buffer.from(await (await get(srv, ok.content.mediaUrl)).arrayBuffer())), sha(small));
+    const doc = rnd('%PDF-1.7\n', 5000);
+    const d = await settled(srv, id, (await B.sock.sendMessage(to, { document: doc, mimetype: 'application/pdf', fileName: 'd.pdf' })).key.id);
+    assert.equal(sha(Buffer.from(await (await get(srv, d.content.mediaUrl)).arrayBuffer())), sha(doc));
+    // a partial PUT keeps the rest; the settings survive a restart
+    r = await req(srv, 'PUT', path, { body: { maxBytes: { video: 1234 } } });
+    assert.deepEqual(r.body, { autoDownload: true, maxBytes: { ...all, image: 2000, video: 1234 } });
+    await stopServer(srv, { removeData: false });
+    srv = await serve({}, dataDir);
+    assert.deepEqual((await req(srv, 'GET', path)).body, { autoDownload: true, maxBytes: { ...all, image: 2000, video: 1234 } });
+  } finally {
+    B.end();
+    await stopServer(srv, { removeData: true });
+  }
+});

@@ -161,7 +161,8 @@ describe('the document in itself', () => {
       if (op.requestBody) {
         assert.ok(op.responses['413'], `${where}: 413`);
         assert.ok(op.responses['400'], `${where}: 400`);
-        const schema = deref(doc, op.requestBody.content['application/json'].schema);
+        const c = op.requestBody.content;
+        const schema = deref(doc, (c['application/json'] || c['multipart/form-data']).schema);
         assert.equal(schema.additionalProperties, false, `${where}: the server rejects unknown fields`);
       }
     }
@@ -246,7 +247,7 @@ describe('the document in itself', () => {
       if (op.requestBody) {
         bodies++;
         const c = deref(doc, op.requestBody).content;
-        const m = c['application/json'];
+        const m = c['application/json'] || c['multipart/form-data'];
         assert.ok(m.example !== undefined || deref(doc, m.schema).example !== undefined, `${method} ${path}: a body example`);
         media(`${method} ${path} body`, c);
       }
