@@ -518,6 +518,7 @@ static const struct {
 	{ "privacy", iq_privacy },
 	{ "blocklist", iq_blocklist },
 	{ "status", iq_status },
+	{ "w:profile:picture", sim_profile_picture_iq },
 	{ "w", iq_props },
 };
 
