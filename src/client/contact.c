@@ -67,7 +67,8 @@ static int read_contact(const struct wa_node *n, struct wa_client_contact *r)
 	if (r->registered && jid && strlen(jid) < sizeof(r->lid))
 		snprintf(r->lid, sizeof(r->lid), "%s", jid);
 	/* an about text that is there, readable and not hidden; else none */
-	about = st && !wa_node_attr(st, "error") && !wa_node_child(st, "error")
+	about = st && !wa_node_attr(st, "error") && !wa_node_attr(st, "code") &&
+			!wa_node_child(st, "error")
 			? wa_node_bytes(st, &alen) : NULL;
 	if (r->registered && about && alen && alen < sizeof(r->about) &&
 	    !memchr(about, 0, alen)) {

@@ -120,6 +120,10 @@ struct sim_account {
 	uint64_t pic_id;               /* its id, new on every change */
 	/* its push name, as its devices last announced it (<presence name>) */
 	char name[SIM_NAME_MAX + 1];
+	/* privacy (<iq xmlns="privacy"> set): category "profile" / "status"
+	 * "none" hides its picture / about from every other account (there
+	 * are no address books here: any other value shows them to all) */
+	bool pic_hidden, about_hidden;
 	/* a migrated account (POST /sim/accounts/{phone}/lid-first): messages and
 	 * receipts reach its devices with the other party named by LID
 	 * (from=LID:dev@lid, sender_pn), whatever namespace the stanza used */

@@ -3,7 +3,8 @@
  *
  *   <iq type="get" xmlns="w:profile:picture" target=JID><picture type=
  *       "image"|"preview" query="url"/></iq>
- *     -> <picture id type url direct_path/>, or error 404 (none set);
+ *     -> <picture id type url direct_path/>, or error 404 (none set) or
+ *        401 (hidden: its privacy category "profile" is "none");
  *   <iq type="set" xmlns="w:profile:picture"><picture type="image">JPEG
  *       </picture></iq>   (no target, or our own: groups are not simulated)
  *     -> <picture id/>; without a <picture> child the picture is removed;
@@ -129,6 +130,8 @@ static int get_picture(struct sim_conn *c, const struct wa_node *iq)
 	t = target ? sim_account_by_jid(c->sim, target, &dev, &lid) : c->acct;
 	if (!t || !t->pic_path[0])
 		return sim_conn_iq_error(c, iq, "404", "item-not-found");
+	if (t->pic_hidden && t != c->acct)
+		return sim_conn_iq_error(c, iq, "401", "not-authorized");
 	snprintf(dp, sizeof(dp), "%s?ccb=11-4&oh=sim&oe=0", t->pic_path);
 	snprintf(url, sizeof(url), "https://%s%s", c->sim->media_host, dp);
 	snprintf(pid, sizeof(pid), "%llu", (unsigned long long)t->pic_id);

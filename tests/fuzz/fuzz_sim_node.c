@@ -344,8 +344,8 @@ static void write_seeds(const char *dir)
 	n[4] = iq("11", "get", "blocklist");
 	seed(dir, "misc_iq", 1, n, 5);
 	/* profile: our push name in a presence, a picture set, read back by B's
-	 * number and ours, removed, a bad one (not a JPEG) and one for another
-	 * user (refused) */
+	 * number and ours, removed, a bad one (not a JPEG), one for another
+	 * user (refused), then the picture hidden by privacy */
 	{
 		static const uint8_t jpg[] = { 0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F',
 					       0, 1, 2, 3, 0xff, 0xd9 };
@@ -376,7 +376,11 @@ static void write_seeds(const char *dir)
 			die("seed node");
 		n[6] = iq("18", "set", "w:profile:picture");
 		attr(n[6], "target", PHONE_B "@s.whatsapp.net");
-		seed(dir, "profile_picture", 0, n, 7);
+		n[7] = iq("19", "set", "privacy");
+		k = kid(kid(n[7], "privacy"), "category");
+		attr(k, "name", "profile");
+		attr(k, "value", "none");
+		seed(dir, "profile_picture", 0, n, 8);
 	}
 	/* a registering companion asks for a pair code */
 	n[0] = iq("12", "set", "md");

@@ -5,7 +5,8 @@
 // the change (contacts.update imgUrl "changed" / "removed"); a picture
 // Baileys sets is what GET .../contacts/{phone}/picture points at, and
 // Baileys' about text (updateProfileStatus) comes back in GET
-// .../contacts/{phone}; GET .../profile gives name, about and picture; bad
+// .../contacts/{phone}, both hidden (404 / null) while Baileys' privacy
+// settings say "none"; GET .../profile gives name, about and picture; bad
 // input is a coded 4xx.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +45,7 @@ const baileysSetPicture = (B, img) => B.sock.query({
 for (const v of [6, 7]) test(`profile: push name, about and picture both ways with Baileys ${v}`, { timeout: 120000 }, async () => {
   const srv = await h.serve();
   const B = await h.peer(h.newPhone(), `P${v}`, v);
-  const contactUpdates = [];
+  const contactUpdates = []; // polled (h.until): B.until wakes only on sim-lib's own events
   B.sock.ev.on('contacts.update', (u) => contactUpdates.push(...u));
   try {
     const us = h.newPhone();
@@ -79,7 +80,7 @@ for (const v of [6, 7]) test(`profile: push name, about and picture both ways wi
     assert.ok(url, 'Baileys gets a URL');
     assert.ok((await fetchBytes(url)).equals(ours), 'Baileys downloads our picture');
     assert.ok(await B.sock.profilePictureUrl(usJid), 'the preview too');
-    await B.until(() => contactUpdates.find((u) => u.id === usJid && u.imgUrl === 'changed'), 'contacts.update changed');
+    await h.until('contacts.update changed', () => contactUpdates.find((u) => u.id === usJid && u.imgUrl === 'changed'));
     r = await req(srv, 'PUT', `${base}/profile/about`, { body: { text: 'Open 9-17' } });
     assert.equal(r.status, 202, r.text);
     r = await h.until('our profile with about and picture', async () => {
@@ -105,13 +106,22 @@ for (const v of [6, 7]) test(`profile: push name, about and picture both ways wi
     r = await req(srv, 'GET', `${base}/contacts/${B.phone}`);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.about, `about B${v}`);
+    // hidden by Baileys' privacy settings: none for us, then shown again
+    await B.sock.updateProfilePicturePrivacy('none');
+    await B.sock.updateStatusPrivacy('none');
+    assertError(await req(srv, 'GET', `${base}/contacts/${B.phone}/picture`), 404, 'PICTURE_NOT_FOUND');
+    assert.equal((await req(srv, 'GET', `${base}/contacts/${B.phone}`)).body.about, null);
+    await B.sock.updateProfilePicturePrivacy('all');
+    await B.sock.updateStatusPrivacy('all');
+    assert.equal((await req(srv, 'GET', `${base}/contacts/${B.phone}/picture`)).status, 200);
+    assert.equal((await req(srv, 'GET', `${base}/contacts/${B.phone}`)).body.about, `about B${v}`);
     // and removed: 404 for us, Baileys hears of ours
     await B.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'set', xmlns: 'w:profile:picture' } });
     assertError(await req(srv, 'GET', `${base}/contacts/${B.phone}/picture`), 404, 'PICTURE_NOT_FOUND');
     r = await req(srv, 'DELETE', `${base}/profile/picture`);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.body, { pictureId: null });
-    await B.until(() => contactUpdates.find((u) => u.id === usJid && u.imgUrl === 'removed'), 'contacts.update removed');
+    await h.until('contacts.update removed', () => contactUpdates.find((u) => u.id === usJid && u.imgUrl === 'removed'));
     await assert.rejects(B.sock.profilePictureUrl(usJid, 'image'));
     assert.equal((await req(srv, 'GET', `${base}/profile`)).body.pictureUrl, null);
   } finally {
