@@ -386,7 +386,8 @@ int wa_client_block(struct wa_client *cl, const char *jid, bool block);
 /* Our about text (profile.c; Y_ESTATE when not connected). */
 int wa_client_set_about(struct wa_client *cl, const char *text);
 /* Our push name (profile.c): kept in the credentials (on_creds) and, when
- * connected, announced at once (<presence type="available" name>, which
+ * connected, announced at once (<presence name> with the availability we
+ * last announced, "available" if none, which
  * WhatsApp relays as the notify of our messages). Y_EINVAL for an empty
  * name or one longer than the credentials hold. */
 int wa_client_set_push_name(struct wa_client *cl, const char *name);

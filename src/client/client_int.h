@@ -148,6 +148,7 @@ struct wa_client {
 	struct cl_devreq *devreq;          /* the usync in flight (usync.c) */
 	struct cl_lookup *lookups;         /* contact lookups waiting (contact.c) */
 	size_t nlookups;
+	bool away;                         /* our last own presence was unavailable (presence.c) */
 	bool media_conn_asked;              /* a media_conn iq in flight (mediaconn.c) */
 	/* ring of received ids, CL_SEEN_MAX; done once the message's receipt
 	 * and ack may go (stored, or not to be stored): a redelivery of a

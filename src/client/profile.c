@@ -7,7 +7,8 @@
  * Our push name: Baileys and whatsmeow set it through app state
  * (pushNameSetting) for our other devices and announce it in <presence
  * name>, which is what others see as the notify of our messages. We do the
- * latter (app-state writes are not implemented yet).
+ * latter, keeping the availability we last announced (app-state writes are
+ * not implemented yet).
  */
 #include "client/client_int.h"
 
@@ -54,6 +55,6 @@ int wa_client_set_push_name(struct wa_client *cl, const char *name)
 		cl_creds_changed(cl);
 	}
 	if (cl->state == WA_CL_CONNECTED && cl->conn)
-		rc = wa_client_send_presence(cl, true, NULL);
+		rc = wa_client_send_presence(cl, !cl->away, NULL); /* as we last said */
 	return rc;
 }
