@@ -217,6 +217,11 @@ void api_blocklist_post(struct http_req *req);  /* POST .../blocklist */
 void api_profile_about(struct http_req *req);   /* PUT .../profile/about */
 void api_chats_list(struct http_req *req);     /* api/chats.c */
 void api_contact_get(struct http_req *req);    /* api/contacts.c */
+void api_contact_picture(struct http_req *req);        /* GET .../contacts/{phone}/picture */
+void api_profile_get(struct http_req *req);            /* GET .../profile */
+void api_profile_name(struct http_req *req);           /* PUT .../profile/name */
+void api_profile_picture_put(struct http_req *req);    /* PUT .../profile/picture */
+void api_profile_picture_delete(struct http_req *req); /* DELETE .../profile/picture */
 void api_media_get(struct http_req *req);     /* api/media.c */
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);

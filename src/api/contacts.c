@@ -1,52 +1,144 @@
 /*
- * GET /api/v1/sessions/{id}/contacts/{phone}: whether a number is on
- * WhatsApp, with its JID and LID, asked by the session's client (a usync
- * contact query, client/contact.c). The request is deferred
- * (http_req_defer: its connection suspended, no HTTP thread held) until the
- * loop's answer, or API_LOOKUP_WAIT_MS (the engine's beat: 504).
+ * Contacts and our profile, asked of WhatsApp by the session's client:
+ *
+ *   GET    .../contacts/{phone}          on WhatsApp? its JID, LID and about
+ *                                        (a usync contact + lid + status query)
+ *   GET    .../contacts/{phone}/picture  its profile picture URL (404: none or hidden)
+ *   GET    .../profile                   our push name, about and picture URL
+ *   PUT    .../profile/name              our push name (202, queued)
+ *   PUT    .../profile/picture           our picture from a base64 JPEG
+ *   DELETE .../profile/picture           removes it
+ *
+ * The questions are deferred (http_req_defer: the connection suspended, no
+ * HTTP thread held) until the loop's answer, or API_LOOKUP_WAIT_MS (the
+ * engine's beat: 504). GET .../profile asks twice in a row (our own number's
+ * usync status, then our picture), each under its own deadline.
  */
 #include "api/api.h"
 #include "api/validate.h"
 #include "http/json.h"
+#include "util/codec.h"
 #include "util/err.h"
 #include "util/log.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define API_LOOKUP_WAIT_MS 8000
+#define API_PICTURE_MAX ((size_t)1 << 20) /* JPEG bytes we take (wa_client's cap) */
+#define API_PUSH_NAME_MAX 25              /* characters, as WhatsApp's apps allow */
 
-/* A JID, or null for none. */
-static json_t *jid_or_null(const char *jid)
+/* A JID (or any text), or null for none. */
+static json_t *str_or_null(const char *s)
 {
-	return jid && *jid ? json_string(jid) : json_null();
+	return s && *s ? json_string(s) : json_null();
 }
 
-/* A lookup on its way: the deferred request and the number asked. */
+enum ask_what { ASK_CONTACT, ASK_PICTURE, ASK_PROFILE_ABOUT, ASK_PROFILE_PICTURE, ASK_SET, ASK_REMOVE };
+
+/* A question on its way: the deferred request and what it is about. */
 struct lookup_req {
 	struct http_defer *d;
+	struct api_ctx *ctx;
+	enum ask_what what;
 	char phone[API_PHONE_MAX + 1];
 	char session[STORE_ID_LEN];
+	char jid[72];
+	int preview;
+	char *name;           /* ASK_PROFILE_*: our push name, or NULL */
+	json_t *about;        /* ASK_PROFILE_PICTURE: what the first step found */
 };
 
-/* Answers req for the lookup's outcome. */
-static void reply_lookup(struct http_req *req, const struct lookup_req *lr, int rc,
-			 const struct svc_contact *c)
+static void lookup_req_free(struct lookup_req *lr)
+{
+	if (!lr)
+		return;
+	free(lr->name);
+	json_decref(lr->about);
+	free(lr);
+}
+
+/* The answer to a successful question. */
+static void reply_ok(struct http_req *req, struct lookup_req *lr, int rc,
+		     const struct svc_contact *c)
 {
 	char plus[API_PHONE_MAX + 2];
 
+	snprintf(plus, sizeof(plus), "+%s", lr->phone);
+	switch (lr->what) {
+	case ASK_CONTACT:
+		http_reply_json(req, 200,
+				json_pack("{s:s, s:b, s:o, s:o, s:o}", "phone", plus, "onWhatsApp",
+					  c->registered, "jid",
+					  str_or_null(c->registered ? c->jid : NULL), "lid",
+					  str_or_null(c->registered ? c->lid : NULL), "about",
+					  str_or_null(c->has_about ? c->about : NULL)));
+		break;
+	case ASK_PICTURE:
+		http_reply_json(req, 200,
+				json_pack("{s:s, s:s, s:o, s:s}", "phone", plus, "url", c->picture_url,
+					  "id", str_or_null(c->picture_id), "type",
+					  lr->preview ? "preview" : "image"));
+		break;
+	case ASK_PROFILE_PICTURE:
+		http_reply_json(req, 200,
+				json_pack("{s:s, s:o, s:O, s:o, s:o}", "phone", plus, "name",
+					  str_or_null(lr->name), "about", lr->about, "pictureUrl",
+					  str_or_null(rc ? NULL : c->picture_url), "pictureId",
+					  str_or_null(rc ? NULL : c->picture_id)));
+		break;
+	case ASK_SET:
+		http_reply_json(req, 200, json_pack("{s:o}", "pictureId", str_or_null(c->picture_id)));
+		break;
+	case ASK_REMOVE:
+		http_reply_json(req, 200, json_pack("{s:n}", "pictureId"));
+		break;
+	case ASK_PROFILE_ABOUT:
+		break; /* never answered here: a second question follows */
+	}
+}
+
+/* Answers req for the question's outcome. */
+static void reply_lookup(struct http_req *req, struct lookup_req *lr, int rc,
+			 const struct svc_contact *c)
+{
 	switch (rc) {
 	case Y_OK:
-		snprintf(plus, sizeof(plus), "+%s", lr->phone);
-		http_reply_json(req, 200,
-				json_pack("{s:s, s:b, s:o, s:o}", "phone", plus, "onWhatsApp",
-					  c->registered, "jid", jid_or_null(c->registered ? c->jid : NULL),
-					  "lid", jid_or_null(c->registered ? c->lid : NULL)));
+		reply_ok(req, lr, rc, c);
 		break;
 	case Y_ENOTFOUND:
-		api_reply_store_error(req, rc);
+		if (lr->what == ASK_PROFILE_PICTURE) /* no picture of ours: null */
+			reply_ok(req, lr, rc, NULL);
+		else if (lr->what == ASK_PICTURE)
+			http_reply_error(req, 404, "PICTURE_NOT_FOUND",
+					 "no profile picture, or it is hidden from this session",
+					 NULL);
+		else
+			api_reply_store_error(req, rc);
 		break;
+	case Y_EINVAL:
+		if (lr->what == ASK_SET) {
+			http_reply_error(req, 422, "PICTURE_REFUSED", "WhatsApp refused the picture",
+					 NULL);
+			break;
+		}
+		/* else an answer we cannot read */
+		/* fall through */
+	default: {
+		/* on the loop (inside the client's callback) the session is the
+		 * thread's already; on an HTTP thread it is set here, so the line
+		 * names it once either way */
+		const char *prev = ylog_swap_session(lr->session);
+
+		LOG_ERROR("contact query failed", "{s:s, s:i}", "error", y_strerror(rc), "what",
+			  (int)lr->what);
+		ylog_set_session(prev);
+		http_reply_error(req, 502, "UPSTREAM_ERROR", "WhatsApp's answer was not usable",
+				 NULL);
+		break;
+	}
 	case Y_ESTATE:
 	case Y_ECLOSED:
 		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
@@ -55,7 +147,7 @@ static void reply_lookup(struct http_req *req, const struct lookup_req *lr, int 
 	case Y_EBUSY:
 		http_req_set_retry_after(req, 1);
 		http_reply_error(req, 429, "RATE_LIMIT_EXCEEDED",
-				 "too many lookups wait for WhatsApp in this session", NULL);
+				 "too many questions wait for WhatsApp in this session", NULL);
 		break;
 	case Y_EUNSUPPORTED:
 		http_reply_error(req, 503, "ENGINE_UNAVAILABLE", "the WhatsApp engine is not running",
@@ -65,68 +157,276 @@ static void reply_lookup(struct http_req *req, const struct lookup_req *lr, int 
 		http_reply_error(req, 504, "UPSTREAM_TIMEOUT", "WhatsApp did not answer in time",
 				 NULL);
 		break;
-	default: {
-		/* on the loop (inside the client's callback) the session is the
-		 * thread's already; on an HTTP thread it is set here, so the line
-		 * names it once either way */
-		const char *prev = ylog_swap_session(lr->session);
-
-		LOG_ERROR("contact lookup failed", "{s:s}", "error", y_strerror(rc));
-		ylog_set_session(prev);
-		http_reply_error(req, 502, "UPSTREAM_ERROR", "WhatsApp's answer was not usable",
-				 NULL);
-		break;
-	}
 	}
 }
 
-/* The lookup's outcome (on the engine's loop, or on the HTTP thread when it
+static void lookup_done(void *arg, int err, const struct svc_contact *c);
+
+/* Hands lr's question (q) to the engine; on a refusal answers at once. */
+static void ask(struct lookup_req *lr, const struct svc_query *q)
+{
+	int rc = svc_query(lr->ctx->svc, lr->session, q, API_LOOKUP_WAIT_MS, lookup_done, lr);
+
+	if (rc)
+		lookup_done(lr, rc, NULL);
+}
+
+/* GET .../profile's second step: our picture, after our about. */
+static int profile_next(struct lookup_req *lr, int err, const struct svc_contact *c)
+{
+	struct svc_query q = { .kind = SVC_Q_PICTURE, .jid = lr->jid };
+
+	if (err)
+		return err;
+	lr->about = str_or_null(c->has_about ? c->about : NULL);
+	if (!lr->about)
+		return Y_ENOMEM;
+	lr->what = ASK_PROFILE_PICTURE;
+	ask(lr, &q);
+	return Y_OK;
+}
+
+/* The question's outcome (on the engine's loop, or on the HTTP thread when it
  * could not be queued): answers the deferred request, if it is still there. */
 static void lookup_done(void *arg, int err, const struct svc_contact *c)
 {
 	struct lookup_req *lr = arg;
-	struct http_req *req = http_defer_begin(lr->d);
+	struct http_req *req;
 
+	if (lr->what == ASK_PROFILE_ABOUT && !(err = profile_next(lr, err, c)))
+		return; /* lr lives on with the next question */
+	req = http_defer_begin(lr->d);
 	if (req)
 		reply_lookup(req, lr, err, c);
 	http_defer_finish(lr->d);
-	free(lr);
+	lookup_req_free(lr);
+}
+
+/* A new question for req's session (param 0), deferred; NULL when answered
+ * (an unknown session, no memory). */
+static struct lookup_req *begin(struct http_req *req, enum ask_what what)
+{
+	struct lookup_req *lr;
+
+	if (!(lr = calloc(1, sizeof(*lr)))) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return NULL;
+	}
+	if (!api_session_use_param(req, lr->session)) {
+		free(lr);
+		return NULL;
+	}
+	lr->ctx = http_req_app(req);
+	lr->what = what;
+	return lr;
+}
+
+/* Defers req and asks q: the loop may answer at once, so deferred first. */
+static void defer_and_ask(struct http_req *req, struct lookup_req *lr, const struct svc_query *q)
+{
+	if (!(lr->d = http_req_defer(req))) {
+		lookup_req_free(lr);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return;
+	}
+	ask(lr, q);
+}
+
+/* Reads the {phone} parameter (index 1) into lr; answers 400 when bad. */
+static int phone_param(struct http_req *req, struct lookup_req *lr)
+{
+	char raw[24];
+	size_t len;
+	const char *p = http_req_param(req, 1, &len);
+
+	if (p && len < sizeof(raw)) {
+		memcpy(raw, p, len);
+		raw[len] = 0;
+		if (api_phone_parse(raw, lr->phone))
+			return 1;
+	}
+	http_reply_error(req, 400, "INVALID_PHONE_NUMBER",
+			 "phone must be an international number (optional +, 7 to 15 digits)",
+			 http_json_field_error("phone", "not an E.164 number"));
+	return 0;
+}
+
+/* begin(), then the {phone} parameter (index 1) read into it; NULL when
+ * answered (a bad number: 400). */
+static struct lookup_req *begin_phone(struct http_req *req, enum ask_what what)
+{
+	struct lookup_req *lr = begin(req, what);
+
+	if (lr && !phone_param(req, lr)) {
+		lookup_req_free(lr);
+		return NULL;
+	}
+	return lr;
 }
 
 void api_contact_get(struct http_req *req)
 {
+	struct lookup_req *lr = begin_phone(req, ASK_CONTACT);
+	struct svc_query q = { .kind = SVC_Q_CONTACT };
+
+	if (!lr)
+		return;
+	q.phone = lr->phone;
+	defer_and_ask(req, lr, &q);
+}
+
+/* GET .../contacts/{phone}/picture[?type=image|preview] (preview is the
+ * default, as the apps show it in lists). */
+void api_contact_picture(struct http_req *req)
+{
+	struct lookup_req *lr = begin_phone(req, ASK_PICTURE);
+	struct svc_query q = { .kind = SVC_Q_PICTURE };
+	const char *type = http_req_query(req, "type", NULL);
+
+	if (!lr)
+		return;
+	if (type && strcmp(type, "image") && strcmp(type, "preview")) {
+		lookup_req_free(lr);
+		api_reply_invalid(req, http_json_field_error("type", "image or preview"));
+		return;
+	}
+	snprintf(lr->jid, sizeof(lr->jid), "%s@s.whatsapp.net", lr->phone);
+	lr->preview = !type || !strcmp(type, "preview");
+	q.jid = lr->jid;
+	q.preview = lr->preview;
+	defer_and_ask(req, lr, &q);
+}
+
+/* Fills lr->phone and lr->name from the session; answers when it cannot
+ * (unknown: 404, not linked: 503). */
+static int own_account(struct http_req *req, struct lookup_req *lr)
+{
+	struct store_session ss;
+	int rc = svc_session_get(lr->ctx->svc, lr->session, &ss);
+
+	if (rc) {
+		api_reply_store_error(req, rc);
+		return 0;
+	}
+	if (ss.phone && strlen(ss.phone) <= API_PHONE_MAX)
+		snprintf(lr->phone, sizeof(lr->phone), "%s", ss.phone);
+	lr->name = ss.push_name ? strdup(ss.push_name) : NULL;
+	rc = ss.status == STORE_SESSION_CONNECTED && lr->phone[0];
+	store_session_release(&ss);
+	if (!rc)
+		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
+				 "the session is not connected to WhatsApp", NULL);
+	return rc;
+}
+
+void api_profile_get(struct http_req *req)
+{
+	struct lookup_req *lr = begin(req, ASK_PROFILE_ABOUT);
+	struct svc_query q = { .kind = SVC_Q_CONTACT };
+
+	if (!lr)
+		return;
+	if (!own_account(req, lr)) {
+		lookup_req_free(lr);
+		return;
+	}
+	snprintf(lr->jid, sizeof(lr->jid), "%s@s.whatsapp.net", lr->phone);
+	q.phone = lr->phone;
+	defer_and_ask(req, lr, &q);
+}
+
+/* PUT .../profile/name {"name"}: 1 to 25 characters, announced at once. */
+void api_profile_name(struct http_req *req)
+{
+	static const char *const keys[] = { "name", NULL };
 	struct api_ctx *ctx = http_req_app(req);
-	struct lookup_req *lr;
-	char id[STORE_ID_LEN], phone[API_PHONE_MAX + 1], raw[24];
-	const char *p;
-	size_t len;
+	char sid[STORE_ID_LEN];
+	const char *name = NULL;
+	json_t *body, *d = NULL;
 	int rc;
 
-	if (!api_session_use_param(req, id))
+	if (!api_session_use_param(req, sid) || !(body = api_body_object(req, keys)))
 		return;
-	p = http_req_param(req, 1, &len);
-	if (!p || len >= sizeof(raw)) {
-		p = NULL;
+	if (http_json_get_string(body, "name", 1, 1, API_PUSH_NAME_MAX, &name, &d) ||
+	    strlen(name) > 60 || strspn(name, " ") == strlen(name)) {
+		api_reply_invalid(req, d ? d : http_json_field_error("name",
+								     "1 to 25 characters, not blank"));
+	} else if ((rc = svc_set_push_name(ctx->svc, sid, name)) == Y_ESTATE) {
+		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
+				 "the session is not connected to WhatsApp", NULL);
+	} else if (rc) {
+		api_reply_store_error(req, rc);
 	} else {
-		memcpy(raw, p, len);
-		raw[len] = 0;
+		http_reply_json(req, 202, json_pack("{s:s}", "name", name));
 	}
-	if (!p || !api_phone_parse(raw, phone)) {
-		http_reply_error(req, 400, "INVALID_PHONE_NUMBER",
-				 "phone must be an international number (optional +, 7 to 15 digits)",
-				 http_json_field_error("phone", "not an E.164 number"));
-		return;
+	json_decref(body);
+}
+
+/* Whether p[0..n) is a JPEG file: SOI marker and a segment first, EOI last. */
+static int is_jpeg(const uint8_t *p, size_t n)
+{
+	return n >= 8 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff && p[n - 2] == 0xff &&
+	       p[n - 1] == 0xd9;
+}
+
+/* PUT .../profile/picture {"base64"}: a JPEG of at most 1 MiB, sent as it is
+ * (WhatsApp's apps crop it square and scale it to 640 px first; we do not). */
+void api_profile_picture_put(struct http_req *req)
+{
+	static const char *const keys[] = { "base64", NULL };
+	struct svc_query q = { .kind = SVC_Q_SET_PICTURE };
+	struct lookup_req *lr = begin(req, ASK_SET);
+	json_t *body = NULL, *d = NULL;
+	const char *b64 = NULL;
+	uint8_t *jpeg = NULL;
+	size_t n, cap, len = 0;
+
+	if (!lr || !(body = api_body_object(req, keys)))
+		goto out;
+	if (http_json_get_string(body, "base64", 1, 1, SIZE_MAX, &b64, &d)) {
+		api_reply_invalid(req, d);
+		goto out;
 	}
-	lr = calloc(1, sizeof(*lr));
-	if (!lr || !(lr->d = http_req_defer(req))) {
-		free(lr);
+	n = strlen(b64);
+	cap = n / 4 * 3 + 3;
+	if (n / 4 * 3 > API_PICTURE_MAX + 3) {
+		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the picture is larger than 1 MiB",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)API_PICTURE_MAX));
+		goto out;
+	}
+	if (!(jpeg = malloc(cap))) {
 		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
-		return;
+		goto out;
 	}
-	memcpy(lr->phone, phone, sizeof(phone));
-	memcpy(lr->session, id, sizeof(id));
-	/* deferred before it is handed on: the loop may answer at once */
-	rc = svc_contact_lookup(ctx->svc, id, phone, API_LOOKUP_WAIT_MS, lookup_done, lr);
-	if (rc)
-		lookup_done(lr, rc, NULL);
+	if (codec_b64_decode(b64, n, jpeg, cap, &len) || !len) {
+		api_reply_invalid(req, http_json_field_error(
+					       "base64", "not valid standard base64 (RFC 4648 §4)"));
+		goto out;
+	}
+	if (len > API_PICTURE_MAX) {
+		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the picture is larger than 1 MiB",
+				 json_pack("{s:I}", "maxBytes", (json_int_t)API_PICTURE_MAX));
+		goto out;
+	}
+	if (!is_jpeg(jpeg, len)) {
+		api_reply_invalid(req, http_json_field_error("base64", "not a JPEG file"));
+		goto out;
+	}
+	q.jpeg = jpeg;
+	q.len = len;
+	defer_and_ask(req, lr, &q); /* the engine copied the bytes */
+	lr = NULL;
+out:
+	lookup_req_free(lr);
+	free(jpeg);
+	json_decref(body);
+}
+
+void api_profile_picture_delete(struct http_req *req)
+{
+	struct lookup_req *lr = begin(req, ASK_REMOVE);
+	struct svc_query q = { .kind = SVC_Q_SET_PICTURE };
+
+	if (lr)
+		defer_and_ask(req, lr, &q);
 }

@@ -336,24 +336,43 @@ typedef void (*wa_client_pair_code_cb)(struct wa_client *cl, int err, const char
 int wa_client_pair_code(struct wa_client *cl, const char *phone, wa_client_pair_code_cb cb,
 			void *ud);
 
-/* Whether a number is on WhatsApp (client/contact.c): jid is the account's
- * phone-number JID as the server names it, lid its LID ("" if not given or
- * not registered). */
+/* What the server said of a contact (client/contact.c). A lookup fills
+ * registered, jid (the account's phone-number JID as the server names it),
+ * lid ("" if not given or not registered) and about (has_about: an about
+ * text that is set and not hidden); a picture query fills picture_url and
+ * picture_id; setting our picture picture_id (none when removed). */
+#define WA_CLIENT_ABOUT_MAX 1024                 /* bytes of an about text */
+#define WA_CLIENT_PICTURE_MAX ((size_t)1 << 20)  /* JPEG bytes we upload */
 struct wa_client_contact {
 	int registered;
 	char jid[64];
 	char lid[64];
+	bool has_about;
+	char about[WA_CLIENT_ABOUT_MAX + 1];
+	char picture_url[1024];
+	char picture_id[32];
 };
 typedef void (*wa_client_lookup_cb)(struct wa_client *cl, int err,
 				    const struct wa_client_contact *c, void *ud);
 /*
- * Asks the server (usync contact + lid) about phone (E.164 digits, no '+').
- * Only while connected (Y_ESTATE); at most 16 waiting per client (Y_EBUSY).
+ * Asks the server (usync contact + lid + status) about phone (E.164 digits,
+ * no '+'). Only while connected (Y_ESTATE); at most 16 questions of these
+ * three kinds waiting per client (Y_EBUSY).
  * cb is called exactly once, on a later loop iteration, with the answer,
  * Y_ETIMEOUT, Y_EINVAL (a malformed answer) or Y_ECLOSED (the connection
  * ended first; also from inside wa_client_free). Loop thread.
  */
 int wa_client_lookup(struct wa_client *cl, const char *phone, wa_client_lookup_cb cb, void *ud);
+/* The profile picture URL of user jid (no device), the full image or its
+ * preview: as wa_client_lookup, and Y_ENOTFOUND when it has none or hides
+ * it from us. */
+int wa_client_picture(struct wa_client *cl, const char *jid, bool preview,
+		      wa_client_lookup_cb cb, void *ud);
+/* Sets our profile picture to jpeg[0..len) (copied; at most
+ * WA_CLIENT_PICTURE_MAX, the caller checked it is a JPEG), or removes it
+ * (len 0): as wa_client_lookup, Y_EINVAL when the server refused it. */
+int wa_client_set_picture(struct wa_client *cl, const uint8_t *jpeg, size_t len,
+			  wa_client_lookup_cb cb, void *ud);
 
 /*
  * Messaging. The owner keeps the durable queue; the client sends what it is
@@ -404,6 +423,12 @@ int wa_client_import_tctokens(struct wa_client *cl, const struct wa_tctoken *v, 
 /* The entry kept for user JID jid, or NULL (borrowed until the next call
  * into the client). */
 const struct wa_tctoken *wa_client_tctoken(struct wa_client *cl, const char *jid);
+/* Our push name (profile.c): kept in the credentials (on_creds) and, when
+ * connected, announced at once (<presence name> with the availability we
+ * last announced, "available" if none, which
+ * WhatsApp relays as the notify of our messages). Y_EINVAL for an empty
+ * name or one longer than the credentials hold. */
+int wa_client_set_push_name(struct wa_client *cl, const char *name);
 /* Messages queued or waiting for the server's ack. */
 size_t wa_client_sends_pending(const struct wa_client *cl);
 

@@ -149,6 +149,7 @@ struct wa_client {
 	struct cl_devreq *devreq;          /* the usync in flight (usync.c) */
 	struct cl_lookup *lookups;         /* contact lookups waiting (contact.c) */
 	size_t nlookups;
+	bool away;                         /* our last own presence was unavailable (presence.c) */
 	bool media_conn_asked;              /* a media_conn iq in flight (mediaconn.c) */
 	/* ring of received ids, CL_SEEN_MAX; done once the message's receipt
 	 * and ack may go (stored, or not to be stored): a redelivery of a
@@ -276,6 +277,12 @@ void cl_lid_learnt(struct wa_client *cl, const char *lid_jid, const char *pn_jid
 /* contact.c: ends the lookups asked on a connection that is gone (cl->conn
  * is another, or NULL) with Y_ECLOSED: their waiters were dropped with it */
 void cl_lookups_drop(struct wa_client *cl);
+/* contact.c: the kinds of question, and the reader of an answer n
+ * (borrowed; NULL reads as malformed) into r: 0, Y_ENOTFOUND (no picture,
+ * hidden) or Y_EINVAL. Exposed for tests/fuzz/fuzz_client_node.c. */
+enum cl_lookup_kind { LK_CONTACT, LK_PICTURE, LK_SET_PICTURE };
+int cl_contact_read_answer(enum cl_lookup_kind kind, const struct wa_node *n,
+			   struct wa_client_contact *r);
 
 /* send.c */
 int cl_send_ack(struct wa_client *cl, const struct wa_node *n);

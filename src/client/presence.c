@@ -44,6 +44,7 @@ int wa_client_send_presence(struct wa_client *cl, bool available, const char *as
 	name[k] = 0;
 	if (!k)
 		return Y_EINVAL;
+	cl->away = !available;
 	n = wa_node_new("presence");
 	if (n && cl_attrs(n, "type", available ? "available" : "unavailable", "name", name, NULL)) {
 		wa_node_free(n);

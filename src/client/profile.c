@@ -3,6 +3,12 @@
  * xmlns="status"><status>UTF-8</status></iq> as Baileys sends it (whatsmeow
  * moved to a w:mex mutation in 2026-08; the old iq is what the simulator
  * serves). The answer is only logged.
+ *
+ * Our push name: Baileys and whatsmeow set it through app state
+ * (pushNameSetting) for our other devices and announce it in <presence
+ * name>, which is what others see as the notify of our messages. We do the
+ * latter, keeping the availability we last announced (app-state writes are
+ * not implemented yet).
  */
 #include "client/client_int.h"
 
@@ -35,4 +41,20 @@ int wa_client_set_about(struct wa_client *cl, const char *text)
 		iq = NULL;
 	}
 	return cl_iq_send(cl, iq, on_about);
+}
+
+int wa_client_set_push_name(struct wa_client *cl, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	int rc = Y_OK;
+
+	if (!n || n >= sizeof(cl->creds.push_name))
+		return Y_EINVAL;
+	if (strcmp(cl->creds.push_name, name)) {
+		memcpy(cl->creds.push_name, name, n + 1);
+		cl_creds_changed(cl);
+	}
+	if (cl->state == WA_CL_CONNECTED && cl->conn)
+		rc = wa_client_send_presence(cl, !cl->away, NULL); /* as we last said */
+	return rc;
 }

@@ -33,9 +33,9 @@
 
 /* ---- commands (any thread -> loop) ---- */
 
-/* One lookup (made by the HTTP thread, then the loop's): listed in
+/* One contact query (made by the HTTP thread, then the loop's): listed in
  * e->lookups from when the loop asks the client until the client's answer,
- * which wa_client_lookup promises exactly once; `answered` once done() ran
+ * which wa_client_lookup and its kin promise exactly once; `answered` once done() ran
  * (the answer, or the deadline the beat timer checks first). */
 struct lookup_wait {
 	struct lookup_wait *next;
@@ -45,9 +45,21 @@ struct lookup_wait {
 	bool answered;
 	svc_lookup_cb done;
 	void *arg;
-	char phone[24];
+	enum svc_query_kind kind;
+	char phone[24];            /* SVC_Q_CONTACT */
+	char jid[72];              /* SVC_Q_PICTURE */
+	bool preview;
+	uint8_t *jpeg;             /* SVC_Q_SET_PICTURE: owned */
+	size_t len;
 	char id[STORE_ID_LEN];     /* the session */
 };
+
+static void lookup_free(struct lookup_wait *lw)
+{
+	if (lw)
+		free(lw->jpeg);
+	free(lw);
+}
 
 enum cmd_kind {
 	CMD_RUN,        /* creds loaded: create the client if needed and start it */
@@ -68,6 +80,7 @@ enum cmd_kind {
 	CMD_READ,       /* send a read receipt (chat, wa_id) */
 	CMD_MEDIA_CONN, /* the uploader needs the session's media_conn */
 	CMD_ABOUT,      /* set our about text (assertion = the text) */
+	CMD_PUSH_NAME,  /* set our push name (assertion = the name) */
 	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
 	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
 	CMD_SHUTDOWN,
@@ -336,7 +349,7 @@ static void cmd_release(struct cmd *c)
 {
 	if (c->lookup) { /* never run (the engine stopped): answered all the same */
 		c->lookup->done(c->lookup->arg, Y_ECLOSED, NULL);
-		free(c->lookup);
+		lookup_free(c->lookup);
 	}
 	omsg_free_list(c->msgs);
 	free(c->tcs);
@@ -1397,16 +1410,20 @@ static void on_lookup(struct wa_client *cl, int err, const struct wa_client_cont
 		out.registered = c->registered;
 		snprintf(out.jid, sizeof(out.jid), "%s", c->jid);
 		snprintf(out.lid, sizeof(out.lid), "%s", c->lid);
+		out.has_about = c->has_about;
+		snprintf(out.about, sizeof(out.about), "%s", c->about);
+		snprintf(out.picture_url, sizeof(out.picture_url), "%s", c->picture_url);
+		snprintf(out.picture_id, sizeof(out.picture_id), "%s", c->picture_id);
 	}
 	lookup_answer(lw, err, c ? &out : NULL);
-	if (c && c->registered && c->lid[0])
+	if (lw->kind == SVC_Q_CONTACT && c && c->registered && c->lid[0])
 		lid_learnt(lw->e, lw->id, c->lid, c->jid);
 	for (struct lookup_wait **pp = &lw->e->lookups; *pp; pp = &(*pp)->next)
 		if (*pp == lw) {
 			*pp = lw->next;
 			break;
 		}
-	free(lw);
+	lookup_free(lw);
 }
 
 /* The beat: lookups past their deadline are answered Y_ETIMEOUT (the
@@ -1434,13 +1451,46 @@ static void run_lookup(struct engine *e, struct esess *x, struct cmd *c)
 	if (x && !x->forgotten) {
 		lw->next = e->lookups;
 		e->lookups = lw;
-		rc = wa_client_lookup(x->cl, lw->phone, on_lookup, lw);
+		switch (lw->kind) {
+		case SVC_Q_CONTACT:
+			rc = wa_client_lookup(x->cl, lw->phone, on_lookup, lw);
+			break;
+		case SVC_Q_PICTURE:
+			rc = wa_client_picture(x->cl, lw->jid, lw->preview, on_lookup, lw);
+			break;
+		case SVC_Q_SET_PICTURE:
+			rc = wa_client_set_picture(x->cl, lw->jpeg, lw->len, on_lookup, lw);
+			break;
+		default:
+			rc = Y_EINVAL;
+		}
 		if (!rc)
 			return;
 		e->lookups = lw->next;
 	}
 	lookup_answer(lw, rc, NULL);
-	free(lw);
+	lookup_free(lw);
+}
+
+/* Sets the client's push name; the session's copy follows through the
+ * worker (a status report that changes nothing else). */
+static void push_name_set(struct esess *x, const char *name)
+{
+	int rc = x && !x->forgotten ? wa_client_set_push_name(x->cl, name) : Y_ESTATE;
+	struct job *j;
+
+	if (rc) {
+		LOG_INFO("engine push name not set", "{s:s}", "error", y_strerror(rc));
+		return;
+	}
+	if (wa_client_state(x->cl) != WA_CL_CONNECTED || !(j = job_new(J_STATE, x->id)))
+		return;
+	j->status = STORE_SESSION_CONNECTED;
+	if (!(j->push_name = strdup(name))) {
+		job_free(j);
+		return;
+	}
+	post_job(x->e, j);
 }
 
 static void run_cmd(struct engine *e, struct cmd *c)
@@ -1512,6 +1562,9 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			LOG_INFO("engine about text not sent", "{s:s}", "error", y_strerror(rc));
 		break;
 	}
+	case CMD_PUSH_NAME:
+		push_name_set(x, c->assertion);
+		break;
 	case CMD_BLOCK: {
 		int rc = !x || x->forgotten ? Y_ESTATE
 			 : !c->phone[0] || !strcmp(c->phone, "get") ? wa_client_blocklist(x->cl)
@@ -2517,7 +2570,8 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 	return rc;
 }
 
-static int op_about(void *eng, const char *session_id, const char *text)
+/* A command of kind for session_id carrying text (as its assertion). */
+static int post_text_cmd(void *eng, enum cmd_kind kind, const char *session_id, const char *text)
 {
 	struct cmd *c = calloc(1, sizeof(*c));
 
@@ -2525,10 +2579,20 @@ static int op_about(void *eng, const char *session_id, const char *text)
 		free(c);
 		return Y_ENOMEM;
 	}
-	c->kind = CMD_ABOUT;
+	c->kind = kind;
 	snprintf(c->id, sizeof(c->id), "%s", session_id);
 	post_cmd(eng, c);
 	return Y_OK;
+}
+
+static int op_about(void *eng, const char *session_id, const char *text)
+{
+	return post_text_cmd(eng, CMD_ABOUT, session_id, text);
+}
+
+static int op_push_name(void *eng, const char *session_id, const char *name)
+{
+	return post_text_cmd(eng, CMD_PUSH_NAME, session_id, name);
 }
 
 static int op_block(void *eng, const char *session_id, const char *jid, const char *action)
@@ -2669,18 +2733,28 @@ static int op_pair_code(void *eng, const char *id, const char *phone,
 	return rc;
 }
 
-static int op_lookup(void *eng, const char *id, const char *phone, int timeout_ms,
-		     svc_lookup_cb done, void *arg)
+static int op_query(void *eng, const char *id, const struct svc_query *q, int timeout_ms,
+		    svc_lookup_cb done, void *arg)
 {
 	struct cmd *c = calloc(1, sizeof(*c));
 	struct lookup_wait *lw = calloc(1, sizeof(*lw));
+	const char *key = q->kind == SVC_Q_CONTACT ? q->phone : q->kind == SVC_Q_PICTURE ? q->jid : "";
+	size_t cap = q->kind == SVC_Q_CONTACT ? sizeof(lw->phone) : sizeof(lw->jid);
 
-	if (!c || !lw || strlen(phone) >= sizeof(lw->phone)) {
+	if (!c || !lw || !key || strlen(key) >= cap ||
+	    (q->kind == SVC_Q_SET_PICTURE && q->len && !(lw->jpeg = malloc(q->len)))) {
+		int rc = !c || !lw || (key && strlen(key) < cap) ? Y_ENOMEM : Y_EINVAL;
+
 		free(c);
-		free(lw);
-		return c && lw ? Y_EINVAL : Y_ENOMEM;
+		lookup_free(lw);
+		return rc;
 	}
-	memcpy(lw->phone, phone, strlen(phone) + 1);
+	lw->kind = q->kind;
+	memcpy(q->kind == SVC_Q_CONTACT ? lw->phone : lw->jid, key, strlen(key) + 1);
+	lw->preview = q->preview;
+	if (lw->jpeg)
+		memcpy(lw->jpeg, q->jpeg, q->len);
+	lw->len = lw->jpeg ? q->len : 0;
 	lw->timeout_ms = timeout_ms;
 	lw->done = done;
 	lw->arg = arg;
@@ -2738,7 +2812,8 @@ static const struct svc_engine_ops engine_ops = {
 	.forget = op_forget,
 	.passkey = op_passkey,
 	.pair_code = op_pair_code,
-	.lookup = op_lookup,
+	.query = op_query,
+	.push_name = op_push_name,
 };
 
 /* ---- lifecycle ---- */

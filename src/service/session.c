@@ -698,14 +698,22 @@ int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
 	return s->ops->pair_code(s->eng, id, phone, code, timeout_ms);
 }
 
-int svc_contact_lookup(struct svc *s, const char *id, const char *phone, int timeout_ms,
-		       svc_lookup_cb done, void *arg)
+int svc_query(struct svc *s, const char *id, const struct svc_query *q, int timeout_ms,
+	      svc_lookup_cb done, void *arg)
 {
 	if (!svc_session_exists(s, id))
 		return Y_ENOTFOUND;
-	if (!s->ops || !s->ops->lookup)
+	if (!s->ops || !s->ops->query)
 		return Y_EUNSUPPORTED;
-	return s->ops->lookup(s->eng, id, phone, timeout_ms, done, arg);
+	return s->ops->query(s->eng, id, q, timeout_ms, done, arg);
+}
+
+int svc_contact_lookup(struct svc *s, const char *id, const char *phone, int timeout_ms,
+		       svc_lookup_cb done, void *arg)
+{
+	struct svc_query q = { .kind = SVC_Q_CONTACT, .phone = phone };
+
+	return svc_query(s, id, &q, timeout_ms, done, arg);
 }
 
 void svc_session_touch(struct svc *s, const char *id, int start_if_idle, int64_t now_ms)
@@ -847,6 +855,13 @@ int svc_set_about(struct svc *s, const char *session_id, const char *text)
 	int rc = connected_or(s, session_id);
 
 	return rc ? rc : s->ops->about ? s->ops->about(s->eng, session_id, text) : Y_ESTATE;
+}
+
+int svc_set_push_name(struct svc *s, const char *session_id, const char *name)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->push_name ? s->ops->push_name(s->eng, session_id, name) : Y_ESTATE;
 }
 
 int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,

@@ -31,11 +31,27 @@ struct svc;
 
 #define SVC_PAIR_CODE_LEN 16 /* "ABCD-EFGH" and room */
 
-/* What a contact lookup found (svc_contact_lookup). */
+/* What a contact query found (svc_query): a lookup fills registered, jid,
+ * lid and about; a picture query picture_url and picture_id; setting our
+ * picture picture_id ("" when removed). */
 struct svc_contact {
 	int registered;
 	char jid[64];              /* the phone-number JID */
 	char lid[64];              /* its LID JID, or "" */
+	int has_about;             /* about is set (and not hidden from us) */
+	char about[1025];
+	char picture_url[1024];
+	char picture_id[32];
+};
+enum svc_query_kind { SVC_Q_CONTACT, SVC_Q_PICTURE, SVC_Q_SET_PICTURE };
+/* A question for WhatsApp about a contact or our profile (borrowed). */
+struct svc_query {
+	enum svc_query_kind kind;
+	const char *phone;         /* SVC_Q_CONTACT: E.164 digits */
+	const char *jid;           /* SVC_Q_PICTURE: the user's JID */
+	int preview;               /* SVC_Q_PICTURE: the small image */
+	const uint8_t *jpeg;       /* SVC_Q_SET_PICTURE: copied; len 0 removes */
+	size_t len;
 };
 /* c is NULL unless err is Y_OK. */
 typedef void (*svc_lookup_cb)(void *arg, int err, const struct svc_contact *c);
@@ -130,16 +146,20 @@ struct svc_engine_ops {
 	int (*pair_code)(void *eng, const char *session_id, const char *phone,
 			 char code[SVC_PAIR_CODE_LEN], int timeout_ms);
 	/*
-	 * Queues a usync contact lookup of phone (E.164 digits) by the
-	 * session's client (GET .../contacts/{phone}) and returns; done(arg,
-	 * err, contact) runs once on the loop thread: Y_OK with the contact,
-	 * Y_ESTATE (not connected), Y_EBUSY (too many lookups waiting),
-	 * Y_ECLOSED (the connection or the engine ended first), Y_ETIMEOUT
-	 * (no answer in timeout_ms, to about a second), Y_EINVAL (an answer
-	 * we cannot read). On an error return done is never called.
+	 * Queues query q (copied) for the session's client: a usync contact
+	 * lookup (GET .../contacts/{phone}), a profile picture URL, or setting
+	 * our picture; and returns. done(arg, err, contact) runs once on the
+	 * loop thread: Y_OK with the answer, Y_ENOTFOUND (no picture, or
+	 * hidden), Y_ESTATE (not connected), Y_EBUSY (too many questions
+	 * waiting), Y_ECLOSED (the connection or the engine ended first),
+	 * Y_ETIMEOUT (no answer in timeout_ms, to about a second), Y_EINVAL
+	 * (an answer we cannot read, or a refusal). On an error return done
+	 * is never called.
 	 */
-	int (*lookup)(void *eng, const char *session_id, const char *phone, int timeout_ms,
-		      svc_lookup_cb done, void *arg);
+	int (*query)(void *eng, const char *session_id, const struct svc_query *q, int timeout_ms,
+		     svc_lookup_cb done, void *arg);
+	/* Sets our push name (queued; kept in the credentials and announced). */
+	int (*push_name)(void *eng, const char *session_id, const char *name);
 };
 
 /* Creates the service and loads every stored session into the registry. */
@@ -212,6 +232,9 @@ int svc_session_pair_code(struct svc *s, const char *id, const char *phone,
  * not wait. */
 int svc_contact_lookup(struct svc *s, const char *id, const char *phone, int timeout_ms,
 		       svc_lookup_cb done, void *arg);
+/* The engine's query (see svc_engine_ops), the same way. */
+int svc_query(struct svc *s, const char *id, const struct svc_query *q, int timeout_ms,
+	      svc_lookup_cb done, void *arg);
 /*
  * A use of session `id` (an API call about it) at now_ms. With start_if_idle,
  * a session the engine disconnected for idleness (disconnected, reason
@@ -258,6 +281,9 @@ int svc_presence(struct svc *s, const char *session_id, int what, const char *ji
 int svc_block(struct svc *s, const char *session_id, const char *jid, const char *action);
 /* The engine's about (Y_ENOTFOUND, Y_ESTATE when not connected). */
 int svc_set_about(struct svc *s, const char *session_id, const char *text);
+/* The engine's push name (Y_ENOTFOUND, Y_ESTATE when not connected); the
+ * session's push_name follows once the loop took it. */
+int svc_set_push_name(struct svc *s, const char *session_id, const char *name);
 /* Marks a chat read up to message `upto_id` (our id; NULL: everything):
  * every inbound message of the chat still `received` at or before it gets
  * one read receipt and status read. *n gets how many. Y_ENOTFOUND (session,

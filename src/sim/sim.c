@@ -181,6 +181,8 @@ void sim_accounts_free(struct sim *s)
 		struct sim_account *a = s->accounts;
 
 		s->accounts = a->next;
+		if (a->pic_path[0]) /* its picture goes with it */
+			sim_media_drop(s, a->pic_path);
 		account_free(a);
 	}
 }

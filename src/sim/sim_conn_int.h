@@ -110,6 +110,10 @@ int sim_pair_sign(struct sim_conn *c, const struct wa_node *iq);
 
 /* ---- sim_iq.c ---- */
 
+/* <iq xmlns="w:profile:picture"> (sim_profile.c): get a user's picture
+ * URL, set or remove our own (then every other device hears of it). */
+int sim_profile_picture_iq(struct sim_conn *c, const struct wa_node *iq);
+
 /* One received <iq> (borrowed), through the xmlns table. */
 int sim_iq(struct sim_conn *c, const struct wa_node *n);
 

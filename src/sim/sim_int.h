@@ -91,6 +91,8 @@ struct sim_device {
 #define SIM_BLOCKED_MAX 64
 #define SIM_ABOUT_MAX 1024 /* bytes */
 #define SIM_TCTOKENS_MAX 4096 /* contacts an account issued privacy tokens to */
+#define SIM_PICTURE_MAX ((size_t)2 << 20) /* a profile picture's JPEG bytes */
+#define SIM_NAME_MAX 100 /* a push name's bytes */
 
 struct sim_account {
 	struct sim_account *next;
@@ -114,6 +116,15 @@ struct sim_account {
 	/* its "about" text (<iq xmlns="status">), served by usync <status/> */
 	char about[SIM_ABOUT_MAX + 1];
 	uint64_t about_t;              /* when it was set, 0: never */
+	/* its profile picture (sim_profile.c): a blob of the media host, or none */
+	char pic_path[64];             /* direct path, "" for none */
+	uint64_t pic_id;               /* its id, new on every change */
+	/* its push name, as its devices last announced it (<presence name>) */
+	char name[SIM_NAME_MAX + 1];
+	/* privacy (<iq xmlns="privacy"> set): category "profile" / "status"
+	 * "none" hides its picture / about from every other account (there
+	 * are no address books here: any other value shows them to all) */
+	bool pic_hidden, about_hidden;
 	/* a migrated account (POST /sim/accounts/{phone}/lid-first): messages and
 	 * receipts reach its devices with the other party named by LID
 	 * (from=LID:dev@lid, sender_pn), whatever namespace the stanza used */
@@ -329,6 +340,13 @@ int sim_state_read_file(struct sim *s, const char *path, bool *found);
 /* Frees the blobs and the CA, removes the temp files (the listener goes
  * with the loop). */
 void sim_media_free(struct sim *s);
+/* Keeps a copy of p[0..n) as a blob of the media host at a new direct path
+ * under dir ("/v/t62.7119-24") ending in ext (".enc"), written to path.
+ * Y_ETOOBIG past the store's total, Y_ENOMEM. */
+int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, const char *ext,
+		  char path[64]);
+/* Drops the blob at direct path `path` (no-op if none). */
+void sim_media_drop(struct sim *s, const char *path);
 
 /* ---- control API (sim_api.c) ---- */
 

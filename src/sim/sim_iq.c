@@ -327,12 +327,18 @@ static int iq_usync(struct sim_conn *c, const struct wa_node *iq)
 		if (want_contact && (!(k = wa_node_add_child(u, "contact")) ||
 				     sim_attrs(k, "type", a ? "in" : "out", NULL)))
 			goto nomem;
-		/* the about text, as bytes even when empty (Baileys reads the content) */
+		/* the about text, as bytes even when empty (Baileys reads the content);
+		 * hidden from others: <status code="401"/> */
 		snprintf(buf, sizeof(buf), "%llu", a ? (unsigned long long)a->about_t : 0ULL);
-		if (want_status && (!(k = wa_node_add_child(u, "status")) ||
-				    sim_attrs(k, "t", buf, NULL) ||
-				    wa_node_set_bytes(k, a ? a->about : "", a ? strlen(a->about) : 0)))
+		if (want_status && a && a->about_hidden && a != c->acct) {
+			if (!(k = wa_node_add_child(u, "status")) || sim_attrs(k, "code", "401", NULL))
+				goto nomem;
+		} else if (want_status && (!(k = wa_node_add_child(u, "status")) ||
+					   sim_attrs(k, "t", buf, NULL) ||
+					   wa_node_set_bytes(k, a ? a->about : "",
+							     a ? strlen(a->about) : 0))) {
 			goto nomem;
+		}
 	}
 	return sim_conn_send(c, r);
 nomem:
@@ -373,19 +379,43 @@ static int iq_privacy(struct sim_conn *c, const struct wa_node *iq)
 		{ "calladd", "all" },
 	};
 	struct wa_node *r = sim_conn_iq_result(iq), *p, *k;
+	const struct wa_node *q = wa_node_child(iq, "privacy");
+	struct sim_account *a = c->acct;
 
 	if (wa_node_child(iq, "tokens")) {
 		wa_node_free(r);
 		return sim_tctoken_iq(c, iq, wa_node_child(iq, "tokens"));
 	}
-	if (!wa_node_child(iq, "privacy"))
+	if (!q)
 		return sim_conn_send(c, r); /* other sets */
+	if (!strcmp(wa_node_attr(iq, "type"), "set")) {
+		/* <privacy><category name value/></privacy>: only who sees the
+		 * picture and the about text is kept (sim_profile.c, usync) */
+		for (uint32_t i = 0; a && q->content == WA_CONTENT_LIST && i < q->nkids; i++) {
+			const char *name = wa_node_attr(q->kids[i], "name");
+			const char *value = wa_node_attr(q->kids[i], "value");
+
+			if (!wa_node_is(q->kids[i], "category") || !name || !value)
+				continue;
+			if (!strcmp(name, "profile"))
+				a->pic_hidden = !strcmp(value, "none");
+			else if (!strcmp(name, "status"))
+				a->about_hidden = !strcmp(value, "none");
+		}
+		return sim_conn_send(c, r);
+	}
 	if (!r || !(p = wa_node_add_child(r, "privacy")))
 		goto nomem;
-	for (size_t i = 0; i < sizeof(cats) / sizeof(cats[0]); i++)
+	for (size_t i = 0; i < sizeof(cats) / sizeof(cats[0]); i++) {
+		const char *v = cats[i][1];
+
+		if (a && ((!strcmp(cats[i][0], "profile") && a->pic_hidden) ||
+			  (!strcmp(cats[i][0], "status") && a->about_hidden)))
+			v = "none";
 		if (!(k = wa_node_add_child(p, "category")) ||
-		    sim_attrs(k, "name", cats[i][0], "value", cats[i][1], NULL))
+		    sim_attrs(k, "name", cats[i][0], "value", v, NULL))
 			goto nomem;
+	}
 	return sim_conn_send(c, r);
 nomem:
 	wa_node_free(r);
@@ -525,6 +555,7 @@ static const struct {
 	{ "privacy", iq_privacy },
 	{ "blocklist", iq_blocklist },
 	{ "status", iq_status },
+	{ "w:profile:picture", sim_profile_picture_iq },
 	{ "w", iq_props },
 };
 

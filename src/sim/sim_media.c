@@ -284,6 +284,47 @@ static bool query_has(const char *q, const char *param)
 	return false;
 }
 
+int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, const char *ext,
+		  char path[64])
+{
+	struct sim_blob *b;
+	uint8_t r[8];
+	char hex[17];
+
+	if (s->media_bytes + n > SIM_MEDIA_TOTAL_MAX)
+		return Y_ETOOBIG;
+	if (strlen(dir) + strlen(ext) + 18 > sizeof(b->path))
+		return Y_EINVAL;
+	b = malloc(sizeof(*b) + n);
+	if (!b || wa_crypto_random(r, sizeof(r))) {
+		free(b);
+		return Y_ENOMEM;
+	}
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	snprintf(b->path, sizeof(b->path), "%s/%s%s", dir, hex, ext);
+	b->len = n;
+	memcpy(b->data, p, n);
+	b->next = s->blobs;
+	s->blobs = b;
+	s->media_bytes += n;
+	memcpy(path, b->path, strlen(b->path) + 1);
+	return Y_OK;
+}
+
+void sim_media_drop(struct sim *s, const char *path)
+{
+	for (struct sim_blob **pp = &s->blobs; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->path, path)) {
+			struct sim_blob *b = *pp;
+
+			*pp = b->next;
+			s->media_bytes -= b->len;
+			free(b);
+			return;
+		}
+}
+
 int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
 		   size_t len, struct ybuf *resp, const char **ctype)
 {
@@ -299,26 +340,19 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 	path[n] = 0;
 	if (!strcmp(method, "POST") && !strncmp(path, "/mms/", 5)) {
 		struct sim_blob *b;
-		uint8_t r[8];
-		char hex[17];
+		char bpath[64];
 
 		snprintf(auth, sizeof(auth), "auth=%s", s->media_auth);
 		if (!query_has(q, auth))
 			return json_error(resp, 401, "bad auth");
 		if (!body || !len)
 			return json_error(resp, 400, "empty body");
-		if (s->media_bytes + len > SIM_MEDIA_TOTAL_MAX)
+		st = sim_media_put(s, body, len, "/v/t62.7119-24", ".enc", bpath);
+		if (st == Y_ETOOBIG)
 			return json_error(resp, 507, "media store full");
-		b = malloc(sizeof(*b) + len);
-		if (!b || wa_crypto_random(r, sizeof(r))) {
-			free(b);
+		if (st)
 			return json_error(resp, 500, "out of memory");
-		}
-		for (int i = 0; i < 8; i++)
-			snprintf(hex + 2 * i, 3, "%02x", r[i]);
-		snprintf(b->path, sizeof(b->path), "/v/t62.7119-24/%s.enc", hex);
-		b->len = len;
-		memcpy(b->data, body, len);
+		b = s->blobs; /* the one just kept */
 		if (s->media_tamper && s->media_tamper_n > 0) {
 			if (s->media_tamper == 1)
 				b->data[len / 2] ^= 0x01;
@@ -328,9 +362,6 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 				s->media_tamper = 0;
 			LOG_INFO("sim media upload damaged on purpose", "{s:s}", "path", b->path);
 		}
-		b->next = s->blobs;
-		s->blobs = b;
-		s->media_bytes += len;
 		st = 200;
 		ybuf_printf(resp,
 			    "{\"url\":\"https://%s%s?ccb=11-4&oh=sim&oe=0\","
@@ -346,7 +377,10 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 	if (!strcmp(method, "GET")) {
 		for (struct sim_blob *b = s->blobs; b; b = b->next)
 			if (!strcmp(b->path, path)) {
-				*ctype = "application/octet-stream";
+				size_t pl = strlen(b->path);
+
+				*ctype = pl > 4 && !strcmp(b->path + pl - 4, ".jpg") ? "image/jpeg"
+										 : "application/octet-stream";
 				if (ybuf_append(resp, b->data, b->len))
 					return json_error(resp, 500, "out of memory");
 				return 200;

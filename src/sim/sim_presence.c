@@ -1,7 +1,8 @@
 /*
  * Presence and chat states as WhatsApp relays them (protocol-map.md §17.6,
  * §17.9): an account is available or not as its devices last said
- * (<presence type name>); a device that subscribes (<presence
+ * (<presence type name>), its push name as they last named it (relayed as
+ * the notify attribute of its messages); a device that subscribes (<presence
  * type="subscribe" to>) gets the contact's current <presence from [type]
  * [last]> at once and on every change while it is connected; a
  * <chatstate to> goes to the recipient's connected devices with `from` the
@@ -75,6 +76,7 @@ int sim_presence(struct sim_conn *c, const struct wa_node *n)
 {
 	const char *type = wa_node_attr(n, "type");
 	struct sim_account *a = c->acct;
+	const char *name;
 	bool avail;
 
 	if (!c->dev || !a || !type)
@@ -84,6 +86,9 @@ int sim_presence(struct sim_conn *c, const struct wa_node *n)
 	if (strcmp(type, "available") && strcmp(type, "unavailable"))
 		return Y_OK;
 	avail = !strcmp(type, "available");
+	name = wa_node_attr(n, "name");
+	if (name && *name && strlen(name) <= SIM_NAME_MAX)
+		memcpy(a->name, name, strlen(name) + 1); /* the push name relayed as notify */
 	if (avail == a->available && a->last_seen)
 		return Y_OK;
 	a->available = avail;

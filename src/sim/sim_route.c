@@ -193,7 +193,7 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 	struct wa_node *n;
 	uint32_t rdev;
 	bool rlid;
-	char from[64], alt[64], chat_alt[64], t[24], notify[48];
+	char from[64], alt[64], chat_alt[64], t[24], notify[SIM_NAME_MAX + 1];
 	const char *type = wa_node_attr(msg, "type");
 
 	ra = sim_account_by_jid(s, to_jid, &rdev, &rlid);
@@ -210,7 +210,11 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 	lid_mode = lid_mode || ra->lid_first;
 	sim_device_jid(me, c->dev->id, lid_mode, from, sizeof(from));
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)sim_now_s());
-	snprintf(notify, sizeof(notify), "Sim %s", me->phone);
+	/* the sender's push name, or a made-up one until it announced one */
+	if (me->name[0])
+		memcpy(notify, me->name, sizeof(notify));
+	else
+		snprintf(notify, sizeof(notify), "Sim %s", me->phone);
 	n = wa_node_new("message");
 	if (!n || sim_attrs(n, "from", from, "id", wa_node_attr(msg, "id"), "t", t, "type",
 			    type ? type : "text", "notify", notify, NULL))

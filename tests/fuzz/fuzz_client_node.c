@@ -4,7 +4,8 @@
  * pair-success checks and signing, <success>, login failures, stream
  * errors, notifications (the prekey upload, privacy tokens), ib, iqs from the server,
  * incoming messages (decrypt, unpad, Message unpack, receipts, retry
- * receipts), receipts and acks for what we sent),
+ * receipts), receipts and acks for what we sent), and the readers of the
+ * answers to contact questions (usync contact/status, profile pictures),
  * without a socket: the client's connection is a detached wa_conn
  * (wa/conn.h), so what the client sends is encoded and dropped.
  *
@@ -187,6 +188,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (!t || t->len != 16 || t->t != 1700000000))
 			abort();
 	}
+	/* the node as the answer to each kind of contact question */
+	for (int k = LK_CONTACT; k <= LK_SET_PICTURE; k++) {
+		struct wa_client_contact r;
+		int rc = cl_contact_read_answer((enum cl_lookup_kind)k, n, &r);
+
+		if ((rc && rc != Y_EINVAL && rc != Y_ENOTFOUND) || (!rc && (r.jid[sizeof(r.jid) - 1] ||
+		    r.about[sizeof(r.about) - 1] || r.picture_url[sizeof(r.picture_url) - 1])))
+			abort();
+		if (!rc && r.has_about && strlen(r.about) == 0)
+			abort(); /* an about is never empty */
+	}
 	/* FUZZ_SEEDS_EXPECT_OK (tests/fuzz/run.sh): the pkmsg seeds decrypt */
 	if (getenv("FUZZ_SEEDS_EXPECT_OK") && !qr && wa_node_is(n, "message") &&
 	    wa_node_attr(n, "id") && !strcmp(wa_node_attr(n, "id"), "3EB0AABBCCDDEEFF001122") &&
@@ -339,6 +351,26 @@ static void write_seeds(const char *dir)
 						 "offline", "count", "0"));
 	write_seed(dir, "ib-downgrade", 0, with_kid(node("ib", "from", "s.whatsapp.net", NULL),
 						   "downgrade_webclient", NULL, NULL));
+	/* answers to contact questions: a picture, none, a usync with status */
+	n = with_kid(node("iq", "from", "s.whatsapp.net", "type", "result", "id", "pic-1", NULL),
+		     "picture", "url", "https://pps.whatsapp.net/v/t61.24694-24/1.jpg?oe=0");
+	if (wa_node_add_attr(n->kids[0], "id", "1733230000"))
+		abort();
+	write_seed(dir, "iq-picture", 0, n);
+	n = with_kid(node("iq", "from", "s.whatsapp.net", "type", "error", "id", "pic-2", NULL),
+		     "error", "code", "404");
+	write_seed(dir, "iq-picture-none", 0, n);
+	{
+		struct wa_node *u, *st;
+
+		n = node("iq", "from", "s.whatsapp.net", "type", "result", "id", "us-1", NULL);
+		u = wa_node_add_child(wa_node_add_child(wa_node_add_child(n, "usync"), "list"), "user");
+		if (!u || wa_node_add_attr(u, "jid", "15550002222@s.whatsapp.net") ||
+		    !with_kid(u, "contact", "type", "in") || !(st = wa_node_add_child(u, "status")) ||
+		    wa_node_add_attr(st, "t", "1733230000") || wa_node_set_bytes(st, "Available", 9))
+			abort();
+		write_seed(dir, "iq-usync-status", 0, n);
+	}
 	write_seed(dir, "iq-ping", 0,
 		   with_kid(node("iq", "from", "s.whatsapp.net", "type", "get", "id", "p-1", "xmlns",
 				 "urn:xmpp:ping", NULL),

@@ -343,6 +343,45 @@ static void write_seeds(const char *dir)
 	attr(n[3], "type", "get");
 	n[4] = iq("11", "get", "blocklist");
 	seed(dir, "misc_iq", 1, n, 5);
+	/* profile: our push name in a presence, a picture set, read back by B's
+	 * number and ours, removed, a bad one (not a JPEG), one for another
+	 * user (refused), then the picture hidden by privacy */
+	{
+		static const uint8_t jpg[] = { 0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F',
+					       0, 1, 2, 3, 0xff, 0xd9 };
+
+		n[0] = wa_node_new("presence");
+		attr(n[0], "type", "available");
+		attr(n[0], "name", "Seed name");
+		n[1] = iq("13", "set", "w:profile:picture");
+		k = kid(n[1], "picture");
+		attr(k, "type", "image");
+		if (wa_node_set_bytes(k, jpg, sizeof(jpg)))
+			die("seed node");
+		n[2] = iq("14", "get", "w:profile:picture");
+		attr(n[2], "target", PHONE_A "@s.whatsapp.net");
+		k = kid(n[2], "picture");
+		attr(k, "type", "preview");
+		attr(k, "query", "url");
+		n[3] = iq("15", "get", "w:profile:picture");
+		attr(n[3], "target", PHONE_B "@s.whatsapp.net");
+		k = kid(n[3], "picture");
+		attr(k, "type", "image");
+		attr(k, "query", "url");
+		n[4] = iq("16", "set", "w:profile:picture");
+		n[5] = iq("17", "set", "w:profile:picture");
+		k = kid(n[5], "picture");
+		attr(k, "type", "image");
+		if (wa_node_set_bytes(k, jpg, 4))
+			die("seed node");
+		n[6] = iq("18", "set", "w:profile:picture");
+		attr(n[6], "target", PHONE_B "@s.whatsapp.net");
+		n[7] = iq("19", "set", "privacy");
+		k = kid(kid(n[7], "privacy"), "category");
+		attr(k, "name", "profile");
+		attr(k, "value", "none");
+		seed(dir, "profile_picture", 0, n, 8);
+	}
 	/* a registering companion asks for a pair code */
 	n[0] = iq("12", "set", "md");
 	k = kid(n[0], "link_code_companion_reg");

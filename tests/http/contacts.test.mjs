@@ -32,7 +32,7 @@ test('contacts: on WhatsApp with JID and LID, not on WhatsApp, bad input, 503, 5
     for (const form of [`%2B${B.phone}`, B.phone]) {
       const r = await get(form);
       assert.equal(r.status, 200, r.text);
-      assert.deepEqual(r.body, { phone: `+${B.phone}`, onWhatsApp: true, jid: `${B.phone}@s.whatsapp.net`, lid: `${lid}@lid` });
+      assert.deepEqual(r.body, { phone: `+${B.phone}`, onWhatsApp: true, jid: `${B.phone}@s.whatsapp.net`, lid: `${lid}@lid`, about: null });
     }
     // the LID the lookup gave is kept in the session's LID map
     const lidMap = await h.until('the LID map row', async () => {
@@ -44,7 +44,7 @@ test('contacts: on WhatsApp with JID and LID, not on WhatsApp, bad input, 503, 5
     assert.deepEqual({ ...lidMap }, { lid, pn: B.phone });
     const none = await get('+19998887776');
     assert.equal(none.status, 200, none.text);
-    assert.deepEqual(none.body, { phone: '+19998887776', onWhatsApp: false, jid: null, lid: null });
+    assert.deepEqual(none.body, { phone: '+19998887776', onWhatsApp: false, jid: null, lid: null, about: null });
     for (const bad of ['123', 'abc', '%2B0123456789', '1234567890123456', `${B.phone}@s.whatsapp.net`])
       assertError(await get(bad), 400, 'INVALID_PHONE_NUMBER');
     assertError(await req(srv, 'GET', `/api/v1/sessions/00000000-0000-4000-8000-000000000000/contacts/${B.phone}`), 404, 'SESSION_NOT_FOUND');

@@ -210,7 +210,7 @@ export function client(lib, sim, phone, name, opts = {}) {
 			poke();
 		});
 		sock.ev.on('messages.upsert', (m) => {
-			for (const msg of m.messages) c.upserts.push({ type: m.type, key: msg.key, message: msg.message, status: msg.status });
+			for (const msg of m.messages) c.upserts.push({ type: m.type, key: msg.key, message: msg.message, status: msg.status, pushName: msg.pushName });
 			poke();
 		});
 		sock.ev.on('messages.update', (u) => {
