@@ -587,8 +587,12 @@ test('in Chromium: email/password sign-in (cookie + CSRF), send, sign-out; a vie
     // peer decrypts the same bytes
     const sentPng = png(9, 4, [20, 160, 60]);
     // by the keyboard: the Attach button opens the browser's file chooser
-    await page.getByRole('button', { name: /Attach a file/ }).focus();
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    // (locator.press focuses the button and presses in one step: with a separate focus() then
+    // keyboard.press(), the chooser never opened once on a loaded CI machine; focus lost in
+    // between is the likely cause)
+    const attach = page.getByRole('button', { name: /Attach a file/ });
+    assert.equal(await attach.isEnabled(), true, 'the Attach button is enabled before the press');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), attach.press('Enter')]);
     await chooser.setFiles({ name: 'green.png', mimeType: 'image/png', buffer: sentPng });
     assert.equal(await page.getByLabel('Send as').inputValue(), 'image');
     await page.getByLabel('Caption').fill('sent from the page');
