@@ -151,8 +151,17 @@ export function client(lib, sim, phone, name, opts = {}) {
 	const poke = () => {
 		for (const w of c.waiters.slice()) w();
 	};
+	// Resolves with pred()'s first truthy value. pred is checked on each event
+	// this client records and, for predicates over state other listeners keep
+	// (a test's own sock.ev handler, a server's answers), every 100 ms too.
 	c.until = (pred, what, ms = 20000) =>
 		new Promise((resolve, reject) => {
+			const stop = () => {
+				clearTimeout(t);
+				clearInterval(tick);
+				const i = c.waiters.indexOf(check);
+				if (i >= 0) c.waiters.splice(i, 1);
+			};
 			const check = () => {
 				let v;
 				try {
@@ -161,13 +170,13 @@ export function client(lib, sim, phone, name, opts = {}) {
 					v = undefined;
 				}
 				if (v) {
-					clearTimeout(t);
-					c.waiters.splice(c.waiters.indexOf(check), 1);
+					stop();
 					resolve(v);
 				}
 			};
+			const tick = setInterval(check, 100);
 			const t = setTimeout(() => {
-				c.waiters.splice(c.waiters.indexOf(check), 1);
+				stop();
 				reject(new Error(`${name}: timeout waiting for ${what}; closes=${JSON.stringify(c.closes)} opens=${c.opens} qrs=${c.qrs.length} scans=${JSON.stringify(c.scans.map((s) => s.status))}`));
 			}, ms);
 			c.waiters.push(check);
