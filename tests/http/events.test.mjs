@@ -300,7 +300,7 @@ async function openStream(srv, path, headers = {}) {
           buf = buf.slice(i + 2);
           const e = {};
           for (const line of block.split('\n')) {
-            if (line.startsWith(':')) { s.comments++; continue; }
+            if (line.startsWith(':')) { s.comments++; s.commentAt = Date.now(); continue; }
             const c = line.indexOf(':');
             const k = line.slice(0, c);
             const v = line.slice(c + 1).replace(/^ /, '');
@@ -360,6 +360,65 @@ test('live stream: events as they happen, resumed from Last-Event-ID without gap
     await stopServer(srv);
     assert.ok(Date.now() - t0 < 8000, `stopped in ${Date.now() - t0} ms with streams open`);
     for (const s of streams) s.close();
+  }
+});
+
+test('a quiet stream gets a heartbeat comment after 15 s of silence', async () => {
+  const srv = await serve();
+  const t0 = Date.now();
+  const s = await openStream(srv, '/api/v1/events/stream?types=message.poll_vote');
+  try {
+    assert.equal(s.res.status, 200);
+    await until(() => s.comments >= 1, 'a heartbeat', 25000);
+    const after = s.commentAt - t0;
+    assert.ok(after >= 14000 && after < 20000, `first heartbeat after ${after} ms`);
+    assert.equal(s.events.length, 0);
+  } finally {
+    s.close();
+    await stopServer(srv);
+  }
+});
+
+// The per-host cap (WEBHOOK_HOST_CONNS, 4): a receiver that holds every
+// request sees 4 at once however many sessions have deliveries waiting; once
+// it answers, the rest go out.
+test('at most 4 connections to one receiver at once, the backlog served when it answers', async () => {
+  const held = [];
+  const got = new Set();
+  let open = 0;
+  let peak = 0;
+  let release = false;
+  const hold = createServer((q, s) => {
+    const chunks = [];
+    q.on('data', (c) => chunks.push(c));
+    q.on('end', () => {
+      const b = JSON.parse(Buffer.concat(chunks));
+      if (b.status === 'qr') got.add(b.sessionId);
+      if (release) s.end('ok'); else held.push(s);
+    });
+  });
+  hold.on('connection', (c) => {
+    peak = Math.max(peak, ++open);
+    c.on('close', () => open--);
+  });
+  await new Promise((res) => hold.listen(0, '127.0.0.1', res));
+  const srv = await serve({ env: { WEBHOOK_URL: `http://127.0.0.1:${hold.address().port}/hold`,
+    WEBHOOK_TIMEOUT_MS: '30000', WEBHOOK_EVENTS: 'session.status' } });
+  try {
+    const ids = [];
+    for (let i = 0; i < 8; i++) ids.push(await newSession(srv, `held-${i}`));
+    await until(() => held.length >= 4, 'four held requests');
+    await sleep(1500);
+    assert.equal(held.length, 4, `${held.length} requests at once`);
+    assert.equal(peak, 4, `${peak} connections at once`);
+    release = true;
+    for (const s of held) s.end('ok');
+    await until(() => ids.every((id) => got.has(id)), 'every session\'s QR event once answered');
+    assert.ok(peak <= 4, `${peak} connections at once`);
+  } finally {
+    await stopServer(srv);
+    hold.closeAllConnections();
+    await new Promise((res) => hold.close(res));
   }
 });
 
