@@ -390,6 +390,10 @@ test('message and message.ack webhooks, signed; a hung receiver does not delay m
     // every event also goes to the hung global receiver, which holds its
     // deliveries 30 s (the head of each session's queue: both are held)
     await until('the hung receiver holds both sessions\' deliveries', async () => hungRequests >= 2);
+    // measured on the loop too: its 1 s beat is not held back meanwhile
+    const lateMs = async () => Number(/^yesapp_loop_late_milliseconds_total (\d+)$/m
+      .exec(await (await fetch(`${srv.base}/metrics`)).text())[1]);
+    const late0 = await lateMs();
     for (const [sid, from, text] of [[id, us, 'hooked'], [id2, us2, 'other session']]) {
       const t0 = Date.now();
       const r = await req(srv, 'POST', `/api/v1/sessions/${sid}/messages`, { body: { to: `+${B.phone}`, text } });
@@ -400,6 +404,9 @@ test('message and message.ack webhooks, signed; a hung receiver does not delay m
       assert.ok(took < 10000, `${text}: sent and delivered in ${took} ms while a receiver hangs for 30 s`);
       if (sid === id) sent = r;
     }
+    await sleep(1100); // a beat after the last send
+    const late = (await lateMs()) - late0;
+    assert.ok(late < 2000, `the loop's beat came ${late} ms late in all while a receiver hung`);
     const r = sent;
     const m = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { text: 'to the hook' });
     const bodies = await until('the webhooks', async () => {
