@@ -180,6 +180,20 @@ test('outbox, signed session webhook with a filter, and the global webhook', asy
       [own.url, all.url].includes(x.url)), JSON.stringify(l));
     assert.deepEqual(l.map((x) => x.id), l.map((x) => x.id).sort((a, b) => b - a));
     assert.equal((await logs(srv, id, '?success=false')).length, 0);
+    // pages of the log, newest first, by nextCursor: the same rows, none twice
+    const paged = [];
+    let cursor = null;
+    do {
+      const p = await req(srv, 'GET', `/api/v1/sessions/${id}/webhook/logs?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(p.status, 200, p.text);
+      assert.ok(p.body.data.length <= 2);
+      paged.push(...p.body.data.map((x) => x.id));
+      cursor = p.body.nextCursor;
+    } while (cursor);
+    const whole = (await logs(srv, id, '?limit=500')).map((x) => x.id);
+    assert.ok(whole.length > 2, `${whole.length} rows`);
+    // (rows written meanwhile would be above the first page)
+    assert.deepEqual(paged, whole.filter((x) => x <= paged[0]));
     assertError(await req(srv, 'GET', `/api/v1/sessions/${id}/webhook/logs?success=maybe`), 400,
       'VALIDATION_ERROR');
     assert.ok(srv.logs.some((x) => x.level === 'debug' && x.message === 'webhook delivered'), 'debug lines were logged');
