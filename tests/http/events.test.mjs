@@ -436,6 +436,38 @@ test('at most 4 connections to one receiver at once, the backlog served when it 
   }
 });
 
+// The overall cap (WEBHOOK_INFLIGHT_MAX, 32): 36 sessions, each with its own
+// webhook on one of 9 receivers (4 each: the per-host cap does not bind),
+// all holding every request: 32 are held at once, not 36.
+test('at most 32 webhook requests in flight overall', async () => {
+  const rx = [];
+  let held = 0;
+  for (let i = 0; i < 9; i++) {
+    const h = createServer((q) => { q.resume(); q.on('end', () => { held++; }); });
+    await new Promise((res) => h.listen(0, '127.0.0.1', res));
+    rx.push(h);
+  }
+  const srv = await serve({ env: { WEBHOOK_TIMEOUT_MS: '60000' } });
+  try {
+    for (let i = 0; i < 36; i++) {
+      const id = await newSession(srv, `cap-${i}`);
+      const url = `http://127.0.0.1:${rx[i % 9].address().port}/s${i}`;
+      assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${id}/webhook`, { body: { url } })).status, 200);
+      // a status change after the webhook is set: at least one delivery each
+      assert.equal((await req(srv, 'POST', `/api/v1/sessions/${id}/restart`)).status, 200);
+    }
+    await until(() => held >= 32, '32 held requests', 30000);
+    await sleep(2000);
+    assert.equal(held, 32, `${held} requests in flight at once`);
+  } finally {
+    await stopServer(srv);
+    for (const h of rx) {
+      h.closeAllConnections();
+      await new Promise((res) => h.close(res));
+    }
+  }
+});
+
 test('a receiver that never answers is cut at the timeout and holds back no one else; endless bodies capped, no redirects', async () => {
   const hung = [];
   const hang = createServer((q) => { hung.push(q); q.resume(); }); // never answers
