@@ -265,7 +265,7 @@ test('receiver down then up: served by a retry; down for good: 3 failures, then 
   }
 });
 
-test('kill -9 with deliveries pending: delivered after the restart, once per event id', async () => {
+for (const [sig, how] of [['SIGKILL', 'kill -9'], ['SIGTERM', 'a clean shutdown']]) test(`${how} with deliveries pending: delivered after the restart, once per event id`, async () => {
   const dir = tempDir();
   const port = await freePort();
   const env = { WEBHOOK_URL: `http://127.0.0.1:${port}/hook`, WEBHOOK_BACKOFF_MS: '1500', WEBHOOK_RETRIES: '5' };
@@ -277,7 +277,7 @@ test('kill -9 with deliveries pending: delivered after the restart, once per eve
     await until(async () => (await logs(srv, id, '?success=false')).length >= 1, 'a failed attempt');
     const pending = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}`)).body.data.map((e) => e.eventId);
     assert.ok(pending.length >= 1);
-    srv.proc.kill('SIGKILL');
+    srv.proc.kill(sig);
     await srv.exited;
     r = await receiver(port);
     srv = await serve({ dataDir: dir, env });

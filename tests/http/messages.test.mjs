@@ -424,6 +424,12 @@ test('message and message.ack webhooks, signed; a hung receiver does not delay m
     assert.equal(inb.from, `+${B.phone}`);
     assert.equal(inb.fromJid, `${B.phone}@s.whatsapp.net`);
     assert.equal(inb.direction, 'inbound');
+    assert.equal(inb.to, `+${us}`);
+    assert.equal(inb.chat, `${B.phone}@s.whatsapp.net`);
+    assert.equal(inb.type, 'text');
+    assert.equal(inb.status, 'received');
+    assert.match(inb.messageId, /^[0-9a-f-]{36}$/);
+    assert.equal(inb.event, 'message');
     assert.equal(typeof inb.eventId, 'number');
     const acks = bodies.filter((x) => x.event === 'message.ack' && x.messageId === r.body.id).map((x) => x.status);
     assert.deepEqual(acks.slice(0, 2), ['sent', 'delivered'], 'in order');
