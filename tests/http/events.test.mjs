@@ -240,6 +240,10 @@ test('receiver down then up: served by a retry; down for good: 3 failures, then 
     const after = await logs(srv, id2);
     assert.equal(after.length, 3, JSON.stringify(after));
     assert.deepEqual(failed.map((e) => e.attempt), [3, 2, 1]);
+    // backoff: WEBHOOK_BACKOFF_MS after the first attempt, twice that after the second
+    const at = failed.map((e) => Date.parse(e.createdAt)).reverse();
+    assert.ok(at[1] - at[0] >= 390 && at[1] - at[0] < 2000, `first retry after ${at[1] - at[0]} ms`);
+    assert.ok(at[2] - at[1] >= 790 && at[2] - at[1] < 3000, `second retry after ${at[2] - at[1]} ms`);
     assert.ok(srv.logs.some((x) => x.level === 'error' && x.message === 'webhook delivery failed' &&
       x.sessionId === id2 && x.attempts === 3));
     const evId = failed[0].eventId;
