@@ -126,6 +126,9 @@ test('outbox, signed session webhook with a filter, and the global webhook', asy
     });
     assert.equal(put.status, 200, put.text);
     assert.equal(put.body.secret, undefined, 'the secret is never returned');
+    const got = await req(srv, 'GET', `/api/v1/sessions/${id}/webhook`);
+    assert.equal(got.status, 200, got.text);
+    assert.ok(!got.text.includes('own-secret'), `GET shows no secret: ${got.text}`);
     // a filter that takes no status events: this session's own hook hears nothing
     const put2 = await req(srv, 'PUT', `/api/v1/sessions/${other}/webhook`, {
       body: { url: own.url, secret: 'own-secret', events: ['message'] },
