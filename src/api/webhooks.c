@@ -172,7 +172,7 @@ static json_t *hooklog_json(const struct store_hooklog *l)
 	return json_pack("{s:I, s:I, s:s, s:s, s:i, s:b, s:i, s:I, s:s?, s:o}", "id",
 			 (json_int_t)l->id, "eventId", (json_int_t)l->event_id, "event", l->event,
 			 "url", l->url, "statusCode", l->http_status, "success",
-			 l->http_status >= 200 && l->http_status <= 299, "attempt", l->attempt,
+			 l->http_status >= 200 && l->http_status <= 299 && !l->error, "attempt", l->attempt,
 			 "durationMs", (json_int_t)l->duration_ms, "error", l->error, "createdAt",
 			 api_time_json(l->created_at));
 }

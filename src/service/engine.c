@@ -27,6 +27,7 @@
 #define ENGINE_DEF_CPS 1000
 #define ESESS_BUCKETS 1024
 #define ENGINE_BEAT_MS 1000
+#define ENGINE_LATE_MS 50 /* a beat later than this counts in YM_LOOP_LATE_MS */
 #define ENGINE_STUCK_MS 10000
 #define ENGINE_DRAIN_MS 100      /* how often throttled queues are looked at */
 #define ENGINE_INFLIGHT_MAX 32   /* messages handed to one client, not yet acked */
@@ -2790,8 +2791,12 @@ static int op_healthy(void *eng)
 static void on_beat(uv_timer_t *t)
 {
 	struct engine *e = t->data;
+	int64_t now = clock_mono_ms();
+	int64_t late = now - atomic_exchange(&e->heartbeat_ms, now) - ENGINE_BEAT_MS;
 
-	atomic_store(&e->heartbeat_ms, clock_mono_ms());
+	/* measured on the loop: anything that blocks it delays this beat */
+	if (late >= ENGINE_LATE_MS)
+		ymetric_add(YM_LOOP_LATE_MS, (uint64_t)late);
 	lookups_expire(e);
 }
 

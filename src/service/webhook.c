@@ -290,7 +290,8 @@ static void finish(struct webhook *w, struct xfer *x, CURLcode res)
 	ok = code >= 200 && code <= 299 && (res == CURLE_OK || res == CURLE_WRITE_ERROR);
 	if (ok)
 		record(w, x, (int)code, NULL, 0);
-	else if (res != CURLE_OK && code == 0)
+	else if (res != CURLE_OK && (code == 0 || res != CURLE_WRITE_ERROR))
+		/* no answer, or one cut before its end (a 2xx too: a failure) */
 		snprintf(why, sizeof(why), "%s", x->err[0] ? x->err : curl_easy_strerror(res));
 	else
 		snprintf(why, sizeof(why), "HTTP %ld", code);

@@ -307,7 +307,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_HOOKLOG_LIST] = "SELECT id, coalesce(event_id, 0), event, url, http_status, attempt, "
 			   "error, duration_ms, created_at FROM webhook_log WHERE session_id = ?1 "
 			   "AND (?2 = 0 OR id < ?2) AND (?3 < 0 OR (?3 = 1) = "
-			   "(http_status BETWEEN 200 AND 299)) ORDER BY id DESC LIMIT ?4",
+			   "(http_status BETWEEN 200 AND 299 AND error IS NULL)) ORDER BY id DESC LIMIT ?4",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -4274,10 +4274,10 @@ int store_stats(struct store *st, const char *session_id, int64_t now_ms, struct
 		"GROUP BY 1, 2, 3";
 	static const char hook_all[] =
 		"SELECT count(*) FROM webhook_log WHERE created_at >= ?2 "
-		"AND NOT (http_status BETWEEN 200 AND 299)";
+		"AND NOT (http_status BETWEEN 200 AND 299 AND error IS NULL)";
 	static const char hook_one[] =
 		"SELECT count(*) FROM webhook_log WHERE session_id = ?1 AND created_at >= ?2 "
-		"AND NOT (http_status BETWEEN 200 AND 299)";
+		"AND NOT (http_status BETWEEN 200 AND 299 AND error IS NULL)";
 	const int64_t hour = 3600000, day = 86400000;
 	sqlite3_stmt *s = NULL;
 	int rc;

@@ -39,6 +39,9 @@ static const struct {
 				  "Noise handshakes with the WhatsApp server completed." },
 	[YM_NOISE_FAILURES] = { "yesapp_noise_handshake_failures_total",
 				"Noise handshakes with the WhatsApp server that failed." },
+	[YM_LOOP_LATE_MS] = { "yesapp_loop_late_milliseconds_total",
+			      "Milliseconds by which the WhatsApp loop's 1 s beat came late, "
+			      "summed over beats at least 50 ms late (a stalled loop shows here)." },
 };
 
 static const struct {

@@ -25,6 +25,7 @@ enum ymetric {
 	YM_RECONNECTS,         /* reconnects scheduled after a lost connection */
 	YM_NOISE_HANDSHAKES,   /* Noise handshakes completed by clients */
 	YM_NOISE_FAILURES,     /* Noise handshakes that failed */
+	YM_LOOP_LATE_MS,       /* ms the WhatsApp loop's beat came late (>= 50 ms at a time) */
 	YM_COUNT
 };
 

@@ -9,8 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { startServer, stopServer, req, assertError, tempDir, removeDir, BUILD, RELEASE_BIN } from './lib.mjs';
@@ -113,7 +115,8 @@ test('outbox, signed session webhook with a filter, and the global webhook', asy
   const own = await receiver();
   const all = await receiver();
   const srv = await serve({
-    env: { WEBHOOK_URL: all.url, WEBHOOK_SECRET: 'global-secret', WEBHOOK_EVENTS: 'session.status' },
+    // at debug level: what is logged then must not hold a secret either
+    env: { WEBHOOK_URL: all.url, WEBHOOK_SECRET: 'global-secret', WEBHOOK_EVENTS: 'session.status', LOG_LEVEL: 'debug' },
   });
   try {
     const id = await newSession(srv);
@@ -123,6 +126,9 @@ test('outbox, signed session webhook with a filter, and the global webhook', asy
     });
     assert.equal(put.status, 200, put.text);
     assert.equal(put.body.secret, undefined, 'the secret is never returned');
+    const got = await req(srv, 'GET', `/api/v1/sessions/${id}/webhook`);
+    assert.equal(got.status, 200, got.text);
+    assert.ok(!got.text.includes('own-secret'), `GET shows no secret: ${got.text}`);
     // a filter that takes no status events: this session's own hook hears nothing
     const put2 = await req(srv, 'PUT', `/api/v1/sessions/${other}/webhook`, {
       body: { url: own.url, secret: 'own-secret', events: ['message'] },
@@ -177,9 +183,24 @@ test('outbox, signed session webhook with a filter, and the global webhook', asy
       [own.url, all.url].includes(x.url)), JSON.stringify(l));
     assert.deepEqual(l.map((x) => x.id), l.map((x) => x.id).sort((a, b) => b - a));
     assert.equal((await logs(srv, id, '?success=false')).length, 0);
+    // pages of the log, newest first, by nextCursor: the same rows, none twice
+    const paged = [];
+    let cursor = null;
+    do {
+      const p = await req(srv, 'GET', `/api/v1/sessions/${id}/webhook/logs?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(p.status, 200, p.text);
+      assert.ok(p.body.data.length <= 2);
+      paged.push(...p.body.data.map((x) => x.id));
+      cursor = p.body.nextCursor;
+    } while (cursor);
+    const whole = (await logs(srv, id, '?limit=500')).map((x) => x.id);
+    assert.ok(whole.length > 2, `${whole.length} rows`);
+    // (rows written meanwhile would be above the first page)
+    assert.deepEqual(paged, whole.filter((x) => x <= paged[0]));
     assertError(await req(srv, 'GET', `/api/v1/sessions/${id}/webhook/logs?success=maybe`), 400,
       'VALIDATION_ERROR');
-    assert.doesNotMatch(srv.lines.join('\n'), /own-secret|global-secret/, 'secrets never logged');
+    assert.ok(srv.logs.some((x) => x.level === 'debug' && x.message === 'webhook delivered'), 'debug lines were logged');
+    assert.doesNotMatch(srv.lines.join('\n') + srv.stderr, /own-secret|global-secret/, 'secrets never logged');
   } finally {
     await stopServer(srv);
     await own.close();
@@ -222,6 +243,10 @@ test('receiver down then up: served by a retry; down for good: 3 failures, then 
     const after = await logs(srv, id2);
     assert.equal(after.length, 3, JSON.stringify(after));
     assert.deepEqual(failed.map((e) => e.attempt), [3, 2, 1]);
+    // backoff: WEBHOOK_BACKOFF_MS after the first attempt, twice that after the second
+    const at = failed.map((e) => Date.parse(e.createdAt)).reverse();
+    assert.ok(at[1] - at[0] >= 390 && at[1] - at[0] < 2000, `first retry after ${at[1] - at[0]} ms`);
+    assert.ok(at[2] - at[1] >= 790 && at[2] - at[1] < 3000, `second retry after ${at[2] - at[1]} ms`);
     assert.ok(srv.logs.some((x) => x.level === 'error' && x.message === 'webhook delivery failed' &&
       x.sessionId === id2 && x.attempts === 3));
     const evId = failed[0].eventId;
@@ -247,7 +272,7 @@ test('receiver down then up: served by a retry; down for good: 3 failures, then 
   }
 });
 
-test('kill -9 with deliveries pending: delivered after the restart, once per event id', async () => {
+for (const [sig, how] of [['SIGKILL', 'kill -9'], ['SIGTERM', 'a clean shutdown']]) test(`${how} with deliveries pending: delivered after the restart, once per event id`, async () => {
   const dir = tempDir();
   const port = await freePort();
   const env = { WEBHOOK_URL: `http://127.0.0.1:${port}/hook`, WEBHOOK_BACKOFF_MS: '1500', WEBHOOK_RETRIES: '5' };
@@ -259,7 +284,7 @@ test('kill -9 with deliveries pending: delivered after the restart, once per eve
     await until(async () => (await logs(srv, id, '?success=false')).length >= 1, 'a failed attempt');
     const pending = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}`)).body.data.map((e) => e.eventId);
     assert.ok(pending.length >= 1);
-    srv.proc.kill('SIGKILL');
+    srv.proc.kill(sig);
     await srv.exited;
     r = await receiver(port);
     srv = await serve({ dataDir: dir, env });
@@ -296,7 +321,7 @@ async function openStream(srv, path, headers = {}) {
           buf = buf.slice(i + 2);
           const e = {};
           for (const line of block.split('\n')) {
-            if (line.startsWith(':')) { s.comments++; continue; }
+            if (line.startsWith(':')) { s.comments++; s.commentAt = Date.now(); continue; }
             const c = line.indexOf(':');
             const k = line.slice(0, c);
             const v = line.slice(c + 1).replace(/^ /, '');
@@ -359,13 +384,106 @@ test('live stream: events as they happen, resumed from Last-Event-ID without gap
   }
 });
 
-test('a receiver that never answers is cut at the timeout and holds back no one else; big bodies, no redirects', async () => {
+test('a quiet stream gets a heartbeat comment after 15 s of silence', async () => {
+  const srv = await serve();
+  const t0 = Date.now();
+  const s = await openStream(srv, '/api/v1/events/stream?types=message.poll_vote');
+  try {
+    assert.equal(s.res.status, 200);
+    await until(() => s.comments >= 1, 'a heartbeat', 25000);
+    const after = s.commentAt - t0;
+    assert.ok(after >= 14000 && after < 20000, `first heartbeat after ${after} ms`);
+    assert.equal(s.events.length, 0);
+  } finally {
+    s.close();
+    await stopServer(srv);
+  }
+});
+
+// The per-host cap (WEBHOOK_HOST_CONNS, 4): a receiver that holds every
+// request sees 4 at once however many sessions have deliveries waiting; once
+// it answers, the rest go out.
+test('at most 4 connections to one receiver at once, the backlog served when it answers', async () => {
+  const held = [];
+  const got = new Set();
+  let open = 0;
+  let peak = 0;
+  let release = false;
+  const hold = createServer((q, s) => {
+    const chunks = [];
+    q.on('data', (c) => chunks.push(c));
+    q.on('end', () => {
+      const b = JSON.parse(Buffer.concat(chunks));
+      if (b.status === 'qr') got.add(b.sessionId);
+      if (release) s.end('ok'); else held.push(s);
+    });
+  });
+  hold.on('connection', (c) => {
+    peak = Math.max(peak, ++open);
+    c.on('close', () => open--);
+  });
+  await new Promise((res) => hold.listen(0, '127.0.0.1', res));
+  const srv = await serve({ env: { WEBHOOK_URL: `http://127.0.0.1:${hold.address().port}/hold`,
+    WEBHOOK_TIMEOUT_MS: '30000', WEBHOOK_EVENTS: 'session.status' } });
+  try {
+    const ids = [];
+    for (let i = 0; i < 8; i++) ids.push(await newSession(srv, `held-${i}`));
+    await until(() => held.length >= 4, 'four held requests');
+    await sleep(1500);
+    assert.equal(held.length, 4, `${held.length} requests at once`);
+    assert.equal(peak, 4, `${peak} connections at once`);
+    release = true;
+    for (const s of held) s.end('ok');
+    await until(() => ids.every((id) => got.has(id)), 'every session\'s QR event once answered');
+    assert.ok(peak <= 4, `${peak} connections at once`);
+  } finally {
+    await stopServer(srv);
+    hold.closeAllConnections();
+    await new Promise((res) => hold.close(res));
+  }
+});
+
+// The overall cap (WEBHOOK_INFLIGHT_MAX, 32): 36 sessions, each with its own
+// webhook on one of 9 receivers (4 each: the per-host cap does not bind),
+// all holding every request: 32 are held at once, not 36.
+test('at most 32 webhook requests in flight overall', async () => {
+  const rx = [];
+  let held = 0;
+  for (let i = 0; i < 9; i++) {
+    const h = createServer((q) => { q.resume(); q.on('end', () => { held++; }); });
+    await new Promise((res) => h.listen(0, '127.0.0.1', res));
+    rx.push(h);
+  }
+  const srv = await serve({ env: { WEBHOOK_TIMEOUT_MS: '60000' } });
+  try {
+    for (let i = 0; i < 36; i++) {
+      const id = await newSession(srv, `cap-${i}`);
+      const url = `http://127.0.0.1:${rx[i % 9].address().port}/s${i}`;
+      assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${id}/webhook`, { body: { url } })).status, 200);
+      // a status change after the webhook is set: at least one delivery each
+      assert.equal((await req(srv, 'POST', `/api/v1/sessions/${id}/restart`)).status, 200);
+    }
+    await until(() => held >= 32, '32 held requests', 30000);
+    await sleep(2000);
+    assert.equal(held, 32, `${held} requests in flight at once`);
+  } finally {
+    await stopServer(srv);
+    for (const h of rx) {
+      h.closeAllConnections();
+      await new Promise((res) => h.close(res));
+    }
+  }
+});
+
+test('a receiver that never answers is cut at the timeout and holds back no one else; endless bodies capped, no redirects', async () => {
   const hung = [];
   const hang = createServer((q) => { hung.push(q); q.resume(); }); // never answers
   await new Promise((res) => hang.listen(0, '127.0.0.1', res));
   const hangUrl = `http://127.0.0.1:${hang.address().port}/slow`;
+  // a 200 whose body never ends: we read 64 KiB of it and call it a success
+  // (without the cap the transfer would run into the timeout and fail)
   const big = await receiver();
-  const bigBody = 'x'.repeat(1 << 20);
+  const chunk = Buffer.alloc(16384, 'x');
   big.server.removeAllListeners('request');
   big.server.on('request', (q, s) => {
     const chunks = [];
@@ -373,8 +491,19 @@ test('a receiver that never answers is cut at the timeout and holds back no one 
     q.on('end', () => {
       big.got.push({ headers: q.headers, raw: Buffer.concat(chunks), body: JSON.parse(Buffer.concat(chunks)) });
       s.writeHead(200, { 'Content-Type': 'text/plain' });
-      s.end(bigBody);
+      const pump = () => {
+        while (!s.destroyed && s.write(chunk));
+        if (!s.destroyed) s.once('drain', pump);
+      };
+      pump();
     });
+  });
+  // a 200 whose body stops halfway: cut at the timeout, a failure
+  const stall = await receiver();
+  stall.server.removeAllListeners('request');
+  stall.server.on('request', (q, s) => {
+    q.resume();
+    q.on('end', () => { s.writeHead(200, { 'Content-Length': '100' }); s.write('partial'); });
   });
   const target = await receiver();
   const redir = await receiver();
@@ -394,6 +523,9 @@ test('a receiver that never answers is cut at the timeout and holds back no one 
       const x = await logs(srv, a);
       return x.some((e) => e.url === big.url && e.success) && x.some((e) => e.url === hangUrl) ? x : null;
     }, 'both rows in the log');
+    const capped = la.filter((e) => e.url === big.url);
+    assert.ok(capped.every((e) => e.success && e.statusCode === 200 && e.durationMs < 1400),
+      `endless bodies cut at the cap, well before the timeout: ${JSON.stringify(capped)}`);
     const cut = la.find((e) => e.url === hangUrl);
     assert.equal(cut.success, false);
     assert.equal(cut.statusCode, 0);
@@ -408,11 +540,22 @@ test('a receiver that never answers is cut at the timeout and holds back no one 
     assert.equal(lb.statusCode, 302);
     assert.equal(lb.error, 'HTTP 302');
     assert.equal(target.got.length, 0, 'the redirect was not followed');
+    const c = await newSession(srv, 'stalled');
+    assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${c}/webhook`, { body: { url: stall.url } })).status, 200);
+    await linkSandbox(srv, c);
+    const lc = await until(async () => {
+      const x = await logs(srv, c, '?success=false');
+      return x.find((e) => e.url === stall.url);
+    }, 'the stalled answer in the log');
+    assert.equal(lc.statusCode, 200);
+    assert.match(lc.error, /timed out|timeout/i);
+    assert.ok(!(await logs(srv, c, '?success=true')).some((e) => e.url === stall.url), 'not listed as a success');
   } finally {
     await stopServer(srv);
     for (const q of hung) q.socket.destroy();
     await new Promise((res) => hang.close(res));
     await big.close();
+    await stall.close();
     await target.close();
     await redir.close();
   }
@@ -445,6 +588,128 @@ test('a flood queued in the outbox (10,000 events) drains to one URL in order, o
     }
   } finally {
     await r.close();
+    removeDir(dir);
+  }
+});
+
+// A self-signed certificate for `name` and 127.0.0.1 (cert and key files in dir).
+function selfSigned(dir, file, name) {
+  const cert = join(dir, `${file}.crt`);
+  const key = join(dir, `${file}.key`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
+    '-addext', `subjectAltName=DNS:${name},IP:127.0.0.1`], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+// An https receiver that speaks HTTP/2 (and HTTP/1.1 to clients that do not
+// offer h2): records {version, url, headers, raw, body}; counts connections.
+async function tlsReceiver(tls) {
+  const got = [];
+  const r = { got, conns: 0 };
+  r.server = createSecureServer({ key: readFileSync(tls.key), cert: readFileSync(tls.cert), allowHTTP1: true },
+    (q, s) => {
+      const chunks = [];
+      q.on('data', (c) => chunks.push(c));
+      q.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        got.push({ version: q.httpVersion, url: q.url, headers: q.headers, raw, body: JSON.parse(raw) });
+        s.writeHead(200, { 'content-type': 'text/plain' });
+        s.end('ok');
+      });
+    });
+  r.server.on('secureConnection', () => r.conns++);
+  await new Promise((res) => r.server.listen(0, '127.0.0.1', res));
+  r.port = r.server.address().port;
+  r.close = () => new Promise((res) => {
+    for (const s of r.sockets) s.destroy();
+    r.server.close(res);
+  });
+  r.sockets = new Set();
+  r.server.on('connection', (c) => { r.sockets.add(c); c.on('close', () => r.sockets.delete(c)); });
+  return r;
+}
+
+test('https receivers: HTTP/2 by ALPN on a reused connection, WA_CA_FILE trusted, an untrusted certificate is a failure', async () => {
+  const dir = tempDir();
+  const good = await tlsReceiver(selfSigned(dir, 'good', 'localhost'));
+  const bad = await tlsReceiver(selfSigned(dir, 'bad', 'localhost'));
+  const srv = await serve({ env: { WEBHOOK_URL: `https://127.0.0.1:${good.port}/hook`, WEBHOOK_SECRET: 'h2-secret',
+    WA_CA_FILE: join(dir, 'good.crt'), WEBHOOK_RETRIES: '0' } });
+  try {
+    const a = await newSession(srv, 'untrusted');
+    assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${a}/webhook`,
+      { body: { url: `https://127.0.0.1:${bad.port}/hook` } })).status, 200);
+    await linkSandbox(srv, a);
+    await until(() => good.got.some((d) => d.body.sessionId === a && d.body.status === 'connected'), 'connected over https');
+    for (const d of good.got) {
+      verify(d, 'h2-secret');
+      assert.equal(d.version, '2.0', `delivery ${d.body.eventId} in HTTP/${d.version}`);
+    }
+    assert.ok(good.got.length >= 3, `${good.got.length} deliveries`);
+    assert.ok(good.conns < good.got.length, `${good.got.length} deliveries on ${good.conns} connections`);
+    // the receiver whose certificate nobody trusts: a TLS failure, nothing sent
+    const l = await until(async () => {
+      const x = await logs(srv, a, '?success=false');
+      return x.length ? x : null;
+    }, 'the TLS failure in the log');
+    assert.ok(l.every((e) => e.url === `https://127.0.0.1:${bad.port}/hook` && e.statusCode === 0 &&
+      /certificate|SSL|TLS/i.test(e.error)), JSON.stringify(l));
+    assert.equal(bad.got.length, 0);
+  } finally {
+    await stopServer(srv);
+    await good.close();
+    await bad.close();
+    removeDir(dir);
+  }
+});
+
+// libcurl takes https_proxy/no_proxy from the environment (http_proxy too,
+// but libwebsockets also reads that one for WhatsApp sockets, so this test
+// keeps to https). The proxy tunnels every CONNECT to the one receiver, whose
+// certificate names hooks.example.test: a name that resolves nowhere, so a
+// delivery can only arrive through the proxy.
+test('https_proxy from the environment carries deliveries (CONNECT); no_proxy hosts go direct', async () => {
+  const dir = tempDir();
+  const rx = await tlsReceiver(selfSigned(dir, 'rx', 'hooks.example.test'));
+  const connects = [];
+  const tunnels = new Set();
+  const proxy = createServer((q, s) => { s.writeHead(405); s.end(); });
+  proxy.on('connect', (q, sock, head) => {
+    connects.push(q.url);
+    const up = netConnect(rx.port, '127.0.0.1', () => {
+      sock.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) up.write(head);
+      up.pipe(sock);
+      sock.pipe(up);
+    });
+    for (const x of [up, sock]) {
+      tunnels.add(x);
+      x.on('error', () => {});
+      x.on('close', () => { up.destroy(); sock.destroy(); tunnels.delete(x); });
+    }
+  });
+  await new Promise((res) => proxy.listen(0, '127.0.0.1', res));
+  const srv = await serve({ env: {
+    https_proxy: `http://127.0.0.1:${proxy.address().port}`, no_proxy: '127.0.0.1',
+    WEBHOOK_URL: 'https://hooks.example.test/via-proxy', WA_CA_FILE: join(dir, 'rx.crt'),
+  } });
+  try {
+    const id = await newSession(srv);
+    assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${id}/webhook`,
+      { body: { url: `https://127.0.0.1:${rx.port}/direct` } })).status, 200);
+    await linkSandbox(srv, id);
+    const both = (path) => rx.got.some((d) => d.url === path && d.body.sessionId === id && d.body.status === 'connected');
+    await until(() => both('/via-proxy') && both('/direct'), 'the connected event by both ways');
+    assert.ok(connects.length >= 1);
+    assert.ok(connects.every((c) => c === 'hooks.example.test:443'), `CONNECTs: ${connects}`);
+    const l = await logs(srv, id);
+    assert.ok(l.some((e) => e.url === 'https://hooks.example.test/via-proxy' && e.success), JSON.stringify(l));
+  } finally {
+    await stopServer(srv);
+    for (const t of tunnels) t.destroy();
+    await new Promise((res) => proxy.close(res));
+    await rx.close();
     removeDir(dir);
   }
 });

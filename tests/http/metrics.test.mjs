@@ -89,7 +89,8 @@ test('/metrics: families, request histograms and session gauges move with what h
       ['yesapp_messages_sent_total', 'counter'], ['yesapp_messages_received_total', 'counter'],
       ['yesapp_messages_failed_total', 'counter'], ['yesapp_webhook_deliveries_total', 'counter'],
       ['yesapp_webhook_failures_total', 'counter'], ['yesapp_reconnects_total', 'counter'],
-      ['yesapp_noise_handshakes_total', 'counter'], ['yesapp_http_request_duration_seconds', 'histogram'],
+      ['yesapp_noise_handshakes_total', 'counter'],
+      ['yesapp_loop_late_milliseconds_total', 'counter'], ['yesapp_http_request_duration_seconds', 'histogram'],
       ['process_resident_memory_bytes', 'gauge'], ['process_open_fds', 'gauge'], ['process_threads', 'gauge'],
       ['process_start_time_seconds', 'gauge'], ['yesapp_uptime_seconds', 'gauge'], ['yesapp_build_info', 'gauge'],
     ]) {

@@ -86,15 +86,15 @@ test('helmet-style security headers on every response', async () => {
   }
 });
 
-function httpsGet(port, path, ca) {
+function httpsGet(port, path, ca, { method = 'GET', headers = {}, body } = {}) {
   return new Promise((resolve, reject) => {
-    const q = request({ host: '127.0.0.1', port, path, ca, servername: 'localhost' }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    const q = request({ host: '127.0.0.1', port, path, ca, servername: 'localhost', method, headers }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
     });
     q.on('error', reject);
-    q.end();
+    q.end(body);
   });
 }
 
@@ -112,6 +112,16 @@ test('TLS_CERT_FILE/TLS_KEY_FILE: the API over HTTPS, with HSTS', async () => {
       assert.equal(r.status, 200);
       assert.equal(JSON.parse(r.body).status, 'healthy');
       assert.equal(r.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+      // the sign-in cookie over our own TLS is Secure
+      const json = { 'Content-Type': 'application/json' };
+      const user = { email: 'tls@example.com', role: 'viewer', password: 'over native tls' };
+      const made = await httpsGet(srv.port, '/api/v1/users', readFileSync(cert),
+        { method: 'POST', headers: { ...json, 'X-API-Key': srv.key }, body: JSON.stringify(user) });
+      assert.equal(made.status, 201, made.body);
+      const login = await httpsGet(srv.port, '/api/v1/auth/login', readFileSync(cert),
+        { method: 'POST', headers: json, body: JSON.stringify({ email: user.email, password: user.password }) });
+      assert.equal(login.status, 200, login.body);
+      assert.match(login.headers['set-cookie'][0], /; Secure(;|$)/);
       await assert.rejects(httpsGet(srv.port, '/health', undefined), /self.signed|certificate/i,
         'a client that does not trust the certificate refuses');
       await assert.rejects(fetch(`http://127.0.0.1:${srv.port}/health`), 'plain HTTP is not served');
