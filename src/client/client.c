@@ -534,8 +534,7 @@ void wa_client_free(struct wa_client *cl)
 	cl_retry_free(cl);
 	cl_tctokens_free(cl);
 	cl_signal_free(cl);
-	free(cl->seen);
-	cl->seen = NULL;
+	cl_receive_free(cl);
 	cl->pool->nclients--;
 	uv_close((uv_handle_t *)&cl->timer, client_closed);
 }

@@ -80,6 +80,7 @@ struct cl_resend;
 struct cl_lookup;
 struct cl_tctokens;
 
+#define CL_SEEN_MIN 8         /* the ring's first size: an idle session gets ~2 messages */
 #define CL_SEEN_MAX 512       /* recently received message ids kept (duplicates) */
 #define CL_RETRY_SLOTS 64     /* messages we asked retries for */
 #define CL_RETRY_MAX 5        /* retry receipts per message (as Baileys, whatsmeow) */
@@ -151,12 +152,18 @@ struct wa_client {
 	size_t nlookups;
 	bool away;                         /* our last own presence was unavailable (presence.c) */
 	bool media_conn_asked;              /* a media_conn iq in flight (mediaconn.c) */
-	/* ring of received ids, CL_SEEN_MAX; done once the message's receipt
-	 * and ack may go (stored, or not to be stored): a redelivery of a
-	 * done one is receipted and acknowledged again (receive.c) */
+	/* ring of received ids; done once the message's receipt and ack may
+	 * go (stored, or not to be stored): a redelivery of a done one is
+	 * receipted and acknowledged again (receive.c). Grown on demand:
+	 * seen_n used of seen_cap, from CL_SEEN_MIN doubling to CL_SEEN_MAX,
+	 * then the oldest (seen_pos) is overwritten; NULL until the first
+	 * message (a full ring is 33 KiB, which every linked session paid for
+	 * the two messages the phone sends a new companion) */
 	struct cl_seen { char id[WA_MSG_ID_MAX]; bool done; } *seen;
-	unsigned seen_pos;
-	struct { char id[WA_MSG_ID_MAX]; unsigned count; } retries[CL_RETRY_SLOTS];
+	unsigned seen_n, seen_cap, seen_pos;
+	/* messages we asked retries for, CL_RETRY_SLOTS; NULL until the first
+	 * message that does not decrypt (receive.c) */
+	struct cl_retry { char id[WA_MSG_ID_MAX]; unsigned count; } *retries;
 	unsigned retry_pos;
 	/* privacy tokens (tctoken.c): what contacts issued us and when we last
 	 * issued them ours; NULL until the first */
@@ -316,6 +323,12 @@ int cl_chatstate_received(struct wa_client *cl, const struct wa_node *n);
 
 /* receive.c */
 int cl_message_received(struct wa_client *cl, const struct wa_node *n);
+/* The ring of received ids: id's slot, or NULL if not seen lately; mark
+ * records id (done as given) and returns its slot, valid until the next
+ * mark, or NULL on ENOMEM before the ring has any slot. */
+struct cl_seen *cl_seen_find(const struct wa_client *cl, const char *id);
+struct cl_seen *cl_seen_mark(struct wa_client *cl, const char *id, bool done);
+void cl_receive_free(struct wa_client *cl); /* the ring and the retry slots */
 
 /* retry.c: answering a peer's retry receipt by re-encrypting the message
  * for the device that asked, from a fresh prekey bundle. */

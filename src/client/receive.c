@@ -21,33 +21,58 @@
 #include "wa/pb.h"
 #include "wa.pb-c.h"
 
-/* The ring slot of id, or NULL if not seen lately. */
-static struct cl_seen *seen(struct wa_client *cl, const char *id)
+struct cl_seen *cl_seen_find(const struct wa_client *cl, const char *id)
 {
-	if (!cl->seen)
-		return NULL;
-	for (unsigned i = 0; i < CL_SEEN_MAX; i++)
+	for (unsigned i = 0; i < cl->seen_n; i++)
 		if (!strcmp(cl->seen[i].id, id))
 			return &cl->seen[i];
 	return NULL;
 }
 
-static struct cl_seen *mark_seen(struct wa_client *cl, const char *id, bool done)
+struct cl_seen *cl_seen_mark(struct wa_client *cl, const char *id, bool done)
 {
 	struct cl_seen *e;
 
-	if (!cl->seen && !(cl->seen = calloc(CL_SEEN_MAX, sizeof(*cl->seen))))
-		return NULL;
-	e = &cl->seen[cl->seen_pos];
+	if (cl->seen_n == cl->seen_cap && cl->seen_cap < CL_SEEN_MAX) {
+		unsigned cap = cl->seen_cap ? cl->seen_cap * 2 : CL_SEEN_MIN;
+		struct cl_seen *s;
+
+		cap = cap < CL_SEEN_MAX ? cap : CL_SEEN_MAX;
+		/* on ENOMEM the ring keeps its size and overwrites its oldest */
+		if ((s = realloc(cl->seen, cap * sizeof(*s)))) {
+			cl->seen = s;
+			cl->seen_cap = cap;
+		} else if (!cl->seen_cap) {
+			return NULL;
+		}
+	}
+	if (cl->seen_n < cl->seen_cap) {
+		e = &cl->seen[cl->seen_n++];
+	} else {
+		e = &cl->seen[cl->seen_pos];
+		cl->seen_pos = (cl->seen_pos + 1) % cl->seen_cap;
+	}
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	e->done = done;
-	cl->seen_pos = (cl->seen_pos + 1) % CL_SEEN_MAX;
 	return e;
 }
 
-/* How many retries we asked for id, counting this one. */
+void cl_receive_free(struct wa_client *cl)
+{
+	free(cl->seen);
+	cl->seen = NULL;
+	cl->seen_n = cl->seen_cap = cl->seen_pos = 0;
+	free(cl->retries);
+	cl->retries = NULL;
+	cl->retry_pos = 0;
+}
+
+/* How many retries we asked for id, counting this one (1 when there is no
+ * memory to count them in). */
 static unsigned retry_count(struct wa_client *cl, const char *id)
 {
+	if (!cl->retries && !(cl->retries = calloc(CL_RETRY_SLOTS, sizeof(*cl->retries))))
+		return 1;
 	for (unsigned i = 0; i < CL_RETRY_SLOTS; i++)
 		if (!strcmp(cl->retries[i].id, id))
 			return ++cl->retries[i].count;
@@ -150,7 +175,7 @@ static bool unstored_has(const struct wa_client *cl, const char *id)
 
 void wa_client_message_stored(struct wa_client *cl, const char *id)
 {
-	struct cl_seen *e = seen(cl, id);
+	struct cl_seen *e = cl_seen_find(cl, id);
 
 	if (e)
 		e->done = true; /* a later redelivery is acknowledged at once */
@@ -386,7 +411,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		return Y_OK; /* not acknowledged: the server keeps it */
 	if (wa_node_attr_jid(m, "from", &j) || !j.user_len)
 		return message_ack(cl, m, "487");
-	if ((sn = seen(cl, id))) {
+	if ((sn = cl_seen_find(cl, id))) {
 		/* a redelivery (the server had no ack from us, e.g. the connection
 		 * dropped first): acknowledged once its row is committed, so the
 		 * server stops redelivering it; until then its receipt and ack
@@ -439,7 +464,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 		 * (service/engine.c), so it was stored: acknowledge it, or the
 		 * server redelivers it on every connection */
 		free(pt);
-		mark_seen(cl, id, true);
+		cl_seen_mark(cl, id, true);
 		LOG_INFO("client message redelivered after it was stored", "{s:s}", "id", id);
 		rc = delivery_receipt(cl, m);
 		return rc ?: message_ack(cl, m, NULL);
@@ -454,7 +479,7 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 			return rc;
 		return message_ack(cl, m, NULL);
 	}
-	sn = mark_seen(cl, id, true);
+	cl_seen_mark(cl, id, true);
 	if (hand_up(cl, m, &j, pt, unp)) {
 		free(pt);
 		LOG_WARN("client message is not a Message", "{s:s}", "id", id);
@@ -466,7 +491,8 @@ int cl_message_received(struct wa_client *cl, const struct wa_node *m)
 	 * redeliver instead of losing it */
 	if (cl->opts.defer_receipts && cl->cbs.on_message && !is_peer(m) &&
 	    defer_receipts(cl, m) == Y_OK) {
-		if (sn)
+		/* looked up again: the ring moves when it grows */
+		if ((sn = cl_seen_find(cl, id)))
 			sn->done = false;
 		return Y_OK;
 	}

@@ -10,7 +10,10 @@
  * chain keys: every copy is wiped before it is freed.
  *
  * Only load and save evict (on the loop thread); a flush only marks entries
- * clean. So nothing disappears from the cache while the loop is between
+ * clean. A one-time prekey written by its session (made for an upload) is
+ * cold: once clean it goes to the LRU's far end and the next eviction drops
+ * it whatever the budget, as it is read at most once (by the pkmsg that uses
+ * it, a miss then); a load that finds it makes it an ordinary entry. So nothing disappears from the cache while the loop is between
  * reading the database and looking at the cache (see sig_each).
  */
 #include "service/signal_db.h"
@@ -38,7 +41,7 @@ struct entry {
 	size_t len;
 	uint64_t seq;              /* of the last write (dirty entries) */
 	int kind;
-	unsigned absent : 1, dirty : 1;
+	unsigned absent : 1, dirty : 1, cold : 1;
 	char key[];
 };
 
@@ -92,6 +95,23 @@ static void list_push_front(struct entry *head, struct entry *e)
 	e->prev = head;
 	head->next->prev = e;
 	head->next = e;
+}
+
+static void list_push_back(struct entry *head, struct entry *e)
+{
+	e->prev = head->prev;
+	e->next = head;
+	head->prev->next = e;
+	head->prev = e;
+}
+
+/* A clean entry onto the LRU: cold ones at the end evicted first. */
+static void lru_put(struct sigdb *db, struct entry *e)
+{
+	if (e->cold)
+		list_push_back(db->lru, e);
+	else
+		list_push_front(db->lru, e);
 }
 
 static size_t cost(const struct entry *e)
@@ -299,29 +319,29 @@ static void mark_clean(struct sigdb *db, struct entry *e)
 	e->seq = 0;
 	account(db, e, 1);
 	list_unlink(e);
-	list_push_front(db->lru, e);
+	lru_put(db, e);
 }
 
 static void touch(struct sigdb *db, struct entry *e)
 {
 	if (!e->dirty) {
 		list_unlink(e);
-		list_push_front(db->lru, e);
+		lru_put(db, e);
 	}
 }
 
-/* Drops least recently used clean entries while over budget (loop thread). */
+/* Drops least recently used clean entries while over budget, and the cold
+ * ones at the LRU's end at any time, except keep (loop thread). */
 static void evict(struct sigdb *db, const struct entry *keep)
 {
-	while (db->bytes > db->budget && db->lru->prev != db->lru) {
-		struct entry *e = db->lru->prev;
-		if (e == keep) {
-			if (e->prev == db->lru)
-				break;
-			e = e->prev;
+	for (struct entry *e = db->lru->prev, *prev; e != db->lru; e = prev) {
+		prev = e->prev;
+		if (db->bytes <= db->budget && !e->cold)
+			break;
+		if (e != keep) {
+			entry_free(db, e);
+			db->evictions++;
 		}
-		entry_free(db, e);
-		db->evictions++;
 	}
 }
 
@@ -347,6 +367,7 @@ static int sig_load(void *ud, enum wa_signal_kind kind, const char *key, struct 
 	e = *find(db, h->node, (int)kind, key);
 	if (e) {
 		db->hits++;
+		e->cold = 0; /* read: no longer known to be read at most once */
 		touch(db, e);
 		rc = e->absent ? Y_ENOTFOUND : ybuf_append(out, e->data, e->len);
 		evict(db, e); /* over budget since a flush made entries clean */
@@ -413,6 +434,7 @@ static int sig_write(struct handle *h, int kind, const char *key, uint8_t *copy,
 			return Y_ENOMEM;
 		}
 	}
+	e->cold = kind == WA_SIGNAL_PREKEY;
 	first = mark_dirty(db, e);
 	evict(db, e);
 	pthread_mutex_unlock(&db->mu);

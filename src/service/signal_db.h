@@ -11,7 +11,9 @@
  * and its decrypts do not touch SQLite. Absent records are cached too (a
  * peer without a session is asked about on every send). Dirty entries (not
  * yet written) are never evicted: they may hold the cache over budget until
- * the next flush.
+ * the next flush. One-time prekeys a session saves (made for an upload, read
+ * at most once, by the pkmsg that uses one) are cold: once flushed they are
+ * evicted at the next load or save whatever the budget, unless read first.
  *
  * Threads (the engine's, src/service/engine.h):
  *   loop thread    calls load/save/remove/each of every session's store

@@ -815,6 +815,49 @@ TEST(keepalive_detects_dead_server_with_short_iq_timeout)
 	keepalive_case(60);
 }
 
+/* The ring of received ids (duplicate detection) costs what a session
+ * received, not its worst case: CL_SEEN_MIN slots for a few messages, grown
+ * up to CL_SEEN_MAX, then the oldest ids are forgotten first. */
+TEST(seen_ring_grows_on_demand_and_forgets_the_oldest)
+{
+	struct wa_client cl = { 0 };
+	char id[32];
+	struct cl_seen *e;
+	unsigned lost = 0, found = 0;
+
+	CHECK(!cl_seen_find(&cl, "ID0"));
+	CHECK(!cl.seen);
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(id, sizeof(id), "ID%u", i);
+		CHECK(cl_seen_mark(&cl, id, i == 1) != NULL);
+	}
+	CHECK_EQ_INT(cl.seen_cap, CL_SEEN_MIN);
+	REQUIRE((e = cl_seen_find(&cl, "ID1")) != NULL);
+	CHECK(e->done);
+	REQUIRE((e = cl_seen_find(&cl, "ID0")) != NULL);
+	CHECK(!e->done);
+	CHECK(!cl_seen_find(&cl, "ID3"));
+	for (unsigned i = 3; i < CL_SEEN_MAX + 10; i++) {
+		snprintf(id, sizeof(id), "ID%u", i);
+		CHECK(cl_seen_mark(&cl, id, true) != NULL);
+	}
+	CHECK_EQ_INT(cl.seen_cap, CL_SEEN_MAX);
+	CHECK_EQ_INT(cl.seen_n, CL_SEEN_MAX);
+	for (unsigned i = 0; i < CL_SEEN_MAX + 10; i++) {
+		snprintf(id, sizeof(id), "ID%u", i);
+		e = cl_seen_find(&cl, id);
+		if (i < 10)
+			lost += e == NULL;
+		else
+			found += e && !strcmp(e->id, id);
+	}
+	CHECK_EQ_INT(lost, 10);
+	CHECK_EQ_INT(found, CL_SEEN_MAX);
+	cl_receive_free(&cl);
+	CHECK(!cl.seen && !cl.seen_n && !cl.seen_cap);
+	CHECK(!cl_seen_find(&cl, "ID20"));
+}
+
 int main(void)
 {
 	ylog_min = YLOG_OFF;
@@ -839,5 +882,6 @@ int main(void)
 	RUN(backoff_then_too_many_failures);
 	RUN(keepalive_detects_dead_server);
 	RUN(keepalive_detects_dead_server_with_short_iq_timeout);
+	RUN(seen_ring_grows_on_demand_and_forgets_the_oldest);
 	return test_summary();
 }

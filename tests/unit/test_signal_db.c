@@ -416,6 +416,54 @@ TEST(cache_bound_in_bytes)
 	fix_free(&f);
 }
 
+/* One-time prekeys made for an upload are read at most once: flushed, they
+ * leave the cache at the next eviction though the budget is far away, and
+ * still load (from the database); a session record stays, and a prekey that
+ * was read back stays too. */
+TEST(uploaded_prekeys_leave_the_cache_once_flushed)
+{
+	struct sigdb_stats s;
+	struct fix f;
+	char key[32], out[64];
+	size_t before;
+
+	REQUIRE(fix_new(&f, 0) == 0); /* the default budget: 64 MiB */
+	REQUIRE(put(f.ss, WA_SIGNAL_SESSION, "peer.0", "session record") == 0);
+	for (int i = 1; i <= 30; i++) {
+		snprintf(key, sizeof key, "%d", i);
+		REQUIRE(put(f.ss, WA_SIGNAL_PREKEY, key, "prekey record") == 0);
+	}
+	sigdb_stats(f.db, &s);
+	CHECK_EQ_INT(s.entries, 31);
+	CHECK_EQ_INT(s.evictions, 0); /* dirty: never evicted */
+	REQUIRE(sigdb_flush(f.db, f.w, NULL) == 0);
+	sigdb_stats(f.db, &s);
+	CHECK_EQ_INT(s.entries, 31); /* a flush only marks them clean */
+	before = s.bytes;
+	REQUIRE(get(f.ss, WA_SIGNAL_SESSION, "peer.0", out, sizeof out) == 0);
+	sigdb_stats(f.db, &s);
+	CHECK_EQ_INT(s.entries, 1);
+	CHECK_EQ_INT(s.evictions, 30);
+	CHECK(s.bytes < before);
+	/* still there, from the database; read once, it is an ordinary entry */
+	CHECK_EQ_INT(get(f.ss, WA_SIGNAL_PREKEY, "7", out, sizeof out), 0);
+	CHECK_EQ_STR(out, "prekey record");
+	sigdb_stats(f.db, &s);
+	CHECK_EQ_INT(s.misses, 1);
+	CHECK_EQ_INT(get(f.ss, WA_SIGNAL_SESSION, "peer.0", out, sizeof out), 0);
+	CHECK_EQ_INT(get(f.ss, WA_SIGNAL_PREKEY, "7", out, sizeof out), 0);
+	sigdb_stats(f.db, &s);
+	CHECK_EQ_INT(s.misses, 1);
+	CHECK_EQ_INT(s.entries, 2);
+	/* a prekey loaded from the database is not cold either */
+	CHECK_EQ_INT(get(f.ss, WA_SIGNAL_PREKEY, "8", out, sizeof out), 0);
+	CHECK_EQ_INT(get(f.ss, WA_SIGNAL_SESSION, "peer.0", out, sizeof out), 0);
+	sigdb_stats(f.db, &s);
+	CHECK_EQ_INT(s.entries, 3);
+	CHECK_EQ_INT(s.evictions, 30);
+	fix_free(&f);
+}
+
 TEST(idle_session_holds_nothing)
 {
 	struct wa_signal_store *other;
@@ -873,6 +921,7 @@ int main(void)
 	RUN(differential_odd_keys);
 	RUN(cache_bound_in_bytes);
 	RUN(idle_session_holds_nothing);
+	RUN(uploaded_prekeys_leave_the_cache_once_flushed);
 	RUN(many_sessions_open);
 	RUN(durable_sequence);
 	RUN(flush_races_the_loop);
