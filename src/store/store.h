@@ -324,6 +324,18 @@ void store_message_release(struct store_message *m);
  * (Y_EINVAL). Y_ENOTFOUND if the session does not exist, Y_EEXIST if the id,
  * or the wa_id within the session, is taken. Borrows m's strings. */
 int store_message_insert(struct store *st, struct store_message *m);
+/*
+ * Group commit: inserts the n rows ms[] (each as store_message_insert does,
+ * ids and times filled in) in ONE transaction, and reads each stored row
+ * back into outs[i] inside it (caller releases them). rcs[i] is row i's own
+ * result: Y_OK, or Y_EINVAL / Y_EEXIST / Y_ENOTFOUND for that row alone
+ * (the others are kept). Returns Y_OK once the transaction is committed; any
+ * other failure (the database, the commit) fails the whole batch: nothing
+ * is stored, every rcs[i] is that error and every outs[i] empty. Borrows
+ * ms's strings.
+ */
+int store_messages_insert_batch(struct store *st, struct store_message *ms, size_t n, int *rcs,
+				struct store_message *outs);
 /* The message `id` of session `session_id`; Y_ENOTFOUND if none. */
 int store_message_get(struct store *st, const char *session_id, const char *id,
 		      struct store_message *out);

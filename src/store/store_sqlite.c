@@ -2131,21 +2131,15 @@ int store_message_insert(struct store *st, struct store_message *m)
 	return rc;
 }
 
-int store_message_get(struct store *st, const char *session_id, const char *id,
-		      struct store_message *out)
+/* store_message_get with the mutex held. */
+static int message_get_locked(struct store *st, const char *session_id, const char *id,
+			      struct store_message *out)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = prep(st, S_MSG_GET);
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (!session_id || !id)
-		return Y_EINVAL;
-	pthread_mutex_lock(&st->mu);
-	s = prep(st, S_MSG_GET);
-	if (!s) {
-		rc = Y_EDB;
-		goto out;
-	}
+	if (!s)
+		return Y_EDB;
 	bind_text(s, 1, id);
 	bind_text(s, 2, session_id);
 	rc = sqlite3_step(s);
@@ -2155,9 +2149,65 @@ int store_message_get(struct store *st, const char *session_id, const char *id,
 		rc = Y_ENOTFOUND;
 	else
 		rc = db_error(st, rc, "get message");
-out:
 	done(s);
+	return rc;
+}
+
+int store_message_get(struct store *st, const char *session_id, const char *id,
+		      struct store_message *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!session_id || !id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = message_get_locked(st, session_id, id, out);
 	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* A row's own failure, which leaves the batch's transaction usable: SQLite
+ * undoes only the failed statement of a constraint error. */
+static int row_error(int rc)
+{
+	return rc == Y_EINVAL || rc == Y_EEXIST || rc == Y_ENOTFOUND;
+}
+
+int store_messages_insert_batch(struct store *st, struct store_message *ms, size_t n, int *rcs,
+				struct store_message *outs)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&outs[i], 0, sizeof(outs[i]));
+		rcs[i] = message_defaults(&ms[i]);
+	}
+	if (!n)
+		return Y_OK;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (rcs[i])
+			continue;
+		rcs[i] = message_add_locked(st, &ms[i]);
+		if (!rcs[i] && !ms[i].from_me)
+			rcs[i] = message_event_locked(st, "message", ms[i].session_id, ms[i].id,
+						      NULL);
+		if (rcs[i] && (!row_error(rcs[i]) || sqlite3_get_autocommit(st->db)))
+			rc = rcs[i]; /* the transaction is not usable: the batch fails */
+	}
+	/* read back inside the transaction: what the commit makes durable */
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!rcs[i] && (rc = message_get_locked(st, ms[i].session_id, ms[i].id, &outs[i])))
+			break;
+	if (!sqlite3_get_autocommit(st->db))
+		rc = tx_end(st, rc);
+	pthread_mutex_unlock(&st->mu);
+	for (size_t i = 0; rc && i < n; i++) {
+		store_message_release(&outs[i]);
+		rcs[i] = rc;
+	}
 	return rc;
 }
 
