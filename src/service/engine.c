@@ -2056,6 +2056,61 @@ static void vote_open(struct engine *e, struct job *j)
 	store_message_release(&poll);
 }
 
+/* What follows status move i of job j (r: its result): the metrics, and
+ * for "sent" the loop told its slot is free (committed or not). */
+static void status_moved(struct engine *e, const struct job *j, size_t i, int r)
+{
+	if (r == Y_OK && !strcmp(j->msg_status, "sent"))
+		ymetric_inc(YM_MESSAGES_SENT);
+	if (!strcmp(j->msg_status, "sent")) {
+		struct cmd *c = calloc(1, sizeof(*c));
+
+		if (c) {
+			c->kind = CMD_SENT_SAVED;
+			snprintf(c->id, sizeof(c->id), "%s", j->id);
+			snprintf(c->wa_id, sizeof(c->wa_id), "%s", j->wa_ids[i]);
+			post_cmd(e, c);
+		}
+	} else if (r == Y_OK && !strcmp(j->msg_status, "failed")) {
+		ymetric_inc_label(YMF_MESSAGES_FAILED, j->reason);
+	}
+}
+
+/* The J_MSG_STATUS jobs j, j->next, ... up to the first of another kind
+ * (or the end), in one transaction (store_messages_update_wa_batch), in
+ * their order; one by one if that transaction fails. */
+static void run_statuses(struct engine *e, struct job *j)
+{
+	struct store_status_update *u;
+	size_t n = 0, k = 0;
+	int *rcs, rc = Y_ENOMEM;
+
+	for (struct job *x = j; x && x->kind == J_MSG_STATUS; x = x->next)
+		n += x->nwa;
+	u = calloc(n ? n : 1, sizeof(*u));
+	rcs = calloc(n ? n : 1, sizeof(*rcs));
+	for (struct job *x = j; u && rcs && x && x->kind == J_MSG_STATUS; x = x->next)
+		for (size_t i = 0; i < x->nwa; i++)
+			u[k++] = (struct store_status_update){ x->id, x->wa_ids[i], x->msg_status,
+								x->reason };
+	if (u && rcs)
+		rc = store_messages_update_wa_batch(e->st, u, n, rcs);
+	k = 0;
+	for (struct job *x = j; x && x->kind == J_MSG_STATUS; x = x->next)
+		for (size_t i = 0; i < x->nwa; i++, k++) {
+			int r = rc ? store_message_update_wa(e->st, x->id, x->wa_ids[i],
+							     x->msg_status, x->reason)
+				   : rcs[k];
+
+			if (r && r != Y_ENOTFOUND)
+				LOG_ERROR("engine store write failed", "{s:s, s:s}", "job",
+					  "message status", "error", y_strerror(r));
+			status_moved(e, x, i, r);
+		}
+	free(u);
+	free(rcs);
+}
+
 static void run_job(struct engine *e, struct job *j)
 {
 	int rc = Y_OK;
@@ -2084,28 +2139,8 @@ static void run_job(struct engine *e, struct job *j)
 	case J_PREKEYS_UPLOADED:
 		rc = store_prekeys_mark_uploaded(e->st, j->id, j->upto);
 		break;
-	case J_MSG_STATUS:
-		for (size_t i = 0; i < j->nwa; i++) {
-			int r = store_message_update_wa(e->st, j->id, j->wa_ids[i], j->msg_status,
-							j->reason);
-
-			if (r && r != Y_ENOTFOUND)
-				rc = r;
-			if (r == Y_OK && !strcmp(j->msg_status, "sent"))
-				ymetric_inc(YM_MESSAGES_SENT);
-			if (!strcmp(j->msg_status, "sent")) { /* committed or not, its slot is free */
-				struct cmd *c = calloc(1, sizeof(*c));
-
-				if (c) {
-					c->kind = CMD_SENT_SAVED;
-					snprintf(c->id, sizeof(c->id), "%s", j->id);
-					snprintf(c->wa_id, sizeof(c->wa_id), "%s", j->wa_ids[i]);
-					post_cmd(e, c);
-				}
-			}
-			else if (r == Y_OK && !strcmp(j->msg_status, "failed"))
-				ymetric_inc_label(YMF_MESSAGES_FAILED, j->reason);
-		}
+	case J_MSG_STATUS: /* run_batch applies them in runs: run_statuses */
+		run_statuses(e, j);
 		break;
 	case J_SIG_FLUSH:
 		break; /* the flush runs at the end of the batch */
@@ -2193,6 +2228,15 @@ static int64_t run_batch(struct engine *e, struct job *list)
 	while (list) {
 		struct job *j = list;
 
+		if (j->kind == J_MSG_STATUS) { /* a run of them: one transaction */
+			run_statuses(e, j);
+			while (list && list->kind == J_MSG_STATUS) {
+				j = list;
+				list = j->next;
+				job_free(j);
+			}
+			continue;
+		}
 		list = j->next;
 		j->next = NULL;
 		j->retry = false;

@@ -349,6 +349,15 @@ int store_message_set_status(struct store *st, const char *id, const char *statu
  * Y_ENOTFOUND when no row changed. */
 int store_message_update_wa(struct store *st, const char *session_id, const char *wa_id,
 			    const char *status, const char *reason);
+/* Many of store_message_update_wa's moves in ONE transaction (the worker
+ * batches its status jobs): rcs[i] is move i's own result (Y_OK, Y_ENOTFOUND
+ * when no row changed, Y_EINVAL). Returns Y_OK once committed; any other
+ * failure changes nothing and is every rcs[i]. Strings borrowed. */
+struct store_status_update {
+	const char *session_id, *wa_id, *status, *reason;
+};
+int store_messages_update_wa_batch(struct store *st, const struct store_status_update *u,
+				   size_t n, int *rcs);
 /* The session's outbound messages still pending, oldest first, at most
  * limit; *out freed with store_messages_free. */
 int store_messages_pending(struct store *st, const char *session_id, int limit,

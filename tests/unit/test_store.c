@@ -451,6 +451,55 @@ TEST(message_batch_insert_rows_fail_alone)
 	store_close(st);
 }
 
+/* The worker's status moves in one transaction: each keeps its own result
+ * (forward only, unknown ids and bad statuses alone), each move an event. */
+TEST(message_status_batch_moves_each_alone)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_message ms[2], outs[2], g;
+	struct store_event *ev = NULL;
+	size_t nev = 0;
+	int rcs[5], more = 0;
+	static const char *const only_ack[] = { "message.ack", NULL };
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	batch_row(&ms[0], s.id, "pending", "3EB0D0", 1);
+	batch_row(&ms[1], s.id, "pending", "3EB0D1", 1);
+	REQUIRE(store_messages_insert_batch(st, ms, 2, rcs, outs) == Y_OK);
+	store_message_release(&outs[0]);
+	store_message_release(&outs[1]);
+	{
+		struct store_status_update u[5] = {
+			{ s.id, "3EB0D0", "sent", NULL },
+			{ s.id, "3EB0NONE", "sent", NULL },
+			{ s.id, "3EB0D1", "bogus", NULL },
+			{ s.id, "3EB0D1", "read", NULL },
+			{ s.id, "3EB0D1", "delivered", NULL }, /* not backwards */
+		};
+
+		REQUIRE(store_messages_update_wa_batch(st, u, 5, rcs) == Y_OK);
+	}
+	CHECK_EQ_INT(rcs[0], Y_OK);
+	CHECK_EQ_INT(rcs[1], Y_ENOTFOUND);
+	CHECK_EQ_INT(rcs[2], Y_EINVAL);
+	CHECK_EQ_INT(rcs[3], Y_OK);
+	CHECK_EQ_INT(rcs[4], Y_ENOTFOUND);
+	REQUIRE(store_message_get(st, s.id, ms[0].id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "sent");
+	store_message_release(&g);
+	REQUIRE(store_message_get(st, s.id, ms[1].id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "read");
+	store_message_release(&g);
+	REQUIRE(store_event_list(st, s.id, 0, only_ack, 10, &ev, &nev, &more) == Y_OK);
+	CHECK_EQ_INT(nev, 2);
+	store_events_free(ev, nev);
+	CHECK_EQ_INT(store_messages_update_wa_batch(st, NULL, 0, rcs), Y_OK);
+	store_session_release(&s);
+	store_close(st);
+}
+
 /* Outbound messages by WhatsApp id: statuses only move forward, pending
  * ones list oldest first and count; prekeys come back with their keys. */
 TEST(message_status_by_wa_id_pending_and_prekeys)
@@ -1161,6 +1210,7 @@ int main(void)
 	RUN(message_insert_get_status);
 	RUN(message_status_by_wa_id_pending_and_prekeys);
 	RUN(message_batch_insert_rows_fail_alone);
+	RUN(message_status_batch_moves_each_alone);
 	RUN(delete_cascades_to_messages_and_webhook_log);
 	RUN(apikeys_add_find_touch_revoke);
 	RUN(prune_deletes_only_older_rows);
