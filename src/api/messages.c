@@ -258,6 +258,43 @@ void api_messages_send(struct http_req *req)
 		send_body(req, id, body, NULL);
 }
 
+/* The committer's answer to a deferred text (svc_send_text_async). */
+static void text_accepted(void *arg, int rc, struct store_message *m)
+{
+	struct http_defer *d = arg;
+	struct http_req *req = http_defer_begin(d);
+
+	if (req)
+		api_reply_accepted(req, rc, 0, m);
+	else
+		store_message_release(m); /* the client went away; the message stays */
+	http_defer_finish(d);
+}
+
+/* Sends text to jid: the answer is deferred until the message's group
+ * commit (the connection waits, holding no HTTP thread); refusals known
+ * at once (503, 429, ...) are answered through the same handle. */
+static void send_text_deferred(struct http_req *req, const char *id, const char *jid,
+			       const char *text)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct http_defer *d = http_req_defer(req);
+	struct store_message none;
+	int rc, retry = 0;
+
+	if (!d) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return;
+	}
+	rc = svc_send_text_async(ctx->svc, id, jid, text, text_accepted, d, &retry);
+	if (rc == Y_OK)
+		return; /* text_accepted answers */
+	memset(&none, 0, sizeof(none));
+	if (http_defer_begin(d)) /* the handler's own request: still there */
+		api_reply_accepted(req, rc, retry, &none);
+	http_defer_finish(d);
+}
+
 /* The checks and the send for a body of send_keys (taken); up: the media
  * object's bytes are that uploaded file. */
 static void send_body(struct http_req *req, const char *id, json_t *body,
@@ -331,16 +368,17 @@ static void send_body(struct http_req *req, const char *id, json_t *body,
 		json_decref(body);
 		return;
 	}
-	memset(&m, 0, sizeof(m));
-	if (kind) {
-		md.caption = caption;
-		md.ptt = json_is_true(ptt);
-		if (md.ptt && md.mimetype && !strcasecmp(md.mimetype, "audio/ogg"))
-			md.mimetype = "audio/ogg; codecs=opus"; /* what WhatsApp's apps send */
-		rc = svc_send_media(ctx->svc, id, jid, &md, &m, &retry);
-	} else {
-		rc = svc_send_text(ctx->svc, id, jid, text, &m, &retry);
+	if (!kind) { /* a plain text: through the group commit */
+		send_text_deferred(req, id, jid, text);
+		json_decref(body); /* after: text is borrowed from it (copied by the call) */
+		return;
 	}
+	memset(&m, 0, sizeof(m)); /* media: committed on this thread (media_send.h) */
+	md.caption = caption;
+	md.ptt = json_is_true(ptt);
+	if (md.ptt && md.mimetype && !strcasecmp(md.mimetype, "audio/ogg"))
+		md.mimetype = "audio/ogg; codecs=opus"; /* what WhatsApp's apps send */
+	rc = svc_send_media(ctx->svc, id, jid, &md, &m, &retry);
 	free(data);
 	json_decref(body);
 	api_reply_accepted(req, rc, retry, &m);

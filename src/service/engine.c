@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "service/gcommit.h"
 #include "service/media_send.h"
 #include "service/msgkind.h"
 #include "service/signal_db.h"
@@ -284,6 +285,8 @@ struct engine {
 	pthread_cond_t job_cv;
 	struct job *job_head, *job_tail;
 	bool worker_stop;
+	/* the group commit of plain texts (service/gcommit.h) */
+	struct gcommit *gc;
 	/* the pending bound of each session sent to (HTTP threads) */
 	pthread_mutex_t pend_mu;
 	struct pend *pend[ESESS_BUCKETS];
@@ -1176,6 +1179,21 @@ static void up_conn_stale(void *ud, const char *sid)
 	pthread_mutex_unlock(&e->mc_mu);
 }
 
+/* Posts CMD_SEND with om (taken, with c) for stored message mid of
+ * session sid, under wa_id, to `to`. */
+static void post_send_cmd(struct engine *e, struct cmd *c, struct omsg *om, const char *sid,
+			  const char *mid, const char *wa_id, const char *to)
+{
+	c->kind = CMD_SEND;
+	snprintf(c->id, sizeof(c->id), "%s", sid);
+	snprintf(om->id, sizeof(om->id), "%s", mid);
+	snprintf(om->to_session, sizeof(om->to_session), "%s", sid);
+	snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
+	snprintf(om->to, sizeof(om->to), "%s", to);
+	c->msgs = om;
+	post_cmd(e, c);
+}
+
 static void up_ready(void *ud, const char *sid, const char *mid, const char *wa_id,
 		     const char *to, uint8_t *pb, size_t len, const char *src)
 {
@@ -1192,14 +1210,7 @@ static void up_ready(void *ud, const char *sid, const char *mid, const char *wa_
 	}
 	om->pb = pb;
 	om->pb_len = len;
-	c->kind = CMD_SEND;
-	snprintf(c->id, sizeof(c->id), "%s", sid);
-	snprintf(om->id, sizeof(om->id), "%s", mid);
-	snprintf(om->to_session, sizeof(om->to_session), "%s", sid);
-	snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
-	snprintf(om->to, sizeof(om->to), "%s", to);
-	c->msgs = om;
-	post_cmd(e, c);
+	post_send_cmd(e, c, om, sid, mid, wa_id, to);
 }
 
 static void up_failed(void *ud, const char *sid, const char *wa_id, const char *reason)
@@ -2046,6 +2057,61 @@ static void vote_open(struct engine *e, struct job *j)
 	store_message_release(&poll);
 }
 
+/* What follows status move i of job j (r: its result): the metrics, and
+ * for "sent" the loop told its slot is free (committed or not). */
+static void status_moved(struct engine *e, const struct job *j, size_t i, int r)
+{
+	if (r == Y_OK && !strcmp(j->msg_status, "sent"))
+		ymetric_inc(YM_MESSAGES_SENT);
+	if (!strcmp(j->msg_status, "sent")) {
+		struct cmd *c = calloc(1, sizeof(*c));
+
+		if (c) {
+			c->kind = CMD_SENT_SAVED;
+			snprintf(c->id, sizeof(c->id), "%s", j->id);
+			snprintf(c->wa_id, sizeof(c->wa_id), "%s", j->wa_ids[i]);
+			post_cmd(e, c);
+		}
+	} else if (r == Y_OK && !strcmp(j->msg_status, "failed")) {
+		ymetric_inc_label(YMF_MESSAGES_FAILED, j->reason);
+	}
+}
+
+/* The J_MSG_STATUS jobs j, j->next, ... up to the first of another kind
+ * (or the end), in one transaction (store_messages_update_wa_batch), in
+ * their order; one by one if that transaction fails. */
+static void run_statuses(struct engine *e, struct job *j)
+{
+	struct store_status_update *u;
+	size_t n = 0, k = 0;
+	int *rcs, rc = Y_ENOMEM;
+
+	for (struct job *x = j; x && x->kind == J_MSG_STATUS; x = x->next)
+		n += x->nwa;
+	u = calloc(n ? n : 1, sizeof(*u));
+	rcs = calloc(n ? n : 1, sizeof(*rcs));
+	for (struct job *x = j; u && rcs && x && x->kind == J_MSG_STATUS; x = x->next)
+		for (size_t i = 0; i < x->nwa; i++)
+			u[k++] = (struct store_status_update){ x->id, x->wa_ids[i], x->msg_status,
+								x->reason };
+	if (u && rcs)
+		rc = store_messages_update_wa_batch(e->st, u, n, rcs);
+	k = 0;
+	for (struct job *x = j; x && x->kind == J_MSG_STATUS; x = x->next)
+		for (size_t i = 0; i < x->nwa; i++, k++) {
+			int r = rc ? store_message_update_wa(e->st, x->id, x->wa_ids[i],
+							     x->msg_status, x->reason)
+				   : rcs[k];
+
+			if (r && r != Y_ENOTFOUND)
+				LOG_ERROR("engine store write failed", "{s:s, s:s}", "job",
+					  "message status", "error", y_strerror(r));
+			status_moved(e, x, i, r);
+		}
+	free(u);
+	free(rcs);
+}
+
 static void run_job(struct engine *e, struct job *j)
 {
 	int rc = Y_OK;
@@ -2074,28 +2140,8 @@ static void run_job(struct engine *e, struct job *j)
 	case J_PREKEYS_UPLOADED:
 		rc = store_prekeys_mark_uploaded(e->st, j->id, j->upto);
 		break;
-	case J_MSG_STATUS:
-		for (size_t i = 0; i < j->nwa; i++) {
-			int r = store_message_update_wa(e->st, j->id, j->wa_ids[i], j->msg_status,
-							j->reason);
-
-			if (r && r != Y_ENOTFOUND)
-				rc = r;
-			if (r == Y_OK && !strcmp(j->msg_status, "sent"))
-				ymetric_inc(YM_MESSAGES_SENT);
-			if (!strcmp(j->msg_status, "sent")) { /* committed or not, its slot is free */
-				struct cmd *c = calloc(1, sizeof(*c));
-
-				if (c) {
-					c->kind = CMD_SENT_SAVED;
-					snprintf(c->id, sizeof(c->id), "%s", j->id);
-					snprintf(c->wa_id, sizeof(c->wa_id), "%s", j->wa_ids[i]);
-					post_cmd(e, c);
-				}
-			}
-			else if (r == Y_OK && !strcmp(j->msg_status, "failed"))
-				ymetric_inc_label(YMF_MESSAGES_FAILED, j->reason);
-		}
+	case J_MSG_STATUS: /* run_batch applies them in runs: run_statuses */
+		run_statuses(e, j);
 		break;
 	case J_SIG_FLUSH:
 		break; /* the flush runs at the end of the batch */
@@ -2183,6 +2229,15 @@ static int64_t run_batch(struct engine *e, struct job *list)
 	while (list) {
 		struct job *j = list;
 
+		if (j->kind == J_MSG_STATUS) { /* a run of them: one transaction */
+			run_statuses(e, j);
+			while (list && list->kind == J_MSG_STATUS) {
+				j = list;
+				list = j->next;
+				job_free(j);
+			}
+			continue;
+		}
 		list = j->next;
 		j->next = NULL;
 		j->retry = false;
@@ -2419,11 +2474,10 @@ static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MS
 	return rc;
 }
 
-/* Stores outbound message *m from o (pending, o->body as its body, o->fx
- * applied to its target in the same transaction; committed before the
- * answer). m borrows from o, wa_id and from. */
-static int store_outbound(struct engine *e, struct store_message *m, const char *session_id,
-			  const char *wa_id, const char *from, const struct svc_outmsg *o)
+/* Fills outbound row *m from o (pending, o->body as its body); m borrows
+ * from o, wa_id and from. */
+static void outbound_row(struct store_message *m, const char *session_id, const char *wa_id,
+			 const char *from, const struct svc_outmsg *o)
 {
 	memset(m, 0, sizeof(*m));
 	snprintf(m->session_id, sizeof(m->session_id), "%s", session_id);
@@ -2437,10 +2491,38 @@ static int store_outbound(struct engine *e, struct store_message *m, const char 
 	m->to_jid = (char *)o->to_jid;
 	m->text = (char *)o->text;
 	m->quoted_id = (char *)o->quoted_id;
+}
+
+/* Stores outbound message *m from o (outbound_row, o->fx applied to its
+ * target in the same transaction; committed before the answer). */
+static int store_outbound(struct engine *e, struct store_message *m, const char *session_id,
+			  const char *wa_id, const char *from, const struct svc_outmsg *o)
+{
+	outbound_row(m, session_id, wa_id, from, o);
 	if (!m->body)
 		return Y_ENOMEM;
 	return o->fx.kind ? store_message_insert_effect(e->st, m, &o->fx, NULL)
 			  : store_message_insert(e->st, m);
+}
+
+/* Hands stored message id (wa_id, to, text; type and body for a kind,
+ * NULL for a plain text) to session_id's queue on the loop; out of memory:
+ * it is sent at the next start. */
+static void post_send(struct engine *e, const char *session_id, const char *id,
+		      const char *wa_id, const char *to, const char *text, const char *type,
+		      const char *body)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+	struct omsg *om = calloc(1, sizeof(*om));
+
+	if (c && om && (!text || (om->text = strdup(text))) &&
+	    (!type || ((om->type = strdup(type)) && (om->body = strdup(body))))) {
+		post_send_cmd(e, c, om, session_id, id, wa_id, to);
+		return;
+	}
+	LOG_WARN("engine: out of memory; the message is sent at the next start", NULL);
+	omsg_free_list(om);
+	free(c);
 }
 
 /* HTTP thread: checks the session, stores the message pending (committed
@@ -2454,7 +2536,6 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 	char wa_id[WA_MSG_ID_MAX], from[64];
 	struct svc_outmsg so = *o;
 	struct omsg *om;
-	struct cmd *c;
 	bool plain = !strcmp(o->type, "text") && !o->body;
 	json_t *body = NULL;
 	char *text_body = NULL;
@@ -2479,24 +2560,102 @@ static int op_send_msg(void *eng, const char *session_id, const struct svc_outms
 	 * read back before the loop has it (sent, its status may change at once:
 	 * the 202 answers it pending) */
 	rc = store_message_get(e->st, session_id, m.id, out);
-	c = calloc(1, sizeof(*c));
-	om = calloc(1, sizeof(*om));
-	if (c && om && (!o->text || (om->text = strdup(o->text))) &&
-	    (plain || ((om->type = strdup(o->type)) && (om->body = strdup(o->body))))) {
-		c->kind = CMD_SEND;
-		snprintf(c->id, sizeof(c->id), "%s", session_id);
-		snprintf(om->id, sizeof(om->id), "%s", m.id);
-		snprintf(om->to_session, sizeof(om->to_session), "%s", session_id);
-		snprintf(om->wa_id, sizeof(om->wa_id), "%s", wa_id);
-		snprintf(om->to, sizeof(om->to), "%s", o->to_jid);
-		c->msgs = om;
-		post_cmd(e, c);
-	} else {
-		LOG_WARN("engine: out of memory; the message is sent at the next start", NULL);
-		omsg_free_list(om);
-		free(c);
+	post_send(e, session_id, m.id, wa_id, o->to_jid, o->text, plain ? NULL : o->type, o->body);
+	return rc;
+}
+
+static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
+			struct store_message *out, int *retry_after_s);
+
+/* A plain text on its way through the group commit (op_send_text_async):
+ * the committer's item, and what it borrows from. */
+struct accept {
+	struct gcommit_item it; /* first: the committer hands it back */
+	char *text, *to, *body;
+	char wa_id[WA_MSG_ID_MAX], from[64];
+	svc_accepted_cb done;
+	void *arg;
+};
+
+static void accept_free(struct accept *a)
+{
+	free(a->text);
+	free(a->to);
+	free(a->body);
+	free(a);
+}
+
+/* HTTP thread: as op_send_text, the row handed to the committer (answered
+ * by done once its batch is committed). */
+static int op_send_text_async(void *eng, const char *session_id, const char *to_jid,
+			      const char *text, svc_accepted_cb done, void *arg, int *retry_after_s)
+{
+	struct engine *e = eng;
+	struct svc_outmsg o;
+	struct accept *a;
+	json_t *body;
+	int rc;
+
+	if (strlen(to_jid) >= sizeof(((struct omsg *)0)->to))
+		return Y_EINVAL;
+	if (!e->gc) { /* no committer thread: one transaction each, answered now */
+		struct store_message m;
+
+		rc = op_send_text(eng, session_id, to_jid, text, &m, retry_after_s);
+		if (!rc)
+			done(arg, Y_OK, &m);
+		return rc;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return Y_ENOMEM;
+	body = json_pack("{s:s}", "text", text);
+	a->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	a->text = strdup(text);
+	a->to = strdup(to_jid);
+	if (!a->body || !a->text || !a->to) {
+		accept_free(a);
+		return Y_ENOMEM;
+	}
+	rc = send_check(e, session_id, a->wa_id, a->from, retry_after_s);
+	if (rc) {
+		accept_free(a);
+		return rc;
+	}
+	memset(&o, 0, sizeof(o));
+	o.to_jid = a->to;
+	o.type = "text";
+	o.text = a->text;
+	o.body = a->body;
+	outbound_row(&a->it.m, session_id, a->wa_id, a->from, &o);
+	a->done = done;
+	a->arg = arg;
+	rc = gcommit_submit(e->gc, &a->it);
+	if (rc) {
+		pend_done(e, session_id, false);
+		accept_free(a);
 	}
 	return rc;
+}
+
+/* The committer, after a batch's transaction: each committed row goes to
+ * the loop (as op_send_msg hands it), then every caller is answered. */
+static void on_committed(void *ud, struct gcommit_item *list)
+{
+	struct engine *e = ud;
+
+	while (list) {
+		struct accept *a = (struct accept *)list;
+
+		list = list->next;
+		pend_done(e, a->it.m.session_id, a->it.rc == Y_OK);
+		if (a->it.rc == Y_OK)
+			post_send(e, a->it.m.session_id, a->it.m.id, a->wa_id, a->to, a->text, NULL,
+				  NULL);
+		a->done(a->arg, a->it.rc, &a->it.out);
+		accept_free(a);
+	}
 }
 
 static int op_send_text(void *eng, const char *session_id, const char *to_jid, const char *text,
@@ -2806,6 +2965,7 @@ static const struct svc_engine_ops engine_ops = {
 	.restart = op_restart,
 	.set_version = op_set_version,
 	.send_text = op_send_text,
+	.send_text_async = op_send_text_async,
 	.send_media = op_send_media,
 	.send_msg = op_send_msg,
 	.presence = op_presence,
@@ -2907,6 +3067,12 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 		rc = Y_ENOMEM;
 		goto fail;
 	}
+	rc = gcommit_new(st, on_committed, e, &e->gc); /* after the loop: it posts there */
+	if (rc) {
+		LOG_ERROR("engine: no committer thread: texts are committed one by one", "{s:s}",
+			  "error", y_strerror(rc));
+		e->gc = NULL;
+	}
 	if (o->data_dir) { /* after the loop: it posts there */
 		struct media_up_opts uo = { .data_dir = o->data_dir,
 					    .ca_file = o->ca_file,
@@ -2943,6 +3109,8 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	if (e->gc) /* first: it posts to the loop */
+		gcommit_stop(e->gc);
 	media_up_stop(e->up); /* first: it posts to the loop and the worker */
 	cmd(e, CMD_SHUTDOWN, NULL, 0, NULL);
 	pthread_join(e->loop_thread, NULL);
@@ -2986,6 +3154,7 @@ void engine_free(struct engine *e)
 	pthread_mutex_destroy(&e->pc_mu);
 	pthread_cond_destroy(&e->pc_cv);
 	media_up_free(e->up);
+	gcommit_free(e->gc);
 	while (e->mconns) {
 		struct mconn *m = e->mconns;
 

@@ -22,6 +22,11 @@
  * connecting, connected, disconnected) is started again; connects are
  * paced by the client pool's limit.
  *
+ * It also owns a third thread, the committer (service/gcommit.h):
+ * send_text_async (an HTTP thread) checks the session and hands a plain
+ * text's row to it; it commits every row waiting in one transaction, then
+ * queues their CMD_SEND and answers their callers (group commit).
+ *
  * Messages: send_text (an HTTP thread) stores the message pending with its
  * WhatsApp id fixed, commits, then queues CMD_SEND. Each session has one
  * FIFO on the loop, drained at rate_per_min into the client (at most

@@ -791,6 +791,25 @@ int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, con
 	return s->ops->send_text(s->eng, session_id, to_jid, text, out, retry_after_s);
 }
 
+int svc_send_text_async(struct svc *s, const char *session_id, const char *to_jid,
+			const char *text, svc_accepted_cb done, void *arg, int *retry_after_s)
+{
+	struct store_message m;
+	int rc;
+
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	if (s->ops && s->ops->send_text_async)
+		return s->ops->send_text_async(s->eng, session_id, to_jid, text, done, arg,
+					       retry_after_s);
+	memset(&m, 0, sizeof(m));
+	rc = svc_send_text(s, session_id, to_jid, text, &m, retry_after_s);
+	if (rc)
+		return rc;
+	done(arg, Y_OK, &m);
+	return Y_OK;
+}
+
 int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,
 		   const struct svc_media *md, struct store_message *out, int *retry_after_s)
 {

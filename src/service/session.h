@@ -55,6 +55,9 @@ struct svc_query {
 };
 /* c is NULL unless err is Y_OK. */
 typedef void (*svc_lookup_cb)(void *arg, int err, const struct svc_contact *c);
+/* An accepted message committed (rc Y_OK, *m the row: the callee releases
+ * it) or refused (rc the error, m empty). */
+typedef void (*svc_accepted_cb)(void *arg, int rc, struct store_message *m);
 
 /* A message to send, of any kind (src/service/msgkind.h). */
 struct svc_outmsg {
@@ -97,6 +100,16 @@ struct svc_engine_ops {
 	 * (owned by the caller, released with store_message_release). */
 	int (*send_text)(void *eng, const char *session_id, const char *to_jid, const char *text,
 			 struct store_message *out, int *retry_after_s);
+	/* send_text answered later, through a group commit (service/gcommit.h):
+	 * the checks (Y_ESTATE, Y_EBUSY with *retry_after_s) are made before
+	 * it returns, the row is stored with others in one transaction. Y_OK:
+	 * done(arg, rc, m) runs exactly once, on another thread, after that
+	 * transaction (rc Y_OK: *m is the row read back, for done to release;
+	 * else m is empty); any other return: done never runs. Text and to_jid
+	 * are copied. Optional (svc_send_text_async falls back to send_text). */
+	int (*send_text_async)(void *eng, const char *session_id, const char *to_jid,
+			       const char *text, svc_accepted_cb done, void *arg,
+			       int *retry_after_s);
 	/* The same for media (struct svc_media, docs/media.md "Sending"): the
 	 * source (base64 bytes written to DATA_DIR and fsync'd, or the URL) is
 	 * stored before the answer; the upload runs later. Optional. */
@@ -254,6 +267,11 @@ int svc_session_foreach(struct svc *s, void (*fn)(const struct store_session *x,
  * Y_EBUSY when its queue is full (see send_text above). */
 int svc_send_text(struct svc *s, const char *session_id, const char *to_jid, const char *text,
 		  struct store_message *out, int *retry_after_s);
+/* As svc_send_text, answered through done (see send_text_async): Y_OK, and
+ * done runs exactly once (maybe before this returns), or the error and it
+ * never runs. */
+int svc_send_text_async(struct svc *s, const char *session_id, const char *to_jid,
+			const char *text, svc_accepted_cb done, void *arg, int *retry_after_s);
 /* A media message to send (validated by the API: kind, mimetype, sizes). */
 struct svc_media {
 	const char *kind;          /* image, video, audio, document, sticker */

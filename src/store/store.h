@@ -324,6 +324,18 @@ void store_message_release(struct store_message *m);
  * (Y_EINVAL). Y_ENOTFOUND if the session does not exist, Y_EEXIST if the id,
  * or the wa_id within the session, is taken. Borrows m's strings. */
 int store_message_insert(struct store *st, struct store_message *m);
+/*
+ * Group commit: inserts the n rows ms[] (each as store_message_insert does,
+ * ids and times filled in) in ONE transaction, and reads each stored row
+ * back into outs[i] inside it (caller releases them). rcs[i] is row i's own
+ * result: Y_OK, or Y_EINVAL / Y_EEXIST / Y_ENOTFOUND for that row alone
+ * (the others are kept). Returns Y_OK once the transaction is committed; any
+ * other failure (the database, the commit) fails the whole batch: nothing
+ * is stored, every rcs[i] is that error and every outs[i] empty. Borrows
+ * ms's strings.
+ */
+int store_messages_insert_batch(struct store *st, struct store_message *ms, size_t n, int *rcs,
+				struct store_message *outs);
 /* The message `id` of session `session_id`; Y_ENOTFOUND if none. */
 int store_message_get(struct store *st, const char *session_id, const char *id,
 		      struct store_message *out);
@@ -337,6 +349,15 @@ int store_message_set_status(struct store *st, const char *id, const char *statu
  * Y_ENOTFOUND when no row changed. */
 int store_message_update_wa(struct store *st, const char *session_id, const char *wa_id,
 			    const char *status, const char *reason);
+/* Many of store_message_update_wa's moves in ONE transaction (the worker
+ * batches its status jobs): rcs[i] is move i's own result (Y_OK, Y_ENOTFOUND
+ * when no row changed, Y_EINVAL). Returns Y_OK once committed; any other
+ * failure changes nothing and is every rcs[i]. Strings borrowed. */
+struct store_status_update {
+	const char *session_id, *wa_id, *status, *reason;
+};
+int store_messages_update_wa_batch(struct store *st, const struct store_status_update *u,
+				   size_t n, int *rcs);
 /* The session's outbound messages still pending, oldest first, at most
  * limit; *out freed with store_messages_free. */
 int store_messages_pending(struct store *st, const char *session_id, int limit,

@@ -2131,21 +2131,15 @@ int store_message_insert(struct store *st, struct store_message *m)
 	return rc;
 }
 
-int store_message_get(struct store *st, const char *session_id, const char *id,
-		      struct store_message *out)
+/* store_message_get with the mutex held. */
+static int message_get_locked(struct store *st, const char *session_id, const char *id,
+			      struct store_message *out)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = prep(st, S_MSG_GET);
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (!session_id || !id)
-		return Y_EINVAL;
-	pthread_mutex_lock(&st->mu);
-	s = prep(st, S_MSG_GET);
-	if (!s) {
-		rc = Y_EDB;
-		goto out;
-	}
+	if (!s)
+		return Y_EDB;
 	bind_text(s, 1, id);
 	bind_text(s, 2, session_id);
 	rc = sqlite3_step(s);
@@ -2155,9 +2149,106 @@ int store_message_get(struct store *st, const char *session_id, const char *id,
 		rc = Y_ENOTFOUND;
 	else
 		rc = db_error(st, rc, "get message");
-out:
 	done(s);
+	return rc;
+}
+
+int store_message_get(struct store *st, const char *session_id, const char *id,
+		      struct store_message *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!session_id || !id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = message_get_locked(st, session_id, id, out);
 	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* One transaction over n rows (the mutex taken here): row(st, arg, i) for
+ * each i whose rcs[i] is still Y_OK, into rcs[i]; a result own() does not
+ * call the row's own (or one after which SQLite ended the transaction)
+ * fails the batch; then after(st, arg), if set, still inside it. Returns
+ * Y_OK once committed, else the error, which every rcs[i] becomes. */
+static int batch_tx(struct store *st, size_t n, int *rcs,
+		    int (*row)(struct store *st, void *arg, size_t i), int (*own)(int rc),
+		    int (*after)(struct store *st, void *arg), void *arg)
+{
+	int rc;
+
+	if (!n)
+		return Y_OK;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (rcs[i])
+			continue;
+		rcs[i] = row(st, arg, i);
+		if (rcs[i] && (!own(rcs[i]) || sqlite3_get_autocommit(st->db)))
+			rc = rcs[i]; /* the transaction is not usable: the batch fails */
+	}
+	if (!rc && after)
+		rc = after(st, arg);
+	if (!sqlite3_get_autocommit(st->db))
+		rc = tx_end(st, rc);
+	pthread_mutex_unlock(&st->mu);
+	for (size_t i = 0; rc && i < n; i++)
+		rcs[i] = rc;
+	return rc;
+}
+
+/* A row's own failure, which leaves the batch's transaction usable: SQLite
+ * undoes only the failed statement of a constraint error. */
+static int insert_own(int rc)
+{
+	return rc == Y_EINVAL || rc == Y_EEXIST || rc == Y_ENOTFOUND;
+}
+
+struct insert_batch {
+	struct store_message *ms, *outs;
+	int *rcs;
+	size_t n;
+};
+
+static int insert_row(struct store *st, void *arg, size_t i)
+{
+	struct store_message *m = &((struct insert_batch *)arg)->ms[i];
+	int rc = message_add_locked(st, m);
+
+	/* an inbound message is a `message` event, as store_message_insert makes */
+	if (rc == Y_OK && !m->from_me)
+		rc = message_event_locked(st, "message", m->session_id, m->id, NULL);
+	return rc;
+}
+
+/* Reads every stored row back inside the transaction: what the commit
+ * makes durable. */
+static int insert_read_back(struct store *st, void *arg)
+{
+	struct insert_batch *b = arg;
+	int rc = Y_OK;
+
+	for (size_t i = 0; !rc && i < b->n; i++)
+		if (!b->rcs[i])
+			rc = message_get_locked(st, b->ms[i].session_id, b->ms[i].id, &b->outs[i]);
+	return rc;
+}
+
+int store_messages_insert_batch(struct store *st, struct store_message *ms, size_t n, int *rcs,
+				struct store_message *outs)
+{
+	struct insert_batch b = { ms, outs, rcs, n };
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&outs[i], 0, sizeof(outs[i]));
+		rcs[i] = message_defaults(&ms[i]);
+	}
+	rc = batch_tx(st, n, rcs, insert_row, insert_own, insert_read_back, &b);
+	for (size_t i = 0; rc && i < n; i++)
+		store_message_release(&outs[i]);
 	return rc;
 }
 
@@ -2261,25 +2352,17 @@ int store_prekeys_unrecorded(struct store *st, const char *session_id, uint32_t 
 	return prekeys_list(st, S_PREKEYS_UNRECORDED, session_id, ids, priv, n);
 }
 
-int store_message_update_wa(struct store *st, const char *session_id, const char *wa_id,
+/* One status move of store_message_update_wa inside the caller's
+ * transaction (mutex held): Y_OK (moved, its event added), Y_ENOTFOUND (no
+ * row changed), or the error. */
+static int update_wa_locked(struct store *st, const char *session_id, const char *wa_id,
 			    const char *status, const char *reason)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = prep(st, S_MSG_STATUS_WA);
 	int rc;
 
-	if (!session_id || !wa_id || !in_list(status, message_statuses))
-		return Y_EINVAL;
-	pthread_mutex_lock(&st->mu);
-	rc = exec_stmt(st, S_BEGIN);
-	if (rc) {
-		pthread_mutex_unlock(&st->mu);
-		return rc;
-	}
-	s = prep(st, S_MSG_STATUS_WA);
-	if (!s) {
-		rc = Y_EDB;
-		goto out;
-	}
+	if (!s)
+		return Y_EDB;
 	bind_text(s, 1, session_id);
 	bind_text(s, 2, wa_id);
 	bind_text(s, 3, status);
@@ -2289,15 +2372,41 @@ int store_message_update_wa(struct store *st, const char *session_id, const char
 	rc = rc == SQLITE_DONE ? (sqlite3_changes(st->db) ? Y_OK : Y_ENOTFOUND)
 			       : db_error(st, rc, "update message status");
 	done(s);
-	s = NULL;
 	/* a status that moved is a `message.ack` event, in the same transaction */
 	if (rc == Y_OK)
 		rc = message_event_locked(st, "message.ack", session_id, NULL, wa_id);
-out:
-	done(s);
-	rc = tx_end(st, rc == Y_ENOTFOUND ? Y_OK : rc) ?: rc;
-	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+int store_message_update_wa(struct store *st, const char *session_id, const char *wa_id,
+			    const char *status, const char *reason)
+{
+	struct store_status_update u = { session_id, wa_id, status, reason };
+	int one, rc = store_messages_update_wa_batch(st, &u, 1, &one);
+
+	return rc ? rc : one;
+}
+
+static int update_own(int rc)
+{
+	return rc == Y_ENOTFOUND;
+}
+
+static int update_row(struct store *st, void *arg, size_t i)
+{
+	const struct store_status_update *u = (const struct store_status_update *)arg + i;
+
+	return update_wa_locked(st, u->session_id, u->wa_id, u->status, u->reason);
+}
+
+int store_messages_update_wa_batch(struct store *st, const struct store_status_update *u,
+				   size_t n, int *rcs)
+{
+	for (size_t i = 0; i < n; i++)
+		rcs[i] = !u[i].session_id || !u[i].wa_id || !in_list(u[i].status, message_statuses)
+				 ? Y_EINVAL
+				 : Y_OK;
+	return batch_tx(st, n, rcs, update_row, update_own, NULL, (void *)u);
 }
 
 int store_messages_pending(struct store *st, const char *session_id, int limit,

@@ -369,6 +369,137 @@ TEST(message_insert_get_status)
 	store_close(st);
 }
 
+/* A row of session sid for the batch test (status, wa_id given). */
+static void batch_row(struct store_message *m, const char *sid, const char *status,
+		      const char *wa_id, int from_me)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->session_id, STORE_ID_LEN, "%s", sid);
+	m->chat = m->to_jid = "15550001111@s.whatsapp.net";
+	m->type = "text";
+	m->text = "hi";
+	m->status = (char *)status;
+	m->wa_id = (char *)wa_id;
+	m->from_me = from_me;
+}
+
+/* Group commit: one transaction for many rows, each row's own failure
+ * kept to itself, every stored row read back; a database that cannot be
+ * written fails the whole batch and stores nothing. */
+TEST(message_batch_insert_rows_fail_alone)
+{
+	char path[300];
+	struct store *st = fresh(path);
+	struct store_session s;
+	struct store_message ms[5], outs[5], g;
+	struct store_event *ev = NULL;
+	size_t nev = 0;
+	int rcs[5], more = 0;
+	sqlite3 *other = NULL;
+	static const char *const only_message[] = { "message", NULL };
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	batch_row(&ms[0], s.id, "pending", "3EB0B0", 1);
+	batch_row(&ms[1], "no-such-session", "pending", "3EB0B1", 1);
+	batch_row(&ms[2], s.id, "weird", "3EB0B2", 1);
+	batch_row(&ms[3], s.id, "pending", "3EB0B0", 1); /* the wa_id of row 0 */
+	batch_row(&ms[4], s.id, "received", "3EB0B4", 0);
+	REQUIRE(store_messages_insert_batch(st, ms, 5, rcs, outs) == Y_OK);
+	CHECK_EQ_INT(rcs[0], Y_OK);
+	CHECK_EQ_INT(rcs[1], Y_ENOTFOUND);
+	CHECK_EQ_INT(rcs[2], Y_EINVAL);
+	CHECK_EQ_INT(rcs[3], Y_EEXIST);
+	CHECK_EQ_INT(rcs[4], Y_OK);
+	CHECK(uuid_valid(ms[0].id) && uuid_valid(ms[4].id));
+	CHECK_EQ_STR(outs[0].id, ms[0].id);
+	CHECK_EQ_STR(outs[0].status, "pending");
+	CHECK_EQ_STR(outs[0].wa_id, "3EB0B0");
+	CHECK_EQ_INT(outs[0].from_me, 1);
+	CHECK_EQ_STR(outs[4].status, "received");
+	CHECK(outs[1].chat == NULL && outs[2].chat == NULL && outs[3].chat == NULL);
+	for (int i = 0; i < 5; i++)
+		store_message_release(&outs[i]);
+	REQUIRE(store_message_get(st, s.id, ms[0].id, &g) == Y_OK); /* committed */
+	store_message_release(&g);
+	CHECK_EQ_INT(store_message_get(st, s.id, ms[3].id, &g), Y_ENOTFOUND);
+	/* the inbound row is a `message` event, as store_message_insert makes */
+	REQUIRE(store_event_list(st, s.id, 0, only_message, 10, &ev, &nev, &more) == Y_OK);
+	CHECK_EQ_INT(nev, 1);
+	CHECK(nev == 1 && !strcmp(ev[0].type, "message"));
+	store_events_free(ev, nev);
+	CHECK_EQ_INT(store_messages_insert_batch(st, ms, 0, rcs, outs), Y_OK);
+
+	/* another connection holds the write lock: all fail, none stored */
+	store_sqlite_set_busy_timeout(st, 50);
+	REQUIRE(sqlite3_open(path, &other) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+	batch_row(&ms[0], s.id, "pending", "3EB0C0", 1);
+	batch_row(&ms[1], s.id, "pending", "3EB0C1", 1);
+	CHECK_EQ_INT(store_messages_insert_batch(st, ms, 2, rcs, outs), Y_EBUSY);
+	CHECK_EQ_INT(rcs[0], Y_EBUSY);
+	CHECK_EQ_INT(rcs[1], Y_EBUSY);
+	CHECK(outs[0].chat == NULL && outs[1].chat == NULL);
+	REQUIRE(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(other);
+	CHECK_EQ_INT(store_message_get(st, s.id, ms[0].id, &g), Y_ENOTFOUND);
+	REQUIRE(store_messages_insert_batch(st, ms, 2, rcs, outs) == Y_OK); /* recovers */
+	CHECK_EQ_INT(rcs[0] | rcs[1], Y_OK);
+	store_message_release(&outs[0]);
+	store_message_release(&outs[1]);
+	store_session_release(&s);
+	store_close(st);
+}
+
+/* The worker's status moves in one transaction: each keeps its own result
+ * (forward only, unknown ids and bad statuses alone), each move an event. */
+TEST(message_status_batch_moves_each_alone)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_message ms[2], outs[2], g;
+	struct store_event *ev = NULL;
+	size_t nev = 0;
+	int rcs[5], more = 0;
+	static const char *const only_ack[] = { "message.ack", NULL };
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	batch_row(&ms[0], s.id, "pending", "3EB0D0", 1);
+	batch_row(&ms[1], s.id, "pending", "3EB0D1", 1);
+	REQUIRE(store_messages_insert_batch(st, ms, 2, rcs, outs) == Y_OK);
+	store_message_release(&outs[0]);
+	store_message_release(&outs[1]);
+	{
+		struct store_status_update u[5] = {
+			{ s.id, "3EB0D0", "sent", NULL },
+			{ s.id, "3EB0NONE", "sent", NULL },
+			{ s.id, "3EB0D1", "bogus", NULL },
+			{ s.id, "3EB0D1", "read", NULL },
+			{ s.id, "3EB0D1", "delivered", NULL }, /* not backwards */
+		};
+
+		REQUIRE(store_messages_update_wa_batch(st, u, 5, rcs) == Y_OK);
+	}
+	CHECK_EQ_INT(rcs[0], Y_OK);
+	CHECK_EQ_INT(rcs[1], Y_ENOTFOUND);
+	CHECK_EQ_INT(rcs[2], Y_EINVAL);
+	CHECK_EQ_INT(rcs[3], Y_OK);
+	CHECK_EQ_INT(rcs[4], Y_ENOTFOUND);
+	REQUIRE(store_message_get(st, s.id, ms[0].id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "sent");
+	store_message_release(&g);
+	REQUIRE(store_message_get(st, s.id, ms[1].id, &g) == Y_OK);
+	CHECK_EQ_STR(g.status, "read");
+	store_message_release(&g);
+	REQUIRE(store_event_list(st, s.id, 0, only_ack, 10, &ev, &nev, &more) == Y_OK);
+	CHECK_EQ_INT(nev, 2);
+	store_events_free(ev, nev);
+	CHECK_EQ_INT(store_messages_update_wa_batch(st, NULL, 0, rcs), Y_OK);
+	store_session_release(&s);
+	store_close(st);
+}
+
 /* Outbound messages by WhatsApp id: statuses only move forward, pending
  * ones list oldest first and count; prekeys come back with their keys. */
 TEST(message_status_by_wa_id_pending_and_prekeys)
@@ -1078,6 +1209,8 @@ int main(void)
 	RUN(message_pages_survive_ties_and_new_inserts);
 	RUN(message_insert_get_status);
 	RUN(message_status_by_wa_id_pending_and_prekeys);
+	RUN(message_batch_insert_rows_fail_alone);
+	RUN(message_status_batch_moves_each_alone);
 	RUN(delete_cascades_to_messages_and_webhook_log);
 	RUN(apikeys_add_find_touch_revoke);
 	RUN(prune_deletes_only_older_rows);
