@@ -4,8 +4,14 @@
 // given the same iv, seals to the very same bytes); the notification our C
 // seals, Baileys' decryptMediaRetryData opens with the result and the new
 // direct path; a flipped byte, another message id or another media key is
-// refused by us.
+// refused by us. And `yesapp sim`'s side, judged by Baileys 7: an upload
+// kept "expired" (its path answers 410), the receiver's
+// updateMediaMessage (a server-error receipt to its own phone) gets a new
+// direct path from the simulated phone, and the download then gives the
+// same bytes; a message the phone never saw gets the phone's error.
 import { test } from 'node:test';
+import https from 'node:https';
+import { startSim, loadBaileys, client, mediaOptions } from './sim-lib.mjs';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { join, dirname } from 'node:path';
@@ -75,3 +81,42 @@ for (const [name, lib] of Object.entries(peers)) {
     assert.equal(run('open-notif', hex(mediaKey), id + 'X', hex(iv), r.out).code, 1);
   });
 }
+
+const within = (p, ms, what) => Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`timed out: ${what}`)), ms))]);
+
+test('yesapp sim: an expired upload (410) is uploaded again by the phone when Baileys 7 asks (updateMediaMessage)', async () => {
+  const sim = await startSim();
+  const info = (await sim.api('GET', '/sim/info')).json;
+  const lib = await loadBaileys(7);
+  const base = `1559${String(process.pid % 1000).padStart(3, '0')}`;
+  const peers = [];
+  try {
+    for (const [phone, name] of [[`${base}0001`, 'RetryA'], [`${base}0002`, 'RetryB']]) {
+      const c = client(lib, sim, phone, name, { fetchAgent: new https.Agent({ ca: info.caCert }) });
+      peers.push(c);
+      c.connect();
+      await c.until(() => c.opens && c.pending, `${name} open`);
+    }
+    const [A, B] = peers;
+    const bad = await sim.api('POST', '/sim/media/tamper', { mode: 'nope' });
+    assert.equal(bad.status, 400);
+    assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'expired' })).json.mode, 'expired');
+    const doc = crypto.randomBytes(5000);
+    const sent = await A.sock.sendMessage(`${B.phone}@s.whatsapp.net`, { document: doc, mimetype: 'application/pdf', fileName: 'old.pdf' });
+    const u = await B.until(() => B.upserts.find((x) => x.key.id === sent.key.id && x.message), 'B gets the document');
+    const opts = await mediaOptions(lib, info.caCert);
+    await assert.rejects(lib.downloadMediaMessage(u, 'buffer', opts), (e) => /410/.test(`${e?.message} ${e?.output?.statusCode ?? ''} ${e?.data?.status ?? ''}`) || (console.log(e), false));
+    await B.sock.refreshMediaConn(true); // Baileys builds the new URL from its media host
+    const oldPath = u.message.documentMessage.directPath;
+    const updated = await within(B.sock.updateMediaMessage(u), 10000, 'updateMediaMessage');
+    assert.notEqual(updated.message.documentMessage.directPath, oldPath);
+    const got = await lib.downloadMediaMessage(updated, 'buffer', opts);
+    assert.equal(crypto.createHash('sha256').update(got).digest('hex'), crypto.createHash('sha256').update(doc).digest('hex'));
+    // a message the phone never saw: its error, as Baileys reports it
+    const unknown = { key: { ...u.key, id: '3EB0' + crypto.randomBytes(8).toString('hex').toUpperCase() }, message: u.message };
+    await assert.rejects(within(B.sock.updateMediaMessage(unknown), 10000, 'updateMediaMessage of an unknown message'), /Failed to re-upload media \(2\)/);
+  } finally {
+    for (const c of peers) c.end();
+    await sim.stop();
+  }
+});
