@@ -258,6 +258,7 @@ int server_run(const struct config *cfg)
 	ctx.sandbox = sandbox;
 	ctx.st = st;
 	ctx.svc = svc;
+	ctx.media = media;
 	/* Old rows go now and then every hour (a failure is logged, not fatal:
 	 * the next run tries again). */
 	retention_prune(st, cfg->retention_days, clock_now_ms(), NULL);

@@ -14,7 +14,7 @@
  *   QUEUE_FULL 429, TOO_MANY_STREAMS 429, FORBIDDEN 403, CSRF_FAILED 403,
  *   INVALID_CREDENTIALS 401, ACCOUNT_LOCKED 429, USER_NOT_FOUND 404,
  *   KEY_NOT_FOUND 404, EMAIL_TAKEN 409, UPSTREAM_ERROR 502,
- *   UPSTREAM_TIMEOUT 504.
+ *   UPSTREAM_TIMEOUT 504, NOTHING_TO_DOWNLOAD 409.
  * Every route, its answers and their codes are described in src/api/openapi.json
  * (tests/unit/test_openapi.c fails when a row of api_routes is missing there).
  */
@@ -31,6 +31,7 @@
 #include "store/store.h"
 
 struct sim_thread;
+struct media_svc;
 struct events_bell;
 struct http_ratelimit;
 struct api_audit;
@@ -73,6 +74,8 @@ struct api_ctx {
 	const char *metrics_token; /* borrowed; METRICS_TOKEN, NULL = /metrics open */
 	size_t max_body_bytes;     /* MAX_BODY_BYTES, told by GET /api/v1/auth/me (0: not told) */
 	int media_url_allow_private; /* MEDIA_URL_ALLOW_PRIVATE */
+	struct media_svc *media;   /* borrowed; downloads asked for (api/media.c), or NULL:
+				    * those rows wait pending for a start that has one */
 	/* the WhatsApp Web version: the default (WA_VERSION or built in) and
 	 * the one in force (the default, or what PUT .../wa-version stored) */
 	struct wa_version wa_version_default;
@@ -223,6 +226,7 @@ void api_profile_name(struct http_req *req);           /* PUT .../profile/name *
 void api_profile_picture_put(struct http_req *req);    /* PUT .../profile/picture */
 void api_profile_picture_delete(struct http_req *req); /* DELETE .../profile/picture */
 void api_media_get(struct http_req *req);     /* api/media.c */
+void api_media_download(struct http_req *req);
 void api_webhook_put(struct http_req *req);
 void api_webhook_get(struct http_req *req);
 void api_webhook_delete(struct http_req *req);

@@ -216,6 +216,93 @@ out:
 	store_media_release(&m);
 }
 
+/* Whether done row m's file is there, as GET /api/v1/media/{id} would
+ * open it. */
+static bool stored_file_there(const struct api_ctx *ctx, const struct store_media *m)
+{
+	size_t n = strlen(m->message_id);
+	char path[4096];
+	struct stat sb;
+
+	if (strcmp(m->state, "done") || !m->path || strncmp(m->path, m->message_id, n) ||
+	    m->path[n] != '.' || strchr(m->path, '/') || !ctx->data_dir)
+		return false;
+	snprintf(path, sizeof(path), "%s/media/%s", ctx->data_dir, m->path);
+	return !lstat(path, &sb) && S_ISREG(sb.st_mode);
+}
+
+static void nothing_to_download(struct http_req *req, const char *mid, const char *why)
+{
+	http_reply_error(req, 409, "NOTHING_TO_DOWNLOAD", why,
+			 json_pack("{s:s}", "messageId", mid));
+}
+
+/* POST /api/v1/sessions/{id}/messages/{mid}/download (docs/media.md): a
+ * received media message that was skipped or whose download failed is
+ * downloaded now, whatever the autoDownload settings and caps say (202,
+ * state pending; the message.media event tells the end); one already
+ * stored is 200 (state done); one under way 202. A message without media
+ * to fetch (a text, media we sent, over WhatsApp's limit) is 409. */
+void api_media_download(struct http_req *req)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct store_message msg;
+	struct store_media m;
+	char sid[STORE_ID_LEN], mid[STORE_ID_LEN], prev[16], url[64];
+	int rc, t;
+
+	if (!api_message_params(req, sid, mid))
+		return;
+	rc = svc_session_exists(ctx->svc, sid) ? store_message_get(ctx->st, sid, mid, &msg)
+					       : Y_ENOTFOUND;
+	if (rc == Y_ENOTFOUND && svc_session_exists(ctx->svc, sid)) {
+		http_reply_error(req, 404, "MESSAGE_NOT_FOUND", "no such message", NULL);
+		return;
+	}
+	if (rc) {
+		api_reply_store_error(req, rc);
+		return;
+	}
+	store_message_release(&msg);
+	rc = store_media_get(ctx->st, mid, &m);
+	if (rc == Y_ENOTFOUND || (rc == Y_OK && strcmp(m.session_id, sid))) {
+		if (rc == Y_OK)
+			store_media_release(&m);
+		nothing_to_download(req, mid, "the message carries no received media");
+		return;
+	}
+	if (rc) {
+		api_reply_store_error(req, rc);
+		return;
+	}
+	snprintf(url, sizeof(url), "/api/v1/media/%s", mid);
+	if (stored_file_there(ctx, &m)) {
+		store_media_release(&m);
+		http_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "messageId", mid, "state",
+						    "done", "mediaUrl", url));
+		return;
+	}
+	t = wa_media_type_parse(m.kind);
+	if (t < 0 || m.file_length > media_type_limit((enum wa_media_type)t)) {
+		store_media_release(&m);
+		nothing_to_download(req, mid, "the media is larger than WhatsApp's limit for its kind");
+		return;
+	}
+	store_media_release(&m);
+	/* a done row whose file went missing is fetched again too */
+	rc = store_media_request(ctx->st, sid, mid, 1, prev);
+	if (rc) {
+		api_reply_store_error(req, rc);
+		return;
+	}
+	/* a pending one is queued or under way already: queueing it twice
+	 * would start two downloads of it */
+	if (strcmp(prev, "pending"))
+		media_svc_download(ctx->media, mid);
+	http_reply_json(req, 202, json_pack("{s:s, s:s, s:s}", "messageId", mid, "state",
+					    "pending", "mediaUrl", url));
+}
+
 /* The session's media settings as stored, over the defaults; 0 after
  * answering (no such session: 404; a store failure). */
 static int load_prefs(struct http_req *req, const char *sid, struct media_prefs *p)

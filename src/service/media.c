@@ -452,12 +452,22 @@ static void start(struct media_svc *m, struct store_media *row, int attempt)
 	int64_t cap;
 	struct wa_media_keys k;
 	const char *why = "out of memory";
+	bool asked;
 
 	if (t < 0) {
 		finish(m, row->message_id, "failed", NULL, "unknown media type");
 		goto out;
 	}
 	cap = media_type_limit((enum wa_media_type)t);
+	/* asked for by the API (POST .../download): none of our own settings
+	 * apply, only WhatsApp's limit */
+	asked = row->reason && !strcmp(row->reason, STORE_MEDIA_REQUESTED);
+	if (asked && row->file_length > cap) {
+		finish(m, row->message_id, "failed", NULL, "larger than WhatsApp's limit for its kind");
+		goto out;
+	}
+	if (asked)
+		goto fetch;
 	if (m->max_bytes > 0 && m->max_bytes < cap)
 		cap = m->max_bytes;
 	if (!m->auto_download) {
@@ -482,6 +492,7 @@ static void start(struct media_svc *m, struct store_media *row, int attempt)
 			goto out;
 		}
 	}
+fetch:
 	if (row->url && (!strncmp(row->url, "https://", 8) || !strncmp(row->url, "http://", 7)))
 		snprintf(url, sizeof(url), "%s", row->url);
 	else if (row->direct_path && row->direct_path[0] == '/')

@@ -86,6 +86,19 @@ static bool to_seconds(uint64_t dur, uint64_t scale, uint32_t *out)
 	return true;
 }
 
+/* m's duration dur / scale (to_seconds): Y_OK, or Y_EINVAL when it does
+ * not fit (m untouched). */
+static int put_seconds(struct media_meta *m, uint64_t dur, uint64_t scale)
+{
+	uint32_t secs;
+
+	if (!to_seconds(dur, scale, &secs))
+		return Y_EINVAL;
+	m->seconds = secs;
+	m->has_seconds = true;
+	return Y_OK;
+}
+
 /* ---- MP4 / MOV ---- */
 
 #define FOURCC(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -275,7 +288,6 @@ int media_meta_ogg(FILE *f, struct media_meta *m)
 	size_t n, len, at;
 	uint32_t serial, s;
 	uint64_t granule, last = UINT64_MAX, skip;
-	uint32_t secs;
 	int rc = Y_EINVAL;
 
 	if (size < OGG_HDR + 19 || !(buf = malloc(OGG_MAX_PAGE)))
@@ -299,11 +311,130 @@ int media_meta_ogg(FILE *f, struct media_meta *m)
 			continue;
 		last = granule;
 	}
-	if (last == UINT64_MAX || last <= skip || !to_seconds(last - skip, 48000, &secs))
+	if (last != UINT64_MAX && last > skip)
+		rc = put_seconds(m, last - skip, 48000);
+out:
+	free(buf);
+	return rc;
+}
+
+/* ---- MP3 (MPEG audio frames) ---- */
+
+#define MPA_SCAN (64 * 1024) /* bytes searched for the first frame after the tags */
+#define MPA_ID3_MAX 8        /* ID3v2 tags skipped one after the other */
+
+struct mpa {
+	uint32_t rate, spf, len, bps; /* sample rate, samples per frame, bytes, bits/s */
+	bool v1, mono;
+};
+
+/* An MPEG audio frame header (layers I-III, MPEG 1, 2, 2.5): false for a
+ * bad sync, a reserved version/layer/rate, a free or bad bitrate. */
+static bool mpa_header(const uint8_t *h, struct mpa *f)
+{
+	static const uint16_t kbps[2][3][15] = {
+		{ /* MPEG 2 and 2.5: layer I, II, III */
+		  { 0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256 },
+		  { 0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160 },
+		  { 0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160 } },
+		{ /* MPEG 1 */
+		  { 0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448 },
+		  { 0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384 },
+		  { 0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320 } },
+	};
+	static const uint32_t rates[3] = { 44100, 48000, 32000 };
+	unsigned ver = (h[1] >> 3) & 3, layer = (h[1] >> 1) & 3, bi = h[2] >> 4,
+		 ri = (h[2] >> 2) & 3, pad = (h[2] >> 1) & 1;
+	unsigned li; /* 0: layer I, 1: II, 2: III */
+
+	if (h[0] != 0xff || (h[1] & 0xe0) != 0xe0 || ver == 1 || layer == 0 || bi == 0 ||
+	    bi == 15 || ri == 3)
+		return false;
+	li = 3 - layer;
+	f->v1 = ver == 3;
+	f->rate = rates[ri] >> (ver == 3 ? 0 : ver == 2 ? 1 : 2);
+	f->bps = (uint32_t)kbps[f->v1][li][bi] * 1000;
+	f->spf = li == 0 ? 384 : li == 1 || f->v1 ? 1152 : 576;
+	f->mono = (h[3] >> 6) == 3;
+	/* bytes: samples / 8 * bitrate / rate, padded by a slot (4 bytes in layer I) */
+	f->len = li == 0 ? (12 * f->bps / f->rate + pad) * 4 : f->spf / 8 * f->bps / f->rate + pad;
+	return f->len >= 4;
+}
+
+/* The bytes of the ID3v2 tags at the file's start (0 when none). */
+static uint64_t id3_skip(FILE *f, uint64_t size)
+{
+	uint64_t off = 0;
+	uint8_t h[10];
+
+	for (int i = 0; i < MPA_ID3_MAX && off + 10 <= size && read_at(f, off, h, 10) &&
+			!memcmp(h, "ID3", 3);
+	     i++) {
+		uint32_t n = 0;
+
+		for (int k = 6; k < 10; k++) {
+			if (h[k] & 0x80)
+				return off; /* not syncsafe: not a tag */
+			n = n << 7 | h[k];
+		}
+		off += 10 + (uint64_t)n + ((h[5] & 0x10) ? 10 : 0); /* a footer */
+	}
+	return off;
+}
+
+int media_meta_mp3(FILE *f, struct media_meta *m)
+{
+	int64_t fsz = file_size(f);
+	uint64_t size = fsz > 0 ? (uint64_t)fsz : 0, start, end = size, first = 0, frames = 0;
+	uint8_t *buf = NULL, h[4], t[3], x[64];
+	size_t n, xl;
+	struct mpa a, b;
+	bool found = false;
+	unsigned side;
+	int rc = Y_EINVAL;
+
+	if (size < 4)
+		return Y_EINVAL;
+	start = id3_skip(f, size);
+	if (size >= 128 + 4 && read_at(f, size - 128, t, 3) && !memcmp(t, "TAG", 3))
+		end = size - 128; /* an ID3v1 tag */
+	if (start >= end || end - start < 4)
+		return Y_EINVAL;
+	n = (size_t)(end - start < MPA_SCAN ? end - start : MPA_SCAN);
+	if (!(buf = malloc(n)))
+		return Y_ENOMEM;
+	if (!read_at(f, start, buf, n))
 		goto out;
-	m->seconds = secs;
-	m->has_seconds = true;
-	rc = Y_OK;
+	/* the first frame: a header followed by another one where its length
+	 * says (or by the end of the audio) */
+	for (size_t i = 0; !found && i + 4 <= n; i++) {
+		uint64_t next;
+
+		if (buf[i] != 0xff || !mpa_header(buf + i, &a))
+			continue;
+		next = start + i + a.len;
+		if (next > end)
+			continue;
+		found = next + 4 > end || (read_at(f, next, h, 4) && mpa_header(h, &b) &&
+					   b.rate == a.rate && b.v1 == a.v1);
+		first = start + i;
+	}
+	if (!found)
+		goto out;
+	/* a Xing/Info header after the side information, or VBRI 32 bytes
+	 * in: the frame count of the whole stream (VBR files) */
+	xl = a.len < sizeof(x) ? a.len : sizeof(x);
+	if (!read_at(f, first, x, xl))
+		goto out;
+	side = a.v1 ? (a.mono ? 17 : 32) : (a.mono ? 9 : 17);
+	if (4 + side + 12 <= xl &&
+	    (!memcmp(x + 4 + side, "Xing", 4) || !memcmp(x + 4 + side, "Info", 4)) &&
+	    (be32(x + 4 + side + 4) & 1))
+		frames = be32(x + 4 + side + 8);
+	else if (36 + 18 <= xl && !memcmp(x + 36, "VBRI", 4))
+		frames = be32(x + 36 + 14);
+	rc = frames ? put_seconds(m, frames * a.spf, a.rate)
+		    : put_seconds(m, (end - first) * 8, a.bps); /* a constant bitrate */
 out:
 	free(buf);
 	return rc;
@@ -931,6 +1062,8 @@ int media_meta_probe(FILE *f, enum wa_media_type t, const char *sniffed, bool pt
 			rc = media_meta_ogg(f, m);
 			if (ptt && rc != Y_ENOMEM)
 				rc = media_meta_waveform(f, m);
+		} else if (sniffed && !strcmp(sniffed, "audio/mpeg")) {
+			rc = media_meta_mp3(f, m);
 		} else {
 			rc = media_meta_mp4(f, false, m);
 		}

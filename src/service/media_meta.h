@@ -2,8 +2,8 @@
  * What a recipient shows of sent media before downloading it (docs/media.md
  * "Sending", issue 14): image and sticker width/height and, for images, a
  * small JPEG thumbnail (jpegThumbnail); video width/height and duration from
- * the MP4/MOV boxes (mvhd, tkhd, mdhd); audio duration (MP4, or an Ogg Opus
- * stream's last granule); a voice note's 64-byte waveform (Opus decoded with
+ * the MP4/MOV boxes (mvhd, tkhd, mdhd); audio duration (MP4, an Ogg Opus
+ * stream's last granule, or MP3 frame headers); a voice note's 64-byte waveform (Opus decoded with
  * libopusfile).
  *
  * Everything is bounded: an image over max_pixels (its header's width x
@@ -63,6 +63,12 @@ void media_meta_release(struct media_meta *m);
  * damaged) and leaves *m as it was. */
 int media_meta_mp4(FILE *f, bool want_dims, struct media_meta *m);
 int media_meta_ogg(FILE *f, struct media_meta *m);
+/* MP3 (MPEG 1/2/2.5 audio, layers I-III) after any ID3v2 tags: the frame
+ * count of a Xing/Info or VBRI header when the first frame has one, else
+ * the audio's bytes (up to an ID3v1 tag) at the first frame's bitrate. The
+ * first frame is searched in the first 64 KiB and must be followed by
+ * another header (or the end). */
+int media_meta_mp3(FILE *f, struct media_meta *m);
 int media_meta_waveform(FILE *f, struct media_meta *m);
 int media_meta_image(FILE *f, const char *sniffed, bool want_thumb, uint64_t max_pixels,
 		     struct media_meta *m);

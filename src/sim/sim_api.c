@@ -243,10 +243,12 @@ static int post_pair_code(struct sim *s, const uint8_t *body, size_t len, struct
 	return reply(resp, 200, json_pack("{s:b}", "ok", 1));
 }
 
-/* {"mode":"flip"|"truncate"|"unavailable"|"off", "count":N (1)}: the next
- * N uploads are kept damaged (a byte flipped in the middle, or the last 5
- * bytes cut), so that a downloader's checks can be seen refusing them; or
- * the next N downloads answer 503 (a host down for a while). */
+/* {"mode":"flip"|"truncate"|"expired"|"unavailable"|"off", "count":N (1)}:
+ * the next N uploads are kept damaged (a byte flipped in the middle, or the
+ * last 5 bytes cut), so that a downloader's checks can be seen refusing
+ * them, or expired (their path answers 410 until the phone uploads them
+ * again on a media retry receipt); or the next N downloads answer 503 (a
+ * host down for a while). */
 static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
 {
 	json_t *j = body_object(body, len), *c;
@@ -258,11 +260,13 @@ static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, str
 	mode = json_string_value(json_object_get(j, "mode"));
 	c = json_object_get(j, "count");
 	m = !mode ? -1 : !strcmp(mode, "off") ? 0 : !strcmp(mode, "flip") ? 1
-	    : !strcmp(mode, "truncate") ? 2 : !strcmp(mode, "unavailable") ? 3 : -1;
+	    : !strcmp(mode, "truncate") ? 2 : !strcmp(mode, "unavailable") ? 3
+	    : !strcmp(mode, "expired") ? 4 : -1;
 	if (m < 0 || (c && (!json_is_integer(c) || json_integer_value(c) < 1 ||
 			    json_integer_value(c) > 1000))) {
 		json_decref(j);
-		return error(resp, 400, "mode flip|truncate|unavailable|off, count 1..1000 expected");
+		return error(resp, 400,
+			     "mode flip|truncate|expired|unavailable|off, count 1..1000 expected");
 	}
 	n = c ? (int)json_integer_value(c) : 1;
 	json_decref(j); /* mode and c were j's */
@@ -276,7 +280,8 @@ static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, str
 	if (!m)
 		s->media_unavailable_n = 0;
 	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", m == 1 ? "flip" : m == 2 ? "truncate"
-						       : "off", "count", s->media_tamper_n));
+						       : m == 4 ? "expired" : "off", "count",
+					  s->media_tamper_n));
 }
 
 static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)

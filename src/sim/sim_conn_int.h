@@ -140,8 +140,14 @@ bool sim_tctoken_check(struct sim_conn *c, const struct wa_node *msg, struct sim
  * share and history-sync notification. */
 int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d);
 /* A message from c's device to ra's phone (device 0): the phone decrypts it
- * (stats phoneDecrypted / phoneDecryptFailed). */
+ * (stats phoneDecrypted / phoneDecryptFailed) and remembers the media key
+ * and direct path of media in it under msg_id (for media retries). */
 void sim_phone_receive(struct sim_conn *c, struct sim_account *ra, const struct wa_node *holder,
-		       bool lid_mode);
+		       const char *msg_id, bool lid_mode);
+/* A media retry receipt (<receipt type="server-error"> to its own JID)
+ * from c's companion: the phone uploads the media again (a new direct
+ * path) and answers with <notification type="mediaretry">, or with an
+ * <error code="2"/> inside it when it has no such media. */
+int sim_phone_media_retry(struct sim_conn *c, const struct wa_node *receipt);
 
 #endif

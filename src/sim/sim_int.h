@@ -159,6 +159,8 @@ struct sim_stats {
 	uint64_t tctoken_issued, tctoken_valid, tctoken_invalid, tctoken_missing, tctoken_refused;
 };
 
+#define SIM_PHONE_MEDIA_MAX 256
+
 struct sim {
 	struct wa_loop *loop;
 	struct wa_listener *ls;
@@ -195,9 +197,18 @@ struct sim {
 	struct sim_blob *blobs;
 	size_t media_bytes;
 	/* POST /sim/media/tamper: the next uploads are stored damaged
-	 * (1 a byte flipped, 2 cut short by 5 bytes), media_tamper_n of them */
+	 * (1 a byte flipped, 2 cut short by 5 bytes) or expired (4: their
+	 * path answers 410 until a phone uploads them again), media_tamper_n
+	 * of them */
 	int media_tamper, media_tamper_n;
 	int media_unavailable_n; /* the next GETs of blobs answer 503 */
+	/* what the phones decrypted of media messages (sim_phone.c), for
+	 * their answers to media retry receipts: a ring */
+	struct sim_phone_media {
+		char phone[24], id[80], path[64];
+		uint8_t key[32];
+	} phone_media[SIM_PHONE_MEDIA_MAX];
+	unsigned phone_media_next;
 	/* faults (POST /sim/faults) */
 	uint32_t latency_ms;     /* every outgoing node waits this long */
 	uint64_t refuse_until;   /* uv_now() before which connections are refused */
@@ -347,6 +358,9 @@ int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, co
 		  char path[64]);
 /* Drops the blob at direct path `path` (no-op if none). */
 void sim_media_drop(struct sim *s, const char *path);
+/* A phone uploads the blob at direct path `path` (its query ignored) again:
+ * a copy at a new path (written to out), not expired. Y_ENOTFOUND. */
+int sim_media_rehost(struct sim *s, const char *path, char out[64]);
 
 /* ---- control API (sim_api.c) ---- */
 

@@ -36,6 +36,7 @@
 struct sim_blob {
 	struct sim_blob *next;
 	char path[64]; /* direct path without the query */
+	bool expired;  /* answers 410 (tamper mode expired) */
 	size_t len;
 	uint8_t data[];
 };
@@ -304,6 +305,7 @@ int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, co
 		snprintf(hex + 2 * i, 3, "%02x", r[i]);
 	snprintf(b->path, sizeof(b->path), "%s/%s%s", dir, hex, ext);
 	b->len = n;
+	b->expired = false;
 	memcpy(b->data, p, n);
 	b->next = s->blobs;
 	s->blobs = b;
@@ -323,6 +325,24 @@ void sim_media_drop(struct sim *s, const char *path)
 			free(b);
 			return;
 		}
+}
+
+int sim_media_rehost(struct sim *s, const char *path, char out[64])
+{
+	size_t n = strcspn(path, "?");
+	char dir[64], ext[16];
+	const char *slash, *dot;
+
+	for (struct sim_blob *b = s->blobs; b; b = b->next) {
+		if (strlen(b->path) != n || memcmp(b->path, path, n))
+			continue;
+		slash = strrchr(b->path, '/');
+		dot = strrchr(b->path, '.');
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - b->path) : 0, b->path);
+		snprintf(ext, sizeof(ext), "%s", dot && dot > slash ? dot : "");
+		return sim_media_put(s, b->data, b->len, dir, ext, out);
+	}
+	return Y_ENOTFOUND;
 }
 
 int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
@@ -356,6 +376,8 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		if (s->media_tamper && s->media_tamper_n > 0) {
 			if (s->media_tamper == 1)
 				b->data[len / 2] ^= 0x01;
+			else if (s->media_tamper == 4)
+				b->expired = true;
 			else if (len > 5)
 				b->len -= 5;
 			if (--s->media_tamper_n == 0)
@@ -378,6 +400,9 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		for (struct sim_blob *b = s->blobs; b; b = b->next)
 			if (!strcmp(b->path, path)) {
 				size_t pl = strlen(b->path);
+
+				if (b->expired)
+					return json_error(resp, 410, "media expired");
 
 				*ctype = pl > 4 && !strcmp(b->path + pl - 4, ".jpg") ? "image/jpeg"
 										 : "application/octet-stream";

@@ -13,6 +13,8 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "wa/crypto.h"
+#include "wa/mediaretry.h"
 #include "wa/pb.h"
 
 /* Encrypts a Message from the phone of `a` to its companion d and delivers
@@ -146,8 +148,39 @@ int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d
  * as a real endpoint would (building the session from a pkmsg, consuming
  * the one-time prekey it names) and checks that it holds a Message. The
  * sender is named by its LID, whatever namespace the stanza used. */
+/* Remembers the media of m (a phone of ra decrypted it) under msg_id. */
+static void remember_media(struct sim *s, const struct sim_account *ra, const char *msg_id,
+			   const Wa__Message *m)
+{
+	const ProtobufCBinaryData *key = NULL;
+	const char *path = NULL;
+	struct sim_phone_media *e;
+
+	if (m->devicesentmessage && m->devicesentmessage->message)
+		m = m->devicesentmessage->message;
+#define MEDIA_OF(f)                                                              \
+	else if (m->f && m->f->has_mediakey)                                     \
+		key = &m->f->mediakey, path = m->f->directpath
+	if (0)
+		;
+	MEDIA_OF(imagemessage);
+	MEDIA_OF(videomessage);
+	MEDIA_OF(audiomessage);
+	MEDIA_OF(documentmessage);
+	MEDIA_OF(stickermessage);
+#undef MEDIA_OF
+	if (!msg_id || !key || key->len != 32 || !path || strlen(path) >= sizeof(e->path) ||
+	    strlen(msg_id) >= sizeof(e->id))
+		return;
+	e = &s->phone_media[s->phone_media_next++ % SIM_PHONE_MEDIA_MAX];
+	snprintf(e->phone, sizeof(e->phone), "%s", ra->phone);
+	snprintf(e->id, sizeof(e->id), "%s", msg_id);
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	memcpy(e->key, key->data, 32);
+}
+
 void sim_phone_receive(struct sim_conn *c, struct sim_account *ra, const struct wa_node *holder,
-		       bool lid_mode)
+		       const char *msg_id, bool lid_mode)
 {
 	struct sim *s = c->sim;
 	struct wa_signal_addr from;
@@ -173,8 +206,10 @@ void sim_phone_receive(struct sim_conn *c, struct sim_account *ra, const struct 
 		last = last ?: wa_signal_unpad(pt, ptl, &unp);
 		last = last ?: wa_pb_unpack(&wa__message__descriptor, pt, unp,
 					    (ProtobufCMessage **)&m);
-		if (!last)
+		if (!last) {
 			ok++;
+			remember_media(s, ra, msg_id, m);
+		}
 		if (m)
 			protobuf_c_message_free_unpacked(&m->base, NULL);
 		free(pt);
@@ -188,4 +223,78 @@ void sim_phone_receive(struct sim_conn *c, struct sim_account *ra, const struct 
 		LOG_WARN("sim phone could not decrypt", "{s:s, s:s, s:s, s:s}", "phone", ra->phone,
 			 "from", c->acct->phone, "address", from.name, "error", y_strerror(last));
 	}
+}
+
+int sim_phone_media_retry(struct sim_conn *c, const struct wa_node *receipt)
+{
+	struct sim *s = c->sim;
+	const char *id = wa_node_attr(receipt, "id");
+	const struct wa_node *enc = wa_node_child(receipt, "encrypt"),
+			     *rmr = wa_node_child(receipt, "rmr");
+	const uint8_t *ct = NULL, *iv = NULL;
+	size_t ctl = 0, ivl = 0, sealed_len = 0;
+	struct sim_phone_media *e = NULL;
+	uint8_t niv[WA_MEDIA_RETRY_IV_LEN], *sealed = NULL;
+	char *stanza = NULL, path[64], from[64], t[24];
+	struct wa_node *n = NULL, *x;
+	int rc;
+
+	if (!id || !rmr)
+		return Y_OK;
+	if (enc) {
+		ct = wa_node_child(enc, "enc_p") ? wa_node_bytes(wa_node_child(enc, "enc_p"), &ctl) : NULL;
+		iv = wa_node_child(enc, "enc_iv") ? wa_node_bytes(wa_node_child(enc, "enc_iv"), &ivl)
+						  : NULL;
+	}
+	for (unsigned i = 0; i < SIM_PHONE_MEDIA_MAX; i++)
+		if (!strcmp(s->phone_media[i].phone, c->acct->phone) &&
+		    !strcmp(s->phone_media[i].id, id))
+			e = &s->phone_media[i];
+	/* the phone checks the request as the media key opens it */
+	if (e && (!ct || !iv || ivl != WA_MEDIA_RETRY_IV_LEN ||
+		  wa_media_retry_receipt_open(e->key, id, iv, ct, ctl, &stanza)))
+		e = NULL;
+	free(stanza);
+	rc = e ? sim_media_rehost(s, e->path, path) : Y_ENOTFOUND;
+	if (!rc) {
+		snprintf(e->path, sizeof(e->path), "%s", path);
+		rc = wa_crypto_random(niv, sizeof(niv));
+		rc = rc ?: wa_media_retry_notif_seal(e->key, id, path, WA_MEDIA_RETRY_SUCCESS, niv,
+						     &sealed, &sealed_len);
+		if (rc)
+			return rc;
+	}
+	sim_device_jid(c->acct, 0, false, from, sizeof(from));
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)sim_now_s());
+	rc = Y_ENOMEM;
+	n = wa_node_new("notification");
+	if (!n || sim_attrs(n, "from", from, "id", id, "t", t, "type", "mediaretry", NULL))
+		goto out;
+	if (sealed) {
+		x = wa_node_add_child(n, "encrypt");
+		if (!x || !sim_child_bytes(x, "enc_p", sealed, sealed_len) ||
+		    !sim_child_bytes(x, "enc_iv", niv, sizeof(niv)))
+			goto out;
+	} else if (!(x = wa_node_add_child(n, "error")) || sim_attrs(x, "code", "2", NULL)) {
+		goto out; /* not on this phone (any more) */
+	}
+	x = wa_node_add_child(n, "rmr");
+	if (!x)
+		goto out;
+	/* the message's key, as the request named it */
+	for (int i = 0; i < 3; i++) {
+		static const char *const keys[] = { "jid", "from_me", "participant" };
+		const char *v = wa_node_attr(rmr, keys[i]);
+
+		if (v && wa_node_add_attr(x, keys[i], v))
+			goto out;
+	}
+	LOG_INFO("sim phone answered a media retry", "{s:s, s:s, s:b}", "phone", c->acct->phone,
+		 "id", id, "uploaded", sealed != NULL);
+	rc = sim_deliver(s, c->dev, n);
+	n = NULL;
+out:
+	wa_node_free(n);
+	free(sealed);
+	return rc;
 }

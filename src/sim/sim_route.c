@@ -200,7 +200,7 @@ static int route_one(struct sim_conn *c, const struct wa_node *msg, const char *
 	if (!ra)
 		return Y_OK; /* unknown user */
 	if (rdev == 0) {
-		sim_phone_receive(c, ra, holder, lid_mode);
+		sim_phone_receive(c, ra, holder, wa_node_attr(msg, "id"), lid_mode);
 		return Y_OK;
 	}
 	rd = sim_device_find(ra, rdev);
@@ -344,6 +344,9 @@ int sim_route_receipt(struct sim_conn *c, const struct wa_node *n)
 		     !strcmp(type, "hist_sync")))
 		return Y_OK;
 	a = sim_account_by_jid(s, to, &rdev, &rlid);
+	/* a companion asking its own phone to upload media again */
+	if (type && !strcmp(type, "server-error"))
+		return a == c->acct ? sim_phone_media_retry(c, n) : Y_OK;
 	if (!a || a == c->acct)
 		return Y_OK;
 	s->st.receipts++;

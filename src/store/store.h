@@ -428,6 +428,17 @@ int store_media_get(struct store *st, const char *message_id, struct store_media
  * mediaUrl, status and reason) is written in the same transaction. */
 int store_media_finish(struct store *st, const char *message_id, const char *state,
 		       const char *path, const char *reason);
+/* A download asked for by the API (POST .../messages/{id}/download): the
+ * media row of session_id's message_id, if skipped or failed (or done when
+ * redo, its file being gone), goes back to pending with reason
+ * STORE_MEDIA_REQUESTED (the media thread then applies no autoDownload
+ * setting nor size cap of ours to it, also after a restart), and a failed
+ * message back to status received (sent for a copy of our own). prev gets
+ * the state it had (pending, done, ...: those are left as they are unless
+ * redo). Y_ENOTFOUND when the session's message has no media row. */
+#define STORE_MEDIA_REQUESTED "requested"
+int store_media_request(struct store *st, const char *session_id, const char *message_id,
+			int redo, char prev[16]);
 /* Rows still pending, oldest first, at most limit (freed with
  * store_media_free). */
 int store_media_pending(struct store *st, int limit, struct store_media **out, size_t *n);

@@ -4237,6 +4237,25 @@ int store_media_exists(struct store *st, const char *message_id)
 	return rc;
 }
 
+/* Runs an UPDATE of sql with ?1 message_id, ?2 text, ?3 now (the lock
+ * held). */
+static int media_update(struct store *st, const char *sql, const char *message_id,
+			const char *text, const char *what)
+{
+	sqlite3_stmt *s = media_prep(st, sql);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, message_id);
+	bind_text(s, 2, text);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, what);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int store_media_finish(struct store *st, const char *message_id, const char *state,
 		       const char *path, const char *reason)
 {
@@ -4273,19 +4292,65 @@ int store_media_finish(struct store *st, const char *message_id, const char *sta
 	s = NULL;
 	if (rc == Y_OK && !strcmp(state, "failed")) {
 		snprintf(why, sizeof(why), "media: %s", reason ? reason : "failed");
-		s = media_prep(st, "UPDATE messages SET status = 'failed', reason = ?2, "
-				   "updated_at = ?3 WHERE id = ?1");
-		if (!s) {
-			rc = Y_EDB;
-			goto out;
-		}
-		bind_text(s, 1, message_id);
-		bind_text(s, 2, why);
-		sqlite3_bind_int64(s, 3, clock_now_ms());
-		rc = sqlite3_step(s) == SQLITE_DONE ? Y_OK : db_error(st, rc, "fail message");
+		rc = media_update(st, "UPDATE messages SET status = 'failed', reason = ?2, "
+				  "updated_at = ?3 WHERE id = ?1", message_id, why, "fail message");
 	}
 	if (rc == Y_OK)
 		rc = message_event_locked(st, "message.media", session_id, message_id, NULL);
+out:
+	sqlite3_finalize(s);
+	rc = tx_end(st, rc);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_media_request(struct store *st, const char *session_id, const char *message_id,
+			int redo, char prev[16])
+{
+	sqlite3_stmt *s = NULL;
+	int rc, again = 0;
+
+	prev[0] = 0;
+	if (!session_id || !message_id)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = exec_stmt(st, S_BEGIN);
+	if (rc) {
+		pthread_mutex_unlock(&st->mu);
+		return rc;
+	}
+	s = media_prep(st, "SELECT state FROM media WHERE message_id = ?1 AND session_id = ?2");
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, message_id);
+	bind_text(s, 2, session_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(s, 0);
+
+		snprintf(prev, 16, "%s", state ? state : "");
+		again = !strcmp(prev, "skipped") || !strcmp(prev, "failed") ||
+			(redo && !strcmp(prev, "done"));
+		rc = Y_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? Y_ENOTFOUND : db_error(st, rc, "request media");
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc || !again)
+		goto out;
+	rc = media_update(st, "UPDATE media SET state = 'pending', path = NULL, reason = ?2, "
+			  "updated_at = ?3 WHERE message_id = ?1", message_id,
+			  STORE_MEDIA_REQUESTED, "request media");
+	/* a failed message: the failure was the media's, the message itself
+	 * had arrived */
+	if (!rc && !strcmp(prev, "failed"))
+		rc = media_update(st, "UPDATE messages SET status = CASE direction WHEN 'inbound' "
+				  "THEN 'received' ELSE 'sent' END, reason = ?2, updated_at = ?3 "
+				  "WHERE id = ?1 AND status = 'failed'", message_id, NULL,
+				  "request media");
 out:
 	sqlite3_finalize(s);
 	rc = tx_end(st, rc);

@@ -3,7 +3,8 @@
  * arbitrary bytes. Input: 1 selector byte, then the file:
  *   0: an image (the decoder media_sniff names: JPEG, PNG, WebP, GIF), with
  *      a thumbnail, under a 4 MP cap;
- *   1: MP4/MOV boxes; 2: Ogg Opus pages; 3: the Opus waveform (libopusfile);
+ *   1: MP4/MOV boxes; 2: Ogg Opus pages, then MP3 frames (the same bytes);
+ *   3: the Opus waveform (libopusfile);
  *   4: media_meta_probe as the upload thread calls it, every kind.
  * Assertions (abort): width and height are both set or neither; a
  * thumbnail is a JPEG (FF D8) of some bytes; waveform values are 0..100.
@@ -45,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		media_meta_ogg(f, &m);
+		media_meta_mp3(f, &m);
 		break;
 	case 3:
 		media_meta_waveform(f, &m);

@@ -147,9 +147,15 @@ const realMedia = () => [
   { kind: 'video', bytes: mkmedia('mp4', 1280, 720, 12.6), meta: { width: 1280, height: 720, seconds: 13 } },
   { kind: 'audio', bytes: mkmedia('opus', 150), ptt: true, meta: { seconds: 3, waveform: true } },
   { kind: 'audio', bytes: mkmedia('opus', 250), expectMime: 'audio/ogg', meta: { seconds: 5 } },
+  // MP3 (hand-built silent frames, ID3v2 and ID3v1 tags): 417 frames of 24 ms
+  // at a constant 128 kbps; a VBR file whose Xing / VBRI header counts 375 frames
+  // after a 320 kbps first one (its bitrate alone would say 2 s, not 9)
+  { kind: 'audio', bytes: mkmedia('mp3', 417, 9, 9, '-'), expectMime: 'audio/mpeg', meta: { seconds: 10 } },
+  { kind: 'audio', bytes: mkmedia('mp3', 376, 14, 5, 'X'), expectMime: 'audio/mpeg', meta: { seconds: 9 } },
+  { kind: 'audio', bytes: mkmedia('mp3', 376, 14, 5, 'V'), expectMime: 'audio/mpeg', meta: { seconds: 9 } },
 ];
 
-for (const v of [6, 7]) test(`real media: Baileys ${v} sees width/height, jpegThumbnail, seconds, the voice note's waveform`, async () => {
+for (const v of [6, 7]) test(`real media: Baileys ${v} sees width/height, jpegThumbnail, seconds (also of MP3s), the voice note's waveform`, async () => {
   const srv = await serve();
   const them = newPhone();
   const B = await peer(v, them, `R${v}`);

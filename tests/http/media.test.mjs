@@ -365,3 +365,73 @@ test('per-session media settings: autoDownload off or over a kind\'s cap -> the 
     await stopServer(srv, { removeData: true });
   }
 });
+
+test('POST .../messages/{id}/download: a skipped or failed media message is fetched on demand (202, then stored byte-identical), 200 once stored, 409/404 when there is nothing to fetch', async () => {
+  const dataDir = tempDir();
+  let srv = await serve({}, dataDir);
+  const B = await peer(7, newPhone(), 'Demand7');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const to = `${us}@s.whatsapp.net`;
+    const dl = (mid) => req(srv, 'POST', `/api/v1/sessions/${id}/messages/${mid}/download`);
+    const stored = (m) => until(`${m.id} stored`, async () => {
+      const g = await get(srv, m.content.mediaUrl);
+      if (g.status !== 200) { await g.arrayBuffer(); return null; }
+      return Buffer.from(await g.arrayBuffer());
+    });
+    // autoDownload off: the image is skipped; on demand it downloads anyway
+    assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${id}/media-settings`, { body: { autoDownload: false } })).status, 200);
+    const img = rnd('\x89PNG\r\n\x1a\n', 3000);
+    const m = await inbound(srv, id, (await B.sock.sendMessage(to, { image: img, mimetype: 'image/png' })).key.id);
+    await until('skipped', async () => (await req(srv, 'GET', m.content.mediaUrl)).body?.details?.state === 'skipped');
+    let r = await dl(m.id);
+    assert.equal(r.status, 202, r.text);
+    assert.deepEqual(r.body, { messageId: m.id, state: 'pending', mediaUrl: m.content.mediaUrl });
+    assert.equal(sha(await stored(m)), sha(img));
+    const ev = await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.media&limit=100`);
+    assert.deepEqual(ev.body.data.filter((e) => e.messageId === m.id).map((e) => e.status), ['received', 'received'], 'skipped, then stored');
+    r = await dl(m.id);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body, { messageId: m.id, state: 'done', mediaUrl: m.content.mediaUrl });
+    // over a cap of the session's: skipped, fetched on demand
+    assert.equal((await req(srv, 'PUT', `/api/v1/sessions/${id}/media-settings`, { body: { autoDownload: true, maxBytes: { document: 1000 } } })).status, 200);
+    const doc = rnd('%PDF-1.7\n', 5000);
+    const d = await inbound(srv, id, (await B.sock.sendMessage(to, { document: doc, mimetype: 'application/pdf', fileName: 'big.pdf' })).key.id);
+    await until('skipped', async () => (await req(srv, 'GET', d.content.mediaUrl)).body?.details?.reason === 'over the session\'s download size cap');
+    assert.equal((await dl(d.id)).status, 202);
+    assert.equal(sha(await stored(d)), sha(doc));
+    // a failed download (the row and the message marked so while the server
+    // was down, the blob still on the host) and a stored file gone missing:
+    // both fetched again, the message back to received
+    await stopServer(srv, { removeData: false });
+    const db = new Database(join(dataDir, 'db.sqlite'));
+    db.prepare("UPDATE media SET state = 'failed', path = NULL, reason = 'download failed: HTTP 404' WHERE message_id = ?").run(m.id);
+    db.prepare("UPDATE messages SET status = 'failed', reason = 'media: download failed: HTTP 404' WHERE id = ?").run(m.id);
+    db.close();
+    for (const n of fs.readdirSync(join(dataDir, 'media'))) if (n.startsWith(d.id) || n.startsWith(m.id)) fs.unlinkSync(join(dataDir, 'media', n));
+    srv = await serve({}, dataDir);
+    assert.equal((await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${m.id}`)).body.status, 'failed');
+    assert.equal((await dl(m.id)).status, 202);
+    const back = await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${m.id}`);
+    assert.equal(back.body.status, 'received');
+    assert.equal(back.body.reason ?? null, null);
+    assert.equal(sha(await stored(m)), sha(img));
+    assert.equal((await dl(d.id)).status, 202, 'a done row whose file is gone');
+    assert.equal(sha(await stored(d)), sha(doc));
+    // nothing to fetch: a text, media we sent; no such message or session
+    const text = await inbound(srv, id, (await B.sock.sendMessage(to, { text: 'no media' })).key.id);
+    r = await dl(text.id);
+    assertError(r, 409, 'NOTHING_TO_DOWNLOAD');
+    assert.equal(r.body.details.messageId, text.id);
+    const sent = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: B.phone, image: { base64: img.toString('base64'), mimetype: 'image/png' } } });
+    assert.equal(sent.status, 202, sent.text);
+    assertError(await dl(sent.body.id), 409, 'NOTHING_TO_DOWNLOAD');
+    assertError(await dl(crypto.randomUUID()), 404, 'MESSAGE_NOT_FOUND');
+    assertError(await dl('not-a-uuid'), 404, 'MESSAGE_NOT_FOUND');
+    assertError(await req(srv, 'POST', `/api/v1/sessions/${crypto.randomUUID()}/messages/${m.id}/download`), 404, 'SESSION_NOT_FOUND');
+  } finally {
+    B.end();
+    await stopServer(srv, { removeData: true });
+  }
+});

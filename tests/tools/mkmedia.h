@@ -4,7 +4,7 @@
  * of a gradient (red grows left to right, green top to bottom); an MP4 of
  * hand-built boxes (ftyp, mdat, moov: mvhd, a video and a sound trak); an
  * Ogg Opus stream (libopus) of a 440 Hz tone whose loudness rises linearly
- * from 5 % to 100 %. Each mk_* returns a malloc'ed buffer (NULL on failure).
+ * from 5 % to 100 %; an MP3 of silent hand-built frames. Each mk_* returns a malloc'ed buffer (NULL on failure).
  */
 #ifndef YESAPP_TESTS_MKMEDIA_H
 #define YESAPP_TESTS_MKMEDIA_H
@@ -346,6 +346,56 @@ static inline uint8_t *mk_opus(unsigned frames, size_t *len)
 			    seq++, pkt, (size_t)n);
 	}
 	opus_encoder_destroy(e);
+	*len = out.len;
+	return out.p;
+}
+
+/* An MP3 of hand-built MPEG-1 Layer III frames, 48 kHz stereo (1152
+ * samples, 24 ms each), side information and payload zero (silence):
+ * the first frame at bitrate index first_bi, the frames-1 others at bi
+ * (index 9: 128 kbps, 384 bytes; 5: 64 kbps; 14: 320 kbps). tag 'X' / 'V':
+ * the first frame holds a Xing / VBRI header counting the frames-1 others;
+ * 0: none. id3: a 1000-byte ID3v2 tag first and an ID3v1 tag last. */
+static inline uint8_t *mk_mp3(unsigned frames, unsigned first_bi, unsigned bi, int tag, bool id3,
+			      size_t *len)
+{
+	static const unsigned kbps[15] = { 0, 32, 40, 48, 56, 64, 80, 96, 112, 128,
+					   160, 192, 224, 256, 320 };
+	struct mkbuf out = { 0 };
+	uint8_t fr[960 * 2];
+	bool ok = true;
+
+	if (id3) {
+		uint8_t h[10] = { 'I', 'D', '3', 4, 0, 0, 0, 0, 1000 >> 7, 1000 & 0x7f };
+		uint8_t body[1000] = { 0 };
+
+		ok = mk_put(&out, h, sizeof(h)) && mk_put(&out, body, sizeof(body));
+	}
+	for (unsigned f = 0; ok && f < frames; f++) {
+		unsigned b = f ? bi : first_bi, n = 3 * kbps[b & 15]; /* 144 * kbps / 48 */
+
+		memset(fr, 0, n);
+		fr[0] = 0xff, fr[1] = 0xfb, fr[2] = (uint8_t)((b & 15) << 4 | 1 << 2), fr[3] = 0;
+		if (!f && tag == 'X') {
+			memcpy(fr + 36, "Xing", 4);
+			mk_be32(fr + 40, 1); /* frames field present */
+			mk_be32(fr + 44, frames - 1);
+		} else if (!f && tag == 'V') {
+			memcpy(fr + 36, "VBRI", 4);
+			fr[41] = 1; /* version 1 */
+			mk_be32(fr + 50, frames - 1);
+		}
+		ok = n >= 96 && mk_put(&out, fr, n);
+	}
+	if (ok && id3) {
+		uint8_t v1[128] = { 'T', 'A', 'G' };
+
+		ok = mk_put(&out, v1, sizeof(v1));
+	}
+	if (!ok) {
+		free(out.p);
+		return NULL;
+	}
 	*len = out.len;
 	return out.p;
 }

@@ -4,6 +4,8 @@
  *   wa-mkmedia jpeg W H ORIENT OUT      (with an Exif Orientation 2..8)
  *   wa-mkmedia mp4 W H SECONDS OUT     (a video trak W x H and a sound trak)
  *   wa-mkmedia opus FRAMES OUT         (20 ms frames of a rising tone)
+ *   wa-mkmedia mp3 FRAMES FIRST_BI BI TAG OUT  (24 ms silent frames, TAG X, V or -;
+ *                                      with ID3v2 and ID3v1 tags)
  */
 #include "mkmedia.h"
 
@@ -28,10 +30,13 @@ int main(int argc, char **argv)
 			   false, true, 50000, &n);
 	else if (argc == 4 && !strcmp(argv[1], "opus"))
 		p = mk_opus((unsigned)atoi(argv[2]), &n);
+	else if (argc == 7 && !strcmp(argv[1], "mp3"))
+		p = mk_mp3((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]),
+			   argv[5][0] == '-' ? 0 : argv[5][0], true, &n);
 	else {
 		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | jpeg W H ORIENT OUT | "
 				"mp4 W H SECONDS OUT | "
-				"opus FRAMES OUT\n");
+				"opus FRAMES OUT | mp3 FRAMES FIRST_BI BI X|V|- OUT\n");
 		return 2;
 	}
 	if (!p || !(f = fopen(out, "wb")) || fwrite(p, 1, n, f) != n || fclose(f)) {

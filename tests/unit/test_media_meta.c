@@ -407,6 +407,86 @@ TEST(ogg_opus_duration_and_waveform)
 	free(p);
 }
 
+/* media_meta_mp3 on p..n: its seconds, or -1 (Y_EINVAL, nothing set). */
+static int mp3_secs(const uint8_t *p, size_t n)
+{
+	struct media_meta m;
+	FILE *f = mem(p, n);
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	rc = media_meta_mp3(f, &m);
+	fclose(f);
+	if (rc != Y_OK || !m.has_seconds)
+		return rc == Y_EINVAL && !m.has_seconds ? -1 : -2;
+	return (int)m.seconds;
+}
+
+TEST(mp3_duration)
+{
+	struct media_meta m;
+	size_t n = 0, n2 = 0;
+	/* constant 128 kbps, 417 frames of 24 ms: 10.008 s */
+	uint8_t *p = mk_mp3(417, 9, 9, 0, false, &n), *q;
+
+	CHECK(p != NULL);
+	CHECK_EQ_STR(media_sniff(p, n), "audio/mpeg");
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_AUDIO, false, 0, &m), Y_OK);
+	CHECK(m.has_seconds);
+	CHECK_EQ_INT(m.seconds, 10);
+	free(p);
+	/* behind an ID3v2 tag and before an ID3v1 one: the same */
+	p = mk_mp3(417, 9, 9, 0, true, &n);
+	CHECK_EQ_STR(media_sniff(p, n), "audio/mpeg");
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_AUDIO, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.seconds, 10);
+	free(p);
+	/* variable bitrate: a 320 kbps first frame, then 250 frames at 64 kbps
+	 * (6 s). Read at the first frame's bitrate it would be 1 s: the Xing
+	 * and VBRI frame counts say 6 */
+	p = mk_mp3(251, 14, 5, 0, false, &n);
+	CHECK_EQ_INT(mp3_secs(p, n), 1);
+	free(p);
+	p = mk_mp3(251, 14, 5, 'X', true, &n);
+	CHECK_EQ_INT(mp3_secs(p, n), 6);
+	/* "Info" (LAME's name for a constant-bitrate Xing header) too */
+	memcpy(p + 10 + 1000 + 36, "Info", 4);
+	CHECK_EQ_INT(mp3_secs(p, n), 6);
+	/* a Xing header without the frames flag: the bitrate then */
+	p[10 + 1000 + 43] = 0;
+	CHECK_EQ_INT(mp3_secs(p, n), 1);
+	free(p);
+	p = mk_mp3(251, 14, 5, 'V', false, &n);
+	CHECK_EQ_INT(mp3_secs(p, n), 6);
+	/* every truncation: nothing or a duration up to the whole one, never a
+	 * read past the end (ASan) */
+	q = mk_mp3(40, 9, 9, 'X', true, &n2);
+	for (size_t k = 0; k <= n2; k++) {
+		int s = mp3_secs(q, k);
+
+		CHECK(s == -1 || (s >= 0 && s <= 1));
+	}
+	/* junk: a lone sync word, a header whose next frame is not one, an
+	 * ID3 tag larger than the file, a reserved version, a free bitrate */
+	{
+		uint8_t junk[2000];
+
+		memset(junk, 0x55, sizeof(junk));
+		junk[100] = 0xff, junk[101] = 0xfb, junk[102] = 0x94, junk[103] = 0;
+		CHECK_EQ_INT(mp3_secs(junk, sizeof(junk)), -1);
+		memcpy(junk, "ID3\x04\x00\x00\x7f\x7f\x7f\x7f", 10);
+		CHECK_EQ_INT(mp3_secs(junk, sizeof(junk)), -1);
+		CHECK_EQ_INT(mp3_secs(junk, 3), -1);
+	}
+	memcpy(q, p, 4); /* q's ID3 tag gone: p's first header at 0 */
+	q[1] = 0xeb;      /* version bits 01: reserved */
+	CHECK_EQ_INT(mp3_secs(q, 400), -1);
+	p[2] &= 0x0f;     /* bitrate index 0: free format */
+	CHECK_EQ_INT(mp3_secs(p, 960 + 4), -1);
+	free(p);
+	free(q);
+}
+
 int main(void)
 {
 	RUN(jpeg_dims_and_thumbnail);
@@ -417,5 +497,6 @@ int main(void)
 	RUN(mp4_duration_and_dimensions);
 	RUN(mp4_box_layouts);
 	RUN(ogg_opus_duration_and_waveform);
+	RUN(mp3_duration);
 	return test_summary();
 }
