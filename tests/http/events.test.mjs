@@ -384,6 +384,50 @@ test('live stream: events as they happen, resumed from Last-Event-ID without gap
   }
 });
 
+// The type filter, on a stream and on the outbox: two sandbox sessions, one
+// texting the other, make session.status, message (inbound, at B) and
+// message.ack (outbound, at A) events; each filtered stream carries its own
+// types only, and every one of them the outbox holds.
+test('the type filter: a stream of types=message or message.ack carries those and nothing else', async () => {
+  const srv = await serve();
+  const streams = [];
+  try {
+    const a = await newSession(srv, 'ev-a');
+    const b = await newSession(srv, 'ev-b');
+    await linkSandbox(srv, a);
+    await until(() => sessionIs(srv, b, 'qr'), 'a QR');
+    const phoneB = newPhone();
+    assert.equal((await req(srv, 'POST', '/api/v1/sandbox/scan', { body: { sessionId: b, phone: phoneB } })).status, 200);
+    await until(() => sessionIs(srv, b, 'connected'), 'connected');
+    const inbound = await openStream(srv, '/api/v1/events/stream?types=message&after=0');
+    const acks = await openStream(srv, `/api/v1/events/stream?types=message.ack&sessionId=${a}&after=0`);
+    const both = await openStream(srv, '/api/v1/events/stream?types=message,message.ack&after=0');
+    streams.push(inbound, acks, both);
+    const sent = await req(srv, 'POST', `/api/v1/sessions/${a}/messages`, { body: { to: `+${phoneB}`, text: 'filtered hello' } });
+    assert.equal(sent.status, 202, sent.text);
+    await until(() => inbound.events.some((e) => e.data.text === 'filtered hello'), 'the inbound message on the types=message stream');
+    await until(() => acks.events.some((e) => e.data.messageId === sent.body.messageId && e.data.status === 'delivered'), 'the delivered ack');
+    await sleep(500);
+    const outbox = (await req(srv, 'GET', '/api/v1/events?limit=500')).body.data;
+    const types = new Set(outbox.map((e) => e.event));
+    assert.ok(types.has('session.status') && types.has('message') && types.has('message.ack'), [...types].join());
+    assert.deepEqual([...new Set(inbound.events.map((e) => e.event))], ['message']);
+    assert.deepEqual([...new Set(acks.events.map((e) => e.event))], ['message.ack']);
+    assert.ok(acks.events.every((e) => e.data.sessionId === a));
+    const want = (pred) => outbox.filter(pred).map((e) => e.eventId);
+    assert.deepEqual(inbound.events.map((e) => e.id), want((e) => e.event === 'message'));
+    assert.deepEqual(acks.events.map((e) => e.id), want((e) => e.event === 'message.ack' && e.sessionId === a));
+    assert.deepEqual(both.events.map((e) => e.id), want((e) => e.event === 'message' || e.event === 'message.ack'));
+    // the outbox's own filter agrees
+    const polled = (await req(srv, 'GET', '/api/v1/events?types=message.ack&limit=500')).body.data;
+    assert.deepEqual(polled.map((e) => e.eventId), want((e) => e.event === 'message.ack'));
+    assertError(await req(srv, 'GET', '/api/v1/events/stream?types=message.nope'), 400, 'VALIDATION_ERROR');
+  } finally {
+    for (const s of streams) s.close();
+    await stopServer(srv);
+  }
+});
+
 test('a quiet stream gets a heartbeat comment after 15 s of silence', async () => {
   const srv = await serve();
   const t0 = Date.now();
