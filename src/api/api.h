@@ -14,7 +14,7 @@
  *   QUEUE_FULL 429, TOO_MANY_STREAMS 429, FORBIDDEN 403, CSRF_FAILED 403,
  *   INVALID_CREDENTIALS 401, ACCOUNT_LOCKED 429, USER_NOT_FOUND 404,
  *   KEY_NOT_FOUND 404, EMAIL_TAKEN 409, UPSTREAM_ERROR 502,
- *   UPSTREAM_TIMEOUT 504.
+ *   UPSTREAM_TIMEOUT 504, MEDIA_FETCH_FAILED 422 (PUT .../profile/picture by URL).
  * Every route, its answers and their codes are described in src/api/openapi.json
  * (tests/unit/test_openapi.c fails when a row of api_routes is missing there).
  */
@@ -87,9 +87,16 @@ struct api_ctx {
 	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
 	struct http_ratelimit *login_rl; /* owned: sign-in attempts per address */
 	struct api_audit *audit;   /* owned: the audit log's writer (api/audit.c), or NULL */
+	pthread_mutex_t pic_lock;  /* private: guards pic_jobs (api/contacts.c) */
+	pthread_cond_t pic_cond;   /* signalled when a picture job ends */
+	int pic_jobs;              /* pictures being made (fetched, scaled) on threads */
 };
 
 void api_ctx_init(struct api_ctx *ctx);
+/* Waits for the threads making pictures (PUT .../profile/picture) to end:
+ * each ends within its fetch's timeout. Before the engine stops, as they
+ * hand their picture to it. */
+void api_picture_jobs_wait(struct api_ctx *ctx);
 /* Waits (a few seconds at most) for the event streams' threads to end. */
 void api_ctx_release(struct api_ctx *ctx);
 

@@ -106,6 +106,8 @@ void api_ctx_init(struct api_ctx *ctx)
 	pthread_mutex_init(&ctx->auth_lock, NULL);
 	pthread_mutex_init(&ctx->version_lock, NULL);
 	pthread_mutex_init(&ctx->stream_lock, NULL);
+	pthread_mutex_init(&ctx->pic_lock, NULL);
+	pthread_cond_init(&ctx->pic_cond, NULL);
 	ctx->login_rl = http_ratelimit_new(API_LOGINS_PER_MIN, 1024);
 }
 
@@ -118,6 +120,9 @@ void api_ctx_release(struct api_ctx *ctx)
 	pthread_mutex_destroy(&ctx->stream_lock);
 	pthread_mutex_destroy(&ctx->auth_lock);
 	pthread_mutex_destroy(&ctx->version_lock);
+	api_picture_jobs_wait(ctx);
+	pthread_cond_destroy(&ctx->pic_cond);
+	pthread_mutex_destroy(&ctx->pic_lock);
 	OPENSSL_cleanse(ctx->auth_cache, sizeof(ctx->auth_cache));
 	OPENSSL_cleanse(ctx->cursor_key, sizeof(ctx->cursor_key));
 }
