@@ -219,6 +219,7 @@ void api_presence_subscribe(struct http_req *req); /* POST .../presence/subscrib
 void api_chat_typing(struct http_req *req);     /* POST .../chats/{chat}/typing */
 void api_chat_read(struct http_req *req);       /* POST .../chats/{chat}/read */
 void api_message_poll(struct http_req *req);    /* GET .../messages/{mid}/poll */
+void api_message_poll_vote(struct http_req *req); /* POST .../messages/{mid}/poll/vote */
 void api_blocklist_get(struct http_req *req);   /* GET .../blocklist */
 void api_blocklist_post(struct http_req *req);  /* POST .../blocklist */
 void api_profile_about(struct http_req *req);   /* PUT .../profile/about */

@@ -46,6 +46,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/reaction", api_message_react, 0,
 	  OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/poll/vote", api_message_poll_vote, 0,
+	  OPERATOR },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/media/{mid}", api_media_get, 0, VIEWER },
 	{ HTTP_GET, "/api/v1/sessions/{id}/media-settings", api_media_settings_get, 0, VIEWER },
