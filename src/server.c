@@ -311,6 +311,7 @@ out:
 		http_server_free(http);
 		LOG_INFO("stopped", "{s:I}", "requests", (json_int_t)served);
 	}
+	api_picture_jobs_wait(&ctx); /* they hand pictures to the engine */
 	api_audit_stop(&ctx); /* writes what is queued while the store is open */
 	retention_stop(ret);
 	engine_free(eng);

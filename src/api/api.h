@@ -14,7 +14,8 @@
  *   QUEUE_FULL 429, TOO_MANY_STREAMS 429, FORBIDDEN 403, CSRF_FAILED 403,
  *   INVALID_CREDENTIALS 401, ACCOUNT_LOCKED 429, USER_NOT_FOUND 404,
  *   KEY_NOT_FOUND 404, EMAIL_TAKEN 409, UPSTREAM_ERROR 502,
- *   UPSTREAM_TIMEOUT 504, NOTHING_TO_DOWNLOAD 409.
+ *   UPSTREAM_TIMEOUT 504, NOTHING_TO_DOWNLOAD 409, MEDIA_FETCH_FAILED 422 (PUT .../profile/picture
+ *   by URL).
  * Every route, its answers and their codes are described in src/api/openapi.json
  * (tests/unit/test_openapi.c fails when a row of api_routes is missing there).
  */
@@ -90,9 +91,16 @@ struct api_ctx {
 	struct api_auth_entry auth_cache[API_AUTH_CACHE_SLOTS];
 	struct http_ratelimit *login_rl; /* owned: sign-in attempts per address */
 	struct api_audit *audit;   /* owned: the audit log's writer (api/audit.c), or NULL */
+	pthread_mutex_t pic_lock;  /* private: guards pic_jobs (api/contacts.c) */
+	pthread_cond_t pic_cond;   /* signalled when a picture job ends */
+	int pic_jobs;              /* pictures being made (fetched, scaled) on threads */
 };
 
 void api_ctx_init(struct api_ctx *ctx);
+/* Waits for the threads making pictures (PUT .../profile/picture) to end:
+ * each ends within its fetch's timeout. Before the engine stops, as they
+ * hand their picture to it. */
+void api_picture_jobs_wait(struct api_ctx *ctx);
 /* Waits (a few seconds at most) for the event streams' threads to end. */
 void api_ctx_release(struct api_ctx *ctx);
 
@@ -215,6 +223,7 @@ void api_presence_subscribe(struct http_req *req); /* POST .../presence/subscrib
 void api_chat_typing(struct http_req *req);     /* POST .../chats/{chat}/typing */
 void api_chat_read(struct http_req *req);       /* POST .../chats/{chat}/read */
 void api_message_poll(struct http_req *req);    /* GET .../messages/{mid}/poll */
+void api_message_poll_vote(struct http_req *req); /* POST .../messages/{mid}/poll/vote */
 void api_blocklist_get(struct http_req *req);   /* GET .../blocklist */
 void api_blocklist_post(struct http_req *req);  /* POST .../blocklist */
 void api_profile_about(struct http_req *req);   /* PUT .../profile/about */

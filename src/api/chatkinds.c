@@ -726,6 +726,101 @@ void api_message_poll(struct http_req *req)
 	store_message_release(&t);
 }
 
+/* ---- POST .../messages/{mid}/poll/vote {"options"}: our vote ---- */
+
+/* Whether the option names in sel (an array) are all options of poll p,
+ * none twice, and at most its selectableCount (0: any number). */
+static int vote_ok(const json_t *p, const json_t *sel)
+{
+	const json_t *opts = json_object_get(p, "options");
+	json_int_t most = json_integer_value(json_object_get(p, "selectableCount"));
+	size_t n = json_array_size(sel);
+
+	if (!json_is_array(sel) || (most > 0 && (json_int_t)n > most))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *o = json_string_value(json_array_get(sel, i));
+		int known = 0;
+
+		if (!o)
+			return 0;
+		for (size_t k = 0; k < json_array_size(opts) && !known; k++)
+			known = !strcmp(o, json_string_value(json_array_get(opts, k)) ?: "");
+		for (size_t k = 0; k < i && known; k++)
+			known = strcmp(o, json_string_value(json_array_get(sel, k)));
+		if (!known)
+			return 0;
+	}
+	return 1;
+}
+
+/* Our vote on poll {mid} (ours or received), sealed with the poll's secret
+ * as WhatsApp does (msgkind_vote_seal) and sent as a pollUpdateMessage to
+ * the poll's chat; kept with the options named, so GET .../poll counts it
+ * (our latest vote replaces the earlier one; [] withdraws it). */
+void api_message_poll_vote(struct http_req *req)
+{
+	static const char *const keys[] = { "options", NULL };
+	struct api_ctx *ctx = http_req_app(req);
+	struct store_message t;
+	struct store_session ss;
+	struct svc_outmsg o;
+	char sid[STORE_ID_LEN], me[72];
+	json_t *body, *poll = NULL, *out = NULL;
+	const json_t *sel;
+	int rc;
+
+	if (!load_target(req, sid, &t))
+		return;
+	if (!(body = api_body_object(req, keys)))
+		goto done;
+	sel = json_object_get(body, "options");
+	if (strcmp(t.type, "poll") || !(poll = json_loads(t.body ? t.body : "", 0, NULL))) {
+		http_reply_error(req, 404, "MESSAGE_NOT_FOUND", "the message is not a poll", NULL);
+		goto done;
+	}
+	if (!vote_ok(poll, sel)) {
+		api_reply_invalid(req, http_json_field_error(
+					       "options", "names of the poll's options, none twice, at "
+							  "most selectableCount of them ([] withdraws)"));
+		goto done;
+	}
+	if (svc_session_get(ctx->svc, sid, &ss)) {
+		api_reply_store_error(req, Y_ENOTFOUND);
+		goto done;
+	}
+	snprintf(me, sizeof(me), "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
+	store_session_release(&ss);
+	if (me[0] == '@') {
+		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
+				 "the session is not connected to WhatsApp", NULL);
+		goto done;
+	}
+	/* the poll's creator: us, or its sender (bare phone JIDs, as votes
+	 * on our polls are opened) */
+	out = json_pack("{s:o, s:O, s:I}", "target", target_json(&t), "selected", sel,
+			"senderTimestampMs", (json_int_t)clock_now_ms());
+	rc = out ? msgkind_vote_seal(t.wa_id, t.body, t.from_me ? me : t.from_jid, me, sel, out)
+		 : Y_ENOMEM;
+	if (rc == Y_EINVAL) {
+		http_reply_error(req, 409, "POLL_NOT_VOTABLE",
+				 "the poll has no secret to seal a vote with", NULL);
+		goto done;
+	}
+	if (rc) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "out of memory", NULL);
+		goto done;
+	}
+	action_out(&o, &t, "poll_vote", 0);
+	send_body(req, sid, &o, out);
+	out = NULL;
+done:
+	json_decref(out);
+	json_decref(poll);
+	json_decref(body);
+	store_message_release(&t);
+}
+
 /* ---- the block list ---- */
 
 /* GET .../blocklist: the list as WhatsApp last answered (asked at every

@@ -46,6 +46,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/reaction", api_message_react, 0,
 	  OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/messages/{mid}/poll", api_message_poll, 0, VIEWER },
+	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/poll/vote", api_message_poll_vote, 0,
+	  OPERATOR },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/read", api_message_read, 0, OPERATOR },
 	{ HTTP_POST, "/api/v1/sessions/{id}/messages/{mid}/download", api_media_download, 0,
 	  OPERATOR },
@@ -108,6 +110,8 @@ void api_ctx_init(struct api_ctx *ctx)
 	pthread_mutex_init(&ctx->auth_lock, NULL);
 	pthread_mutex_init(&ctx->version_lock, NULL);
 	pthread_mutex_init(&ctx->stream_lock, NULL);
+	pthread_mutex_init(&ctx->pic_lock, NULL);
+	pthread_cond_init(&ctx->pic_cond, NULL);
 	ctx->login_rl = http_ratelimit_new(API_LOGINS_PER_MIN, 1024);
 }
 
@@ -120,6 +124,9 @@ void api_ctx_release(struct api_ctx *ctx)
 	pthread_mutex_destroy(&ctx->stream_lock);
 	pthread_mutex_destroy(&ctx->auth_lock);
 	pthread_mutex_destroy(&ctx->version_lock);
+	api_picture_jobs_wait(ctx);
+	pthread_cond_destroy(&ctx->pic_cond);
+	pthread_mutex_destroy(&ctx->pic_lock);
 	OPENSSL_cleanse(ctx->auth_cache, sizeof(ctx->auth_cache));
 	OPENSSL_cleanse(ctx->cursor_key, sizeof(ctx->cursor_key));
 }

@@ -6,7 +6,8 @@
  *   GET    .../contacts/{phone}/picture  its profile picture URL (404: none or hidden)
  *   GET    .../profile                   our push name, about and picture URL
  *   PUT    .../profile/name              our push name (202, queued)
- *   PUT    .../profile/picture           our picture from a base64 JPEG
+ *   PUT    .../profile/picture           our picture from a JPEG, PNG or WebP (base64
+ *                                        or a URL), made square and small first
  *   DELETE .../profile/picture           removes it
  *
  * The questions are deferred (http_req_defer: the connection suspended, no
@@ -17,17 +18,25 @@
 #include "api/api.h"
 #include "api/validate.h"
 #include "http/json.h"
+#include "service/media_meta.h"
+#include "service/media_send.h"
 #include "util/codec.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define API_LOOKUP_WAIT_MS 8000
-#define API_PICTURE_MAX ((size_t)1 << 20) /* JPEG bytes we take (wa_client's cap) */
+#define API_PICTURE_SOURCE_MAX ((size_t)5 << 20) /* image bytes we take (base64 or URL) */
+#define API_PICTURE_MAX_PIXELS (40ULL * 1000 * 1000) /* its width x height, at most */
+#define API_PICTURE_SIDE 640     /* what is sent: a square, at most this side (Baileys': 640) */
+#define API_PICTURE_QUALITY 50   /* its JPEG quality (Baileys': 50) */
+#define API_PICTURE_FETCH_MS 30000
+#define API_PICTURE_JOBS 4       /* pictures being made at once (threads) */
 #define API_PUSH_NAME_MAX 25              /* characters, as WhatsApp's apps allow */
 
 /* A JID (or any text), or null for none. */
@@ -362,63 +371,229 @@ void api_profile_name(struct http_req *req)
 	json_decref(body);
 }
 
-/* Whether p[0..n) is a JPEG file: SOI marker and a segment first, EOI last. */
-static int is_jpeg(const uint8_t *p, size_t n)
+/* ---- our picture from any image: made square and small off the HTTP
+ * threads ---- */
+
+/* A picture on its way to the engine: the source (bytes, or a URL to fetch)
+ * turned into WhatsApp's JPEG by pic_run on a thread of its own. */
+struct pic_job {
+	struct lookup_req *lr;
+	uint8_t *src; /* the decoded base64, or NULL */
+	size_t len;
+	char *url;    /* else this, checked already */
+};
+
+enum pic_err { PIC_INTERNAL, PIC_FETCH, PIC_UNREADABLE };
+
+/* Answers lr's deferred request with an error (any thread); why: the
+ * fetch's failure. */
+static void pic_fail(struct lookup_req *lr, enum pic_err e, const char *field, const char *why)
 {
-	return n >= 8 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff && p[n - 2] == 0xff &&
-	       p[n - 1] == 0xd9;
+	struct http_req *req = http_defer_begin(lr->d);
+
+	if (req && e == PIC_FETCH)
+		http_reply_error(req, 422, "MEDIA_FETCH_FAILED", why,
+				 http_json_field_error("url", why));
+	else if (req && e == PIC_UNREADABLE)
+		http_reply_error(req, 400, "VALIDATION_ERROR", "the picture cannot be read",
+				 http_json_field_error(field, "not a JPEG, PNG or still WebP "
+								"image of at most 40 megapixels"));
+	else if (req)
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+	http_defer_finish(lr->d);
+	lookup_req_free(lr);
 }
 
-/* PUT .../profile/picture {"base64"}: a JPEG of at most 1 MiB, sent as it is
- * (WhatsApp's apps crop it square and scale it to 640 px first; we do not). */
+/* The source as a stream: the bytes, or the URL's body fetched into a
+ * temporary file; NULL after answering. */
+static FILE *pic_open(struct pic_job *j)
+{
+	struct api_ctx *ctx = j->lr->ctx;
+	char why[200];
+	FILE *f;
+
+	if (!(f = j->src ? fmemopen(j->src, j->len, "rb") : tmpfile())) {
+		pic_fail(j->lr, PIC_INTERNAL, NULL, NULL);
+		return NULL;
+	}
+	if (j->src)
+		return f;
+	if (media_fetch(j->url, fileno(f), API_PICTURE_SOURCE_MAX, ctx->media_url_allow_private,
+			API_PICTURE_FETCH_MS, why, sizeof(why))) {
+		fclose(f);
+		pic_fail(j->lr, PIC_FETCH, "url", why);
+		return NULL;
+	}
+	rewind(f); /* written through its descriptor */
+	return f;
+}
+
+static void *pic_run(void *arg)
+{
+	struct pic_job *j = arg;
+	struct api_ctx *ctx = j->lr->ctx;
+	struct svc_query q = { .kind = SVC_Q_SET_PICTURE };
+	struct media_meta m = { 0 };
+	uint8_t head[16];
+	size_t hn;
+	FILE *f = pic_open(j);
+
+	if (f) {
+		hn = fread(head, 1, sizeof(head), f);
+		if (media_meta_square(f, media_sniff(head, hn), API_PICTURE_SIDE,
+				      API_PICTURE_QUALITY, API_PICTURE_MAX_PIXELS, &m)) {
+			pic_fail(j->lr, PIC_UNREADABLE, j->url ? "url" : "base64", NULL);
+		} else {
+			q.jpeg = m.thumb;
+			q.len = m.thumb_len;
+			ask(j->lr, &q); /* the engine copied the bytes */
+		}
+		fclose(f);
+	}
+	media_meta_release(&m);
+	free(j->src);
+	free(j->url);
+	free(j);
+	pthread_mutex_lock(&ctx->pic_lock);
+	ctx->pic_jobs--;
+	pthread_cond_broadcast(&ctx->pic_cond);
+	pthread_mutex_unlock(&ctx->pic_lock);
+	return NULL;
+}
+
+/* Defers req and starts j's thread; answers when it cannot (429: as many
+ * pictures are being made as API_PICTURE_JOBS). Takes j. */
+static void pic_start(struct http_req *req, struct pic_job *j)
+{
+	struct api_ctx *ctx = j->lr->ctx;
+	pthread_attr_t at;
+	pthread_t t;
+	int busy;
+
+	pthread_mutex_lock(&ctx->pic_lock);
+	busy = ctx->pic_jobs >= API_PICTURE_JOBS;
+	if (!busy)
+		ctx->pic_jobs++;
+	pthread_mutex_unlock(&ctx->pic_lock);
+	if (busy) {
+		http_req_set_retry_after(req, 1);
+		http_reply_error(req, 429, "RATE_LIMIT_EXCEEDED",
+				 "too many pictures are being prepared; try again", NULL);
+		goto fail;
+	}
+	if (!(j->lr->d = http_req_defer(req))) {
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		goto fail_counted;
+	}
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &at, pic_run, j)) {
+		pthread_attr_destroy(&at);
+		pic_fail(j->lr, PIC_INTERNAL, NULL, NULL);
+		j->lr = NULL;
+		goto fail_counted;
+	}
+	pthread_attr_destroy(&at);
+	return;
+fail_counted:
+	pthread_mutex_lock(&ctx->pic_lock);
+	ctx->pic_jobs--;
+	pthread_cond_broadcast(&ctx->pic_cond);
+	pthread_mutex_unlock(&ctx->pic_lock);
+fail:
+	lookup_req_free(j->lr);
+	free(j->src);
+	free(j->url);
+	free(j);
+}
+
+void api_picture_jobs_wait(struct api_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->pic_lock);
+	while (ctx->pic_jobs > 0)
+		pthread_cond_wait(&ctx->pic_cond, &ctx->pic_lock);
+	pthread_mutex_unlock(&ctx->pic_lock);
+}
+
+static void too_large(struct http_req *req)
+{
+	http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the picture is larger than 5 MiB",
+			 json_pack("{s:I}", "maxBytes", (json_int_t)API_PICTURE_SOURCE_MAX));
+}
+
+/* PUT .../profile/picture {"base64"} | {"url"}: a JPEG, PNG or WebP image of
+ * at most 5 MiB, made what WhatsApp's apps send (its centre square, at most
+ * API_PICTURE_SIDE px, a JPEG) and set. */
 void api_profile_picture_put(struct http_req *req)
 {
-	static const char *const keys[] = { "base64", NULL };
-	struct svc_query q = { .kind = SVC_Q_SET_PICTURE };
+	static const char *const keys[] = { "base64", "url", NULL };
+	struct api_ctx *ctx = http_req_app(req);
 	struct lookup_req *lr = begin(req, ASK_SET);
+	struct pic_job *j = NULL;
 	json_t *body = NULL, *d = NULL;
-	const char *b64 = NULL;
-	uint8_t *jpeg = NULL;
-	size_t n, cap, len = 0;
+	const char *b64 = NULL, *url = NULL, *bad;
+	char whybuf[200];
+	size_t n, cap;
 
 	if (!lr || !(body = api_body_object(req, keys)))
 		goto out;
-	if (http_json_get_string(body, "base64", 1, 1, SIZE_MAX, &b64, &d)) {
+	if (http_json_get_string(body, "base64", 0, 1, SIZE_MAX, &b64, &d) == Y_EINVAL ||
+	    http_json_get_string(body, "url", 0, 1, 4096, &url, &d) == Y_EINVAL) {
 		api_reply_invalid(req, d);
 		goto out;
 	}
-	n = strlen(b64);
-	cap = n / 4 * 3 + 3;
-	if (n / 4 * 3 > API_PICTURE_MAX + 3) {
-		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the picture is larger than 1 MiB",
-				 json_pack("{s:I}", "maxBytes", (json_int_t)API_PICTURE_MAX));
+	if (!b64 == !url) {
+		api_reply_invalid(req, http_json_field_error(b64 ? "url" : "base64",
+							     "give exactly one of base64 and url"));
 		goto out;
 	}
-	if (!(jpeg = malloc(cap))) {
-		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+	if (url && (bad = api_url_check(url))) {
+		api_reply_invalid(req, http_json_field_error("url", bad));
 		goto out;
 	}
-	if (codec_b64_decode(b64, n, jpeg, cap, &len) || !len) {
-		api_reply_invalid(req, http_json_field_error(
-					       "base64", "not valid standard base64 (RFC 4648 §4)"));
+	if (url && (bad = media_url_check(url, ctx->media_url_allow_private, whybuf,
+					  sizeof(whybuf)))) {
+		http_reply_error(req, 400, "MEDIA_URL_NOT_ALLOWED", bad,
+				 http_json_field_error("url", bad));
 		goto out;
 	}
-	if (len > API_PICTURE_MAX) {
-		http_reply_error(req, 413, "MEDIA_TOO_LARGE", "the picture is larger than 1 MiB",
-				 json_pack("{s:I}", "maxBytes", (json_int_t)API_PICTURE_MAX));
-		goto out;
+	if (!(j = calloc(1, sizeof(*j))))
+		goto oom;
+	if (url && !(j->url = strdup(url)))
+		goto oom;
+	if (b64) {
+		n = strlen(b64);
+		cap = n / 4 * 3 + 3;
+		if (n / 4 * 3 > API_PICTURE_SOURCE_MAX + 3) {
+			too_large(req);
+			goto out;
+		}
+		if (!(j->src = malloc(cap)))
+			goto oom;
+		if (codec_b64_decode(b64, n, j->src, cap, &j->len) || !j->len) {
+			api_reply_invalid(req, http_json_field_error(
+						       "base64", "not valid standard base64 (RFC 4648 §4)"));
+			goto out;
+		}
+		if (j->len > API_PICTURE_SOURCE_MAX) {
+			too_large(req);
+			goto out;
+		}
 	}
-	if (!is_jpeg(jpeg, len)) {
-		api_reply_invalid(req, http_json_field_error("base64", "not a JPEG file"));
-		goto out;
-	}
-	q.jpeg = jpeg;
-	q.len = len;
-	defer_and_ask(req, lr, &q); /* the engine copied the bytes */
+	j->lr = lr;
+	pic_start(req, j); /* takes j and lr */
+	j = NULL;
 	lr = NULL;
+	goto out;
+oom:
+	http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
 out:
+	if (j) {
+		free(j->src);
+		free(j->url);
+		free(j);
+	}
 	lookup_req_free(lr);
-	free(jpeg);
 	json_decref(body);
 }
 

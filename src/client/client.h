@@ -230,6 +230,13 @@ struct wa_client_cbs {
 	 * wa_client_state_waiting holds, so an owner of many clients visits
 	 * only those. Optional (without it, call it on every client). */
 	void (*on_state_wait)(struct wa_client *cl, void *ud);
+	/* A profile picture changed (profile.c, <notification type="picture">):
+	 * jid's (a user or group JID) is now picture id, or removed when id is
+	 * NULL; author: who changed it when told (a group's admin), else NULL.
+	 * Our own account's too (a change from our other device, or our own
+	 * echoed). Borrowed for the call. Optional. */
+	void (*on_picture)(struct wa_client *cl, const char *jid, const char *id,
+			   const char *author, void *ud);
 };
 
 struct wa_client_opts {

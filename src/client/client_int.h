@@ -345,6 +345,9 @@ int cl_receipt_received(struct wa_client *cl, const struct wa_node *n);
 #define CL_TCTOKENS_MAX 65536 /* contacts kept per client */
 /* A privacy_token notification: keeps the issuer's tokens. */
 int cl_tctoken_notification(struct wa_client *cl, const struct wa_node *n);
+/* <notification type="picture">: each <set jid id author?> / <delete jid
+ * author?> child to on_picture (profile.c). */
+int cl_picture_notification(struct wa_client *cl, const struct wa_node *n);
 /* Adds <tctoken> to a 1:1 <message> to user `to` (or `to_pn`, the number a
  * LID send replaced, may be "") when a token from it is held and the
  * server wants them; an expired one is dropped instead. Y_ENOMEM. */

@@ -9,6 +9,13 @@
  * name>, which is what others see as the notify of our messages. We do the
  * latter, keeping the availability we last announced (app-state writes are
  * not implemented yet).
+ *
+ * A picture changed: <notification type="picture" from=JID><set jid=JID
+ * id=PICTURE_ID author?/></notification>, or <delete jid author?/> when it
+ * was removed (whatsmeow's handlePictureNotification, Baileys'
+ * contacts.update imgUrl "changed"/"removed"). The child's jid names whose
+ * picture it is; without one, the notification's from. Other children
+ * (<request>, hashed jids) are skipped.
  */
 #include "client/client_int.h"
 
@@ -57,4 +64,26 @@ int wa_client_set_push_name(struct wa_client *cl, const char *name)
 	if (cl->state == WA_CL_CONNECTED && cl->conn)
 		rc = wa_client_send_presence(cl, !cl->away, NULL); /* as we last said */
 	return rc;
+}
+
+int cl_picture_notification(struct wa_client *cl, const struct wa_node *n)
+{
+	const char *from = wa_node_attr(n, "from");
+
+	for (uint32_t i = 0; n->content == WA_CONTENT_LIST && i < n->nkids; i++) {
+		const struct wa_node *k = n->kids[i];
+		bool set = wa_node_is(k, "set");
+		const char *jid = wa_node_attr(k, "jid"), *id = wa_node_attr(k, "id");
+
+		if (!set && !wa_node_is(k, "delete"))
+			continue;
+		if (!jid)
+			jid = from;
+		if (!jid || !strchr(jid, '@') || (set && (!id || !*id)))
+			continue; /* nothing to tell */
+		if (cl->cbs.on_picture && !cl->freeing)
+			cl->cbs.on_picture(cl, jid, set ? id : NULL, wa_node_attr(k, "author"),
+					   cl->ud);
+	}
+	return Y_OK;
 }

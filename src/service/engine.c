@@ -129,6 +129,7 @@ enum job_kind {
 	J_MSG_IN,        /* a message received */
 	J_SIG_FLUSH,     /* Signal state was saved: write it (signal_db.h) */
 	J_PRESENCE,      /* a presence or chat state arrived: a `presence` event */
+	J_PICTURE,       /* a profile picture changed: a `contact.picture` event */
 	J_BLOCKLIST,     /* the server's block list (ev_data): kept as a setting */
 	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
 	J_TCTOKEN,       /* a contact's privacy token entry changed (tc) */
@@ -161,7 +162,7 @@ struct job {
 	/* J_MSG_IN */
 	struct store_message *in;
 	struct msgkind_in kin;  /* its kind, when it acts on another message */
-	/* J_PRESENCE: JSON text of the event */
+	/* J_PRESENCE, J_PICTURE: JSON text of the event */
 	char *ev_data;
 	bool retry;                /* its insert failed: run again (worker) */
 	struct store_media *media; /* its media row, if it has media */
@@ -1039,6 +1040,21 @@ static void on_media_conn(struct wa_client *cl, int err, const struct wa_media_c
 
 /* A contact's presence or a chat state: a `presence` event (written by the
  * worker). */
+/* Hands the worker an event job of kind k whose data is d (borrowed; NULL:
+ * out of memory, nothing posted). */
+static void post_event_job(struct esess *x, enum job_kind k, const json_t *d)
+{
+	struct job *j;
+
+	if (!d || !(j = job_new(k, x->id)))
+		return;
+	j->ev_data = json_dumps(d, JSON_COMPACT);
+	if (j->ev_data)
+		post_job(x->e, j);
+	else
+		job_free(j);
+}
+
 static void on_presence(struct wa_client *cl, const char *from, const char *participant,
 			const char *state, int64_t last_seen, void *ud)
 {
@@ -1046,7 +1062,6 @@ static void on_presence(struct wa_client *cl, const char *from, const char *part
 	char *chat = user_jid_of(from), *who = participant ? user_jid_of(participant) : NULL;
 	const char *jid = who ? who : chat;
 	char phone[40] = "";
-	struct job *j;
 	json_t *d;
 
 	if (!chat || x->forgotten || x->e->stopping)
@@ -1057,16 +1072,35 @@ static void on_presence(struct wa_client *cl, const char *from, const char *part
 		      "fromJid", jid, "state", state);
 	if (d && last_seen > 0)
 		json_object_set_new(d, "lastSeen", json_integer(last_seen));
-	if (d && (j = job_new(J_PRESENCE, x->id))) {
-		j->ev_data = json_dumps(d, JSON_COMPACT);
-		if (j->ev_data)
-			post_job(x->e, j);
-		else
-			job_free(j);
-	}
+	post_event_job(x, J_PRESENCE, d);
 	json_decref(d);
 out:
 	free(chat);
+	free(who);
+}
+
+/* A profile picture changed (a contact's, a group's, or ours from another
+ * device): a `contact.picture` event {jid, phone, pictureId, removed,
+ * author}. No picture URL is cached here, so none is dropped: GET
+ * .../contacts/{phone}/picture always asks WhatsApp. */
+static void on_picture(struct wa_client *cl, const char *jid, const char *id, const char *author,
+		       void *ud)
+{
+	struct esess *x = ud;
+	char *who = user_jid_of(jid);
+	char phone[40] = "";
+	json_t *d = NULL;
+
+	(void)cl;
+	if (!who || x->forgotten || x->e->stopping)
+		goto out;
+	if (strstr(who, "@s.whatsapp.net"))
+		snprintf(phone, sizeof(phone), "+%.*s", (int)strcspn(who, "@"), who);
+	d = json_pack("{s:s, s:s?, s:s?, s:b, s:s?}", "jid", who, "phone", phone[0] ? phone : NULL,
+		      "pictureId", id, "removed", !id, "author", author);
+	post_event_job(x, J_PICTURE, d);
+out:
+	json_decref(d);
 	free(who);
 }
 
@@ -1134,7 +1168,7 @@ static void on_state_wait(struct wa_client *cl, void *ud)
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist, on_lid_map,
-	on_tctoken, on_state_wait,
+	on_tctoken, on_state_wait, on_picture,
 };
 
 /* ---- the uploader's hooks (its thread) ---- */
@@ -2147,6 +2181,9 @@ static void run_job(struct engine *e, struct job *j)
 		break; /* the flush runs at the end of the batch */
 	case J_PRESENCE:
 		rc = store_event_add(e->st, j->id, "presence", j->ev_data, NULL);
+		break;
+	case J_PICTURE:
+		rc = store_event_add(e->st, j->id, "contact.picture", j->ev_data, NULL);
 		break;
 	case J_BLOCKLIST: {
 		char key[16 + STORE_ID_LEN];

@@ -522,35 +522,58 @@ out:
 
 /* ---- images ---- */
 
-/* A box filter from sw x sh rows (RGB) down to tw x th. */
-struct thumb {
-	uint32_t sw, sh, tw, th, y;
-	uint32_t *acc; /* tw * th * 4: r, g, b, count */
-	int orient;    /* EXIF orientation 2..8 to apply when encoding; else as stored */
+/* What to make of an image: the whole of it with its long side scaled down
+ * to side (a thumbnail), or its centre square scaled down to side x side (a
+ * profile picture); never scaled up. */
+struct shape {
+	uint32_t side;
+	bool square;
+	int quality; /* of the JPEG */
 };
 
-static void thumb_size(uint32_t w, uint32_t h, uint32_t *tw, uint32_t *th)
+static const struct shape thumb_shape = { MEDIA_META_THUMB_SIDE, false, MEDIA_META_THUMB_QUALITY };
+
+/* A box filter from sw x sh rows (RGB), of which the cw x ch region at (cx,
+ * cy) is kept, down to tw x th. */
+struct thumb {
+	uint32_t sw, sh, cx, cy, cw, ch, tw, th, y;
+	uint32_t *acc; /* tw * th * 4: r, g, b, count */
+	int orient;    /* EXIF orientation 2..8 to apply when encoding; else as stored */
+	int quality;
+};
+
+/* The size s makes of a w x h image. */
+static void shape_fit(const struct shape *s, uint32_t w, uint32_t h, uint32_t *tw, uint32_t *th)
 {
 	uint64_t t;
 
-	if (w <= MEDIA_META_THUMB_SIDE && h <= MEDIA_META_THUMB_SIDE) {
+	if (s->square) {
+		t = w < h ? w : h;
+		*tw = *th = t < s->side ? (uint32_t)t : s->side;
+	} else if (w <= s->side && h <= s->side) {
 		*tw = w, *th = h;
 	} else if (w >= h) {
-		t = ((uint64_t)h * MEDIA_META_THUMB_SIDE + w / 2) / w;
-		*tw = MEDIA_META_THUMB_SIDE, *th = t ? (uint32_t)t : 1;
+		t = ((uint64_t)h * s->side + w / 2) / w;
+		*tw = s->side, *th = t ? (uint32_t)t : 1;
 	} else {
-		t = ((uint64_t)w * MEDIA_META_THUMB_SIDE + h / 2) / h;
-		*th = MEDIA_META_THUMB_SIDE, *tw = t ? (uint32_t)t : 1;
+		t = ((uint64_t)w * s->side + h / 2) / h;
+		*th = s->side, *tw = t ? (uint32_t)t : 1;
 	}
 }
 
-static int thumb_init(struct thumb *t, uint32_t sw, uint32_t sh)
+static int thumb_init(struct thumb *t, uint32_t sw, uint32_t sh, const struct shape *s)
 {
 	memset(t, 0, sizeof(*t));
 	if (!sw || !sh)
 		return Y_EINVAL;
 	t->sw = sw, t->sh = sh;
-	thumb_size(sw, sh, &t->tw, &t->th);
+	t->cw = sw, t->ch = sh;
+	if (s->square) {
+		t->cw = t->ch = sw < sh ? sw : sh;
+		t->cx = (sw - t->cw) / 2, t->cy = (sh - t->ch) / 2;
+	}
+	shape_fit(s, sw, sh, &t->tw, &t->th);
+	t->quality = s->quality;
 	t->acc = calloc((size_t)t->tw * t->th * 4, sizeof(*t->acc));
 	return t->acc ? Y_OK : Y_ENOMEM;
 }
@@ -562,11 +585,16 @@ static void thumb_row(struct thumb *t, const uint8_t *px, int bpp)
 	uint32_t *row, ox = 0;
 	uint64_t frac = 0;
 
-	if (t->y >= t->sh)
+	if (t->y >= t->cy + t->ch)
 		return;
-	row = t->acc + (size_t)((uint64_t)t->y * t->th / t->sh) * t->tw * 4;
+	if (t->y < t->cy) { /* above the kept region */
+		t->y++;
+		return;
+	}
+	row = t->acc + (size_t)((uint64_t)(t->y - t->cy) * t->th / t->ch) * t->tw * 4;
 	t->y++;
-	for (uint32_t x = 0; x < t->sw; x++, px += bpp) {
+	px += (size_t)t->cx * bpp;
+	for (uint32_t x = 0; x < t->cw; x++, px += bpp) {
 		uint32_t *a = row + (size_t)ox * 4;
 
 		if (bpp == 4) {
@@ -579,10 +607,10 @@ static void thumb_row(struct thumb *t, const uint8_t *px, int bpp)
 			a[0] += px[0], a[1] += px[1], a[2] += px[2];
 		}
 		a[3]++;
-		/* ox = floor((x + 1) * tw / sw) */
+		/* ox = floor((x + 1) * tw / cw) */
 		frac += t->tw;
-		if (frac >= t->sw)
-			frac -= t->sw, ox++;
+		if (frac >= t->cw)
+			frac -= t->cw, ox++;
 	}
 }
 
@@ -617,7 +645,7 @@ struct jenc {
 	unsigned long len;
 };
 
-static void jenc_work(struct jenc *d, uint32_t w, uint32_t h)
+static void jenc_work(struct jenc *d, uint32_t w, uint32_t h, int quality)
 {
 	jpeg_create_compress(&d->c);
 	jpeg_mem_dest(&d->c, &d->out, &d->len);
@@ -626,7 +654,7 @@ static void jenc_work(struct jenc *d, uint32_t w, uint32_t h)
 	d->c.input_components = 3;
 	d->c.in_color_space = JCS_RGB;
 	jpeg_set_defaults(&d->c);
-	jpeg_set_quality(&d->c, MEDIA_META_THUMB_QUALITY, TRUE);
+	jpeg_set_quality(&d->c, quality, TRUE);
 	d->c.optimize_coding = TRUE;
 	jpeg_start_compress(&d->c, TRUE);
 	while (d->c.next_scanline < d->c.image_height) {
@@ -677,7 +705,7 @@ static int thumb_encode(const struct thumb *t, struct media_meta *m)
 		}
 	d->c.err = j_err(&d->e);
 	if (setjmp(d->e.jb) == 0) {
-		jenc_work(d, w, h);
+		jenc_work(d, w, h, t->quality);
 		m->thumb = d->out;
 		m->thumb_len = d->len;
 		d->out = NULL;
@@ -775,7 +803,7 @@ static int exif_orientation(const uint8_t *p, size_t n)
 	return 1;
 }
 
-static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
+static void jdec_work(struct jdec *d, FILE *f, const struct shape *s, uint64_t max_pixels,
 		      struct media_meta *m)
 {
 	int orient = 1;
@@ -801,11 +829,15 @@ static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
 	else
 		m->width = w, m->height = h;
 	d->b.rc = Y_OK;
-	if (!want)
+	if (!s)
 		return;
-	/* decoded scaled: the smallest size still at least the thumbnail's */
-	thumb_size(w, h, &tw, &th);
-	lng = w > h ? w : h;
+	/* decoded scaled: the smallest size still at least the thumbnail's (a
+	 * square's: its short side) */
+	shape_fit(s, w, h, &tw, &th);
+	if (s->square)
+		lng = w < h ? w : h;
+	else
+		lng = w > h ? w : h;
 	tl = tw > th ? tw : th;
 	for (unsigned dn = 8; dn > 1; dn /= 2)
 		if ((lng + dn - 1) / dn >= tl) {
@@ -819,7 +851,7 @@ static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
 	d->c.do_fancy_upsampling = FALSE;
 	jpeg_start_decompress(&d->c);
 	if (d->c.output_components != 3 || thumb_init(&d->b.t, d->c.output_width,
-						      d->c.output_height) ||
+						      d->c.output_height, s) ||
 	    !(d->b.px = malloc((size_t)d->c.output_width * 3)))
 		return;
 	d->b.t.orient = orient;
@@ -833,7 +865,7 @@ static void jdec_work(struct jdec *d, FILE *f, bool want, uint64_t max_pixels,
 	dec_finish(&d->b, m);
 }
 
-static int image_jpeg(FILE *f, bool want, uint64_t max_pixels, struct media_meta *m)
+static int image_jpeg(FILE *f, const struct shape *s, uint64_t max_pixels, struct media_meta *m)
 {
 	struct jdec *d = calloc(1, sizeof(*d));
 	int rc;
@@ -844,7 +876,7 @@ static int image_jpeg(FILE *f, bool want, uint64_t max_pixels, struct media_meta
 	rewind(f);
 	d->c.err = j_err(&d->e);
 	if (setjmp(d->e.jb) == 0)
-		jdec_work(d, f, want, max_pixels, m);
+		jdec_work(d, f, s, max_pixels, m);
 	jpeg_destroy_decompress(&d->c);
 	rc = dec_end(&d->b);
 	free(d);
@@ -871,7 +903,7 @@ static void p_warn(png_structp p, png_const_charp msg)
 	(void)p, (void)msg;
 }
 
-static void pdec_work(struct pdec *d, FILE *f, bool want, uint64_t max_pixels,
+static void pdec_work(struct pdec *d, FILE *f, const struct shape *s, uint64_t max_pixels,
 		      struct media_meta *m)
 {
 	png_uint_32 w, h;
@@ -885,7 +917,7 @@ static void pdec_work(struct pdec *d, FILE *f, bool want, uint64_t max_pixels,
 		return;
 	m->width = w, m->height = h;
 	d->b.rc = Y_OK;
-	if (!want)
+	if (!s)
 		return;
 	png_set_strip_16(d->p);
 	if (color == PNG_COLOR_TYPE_PALETTE)
@@ -903,7 +935,7 @@ static void pdec_work(struct pdec *d, FILE *f, bool want, uint64_t max_pixels,
 	rb = png_get_rowbytes(d->p, d->i);
 	if (rb != (size_t)w * 4 || (passes > 1 && (uint64_t)w * h > PNG_MAX_INTERLACED_PIXELS))
 		return; /* dimensions only */
-	if (thumb_init(&d->b.t, w, h))
+	if (thumb_init(&d->b.t, w, h, s))
 		return;
 	if (passes > 1) { /* interlaced: all rows at once */
 		if (!(d->b.px = malloc(rb * h)) || !(d->rows = malloc(sizeof(*d->rows) * h)))
@@ -924,7 +956,7 @@ static void pdec_work(struct pdec *d, FILE *f, bool want, uint64_t max_pixels,
 	dec_finish(&d->b, m);
 }
 
-static int image_png(FILE *f, bool want, uint64_t max_pixels, struct media_meta *m)
+static int image_png(FILE *f, const struct shape *s, uint64_t max_pixels, struct media_meta *m)
 {
 	struct pdec *d = calloc(1, sizeof(*d));
 	int rc;
@@ -936,7 +968,7 @@ static int image_png(FILE *f, bool want, uint64_t max_pixels, struct media_meta 
 	d->p = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, p_err, p_warn);
 	d->i = d->p ? png_create_info_struct(d->p) : NULL;
 	if (d->i && setjmp(png_jmpbuf(d->p)) == 0)
-		pdec_work(d, f, want, max_pixels, m);
+		pdec_work(d, f, s, max_pixels, m);
 	png_destroy_read_struct(d->p ? &d->p : NULL, d->i ? &d->i : NULL, NULL);
 	free(d->rows);
 	rc = dec_end(&d->b);
@@ -946,12 +978,13 @@ static int image_png(FILE *f, bool want, uint64_t max_pixels, struct media_meta 
 
 #define WEBP_MAX_BYTES (32u << 20)
 
-static int image_webp(FILE *f, bool want, uint64_t max_pixels, struct media_meta *m)
+static int image_webp(FILE *f, const struct shape *s, uint64_t max_pixels, struct media_meta *m)
 {
 	int64_t size = file_size(f);
 	WebPBitstreamFeatures ft;
 	WebPDecoderConfig cfg;
 	struct thumb t;
+	uint32_t tw, th, c;
 	uint8_t *buf;
 	size_t n;
 	int rc = Y_EINVAL;
@@ -966,7 +999,7 @@ static int image_webp(FILE *f, bool want, uint64_t max_pixels, struct media_meta
 		goto out;
 	m->width = (uint32_t)ft.width, m->height = (uint32_t)ft.height;
 	rc = Y_OK;
-	if (!want || ft.has_animation || size > WEBP_MAX_BYTES || !WebPInitDecoderConfig(&cfg))
+	if (!s || ft.has_animation || size > WEBP_MAX_BYTES || !WebPInitDecoderConfig(&cfg))
 		goto out;
 	if (n != (size_t)size) { /* the whole file, to decode it */
 		uint8_t *all = realloc(buf, (size_t)size);
@@ -980,17 +1013,21 @@ static int image_webp(FILE *f, bool want, uint64_t max_pixels, struct media_meta
 		if (!read_at(f, 0, buf, n))
 			goto out;
 	}
-	/* libwebp scales while decoding: rows of the thumbnail's size */
-	if (thumb_init(&t, m->width, m->height)) {
-		rc = Y_ENOMEM;
-		goto out;
+	/* libwebp crops (a square's centre) and scales while decoding: rows of
+	 * the thumbnail's size */
+	shape_fit(s, m->width, m->height, &tw, &th);
+	if (s->square) {
+		c = m->width < m->height ? m->width : m->height;
+		cfg.options.use_cropping = 1;
+		cfg.options.crop_left = (int)((m->width - c) / 2);
+		cfg.options.crop_top = (int)((m->height - c) / 2);
+		cfg.options.crop_width = cfg.options.crop_height = (int)c;
 	}
 	cfg.options.use_scaling = 1;
-	cfg.options.scaled_width = (int)t.tw;
-	cfg.options.scaled_height = (int)t.th;
+	cfg.options.scaled_width = (int)tw;
+	cfg.options.scaled_height = (int)th;
 	cfg.output.colorspace = MODE_RGBA;
-	free(t.acc);
-	if (thumb_init(&t, t.tw, t.th)) {
+	if (thumb_init(&t, tw, th, s)) {
 		rc = Y_ENOMEM;
 		goto out;
 	}
@@ -1031,14 +1068,38 @@ int media_meta_image(FILE *f, const char *sniffed, bool want_thumb, uint64_t max
 	if (!max_pixels)
 		max_pixels = MEDIA_META_MAX_PIXELS;
 	if (!strcmp(sniffed, "image/jpeg"))
-		return image_jpeg(f, want_thumb, max_pixels, m);
+		return image_jpeg(f, want_thumb ? &thumb_shape : NULL, max_pixels, m);
 	if (!strcmp(sniffed, "image/png"))
-		return image_png(f, want_thumb, max_pixels, m);
+		return image_png(f, want_thumb ? &thumb_shape : NULL, max_pixels, m);
 	if (!strcmp(sniffed, "image/webp"))
-		return image_webp(f, want_thumb, max_pixels, m);
+		return image_webp(f, want_thumb ? &thumb_shape : NULL, max_pixels, m);
 	if (!strcmp(sniffed, "image/gif"))
 		return image_gif(f, max_pixels, m);
 	return Y_EINVAL;
+}
+
+int media_meta_square(FILE *f, const char *sniffed, uint32_t side, int quality,
+		      uint64_t max_pixels, struct media_meta *m)
+{
+	const struct shape s = { side, true, quality };
+	int rc = Y_EINVAL;
+
+	memset(m, 0, sizeof(*m));
+	if (!sniffed || !side || quality < 1 || quality > 100)
+		return Y_EINVAL;
+	if (!max_pixels)
+		max_pixels = MEDIA_META_MAX_PIXELS;
+	if (!strcmp(sniffed, "image/jpeg"))
+		rc = image_jpeg(f, &s, max_pixels, m);
+	else if (!strcmp(sniffed, "image/png"))
+		rc = image_png(f, &s, max_pixels, m);
+	else if (!strcmp(sniffed, "image/webp"))
+		rc = image_webp(f, &s, max_pixels, m);
+	if (!rc && !m->thumb)
+		rc = Y_EINVAL; /* dimensions read, pixels not (damaged, animated) */
+	if (rc)
+		media_meta_release(m);
+	return rc;
 }
 
 int media_meta_probe(FILE *f, enum wa_media_type t, const char *sniffed, bool ptt,

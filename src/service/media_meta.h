@@ -58,6 +58,20 @@ int media_meta_probe(FILE *f, enum wa_media_type t, const char *sniffed, bool pt
 		     uint64_t max_pixels, struct media_meta *m);
 void media_meta_release(struct media_meta *m);
 
+/*
+ * A profile picture made of the image in f (read from its start; seeks):
+ * its centre square (EXIF orientation applied), scaled down to at most
+ * side x side (never up; a box filter), as a JPEG of the given quality
+ * (1..100) into m->thumb (m->width/height: the image's). sniffed:
+ * media_sniff's answer; JPEG, PNG and still WebP are taken. max_pixels
+ * bounds the image as for media_meta_probe (0: MEDIA_META_MAX_PIXELS).
+ * Y_OK with m->thumb set; Y_EINVAL (not one of those, damaged, too many
+ * pixels, animated) or Y_ENOMEM with *m empty. Release *m with
+ * media_meta_release.
+ */
+int media_meta_square(FILE *f, const char *sniffed, uint32_t side, int quality,
+		      uint64_t max_pixels, struct media_meta *m);
+
 /* The parsers media_meta_probe uses, for tests and fuzzing. Each returns
  * Y_OK when it set something in *m, else Y_EINVAL (not its format, or
  * damaged) and leaves *m as it was. */

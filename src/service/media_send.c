@@ -377,29 +377,26 @@ static size_t on_fetch_data(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Fetches url into path (through path.tmp); *why on failure. */
-static int fetch_url(struct media_up *u, const char *url, const char *path, uint64_t limit,
-		     char *why, size_t cap)
+int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, long timeout_ms,
+		char *why, size_t cap)
 {
-	char tmp[620], err[CURL_ERROR_SIZE] = "";
-	struct fetch f = { .limit = limit, .allow_private = u->allow_private };
+	char err[CURL_ERROR_SIZE] = "";
+	struct fetch f = { .fd = fd, .limit = limit, .allow_private = allow_private };
 	CURL *h = curl_easy_init();
 	CURLcode res;
 	long code = 0;
 	int rc = Y_EIO;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (!h || f.fd < 0) {
+	if (!h) {
 		snprintf(why, cap, "media: cannot fetch (out of resources)");
-		goto out;
+		return Y_EIO;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, u->fetch_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 15000L);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)limit);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -424,19 +421,36 @@ static int fetch_url(struct media_up *u, const char *url, const char *path, uint
 		snprintf(why, cap, "media: fetch failed: HTTP %ld", code);
 	else if (!f.got)
 		snprintf(why, cap, "media: fetch failed: empty body");
-	else if (fsync(f.fd))
-		snprintf(why, cap, "media: fetch failed: cannot write (disk full?)");
 	else
 		rc = Y_OK;
-out:
-	if (f.fd >= 0 && close(f.fd) && !rc)
+	curl_easy_cleanup(h);
+	return rc;
+}
+
+/* Fetches url into path (through path.tmp); *why on failure. */
+static int fetch_url(struct media_up *u, const char *url, const char *path, uint64_t limit,
+		     char *why, size_t cap)
+{
+	char tmp[620];
+	int fd, rc = Y_EIO;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(why, cap, "media: cannot fetch (out of resources)");
+		return Y_EIO;
+	}
+	rc = media_fetch(url, fd, limit, u->allow_private, u->fetch_timeout_ms, why, cap);
+	if (!rc && fsync(fd)) {
+		snprintf(why, cap, "media: fetch failed: cannot write (disk full?)");
+		rc = Y_EIO;
+	}
+	if (close(fd) && !rc)
 		rc = Y_EIO;
 	if (!rc && rename(tmp, path))
 		rc = Y_EIO;
 	if (rc)
 		unlink(tmp);
-	if (h)
-		curl_easy_cleanup(h);
 	return rc;
 }
 

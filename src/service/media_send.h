@@ -72,6 +72,17 @@ struct media_up_opts {
  */
 const char *media_url_check(const char *url, bool allow_private, char *why_buf, size_t cap);
 
+/*
+ * Fetches url (http/https, redirects followed, each connection's address
+ * checked as above unless allow_private) appending its body to fd (the
+ * caller's: not closed, not synced), at most limit bytes, within
+ * timeout_ms. Y_OK, or Y_EIO with why ("media: fetch failed: HTTP 404",
+ * "...: larger than N bytes", "...: not allowed to connect to a loopback
+ * address 127.0.0.1"). Blocks: any thread but the loop.
+ */
+int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, long timeout_ms,
+		char *why, size_t cap);
+
 int media_up_start(struct store *st, const struct media_up_opts *o,
 		   const struct media_up_ops *ops, void *ud, struct media_up **out);
 /* Stops the thread (it calls ops no more); queued messages stay pending

@@ -14,6 +14,8 @@
 
 /* ---- building ---- */
 
+static int hex_member(const json_t *o, const char *k, uint8_t **out, size_t *len);
+
 static const char *jstr(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
@@ -113,6 +115,9 @@ int msgkind_build(const char *type, const char *body, const char *text, struct y
 	Wa__MessageContextInfo mci = WA__MESSAGE_CONTEXT_INFO__INIT;
 	Wa__Message__PollCreationMessage pc = WA__MESSAGE__POLL_CREATION_MESSAGE__INIT;
 	Wa__Message__PollCreationMessage__Option *pops = NULL, **ppops = NULL;
+	Wa__Message__PollUpdateMessage pu = WA__MESSAGE__POLL_UPDATE_MESSAGE__INIT;
+	Wa__Message__PollEncValue pev = WA__MESSAGE__POLL_ENC_VALUE__INIT;
+	uint8_t *vct = NULL, *viv = NULL;
 	uint8_t secret[32];
 	json_t *b = body ? json_loads(body, 0, NULL) : NULL;
 	char dn[32];
@@ -166,6 +171,22 @@ int msgkind_build(const char *type, const char *body, const char *text, struct y
 		rc = Y_OK;
 	} else if (!strcmp(type, "poll")) {
 		rc = build_poll(b, &m, &mci, &pc, &pops, &ppops, secret);
+	} else if (!strcmp(type, "poll_vote")) {
+		/* sealed when accepted (msgkind_vote_seal): packed as it is kept */
+		size_t ctl = 0, ivl = 0;
+
+		if ((rc = key_from(json_object_get(b, "target"), &key)) ||
+		    (rc = hex_member(b, "encPayload", &vct, &ctl)) ||
+		    (rc = hex_member(b, "encIv", &viv, &ivl)))
+			goto out;
+		pev.has_encpayload = pev.has_enciv = 1;
+		pev.encpayload.data = vct, pev.encpayload.len = ctl;
+		pev.enciv.data = viv, pev.enciv.len = ivl;
+		pu.pollcreationmessagekey = &key;
+		pu.vote = &pev;
+		pu.has_sendertimestampms = 1;
+		pu.sendertimestampms = json_integer_value(json_object_get(b, "senderTimestampMs"));
+		m.pollupdatemessage = &pu;
 	} else if (!strcmp(type, "contacts")) {
 		const json_t *list = json_object_get(b, "contacts");
 		size_t n = json_array_size(list);
@@ -201,6 +222,8 @@ int msgkind_build(const char *type, const char *body, const char *text, struct y
 	if (!rc)
 		rc = wa_pb_pack(&m.base, out);
 out:
+	free(vct);
+	free(viv);
 	free(cms);
 	free(cmp);
 	free(pops);
@@ -424,6 +447,81 @@ static int hex_member(const json_t *o, const char *k, uint8_t **out, size_t *len
 	return Y_OK;
 }
 
+/* A vote's key and AAD (protocol-map.md §17.5): K = HKDF-SHA256(secret, no
+ * salt, id || creator || voter || "Poll Vote"); AES-256-GCM with AAD id ||
+ * 0 || voter. info is scratch. */
+static int vote_key(const char *poll_id, const char *creator, const char *voter,
+		    const uint8_t secret[32], uint8_t key[32], struct ybuf *info, struct ybuf *aad)
+{
+	int rc = ybuf_append_str(info, poll_id);
+
+	rc = rc ?: ybuf_append_str(info, creator);
+	rc = rc ?: ybuf_append_str(info, voter);
+	rc = rc ?: ybuf_append_str(info, "Poll Vote");
+	rc = rc ?: ybuf_append_str(aad, poll_id);
+	rc = rc ?: ybuf_append_byte(aad, 0);
+	rc = rc ?: ybuf_append_str(aad, voter);
+	return rc ?: wa_hkdf_sha256(key, 32, secret, 32, NULL, 0, info->data, info->len);
+}
+
+/* A hex JSON string of p[0..n). */
+static json_t *hex_str(const uint8_t *p, size_t n)
+{
+	ProtobufCBinaryData d = { n, (uint8_t *)p };
+
+	return hex_json(&d);
+}
+
+int msgkind_vote_seal(const char *poll_id, const char *poll, const char *creator,
+		      const char *voter, const json_t *names, json_t *body)
+{
+	json_t *p = json_loads(poll, 0, NULL);
+	Wa__Message__PollVoteMessage vm = WA__MESSAGE__POLL_VOTE_MESSAGE__INIT;
+	ProtobufCBinaryData *hs = NULL;
+	uint8_t *secret = NULL, *ct = NULL, key[32], iv[12], (*h)[WA_SHA256_LEN] = NULL;
+	struct ybuf info = YBUF_INIT(1024), aad = YBUF_INIT(1024), pt = YBUF_INIT(4096);
+	size_t sl = 0, n = json_array_size(names);
+	int rc = Y_EINVAL;
+
+	if (!json_is_object(p) || hex_member(p, "secret", &secret, &sl) || sl != 32 ||
+	    n > 64)
+		goto out;
+	rc = Y_ENOMEM;
+	if (n && (!(hs = calloc(n, sizeof(*hs))) || !(h = calloc(n, sizeof(*h)))))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const char *o = json_string_value(json_array_get(names, i));
+
+		if (!o || wa_sha256(h[i], (const uint8_t *)o, strlen(o))) {
+			rc = Y_EINVAL;
+			goto out;
+		}
+		hs[i].data = h[i];
+		hs[i].len = WA_SHA256_LEN;
+	}
+	vm.n_selectedoptions = n;
+	vm.selectedoptions = hs;
+	rc = wa_pb_pack(&vm.base, &pt);
+	rc = rc ?: vote_key(poll_id, creator, voter, secret, key, &info, &aad);
+	rc = rc ?: wa_crypto_random(iv, sizeof(iv));
+	rc = rc ?: (ct = malloc(pt.len + 16)) ? Y_OK : Y_ENOMEM;
+	rc = rc ?: wa_aes_gcm_encrypt(ct, key, iv, sizeof(iv), aad.data, aad.len, pt.data, pt.len);
+	if (!rc && (json_object_set_new(body, "encPayload", hex_str(ct, pt.len + 16)) ||
+		    json_object_set_new(body, "encIv", hex_str(iv, sizeof(iv)))))
+		rc = Y_ENOMEM;
+out:
+	wa_wipe(key, sizeof(key));
+	json_decref(p);
+	free(secret);
+	free(hs);
+	free(h);
+	free(ct);
+	ybuf_release(&info);
+	ybuf_release(&aad);
+	ybuf_release(&pt);
+	return rc;
+}
+
 int msgkind_vote_open(const char *body, const char *poll_id, const char *poll,
 		      const char *creator, const char *voter, char **out)
 {
@@ -439,17 +537,8 @@ int msgkind_vote_open(const char *body, const char *poll_id, const char *poll,
 	    hex_member(v, "encIv", &iv, &ivl) || hex_member(p, "secret", &secret, &sl) ||
 	    sl != 32 || ctl < 16 || !ivl)
 		goto out;
-	/* K = HKDF(secret, no salt, id || creator || voter || "Poll Vote");
-	 * AES-256-GCM with AAD id || 0 || voter */
-	rc = ybuf_append_str(&info, poll_id);
-	rc = rc ?: ybuf_append_str(&info, creator);
-	rc = rc ?: ybuf_append_str(&info, voter);
-	rc = rc ?: ybuf_append_str(&info, "Poll Vote");
-	rc = rc ?: ybuf_append_str(&aad, poll_id);
-	rc = rc ?: ybuf_append_byte(&aad, 0);
-	rc = rc ?: ybuf_append_str(&aad, voter);
+	rc = vote_key(poll_id, creator, voter, secret, key, &info, &aad);
 	rc = rc ?: (pt = malloc(ctl)) ? Y_OK : Y_ENOMEM;
-	rc = rc ?: wa_hkdf_sha256(key, 32, secret, 32, NULL, 0, info.data, info.len);
 	rc = rc ?: wa_aes_gcm_decrypt(pt, key, iv, ivl, aad.data, aad.len, ct, ctl);
 	rc = rc ?: wa_pb_unpack(&wa__message__poll_vote_message__descriptor, pt, ctl - 16,
 				(ProtobufCMessage **)&vm);

@@ -14,7 +14,8 @@
  *   poll      {"name", "options": [..], "selectableCount", "secret": hex}
  *   poll_vote {"target": {...}, "encPayload": hex, "encIv": hex,
  *              "senderTimestampMs"} as it arrives; once decrypted
- *              (msgkind_vote_open) "selected": [option names] instead
+ *              (msgkind_vote_open) "selected": [option names] instead;
+ *              ours (msgkind_vote_seal) keeps both
  *
  * Outbound rows keep exactly this, so a message accepted before a crash is
  * rebuilt byte for byte (but for protobuf field order) after the restart.
@@ -25,6 +26,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "util/buf.h"
 
@@ -65,6 +68,15 @@ int msgkind_build(const char *type, const char *body, const char *text, struct y
  * place of the ciphertext. Y_ECRYPTO when the key does not open it. */
 int msgkind_vote_open(const char *body, const char *poll_id, const char *poll,
 		      const char *creator, const char *voter, char **out);
+
+/* Seals our vote (the reverse of msgkind_vote_open): the option names
+ * (a JSON array of strings, each hashed; empty withdraws the vote) as a
+ * PollVoteMessage encrypted for poll poll_id (its stored body poll) by
+ * voter, the poll created by creator (bare JIDs), with a random IV; sets
+ * "encPayload" and "encIv" (hex) in body. Y_EINVAL when the poll has no
+ * secret or a name is not a string, Y_ENOMEM. */
+int msgkind_vote_seal(const char *poll_id, const char *poll, const char *creator,
+		      const char *voter, const json_t *names, json_t *body);
 
 /* A vCard 3.0 for one contact: FN, and a TEL with waid= for the number
  * (E.164 digits without '+'). Caller frees. NULL on ENOMEM. */

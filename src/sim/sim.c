@@ -183,6 +183,8 @@ void sim_accounts_free(struct sim *s)
 		s->accounts = a->next;
 		if (a->pic_path[0]) /* its picture goes with it */
 			sim_media_drop(s, a->pic_path);
+		if (a->prev_path[0])
+			sim_media_drop(s, a->prev_path);
 		account_free(a);
 	}
 }

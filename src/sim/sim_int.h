@@ -118,6 +118,7 @@ struct sim_account {
 	uint64_t about_t;              /* when it was set, 0: never */
 	/* its profile picture (sim_profile.c): a blob of the media host, or none */
 	char pic_path[64];             /* direct path, "" for none */
+	char prev_path[64];            /* its 96 px preview's, "" when not made (served: pic_path) */
 	uint64_t pic_id;               /* its id, new on every change */
 	/* its push name, as its devices last announced it (<presence name>) */
 	char name[SIM_NAME_MAX + 1];

@@ -13,16 +13,41 @@
  * devices included) gets <notification type="picture" from=JID><set jid
  * id/> | <delete jid/></notification>, queued for offline ones as any
  * notification. The JPEG is kept as a blob of the media host (plain bytes,
- * as pps.whatsapp.net serves them) and the preview is the same bytes: the
- * simulator does not resize. Loop thread.
+ * as pps.whatsapp.net serves them), and so is the preview WhatsApp makes of
+ * it: its centre square scaled to SIM_PREVIEW_SIDE px (service/media_meta.h);
+ * bytes that do not decode are served as their own preview. Loop thread.
  */
 #include "sim/sim_conn_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "service/media_meta.h"
 #include "util/err.h"
 #include "util/log.h"
+
+#define SIM_PREVIEW_SIDE 96   /* what WhatsApp serves for type="preview" */
+#define SIM_PREVIEW_QUALITY 50
+#define SIM_PICTURE_PIXELS (4ULL * 1000 * 1000) /* a bigger one gets no preview */
+
+/* The preview of jpeg p[0..n) stored on the media host into path; "" when
+ * it cannot be made (not a JPEG we decode; the storage full). */
+static void make_preview(struct sim *s, const uint8_t *p, size_t n, char path[64])
+{
+	struct media_meta m;
+	FILE *f = fmemopen((void *)p, n, "rb");
+
+	path[0] = 0;
+	if (!f)
+		return;
+	if (!media_meta_square(f, "image/jpeg", SIM_PREVIEW_SIDE, SIM_PREVIEW_QUALITY,
+			       SIM_PICTURE_PIXELS, &m) &&
+	    sim_media_put(s, m.thumb, m.thumb_len, "/v/t61.24694-24", ".jpg", path))
+		path[0] = 0;
+	media_meta_release(&m);
+	fclose(f);
+}
 
 /* Whether p[0..n) looks like a JPEG file: SOI marker first, EOI last. */
 static bool is_jpeg(const uint8_t *p, size_t n)
@@ -69,7 +94,7 @@ static int set_picture(struct sim_conn *c, const struct wa_node *iq)
 	struct sim_account *t = NULL;
 	struct wa_node *r, *k;
 	const uint8_t *p = NULL;
-	char path[64], pid[24];
+	char path[64], prev[64] = "", pid[24];
 	size_t n = 0;
 	uint32_t dev;
 	bool lid;
@@ -90,15 +115,19 @@ static int set_picture(struct sim_conn *c, const struct wa_node *iq)
 			return sim_conn_iq_error(c, iq, "507", "storage-full");
 		if (rc)
 			return rc;
+		make_preview(c->sim, p, n, prev);
 	} else if (!a->pic_path[0]) {
 		return sim_conn_send(c, sim_conn_iq_result(iq)); /* nothing to remove */
 	}
 	if (a->pic_path[0])
 		sim_media_drop(c->sim, a->pic_path);
+	if (a->prev_path[0])
+		sim_media_drop(c->sim, a->prev_path);
 	if (pic)
 		memcpy(a->pic_path, path, sizeof(path));
 	else
 		a->pic_path[0] = 0;
+	memcpy(a->prev_path, prev, sizeof(prev));
 	/* ids grow: a change is never taken for the previous picture */
 	a->pic_id = a->pic_id >= sim_now_s() ? a->pic_id + 1 : sim_now_s();
 	snprintf(pid, sizeof(pid), "%llu", (unsigned long long)a->pic_id);
@@ -132,7 +161,8 @@ static int get_picture(struct sim_conn *c, const struct wa_node *iq)
 		return sim_conn_iq_error(c, iq, "404", "item-not-found");
 	if (t->pic_hidden && t != c->acct)
 		return sim_conn_iq_error(c, iq, "401", "not-authorized");
-	snprintf(dp, sizeof(dp), "%s?ccb=11-4&oh=sim&oe=0", t->pic_path);
+	snprintf(dp, sizeof(dp), "%s?ccb=11-4&oh=sim&oe=0",
+		 !strcmp(type, "preview") && t->prev_path[0] ? t->prev_path : t->pic_path);
 	snprintf(url, sizeof(url), "https://%s%s", c->sim->media_host, dp);
 	snprintf(pid, sizeof(pid), "%llu", (unsigned long long)t->pic_id);
 	r = sim_conn_iq_result(iq);

@@ -107,7 +107,17 @@ static void on_message(struct wa_client *cl, const struct wa_client_inbound *m, 
 	handed_up++;
 }
 
-static const struct wa_client_cbs fuzz_cbs = { .on_message = on_message };
+/* A picture change: a JID, and an id that is a string when set. */
+static void on_picture(struct wa_client *cl, const char *jid, const char *id, const char *author,
+		       void *ud)
+{
+	(void)cl, (void)ud, (void)author;
+	if (!jid || !strchr(jid, '@') || (id && !*id))
+		abort();
+}
+
+static const struct wa_client_cbs fuzz_cbs = { .on_message = on_message,
+					       .on_picture = on_picture };
 
 /* A fresh client in the state byte 0 asks for. */
 static struct wa_client *fresh_client(int qr)
@@ -422,6 +432,17 @@ static void write_seeds(const char *dir)
 		}
 	}
 	write_seed(dir, "notification-privacy-token", 0, n);
+	/* a picture set (with an author), one removed, one child without a jid */
+	n = node("notification", "from", "15550001111@s.whatsapp.net", "type", "picture", "id",
+		 "n-pic", NULL);
+	if (!n || !(k = wa_node_add_child(n, "set")) ||
+	    cl_attrs(k, "jid", "15550001111@s.whatsapp.net", "id", "1733230000", "author",
+		     "15550001111@s.whatsapp.net", NULL) ||
+	    !(k = wa_node_add_child(n, "delete")) ||
+	    cl_attrs(k, "jid", "15550002222@s.whatsapp.net", NULL) ||
+	    !wa_node_add_child(n, "set"))
+		abort();
+	write_seed(dir, "notification-picture", 0, n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -2,12 +2,14 @@
  * libFuzzer target: sent media's metadata (src/service/media_meta.c) from
  * arbitrary bytes. Input: 1 selector byte, then the file:
  *   0: an image (the decoder media_sniff names: JPEG, PNG, WebP, GIF), with
- *      a thumbnail, under a 4 MP cap;
+ *      a thumbnail, under a 4 MP cap; with bit 0x40 of the selector, made a
+ *      profile picture instead (media_meta_square, 640 px, or 96 with 0x20);
  *   1: MP4/MOV boxes; 2: Ogg Opus pages, then MP3 frames (the same bytes);
  *   3: the Opus waveform (libopusfile);
  *   4: media_meta_probe as the upload thread calls it, every kind.
  * Assertions (abort): width and height are both set or neither; a
- * thumbnail is a JPEG (FF D8) of some bytes; waveform values are 0..100.
+ * thumbnail is a JPEG (FF D8) of some bytes; waveform values are 0..100; a
+ * picture is there exactly when Y_OK is answered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sniffed = media_sniff(data + 1, size - 1);
 	switch (data[0] % 5) {
 	case 0:
-		media_meta_image(f, sniffed, true, 4u << 20, &m);
+		if (data[0] & 0x40) {
+			int rc = media_meta_square(f, sniffed, data[0] & 0x20 ? 96 : 640, 50, 4u << 20,
+						   &m);
+
+			if (!rc != !!m.thumb)
+				abort();
+		} else {
+			media_meta_image(f, sniffed, true, 4u << 20, &m);
+		}
 		break;
 	case 1:
 		media_meta_mp4(f, true, &m);

@@ -405,6 +405,58 @@ test('polls: created by YesApp, voted by Baileys 6 and 7 peers, tallied', async 
     const ev = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.poll_vote`)).body.data;
     assert.deepEqual(ev.map((e) => e.selected), [['Red'], ['Green'], ['Green', 'Blue 🔵']]);
     assert.equal(ev[2].messageId, polls[1].poll.id);
+
+    // our own votes: sealed with the poll's secret, Baileys decrypts them
+    // (its own decryptPollVote), and GET .../poll counts them
+    const ourVote = (k, options) => req(srv, 'POST', `/api/v1/sessions/${id}/messages/${polls[k].poll.id}/poll/vote`, { body: { options } });
+    const heard = async (k, B, names) => {
+      const u = await B.until(() => B.upserts.find((x) => !x.key.fromMe && x.message?.pollUpdateMessage &&
+        x.message.pollUpdateMessage.pollCreationMessageKey.id === polls[k].poll.waId && !x.seen && (x.seen = true)), `${B.name} gets our vote`);
+      const pu = u.message.pollUpdateMessage;
+      assert.equal(pu.pollCreationMessageKey.fromMe, false, 'the poll is ours: not fromMe for the peer');
+      const back = lib[k].decryptPollVote(pu.vote, { pollCreatorJid: usJid, pollMsgId: polls[k].poll.waId,
+        pollEncKey: Buffer.from(polls[k].msg.messageContextInfo.messageSecret), voterJid: usJid });
+      assert.deepEqual(back.selectedOptions.map((h) => Buffer.from(h).toString('hex')), names.map((n) => sha(n).toString('hex')));
+    };
+    let r = await ourVote(1, ['Red', 'Green']);
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.type, 'poll_vote');
+    await heard(1, peers[1], ['Red', 'Green']);
+    await until('our vote counted', async () => (await tally(1)).voters === 2);
+    const t1 = await tally(1);
+    assert.deepEqual(counts(t1), { Red: 1, Green: 2, 'Blue 🔵': 1 });
+    assert.deepEqual(t1.options[0].voters, [usJid]);
+    r = await ourVote(0, ['Blue 🔵']);
+    assert.equal(r.status, 202, r.text);
+    await heard(0, peers[0], ['Blue 🔵']);
+    await until('our vote on the single-choice poll', async () => counts(await tally(0))['Blue 🔵'] === 1);
+    // withdrawn: [] reaches Baileys as an empty selection and leaves the tally
+    await sleep(5);
+    r = await ourVote(1, []);
+    assert.equal(r.status, 202, r.text);
+    await heard(1, peers[1], []);
+    await until('our vote withdrawn', async () => (await tally(1)).voters === 1);
+    // a poll Baileys sent us: the creator is Baileys
+    const B7 = peers[1];
+    const bj = `${B7.phone}@s.whatsapp.net`;
+    await B7.sock.sendMessage(usJid, { poll: { name: 'Tea?', values: ['yes', 'no'], selectableCount: 1 } });
+    const theirs = await until('their poll stored', async () =>
+      (await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=200`)).body.data.find((m) => m.type === 'poll' && m.direction === 'inbound'));
+    const sent = await B7.until(() => B7.upserts.find((x) => x.key.fromMe && x.key.id === theirs.waId), 'Baileys keeps its poll');
+    r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages/${theirs.id}/poll/vote`, { body: { options: ['no'] } });
+    assert.equal(r.status, 202, r.text);
+    const u = await B7.until(() => B7.upserts.find((x) => !x.key.fromMe && x.message?.pollUpdateMessage?.pollCreationMessageKey.id === theirs.waId), 'Baileys gets our vote on its poll');
+    assert.equal(u.message.pollUpdateMessage.pollCreationMessageKey.fromMe, true, 'Baileys\' own poll');
+    const back = lib[1].decryptPollVote(u.message.pollUpdateMessage.vote, { pollCreatorJid: bj, pollMsgId: theirs.waId,
+      pollEncKey: Buffer.from(sent.message.messageContextInfo.messageSecret), voterJid: usJid });
+    assert.deepEqual(back.selectedOptions.map((h) => Buffer.from(h).toString('hex')), [sha('no').toString('hex')]);
+    await until('our vote on their poll counted', async () =>
+      (await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${theirs.id}/poll`)).body.voters === 1);
+    // bad votes
+    const vote0 = (body, mid = polls[0].poll.id) => req(srv, 'POST', `/api/v1/sessions/${id}/messages/${mid}/poll/vote`, { body });
+    for (const body of [{}, { options: 'Red' }, { options: ['Purple'] }, { options: ['Red', 'Green'] }, { options: ['Red', 'Red'] }, { options: [1] }, { options: ['Red'], x: 1 }])
+      assertError(await vote0(body), 400, 'VALIDATION_ERROR');
+    assertError(await vote0({ options: ['Red'] }, '00000000-0000-4000-8000-000000000000'), 404, 'MESSAGE_NOT_FOUND');
     // bad input
     const to = `+${peers[0].phone}`;
     assertError(await send(srv, id, { to, poll: { name: 'x', options: ['only one'] } }), 400, 'VALIDATION_ERROR');

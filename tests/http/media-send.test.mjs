@@ -19,12 +19,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { startServer, stopServer, req, assertError, tempDir, removeDir, BUILD } from './lib.mjs';
-import { messaging } from './msg-lib.mjs';
+import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { messaging, mkmedia, jpegSize, fileServer } from './msg-lib.mjs';
 import { startSim, loadBaileys, mediaOptions } from '../interop/sim-lib.mjs';
 
 let sim, info, caFile, caDir, files, web, webUrl;
@@ -32,25 +30,6 @@ const libs = {};
 
 const rnd = (prefix, n) => Buffer.concat([Buffer.from(prefix, 'binary'), crypto.randomBytes(n)]);
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
-// a real file from tests/tools/wa-mkmedia
-const mkmedia = (...args) => {
-  const dir = tempDir();
-  try {
-    execFileSync(join(BUILD, 'tools/wa-mkmedia'), [...args.map(String), join(dir, 'f')]);
-    return fs.readFileSync(join(dir, 'f'));
-  } finally { removeDir(dir); }
-};
-// a JPEG's size from its SOF marker
-function jpegSize(b) {
-  assert.equal(b[0], 0xff); assert.equal(b[1], 0xd8);
-  for (let i = 2; i + 9 < b.length;) {
-    assert.equal(b[i], 0xff, 'a JPEG marker');
-    const mk = b[i + 1], len = b.readUInt16BE(i + 2);
-    if (mk >= 0xc0 && mk <= 0xc3) return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
-    i += 2 + len;
-  }
-  assert.fail('no SOF in the thumbnail');
-}
 
 before(async () => {
   sim = await startSim();
@@ -64,14 +43,7 @@ before(async () => {
   h.libs[7] = libs[7];
   // a local web server for media given by URL
   files = new Map();
-  web = http.createServer((rq, rs) => {
-    const f = files.get(rq.url);
-    if (!f) { rs.writeHead(404); rs.end('no'); return; }
-    rs.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': f.length });
-    rs.end(f);
-  });
-  await new Promise((ok) => web.listen(0, '127.0.0.1', ok));
-  webUrl = `http://127.0.0.1:${web.address().port}`;
+  ({ web, url: webUrl } = await fileServer(files));
 });
 after(async () => { await sim.stop(); removeDir(caDir); await new Promise((ok) => web.close(ok)); });
 

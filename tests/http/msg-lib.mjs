@@ -3,8 +3,44 @@
 // the simulator, a session linked by QR, a Baileys peer, polling with a
 // deadline, and what a peer received from us.
 import assert from 'node:assert/strict';
-import { startServer, req } from './lib.mjs';
+import fs from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startServer, req, tempDir, removeDir, BUILD } from './lib.mjs';
 import { sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+
+// a real media file from tests/tools/wa-mkmedia (images: a gradient)
+export const mkmedia = (...args) => {
+  const dir = tempDir();
+  try {
+    execFileSync(join(BUILD, 'tools/wa-mkmedia'), [...args.map(String), join(dir, 'f')]);
+    return fs.readFileSync(join(dir, 'f'));
+  } finally { removeDir(dir); }
+};
+// A local web server for media given by URL: serves files (a Map of path
+// to bytes, filled later), 404 for the rest; { web, url }.
+export async function fileServer(files) {
+  const web = http.createServer((rq, rs) => {
+    const f = files.get(rq.url);
+    if (!f) { rs.writeHead(404); rs.end('no'); return; }
+    rs.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': f.length });
+    rs.end(f);
+  });
+  await new Promise((ok) => web.listen(0, '127.0.0.1', ok));
+  return { web, url: `http://127.0.0.1:${web.address().port}` };
+}
+// a JPEG's size from its SOF marker
+export function jpegSize(b) {
+  assert.equal(b[0], 0xff); assert.equal(b[1], 0xd8);
+  for (let i = 2; i + 9 < b.length;) {
+    assert.equal(b[i], 0xff, 'a JPEG marker');
+    const mk = b[i + 1], len = b.readUInt16BE(i + 2);
+    if (mk >= 0xc0 && mk <= 0xc3) return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+    i += 2 + len;
+  }
+  assert.fail('no SOF in the JPEG');
+}
 
 export async function messaging(sim, { key = 'msg-lib-test-key-0123456789', prefix = '1557' } = {}) {
   const root = (await sim.api('GET', '/sim/info')).json.rootPublicKey;

@@ -1,8 +1,11 @@
 // Our profile and a contact's, through the simulator with unmodified
 // Baileys 6 and 7 peers as the judges: our push name reaches Baileys as the
-// pushName of our messages; our picture (PUT .../profile/picture) is what
-// Baileys' profilePictureUrl() serves, byte for byte, and Baileys hears of
-// the change (contacts.update imgUrl "changed" / "removed"); a picture
+// pushName of our messages; our picture (PUT .../profile/picture: a JPEG,
+// PNG or WebP, base64 or by URL, made its centre square of at most 640 px as
+// Baileys' generateProfilePicture does) is what Baileys'
+// profilePictureUrl() serves, and Baileys hears of the change
+// (contacts.update imgUrl "changed" / "removed"); Baileys' own changes reach
+// us as contact.picture events; a picture
 // Baileys sets is what GET .../contacts/{phone}/picture points at, and
 // Baileys' about text (updateProfileStatus) comes back in GET
 // .../contacts/{phone}, both hidden (404 / null) while Baileys' privacy
@@ -14,16 +17,20 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import { stopServer, req, assertError } from './lib.mjs';
 import { startSim, loadBaileys, textOf } from '../interop/sim-lib.mjs';
-import { messaging } from './msg-lib.mjs';
+import { messaging, mkmedia, jpegSize, fileServer } from './msg-lib.mjs';
 
-let sim, h, ca;
+let sim, h, ca, web, webUrl;
+const files = new Map();
 before(async () => {
   sim = await startSim();
   ca = (await sim.api('GET', '/sim/info')).json.caCert;
   h = await messaging(sim, { key: 'profile-test-key-0123456789', prefix: '1556' });
   h.libs[7] = await loadBaileys(7);
+  // a local web server for pictures given by URL
+  ({ web, url: webUrl } = await fileServer(files));
 });
-after(async () => { await sim.stop(); });
+after(async () => { await sim.stop(); await new Promise((ok) => web.close(ok)); });
+
 
 // a JPEG as far as both ends look: SOI and a JFIF segment first, EOI last
 const jpeg = (n) => Buffer.concat([Buffer.from('\xff\xd8\xff\xe0\x00\x10JFIF\x00', 'binary'),
@@ -43,7 +50,7 @@ const baileysSetPicture = (B, img) => B.sock.query({
 });
 
 for (const v of [6, 7]) test(`profile: push name, about and picture both ways with Baileys ${v}`, { timeout: 120000 }, async () => {
-  const srv = await h.serve();
+  const srv = await h.serve(undefined, { MEDIA_URL_ALLOW_PRIVATE: 'true' });
   const B = await h.peer(h.newPhone(), `P${v}`, v);
   const contactUpdates = []; // polled (h.until): B.until wakes only on sim-lib's own events
   B.sock.ev.on('contacts.update', (u) => contactUpdates.push(...u));
@@ -71,16 +78,33 @@ for (const v of [6, 7]) test(`profile: push name, about and picture both ways wi
     assert.equal(r.status, 200, r.text + JSON.stringify(srv.logs.filter((l) => l.level !== 'info' && l.level !== 'debug').slice(-5)));
     assert.deepEqual(r.body, { phone: `+${us}`, name, about: null, pictureUrl: null, pictureId: null });
 
-    // our picture, read and downloaded by Baileys
-    const ours = jpeg(30000);
-    r = await req(srv, 'PUT', `${base}/profile/picture`, { body: { base64: ours.toString('base64') } });
+    // our picture: a PNG by URL, 1000 x 1500, sent as its centre square
+    // scaled to 640, read and downloaded by Baileys
+    files.set('/pic.png', mkmedia('png', 1000, 1500));
+    r = await req(srv, 'PUT', `${base}/profile/picture`, { body: { url: `${webUrl}/pic.png` } });
     assert.equal(r.status, 200, r.text);
     assert.match(r.body.pictureId, /^\d+$/);
     const url = await B.sock.profilePictureUrl(usJid, 'image');
     assert.ok(url, 'Baileys gets a URL');
-    assert.ok((await fetchBytes(url)).equals(ours), 'Baileys downloads our picture');
-    assert.ok(await B.sock.profilePictureUrl(usJid), 'the preview too');
+    assert.deepEqual(jpegSize(await fetchBytes(url)), { width: 640, height: 640 }, 'Baileys downloads a 640 px JPEG');
+    // the preview WhatsApp serves: 96 px
+    assert.deepEqual(jpegSize(await fetchBytes(await B.sock.profilePictureUrl(usJid))), { width: 96, height: 96 });
     await h.until('contacts.update changed', () => contactUpdates.find((u) => u.id === usJid && u.imgUrl === 'changed'));
+    // a URL that does not answer 200: 422, the picture unchanged
+    assertError(await req(srv, 'PUT', `${base}/profile/picture`, { body: { url: `${webUrl}/none.png` } }), 422, 'MEDIA_FETCH_FAILED');
+    files.set('/junk.png', Buffer.from('\x89PNG\r\n\x1a\nnot a png at all', 'binary'));
+    assertError(await req(srv, 'PUT', `${base}/profile/picture`, { body: { url: `${webUrl}/junk.png` } }), 400, 'VALIDATION_ERROR');
+    assert.equal(await B.sock.profilePictureUrl(usJid, 'image'), url);
+    // a WebP given in base64, smaller than 640: its square, not scaled up
+    r = await req(srv, 'PUT', `${base}/profile/picture`, { body: { base64: mkmedia('webp', 300, 200).toString('base64') } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(jpegSize(await fetchBytes(await B.sock.profilePictureUrl(usJid, 'image'))), { width: 200, height: 200 });
+    // and a JPEG photo, 800 x 600
+    const ours = mkmedia('jpeg', 800, 600);
+    r = await req(srv, 'PUT', `${base}/profile/picture`, { body: { base64: ours.toString('base64') } });
+    assert.equal(r.status, 200, r.text);
+    const oursSent = await fetchBytes(await B.sock.profilePictureUrl(usJid, 'image'));
+    assert.deepEqual(jpegSize(oursSent), { width: 600, height: 600 });
     r = await req(srv, 'PUT', `${base}/profile/about`, { body: { text: 'Open 9-17' } });
     assert.equal(r.status, 202, r.text);
     r = await h.until('our profile with about and picture', async () => {
@@ -89,11 +113,20 @@ for (const v of [6, 7]) test(`profile: push name, about and picture both ways wi
     });
     assert.equal(r.body.name, name);
     assert.equal(r.body.pictureId, (await req(srv, 'GET', `${base}/contacts/${us}/picture`)).body.id);
-    assert.ok((await fetchBytes(r.body.pictureUrl)).equals(ours), 'GET .../profile points at our picture');
+    assert.ok((await fetchBytes(r.body.pictureUrl)).equals(oursSent), 'GET .../profile points at our picture');
 
     // Baileys' picture and about, read by us
     const theirs = jpeg(20000);
-    await baileysSetPicture(B, theirs);
+    const bJid = `${B.phone}@s.whatsapp.net`;
+    const picEvents = async () => (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=contact.picture&limit=100`)).body.data;
+    const setRes = await baileysSetPicture(B, theirs);
+    const theirId = setRes.content?.find?.((c) => c.tag === 'picture')?.attrs?.id;
+    assert.match(String(theirId), /^\d+$/);
+    // Baileys changed its picture: a contact.picture event with its id
+    const ev = await h.until('contact.picture event (set)', async () =>
+      (await picEvents()).find((e) => e.jid === bJid && !e.removed));
+    assert.equal(ev.phone, `+${B.phone}`);
+    assert.equal(ev.pictureId, theirId);
     await B.sock.updateProfileStatus(`about B${v}`);
     r = await req(srv, 'GET', `${base}/contacts/%2B${B.phone}/picture?type=image`);
     assert.equal(r.status, 200, r.text);
@@ -118,6 +151,9 @@ for (const v of [6, 7]) test(`profile: push name, about and picture both ways wi
     // and removed: 404 for us, Baileys hears of ours
     await B.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'set', xmlns: 'w:profile:picture' } });
     assertError(await req(srv, 'GET', `${base}/contacts/${B.phone}/picture`), 404, 'PICTURE_NOT_FOUND');
+    const gone = await h.until('contact.picture event (removed)', async () =>
+      (await picEvents()).find((e) => e.jid === bJid && e.removed));
+    assert.equal(gone.pictureId, null);
     r = await req(srv, 'DELETE', `${base}/profile/picture`);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.body, { pictureId: null });
@@ -131,7 +167,7 @@ for (const v of [6, 7]) test(`profile: push name, about and picture both ways wi
 });
 
 test('profile: bad input is a coded 4xx, an unlinked session 503', { timeout: 60000 }, async () => {
-  const srv = await h.serve(undefined, { MAX_BODY_BYTES: String(4 << 20) });
+  const srv = await h.serve(undefined, { MAX_BODY_BYTES: String(8 << 20) });
   try {
     const us = h.newPhone();
     const id = await h.link(srv, us);
@@ -140,9 +176,12 @@ test('profile: bad input is a coded 4xx, an unlinked session 503', { timeout: 60
       assertError(await req(srv, 'PUT', `${base}/profile/name`, { body }), 400, 'VALIDATION_ERROR');
     const pic = (body) => req(srv, 'PUT', `${base}/profile/picture`, { body });
     for (const body of [{}, { base64: '' }, { base64: 'not base64!' }, { base64: Buffer.from('\x89PNG\r\n\x1a\n0000').toString('base64') },
-      { url: 'http://127.0.0.1/x.jpg' }])
+      { base64: jpeg(100).toString('base64') }, { url: 'ftp://example.com/x.jpg' }, { url: 7 },
+      { url: 'https://example.com/x.jpg', base64: jpeg(100).toString('base64') }, { base64: jpeg(100).toString('base64'), x: 1 }])
       assertError(await pic(body), 400, 'VALIDATION_ERROR');
-    assertError(await pic({ base64: jpeg((1 << 20) + 10).toString('base64') }), 413, 'MEDIA_TOO_LARGE');
+    // without MEDIA_URL_ALLOW_PRIVATE a loopback URL is refused before any fetch
+    assertError(await pic({ url: 'http://127.0.0.1/x.jpg' }), 400, 'MEDIA_URL_NOT_ALLOWED');
+    assertError(await pic({ base64: jpeg((5 << 20) + 10).toString('base64') }), 413, 'MEDIA_TOO_LARGE');
     assertError(await req(srv, 'GET', `${base}/contacts/19998887776/picture`), 404, 'PICTURE_NOT_FOUND');
     assertError(await req(srv, 'GET', `${base}/contacts/${us}/picture?type=huge`), 400, 'VALIDATION_ERROR');
     assertError(await req(srv, 'GET', `${base}/contacts/12ab/picture`), 400, 'INVALID_PHONE_NUMBER');
@@ -153,7 +192,7 @@ test('profile: bad input is a coded 4xx, an unlinked session 503', { timeout: 60
     const un = await req(srv, 'POST', '/api/v1/sessions', { body: { name: 'unlinked' } });
     assertError(await req(srv, 'GET', `/api/v1/sessions/${un.body.id}/profile`), 503, 'SESSION_NOT_CONNECTED');
     assertError(await req(srv, 'PUT', `/api/v1/sessions/${un.body.id}/profile/name`, { body: { name: 'x' } }), 503, 'SESSION_NOT_CONNECTED');
-    assertError(await req(srv, 'PUT', `/api/v1/sessions/${un.body.id}/profile/picture`, { body: { base64: jpeg(100).toString('base64') } }), 503, 'SESSION_NOT_CONNECTED');
+    assertError(await req(srv, 'PUT', `/api/v1/sessions/${un.body.id}/profile/picture`, { body: { base64: mkmedia('jpeg', 50, 50).toString('base64') } }), 503, 'SESSION_NOT_CONNECTED');
   } finally {
     await stopServer(srv);
   }

@@ -275,6 +275,87 @@ TEST(damaged_images_give_nothing)
 	CHECK_EQ_INT(m.height, 240);
 }
 
+static int square(const uint8_t *p, size_t n, uint32_t side, uint64_t maxpx, struct media_meta *m)
+{
+	FILE *f = mem(p, n);
+	int rc = media_meta_square(f, media_sniff(p, n), side, 50, maxpx, m);
+
+	fclose(f);
+	return rc;
+}
+
+/* A w x h gradient (red rises left to right, green top to bottom) made a
+ * profile picture of side: a side x side JPEG of its centre square, so its
+ * edges show the colours of the square's edges (lo..hi of 255), not the
+ * image's. */
+static void check_square(const char *what, uint8_t *p, size_t n, uint32_t side, uint32_t out,
+			 int dir, int ch, int lo, int hi)
+{
+	struct media_meta m;
+	uint32_t w = 0, h = 0;
+	uint8_t a[3] = { 0 }, b[3] = { 0 };
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK_EQ_INT(square(p, n, side, 0, &m), Y_OK);
+	/* channel ch of the first and last column (dir 0) or row (dir 1),
+	 * mid-way across */
+	CHECK(thumb_px(&m, &w, &h, dir ? out / 2 : 0, dir ? 0 : out / 2, a));
+	thumb_px(&m, &w, &h, dir ? out / 2 : out - 1, dir ? out - 1 : out / 2, b);
+	CHECK_EQ_INT(w, out);
+	CHECK_EQ_INT(h, out);
+	if (abs(a[ch] - lo) > 12 || abs(b[ch] - hi) > 12) {
+		fprintf(stderr, "  %s: edges %d..%d, want %d..%d\n", what, a[ch], b[ch], lo, hi);
+		CHECK(0);
+	}
+	media_meta_release(&m);
+	free(p);
+}
+
+TEST(square_pictures)
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint8_t *p;
+
+	/* wide: columns 400..1199 of 1600 kept, scaled to 640 */
+	p = mk_jpeg(1600, 800, false, &n);
+	check_square("jpeg wide", p, n, 640, 640, 0, 0, 64, 191);
+	/* the same, the 96 px preview (decoded at 1/8) */
+	p = mk_jpeg(1600, 800, false, &n);
+	check_square("jpeg preview", p, n, 96, 96, 0, 0, 64, 191);
+	/* 12 MP, decoded at 1/4: columns 500..3499 of 4000 */
+	p = mk_jpeg(4000, 3000, false, &n);
+	check_square("jpeg 12 MP", p, n, 640, 640, 0, 0, 32, 223);
+	/* tall PNG, smaller than 640: not scaled up; rows 300..899 kept */
+	p = mk_png(600, 1200, 255, false, &n);
+	check_square("png tall", p, n, 640, 600, 1, 1, 64, 191);
+	p = mk_png(900, 300, 255, true, &n);
+	check_square("png interlaced", p, n, 640, 300, 0, 0, 85, 170);
+	/* WebP: libwebp crops and scales */
+	p = mk_webp(900, 300, &n);
+	check_square("webp", p, n, 200, 200, 0, 0, 85, 170);
+	/* a photo stored 800 x 600 and shown turned (EXIF 6): the stored
+	 * columns 100..699 kept, shown top to bottom */
+	p = mk_jpeg_o(800, 600, false, 6, &n);
+	check_square("jpeg turned", p, n, 640, 600, 1, 0, 32, 223);
+	/* refused: over the pixel cap, GIF, junk, bad arguments; *m empty */
+	p = mk_jpeg(640, 480, false, &n);
+	CHECK_EQ_INT(square(p, n, 640, 1000, &m), Y_EINVAL);
+	CHECK(m.thumb == NULL);
+	CHECK_EQ_INT(square(p, 100, 640, 0, &m), Y_EINVAL);
+	CHECK(m.thumb == NULL);
+	CHECK_EQ_INT(square(p, n, 0, 0, &m), Y_EINVAL);
+	free(p);
+	{
+		static const uint8_t gif[] = { 'G', 'I', 'F', '8', '9', 'a', 0x40, 0x01, 0xf0, 0x00, 0, 0 };
+
+		CHECK_EQ_INT(square(gif, sizeof(gif), 640, 0, &m), Y_EINVAL);
+		CHECK(m.thumb == NULL);
+	}
+}
+
 static void check_mp4(int ver, bool moov_last, bool rot, bool mvhd, uint32_t w, uint32_t h,
 		      uint32_t secs)
 {
@@ -494,6 +575,7 @@ int main(void)
 	RUN(png_and_webp_dims_and_thumbnail);
 	RUN(pixel_cap_refuses_bombs);
 	RUN(damaged_images_give_nothing);
+	RUN(square_pictures);
 	RUN(mp4_duration_and_dimensions);
 	RUN(mp4_box_layouts);
 	RUN(ogg_opus_duration_and_waveform);

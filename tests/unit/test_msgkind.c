@@ -355,6 +355,40 @@ TEST(poll_round_trip_and_vote_decryption)
 	CHECK(opened == NULL);
 	CHECK_EQ_INT(msgkind_vote_open("{}", "P1", poll_body, "1@s.whatsapp.net", "2@s.whatsapp.net",
 				       &opened), Y_EINVAL);
+	/* our own vote: sealed, built as a pollUpdateMessage, parsed and
+	 * opened back by the voter's key only */
+	{
+		json_t *v = json_pack("{s:{s:s, s:s, s:b}, s:[s], s:I}", "target", "id", "P1",
+				      "remoteJid", "1@s.whatsapp.net", "fromMe", 0, "selected",
+				      "b", "senderTimestampMs", (json_int_t)5);
+		json_t *names = json_pack("[s, s]", "a", "b");
+		char *vb;
+
+		REQUIRE(v && names);
+		REQUIRE(msgkind_vote_seal("P1", poll_body, "1@s.whatsapp.net", "2@s.whatsapp.net",
+					  json_object_get(v, "selected"), v) == Y_OK);
+		vb = json_dumps(v, JSON_COMPACT);
+		REQUIRE(round_trip("poll_vote", vb, NULL, &in, &k) == Y_OK);
+		CHECK_EQ_STR(in.type, "poll_vote");
+		CHECK_EQ_STR(in.target_id, "P1");
+		CHECK_EQ_STR(k.polltype, "vote");
+		REQUIRE(msgkind_vote_open(in.body, "P1", poll_body, "1@s.whatsapp.net",
+					  "2@s.whatsapp.net", &opened) == Y_OK);
+		CHECK(strstr(opened, "\"selected\":[\"b\"]") != NULL);
+		free(opened);
+		CHECK_EQ_INT(msgkind_vote_open(in.body, "P1", poll_body, "1@s.whatsapp.net",
+					       "3@s.whatsapp.net", &opened), Y_ECRYPTO);
+		msgkind_in_release(&in);
+		free(vb);
+		/* a poll without a secret, a name that is not a string */
+		CHECK_EQ_INT(msgkind_vote_seal("P1", "{\"options\":[\"a\"]}", "1@s.whatsapp.net",
+					       "2@s.whatsapp.net", names, v), Y_EINVAL);
+		json_array_append_new(names, json_integer(1));
+		CHECK_EQ_INT(msgkind_vote_seal("P1", poll_body, "1@s.whatsapp.net",
+					       "2@s.whatsapp.net", names, v), Y_EINVAL);
+		json_decref(names);
+		json_decref(v);
+	}
 	ybuf_release(&b);
 	ybuf_release(&info);
 	ybuf_release(&aad);
