@@ -1277,8 +1277,9 @@ static void on_media_retry(struct wa_client *cl, const char *wa_id, int code, co
 		snprintf(why, sizeof(why), "the phone's answer cannot be opened");
 	else if (result != WA_MEDIA_RETRY_SUCCESS || !path || path[0] != '/')
 		snprintf(why, sizeof(why), "the phone could not upload it again (result %d)", result);
-	mretry_outcome(x->e, x->id, r->mid, result == WA_MEDIA_RETRY_SUCCESS && path &&
-			path[0] == '/' ? path : NULL, why);
+	else
+		why[0] = 0; /* the new path */
+	mretry_outcome(x->e, x->id, r->mid, why[0] ? NULL : path, why[0] ? why : NULL);
 	free(path);
 	wa_wipe(r->key, sizeof(r->key));
 	free(r);
