@@ -374,6 +374,8 @@ static int on_notification(struct wa_client *cl, const struct wa_node *n)
 		rc = cl_tctoken_notification(cl, n);
 	else if (!rc && type && !strcmp(type, "picture"))
 		rc = cl_picture_notification(cl, n);
+	else if (!rc && type && !strcmp(type, "mediaretry"))
+		rc = cl_mediaretry_notification(cl, n);
 	return rc;
 }
 

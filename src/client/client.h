@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "wa/crypto.h"
+#include "wa/media.h"
 #include "wa/payload.h"
 #include "wa/signal.h"
 #include "wa/socket.h"
@@ -237,6 +238,14 @@ struct wa_client_cbs {
 	 * echoed). Borrowed for the call. Optional. */
 	void (*on_picture)(struct wa_client *cl, const char *jid, const char *id,
 			   const char *author, void *ud);
+	/* Our phone answered a media retry (wa_client_media_retry) of message
+	 * wa_id: code 0 with the sealed MediaRetryNotification ct (len bytes)
+	 * and its 12-byte iv, to open with the message's media key
+	 * (wa/mediaretry.h); else code > 0 the phone's <error code>, -1 an
+	 * answer without a usable payload (ct, iv NULL). Borrowed for the
+	 * call. Optional. */
+	void (*on_media_retry)(struct wa_client *cl, const char *wa_id, int code,
+			       const uint8_t *ct, size_t len, const uint8_t *iv, void *ud);
 };
 
 struct wa_client_opts {
@@ -452,6 +461,15 @@ struct wa_media_conn {
  * (never when the connection drops first). Y_ESTATE when not connected.
  * Loop thread. */
 int wa_client_media_conn(struct wa_client *cl);
+/* Asks our own phone to upload the media of received message wa_id again
+ * (its host answered 404/410; client/mediaretry.c): the server-error
+ * receipt sealed with media_key. chat is the message's chat, participant
+ * its sender in a group (else NULL). The answer goes to cbs.on_media_retry
+ * (never when the connection drops first: the owner times it out). Y_ESTATE
+ * when not connected. Loop thread. */
+int wa_client_media_retry(struct wa_client *cl, const char *wa_id, const char *chat,
+			  bool from_me, const char *participant,
+			  const uint8_t media_key[WA_MEDIA_KEY_LEN]);
 /* Parses a media_conn iq result (exposed for tests): Y_OK or Y_EINVAL
  * (no auth, no ttl, no host, a field too long). */
 int wa_media_conn_parse(const struct wa_node *iq, struct wa_media_conn *out);

@@ -23,6 +23,7 @@
  *   presence.c   presence and chat states
  *   block.c      the block list
  *   profile.c    our about text
+ *   mediaretry.c asking our phone to upload expired media again
  * Everything runs on the pool's loop thread.
  */
 #ifndef YESAPP_CLIENT_INT_H
@@ -348,6 +349,8 @@ int cl_tctoken_notification(struct wa_client *cl, const struct wa_node *n);
 /* <notification type="picture">: each <set jid id author?> / <delete jid
  * author?> child to on_picture (profile.c). */
 int cl_picture_notification(struct wa_client *cl, const struct wa_node *n);
+/* mediaretry.c: <notification type="mediaretry"> */
+int cl_mediaretry_notification(struct wa_client *cl, const struct wa_node *n);
 /* Adds <tctoken> to a 1:1 <message> to user `to` (or `to_pn`, the number a
  * LID send replaced, may be "") when a token from it is held and the
  * server wants them; an expired one is dropped instead. Y_ENOMEM. */

@@ -22,12 +22,14 @@
 #include "service/msgkind.h"
 #include "service/signal_db.h"
 #include "wa/jid.h"
+#include "wa/mediaretry.h"
 #include "wa/socket.h"
 
 #define ENGINE_FLUSH_RETRY_MS 200 /* after a failed Signal-state flush */
 #define ENGINE_DEF_CPS 1000
 #define ESESS_BUCKETS 1024
 #define ENGINE_BEAT_MS 1000
+#define ENGINE_MEDIA_RETRY_MS 30000 /* our phone's answer to a media retry, at most */
 #define ENGINE_LATE_MS 50 /* a beat later than this counts in YM_LOOP_LATE_MS */
 #define ENGINE_STUCK_MS 10000
 #define ENGINE_DRAIN_MS 100      /* how often throttled queues are looked at */
@@ -85,6 +87,7 @@ enum cmd_kind {
 	CMD_PUSH_NAME,  /* set our push name (assertion = the name) */
 	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
 	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
+	CMD_MEDIA_RETRY,/* media expired on its host: ask our phone (wa_id, chat, part, mkey, mid) */
 	CMD_SHUTDOWN,
 };
 
@@ -112,6 +115,11 @@ struct cmd {
 	size_t npk;
 	struct wa_tctoken *tcs; /* CMD_RUN / CMD_RESTART: privacy tokens kept, owned */
 	size_t ntc;
+	/* CMD_MEDIA_RETRY: our message id, the sender in a group, its media key */
+	char mid[STORE_ID_LEN];
+	char part[72];
+	uint8_t mkey[32];
+	bool from_me;
 };
 
 /* ---- jobs (loop or HTTP -> worker) ---- */
@@ -133,6 +141,7 @@ enum job_kind {
 	J_BLOCKLIST,     /* the server's block list (ev_data): kept as a setting */
 	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
 	J_TCTOKEN,       /* a contact's privacy token entry changed (tc) */
+	J_MEDIA_RETRY,   /* our phone's answer to a media retry (mid; mr_path or reason) */
 };
 
 struct job {
@@ -167,6 +176,8 @@ struct job {
 	bool retry;                /* its insert failed: run again (worker) */
 	struct store_media *media; /* its media row, if it has media */
 	struct store_tctoken *tc;  /* J_TCTOKEN */
+	char mid[STORE_ID_LEN];    /* J_MEDIA_RETRY: our message id */
+	char *mr_path;             /* J_MEDIA_RETRY: the new direct path, or NULL (reason) */
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -237,6 +248,15 @@ struct esess {
 	bool draining;
 	struct esess *wait_next;  /* in e->state_waiting while the client holds */
 	bool state_waiting;       /* messages for the Signal state (on_state_wait) */
+	/* media retries asked of our phone, waiting for its answer (the key
+	 * opens it; the beat fails those past their deadline) */
+	struct mretry {
+		struct mretry *next;
+		char wa_id[WA_MSG_ID_MAX];
+		char mid[STORE_ID_LEN];
+		uint8_t key[32];
+		uint64_t deadline; /* uv_now */
+	} *mretries;
 };
 
 struct engine {
@@ -436,6 +456,7 @@ static void job_free(struct job *j)
 	}
 	free(j->ids);
 	free(j->tc);
+	free(j->mr_path);
 	if (j->priv) {
 		wa_wipe(j->priv, j->n * 32);
 		free(j->priv);
@@ -1165,10 +1186,131 @@ static void on_state_wait(struct wa_client *cl, void *ud)
 	wait_mark(x->e, x);
 }
 
+/* ---- media retry (docs/media.md "Media retry") ---- */
+
+/* Hands a media retry's outcome to the worker: path (the new direct path)
+ * or why it failed. */
+static void mretry_outcome(struct engine *e, const char *sid, const char *mid, const char *path,
+			   const char *why)
+{
+	struct job *j = job_new(J_MEDIA_RETRY, sid);
+
+	if (!j)
+		return; /* the row stays pending: asked again after a restart */
+	snprintf(j->mid, sizeof(j->mid), "%s", mid);
+	j->mr_path = path ? strdup(path) : NULL;
+	j->reason = why ? strdup(why) : NULL;
+	if ((path && !j->mr_path) || (why && !j->reason)) {
+		job_free(j);
+		return;
+	}
+	post_job(e, j);
+}
+
+/* The media thread's hook: a download answered 404/410. */
+static bool mretry_hook(void *arg, const struct media_expired *r)
+{
+	struct engine *e = arg;
+	struct cmd *c;
+
+	if (strlen(r->wa_id) >= WA_MSG_ID_MAX || strlen(r->chat) >= sizeof(c->chat) ||
+	    (r->participant && strlen(r->participant) >= sizeof(c->part)) ||
+	    !(c = calloc(1, sizeof(*c))))
+		return false;
+	c->kind = CMD_MEDIA_RETRY;
+	snprintf(c->id, sizeof(c->id), "%s", r->session_id);
+	snprintf(c->mid, sizeof(c->mid), "%s", r->message_id);
+	snprintf(c->wa_id, sizeof(c->wa_id), "%s", r->wa_id);
+	snprintf(c->chat, sizeof(c->chat), "%s", r->chat);
+	snprintf(c->part, sizeof(c->part), "%s", r->participant ? r->participant : "");
+	c->from_me = r->from_me;
+	memcpy(c->mkey, r->media_key, sizeof(c->mkey));
+	post_cmd(e, c); /* the engine stopping: dropped, the row stays pending */
+	return true;
+}
+
+static void run_media_retry(struct engine *e, struct esess *x, struct cmd *c)
+{
+	struct mretry *r = NULL;
+	int rc = x && !x->forgotten && x->cl ? Y_OK : Y_ESTATE;
+
+	if (!rc && !(r = calloc(1, sizeof(*r))))
+		rc = Y_ENOMEM;
+	rc = rc ?: wa_client_media_retry(x->cl, c->wa_id, c->chat, c->from_me,
+					 c->part[0] ? c->part : NULL, c->mkey);
+	if (!rc) {
+		snprintf(r->wa_id, sizeof(r->wa_id), "%s", c->wa_id);
+		snprintf(r->mid, sizeof(r->mid), "%s", c->mid);
+		memcpy(r->key, c->mkey, sizeof(r->key));
+		r->deadline = uv_now(wa_loop_uv(e->loop)) + ENGINE_MEDIA_RETRY_MS;
+		r->next = x->mretries;
+		x->mretries = r;
+	}
+	wa_wipe(c->mkey, sizeof(c->mkey));
+	if (rc) {
+		free(r);
+		LOG_INFO("engine media retry not sent", "{s:s, s:s}", "waId", c->wa_id, "error",
+			 y_strerror(rc));
+		mretry_outcome(e, c->id, c->mid, NULL,
+			       rc == Y_ESTATE ? "not connected to ask the phone" : y_strerror(rc));
+	}
+}
+
+/* Our phone answered: opened with the media key the request kept. */
+static void on_media_retry(struct wa_client *cl, const char *wa_id, int code, const uint8_t *ct,
+			   size_t len, const uint8_t *iv, void *ud)
+{
+	struct esess *x = ud;
+	struct mretry **pp = &x->mretries, *r;
+	char why[96], *path = NULL;
+	int result = -1;
+
+	(void)cl;
+	while (*pp && strcmp((*pp)->wa_id, wa_id))
+		pp = &(*pp)->next;
+	if (!(r = *pp))
+		return; /* not asked, or answered already */
+	*pp = r->next;
+	if (code > 0)
+		snprintf(why, sizeof(why), "the phone answered error %d", code);
+	else if (code || wa_media_retry_notif_open(r->key, wa_id, iv, ct, len, &result, &path))
+		snprintf(why, sizeof(why), "the phone's answer cannot be opened");
+	else if (result != WA_MEDIA_RETRY_SUCCESS || !path || path[0] != '/')
+		snprintf(why, sizeof(why), "the phone could not upload it again (result %d)", result);
+	else
+		why[0] = 0; /* the new path */
+	mretry_outcome(x->e, x->id, r->mid, why[0] ? NULL : path, why[0] ? why : NULL);
+	free(path);
+	wa_wipe(r->key, sizeof(r->key));
+	free(r);
+}
+
+/* The beat: retries unanswered past their deadline fail. */
+static void mretries_expire(struct engine *e)
+{
+	uint64_t now = uv_now(wa_loop_uv(e->loop));
+
+	for (size_t b = 0; b < ESESS_BUCKETS; b++)
+		for (struct esess *x = e->sess[b]; x; x = x->next)
+			for (struct mretry **pp = &x->mretries; *pp;) {
+				struct mretry *r = *pp;
+
+				if (now < r->deadline) {
+					pp = &r->next;
+					continue;
+				}
+				*pp = r->next;
+				mretry_outcome(e, x->id, r->mid, NULL,
+					       "no answer from the phone in 30 s");
+				wa_wipe(r->key, sizeof(r->key));
+				free(r);
+			}
+}
+
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist, on_lid_map,
-	on_tctoken, on_state_wait, on_picture,
+	on_tctoken, on_state_wait, on_picture, on_media_retry,
 };
 
 /* ---- the uploader's hooks (its thread) ---- */
@@ -1354,6 +1496,14 @@ static void esess_free(struct engine *e, struct esess *x)
 	omsg_free_list(x->inflight);
 	omsg_free_list(x->rq_head);
 	free(x->seen);
+	/* retries unanswered stay pending: asked again after a restart */
+	while (x->mretries) {
+		struct mretry *r = x->mretries;
+
+		x->mretries = r->next;
+		wa_wipe(r->key, sizeof(r->key));
+		free(r);
+	}
 	atomic_fetch_sub(&e->nclients, 1);
 	free(x);
 }
@@ -1644,6 +1794,9 @@ static void run_cmd(struct engine *e, struct cmd *c)
 			omsg_free_list(c->msgs);
 		}
 		c->msgs = NULL;
+		break;
+	case CMD_MEDIA_RETRY:
+		run_media_retry(e, x, c);
 		break;
 	case CMD_MEDIA_CONN:
 		if (x && !x->forgotten && x->cl)
@@ -2197,6 +2350,9 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_TCTOKEN:
 		rc = store_tctoken_put(e->st, j->id, j->tc);
+		break;
+	case J_MEDIA_RETRY:
+		media_retry_answered(e->st, e->opts.media, j->mid, j->mr_path, j->reason);
 		break;
 	case J_MSG_IN:
 		if (j->kin.effect == MSGKIND_FX_VOTE)
@@ -2994,6 +3150,7 @@ static void on_beat(uv_timer_t *t)
 	if (late >= ENGINE_LATE_MS)
 		ymetric_add(YM_LOOP_LATE_MS, (uint64_t)late);
 	lookups_expire(e);
+	mretries_expire(e);
 }
 
 static const struct svc_engine_ops engine_ops = {
@@ -3121,6 +3278,7 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 				  y_strerror(rc));
 	}
 	atomic_store(&e->running, 1);
+	media_svc_set_expired(o->media, mretry_hook, e); /* after the loop: it posts there */
 	svc_set_engine(svc, &engine_ops, e);
 	svc_session_foreach(svc, restore_one, e);
 	*out = e;
@@ -3149,6 +3307,7 @@ void engine_free(struct engine *e)
 	if (e->gc) /* first: it posts to the loop */
 		gcommit_stop(e->gc);
 	media_up_stop(e->up); /* first: it posts to the loop and the worker */
+	media_svc_set_expired(e->opts.media, NULL, NULL); /* the media thread too */
 	cmd(e, CMD_SHUTDOWN, NULL, 0, NULL);
 	pthread_join(e->loop_thread, NULL);
 	svc_set_engine(e->svc, NULL, NULL);

@@ -69,6 +69,9 @@ struct media_svc {
 	struct xfer *inflight[MEDIA_INFLIGHT_MAX];
 	int ninflight;
 	struct qent *later;          /* retries waiting for their time (this thread's) */
+	pthread_mutex_t hook_mu;     /* held while the expired hook runs or changes */
+	media_expired_fn expired;
+	void *expired_arg;
 };
 
 static const char *const pref_kinds[MEDIA_PREF_KINDS] = { "image", "video", "audio",
@@ -461,7 +464,8 @@ static void start(struct media_svc *m, struct store_media *row, int attempt)
 	cap = media_type_limit((enum wa_media_type)t);
 	/* asked for by the API (POST .../download): none of our own settings
 	 * apply, only WhatsApp's limit */
-	asked = row->reason && !strcmp(row->reason, STORE_MEDIA_REQUESTED);
+	asked = row->reason && (!strcmp(row->reason, STORE_MEDIA_REQUESTED) ||
+				!strcmp(row->reason, STORE_MEDIA_REQUESTED_RETRIED));
 	if (asked && row->file_length > cap) {
 		finish(m, row->message_id, "failed", NULL, "larger than WhatsApp's limit for its kind");
 		goto out;
@@ -603,6 +607,97 @@ static struct qent *take_due(struct media_svc *m, long *wait_ms)
 	return NULL;
 }
 
+static bool retried(const struct store_media *row)
+{
+	return row->reason && (!strcmp(row->reason, STORE_MEDIA_RETRIED) ||
+			       !strcmp(row->reason, STORE_MEDIA_REQUESTED_RETRIED));
+}
+
+/* x's file expired on its host: asks the engine (the hook) to have our
+ * phone upload it again, once per row; true when asked. */
+static bool ask_again(struct media_svc *m, struct xfer *x)
+{
+	struct store_message msg;
+	bool asked = false;
+
+	if (retried(&x->row) ||
+	    store_message_get(m->st, x->row.session_id, x->row.message_id, &msg))
+		return false;
+	if (msg.wa_id && msg.chat) {
+		/* in a group the sender is the participant (inbound only) */
+		bool group = strstr(msg.chat, "@g.us") != NULL;
+		struct media_expired r = { x->row.session_id, x->row.message_id, msg.wa_id,
+					   msg.chat, group && !msg.from_me ? msg.from_jid : NULL,
+					   msg.from_me != 0, x->row.media_key };
+
+		pthread_mutex_lock(&m->hook_mu);
+		asked = m->expired && m->expired(m->expired_arg, &r);
+		pthread_mutex_unlock(&m->hook_mu);
+	}
+	if (asked)
+		LOG_INFO("media expired on its host: our phone is asked to upload it again",
+			 "{s:s, s:s}", "messageId", x->row.message_id, "waId", msg.wa_id);
+	store_message_release(&msg);
+	return asked;
+}
+
+void media_svc_set_expired(struct media_svc *m, media_expired_fn fn, void *arg)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->hook_mu);
+	m->expired = fn;
+	m->expired_arg = arg;
+	pthread_mutex_unlock(&m->hook_mu);
+}
+
+/* The media host of old (scheme://host[:port], in out), or the default. */
+static void retry_url(const char *old, const char *direct_path, char *out, size_t cap)
+{
+	const char *p = old ? strstr(old, "://") : NULL;
+	size_t n = p ? (size_t)(p + 3 - old) + strcspn(p + 3, "/?#") : 0;
+
+	if (p && (!strncmp(old, "https://", 8) || !strncmp(old, "http://", 7)))
+		snprintf(out, cap, "%.*s%s", (int)n, old, direct_path);
+	else
+		snprintf(out, cap, "%s%s", DEFAULT_HOST, direct_path);
+}
+
+void media_retry_answered(struct store *st, struct media_svc *m, const char *message_id,
+			  const char *direct_path, const char *reason)
+{
+	struct store_media row;
+	char url[4096], why[300];
+	int rc;
+
+	if (store_media_get(st, message_id, &row))
+		return;
+	if (!row.state || strcmp(row.state, "pending")) {
+		store_media_release(&row);
+		return;
+	}
+	if (direct_path && direct_path[0] == '/') {
+		retry_url(row.url, direct_path, url, sizeof(url));
+		rc = store_media_repath(st, message_id, url, direct_path);
+		if (rc == Y_OK) {
+			LOG_INFO("media uploaded again by our phone: downloading", "{s:s}",
+				 "messageId", message_id);
+			media_svc_download(m, message_id);
+		}
+	} else {
+		snprintf(why, sizeof(why), "media_expired: %s",
+			 reason ? reason : "the phone gave no new path");
+		rc = store_media_finish(st, message_id, "failed", NULL, why);
+		if (rc == Y_OK)
+			LOG_WARN("media download failed", "{s:s, s:s}", "messageId", message_id,
+				 "reason", why);
+	}
+	if (rc)
+		LOG_ERROR("media: cannot record a media retry's answer", "{s:s, s:s}", "messageId",
+			  message_id, "error", y_strerror(rc));
+	store_media_release(&row);
+}
+
 /* Ends transfer x after curl is done with it (result res). */
 static void done(struct media_svc *m, struct xfer *x, CURLcode res)
 {
@@ -622,6 +717,13 @@ static void done(struct media_svc *m, struct xfer *x, CURLcode res)
 	if (res != CURLE_OK) {
 		snprintf(reason, sizeof(reason), "%s", x->fail ? x->fail
 			 : x->err[0] ? x->err : curl_easy_strerror(res));
+		why = reason;
+	} else if ((status == 404 || status == 410) && ask_again(m, x)) {
+		unlink(x->tmp);
+		return; /* pending until the phone answers (media_retry_answered) */
+	} else if (status == 404 || status == 410) {
+		snprintf(reason, sizeof(reason), "media_expired: HTTP %ld%s", status,
+			 retried(&x->row) ? " after the phone uploaded it again" : "");
 		why = reason;
 	} else if (status != 200) {
 		snprintf(reason, sizeof(reason), "download failed: HTTP %ld", status);
@@ -791,6 +893,7 @@ int media_svc_start(struct store *st, const struct media_svc_opts *o, struct med
 	m->max_bytes = o->max_bytes;
 	m->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 600000;
 	pthread_mutex_init(&m->mu, NULL);
+	pthread_mutex_init(&m->hook_mu, NULL);
 	if (!m->dir || (o->ca_file && !m->ca_file) || !(m->multi = curl_multi_init())) {
 		media_svc_stop(m);
 		return Y_ENOMEM;
@@ -829,6 +932,7 @@ void media_svc_stop(struct media_svc *m)
 	if (m->multi)
 		curl_multi_cleanup(m->multi);
 	pthread_mutex_destroy(&m->mu);
+	pthread_mutex_destroy(&m->hook_mu);
 	free(m->dir);
 	free(m->ca_file);
 	free(m->trusted_host);

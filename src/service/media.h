@@ -11,7 +11,11 @@
  * still pending at start (a crash or stop mid-download) are queued again.
  * A host that cannot be reached, cuts the download off, or answers 5xx or
  * 429 is tried again (1 s doubling up to 30 s, MEDIA_RETRIES times; the row
- * stays pending meanwhile); anything else ends the row at once.
+ * stays pending meanwhile). A 404 or 410 (the file expired on its host)
+ * asks the engine to have our phone upload it again (media_svc_set_expired;
+ * docs/media.md "Media retry"): the row stays pending until the answer
+ * (media_retry_answered); once only — a second 404/410 fails it
+ * (media_expired). Anything else ends the row at once.
  *
  * Ownership: media_svc_start borrows st (must outlive the service) and
  * copies the options. media_svc_download may be called from any thread.
@@ -50,6 +54,26 @@ int media_svc_start(struct store *st, const struct media_svc_opts *o, struct med
 /* Stops the thread (downloads under way are cut; their rows stay pending
  * and resume at the next start). NULL is a no-op. */
 void media_svc_stop(struct media_svc *m);
+/* What a download that answered 404/410 needs to be asked for again:
+ * the message's WhatsApp id, chat, direction, sender in a group (else
+ * NULL) and media key. Borrowed for the call. */
+struct media_expired {
+	const char *session_id, *message_id, *wa_id, *chat, *participant;
+	bool from_me;
+	const uint8_t *media_key;
+};
+/* Called on the media thread; true when the ask is on its way (the row
+ * stays pending), false: the row fails (media_expired). */
+typedef bool (*media_expired_fn)(void *arg, const struct media_expired *r);
+/* Sets (fn NULL: removes) the hook; once it returns, the old one is not
+ * running nor called again. Any thread. */
+void media_svc_set_expired(struct media_svc *m, media_expired_fn fn, void *arg);
+/* The phone's answer to a media retry (the engine's worker): direct_path
+ * the new path (the download is queued again from the old URL's host with
+ * it), or NULL and reason why it failed (the row fails with
+ * "media_expired: " + reason). A row no longer pending is left alone. */
+void media_retry_answered(struct store *st, struct media_svc *m, const char *message_id,
+			  const char *direct_path, const char *reason);
 /* Queues message_id's download (its media row must be stored). */
 void media_svc_download(struct media_svc *m, const char *message_id);
 /* Removes files of DATA_DIR/media that belong to no media row any more

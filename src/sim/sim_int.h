@@ -199,7 +199,8 @@ struct sim {
 	size_t media_bytes;
 	/* POST /sim/media/tamper: the next uploads are stored damaged
 	 * (1 a byte flipped, 2 cut short by 5 bytes) or expired (4: their
-	 * path answers 410 until a phone uploads them again), media_tamper_n
+	 * path answers 410 until a phone uploads them again; 5 lost: 410 and
+	 * never uploaded again), media_tamper_n
 	 * of them */
 	int media_tamper, media_tamper_n;
 	int media_unavailable_n; /* the next GETs of blobs answer 503 */

@@ -36,7 +36,8 @@
 struct sim_blob {
 	struct sim_blob *next;
 	char path[64]; /* direct path without the query */
-	bool expired;  /* answers 410 (tamper mode expired) */
+	bool expired;  /* answers 410 (tamper mode expired or lost) */
+	bool lost;     /* gone from the phone too: never uploaded again (lost) */
 	size_t len;
 	uint8_t data[];
 };
@@ -306,6 +307,7 @@ int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, co
 	snprintf(b->path, sizeof(b->path), "%s/%s%s", dir, hex, ext);
 	b->len = n;
 	b->expired = false;
+	b->lost = false;
 	memcpy(b->data, p, n);
 	b->next = s->blobs;
 	s->blobs = b;
@@ -336,6 +338,8 @@ int sim_media_rehost(struct sim *s, const char *path, char out[64])
 	for (struct sim_blob *b = s->blobs; b; b = b->next) {
 		if (strlen(b->path) != n || memcmp(b->path, path, n))
 			continue;
+		if (b->lost)
+			return Y_ENOTFOUND; /* the phone no longer has it either */
 		slash = strrchr(b->path, '/');
 		dot = strrchr(b->path, '.');
 		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - b->path) : 0, b->path);
@@ -376,8 +380,8 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		if (s->media_tamper && s->media_tamper_n > 0) {
 			if (s->media_tamper == 1)
 				b->data[len / 2] ^= 0x01;
-			else if (s->media_tamper == 4)
-				b->expired = true;
+			else if (s->media_tamper == 4 || s->media_tamper == 5)
+				b->expired = true, b->lost = s->media_tamper == 5;
 			else if (len > 5)
 				b->len -= 5;
 			if (--s->media_tamper_n == 0)

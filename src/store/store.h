@@ -439,6 +439,14 @@ int store_media_finish(struct store *st, const char *message_id, const char *sta
 #define STORE_MEDIA_REQUESTED "requested"
 int store_media_request(struct store *st, const char *session_id, const char *message_id,
 			int redo, char prev[16]);
+/* A media retry's answer (service/media.h): the pending row of message_id
+ * gets url and direct_path and is marked retried (reason STORE_MEDIA_RETRIED,
+ * or STORE_MEDIA_REQUESTED_RETRIED when it was requested). Y_ENOTFOUND
+ * when there is no pending row. */
+#define STORE_MEDIA_RETRIED "retried"
+#define STORE_MEDIA_REQUESTED_RETRIED "requested, retried"
+int store_media_repath(struct store *st, const char *message_id, const char *url,
+		       const char *direct_path);
 /* Rows still pending, oldest first, at most limit (freed with
  * store_media_free). */
 int store_media_pending(struct store *st, int limit, struct store_media **out, size_t *n);

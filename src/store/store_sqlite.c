@@ -4358,6 +4358,35 @@ out:
 	return rc;
 }
 
+int store_media_repath(struct store *st, const char *message_id, const char *url,
+		       const char *direct_path)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!message_id || !direct_path)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = media_prep(st, "UPDATE media SET url = ?2, direct_path = ?3, reason = CASE WHEN "
+			   "reason = '" STORE_MEDIA_REQUESTED "' THEN '" STORE_MEDIA_REQUESTED_RETRIED
+			   "' ELSE '" STORE_MEDIA_RETRIED "' END, updated_at = ?4 "
+			   "WHERE message_id = ?1 AND state = 'pending'");
+	if (!s) {
+		pthread_mutex_unlock(&st->mu);
+		return Y_EDB;
+	}
+	bind_text(s, 1, message_id);
+	bind_text(s, 2, url);
+	bind_text(s, 3, direct_path);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc != SQLITE_DONE ? db_error(st, rc, "repath media")
+	     : sqlite3_changes(st->db) > 0 ? Y_OK : Y_ENOTFOUND;
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 int store_media_pending(struct store *st, int limit, struct store_media **out, size_t *n)
 {
 	sqlite3_stmt *s;
