@@ -3,11 +3,14 @@
  *   wa-mkmedia jpeg|png|webp W H OUT
  *   wa-mkmedia jpeg W H ORIENT OUT      (with an Exif Orientation 2..8)
  *   wa-mkmedia mp4 W H SECONDS OUT     (a video trak W x H and a sound trak)
+ *   wa-mkmedia h264 W H ROT OUT        (a real H.264 MP4 of one IDR frame,
+ *                                      left half red, right half blue, turned
+ *                                      ROT degrees clockwise: tests/tools/mkvideo.h)
  *   wa-mkmedia opus FRAMES OUT         (20 ms frames of a rising tone)
  *   wa-mkmedia mp3 FRAMES FIRST_BI BI TAG OUT  (24 ms silent frames, TAG X, V or -;
  *                                      with ID3v2 and ID3v1 tags)
  */
-#include "mkmedia.h"
+#include "mkvideo.h"
 
 int main(int argc, char **argv)
 {
@@ -28,14 +31,19 @@ int main(int argc, char **argv)
 	else if (argc == 6 && !strcmp(argv[1], "mp4"))
 		p = mk_mp4((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), atof(argv[4]), 0, true,
 			   false, true, 50000, &n);
-	else if (argc == 4 && !strcmp(argv[1], "opus"))
+	else if (argc == 6 && !strcmp(argv[1], "h264")) {
+		struct mk_video v = { .w = (uint32_t)atoi(argv[2]), .h = (uint32_t)atoi(argv[3]),
+				      .rot = atoi(argv[4]), .junk_first = true };
+
+		p = mk_h264_mp4(&v, &n);
+	} else if (argc == 4 && !strcmp(argv[1], "opus"))
 		p = mk_opus((unsigned)atoi(argv[2]), &n);
 	else if (argc == 7 && !strcmp(argv[1], "mp3"))
 		p = mk_mp3((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]),
 			   argv[5][0] == '-' ? 0 : argv[5][0], true, &n);
 	else {
 		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | jpeg W H ORIENT OUT | "
-				"mp4 W H SECONDS OUT | "
+				"mp4 W H SECONDS OUT | h264 W H ROT OUT | "
 				"opus FRAMES OUT | mp3 FRAMES FIRST_BI BI X|V|- OUT\n");
 		return 2;
 	}
