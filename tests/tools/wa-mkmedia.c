@@ -6,11 +6,44 @@
  *   wa-mkmedia h264 W H ROT OUT        (a real H.264 MP4 of one IDR frame,
  *                                      left half red, right half blue, turned
  *                                      ROT degrees clockwise: tests/tools/mkvideo.h)
+ *   wa-mkmedia jpegpx IN               (decodes the JPEG IN with libjpeg: prints
+ *                                      "W H" and a line of its RGB pixels in hex)
  *   wa-mkmedia opus FRAMES OUT         (20 ms frames of a rising tone)
  *   wa-mkmedia mp3 FRAMES FIRST_BI BI TAG OUT  (24 ms silent frames, TAG X, V or -;
  *                                      with ID3v2 and ID3v1 tags)
  */
 #include "mkvideo.h"
+
+/* The JPEG file in decoded (libjpeg: a judge of what we encoded) to stdout. */
+static int jpeg_pixels(const char *in)
+{
+	struct jpeg_decompress_struct c;
+	struct jpeg_error_mgr e;
+	FILE *f = fopen(in, "rb");
+	uint8_t *row;
+
+	if (!f)
+		return 1;
+	c.err = jpeg_std_error(&e); /* exits on a damaged file */
+	jpeg_create_decompress(&c);
+	jpeg_stdio_src(&c, f);
+	jpeg_read_header(&c, TRUE);
+	c.out_color_space = JCS_RGB;
+	jpeg_start_decompress(&c);
+	printf("%u %u\n", c.output_width, c.output_height);
+	row = malloc((size_t)c.output_width * 3);
+	while (row && c.output_scanline < c.output_height) {
+		jpeg_read_scanlines(&c, &row, 1);
+		for (size_t i = 0; i < (size_t)c.output_width * 3; i++)
+			printf("%02x", row[i]);
+	}
+	printf("\n");
+	jpeg_finish_decompress(&c);
+	jpeg_destroy_decompress(&c);
+	free(row);
+	fclose(f);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -19,6 +52,8 @@ int main(int argc, char **argv)
 	const char *out = argv[argc - 1];
 	FILE *f;
 
+	if (argc == 3 && !strcmp(argv[1], "jpegpx"))
+		return jpeg_pixels(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "jpeg"))
 		p = mk_jpeg((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), false, &n);
 	else if (argc == 6 && !strcmp(argv[1], "jpeg"))
@@ -43,7 +78,7 @@ int main(int argc, char **argv)
 			   argv[5][0] == '-' ? 0 : argv[5][0], true, &n);
 	else {
 		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | jpeg W H ORIENT OUT | "
-				"mp4 W H SECONDS OUT | h264 W H ROT OUT | "
+				"mp4 W H SECONDS OUT | h264 W H ROT OUT | jpegpx IN | "
 				"opus FRAMES OUT | mp3 FRAMES FIRST_BI BI X|V|- OUT\n");
 		return 2;
 	}
