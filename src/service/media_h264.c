@@ -132,7 +132,9 @@ static int sps_parse(struct bits *b, struct media_h264_sps *s)
 	} else if (poc != 2) {
 		return Y_EINVAL;
 	}
-	bits_ue(b); /* max_num_ref_frames */
+	s->refs = bits_ue(b); /* max_num_ref_frames */
+	if (s->refs > 16)
+		return Y_EINVAL;
 	bits_u(b, 1);
 	w = bits_ue(b);
 	h = bits_ue(b);
@@ -187,7 +189,8 @@ int media_h264_sps(const uint8_t *nal, size_t n, struct media_h264_sps *s)
 	rc = sps_parse(&b, s);
 	free(rbsp);
 	if (!rc && (s->chroma != 1 || s->depth != 8 || s->mb_h > MEDIA_H264_MAX_SIDE / 16 ||
-		    (uint64_t)s->mb_w * s->mb_h > MEDIA_H264_MAX_MBS))
+		    (uint64_t)s->mb_w * s->mb_h > MEDIA_H264_MAX_MBS ||
+		    (uint64_t)s->mb_w * s->mb_h * s->refs > MEDIA_H264_MAX_DPB_MBS))
 		rc = Y_EINVAL; /* what we do not convert, or too large */
 	if (rc)
 		memset(s, 0, sizeof(*s));

@@ -9,8 +9,11 @@
  * No I/O. Bounded before the decoder sees anything: every NAL length is
  * checked against its buffer; every SPS (the avcC's and any in the sample)
  * is parsed here first and must be 8-bit 4:2:0 of at most
- * MEDIA_H264_MAX_MBS macroblocks and MEDIA_H264_MAX_SIDE pixels a side, so
- * the decoder never allocates for a larger picture; a sample over
+ * MEDIA_H264_MAX_MBS macroblocks and MEDIA_H264_MAX_SIDE pixels a side,
+ * with at most MEDIA_H264_MAX_DPB_MBS macroblocks in its reference frames
+ * (openh264 allocates them all up front: a 3840x2160 SPS costs ~106 MB
+ * with 1 reference frame, ~178 MB with 5, the most allowed, and would cost
+ * ~376 MB with 16), so the decoder never allocates for more; a sample over
  * MEDIA_H264_MAX_SAMPLE bytes is refused (the caller checks it before
  * reading it). openh264 has no time limit of its own: the work is bounded
  * by those caps (one frame, one sample). Its error concealment is off, so a
@@ -27,6 +30,7 @@
 #include <stdint.h>
 
 #define MEDIA_H264_MAX_MBS 36864           /* level 5.1's MaxFS: 4096x2304, 3840x2160 */
+#define MEDIA_H264_MAX_DPB_MBS 184320      /* level 5.1's MaxDpbMbs: reference frames x MBs */
 #define MEDIA_H264_MAX_SIDE 8192           /* px, either side */
 #define MEDIA_H264_MAX_SAMPLE (4u << 20)   /* bytes of the one sample decoded */
 #define MEDIA_H264_MAX_AVCC 65536          /* bytes of an avcC box's body */
@@ -34,6 +38,7 @@
 /* What a sequence parameter set says (the parts the caps need). */
 struct media_h264_sps {
 	uint32_t mb_w, mb_h;  /* the frame in macroblocks (16 x 16) */
+	uint32_t refs;        /* max_num_ref_frames: the decoder keeps as many */
 	uint32_t chroma;      /* chroma_format_idc: 1 is 4:2:0 */
 	uint32_t depth;       /* luma and chroma bits (the larger) */
 	bool full_range;      /* the VUI's video_full_range_flag */

@@ -6,7 +6,8 @@
  *   odd:  a 2-byte big-endian length L, an avcC body of L bytes, then one
  *         sample (length-prefixed NAL units), for media_h264_decode (the
  *         SPS caps, AVCC to Annex B, openh264 itself).
- * Assertions (abort): an SPS read is within the caps and 8-bit 4:2:0; a
+ * Assertions (abort): an SPS read is within the caps (size, reference
+ * frames) and 8-bit 4:2:0; a
  * picture is there exactly when Y_OK is answered, of 2..8192 px a side
  * with strides at least its width.
  */
@@ -25,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (media_h264_sps(data + 1, size - 1, &s) == 0 &&
 		    (s.chroma != 1 || s.depth != 8 || !s.mb_w || !s.mb_h ||
 		     (uint64_t)s.mb_w * s.mb_h > MEDIA_H264_MAX_MBS ||
+		     (uint64_t)s.mb_w * s.mb_h * s.refs > MEDIA_H264_MAX_DPB_MBS ||
 		     s.mb_w * 16 > MEDIA_H264_MAX_SIDE || s.mb_h * 16 > MEDIA_H264_MAX_SIDE))
 			abort();
 	} else if (size >= 3) {

@@ -30,6 +30,7 @@ struct mk_video {
 	bool cabac;           /* CABAC (main/high profile) instead of CAVLC */
 	const char *fourcc;   /* the sample entry: "avc1" when NULL */
 	uint32_t disp_w, disp_h; /* tkhd's size before turning (0: w x h) */
+	bool noise;           /* luma noise over the halves: a large keyframe (benchmarks) */
 };
 
 /* Left half red, right half blue, as I420 (BT.601, video range). */
@@ -79,9 +80,18 @@ static inline bool mk_h264_idr(const struct mk_video *v, struct mkbuf *sps, stru
 	p.sSpatialLayers[0].fFrameRate = 30;
 	p.sSpatialLayers[0].iSpatialBitrate = 2000000;
 	p.sSpatialLayers[0].uiProfileIdc = v->cabac ? PRO_HIGH : PRO_BASELINE;
+	if (v->noise) { /* a fixed fine quantizer: the noise kept, as a camera's detail */
+		p.iRCMode = RC_OFF_MODE;
+		p.iMinQp = p.iMaxQp = 22;
+		p.sSpatialLayers[0].iDLayerQp = 22;
+	}
 	if ((*enc)->InitializeExt(enc, &p))
 		goto out;
 	mk_yuv_halves(v->w, v->h, yuv, yuv + ysz, yuv + ysz + csz);
+	for (size_t i = 0, x = 2463534242u; v->noise && i < ysz; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift */
+		yuv[i] = (uint8_t)(yuv[i] + (x & 15));
+	}
 	memset(&pic, 0, sizeof(pic));
 	pic.iColorFormat = videoFormatI420;
 	pic.iPicWidth = (int)v->w, pic.iPicHeight = (int)v->h;

@@ -6,6 +6,7 @@
  *   wa-mkmedia h264 W H ROT OUT        (a real H.264 MP4 of one IDR frame,
  *                                      left half red, right half blue, turned
  *                                      ROT degrees clockwise: tests/tools/mkvideo.h)
+ *   wa-mkmedia h264noise W H OUT       (the same with luma noise: a large keyframe)
  *   wa-mkmedia jpegpx IN               (decodes the JPEG IN with libjpeg: prints
  *                                      "W H" and a line of its RGB pixels in hex)
  *   wa-mkmedia opus FRAMES OUT         (20 ms frames of a rising tone)
@@ -71,6 +72,11 @@ int main(int argc, char **argv)
 				      .rot = atoi(argv[4]), .junk_first = true };
 
 		p = mk_h264_mp4(&v, &n);
+	} else if (argc == 5 && !strcmp(argv[1], "h264noise")) {
+		struct mk_video v = { .w = (uint32_t)atoi(argv[2]), .h = (uint32_t)atoi(argv[3]),
+				      .noise = true };
+
+		p = mk_h264_mp4(&v, &n);
 	} else if (argc == 4 && !strcmp(argv[1], "opus"))
 		p = mk_opus((unsigned)atoi(argv[2]), &n);
 	else if (argc == 7 && !strcmp(argv[1], "mp3"))
@@ -78,7 +84,7 @@ int main(int argc, char **argv)
 			   argv[5][0] == '-' ? 0 : argv[5][0], true, &n);
 	else {
 		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | jpeg W H ORIENT OUT | "
-				"mp4 W H SECONDS OUT | h264 W H ROT OUT | jpegpx IN | "
+				"mp4 W H SECONDS OUT | h264 W H ROT OUT | h264noise W H OUT | jpegpx IN | "
 				"opus FRAMES OUT | mp3 FRAMES FIRST_BI BI X|V|- OUT\n");
 		return 2;
 	}

@@ -40,7 +40,7 @@ static void put_se(struct bw *w, int32_t v)
 struct sps_in {
 	uint32_t profile, chroma, depth_luma, w_mbs, h_units;
 	bool field, scaling, vui_range, full_range;
-	uint32_t poc;
+	uint32_t poc, refs; /* refs 0: 1 */
 };
 
 /* An SPS NAL unit (header 0x67) into *w: its length in bytes. */
@@ -74,7 +74,7 @@ static size_t mk_sps(const struct sps_in *s, struct bw *w)
 		put_ue(w, 2);
 		put_se(w, 1), put_se(w, -1);
 	}
-	put_ue(w, 1); /* max_num_ref_frames */
+	put_ue(w, s->refs ? s->refs : 1); /* max_num_ref_frames */
 	put_u(w, 0, 1);
 	put_ue(w, s->w_mbs - 1);
 	put_ue(w, s->h_units - 1);
@@ -140,6 +140,25 @@ TEST(sps_sizes_and_caps)
 		     Y_EINVAL);
 	CHECK_EQ_INT(sps_of(&(struct sps_in){ .profile = 66, .w_mbs = 1, .h_units = 257,
 					      .field = true },
+			    &s),
+		     Y_EINVAL);
+	/* reference frames: 3840x2160 with 5 (162000 MBs kept), not 6
+	 * (194400); 1920x1088 with 16; never 17 */
+	CHECK_EQ_INT(sps_of(&(struct sps_in){ .profile = 66, .w_mbs = 240, .h_units = 135,
+					      .refs = 5 },
+			    &s),
+		     Y_OK);
+	CHECK_EQ_INT(s.refs, 5);
+	CHECK_EQ_INT(sps_of(&(struct sps_in){ .profile = 66, .w_mbs = 240, .h_units = 135,
+					      .refs = 6 },
+			    &s),
+		     Y_EINVAL);
+	CHECK_EQ_INT(sps_of(&(struct sps_in){ .profile = 66, .w_mbs = 120, .h_units = 68,
+					      .refs = 16 },
+			    &s),
+		     Y_OK);
+	CHECK_EQ_INT(sps_of(&(struct sps_in){ .profile = 66, .w_mbs = 2, .h_units = 2,
+					      .refs = 17 },
 			    &s),
 		     Y_EINVAL);
 	/* just under: 36864 MBs */
