@@ -1,6 +1,8 @@
 /*
  * A real H.264 MP4 made in memory for tests (tests/unit/test_media_meta.c,
- * tests/tools/wa-mkmedia.c, the fuzz seeds), without ffmpeg: one picture
+ * tests/tools/wa-mkmedia.c, the fuzz seeds), without ffmpeg (Chromium plays
+ * it and shows the frame, turned as the matrix says: tests/http/
+ * media-video.test.mjs): one picture
  * (left half red, right half blue) encoded by openh264's encoder
  * (WelsCreateSVCEncoder) as an IDR frame, and muxed by hand into ftyp,
  * moov (mvhd, a video trak: tkhd, mdia: mdhd, hdlr, minf: stbl with stsd
@@ -170,6 +172,7 @@ static inline void mk_vtrak(struct mkbuf *out, const struct mk_video *v, const s
 		m[0] = -0x10000, m[3] = -0x10000;
 	else if (v->rot == 270)
 		m[0] = 0, m[1] = -0x10000, m[2] = 0x10000, m[3] = 0;
+	tk[3] = 3;             /* flags: enabled, in the movie */
 	mk_be32(tk + 12, 1); /* track id */
 	for (int i = 0; i < 4; i++)
 		mk_be32(tk + 40 + (i < 2 ? i : i + 1) * 4, (uint32_t)m[i]);
@@ -247,6 +250,21 @@ static inline void mk_vtrak(struct mkbuf *out, const struct mk_video *v, const s
 		free(avcc.p);
 }
 
+/* mvhd, version 0, 1000 a second, with rate 1.0, volume 1.0 and the
+ * identity matrix (a player multiplies the track's matrix by it) */
+static inline void mk_mvhd(struct mkbuf *out, uint32_t ms)
+{
+	uint8_t b[100] = { 0 };
+
+	mk_be32(b + 12, 1000);
+	mk_be32(b + 16, ms);
+	mk_be32(b + 20, 0x10000);
+	b[24] = 1;
+	mk_be32(b + 36, 0x10000), mk_be32(b + 52, 0x10000), mk_be32(b + 68, 0x40000000);
+	mk_be32(b + 96, 2); /* next track id */
+	mk_box(out, "mvhd", b, sizeof(b));
+}
+
 static inline uint8_t *mk_h264_mp4(const struct mk_video *v, size_t *len)
 {
 	static const uint8_t ftyp[] = { 'i', 's', 'o', 'm', 0, 0, 2, 0, 'i', 's', 'o', 'm',
@@ -269,11 +287,11 @@ static inline uint8_t *mk_h264_mp4(const struct mk_video *v, size_t *len)
 	mk_put(&mdat, idr.p, idr.len);
 	sizes[ns++] = idr.len;
 	/* moov's size does not depend on the offsets: made once to learn it */
-	mk_times(&moov, "mvhd", 0, 1000, (uint64_t)ns * 33);
+	mk_mvhd(&moov, (uint32_t)ns * 33);
 	mk_vtrak(&moov, v, &sps, &pps, sizes, ns, 0);
 	base = 8 + sizeof(ftyp) + 8 + (v->moov_first ? 8 + moov.len : 0);
 	moov.len = 0;
-	mk_times(&moov, "mvhd", 0, 1000, (uint64_t)ns * 33);
+	mk_mvhd(&moov, (uint32_t)ns * 33);
 	mk_vtrak(&moov, v, &sps, &pps, sizes, ns, base);
 	mk_box(&out, "ftyp", ftyp, sizeof(ftyp));
 	if (v->moov_first)

@@ -6,14 +6,21 @@
  *   wa-mkmedia h264 W H ROT OUT        (a real H.264 MP4 of one IDR frame,
  *                                      left half red, right half blue, turned
  *                                      ROT degrees clockwise: tests/tools/mkvideo.h)
+ *   wa-mkmedia h264 W H ROT LAYOUT OUT (the same laid out as LAYOUT's letters say:
+ *                                      o one chunk, c co64, m moov first, 2 2-byte
+ *                                      NAL lengths, n no junk sample and no stss,
+ *                                      b CABAC (high profile); - for none)
  *   wa-mkmedia h264noise W H OUT       (the same with luma noise: a large keyframe)
  *   wa-mkmedia jpegpx IN               (decodes the JPEG IN with libjpeg: prints
  *                                      "W H" and a line of its RGB pixels in hex)
+ *   wa-mkmedia vthumb IN OUT           (the thumbnail media_meta_probe makes of the
+ *                                      video IN, as a JPEG into OUT; exit 1 if none)
  *   wa-mkmedia opus FRAMES OUT         (20 ms frames of a rising tone)
  *   wa-mkmedia mp3 FRAMES FIRST_BI BI TAG OUT  (24 ms silent frames, TAG X, V or -;
  *                                      with ID3v2 and ID3v1 tags)
  */
 #include "mkvideo.h"
+#include "service/media_meta.h"
 
 /* The JPEG file in decoded (libjpeg: a judge of what we encoded) to stdout. */
 static int jpeg_pixels(const char *in)
@@ -46,6 +53,25 @@ static int jpeg_pixels(const char *in)
 	return 0;
 }
 
+/* Our thumbnail of the video in (service/media_meta.c) into out. */
+static int video_thumb(const char *in, const char *out)
+{
+	FILE *f = fopen(in, "rb"), *o;
+	struct media_meta m;
+	int rc = 1;
+
+	if (!f)
+		return 1;
+	if (!media_meta_probe(f, WA_MEDIA_VIDEO, "video/mp4", false, 0, &m) && m.thumb &&
+	    (o = fopen(out, "wb"))) {
+		rc = fwrite(m.thumb, 1, m.thumb_len, o) != m.thumb_len;
+		rc |= fclose(o) != 0;
+	}
+	media_meta_release(&m);
+	fclose(f);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t *p = NULL;
@@ -55,6 +81,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "jpegpx"))
 		return jpeg_pixels(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "vthumb"))
+		return video_thumb(argv[2], argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "jpeg"))
 		p = mk_jpeg((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), false, &n);
 	else if (argc == 6 && !strcmp(argv[1], "jpeg"))
@@ -67,9 +95,16 @@ int main(int argc, char **argv)
 	else if (argc == 6 && !strcmp(argv[1], "mp4"))
 		p = mk_mp4((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), atof(argv[4]), 0, true,
 			   false, true, 50000, &n);
-	else if (argc == 6 && !strcmp(argv[1], "h264")) {
+	else if ((argc == 6 || argc == 7) && !strcmp(argv[1], "h264")) {
+		const char *l = argc == 7 ? argv[5] : "";
 		struct mk_video v = { .w = (uint32_t)atoi(argv[2]), .h = (uint32_t)atoi(argv[3]),
-				      .rot = atoi(argv[4]), .junk_first = true };
+				      .rot = atoi(argv[4]), .junk_first = !strchr(l, 'n'),
+				      .no_stss = strchr(l, 'n') != NULL,
+				      .one_chunk = strchr(l, 'o') != NULL,
+				      .co64 = strchr(l, 'c') != NULL,
+				      .moov_first = strchr(l, 'm') != NULL,
+				      .nal_len = strchr(l, '2') ? 2 : 4,
+				      .cabac = strchr(l, 'b') != NULL };
 
 		p = mk_h264_mp4(&v, &n);
 	} else if (argc == 5 && !strcmp(argv[1], "h264noise")) {
@@ -84,7 +119,8 @@ int main(int argc, char **argv)
 			   argv[5][0] == '-' ? 0 : argv[5][0], true, &n);
 	else {
 		fprintf(stderr, "usage: wa-mkmedia jpeg|png|webp W H OUT | jpeg W H ORIENT OUT | "
-				"mp4 W H SECONDS OUT | h264 W H ROT OUT | h264noise W H OUT | jpegpx IN | "
+				"mp4 W H SECONDS OUT | h264 W H ROT [LAYOUT] OUT | h264noise W H OUT | "
+				"jpegpx IN | vthumb IN OUT | "
 				"opus FRAMES OUT | mp3 FRAMES FIRST_BI BI X|V|- OUT\n");
 		return 2;
 	}
