@@ -24,7 +24,8 @@ RUN scripts/deps.sh build && make WEB=1 && test -f web/dist/index.html && strip 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libmicrohttpd12 libuv1 libwebsockets17 libssl3 libprotobuf-c1 libsignal-protocol-c2.3.2 \
-      libsqlite3-0 libcurl4 libjansson4 libqrencode4 libpng16-16 zlib1g libarchive13 libsodium23 libbrotli1 ca-certificates \
+      libsqlite3-0 libcurl4 libjansson4 libqrencode4 libpng16-16 zlib1g libarchive13 libsodium23 libbrotli1 \
+      libjpeg62-turbo libwebp7 libopusfile0 libopus0 libopenh264-7 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app --uid 10001 yesapp \
     && mkdir -p /app/data && chown yesapp /app/data

@@ -24,7 +24,7 @@ PORT ?= 3000
 # docs/protobuf.md).
 PKGS := libmicrohttpd libuv libwebsockets openssl libprotobuf-c libsignal-protocol-c \
 	sqlite3 libcurl jansson libqrencode libpng zlib libarchive libsodium libbrotlienc \
-	libjpeg libwebp opusfile opus
+	libjpeg libwebp opusfile opus openh264
 
 ifeq ($(MODE),asan)
   CC := gcc

@@ -12,7 +12,8 @@ what=${1:-build}
 pkgs=(gcc make pkg-config libc6-dev libmicrohttpd-dev libuv1-dev libwebsockets-dev libssl-dev
       libsignal-protocol-c-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
       libcurl4-openssl-dev libjansson-dev libqrencode-dev libpng-dev zlib1g-dev libarchive-dev
-      libsodium-dev libbrotli-dev libjpeg62-turbo-dev libwebp-dev libopusfile-dev libopus-dev)
+      libsodium-dev libbrotli-dev libjpeg62-turbo-dev libwebp-dev libopusfile-dev libopus-dev
+      libopenh264-dev)
 case "$what" in
 build) ;;
 test) pkgs+=(clang libclang-rt-14-dev zbar-tools nginx-light chromium) ;;

@@ -8,11 +8,13 @@
  *                                       a store under DIR, the media thread
  *                                       (service/media.c) downloads URL through
  *                                       libcurl, decrypts, verifies and stores it
- *   bench_media meta JPEG PNG OGG        what the upload thread reads before sending
+ *   bench_media meta JPEG PNG OGG MP4 MP4  what the upload thread reads before sending
  *                                       (service/media_meta.c): a JPEG's and a
  *                                       PNG's dimensions and thumbnail, a voice
- *                                       note's duration and waveform; prints
- *                                       "meta-jpeg|meta-png|meta-wave <ms>"
+ *                                       note's duration and waveform, two videos'
+ *                                       dimensions and keyframe thumbnail; prints
+ *                                       "meta-jpeg|meta-png|meta-wave|meta-video|
+ *                                       meta-video2 <ms>"
  * Prints "<figure> <MB/s>" (MB = 10^6 bytes of plaintext) and "rss_kib <peak
  * RSS>"; exits 1 when the result is not right.
  */
@@ -182,10 +184,13 @@ static double meta_one(const char *p, enum wa_media_type t, bool ptt)
 
 static int meta(char **a)
 {
-	static const char *names[] = { "meta-jpeg", "meta-png", "meta-wave" };
+	static const char *names[] = { "meta-jpeg", "meta-png", "meta-wave", "meta-video",
+				       "meta-video2" };
+	static const enum wa_media_type kinds[] = { WA_MEDIA_IMAGE, WA_MEDIA_IMAGE, WA_MEDIA_AUDIO,
+						    WA_MEDIA_VIDEO, WA_MEDIA_VIDEO };
 
-	for (int i = 0; i < 3; i++) {
-		double ms = meta_one(a[i], i == 2 ? WA_MEDIA_AUDIO : WA_MEDIA_IMAGE, i == 2);
+	for (int i = 0; i < 5; i++) {
+		double ms = meta_one(a[i], kinds[i], i == 2);
 
 		if (ms < 0) {
 			fprintf(stderr, "bench_media: %s gave no metadata\n", a[i]);
@@ -198,13 +203,13 @@ static int meta(char **a)
 
 int main(int argc, char **argv)
 {
-	if (argc == 5 && !strcmp(argv[1], "meta"))
+	if (argc == 7 && !strcmp(argv[1], "meta"))
 		return meta(argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "encrypt"))
 		return encrypt(argv[2], argv[3]);
 	if (argc == 8 && !strcmp(argv[1], "download"))
 		return download(argv + 2);
 	fprintf(stderr, "usage: bench_media encrypt FILE OUT | download URL KEY ENCSHA SHA LEN DIR | "
-			"meta JPEG PNG OGG\n");
+			"meta JPEG PNG OGG MP4 MP4\n");
 	return 2;
 }

@@ -16,6 +16,10 @@
 #       JPEG's and a 2000x1500 PNG's dimensions and 64 px thumbnail, a 60 s
 #       voice note's duration and waveform (no peer: Baileys needs jimp or
 #       sharp, and ffmpeg, which are not installed; lower is better)
+#   bench media-meta-{video1080p,video4k} ours=<ms> ...  a video's dimensions,
+#       seconds and thumbnail: its first keyframe found through the sample
+#       tables and decoded by openh264 (a 1920x1080 and a 3840x2160 H.264 IDR
+#       frame with luma noise, made by openh264's encoder: wa-mkmedia h264noise)
 # Sending (encrypt twice + HTTPS upload to the simulator + send) is measured
 # apart, end to end through yesapp serve: bench/media/upload.mjs.
 set -euo pipefail
@@ -78,9 +82,11 @@ bench_line media-download-rss-100mb rss100 KiB lower fmt=%.0f
 "$B/tools/wa-mkmedia" jpeg 4000 3000 "$T/m.jpg"
 "$B/tools/wa-mkmedia" png 2000 1500 "$T/m.png"
 "$B/tools/wa-mkmedia" opus 3000 "$T/m.ogg"
-meta_ours() { "$B/bench/bench_media" meta "$T/m.jpg" "$T/m.png" "$T/m.ogg"; }
+"$B/tools/wa-mkmedia" h264noise 1920 1080 "$T/m1080.mp4"
+"$B/tools/wa-mkmedia" h264noise 3840 2160 "$T/m4k.mp4"
+meta_ours() { "$B/bench/bench_media" meta "$T/m.jpg" "$T/m.png" "$T/m.ogg" "$T/m1080.mp4" "$T/m4k.mp4"; }
 bench_interleave meta=meta_ours
-for f in jpeg:jpeg12mp png:png3mp wave:wave60s; do
+for f in jpeg:jpeg12mp png:png3mp wave:wave60s video:video1080p video2:video4k; do
 	read -r med lo hi n < <(_bench_stats meta "meta-${f%%:*}")
 	printf 'bench media-meta-%s ours=%.1fms spread_ours=%.1f..%.1f n=%d\n' "${f#*:}" "$med" "$lo" "$hi" "$n"
 done

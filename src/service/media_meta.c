@@ -3,6 +3,8 @@
  * media_meta.h). Images through libjpeg(-turbo), libpng and libwebp, a JPEG
  * thumbnail made by a box filter over the (scaled) decoded rows; MP4 and
  * Ogg read by hand, box and page headers bounds-checked against the file;
+ * a video's keyframe found through its sample tables and decoded by
+ * media_h264.c (openh264), then made a thumbnail as an image's rows;
  * Opus decoded by libopusfile.
  */
 #include "service/media_meta.h"
@@ -16,6 +18,7 @@
 #include <sys/types.h>
 #include <webp/decode.h>
 
+#include "service/media_h264.h"
 #include "util/err.h"
 
 void media_meta_release(struct media_meta *m)
@@ -175,10 +178,25 @@ static bool read_times(FILE *f, const struct box *b, uint64_t *scale, uint64_t *
 
 struct trak {
 	bool video;
-	uint32_t width, height;
+	uint32_t width, height; /* as shown (turned as its matrix says) */
+	int orient;             /* the matrix as an EXIF orientation: 1, 3, 6, 8 */
 	uint64_t scale, dur;
 	bool has_times;
 };
+
+/* A tkhd matrix's turn (a, b, c, d in 16.16) as an EXIF orientation: 6 is
+ * 90 degrees clockwise (b > 0, c < 0), 8 is 270, 3 is 180; else 1 (flips
+ * and skews are shown as stored). */
+static int matrix_orient(int32_t a, int32_t b, int32_t c, int32_t d)
+{
+	if (a == 0 && d == 0 && b > 0 && c < 0)
+		return 6;
+	if (a == 0 && d == 0 && b < 0 && c > 0)
+		return 8;
+	if (b == 0 && c == 0 && a < 0 && d < 0)
+		return 3;
+	return 1;
+}
 
 static void read_trak(FILE *f, const struct box *t, struct trak *k)
 {
@@ -186,6 +204,7 @@ static void read_trak(FILE *f, const struct box *t, struct trak *k)
 	uint8_t p[96];
 
 	memset(k, 0, sizeof(*k));
+	k->orient = 1;
 	if (find_box(f, t->body, t->end, FOURCC('t', 'k', 'h', 'd'), &b)) {
 		uint64_t len = b.end - b.body;
 		size_t need = 0, mat = 0;
@@ -197,6 +216,8 @@ static void read_trak(FILE *f, const struct box *t, struct trak *k)
 		if (need && len >= need && read_at(f, b.body, p, need)) {
 			int32_t a = (int32_t)be32(p + mat), bb = (int32_t)be32(p + mat + 4);
 
+			k->orient = matrix_orient(a, bb, (int32_t)be32(p + mat + 12),
+						  (int32_t)be32(p + mat + 16));
 			k->width = be32(p + need - 8) >> 16;
 			k->height = be32(p + need - 4) >> 16;
 			if (a == 0 && bb != 0) { /* turned 90 or 270 degrees */
@@ -561,10 +582,13 @@ static void shape_fit(const struct shape *s, uint32_t w, uint32_t h, uint32_t *t
 	}
 }
 
-static int thumb_init(struct thumb *t, uint32_t sw, uint32_t sh, const struct shape *s)
+/* A filter from sw x sh rows to what s makes of an aw x ah picture (the
+ * source's shape, or the one it is shown at: a video's track size). */
+static int thumb_init_as(struct thumb *t, uint32_t sw, uint32_t sh, uint32_t aw, uint32_t ah,
+			 const struct shape *s)
 {
 	memset(t, 0, sizeof(*t));
-	if (!sw || !sh)
+	if (!sw || !sh || !aw || !ah)
 		return Y_EINVAL;
 	t->sw = sw, t->sh = sh;
 	t->cw = sw, t->ch = sh;
@@ -572,10 +596,15 @@ static int thumb_init(struct thumb *t, uint32_t sw, uint32_t sh, const struct sh
 		t->cw = t->ch = sw < sh ? sw : sh;
 		t->cx = (sw - t->cw) / 2, t->cy = (sh - t->ch) / 2;
 	}
-	shape_fit(s, sw, sh, &t->tw, &t->th);
+	shape_fit(s, aw, ah, &t->tw, &t->th);
 	t->quality = s->quality;
 	t->acc = calloc((size_t)t->tw * t->th * 4, sizeof(*t->acc));
 	return t->acc ? Y_OK : Y_ENOMEM;
+}
+
+static int thumb_init(struct thumb *t, uint32_t sw, uint32_t sh, const struct shape *s)
+{
+	return thumb_init_as(t, sw, sh, sw, sh, s);
 }
 
 /* The next source row: sw pixels of bpp bytes (3: RGB; 4: RGBA, put over
@@ -1060,6 +1089,282 @@ static int image_gif(FILE *f, uint64_t max_pixels, struct media_meta *m)
 	return Y_OK;
 }
 
+/* ---- a video's thumbnail: its first H.264 keyframe ---- */
+
+/* A full box's table of count entries of width bytes after hdr bytes (past
+ * version and flags): false when its count does not fit the box. */
+struct table {
+	uint64_t at, count; /* the first entry's offset */
+	unsigned width;
+};
+
+static bool table_of(FILE *f, const struct box *b, unsigned hdr, unsigned width, struct table *t)
+{
+	uint8_t p[4];
+	uint64_t len = b->end - b->body;
+
+	/* the count is the u32 just before the entries */
+	if (len < 4 + hdr || hdr < 4 || !read_at(f, b->body + hdr, p, 4))
+		return false;
+	t->count = be32(p);
+	t->at = b->body + hdr + 4;
+	t->width = width;
+	return t->count <= (len - hdr - 4) / width;
+}
+
+/* Entry i's u32 (field k of it) or u64 (width 8). */
+static bool table_u(FILE *f, const struct table *t, uint64_t i, unsigned k, uint64_t *v)
+{
+	uint8_t p[8];
+
+	if (i >= t->count)
+		return false;
+	if (t->width == 8) {
+		if (!read_at(f, t->at + i * 8, p, 8))
+			return false;
+		*v = be64(p);
+		return true;
+	}
+	if (!read_at(f, t->at + i * t->width + k * 4, p, 4))
+		return false;
+	*v = be32(p);
+	return true;
+}
+
+/* Where sample n (1-based) of stbl lies: its file offset and size, from
+ * stsc (chunk runs), stco/co64 (chunk offsets) and stsz (sizes); false
+ * when the tables do not hold it or it is not of the first sample entry. */
+static bool sample_at(FILE *f, const struct box *stbl, uint64_t n, uint64_t *off, uint64_t *size)
+{
+	struct box b;
+	struct table sc, co, sz;
+	uint64_t base = 1, fixed, chunk = 0, first = 0, sdi = 0, sum = 0, v;
+	uint8_t p[8];
+
+	/* stsz: one size for every sample (no entries), or a table */
+	if (!find_box(f, stbl->body, stbl->end, FOURCC('s', 't', 's', 'z'), &b) ||
+	    b.end - b.body < 12 || !read_at(f, b.body + 4, p, 8))
+		return false;
+	fixed = be32(p);
+	if (n > be32(p + 4) || (!fixed && !table_of(f, &b, 8, 4, &sz)))
+		return false;
+	if (!find_box(f, stbl->body, stbl->end, FOURCC('s', 't', 'c', 'o'), &b)) {
+		if (!find_box(f, stbl->body, stbl->end, FOURCC('c', 'o', '6', '4'), &b) ||
+		    !table_of(f, &b, 4, 8, &co))
+			return false;
+	} else if (!table_of(f, &b, 4, 4, &co)) {
+		return false;
+	}
+	if (!find_box(f, stbl->body, stbl->end, FOURCC('s', 't', 's', 'c'), &b) ||
+	    !table_of(f, &b, 4, 12, &sc))
+		return false;
+	/* the runs of chunks of the same sample count, to sample n's chunk */
+	for (uint64_t i = 0, prev = 0; i < sc.count && i < MEDIA_META_MAX_TABLE && !chunk; i++) {
+		uint64_t fc, spc, next = co.count + 1, k;
+
+		if (!table_u(f, &sc, i, 0, &fc) || !table_u(f, &sc, i, 1, &spc) ||
+		    !table_u(f, &sc, i, 2, &sdi) ||
+		    (i + 1 < sc.count && !table_u(f, &sc, i + 1, 0, &next)))
+			return false;
+		if (fc <= prev || (i == 0 && fc != 1) || next <= fc || next > co.count + 1 || !spc)
+			return false;
+		prev = fc;
+		if (n - base < (next - fc) * spc) {
+			k = (n - base) / spc;
+			chunk = fc + k;
+			first = base + k * spc;
+		}
+		base += (next - fc) * spc;
+	}
+	if (!chunk || sdi != 1 || !table_u(f, &co, chunk - 1, 0, off))
+		return false;
+	/* the samples before it in its chunk */
+	if (n - first > MEDIA_META_MAX_TABLE)
+		return false;
+	if (fixed) {
+		sum = (n - first) * fixed;
+		*size = fixed;
+	} else {
+		for (uint64_t s = first; s < n; s++) {
+			if (!table_u(f, &sz, s - 1, 0, &v))
+				return false;
+			sum += v;
+		}
+		if (!table_u(f, &sz, n - 1, 0, size))
+			return false;
+	}
+	if (*off > UINT64_MAX - sum)
+		return false;
+	*off += sum;
+	return true;
+}
+
+/* The first sync sample's number: stss's first entry, or 1 without stss
+ * (every sample is one); 0 when none. */
+static uint64_t first_sync(FILE *f, const struct box *stbl)
+{
+	struct box b;
+	struct table t;
+	uint64_t n;
+
+	if (!find_box(f, stbl->body, stbl->end, FOURCC('s', 't', 's', 's'), &b))
+		return 1;
+	if (!table_of(f, &b, 4, 4, &t) || !table_u(f, &t, 0, 0, &n))
+		return 0;
+	return n;
+}
+
+/* The avcC of stbl's first sample entry (avc1 or avc3) into a malloc'ed
+ * *out; Y_EUNSUPPORTED for another codec (HEVC, ...), Y_EINVAL when
+ * damaged. */
+static int avcc_of(FILE *f, const struct box *stbl, uint8_t **out, size_t *len)
+{
+	struct box sd, e, c;
+	struct table t;
+
+	if (!find_box(f, stbl->body, stbl->end, FOURCC('s', 't', 's', 'd'), &sd) ||
+	    !table_of(f, &sd, 4, 8, &t) || !t.count || !box_at(f, t.at, sd.end, &e))
+		return Y_EINVAL;
+	if (e.type != FOURCC('a', 'v', 'c', '1') && e.type != FOURCC('a', 'v', 'c', '3'))
+		return Y_EUNSUPPORTED;
+	/* a visual sample entry: 78 bytes, then its boxes */
+	if (e.end - e.body < 78 || !find_box(f, e.body + 78, e.end, FOURCC('a', 'v', 'c', 'C'), &c) ||
+	    c.end - c.body > MEDIA_H264_MAX_AVCC || c.end - c.body < 7)
+		return Y_EINVAL;
+	*len = (size_t)(c.end - c.body);
+	if (!(*out = malloc(*len)))
+		return Y_ENOMEM;
+	if (!read_at(f, c.body, *out, *len)) {
+		free(*out);
+		*out = NULL;
+		return Y_EINVAL;
+	}
+	return Y_OK;
+}
+
+/* BT.601 YCbCr to 0..255: (v + 128) / 256 of a sum in 1/256 units,
+ * clamped. */
+static uint8_t clamp8(int32_t v)
+{
+	v += 128;
+	return v < 0 ? 0 : v >= 256 * 256 ? 255 : (uint8_t)(v >> 8);
+}
+
+static void yuv_rgb(int y, int u, int v, bool full, uint8_t *o)
+{
+	int32_t c = full ? y * 256 : (y - 16) * 298, d = u - 128, e = v - 128;
+
+	if (full) {
+		o[0] = clamp8(c + 359 * e);
+		o[1] = clamp8(c - 88 * d - 183 * e);
+		o[2] = clamp8(c + 454 * d);
+	} else {
+		o[0] = clamp8(c + 409 * e);
+		o[1] = clamp8(c - 100 * d - 208 * e);
+		o[2] = clamp8(c + 516 * d);
+	}
+}
+
+/* The decoded picture into m->thumb, shown as the track says (aw x ah
+ * before turning; 0: the picture's). A large picture is sampled every
+ * step-th pixel and row (still 4 samples a thumbnail pixel at least). */
+static int pic_thumb(const struct media_h264_pic *pic, uint32_t aw, uint32_t ah, int orient,
+		     struct media_meta *m)
+{
+	uint32_t lng = pic->width > pic->height ? pic->width : pic->height;
+	uint32_t step = lng / (MEDIA_META_THUMB_SIDE * 4), sw, sh;
+	struct dec b = { .rc = Y_OK };
+
+	if (!step)
+		step = 1;
+	sw = (pic->width + step - 1) / step, sh = (pic->height + step - 1) / step;
+	if (!aw || !ah)
+		aw = pic->width, ah = pic->height;
+	if ((b.rc = thumb_init_as(&b.t, sw, sh, aw, ah, &thumb_shape)))
+		return dec_end(&b);
+	if (!(b.px = malloc((size_t)sw * 3))) {
+		b.rc = Y_ENOMEM;
+		return dec_end(&b);
+	}
+	b.t.orient = orient;
+	for (uint32_t y = 0; y < pic->height; y += step) {
+		const uint8_t *py = pic->plane[0] + (size_t)y * (size_t)pic->stride[0];
+		const uint8_t *pu = pic->plane[1] + (size_t)(y / 2) * (size_t)pic->stride[1];
+		const uint8_t *pv = pic->plane[2] + (size_t)(y / 2) * (size_t)pic->stride[1];
+
+		for (uint32_t x = 0, i = 0; x < pic->width; x += step, i++)
+			yuv_rgb(py[x], pu[x / 2], pv[x / 2], pic->full_range, b.px + (size_t)i * 3);
+		thumb_row(&b.t, b.px, 3);
+	}
+	dec_finish(&b, m);
+	return dec_end(&b);
+}
+
+/* The trak's thumbnail: Y_OK (made), Y_EINVAL (not H.264, damaged, over a
+ * cap) or Y_ENOMEM. */
+static int trak_thumb(FILE *f, const struct box *trak, const struct trak *k, int64_t fsize,
+		      struct media_meta *m)
+{
+	struct box md, mi, st;
+	struct media_h264_pic pic;
+	uint8_t *avcc = NULL, *sample = NULL;
+	size_t alen = 0;
+	uint64_t n, off, size;
+	bool turned = k->orient == 6 || k->orient == 8;
+	int rc;
+
+	if (!find_box(f, trak->body, trak->end, FOURCC('m', 'd', 'i', 'a'), &md) ||
+	    !find_box(f, md.body, md.end, FOURCC('m', 'i', 'n', 'f'), &mi) ||
+	    !find_box(f, mi.body, mi.end, FOURCC('s', 't', 'b', 'l'), &st))
+		return Y_EINVAL;
+	if ((rc = avcc_of(f, &st, &avcc, &alen)))
+		return rc;
+	rc = Y_EINVAL;
+	if (!(n = first_sync(f, &st)) || !sample_at(f, &st, n, &off, &size) || !size ||
+	    size > MEDIA_H264_MAX_SAMPLE || off > (uint64_t)fsize || size > (uint64_t)fsize - off)
+		goto out;
+	rc = Y_ENOMEM;
+	if (!(sample = malloc((size_t)size)))
+		goto out;
+	rc = Y_EINVAL;
+	if (!read_at(f, off, sample, (size_t)size))
+		goto out;
+	if ((rc = media_h264_decode(avcc, alen, sample, (size_t)size, &pic)))
+		goto out;
+	rc = pic_thumb(&pic, turned ? k->height : k->width, turned ? k->width : k->height, k->orient,
+		       m);
+	media_h264_pic_release(&pic);
+out:
+	free(avcc);
+	free(sample);
+	return rc;
+}
+
+int media_meta_video_thumb(FILE *f, struct media_meta *m)
+{
+	int64_t size = file_size(f);
+	struct box moov, b;
+	uint64_t off;
+
+	if (m->thumb || size < 8 || !find_box(f, 0, (uint64_t)size, FOURCC('m', 'o', 'o', 'v'), &moov))
+		return Y_EINVAL;
+	off = moov.body;
+	for (int n = 0; n < MEDIA_META_MAX_BOXES && box_at(f, off, moov.end, &b); n++, off = b.end) {
+		struct trak k;
+		int rc;
+
+		if (b.type != FOURCC('t', 'r', 'a', 'k'))
+			continue;
+		read_trak(f, &b, &k);
+		if (!k.video || (rc = trak_thumb(f, &b, &k, size, m)) == Y_EUNSUPPORTED)
+			continue;
+		if (rc == Y_OK && !m->thumb)
+			rc = Y_EINVAL;
+		return rc; /* the first H.264 video track only */
+	}
+	return Y_EINVAL;
+}
+
 int media_meta_image(FILE *f, const char *sniffed, bool want_thumb, uint64_t max_pixels,
 		     struct media_meta *m)
 {
@@ -1117,6 +1422,8 @@ int media_meta_probe(FILE *f, enum wa_media_type t, const char *sniffed, bool pt
 		break;
 	case WA_MEDIA_VIDEO:
 		rc = media_meta_mp4(f, true, m);
+		if (rc != Y_ENOMEM && media_meta_video_thumb(f, m) == Y_ENOMEM)
+			rc = Y_ENOMEM;
 		break;
 	case WA_MEDIA_AUDIO:
 		if (sniffed && !strcmp(sniffed, "audio/ogg")) {

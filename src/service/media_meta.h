@@ -2,7 +2,9 @@
  * What a recipient shows of sent media before downloading it (docs/media.md
  * "Sending", issue 14): image and sticker width/height and, for images, a
  * small JPEG thumbnail (jpegThumbnail); video width/height and duration from
- * the MP4/MOV boxes (mvhd, tkhd, mdhd); audio duration (MP4, an Ogg Opus
+ * the MP4/MOV boxes (mvhd, tkhd, mdhd) and a thumbnail of its first H.264
+ * keyframe (located through the sample tables, decoded by openh264:
+ * media_h264.h); audio duration (MP4, an Ogg Opus
  * stream's last granule, or MP3 frame headers); a voice note's 64-byte waveform (Opus decoded with
  * libopusfile).
  *
@@ -12,7 +14,9 @@
  * costs a fraction of a full decode; a progressive JPEG with more than
  * MEDIA_META_MAX_SCANS scans is given up; the container parsers read only
  * box headers and the few boxes they need (at most MEDIA_META_MAX_BOXES per
- * level); the waveform is made only for voice notes up to
+ * level, at most MEDIA_META_MAX_TABLE sample-table entries walked, one
+ * sample of at most MEDIA_H264_MAX_SAMPLE bytes read and decoded, under
+ * media_h264.h's picture caps); the waveform is made only for voice notes up to
  * MEDIA_META_WAVE_MAX_SECONDS. Every field is best effort: bytes that do not
  * parse leave the field unset and the media is sent without it.
  *
@@ -34,6 +38,7 @@
 #define MEDIA_META_THUMB_QUALITY 50                  /* its JPEG quality */
 #define MEDIA_META_MAX_SCANS 200                     /* progressive JPEG scans */
 #define MEDIA_META_MAX_BOXES 4096                    /* MP4 boxes read per level */
+#define MEDIA_META_MAX_TABLE (1u << 20)              /* sample-table entries walked */
 #define MEDIA_META_WAVE_LEN 64
 #define MEDIA_META_WAVE_MAX_SECONDS 300
 
@@ -76,6 +81,14 @@ int media_meta_square(FILE *f, const char *sniffed, uint32_t side, int quality,
  * Y_OK when it set something in *m, else Y_EINVAL (not its format, or
  * damaged) and leaves *m as it was. */
 int media_meta_mp4(FILE *f, bool want_dims, struct media_meta *m);
+/* A video's thumbnail (m->thumb, when m has none yet): the first sync
+ * sample (stss's first, else sample 1) of the first H.264 (avc1/avc3)
+ * video track, located through stsc, stco/co64 and stsz, read alone (at
+ * most MEDIA_H264_MAX_SAMPLE bytes), decoded (media_h264.h), turned as the
+ * track's matrix says and shaped as its tkhd size. Y_OK with m->thumb set,
+ * Y_EINVAL (no such track, HEVC, damaged, over a cap) or Y_ENOMEM; m's
+ * other fields are left alone. */
+int media_meta_video_thumb(FILE *f, struct media_meta *m);
 int media_meta_ogg(FILE *f, struct media_meta *m);
 /* MP3 (MPEG 1/2/2.5 audio, layers I-III) after any ID3v2 tags: the frame
  * count of a Xing/Info or VBRI header when the first frame has one, else

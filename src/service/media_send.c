@@ -708,6 +708,8 @@ static int pack_message(const struct outmedia *o, uint8_t **pb, size_t *len)
 		vm.caption = cap;
 		DIMS(vm);
 		SECONDS(vm);
+		if (mt && mt->thumb)
+			vm.has_jpegthumbnail = 1, vm.jpegthumbnail = BIN(mt->thumb, mt->thumb_len);
 		msg.videomessage = &vm;
 		break;
 	case WA_MEDIA_AUDIO:

@@ -4,7 +4,9 @@
  *   0: an image (the decoder media_sniff names: JPEG, PNG, WebP, GIF), with
  *      a thumbnail, under a 4 MP cap; with bit 0x40 of the selector, made a
  *      profile picture instead (media_meta_square, 640 px, or 96 with 0x20);
- *   1: MP4/MOV boxes; 2: Ogg Opus pages, then MP3 frames (the same bytes);
+ *   1: MP4/MOV boxes, then a video's thumbnail (the sample tables to the
+ *      first H.264 keyframe, decoded); 2: Ogg Opus pages, then MP3 frames
+ *      (the same bytes);
  *   3: the Opus waveform (libopusfile);
  *   4: media_meta_probe as the upload thread calls it, every kind.
  * Assertions (abort): width and height are both set or neither; a
@@ -53,6 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 		media_meta_mp4(f, true, &m);
+		if (media_meta_video_thumb(f, &m) == 0 && !m.thumb)
+			abort();
 		break;
 	case 2:
 		media_meta_ogg(f, &m);

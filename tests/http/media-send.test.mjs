@@ -13,7 +13,8 @@
 // Real media (made by tests/tools/wa-mkmedia: libjpeg, libpng, libwebp,
 // libopus, hand-built MP4 boxes) arrive with what a recipient shows before
 // downloading: image width/height and a small jpegThumbnail, sticker
-// width/height, video width/height/seconds, audio seconds, a voice note's
+// width/height, video width/height/seconds and (real H.264 made by
+// openh264's encoder) a jpegThumbnail of its first keyframe, audio seconds, a voice note's
 // 64-byte waveform; bytes that do not decode go without them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
-import { messaging, mkmedia, jpegSize, fileServer } from './msg-lib.mjs';
+import { messaging, mkmedia, jpegSize, jpegPixels, fileServer } from './msg-lib.mjs';
 import { startSim, loadBaileys, mediaOptions } from '../interop/sim-lib.mjs';
 
 let sim, info, caFile, caDir, files, web, webUrl;
@@ -99,6 +100,13 @@ async function assertDecrypts(v, B, waId, f) {
   }
   if (meta.thumb) assert.deepEqual(jpegSize(Buffer.from(m.jpegThumbnail)), meta.thumb, `${f.kind}: thumbnail size`);
   else assert.ok(!m.jpegThumbnail?.length, `${f.kind}: no thumbnail`);
+  if (meta.halves) { // a video's first frame: red then blue, side by side or (turned) one above the other
+    const j = jpegPixels(Buffer.from(m.jpegThumbnail));
+    const [a, b] = meta.halves === 'across' ? [j.px(1, j.height >> 1), j.px(j.width - 2, j.height >> 1)]
+      : [j.px(j.width >> 1, 1), j.px(j.width >> 1, j.height - 2)];
+    const red = (c) => c[0] > 150 && c[2] < 110, blue = (c) => c[2] > 150 && c[0] < 110;
+    assert.ok(red(a) && blue(b), `${f.kind}: the frame's colours in the thumbnail: ${a} then ${b}`);
+  }
   if (meta.waveform) {
     const w = [...m.waveform];
     assert.equal(w.length, 64);
@@ -117,6 +125,11 @@ const realMedia = () => [
   { kind: 'image', bytes: mkmedia('png', 300, 600), meta: { width: 300, height: 600, thumb: { width: 32, height: 64 } } },
   { kind: 'sticker', bytes: mkmedia('webp', 512, 512), meta: { width: 512, height: 512 } },
   { kind: 'video', bytes: mkmedia('mp4', 1280, 720, 12.6), meta: { width: 1280, height: 720, seconds: 13 } },
+  // real H.264 (openh264's encoder, tests/tools/mkvideo.h): one keyframe after
+  // a junk sample, left half red, right half blue; the thumbnail is that
+  // frame (the sample tables followed, decoded), shown as the track says
+  { kind: 'video', bytes: mkmedia('h264', 352, 200, 0), caption: 'a clip', meta: { width: 352, height: 200, seconds: 1, thumb: { width: 64, height: 36 }, halves: 'across' } },
+  { kind: 'video', bytes: mkmedia('h264', 320, 240, 90), meta: { width: 240, height: 320, seconds: 1, thumb: { width: 48, height: 64 }, halves: 'down' } },
   { kind: 'audio', bytes: mkmedia('opus', 150), ptt: true, meta: { seconds: 3, waveform: true } },
   { kind: 'audio', bytes: mkmedia('opus', 250), expectMime: 'audio/ogg', meta: { seconds: 5 } },
   // MP3 (hand-built silent frames, ID3v2 and ID3v1 tags): 417 frames of 24 ms
@@ -127,7 +140,7 @@ const realMedia = () => [
   { kind: 'audio', bytes: mkmedia('mp3', 376, 14, 5, 'V'), expectMime: 'audio/mpeg', meta: { seconds: 9 } },
 ];
 
-for (const v of [6, 7]) test(`real media: Baileys ${v} sees width/height, jpegThumbnail, seconds (also of MP3s), the voice note's waveform`, async () => {
+for (const v of [6, 7]) test(`real media: Baileys ${v} sees width/height, jpegThumbnail (also of H.264 videos), seconds (also of MP3s), the voice note's waveform`, async () => {
   const srv = await serve();
   const them = newPhone();
   const B = await peer(v, them, `R${v}`);

@@ -18,6 +18,19 @@ export const mkmedia = (...args) => {
     return fs.readFileSync(join(dir, 'f'));
   } finally { removeDir(dir); }
 };
+// a JPEG decoded by libjpeg (tests/tools/wa-mkmedia jpegpx): { width, height,
+// px(x, y) -> [r, g, b] }
+export const jpegPixels = (bytes) => {
+  const dir = tempDir();
+  try {
+    fs.writeFileSync(join(dir, 'j'), bytes);
+    const [size, hex] = execFileSync(join(BUILD, 'tools/wa-mkmedia'), ['jpegpx', join(dir, 'j')]).toString().split('\n');
+    const [width, height] = size.split(' ').map(Number);
+    const rgb = Buffer.from(hex, 'hex');
+    assert.equal(rgb.length, width * height * 3, 'every pixel decoded');
+    return { width, height, px: (x, y) => [...rgb.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)] };
+  } finally { removeDir(dir); }
+};
 // A local web server for media given by URL: serves files (a Map of path
 // to bytes, filled later), 404 for the rest; { web, url }.
 export async function fileServer(files) {

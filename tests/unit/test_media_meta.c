@@ -2,9 +2,11 @@
  * (tests/tools/mkmedia.h: libjpeg, libpng, libwebp, libopus, hand-built MP4
  * boxes and Ogg pages): dimensions, the thumbnail's size and colours, scaled
  * JPEG decoding, the pixel cap against headers that claim huge images, MP4
- * durations and dimensions in every layout, Ogg Opus durations and the
- * waveform's shape, damaged and truncated files. */
-#include "../tools/mkmedia.h"
+ * durations and dimensions in every layout, a video's thumbnail from a real
+ * H.264 keyframe (tests/tools/mkvideo.h: openh264's encoder) in every
+ * sample-table layout, Ogg Opus durations and the waveform's shape, damaged
+ * and truncated files. */
+#include "../tools/mkvideo.h"
 #include "service/media_meta.h"
 #include "service/media_send.h"
 #include "test.h"
@@ -435,6 +437,230 @@ TEST(mp4_box_layouts)
 	free(p);
 }
 
+/* A video's thumbnail: its size and whether its left and right (or top and
+ * bottom: turned) are red and blue; reddish: R high, B low. */
+static bool reddish(const uint8_t *c)
+{
+	return c[0] > 150 && c[2] < 110;
+}
+
+static bool bluish(const uint8_t *c)
+{
+	return c[2] > 150 && c[0] < 110;
+}
+
+/* v's MP4: dimensions as shown, a thumbnail of tw x th whose first (left,
+ * or top when vertical) half is red and second blue, or the other way
+ * round when swapped. */
+static void check_video(const char *what, const struct mk_video *v, uint32_t w, uint32_t h,
+			uint32_t tw, uint32_t th, bool vertical, bool swapped)
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint8_t *p = mk_h264_mp4(v, &n);
+	uint8_t a[3] = { 0 }, b[3] = { 0 };
+	uint32_t gw = 0, gh = 0;
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_VIDEO, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, w);
+	CHECK_EQ_INT(m.height, h);
+	CHECK(m.thumb != NULL);
+	if (!m.thumb)
+		fprintf(stderr, "  %s: no thumbnail\n", what);
+	if (vertical) {
+		thumb_px(&m, &gw, &gh, tw / 2, 1, a);
+		thumb_px(&m, &gw, &gh, tw / 2, th - 2, b);
+	} else {
+		thumb_px(&m, &gw, &gh, 1, th / 2, a);
+		thumb_px(&m, &gw, &gh, tw - 2, th / 2, b);
+	}
+	CHECK_EQ_INT(gw, tw);
+	CHECK_EQ_INT(gh, th);
+	if (!(swapped ? bluish(a) && reddish(b) : reddish(a) && bluish(b))) {
+		fprintf(stderr, "  %s: %u,%u,%u then %u,%u,%u\n", what, a[0], a[1], a[2], b[0], b[1],
+			b[2]);
+		CHECK(!"colours as encoded");
+	}
+	CHECK(m.thumb_len > 100 && m.thumb_len < 4000);
+	media_meta_release(&m);
+	free(p);
+}
+
+TEST(video_thumbnail)
+{
+	struct mk_video v = { .w = 320, .h = 240 };
+
+	check_video("320x240", &v, 320, 240, 64, 48, false, false);
+	/* not a multiple of 16 (the SPS crops), the keyframe second after a
+	 * junk sample in the same chunk (its offset: the junk's size added) */
+	v = (struct mk_video){ .w = 352, .h = 200, .junk_first = true, .one_chunk = true };
+	check_video("352x200 second sample, one chunk", &v, 352, 200, 64, 36, false, false);
+	/* ... in a chunk of its own, 64-bit offsets, moov first, 2-byte lengths */
+	v = (struct mk_video){ .w = 200, .h = 352, .junk_first = true, .co64 = true,
+			       .moov_first = true, .nal_len = 2 };
+	check_video("200x352 co64 moov first", &v, 200, 352, 36, 64, false, false);
+	/* 1-byte NAL lengths (a small picture), no stss: sample 1 */
+	v = (struct mk_video){ .w = 48, .h = 32, .nal_len = 1, .no_stss = true };
+	check_video("48x32 1-byte lengths, no stss", &v, 48, 32, 48, 32, false, false);
+	/* CABAC, high profile */
+	v = (struct mk_video){ .w = 640, .h = 360, .cabac = true };
+	check_video("640x360 cabac", &v, 640, 360, 64, 36, false, false);
+	/* turned by the track's matrix: shown (and thumbnailed) turned */
+	v = (struct mk_video){ .w = 320, .h = 240, .rot = 90 };
+	check_video("turned 90", &v, 240, 320, 48, 64, true, false);
+	v.rot = 270;
+	check_video("turned 270", &v, 240, 320, 48, 64, true, true);
+	v.rot = 180;
+	check_video("turned 180", &v, 320, 240, 64, 48, false, true);
+	/* shown at the track's size (anamorphic: 2:1 from a 4:3 picture) */
+	v = (struct mk_video){ .w = 320, .h = 240, .disp_w = 640, .disp_h = 320 };
+	check_video("shown 2:1", &v, 640, 320, 64, 32, false, false);
+}
+
+/* A video made of v, changed by fn, gives dimensions but no thumbnail. */
+static void check_no_thumb(const char *what, const struct mk_video *v,
+			   void (*fn)(uint8_t *p, size_t *n))
+{
+	struct media_meta m;
+	size_t n = 0;
+	uint8_t *p = mk_h264_mp4(v, &n);
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	if (fn) { /* whole, it has one */
+		CHECK_EQ_INT(probe(p, n, WA_MEDIA_VIDEO, false, 0, &m), Y_OK);
+		CHECK(m.thumb != NULL);
+		media_meta_release(&m);
+		fn(p, &n);
+	}
+	CHECK_EQ_INT(probe(p, n, WA_MEDIA_VIDEO, false, 0, &m), Y_OK);
+	CHECK_EQ_INT(m.width, v->w);
+	CHECK(m.thumb == NULL);
+	if (m.thumb)
+		fprintf(stderr, "  %s: a thumbnail\n", what);
+	media_meta_release(&m);
+	free(p);
+}
+
+/* The first occurrence of the 4 bytes s in p[0..n), or NULL. */
+static uint8_t *find4(uint8_t *p, size_t n, const char *s)
+{
+	for (size_t i = 0; i + 4 <= n; i++)
+		if (!memcmp(p + i, s, 4))
+			return p + i;
+	return NULL;
+}
+
+static void sample_size_huge(uint8_t *p, size_t *n)
+{
+	uint8_t *z = find4(p, *n, "stsz");
+
+	put32(z + 4 + 12, 5u << 20); /* the first entry: 5 MiB (over the cap) */
+}
+
+static void sample_size_past_end(uint8_t *p, size_t *n)
+{
+	uint8_t *z = find4(p, *n, "stsz");
+
+	put32(z + 4 + 12, (uint32_t)*n);
+}
+
+static void stss_zero(uint8_t *p, size_t *n)
+{
+	put32(find4(p, *n, "stss") + 4 + 8, 0); /* sample 0 does not exist */
+}
+
+static void stss_beyond(uint8_t *p, size_t *n)
+{
+	put32(find4(p, *n, "stss") + 4 + 8, 3); /* of 2 samples */
+}
+
+static void stsc_chunk_beyond(uint8_t *p, size_t *n)
+{
+	put32(find4(p, *n, "stsc") + 4 + 8, 2); /* first chunk 2 of 1 */
+}
+
+static void stsc_second_entry(uint8_t *p, size_t *n)
+{
+	put32(find4(p, *n, "stsc") + 4 + 16, 2); /* sample description 2 */
+}
+
+static void avcc_gone(uint8_t *p, size_t *n)
+{
+	memcpy(find4(p, *n, "avcC"), "xxxx", 4);
+}
+
+static void avcc_sps_long(uint8_t *p, size_t *n)
+{
+	uint8_t *c = find4(p, *n, "avcC") + 4;
+
+	c[6] = 0x7f; /* the SPS's length past the box */
+}
+
+static void sample_flipped(uint8_t *p, size_t *n)
+{
+	/* the IDR's first NAL length (after the 300 junk bytes) says more */
+	uint8_t *d = find4(p, *n, "mdat") + 4 + 300;
+
+	put32(d, 0x00100000);
+}
+
+TEST(video_thumbnail_refused)
+{
+	struct mk_video v = { .w = 320, .h = 240, .junk_first = true, .one_chunk = true };
+
+	check_no_thumb("hvc1", &(struct mk_video){ .w = 320, .h = 240, .fourcc = "hvc1" }, NULL);
+	/* without stss the first sample (junk) is the keyframe: nothing */
+	check_no_thumb("junk first, no stss",
+		       &(struct mk_video){ .w = 320, .h = 240, .junk_first = true, .no_stss = true },
+		       NULL);
+	check_no_thumb("sample over the cap", &v, sample_size_huge);
+	check_no_thumb("sample past the end", &v, sample_size_past_end);
+	check_no_thumb("stss sample 0", &v, stss_zero);
+	check_no_thumb("stss beyond", &v, stss_beyond);
+	check_no_thumb("stsc chunk beyond", &v, stsc_chunk_beyond);
+	check_no_thumb("another sample entry", &v, stsc_second_entry);
+	check_no_thumb("no avcC", &v, avcc_gone);
+	check_no_thumb("avcC SPS too long", &v, avcc_sps_long);
+	check_no_thumb("NAL length past the sample", &v, sample_flipped);
+}
+
+/* Cut anywhere, or with bytes overwritten: never a crash; a thumbnail only
+ * from the whole file (moov first: a cut loses the sample). */
+TEST(video_thumbnail_truncated_and_damaged)
+{
+	struct mk_video v = { .w = 160, .h = 96, .moov_first = true, .junk_first = true };
+	struct media_meta m;
+	size_t n = 0;
+	uint8_t *p = mk_h264_mp4(&v, &n), *q;
+	unsigned thumbs = 0;
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	for (size_t cut = 0; cut < n; cut++) {
+		CHECK_EQ_INT(probe(p, cut, WA_MEDIA_VIDEO, false, 0, &m), Y_OK);
+		thumbs += m.thumb != NULL;
+		media_meta_release(&m);
+	}
+	CHECK_EQ_INT(thumbs, 0);
+	q = malloc(n);
+	for (size_t i = 0; q && i < n; i++) {
+		memcpy(q, p, n);
+		q[i] ^= (uint8_t)(0x5a + i);
+		CHECK_EQ_INT(probe(q, n, WA_MEDIA_VIDEO, false, 0, &m), Y_OK);
+		CHECK(!m.width == !m.height);
+		CHECK(!m.thumb || (m.thumb_len > 4 && m.thumb[0] == 0xff && m.thumb[1] == 0xd8));
+		media_meta_release(&m);
+	}
+	free(q);
+	free(p);
+}
+
 TEST(ogg_opus_duration_and_waveform)
 {
 	struct media_meta m;
@@ -578,6 +804,9 @@ int main(void)
 	RUN(square_pictures);
 	RUN(mp4_duration_and_dimensions);
 	RUN(mp4_box_layouts);
+	RUN(video_thumbnail);
+	RUN(video_thumbnail_refused);
+	RUN(video_thumbnail_truncated_and_damaged);
 	RUN(ogg_opus_duration_and_waveform);
 	RUN(mp3_duration);
 	return test_summary();
