@@ -132,6 +132,10 @@ _bench: $(BENCH_BINS)
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/wa/proto/%.proto
 	@mkdir -p $(GEN)
 	protoc-c --proto_path=src/wa/proto --c_out=$(GEN) $<
+# the headers are made beside the .c files, not named as targets anywhere
+# else: without this make deletes them as intermediates after each build,
+# and the next build regenerates them and recompiles whatever includes them
+.SECONDARY: $(GEN_C:.c=.h)
 
 $(GEN)/migrations.c: $(MIGRATIONS) scripts/gen-migrations.sh
 	@mkdir -p $(GEN)
