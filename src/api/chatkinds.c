@@ -476,12 +476,19 @@ void api_message_delete(struct http_req *req)
 	}
 	if (!load_target(req, sid, &t))
 		return;
-	if (!fe || strcmp(fe, "true")) { /* for me: here only */
+	if (!fe || strcmp(fe, "true")) { /* for me: here, and our other devices by app state */
 		rc = store_message_delete(ctx->st, sid, t.id);
-		if (rc)
+		if (rc) {
 			api_reply_store_error(req, rc);
-		else
-			http_reply_json(req, 200, json_pack("{s:s, s:b}", "id", t.id, "deleted", 1));
+		} else {
+			struct svc_as_action a = { SVC_AS_DELETE_FOR_ME, t.chat, t.wa_id, t.from_me != 0,
+						   false, t.timestamp / 1000, 0 };
+			int arc = t.wa_id && t.chat ? svc_appstate_write(ctx->svc, sid, &a) : Y_ESTATE;
+
+			http_reply_json(req, 200, json_pack("{s:s, s:b, s:s}", "id", t.id, "deleted", 1,
+							    "appState",
+							    arc ? "not_connected" : "queued"));
+		}
 		store_message_release(&t);
 		return;
 	}
