@@ -217,8 +217,7 @@ void cl_appstate_key_share(struct wa_client *cl, const Wa__Message__AppStateSync
 						d->keydata.data, d->keydata.len, t, cl->ud);
 	}
 	if (added) {
-		LOG_INFO("client got app-state keys", "{s:s, s:i}", "session",
-			 cl->opts.name ? cl->opts.name : "", "keys", (int)added);
+		LOG_INFO("client got app-state keys", "{s:i}", "keys", (int)added);
 		kick(cl); /* writes queued before the key */
 	}
 }
@@ -259,9 +258,8 @@ static int apply_patches(struct wa_client *cl, int ci, const struct wa_node *col
 	}
 	wa_appstate_mutations_release(&ms); /* the read side: not applied here yet */
 	if (rc)
-		LOG_WARN("client app-state patch refused", "{s:s, s:s, s:s}", "session",
-			 cl->opts.name ? cl->opts.name : "", "collection", wa_appstate_names[ci],
-			 "error", y_strerror(rc));
+		LOG_WARN("client app-state patch refused", "{s:s, s:s}", "collection",
+			 wa_appstate_names[ci], "error", y_strerror(rc));
 	if (as->st[ci].version != before)
 		state_changed(cl, ci);
 	return rc;
@@ -399,8 +397,7 @@ static void write_done(struct wa_client *cl, const char *why)
 	struct cl_appstate *as = cl->as;
 
 	if (why && as->head)
-		LOG_WARN("client app-state write dropped", "{s:s, s:s, s:i, s:s}", "session",
-			 cl->opts.name ? cl->opts.name : "", "collection",
+		LOG_WARN("client app-state write dropped", "{s:s, s:i, s:s}", "collection",
 			 wa_appstate_names[coll_of(as->head->a.kind)], "kind", (int)as->head->a.kind,
 			 "reason", why);
 	job_pop(as);
@@ -485,9 +482,8 @@ static void on_uploaded(struct wa_conn *c, int err, const struct wa_node *n, voi
 	}
 	if (wa_appstate_state_copy(&as->st[ci], &as->next) == Y_OK)
 		state_changed(cl, ci);
-	LOG_INFO("client app-state written", "{s:s, s:s, s:I}", "session",
-		 cl->opts.name ? cl->opts.name : "", "collection", wa_appstate_names[ci], "version",
-		 (json_int_t)as->st[ci].version);
+	LOG_INFO("client app-state written", "{s:s, s:I}", "collection", wa_appstate_names[ci],
+		 "version", (json_int_t)as->st[ci].version);
 	write_done(cl, NULL);
 }
 

@@ -3,7 +3,9 @@
 // simulator account (they scan the same phone, which shares one app-state
 // key with both). YesApp deletes a message for me and renames itself;
 // Baileys gets the server_sync notification, fetches the patches, verifies
-// them with its own MAC checks and emits messages.delete and its new name.
+// them with its own MAC checks and emits messages.delete and its new name;
+// PATCH .../chats/{chat} archives, pins, mutes and marks unread (Baileys'
+// chats.update), and undoes it; bad input is a coded 400.
 // After a restart the key comes from our store (no new share): a rename
 // still reaches Baileys.
 import { test, before, after } from 'node:test';
@@ -32,11 +34,12 @@ for (const v of [6, 7]) test(`app state: YesApp's delete-for-me and push name re
     await h.until('our phone shared its app-state key', () => srv.logs.some((l) => l.message === 'client got app-state keys'));
     // the other companion of our account
     C = client(h.libs[v], sim, us, `C${v}`);
-    const deleted = [], names = [];
+    const deleted = [], names = [], chats = [];
     C.connect();
     await C.until(() => C.opens > 0 && C.state.creds.myAppStateKeyId, `C${v} open with the key`);
     C.sock.ev.on('messages.delete', (d) => deleted.push(...(d.keys || [])));
     C.sock.ev.on('creds.update', (u) => { if (u.me?.name) names.push(u.me.name); });
+    C.sock.ev.on('chats.update', (u) => chats.push(...u));
 
     // a message to P, then deleted for me
     let r = await req(srv, 'POST', `${base}/messages`, { body: { to: `+${P.phone}`, text: `to delete ${v}` } });
@@ -61,8 +64,32 @@ for (const v of [6, 7]) test(`app state: YesApp's delete-for-me and push name re
       assert.equal(r.status, 202, r.text);
       await h.until(`C learnt the name ${name}`, () => names.includes(name));
     }
+    // PATCH .../chats/{chat}: archive, pin, mute until, unread
+    const pj = `${P.phone}@s.whatsapp.net`;
+    const until = Date.now() + 3600e3;
+    r = await req(srv, 'PATCH', `${base}/chats/${P.phone}`, { body: { archived: true, pinned: true, muteUntil: until, read: false } });
+    assert.equal(r.status, 202, r.text);
+    assert.deepEqual(r.body, { chat: pj, appState: 'queued', archived: true, pinned: true, muted: true, muteUntil: until, read: false });
+    await h.until('C: archived', () => chats.find((c) => c.id === pj && c.archived === true));
+    await h.until('C: pinned', () => chats.find((c) => c.id === pj && c.pinned));
+    await h.until('C: muted until', () => chats.find((c) => c.id === pj && Number(c.muteEndTime) === until));
+    await h.until('C: unread', () => chats.find((c) => c.id === pj && c.unreadCount === -1));
+    r = await req(srv, 'PATCH', `${base}/chats/${P.phone}`, { body: { archived: false, muted: false } });
+    assert.equal(r.status, 202, r.text);
+    await h.until('C: unarchived', () => chats.find((c) => c.id === pj && c.archived === false));
+    await h.until('C: unmuted', () => chats.find((c) => c.id === pj && c.muteEndTime === null));
+    // bad input: coded 400s, nothing written
+    for (const [body, field] of [[{}, 'archived'], [{ archived: 'yes' }, 'archived'], [{ muteUntil: 5 }, 'muteUntil'],
+      [{ muted: false, muteUntil: until }, 'muteUntil'], [{ starred: true }, 'starred']]) {
+      r = await req(srv, 'PATCH', `${base}/chats/${P.phone}`, { body });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.body.details.field, field, r.text);
+    }
+    r = await req(srv, 'PATCH', `${base}/chats/not-a-chat`, { body: { archived: true } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.body.error, 'INVALID_PHONE_NUMBER');
     const writes = srv.logs.filter((l) => l.message === 'client app-state written');
-    assert.ok(writes.length >= 3, JSON.stringify(writes));
+    assert.ok(writes.length >= 9, JSON.stringify(writes));
     assert.ok(!srv.logs.some((l) => /app-state (write dropped|patch refused)/.test(l.message || '')),
       JSON.stringify(srv.logs.filter((l) => /app-state/.test(l.message || ''))));
 
