@@ -731,6 +731,8 @@ void api_chat_patch(struct http_req *req)
 		a.on = json_is_true(v);
 		a.mute_until_ms = flags[i].kind == SVC_AS_MUTE && a.on ? (until_ms ? until_ms : -1) : 0;
 		rc = svc_appstate_write(ctx->svc, sid, &a);
+		if (!rc && flags[i].kind == SVC_AS_ARCHIVE) /* kept here too (no row: nothing) */
+			store_chat_set_archived(ctx->st, sid, jid, a.on);
 		json_object_set_new(out, flags[i].key, v);
 		if (flags[i].kind == SVC_AS_MUTE)
 			json_object_set_new(out, "muteUntil",

@@ -15,9 +15,12 @@
  * (another device wrote first) carries the patches we missed: applied, and
  * the write tried once more. Any other refusal drops the write (logged).
  *
- * A server_sync notification (another device wrote) marks the collection
- * unknown; its patches are taken on our next write (the read side, turning
- * them into chat changes here, is not done yet).
+ * A server_sync notification (another device wrote) has the collection
+ * fetched (after any write in flight): every mutation of the patches it
+ * verifies that we understand (archive, pin, mute, read, delete for me,
+ * push name) goes to the owner as a struct wa_client_action
+ * (on_appstate_action), as do those of the patches a fetch before a write
+ * or a 409 brings.
  *
  * Loop thread only, like the rest of the client.
  */
@@ -58,7 +61,9 @@ struct cl_appstate {
 	bool known[5];      /* fetched on this connection (or written by us since) */
 	struct cl_as_job *head, *tail;
 	size_t njobs;
+	bool want[5];       /* a server_sync asked for a fetch */
 	bool busy;          /* an iq of ours in flight */
+	int op_ci;          /* its collection */
 	unsigned rounds;    /* has_more_patches answers followed */
 	struct wa_appstate_state next; /* the state our upload leads to */
 };
@@ -234,6 +239,50 @@ static void state_changed(struct wa_client *cl, int ci)
 	ybuf_release(&b);
 }
 
+/* Another device's mutation m as an action, if it is one we understand. */
+static bool as_action(const struct wa_appstate_mutation *m, struct wa_client_action *a)
+{
+	const Wa__SyncActionValue *v = m->data ? m->data->value : NULL;
+	const char *k = m->index_n ? m->index[0] : "";
+
+	memset(a, 0, sizeof(*a));
+	if (m->op != WA_APPSTATE_SET || !v)
+		return false;
+	if (!strcmp(k, "setting_pushName") && v->pushnamesetting && v->pushnamesetting->name) {
+		a->kind = WA_ACT_PUSH_NAME;
+		snprintf(a->name, sizeof(a->name), "%s", v->pushnamesetting->name);
+		return a->name[0] != 0;
+	}
+	if (m->index_n < 2 || !m->index[1][0] || strlen(m->index[1]) >= sizeof(a->chat))
+		return false;
+	snprintf(a->chat, sizeof(a->chat), "%s", m->index[1]);
+	if (!strcmp(k, "archive") && v->archivechataction) {
+		a->kind = WA_ACT_ARCHIVE;
+		a->on = v->archivechataction->archived;
+	} else if (!strcmp(k, "pin_v1") && v->pinaction) {
+		a->kind = WA_ACT_PIN;
+		a->on = v->pinaction->pinned;
+	} else if (!strcmp(k, "mute") && v->muteaction) {
+		a->kind = WA_ACT_MUTE;
+		a->on = v->muteaction->muted;
+		a->mute_until_ms = a->on && v->muteaction->has_muteendtimestamp
+					   ? v->muteaction->muteendtimestamp : a->on ? -1 : 0;
+	} else if (!strcmp(k, "markChatAsRead") && v->markchatasreadaction) {
+		a->kind = WA_ACT_READ;
+		a->on = v->markchatasreadaction->read;
+	} else if (!strcmp(k, "deleteMessageForMe") && m->index_n >= 4 &&
+		   strlen(m->index[2]) < sizeof(a->msg_id) && m->index[2][0]) {
+		a->kind = WA_ACT_DELETE_FOR_ME;
+		snprintf(a->msg_id, sizeof(a->msg_id), "%s", m->index[2]);
+		a->from_me = !strcmp(m->index[3], "1");
+		if (v->deletemessageformeaction && v->deletemessageformeaction->has_messagetimestamp)
+			a->msg_t = v->deletemessageformeaction->messagetimestamp;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* Verifies and applies every <patch> of col (under <patches> or col itself)
  * to collection ci; 0, or the first patch's error (the state then stays at
  * the last good one). */
@@ -256,7 +305,13 @@ static int apply_patches(struct wa_client *cl, int ci, const struct wa_node *col
 		rc = wa_appstate_decode_patch(&as->st[ci], wa_appstate_names[ci], p, n, get_key, as,
 					      &ms);
 	}
-	wa_appstate_mutations_release(&ms); /* the read side: not applied here yet */
+	for (size_t i = 0; i < ms.n && cl->cbs.on_appstate_action && !cl->freeing; i++) {
+		struct wa_client_action a;
+
+		if (as_action(&ms.v[i], &a))
+			cl->cbs.on_appstate_action(cl, &a, cl->ud);
+	}
+	wa_appstate_mutations_release(&ms);
 	if (rc)
 		LOG_WARN("client app-state patch refused", "{s:s, s:s}", "collection",
 			 wa_appstate_names[ci], "error", y_strerror(rc));
@@ -414,20 +469,23 @@ static void on_fetched(struct wa_conn *c, int err, const struct wa_node *n, void
 	int ci;
 
 	(void)c;
-	if (!as || !as->busy || !as->head)
+	if (!as || !as->busy)
 		return;
-	ci = coll_of(as->head->a.kind);
+	ci = as->op_ci;
 	if (err == Y_ECLOSED || err == Y_ETIMEOUT) {
 		as->busy = false; /* tried again once connected */
 		return;
 	}
 	col = err ? NULL : answer_collection(n, ci);
-	if (!col || (wa_node_attr(col, "type") && !strcmp(wa_node_attr(col, "type"), "error"))) {
-		write_done(cl, "the collection could not be fetched");
-		return;
-	}
-	if (apply_patches(cl, ci, col)) {
-		write_done(cl, "the collection's patches did not verify");
+	if (!col || (wa_node_attr(col, "type") && !strcmp(wa_node_attr(col, "type"), "error")) ||
+	    apply_patches(cl, ci, col)) {
+		as->want[ci] = false;
+		if (as->head && coll_of(as->head->a.kind) == ci)
+			write_done(cl, col ? "the collection's patches did not verify"
+					   : "the collection could not be fetched");
+		else
+			as->busy = false;
+		kick(cl);
 		return;
 	}
 	more = wa_node_attr(col, "has_more_patches");
@@ -438,6 +496,7 @@ static void on_fetched(struct wa_conn *c, int err, const struct wa_node *n, void
 	}
 	as->rounds = 0;
 	as->known[ci] = true;
+	as->want[ci] = false;
 	kick(cl);
 }
 
@@ -452,7 +511,7 @@ static void on_uploaded(struct wa_conn *c, int err, const struct wa_node *n, voi
 	(void)c;
 	if (!as || !as->busy || !as->head)
 		return;
-	ci = coll_of(as->head->a.kind);
+	ci = as->op_ci;
 	if (err == Y_ECLOSED || err == Y_ETIMEOUT) {
 		as->busy = false; /* the write is tried again once connected */
 		as->known[ci] = false;
@@ -494,11 +553,16 @@ static void kick(struct wa_client *cl)
 	struct ybuf patch = YBUF_INIT(0);
 	int ci, rc;
 
-	if (!as || as->busy || !as->head || cl->state != WA_CL_CONNECTED || !cl->conn ||
-	    !key_latest(as))
+	if (!as || as->busy || cl->state != WA_CL_CONNECTED || !cl->conn || !key_latest(as))
 		return;
-	ci = coll_of(as->head->a.kind);
-	if (!as->known[ci]) {
+	for (ci = 0; !as->head && ci < 5 && !as->want[ci]; ci++)
+		;
+	if (as->head)
+		ci = coll_of(as->head->a.kind);
+	else if (ci == 5)
+		return; /* nothing to do */
+	as->op_ci = ci;
+	if (!as->known[ci] || as->want[ci]) {
 		as->busy = true;
 		if ((rc = send_collection(cl, ci, NULL, on_fetched)))
 			as->busy = false;
@@ -526,9 +590,10 @@ int cl_appstate_notification(struct wa_client *cl, const struct wa_node *n)
 	for (uint32_t i = 0; cl->as && n->content == WA_CONTENT_LIST && i < n->nkids; i++) {
 		int ci = coll_index(wa_node_attr(n->kids[i], "name"));
 
-		if (wa_node_is(n->kids[i], "collection") && ci >= 0 && !cl->as->busy)
-			cl->as->known[ci] = false; /* another device wrote: fetch before ours */
+		if (wa_node_is(n->kids[i], "collection") && ci >= 0)
+			cl->as->want[ci] = true; /* another device wrote: fetched */
 	}
+	kick(cl);
 	return Y_OK;
 }
 

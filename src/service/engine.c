@@ -147,6 +147,7 @@ enum job_kind {
 	J_TCTOKEN,       /* a contact's privacy token entry changed (tc) */
 	J_MEDIA_RETRY,   /* our phone's answer to a media retry (mid; mr_path or reason) */
 	J_APPSTATE,      /* an app-state key or collection state to keep (asr) */
+	J_APPSTATE_APPLY,/* another device's app-state write to apply (act) */
 };
 
 struct job {
@@ -184,6 +185,7 @@ struct job {
 	char mid[STORE_ID_LEN];    /* J_MEDIA_RETRY: our message id */
 	char *mr_path;             /* J_MEDIA_RETRY: the new direct path, or NULL (reason) */
 	struct store_appstate asr; /* J_APPSTATE: asr.data owned */
+	struct wa_client_action *act; /* J_APPSTATE_APPLY: owned */
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -473,6 +475,7 @@ static void job_free(struct job *j)
 		wa_wipe(j->asr.data, j->asr.len);
 		free(j->asr.data);
 	}
+	free(j->act);
 	if (j->priv) {
 		wa_wipe(j->priv, j->n * 32);
 		free(j->priv);
@@ -1232,6 +1235,78 @@ static void on_appstate_state(struct wa_client *cl, const char *name, const uint
 	appstate_keep(ud, STORE_AS_COLLECTION, name, strlen(name), blob, len, 0);
 }
 
+/* Another of our devices wrote to app state: applied by the worker. */
+static void on_appstate_action(struct wa_client *cl, const struct wa_client_action *a, void *ud)
+{
+	struct esess *x = ud;
+	struct job *j;
+
+	(void)cl;
+	if (x->forgotten || x->e->stopping || !(j = job_new(J_APPSTATE_APPLY, x->id)))
+		return;
+	if (!(j->act = malloc(sizeof(*j->act)))) {
+		job_free(j);
+		return;
+	}
+	*j->act = *a;
+	post_job(x->e, j);
+}
+
+/* The worker's side of on_appstate_action (docs/appstate.md, the client):
+ * a delete for me deletes our row (a `message.deleted` event), an archive
+ * sets the chat's flag; each chat change is a `chat.updated` event. */
+static int appstate_apply(struct engine *e, const char *sid, const struct wa_client_action *a)
+{
+	struct store_message m;
+	json_t *d = NULL;
+	char *txt;
+	int rc = Y_OK;
+
+	switch (a->kind) {
+	case WA_ACT_DELETE_FOR_ME:
+		if (store_message_get_wa(e->st, sid, a->msg_id, &m))
+			return Y_OK; /* not here (or gone already) */
+		rc = store_message_delete(e->st, sid, m.id);
+		if (!rc)
+			d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "messageId", m.id, "waId", a->msg_id, "chat",
+				      m.chat ? m.chat : a->chat, "fromMe", m.from_me != 0, "source",
+				      "appState");
+		store_message_release(&m);
+		if (d && (txt = json_dumps(d, JSON_COMPACT))) {
+			rc = store_event_add(e->st, sid, "message.deleted", txt, NULL);
+			free(txt);
+		}
+		json_decref(d);
+		return rc;
+	case WA_ACT_ARCHIVE:
+		rc = store_chat_set_archived(e->st, sid, a->chat, a->on);
+		if (rc == Y_ENOTFOUND)
+			rc = Y_OK; /* no messages of it here: told all the same */
+		d = json_pack("{s:s, s:b}", "chat", a->chat, "archived", a->on);
+		break;
+	case WA_ACT_PIN:
+		d = json_pack("{s:s, s:b}", "chat", a->chat, "pinned", a->on);
+		break;
+	case WA_ACT_MUTE:
+		d = json_pack("{s:s, s:b, s:o}", "chat", a->chat, "muted", a->on, "muteUntil",
+			      a->on && a->mute_until_ms > 0 ? json_integer(a->mute_until_ms)
+							    : json_null());
+		break;
+	case WA_ACT_READ:
+		d = json_pack("{s:s, s:b}", "chat", a->chat, "read", a->on);
+		break;
+	default:
+		return Y_OK; /* our push name from another device: the credentials keep ours */
+	}
+	if (!rc && d && !json_object_set_new(d, "source", json_string("appState")) &&
+	    (txt = json_dumps(d, JSON_COMPACT))) {
+		rc = store_event_add(e->st, sid, "chat.updated", txt, NULL);
+		free(txt);
+	}
+	json_decref(d);
+	return rc;
+}
+
 static void on_state_wait(struct wa_client *cl, void *ud)
 {
 	struct esess *x = ud;
@@ -1364,6 +1439,7 @@ static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist, on_lid_map,
 	on_tctoken, on_state_wait, on_picture, on_media_retry, on_appstate_key, on_appstate_state,
+	on_appstate_action,
 };
 
 /* ---- the uploader's hooks (its thread) ---- */
@@ -2431,6 +2507,9 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_APPSTATE:
 		rc = store_appstate_put(e->st, j->id, &j->asr);
+		break;
+	case J_APPSTATE_APPLY:
+		rc = appstate_apply(e, j->id, j->act);
 		break;
 	case J_MEDIA_RETRY:
 		media_retry_answered(e->st, e->opts.media, j->mid, j->mr_path, j->reason);

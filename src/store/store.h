@@ -17,6 +17,7 @@
 #ifndef YESAPP_STORE_H
 #define YESAPP_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -418,7 +419,11 @@ struct store_chat {
 	struct store_message last; /* its latest message (last.chat is the chat) */
 	char *phone;               /* "+digits" (a phone JID, or a LID the map knows), or NULL */
 	int64_t unread;            /* inbound messages still "received" (not read by us) */
+	bool archived;             /* archived (PATCH .../chats/{chat}, our other devices) */
 };
+/* Sets a chat's archived flag; Y_ENOTFOUND when the session has no such chat. */
+int store_chat_set_archived(struct store *st, const char *session_id, const char *chat,
+			    bool archived);
 /* The session's chats, latest activity first (the latest message's
  * timestamp DESC, its id DESC); the cursor is that timestamp and id.
  * Y_ENOTFOUND if the session does not exist. */

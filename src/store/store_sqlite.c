@@ -102,6 +102,7 @@ enum stmt_id {
 	S_TCTOKENS_ALL,
 	S_TCTOKENS_DELETE_ALL,
 	S_APPSTATE_PUT,
+	S_CHAT_ARCHIVE,
 	S_APPSTATE_ALL,
 	S_APPSTATE_DELETE_ALL,
 	S_LID_GET_PN,
@@ -255,6 +256,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_APPSTATE_ALL] = "SELECT kind, name, data, t FROM wa_appstate WHERE session_id = ?1 "
 			   "ORDER BY kind, t, name",
 	[S_APPSTATE_DELETE_ALL] = "DELETE FROM wa_appstate WHERE session_id = ?1",
+	[S_CHAT_ARCHIVE] = "UPDATE chats SET archived = ?3 WHERE session_id = ?1 AND chat = ?2",
 	[S_LID_GET_PN] = "SELECT pn FROM wa_lid_map WHERE session_id = ?1 AND lid = ?2",
 	[S_LID_GET_LID] = "SELECT lid FROM wa_lid_map WHERE session_id = ?1 AND pn = ?2",
 	/* events already fanned out and with nothing left to deliver */
@@ -2643,8 +2645,9 @@ out:
 	"substr(chats.chat, 1, instr(chats.chat, '@') - 1) WHEN chats.chat LIKE '%@lid' THEN " \
 	"(SELECT '+' || l.pn FROM wa_lid_map l WHERE l.session_id = chats.session_id AND " \
 	"l.lid = substr(chats.chat, 1, instr(chats.chat, '@') - 1)) END)"
-#define CHAT_PAGE(where) "SELECT " MSG_COLS ", c_unread, c_phone FROM (SELECT last_message_id " \
-	"AS c_mid, last_at AS c_at, unread AS c_unread, " CHAT_PHONE " AS c_phone FROM chats " \
+#define CHAT_PAGE(where) "SELECT " MSG_COLS ", c_unread, c_phone, c_archived FROM (SELECT " \
+	"last_message_id AS c_mid, last_at AS c_at, unread AS c_unread, archived AS c_archived, " \
+	CHAT_PHONE " AS c_phone FROM chats " \
 	"WHERE session_id = ?2" where " ORDER BY last_at DESC, last_message_id DESC LIMIT ?1) " \
 	"JOIN messages ON messages.id = c_mid ORDER BY c_at DESC, c_mid DESC"
 
@@ -2656,6 +2659,32 @@ static const char *const chat_sql[2] = {
 const char *store_sqlite_chat_list_sql(int after)
 {
 	return chat_sql[after != 0];
+}
+
+int store_chat_set_archived(struct store *st, const char *session_id, const char *chat,
+			    bool archived)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !chat)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_CHAT_ARCHIVE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, chat);
+	sqlite3_bind_int(s, 3, archived);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? (sqlite3_changes(st->db) ? Y_OK : Y_ENOTFOUND)
+			       : db_error(st, rc, "archive a chat");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 void store_chats_free(struct store_chat *c, size_t n)
@@ -2678,6 +2707,7 @@ static int read_chat(sqlite3_stmt *s, void *row)
 	if (!rc && (rc = col_str(s, 17, &c->phone)))
 		store_message_release(&c->last);
 	c->unread = sqlite3_column_int64(s, 16);
+	c->archived = sqlite3_column_int(s, 18) != 0;
 	return rc;
 }
 

@@ -5,7 +5,10 @@
 // Baileys gets the server_sync notification, fetches the patches, verifies
 // them with its own MAC checks and emits messages.delete and its new name;
 // PATCH .../chats/{chat} archives, pins, mutes and marks unread (Baileys'
-// chats.update), and undoes it; bad input is a coded 400.
+// chats.update), and undoes it; bad input is a coded 400. The other way:
+// Baileys archives the chat and deletes a message for me; we verify its
+// patches, show the chat archived, delete our row, and emit chat.updated and
+// message.deleted.
 // After a restart the key comes from our store (no new share): a rename
 // still reaches Baileys.
 import { test, before, after } from 'node:test';
@@ -88,6 +91,33 @@ for (const v of [6, 7]) test(`app state: YesApp's delete-for-me and push name re
     r = await req(srv, 'PATCH', `${base}/chats/not-a-chat`, { body: { archived: true } });
     assert.equal(r.status, 400, r.text);
     assert.equal(r.body.error, 'INVALID_PHONE_NUMBER');
+    // the read side: C archives the chat and deletes P's message for me; we follow
+    await P.sock.sendMessage(`${us}@s.whatsapp.net`, { text: `keep ${v}` });
+    await P.sock.sendMessage(`${us}@s.whatsapp.net`, { text: `gone ${v}` });
+    const inbound = await h.until('both here', async () => {
+      const list = await h.list(srv, id);
+      const keep = list.find((m) => m.text === `keep ${v}`), gone = list.find((m) => m.text === `gone ${v}`);
+      return keep && gone ? { keep, gone } : null;
+    });
+    const cGone = await C.until(() => C.upserts.find((u) => textOf(u.message) === `gone ${v}`), 'C has the message');
+    await C.sock.chatModify({ archive: true, lastMessages: [] }, pj);
+    const chatOf = async () => (await req(srv, 'GET', `${base}/chats`)).body.data.find((c) => c.chat === pj);
+    await h.until('our chat archived by C', async () => (await chatOf())?.archived === true);
+    await C.sock.chatModify({ deleteForMe: { key: cGone.key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, cGone.key.remoteJid);
+    await h.until('P\'s message deleted here by C', async () =>
+      (await req(srv, 'GET', `${base}/messages/${inbound.gone.id}`)).status === 404);
+    assert.equal((await req(srv, 'GET', `${base}/messages/${inbound.keep.id}`)).status, 200);
+    const evs = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&limit=200`)).body.data;
+    assert.ok(evs.some((e) => e.event === 'chat.updated' && e.chat === pj && e.archived === true && e.source === 'appState'),
+      JSON.stringify(evs.slice(-3)));
+    assert.ok(evs.some((e) => e.event === 'message.deleted' && e.messageId === inbound.gone.id && e.waId === cGone.key.id &&
+      e.fromMe === false), JSON.stringify(evs.slice(-3)));
+    // and our own PATCH keeps the flag too
+    r = await req(srv, 'PATCH', `${base}/chats/${P.phone}`, { body: { archived: false } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal((await chatOf()).archived, false);
+    await h.until('C: unarchived again', () => chats.filter((c) => c.id === pj && c.archived === false).length >= 2);
+
     const writes = srv.logs.filter((l) => l.message === 'client app-state written');
     assert.ok(writes.length >= 9, JSON.stringify(writes));
     assert.ok(!srv.logs.some((l) => /app-state (write dropped|patch refused)/.test(l.message || '')),
