@@ -335,8 +335,8 @@ static const struct wa_node *answer_collection(const struct wa_node *n, int ci)
 	return NULL;
 }
 
-/* <iq set w:sync:app:state><sync><collection name version return_snapshot>
- * [<patch>bytes</patch>]</collection></sync></iq> */
+/* <iq set w:sync:app:state><sync><collection name version
+ * return_snapshot="false">[<patch>bytes</patch>]</collection></sync></iq> */
 static int send_collection(struct wa_client *cl, int ci, const struct ybuf *patch,
 			   wa_conn_iq_cb cb)
 {
@@ -346,8 +346,9 @@ static int send_collection(struct wa_client *cl, int ci, const struct ybuf *patc
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)cl->as->st[ci].version);
 	if (!iq || !(sync = wa_node_add_child(iq, "sync")) ||
 	    !(col = wa_node_add_child(sync, "collection")) ||
-	    cl_attrs(col, "name", wa_appstate_names[ci], "version", v, "return_snapshot",
-		     !patch && !cl->as->st[ci].version ? "true" : "false", NULL) ||
+	    /* no snapshots: they come as external blobs, which we do not fetch */
+	    cl_attrs(col, "name", wa_appstate_names[ci], "version", v, "return_snapshot", "false",
+		     NULL) ||
 	    (patch && (!(p = wa_node_add_child(col, "patch")) ||
 		       wa_node_set_bytes(p, patch->data, patch->len)))) {
 		wa_node_free(iq);
