@@ -222,6 +222,7 @@ void api_presence_set(struct http_req *req);    /* POST .../presence */
 void api_presence_subscribe(struct http_req *req); /* POST .../presence/subscribe */
 void api_chat_typing(struct http_req *req);     /* POST .../chats/{chat}/typing */
 void api_chat_read(struct http_req *req);       /* POST .../chats/{chat}/read */
+void api_chat_patch(struct http_req *req);      /* PATCH .../chats/{chat} (app state) */
 void api_message_poll(struct http_req *req);    /* GET .../messages/{mid}/poll */
 void api_message_poll_vote(struct http_req *req); /* POST .../messages/{mid}/poll/vote */
 void api_blocklist_get(struct http_req *req);   /* GET .../blocklist */

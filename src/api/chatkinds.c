@@ -476,12 +476,19 @@ void api_message_delete(struct http_req *req)
 	}
 	if (!load_target(req, sid, &t))
 		return;
-	if (!fe || strcmp(fe, "true")) { /* for me: here only */
+	if (!fe || strcmp(fe, "true")) { /* for me: here, and our other devices by app state */
 		rc = store_message_delete(ctx->st, sid, t.id);
-		if (rc)
+		if (rc) {
 			api_reply_store_error(req, rc);
-		else
-			http_reply_json(req, 200, json_pack("{s:s, s:b}", "id", t.id, "deleted", 1));
+		} else {
+			struct svc_as_action a = { SVC_AS_DELETE_FOR_ME, t.chat, t.wa_id, t.from_me != 0,
+						   false, t.timestamp / 1000, 0 };
+			int arc = t.wa_id && t.chat ? svc_appstate_write(ctx->svc, sid, &a) : Y_ESTATE;
+
+			http_reply_json(req, 200, json_pack("{s:s, s:b, s:s}", "id", t.id, "deleted", 1,
+							    "appState",
+							    arc ? "not_connected" : "queued"));
+		}
 		store_message_release(&t);
 		return;
 	}
@@ -662,6 +669,87 @@ void api_chat_read(struct http_req *req)
 		api_reply_store_error(req, rc);
 	else
 		http_reply_json(req, 200, json_pack("{s:s, s:I}", "chat", jid, "read", (json_int_t)n));
+}
+
+/* ---- PATCH .../chats/{chat} {archived?, pinned?, muted?, muteUntil?, read?} ----
+ * Each field given is an app-state write for our other devices
+ * (docs/appstate.md): archive / pin_v1 / markChatAsRead in regular_low,
+ * mute in regular_high. muteUntil (Unix ms, in the future) mutes until
+ * then; muted true without it mutes for ever. */
+
+void api_chat_patch(struct http_req *req)
+{
+	static const char *const keys[] = { "archived", "pinned", "muted", "muteUntil", "read",
+					    NULL };
+	static const struct { const char *key; enum svc_as_kind kind; } flags[] = {
+		{ "archived", SVC_AS_ARCHIVE }, { "pinned", SVC_AS_PIN },
+		{ "muted", SVC_AS_MUTE }, { "read", SVC_AS_READ },
+	};
+	struct api_ctx *ctx = http_req_app(req);
+	char sid[STORE_ID_LEN], jid[72];
+	json_t *body, *until, *out = NULL;
+	const char *bad = NULL, *why = NULL;
+	int64_t until_ms = 0;
+	int rc = 0, any = 0;
+
+	if (!(body = chat_begin(req, sid, jid, keys)))
+		return;
+	until = json_object_get(body, "muteUntil");
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]) && !bad; i++) {
+		json_t *v = json_object_get(body, flags[i].key);
+
+		if (v && !json_is_boolean(v))
+			bad = flags[i].key, why = "must be a boolean";
+		any |= v != NULL;
+	}
+	if (!bad && until && !json_is_null(until)) {
+		until_ms = json_is_integer(until) ? (int64_t)json_integer_value(until) : 0;
+		if (until_ms <= clock_now_ms())
+			bad = "muteUntil", why = "Unix milliseconds in the future";
+		else if (json_is_false(json_object_get(body, "muted")))
+			bad = "muteUntil", why = "not with muted false";
+		any = 1;
+	}
+	if (!bad && !any)
+		bad = "archived", why = "give at least one of archived, pinned, muted, muteUntil, read";
+	if (bad) {
+		api_reply_invalid(req, http_json_field_error(bad, why));
+		json_decref(body);
+		return;
+	}
+	out = json_pack("{s:s, s:s}", "chat", jid, "appState", "queued");
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]) && !rc; i++) {
+		json_t *v = json_object_get(body, flags[i].key);
+		struct svc_as_action a = { flags[i].kind, jid, NULL, false, false, 0, 0 };
+
+		if (flags[i].kind == SVC_AS_MUTE && !v && until_ms)
+			v = json_true();
+		else if (v)
+			json_incref(v);
+		if (!v)
+			continue;
+		a.on = json_is_true(v);
+		a.mute_until_ms = flags[i].kind == SVC_AS_MUTE && a.on ? (until_ms ? until_ms : -1) : 0;
+		rc = svc_appstate_write(ctx->svc, sid, &a);
+		if (!rc && flags[i].kind == SVC_AS_ARCHIVE) /* kept here too (no row: nothing) */
+			store_chat_set_archived(ctx->st, sid, jid, a.on);
+		json_object_set_new(out, flags[i].key, v);
+		if (flags[i].kind == SVC_AS_MUTE)
+			json_object_set_new(out, "muteUntil",
+					    a.on && until_ms ? json_integer((json_int_t)until_ms)
+							     : json_null());
+	}
+	json_decref(body);
+	if (rc == Y_ENOTFOUND)
+		http_reply_error(req, 404, "SESSION_NOT_FOUND", "no such session", NULL);
+	else if (rc == Y_ESTATE)
+		http_reply_error(req, 503, "SESSION_NOT_CONNECTED",
+				 "the session is not connected to WhatsApp", NULL);
+	else if (rc)
+		api_reply_store_error(req, rc);
+	else
+		http_reply_json(req, 202, json_incref(out));
+	json_decref(out);
 }
 
 /* ---- GET .../messages/{mid}/poll: the tally ---- */

@@ -90,10 +90,10 @@ int api_message_filter_args(struct http_req *req, struct store_message_filter *f
 
 static json_t *chat_json(const struct store_chat *c)
 {
-	return json_pack("{s:s, s:o, s:n, s:o, s:I, s:o}", "chat", c->last.chat, "phone",
+	return json_pack("{s:s, s:o, s:n, s:o, s:I, s:o, s:b}", "chat", c->last.chat, "phone",
 			 c->phone ? json_string(c->phone) : json_null(), "name", "lastMessage",
 			 api_message_json(&c->last), "unread", (json_int_t)c->unread,
-			 "lastMessageAt", api_time_json(c->last.timestamp));
+			 "lastMessageAt", api_time_json(c->last.timestamp), "archived", c->archived);
 }
 
 void api_chats_list(struct http_req *req)

@@ -60,6 +60,7 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/v1/sessions/{id}/chats", api_chats_list, 0, VIEWER },
 	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/typing", api_chat_typing, 0, OPERATOR },
 	{ HTTP_POST, "/api/v1/sessions/{id}/chats/{chat}/read", api_chat_read, 0, OPERATOR },
+	{ HTTP_PATCH, "/api/v1/sessions/{id}/chats/{chat}", api_chat_patch, 0, OPERATOR },
 	{ HTTP_GET, "/api/v1/sessions/{id}/contacts/{phone}", api_contact_get, 0, VIEWER },
 	{ HTTP_GET, "/api/v1/sessions/{id}/contacts/{phone}/picture", api_contact_picture, 0,
 	  VIEWER },

@@ -11,7 +11,7 @@ const char *const api_event_names[] = {
 	"message.failed",     "session.qr",   "session.connected",    "session.disconnected",
 	"session.logged_out", "session.status", "message", "message.ack", "message.media",
 	"message.reaction",   "message.edited", "message.revoked", "message.poll_vote",
-	"presence", "contact.picture", NULL,
+	"presence", "contact.picture", "message.deleted", "chat.updated", NULL,
 };
 
 static int hexval(char c)

@@ -209,6 +209,7 @@ static void drop_conn(struct wa_client *cl)
 	cl_sends_reset(cl);
 	cl_retry_reset(cl);
 	cl_tctokens_reset(cl);
+	cl_appstate_reset(cl);
 	cl_unstored_reset(cl);
 	cl_lookups_drop(cl); /* after cl->conn is cleared: every one */
 	cl->media_conn_asked = false; /* its answer, if any, goes nowhere */
@@ -376,6 +377,8 @@ static int on_notification(struct wa_client *cl, const struct wa_node *n)
 		rc = cl_picture_notification(cl, n);
 	else if (!rc && type && !strcmp(type, "mediaretry"))
 		rc = cl_mediaretry_notification(cl, n);
+	else if (!rc && type && !strcmp(type, "server_sync"))
+		rc = cl_appstate_notification(cl, n);
 	return rc;
 }
 
@@ -537,6 +540,7 @@ void wa_client_free(struct wa_client *cl)
 	cl_devices_free(cl);
 	cl_retry_free(cl);
 	cl_tctokens_free(cl);
+	cl_appstate_free(cl);
 	cl_signal_free(cl);
 	cl_receive_free(cl);
 	cl->pool->nclients--;
@@ -560,6 +564,7 @@ int wa_client_start(struct wa_client *cl)
 		cl_prekeys_reset(cl);
 		cl_signal_free(cl); /* the old identity's sessions are void */
 		cl_tctokens_free(cl); /* and the tokens contacts gave it */
+		cl_appstate_free(cl); /* and its phone's app-state keys */
 		cl_devices_free(cl);
 		if (cl_signal_init(cl))
 			LOG_WARN("client cannot make its Signal endpoint", NULL);

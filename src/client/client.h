@@ -162,6 +162,25 @@ struct wa_tctoken {
 bool wa_tctoken_expired(int64_t t, int64_t now);
 bool wa_tctoken_should_issue(int64_t sender_t, int64_t now);
 
+/* An app-state write (appstate.c, docs/appstate.md): what our other
+ * devices (the phone, other companions) should learn. */
+enum wa_client_action_kind {
+	WA_ACT_DELETE_FOR_ME, /* chat, msg_id, from_me, msg_t: regular_high deleteMessageForMe */
+	WA_ACT_PUSH_NAME,     /* name: critical_block setting_pushName */
+	WA_ACT_ARCHIVE,       /* chat, on, msg_t (the last message's): regular_low archive */
+	WA_ACT_PIN,           /* chat, on: regular_low pin_v1 */
+	WA_ACT_MUTE,          /* chat, on, mute_until_ms (-1: forever): regular_high mute */
+	WA_ACT_READ,          /* chat, on (read / unread), msg_t: regular_low markChatAsRead */
+};
+struct wa_client_action {
+	enum wa_client_action_kind kind;
+	char chat[128];       /* a chat JID as WhatsApp names it */
+	char msg_id[128];
+	bool from_me, on;
+	int64_t msg_t;        /* Unix seconds */
+	int64_t mute_until_ms;
+	char name[128];
+};
 struct wa_client_cbs {
 	/* The state changed. reason: NULL or a WA_REASON_* / short text,
 	 * valid during the call. */
@@ -246,6 +265,19 @@ struct wa_client_cbs {
 	 * call. Optional. */
 	void (*on_media_retry)(struct wa_client *cl, const char *wa_id, int code,
 			       const uint8_t *ct, size_t len, const uint8_t *iv, void *ud);
+	/* App state (appstate.c, docs/appstate.md); optional. Our phone shared
+	 * a sync key (id[0..id_len), data[0..len), t its timestamp in ms), or
+	 * a collection's state changed (blob as wa_appstate_state_save writes
+	 * it): persist it, replacing what was kept under that id / name.
+	 * Borrowed for the call. */
+	void (*on_appstate_key)(struct wa_client *cl, const uint8_t *id, size_t id_len,
+				const uint8_t *data, size_t len, int64_t t, void *ud);
+	void (*on_appstate_state)(struct wa_client *cl, const char *name, const uint8_t *blob,
+				  size_t len, void *ud);
+	/* Another of our devices wrote this (a verified app-state mutation we
+	 * understand: archive, pin, mute, read, delete for me, push name).
+	 * Borrowed for the call. Optional. */
+	void (*on_appstate_action)(struct wa_client *cl, const struct wa_client_action *a, void *ud);
 };
 
 struct wa_client_opts {
@@ -436,6 +468,22 @@ int wa_client_set_about(struct wa_client *cl, const char *text);
 /* Privacy tokens kept by the owner (on_tctoken), handed back at start
  * (copied). Y_EINVAL for an entry with a bad length or jid, Y_ENOMEM. */
 int wa_client_import_tctokens(struct wa_client *cl, const struct wa_tctoken *v, size_t n);
+/* App state kept by the owner (on_appstate_key / on_appstate_state),
+ * handed back at start (copied). Y_EINVAL for a bad key or blob. */
+int wa_client_import_appstate_key(struct wa_client *cl, const uint8_t *id, size_t id_len,
+				  const uint8_t *data, size_t len, int64_t t);
+int wa_client_import_appstate(struct wa_client *cl, const char *name, const uint8_t *blob,
+			      size_t len);
+
+/*
+ * Queues an app-state write (copied); written in order once connected: the
+ * collection's state is fetched first when unknown, the patch goes up at
+ * its version, our state follows on success (on_appstate_state), and a
+ * version conflict is retried once after taking the patches we missed.
+ * Y_ESTATE without a sync key from our phone, Y_EBUSY with too many
+ * queued, Y_EINVAL for a bad action.
+ */
+int wa_client_appstate_write(struct wa_client *cl, const struct wa_client_action *a);
 /* The entry kept for user JID jid, or NULL (borrowed until the next call
  * into the client). */
 const struct wa_tctoken *wa_client_tctoken(struct wa_client *cl, const char *jid);

@@ -80,6 +80,7 @@ struct cl_recent;
 struct cl_resend;
 struct cl_lookup;
 struct cl_tctokens;
+struct cl_appstate;
 
 #define CL_SEEN_MIN 8         /* the ring's first size: an idle session gets ~2 messages */
 #define CL_SEEN_MAX 512       /* recently received message ids kept (duplicates) */
@@ -170,6 +171,9 @@ struct wa_client {
 	 * issued them ours; NULL until the first */
 	struct cl_tctokens *tc;
 	bool tc_on_1to1;                   /* the server's prop 10518 (on until it says 0) */
+	/* app state (appstate.c): sync keys, collection states, queued
+	 * writes; NULL until the first key or write */
+	struct cl_appstate *as;
 };
 
 /* client.c */
@@ -341,6 +345,17 @@ void cl_retry_reset(struct wa_client *cl); /* the connection went */
 
 /* receipt.c */
 int cl_receipt_received(struct wa_client *cl, const struct wa_node *n);
+
+/* appstate.c: app state (docs/appstate.md). A key share from our phone
+ * (the protocolMessage's AppStateSyncKeyShare); a server_sync
+ * notification; the connection logged in / went; the client is freed. */
+struct Wa__Message__AppStateSyncKeyShare;
+void cl_appstate_key_share(struct wa_client *cl,
+			   const struct Wa__Message__AppStateSyncKeyShare *sh);
+int cl_appstate_notification(struct wa_client *cl, const struct wa_node *n);
+void cl_appstate_connected(struct wa_client *cl);
+void cl_appstate_reset(struct wa_client *cl);
+void cl_appstate_free(struct wa_client *cl);
 
 /* tctoken.c: privacy tokens (docs/engine.md "Privacy tokens") */
 #define CL_TCTOKENS_MAX 65536 /* contacts kept per client */

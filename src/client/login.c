@@ -19,6 +19,7 @@ int cl_on_success(struct wa_client *cl, const struct wa_node *n)
 {
 	const char *lid = wa_node_attr(n, "lid");
 	struct wa_node *iq;
+	int rc;
 
 	if (!wa_creds_linked(&cl->creds))
 		return Y_OK; /* as whatsmeow: a success on an unpaired device is ignored */
@@ -46,5 +47,7 @@ int cl_on_success(struct wa_client *cl, const struct wa_node *n)
 		wa_node_free(iq);
 		return Y_ENOMEM;
 	}
-	return cl_iq_send(cl, iq, on_passive);
+	rc = cl_iq_send(cl, iq, on_passive);
+	cl_appstate_connected(cl); /* app-state writes queued while away */
+	return rc;
 }

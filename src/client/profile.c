@@ -6,9 +6,10 @@
  *
  * Our push name: Baileys and whatsmeow set it through app state
  * (pushNameSetting) for our other devices and announce it in <presence
- * name>, which is what others see as the notify of our messages. We do the
- * latter, keeping the availability we last announced (app-state writes are
- * not implemented yet).
+ * name>, which is what others see as the notify of our messages. We do
+ * both: <presence name> keeping the availability we last announced, and a
+ * setting_pushName mutation in critical_block (appstate.c) once our phone
+ * shared an app-state key.
  *
  * A picture changed: <notification type="picture" from=JID><set jid=JID
  * id=PICTURE_ID author?/></notification>, or <delete jid author?/> when it
@@ -63,6 +64,15 @@ int wa_client_set_push_name(struct wa_client *cl, const char *name)
 	}
 	if (cl->state == WA_CL_CONNECTED && cl->conn)
 		rc = wa_client_send_presence(cl, !cl->away, NULL); /* as we last said */
+	{ /* and our other devices learn it through app state (without a key
+	   * from our phone yet: only the presence) */
+		struct wa_client_action a = { .kind = WA_ACT_PUSH_NAME };
+
+		memcpy(a.name, name, n + 1 <= sizeof(a.name) ? n + 1 : 0);
+		if (n + 1 <= sizeof(a.name) && wa_client_appstate_write(cl, &a) == Y_EBUSY)
+			LOG_WARN("client push name not written to app state", "{s:s}", "reason",
+				 "queue full");
+	}
 	return rc;
 }
 

@@ -381,8 +381,14 @@ static int hand_up(struct wa_client *cl, const struct wa_node *m, const struct w
 		if (inner->extendedtextmessage->contextinfo)
 			in.quoted_id = inner->extendedtextmessage->contextinfo->stanzaid;
 	}
+	/* our phone's app-state keys (docs/appstate.md) */
+	if (inner->protocolmessage && inner->protocolmessage->has_type &&
+	    inner->protocolmessage->type ==
+		    WA__MESSAGE__PROTOCOL_MESSAGE__TYPE__APP_STATE_SYNC_KEY_SHARE &&
+	    own_user(cl, from))
+		cl_appstate_key_share(cl, inner->protocolmessage->appstatesynckeyshare);
 	/* the phone's peer messages (app-state keys, history-sync notices) are
-	 * protocol, not chat: receipted, not handed up (nothing uses them yet) */
+	 * protocol, not chat: receipted, not handed up */
 	if (cl->cbs.on_message && !cl->freeing && !is_peer(m))
 		cl->cbs.on_message(cl, &in, cl->ud);
 out:

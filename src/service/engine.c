@@ -88,6 +88,7 @@ enum cmd_kind {
 	CMD_BLOCK,      /* block list: chat = JID, phone = "block" | "unblock" | "get" */
 	CMD_PRESENCE,   /* presence / chat state / subscribe (seq = SVC_PRESENCE_*, chat, phone = state) */
 	CMD_MEDIA_RETRY,/* media expired on its host: ask our phone (wa_id, chat, part, mkey, mid) */
+	CMD_APPSTATE,   /* an app-state write (act) */
 	CMD_SHUTDOWN,
 };
 
@@ -115,6 +116,9 @@ struct cmd {
 	size_t npk;
 	struct wa_tctoken *tcs; /* CMD_RUN / CMD_RESTART: privacy tokens kept, owned */
 	size_t ntc;
+	struct store_appstate *as; /* CMD_RUN / CMD_RESTART: app state kept, owned */
+	size_t nas;
+	struct wa_client_action *act; /* CMD_APPSTATE: owned */
 	/* CMD_MEDIA_RETRY: our message id, the sender in a group, its media key */
 	char mid[STORE_ID_LEN];
 	char part[72];
@@ -142,6 +146,8 @@ enum job_kind {
 	J_LID_MAP,       /* a LID and its number learnt (lid, phone: bare users) */
 	J_TCTOKEN,       /* a contact's privacy token entry changed (tc) */
 	J_MEDIA_RETRY,   /* our phone's answer to a media retry (mid; mr_path or reason) */
+	J_APPSTATE,      /* an app-state key or collection state to keep (asr) */
+	J_APPSTATE_APPLY,/* another device's app-state write to apply (act) */
 };
 
 struct job {
@@ -178,6 +184,8 @@ struct job {
 	struct store_tctoken *tc;  /* J_TCTOKEN */
 	char mid[STORE_ID_LEN];    /* J_MEDIA_RETRY: our message id */
 	char *mr_path;             /* J_MEDIA_RETRY: the new direct path, or NULL (reason) */
+	struct store_appstate asr; /* J_APPSTATE: asr.data owned */
+	struct wa_client_action *act; /* J_APPSTATE_APPLY: owned */
 };
 
 /* One outbound message on the loop: accepted (stored pending), waiting in
@@ -378,6 +386,12 @@ static void cmd_release(struct cmd *c)
 	}
 	omsg_free_list(c->msgs);
 	free(c->tcs);
+	if (c->as) {
+		for (size_t i = 0; i < c->nas; i++)
+			wa_wipe(c->as[i].data, c->as[i].len);
+		store_appstate_free(c->as, c->nas);
+	}
+	free(c->act);
 	free(c->pk_ids);
 	if (c->pk_priv) {
 		wa_wipe(c->pk_priv, c->npk * 32);
@@ -457,6 +471,11 @@ static void job_free(struct job *j)
 	free(j->ids);
 	free(j->tc);
 	free(j->mr_path);
+	if (j->asr.data) {
+		wa_wipe(j->asr.data, j->asr.len);
+		free(j->asr.data);
+	}
+	free(j->act);
 	if (j->priv) {
 		wa_wipe(j->priv, j->n * 32);
 		free(j->priv);
@@ -1179,6 +1198,115 @@ static void on_tctoken(struct wa_client *cl, const struct wa_tctoken *tk, void *
 	post_job(x->e, j);
 }
 
+/* App state to keep (docs/appstate.md): a sync key our phone shared, or a
+ * collection's new state; written by the worker into wa_appstate. */
+static void appstate_keep(struct esess *x, int kind, const void *name, size_t name_len,
+			  const uint8_t *data, size_t len, int64_t t)
+{
+	struct job *j;
+
+	if (x->forgotten || x->e->stopping || name_len > sizeof(j->asr.name) ||
+	    !(j = job_new(J_APPSTATE, x->id)))
+		return;
+	if (!(j->asr.data = malloc(len ? len : 1))) {
+		job_free(j);
+		return;
+	}
+	j->asr.kind = kind;
+	memcpy(j->asr.name, name, name_len);
+	j->asr.name_len = name_len;
+	memcpy(j->asr.data, data, len);
+	j->asr.len = len;
+	j->asr.t = t;
+	post_job(x->e, j);
+}
+
+static void on_appstate_key(struct wa_client *cl, const uint8_t *id, size_t id_len,
+			    const uint8_t *data, size_t len, int64_t t, void *ud)
+{
+	(void)cl;
+	appstate_keep(ud, STORE_AS_KEY, id, id_len, data, len, t);
+}
+
+static void on_appstate_state(struct wa_client *cl, const char *name, const uint8_t *blob,
+			      size_t len, void *ud)
+{
+	(void)cl;
+	appstate_keep(ud, STORE_AS_COLLECTION, name, strlen(name), blob, len, 0);
+}
+
+/* Another of our devices wrote to app state: applied by the worker. */
+static void on_appstate_action(struct wa_client *cl, const struct wa_client_action *a, void *ud)
+{
+	struct esess *x = ud;
+	struct job *j;
+
+	(void)cl;
+	if (x->forgotten || x->e->stopping || !(j = job_new(J_APPSTATE_APPLY, x->id)))
+		return;
+	if (!(j->act = malloc(sizeof(*j->act)))) {
+		job_free(j);
+		return;
+	}
+	*j->act = *a;
+	post_job(x->e, j);
+}
+
+/* The worker's side of on_appstate_action (docs/appstate.md, the client):
+ * a delete for me deletes our row (a `message.deleted` event), an archive
+ * sets the chat's flag; each chat change is a `chat.updated` event. */
+static int appstate_apply(struct engine *e, const char *sid, const struct wa_client_action *a)
+{
+	struct store_message m;
+	json_t *d = NULL;
+	char *txt;
+	int rc = Y_OK;
+
+	switch (a->kind) {
+	case WA_ACT_DELETE_FOR_ME:
+		if (store_message_get_wa(e->st, sid, a->msg_id, &m))
+			return Y_OK; /* not here (or gone already) */
+		rc = store_message_delete(e->st, sid, m.id);
+		if (!rc)
+			d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "messageId", m.id, "waId", a->msg_id, "chat",
+				      m.chat ? m.chat : a->chat, "fromMe", m.from_me != 0, "source",
+				      "appState");
+		store_message_release(&m);
+		if (d && (txt = json_dumps(d, JSON_COMPACT))) {
+			rc = store_event_add(e->st, sid, "message.deleted", txt, NULL);
+			free(txt);
+		}
+		json_decref(d);
+		return rc;
+	case WA_ACT_ARCHIVE:
+		rc = store_chat_set_archived(e->st, sid, a->chat, a->on);
+		if (rc == Y_ENOTFOUND)
+			rc = Y_OK; /* no messages of it here: told all the same */
+		d = json_pack("{s:s, s:b}", "chat", a->chat, "archived", a->on);
+		break;
+	case WA_ACT_PIN:
+		d = json_pack("{s:s, s:b}", "chat", a->chat, "pinned", a->on);
+		break;
+	case WA_ACT_MUTE:
+		d = json_pack("{s:s, s:b, s:o}", "chat", a->chat, "muted", a->on, "muteUntil",
+			      a->on && a->mute_until_ms > 0 ? json_integer(a->mute_until_ms)
+							    : json_null());
+		break;
+	case WA_ACT_READ:
+		d = json_pack("{s:s, s:b}", "chat", a->chat, "read", a->on);
+		break;
+	default:
+		return Y_OK; /* our push name from another device: the credentials keep ours */
+	}
+	if (!rc && d && !json_object_set_new(d, "source", json_string("appState")) &&
+	    (txt = json_dumps(d, JSON_COMPACT))) {
+		rc = store_event_add(e->st, sid, "chat.updated", txt, NULL);
+		free(txt);
+	}
+	json_decref(d);
+	return rc;
+}
+
 static void on_state_wait(struct wa_client *cl, void *ud)
 {
 	struct esess *x = ud;
@@ -1310,7 +1438,8 @@ static void mretries_expire(struct engine *e)
 static const struct wa_client_cbs client_cbs = {
 	on_state, on_qr, on_creds, on_prekeys, on_prekeys_uploaded, on_passkey,
 	on_sent, on_receipt, on_message, on_media_conn, on_presence, on_blocklist, on_lid_map,
-	on_tctoken, on_state_wait, on_picture, on_media_retry,
+	on_tctoken, on_state_wait, on_picture, on_media_retry, on_appstate_key, on_appstate_state,
+	on_appstate_action,
 };
 
 /* ---- the uploader's hooks (its thread) ---- */
@@ -1719,6 +1848,21 @@ static void run_cmd(struct engine *e, struct cmd *c)
 				LOG_WARN("engine cannot import prekeys", NULL);
 			if (c->ntc && wa_client_import_tctokens(x->cl, c->tcs, c->ntc))
 				LOG_WARN("engine cannot import privacy tokens", NULL);
+			for (size_t i = 0; i < c->nas; i++) {
+				const struct store_appstate *r = &c->as[i];
+				char name[sizeof(r->name) + 1];
+				int arc;
+
+				memcpy(name, r->name, r->name_len);
+				name[r->name_len] = 0;
+				arc = r->kind == STORE_AS_KEY
+					? wa_client_import_appstate_key(x->cl, r->name, r->name_len,
+									r->data, r->len, r->t)
+					: wa_client_import_appstate(x->cl, name, r->data, r->len);
+				if (arc)
+					LOG_WARN("engine cannot import app state", "{s:i, s:s}",
+						 "kind", r->kind, "error", y_strerror(arc));
+			}
 			/* accepted while the client did not exist yet */
 			while (*pp) {
 				struct omsg *m = *pp;
@@ -1761,6 +1905,13 @@ static void run_cmd(struct engine *e, struct cmd *c)
 	case CMD_PUSH_NAME:
 		push_name_set(x, c->assertion);
 		break;
+	case CMD_APPSTATE: {
+		int rc = x && !x->forgotten ? wa_client_appstate_write(x->cl, c->act) : Y_ESTATE;
+
+		if (rc)
+			LOG_INFO("engine app-state write not queued", "{s:s}", "error", y_strerror(rc));
+		break;
+	}
 	case CMD_BLOCK: {
 		int rc = !x || x->forgotten ? Y_ESTATE
 			 : !c->phone[0] || !strcmp(c->phone, "get") ? wa_client_blocklist(x->cl)
@@ -2135,6 +2286,9 @@ static struct cmd *run_cmd_new(struct engine *e, const struct job *j, struct wa_
 	if (rc)
 		LOG_WARN("engine cannot load prekeys", "{s:s}", "error", y_strerror(rc));
 	load_tctokens(e, j->id, k);
+	rc = store_appstate_all(e->st, j->id, &k->as, &k->nas);
+	if (rc)
+		LOG_WARN("engine cannot load app state", "{s:s}", "error", y_strerror(rc));
 	rc = store_messages_pending(e->st, j->id, (int)e->opts.queue_max + 64, &rows, &n);
 	if (rc)
 		LOG_ERROR("engine cannot load pending messages", "{s:s}", "error", y_strerror(rc));
@@ -2350,6 +2504,12 @@ static void run_job(struct engine *e, struct job *j)
 		break;
 	case J_TCTOKEN:
 		rc = store_tctoken_put(e->st, j->id, j->tc);
+		break;
+	case J_APPSTATE:
+		rc = store_appstate_put(e->st, j->id, &j->asr);
+		break;
+	case J_APPSTATE_APPLY:
+		rc = appstate_apply(e, j->id, j->act);
 		break;
 	case J_MEDIA_RETRY:
 		media_retry_answered(e->st, e->opts.media, j->mid, j->mr_path, j->reason);
@@ -2948,6 +3108,34 @@ static int op_push_name(void *eng, const char *session_id, const char *name)
 	return post_text_cmd(eng, CMD_PUSH_NAME, session_id, name);
 }
 
+static int op_appstate(void *eng, const char *session_id, const struct svc_as_action *a)
+{
+	static const enum wa_client_action_kind kinds[] = {
+		[SVC_AS_DELETE_FOR_ME] = WA_ACT_DELETE_FOR_ME, [SVC_AS_ARCHIVE] = WA_ACT_ARCHIVE,
+		[SVC_AS_PIN] = WA_ACT_PIN, [SVC_AS_MUTE] = WA_ACT_MUTE, [SVC_AS_READ] = WA_ACT_READ,
+	};
+	struct cmd *c;
+
+	if ((unsigned)a->kind > SVC_AS_READ || !a->chat || strlen(a->chat) >= sizeof(c->act->chat) ||
+	    (a->msg_id && strlen(a->msg_id) >= sizeof(c->act->msg_id)))
+		return Y_EINVAL;
+	if (!(c = calloc(1, sizeof(*c))) || !(c->act = calloc(1, sizeof(*c->act)))) {
+		free(c);
+		return Y_ENOMEM;
+	}
+	c->kind = CMD_APPSTATE;
+	snprintf(c->id, sizeof(c->id), "%s", session_id);
+	c->act->kind = kinds[a->kind];
+	snprintf(c->act->chat, sizeof(c->act->chat), "%s", a->chat);
+	snprintf(c->act->msg_id, sizeof(c->act->msg_id), "%s", a->msg_id ? a->msg_id : "");
+	c->act->from_me = a->from_me;
+	c->act->on = a->on;
+	c->act->msg_t = a->msg_t;
+	c->act->mute_until_ms = a->mute_until_ms;
+	post_cmd(eng, c);
+	return Y_OK;
+}
+
 static int op_block(void *eng, const char *session_id, const char *jid, const char *action)
 {
 	struct cmd *c;
@@ -3173,6 +3361,7 @@ static const struct svc_engine_ops engine_ops = {
 	.pair_code = op_pair_code,
 	.query = op_query,
 	.push_name = op_push_name,
+	.appstate = op_appstate,
 };
 
 /* ---- lifecycle ---- */

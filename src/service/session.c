@@ -883,6 +883,13 @@ int svc_set_push_name(struct svc *s, const char *session_id, const char *name)
 	return rc ? rc : s->ops->push_name ? s->ops->push_name(s->eng, session_id, name) : Y_ESTATE;
 }
 
+int svc_appstate_write(struct svc *s, const char *session_id, const struct svc_as_action *a)
+{
+	int rc = connected_or(s, session_id);
+
+	return rc ? rc : s->ops->appstate ? s->ops->appstate(s->eng, session_id, a) : Y_ESTATE;
+}
+
 int svc_mark_chat_read(struct svc *s, const char *session_id, const char *chat,
 		       const char *upto_id, size_t *n)
 {

@@ -80,6 +80,18 @@ enum { SVC_PRESENCE_OWN = 0, SVC_PRESENCE_CHATSTATE = 1, SVC_PRESENCE_SUBSCRIBE 
  */
 struct svc_media;
 
+/* An app-state write (docs/appstate.md): chat (and msg_id, from_me, msg_t
+ * of the message) for DELETE_FOR_ME; on = archived / pinned / muted / read,
+ * msg_t the chat's last message time (Unix seconds) for ARCHIVE and READ,
+ * mute_until_ms for MUTE (-1: forever). Borrowed for the call. */
+enum svc_as_kind { SVC_AS_DELETE_FOR_ME, SVC_AS_ARCHIVE, SVC_AS_PIN, SVC_AS_MUTE, SVC_AS_READ };
+struct svc_as_action {
+	enum svc_as_kind kind;
+	const char *chat, *msg_id;
+	bool from_me, on;
+	int64_t msg_t, mute_until_ms;
+};
+
 struct svc_engine_ops {
 	/* Starts (or resumes) the client of a session: a new one shows a QR,
 	 * a linked one reconnects. Y_ENOMEM. */
@@ -173,6 +185,9 @@ struct svc_engine_ops {
 		     svc_lookup_cb done, void *arg);
 	/* Sets our push name (queued; kept in the credentials and announced). */
 	int (*push_name)(void *eng, const char *session_id, const char *name);
+	/* Queues an app-state write (copied; docs/appstate.md): our other
+	 * devices learn it once the loop wrote it. */
+	int (*appstate)(void *eng, const char *session_id, const struct svc_as_action *a);
 };
 
 /* Creates the service and loads every stored session into the registry. */
@@ -302,6 +317,9 @@ int svc_set_about(struct svc *s, const char *session_id, const char *text);
 /* The engine's push name (Y_ENOTFOUND, Y_ESTATE when not connected); the
  * session's push_name follows once the loop took it. */
 int svc_set_push_name(struct svc *s, const char *session_id, const char *name);
+/* Queues an app-state write for the session's other devices (Y_ESTATE when
+ * not connected). */
+int svc_appstate_write(struct svc *s, const char *session_id, const struct svc_as_action *a);
 /* Marks a chat read up to message `upto_id` (our id; NULL: everything):
  * every inbound message of the chat still `received` at or before it gets
  * one read receipt and status read. *n gets how many. Y_ENOTFOUND (session,

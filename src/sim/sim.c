@@ -112,6 +112,8 @@ static void account_free(struct sim_account *a)
 	wa_signal_store_free(a->store);
 	sim_passkey_key_free(a->passkey);
 	free(a->tc);
+	sim_appstate_free(a->as);
+	wa_wipe(a->as_key, sizeof(a->as_key));
 	wa_wipe(&a->ident, sizeof(a->ident));
 	free(a);
 }

@@ -134,6 +134,9 @@ int sim_route_ack(struct sim_conn *c, const struct wa_node *n);
 int sim_tctoken_iq(struct sim_conn *c, const struct wa_node *iq, const struct wa_node *tokens);
 bool sim_tctoken_check(struct sim_conn *c, const struct wa_node *msg, struct sim_account *dest);
 
+/* ---- sim_appstate.c: app state (w:sync:app:state), patches kept opaque ---- */
+int sim_appstate_iq(struct sim_conn *c, const struct wa_node *iq);
+
 /* ---- sim_phone.c ---- */
 
 /* Right after a new companion's first login: the phone's app-state key

@@ -143,7 +143,16 @@ struct sim_account {
 	/* a restricted account (POST .../restricted): its 1:1 messages without
 	 * a valid privacy token are refused with 463 */
 	bool restricted;
+	/* app state (sim_appstate.c): the one sync key its phone shares with
+	 * every companion (minted at the first), and per collection the patches
+	 * its devices uploaded, opaque (the server holds no keys) */
+	bool as_key_set;
+	uint8_t as_key_id[6], as_key[32];
+	struct sim_appstate *as; /* owned; NULL until the first upload */
 };
+
+/* sim_appstate.c: frees an account's patches (NULL: nothing). */
+void sim_appstate_free(struct sim_appstate *as);
 
 struct sim_stats {
 	uint64_t connections, handshakes, registrations, logins, pairings;

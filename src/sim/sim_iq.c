@@ -346,31 +346,6 @@ nomem:
 	return Y_ENOMEM;
 }
 
-static int iq_app_state(struct sim_conn *c, const struct wa_node *iq)
-{
-	struct wa_node *sync = wa_node_child(iq, "sync"), *r, *rs, *col;
-
-	if (!sync)
-		return sim_conn_iq_error(c, iq, "400", "bad-request");
-	r = sim_conn_iq_result(iq);
-	if (!r || !(rs = wa_node_add_child(r, "sync")))
-		goto nomem;
-	for (uint32_t i = 0; sync->content == WA_CONTENT_LIST && i < sync->nkids; i++) {
-		const char *name = wa_node_attr(sync->kids[i], "name");
-		const char *ver = wa_node_attr(sync->kids[i], "version");
-
-		if (!wa_node_is(sync->kids[i], "collection") || !name)
-			continue;
-		if (!(col = wa_node_add_child(rs, "collection")) ||
-		    sim_attrs(col, "name", name, "version", ver ? ver : "0", NULL))
-			goto nomem;
-	}
-	return sim_conn_send(c, r);
-nomem:
-	wa_node_free(r);
-	return Y_ENOMEM;
-}
-
 static int iq_privacy(struct sim_conn *c, const struct wa_node *iq)
 {
 	static const char *cats[][2] = {
@@ -551,7 +526,7 @@ static const struct {
 	{ "encrypt", iq_encrypt },
 	{ "passive", iq_passive },
 	{ "usync", iq_usync },
-	{ "w:sync:app:state", iq_app_state },
+	{ "w:sync:app:state", sim_appstate_iq },
 	{ "privacy", iq_privacy },
 	{ "blocklist", iq_blocklist },
 	{ "status", iq_status },

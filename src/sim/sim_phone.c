@@ -96,15 +96,20 @@ int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d
 		WA__MESSAGE__APP_STATE_SYNC_KEY_FINGERPRINT__INIT;
 	Wa__Message__HistorySyncNotification hs = WA__MESSAGE__HISTORY_SYNC_NOTIFICATION__INIT;
 	uint32_t dev_indexes[1] = { 0 };
-	uint8_t key_id[6], key_data[32];
 	int rc;
 
-	rc = wa_crypto_random(key_id, sizeof(key_id)) ?: wa_crypto_random(key_data, sizeof(key_data));
-	if (rc)
-		return rc;
+	/* one key per account, shared with every companion (a phone's app
+	 * state is one: what one companion writes, the others must read) */
+	if (!a->as_key_set) {
+		rc = wa_crypto_random(a->as_key_id, sizeof(a->as_key_id)) ?:
+			wa_crypto_random(a->as_key, sizeof(a->as_key));
+		if (rc)
+			return rc;
+		a->as_key_set = true;
+	}
 	kid.has_keyid = 1;
-	kid.keyid.data = key_id;
-	kid.keyid.len = sizeof(key_id);
+	kid.keyid.data = a->as_key_id;
+	kid.keyid.len = sizeof(a->as_key_id);
 	fp.has_rawid = 1;
 	fp.rawid = 1;
 	fp.has_currentindex = 1;
@@ -112,8 +117,8 @@ int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d
 	fp.n_deviceindexes = 1;
 	fp.deviceindexes = dev_indexes;
 	kd.has_keydata = 1;
-	kd.keydata.data = key_data;
-	kd.keydata.len = sizeof(key_data);
+	kd.keydata.data = a->as_key;
+	kd.keydata.len = sizeof(a->as_key);
 	kd.fingerprint = &fp;
 	kd.has_timestamp = 1;
 	kd.timestamp = (int64_t)sim_now_s() * 1000;
@@ -138,7 +143,6 @@ int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d
 	m2.protocolmessage = &p2;
 
 	rc = phone_send(s, a, d, &m1) ?: phone_send(s, a, d, &m2);
-	wa_wipe(key_data, sizeof(key_data));
 	if (!rc)
 		d->key_shared = true;
 	return rc;

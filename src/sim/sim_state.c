@@ -138,7 +138,7 @@ static json_t *device_json(const struct sim_device *d)
 
 static json_t *account_json(const struct sim_account *a)
 {
-	json_t *devs = json_array();
+	json_t *devs = json_array(), *j;
 
 	for (const struct sim_device *d = a->devices; devs && d; d = d->next) {
 		json_t *dj = device_json(d);
@@ -148,13 +148,22 @@ static json_t *account_json(const struct sim_account *a)
 			return NULL;
 		}
 	}
-	return json_pack("{s:s, s:s, s:{s:o, s:o, s:I}, s:o, s:I, s:I, s:I, s:o, s:o, s:b}", "phone",
-			 a->phone, "lid", a->lid, "identity", "pub", hex(a->ident.pub, 32), "priv",
-			 hex(a->ident.priv, 32), "regId", (json_int_t)a->ident.registration_id,
-			 "spk", spk_json(&a->spk), "nextPrekey", (json_int_t)a->next_prekey,
-			 "nextDevice", (json_int_t)a->next_device, "keyIndex",
-			 (json_int_t)a->key_index, "store", store_json(a->store), "devices", devs,
-			 "lidFirst", a->lid_first);
+	j = json_pack("{s:s, s:s, s:{s:o, s:o, s:I}, s:o, s:I, s:I, s:I, s:o, s:o, s:b}", "phone",
+		      a->phone, "lid", a->lid, "identity", "pub", hex(a->ident.pub, 32), "priv",
+		      hex(a->ident.priv, 32), "regId", (json_int_t)a->ident.registration_id,
+		      "spk", spk_json(&a->spk), "nextPrekey", (json_int_t)a->next_prekey,
+		      "nextDevice", (json_int_t)a->next_device, "keyIndex",
+		      (json_int_t)a->key_index, "store", store_json(a->store), "devices", devs,
+		      "lidFirst", a->lid_first);
+	/* the app-state sync key its companions hold (absent until minted) */
+	if (j && a->as_key_set &&
+	    json_object_set_new(j, "appStateKey",
+				json_pack("{s:o, s:o}", "id", hex(a->as_key_id, sizeof(a->as_key_id)),
+					  "data", hex(a->as_key, sizeof(a->as_key))))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 int sim_state_save(struct sim *s)
@@ -418,6 +427,13 @@ static int load_account(struct sim *s, json_t *o)
 	if (rc)
 		return rc;
 	a->lid_first = json_is_true(json_object_get(o, "lidFirst")); /* absent in older files */
+	if ((v = json_object_get(o, "appStateKey"))) { /* absent in older files */
+		rc = get_hex(v, "id", a->as_key_id, sizeof(a->as_key_id)) ?:
+			get_hex(v, "data", a->as_key, sizeof(a->as_key));
+		if (rc)
+			return rc;
+		a->as_key_set = true;
+	}
 	for (struct sim_account *b = a->next; b; b = b->next)
 		if (!strcmp(b->phone, a->phone) || !strcmp(b->lid, a->lid) ||
 		    !strcmp(b->phone, a->lid) || !strcmp(b->lid, a->phone))

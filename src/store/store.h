@@ -17,6 +17,7 @@
 #ifndef YESAPP_STORE_H
 #define YESAPP_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -286,6 +287,31 @@ int store_tctoken_put(struct store *st, const char *session_id, const struct sto
 int store_tctokens_all(struct store *st, const char *session_id, struct store_tctoken **out,
 		       size_t *n);
 
+/* ---- app state of a session (docs/appstate.md) ----
+ * STORE_AS_KEY rows: name[0..name_len) a sync key's id, data its key bytes,
+ * t its timestamp (ms). STORE_AS_COLLECTION rows: name a collection's name
+ * (no NUL), data its state as wa_appstate_state_save writes it. */
+#define STORE_APPSTATE_DATA_MAX ((size_t)16 << 20)
+enum { STORE_AS_KEY = 0, STORE_AS_COLLECTION = 1 };
+struct store_appstate {
+	int kind;
+	uint8_t name[64];
+	size_t name_len;
+	uint8_t *data; /* owned by the array store_appstate_all returns */
+	size_t len;
+	int64_t t;
+};
+/* Replaces the row (kind, name); a session that no longer exists is
+ * skipped (Y_OK). Y_EINVAL for a bad kind, an empty or long name, or data
+ * past STORE_APPSTATE_DATA_MAX. */
+int store_appstate_put(struct store *st, const char *session_id, const struct store_appstate *r);
+/* Every row of the session, keys first (oldest first): *out holds *n
+ * entries, freed with store_appstate_free. Logging out
+ * (store_creds_delete) deletes them. */
+int store_appstate_all(struct store *st, const char *session_id, struct store_appstate **out,
+		       size_t *n);
+void store_appstate_free(struct store_appstate *v, size_t n);
+
 /* ---- durability ---- */
 enum store_durability {
 	STORE_DURABILITY_NORMAL = 0, /* WAL, synchronous=NORMAL: survives a process crash */
@@ -393,7 +419,11 @@ struct store_chat {
 	struct store_message last; /* its latest message (last.chat is the chat) */
 	char *phone;               /* "+digits" (a phone JID, or a LID the map knows), or NULL */
 	int64_t unread;            /* inbound messages still "received" (not read by us) */
+	bool archived;             /* archived (PATCH .../chats/{chat}, our other devices) */
 };
+/* Sets a chat's archived flag; Y_ENOTFOUND when the session has no such chat. */
+int store_chat_set_archived(struct store *st, const char *session_id, const char *chat,
+			    bool archived);
 /* The session's chats, latest activity first (the latest message's
  * timestamp DESC, its id DESC); the cursor is that timestamp and id.
  * Y_ENOTFOUND if the session does not exist. */

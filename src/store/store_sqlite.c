@@ -101,6 +101,10 @@ enum stmt_id {
 	S_TCTOKEN_PUT,
 	S_TCTOKENS_ALL,
 	S_TCTOKENS_DELETE_ALL,
+	S_APPSTATE_PUT,
+	S_CHAT_ARCHIVE,
+	S_APPSTATE_ALL,
+	S_APPSTATE_DELETE_ALL,
 	S_LID_GET_PN,
 	S_LID_GET_LID,
 	S_PRUNE_EVENTS,
@@ -246,6 +250,13 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_TCTOKENS_ALL] = "SELECT jid, token, t, sender_t FROM wa_tctokens WHERE session_id = ?1 "
 			   "ORDER BY jid",
 	[S_TCTOKENS_DELETE_ALL] = "DELETE FROM wa_tctokens WHERE session_id = ?1",
+	[S_APPSTATE_PUT] = "INSERT OR REPLACE INTO wa_appstate (session_id, kind, name, data, t, "
+			   "updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+			   "WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
+	[S_APPSTATE_ALL] = "SELECT kind, name, data, t FROM wa_appstate WHERE session_id = ?1 "
+			   "ORDER BY kind, t, name",
+	[S_APPSTATE_DELETE_ALL] = "DELETE FROM wa_appstate WHERE session_id = ?1",
+	[S_CHAT_ARCHIVE] = "UPDATE chats SET archived = ?3 WHERE session_id = ?1 AND chat = ?2",
 	[S_LID_GET_PN] = "SELECT pn FROM wa_lid_map WHERE session_id = ?1 AND lid = ?2",
 	[S_LID_GET_LID] = "SELECT lid FROM wa_lid_map WHERE session_id = ?1 AND pn = ?2",
 	/* events already fanned out and with nothing left to deliver */
@@ -1887,6 +1898,7 @@ int store_creds_delete(struct store *st, const char *session_id)
 		rc = exec_sid(st, S_CREDS_DELETE, session_id, 0, 0);
 		rc = rc ? rc : exec_sid(st, S_PREKEYS_DELETE_ALL, session_id, 0, 0);
 		rc = rc ? rc : exec_sid(st, S_TCTOKENS_DELETE_ALL, session_id, 0, 0);
+		rc = rc ? rc : exec_sid(st, S_APPSTATE_DELETE_ALL, session_id, 0, 0);
 		rc = rc ? rc : exec_sid(st, S_SIG_DEL_ALL, session_id, 0, 0);
 		rc = rc ? (exec_stmt(st, S_ROLLBACK), rc) : exec_stmt(st, S_COMMIT);
 	}
@@ -2633,8 +2645,9 @@ out:
 	"substr(chats.chat, 1, instr(chats.chat, '@') - 1) WHEN chats.chat LIKE '%@lid' THEN " \
 	"(SELECT '+' || l.pn FROM wa_lid_map l WHERE l.session_id = chats.session_id AND " \
 	"l.lid = substr(chats.chat, 1, instr(chats.chat, '@') - 1)) END)"
-#define CHAT_PAGE(where) "SELECT " MSG_COLS ", c_unread, c_phone FROM (SELECT last_message_id " \
-	"AS c_mid, last_at AS c_at, unread AS c_unread, " CHAT_PHONE " AS c_phone FROM chats " \
+#define CHAT_PAGE(where) "SELECT " MSG_COLS ", c_unread, c_phone, c_archived FROM (SELECT " \
+	"last_message_id AS c_mid, last_at AS c_at, unread AS c_unread, archived AS c_archived, " \
+	CHAT_PHONE " AS c_phone FROM chats " \
 	"WHERE session_id = ?2" where " ORDER BY last_at DESC, last_message_id DESC LIMIT ?1) " \
 	"JOIN messages ON messages.id = c_mid ORDER BY c_at DESC, c_mid DESC"
 
@@ -2646,6 +2659,32 @@ static const char *const chat_sql[2] = {
 const char *store_sqlite_chat_list_sql(int after)
 {
 	return chat_sql[after != 0];
+}
+
+int store_chat_set_archived(struct store *st, const char *session_id, const char *chat,
+			    bool archived)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !chat)
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_CHAT_ARCHIVE);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, chat);
+	sqlite3_bind_int(s, 3, archived);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? (sqlite3_changes(st->db) ? Y_OK : Y_ENOTFOUND)
+			       : db_error(st, rc, "archive a chat");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 void store_chats_free(struct store_chat *c, size_t n)
@@ -2668,6 +2707,7 @@ static int read_chat(sqlite3_stmt *s, void *row)
 	if (!rc && (rc = col_str(s, 17, &c->phone)))
 		store_message_release(&c->last);
 	c->unread = sqlite3_column_int64(s, 16);
+	c->archived = sqlite3_column_int(s, 18) != 0;
 	return rc;
 }
 
@@ -3506,6 +3546,108 @@ out:
 	done(s);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+/* ---- app state ---- */
+
+int store_appstate_put(struct store *st, const char *session_id, const struct store_appstate *r)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!session_id || !r || !r->name_len || r->name_len > sizeof(r->name) ||
+	    r->len > STORE_APPSTATE_DATA_MAX || (r->kind != STORE_AS_KEY &&
+						 r->kind != STORE_AS_COLLECTION))
+		return Y_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_APPSTATE_PUT);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	sqlite3_bind_int(s, 2, r->kind);
+	sqlite3_bind_blob(s, 3, r->name, (int)r->name_len, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 4, r->len ? r->data : (const void *)"", (int)r->len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 5, r->t);
+	sqlite3_bind_int64(s, 6, clock_now_ms());
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "put app state");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+void store_appstate_free(struct store_appstate *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].data);
+	free(v);
+}
+
+int store_appstate_all(struct store *st, const char *session_id, struct store_appstate **out,
+		       size_t *n)
+{
+	sqlite3_stmt *s;
+	struct store_appstate *v = NULL;
+	size_t cap = 0, count = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	s = prep(st, S_APPSTATE_ALL);
+	if (!s) {
+		rc = Y_EDB;
+		goto out;
+	}
+	bind_text(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(s, 0);
+		int nl = sqlite3_column_bytes(s, 1), dl = sqlite3_column_bytes(s, 2);
+		struct store_appstate *e;
+
+		if ((kind != STORE_AS_KEY && kind != STORE_AS_COLLECTION) || nl <= 0 ||
+		    (size_t)nl > sizeof(v->name) || dl < 0 || (size_t)dl > STORE_APPSTATE_DATA_MAX)
+			continue; /* not one we wrote */
+		if (count == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct store_appstate *nv = realloc(v, nc * sizeof(*v));
+
+			if (!nv) {
+				rc = Y_ENOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = nc;
+		}
+		e = &v[count];
+		memset(e, 0, sizeof(*e));
+		if (!(e->data = malloc(dl ? (size_t)dl : 1))) {
+			rc = Y_ENOMEM;
+			goto out;
+		}
+		count++;
+		e->kind = kind;
+		e->name_len = (size_t)nl;
+		memcpy(e->name, sqlite3_column_blob(s, 1), (size_t)nl);
+		e->len = (size_t)dl;
+		if (dl)
+			memcpy(e->data, sqlite3_column_blob(s, 2), (size_t)dl);
+		e->t = sqlite3_column_int64(s, 3);
+	}
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "list app state");
+out:
+	done(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc) {
+		store_appstate_free(v, count);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return Y_OK;
 }
 
 /* ---- privacy tokens ---- */

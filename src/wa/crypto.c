@@ -141,6 +141,18 @@ int wa_hmac_sha256(uint8_t out[WA_SHA256_LEN], const uint8_t *key, size_t keylen
 	return Y_OK;
 }
 
+int wa_hmac_sha512(uint8_t out[64], const uint8_t *key, size_t keylen, const uint8_t *data,
+		   size_t len)
+{
+	size_t n = 0;
+	static const uint8_t nokey[1];
+
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA512", NULL, keylen ? key : nokey, keylen, data,
+		       len, out, 64, &n) || n != 64)
+		return Y_ECRYPTO;
+	return Y_OK;
+}
+
 int wa_hkdf_sha256(uint8_t *out, size_t outlen, const uint8_t *ikm, size_t ikmlen,
 		   const uint8_t *salt, size_t saltlen, const uint8_t *info, size_t infolen)
 {

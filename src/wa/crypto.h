@@ -54,6 +54,8 @@ int wa_sha256(uint8_t out[WA_SHA256_LEN], const uint8_t *data, size_t len);
 int wa_md5(uint8_t out[16], const uint8_t *data, size_t len);
 int wa_hmac_sha256(uint8_t out[WA_SHA256_LEN], const uint8_t *key, size_t keylen,
 		   const uint8_t *data, size_t len);
+int wa_hmac_sha512(uint8_t out[64], const uint8_t *key, size_t keylen, const uint8_t *data,
+		   size_t len);
 /* HKDF-SHA256 (RFC 5869) extract-and-expand; salt may be NULL/0 (zeros). */
 int wa_hkdf_sha256(uint8_t *out, size_t outlen, const uint8_t *ikm, size_t ikmlen,
 		   const uint8_t *salt, size_t saltlen, const uint8_t *info, size_t infolen);

@@ -1072,6 +1072,59 @@ TEST(tctokens_put_list_and_logout)
 	store_close(st);
 }
 
+/* App state: keys and collection states by (kind, name), replaced on put,
+ * keys first; an unknown session is skipped; logging out removes them. */
+TEST(appstate_put_list_and_logout)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_appstate r, *v = NULL;
+	uint8_t data[200];
+	size_t n = 0;
+
+	REQUIRE(st);
+	REQUIRE(store_session_create(st, "as", &s) == Y_OK);
+	memset(&r, 0, sizeof(r));
+	memset(data, 0x5a, sizeof(data));
+	r.kind = STORE_AS_COLLECTION;
+	memcpy(r.name, "regular_high", 12);
+	r.name_len = 12;
+	r.data = data;
+	r.len = 140;
+	CHECK_EQ_INT(store_appstate_put(st, s.id, &r), Y_OK);
+	r.len = 200; /* replaces it */
+	CHECK_EQ_INT(store_appstate_put(st, s.id, &r), Y_OK);
+	r.kind = STORE_AS_KEY;
+	memcpy(r.name, "\0\1\2\3\4\5", 6);
+	r.name_len = 6;
+	r.len = 32;
+	r.t = 1700000000123;
+	CHECK_EQ_INT(store_appstate_put(st, s.id, &r), Y_OK);
+	CHECK_EQ_INT(store_appstate_put(st, "no-such-session", &r), Y_OK);
+	r.kind = 7;
+	CHECK_EQ_INT(store_appstate_put(st, s.id, &r), Y_EINVAL);
+	r.kind = STORE_AS_KEY;
+	r.name_len = 0;
+	CHECK_EQ_INT(store_appstate_put(st, s.id, &r), Y_EINVAL);
+	REQUIRE(store_appstate_all(st, s.id, &v, &n) == Y_OK);
+	REQUIRE(n == 2);
+	CHECK_EQ_INT(v[0].kind, STORE_AS_KEY);
+	CHECK_EQ_INT(v[0].name_len, 6);
+	CHECK_EQ_INT(v[0].name[5], 5);
+	CHECK_EQ_INT(v[0].len, 32);
+	CHECK_EQ_INT(v[0].t, 1700000000123);
+	CHECK_EQ_INT(v[1].kind, STORE_AS_COLLECTION);
+	CHECK_EQ_INT(v[1].len, 200);
+	CHECK_EQ_INT(v[1].data[199], 0x5a);
+	store_appstate_free(v, n);
+	CHECK_EQ_INT(store_creds_delete(st, s.id), Y_OK);
+	REQUIRE(store_appstate_all(st, s.id, &v, &n) == Y_OK);
+	CHECK_EQ_INT(n, 0);
+	store_appstate_free(v, n);
+	store_session_release(&s);
+	store_close(st);
+}
+
 static int hook_rings;
 static void count_ring(void *arg)
 {
@@ -1221,6 +1274,7 @@ int main(void)
 	RUN(session_update_unlink_and_reset_live);
 	RUN(creds_prekeys_and_settings);
 	RUN(tctokens_put_list_and_logout);
+	RUN(appstate_put_list_and_logout);
 	RUN(event_outbox_and_deliveries);
 	RUN(webhook_signature_and_body);
 	tmpdir_remove(tmp);
