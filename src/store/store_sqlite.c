@@ -2032,6 +2032,25 @@ void store_message_release(struct store_message *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* *out = an owned copy of m (strings duplicated). Y_ENOMEM (*out empty). */
+static int message_copy(struct store_message *out, const struct store_message *m)
+{
+	char **dst[] = { &out->wa_id,  &out->chat,	 &out->type, &out->body,      &out->status,
+			 &out->from_jid, &out->to_jid, &out->text, &out->quoted_id, &out->reason };
+	char *const src[] = { m->wa_id,	 m->chat,  m->type, m->body,	  m->status,
+			      m->from_jid, m->to_jid, m->text, m->quoted_id, m->reason };
+
+	*out = *m;
+	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+		*dst[i] = NULL;
+	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+		if (src[i] && !(*dst[i] = strdup(src[i]))) {
+			store_message_release(out);
+			return Y_ENOMEM;
+		}
+	return Y_OK;
+}
+
 void store_messages_free(struct store_message *m, size_t n)
 {
 	if (!m)
@@ -2314,8 +2333,9 @@ static int insert_touch_chats(struct store *st, struct insert_batch *b)
 	return rc;
 }
 
-/* Moves the batch's chats, then reads every stored row back inside the
- * transaction: what the commit makes durable. */
+/* Moves the batch's chats, then copies each stored row (with its defaults
+ * filled in, it is what the commit makes durable: no column is computed by
+ * the database) for the caller. */
 static int insert_after(struct store *st, void *arg)
 {
 	struct insert_batch *b = arg;
@@ -2323,7 +2343,7 @@ static int insert_after(struct store *st, void *arg)
 
 	for (size_t i = 0; !rc && i < b->n; i++)
 		if (!b->rcs[i])
-			rc = message_get_locked(st, b->ms[i].session_id, b->ms[i].id, &b->outs[i]);
+			rc = message_copy(&b->outs[i], &b->ms[i]);
 	return rc;
 }
 
