@@ -208,7 +208,7 @@ static const char *const stmt_sql[S__COUNT] = {
 			   "WHERE session_id = ?1",
 	[S_MSG_ADD] = "INSERT INTO messages (" MSG_COLS ") "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-	/* the chat row a message insert moves (migrations/0014_chats_touch.sql) */
+	/* the chat row a message insert moves (migrations/0016_chats_touch.sql) */
 	[S_CHAT_TOUCH] = "INSERT INTO chats (session_id, chat, last_message_id, last_at, unread) "
 			 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (session_id, chat) DO UPDATE SET "
 			 "last_message_id = CASE WHEN excluded.last_at > last_at OR "
