@@ -1,7 +1,7 @@
 /*
  * Group commit of accepted messages (POST /messages, issue 9): one thread,
  * the committer, that takes every row waiting, inserts them all in ONE
- * transaction (store_messages_insert_batch: each row read back inside it),
+ * transaction (store_messages_insert_batch: each row copied as stored),
  * commits, then hands the batch to done(). While one batch commits the next
  * one gathers, so the cost of a commit (BEGIN IMMEDIATE, the WAL append, the
  * store's mutex) is paid once per batch instead of once per message, and no

@@ -28,11 +28,22 @@ struct http_req {
 	bool chunked;          /* Transfer-Encoding: chunked, decoded here */
 	bool answered;
 	struct sim_chunked ck;
+	size_t sent;     /* bytes of resp (after LWS_PRE) written */
+	uint8_t *chunk;  /* LWS_PRE + HTTP_CHUNK: what one writable sends */
 };
 
 #define HTTP_BODY_DEFAULT ((size_t)64 << 10)
 #define HTTP_RESP_MAX ((size_t)1 << 20)
 #define HTTP_HDR_ROOM 512
+/* libwebsockets puts one timeout (the context's timeout_secs, 20 s) on a
+ * transaction as it begins and never renews it by itself: a 100 MB upload
+ * or download on a loaded machine was cut while still moving (Baileys:
+ * "Media upload failed on all hosts", a download "terminated"). So each
+ * body chunk received renews it, and an answer goes out HTTP_CHUNK bytes
+ * per writable callback (never copied whole into libwebsockets' send
+ * buffer), renewing it each time. */
+#define HTTP_CHUNK ((size_t)64 << 10)
+#define HTTP_SEND_SECS 30
 
 static void http_req_free(struct lws *wsi, struct http_req *r)
 {
@@ -40,6 +51,7 @@ static void http_req_free(struct lws *wsi, struct http_req *r)
 		return;
 	ybuf_release(&r->body);
 	ybuf_release(&r->resp);
+	free(r->chunk);
 	free(r);
 	lws_set_wsi_user(wsi, NULL);
 }
@@ -87,13 +99,32 @@ static int http_writable(struct lws *wsi, struct http_req *r)
 {
 	size_t n;
 
+	size_t left;
+	bool final;
+
 	if (!r || !r->resp.len)
 		return 0;
-	n = r->resp.len - LWS_PRE;
-	if (lws_write(wsi, r->resp.data + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) < (int)n) {
+	left = r->resp.len - LWS_PRE - r->sent;
+	n = left < HTTP_CHUNK ? left : HTTP_CHUNK;
+	final = n == left;
+	if (!r->chunk && !(r->chunk = malloc(LWS_PRE + HTTP_CHUNK))) {
 		http_req_free(wsi, r);
 		return -1;
 	}
+	/* lws_write may use the LWS_PRE bytes in front of what it sends */
+	memcpy(r->chunk + LWS_PRE, r->resp.data + LWS_PRE + r->sent, n);
+	if (lws_write(wsi, r->chunk + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+	    (int)n) {
+		http_req_free(wsi, r);
+		return -1;
+	}
+	r->sent += n;
+	if (!final) {
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTP_SEND_SECS);
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	http_req_free(wsi, r);
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -151,6 +182,9 @@ static int http_body(struct lws *wsi, struct sim_http *h, struct http_req *r, co
 {
 	if (!r)
 		return -1;
+	/* libwebsockets put one timeout (its context's timeout_secs) on the
+	 * whole transaction when it began: renew it while the body moves */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTP_SEND_SECS);
 	if (r->answered)
 		return 0;
 	if (r->chunked) {

@@ -352,8 +352,8 @@ void store_message_release(struct store_message *m);
 int store_message_insert(struct store *st, struct store_message *m);
 /*
  * Group commit: inserts the n rows ms[] (each as store_message_insert does,
- * ids and times filled in) in ONE transaction, and reads each stored row
- * back into outs[i] inside it (caller releases them). rcs[i] is row i's own
+ * ids and times filled in) in ONE transaction, and gives each stored row
+ * as stored in outs[i] (owned copies: caller releases them). rcs[i] is row i's own
  * result: Y_OK, or Y_EINVAL / Y_EEXIST / Y_ENOTFOUND for that row alone
  * (the others are kept). Returns Y_OK once the transaction is committed; any
  * other failure (the database, the commit) fails the whole batch: nothing

@@ -78,6 +78,7 @@ enum stmt_id {
 	S_PREKEY_DELETE,
 	S_PREKEY_COUNT,
 	S_MSG_ADD,
+	S_CHAT_TOUCH,
 	S_MSG_GET,
 	S_MSG_LIST_FIRST,
 	S_MSG_LIST_AFTER,
@@ -211,6 +212,13 @@ static const char *const stmt_sql[S__COUNT] = {
 			   "WHERE session_id = ?1",
 	[S_MSG_ADD] = "INSERT INTO messages (" MSG_COLS ") "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	/* the chat row a message insert moves (migrations/0016_chats_touch.sql) */
+	[S_CHAT_TOUCH] = "INSERT INTO chats (session_id, chat, last_message_id, last_at, unread) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (session_id, chat) DO UPDATE SET "
+			 "last_message_id = CASE WHEN excluded.last_at > last_at OR "
+			 "(excluded.last_at = last_at AND excluded.last_message_id > last_message_id) "
+			 "THEN excluded.last_message_id ELSE last_message_id END, "
+			 "last_at = max(last_at, excluded.last_at), unread = unread + excluded.unread",
 	[S_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1 AND session_id = ?2",
 	[S_MSG_LIST_FIRST] = "SELECT " MSG_COLS " FROM messages WHERE session_id = ?2 "
 			     "ORDER BY timestamp DESC, id DESC LIMIT ?1",
@@ -852,7 +860,7 @@ int store_sqlite_open_upto(const char *url, int upto, struct store **out)
 	st->busy_ms = BUSY_TIMEOUT_MS;
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	rc = exec_sql(st, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; "
-			  "PRAGMA synchronous = NORMAL");
+			  "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY");
 	if (rc)
 		goto fail;
 	rc = migrate(st, upto);
@@ -2036,6 +2044,25 @@ void store_message_release(struct store_message *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* *out = an owned copy of m (strings duplicated). Y_ENOMEM (*out empty). */
+static int message_copy(struct store_message *out, const struct store_message *m)
+{
+	char **dst[] = { &out->wa_id,  &out->chat,	 &out->type, &out->body,      &out->status,
+			 &out->from_jid, &out->to_jid, &out->text, &out->quoted_id, &out->reason };
+	char *const src[] = { m->wa_id,	 m->chat,  m->type, m->body,	  m->status,
+			      m->from_jid, m->to_jid, m->text, m->quoted_id, m->reason };
+
+	*out = *m;
+	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+		*dst[i] = NULL;
+	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+		if (src[i] && !(*dst[i] = strdup(src[i]))) {
+			store_message_release(out);
+			return Y_ENOMEM;
+		}
+	return Y_OK;
+}
+
 void store_messages_free(struct store_message *m, size_t n)
 {
 	if (!m)
@@ -2074,8 +2101,41 @@ static int read_message(sqlite3_stmt *s, struct store_message *m)
 	return rc;
 }
 
-/* Inserts row m inside the caller's transaction (mutex held). */
-static int message_add_locked(struct store *st, const struct store_message *m)
+/* Whether row m counts as unread in its chat: an inbound message still
+ * 'received' that is not an action on another (0011_chat_actions.sql). */
+static int message_unread(const struct store_message *m)
+{
+	static const char *const actions[] = { "reaction", "edit", "revoke", "poll_vote", NULL };
+
+	return !m->from_me && m->status && !strcmp(m->status, "received") &&
+	       !in_list(m->type ? m->type : "", actions);
+}
+
+/* Moves chat (session_id, chat) to message last_id at last_at if that is
+ * its latest by (timestamp, id), and adds unread to its count; creates the
+ * row when the chat is new. Inside the caller's transaction (mutex held). */
+static int chat_touch_locked(struct store *st, const char *session_id, const char *chat,
+			     const char *last_id, int64_t last_at, int64_t unread)
+{
+	sqlite3_stmt *s = prep(st, S_CHAT_TOUCH);
+	int rc;
+
+	if (!s)
+		return Y_EDB;
+	bind_text(s, 1, session_id);
+	bind_text(s, 2, chat);
+	bind_text(s, 3, last_id);
+	sqlite3_bind_int64(s, 4, last_at);
+	sqlite3_bind_int64(s, 5, unread);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "touch chat");
+	done(s);
+	return rc;
+}
+
+/* Inserts row m inside the caller's transaction (mutex held); touch: also
+ * moves its chat row (0: the caller does, as a batch does once per chat). */
+static int message_add_locked(struct store *st, const struct store_message *m, int touch)
 {
 	sqlite3_stmt *s = prep(st, S_MSG_ADD);
 	int rc;
@@ -2101,6 +2161,9 @@ static int message_add_locked(struct store *st, const struct store_message *m)
 	rc = sqlite3_step(s);
 	rc = rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "insert message");
 	done(s);
+	if (rc == Y_OK && touch)
+		rc = chat_touch_locked(st, m->session_id, m->chat, m->id, m->timestamp,
+				       message_unread(m));
 	return rc;
 }
 
@@ -2111,7 +2174,7 @@ static int message_defaults(struct store_message *m)
 
 	if (!m->chat || !m->type || !in_list(m->status, message_statuses))
 		return Y_EINVAL;
-	if (!m->id[0] && (rc = uuid_v4(m->id)))
+	if (!m->id[0] && (rc = uuid_v7(m->id, clock_now_ms())))
 		return rc;
 	if (!m->created_at)
 		m->created_at = clock_now_ms();
@@ -2134,7 +2197,7 @@ int store_message_insert(struct store *st, struct store_message *m)
 		pthread_mutex_unlock(&st->mu);
 		return rc;
 	}
-	rc = message_add_locked(st, m);
+	rc = message_add_locked(st, m, 1);
 	/* an inbound message is a `message` event, in the same transaction */
 	if (rc == Y_OK && !m->from_me)
 		rc = message_event_locked(st, "message", m->session_id, m->id, NULL);
@@ -2227,7 +2290,7 @@ struct insert_batch {
 static int insert_row(struct store *st, void *arg, size_t i)
 {
 	struct store_message *m = &((struct insert_batch *)arg)->ms[i];
-	int rc = message_add_locked(st, m);
+	int rc = message_add_locked(st, m, 0); /* chats: insert_after */
 
 	/* an inbound message is a `message` event, as store_message_insert makes */
 	if (rc == Y_OK && !m->from_me)
@@ -2235,16 +2298,64 @@ static int insert_row(struct store *st, void *arg, size_t i)
 	return rc;
 }
 
-/* Reads every stored row back inside the transaction: what the commit
- * makes durable. */
-static int insert_read_back(struct store *st, void *arg)
+/* qsort order of a batch's row indexes: by session, then chat. */
+static const struct store_message *sort_rows;
+
+static int cmp_row_chat(const void *a, const void *b)
+{
+	const struct store_message *x = &sort_rows[*(const size_t *)a];
+	const struct store_message *y = &sort_rows[*(const size_t *)b];
+	int c = strcmp(x->session_id, y->session_id);
+
+	return c ? c : strcmp(x->chat, y->chat);
+}
+
+/* Each chat the batch's stored rows are in, moved once: to its latest row
+ * by (timestamp, id), unread counted over them (what one chat_touch_locked
+ * per row gives). Mutex held, which also guards sort_rows. */
+static int insert_touch_chats(struct store *st, struct insert_batch *b)
+{
+	size_t *ix = malloc(b->n * sizeof(*ix)), k = 0;
+	int rc = Y_OK;
+
+	if (!ix)
+		return Y_ENOMEM;
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->rcs[i])
+			ix[k++] = i;
+	sort_rows = b->ms;
+	qsort(ix, k, sizeof(*ix), cmp_row_chat);
+	for (size_t i = 0, j; !rc && i < k; i = j) {
+		const struct store_message *last = &b->ms[ix[i]];
+		int64_t unread = 0;
+
+		for (j = i; j < k && !cmp_row_chat(&ix[i], &ix[j]); j++) {
+			const struct store_message *m = &b->ms[ix[j]];
+
+			unread += message_unread(m);
+			if (m->timestamp > last->timestamp ||
+			    (m->timestamp == last->timestamp && strcmp(m->id, last->id) > 0))
+				last = m;
+		}
+		rc = chat_touch_locked(st, last->session_id, last->chat, last->id, last->timestamp,
+				       unread);
+	}
+	sort_rows = NULL;
+	free(ix);
+	return rc;
+}
+
+/* Moves the batch's chats, then copies each stored row (with its defaults
+ * filled in, it is what the commit makes durable: no column is computed by
+ * the database) for the caller. */
+static int insert_after(struct store *st, void *arg)
 {
 	struct insert_batch *b = arg;
-	int rc = Y_OK;
+	int rc = insert_touch_chats(st, b);
 
 	for (size_t i = 0; !rc && i < b->n; i++)
 		if (!b->rcs[i])
-			rc = message_get_locked(st, b->ms[i].session_id, b->ms[i].id, &b->outs[i]);
+			rc = message_copy(&b->outs[i], &b->ms[i]);
 	return rc;
 }
 
@@ -2258,7 +2369,7 @@ int store_messages_insert_batch(struct store *st, struct store_message *ms, size
 		memset(&outs[i], 0, sizeof(outs[i]));
 		rcs[i] = message_defaults(&ms[i]);
 	}
-	rc = batch_tx(st, n, rcs, insert_row, insert_own, insert_read_back, &b);
+	rc = batch_tx(st, n, rcs, insert_row, insert_own, insert_after, &b);
 	for (size_t i = 0; rc && i < n; i++)
 		store_message_release(&outs[i]);
 	return rc;
@@ -4038,7 +4149,7 @@ int store_message_insert_effect(struct store *st, struct store_message *m,
 		pthread_mutex_unlock(&st->mu);
 		return rc;
 	}
-	rc = message_add_locked(st, m);
+	rc = message_add_locked(st, m, 1);
 	rc = rc ?: fx_target_get(st, m->session_id, fx->target_wa_id, &t);
 	if (!rc) {
 		/* a reaction is its own record (store_message_reactions reads the

@@ -6,15 +6,11 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
-int uuid_v4(char out[UUID_STR_LEN])
+static void uuid_text(uint8_t b[16], int version, char out[UUID_STR_LEN])
 {
-	uint8_t b[16];
 	size_t o = 0;
 
-	out[0] = '\0';
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return Y_ECRYPTO;
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10xx */
 	for (int i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
@@ -23,6 +19,30 @@ int uuid_v4(char out[UUID_STR_LEN])
 		out[o++] = hexdig[b[i] & 0x0f];
 	}
 	out[o] = '\0';
+}
+
+int uuid_v4(char out[UUID_STR_LEN])
+{
+	uint8_t b[16];
+
+	out[0] = '\0';
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return Y_ECRYPTO;
+	uuid_text(b, 4, out);
+	return Y_OK;
+}
+
+int uuid_v7(char out[UUID_STR_LEN], int64_t now_ms)
+{
+	uint64_t t = now_ms < 0 ? 0 : (uint64_t)now_ms;
+	uint8_t b[16];
+
+	out[0] = '\0';
+	if (RAND_bytes(b + 6, sizeof(b) - 6) != 1)
+		return Y_ECRYPTO;
+	for (int i = 5; i >= 0; i--, t >>= 8)
+		b[i] = (uint8_t)(t & 0xff);
+	uuid_text(b, 7, out);
 	return Y_OK;
 }
 

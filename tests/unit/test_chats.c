@@ -194,6 +194,71 @@ TEST(actions_on_messages_are_not_unread)
 	store_close(st);
 }
 
+/* A batch insert (store_messages_insert_batch: the group commit of
+ * accepted messages) moves each chat once, to the latest of its rows by
+ * (timestamp, id), with the unread ones counted; a row refused inside the
+ * batch (a duplicate WhatsApp id) moves nothing. Rows in any order. */
+TEST(batch_inserts_move_each_chat_once)
+{
+	enum { N = 7 };
+	static const struct {
+		const char *chat;
+		int inbound;
+		int64_t ts;
+		const char *type;
+		const char *wa;
+	} rows[N] = {
+		{ "444@s.whatsapp.net", 1, 5000, "text", "W1" },
+		{ "555@s.whatsapp.net", 0, 7000, "text", "W2" },
+		{ "444@s.whatsapp.net", 1, 9000, "text", "W3" },     /* 444's latest */
+		{ "444@s.whatsapp.net", 1, 6000, "reaction", "W4" }, /* not unread */
+		{ "555@s.whatsapp.net", 1, 6500, "text", "W5" },
+		{ "444@s.whatsapp.net", 1, 9500, "text", "W1" },     /* duplicate id: refused */
+		{ "666@s.whatsapp.net", 0, 100, "text", "W6" },
+	};
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	struct store_message ms[N], outs[N];
+	struct store_chat *c = NULL;
+	size_t n = 0;
+	int rcs[N];
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	/* the chat existed before: the batch adds to its count */
+	REQUIRE(add(st, s.id, "444@s.whatsapp.net", 1, 4000, NULL) == Y_OK);
+	memset(ms, 0, sizeof(ms));
+	for (int i = 0; i < N; i++) {
+		snprintf(ms[i].session_id, sizeof(ms[i].session_id), "%s", s.id);
+		ms[i].chat = (char *)rows[i].chat;
+		ms[i].from_me = !rows[i].inbound;
+		ms[i].type = (char *)rows[i].type;
+		ms[i].wa_id = (char *)rows[i].wa;
+		ms[i].status = (char *)(rows[i].inbound ? "received" : "pending");
+		ms[i].timestamp = rows[i].ts;
+	}
+	REQUIRE(store_messages_insert_batch(st, ms, N, rcs, outs) == Y_OK);
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ_INT(rcs[i], i == 5 ? Y_EEXIST : Y_OK);
+		if (!rcs[i])
+			store_message_release(&outs[i]);
+	}
+	REQUIRE(page(st, s.id, &c, &n) != NULL);
+	REQUIRE(n == 3);
+	CHECK_EQ_STR(c[0].last.chat, "444@s.whatsapp.net");
+	CHECK_EQ_STR(c[0].last.id, ms[2].id);
+	CHECK_EQ_INT(c[0].last.timestamp, 9000);
+	CHECK_EQ_INT(c[0].unread, 3); /* before, W1, W3 */
+	CHECK_EQ_STR(c[1].last.chat, "555@s.whatsapp.net");
+	CHECK_EQ_STR(c[1].last.id, ms[1].id); /* 7000 over the inbound 6500 */
+	CHECK_EQ_INT(c[1].unread, 1);
+	CHECK_EQ_STR(c[2].last.chat, "666@s.whatsapp.net");
+	CHECK_EQ_INT(c[2].unread, 0);
+	store_chats_free(c, n);
+	store_session_release(&s);
+	store_close(st);
+}
+
 TEST(chat_pages_have_no_gaps_or_duplicates)
 {
 	enum { N = 23, PAGE = 5 };
@@ -393,6 +458,7 @@ int main(void)
 		return 1;
 	RUN(chats_follow_inserts_reads_and_deletes);
 	RUN(actions_on_messages_are_not_unread);
+	RUN(batch_inserts_move_each_chat_once);
 	RUN(chat_pages_have_no_gaps_or_duplicates);
 	RUN(message_filters_narrow_the_list);
 	RUN(chat_and_filter_queries_use_indexes);

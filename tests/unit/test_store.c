@@ -418,10 +418,19 @@ TEST(message_batch_insert_rows_fail_alone)
 	CHECK_EQ_INT(outs[0].from_me, 1);
 	CHECK_EQ_STR(outs[4].status, "received");
 	CHECK(outs[1].chat == NULL && outs[2].chat == NULL && outs[3].chat == NULL);
+	REQUIRE(store_message_get(st, s.id, ms[0].id, &g) == Y_OK); /* committed */
+	/* what the batch gave is the row as the database holds it */
+	CHECK_EQ_STR(outs[0].chat, g.chat);
+	CHECK_EQ_STR(outs[0].type, g.type);
+	CHECK_EQ_STR(outs[0].body ? outs[0].body : "-", g.body ? g.body : "-");
+	CHECK_EQ_STR(outs[0].to_jid ? outs[0].to_jid : "-", g.to_jid ? g.to_jid : "-");
+	CHECK_EQ_INT(outs[0].timestamp, g.timestamp);
+	CHECK_EQ_INT(outs[0].created_at, g.created_at);
+	CHECK_EQ_INT(outs[0].updated_at, g.updated_at);
+	CHECK(outs[0].timestamp > 0 && outs[0].updated_at == outs[0].created_at);
+	store_message_release(&g);
 	for (int i = 0; i < 5; i++)
 		store_message_release(&outs[i]);
-	REQUIRE(store_message_get(st, s.id, ms[0].id, &g) == Y_OK); /* committed */
-	store_message_release(&g);
 	CHECK_EQ_INT(store_message_get(st, s.id, ms[3].id, &g), Y_ENOTFOUND);
 	/* the inbound row is a `message` event, as store_message_insert makes */
 	REQUIRE(store_event_list(st, s.id, 0, only_message, 10, &ev, &nev, &more) == Y_OK);

@@ -1,4 +1,4 @@
-/* Tests of UUID v4 generation and validation (util/uuid.h). */
+/* Tests of UUID v4 and v7 generation and validation (util/uuid.h). */
 #include "test.h"
 
 #include "util/err.h"
@@ -19,6 +19,23 @@ TEST(v4_has_version_variant_and_form)
 	CHECK(strcmp(a, b) != 0);
 }
 
+TEST(v7_time_first_then_random)
+{
+	char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
+
+	/* 2026-12-04T00:00:00Z = 1796342400000 ms = 0x01a2 3e59 c400 */
+	REQUIRE(uuid_v7(a, 1796342400000LL) == Y_OK);
+	CHECK(uuid_valid(a));
+	CHECK(!strncmp(a, "01a23e59-c400-7", 15));
+	CHECK(strchr("89ab", a[19]) != NULL);
+	REQUIRE(uuid_v7(b, 1796342400000LL) == Y_OK);
+	CHECK(strcmp(a, b) != 0); /* same millisecond, other random bits */
+	REQUIRE(uuid_v7(c, 1796342400001LL) == Y_OK);
+	CHECK(strcmp(c, a) > 0 && strcmp(c, b) > 0); /* later sorts after */
+	REQUIRE(uuid_v7(c, 0) == Y_OK);
+	CHECK(!strncmp(c, "00000000-0000-7", 15));
+}
+
 TEST(validation)
 {
 	CHECK(uuid_valid("123e4567-e89b-42d3-a456-426614174000"));
@@ -34,6 +51,7 @@ TEST(validation)
 int main(void)
 {
 	RUN(v4_has_version_variant_and_form);
+	RUN(v7_time_first_then_random);
 	RUN(validation);
 	return test_summary();
 }
