@@ -246,6 +246,7 @@ int server_run(const struct config *cfg)
 	eo.media = media;
 	eo.data_dir = cfg->data_dir;
 	eo.media_url_allow_private = cfg->media_url_allow_private;
+	eo.media_retry_ms = (uint64_t)cfg->media_retry_timeout_ms;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));

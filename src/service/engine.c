@@ -29,7 +29,7 @@
 #define ENGINE_DEF_CPS 1000
 #define ESESS_BUCKETS 1024
 #define ENGINE_BEAT_MS 1000
-#define ENGINE_MEDIA_RETRY_MS 30000 /* our phone's answer to a media retry, at most */
+#define ENGINE_MEDIA_RETRY_MS 30000 /* our phone's answer to a media retry, at most (default) */
 #define ENGINE_LATE_MS 50 /* a beat later than this counts in YM_LOOP_LATE_MS */
 #define ENGINE_STUCK_MS 10000
 #define ENGINE_DRAIN_MS 100      /* how often throttled queues are looked at */
@@ -1242,7 +1242,8 @@ static void run_media_retry(struct engine *e, struct esess *x, struct cmd *c)
 		snprintf(r->wa_id, sizeof(r->wa_id), "%s", c->wa_id);
 		snprintf(r->mid, sizeof(r->mid), "%s", c->mid);
 		memcpy(r->key, c->mkey, sizeof(r->key));
-		r->deadline = uv_now(wa_loop_uv(e->loop)) + ENGINE_MEDIA_RETRY_MS;
+		r->deadline = uv_now(wa_loop_uv(e->loop)) +
+			      (e->opts.media_retry_ms ? e->opts.media_retry_ms : ENGINE_MEDIA_RETRY_MS);
 		r->next = x->mretries;
 		x->mretries = r;
 	}
@@ -1289,6 +1290,7 @@ static void on_media_retry(struct wa_client *cl, const char *wa_id, int code, co
 static void mretries_expire(struct engine *e)
 {
 	uint64_t now = uv_now(wa_loop_uv(e->loop));
+	char why[64];
 
 	for (size_t b = 0; b < ESESS_BUCKETS; b++)
 		for (struct esess *x = e->sess[b]; x; x = x->next)
@@ -1300,8 +1302,10 @@ static void mretries_expire(struct engine *e)
 					continue;
 				}
 				*pp = r->next;
-				mretry_outcome(e, x->id, r->mid, NULL,
-					       "no answer from the phone in 30 s");
+				snprintf(why, sizeof(why), "no answer from the phone in %g s",
+					 (double)(e->opts.media_retry_ms ? e->opts.media_retry_ms
+								    : ENGINE_MEDIA_RETRY_MS) / 1000);
+				mretry_outcome(e, x->id, r->mid, NULL, why);
 				wa_wipe(r->key, sizeof(r->key));
 				free(r);
 			}

@@ -82,6 +82,9 @@ struct engine_opts {
 	const char *data_dir;
 	/* MEDIA_URL_ALLOW_PRIVATE: media URLs may name non-public addresses */
 	int media_url_allow_private;
+	/* MEDIA_RETRY_TIMEOUT_MS: a media retry unanswered this long by our
+	 * phone fails the message media_expired. 0: 30 s. */
+	uint64_t media_retry_ms;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

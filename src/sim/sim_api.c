@@ -47,7 +47,8 @@
  *                                             connections for N ms; ignoreAcks
  *                                             true|false: message acks are not
  *                                             taken while true: {dropped}
- *   POST   /sim/media/tamper {"mode":"flip"|"truncate"|"expired"|"lost"|"unavailable"|"off"[, "count"]}
+ *   POST   /sim/media/tamper {"mode":"flip"|"truncate"|"expired"|"lost"|"silent"|"reexpired"|
+ *                          "unavailable"|"off"[, "count"]}
  *                                             the next count (1) media uploads are
  *                                             stored damaged, or (unavailable) the
  *                                             next count downloads answer 503: {mode, count}
@@ -243,13 +244,15 @@ static int post_pair_code(struct sim *s, const uint8_t *body, size_t len, struct
 	return reply(resp, 200, json_pack("{s:b}", "ok", 1));
 }
 
-/* {"mode":"flip"|"truncate"|"expired"|"lost"|"unavailable"|"off", "count":N (1)}:
+/* {"mode":"flip"|"truncate"|"expired"|"lost"|"silent"|"reexpired"|"unavailable"|"off",
+ * "count":N (1)}:
  * the next N uploads are kept damaged (a byte flipped in the middle, or the
  * last 5 bytes cut), so that a downloader's checks can be seen refusing
  * them, or expired (their path answers 410 until the phone uploads them
  * again on a media retry receipt; lost: expired and gone from the phone too,
- * which answers a retry with <error code=2>); or the next N downloads answer 503 (a
- * host down for a while). */
+ * which answers a retry with <error code=2>; silent: expired and the phone never
+ * answers a retry; reexpired: expired, and so is every copy the phone uploads again); or
+ * the next N downloads answer 503 (a host down for a while). */
 static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
 {
 	json_t *j = body_object(body, len), *c;
@@ -262,12 +265,14 @@ static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, str
 	c = json_object_get(j, "count");
 	m = !mode ? -1 : !strcmp(mode, "off") ? 0 : !strcmp(mode, "flip") ? 1
 	    : !strcmp(mode, "truncate") ? 2 : !strcmp(mode, "unavailable") ? 3
-	    : !strcmp(mode, "expired") ? 4 : !strcmp(mode, "lost") ? 5 : -1;
+	    : !strcmp(mode, "expired") ? 4 : !strcmp(mode, "lost") ? 5
+	    : !strcmp(mode, "silent") ? 6 : !strcmp(mode, "reexpired") ? 7 : -1;
 	if (m < 0 || (c && (!json_is_integer(c) || json_integer_value(c) < 1 ||
 			    json_integer_value(c) > 1000))) {
 		json_decref(j);
 		return error(resp, 400,
-			     "mode flip|truncate|expired|lost|unavailable|off, count 1..1000 expected");
+			     "mode flip|truncate|expired|lost|silent|reexpired|unavailable|off, "
+			     "count 1..1000 expected");
 	}
 	n = c ? (int)json_integer_value(c) : 1;
 	json_decref(j); /* mode and c were j's */
@@ -280,8 +285,9 @@ static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, str
 	s->media_tamper_n = m ? n : 0;
 	if (!m)
 		s->media_unavailable_n = 0;
-	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", m == 1 ? "flip" : m == 2 ? "truncate"
-						       : m == 4 ? "expired" : m == 5 ? "lost" : "off", "count",
+	static const char *const names[] = { "off", "flip", "truncate", "unavailable", "expired",
+					     "lost", "silent", "reexpired" };
+	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", names[m], "count",
 					  s->media_tamper_n));
 }
 

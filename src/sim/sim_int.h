@@ -200,8 +200,9 @@ struct sim {
 	/* POST /sim/media/tamper: the next uploads are stored damaged
 	 * (1 a byte flipped, 2 cut short by 5 bytes) or expired (4: their
 	 * path answers 410 until a phone uploads them again; 5 lost: 410 and
-	 * never uploaded again), media_tamper_n
-	 * of them */
+	 * never uploaded again; 6 silent: 410 and the phone never answers a
+	 * retry; 7 reexpired: 410, and so does every copy uploaded again),
+	 * media_tamper_n of them */
 	int media_tamper, media_tamper_n;
 	int media_unavailable_n; /* the next GETs of blobs answer 503 */
 	/* what the phones decrypted of media messages (sim_phone.c), for
@@ -361,7 +362,9 @@ int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, co
 /* Drops the blob at direct path `path` (no-op if none). */
 void sim_media_drop(struct sim *s, const char *path);
 /* A phone uploads the blob at direct path `path` (its query ignored) again:
- * a copy at a new path (written to out), not expired. Y_ENOTFOUND. */
+ * a copy at a new path (written to out), not expired (unless the blob is
+ * reexpired: the copy is too). Y_ENOTFOUND (unknown, or lost), Y_EAGAIN
+ * (silent: the phone is not to answer at all). */
 int sim_media_rehost(struct sim *s, const char *path, char out[64]);
 
 /* ---- control API (sim_api.c) ---- */

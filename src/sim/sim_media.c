@@ -36,8 +36,10 @@
 struct sim_blob {
 	struct sim_blob *next;
 	char path[64]; /* direct path without the query */
-	bool expired;  /* answers 410 (tamper mode expired or lost) */
+	bool expired;  /* answers 410 (tamper mode expired, lost, silent, reexpired) */
 	bool lost;     /* gone from the phone too: never uploaded again (lost) */
+	bool silent;   /* the phone never answers a retry of it (silent) */
+	bool again;    /* its copies uploaded again expire too (reexpired) */
 	size_t len;
 	uint8_t data[];
 };
@@ -308,6 +310,8 @@ int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, co
 	b->len = n;
 	b->expired = false;
 	b->lost = false;
+	b->silent = false;
+	b->again = false;
 	memcpy(b->data, p, n);
 	b->next = s->blobs;
 	s->blobs = b;
@@ -334,17 +338,23 @@ int sim_media_rehost(struct sim *s, const char *path, char out[64])
 	size_t n = strcspn(path, "?");
 	char dir[64], ext[16];
 	const char *slash, *dot;
+	int rc;
 
 	for (struct sim_blob *b = s->blobs; b; b = b->next) {
 		if (strlen(b->path) != n || memcmp(b->path, path, n))
 			continue;
 		if (b->lost)
 			return Y_ENOTFOUND; /* the phone no longer has it either */
+		if (b->silent)
+			return Y_EAGAIN; /* the phone does not answer */
 		slash = strrchr(b->path, '/');
 		dot = strrchr(b->path, '.');
 		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - b->path) : 0, b->path);
 		snprintf(ext, sizeof(ext), "%s", dot && dot > slash ? dot : "");
-		return sim_media_put(s, b->data, b->len, dir, ext, out);
+		rc = sim_media_put(s, b->data, b->len, dir, ext, out);
+		if (!rc && b->again) /* s->blobs: the copy just kept */
+			s->blobs->expired = s->blobs->again = true;
+		return rc;
 	}
 	return Y_ENOTFOUND;
 }
@@ -380,8 +390,9 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		if (s->media_tamper && s->media_tamper_n > 0) {
 			if (s->media_tamper == 1)
 				b->data[len / 2] ^= 0x01;
-			else if (s->media_tamper == 4 || s->media_tamper == 5)
-				b->expired = true, b->lost = s->media_tamper == 5;
+			else if (s->media_tamper >= 4 && s->media_tamper <= 7)
+				b->expired = true, b->lost = s->media_tamper == 5,
+				b->silent = s->media_tamper == 6, b->again = s->media_tamper == 7;
 			else if (len > 5)
 				b->len -= 5;
 			if (--s->media_tamper_n == 0)

@@ -104,6 +104,10 @@ static const struct option_row options[] = {
 	{ "MEDIA_DOWNLOAD_MAX_MB", "media-download-max-mb", "MB", OPT_INT,
 	  FIELD(media_download_max_mb), "100", NULL, 0, 2000, "largest received file downloaded "
 	  "(MiB; 0 = WhatsApp's per-type limits only, which always apply)" },
+	{ "MEDIA_RETRY_TIMEOUT_MS", "media-retry-timeout-ms", "MS", OPT_INT,
+	  FIELD(media_retry_timeout_ms), "30000", NULL, 1000, 600000, "longest wait for our "
+	  "phone's answer when a received file expired on its host and the phone is asked to "
+	  "upload it again (then the message fails media_expired)" },
 	{ "MEDIA_URL_ALLOW_PRIVATE", "media-url-allow-private", "", OPT_BOOL,
 	  FIELD(media_url_allow_private), "false", NULL, 0, 0, "let media given by URL come from "
 	  "loopback, private, link-local, CGNAT, multicast and other non-public addresses (off: "
