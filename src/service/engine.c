@@ -3274,7 +3274,8 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	if (o->data_dir) { /* after the loop: it posts there */
 		struct media_up_opts uo = { .data_dir = o->data_dir,
 					    .ca_file = o->ca_file,
-					    .allow_private = o->media_url_allow_private };
+					    .allow_private = o->media_url_allow_private,
+					    .backoff_ms = o->media_backoff_ms };
 
 		rc = media_up_start(st, &uo, &up_ops, e, &e->up);
 		if (rc)
@@ -3282,7 +3283,8 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 				  y_strerror(rc));
 	}
 	atomic_store(&e->running, 1);
-	media_svc_set_expired(o->media, mretry_hook, e); /* after the loop: it posts there */
+	/* after the loop: they post there; the downloads' other hosts are the uploads' */
+	media_svc_set_hooks(o->media, mretry_hook, up_conn, e);
 	svc_set_engine(svc, &engine_ops, e);
 	svc_session_foreach(svc, restore_one, e);
 	*out = e;
@@ -3311,7 +3313,7 @@ void engine_free(struct engine *e)
 	if (e->gc) /* first: it posts to the loop */
 		gcommit_stop(e->gc);
 	media_up_stop(e->up); /* first: it posts to the loop and the worker */
-	media_svc_set_expired(e->opts.media, NULL, NULL); /* the media thread too */
+	media_svc_set_hooks(e->opts.media, NULL, NULL, NULL); /* the media thread too */
 	cmd(e, CMD_SHUTDOWN, NULL, 0, NULL);
 	pthread_join(e->loop_thread, NULL);
 	svc_set_engine(e->svc, NULL, NULL);

@@ -58,6 +58,7 @@ struct media_up {
 	void *ud;
 	char *dir, *ca_file;
 	long fetch_timeout_ms;
+	long backoff_ms;
 	bool allow_private;
 	pthread_t thread;
 	bool started;
@@ -844,10 +845,22 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 		goto out;
 	}
 	codec_b64url_encode(o.sums.file_enc_sha256, 32, token);
+	/* each host in turn while they cannot be reached or are busy (as
+	 * Baileys' getWAUploadToServer and whatsmeow's upload do) */
 	rc = Y_EAGAIN;
-	for (size_t i = 0; i < mc.nhosts && rc == Y_EAGAIN; i++)
+	for (size_t i = 0; i < mc.nhosts && rc == Y_EAGAIN; i++) {
 		rc = post_one(u, mc.hosts[i], mc.auth, token, o.type, fd, &k, &o.sums, &o.up, why,
 			      cap);
+		if (rc == Y_EAGAIN && i + 1 < mc.nhosts)
+			LOG_WARN("media upload failed on a host: trying the next", "{s:s, s:s, s:s}",
+				 "id", j->mid, "host", mc.hosts[i], "reason", why);
+		else if (rc == Y_EAGAIN && i > 0 && !strncmp(why, "media: upload failed: ", 22)) {
+			char last[256];
+
+			snprintf(last, sizeof(last), "%s", why + 22);
+			snprintf(why, cap, "media: upload failed on every media host: %s", last);
+		}
+	}
 	if (rc == Y_ESTATE) {
 		u->ops->conn_stale(u->ud, j->sid);
 		rc = Y_EAGAIN;
@@ -858,7 +871,7 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 			goto out;
 		}
 		LOG_WARN("media upload to try again", "{s:s, s:s}", "id", j->mid, "reason", why);
-		j->due_ms = clock_mono_ms() + (1000LL << j->tries);
+		j->due_ms = clock_mono_ms() + (u->backoff_ms << j->tries);
 		goto out;
 	}
 	if (rc)
@@ -1016,6 +1029,7 @@ int media_up_start(struct store *st, const struct media_up_opts *o,
 	u->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
 	u->fetch_timeout_ms = o->fetch_timeout_ms > 0 ? o->fetch_timeout_ms : MEDIA_FETCH_TIMEOUT_MS;
 	u->allow_private = o->allow_private;
+	u->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 1000;
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
 	if (u->dir)

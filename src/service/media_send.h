@@ -57,6 +57,8 @@ struct media_up_opts {
 	const char *data_dir;  /* sources live in data_dir/media/out (made if missing) */
 	const char *ca_file;   /* WA_CA_FILE or NULL: for the media hosts */
 	long fetch_timeout_ms; /* a URL fetch's whole time; 0: MEDIA_FETCH_TIMEOUT_MS */
+	long backoff_ms;       /* MEDIA_BACKOFF_MS: a round over the media_conn hosts that
+				* failed is tried again 2x, 4x, ... this later; 0: 1000 */
 	bool allow_private;    /* MEDIA_URL_ALLOW_PRIVATE; else every connection of a fetch
 				* (each redirect hop) must go to a public address */
 };

@@ -49,6 +49,7 @@
  *                                             taken while true: {dropped}
  *   POST   /sim/media/tamper {"mode":"flip"|"truncate"|"expired"|"lost"|"silent"|"reexpired"|
  *                          "unavailable"|"off"[, "count"]}
+ *   POST   /sim/media/hosts {"before":["dead"|"busy"...], "urlOnFirst":bool, "down":bool}
  *                                             the next count (1) media uploads are
  *                                             stored damaged, or (unavailable) the
  *                                             next count downloads answer 503: {mode, count}
@@ -289,6 +290,59 @@ static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, str
 					     "lost", "silent", "reexpired" };
 	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", names[m], "count",
 					  s->media_tamper_n));
+}
+
+/* {"before":["dead"|"busy", ...at most 2], "urlOnFirst":bool, "down":bool}
+ * (each optional: absent keeps it): the hosts media_conn names before the
+ * real one, whether upload answers name the first of them in their url,
+ * whether the real host answers 503 to everything. Answers the whole
+ * setting with the hosts media_conn now names. */
+static int post_media_hosts(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len), *b, *u, *d, *hosts, *before;
+	int kinds[2], n = 0;
+	size_t i;
+	json_t *v;
+
+	if (!j)
+		return error(resp, 400, "a JSON object expected");
+	b = json_object_get(j, "before");
+	u = json_object_get(j, "urlOnFirst");
+	d = json_object_get(j, "down");
+	if ((b && (!json_is_array(b) || json_array_size(b) > 2)) || (u && !json_is_boolean(u)) ||
+	    (d && !json_is_boolean(d)))
+		goto bad;
+	json_array_foreach(b, i, v) {
+		const char *k = json_string_value(v);
+
+		if (!k || (strcmp(k, "dead") && strcmp(k, "busy")))
+			goto bad;
+		kinds[n++] = !strcmp(k, "dead") ? SIM_HOST_DEAD : SIM_HOST_BUSY;
+	}
+	if (b) {
+		memcpy(s->media_before, kinds, sizeof(kinds[0]) * (size_t)n);
+		s->media_nbefore = n;
+	}
+	if (u)
+		s->media_url_first = json_is_true(u);
+	if (d)
+		s->media_down = json_is_true(d);
+	json_decref(j);
+	hosts = json_array();
+	before = json_array();
+	for (int k = 0; hosts && before && k < s->media_nbefore; k++) {
+		json_array_append_new(before, json_string(s->media_before[k] == SIM_HOST_DEAD
+								  ? "dead" : "busy"));
+		json_array_append_new(hosts, json_string(sim_media_host_of(s, s->media_before[k])));
+	}
+	if (hosts)
+		json_array_append_new(hosts, json_string(s->media_host));
+	return reply(resp, 200, json_pack("{s:o*, s:b, s:b, s:o*}", "before", before, "urlOnFirst",
+					  s->media_url_first, "down", s->media_down, "hosts",
+					  hosts));
+bad:
+	json_decref(j);
+	return error(resp, 400, "before: up to 2 of dead|busy, urlOnFirst and down booleans expected");
 }
 
 static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
@@ -533,6 +587,9 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 	else if (!strcmp(path, "/sim/media/tamper"))
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_media_tamper(s, body, len, resp);
+	else if (!strcmp(path, "/sim/media/hosts"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_media_hosts(s, body, len, resp);
 	else if (!strncmp(path, "/sim/accounts/", 14))
 		st = accounts_route(s, method, path + 14, body, len, resp);
 	else

@@ -205,6 +205,18 @@ struct sim {
 	 * media_tamper_n of them */
 	int media_tamper, media_tamper_n;
 	int media_unavailable_n; /* the next GETs of blobs answer 503 */
+	/* POST /sim/media/hosts: media_conn names these hosts before the real
+	 * one (SIM_HOST_DEAD: a bound port that refuses connections;
+	 * SIM_HOST_BUSY: an HTTPS host answering 503 to everything); with
+	 * media_url_first an upload's answer names the first of them in its
+	 * url (a host gone since); media_down: the real host answers 503 too */
+	int media_before[2], media_nbefore;
+	bool media_url_first, media_down;
+	int media_dead_fd;       /* the dead host's socket (bound, never listening) */
+	bool media_dead_open;
+	char media_dead_host[80], media_busy_host[80];
+	struct wa_listener *media_busy_ls;
+	struct sim_http media_busy_http;
 	/* what the phones decrypted of media messages (sim_phone.c), for
 	 * their answers to media retry receipts: a ring */
 	struct sim_phone_media {
@@ -330,6 +342,10 @@ int sim_passkey_api(struct sim *s, struct sim_account *a, const char *method,
 		    const uint8_t *body, size_t len, struct ybuf *resp);
 
 /* ---- media host (sim_media.c) ---- */
+
+enum { SIM_HOST_DEAD = 1, SIM_HOST_BUSY = 2 };
+/* "127.0.0.1:PORT" of a SIM_HOST_* host. */
+const char *sim_media_host_of(const struct sim *s, int kind);
 
 /* Makes the CA and certificate and starts the HTTPS listener. */
 int sim_media_start(struct sim *s);

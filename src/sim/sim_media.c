@@ -11,6 +11,10 @@
  *
  * Blobs live in memory: at most SIM_MEDIA_BLOB_MAX (128 MiB) each and
  * SIM_MEDIA_TOTAL_MAX together (413 / 507 beyond).
+ *
+ * Two more hosts for host fallback (POST /sim/media/hosts): a dead one (a
+ * port bound and never listened on: connections are refused) and a busy
+ * one (HTTPS, the same certificate, 503 to everything).
  */
 #include "sim/sim_int.h"
 
@@ -21,10 +25,13 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -359,6 +366,19 @@ int sim_media_rehost(struct sim *s, const char *path, char out[64])
 	return Y_ENOTFOUND;
 }
 
+const char *sim_media_host_of(const struct sim *s, int kind)
+{
+	return kind == SIM_HOST_DEAD ? s->media_dead_host : s->media_busy_host;
+}
+
+/* The busy host: 503 to everything. */
+static int busy_http(void *ud, const char *method, const char *uri, const uint8_t *body,
+		     size_t len, struct ybuf *resp, const char **ctype)
+{
+	(void)ud, (void)method, (void)uri, (void)body, (void)len, (void)ctype;
+	return json_error(resp, 503, "media host busy");
+}
+
 int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
 		   size_t len, struct ybuf *resp, const char **ctype)
 {
@@ -372,6 +392,8 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		return json_error(resp, 404, "not found");
 	memcpy(path, uri, n);
 	path[n] = 0;
+	if (s->media_down)
+		return json_error(resp, 503, "media host down");
 	if (!strcmp(method, "POST") && !strncmp(path, "/mms/", 5)) {
 		struct sim_blob *b;
 		char bpath[64];
@@ -403,7 +425,9 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		ybuf_printf(resp,
 			    "{\"url\":\"https://%s%s?ccb=11-4&oh=sim&oe=0\","
 			    "\"direct_path\":\"%s?ccb=11-4&oh=sim&oe=0\"}",
-			    s->media_host, b->path, b->path);
+			    s->media_url_first && s->media_nbefore
+				    ? sim_media_host_of(s, s->media_before[0]) : s->media_host,
+			    b->path, b->path);
 		LOG_INFO("sim media upload", "{s:s, s:i}", "path", b->path, "bytes", (int)len);
 		return st;
 	}
@@ -429,6 +453,47 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 	return json_error(resp, 404, "not found");
 }
 
+/* A listener of lo serving fn through h (SIM_MEDIA_BLOB_MAX both ways);
+ * its "HOST:PORT" into name (80 bytes). */
+static int https_host(struct sim *s, struct wa_listener_opts *lo, struct sim_http *h,
+		      sim_http_cb fn, struct wa_listener **ls, char name[80])
+{
+	int rc;
+
+	h->handle = fn;
+	h->ud = s;
+	h->body_max = SIM_MEDIA_BLOB_MAX;
+	h->resp_max = SIM_MEDIA_BLOB_MAX;
+	sim_http_attach(lo, h);
+	rc = wa_listener_new(s->loop, lo, NULL, s, ls);
+	if (!rc)
+		snprintf(name, 80, "%s:%d", s->host, wa_listener_port(*ls));
+	return rc;
+}
+
+/* The dead host: a port of s->host bound but never listened on, so that
+ * a connection to it is refused (and the port stays ours). */
+static int dead_host(struct sim *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || inet_pton(AF_INET, s->host, &a.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || getsockname(fd, (struct sockaddr *)&a, &al)) {
+		if (fd >= 0)
+			close(fd);
+		/* a host that is not IPv4: no dead host; name the port 1 */
+		snprintf(s->media_dead_host, sizeof(s->media_dead_host), "%s:1", s->host);
+		return Y_OK;
+	}
+	s->media_dead_fd = fd;
+	s->media_dead_open = true;
+	snprintf(s->media_dead_host, sizeof(s->media_dead_host), "%s:%d", s->host,
+		 ntohs(a.sin_port));
+	return Y_OK;
+}
+
 int sim_media_start(struct sim *s)
 {
 	struct wa_listener_opts lo;
@@ -452,17 +517,10 @@ int sim_media_start(struct sim *s)
 	lo.path = "/ws/none";
 	lo.cert_file = cert;
 	lo.key_file = key;
-	s->media_http.handle = sim_media_http;
-	s->media_http.ud = s;
-	s->media_http.body_max = SIM_MEDIA_BLOB_MAX;
-	s->media_http.resp_max = SIM_MEDIA_BLOB_MAX;
-	sim_http_attach(&lo, &s->media_http);
-	rc = wa_listener_new(s->loop, &lo, NULL, s, &s->media_ls);
-	if (rc)
-		return rc;
-	snprintf(s->media_host, sizeof(s->media_host), "%s:%d", s->host,
-		 wa_listener_port(s->media_ls));
-	return Y_OK;
+	rc = https_host(s, &lo, &s->media_http, sim_media_http, &s->media_ls, s->media_host);
+	rc = rc ?: https_host(s, &lo, &s->media_busy_http, busy_http, &s->media_busy_ls,
+			      s->media_busy_host);
+	return rc ?: dead_host(s);
 }
 
 void sim_media_free(struct sim *s)
@@ -477,6 +535,10 @@ void sim_media_free(struct sim *s)
 	}
 	free(s->ca_pem);
 	s->ca_pem = NULL;
+	if (s->media_dead_open) {
+		close(s->media_dead_fd);
+		s->media_dead_open = false;
+	}
 	if (s->media_dir[0] && s->media_dir_tmp) {
 		snprintf(path, sizeof(path), "%s/cert.pem", s->media_dir);
 		unlink(path);

@@ -15,22 +15,19 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import { stopServer, req, tempDir, removeDir } from './lib.mjs';
-import { messaging } from './msg-lib.mjs';
-import { startSim, loadBaileys, client, sleep } from '../interop/sim-lib.mjs';
+import { stopServer, req } from './lib.mjs';
+import { messaging, simWithCa } from './msg-lib.mjs';
+import { loadBaileys, client, sleep } from '../interop/sim-lib.mjs';
 
-let sim, info, caFile, caDir, lib, h;
+let sim, info, caFile, lib, h, simc;
 
 before(async () => {
-  sim = await startSim();
-  info = (await sim.api('GET', '/sim/info')).json;
-  caDir = tempDir();
-  caFile = join(caDir, 'ca.pem');
-  fs.writeFileSync(caFile, info.caCert);
+  simc = await simWithCa();
+  ({ sim, info, caFile } = simc);
   lib = await loadBaileys(7);
   h = await messaging(sim, { key: 'media-retry-test-key-0123456789', prefix: '1558' });
 });
-after(async () => { await sim.stop(); removeDir(caDir); });
+after(() => simc.stop());
 
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
 const until = (...a) => h.until(...a);
