@@ -315,9 +315,24 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* Whether host (no brackets) is "localhost" or a name under it (RFC 6761:
+ * always loopback), a final dot allowed. */
+static bool is_localhost(const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n && host[n - 1] == '.')
+		n--;
+	return (n == 9 && !strncasecmp(host, "localhost", 9)) ||
+	       (n > 10 && !strncasecmp(host + n - 10, ".localhost", 10));
+}
+
 const char *media_url_check(const char *url, bool allow_private, char *why_buf, size_t cap)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	/* AI_NUMERICHOST: an address literal in any form getaddrinfo takes
+	 * (127.1, 0x7f000001, [::ffff:127.0.0.1]) and never a DNS lookup */
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST }, *res = NULL;
 	CURLU *cu = allow_private ? NULL : curl_url();
 	char *host = NULL, ip[CIDR_IP_MAX];
 	const char *why = NULL, *out = NULL;
@@ -336,8 +351,14 @@ const char *media_url_check(const char *url, bool allow_private, char *why_buf, 
 		memmove(host, host + 1, n - 2);
 		host[n - 2] = 0;
 	}
+	if (is_localhost(host)) {
+		snprintf(why_buf, cap, "url's host resolves to a loopback address (%.64s); "
+			 "MEDIA_URL_ALLOW_PRIVATE=true allows it", host);
+		out = why_buf;
+		goto done;
+	}
 	if (getaddrinfo(host, NULL, &hints, &res))
-		goto done; /* does not resolve now: the fetch says so */
+		goto done; /* a name: the fetch checks each address it connects to */
 	for (struct addrinfo *ai = res; ai && !out; ai = ai->ai_next)
 		if (!cidr_addr_public(ai->ai_addr, &why)) {
 			getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);
@@ -415,7 +436,8 @@ int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, lon
 	else if (f.write_err)
 		snprintf(why, cap, "media: fetch failed: cannot write (disk full?)");
 	else if (f.refused[0])
-		snprintf(why, cap, "media: fetch failed: not allowed to connect to a %s", f.refused);
+		snprintf(why, cap, "media: fetch failed: not allowed to connect to a %s", f.refused),
+		rc = Y_EUNSUPPORTED;
 	else if (res != CURLE_OK)
 		snprintf(why, cap, "media: fetch failed: %.100s", err[0] ? err : curl_easy_strerror(res));
 	else if (code < 200 || code > 299)

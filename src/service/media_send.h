@@ -64,13 +64,14 @@ struct media_up_opts {
 };
 
 /*
- * Whether a media URL (http(s), checked by the caller) names a host the
- * server may fetch from: with allow_private always; else its host must be
- * a public address, or a name whose every address resolves public
- * (getaddrinfo: blocks for the lookup). NULL when fine (also a name that
- * does not resolve now: the fetch will fail and say so), else why
- * ("resolves to a loopback address (127.0.0.1)") in why_buf. The fetch
- * checks each address it connects to again (redirects, DNS rebinding).
+ * Whether a media URL (http(s), checked by the caller) may be fetched, as
+ * far as its text tells: with allow_private always; else an address
+ * literal (any form getaddrinfo reads with AI_NUMERICHOST) must be public
+ * and "localhost" (or a name under it) is refused. Never resolves a name
+ * (no DNS, does not block: HTTP threads call it): a name passes here and
+ * the fetch (media_fetch) refuses any non-public address it would connect
+ * to (each redirect hop's, DNS rebinding). NULL when fine, else why
+ * ("resolves to a loopback address (127.0.0.1)") in why_buf.
  */
 const char *media_url_check(const char *url, bool allow_private, char *why_buf, size_t cap);
 
@@ -78,9 +79,10 @@ const char *media_url_check(const char *url, bool allow_private, char *why_buf, 
  * Fetches url (http/https, redirects followed, each connection's address
  * checked as above unless allow_private) appending its body to fd (the
  * caller's: not closed, not synced), at most limit bytes, within
- * timeout_ms. Y_OK, or Y_EIO with why ("media: fetch failed: HTTP 404",
- * "...: larger than N bytes", "...: not allowed to connect to a loopback
- * address 127.0.0.1"). Blocks: any thread but the loop.
+ * timeout_ms. Y_OK, Y_EUNSUPPORTED when a connection was refused as
+ * non-public ("media: fetch failed: not allowed to connect to a loopback
+ * address 127.0.0.1"), or Y_EIO with why ("media: fetch failed: HTTP 404",
+ * "...: larger than N bytes"). Blocks: any thread but the loop.
  */
 int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, long timeout_ms,
 		char *why, size_t cap);

@@ -115,7 +115,8 @@ static const struct option_row options[] = {
 	{ "MEDIA_URL_ALLOW_PRIVATE", "media-url-allow-private", "", OPT_BOOL,
 	  FIELD(media_url_allow_private), "false", NULL, 0, 0, "let media given by URL come from "
 	  "loopback, private, link-local, CGNAT, multicast and other non-public addresses (off: "
-	  "400 MEDIA_URL_NOT_ALLOWED, and a redirect or DNS answer to one fails the message)" },
+	  "400 MEDIA_URL_NOT_ALLOWED for such an address literal or localhost; a name, redirect "
+	  "or DNS answer leading to one fails the message)" },
 	{ "WA_WS_URL", "wa-ws-url", "URL", OPT_WSURL, FIELD(wa_ws_url),
 	  "wss://web.whatsapp.com/ws/chat", NULL, 0, 0, "WhatsApp websocket endpoint" },
 	{ "WA_ROOT_KEY", "wa-root-key", "HEX", OPT_KEY32, FIELD(wa_root_key), NULL,

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import dns from 'node:dns/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startServer, req, tempDir, removeDir, BUILD } from './lib.mjs';
@@ -29,6 +31,13 @@ export async function fileServer(files) {
   });
   await new Promise((ok) => web.listen(0, '127.0.0.1', ok));
   return { web, url: `http://127.0.0.1:${web.address().port}` };
+}
+// A name this machine's resolver maps to loopback only (its own host name, from
+// /etc/hosts), or null; no DNS server is asked (tests stay on this machine).
+export async function loopbackName() {
+  const name = os.hostname();
+  const all = await dns.lookup(name, { all: true }).catch(() => []);
+  return all.length && all.every((a) => a.address.startsWith('127.') || a.address === '::1') ? name : null;
 }
 // `yesapp sim` with its media CA in a file (for WA_CA_FILE): { sim, info, caFile, stop }
 export async function simWithCa() {
