@@ -557,15 +557,12 @@ static const char *upload_path(enum wa_media_type t)
 	return t == WA_MEDIA_STICKER ? "image" : wa_media_type_name(t);
 }
 
-struct uploaded {
-	char url[1024], direct_path[1024];
-};
-
 /* One POST to host; Y_OK, Y_EAGAIN (worth trying again), Y_ESTATE (auth
  * refused), else final; why on failure. */
-static int post_one(struct media_up *u, const char *host, const char *auth, const char *token,
+static int post_one(const char *ca_file, const char *host, const char *auth, const char *token,
 		    enum wa_media_type t, int fd, const struct wa_media_keys *k,
-		    const struct wa_media_sums *want, struct uploaded *up, char *why, size_t cap)
+		    const struct wa_media_sums *want, struct media_uploaded *up, char *why,
+		    size_t cap)
 {
 	struct encstream *s = malloc(sizeof(*s));
 	struct resp *r = calloc(1, sizeof(*r));
@@ -587,6 +584,10 @@ static int post_one(struct media_up *u, const char *host, const char *auth, cons
 		 token, eauth, token);
 	hdr = curl_slist_append(hdr, "Origin: https://web.whatsapp.com");
 	hdr = hdr ? curl_slist_append(hdr, "Content-Type: application/octet-stream") : NULL;
+	/* no "Expect: 100-continue" (libcurl's for large bodies): a host that
+	 * does not answer it costs a second's wait per upload; neither Baileys
+	 * nor whatsmeow send it */
+	hdr = hdr ? curl_slist_append(hdr, "Expect:") : NULL;
 	if (!hdr)
 		goto out;
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -595,6 +596,7 @@ static int post_one(struct media_up *u, const char *host, const char *auth, cons
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)want->enc_length);
 	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(h, CURLOPT_READDATA, s);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_resp);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -603,8 +605,8 @@ static int post_one(struct media_up *u, const char *host, const char *auth, cons
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* stalled 60 s: cut */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-	if (u->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, u->ca_file);
+	if (ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 	res = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (s->failed) {
@@ -665,6 +667,40 @@ static int sums_of(int fd, const struct wa_media_keys *k, struct wa_media_sums *
 	return rc;
 }
 
+int media_upload(const struct wa_media_conn *mc, const char *ca_file, enum wa_media_type t, int fd,
+		 const char *log_id, uint8_t key[WA_MEDIA_KEY_LEN], struct wa_media_sums *sums,
+		 struct media_uploaded *up, char *why, size_t cap)
+{
+	struct wa_media_keys k;
+	char token[CODEC_B64URL_ENC_LEN(32)];
+	int rc = wa_crypto_random(key, WA_MEDIA_KEY_LEN);
+
+	rc = rc ?: wa_media_keys_derive(&k, key, t);
+	rc = rc ?: sums_of(fd, &k, sums);
+	if (rc) {
+		snprintf(why, cap, "media: cannot encrypt the source");
+		return Y_EIO;
+	}
+	codec_b64url_encode(sums->file_enc_sha256, 32, token);
+	/* each host in turn while they cannot be reached or are busy (as
+	 * Baileys' getWAUploadToServer and whatsmeow's upload do) */
+	rc = Y_EAGAIN;
+	for (size_t i = 0; i < mc->nhosts && rc == Y_EAGAIN; i++) {
+		rc = post_one(ca_file, mc->hosts[i], mc->auth, token, t, fd, &k, sums, up, why, cap);
+		if (rc == Y_EAGAIN && i + 1 < mc->nhosts)
+			LOG_WARN("media upload failed on a host: trying the next", "{s:s, s:s, s:s}",
+				 "id", log_id, "host", mc->hosts[i], "reason", why);
+		else if (rc == Y_EAGAIN && i > 0 && !strncmp(why, "media: upload failed: ", 22)) {
+			char last[256];
+
+			snprintf(last, sizeof(last), "%s", why + 22);
+			snprintf(why, cap, "media: upload failed on every media host: %s", last);
+		}
+	}
+	wa_wipe(&k, sizeof(k));
+	return rc;
+}
+
 /* ---- the Message ---- */
 
 struct outmedia {
@@ -674,7 +710,7 @@ struct outmedia {
 	const struct media_meta *meta; /* dimensions, seconds, thumbnail, waveform */
 	uint8_t key[WA_MEDIA_KEY_LEN];
 	struct wa_media_sums sums;
-	struct uploaded up;
+	struct media_uploaded up;
 };
 
 #define BIN(x, n) ((ProtobufCBinaryData){ .len = (n), .data = (uint8_t *)(x) })
@@ -778,11 +814,10 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 	struct store_message m;
 	struct outmedia o;
 	struct wa_media_conn mc;
-	struct wa_media_keys k;
 	struct stat sb;
 	json_t *body = NULL, *media, *upl;
 	const char *kind, *url, *file, *given;
-	char src[600], token[CODEC_B64URL_ENC_LEN(32)], mwhy[160];
+	char src[600], mwhy[160];
 	uint8_t head[16];
 	ssize_t hn;
 	int fd = -1, rc;
@@ -859,30 +894,7 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 		rc = Y_EAGAIN;
 		goto out;
 	}
-	rc = wa_crypto_random(o.key, sizeof(o.key));
-	rc = rc ?: wa_media_keys_derive(&k, o.key, o.type);
-	rc = rc ?: sums_of(fd, &k, &o.sums);
-	if (rc) {
-		snprintf(why, cap, "media: cannot encrypt the source");
-		goto out;
-	}
-	codec_b64url_encode(o.sums.file_enc_sha256, 32, token);
-	/* each host in turn while they cannot be reached or are busy (as
-	 * Baileys' getWAUploadToServer and whatsmeow's upload do) */
-	rc = Y_EAGAIN;
-	for (size_t i = 0; i < mc.nhosts && rc == Y_EAGAIN; i++) {
-		rc = post_one(u, mc.hosts[i], mc.auth, token, o.type, fd, &k, &o.sums, &o.up, why,
-			      cap);
-		if (rc == Y_EAGAIN && i + 1 < mc.nhosts)
-			LOG_WARN("media upload failed on a host: trying the next", "{s:s, s:s, s:s}",
-				 "id", j->mid, "host", mc.hosts[i], "reason", why);
-		else if (rc == Y_EAGAIN && i > 0 && !strncmp(why, "media: upload failed: ", 22)) {
-			char last[256];
-
-			snprintf(last, sizeof(last), "%s", why + 22);
-			snprintf(why, cap, "media: upload failed on every media host: %s", last);
-		}
-	}
+	rc = media_upload(&mc, u->ca_file, o.type, fd, j->mid, o.key, &o.sums, &o.up, why, cap);
 	if (rc == Y_ESTATE) {
 		u->ops->conn_stale(u->ud, j->sid);
 		rc = Y_EAGAIN;

@@ -97,6 +97,23 @@ void media_up_free(struct media_up *u);
 /* Queues message mid of session sid (stored pending, body as above). */
 void media_up_queue(struct media_up *u, const char *sid, const char *mid);
 
+/* Where an upload went: the host's answer. */
+struct media_uploaded {
+	char url[1024], direct_path[1024];
+};
+/* What the upload thread does with a source file once it has a media_conn
+ * (docs/media.md "Sending" 3, "Media hosts"): a fresh random media key
+ * (into key), a first pass over fd for the sums, then the second pass
+ * streamed as the body of POST https://{host}/mms/{type}/{token} to each
+ * host of mc in turn while one cannot be reached or answers 5xx/429. Y_OK
+ * with *sums and *up; Y_EAGAIN (every host failed that way: worth a later
+ * round), Y_ESTATE (401/403: the auth is stale), else final; why on
+ * failure. log_id names the upload in logs. fd is read from its start
+ * (twice), not closed. Blocks: any thread but the loop. */
+int media_upload(const struct wa_media_conn *mc, const char *ca_file, enum wa_media_type t, int fd,
+		 const char *log_id, uint8_t key[WA_MEDIA_KEY_LEN], struct wa_media_sums *sums,
+		 struct media_uploaded *up, char *why, size_t cap);
+
 /* data_dir/media/out/{sid}.{wa_id}.bin */
 int media_up_src_path(const char *data_dir, const char *sid, const char *wa_id, char *out,
 		      size_t cap);

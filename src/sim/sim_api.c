@@ -2,8 +2,10 @@
  * The simulator's control API: JSON over plain HTTP on the simulator's port
  * (same listener as /ws/chat), under /sim.
  *
- *   GET    /sim/info                          {rootPublicKey, caCert, wsUrl, wssUrl, mediaHost}
- *                                             (wssUrl: with --tls, else null)
+ *   GET    /sim/info                          {rootPublicKey, caCert, wsUrl, wssUrl, mediaHost,
+ *                                             mediaAuth} (wssUrl: with --tls, else null;
+ *                                             mediaAuth: media_conn's auth, for benchmarks
+ *                                             that upload without a WhatsApp connection)
  *   GET    /sim/stats                         counters
  *   POST   /sim/accounts {"phone"}            201 created / 200 existing: {phone, lid}
  *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online,
@@ -133,9 +135,10 @@ static int get_info(struct sim *s, struct ybuf *resp)
 	snprintf(url, sizeof(url), "ws://%s:%d/ws/chat", s->host, s->port);
 	snprintf(wss, sizeof(wss), "wss://%s:%d/ws/chat", s->host, s->wss_port);
 	return reply(resp, 200,
-		     json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "rootPublicKey", key, "caCert",
+		     json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:s?}", "rootPublicKey", key, "caCert",
 			       s->ca_pem, "wsUrl", url, "wssUrl", s->wss_port ? wss : NULL,
-			       "mediaHost", s->media_host[0] ? s->media_host : NULL));
+			       "mediaHost", s->media_host[0] ? s->media_host : NULL, "mediaAuth",
+			       s->media_host[0] ? s->media_auth : NULL));
 }
 
 static int get_stats(struct sim *s, struct ybuf *resp)
