@@ -238,6 +238,7 @@ int server_run(const struct config *cfg)
 	mo.wa_url = eo.url; /* the sandbox's when SANDBOX is on */
 	mo.auto_download = cfg->media_auto_download;
 	mo.max_bytes = (int64_t)cfg->media_download_max_mb << 20;
+	mo.backoff_ms = cfg->media_backoff_ms;
 	rc = media_svc_start(st, &mo, &media);
 	if (rc) {
 		LOG_ERROR("cannot start media downloads", "{s:s}", "error", y_strerror(rc));
@@ -246,6 +247,8 @@ int server_run(const struct config *cfg)
 	eo.media = media;
 	eo.data_dir = cfg->data_dir;
 	eo.media_url_allow_private = cfg->media_url_allow_private;
+	eo.media_retry_ms = (uint64_t)cfg->media_retry_timeout_ms;
+	eo.media_backoff_ms = cfg->media_backoff_ms;
 	rc = engine_new(st, svc, &eo, &eng);
 	if (rc) {
 		LOG_ERROR("cannot start the WhatsApp engine", "{s:s}", "error", y_strerror(rc));

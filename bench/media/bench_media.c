@@ -8,6 +8,12 @@
  *                                       a store under DIR, the media thread
  *                                       (service/media.c) downloads URL through
  *                                       libcurl, decrypts, verifies and stores it
+ *   bench_media upload FILE HOST AUTH CA what the upload thread does with a source
+ *                                       file and a media_conn (service/media_send.c
+ *                                       media_upload): a fresh key, the sums pass,
+ *                                       then the encrypted body streamed in a POST to
+ *                                       https://HOST/mms/document/... (CA trusted);
+ *                                       prints "upload <MB/s>"
  *   bench_media meta JPEG PNG OGG MP4 MP4  what the upload thread reads before sending
  *                                       (service/media_meta.c): a JPEG's and a
  *                                       PNG's dimensions and thumbnail, a voice
@@ -18,6 +24,7 @@
  * Prints "<figure> <MB/s>" (MB = 10^6 bytes of plaintext) and "rss_kib <peak
  * RSS>"; exits 1 when the result is not right.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +208,33 @@ static int meta(char **a)
 	return 0;
 }
 
+static int upload(char **a)
+{
+	struct wa_media_conn mc = { .nhosts = 1, .ttl_s = 300 };
+	struct wa_media_sums sums;
+	struct media_uploaded up;
+	uint8_t key[WA_MEDIA_KEY_LEN];
+	char why[300];
+	int fd = open(a[0], O_RDONLY | O_CLOEXEC), rc;
+	double t0;
+
+	if (fd < 0 || strlen(a[1]) >= sizeof(mc.hosts[0]) || strlen(a[2]) >= sizeof(mc.auth))
+		return 1;
+	snprintf(mc.hosts[0], sizeof(mc.hosts[0]), "%s", a[1]);
+	snprintf(mc.auth, sizeof(mc.auth), "%s", a[2]);
+	t0 = now_s();
+	rc = media_upload(&mc, a[3], WA_MEDIA_DOCUMENT, fd, "bench", key, &sums, &up, why,
+			  sizeof(why));
+	close(fd);
+	if (rc || up.direct_path[0] != '/') {
+		fprintf(stderr, "bench_media upload: %s\n", rc ? why : "no direct path");
+		return 1;
+	}
+	printf("upload %.2f\n", (double)sums.file_length / 1e6 / (now_s() - t0));
+	printf("rss_kib %ld\n", rss_kib());
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 7 && !strcmp(argv[1], "meta"))
@@ -209,7 +243,9 @@ int main(int argc, char **argv)
 		return encrypt(argv[2], argv[3]);
 	if (argc == 8 && !strcmp(argv[1], "download"))
 		return download(argv + 2);
+	if (argc == 6 && !strcmp(argv[1], "upload"))
+		return upload(argv + 2);
 	fprintf(stderr, "usage: bench_media encrypt FILE OUT | download URL KEY ENCSHA SHA LEN DIR | "
-			"meta JPEG PNG OGG MP4 MP4\n");
+			"upload FILE HOST AUTH CA | meta JPEG PNG OGG MP4 MP4\n");
 	return 2;
 }

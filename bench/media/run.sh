@@ -11,6 +11,13 @@
 #       the row; peer: downloadContentFromMessage, which verifies nothing)
 #   bench media-download-rss-100mb ours=<KiB> peer=<KiB> ...  peak RSS of
 #       that download for a 100 MB file (lower is better)
+#   bench media-upload ours=<MB/s> peer=<MB/s> ...  encrypt and upload a 10 MB
+#       file to the simulator's HTTPS media host (ours: media_upload, the upload
+#       thread's sums pass + streamed POST; peer: Baileys encryptedStream +
+#       getWAUploadToServer, which writes the encrypted file first). 10 MB, not
+#       20: a Node https POST of 16 MB or more to the simulator's host stalls
+#       until libwebsockets' 20 s timeout (libcurl's, with Expect:
+#       100-continue, does not), see bench/RESULTS.md
 #   bench media-meta-{jpeg12mp,png3mp,wave60s} ours=<ms> ...  what the upload
 #       thread reads before sending (src/service/media_meta.c): a 4000x3000
 #       JPEG's and a 2000x1500 PNG's dimensions and 64 px thumbnail, a 60 s
@@ -20,8 +27,8 @@
 #       seconds and thumbnail: its first keyframe found through the sample
 #       tables and decoded by openh264 (a 1920x1080 and a 3840x2160 H.264 IDR
 #       frame with luma noise, made by openh264's encoder: wa-mkmedia h264noise)
-# Sending (encrypt twice + HTTPS upload to the simulator + send) is measured
-# apart, end to end through yesapp serve: bench/media/upload.mjs.
+# Sending end to end through yesapp serve (base64 in, the upload, the send) is
+# measured apart: bench/media/upload.mjs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
@@ -49,6 +56,7 @@ prep() { # SIZE NAME
 }
 prep 20000000 m20
 prep 100000000 m100
+head -c 10000000 /dev/urandom >"$T/m10.plain"
 url() { echo "http://127.0.0.1:$(cat "$T/$1.port")/v/t62.7119-24/bench.enc"; }
 ours_dl() { # NAME
 	local d; d=$(mktemp -d "$T/d.XXXX")
@@ -62,19 +70,36 @@ peer_dl() { # NAME
 	cmp -s "$T/peer.out" "$T/$1.plain" || { echo "bench media: peer download differs" >&2; return 1; }
 	rm -f "$T/peer.out"
 }
-ours() {
+ours_enc_dl() {
 	"$B/bench/bench_media" encrypt "$T/m20.plain" "$T/ours.enc" | grep '^encrypt '
 	rm -f "$T/ours.enc"
 	ours_dl m20 | grep '^download '
 	ours_dl m100 | sed -n 's/^rss_kib /rss100 /p'
 }
-peer() {
+peer_enc_dl() {
 	node bench/media/peer.mjs encrypt "$T/m20.plain" | grep '^encrypt '
 	peer_dl m20 | grep '^download '
 	peer_dl m100 | sed -n 's/^rss_kib /rss100 /p'
 }
+# the simulator's media host (HTTPS, blobs in memory) for the uploads
+bench_sim_tls "$B" "$T"
+SIM_INFO=$(curl -fsS "$BENCH_SIM_BASE/sim/info")
+node -e 'const i = JSON.parse(process.argv[1]); require("fs").writeFileSync(process.argv[2], i.caCert); console.log(i.mediaHost, i.mediaAuth)' \
+	"$SIM_INFO" "$T/ca.pem" >"$T/mediahost"
+read -r MHOST MAUTH <"$T/mediahost"
+ours_up() { "$B/bench/bench_media" upload "$T/m10.plain" "$MHOST" "$MAUTH" "$T/ca.pem" | grep '^upload '; }
+peer_up() { node bench/media/peer.mjs upload "$T/m10.plain" "$MHOST" "$MAUTH" "$T/ca.pem" | grep '^upload '; }
+ours() {
+	ours_enc_dl
+	ours_up
+}
+peer() {
+	peer_enc_dl
+	peer_up
+}
 bench_interleave ours=ours peer=peer
 bench_line media-encrypt encrypt MB/s fmt=%.1f
+bench_line media-upload upload MB/s fmt=%.1f
 bench_line media-download download MB/s fmt=%.1f
 bench_line media-download-rss-100mb rss100 KiB lower fmt=%.0f
 

@@ -4,7 +4,7 @@
 // 10 ms): the upload thread's two encryption passes, the HTTPS upload to
 // the simulator's media host (in memory, same machine) and the send.
 //   YESAPP_BUILD=build node bench/media/upload.mjs [rounds]
-// Prints: bench media-upload ours=<MB/s> spread_ours=<min>..<max> n=<rounds>
+// Prints: bench media-send-e2e ours=<MB/s> spread_ours=<min>..<max> n=<rounds>
 // No peer figure: Baileys' upload needs its own socket's media_conn, and
 // its encryption alone is media-encrypt in run.sh.
 import crypto from 'node:crypto';
@@ -47,4 +47,4 @@ try {
   removeDir(caDir);
 }
 rates.sort((a, b) => a - b);
-console.log(`bench media-upload ours=${rates[rates.length >> 1].toFixed(1)}MB/s spread_ours=${rates[0].toFixed(1)}..${rates[rates.length - 1].toFixed(1)} n=${rates.length}`);
+console.log(`bench media-send-e2e ours=${rates[rates.length >> 1].toFixed(1)}MB/s spread_ours=${rates[0].toFixed(1)}..${rates[rates.length - 1].toFixed(1)} n=${rates.length}`);

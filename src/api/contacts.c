@@ -383,7 +383,7 @@ struct pic_job {
 	char *url;    /* else this, checked already */
 };
 
-enum pic_err { PIC_INTERNAL, PIC_FETCH, PIC_UNREADABLE };
+enum pic_err { PIC_INTERNAL, PIC_FETCH, PIC_NOT_ALLOWED, PIC_UNREADABLE };
 
 /* Answers lr's deferred request with an error (any thread); why: the
  * fetch's failure. */
@@ -393,6 +393,9 @@ static void pic_fail(struct lookup_req *lr, enum pic_err e, const char *field, c
 
 	if (req && e == PIC_FETCH)
 		http_reply_error(req, 422, "MEDIA_FETCH_FAILED", why,
+				 http_json_field_error("url", why));
+	else if (req && e == PIC_NOT_ALLOWED) /* the name resolved to a non-public address */
+		http_reply_error(req, 400, "MEDIA_URL_NOT_ALLOWED", why,
 				 http_json_field_error("url", why));
 	else if (req && e == PIC_UNREADABLE)
 		http_reply_error(req, 400, "VALIDATION_ERROR", "the picture cannot be read",
@@ -411,6 +414,7 @@ static FILE *pic_open(struct pic_job *j)
 	struct api_ctx *ctx = j->lr->ctx;
 	char why[200];
 	FILE *f;
+	int rc;
 
 	if (!(f = j->src ? fmemopen(j->src, j->len, "rb") : tmpfile())) {
 		pic_fail(j->lr, PIC_INTERNAL, NULL, NULL);
@@ -418,10 +422,11 @@ static FILE *pic_open(struct pic_job *j)
 	}
 	if (j->src)
 		return f;
-	if (media_fetch(j->url, fileno(f), API_PICTURE_SOURCE_MAX, ctx->media_url_allow_private,
-			API_PICTURE_FETCH_MS, why, sizeof(why))) {
+	rc = media_fetch(j->url, fileno(f), API_PICTURE_SOURCE_MAX, ctx->media_url_allow_private,
+			 API_PICTURE_FETCH_MS, why, sizeof(why));
+	if (rc) {
 		fclose(f);
-		pic_fail(j->lr, PIC_FETCH, "url", why);
+		pic_fail(j->lr, rc == Y_EUNSUPPORTED ? PIC_NOT_ALLOWED : PIC_FETCH, "url", why);
 		return NULL;
 	}
 	rewind(f); /* written through its descriptor */

@@ -29,7 +29,7 @@
 #define ENGINE_DEF_CPS 1000
 #define ESESS_BUCKETS 1024
 #define ENGINE_BEAT_MS 1000
-#define ENGINE_MEDIA_RETRY_MS 30000 /* our phone's answer to a media retry, at most */
+#define ENGINE_MEDIA_RETRY_MS 30000 /* our phone's answer to a media retry, at most (default) */
 #define ENGINE_LATE_MS 50 /* a beat later than this counts in YM_LOOP_LATE_MS */
 #define ENGINE_STUCK_MS 10000
 #define ENGINE_DRAIN_MS 100      /* how often throttled queues are looked at */
@@ -1370,7 +1370,8 @@ static void run_media_retry(struct engine *e, struct esess *x, struct cmd *c)
 		snprintf(r->wa_id, sizeof(r->wa_id), "%s", c->wa_id);
 		snprintf(r->mid, sizeof(r->mid), "%s", c->mid);
 		memcpy(r->key, c->mkey, sizeof(r->key));
-		r->deadline = uv_now(wa_loop_uv(e->loop)) + ENGINE_MEDIA_RETRY_MS;
+		r->deadline = uv_now(wa_loop_uv(e->loop)) +
+			      (e->opts.media_retry_ms ? e->opts.media_retry_ms : ENGINE_MEDIA_RETRY_MS);
 		r->next = x->mretries;
 		x->mretries = r;
 	}
@@ -1417,6 +1418,7 @@ static void on_media_retry(struct wa_client *cl, const char *wa_id, int code, co
 static void mretries_expire(struct engine *e)
 {
 	uint64_t now = uv_now(wa_loop_uv(e->loop));
+	char why[64];
 
 	for (size_t b = 0; b < ESESS_BUCKETS; b++)
 		for (struct esess *x = e->sess[b]; x; x = x->next)
@@ -1428,8 +1430,10 @@ static void mretries_expire(struct engine *e)
 					continue;
 				}
 				*pp = r->next;
-				mretry_outcome(e, x->id, r->mid, NULL,
-					       "no answer from the phone in 30 s");
+				snprintf(why, sizeof(why), "no answer from the phone in %g s",
+					 (double)(e->opts.media_retry_ms ? e->opts.media_retry_ms
+								    : ENGINE_MEDIA_RETRY_MS) / 1000);
+				mretry_outcome(e, x->id, r->mid, NULL, why);
 				wa_wipe(r->key, sizeof(r->key));
 				free(r);
 			}
@@ -3459,7 +3463,8 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 	if (o->data_dir) { /* after the loop: it posts there */
 		struct media_up_opts uo = { .data_dir = o->data_dir,
 					    .ca_file = o->ca_file,
-					    .allow_private = o->media_url_allow_private };
+					    .allow_private = o->media_url_allow_private,
+					    .backoff_ms = o->media_backoff_ms };
 
 		rc = media_up_start(st, &uo, &up_ops, e, &e->up);
 		if (rc)
@@ -3467,7 +3472,8 @@ int engine_new(struct store *st, struct svc *svc, const struct engine_opts *o,
 				  y_strerror(rc));
 	}
 	atomic_store(&e->running, 1);
-	media_svc_set_expired(o->media, mretry_hook, e); /* after the loop: it posts there */
+	/* after the loop: they post there; the downloads' other hosts are the uploads' */
+	media_svc_set_hooks(o->media, mretry_hook, up_conn, e);
 	svc_set_engine(svc, &engine_ops, e);
 	svc_session_foreach(svc, restore_one, e);
 	*out = e;
@@ -3496,7 +3502,7 @@ void engine_free(struct engine *e)
 	if (e->gc) /* first: it posts to the loop */
 		gcommit_stop(e->gc);
 	media_up_stop(e->up); /* first: it posts to the loop and the worker */
-	media_svc_set_expired(e->opts.media, NULL, NULL); /* the media thread too */
+	media_svc_set_hooks(e->opts.media, NULL, NULL, NULL); /* the media thread too */
 	cmd(e, CMD_SHUTDOWN, NULL, 0, NULL);
 	pthread_join(e->loop_thread, NULL);
 	svc_set_engine(e->svc, NULL, NULL);

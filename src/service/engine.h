@@ -82,6 +82,11 @@ struct engine_opts {
 	const char *data_dir;
 	/* MEDIA_URL_ALLOW_PRIVATE: media URLs may name non-public addresses */
 	int media_url_allow_private;
+	/* MEDIA_RETRY_TIMEOUT_MS: a media retry unanswered this long by our
+	 * phone fails the message media_expired. 0: 30 s. */
+	uint64_t media_retry_ms;
+	/* MEDIA_BACKOFF_MS for the upload thread (media_up_opts). 0: 1 s. */
+	long media_backoff_ms;
 };
 
 /* Starts the threads, attaches itself to svc (svc_set_engine) and starts

@@ -35,6 +35,7 @@ struct qent {
 	struct qent *next;
 	char id[STORE_ID_LEN];
 	int attempt;                 /* downloads of it tried before (retries) */
+	int host;                    /* which of its URLs (nth_url) */
 	int64_t due_ms;              /* a retry: not before this (clock_mono_ms) */
 };
 
@@ -47,7 +48,8 @@ struct xfer {
 	char tmp[600], final[600], name[STORE_ID_LEN + 16];
 	uint64_t got, limit;
 	const char *fail;            /* why the write callback stopped it */
-	int attempt;                 /* as its qent's */
+	int attempt, host;           /* as its qent's */
+	char authority[160];         /* host[:port] of the URL, for logs */
 	uint8_t buf[CURL_MAX_WRITE_SIZE + 64];
 	char err[CURL_ERROR_SIZE];
 };
@@ -58,7 +60,7 @@ struct media_svc {
 	char *trusted_host;          /* the host of opts.wa_url, lower case, or NULL */
 	bool auto_download;
 	int64_t max_bytes;
-	long timeout_ms;
+	long timeout_ms, backoff_ms;
 	CURLM *multi;
 	pthread_t thread;
 	bool started;
@@ -72,6 +74,8 @@ struct media_svc {
 	pthread_mutex_t hook_mu;     /* held while the expired hook runs or changes */
 	media_expired_fn expired;
 	void *expired_arg;
+	media_conn_fn conn;          /* the session's media_conn hosts (also under hook_mu) */
+	void *conn_arg;
 };
 
 static const char *const pref_kinds[MEDIA_PREF_KINDS] = { "image", "video", "audio",
@@ -446,8 +450,59 @@ static bool host_allowed(const struct media_svc *m, const char *url)
 	return ok;
 }
 
-/* Starts row's download, or ends it at once (skipped / failed). */
-static void start(struct media_svc *m, struct store_media *row, int attempt)
+/* The host[:port] of an http(s) URL (the text between "://" and the path). */
+static void authority_of(const char *url, char *out, size_t cap)
+{
+	const char *p = strstr(url, "://");
+	size_t n = p ? strcspn(p + 3, "/?#") : 0;
+
+	snprintf(out, cap, "%.*s", (int)n, p ? p + 3 : "");
+}
+
+/* The idx-th URL to download row from (docs/media.md "Media hosts"): 0 its
+ * own url (or the default host with its direct path), then
+ * https://{host}{direct path} for each host of the session's media_conn
+ * that is neither the first URL's host nor named before. false when there
+ * is no idx-th. */
+static bool nth_url(struct media_svc *m, const struct store_media *row, int idx, char *url,
+		    size_t cap)
+{
+	struct wa_media_conn c;
+	char first[160];
+	bool dp = row->direct_path && row->direct_path[0] == '/';
+	int rc = Y_ENOTFOUND, k = 0;
+
+	if (row->url && (!strncmp(row->url, "https://", 8) || !strncmp(row->url, "http://", 7)))
+		snprintf(url, cap, "%s", row->url);
+	else if (dp)
+		snprintf(url, cap, "%s%s", DEFAULT_HOST, row->direct_path);
+	else
+		return false;
+	if (idx == 0)
+		return true;
+	if (!dp)
+		return false;
+	authority_of(url, first, sizeof(first));
+	pthread_mutex_lock(&m->hook_mu);
+	if (m->conn)
+		rc = m->conn(m->conn_arg, row->session_id, &c);
+	pthread_mutex_unlock(&m->hook_mu);
+	for (size_t i = 0; rc == Y_OK && i < c.nhosts; i++) {
+		bool seen = !strcasecmp(c.hosts[i], first);
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcasecmp(c.hosts[j], c.hosts[i]);
+		if (!seen && ++k == idx) {
+			snprintf(url, cap, "https://%s%s", c.hosts[i], row->direct_path);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Starts row's download from its host-th URL, or ends it at once
+ * (skipped / failed). */
+static void start(struct media_svc *m, struct store_media *row, int attempt, int host)
 {
 	struct xfer *x = NULL;
 	char ext[12], url[4096];
@@ -497,11 +552,8 @@ static void start(struct media_svc *m, struct store_media *row, int attempt)
 		}
 	}
 fetch:
-	if (row->url && (!strncmp(row->url, "https://", 8) || !strncmp(row->url, "http://", 7)))
-		snprintf(url, sizeof(url), "%s", row->url);
-	else if (row->direct_path && row->direct_path[0] == '/')
-		snprintf(url, sizeof(url), "%s%s", DEFAULT_HOST, row->direct_path);
-	else {
+	if (!nth_url(m, row, host, url, sizeof(url)) &&
+	    (host == 0 || !nth_url(m, row, host = 0, url, sizeof(url)))) {
 		finish(m, row->message_id, "failed", NULL, "no download URL");
 		goto out;
 	}
@@ -515,6 +567,8 @@ fetch:
 	x->fd = -1;
 	x->m = m;
 	x->attempt = attempt;
+	x->host = host;
+	authority_of(url, x->authority, sizeof(x->authority));
 	x->row = *row;
 	memset(row, 0, sizeof(*row)); /* x owns it now */
 	media_ext(x->row.mimetype, ext);
@@ -567,12 +621,12 @@ out:
 	store_media_release(row);
 }
 
-/* Schedules x's row again after a backoff (1 s doubling, at most 30 s);
- * false when out of memory. */
+/* Schedules x's row again after a backoff (MEDIA_BACKOFF_MS doubling, at
+ * most 30 times it) from its first URL; false when out of memory. */
 static bool retry_later(struct media_svc *m, struct xfer *x)
 {
 	struct qent *q = calloc(1, sizeof(*q));
-	int64_t wait = x->attempt < 5 ? 1000LL << x->attempt : 30000;
+	int64_t wait = x->attempt < 5 ? m->backoff_ms << x->attempt : 30 * m->backoff_ms;
 
 	if (!q)
 		return false;
@@ -585,6 +639,28 @@ static bool retry_later(struct media_svc *m, struct xfer *x)
 	LOG_WARN("media download failed for now: retried", "{s:s, s:i, s:I, s:s}", "messageId",
 		 q->id, "attempt", q->attempt, "inMs", (json_int_t)wait, "error",
 		 x->err[0] ? x->err : "server busy");
+	return true;
+}
+
+/* x's host failed (unreachable, cut off, busy): queues its row at once
+ * for its next URL; false when there is none (or out of memory). */
+static bool next_host(struct media_svc *m, struct xfer *x, long status)
+{
+	char url[4096], st[24];
+	struct qent *q;
+
+	if (!nth_url(m, &x->row, x->host + 1, url, sizeof(url)) || !(q = calloc(1, sizeof(*q))))
+		return false;
+	unlink(x->tmp);
+	snprintf(q->id, sizeof(q->id), "%s", x->row.message_id);
+	q->attempt = x->attempt;
+	q->host = x->host + 1;
+	q->due_ms = clock_mono_ms();
+	q->next = m->later;
+	m->later = q;
+	snprintf(st, sizeof(st), "HTTP %ld", status);
+	LOG_WARN("media download failed on a host: trying the next", "{s:s, s:s, s:s}",
+		 "messageId", q->id, "host", x->authority, "error", x->err[0] ? x->err : st);
 	return true;
 }
 
@@ -641,13 +717,16 @@ static bool ask_again(struct media_svc *m, struct xfer *x)
 	return asked;
 }
 
-void media_svc_set_expired(struct media_svc *m, media_expired_fn fn, void *arg)
+void media_svc_set_hooks(struct media_svc *m, media_expired_fn expired, media_conn_fn conn,
+			 void *arg)
 {
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->hook_mu);
-	m->expired = fn;
+	m->expired = expired;
 	m->expired_arg = arg;
+	m->conn = conn;
+	m->conn_arg = arg;
 	pthread_mutex_unlock(&m->hook_mu);
 }
 
@@ -708,15 +787,23 @@ static void done(struct media_svc *m, struct xfer *x, CURLcode res)
 	size_t w = 0;
 	int rc;
 
+	/* "on every media host" once more than one was tried */
+	const char *every = x->host > 0 ? " on every media host" : "";
+	bool busy;
+
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	/* the host unreachable, cut off or busy: the row stays pending and
-	 * is tried again later (and after a restart) */
-	if (((res != CURLE_OK && !x->fail) || status >= 500 || status == 429) &&
-	    x->attempt < MEDIA_RETRIES && retry_later(m, x))
+	/* the host unreachable, cut off or busy: the next host, else the row
+	 * stays pending and is tried again later (and after a restart) */
+	busy = (res != CURLE_OK && !x->fail) || status >= 500 || status == 429;
+	if (busy && (next_host(m, x, status) || (x->attempt < MEDIA_RETRIES && retry_later(m, x))))
 		return;
 	if (res != CURLE_OK) {
-		snprintf(reason, sizeof(reason), "%s", x->fail ? x->fail
-			 : x->err[0] ? x->err : curl_easy_strerror(res));
+		const char *e = x->fail ? x->fail : x->err[0] ? x->err : curl_easy_strerror(res);
+
+		if (busy && x->host > 0)
+			snprintf(reason, sizeof(reason), "download failed%s: %s", every, e);
+		else
+			snprintf(reason, sizeof(reason), "%s", e);
 		why = reason;
 	} else if ((status == 404 || status == 410) && ask_again(m, x)) {
 		unlink(x->tmp);
@@ -726,7 +813,8 @@ static void done(struct media_svc *m, struct xfer *x, CURLcode res)
 			 retried(&x->row) ? " after the phone uploaded it again" : "");
 		why = reason;
 	} else if (status != 200) {
-		snprintf(reason, sizeof(reason), "download failed: HTTP %ld", status);
+		snprintf(reason, sizeof(reason), "download failed%s: HTTP %ld", busy ? every : "",
+			 status);
 		why = reason;
 	} else if (wa_media_dec_final(x->dec, x->row.file_enc_sha256, x->row.file_sha256, x->buf,
 				      &w, &s, &why)) {
@@ -785,7 +873,7 @@ static void *run(void *arg)
 
 			if (store_media_get(m->st, q->id, &row) == Y_OK) {
 				if (row.state && !strcmp(row.state, "pending"))
-					start(m, &row, q->attempt);
+					start(m, &row, q->attempt, q->host);
 				else
 					store_media_release(&row);
 			}
@@ -892,6 +980,7 @@ int media_svc_start(struct store *st, const struct media_svc_opts *o, struct med
 	m->auto_download = o->auto_download;
 	m->max_bytes = o->max_bytes;
 	m->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 600000;
+	m->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 1000;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_mutex_init(&m->hook_mu, NULL);
 	if (!m->dir || (o->ca_file && !m->ca_file) || !(m->multi = curl_multi_init())) {

@@ -10,9 +10,11 @@
  * check marks the message failed with the reason and keeps no file. Rows
  * still pending at start (a crash or stop mid-download) are queued again.
  * A host that cannot be reached, cuts the download off, or answers 5xx or
- * 429 is tried again (1 s doubling up to 30 s, MEDIA_RETRIES times; the row
- * stays pending meanwhile). A 404 or 410 (the file expired on its host)
- * asks the engine to have our phone upload it again (media_svc_set_expired;
+ * 429: the next host is tried at once (the session's media_conn hosts with
+ * the direct path, media_svc_set_hooks), and when every host failed the
+ * round is tried again (MEDIA_BACKOFF_MS, 1 s, doubling up to 30 times it,
+ * MEDIA_RETRIES times; the row stays pending meanwhile). A 404 or 410 (the file expired on its host)
+ * asks the engine to have our phone upload it again (media_svc_set_hooks;
  * docs/media.md "Media retry"): the row stays pending until the answer
  * (media_retry_answered); once only — a second 404/410 fails it
  * (media_expired). Anything else ends the row at once.
@@ -28,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/client.h" /* struct wa_media_conn */
 #include "store/store.h"
 #include "wa/media.h"
 
@@ -43,6 +46,9 @@ struct media_svc_opts {
 	bool auto_download;          /* false: rows end "skipped" */
 	int64_t max_bytes;           /* MEDIA_DOWNLOAD_MAX_MB in bytes; 0: per-type limits only */
 	long timeout_ms;             /* a download's whole time; 0: 10 minutes */
+	long backoff_ms;             /* MEDIA_BACKOFF_MS: the wait before a round over the
+				      * hosts is tried again (doubling, at most 30 times it);
+				      * 0: 1000 */
 	/* WA_WS_URL: media is fetched only from *.whatsapp.net and this URL's
 	 * host (the WhatsApp server we were told to trust, e.g. the simulator),
 	 * so a message cannot point our server at any other host. NULL: only
@@ -65,9 +71,15 @@ struct media_expired {
 /* Called on the media thread; true when the ask is on its way (the row
  * stays pending), false: the row fails (media_expired). */
 typedef bool (*media_expired_fn)(void *arg, const struct media_expired *r);
-/* Sets (fn NULL: removes) the hook; once it returns, the old one is not
- * running nor called again. Any thread. */
-void media_svc_set_expired(struct media_svc *m, media_expired_fn fn, void *arg);
+/* The hosts to try after the message's own url fails (docs/media.md
+ * "Media hosts"): Y_OK with the session's media_conn in *c, else none now
+ * (asking for one is the callee's business). Called on the media thread
+ * under the hook lock; must not block. */
+typedef int (*media_conn_fn)(void *arg, const char *session_id, struct wa_media_conn *c);
+/* Sets (NULL: removes) both hooks, each called with arg; once it returns,
+ * the old ones are not running nor called again. Any thread. */
+void media_svc_set_hooks(struct media_svc *m, media_expired_fn expired, media_conn_fn conn,
+			 void *arg);
 /* The phone's answer to a media retry (the engine's worker): direct_path
  * the new path (the download is queued again from the old URL's host with
  * it), or NULL and reason why it failed (the row fails with

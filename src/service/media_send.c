@@ -58,6 +58,7 @@ struct media_up {
 	void *ud;
 	char *dir, *ca_file;
 	long fetch_timeout_ms;
+	long backoff_ms;
 	bool allow_private;
 	pthread_t thread;
 	bool started;
@@ -314,9 +315,24 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* Whether host (no brackets) is "localhost" or a name under it (RFC 6761:
+ * always loopback), a final dot allowed. */
+static bool is_localhost(const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n && host[n - 1] == '.')
+		n--;
+	return (n == 9 && !strncasecmp(host, "localhost", 9)) ||
+	       (n > 10 && !strncasecmp(host + n - 10, ".localhost", 10));
+}
+
 const char *media_url_check(const char *url, bool allow_private, char *why_buf, size_t cap)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	/* AI_NUMERICHOST: an address literal in any form getaddrinfo takes
+	 * (127.1, 0x7f000001, [::ffff:127.0.0.1]) and never a DNS lookup */
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST }, *res = NULL;
 	CURLU *cu = allow_private ? NULL : curl_url();
 	char *host = NULL, ip[CIDR_IP_MAX];
 	const char *why = NULL, *out = NULL;
@@ -335,8 +351,14 @@ const char *media_url_check(const char *url, bool allow_private, char *why_buf, 
 		memmove(host, host + 1, n - 2);
 		host[n - 2] = 0;
 	}
+	if (is_localhost(host)) {
+		snprintf(why_buf, cap, "url's host resolves to a loopback address (%.64s); "
+			 "MEDIA_URL_ALLOW_PRIVATE=true allows it", host);
+		out = why_buf;
+		goto done;
+	}
 	if (getaddrinfo(host, NULL, &hints, &res))
-		goto done; /* does not resolve now: the fetch says so */
+		goto done; /* a name: the fetch checks each address it connects to */
 	for (struct addrinfo *ai = res; ai && !out; ai = ai->ai_next)
 		if (!cidr_addr_public(ai->ai_addr, &why)) {
 			getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);
@@ -414,7 +436,8 @@ int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, lon
 	else if (f.write_err)
 		snprintf(why, cap, "media: fetch failed: cannot write (disk full?)");
 	else if (f.refused[0])
-		snprintf(why, cap, "media: fetch failed: not allowed to connect to a %s", f.refused);
+		snprintf(why, cap, "media: fetch failed: not allowed to connect to a %s", f.refused),
+		rc = Y_EUNSUPPORTED;
 	else if (res != CURLE_OK)
 		snprintf(why, cap, "media: fetch failed: %.100s", err[0] ? err : curl_easy_strerror(res));
 	else if (code < 200 || code > 299)
@@ -534,15 +557,12 @@ static const char *upload_path(enum wa_media_type t)
 	return t == WA_MEDIA_STICKER ? "image" : wa_media_type_name(t);
 }
 
-struct uploaded {
-	char url[1024], direct_path[1024];
-};
-
 /* One POST to host; Y_OK, Y_EAGAIN (worth trying again), Y_ESTATE (auth
  * refused), else final; why on failure. */
-static int post_one(struct media_up *u, const char *host, const char *auth, const char *token,
+static int post_one(const char *ca_file, const char *host, const char *auth, const char *token,
 		    enum wa_media_type t, int fd, const struct wa_media_keys *k,
-		    const struct wa_media_sums *want, struct uploaded *up, char *why, size_t cap)
+		    const struct wa_media_sums *want, struct media_uploaded *up, char *why,
+		    size_t cap)
 {
 	struct encstream *s = malloc(sizeof(*s));
 	struct resp *r = calloc(1, sizeof(*r));
@@ -564,6 +584,10 @@ static int post_one(struct media_up *u, const char *host, const char *auth, cons
 		 token, eauth, token);
 	hdr = curl_slist_append(hdr, "Origin: https://web.whatsapp.com");
 	hdr = hdr ? curl_slist_append(hdr, "Content-Type: application/octet-stream") : NULL;
+	/* no "Expect: 100-continue" (libcurl's for large bodies): a host that
+	 * does not answer it costs a second's wait per upload; neither Baileys
+	 * nor whatsmeow send it */
+	hdr = hdr ? curl_slist_append(hdr, "Expect:") : NULL;
 	if (!hdr)
 		goto out;
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -572,6 +596,7 @@ static int post_one(struct media_up *u, const char *host, const char *auth, cons
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)want->enc_length);
 	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(h, CURLOPT_READDATA, s);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_resp);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -580,8 +605,8 @@ static int post_one(struct media_up *u, const char *host, const char *auth, cons
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* stalled 60 s: cut */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-	if (u->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, u->ca_file);
+	if (ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 	res = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (s->failed) {
@@ -642,6 +667,40 @@ static int sums_of(int fd, const struct wa_media_keys *k, struct wa_media_sums *
 	return rc;
 }
 
+int media_upload(const struct wa_media_conn *mc, const char *ca_file, enum wa_media_type t, int fd,
+		 const char *log_id, uint8_t key[WA_MEDIA_KEY_LEN], struct wa_media_sums *sums,
+		 struct media_uploaded *up, char *why, size_t cap)
+{
+	struct wa_media_keys k;
+	char token[CODEC_B64URL_ENC_LEN(32)];
+	int rc = wa_crypto_random(key, WA_MEDIA_KEY_LEN);
+
+	rc = rc ?: wa_media_keys_derive(&k, key, t);
+	rc = rc ?: sums_of(fd, &k, sums);
+	if (rc) {
+		snprintf(why, cap, "media: cannot encrypt the source");
+		return Y_EIO;
+	}
+	codec_b64url_encode(sums->file_enc_sha256, 32, token);
+	/* each host in turn while they cannot be reached or are busy (as
+	 * Baileys' getWAUploadToServer and whatsmeow's upload do) */
+	rc = Y_EAGAIN;
+	for (size_t i = 0; i < mc->nhosts && rc == Y_EAGAIN; i++) {
+		rc = post_one(ca_file, mc->hosts[i], mc->auth, token, t, fd, &k, sums, up, why, cap);
+		if (rc == Y_EAGAIN && i + 1 < mc->nhosts)
+			LOG_WARN("media upload failed on a host: trying the next", "{s:s, s:s, s:s}",
+				 "id", log_id, "host", mc->hosts[i], "reason", why);
+		else if (rc == Y_EAGAIN && i > 0 && !strncmp(why, "media: upload failed: ", 22)) {
+			char last[256];
+
+			snprintf(last, sizeof(last), "%s", why + 22);
+			snprintf(why, cap, "media: upload failed on every media host: %s", last);
+		}
+	}
+	wa_wipe(&k, sizeof(k));
+	return rc;
+}
+
 /* ---- the Message ---- */
 
 struct outmedia {
@@ -651,7 +710,7 @@ struct outmedia {
 	const struct media_meta *meta; /* dimensions, seconds, thumbnail, waveform */
 	uint8_t key[WA_MEDIA_KEY_LEN];
 	struct wa_media_sums sums;
-	struct uploaded up;
+	struct media_uploaded up;
 };
 
 #define BIN(x, n) ((ProtobufCBinaryData){ .len = (n), .data = (uint8_t *)(x) })
@@ -757,11 +816,10 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 	struct store_message m;
 	struct outmedia o;
 	struct wa_media_conn mc;
-	struct wa_media_keys k;
 	struct stat sb;
 	json_t *body = NULL, *media, *upl;
 	const char *kind, *url, *file, *given;
-	char src[600], token[CODEC_B64URL_ENC_LEN(32)], mwhy[160];
+	char src[600], mwhy[160];
 	uint8_t head[16];
 	ssize_t hn;
 	int fd = -1, rc;
@@ -838,18 +896,7 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 		rc = Y_EAGAIN;
 		goto out;
 	}
-	rc = wa_crypto_random(o.key, sizeof(o.key));
-	rc = rc ?: wa_media_keys_derive(&k, o.key, o.type);
-	rc = rc ?: sums_of(fd, &k, &o.sums);
-	if (rc) {
-		snprintf(why, cap, "media: cannot encrypt the source");
-		goto out;
-	}
-	codec_b64url_encode(o.sums.file_enc_sha256, 32, token);
-	rc = Y_EAGAIN;
-	for (size_t i = 0; i < mc.nhosts && rc == Y_EAGAIN; i++)
-		rc = post_one(u, mc.hosts[i], mc.auth, token, o.type, fd, &k, &o.sums, &o.up, why,
-			      cap);
+	rc = media_upload(&mc, u->ca_file, o.type, fd, j->mid, o.key, &o.sums, &o.up, why, cap);
 	if (rc == Y_ESTATE) {
 		u->ops->conn_stale(u->ud, j->sid);
 		rc = Y_EAGAIN;
@@ -860,7 +907,7 @@ static int process(struct media_up *u, struct upjob *j, char *why, size_t cap)
 			goto out;
 		}
 		LOG_WARN("media upload to try again", "{s:s, s:s}", "id", j->mid, "reason", why);
-		j->due_ms = clock_mono_ms() + (1000LL << j->tries);
+		j->due_ms = clock_mono_ms() + (u->backoff_ms << j->tries);
 		goto out;
 	}
 	if (rc)
@@ -1018,6 +1065,7 @@ int media_up_start(struct store *st, const struct media_up_opts *o,
 	u->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
 	u->fetch_timeout_ms = o->fetch_timeout_ms > 0 ? o->fetch_timeout_ms : MEDIA_FETCH_TIMEOUT_MS;
 	u->allow_private = o->allow_private;
+	u->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 1000;
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
 	if (u->dir)

@@ -57,18 +57,21 @@ struct media_up_opts {
 	const char *data_dir;  /* sources live in data_dir/media/out (made if missing) */
 	const char *ca_file;   /* WA_CA_FILE or NULL: for the media hosts */
 	long fetch_timeout_ms; /* a URL fetch's whole time; 0: MEDIA_FETCH_TIMEOUT_MS */
+	long backoff_ms;       /* MEDIA_BACKOFF_MS: a round over the media_conn hosts that
+				* failed is tried again 2x, 4x, ... this later; 0: 1000 */
 	bool allow_private;    /* MEDIA_URL_ALLOW_PRIVATE; else every connection of a fetch
 				* (each redirect hop) must go to a public address */
 };
 
 /*
- * Whether a media URL (http(s), checked by the caller) names a host the
- * server may fetch from: with allow_private always; else its host must be
- * a public address, or a name whose every address resolves public
- * (getaddrinfo: blocks for the lookup). NULL when fine (also a name that
- * does not resolve now: the fetch will fail and say so), else why
- * ("resolves to a loopback address (127.0.0.1)") in why_buf. The fetch
- * checks each address it connects to again (redirects, DNS rebinding).
+ * Whether a media URL (http(s), checked by the caller) may be fetched, as
+ * far as its text tells: with allow_private always; else an address
+ * literal (any form getaddrinfo reads with AI_NUMERICHOST) must be public
+ * and "localhost" (or a name under it) is refused. Never resolves a name
+ * (no DNS, does not block: HTTP threads call it): a name passes here and
+ * the fetch (media_fetch) refuses any non-public address it would connect
+ * to (each redirect hop's, DNS rebinding). NULL when fine, else why
+ * ("resolves to a loopback address (127.0.0.1)") in why_buf.
  */
 const char *media_url_check(const char *url, bool allow_private, char *why_buf, size_t cap);
 
@@ -76,9 +79,10 @@ const char *media_url_check(const char *url, bool allow_private, char *why_buf, 
  * Fetches url (http/https, redirects followed, each connection's address
  * checked as above unless allow_private) appending its body to fd (the
  * caller's: not closed, not synced), at most limit bytes, within
- * timeout_ms. Y_OK, or Y_EIO with why ("media: fetch failed: HTTP 404",
- * "...: larger than N bytes", "...: not allowed to connect to a loopback
- * address 127.0.0.1"). Blocks: any thread but the loop.
+ * timeout_ms. Y_OK, Y_EUNSUPPORTED when a connection was refused as
+ * non-public ("media: fetch failed: not allowed to connect to a loopback
+ * address 127.0.0.1"), or Y_EIO with why ("media: fetch failed: HTTP 404",
+ * "...: larger than N bytes"). Blocks: any thread but the loop.
  */
 int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, long timeout_ms,
 		char *why, size_t cap);
@@ -92,6 +96,23 @@ void media_up_stop(struct media_up *u);
 void media_up_free(struct media_up *u);
 /* Queues message mid of session sid (stored pending, body as above). */
 void media_up_queue(struct media_up *u, const char *sid, const char *mid);
+
+/* Where an upload went: the host's answer. */
+struct media_uploaded {
+	char url[1024], direct_path[1024];
+};
+/* What the upload thread does with a source file once it has a media_conn
+ * (docs/media.md "Sending" 3, "Media hosts"): a fresh random media key
+ * (into key), a first pass over fd for the sums, then the second pass
+ * streamed as the body of POST https://{host}/mms/{type}/{token} to each
+ * host of mc in turn while one cannot be reached or answers 5xx/429. Y_OK
+ * with *sums and *up; Y_EAGAIN (every host failed that way: worth a later
+ * round), Y_ESTATE (401/403: the auth is stale), else final; why on
+ * failure. log_id names the upload in logs. fd is read from its start
+ * (twice), not closed. Blocks: any thread but the loop. */
+int media_upload(const struct wa_media_conn *mc, const char *ca_file, enum wa_media_type t, int fd,
+		 const char *log_id, uint8_t key[WA_MEDIA_KEY_LEN], struct wa_media_sums *sums,
+		 struct media_uploaded *up, char *why, size_t cap);
 
 /* data_dir/media/out/{sid}.{wa_id}.bin */
 int media_up_src_path(const char *data_dir, const char *sid, const char *wa_id, char *out,

@@ -2,8 +2,10 @@
  * The simulator's control API: JSON over plain HTTP on the simulator's port
  * (same listener as /ws/chat), under /sim.
  *
- *   GET    /sim/info                          {rootPublicKey, caCert, wsUrl, wssUrl, mediaHost}
- *                                             (wssUrl: with --tls, else null)
+ *   GET    /sim/info                          {rootPublicKey, caCert, wsUrl, wssUrl, mediaHost,
+ *                                             mediaAuth} (wssUrl: with --tls, else null;
+ *                                             mediaAuth: media_conn's auth, for benchmarks
+ *                                             that upload without a WhatsApp connection)
  *   GET    /sim/stats                         counters
  *   POST   /sim/accounts {"phone"}            201 created / 200 existing: {phone, lid}
  *   GET    /sim/accounts/{phone}/devices      {phone, lid, devices:[{id, jid, lid, keyIndex, online,
@@ -47,7 +49,9 @@
  *                                             connections for N ms; ignoreAcks
  *                                             true|false: message acks are not
  *                                             taken while true: {dropped}
- *   POST   /sim/media/tamper {"mode":"flip"|"truncate"|"expired"|"lost"|"unavailable"|"off"[, "count"]}
+ *   POST   /sim/media/tamper {"mode":"flip"|"truncate"|"expired"|"lost"|"silent"|"reexpired"|
+ *                          "unavailable"|"off"[, "count"]}
+ *   POST   /sim/media/hosts {"before":["dead"|"busy"...], "urlOnFirst":bool, "down":bool}
  *                                             the next count (1) media uploads are
  *                                             stored damaged, or (unavailable) the
  *                                             next count downloads answer 503: {mode, count}
@@ -131,9 +135,10 @@ static int get_info(struct sim *s, struct ybuf *resp)
 	snprintf(url, sizeof(url), "ws://%s:%d/ws/chat", s->host, s->port);
 	snprintf(wss, sizeof(wss), "wss://%s:%d/ws/chat", s->host, s->wss_port);
 	return reply(resp, 200,
-		     json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "rootPublicKey", key, "caCert",
+		     json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:s?}", "rootPublicKey", key, "caCert",
 			       s->ca_pem, "wsUrl", url, "wssUrl", s->wss_port ? wss : NULL,
-			       "mediaHost", s->media_host[0] ? s->media_host : NULL));
+			       "mediaHost", s->media_host[0] ? s->media_host : NULL, "mediaAuth",
+			       s->media_host[0] ? s->media_auth : NULL));
 }
 
 static int get_stats(struct sim *s, struct ybuf *resp)
@@ -243,13 +248,15 @@ static int post_pair_code(struct sim *s, const uint8_t *body, size_t len, struct
 	return reply(resp, 200, json_pack("{s:b}", "ok", 1));
 }
 
-/* {"mode":"flip"|"truncate"|"expired"|"lost"|"unavailable"|"off", "count":N (1)}:
+/* {"mode":"flip"|"truncate"|"expired"|"lost"|"silent"|"reexpired"|"unavailable"|"off",
+ * "count":N (1)}:
  * the next N uploads are kept damaged (a byte flipped in the middle, or the
  * last 5 bytes cut), so that a downloader's checks can be seen refusing
  * them, or expired (their path answers 410 until the phone uploads them
  * again on a media retry receipt; lost: expired and gone from the phone too,
- * which answers a retry with <error code=2>); or the next N downloads answer 503 (a
- * host down for a while). */
+ * which answers a retry with <error code=2>; silent: expired and the phone never
+ * answers a retry; reexpired: expired, and so is every copy the phone uploads again); or
+ * the next N downloads answer 503 (a host down for a while). */
 static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
 {
 	json_t *j = body_object(body, len), *c;
@@ -262,12 +269,14 @@ static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, str
 	c = json_object_get(j, "count");
 	m = !mode ? -1 : !strcmp(mode, "off") ? 0 : !strcmp(mode, "flip") ? 1
 	    : !strcmp(mode, "truncate") ? 2 : !strcmp(mode, "unavailable") ? 3
-	    : !strcmp(mode, "expired") ? 4 : !strcmp(mode, "lost") ? 5 : -1;
+	    : !strcmp(mode, "expired") ? 4 : !strcmp(mode, "lost") ? 5
+	    : !strcmp(mode, "silent") ? 6 : !strcmp(mode, "reexpired") ? 7 : -1;
 	if (m < 0 || (c && (!json_is_integer(c) || json_integer_value(c) < 1 ||
 			    json_integer_value(c) > 1000))) {
 		json_decref(j);
 		return error(resp, 400,
-			     "mode flip|truncate|expired|lost|unavailable|off, count 1..1000 expected");
+			     "mode flip|truncate|expired|lost|silent|reexpired|unavailable|off, "
+			     "count 1..1000 expected");
 	}
 	n = c ? (int)json_integer_value(c) : 1;
 	json_decref(j); /* mode and c were j's */
@@ -280,9 +289,63 @@ static int post_media_tamper(struct sim *s, const uint8_t *body, size_t len, str
 	s->media_tamper_n = m ? n : 0;
 	if (!m)
 		s->media_unavailable_n = 0;
-	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", m == 1 ? "flip" : m == 2 ? "truncate"
-						       : m == 4 ? "expired" : m == 5 ? "lost" : "off", "count",
+	static const char *const names[] = { "off", "flip", "truncate", "unavailable", "expired",
+					     "lost", "silent", "reexpired" };
+	return reply(resp, 200, json_pack("{s:s, s:i}", "mode", names[m], "count",
 					  s->media_tamper_n));
+}
+
+/* {"before":["dead"|"busy", ...at most 2], "urlOnFirst":bool, "down":bool}
+ * (each optional: absent keeps it): the hosts media_conn names before the
+ * real one, whether upload answers name the first of them in their url,
+ * whether the real host answers 503 to everything. Answers the whole
+ * setting with the hosts media_conn now names. */
+static int post_media_hosts(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
+{
+	json_t *j = body_object(body, len), *b, *u, *d, *hosts, *before;
+	int kinds[2], n = 0;
+	size_t i;
+	json_t *v;
+
+	if (!j)
+		return error(resp, 400, "a JSON object expected");
+	b = json_object_get(j, "before");
+	u = json_object_get(j, "urlOnFirst");
+	d = json_object_get(j, "down");
+	if ((b && (!json_is_array(b) || json_array_size(b) > 2)) || (u && !json_is_boolean(u)) ||
+	    (d && !json_is_boolean(d)))
+		goto bad;
+	json_array_foreach(b, i, v) {
+		const char *k = json_string_value(v);
+
+		if (!k || (strcmp(k, "dead") && strcmp(k, "busy")))
+			goto bad;
+		kinds[n++] = !strcmp(k, "dead") ? SIM_HOST_DEAD : SIM_HOST_BUSY;
+	}
+	if (b) {
+		memcpy(s->media_before, kinds, sizeof(kinds[0]) * (size_t)n);
+		s->media_nbefore = n;
+	}
+	if (u)
+		s->media_url_first = json_is_true(u);
+	if (d)
+		s->media_down = json_is_true(d);
+	json_decref(j);
+	hosts = json_array();
+	before = json_array();
+	for (int k = 0; hosts && before && k < s->media_nbefore; k++) {
+		json_array_append_new(before, json_string(s->media_before[k] == SIM_HOST_DEAD
+								  ? "dead" : "busy"));
+		json_array_append_new(hosts, json_string(sim_media_host_of(s, s->media_before[k])));
+	}
+	if (hosts)
+		json_array_append_new(hosts, json_string(s->media_host));
+	return reply(resp, 200, json_pack("{s:o*, s:b, s:b, s:o*}", "before", before, "urlOnFirst",
+					  s->media_url_first, "down", s->media_down, "hosts",
+					  hosts));
+bad:
+	json_decref(j);
+	return error(resp, 400, "before: up to 2 of dead|busy, urlOnFirst and down booleans expected");
 }
 
 static int post_faults(struct sim *s, const uint8_t *body, size_t len, struct ybuf *resp)
@@ -527,6 +590,9 @@ int sim_api_handle(void *ud, const char *method, const char *uri, const uint8_t 
 	else if (!strcmp(path, "/sim/media/tamper"))
 		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
 					    : post_media_tamper(s, body, len, resp);
+	else if (!strcmp(path, "/sim/media/hosts"))
+		st = strcmp(method, "POST") ? error(resp, 405, "POST expected")
+					    : post_media_hosts(s, body, len, resp);
 	else if (!strncmp(path, "/sim/accounts/", 14))
 		st = accounts_route(s, method, path + 14, body, len, resp);
 	else

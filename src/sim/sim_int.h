@@ -209,10 +209,23 @@ struct sim {
 	/* POST /sim/media/tamper: the next uploads are stored damaged
 	 * (1 a byte flipped, 2 cut short by 5 bytes) or expired (4: their
 	 * path answers 410 until a phone uploads them again; 5 lost: 410 and
-	 * never uploaded again), media_tamper_n
-	 * of them */
+	 * never uploaded again; 6 silent: 410 and the phone never answers a
+	 * retry; 7 reexpired: 410, and so does every copy uploaded again),
+	 * media_tamper_n of them */
 	int media_tamper, media_tamper_n;
 	int media_unavailable_n; /* the next GETs of blobs answer 503 */
+	/* POST /sim/media/hosts: media_conn names these hosts before the real
+	 * one (SIM_HOST_DEAD: a bound port that refuses connections;
+	 * SIM_HOST_BUSY: an HTTPS host answering 503 to everything); with
+	 * media_url_first an upload's answer names the first of them in its
+	 * url (a host gone since); media_down: the real host answers 503 too */
+	int media_before[2], media_nbefore;
+	bool media_url_first, media_down;
+	int media_dead_fd;       /* the dead host's socket (bound, never listening) */
+	bool media_dead_open;
+	char media_dead_host[80], media_busy_host[80];
+	struct wa_listener *media_busy_ls;
+	struct sim_http media_busy_http;
 	/* what the phones decrypted of media messages (sim_phone.c), for
 	 * their answers to media retry receipts: a ring */
 	struct sim_phone_media {
@@ -339,6 +352,10 @@ int sim_passkey_api(struct sim *s, struct sim_account *a, const char *method,
 
 /* ---- media host (sim_media.c) ---- */
 
+enum { SIM_HOST_DEAD = 1, SIM_HOST_BUSY = 2 };
+/* "127.0.0.1:PORT" of a SIM_HOST_* host. */
+const char *sim_media_host_of(const struct sim *s, int kind);
+
 /* Makes the CA and certificate and starts the HTTPS listener. */
 int sim_media_start(struct sim *s);
 /* The media host's HTTP handler (its sim_http; also driven
@@ -370,7 +387,9 @@ int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, co
 /* Drops the blob at direct path `path` (no-op if none). */
 void sim_media_drop(struct sim *s, const char *path);
 /* A phone uploads the blob at direct path `path` (its query ignored) again:
- * a copy at a new path (written to out), not expired. Y_ENOTFOUND. */
+ * a copy at a new path (written to out), not expired (unless the blob is
+ * reexpired: the copy is too). Y_ENOTFOUND (unknown, or lost), Y_EAGAIN
+ * (silent: the phone is not to answer at all). */
 int sim_media_rehost(struct sim *s, const char *path, char out[64]);
 
 /* ---- control API (sim_api.c) ---- */

@@ -474,20 +474,29 @@ static int iq_props(struct sim_conn *c, const struct wa_node *iq)
 /* media_conn: where and with which token to upload (sim_media.c). */
 static int iq_media(struct sim_conn *c, const struct wa_node *iq)
 {
+	struct sim *s = c->sim;
 	struct wa_node *r, *m, *h;
 
 	if (!wa_node_child(iq, "media_conn"))
 		return sim_conn_iq_error(c, iq, "400", "bad-request");
 	r = sim_conn_iq_result(iq);
 	if (!r || !(m = wa_node_add_child(r, "media_conn")) ||
-	    sim_attrs(m, "auth", c->sim->media_auth, "ttl", "300", "auth_ttl", "21600", "max_buckets",
-		      "12", NULL) ||
-	    !(h = wa_node_add_child(m, "host")) ||
-	    sim_attrs(h, "hostname", c->sim->media_host, "maxContentLengthBytes", "16777216", NULL)) {
-		wa_node_free(r);
-		return Y_ENOMEM;
+	    sim_attrs(m, "auth", s->media_auth, "ttl", "300", "auth_ttl", "21600", "max_buckets",
+		      "12", NULL))
+		goto fail;
+	/* the hosts POST /sim/media/hosts puts first, then the real one */
+	for (int i = 0; i <= s->media_nbefore; i++) {
+		const char *name = i < s->media_nbefore ? sim_media_host_of(s, s->media_before[i])
+							: s->media_host;
+
+		if (!(h = wa_node_add_child(m, "host")) ||
+		    sim_attrs(h, "hostname", name, "maxContentLengthBytes", "16777216", NULL))
+			goto fail;
 	}
 	return sim_conn_send(c, r);
+fail:
+	wa_node_free(r);
+	return Y_ENOMEM;
 }
 
 static int iq_empty(struct sim_conn *c, const struct wa_node *iq)

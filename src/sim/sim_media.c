@@ -11,6 +11,10 @@
  *
  * Blobs live in memory: at most SIM_MEDIA_BLOB_MAX (128 MiB) each and
  * SIM_MEDIA_TOTAL_MAX together (413 / 507 beyond).
+ *
+ * Two more hosts for host fallback (POST /sim/media/hosts): a dead one (a
+ * port bound and never listened on: connections are refused) and a busy
+ * one (HTTPS, the same certificate, 503 to everything).
  */
 #include "sim/sim_int.h"
 
@@ -21,10 +25,13 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,8 +43,10 @@
 struct sim_blob {
 	struct sim_blob *next;
 	char path[64]; /* direct path without the query */
-	bool expired;  /* answers 410 (tamper mode expired or lost) */
+	bool expired;  /* answers 410 (tamper mode expired, lost, silent, reexpired) */
 	bool lost;     /* gone from the phone too: never uploaded again (lost) */
+	bool silent;   /* the phone never answers a retry of it (silent) */
+	bool again;    /* its copies uploaded again expire too (reexpired) */
 	size_t len;
 	uint8_t data[];
 };
@@ -308,6 +317,8 @@ int sim_media_put(struct sim *s, const uint8_t *p, size_t n, const char *dir, co
 	b->len = n;
 	b->expired = false;
 	b->lost = false;
+	b->silent = false;
+	b->again = false;
 	memcpy(b->data, p, n);
 	b->next = s->blobs;
 	s->blobs = b;
@@ -334,19 +345,38 @@ int sim_media_rehost(struct sim *s, const char *path, char out[64])
 	size_t n = strcspn(path, "?");
 	char dir[64], ext[16];
 	const char *slash, *dot;
+	int rc;
 
 	for (struct sim_blob *b = s->blobs; b; b = b->next) {
 		if (strlen(b->path) != n || memcmp(b->path, path, n))
 			continue;
 		if (b->lost)
 			return Y_ENOTFOUND; /* the phone no longer has it either */
+		if (b->silent)
+			return Y_EAGAIN; /* the phone does not answer */
 		slash = strrchr(b->path, '/');
 		dot = strrchr(b->path, '.');
 		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - b->path) : 0, b->path);
 		snprintf(ext, sizeof(ext), "%s", dot && dot > slash ? dot : "");
-		return sim_media_put(s, b->data, b->len, dir, ext, out);
+		rc = sim_media_put(s, b->data, b->len, dir, ext, out);
+		if (!rc && b->again) /* s->blobs: the copy just kept */
+			s->blobs->expired = s->blobs->again = true;
+		return rc;
 	}
 	return Y_ENOTFOUND;
+}
+
+const char *sim_media_host_of(const struct sim *s, int kind)
+{
+	return kind == SIM_HOST_DEAD ? s->media_dead_host : s->media_busy_host;
+}
+
+/* The busy host: 503 to everything. */
+static int busy_http(void *ud, const char *method, const char *uri, const uint8_t *body,
+		     size_t len, struct ybuf *resp, const char **ctype)
+{
+	(void)ud, (void)method, (void)uri, (void)body, (void)len, (void)ctype;
+	return json_error(resp, 503, "media host busy");
 }
 
 int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t *body,
@@ -362,6 +392,8 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		return json_error(resp, 404, "not found");
 	memcpy(path, uri, n);
 	path[n] = 0;
+	if (s->media_down)
+		return json_error(resp, 503, "media host down");
 	if (!strcmp(method, "POST") && !strncmp(path, "/mms/", 5)) {
 		struct sim_blob *b;
 		char bpath[64];
@@ -380,8 +412,9 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		if (s->media_tamper && s->media_tamper_n > 0) {
 			if (s->media_tamper == 1)
 				b->data[len / 2] ^= 0x01;
-			else if (s->media_tamper == 4 || s->media_tamper == 5)
-				b->expired = true, b->lost = s->media_tamper == 5;
+			else if (s->media_tamper >= 4 && s->media_tamper <= 7)
+				b->expired = true, b->lost = s->media_tamper == 5,
+				b->silent = s->media_tamper == 6, b->again = s->media_tamper == 7;
 			else if (len > 5)
 				b->len -= 5;
 			if (--s->media_tamper_n == 0)
@@ -392,7 +425,9 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 		ybuf_printf(resp,
 			    "{\"url\":\"https://%s%s?ccb=11-4&oh=sim&oe=0\","
 			    "\"direct_path\":\"%s?ccb=11-4&oh=sim&oe=0\"}",
-			    s->media_host, b->path, b->path);
+			    s->media_url_first && s->media_nbefore
+				    ? sim_media_host_of(s, s->media_before[0]) : s->media_host,
+			    b->path, b->path);
 		LOG_INFO("sim media upload", "{s:s, s:i}", "path", b->path, "bytes", (int)len);
 		return st;
 	}
@@ -418,6 +453,47 @@ int sim_media_http(void *ud, const char *method, const char *uri, const uint8_t 
 	return json_error(resp, 404, "not found");
 }
 
+/* A listener of lo serving fn through h (SIM_MEDIA_BLOB_MAX both ways);
+ * its "HOST:PORT" into name (80 bytes). */
+static int https_host(struct sim *s, struct wa_listener_opts *lo, struct sim_http *h,
+		      sim_http_cb fn, struct wa_listener **ls, char name[80])
+{
+	int rc;
+
+	h->handle = fn;
+	h->ud = s;
+	h->body_max = SIM_MEDIA_BLOB_MAX;
+	h->resp_max = SIM_MEDIA_BLOB_MAX;
+	sim_http_attach(lo, h);
+	rc = wa_listener_new(s->loop, lo, NULL, s, ls);
+	if (!rc)
+		snprintf(name, 80, "%s:%d", s->host, wa_listener_port(*ls));
+	return rc;
+}
+
+/* The dead host: a port of s->host bound but never listened on, so that
+ * a connection to it is refused (and the port stays ours). */
+static int dead_host(struct sim *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || inet_pton(AF_INET, s->host, &a.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || getsockname(fd, (struct sockaddr *)&a, &al)) {
+		if (fd >= 0)
+			close(fd);
+		/* a host that is not IPv4: no dead host; name the port 1 */
+		snprintf(s->media_dead_host, sizeof(s->media_dead_host), "%s:1", s->host);
+		return Y_OK;
+	}
+	s->media_dead_fd = fd;
+	s->media_dead_open = true;
+	snprintf(s->media_dead_host, sizeof(s->media_dead_host), "%s:%d", s->host,
+		 ntohs(a.sin_port));
+	return Y_OK;
+}
+
 int sim_media_start(struct sim *s)
 {
 	struct wa_listener_opts lo;
@@ -441,17 +517,10 @@ int sim_media_start(struct sim *s)
 	lo.path = "/ws/none";
 	lo.cert_file = cert;
 	lo.key_file = key;
-	s->media_http.handle = sim_media_http;
-	s->media_http.ud = s;
-	s->media_http.body_max = SIM_MEDIA_BLOB_MAX;
-	s->media_http.resp_max = SIM_MEDIA_BLOB_MAX;
-	sim_http_attach(&lo, &s->media_http);
-	rc = wa_listener_new(s->loop, &lo, NULL, s, &s->media_ls);
-	if (rc)
-		return rc;
-	snprintf(s->media_host, sizeof(s->media_host), "%s:%d", s->host,
-		 wa_listener_port(s->media_ls));
-	return Y_OK;
+	rc = https_host(s, &lo, &s->media_http, sim_media_http, &s->media_ls, s->media_host);
+	rc = rc ?: https_host(s, &lo, &s->media_busy_http, busy_http, &s->media_busy_ls,
+			      s->media_busy_host);
+	return rc ?: dead_host(s);
 }
 
 void sim_media_free(struct sim *s)
@@ -466,6 +535,10 @@ void sim_media_free(struct sim *s)
 	}
 	free(s->ca_pem);
 	s->ca_pem = NULL;
+	if (s->media_dead_open) {
+		close(s->media_dead_fd);
+		s->media_dead_open = false;
+	}
 	if (s->media_dir[0] && s->media_dir_tmp) {
 		snprintf(path, sizeof(path), "%s/cert.pem", s->media_dir);
 		unlink(path);

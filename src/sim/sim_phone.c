@@ -260,6 +260,11 @@ int sim_phone_media_retry(struct sim_conn *c, const struct wa_node *receipt)
 		e = NULL;
 	free(stanza);
 	rc = e ? sim_media_rehost(s, e->path, path) : Y_ENOTFOUND;
+	if (rc == Y_EAGAIN) { /* tamper silent: no answer ever */
+		LOG_INFO("sim phone leaves a media retry unanswered", "{s:s, s:s}", "phone",
+			 c->acct->phone, "id", id);
+		return Y_OK;
+	}
 	if (!rc) {
 		snprintf(e->path, sizeof(e->path), "%s", path);
 		rc = wa_crypto_random(niv, sizeof(niv));

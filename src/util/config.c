@@ -104,10 +104,19 @@ static const struct option_row options[] = {
 	{ "MEDIA_DOWNLOAD_MAX_MB", "media-download-max-mb", "MB", OPT_INT,
 	  FIELD(media_download_max_mb), "100", NULL, 0, 2000, "largest received file downloaded "
 	  "(MiB; 0 = WhatsApp's per-type limits only, which always apply)" },
+	{ "MEDIA_BACKOFF_MS", "media-backoff-ms", "MS", OPT_INT, FIELD(media_backoff_ms), "1000",
+	  NULL, 10, 60000, "when every media host failed (unreachable, 5xx, 429, a timeout), the "
+	  "wait before a download is tried again (doubling, at most 30 times it; 8 tries) or an "
+	  "upload (2, 4, 8... times it; 6 tries)" },
+	{ "MEDIA_RETRY_TIMEOUT_MS", "media-retry-timeout-ms", "MS", OPT_INT,
+	  FIELD(media_retry_timeout_ms), "30000", NULL, 1000, 600000, "longest wait for our "
+	  "phone's answer when a received file expired on its host and the phone is asked to "
+	  "upload it again (then the message fails media_expired)" },
 	{ "MEDIA_URL_ALLOW_PRIVATE", "media-url-allow-private", "", OPT_BOOL,
 	  FIELD(media_url_allow_private), "false", NULL, 0, 0, "let media given by URL come from "
 	  "loopback, private, link-local, CGNAT, multicast and other non-public addresses (off: "
-	  "400 MEDIA_URL_NOT_ALLOWED, and a redirect or DNS answer to one fails the message)" },
+	  "400 MEDIA_URL_NOT_ALLOWED for such an address literal or localhost; a name, redirect "
+	  "or DNS answer leading to one fails the message)" },
 	{ "WA_WS_URL", "wa-ws-url", "URL", OPT_WSURL, FIELD(wa_ws_url),
 	  "wss://web.whatsapp.com/ws/chat", NULL, 0, 0, "WhatsApp websocket endpoint" },
 	{ "WA_ROOT_KEY", "wa-root-key", "HEX", OPT_KEY32, FIELD(wa_root_key), NULL,

@@ -33,6 +33,8 @@ struct config {
 	int retention_days;       /* RETENTION_DAYS (90) */
 	int media_auto_download;  /* MEDIA_AUTO_DOWNLOAD (true) */
 	int media_download_max_mb;/* MEDIA_DOWNLOAD_MAX_MB (100; 0 = per-type limits only) */
+	int media_retry_timeout_ms; /* MEDIA_RETRY_TIMEOUT_MS (30000) */
+	int media_backoff_ms;     /* MEDIA_BACKOFF_MS (1000) */
 	int media_url_allow_private; /* MEDIA_URL_ALLOW_PRIVATE (false) */
 	char *wa_ws_url;          /* WA_WS_URL (wss://web.whatsapp.com/ws/chat) */
 	size_t max_body_bytes;    /* MAX_BODY_BYTES (1 MiB) */

@@ -4,38 +4,45 @@
 // 410, we send our own phone the server-error receipt, the phone uploads the
 // file again and answers with the sealed mediaretry notification, and we
 // download from the new path: stored byte-identical, `message.media` received.
-// The give-up path: the upload is lost (the phone has it no more and answers
-// <error code=2>) -> the message fails with reason media_expired.
+// The give-up paths: the upload is lost (the phone has it no more and answers
+// <error code=2>) -> the message fails with reason media_expired; a phone that
+// never answers -> failed media_expired after MEDIA_RETRY_TIMEOUT_MS (3 s
+// here, 30 s by default); a phone whose new copy expires too -> a second 410
+// fails it, asked once only (no loop).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import { stopServer, req, tempDir, removeDir } from './lib.mjs';
-import { messaging } from './msg-lib.mjs';
-import { startSim, loadBaileys, client } from '../interop/sim-lib.mjs';
+import { stopServer, req } from './lib.mjs';
+import { messaging, simWithCa } from './msg-lib.mjs';
+import { loadBaileys, client, sleep } from '../interop/sim-lib.mjs';
 
-let sim, info, caFile, caDir, lib, h;
+let sim, info, caFile, lib, h, simc;
 
 before(async () => {
-  sim = await startSim();
-  info = (await sim.api('GET', '/sim/info')).json;
-  caDir = tempDir();
-  caFile = join(caDir, 'ca.pem');
-  fs.writeFileSync(caFile, info.caCert);
+  simc = await simWithCa();
+  ({ sim, info, caFile } = simc);
   lib = await loadBaileys(7);
   h = await messaging(sim, { key: 'media-retry-test-key-0123456789', prefix: '1558' });
 });
-after(async () => { await sim.stop(); removeDir(caDir); });
+after(() => simc.stop());
 
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
 const until = (...a) => h.until(...a);
 
-test('an expired image (410): our phone is asked, uploads it again, the retry lands byte-identical; a lost one fails media_expired', async () => {
-  const srv = await h.serve(undefined, { WA_CA_FILE: caFile });
+// A server (env over WA_CA_FILE), a Baileys 7 peer B and a linked session:
+// { srv, B, id, to, send, inbound, stop }.
+async function setup(env = {}) {
+  const srv = await h.serve(undefined, { WA_CA_FILE: caFile, ...env });
   const B = client(lib, sim, h.newPhone(), 'Retry7', { fetchAgent: new https.Agent({ ca: info.caCert }) });
   B.connect();
+  const stop = async () => {
+    B.end();
+    await sim.api('POST', '/sim/media/tamper', { mode: 'off' });
+    await stopServer(srv, { removeData: true });
+  };
   try {
     await B.until(() => B.opens && B.pending, 'Retry7 open');
     await B.until(() => B.upserts.some((u) => u.message?.protocolMessage), 'Retry7: phone protocol messages');
@@ -52,7 +59,18 @@ test('an expired image (410): our phone is asked, uploads it again, the retry la
       }
     };
     const inbound = (waId) => until(`inbound ${waId}`, async () => (await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`)).body.data.find((m) => m.waId === waId));
+    const failed = (waId, ms) => until(`${waId} failed`, async () => {
+      const x = await inbound(waId);
+      return x.status === 'failed' ? x : null;
+    }, ms);
+    return { srv, B, id, to, send, inbound, failed, stop };
+  } catch (e) { await stop(); throw e; }
+}
+const asked = (srv, mid) => srv.logs.filter((l) => l.message === 'media expired on its host: our phone is asked to upload it again' && l.messageId === mid).length;
 
+test('an expired image (410): our phone is asked, uploads it again, the retry lands byte-identical; a lost one fails media_expired', async () => {
+  const { srv, id, to, send, inbound, failed, stop } = await setup();
+  try {
     // expired: 410 first, then the phone's new path
     assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'expired', count: 4 })).json.mode, 'expired'); // 4: the tries of send()
     const img = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), crypto.randomBytes(30000)]);
@@ -75,19 +93,43 @@ test('an expired image (410): our phone is asked, uploads it again, the retry la
     assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'lost', count: 4 })).json.mode, 'lost');
     const doc = crypto.randomBytes(9000);
     const sent2 = await send(to, { document: doc, mimetype: 'application/pdf', fileName: 'gone.pdf' });
-    const f = await until('the lost one failed', async () => {
-      const x = await inbound(sent2.key.id);
-      return x.status === 'failed' ? x : null;
-    });
+    const f = await failed(sent2.key.id);
     assert.match(f.reason, /^media: media_expired: the phone answered error 2$/);
     const r = await req(srv, 'GET', f.content.mediaUrl);
     assert.equal(r.status, 404);
     assert.equal(r.body.details.state, 'failed');
     assert.ok(srv.logs.some((l) => l.message === 'media expired on its host: our phone is asked to upload it again' && l.messageId === f.id), 'asked before giving up');
     assert.ok(!fs.readdirSync(join(srv.dataDir, 'media')).some((n) => n.startsWith(f.id) || n.includes(`.${f.id}.tmp`)), 'no file kept');
-  } finally {
-    B.end();
-    await sim.api('POST', '/sim/media/tamper', { mode: 'off' });
-    await stopServer(srv, { removeData: true });
-  }
+  } finally { await stop(); }
+});
+
+test('a phone that never answers: failed media_expired after MEDIA_RETRY_TIMEOUT_MS; a new copy that expires too: failed once, no loop', async () => {
+  const t = await setup({ MEDIA_RETRY_TIMEOUT_MS: '3000' });
+  try {
+    // silent: the image expires (410) and the phone leaves the receipt unanswered
+    assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'silent', count: 4 })).json.mode, 'silent');
+    const img = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), crypto.randomBytes(20000)]);
+    const sent = await t.send(t.to, { image: img, mimetype: 'image/jpeg' });
+    const m = await t.inbound(sent.key.id);
+    await until('the phone asked', async () => asked(t.srv, m.id) === 1);
+    const t0 = Date.now();
+    const f = await t.failed(sent.key.id, 15000);
+    const waited = Date.now() - t0;
+    assert.equal(f.reason, 'media: media_expired: no answer from the phone in 3 s');
+    assert.ok(waited >= 1500 && waited < 10000, `gave up after the 3 s timeout (${waited} ms after the ask was logged)`);
+    assert.equal((await req(t.srv, 'GET', f.content.mediaUrl)).body.details.state, 'failed');
+
+    // reexpired: the phone uploads it again, and that copy answers 410 too: failed, asked once
+    assert.equal((await sim.api('POST', '/sim/media/tamper', { mode: 'reexpired', count: 4 })).json.mode, 'reexpired');
+    const doc = crypto.randomBytes(7000);
+    const sent2 = await t.send(t.to, { document: doc, mimetype: 'application/pdf', fileName: 'twice.pdf' });
+    const f2 = await t.failed(sent2.key.id, 15000);
+    assert.equal(f2.reason, 'media: media_expired: HTTP 410 after the phone uploaded it again');
+    assert.ok(t.srv.logs.some((l) => l.message === 'media uploaded again by our phone: downloading' && l.messageId === f2.id), 'the phone answered with a new path');
+    await sleep(2500); // a loop would ask again within this
+    assert.equal(asked(t.srv, f2.id), 1, 'asked once, not again after the second 410');
+    const again = await t.inbound(sent2.key.id);
+    assert.equal(again.status, 'failed');
+    assert.ok(!fs.readdirSync(join(t.srv.dataDir, 'media')).some((n) => n.startsWith(f2.id) || n.includes(`.${f2.id}.tmp`)), 'no file kept');
+  } finally { await t.stop(); }
 });

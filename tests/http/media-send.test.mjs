@@ -21,9 +21,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { join } from 'node:path';
 import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
-import { messaging, mkmedia, jpegSize, jpegPixels, fileServer } from './msg-lib.mjs';
+import { messaging, mkmedia, jpegSize, jpegPixels, fileServer, loopbackName } from './msg-lib.mjs';
 import { startSim, loadBaileys, mediaOptions } from '../interop/sim-lib.mjs';
 
 let sim, info, caFile, caDir, files, web, webUrl;
@@ -514,5 +515,30 @@ test('media by URL: loopback, private, link-local, CGNAT, multicast... hosts are
     assertError(r, 503, 'SESSION_NOT_CONNECTED');
   } finally {
     await stopServer(open);
+  }
+});
+
+test('media by URL naming a host: no lookup at the request (202), the fetch refuses its loopback address: failed, nothing fetched', async (t) => {
+  const name = await loopbackName();
+  if (!name) { t.skip(`${os.hostname()} does not resolve to loopback here`); return; }
+  let conns = 0;
+  const onConn = () => { conns++; };
+  web.on('connection', onConn);
+  const srv = await serve({ MEDIA_URL_ALLOW_PRIVATE: 'false' });
+  try {
+    const id = await link(srv, newPhone());
+    files.set('/named.png', rnd('\x89PNG\r\n\x1a\n', 1000));
+    const port = new URL(webUrl).port;
+    const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '15550001111', image: { url: `http://${name}:${port}/named.png` } } });
+    assert.equal(r.status, 202, `a name is not resolved at the request: ${r.text}`);
+    const f = await status(srv, id, r.body.id, 'failed');
+    assert.match(f.reason, /^media: fetch failed: not allowed to connect to a loopback address 127\.\d+\.\d+\.\d+$/);
+    // literals and localhost are still refused at once
+    for (const host of ['127.0.0.1', 'localhost', 'LocalHost.', 'x.localhost', '[::1]'])
+      assertError(await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '15550001111', image: { url: `http://${host}:${port}/named.png` } } }), 400, 'MEDIA_URL_NOT_ALLOWED');
+    assert.equal(conns, 0, 'the file server saw no connection');
+  } finally {
+    web.off('connection', onConn);
+    await stopServer(srv);
   }
 });

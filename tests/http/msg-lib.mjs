@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import dns from 'node:dns/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startServer, req, tempDir, removeDir, BUILD } from './lib.mjs';
-import { sleep, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+import { sleep, loadBaileys, client, textOf, startSim } from '../interop/sim-lib.mjs';
 
 // a real media file from tests/tools/wa-mkmedia (images: a gradient)
 export const mkmedia = (...args) => {
@@ -42,6 +44,22 @@ export async function fileServer(files) {
   });
   await new Promise((ok) => web.listen(0, '127.0.0.1', ok));
   return { web, url: `http://127.0.0.1:${web.address().port}` };
+}
+// A name this machine's resolver maps to loopback only (its own host name, from
+// /etc/hosts), or null; no DNS server is asked (tests stay on this machine).
+export async function loopbackName() {
+  const name = os.hostname();
+  const all = await dns.lookup(name, { all: true }).catch(() => []);
+  return all.length && all.every((a) => a.address.startsWith('127.') || a.address === '::1') ? name : null;
+}
+// `yesapp sim` with its media CA in a file (for WA_CA_FILE): { sim, info, caFile, stop }
+export async function simWithCa() {
+  const sim = await startSim();
+  const info = (await sim.api('GET', '/sim/info')).json;
+  const caDir = tempDir();
+  const caFile = join(caDir, 'ca.pem');
+  fs.writeFileSync(caFile, info.caCert);
+  return { sim, info, caFile, stop: async () => { await sim.stop(); removeDir(caDir); } };
 }
 // a JPEG's size from its SOF marker
 export function jpegSize(b) {

@@ -14,10 +14,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import os from 'node:os';
 import https from 'node:https';
 import { stopServer, req, assertError } from './lib.mjs';
 import { startSim, loadBaileys, textOf } from '../interop/sim-lib.mjs';
-import { messaging, mkmedia, jpegSize, fileServer } from './msg-lib.mjs';
+import { messaging, mkmedia, jpegSize, fileServer, loopbackName } from './msg-lib.mjs';
 
 let sim, h, ca, web, webUrl;
 const files = new Map();
@@ -181,6 +182,14 @@ test('profile: bad input is a coded 4xx, an unlinked session 503', { timeout: 60
       assertError(await pic(body), 400, 'VALIDATION_ERROR');
     // without MEDIA_URL_ALLOW_PRIVATE a loopback URL is refused before any fetch
     assertError(await pic({ url: 'http://127.0.0.1/x.jpg' }), 400, 'MEDIA_URL_NOT_ALLOWED');
+    // a name is not looked up on the HTTP thread: the fetch's thread refuses the loopback
+    // address it would connect to, and the answer is the same 400
+    const name = await loopbackName();
+    if (name) {
+      const r = await pic({ url: `http://${name}:9/x.jpg` });
+      assertError(r, 400, 'MEDIA_URL_NOT_ALLOWED');
+      assert.match(r.body.message, /not allowed to connect to a loopback address 127\./);
+    } else console.log(`# ${os.hostname()} does not resolve to loopback here: the name case is not run`);
     assertError(await pic({ base64: jpeg((5 << 20) + 10).toString('base64') }), 413, 'MEDIA_TOO_LARGE');
     assertError(await req(srv, 'GET', `${base}/contacts/19998887776/picture`), 404, 'PICTURE_NOT_FOUND');
     assertError(await req(srv, 'GET', `${base}/contacts/${us}/picture?type=huge`), 400, 'VALIDATION_ERROR');
