@@ -1266,6 +1266,12 @@ static int appstate_apply(struct engine *e, const char *sid, const struct wa_cli
 	case WA_ACT_DELETE_FOR_ME:
 		if (store_message_get_wa(e->st, sid, a->msg_id, &m))
 			return Y_OK; /* not here (or gone already) */
+		/* WhatsApp ids are unique per sender, not per account: the
+		 * mutation's index names who sent it (fromMe) */
+		if (m.from_me != a->from_me) {
+			store_message_release(&m);
+			return Y_OK;
+		}
 		rc = store_message_delete(e->st, sid, m.id);
 		if (!rc)
 			d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "messageId", m.id, "waId", a->msg_id, "chat",

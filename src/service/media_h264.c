@@ -206,14 +206,22 @@ struct annexb {
 	bool full_range; /* the last SPS's */
 };
 
-/* Appends a start code and nal[0..n); an SPS must pass media_h264_sps. */
+/* Appends a start code and nal[0..n); an SPS must pass media_h264_sps.
+ * Only the base layer's kinds reach the decoder: slices (1, 5), SEI (6),
+ * SPS (7), PPS (8), delimiters and filler (9-12). The others are dropped:
+ * a subset SPS (15, which openh264 parses as an SPS) or a slice extension
+ * (20) would get past the caps checked here on the SPS. */
 static int put_nal(struct annexb *a, const uint8_t *nal, size_t n)
 {
 	static const uint8_t sc[4] = { 0, 0, 0, 1 };
+	unsigned type;
 
 	if (!n)
 		return Y_OK;
-	if ((nal[0] & 0x1f) == 7) {
+	type = nal[0] & 0x1f;
+	if (type != 1 && (type < 5 || type > 12))
+		return Y_OK;
+	if (type == 7) {
 		struct media_h264_sps s;
 		int rc = media_h264_sps(nal, n, &s);
 

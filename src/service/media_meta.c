@@ -597,6 +597,21 @@ static int thumb_init_as(struct thumb *t, uint32_t sw, uint32_t sh, uint32_t aw,
 		t->cx = (sw - t->cw) / 2, t->cy = (sh - t->ch) / 2;
 	}
 	shape_fit(s, aw, ah, &t->tw, &t->th);
+	/* shown larger than it was decoded (a small video with a larger track
+	 * size): never more cells than source pixels, or some stay empty
+	 * (white); the shape is kept */
+	if (t->tw > t->cw || t->th > t->ch) {
+		uint64_t tw = t->tw, th = t->th;
+
+		if (tw * t->ch > th * t->cw) {
+			t->tw = t->cw;
+			t->th = (uint32_t)((th * t->cw + tw / 2) / tw);
+		} else {
+			t->th = t->ch;
+			t->tw = (uint32_t)((tw * t->ch + th / 2) / th);
+		}
+		t->tw = t->tw ? t->tw : 1, t->th = t->th ? t->th : 1;
+	}
 	t->quality = s->quality;
 	t->acc = calloc((size_t)t->tw * t->th * 4, sizeof(*t->acc));
 	return t->acc ? Y_OK : Y_ENOMEM;

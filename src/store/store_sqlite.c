@@ -2298,13 +2298,11 @@ static int insert_row(struct store *st, void *arg, size_t i)
 	return rc;
 }
 
-/* qsort order of a batch's row indexes: by session, then chat. */
-static const struct store_message *sort_rows;
-
-static int cmp_row_chat(const void *a, const void *b)
+/* qsort_r order of a batch's row indexes (into rows): by session, then chat. */
+static int cmp_row_chat(const void *a, const void *b, void *rows)
 {
-	const struct store_message *x = &sort_rows[*(const size_t *)a];
-	const struct store_message *y = &sort_rows[*(const size_t *)b];
+	const struct store_message *x = &((const struct store_message *)rows)[*(const size_t *)a];
+	const struct store_message *y = &((const struct store_message *)rows)[*(const size_t *)b];
 	int c = strcmp(x->session_id, y->session_id);
 
 	return c ? c : strcmp(x->chat, y->chat);
@@ -2312,7 +2310,7 @@ static int cmp_row_chat(const void *a, const void *b)
 
 /* Each chat the batch's stored rows are in, moved once: to its latest row
  * by (timestamp, id), unread counted over them (what one chat_touch_locked
- * per row gives). Mutex held, which also guards sort_rows. */
+ * per row gives). Mutex held. */
 static int insert_touch_chats(struct store *st, struct insert_batch *b)
 {
 	size_t *ix = malloc(b->n * sizeof(*ix)), k = 0;
@@ -2323,13 +2321,12 @@ static int insert_touch_chats(struct store *st, struct insert_batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		if (!b->rcs[i])
 			ix[k++] = i;
-	sort_rows = b->ms;
-	qsort(ix, k, sizeof(*ix), cmp_row_chat);
+	qsort_r(ix, k, sizeof(*ix), cmp_row_chat, b->ms);
 	for (size_t i = 0, j; !rc && i < k; i = j) {
 		const struct store_message *last = &b->ms[ix[i]];
 		int64_t unread = 0;
 
-		for (j = i; j < k && !cmp_row_chat(&ix[i], &ix[j]); j++) {
+		for (j = i; j < k && !cmp_row_chat(&ix[i], &ix[j], b->ms); j++) {
 			const struct store_message *m = &b->ms[ix[j]];
 
 			unread += message_unread(m);
@@ -2340,7 +2337,6 @@ static int insert_touch_chats(struct store *st, struct insert_batch *b)
 		rc = chat_touch_locked(st, last->session_id, last->chat, last->id, last->timestamp,
 				       unread);
 	}
-	sort_rows = NULL;
 	free(ix);
 	return rc;
 }

@@ -88,6 +88,7 @@ void wa_appstate_state_init(struct wa_appstate_state *st)
 void wa_appstate_state_release(struct wa_appstate_state *st)
 {
 	free(st->macs);
+	free(st->slots);
 	wa_appstate_state_init(st);
 }
 
@@ -99,7 +100,7 @@ int wa_appstate_state_copy(struct wa_appstate_state *dst, const struct wa_appsta
 		return Y_ENOMEM;
 	if (src->n)
 		memcpy(m, src->macs, src->n * sizeof(*m));
-	free(dst->macs);
+	wa_appstate_state_release(dst);
 	dst->version = src->version;
 	memcpy(dst->hash, src->hash, sizeof(dst->hash));
 	dst->macs = m;
@@ -107,26 +108,101 @@ int wa_appstate_state_copy(struct wa_appstate_state *dst, const struct wa_appsta
 	return 0;
 }
 
-static ssize_t state_find(const struct wa_appstate_state *st, const uint8_t *index_mac)
+/* ---- the index of live entries by index MAC ---- */
+
+#define SLOT_GONE UINT32_MAX
+
+/* Where index_mac's probe sequence starts (an HMAC output: its first bytes
+ * are as good as any hash of it). */
+static size_t slot_home(const struct wa_appstate_state *st, const uint8_t *index_mac)
 {
-	for (size_t i = 0; i < st->n; i++)
-		if (!memcmp(st->macs[i].index_mac, index_mac, WA_APPSTATE_MAC_LEN))
-			return (ssize_t)i;
+	uint64_t k;
+
+	memcpy(&k, index_mac, sizeof(k));
+	return (size_t)k & (st->nslots - 1);
+}
+
+/* The slot holding index_mac, or -1. */
+static ssize_t slot_find(const struct wa_appstate_state *st, const uint8_t *index_mac)
+{
+	size_t j = slot_home(st, index_mac);
+
+	for (size_t probes = 0; probes < st->nslots; probes++, j = (j + 1) & (st->nslots - 1)) {
+		uint32_t v = st->slots[j];
+
+		if (!v)
+			return -1;
+		if (v != SLOT_GONE &&
+		    !memcmp(st->macs[v - 1].index_mac, index_mac, WA_APPSTATE_MAC_LEN))
+			return (ssize_t)j;
+	}
 	return -1;
+}
+
+/* Indexes entry pos, whose index MAC is not indexed yet. */
+static void slot_put(struct wa_appstate_state *st, size_t pos)
+{
+	size_t j = slot_home(st, st->macs[pos].index_mac);
+
+	while (st->slots[j] && st->slots[j] != SLOT_GONE)
+		j = (j + 1) & (st->nslots - 1);
+	if (st->slots[j] == SLOT_GONE)
+		st->ntomb--;
+	st->slots[j] = (uint32_t)pos + 1;
+}
+
+/* Makes the index current and roomy enough for one more entry: at most
+ * half full, a quarter of it tombstones at most (else rebuilt). */
+static int index_ready(struct wa_appstate_state *st)
+{
+	size_t ns = 64;
+	uint32_t *t;
+
+	if (st->slots && 2 * (st->n + 1 + st->ntomb) <= st->nslots && 4 * st->ntomb <= st->nslots)
+		return 0;
+	while (ns < 4 * (st->n + 1))
+		ns <<= 1;
+	if (!(t = calloc(ns, sizeof(*t))))
+		return Y_ENOMEM;
+	free(st->slots);
+	st->slots = t;
+	st->nslots = ns;
+	st->ntomb = 0;
+	for (size_t i = 0; i < st->n; i++)
+		slot_put(st, i);
+	return 0;
 }
 
 /* Applies one mutation to st's hash and live indexes. */
 static int state_apply(struct wa_appstate_state *st, enum wa_appstate_op op,
 		       const uint8_t *index_mac, const uint8_t *value_mac)
 {
-	ssize_t i = state_find(st, index_mac);
+	ssize_t j, i;
 	int rc;
 
+	if ((rc = index_ready(st)))
+		return rc;
+	j = slot_find(st, index_mac);
+	i = j < 0 ? -1 : (ssize_t)st->slots[j] - 1;
 	if (i >= 0 && (rc = wa_appstate_lthash_sub(st->hash, st->macs[i].value_mac)))
 		return rc;
 	if (op == WA_APPSTATE_REMOVE) {
-		if (i >= 0)
-			st->macs[i] = st->macs[--st->n];
+		if (i >= 0) {
+			size_t last = --st->n;
+
+			st->slots[j] = SLOT_GONE;
+			st->ntomb++;
+			if ((size_t)i != last) { /* the last entry moves into i's place */
+				ssize_t k;
+
+				st->macs[i] = st->macs[last];
+				k = slot_find(st, st->macs[i].index_mac); /* finds last's slot */
+				if (k >= 0)
+					st->slots[k] = (uint32_t)i + 1;
+				else /* cannot happen; rebuilt at the next use */
+					st->ntomb = st->nslots;
+			}
+		}
 		return 0;
 	}
 	if ((rc = wa_appstate_lthash_add(st->hash, value_mac)))
@@ -145,6 +221,7 @@ static int state_apply(struct wa_appstate_state *st, enum wa_appstate_op op,
 		}
 		i = (ssize_t)st->n++;
 		memcpy(st->macs[i].index_mac, index_mac, WA_APPSTATE_MAC_LEN);
+		slot_put(st, (size_t)i);
 	}
 	memcpy(st->macs[i].value_mac, value_mac, WA_APPSTATE_MAC_LEN);
 	return 0;
@@ -583,15 +660,23 @@ static int open_all(Wa__SyncdMutation *const *muts, Wa__SyncdRecord *const *recs
 	return rc;
 }
 
-/* Moves tmp's mutations to the end of out (tmp is left empty). */
+/* Moves tmp's mutations to the end of out (tmp is left empty); on
+ * Y_ENOMEM neither changes (the room is made first, so no mutation is ever
+ * in both). */
 static int move_all(struct wa_appstate_mutations *out, struct wa_appstate_mutations *tmp)
 {
-	int rc = 0;
+	if (out->cap - out->n < tmp->n) {
+		size_t cap = out->n + tmp->n;
+		struct wa_appstate_mutation *v = realloc(out->v, cap * sizeof(*v));
 
-	for (size_t i = 0; !rc && i < tmp->n; i++)
-		rc = push_mutation(out, &tmp->v[i]);
-	if (rc)
-		return rc;
+		if (!v)
+			return Y_ENOMEM;
+		out->v = v;
+		out->cap = cap;
+	}
+	if (tmp->n)
+		memcpy(out->v + out->n, tmp->v, tmp->n * sizeof(*tmp->v));
+	out->n += tmp->n;
 	free(tmp->v);
 	memset(tmp, 0, sizeof(*tmp));
 	return 0;

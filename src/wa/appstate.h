@@ -83,6 +83,11 @@ struct wa_appstate_state {
 	uint8_t hash[WA_APPSTATE_HASH_LEN];
 	struct wa_appstate_mac *macs; /* owned */
 	size_t n, cap;
+	/* private: an open-addressing index of macs by index MAC (position + 1,
+	 * 0 empty, UINT32_MAX removed), built when first needed, so applying a
+	 * patch costs its mutations, not mutations x live entries */
+	uint32_t *slots;
+	size_t nslots, ntomb;
 };
 
 void wa_appstate_state_init(struct wa_appstate_state *st);

@@ -110,6 +110,77 @@ TEST(round_trip_set_overwrite_remove)
 	wa_appstate_state_release(&e0);
 }
 
+/* Thousands of live entries in one patch, then half of them removed and
+ * some set again, in the order a real account's collection sees them: the
+ * hash is always the sum of the live value MACs and the count right (the
+ * index of entries by index MAC is rebuilt, grown and tombstoned here). */
+TEST(many_entries_set_remove_reset)
+{
+	enum { N = 3000 };
+	static char jids[N][32];
+	static const char *idx[N][2];
+	Wa__SyncActionValue v = WA__SYNC_ACTION_VALUE__INIT;
+	Wa__SyncActionValue__MuteAction mu = WA__SYNC_ACTION_VALUE__MUTE_ACTION__INIT;
+	static struct wa_appstate_mutation_in in[N];
+	struct wa_appstate_state w, r;
+	struct wa_appstate_mutations ms = { 0 };
+	struct ybuf p = YBUF_INIT(0);
+	size_t k;
+
+	wa_appstate_state_init(&w);
+	wa_appstate_state_init(&r);
+	v.has_timestamp = 1;
+	v.timestamp = 1000;
+	mu.has_muted = 1;
+	mu.muted = 1;
+	v.muteaction = &mu;
+	for (int i = 0; i < N; i++) {
+		snprintf(jids[i], sizeof(jids[i]), "%d@s.whatsapp.net", 1000 + i);
+		idx[i][0] = "mute";
+		idx[i][1] = jids[i];
+		in[i] = (struct wa_appstate_mutation_in){ WA_APPSTATE_SET, idx[i], 2, &v, 2 };
+	}
+	/* 1: all N set */
+	REQUIRE(wa_appstate_encode_patch(&w, "regular_high", key_id, sizeof(key_id), &keys, in, N,
+					 NULL, &p, &w) == 0);
+	REQUIRE(wa_appstate_decode_patch(&r, "regular_high", p.data, p.len, get_key, NULL, &ms) == 0);
+	CHECK_EQ_INT(r.n, N);
+	/* 2: every even one removed, and the first 100 odd ones set again */
+	for (k = 0; k < N / 2; k++)
+		in[k] = (struct wa_appstate_mutation_in){ WA_APPSTATE_REMOVE, idx[2 * k], 2, &v, 2 };
+	for (size_t j = 0; j < 100; j++, k++)
+		in[k] = (struct wa_appstate_mutation_in){ WA_APPSTATE_SET, idx[2 * j + 1], 2, &v, 2 };
+	ybuf_reset(&p);
+	REQUIRE(wa_appstate_encode_patch(&w, "regular_high", key_id, sizeof(key_id), &keys, in, k,
+					 NULL, &p, &w) == 0);
+	REQUIRE(wa_appstate_decode_patch(&r, "regular_high", p.data, p.len, get_key, NULL, &ms) == 0);
+	CHECK_EQ_INT(r.n, N / 2);
+	CHECK_EQ_INT(w.n, N / 2);
+	CHECK_MEM(r.hash, w.hash, 128);
+	/* 3: the even ones back: N again, and removing a missing one changes nothing */
+	for (k = 0; k < N / 2; k++)
+		in[k] = (struct wa_appstate_mutation_in){ WA_APPSTATE_SET, idx[2 * k], 2, &v, 2 };
+	ybuf_reset(&p);
+	REQUIRE(wa_appstate_encode_patch(&w, "regular_high", key_id, sizeof(key_id), &keys, in, k,
+					 NULL, &p, &w) == 0);
+	REQUIRE(wa_appstate_decode_patch(&r, "regular_high", p.data, p.len, get_key, NULL, &ms) == 0);
+	CHECK_EQ_INT(r.n, N);
+	{
+		uint8_t sum[128] = { 0 };
+
+		for (size_t i = 0; i < r.n; i++)
+			REQUIRE(wa_appstate_lthash_add(sum, r.macs[i].value_mac) == 0);
+		CHECK_MEM(sum, r.hash, 128);
+		for (size_t i = 0; i + 1 < r.n && i < 200; i++) /* no entry twice */
+			for (size_t j = i + 1; j < r.n; j++)
+				CHECK(memcmp(r.macs[i].index_mac, r.macs[j].index_mac, 32) != 0);
+	}
+	wa_appstate_mutations_release(&ms);
+	ybuf_release(&p);
+	wa_appstate_state_release(&w);
+	wa_appstate_state_release(&r);
+}
+
 TEST(failed_decode_leaves_state_and_output)
 {
 	struct wa_appstate_state w, r, before;
@@ -201,6 +272,7 @@ int main(void)
 	RUN(lthash_add_then_sub_is_identity);
 	RUN(index_json_escapes_as_json_stringify);
 	RUN(round_trip_set_overwrite_remove);
+	RUN(many_entries_set_remove_reset);
 	RUN(failed_decode_leaves_state_and_output);
 	RUN(state_save_load);
 	RUN(bad_arguments);

@@ -281,6 +281,30 @@ TEST(decode_openh264_frame)
 		mk_be32(cut, sizeof(cut) - 4);
 		CHECK_EQ_INT(media_h264_decode(c, cn, cut, sizeof(cut), &pic), Y_EINVAL);
 	}
+	/* units outside the base layer never reach the decoder: a subset SPS
+	 * (15) that openh264 would parse as an SPS past our caps, a slice
+	 * extension (20), data partitions (2): dropped, the IDR decodes */
+	{
+		static const uint8_t junk[] = { 0x6f, 0x64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+		size_t xn = 3 * (4 + sizeof(junk)) + smp.len, at = 0;
+		uint8_t *x = malloc(xn);
+
+		REQUIRE(x != NULL);
+		for (int k = 0; k < 3; k++) {
+			static const uint8_t types[] = { 0x6f, 0x74, 0x42 };
+
+			mk_be32(x + at, sizeof(junk));
+			memcpy(x + at + 4, junk, sizeof(junk));
+			x[at + 4] = types[k];
+			at += 4 + sizeof(junk);
+		}
+		memcpy(x + at, smp.p, smp.len);
+		CHECK_EQ_INT(media_h264_decode(c, cn, x, xn, &pic), Y_OK);
+		CHECK_EQ_INT(pic.width, 176);
+		media_h264_pic_release(&pic);
+		free(x);
+	}
 	/* version 2 */
 	c[0] = 2;
 	CHECK_EQ_INT(media_h264_decode(c, cn, smp.p, smp.len, &pic), Y_EINVAL);

@@ -518,6 +518,10 @@ TEST(video_thumbnail)
 	/* shown at the track's size (anamorphic: 2:1 from a 4:3 picture) */
 	v = (struct mk_video){ .w = 320, .h = 240, .disp_w = 640, .disp_h = 320 };
 	check_video("shown 2:1", &v, 640, 320, 64, 32, false, false);
+	/* shown at twice its decoded size: the thumbnail is no larger than the
+	 * picture (more cells than pixels would leave some white) */
+	v = (struct mk_video){ .w = 48, .h = 32, .disp_w = 96, .disp_h = 64 };
+	check_video("48x32 shown 96x64", &v, 96, 64, 48, 32, false, false);
 }
 
 /* A video made of v, changed by fn, gives dimensions but no thumbnail. */
