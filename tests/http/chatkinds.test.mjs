@@ -436,6 +436,19 @@ test('polls: created by YesApp, voted by Baileys 6 and 7 peers, tallied', async 
     assert.equal(r.status, 202, r.text);
     await heard(1, peers[1], []);
     await until('our vote withdrawn', async () => (await tally(1)).voters === 1);
+    // our own votes are evented as our reactions and edits are: no
+    // message.poll_vote (that is a vote of someone else), but message.ack as
+    // each of their rows is sent, like every message we send
+    const withdrawn = r.body.id;
+    const ack = await until('message.ack of our vote', async () =>
+      (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.ack&limit=500`)).body.data
+        .find((e) => e.messageId === withdrawn));
+    assert.equal(ack.type, 'poll_vote');
+    assert.equal(ack.direction, 'outbound');
+    assert.equal(ack.content.selected.length, 0);
+    const rack = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.ack&limit=500`)).body.data;
+    assert.ok(rack.some((e) => e.type === 'poll_vote' && e.messageId !== withdrawn), 'the other votes too');
+    assert.equal((await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.poll_vote`)).body.data.length, 3);
     // a poll Baileys sent us: the creator is Baileys
     const B7 = peers[1];
     const bj = `${B7.phone}@s.whatsapp.net`;
