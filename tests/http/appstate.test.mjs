@@ -199,6 +199,18 @@ for (const v of [6, 7]) test(`app state: a write before our phone's key waits fo
     await h.until('D\'s archive taken from the 409', async () =>
       (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=chat.updated&limit=100`)).body.data
         .some((e) => e.chat === pj && e.archived === true && e.source === 'appState'));
+    // D pins, mutes and marks the chat unread: chat.updated events here
+    const muteEnd = Date.now() + 7200e3;
+    await C.sock.chatModify({ pin: true }, pj);
+    await C.sock.chatModify({ mute: muteEnd }, pj);
+    await C.sock.chatModify({ markRead: false, lastMessages: [] }, pj);
+    const upd = (pred) => h.until('a chat.updated from D', async () =>
+      (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=chat.updated&limit=100`)).body.data
+        .find((e) => e.chat === pj && e.source === 'appState' && pred(e)));
+    await upd((e) => e.pinned === true);
+    const mu = await upd((e) => e.muted === true);
+    assert.equal(mu.muteUntil, muteEnd);
+    await upd((e) => e.read === false);
     assert.ok(!srv.logs.some((l) => /app-state (write dropped|patch refused)/.test(l.message || '')),
       JSON.stringify(srv.logs.filter((l) => /app-state/.test(l.message || ''))));
   } finally {
