@@ -774,7 +774,9 @@ void api_message_poll(struct http_req *req)
 	poll = rc ? NULL : json_loads(t.body, 0, NULL);
 	vs = rc ? NULL : json_loads(votes, 0, NULL);
 	opts = json_array();
-	/* each option with its voters; a vote naming no option counts as unknown */
+	/* each option with its voters ({from, fromJid}: the phone number next to
+	 * the JID, as everywhere in the API); a vote naming no option counts as
+	 * unknown */
 	for (size_t i = 0; opts && i < json_array_size(json_object_get(poll, "options")); i++) {
 		const char *o = json_string_value(json_array_get(json_object_get(poll, "options"), i));
 		json_t *voters = json_array();
@@ -784,7 +786,11 @@ void api_message_poll(struct http_req *req)
 
 			for (size_t x = 0; x < json_array_size(sel); x++)
 				if (o && !strcmp(o, json_string_value(json_array_get(sel, x)) ?: ""))
-					json_array_append(voters, json_object_get(v, "fromJid"));
+					json_array_append_new(
+						voters, json_pack("{s:O?, s:O?}", "from",
+								  json_object_get(v, "from"),
+								  "fromJid",
+								  json_object_get(v, "fromJid")));
 		}
 		json_array_append_new(opts, json_pack("{s:s?, s:I, s:o}", "name", o, "votes",
 						      (json_int_t)json_array_size(voters), "voters",

@@ -14,6 +14,8 @@
  * once the server took it, our state moves on (on_appstate_state). A 409
  * (another device wrote first) carries the patches we missed: applied, and
  * the write tried once more. Any other refusal drops the write (logged).
+ * Before our phone has shared a key, writes wait in the queue (memory only)
+ * and go once it comes (cl_appstate_key_share kicks the queue).
  *
  * A server_sync notification (another device wrote) has the collection
  * fetched (after any write in flight): every mutation of the patches it
@@ -530,6 +532,8 @@ static void on_uploaded(struct wa_conn *c, int err, const struct wa_node *n, voi
 		if (code && !strcmp(code, "409") && !as->head->retried) {
 			/* another device wrote first: take what we missed, once more */
 			as->head->retried = true;
+			LOG_INFO("client app-state conflict, retried", "{s:s}", "collection",
+				 wa_appstate_names[ci]);
 			if (apply_patches(cl, ci, col))
 				as->known[ci] = false; /* fetched again before the retry */
 			as->busy = false;
@@ -609,8 +613,6 @@ int wa_client_appstate_write(struct wa_client *cl, const struct wa_client_action
 		return Y_EINVAL;
 	if (!(as = as_get(cl)))
 		return Y_ENOMEM;
-	if (!key_latest(as))
-		return Y_ESTATE;
 	if (as->njobs >= CL_AS_QUEUE_MAX)
 		return Y_EBUSY;
 	if (!(j = calloc(1, sizeof(*j))))

@@ -480,7 +480,8 @@ int wa_client_import_appstate(struct wa_client *cl, const char *name, const uint
  * collection's state is fetched first when unknown, the patch goes up at
  * its version, our state follows on success (on_appstate_state), and a
  * version conflict is retried once after taking the patches we missed.
- * Y_ESTATE without a sync key from our phone, Y_EBUSY with too many
+ * Without a sync key from our phone yet, the write waits for it (queued in
+ * memory: a restart before the key comes loses it). Y_EBUSY with too many
  * queued, Y_EINVAL for a bad action.
  */
 int wa_client_appstate_write(struct wa_client *cl, const struct wa_client_action *a);

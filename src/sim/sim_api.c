@@ -36,6 +36,16 @@
  *                                             are refused (ack error 463):
  *                                             {phone, lid, restricted}
  *   GET    /sim/accounts/{phone}/restricted   {phone, lid, restricted}
+ *   POST   /sim/accounts/{phone}/app-state-key-held {"on":bool}
+ *                                             the phone holds its app-state key share
+ *                                             back from companions that log in; false
+ *                                             shares it with those online at once:
+ *                                             {phone, lid, appStateKeyHeld}
+ *   POST   /sim/accounts/{phone}/app-state-quiet {"on":bool}
+ *                                             app-state uploads are announced to no
+ *                                             companion (no server_sync), so the next
+ *                                             write of another is stale (409):
+ *                                             {phone, lid, appStateQuiet}
  *   POST   /sim/scan {"phone","qr"}           the phone scans a QR: {jid}, or
  *                                              {jid:null, passkeyRequired:true}
  *   POST   /sim/pair-code {"phone","code"}    the phone enters a pair code: {ok}; the
@@ -71,6 +81,7 @@
  * Errors: {"error": text} with 400 (bad JSON or fields), 404 (unknown
  * account, device, ref or route), 405 (method), 500.
  */
+#include "sim/sim_conn_int.h"
 #include "sim/sim_int.h"
 
 #include <jansson.h>
@@ -481,7 +492,8 @@ static int get_devices(struct sim *s, struct sim_account *a, struct ybuf *resp)
 		     json_pack("{s:s, s:s, s:o}", "phone", a->phone, "lid", a->lid, "devices", arr));
 }
 
-/* /sim/accounts/{phone}/lid-first, /lid-hidden and /restricted: one boolean each */
+/* /sim/accounts/{phone}/lid-first, /lid-hidden, /restricted, /app-state-quiet and
+ * /app-state-key-held: one boolean each */
 static int lid_flag_api(struct sim_account *a, bool *flag, const char *name, const char *method,
 			const uint8_t *body, size_t len, struct ybuf *resp)
 {
@@ -530,6 +542,17 @@ static int accounts_route(struct sim *s, const char *method, const char *rest,
 		return lid_flag_api(a, &a->lid_hidden, "lidHidden", method, body, len, resp);
 	if (!strcmp(rest, "/restricted"))
 		return lid_flag_api(a, &a->restricted, "restricted", method, body, len, resp);
+	if (!strcmp(rest, "/app-state-quiet"))
+		return lid_flag_api(a, &a->as_quiet, "appStateQuiet", method, body, len, resp);
+	if (!strcmp(rest, "/app-state-key-held")) {
+		int st = lid_flag_api(a, &a->as_key_held, "appStateKeyHeld", method, body, len, resp);
+
+		/* released: the companions online that went without it get it now */
+		for (struct sim_device *d = a->devices; st == 200 && !a->as_key_held && d; d = d->next)
+			if (d->id && d->conn && !d->key_shared)
+				sim_phone_welcome(s, a, d);
+		return st;
+	}
 	if (!strcmp(rest, "/devices")) {
 		if (strcmp(method, "GET"))
 			return error(resp, 405, "GET expected");

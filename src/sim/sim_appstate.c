@@ -18,6 +18,8 @@
  *     does (whatsmeow's sendAppState): <collection name type="error"
  *     version=LATEST><error code="409" text="conflict"/><patches>…the ones
  *     the device missed…</patches></collection>, in a result iq.
+ * With the account's as_quiet knob no server_sync goes out (a companion
+ * then writes on a stale version and gets the 409: tests of that path).
  * Patches live in memory only (not in `--state`): a restarted simulator
  * starts every collection again at version 0. Loop thread.
  */
@@ -121,7 +123,7 @@ static void fan_out(struct sim_conn *c, struct sim_account *a, int ci, uint64_t 
 
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)sim_now_s());
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)version);
-	for (struct sim_device *d = a->devices; d; d = d->next) {
+	for (struct sim_device *d = a->as_quiet ? NULL : a->devices; d; d = d->next) {
 		struct wa_node *n, *k;
 
 		if (d == c->dev || d->id == 0)

@@ -148,6 +148,10 @@ struct sim_account {
 	 * its devices uploaded, opaque (the server holds no keys) */
 	bool as_key_set;
 	uint8_t as_key_id[6], as_key[32];
+	/* test knobs (POST /sim/accounts/{phone}/app-state-key-held and
+	 * /app-state-quiet): the phone holds its key share back from companions
+	 * that log in (shared when released); uploads are announced to no one */
+	bool as_key_held, as_quiet;
 	struct sim_appstate *as; /* owned; NULL until the first upload */
 };
 

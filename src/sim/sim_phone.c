@@ -81,7 +81,9 @@ out:
 }
 
 /* Right after a new companion's first login: the app-state sync key share
- * and a history-sync notification (protocol-map.md §10 (c)6). */
+ * and a history-sync notification (protocol-map.md §10 (c)6). Nothing while
+ * the account holds its key back (as_key_held): sent when it is released
+ * (sim_phone_key_release), or at the next login. */
 int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d)
 {
 	Wa__Message m1 = WA__MESSAGE__INIT, m2 = WA__MESSAGE__INIT;
@@ -98,6 +100,8 @@ int sim_phone_welcome(struct sim *s, struct sim_account *a, struct sim_device *d
 	uint32_t dev_indexes[1] = { 0 };
 	int rc;
 
+	if (a->as_key_held)
+		return Y_OK;
 	/* one key per account, shared with every companion (a phone's app
 	 * state is one: what one companion writes, the others must read) */
 	if (!a->as_key_set) {

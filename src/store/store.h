@@ -510,7 +510,8 @@ int store_message_get_wa(struct store *st, const char *session_id, const char *w
 			 struct store_message *out);
 /* *json_out (caller frees): the current vote of each voter on poll wa_id
  * (decrypted poll_vote rows, the latest per voter): [{from, fromJid,
- * selected: [names], timestamp}]. */
+ * selected: [names], timestamp}]; from is the voter's phone number (+E.164,
+ * through the session's LID map for a LID voter; null when not known). */
 int store_poll_votes(struct store *st, const char *session_id, const char *wa_id,
 		     char **json_out);
 /* *json_out (caller frees): a JSON array of the current reactions to

@@ -4300,7 +4300,9 @@ int store_poll_votes(struct store *st, const char *session_id, const char *wa_id
 {
 	return text_query(st,
 		   "SELECT coalesce(json_group_array(json_object('from', CASE WHEN from_jid LIKE "
-		   "'%@s.whatsapp.net' THEN '+' || substr(from_jid, 1, instr(from_jid, '@') - 1) END, "
+		   "'%@s.whatsapp.net' THEN '+' || substr(from_jid, 1, instr(from_jid, '@') - 1) "
+		   "WHEN from_jid LIKE '%@lid' THEN (SELECT '+' || l.pn FROM wa_lid_map l WHERE "
+		   "l.session_id = ?1 AND l.lid = substr(from_jid, 1, instr(from_jid, '@') - 1)) END, "
 		   "'fromJid', from_jid, 'selected', json(sel), 'timestamp', " ISO_MS("ts") ")), '[]') "
 		   "FROM (SELECT json_extract(body, '$.selected') AS sel, from_jid, timestamp AS ts, "
 		   "row_number() OVER (PARTITION BY from_jid ORDER BY json_extract(body, "

@@ -11,10 +11,14 @@
 // message.deleted.
 // After a restart the key comes from our store (no new share): a rename
 // still reaches Baileys.
+// A write before our phone has shared its key waits for it (the simulator's
+// phone holds the key back, then shares it); a write on a stale version
+// (another companion wrote, and the simulator told no one) takes the 409's
+// missed patches and is retried once, Baileys verifying the result.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stopServer, req, tempDir, removeDir } from './lib.mjs';
-import { startSim, loadBaileys, client, textOf } from '../interop/sim-lib.mjs';
+import { startSim, loadBaileys, client, textOf, sleep } from '../interop/sim-lib.mjs';
 import { messaging } from './msg-lib.mjs';
 
 let sim, h;
@@ -42,7 +46,6 @@ for (const v of [6, 7]) test(`app state: YesApp's delete-for-me and push name re
     await C.until(() => C.opens > 0 && C.state.creds.myAppStateKeyId, `C${v} open with the key`);
     C.sock.ev.on('messages.delete', (d) => deleted.push(...(d.keys || [])));
     C.sock.ev.on('creds.update', (u) => { if (u.me?.name) names.push(u.me.name); });
-    C.sock.ev.on('chats.update', (u) => chats.push(...u));
 
     // a message to P, then deleted for me
     let r = await req(srv, 'POST', `${base}/messages`, { body: { to: `+${P.phone}`, text: `to delete ${v}` } });
@@ -136,5 +139,83 @@ for (const v of [6, 7]) test(`app state: YesApp's delete-for-me and push name re
     P.end();
     await stopServer(srv, { removeData: false });
     removeDir(dir);
+  }
+});
+
+for (const v of [6, 7]) test(`app state: a write before our phone's key waits for it; a stale write takes the 409 and is retried (Baileys ${v} companion)`, { timeout: 150000 }, async () => {
+  const srv = await h.serve();
+  const P = await h.peer(h.newPhone(), `Q${v}`, v);
+  let C;
+  try {
+    const us = h.newPhone();
+    await sim.api('POST', '/sim/accounts', { phone: us });
+    const knob = async (name, on) => {
+      const k = await sim.api('POST', `/sim/accounts/${us}/${name}`, { on });
+      assert.equal(k.status, 200, k.text);
+    };
+    await knob('app-state-key-held', true);
+    const id = await h.link(srv, us);
+    const base = `/api/v1/sessions/${id}`;
+    const pj = `${P.phone}@s.whatsapp.net`;
+    const logged = (msg) => srv.logs.filter((l) => l.message === msg).length;
+    // a companion of ours, online while the key is held too
+    C = client(h.libs[v], sim, us, `D${v}`);
+    const names = [];
+    C.connect();
+    await C.until(() => C.opens > 0, `D${v} open`);
+    C.sock.ev.on('creds.update', (u) => { if (u.me?.name) names.push(u.me.name); });
+
+    // no key yet: accepted, and they wait
+    let r = await req(srv, 'PATCH', `${base}/chats/${P.phone}`, { body: { pinned: true } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.appState, 'queued');
+    r = await req(srv, 'PUT', `${base}/profile/name`, { body: { name: `Held ${v}` } });
+    assert.equal(r.status, 202, r.text);
+    await sleep(1000);
+    assert.equal(logged('client got app-state keys'), 0, 'the key was held back');
+    assert.equal(logged('client app-state written'), 0);
+    // the phone shares it: both writes go; D, syncing from scratch with the
+    // key, verifies them
+    await knob('app-state-key-held', false);
+    await h.until('our key', () => logged('client got app-state keys') > 0);
+    await h.until('the writes that waited', () => logged('client app-state written') === 2);
+    await h.until('D learnt the name that waited', () => names.includes(`Held ${v}`));
+    const dver = async () => (await C.state.keys.get('app-state-sync-version', ['regular_low']))?.regular_low?.version;
+    await h.until('D verified our pin (regular_low v1)', async () => (await dver()) === 1);
+
+    // D archives while the simulator tells no one: our state is stale
+    await knob('app-state-quiet', true);
+    await C.sock.chatModify({ archive: true, lastMessages: [] }, pj);
+    await knob('app-state-quiet', false);
+    assert.equal(await dver(), 2);
+    r = await req(srv, 'PATCH', `${base}/chats/${P.phone}`, { body: { pinned: false } });
+    assert.equal(r.status, 202, r.text);
+    // 409, D's patch taken, ours again on top: D verifies it (its patch and
+    // snapshot MACs hold only on a state that has D's archive in it)
+    await h.until('D verified our retried patch (regular_low v3)', async () => (await dver()) === 3);
+    assert.equal(logged('client app-state conflict, retried'), 1, JSON.stringify(srv.logs.filter((l) => /app-state/.test(l.message || ''))));
+    assert.equal(logged('client app-state written'), 3);
+    // D's archive, taken from the 409's patches, is ours too
+    await h.until('D\'s archive taken from the 409', async () =>
+      (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=chat.updated&limit=100`)).body.data
+        .some((e) => e.chat === pj && e.archived === true && e.source === 'appState'));
+    // D pins, mutes and marks the chat unread: chat.updated events here
+    const muteEnd = Date.now() + 7200e3;
+    await C.sock.chatModify({ pin: true }, pj);
+    await C.sock.chatModify({ mute: muteEnd }, pj);
+    await C.sock.chatModify({ markRead: false, lastMessages: [] }, pj);
+    const upd = (pred) => h.until('a chat.updated from D', async () =>
+      (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=chat.updated&limit=100`)).body.data
+        .find((e) => e.chat === pj && e.source === 'appState' && pred(e)));
+    await upd((e) => e.pinned === true);
+    const mu = await upd((e) => e.muted === true);
+    assert.equal(mu.muteUntil, muteEnd);
+    await upd((e) => e.read === false);
+    assert.ok(!srv.logs.some((l) => /app-state (write dropped|patch refused)/.test(l.message || '')),
+      JSON.stringify(srv.logs.filter((l) => /app-state/.test(l.message || ''))));
+  } finally {
+    C?.end();
+    P.end();
+    await stopServer(srv);
   }
 });

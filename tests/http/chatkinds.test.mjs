@@ -395,12 +395,20 @@ test('polls: created by YesApp, voted by Baileys 6 and 7 peers, tallied', async 
     await until('the vote replaced', async () => counts(await tally(0)).Green === 1);
     const t0 = await tally(0);
     assert.deepEqual(counts(t0), { Red: 0, Green: 1, 'Blue 🔵': 0 });
-    assert.deepEqual(t0.options[1].voters, [`${peers[0].phone}@s.whatsapp.net`]);
+    assert.deepEqual(t0.options[1].voters, [{ from: `+${peers[0].phone}`, fromJid: `${peers[0].phone}@s.whatsapp.net` }]);
     assert.equal(t0.voters, 1);
-    // V7 picks two on the multiple-choice poll
+    // V7 picks two on the multiple-choice poll, its vote reaching us by LID
+    // (our account migrated: from=LID:dev@lid with sender_pn): the tally
+    // still names it by phone number next to the JID
+    const lf = await sim.api('POST', `/sim/accounts/${us}/lid-first`, { on: true });
+    assert.equal(lf.status, 200, lf.text);
     await vote(peers[1], lib[1], polls[1].poll, polls[1].msg, ['Green', 'Blue 🔵']);
     await until('multiple choice counted', async () => (await tally(1)).voters === 1);
-    assert.deepEqual(counts(await tally(1)), { Red: 0, Green: 1, 'Blue 🔵': 1 });
+    const tl = await tally(1);
+    assert.deepEqual(counts(tl), { Red: 0, Green: 1, 'Blue 🔵': 1 });
+    const v7 = { from: `+${peers[1].phone}`, fromJid: `${peers[1].phone}@s.whatsapp.net` };
+    assert.deepEqual(tl.options[1].voters, [v7]);
+    assert.deepEqual([tl.votes[0].from, tl.votes[0].fromJid], [v7.from, v7.fromJid]);
     // each vote was an event with the options chosen
     const ev = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.poll_vote`)).body.data;
     assert.deepEqual(ev.map((e) => e.selected), [['Red'], ['Green'], ['Green', 'Blue 🔵']]);
@@ -425,7 +433,7 @@ test('polls: created by YesApp, voted by Baileys 6 and 7 peers, tallied', async 
     await until('our vote counted', async () => (await tally(1)).voters === 2);
     const t1 = await tally(1);
     assert.deepEqual(counts(t1), { Red: 1, Green: 2, 'Blue 🔵': 1 });
-    assert.deepEqual(t1.options[0].voters, [usJid]);
+    assert.deepEqual(t1.options[0].voters, [{ from: `+${us}`, fromJid: usJid }]);
     r = await ourVote(0, ['Blue 🔵']);
     assert.equal(r.status, 202, r.text);
     await heard(0, peers[0], ['Blue 🔵']);
@@ -436,6 +444,19 @@ test('polls: created by YesApp, voted by Baileys 6 and 7 peers, tallied', async 
     assert.equal(r.status, 202, r.text);
     await heard(1, peers[1], []);
     await until('our vote withdrawn', async () => (await tally(1)).voters === 1);
+    // our own votes are evented as our reactions and edits are: no
+    // message.poll_vote (that is a vote of someone else), but message.ack as
+    // each of their rows is sent, like every message we send
+    const withdrawn = r.body.id;
+    const ack = await until('message.ack of our vote', async () =>
+      (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.ack&limit=500`)).body.data
+        .find((e) => e.messageId === withdrawn));
+    assert.equal(ack.type, 'poll_vote');
+    assert.equal(ack.direction, 'outbound');
+    assert.equal(ack.content.selected.length, 0);
+    const rack = (await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.ack&limit=500`)).body.data;
+    assert.ok(rack.some((e) => e.type === 'poll_vote' && e.messageId !== withdrawn), 'the other votes too');
+    assert.equal((await req(srv, 'GET', `/api/v1/events?sessionId=${id}&types=message.poll_vote`)).body.data.length, 3);
     // a poll Baileys sent us: the creator is Baileys
     const B7 = peers[1];
     const bj = `${B7.phone}@s.whatsapp.net`;

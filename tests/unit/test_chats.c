@@ -426,6 +426,49 @@ TEST(chat_and_filter_queries_use_indexes)
 	store_close(st);
 }
 
+/* A vote of `from` on poll P1 choosing `opt`, as the engine stores an opened one. */
+static int add_vote(struct store *st, const char *sid, const char *from, const char *opt,
+		    int64_t ts)
+{
+	char body[160];
+	struct store_message m;
+
+	snprintf(body, sizeof(body),
+		 "{\"target\":{\"id\":\"P1\"},\"selected\":[\"%s\"],\"senderTimestampMs\":%lld}",
+		 opt, (long long)ts);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.session_id, sizeof(m.session_id), "%s", sid);
+	m.chat = m.from_jid = (char *)from;
+	m.type = "poll_vote";
+	m.status = "received";
+	m.body = body;
+	m.timestamp = ts;
+	return store_message_insert(st, &m);
+}
+
+/* The poll tally names each voter by phone number next to the JID: a LID
+ * voter through the session's LID map, null when the map does not know it. */
+TEST(poll_voters_have_phone_numbers)
+{
+	struct store *st = fresh(NULL);
+	struct store_session s;
+	char *json = NULL;
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	REQUIRE(store_lid_put(st, s.id, "222", "4915550001") == Y_OK);
+	REQUIRE(add_vote(st, s.id, "111@s.whatsapp.net", "a", 1000) == Y_OK);
+	REQUIRE(add_vote(st, s.id, "222@lid", "b", 2000) == Y_OK);
+	REQUIRE(add_vote(st, s.id, "333@lid", "a", 3000) == Y_OK);
+	REQUIRE(store_poll_votes(st, s.id, "P1", &json) == Y_OK && json);
+	CHECK(strstr(json, "\"from\":\"+111\",\"fromJid\":\"111@s.whatsapp.net\"") != NULL);
+	CHECK(strstr(json, "\"from\":\"+4915550001\",\"fromJid\":\"222@lid\"") != NULL);
+	CHECK(strstr(json, "\"from\":null,\"fromJid\":\"333@lid\"") != NULL);
+	free(json);
+	store_session_release(&s);
+	store_close(st);
+}
+
 TEST(iso_times_parse_strictly)
 {
 	int64_t ms = -1;
@@ -463,6 +506,7 @@ int main(void)
 	RUN(message_filters_narrow_the_list);
 	RUN(chat_and_filter_queries_use_indexes);
 	RUN(iso_times_parse_strictly);
+	RUN(poll_voters_have_phone_numbers);
 	tmpdir_remove(tmp);
 	return test_summary();
 }
