@@ -46,6 +46,7 @@ for (const v of [6, 7]) test(`app state: YesApp's delete-for-me and push name re
     await C.until(() => C.opens > 0 && C.state.creds.myAppStateKeyId, `C${v} open with the key`);
     C.sock.ev.on('messages.delete', (d) => deleted.push(...(d.keys || [])));
     C.sock.ev.on('creds.update', (u) => { if (u.me?.name) names.push(u.me.name); });
+    C.sock.ev.on('chats.update', (u) => chats.push(...u));
 
     // a message to P, then deleted for me
     let r = await req(srv, 'POST', `${base}/messages`, { body: { to: `+${P.phone}`, text: `to delete ${v}` } });
