@@ -67,8 +67,13 @@ struct cl_appstate {
 	bool busy;          /* an iq of ours in flight */
 	int op_ci;          /* its collection */
 	unsigned rounds;    /* has_more_patches answers followed */
+	unsigned timeouts;  /* iqs in a row the server did not answer */
 	struct wa_appstate_state next; /* the state our upload leads to */
 };
+
+/* iqs in a row left unanswered on a live connection before the head write
+ * is dropped (each waits the iq timeout first, so this also paces them) */
+#define CL_AS_TIMEOUTS_MAX 3
 
 static struct cl_appstate *as_get(struct wa_client *cl)
 {
@@ -463,6 +468,30 @@ static void write_done(struct wa_client *cl, const char *why)
 	kick(cl);
 }
 
+/* An iq of ours got no answer (Y_ETIMEOUT) or the connection went
+ * (Y_ECLOSED: tried again once connected, cl_appstate_connected). A
+ * timeout on a live connection is tried again at once, a few times, then
+ * the head write is dropped, or the wanted fetch given up: nothing else
+ * would wake the queue. */
+static void iq_lost(struct wa_client *cl, int err, int ci)
+{
+	struct cl_appstate *as = cl->as;
+
+	as->busy = false;
+	if (err != Y_ETIMEOUT)
+		return;
+	if (++as->timeouts < CL_AS_TIMEOUTS_MAX) {
+		kick(cl);
+		return;
+	}
+	as->timeouts = 0;
+	as->want[ci] = false;
+	if (as->head && coll_of(as->head->a.kind) == ci)
+		write_done(cl, "no answer from the server");
+	else
+		kick(cl);
+}
+
 static void on_fetched(struct wa_conn *c, int err, const struct wa_node *n, void *ud)
 {
 	struct wa_client *cl = ud;
@@ -476,9 +505,10 @@ static void on_fetched(struct wa_conn *c, int err, const struct wa_node *n, void
 		return;
 	ci = as->op_ci;
 	if (err == Y_ECLOSED || err == Y_ETIMEOUT) {
-		as->busy = false; /* tried again once connected */
+		iq_lost(cl, err, ci);
 		return;
 	}
+	as->timeouts = 0;
 	col = err ? NULL : answer_collection(n, ci);
 	if (!col || (wa_node_attr(col, "type") && !strcmp(wa_node_attr(col, "type"), "error")) ||
 	    apply_patches(cl, ci, col)) {
@@ -516,10 +546,11 @@ static void on_uploaded(struct wa_conn *c, int err, const struct wa_node *n, voi
 		return;
 	ci = as->op_ci;
 	if (err == Y_ECLOSED || err == Y_ETIMEOUT) {
-		as->busy = false; /* the write is tried again once connected */
-		as->known[ci] = false;
+		as->known[ci] = false; /* it may have landed: fetched before the next try */
+		iq_lost(cl, err, ci);
 		return;
 	}
+	as->timeouts = 0;
 	col = err ? NULL : answer_collection(n, ci);
 	type = col ? wa_node_attr(col, "type") : NULL;
 	if (!col) {
