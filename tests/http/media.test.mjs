@@ -8,7 +8,8 @@
 // the `message` event carries mediaUrl; a blob damaged on the simulator
 // (a flipped byte, a cut tail) -> the message `failed` with the reason and
 // no file kept; ids that try to leave the media folder -> 404; deleting the
-// session removes its files.
+// session removes its files; a file the disk cannot take fails its one
+// message and the server goes on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
