@@ -11,13 +11,11 @@
 #       the row; peer: downloadContentFromMessage, which verifies nothing)
 #   bench media-download-rss-100mb ours=<KiB> peer=<KiB> ...  peak RSS of
 #       that download for a 100 MB file (lower is better)
-#   bench media-upload ours=<MB/s> peer=<MB/s> ...  encrypt and upload a 10 MB
-#       file to the simulator's HTTPS media host (ours: media_upload, the upload
-#       thread's sums pass + streamed POST; peer: Baileys encryptedStream +
-#       getWAUploadToServer, which writes the encrypted file first). 10 MB, not
-#       20: a Node https POST of 16 MB or more to the simulator's host stalls
-#       until libwebsockets' 20 s timeout (libcurl's, with Expect:
-#       100-continue, does not), see bench/RESULTS.md
+#   bench media-upload ours=<MB/s> peer=<MB/s> ...  encrypt and upload the
+#       20 MB file to the simulator's HTTPS media host (ours: media_upload, the
+#       upload thread's sums pass + streamed POST; peer: Baileys
+#       encryptedStream + getWAUploadToServer, which writes the encrypted file
+#       first)
 #   bench media-meta-{jpeg12mp,png3mp,wave60s} ours=<ms> ...  what the upload
 #       thread reads before sending (src/service/media_meta.c): a 4000x3000
 #       JPEG's and a 2000x1500 PNG's dimensions and 64 px thumbnail, a 60 s
@@ -27,8 +25,13 @@
 #       seconds and thumbnail: its first keyframe found through the sample
 #       tables and decoded by openh264 (a 1920x1080 and a 3840x2160 H.264 IDR
 #       frame with luma noise, made by openh264's encoder: wa-mkmedia h264noise)
+#   bench media-send-rss ours=<KiB> peer=<KiB> ...  peak RSS growth while a
+#       100 MB document is sent: `yesapp serve` (multipart upload by curl,
+#       encrypt, upload, send) beside a Baileys 7 process's sendMessage of the
+#       same file, through the same simulator (bench/media/send-rss.mjs;
+#       lower is better)
 # Sending end to end through yesapp serve (base64 in, the upload, the send) is
-# measured apart: bench/media/upload.mjs.
+# timed apart: bench/media/upload.mjs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
@@ -56,7 +59,6 @@ prep() { # SIZE NAME
 }
 prep 20000000 m20
 prep 100000000 m100
-head -c 10000000 /dev/urandom >"$T/m10.plain"
 url() { echo "http://127.0.0.1:$(cat "$T/$1.port")/v/t62.7119-24/bench.enc"; }
 ours_dl() { # NAME
 	local d; d=$(mktemp -d "$T/d.XXXX")
@@ -87,8 +89,8 @@ SIM_INFO=$(curl -fsS "$BENCH_SIM_BASE/sim/info")
 node -e 'const i = JSON.parse(process.argv[1]); require("fs").writeFileSync(process.argv[2], i.caCert); console.log(i.mediaHost, i.mediaAuth)' \
 	"$SIM_INFO" "$T/ca.pem" >"$T/mediahost"
 read -r MHOST MAUTH <"$T/mediahost"
-ours_up() { "$B/bench/bench_media" upload "$T/m10.plain" "$MHOST" "$MAUTH" "$T/ca.pem" | grep '^upload '; }
-peer_up() { node bench/media/peer.mjs upload "$T/m10.plain" "$MHOST" "$MAUTH" "$T/ca.pem" | grep '^upload '; }
+ours_up() { "$B/bench/bench_media" upload "$T/m20.plain" "$MHOST" "$MAUTH" "$T/ca.pem" | grep '^upload '; }
+peer_up() { node bench/media/peer.mjs upload "$T/m20.plain" "$MHOST" "$MAUTH" "$T/ca.pem" | grep '^upload '; }
 ours() {
 	ours_enc_dl
 	ours_up
@@ -115,3 +117,6 @@ for f in jpeg:jpeg12mp png:png3mp wave:wave60s video:video1080p video2:video4k; 
 	read -r med lo hi n < <(_bench_stats meta "meta-${f%%:*}")
 	printf 'bench media-meta-%s ours=%.1fms spread_ours=%.1f..%.1f n=%d\n' "${f#*:}" "$med" "$lo" "$hi" "$n"
 done
+
+# peak RSS of sending 100 MB, ours (yesapp serve) beside Baileys 7
+YESAPP_BUILD="$B" node bench/media/send-rss.mjs "$BENCH_REPS"

@@ -631,8 +631,17 @@ int store_webhook_log_list(struct store *st, const char *session_id, int64_t bef
 void store_hooklogs_free(struct store_hooklog *l, size_t n);
 
 /* Deletes messages whose timestamp, and webhook log rows whose created_at,
- * is older than `before` (ms). *deleted (may be NULL) gets the row count. */
+ * is older than `before` (ms) (also delivered events, audit rows, expired
+ * sign-ins), oldest first, in batches of STORE_PRUNE_BATCH rows a table,
+ * each its own transaction: the store's mutex is let go between them, so
+ * other callers wait for one batch at the most. *deleted (may be NULL)
+ * gets the row count. */
+#define STORE_PRUNE_BATCH 1000
 int store_prune(struct store *st, int64_t before, int64_t *deleted);
+/* One such batch of at most max (> 0) rows a table; *more: some table had
+ * max rows to delete (call again). */
+int store_prune_batch(struct store *st, int64_t before, int64_t max, int64_t *deleted,
+		      bool *more);
 
 /* ---- users, key owners and scopes, sign-ins, audit (store_users.c) ----
  * Roles are numbered as enum http_role (http/router.h) so that the API

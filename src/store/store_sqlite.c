@@ -159,8 +159,10 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_KEY_LIST] = "SELECT id, name, prefix, created_at, last_used_at, revoked FROM api_keys "
 		       "ORDER BY created_at DESC, id DESC",
 	[S_KEY_REVOKE] = "UPDATE api_keys SET revoked = 1 WHERE id = ?1",
-	[S_PRUNE_AUDIT] = "DELETE FROM audit_log WHERE at < ?1",
-	[S_PRUNE_WEBSESS] = "DELETE FROM web_sessions WHERE expires_at < ?1",
+	[S_PRUNE_AUDIT] = "DELETE FROM audit_log WHERE rowid IN (SELECT rowid FROM audit_log "
+			  "WHERE at < ?1 ORDER BY at LIMIT ?2)",
+	[S_PRUNE_WEBSESS] = "DELETE FROM web_sessions WHERE token_hash IN (SELECT token_hash "
+			    "FROM web_sessions WHERE expires_at < ?1 LIMIT ?2)",
 	[S_SESS_ADD] = "INSERT INTO sessions (id, name, status, created_at, updated_at) "
 		       "VALUES (?1, ?2, 'pending', ?3, ?3)",
 	[S_SESS_GET] = "SELECT " SESS_COLS " FROM sessions WHERE id = ?1",
@@ -239,8 +241,10 @@ static const char *const stmt_sql[S__COUNT] = {
 			      "direction = 'outbound'",
 	[S_HOOKLOG_ADD] = "INSERT INTO webhook_log (session_id, event, url, http_status, attempt, "
 			  "error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[S_PRUNE_MSG] = "DELETE FROM messages WHERE timestamp < ?1",
-	[S_PRUNE_HOOKLOG] = "DELETE FROM webhook_log WHERE created_at < ?1",
+	[S_PRUNE_MSG] = "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages "
+			"WHERE timestamp < ?1 ORDER BY timestamp LIMIT ?2)",
+	[S_PRUNE_HOOKLOG] = "DELETE FROM webhook_log WHERE rowid IN (SELECT rowid FROM "
+			    "webhook_log WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
 	[S_SIG_GET] = "SELECT data FROM wa_signal WHERE session_id = ?1 AND kind = ?2 AND key = ?3",
 	[S_SIG_KEYS] = "SELECT key FROM wa_signal WHERE session_id = ?1 AND kind = ?2 "
 		       "AND key >= ?3 AND (?4 IS NULL OR key < ?4) ORDER BY key",
@@ -268,10 +272,11 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_LID_GET_PN] = "SELECT pn FROM wa_lid_map WHERE session_id = ?1 AND lid = ?2",
 	[S_LID_GET_LID] = "SELECT lid FROM wa_lid_map WHERE session_id = ?1 AND pn = ?2",
 	/* events already fanned out and with nothing left to deliver */
-	[S_PRUNE_EVENTS] = "DELETE FROM events WHERE created_at < ?1 AND id <= coalesce("
+	[S_PRUNE_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM events "
+			   "WHERE created_at < ?1 AND id <= coalesce("
 			   "(SELECT event_id FROM event_cursors WHERE name = 'webhook'), 0) "
 			   "AND id NOT IN (SELECT event_id FROM webhook_deliveries "
-			   "WHERE state = 'pending')",
+			   "WHERE state = 'pending') ORDER BY created_at LIMIT ?2)",
 	[S_SESS_OLD] = "SELECT status, reason FROM sessions WHERE id = ?1",
 	/* a message event (`message`, `message.ack`) from the row as written:
 	 * ?1 type, ?2 time, ?3 session, ?4 our id or NULL, ?5 the WhatsApp id */
@@ -2899,7 +2904,9 @@ out:
 	return rc;
 }
 
-static int prune_one(struct store *st, enum stmt_id id, int64_t before, int64_t *deleted)
+/* At most max rows of one table; *more when it had max. */
+static int prune_one(struct store *st, enum stmt_id id, int64_t before, int64_t max,
+		     int64_t *deleted, bool *more)
 {
 	sqlite3_stmt *s = prep(st, id);
 	int rc;
@@ -2907,44 +2914,78 @@ static int prune_one(struct store *st, enum stmt_id id, int64_t before, int64_t 
 	if (!s)
 		return Y_EDB;
 	sqlite3_bind_int64(s, 1, before);
+	sqlite3_bind_int64(s, 2, max);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
-		*deleted += sqlite3_changes(st->db);
+	if (rc == SQLITE_DONE) {
+		int n = sqlite3_changes(st->db);
+
+		*deleted += n;
+		if (n >= max)
+			*more = true;
+	}
 	done(s);
 	return rc == SQLITE_DONE ? Y_OK : db_error(st, rc, "prune");
 }
 
-int store_prune(struct store *st, int64_t before, int64_t *deleted)
+int store_prune_batch(struct store *st, int64_t before, int64_t max, int64_t *deleted,
+		      bool *more)
 {
 	int64_t count = 0;
+	bool again = false;
 	int rc;
 
+	if (deleted)
+		*deleted = 0;
+	if (more)
+		*more = false;
+	if (max <= 0)
+		return Y_EINVAL;
 	pthread_mutex_lock(&st->mu);
 	rc = exec_stmt(st, S_BEGIN);
 	if (rc)
 		goto out;
-	rc = prune_one(st, S_PRUNE_MSG, before, &count);
+	rc = prune_one(st, S_PRUNE_MSG, before, max, &count, &again);
 	if (!rc)
-		rc = prune_one(st, S_PRUNE_HOOKLOG, before, &count);
+		rc = prune_one(st, S_PRUNE_HOOKLOG, before, max, &count, &again);
 	if (!rc)
-		rc = prune_one(st, S_PRUNE_EVENTS, before, &count);
+		rc = prune_one(st, S_PRUNE_EVENTS, before, max, &count, &again);
 	if (!rc)
-		rc = prune_one(st, S_PRUNE_AUDIT, before, &count);
+		rc = prune_one(st, S_PRUNE_AUDIT, before, max, &count, &again);
 	if (!rc) { /* sign-ins past their expiry, whatever RETENTION_DAYS says */
 		int64_t gone = 0;
 
-		rc = prune_one(st, S_PRUNE_WEBSESS, clock_now_ms(), &gone);
+		rc = prune_one(st, S_PRUNE_WEBSESS, clock_now_ms(), max, &gone, &again);
 	}
 	if (!rc)
 		rc = exec_stmt(st, S_COMMIT);
 	if (rc) {
 		exec_stmt(st, S_ROLLBACK);
 		count = 0;
+		again = false;
 	}
 out:
 	pthread_mutex_unlock(&st->mu);
 	if (deleted)
 		*deleted = count;
+	if (more)
+		*more = again;
+	return rc;
+}
+
+int store_prune(struct store *st, int64_t before, int64_t *deleted)
+{
+	int64_t total = 0;
+	bool more = true;
+	int rc = Y_OK;
+
+	while (more && !rc) {
+		int64_t n = 0;
+
+		rc = store_prune_batch(st, before, STORE_PRUNE_BATCH, &n, &more);
+		total += n;
+	}
+	if (deleted)
+		*deleted = total;
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <netdb.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #define WRITE_BUDGET (256 * 1024) /* bytes per writable callback, for fairness */
 #define RX_BUFFER 1024           /* lws per-connection receive buffer */
 #define TEXT_MAX 512             /* origin, path, reason strings */
+#define TLS_PENDING_MAX 64       /* connections with read-but-unserviced TLS data */
 #define CLOSE_ACK_SECS 3         /* how long a closing socket waits for the peer's close */
 /* lws 4.1 keeps LWS_WRITE_CLOSE (4) private; the wire opcode is 8. */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
@@ -97,6 +99,11 @@ struct wa_loop {
 	int nresolving;                /* getaddrinfo requests in flight */
 	int nwork;                     /* wa_loop_work jobs in flight */
 	uv_idle_t sweep;
+	/* Connections whose TLS layer holds decrypted bytes lws has not read
+	 * yet (see tls_pending_note); serviced from tls_kick. */
+	struct lws *tls_pending[TLS_PENDING_MAX];
+	size_t ntls_pending;
+	uv_idle_t tls_kick;
 	bool dying;
 };
 
@@ -453,7 +460,7 @@ static int other(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	return ls && ls->on_other ? ls->on_other(ls->other_ud, wsi, reason, user, in, len) : 0;
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+static int dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len)
 {
 	struct wa_socket *s = wsi ? lws_get_opaque_user_data(wsi) : NULL;
@@ -526,6 +533,92 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	default:
 		return other(wsi, (int)reason, user, in, len);
 	}
+}
+
+/* ---- TLS data already read from the socket ----
+ *
+ * libwebsockets reads a TLS connection a buffer at a time (its
+ * pt_serv_buf_size, 4 KiB), so a 16 KiB TLS record leaves decrypted bytes
+ * inside OpenSSL (SSL_pending) that no socket event will announce. lws
+ * 4.1's libuv glue services such connections from a uv_idle, but stops that
+ * idle after one pass even when bytes are still pending (fixed upstream
+ * after 4.1, "libuv: fix idle being stopped when there is still pending
+ * stuff"): a peer that sends a large body fast and then waits for the
+ * answer left its last records unread until lws' timeout cut the
+ * connection (a Node https POST of 16 MB or more to the simulator's media
+ * host). So after each read callback a connection that still has pending
+ * bytes is noted, and tls_kick hands it a POLLIN until they are read. */
+
+static void tls_kick_cb(uv_idle_t *h);
+
+static struct wa_loop *loop_of(struct lws *wsi)
+{
+	return wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
+}
+
+static void tls_pending_note(struct lws *wsi)
+{
+	struct wa_loop *l = loop_of(wsi);
+	SSL *ssl;
+
+	if (!l || l->dying || !lws_is_ssl(wsi) || !(ssl = lws_get_ssl(wsi)) ||
+	    SSL_pending(ssl) <= 0)
+		return;
+	for (size_t i = 0; i < l->ntls_pending; i++)
+		if (l->tls_pending[i] == wsi)
+			return;
+	/* beyond that many at once, the others wait for their next socket
+	 * event as they would without this */
+	if (l->ntls_pending == TLS_PENDING_MAX)
+		return;
+	l->tls_pending[l->ntls_pending++] = wsi;
+	uv_idle_start(&l->tls_kick, tls_kick_cb);
+}
+
+static void tls_pending_forget(struct lws *wsi)
+{
+	struct wa_loop *l = loop_of(wsi);
+
+	for (size_t i = 0; l && i < l->ntls_pending; i++)
+		if (l->tls_pending[i] == wsi) {
+			l->tls_pending[i] = l->tls_pending[--l->ntls_pending];
+			return;
+		}
+}
+
+/* Each connection noted at entry gets one read; one that still has bytes
+ * after it is noted again by its read callback (the next turn). */
+static void tls_kick_cb(uv_idle_t *h)
+{
+	struct wa_loop *l = h->data;
+	size_t n = l->ntls_pending;
+
+	uv_idle_stop(h);
+	while (n-- > 0 && l->ntls_pending > 0 && !l->dying) {
+		struct lws *wsi = l->tls_pending[0];
+		struct lws_pollfd pfd;
+
+		l->tls_pending[0] = l->tls_pending[--l->ntls_pending];
+		pfd.fd = lws_get_socket_fd(wsi);
+		pfd.events = LWS_POLLIN;
+		pfd.revents = LWS_POLLIN;
+		if (pfd.fd >= 0)
+			lws_service_fd(l->ctx, &pfd);
+	}
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	int rc;
+
+	if (reason == LWS_CALLBACK_WSI_DESTROY)
+		tls_pending_forget(wsi);
+	rc = dispatch(wsi, reason, user, in, len);
+	if (!rc && (reason == LWS_CALLBACK_HTTP_BODY || reason == LWS_CALLBACK_RECEIVE ||
+		    reason == LWS_CALLBACK_CLIENT_RECEIVE))
+		tls_pending_note(wsi);
+	return rc;
 }
 
 void wa_socket_close(struct wa_socket *s)
@@ -886,6 +979,8 @@ int wa_loop_new(uv_loop_t *uv, struct wa_loop **out)
 	}
 	uv_idle_init(l->uv, &l->sweep);
 	l->sweep.data = l;
+	uv_idle_init(l->uv, &l->tls_kick);
+	l->tls_kick.data = l;
 
 	memset(&info, 0, sizeof(info));
 	loops[0] = l->uv;
@@ -895,6 +990,7 @@ int wa_loop_new(uv_loop_t *uv, struct wa_loop **out)
 		       LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN; /* else lws prefixes http:// */
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.pcontext = &l->ctx;
+	info.user = l; /* loop_of */
 	info.timeout_secs = 20;
 	info.retry_and_idle_policy = &no_validity;
 	l->ctx = lws_create_context(&info);
@@ -902,6 +998,7 @@ int wa_loop_new(uv_loop_t *uv, struct wa_loop **out)
 		LOG_ERROR("wa_loop: libwebsockets context failed (is its libuv plugin installed?)",
 			  NULL);
 		uv_close((uv_handle_t *)&l->sweep, NULL);
+		uv_close((uv_handle_t *)&l->tls_kick, NULL);
 		uv_run(l->uv, UV_RUN_NOWAIT);
 		if (l->owns)
 			uv_loop_close(&l->own);
@@ -979,6 +1076,8 @@ void wa_loop_free(struct wa_loop *l)
 		return;
 	l->dying = true;
 	uv_idle_stop(&l->sweep);
+	uv_idle_stop(&l->tls_kick);
+	l->ntls_pending = 0;
 	for (s = l->live; s; s = s->next)
 		undial(s);
 	/* Close everything, then finish lws' tear-down (its second step is
@@ -1019,6 +1118,7 @@ void wa_loop_free(struct wa_loop *l)
 		free(ls);
 	}
 	uv_close((uv_handle_t *)&l->sweep, NULL);
+	uv_close((uv_handle_t *)&l->tls_kick, NULL);
 	settle(l);
 	if (l->owns && uv_loop_close(&l->own))
 		LOG_ERROR("wa_loop: uv loop still has handles", NULL);

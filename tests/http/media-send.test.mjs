@@ -484,6 +484,37 @@ test('multipart upload of 60 MB: streamed to disk (bounded RSS), kill -9 after t
   }
 });
 
+test('sending a 100 MB document: the server\'s peak RSS grows < 40 MB from the upload to `sent` (encrypted and uploaded streamed), Baileys 7 decrypts it byte-identical', async () => {
+  // ASan's quarantine (256 MB by default) keeps freed blocks: a small one
+  // measures our memory, as media.test.mjs's 100 MB download does
+  const srv = await serve({ MEDIA_AUTO_DOWNLOAD: 'false', ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || 'detect_leaks=1'}:quarantine_size_mb=4` });
+  const them = newPhone();
+  const B = await peer(7, them, 'Send100');
+  try {
+    const id = await link(srv, newPhone());
+    const f = { kind: 'document', bytes: rnd('%PDF-1.7\n', 100e6 - 9), filename: 'hundred.pdf' };
+    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'))[1]);
+    fs.writeFileSync(`/proc/${srv.proc.pid}/clear_refs`, '5'); // VmHWM := the RSS of now
+    const before = kib('VmRSS');
+    assert.ok(kib('VmHWM') <= before + 1024, 'the peak was reset');
+    const r = await upload(srv, id, uploadForm(`${them}@s.whatsapp.net`, f));
+    assert.equal(r.status, 202, r.text);
+    await until(`the 100 MB document ${r.body.id} sent`, async () => {
+      const m = await req(srv, 'GET', `/api/v1/sessions/${id}/messages/${r.body.id}`);
+      if (m.body?.status === 'failed') assert.fail(m.text);
+      return m.body && m.body.status !== 'pending';
+    }, 120000);
+    const grew = kib('VmHWM') - before;
+    // ~1 MB in release (bench media-send-rss); a copy of the file would be 100 MB
+    assert.ok(grew < 40 * 1024, `peak RSS grew by ${grew} KiB while 100 MB were received, encrypted, uploaded and sent`);
+    if (process.env.MEDIA_DEBUG) console.log(`send 100 MB: peak RSS growth ${grew} KiB`);
+    await assertDecrypts(7, B, r.body.waId, f);
+  } finally {
+    B.end();
+    await stopServer(srv, { removeData: true });
+  }
+});
+
 test('media by URL: loopback, private, link-local, CGNAT, multicast... hosts are refused unless MEDIA_URL_ALLOW_PRIVATE', async () => {
   const srv = await startServer({ env: { MEDIA_URL_ALLOW_PRIVATE: 'false' } });
   try {

@@ -8,15 +8,16 @@
 // the `message` event carries mediaUrl; a blob damaged on the simulator
 // (a flipped byte, a cut tail) -> the message `failed` with the reason and
 // no file kept; ids that try to leave the media folder -> 404; deleting the
-// session removes its files.
+// session removes its files; a file the disk cannot take fails its one
+// message and the server goes on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import { join } from 'node:path';
-import { startServer, stopServer, req, assertError, tempDir, removeDir } from './lib.mjs';
+import { join, resolve } from 'node:path';
+import { startServer, stopServer, req, assertError, tempDir, removeDir, BIN } from './lib.mjs';
 import { startSim, sleep, loadBaileys, client } from '../interop/sim-lib.mjs';
 
 const Database = createRequire(import.meta.url)('better-sqlite3');
@@ -247,6 +248,43 @@ test('a 100 MB document from Baileys 7 is stored byte-identical with bounded ser
   } finally {
     B.end();
     await stopServer(srv);
+  }
+});
+
+test('a file the disk cannot take fails its one message and keeps nothing; the server goes on storing the next one', async () => {
+  // The server runs with a 20 MB limit per file (RLIMIT_FSIZE, SIGXFSZ
+  // ignored: writes past it fail with EFBIG as a full disk fails them with
+  // ENOSPC); its database stays far below that.
+  const dir = tempDir();
+  const wrap = join(dir, 'yesapp-fsize');
+  fs.writeFileSync(wrap, `#!/bin/sh\ntrap '' XFSZ\nexec prlimit --fsize=20000000 -- ${JSON.stringify(resolve(BIN))} "$@"\n`, { mode: 0o755 });
+  const srv = await startServer({ bin: wrap, env: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: root, WA_CA_FILE: caFile, API_KEY: KEY, RATE_LIMIT_MESSAGES: '0' } });
+  srv.key = KEY;
+  const B = await peer(7, newPhone(), 'Full7');
+  try {
+    const us = newPhone();
+    const id = await link(srv, us);
+    const big = rnd('%PDF-1.7\n', 25 * 1000 * 1000);
+    const sent = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { document: big, mimetype: 'application/pdf', fileName: 'big.pdf' });
+    const m = await settled(srv, id, sent.key.id);
+    assert.equal(m.status, 'failed', JSON.stringify(m));
+    assert.ok(['media: disk full', 'media: write error'].includes(m.reason), m.reason);
+    assert.deepEqual(fs.readdirSync(join(srv.dataDir, 'media')).filter((f) => f.startsWith(m.id) || f.includes(`${m.id}.tmp`)), [], 'no file or temp file kept');
+    const r = await get(srv, m.content.mediaUrl);
+    assert.notEqual(r.status, 200);
+    await r.arrayBuffer();
+    // the server and the session go on: a small document lands byte-identical
+    const small = rnd('%PDF-1.7\n', 50000);
+    const sent2 = await B.sock.sendMessage(`${us}@s.whatsapp.net`, { document: small, mimetype: 'application/pdf', fileName: 'small.pdf' });
+    const m2 = await settled(srv, id, sent2.key.id);
+    assert.equal(m2.status, 'received', JSON.stringify(m2));
+    const g = await get(srv, m2.content.mediaUrl);
+    assert.equal(g.status, 200);
+    assert.equal(sha(Buffer.from(await g.arrayBuffer())), sha(small));
+  } finally {
+    B.end();
+    await stopServer(srv);
+    removeDir(dir);
   }
 });
 

@@ -3,7 +3,16 @@
  * the media_conn answer's parser (client/mediaconn.c). */
 #include "test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "service/media_send.h"
@@ -110,10 +119,155 @@ TEST(media_conn_parse)
 	CHECK_EQ_INT(wa_media_conn_parse(NULL, &c), Y_EINVAL);
 }
 
+/* ---- media_fetch against a local HTTP server that misbehaves ---- */
+
+enum web_mode { WEB_SILENT, WEB_ENDLESS, WEB_DECLARED, WEB_EXACT };
+
+struct web {
+	int lfd, port;
+	enum web_mode mode;
+	pthread_t th;
+};
+
+/* One connection: reads the request head, then answers as mode says
+ * (send with MSG_NOSIGNAL: the client hangs up at the cap). */
+static void *web_run(void *arg)
+{
+	struct web *w = arg;
+	char buf[4096];
+	int c = accept(w->lfd, NULL, NULL);
+
+	if (c < 0)
+		return NULL;
+	if (read(c, buf, sizeof(buf)) <= 0) /* the request (small: one read) */
+		goto out;
+	if (w->mode == WEB_SILENT) {
+		/* until the client gives up, or 5 s (a fetch without a timeout
+		 * then fails the test instead of hanging it) */
+		struct timeval tv = { .tv_sec = 5 };
+
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		while (read(c, buf, sizeof(buf)) > 0)
+			;
+	} else if (w->mode == WEB_ENDLESS) {
+		/* no Content-Length: the body ends when the connection does */
+		const char *h = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+
+		memset(buf, 'x', sizeof(buf));
+		if (send(c, h, strlen(h), MSG_NOSIGNAL) < 0)
+			goto out;
+		for (int i = 0; i < 1000; i++) /* 4 MB at most */
+			if (send(c, buf, sizeof(buf), MSG_NOSIGNAL) <= 0)
+				break;
+	} else {
+		size_t n = w->mode == WEB_DECLARED ? 200000 : 1000;
+		int hl = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", n);
+
+		if (send(c, buf, (size_t)hl, MSG_NOSIGNAL) < 0)
+			goto out;
+		memset(buf, 'y', sizeof(buf));
+		while (n > 0) {
+			ssize_t k = send(c, buf, n < sizeof(buf) ? n : sizeof(buf), MSG_NOSIGNAL);
+
+			if (k <= 0)
+				break;
+			n -= (size_t)k;
+		}
+	}
+out:
+	close(c);
+	return NULL;
+}
+
+static int web_start(struct web *w, enum web_mode mode)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	w->mode = mode;
+	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (w->lfd < 0 || bind(w->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(w->lfd, 4) ||
+	    getsockname(w->lfd, (struct sockaddr *)&a, &al))
+		return -1;
+	w->port = ntohs(a.sin_port);
+	return pthread_create(&w->th, NULL, web_run, w);
+}
+
+static void web_stop(struct web *w)
+{
+	pthread_join(w->th, NULL);
+	close(w->lfd);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Fetches from a fresh server in mode; *size the bytes written to the fd. */
+static int fetch_from(enum web_mode mode, uint64_t limit, long timeout_ms, char *why, size_t cap,
+		      off_t *size, double *secs)
+{
+	struct web w;
+	char url[64];
+	FILE *f = tmpfile();
+	struct stat sb;
+	double t0;
+	int rc;
+
+	if (!f)
+		return -100;
+	if (web_start(&w, mode)) {
+		fclose(f);
+		return -100;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/m.bin", w.port);
+	t0 = now_s();
+	rc = media_fetch(url, fileno(f), limit, true, timeout_ms, why, cap);
+	*secs = now_s() - t0;
+	web_stop(&w);
+	*size = fstat(fileno(f), &sb) ? -1 : sb.st_size;
+	fclose(f);
+	return rc;
+}
+
+TEST(fetch_timeout_and_size_cap)
+{
+	char why[256];
+	off_t size;
+	double secs;
+
+	/* a host that takes the request and never answers: cut at the timeout */
+	why[0] = 0;
+	CHECK_EQ_INT(fetch_from(WEB_SILENT, 100000, 400, why, sizeof(why), &size, &secs), Y_EIO);
+	CHECK(!strncmp(why, "media: fetch failed: ", 21));
+	CHECK(strstr(why, "imed out") != NULL); /* libcurl's "Operation timed out ..." */
+	CHECK(secs >= 0.35 && secs < 5);
+	CHECK_EQ_INT(size, 0);
+	/* a body with no length that goes past the cap: stopped at the cap */
+	why[0] = 0;
+	CHECK_EQ_INT(fetch_from(WEB_ENDLESS, 100000, 10000, why, sizeof(why), &size, &secs), Y_EIO);
+	CHECK_EQ_STR(why, "media: fetch failed: larger than 100000 bytes");
+	CHECK(size <= 100000);
+	/* a Content-Length past the cap: refused */
+	why[0] = 0;
+	CHECK_EQ_INT(fetch_from(WEB_DECLARED, 100000, 10000, why, sizeof(why), &size, &secs), Y_EIO);
+	CHECK_EQ_STR(why, "media: fetch failed: larger than 100000 bytes");
+	CHECK(size <= 100000);
+	/* exactly the cap: fetched whole */
+	why[0] = 0;
+	CHECK_EQ_INT(fetch_from(WEB_EXACT, 1000, 10000, why, sizeof(why), &size, &secs), Y_OK);
+	CHECK_EQ_INT(size, 1000);
+}
+
 int main(void)
 {
 	RUN(sniff_magic_bytes);
 	RUN(mimetype_checks);
 	RUN(media_conn_parse);
+	RUN(fetch_timeout_and_size_cap);
 	return test_summary();
 }

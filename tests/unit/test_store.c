@@ -721,6 +721,45 @@ TEST(apikeys_add_find_touch_revoke)
 	store_close(st);
 }
 
+/* Retention deletes in bounded batches, each its own transaction, so that
+ * the store's mutex is let go between them (the API and the workers wait
+ * for one batch at the most, not for the whole backlog). */
+TEST(prune_goes_in_bounded_batches)
+{
+	char path[300];
+	struct store *st = fresh(path);
+	struct store_session s;
+	int64_t deleted = -1, now = clock_now_ms();
+	bool more = false;
+
+	REQUIRE(st != NULL);
+	REQUIRE(store_session_create(st, "a", &s) == Y_OK);
+	for (int i = 0; i < 25; i++)
+		REQUIRE(add_message(st, s.id, now - 10 * 86400000LL + i, NULL) == Y_OK);
+	REQUIRE(add_message(st, s.id, now, NULL) == Y_OK);
+	CHECK_EQ_INT(store_prune_batch(st, now - 86400000LL, 10, &deleted, &more), Y_OK);
+	CHECK_EQ_INT(deleted, 10);
+	CHECK(more);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM messages"), 16);
+	/* the oldest went first */
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM messages WHERE timestamp < (SELECT min(timestamp) FROM messages)"), 0);
+	CHECK_EQ_INT(store_prune_batch(st, now - 86400000LL, 10, &deleted, &more), Y_OK);
+	CHECK_EQ_INT(deleted, 10);
+	CHECK(more);
+	CHECK_EQ_INT(store_prune_batch(st, now - 86400000LL, 10, &deleted, &more), Y_OK);
+	CHECK_EQ_INT(deleted, 5);
+	CHECK(!more);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM messages"), 1);
+	/* store_prune goes batch after batch to the end */
+	for (int i = 0; i < 2500; i++)
+		REQUIRE(add_message(st, s.id, now - 10 * 86400000LL + i, NULL) == Y_OK);
+	CHECK_EQ_INT(store_prune(st, now - 86400000LL, &deleted), Y_OK);
+	CHECK_EQ_INT(deleted, 2500);
+	CHECK_EQ_INT(raw_int(path, "SELECT count(*) FROM messages"), 1);
+	store_session_release(&s);
+	store_close(st);
+}
+
 TEST(prune_deletes_only_older_rows)
 {
 	char path[300];
@@ -1275,6 +1314,7 @@ int main(void)
 	RUN(message_status_batch_moves_each_alone);
 	RUN(delete_cascades_to_messages_and_webhook_log);
 	RUN(apikeys_add_find_touch_revoke);
+	RUN(prune_goes_in_bounded_batches);
 	RUN(prune_deletes_only_older_rows);
 	RUN(threads_share_one_store);
 	RUN(locked_database_is_busy_not_a_crash);
