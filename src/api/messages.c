@@ -389,7 +389,7 @@ static void url_fetched(void *arg, const struct media_fetched *f)
 	struct urlsend *us = arg;
 	struct http_req *req = http_defer_begin(us->d);
 
-	if (!req) { /* the client went away: nothing is stored */
+	if (!req || http_defer_client_gone(us->d)) { /* the client went away: nothing is stored */
 		if (f->tmp)
 			unlink(f->tmp);
 	} else if (f->rc) {

@@ -20,6 +20,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -585,5 +586,43 @@ test('media by URL naming a host: no lookup before the fetch, which refuses its 
   } finally {
     web.off('connection', onConn);
     await stopServer(srv);
+  }
+});
+
+test('media by URL, the client gone during the fetch: nothing stored, no file left; the same URL waited for is 202 and sent', async () => {
+  const png = rnd('\x89PNG\r\n\x1a\n', 5000);
+  let served = 0;
+  const slow = http.createServer((rq, rs) => setTimeout(() => {
+    rs.writeHead(200, { 'Content-Length': png.length });
+    rs.end(png, () => { served++; });
+  }, 800));
+  await new Promise((ok) => slow.listen(0, '127.0.0.1', ok));
+  const srv = await serve();
+  try {
+    const id = await link(srv, newPhone());
+    const url = `http://127.0.0.1:${slow.address().port}/slow.png`;
+    const body = JSON.stringify({ to: '15550001111', image: { url } });
+    const base = new URL(srv.base);
+    const cut = http.request({ host: base.hostname, port: base.port, method: 'POST', path: `/api/v1/sessions/${id}/messages`,
+      headers: { 'X-API-Key': srv.key, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } });
+    let answered = null;
+    cut.on('response', (rs) => { answered = rs.statusCode; });
+    cut.on('error', () => {});
+    cut.end(body);
+    await new Promise((ok) => setTimeout(ok, 300));
+    cut.destroy(); // gone while the server fetches
+    await until('the slow file served', async () => served === 1);
+    await new Promise((ok) => setTimeout(ok, 500));
+    assert.equal(answered, null, 'no answer came before the fetch ended');
+    const list = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`);
+    assert.equal(list.body.data.length, 0, 'nothing was queued');
+    assert.deepEqual(fs.readdirSync(join(srv.dataDir, 'media', 'out')), [], 'no file left');
+    const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '15550001111', image: { url } } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.status, 'pending');
+    assert.equal((await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`)).body.data.length, 1);
+  } finally {
+    await stopServer(srv);
+    slow.close();
   }
 });
