@@ -295,6 +295,147 @@ static void send_text_deferred(struct http_req *req, const char *id, const char 
 	http_defer_finish(d);
 }
 
+/* WhatsApp's apps send a voice note's ogg with its codec named. */
+static void ptt_mime(struct svc_media *md)
+{
+	if (md->ptt && md->mimetype && !strcasecmp(md->mimetype, "audio/ogg"))
+		md->mimetype = "audio/ogg; codecs=opus";
+}
+
+/* A media send whose URL is fetched before it is accepted (docs/media.md
+ * "Sending"): the request is deferred (no HTTP thread waits) while the
+ * upload thread fetches; then the row is stored and 202 answered, or a 4xx
+ * and nothing stored. Everything the send needs is copied here. */
+struct urlsend {
+	struct http_defer *d;
+	struct svc *svc;
+	char sid[STORE_ID_LEN], jid[64];
+	const char *kind; /* static (media_kinds) */
+	char *url, *mimetype, *file_name, *caption;
+	bool ptt;
+};
+
+static void urlsend_free(struct urlsend *us)
+{
+	free(us->url);
+	free(us->mimetype);
+	free(us->file_name);
+	free(us->caption);
+	free(us);
+}
+
+/* The 4xx for a fetch that failed (f->rc not Y_OK). */
+static void url_failed(struct http_req *req, const struct urlsend *us, const struct media_fetched *f)
+{
+	char field[32];
+	json_t *d;
+
+	snprintf(field, sizeof(field), "%s.url", us->kind);
+	if (f->rc == Y_ETOOBIG) {
+		too_large(req, us->kind, media_type_limit((enum wa_media_type)wa_media_type_parse(us->kind)));
+	} else if (f->rc == Y_EUNSUPPORTED) { /* the name resolved to a non-public address */
+		http_reply_error(req, 400, "MEDIA_URL_NOT_ALLOWED", f->why,
+				 http_json_field_error(field, f->why));
+	} else if (f->rc == Y_ECLOSED) {
+		http_reply_error(req, 503, "ENGINE_UNAVAILABLE", "the WhatsApp engine is not running",
+				 NULL);
+	} else {
+		d = http_json_field_error(field, f->why);
+		if (d && f->http_status > 0)
+			json_object_set_new(d, "httpStatus", json_integer(f->http_status));
+		http_reply_error(req, 422, "MEDIA_FETCH_FAILED", f->why, d);
+	}
+}
+
+/* The fetched file checked against the kind and mimetype, then stored as
+ * the message's source and the message accepted (202), or refused. */
+static void url_accept(struct http_req *req, const struct urlsend *us, const struct media_fetched *f)
+{
+	enum wa_media_type t = (enum wa_media_type)wa_media_type_parse(us->kind);
+	struct store_message m;
+	struct svc_media md;
+	const char *use = NULL, *why;
+	char field[32], whybuf[160];
+	int rc, retry = 0;
+
+	why = media_mime_check(t, us->mimetype, media_sniff(f->head, f->headn), &use, whybuf,
+			       sizeof(whybuf));
+	if (why) {
+		unlink(f->tmp);
+		snprintf(field, sizeof(field), "%s.%s", us->kind, us->mimetype ? "mimetype" : "url");
+		bad_media(req, field, why);
+		return;
+	}
+	memset(&md, 0, sizeof(md));
+	md.kind = us->kind;
+	md.mimetype = use;
+	md.file_name = us->file_name;
+	md.caption = us->caption;
+	md.ptt = us->ptt;
+	md.file = f->tmp;
+	md.len = (size_t)f->len;
+	md.url = us->url;
+	ptt_mime(&md);
+	memset(&m, 0, sizeof(m));
+	rc = svc_send_media(us->svc, us->sid, us->jid, &md, &m, &retry);
+	if (rc)
+		unlink(f->tmp); /* not taken (gone already when the store failed after) */
+	api_reply_accepted(req, rc, retry, &m);
+}
+
+/* The upload thread's answer to a fetch (media_up_fetch). */
+static void url_fetched(void *arg, const struct media_fetched *f)
+{
+	struct urlsend *us = arg;
+	struct http_req *req = http_defer_begin(us->d);
+
+	if (!req || http_defer_client_gone(us->d)) { /* the client went away: nothing is stored */
+		if (f->tmp)
+			unlink(f->tmp);
+	} else if (f->rc) {
+		url_failed(req, us, f);
+	} else {
+		url_accept(req, us, f);
+	}
+	http_defer_finish(us->d);
+	urlsend_free(us);
+}
+
+/* Defers req and hands md's URL to the upload thread (url_fetched goes on). */
+static void send_url_deferred(struct http_req *req, const char *id, const char *jid,
+			      const struct svc_media *md)
+{
+	struct api_ctx *ctx = http_req_app(req);
+	struct urlsend *us = calloc(1, sizeof(*us));
+	struct store_message none;
+	int rc;
+
+	if (!us || !(us->url = strdup(md->url)) ||
+	    (md->mimetype && !(us->mimetype = strdup(md->mimetype))) ||
+	    (md->file_name && !(us->file_name = strdup(md->file_name))) ||
+	    (md->caption && !(us->caption = strdup(md->caption))) || !(us->d = http_req_defer(req))) {
+		if (us)
+			urlsend_free(us);
+		http_reply_error(req, 500, "INTERNAL_ERROR", "internal error", NULL);
+		return;
+	}
+	us->svc = ctx->svc;
+	snprintf(us->sid, sizeof(us->sid), "%s", id);
+	snprintf(us->jid, sizeof(us->jid), "%s", jid);
+	us->kind = md->kind;
+	us->ptt = md->ptt;
+	rc = svc_fetch_media(ctx->svc, id, md->url,
+			     (uint64_t)media_type_limit((enum wa_media_type)wa_media_type_parse(md->kind)),
+			     url_fetched, us);
+	if (rc == Y_OK)
+		return; /* url_fetched answers */
+	memset(&none, 0, sizeof(none));
+	if (http_defer_begin(us->d)) /* the handler's own request: still there */
+		api_reply_accepted(req, rc, 0, &none);
+	http_defer_finish(us->d);
+	urlsend_free(us);
+}
+
 /* The checks and the send for a body of send_keys (taken); up: the media
  * object's bytes are that uploaded file. */
 static void send_body(struct http_req *req, const char *id, json_t *body,
@@ -376,8 +517,12 @@ static void send_body(struct http_req *req, const char *id, json_t *body,
 	memset(&m, 0, sizeof(m)); /* media: committed on this thread (media_send.h) */
 	md.caption = caption;
 	md.ptt = json_is_true(ptt);
-	if (md.ptt && md.mimetype && !strcasecmp(md.mimetype, "audio/ogg"))
-		md.mimetype = "audio/ogg; codecs=opus"; /* what WhatsApp's apps send */
+	if (md.url) { /* fetched first, the answer deferred */
+		send_url_deferred(req, id, jid, &md);
+		json_decref(body); /* after: md's strings are borrowed from it (copied) */
+		return;
+	}
+	ptt_mime(&md);
 	rc = svc_send_media(ctx->svc, id, jid, &md, &m, &retry);
 	free(data);
 	json_decref(body);

@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -1096,6 +1097,20 @@ struct http_req *http_defer_begin(struct http_defer *d)
 {
 	pthread_mutex_lock(&d->mu);
 	return d->req;
+}
+
+int http_defer_client_gone(struct http_defer *d)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct pollfd p = { .events = POLLRDHUP };
+
+	if (!d->req)
+		return 1;
+	ci = MHD_get_connection_info(d->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return 0;
+	p.fd = ci->connect_fd;
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 void http_defer_finish(struct http_defer *d)

@@ -216,6 +216,12 @@ struct http_defer;
 struct http_defer *http_req_defer(struct http_req *req);
 struct http_req *http_defer_begin(struct http_defer *d);
 void http_defer_finish(struct http_defer *d);
+/* Between http_defer_begin and http_defer_finish: 1 when the client is
+ * gone (the request is NULL, or its socket was closed or half-closed by
+ * the peer: a suspended connection is not watched, so a hang-up during a
+ * long wait shows only here), else 0. For a completer about to commit
+ * something only a present client should get. */
+int http_defer_client_gone(struct http_defer *d);
 
 /*
  * A multipart/form-data body read as it arrives (a HTTP_ROUTE_STREAM

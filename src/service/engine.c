@@ -2810,8 +2810,10 @@ static void pend_done(struct engine *e, const char *id, bool stored)
 /* HTTP thread: checks the session and takes a place in its queue (pend_take:
  * pend_done follows a Y_OK); *wa_id and *from for a linked one. Y_ESTATE
  * (not linked), Y_EBUSY (queue full). */
-static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MSG_ID_MAX],
-		      char from[64], int *retry_after_s)
+/* Y_OK when session_id is linked (wa_id: a fresh message id, from: our
+ * JID), Y_ESTATE when not, else the registry's error. */
+static int linked_check(struct engine *e, const char *session_id, char wa_id[WA_MSG_ID_MAX],
+			char from[64])
 {
 	struct store_session ss;
 	int rc, linked;
@@ -2826,8 +2828,16 @@ static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MS
 		wa_client_message_id(ss.device_jid, wa_id);
 	snprintf(from, 64, "%s@s.whatsapp.net", ss.phone ? ss.phone : "");
 	store_session_release(&ss);
-	if (!linked)
-		return Y_ESTATE;
+	return linked ? Y_OK : Y_ESTATE;
+}
+
+static int send_check(struct engine *e, const char *session_id, char wa_id[WA_MSG_ID_MAX],
+		      char from[64], int *retry_after_s)
+{
+	int rc = linked_check(e, session_id, wa_id, from);
+
+	if (rc)
+		return rc;
 	rc = pend_take(e, session_id);
 	if (rc == Y_EBUSY) {
 		unsigned rate = e->opts.rate_per_min;
@@ -3033,9 +3043,10 @@ static int op_send_text(void *eng, const char *session_id, const char *to_jid, c
 	return op_send_msg(eng, session_id, &o, out, retry_after_s);
 }
 
-/* HTTP thread: as op_send_msg, with the source made first (base64 written,
- * or an uploaded file renamed, to DATA_DIR/media/out/{sessionId}.{waId}.bin,
- * fsync'd) and the upload queued. */
+/* HTTP thread (the upload thread for a fetched URL): as op_send_msg, with
+ * the source made first (base64 written, or an uploaded or fetched file
+ * renamed, to DATA_DIR/media/out/{sessionId}.{waId}.bin, fsync'd) and the
+ * upload queued. */
 static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 			 const struct svc_media *md, struct store_message *out, int *retry_after_s)
 {
@@ -3067,12 +3078,11 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 			  md->file_name, "caption", md->caption);
 	if (media && md->ptt)
 		json_object_set_new(media, "ptt", json_true());
-	body = !media ? NULL
-	       : md->data || md->file
-			? json_pack("{s:o, s:{s:s}}", "media", media, "upload", "from",
-				    md->data ? "base64" : "upload")
-			  : json_pack("{s:o, s:{s:s, s:s}}", "media", media, "upload", "from", "url",
-				      "url", md->url);
+	body = !media ? NULL /* a URL's body is the file already, fetched (api/messages.c) */
+	       : md->url ? json_pack("{s:o, s:{s:s, s:s}}", "media", media, "upload", "from", "url",
+				     "url", md->url)
+			 : json_pack("{s:o, s:{s:s}}", "media", media, "upload", "from",
+				     md->data ? "base64" : "upload");
 	memset(&o, 0, sizeof(o));
 	o.to_jid = to_jid;
 	o.type = md->kind;
@@ -3091,6 +3101,21 @@ static int op_send_media(void *eng, const char *session_id, const char *to_jid,
 	rc = store_message_get(e->st, session_id, m.id, out); /* pending, before the upload */
 	media_up_queue(e->up, session_id, m.id); /* stored: the upload may come later */
 	return rc;
+}
+
+/* Any thread: a session that is not linked is refused before the fetch
+ * (it is checked again, with the queue, when the send is accepted). */
+static int op_fetch_media(void *eng, const char *session_id, const char *url, uint64_t limit,
+			  media_fetched_cb cb, void *arg)
+{
+	struct engine *e = eng;
+	char wa_id[WA_MSG_ID_MAX], from[64];
+	int rc;
+
+	if (!e->up)
+		return Y_ESTATE;
+	rc = linked_check(e, session_id, wa_id, from);
+	return rc ? rc : media_up_fetch(e->up, url, limit, cb, arg);
 }
 
 /* A command of kind for session_id carrying text (as its assertion). */
@@ -3359,6 +3384,7 @@ static const struct svc_engine_ops engine_ops = {
 	.send_text = op_send_text,
 	.send_text_async = op_send_text_async,
 	.send_media = op_send_media,
+	.fetch_media = op_fetch_media,
 	.send_msg = op_send_msg,
 	.presence = op_presence,
 	.block = op_block,

@@ -44,11 +44,17 @@ struct upjob {
 	int64_t due_ms;
 	bool probed;     /* meta is filled (once: a retry does not decode again) */
 	struct media_meta meta;
+	/* a fetch before a send is accepted (media_up_fetch), not a message: */
+	char *url;
+	uint64_t limit;
+	media_fetched_cb cb;
+	void *arg;
 };
 
 static void job_free(struct upjob *j)
 {
 	media_meta_release(&j->meta);
+	free(j->url);
 	free(j);
 }
 
@@ -402,6 +408,12 @@ static size_t on_fetch_data(char *p, size_t size, size_t n, void *arg)
 int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, long timeout_ms,
 		char *why, size_t cap)
 {
+	return media_fetch_status(url, fd, limit, allow_private, timeout_ms, NULL, why, cap);
+}
+
+int media_fetch_status(const char *url, int fd, uint64_t limit, bool allow_private,
+		       long timeout_ms, long *status, char *why, size_t cap)
+{
 	char err[CURL_ERROR_SIZE] = "";
 	struct fetch f = { .fd = fd, .limit = limit, .allow_private = allow_private };
 	CURL *h = curl_easy_init();
@@ -430,9 +442,12 @@ int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, lon
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &f);
 	res = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	if (status)
+		*status = code;
 	if (f.too_big || res == CURLE_FILESIZE_EXCEEDED)
 		snprintf(why, cap, "media: fetch failed: larger than %llu bytes",
-			 (unsigned long long)limit);
+			 (unsigned long long)limit),
+		rc = Y_ETOOBIG;
 	else if (f.write_err)
 		snprintf(why, cap, "media: fetch failed: cannot write (disk full?)");
 	else if (f.refused[0])
@@ -940,6 +955,70 @@ out:
 	return rc;
 }
 
+/* A fetch job (media_up_fetch): the URL's body into an up-{uuid}.tmp
+ * file, fsync'd, then handed to the callback, which owns it. */
+static void fetch_job(struct media_up *u, struct upjob *j)
+{
+	struct media_fetched f = { .rc = Y_EIO };
+	char tmp[600], why[256] = "media: cannot fetch (out of resources)";
+	uint8_t head[16];
+	struct stat sb;
+	ssize_t hn = -1;
+	int fd = media_up_open_tmp(u->dir, tmp, sizeof(tmp));
+
+	if (fd >= 0) {
+		f.rc = media_fetch_status(j->url, fd, j->limit, u->allow_private,
+					  u->fetch_timeout_ms, &f.http_status, why, sizeof(why));
+		if (!f.rc && (fsync(fd) || fstat(fd, &sb))) {
+			snprintf(why, sizeof(why), "media: fetch failed: cannot write (disk full?)");
+			f.rc = Y_EIO;
+		}
+		if (close(fd) && !f.rc)
+			f.rc = Y_EIO;
+		if (!f.rc && (fd = open(tmp, O_RDONLY | O_CLOEXEC)) >= 0) {
+			hn = read(fd, head, sizeof(head));
+			close(fd);
+		}
+		if (!f.rc && hn < 0) {
+			snprintf(why, sizeof(why), "media: cannot read the fetched file");
+			f.rc = Y_EIO;
+		}
+		if (f.rc)
+			unlink(tmp);
+	}
+	if (!f.rc) {
+		f.tmp = tmp;
+		f.len = (uint64_t)sb.st_size;
+		f.head = head;
+		f.headn = (size_t)hn;
+	}
+	f.why = why;
+	j->cb(j->arg, &f);
+}
+
+static void append(struct media_up *u, struct upjob *j);
+
+int media_up_fetch(struct media_up *u, const char *url, uint64_t limit, media_fetched_cb cb,
+		   void *arg)
+{
+	struct upjob *j = u ? calloc(1, sizeof(*j)) : NULL;
+
+	if (!u)
+		return Y_ESTATE;
+	if (!j || !(j->url = strdup(url))) {
+		free(j);
+		return Y_ENOMEM;
+	}
+	j->limit = limit;
+	j->cb = cb;
+	j->arg = arg;
+	pthread_mutex_lock(&u->mu);
+	append(u, j);
+	pthread_cond_signal(&u->cv);
+	pthread_mutex_unlock(&u->mu);
+	return Y_OK;
+}
+
 /* ---- the thread ---- */
 
 /* Appends j (mu held). */
@@ -1015,7 +1094,11 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&u->mu);
 		ylog_set_session(j->sid);
 		why[0] = 0;
-		if (process(u, j, why, sizeof(why)) == Y_EAGAIN) {
+		if (j->cb) {
+			fetch_job(u, j);
+			job_free(j);
+			pthread_mutex_lock(&u->mu);
+		} else if (process(u, j, why, sizeof(why)) == Y_EAGAIN) {
 			pthread_mutex_lock(&u->mu);
 			append(u, j);
 		} else {
@@ -1101,6 +1184,11 @@ void media_up_free(struct media_up *u)
 		struct upjob *j = u->head;
 
 		u->head = j->next;
+		if (j->cb) { /* never fetched: its caller is answered all the same */
+			struct media_fetched f = { .rc = Y_ECLOSED, .why = "media: stopping" };
+
+			j->cb(j->arg, &f);
+		}
 		job_free(j);
 	}
 	pthread_mutex_destroy(&u->mu);

@@ -86,6 +86,28 @@ const char *media_url_check(const char *url, bool allow_private, char *why_buf, 
  */
 int media_fetch(const char *url, int fd, uint64_t limit, bool allow_private, long timeout_ms,
 		char *why, size_t cap);
+/* As media_fetch, with Y_ETOOBIG for a body over limit, and *status (not
+ * NULL) the last answer's HTTP status (0: none came). */
+int media_fetch_status(const char *url, int fd, uint64_t limit, bool allow_private,
+		       long timeout_ms, long *status, char *why, size_t cap);
+
+/* A URL fetched before a send is accepted (media_up_fetch). rc: Y_OK,
+ * Y_EUNSUPPORTED (a connection to a non-public address refused),
+ * Y_ETOOBIG (over the limit), Y_EIO (why says: "media: fetch failed: HTTP
+ * 404", a curl error, ...), Y_ECLOSED (the uploader stopped first). */
+struct media_fetched {
+	int rc;
+	const char *tmp;      /* Y_OK: the written, fsync'd file data_dir/media/out/up-{uuid}.tmp,
+			       * the callback's (media_up_adopt_src it, or unlink it) */
+	uint64_t len;         /* its size, >= 1 */
+	const uint8_t *head;  /* its first headn (<= 16) bytes */
+	size_t headn;
+	long http_status;     /* the last answer's status, 0 when none came */
+	const char *why;      /* the failure, in words */
+};
+/* Called exactly once per fetch, on the upload thread (or in media_up_free
+ * with Y_ECLOSED); f and its strings are valid during the call only. */
+typedef void (*media_fetched_cb)(void *arg, const struct media_fetched *f);
 
 int media_up_start(struct store *st, const struct media_up_opts *o,
 		   const struct media_up_ops *ops, void *ud, struct media_up **out);
@@ -96,6 +118,13 @@ void media_up_stop(struct media_up *u);
 void media_up_free(struct media_up *u);
 /* Queues message mid of session sid (stored pending, body as above). */
 void media_up_queue(struct media_up *u, const char *sid, const char *mid);
+/* Queues a fetch of url (http(s), checked by media_url_check) into a
+ * source file of at most limit bytes, timed out and address-checked as the
+ * uploader's fetches are; the upload thread runs it in turn with the
+ * messages and calls cb(arg, ...) once. Y_OK; Y_ENOMEM or Y_ESTATE (u
+ * NULL): cb never runs. Any thread. */
+int media_up_fetch(struct media_up *u, const char *url, uint64_t limit, media_fetched_cb cb,
+		   void *arg);
 
 /* Where an upload went: the host's answer. */
 struct media_uploaded {

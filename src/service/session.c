@@ -820,6 +820,16 @@ int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,
 	return s->ops->send_media(s->eng, session_id, to_jid, md, out, retry_after_s);
 }
 
+int svc_fetch_media(struct svc *s, const char *session_id, const char *url, uint64_t limit,
+		    void (*cb)(void *arg, const struct media_fetched *f), void *arg)
+{
+	if (!svc_session_exists(s, session_id))
+		return Y_ENOTFOUND;
+	if (!s->ops || !s->ops->fetch_media)
+		return Y_ESTATE;
+	return s->ops->fetch_media(s->eng, session_id, url, limit, cb, arg);
+}
+
 int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
 		 struct store_message *out, int *retry_after_s)
 {

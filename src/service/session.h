@@ -79,6 +79,7 @@ enum { SVC_PRESENCE_OWN = 0, SVC_PRESENCE_CHATSTATE = 1, SVC_PRESENCE_SUBSCRIBE 
  * registry (svc_session_apply / svc_session_set_qr, called by the engine).
  */
 struct svc_media;
+struct media_fetched; /* service/media_send.h */
 
 /* An app-state write (docs/appstate.md): chat (and msg_id, from_me, msg_t
  * of the message) for DELETE_FOR_ME; on = archived / pinned / muted / read,
@@ -128,6 +129,11 @@ struct svc_engine_ops {
 	int (*send_media)(void *eng, const char *session_id, const char *to_jid,
 			  const struct svc_media *md, struct store_message *out,
 			  int *retry_after_s);
+	/* A media URL fetched before its send is accepted, by the upload
+	 * thread (media_up_fetch, service/media_send.h); Y_ESTATE at once for
+	 * a session that is not linked. Optional. */
+	int (*fetch_media)(void *eng, const char *session_id, const char *url, uint64_t limit,
+			   void (*cb)(void *arg, const struct media_fetched *f), void *arg);
 	/* Accepts a message of any kind (msgkind.h) as send_text does; fx
 	 * (kind 0: none) is applied to its target in the same transaction
 	 * (store_message_insert_effect). */
@@ -302,6 +308,11 @@ struct svc_media {
 };
 int svc_send_media(struct svc *s, const char *session_id, const char *to_jid,
 		   const struct svc_media *md, struct store_message *out, int *retry_after_s);
+/* The engine's fetch_media: Y_OK and cb runs exactly once (on the upload
+ * thread), else Y_ENOTFOUND, Y_ESTATE (not linked, no uploader), Y_ENOMEM
+ * and it never runs. */
+int svc_fetch_media(struct svc *s, const char *session_id, const char *url, uint64_t limit,
+		    void (*cb)(void *arg, const struct media_fetched *f), void *arg);
 /* As svc_send_text, for a message of any kind. */
 int svc_send_msg(struct svc *s, const char *session_id, const struct svc_outmsg *o,
 		 struct store_message *out, int *retry_after_s);

@@ -6,8 +6,8 @@
 // media_conn the session asked for; each Baileys peer receives the message
 // and its own downloadMediaMessage decrypts byte-identical files (SHA-256).
 // Bad inputs (bad base64, a mimetype the bytes contradict, too big, a URL
-// that is not http(s)) get coded 4xx before anything is queued; a URL that
-// cannot be fetched fails the message with a reason; a kill -9 right after
+// that is not http(s), or one that cannot be fetched: the answer waits for
+// the fetch) get coded 4xx before anything is queued; a kill -9 right after
 // the 202 loses nothing: the message is delivered after the restart (and
 // sources of deleted sessions and partial writes are removed at start).
 // Real media (made by tests/tools/wa-mkmedia: libjpeg, libpng, libwebp,
@@ -20,6 +20,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -192,16 +193,20 @@ for (const v of [6, 7]) test(`YesApp sends image, document, voice note, video, s
     assert.equal(u.message.imageMessage.caption, 'from a URL');
     const got = await libs[v].downloadMediaMessage({ key: u.key, message: u.message }, 'buffer', await mediaOptions(libs[v], info.caCert));
     assert.equal(sha(got), sha(jpeg));
-    // a URL that answers 404: the message fails with the reason
+    // a URL that answers 404: refused before anything is stored (422, the status in details)
+    const count = async () => (await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`)).body.data.length;
+    const stored = await count();
     const nf = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to, document: { url: `${webUrl}/missing.pdf` } } });
-    assert.equal(nf.status, 202, nf.text);
-    const failed = await status(srv, id, nf.body.id, 'failed');
-    assert.equal(failed.reason, 'media: fetch failed: HTTP 404');
-    // bytes that are not what the URL's mimetype says: failed too
+    assertError(nf, 422, 'MEDIA_FETCH_FAILED');
+    assert.equal(nf.body.message, 'media: fetch failed: HTTP 404');
+    assert.equal(nf.body.details.httpStatus, 404);
+    assert.equal(nf.body.details.field, 'document.url');
+    // bytes that are not what the URL's mimetype says: 400, nothing stored either
     files.set('/fake.png', rnd('%PDF-1.4\n', 100));
     const fk = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to, image: { url: `${webUrl}/fake.png`, mimetype: 'image/png' } } });
-    assert.equal(fk.status, 202, fk.text);
-    assert.match((await status(srv, id, fk.body.id, 'failed')).reason, /^media: mimetype image\/png contradicts the file's bytes \(application\/pdf\)$/);
+    assertError(fk, 400, 'INVALID_MEDIA');
+    assert.match(fk.body.message, /^mimetype image\/png contradicts the file's bytes \(application\/pdf\)$/);
+    assert.equal(await count(), stored, 'the refused URLs stored no message');
   } finally {
     B.end();
     await stopServer(srv);
@@ -215,6 +220,9 @@ test('bad media input gets a coded 4xx and queues nothing', async () => {
     const to = '15550001111';
     const send = (body) => req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to, ...body } });
     const png = rnd('\x89PNG\r\n\x1a\n', 100).toString('base64');
+    files.set('/big.webp', rnd('RIFF\x10\x00\x00\x00WEBPVP8 ', 1100000)); // over a sticker's cap
+    files.set('/notpic.bin', crypto.randomBytes(300));
+    const closedPort = await new Promise((ok) => { const l = net.createServer().listen(0, '127.0.0.1', () => { const p = l.address().port; l.close(() => ok(p)); }); });
     for (const [body, code, status, fieldName] of [
       [{ image: { base64: 'not base64!' } }, 'INVALID_MEDIA', 400, 'image.base64'],
       [{ image: { base64: 'QUJD-_' } }, 'INVALID_MEDIA', 400, 'image.base64'],
@@ -229,6 +237,11 @@ test('bad media input gets a coded 4xx and queues nothing', async () => {
       [{ image: { url: `${webUrl}/x.png`, base64: png } }, 'INVALID_MEDIA', 400, 'image'],
       [{ image: {} }, 'INVALID_MEDIA', 400, 'image'],
       [{ image: { url: `${webUrl}/x.png`, mimetype: 'video/mp4' } }, 'INVALID_MEDIA', 400, 'image.mimetype'],
+      // fetched before the answer (the request waits, deferred): refused, nothing stored
+      [{ image: { url: `${webUrl}/nothing-here.png` } }, 'MEDIA_FETCH_FAILED', 422, 'image.url'],
+      [{ image: { url: `http://127.0.0.1:${closedPort}/x.png` } }, 'MEDIA_FETCH_FAILED', 422, 'image.url'],
+      [{ sticker: { url: `${webUrl}/big.webp` } }, 'MEDIA_TOO_LARGE', 413, null],
+      [{ image: { url: `${webUrl}/notpic.bin` } }, 'INVALID_MEDIA', 400, 'image.url'],
       [{ image: { base64: png, extra: 1 } }, 'VALIDATION_ERROR', 400, null],
       [{ image: 'x' }, 'VALIDATION_ERROR', 400, null],
       [{ image: { base64: png }, text: 'both' }, 'VALIDATION_ERROR', 400, null],
@@ -549,7 +562,7 @@ test('media by URL: loopback, private, link-local, CGNAT, multicast... hosts are
   }
 });
 
-test('media by URL naming a host: no lookup at the request (202), the fetch refuses its loopback address: failed, nothing fetched', async (t) => {
+test('media by URL naming a host: no lookup before the fetch, which refuses its loopback address: 400, nothing stored, nothing fetched', async (t) => {
   const name = await loopbackName();
   if (!name) { t.skip(`${os.hostname()} does not resolve to loopback here`); return; }
   let conns = 0;
@@ -561,15 +574,55 @@ test('media by URL naming a host: no lookup at the request (202), the fetch refu
     files.set('/named.png', rnd('\x89PNG\r\n\x1a\n', 1000));
     const port = new URL(webUrl).port;
     const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '15550001111', image: { url: `http://${name}:${port}/named.png` } } });
-    assert.equal(r.status, 202, `a name is not resolved at the request: ${r.text}`);
-    const f = await status(srv, id, r.body.id, 'failed');
-    assert.match(f.reason, /^media: fetch failed: not allowed to connect to a loopback address 127\.\d+\.\d+\.\d+$/);
+    assertError(r, 400, 'MEDIA_URL_NOT_ALLOWED');
+    assert.match(r.body.message, /^media: fetch failed: not allowed to connect to a loopback address 127\.\d+\.\d+\.\d+$/);
+    assert.equal(r.body.details.field, 'image.url');
     // literals and localhost are still refused at once
     for (const host of ['127.0.0.1', 'localhost', 'LocalHost.', 'x.localhost', '[::1]'])
       assertError(await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '15550001111', image: { url: `http://${host}:${port}/named.png` } } }), 400, 'MEDIA_URL_NOT_ALLOWED');
     assert.equal(conns, 0, 'the file server saw no connection');
+    const list = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`);
+    assert.equal(list.body.data.length, 0, 'nothing was queued');
   } finally {
     web.off('connection', onConn);
     await stopServer(srv);
+  }
+});
+
+test('media by URL, the client gone during the fetch: nothing stored, no file left; the same URL waited for is 202 and sent', async () => {
+  const png = rnd('\x89PNG\r\n\x1a\n', 5000);
+  let served = 0;
+  const slow = http.createServer((rq, rs) => setTimeout(() => {
+    rs.writeHead(200, { 'Content-Length': png.length });
+    rs.end(png, () => { served++; });
+  }, 800));
+  await new Promise((ok) => slow.listen(0, '127.0.0.1', ok));
+  const srv = await serve();
+  try {
+    const id = await link(srv, newPhone());
+    const url = `http://127.0.0.1:${slow.address().port}/slow.png`;
+    const body = JSON.stringify({ to: '15550001111', image: { url } });
+    const base = new URL(srv.base);
+    const cut = http.request({ host: base.hostname, port: base.port, method: 'POST', path: `/api/v1/sessions/${id}/messages`,
+      headers: { 'X-API-Key': srv.key, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } });
+    let answered = null;
+    cut.on('response', (rs) => { answered = rs.statusCode; });
+    cut.on('error', () => {});
+    cut.end(body);
+    await new Promise((ok) => setTimeout(ok, 300));
+    cut.destroy(); // gone while the server fetches
+    await until('the slow file served', async () => served === 1);
+    await new Promise((ok) => setTimeout(ok, 500));
+    assert.equal(answered, null, 'no answer came before the fetch ended');
+    const list = await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`);
+    assert.equal(list.body.data.length, 0, 'nothing was queued');
+    assert.deepEqual(fs.readdirSync(join(srv.dataDir, 'media', 'out')), [], 'no file left');
+    const r = await req(srv, 'POST', `/api/v1/sessions/${id}/messages`, { body: { to: '15550001111', image: { url } } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.status, 'pending');
+    assert.equal((await req(srv, 'GET', `/api/v1/sessions/${id}/messages?limit=100`)).body.data.length, 1);
+  } finally {
+    await stopServer(srv);
+    slow.close();
   }
 });

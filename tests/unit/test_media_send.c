@@ -249,12 +249,12 @@ TEST(fetch_timeout_and_size_cap)
 	CHECK_EQ_INT(size, 0);
 	/* a body with no length that goes past the cap: stopped at the cap */
 	why[0] = 0;
-	CHECK_EQ_INT(fetch_from(WEB_ENDLESS, 100000, 10000, why, sizeof(why), &size, &secs), Y_EIO);
+	CHECK_EQ_INT(fetch_from(WEB_ENDLESS, 100000, 10000, why, sizeof(why), &size, &secs), Y_ETOOBIG);
 	CHECK_EQ_STR(why, "media: fetch failed: larger than 100000 bytes");
 	CHECK(size <= 100000);
 	/* a Content-Length past the cap: refused */
 	why[0] = 0;
-	CHECK_EQ_INT(fetch_from(WEB_DECLARED, 100000, 10000, why, sizeof(why), &size, &secs), Y_EIO);
+	CHECK_EQ_INT(fetch_from(WEB_DECLARED, 100000, 10000, why, sizeof(why), &size, &secs), Y_ETOOBIG);
 	CHECK_EQ_STR(why, "media: fetch failed: larger than 100000 bytes");
 	CHECK(size <= 100000);
 	/* exactly the cap: fetched whole */
